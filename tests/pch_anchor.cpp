@@ -1,0 +1,1 @@
+// Owns the precompiled test header that the test executables reuse.
