@@ -3,4 +3,12 @@
 
 #include <crowdline/errors.hpp>
 #include <crowdline/model/ids.hpp>
+#include <crowdline/model/json.hpp>
+#include <crowdline/model/records.hpp>
+#include <crowdline/model/status.hpp>
 #include <crowdline/model/time.hpp>
+#include <crowdline/store/filters.hpp>
+#include <crowdline/store/memory.hpp>
+#include <crowdline/store/sqlite.hpp>
+#include <crowdline/store/store.hpp>
+#include <crowdline/store/summary.hpp>

@@ -1,0 +1,105 @@
+#pragma once
+/// JSON for every crowdline value type, from one definition: a Hana-reflected struct becomes an object with
+/// one key per member (both directions), a strong id an integer, a status its text, an optional null or
+/// the value. Found by nlohmann/json through ADL, so `nlohmann::json j = unit;` and `j.get<unit>()` work.
+
+#include <optional>
+#include <string>
+#include <type_traits>
+
+#include <boost/hana/accessors.hpp>
+#include <boost/hana/concept/struct.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/pair.hpp>
+#include <boost/hana/string.hpp>
+#include <nlohmann/json.hpp>
+
+#include <crowdline/errors.hpp>
+#include <crowdline/model/ids.hpp>
+#include <crowdline/model/records.hpp>
+#include <crowdline/model/status.hpp>
+
+namespace crowdline {
+
+/// Types reflected with BOOST_HANA_ADAPT_STRUCT / BOOST_HANA_DEFINE_STRUCT.
+template <class T>
+concept reflected = boost::hana::Struct<T>::value;
+
+template <class Tag, class Rep>
+void to_json(nlohmann::json& j, strong_id<Tag, Rep> id) {
+    j = id.value();
+}
+template <class Tag, class Rep>
+void from_json(const nlohmann::json& j, strong_id<Tag, Rep>& id) {
+    if (!j.is_number_integer()) throw invalid_argument(std::string(Tag::name) + " id: expected an integer, got " + j.dump());
+    id = strong_id<Tag, Rep>{j.get<Rep>()};
+}
+
+inline void to_json(nlohmann::json& j, unit_status s) { j = std::string(to_string(s)); }
+inline void from_json(const nlohmann::json& j, unit_status& s) { s = parse<unit_status>(j.get<std::string>()); }
+inline void to_json(nlohmann::json& j, agent_status s) { j = std::string(to_string(s)); }
+inline void from_json(const nlohmann::json& j, agent_status& s) { s = parse<agent_status>(j.get<std::string>()); }
+
+namespace detail {
+
+template <class T>
+inline constexpr bool is_optional_v = false;
+template <class T>
+inline constexpr bool is_optional_v<std::optional<T>> = true;
+
+template <class Member>
+void member_to_json(nlohmann::json& out, const Member& value) {
+    if constexpr (is_optional_v<Member>) {
+        if (value)
+            out = *value;
+        else
+            out = nullptr;
+    } else {
+        out = value;
+    }
+}
+
+template <class Member>
+void member_from_json(const nlohmann::json& in, Member& value) {
+    if constexpr (is_optional_v<Member>) {
+        if (in.is_null())
+            value.reset();
+        else
+            value = in.get<typename Member::value_type>();
+    } else {
+        in.get_to(value);
+    }
+}
+
+}  // namespace detail
+
+/// Any reflected struct → a JSON object with one key per member.
+template <reflected T>
+void to_json(nlohmann::json& j, const T& value) {
+    j = nlohmann::json::object();
+    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
+        detail::member_to_json(j[boost::hana::to<char const*>(boost::hana::first(accessor))],
+                               boost::hana::second(accessor)(value));
+    });
+}
+
+/// A JSON object → a reflected struct. A missing key keeps the member's default, so older exports load;
+/// a value of the wrong type is an `invalid_argument` naming the key.
+template <reflected T>
+void from_json(const nlohmann::json& j, T& value) {
+    if (!j.is_object()) throw invalid_argument("expected a JSON object, got " + j.dump());
+    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
+        char const* key = boost::hana::to<char const*>(boost::hana::first(accessor));
+        auto it = j.find(key);
+        if (it == j.end()) return;
+        try {
+            detail::member_from_json(*it, boost::hana::second(accessor)(value));
+        } catch (nlohmann::json::exception const& e) {
+            throw invalid_argument(std::string("key \"") + key + "\": " + e.what());
+        } catch (invalid_argument const& e) {
+            throw invalid_argument(std::string("key \"") + key + "\": " + e.what());
+        }
+    });
+}
+
+}  // namespace crowdline

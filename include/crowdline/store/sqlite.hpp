@@ -1,0 +1,867 @@
+#pragma once
+/// `stores::sqlite`: the embedded default. One file, WAL, foreign keys on, Mephisto's indexes, statements
+/// prepared once per connection, a migrations table, and a busy timeout so two processes on one file wait
+/// for each other instead of failing. One object is one connection: give each thread its own (they may
+/// all open the same file); claims (`new_agent`) are compare-and-set inside an IMMEDIATE transaction, so
+/// exactly one of two racing connections wins.
+
+#include <array>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <sqlite3.h>
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Statement.h>
+#include <boost/hana/accessors.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/second.hpp>
+#include <nlohmann/json.hpp>
+
+#include <crowdline/errors.hpp>
+#include <crowdline/model/json.hpp>
+#include <crowdline/model/ids.hpp>
+#include <crowdline/model/records.hpp>
+#include <crowdline/model/status.hpp>
+#include <crowdline/store/detail/messages.hpp>
+#include <crowdline/store/filters.hpp>
+
+namespace crowdline::stores {
+
+/// A named schema step; applied once, in order, recorded in `crowdline_migrations`.
+struct sqlite_migration {
+    std::string_view name;
+    std::string_view sql;
+};
+
+/// Every schema step this build knows, oldest first. A file is at version N when the first N are applied.
+inline std::span<sqlite_migration const> sqlite_migrations() noexcept {
+    static constexpr std::array<sqlite_migration, 2> steps{{
+        {"001_initial", R"sql(
+CREATE TABLE projects (
+  project_id INTEGER PRIMARY KEY, project_name TEXT NOT NULL UNIQUE,
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE tasks (
+  task_id INTEGER PRIMARY KEY, task_name TEXT NOT NULL UNIQUE, task_type TEXT NOT NULL,
+  project_id INTEGER REFERENCES projects(project_id), parent_task_id INTEGER REFERENCES tasks(task_id),
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE requesters (
+  requester_id INTEGER PRIMARY KEY, requester_name TEXT NOT NULL UNIQUE, provider_type TEXT NOT NULL,
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE task_runs (
+  task_run_id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL REFERENCES tasks(task_id),
+  requester_id INTEGER NOT NULL REFERENCES requesters(requester_id), init_params TEXT NOT NULL,
+  is_completed INTEGER NOT NULL DEFAULT 0, provider_type TEXT NOT NULL, task_type TEXT NOT NULL,
+  sandbox INTEGER NOT NULL, creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE assignments (
+  assignment_id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL REFERENCES tasks(task_id),
+  task_run_id INTEGER NOT NULL REFERENCES task_runs(task_run_id),
+  requester_id INTEGER NOT NULL REFERENCES requesters(requester_id), task_type TEXT NOT NULL,
+  provider_type TEXT NOT NULL, sandbox INTEGER NOT NULL,
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE workers (
+  worker_id INTEGER PRIMARY KEY, worker_name TEXT NOT NULL UNIQUE, provider_type TEXT NOT NULL,
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE units (
+  unit_id INTEGER PRIMARY KEY, assignment_id INTEGER NOT NULL REFERENCES assignments(assignment_id),
+  unit_index INTEGER NOT NULL, pay_amount REAL NOT NULL, provider_type TEXT NOT NULL, status TEXT NOT NULL,
+  agent_id INTEGER REFERENCES agents(agent_id), worker_id INTEGER REFERENCES workers(worker_id),
+  task_type TEXT NOT NULL, task_id INTEGER NOT NULL REFERENCES tasks(task_id),
+  task_run_id INTEGER NOT NULL REFERENCES task_runs(task_run_id), sandbox INTEGER NOT NULL,
+  requester_id INTEGER NOT NULL REFERENCES requesters(requester_id),
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
+  UNIQUE (assignment_id, unit_index));
+CREATE TABLE agents (
+  agent_id INTEGER PRIMARY KEY, worker_id INTEGER NOT NULL REFERENCES workers(worker_id),
+  unit_id INTEGER NOT NULL REFERENCES units(unit_id), task_id INTEGER NOT NULL REFERENCES tasks(task_id),
+  task_run_id INTEGER NOT NULL REFERENCES task_runs(task_run_id),
+  assignment_id INTEGER NOT NULL REFERENCES assignments(assignment_id), task_type TEXT NOT NULL,
+  provider_type TEXT NOT NULL, status TEXT NOT NULL,
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE onboarding_agents (
+  onboarding_agent_id INTEGER PRIMARY KEY, worker_id INTEGER NOT NULL REFERENCES workers(worker_id),
+  task_id INTEGER NOT NULL REFERENCES tasks(task_id), task_run_id INTEGER NOT NULL REFERENCES task_runs(task_run_id),
+  task_type TEXT NOT NULL, status TEXT NOT NULL,
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE qualifications (
+  qualification_id INTEGER PRIMARY KEY AUTOINCREMENT, qualification_name TEXT NOT NULL UNIQUE,
+  description TEXT NOT NULL DEFAULT '',
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE granted_qualifications (
+  granted_qualification_id INTEGER PRIMARY KEY, worker_id INTEGER NOT NULL REFERENCES workers(worker_id),
+  qualification_id INTEGER NOT NULL REFERENCES qualifications(qualification_id), value INTEGER NOT NULL,
+  update_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
+  UNIQUE (qualification_id, worker_id));
+CREATE TABLE worker_reviews (
+  worker_review_id INTEGER PRIMARY KEY, unit_id INTEGER REFERENCES units(unit_id),
+  worker_id INTEGER NOT NULL REFERENCES workers(worker_id), task_id INTEGER REFERENCES tasks(task_id),
+  status TEXT, review_note TEXT, bonus REAL, blocked_worker INTEGER NOT NULL DEFAULT 0,
+  updated_qualification_id INTEGER REFERENCES qualifications(qualification_id), updated_qualification_value INTEGER,
+  revoked_qualification_id INTEGER REFERENCES qualifications(qualification_id),
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE INDEX units_by_status ON units(status);
+CREATE INDEX units_by_assignment ON units(assignment_id);
+CREATE INDEX units_by_run ON units(task_run_id);
+CREATE INDEX units_by_run_worker_status ON units(task_run_id, worker_id, status);
+CREATE INDEX units_by_task_worker ON units(task_id, worker_id);
+CREATE INDEX agents_by_worker_status ON agents(worker_id, status);
+CREATE INDEX agents_by_run ON agents(task_run_id);
+CREATE INDEX assignments_by_run ON assignments(task_run_id);
+CREATE INDEX task_runs_by_requester ON task_runs(requester_id);
+CREATE INDEX task_runs_by_task ON task_runs(task_id);
+CREATE INDEX requesters_by_provider ON requesters(provider_type);
+CREATE INDEX worker_reviews_by_unit ON worker_reviews(unit_id);
+)sql"},
+        // What a worker sent lives in the database, beside the status that accepted it (not in loose files);
+        // the launcher's and a worker's own queries get covering indexes.
+        {"002_agent_state", R"sql(
+ALTER TABLE agents ADD COLUMN state TEXT;
+ALTER TABLE onboarding_agents ADD COLUMN state TEXT;
+CREATE INDEX units_by_run_status ON units(task_run_id, status);
+CREATE INDEX units_by_worker ON units(worker_id);
+CREATE INDEX agents_by_unit ON agents(unit_id);
+CREATE INDEX onboarding_agents_by_worker ON onboarding_agents(worker_id);
+CREATE INDEX granted_by_worker ON granted_qualifications(worker_id);
+CREATE INDEX worker_reviews_by_worker ON worker_reviews(worker_id);
+)sql"},
+    }};
+    return steps;
+}
+
+/// Connection settings. The defaults are crowdline's: WAL with synchronous=NORMAL (a commit survives a
+/// process crash; an OS crash may lose the last commits but never corrupts), and a 5 s busy wait.
+struct sqlite_options {
+    std::string journal_mode = "WAL";    ///< WAL, DELETE, TRUNCATE, PERSIST or MEMORY
+    std::string synchronous = "NORMAL";  ///< OFF, NORMAL, FULL or EXTRA
+    std::chrono::milliseconds busy_timeout{5000};
+    /// Apply only the first N migrations (tests build older files with it); nullopt = all.
+    std::optional<std::size_t> schema_version;
+};
+
+namespace detail::sqlite_sql {
+
+inline constexpr char project_columns[] = "project_id, project_name";
+inline constexpr char task_columns[] = "task_id, task_name, task_type, project_id, parent_task_id";
+inline constexpr char requester_columns[] = "requester_id, requester_name, provider_type";
+inline constexpr char task_run_columns[] =
+    "task_run_id, task_id, requester_id, init_params, is_completed, provider_type, task_type, sandbox";
+inline constexpr char assignment_columns[] =
+    "assignment_id, task_id, task_run_id, requester_id, task_type, provider_type, sandbox";
+inline constexpr char unit_columns[] =
+    "unit_id, assignment_id, unit_index, pay_amount, provider_type, status, agent_id, worker_id, task_type, task_id, "
+    "task_run_id, sandbox, requester_id";
+inline constexpr char worker_columns[] = "worker_id, worker_name, provider_type";
+inline constexpr char agent_columns[] =
+    "agent_id, worker_id, unit_id, task_id, task_run_id, assignment_id, task_type, provider_type, status, state";
+inline constexpr char onboarding_agent_columns[] =
+    "onboarding_agent_id, worker_id, task_id, task_run_id, task_type, status, state";
+inline constexpr char qualification_columns[] = "qualification_id, qualification_name, description";
+inline constexpr char worker_review_columns[] =
+    "worker_review_id, unit_id, worker_id, task_id, status, review_note, bonus, blocked_worker, "
+    "updated_qualification_id, updated_qualification_value, revoked_qualification_id";
+
+/// `'a','b'` — the statuses from which `to` may be reached, for a compare-and-set WHERE clause.
+template <class Status, std::size_t N>
+std::string predecessors(Status to, std::array<std::string_view, N> const& names) {
+    std::string out;
+    for (std::size_t i = 0; i < N; ++i)
+        if (can_transition(static_cast<Status>(i), to)) {
+            if (!out.empty()) out += ',';
+            out += '\'';
+            out += names[i];
+            out += '\'';
+        }
+    return out.empty() ? "NULL" : out;
+}
+
+/// One statement that changes a unit's status only if the machine allows it (a fresh seat drops its agent).
+inline std::string const& update_unit(unit_status to) {
+    static auto const texts = [] {
+        std::array<std::string, 8> t;
+        for (std::size_t i = 0; i < t.size(); ++i) {
+            auto s = static_cast<unit_status>(i);
+            bool fresh = s == unit_status::launched || s == unit_status::created;
+            t[i] = std::string("UPDATE units SET status = ?1") + (fresh ? ", agent_id = NULL, worker_id = NULL" : "") +
+                   " WHERE unit_id = ?2 AND status IN (" +
+                   predecessors(s, crowdline::detail::status_traits<unit_status>::names) + ")";
+        }
+        return t;
+    }();
+    return texts[static_cast<std::size_t>(to)];
+}
+
+/// Same for agents (and onboarding agents), optionally storing the worker's data in the same statement.
+inline std::string update_agent(std::string_view table, std::string_view id_column, agent_status to, bool with_state) {
+    return "UPDATE " + std::string(table) + " SET status = ?1" + (with_state ? ", state = ?3" : "") + " WHERE " +
+           std::string(id_column) + " = ?2 AND status IN (" +
+           predecessors(to, crowdline::detail::status_traits<agent_status>::names) + ")";
+}
+
+inline constexpr char claim_insert_agent[] =
+    "INSERT INTO agents (worker_id, unit_id, task_id, task_run_id, assignment_id, task_type, provider_type, status) "
+    "SELECT ?1, unit_id, task_id, task_run_id, assignment_id, task_type, provider_type, 'none' FROM units "
+    "WHERE unit_id = ?2 AND status = 'launched'";
+inline constexpr char claim_update_unit[] =
+    "UPDATE units SET status = 'assigned', agent_id = ?1, worker_id = ?2 WHERE unit_id = ?3 AND status = 'launched'";
+inline constexpr char insert_unit[] =
+    "INSERT INTO units (assignment_id, unit_index, pay_amount, provider_type, status, task_type, task_id, task_run_id, "
+    "sandbox, requester_id) SELECT assignment_id, ?2, ?3, provider_type, 'created', task_type, task_id, task_run_id, "
+    "sandbox, requester_id FROM assignments WHERE assignment_id = ?1";
+inline constexpr char get_granted[] =
+    "SELECT value FROM granted_qualifications WHERE qualification_id = ?1 AND worker_id = ?2";
+
+}  // namespace detail::sqlite_sql
+
+class sqlite {
+public:
+    /// Opens (or creates) the campaign database at `path` (":memory:" for a private in-memory one).
+    /// A file that is not a crowdline database is refused with `db_error` and left as it was; a file made
+    /// by an older crowdline is migrated.
+    explicit sqlite(std::string path, sqlite_options options = {}) : path_(std::move(path)), options_(std::move(options)) {
+        check_option("journal_mode", options_.journal_mode, {"WAL", "DELETE", "TRUNCATE", "PERSIST", "MEMORY"});
+        check_option("synchronous", options_.synchronous, {"OFF", "NORMAL", "FULL", "EXTRA"});
+        try {
+            db_ = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+                                                     static_cast<int>(options_.busy_timeout.count()));
+        } catch (SQLite::Exception const& e) {
+            throw db_error(path_ + ": cannot open: " + e.what());
+        }
+        refuse_foreign_file();
+        exec("PRAGMA foreign_keys = ON");
+        exec("PRAGMA journal_mode = " + options_.journal_mode);
+        exec("PRAGMA synchronous = " + options_.synchronous);
+        migrate();
+    }
+
+    // --- transactions -----------------------------------------------------------------------------
+    /// Runs `f` atomically (BEGIN IMMEDIATE, or a savepoint when nested); rolls back if `f` throws.
+    template <class F>
+    decltype(auto) transaction(F&& f) {
+        scope s{*this};
+        if constexpr (std::is_void_v<std::invoke_result_t<F>>) {
+            std::invoke(std::forward<F>(f));
+            s.commit();
+        } else {
+            decltype(auto) result = std::invoke(std::forward<F>(f));
+            s.commit();
+            return result;
+        }
+    }
+
+    sqlite(sqlite const&) = delete;
+    sqlite& operator=(sqlite const&) = delete;
+
+    [[nodiscard]] std::string const& path() const noexcept { return path_; }
+    [[nodiscard]] sqlite_options const& options() const noexcept { return options_; }
+    /// Number of migrations applied to the open file.
+    [[nodiscard]] std::size_t schema_version() {
+        auto& st = prepare("SELECT COUNT(*) FROM crowdline_migrations");
+        reset_guard g{st};
+        st.executeStep();
+        return static_cast<std::size_t>(st.getColumn(0).getInt64());
+    }
+
+    // --- projects, tasks, requesters ---------------------------------------------------------------
+    project_id new_project(std::string_view name) {
+        crowdline::detail::require_name("project", name);
+        return project_id{insert("INSERT INTO projects (project_name) VALUES (?1)", [&](auto& st) { st.bind(1, std::string(name)); },
+                                 [&] { crowdline::detail::throw_duplicate_name("project", name); })};
+    }
+    project get_project(project_id id) { return get_one<project>(id, "projects", "project_id", detail::sqlite_sql::project_columns); }
+    std::vector<project> find_projects(project_filter f = {}) {
+        query q{detail::sqlite_sql::project_columns, "projects", "project_id"};
+        q.where("project_name", f.name);
+        return run<project>(q);
+    }
+
+    task_id new_task(std::string_view name, std::string_view task_type, std::optional<project_id> project = {}) {
+        crowdline::detail::require_name("task", name);
+        if (project) require_exists(*project, "projects", "project_id");
+        return task_id{insert("INSERT INTO tasks (task_name, task_type, project_id) VALUES (?1, ?2, ?3)",
+                              [&](auto& st) {
+                                  st.bind(1, std::string(name));
+                                  st.bind(2, std::string(task_type));
+                                  bind_optional(st, 3, project);
+                              },
+                              [&] { crowdline::detail::throw_duplicate_name("task", name); })};
+    }
+    task get_task(task_id id) { return get_one<task>(id, "tasks", "task_id", detail::sqlite_sql::task_columns); }
+    std::vector<task> find_tasks(task_filter f = {}) {
+        query q{detail::sqlite_sql::task_columns, "tasks", "task_id"};
+        q.where("task_name", f.name);
+        q.where("project_id", f.project);
+        return run<task>(q);
+    }
+    void update_task(task_id id, std::optional<std::string> name, std::optional<project_id> project) {
+        transaction([&] {
+            require_exists(id, "tasks", "task_id");
+            if (exists("SELECT 1 FROM task_runs WHERE task_id = ?1", id.value())) crowdline::detail::throw_task_has_run(id);
+            if (name) crowdline::detail::require_name("task", *name);
+            if (project) require_exists(*project, "projects", "project_id");
+            if (name)
+                insert("UPDATE tasks SET task_name = ?1 WHERE task_id = ?2",
+                       [&](auto& st) { st.bind(1, *name); st.bind(2, id.value()); },
+                       [&] { crowdline::detail::throw_duplicate_name("task", *name); });
+            if (project) exec_bound("UPDATE tasks SET project_id = ?1 WHERE task_id = ?2", project->value(), id.value());
+        });
+    }
+
+    requester_id new_requester(std::string_view name, std::string_view provider_type) {
+        crowdline::detail::require_name("requester", name);
+        return requester_id{insert("INSERT INTO requesters (requester_name, provider_type) VALUES (?1, ?2)",
+                                   [&](auto& st) { st.bind(1, std::string(name)); st.bind(2, std::string(provider_type)); },
+                                   [&] { crowdline::detail::throw_duplicate_name("requester", name); })};
+    }
+    requester get_requester(requester_id id) { return get_one<requester>(id, "requesters", "requester_id", detail::sqlite_sql::requester_columns); }
+    std::vector<requester> find_requesters(requester_filter f = {}) {
+        query q{detail::sqlite_sql::requester_columns, "requesters", "requester_id"};
+        q.where("requester_name", f.name);
+        q.where("provider_type", f.provider_type);
+        return run<requester>(q);
+    }
+
+    // --- task runs, assignments --------------------------------------------------------------------
+    task_run_id new_task_run(task_id task, requester_id requester, nlohmann::json init_params,
+                             std::string_view provider_type, std::string_view task_type, bool sandbox) {
+        require_exists(task, "tasks", "task_id");
+        require_exists(requester, "requesters", "requester_id");
+        return task_run_id{insert(
+            "INSERT INTO task_runs (task_id, requester_id, init_params, provider_type, task_type, sandbox) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            [&](auto& st) {
+                st.bind(1, task.value());
+                st.bind(2, requester.value());
+                st.bind(3, init_params.dump());
+                st.bind(4, std::string(provider_type));
+                st.bind(5, std::string(task_type));
+                st.bind(6, sandbox ? 1 : 0);
+            },
+            [] {})};
+    }
+    task_run get_task_run(task_run_id id) { return get_one<task_run>(id, "task_runs", "task_run_id", detail::sqlite_sql::task_run_columns); }
+    std::vector<task_run> find_task_runs(task_run_filter f = {}) {
+        query q{detail::sqlite_sql::task_run_columns, "task_runs", "task_run_id"};
+        q.where("task_id", f.task);
+        q.where("requester_id", f.requester);
+        q.where("is_completed", f.is_completed);
+        return run<task_run>(q);
+    }
+    void update_task_run(task_run_id id, bool is_completed) {
+        if (exec_bound("UPDATE task_runs SET is_completed = ?1 WHERE task_run_id = ?2", is_completed ? 1 : 0, id.value()) == 0)
+            crowdline::detail::throw_missing(id);
+    }
+
+    assignment_id new_assignment(task_run_id run) {
+        auto& st = prepare(
+            "INSERT INTO assignments (task_id, task_run_id, requester_id, task_type, provider_type, sandbox) "
+            "SELECT task_id, task_run_id, requester_id, task_type, provider_type, sandbox FROM task_runs "
+            "WHERE task_run_id = ?1");
+        reset_guard g{st};
+        st.bind(1, run.value());
+        if (step_changes(st) == 0) crowdline::detail::throw_missing(run);
+        return assignment_id{db_->getLastInsertRowid()};
+    }
+    assignment get_assignment(assignment_id id) {
+        return get_one<assignment>(id, "assignments", "assignment_id", detail::sqlite_sql::assignment_columns);
+    }
+    std::vector<assignment> find_assignments(assignment_filter f = {}) {
+        query q{detail::sqlite_sql::assignment_columns, "assignments", "assignment_id"};
+        q.where("task_run_id", f.task_run);
+        q.where("task_id", f.task);
+        q.where("requester_id", f.requester);
+        return run<assignment>(q);
+    }
+
+    // --- units, agents ----------------------------------------------------------------------------
+    unit_id new_unit(assignment_id assignment, int unit_index, double pay_amount) {
+        auto id = insert(detail::sqlite_sql::insert_unit,
+                         [&](auto& st) { st.bind(1, assignment.value()); st.bind(2, unit_index); st.bind(3, pay_amount); },
+                         [&] {
+                             throw entry_already_exists(crowdline::detail::describe(assignment) +
+                                                        " already has a unit with index " + std::to_string(unit_index));
+                         });
+        if (id == 0) crowdline::detail::throw_missing(assignment);
+        return unit_id{id};
+    }
+    unit get_unit(unit_id id) { return get_one<unit>(id, "units", "unit_id", detail::sqlite_sql::unit_columns); }
+    std::vector<unit> find_units(unit_filter f = {}) {
+        query q{detail::sqlite_sql::unit_columns, "units", "unit_id"};
+        q.where("task_run_id", f.task_run);
+        q.where("assignment_id", f.assignment);
+        q.where("worker_id", f.worker);
+        q.where("agent_id", f.agent);
+        q.where("status", f.status);
+        q.where("task_id", f.task);
+        return run<unit>(q);
+    }
+    void update_unit(unit_id id, unit_status status) {
+        if (exec_bound(detail::sqlite_sql::update_unit(status), std::string(to_string(status)), id.value()) == 1) return;
+        crowdline::detail::throw_transition(id, current_status<unit_status>("units", "unit_id", id), status);
+    }
+    void clear_unit_agent_assignment(unit_id id) {
+        unit_status now = current_status<unit_status>("units", "unit_id", id);
+        if (now == unit_status::launched) {
+            exec_bound("UPDATE units SET agent_id = NULL, worker_id = NULL WHERE unit_id = ?1", id.value());
+            return;
+        }
+        if (now != unit_status::assigned) crowdline::detail::throw_transition(id, now, unit_status::launched);
+        update_unit(id, unit_status::launched);
+    }
+
+    /// The claim: creates the agent and assigns the unit to it in one transaction, only if the unit is
+    /// still launched. A lost race is `invalid_transition`, and nothing is written.
+    agent_id new_agent(worker_id worker, unit_id unit) {
+        return transaction([&] {
+            auto& insert_agent = prepare(detail::sqlite_sql::claim_insert_agent);
+            reset_guard g{insert_agent};
+            insert_agent.bind(1, worker.value());
+            insert_agent.bind(2, unit.value());
+            int inserted = 0;
+            try {
+                inserted = step_changes(insert_agent);
+            } catch (SQLite::Exception const& e) {
+                if (e.getExtendedErrorCode() == SQLITE_CONSTRAINT_FOREIGNKEY) crowdline::detail::throw_missing(worker);
+                throw;
+            }
+            if (inserted == 0) crowdline::detail::throw_claim(unit, current_status<unit_status>("units", "unit_id", unit));
+            agent_id id{db_->getLastInsertRowid()};
+            exec_bound(detail::sqlite_sql::claim_update_unit, id.value(), worker.value(), unit.value());
+            return id;
+        });
+    }
+    agent get_agent(agent_id id) { return get_one<agent>(id, "agents", "agent_id", detail::sqlite_sql::agent_columns); }
+    std::vector<agent> find_agents(agent_filter f = {}) {
+        query q{detail::sqlite_sql::agent_columns, "agents", "agent_id"};
+        q.where("worker_id", f.worker);
+        q.where("unit_id", f.unit);
+        q.where("task_run_id", f.task_run);
+        q.where("assignment_id", f.assignment);
+        q.where("status", f.status);
+        return run<agent>(q);
+    }
+    void update_agent(agent_id id, agent_status status) { change_agent("agents", "agent_id", id, status, nullptr); }
+    /// Changes the status and stores what the worker sent, in one statement.
+    void update_agent(agent_id id, agent_status status, nlohmann::json state) {
+        change_agent("agents", "agent_id", id, status, &state);
+    }
+
+    onboarding_agent_id new_onboarding_agent(worker_id worker, task_run_id run) {
+        require_exists(worker, "workers", "worker_id");
+        auto& st = prepare(
+            "INSERT INTO onboarding_agents (worker_id, task_id, task_run_id, task_type, status) "
+            "SELECT ?1, task_id, task_run_id, task_type, 'none' FROM task_runs WHERE task_run_id = ?2");
+        reset_guard g{st};
+        st.bind(1, worker.value());
+        st.bind(2, run.value());
+        if (step_changes(st) == 0) crowdline::detail::throw_missing(run);
+        return onboarding_agent_id{db_->getLastInsertRowid()};
+    }
+    onboarding_agent get_onboarding_agent(onboarding_agent_id id) {
+        return get_one<onboarding_agent>(id, "onboarding_agents", "onboarding_agent_id", detail::sqlite_sql::onboarding_agent_columns);
+    }
+    std::vector<onboarding_agent> find_onboarding_agents(onboarding_agent_filter f = {}) {
+        query q{detail::sqlite_sql::onboarding_agent_columns, "onboarding_agents", "onboarding_agent_id"};
+        q.where("worker_id", f.worker);
+        q.where("task_run_id", f.task_run);
+        q.where("status", f.status);
+        return run<onboarding_agent>(q);
+    }
+    void update_onboarding_agent(onboarding_agent_id id, agent_status status) {
+        change_agent("onboarding_agents", "onboarding_agent_id", id, status, nullptr);
+    }
+    void update_onboarding_agent(onboarding_agent_id id, agent_status status, nlohmann::json state) {
+        change_agent("onboarding_agents", "onboarding_agent_id", id, status, &state);
+    }
+
+    // --- workers, reviews --------------------------------------------------------------------------
+    worker_id new_worker(std::string_view name, std::string_view provider_type) {
+        crowdline::detail::require_name("worker", name);
+        return worker_id{insert("INSERT INTO workers (worker_name, provider_type) VALUES (?1, ?2)",
+                                [&](auto& st) { st.bind(1, std::string(name)); st.bind(2, std::string(provider_type)); },
+                                [&] { crowdline::detail::throw_duplicate_name("worker", name); })};
+    }
+    worker get_worker(worker_id id) { return get_one<worker>(id, "workers", "worker_id", detail::sqlite_sql::worker_columns); }
+    std::vector<worker> find_workers(worker_filter f = {}) {
+        query q{detail::sqlite_sql::worker_columns, "workers", "worker_id"};
+        q.where("worker_name", f.name);
+        q.where("provider_type", f.provider_type);
+        return run<worker>(q);
+    }
+
+    void new_worker_review(worker_review const& r) {
+        require_exists(r.worker, "workers", "worker_id");
+        if (r.unit) require_exists(*r.unit, "units", "unit_id");
+        if (r.task) require_exists(*r.task, "tasks", "task_id");
+        if (r.updated_qualification) require_exists(*r.updated_qualification, "qualifications", "qualification_id");
+        if (r.revoked_qualification) require_exists(*r.revoked_qualification, "qualifications", "qualification_id");
+        insert("INSERT INTO worker_reviews (unit_id, worker_id, task_id, status, review_note, bonus, blocked_worker, "
+               "updated_qualification_id, updated_qualification_value, revoked_qualification_id) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+               [&](auto& st) {
+                   bind_optional(st, 1, r.unit);
+                   st.bind(2, r.worker.value());
+                   bind_optional(st, 3, r.task);
+                   bind_optional(st, 4, r.status);
+                   bind_optional(st, 5, r.review_note);
+                   bind_optional(st, 6, r.bonus);
+                   st.bind(7, r.blocked_worker ? 1 : 0);
+                   bind_optional(st, 8, r.updated_qualification);
+                   bind_optional(st, 9, r.updated_qualification_value);
+                   bind_optional(st, 10, r.revoked_qualification);
+               },
+               [] {});
+    }
+    std::vector<worker_review> find_worker_reviews(worker_review_filter f = {}) {
+        query q{detail::sqlite_sql::worker_review_columns, "worker_reviews", "worker_review_id"};
+        q.where("worker_id", f.worker);
+        q.where("unit_id", f.unit);
+        return run<worker_review>(q);
+    }
+
+    // --- qualifications ---------------------------------------------------------------------------
+    qualification_id make_qualification(std::string_view name, std::string_view description = "") {
+        crowdline::detail::require_name("qualification", name);
+        return qualification_id{insert("INSERT INTO qualifications (qualification_name, description) VALUES (?1, ?2)",
+                                       [&](auto& st) { st.bind(1, std::string(name)); st.bind(2, std::string(description)); },
+                                       [&] { crowdline::detail::throw_duplicate_name("qualification", name); })};
+    }
+    qualification get_qualification(qualification_id id) {
+        return get_one<qualification>(id, "qualifications", "qualification_id", detail::sqlite_sql::qualification_columns);
+    }
+    std::vector<qualification> find_qualifications(qualification_filter f = {}) {
+        query q{detail::sqlite_sql::qualification_columns, "qualifications", "qualification_id"};
+        q.where("qualification_name", f.name);
+        return run<qualification>(q);
+    }
+    /// Removes the qualification and every grant of it.
+    void delete_qualification(std::string_view name) {
+        transaction([&] {
+            auto found = find_qualifications({.name = std::string(name)});
+            if (found.empty()) throw entry_does_not_exist("qualification \"" + std::string(name) + "\": does not exist");
+            auto id = found.front().id.value();
+            exec_bound("DELETE FROM granted_qualifications WHERE qualification_id = ?1", id);
+            exec_bound("UPDATE worker_reviews SET updated_qualification_id = NULL WHERE updated_qualification_id = ?1", id);
+            exec_bound("UPDATE worker_reviews SET revoked_qualification_id = NULL WHERE revoked_qualification_id = ?1", id);
+            exec_bound("DELETE FROM qualifications WHERE qualification_id = ?1", id);
+        });
+    }
+    /// Upsert: granting again replaces the value.
+    void grant_qualification(qualification_id q, worker_id w, int value = 1) {
+        auto& st = prepare(
+            "INSERT INTO granted_qualifications (qualification_id, worker_id, value) VALUES (?1, ?2, ?3) "
+            "ON CONFLICT (qualification_id, worker_id) DO UPDATE SET value = excluded.value, "
+            "update_date = strftime('%Y-%m-%d %H:%M:%f','now')");
+        reset_guard g{st};
+        st.bind(1, q.value());
+        st.bind(2, w.value());
+        st.bind(3, value);
+        try {
+            step_changes(st);
+        } catch (SQLite::Exception const& e) {
+            if (e.getExtendedErrorCode() != SQLITE_CONSTRAINT_FOREIGNKEY) throw db_error(e.what());
+            st.tryReset();
+            require_exists(q, "qualifications", "qualification_id");
+            crowdline::detail::throw_missing(w);
+        }
+    }
+    void revoke_qualification(qualification_id q, worker_id w) {
+        if (exec_bound("DELETE FROM granted_qualifications WHERE qualification_id = ?1 AND worker_id = ?2", q.value(),
+                       w.value()) == 0)
+            crowdline::detail::throw_missing_grant(q, w);
+    }
+    granted_qualification get_granted_qualification(qualification_id q, worker_id w) {
+        auto& st = prepare(detail::sqlite_sql::get_granted);
+        reset_guard g{st};
+        st.bind(1, q.value());
+        st.bind(2, w.value());
+        if (!st.executeStep()) crowdline::detail::throw_missing_grant(q, w);
+        return {q, w, st.getColumn(0).getInt()};
+    }
+    std::vector<granted_qualification> find_granted_qualifications(granted_qualification_filter f = {}) {
+        query q{"qualification_id, worker_id, value", "granted_qualifications", "granted_qualification_id"};
+        q.where("worker_id", f.worker);
+        q.where("qualification_id", f.qualification);
+        return run<granted_qualification>(q);
+    }
+
+private:
+    /// Resets a cached statement when the call using it ends, so no read transaction stays open.
+    struct reset_guard {
+        SQLite::Statement& st;
+        ~reset_guard() { st.tryReset(); }
+    };
+
+    class scope {
+    public:
+        explicit scope(sqlite& db) : db_(db) {
+            if (db_.depth_ == 0)
+                db_.exec("BEGIN IMMEDIATE");
+            else
+                db_.exec("SAVEPOINT crowdline_" + std::to_string(db_.depth_));
+            ++db_.depth_;
+        }
+        void commit() {
+            --db_.depth_;
+            try {
+                db_.exec(db_.depth_ == 0 ? std::string("COMMIT") : "RELEASE crowdline_" + std::to_string(db_.depth_));
+            } catch (...) {
+                ++db_.depth_;
+                throw;
+            }
+            done_ = true;
+        }
+        ~scope() {
+            if (done_) return;
+            --db_.depth_;
+            if (db_.depth_ == 0) {
+                db_.db_->tryExec("ROLLBACK");
+            } else {
+                auto name = "crowdline_" + std::to_string(db_.depth_);
+                db_.db_->tryExec(("ROLLBACK TO " + name).c_str());
+                db_.db_->tryExec(("RELEASE " + name).c_str());
+            }
+        }
+        scope(scope const&) = delete;
+        scope& operator=(scope const&) = delete;
+
+    private:
+        sqlite& db_;
+        bool done_ = false;
+    };
+
+    /// A SELECT over one table with optional equality filters, in creation order.
+    struct query {
+        std::string sql;
+        std::string order_by;
+        std::vector<std::function<void(SQLite::Statement&, int)>> binds;
+        query(std::string_view columns, std::string_view table, std::string_view id_column)
+            : sql("SELECT " + std::string(columns) + " FROM " + std::string(table)), order_by(id_column) {}
+        template <class T>
+        void where(std::string_view column, std::optional<T> const& value) {
+            if (!value) return;
+            sql += binds.empty() ? " WHERE " : " AND ";
+            sql += column;
+            sql += " = ?";
+            binds.push_back([v = *value](SQLite::Statement& st, int i) { bind_value(st, i, v); });
+        }
+    };
+
+    static void check_option(std::string_view key, std::string const& value, std::initializer_list<std::string_view> allowed) {
+        for (auto a : allowed)
+            if (a == value) return;
+        throw invalid_argument("sqlite option " + std::string(key) + ": unsupported value \"" + value + '"');
+    }
+
+    void refuse_foreign_file() {
+        std::vector<std::string> tables;
+        try {
+            SQLite::Statement st(*db_, "SELECT name FROM sqlite_master WHERE type = 'table'");
+            while (st.executeStep()) tables.push_back(st.getColumn(0).getString());
+        } catch (SQLite::Exception const& e) {
+            throw db_error(path_ + ": not a crowdline database (" + e.what() + "); the file was left unchanged");
+        }
+        if (tables.empty()) return;
+        for (auto const& t : tables)
+            if (t == "crowdline_migrations") return;
+        throw db_error(path_ + ": not a crowdline database (it has tables, but no crowdline_migrations table); "
+                               "the file was left unchanged");
+    }
+
+    void migrate() {
+        auto steps = sqlite_migrations();
+        std::size_t const want = options_.schema_version ? std::min(*options_.schema_version, steps.size()) : steps.size();
+        transaction([&] {
+            exec("CREATE TABLE IF NOT EXISTS crowdline_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
+                 "applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')))");
+            std::vector<std::string> applied;
+            {
+                SQLite::Statement st(*db_, "SELECT name FROM crowdline_migrations ORDER BY id");
+                while (st.executeStep()) applied.push_back(st.getColumn(0).getString());
+            }
+            for (std::size_t i = 0; i < applied.size(); ++i)
+                if (i >= steps.size() || applied[i] != steps[i].name)
+                    throw db_error(path_ + ": schema step \"" + applied[i] +
+                                   "\" is unknown to this crowdline (a newer version made this file); the file was left unchanged");
+            for (std::size_t i = applied.size(); i < want; ++i) {
+                exec(std::string(steps[i].sql));
+                SQLite::Statement st(*db_, "INSERT INTO crowdline_migrations (name) VALUES (?1)");
+                st.bind(1, std::string(steps[i].name));
+                st.exec();
+            }
+            exec("PRAGMA user_version = " + std::to_string(std::max(want, applied.size())));
+        });
+    }
+
+    void exec(std::string const& text) {
+        try {
+            db_->exec(text);
+        } catch (SQLite::Exception const& e) {
+            throw db_error(path_ + ": " + e.what() + " (in: " + text.substr(0, 80) + ")");
+        }
+    }
+
+    SQLite::Statement& prepare(std::string const& text) {
+        auto it = cache_.find(text);
+        if (it == cache_.end()) {
+            try {
+                it = cache_.emplace(text, std::make_unique<SQLite::Statement>(*db_, text)).first;
+            } catch (SQLite::Exception const& e) {
+                throw db_error(path_ + ": " + e.what() + " (preparing: " + text.substr(0, 80) + ")");
+            }
+        }
+        return *it->second;
+    }
+
+    /// Runs a write statement to completion; returns the rows it changed.
+    static int step_changes(SQLite::Statement& st) {
+        st.executeStep();
+        return st.getChanges();
+    }
+
+    template <class... Args>
+    int exec_bound(std::string const& text, Args const&... args) {
+        auto& st = prepare(text);
+        reset_guard g{st};
+        int i = 0;
+        (bind_value(st, ++i, args), ...);
+        try {
+            return step_changes(st);
+        } catch (SQLite::Exception const& e) {
+            throw db_error(path_ + ": " + e.what());
+        }
+    }
+
+    /// Runs an INSERT; a UNIQUE violation calls `on_duplicate` (which throws). Returns the new row id, or
+    /// 0 when an INSERT … SELECT found no source row.
+    template <class Bind, class OnDuplicate>
+    std::int64_t insert(std::string const& text, Bind&& bind, OnDuplicate&& on_duplicate) {
+        auto& st = prepare(text);
+        reset_guard g{st};
+        bind(st);
+        try {
+            if (step_changes(st) == 0) return 0;
+        } catch (SQLite::Exception const& e) {
+            int const code = e.getExtendedErrorCode();
+            if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY) on_duplicate();
+            throw db_error(path_ + ": " + e.what());
+        }
+        return db_->getLastInsertRowid();
+    }
+
+    bool exists(std::string const& text, std::int64_t id) {
+        auto& st = prepare(text);
+        reset_guard g{st};
+        st.bind(1, id);
+        return st.executeStep();
+    }
+
+    template <class Id>
+    void require_exists(Id id, std::string_view table, std::string_view column) {
+        if (!exists("SELECT 1 FROM " + std::string(table) + " WHERE " + std::string(column) + " = ?1", id.value()))
+            crowdline::detail::throw_missing(id);
+    }
+
+    template <class Status, class Id>
+    Status current_status(std::string_view table, std::string_view column, Id id) {
+        auto& st = prepare("SELECT status FROM " + std::string(table) + " WHERE " + std::string(column) + " = ?1");
+        reset_guard g{st};
+        st.bind(1, id.value());
+        if (!st.executeStep()) crowdline::detail::throw_missing(id);
+        return parse<Status>(st.getColumn(0).getText());
+    }
+
+    template <class Id>
+    void change_agent(std::string_view table, std::string_view column, Id id, agent_status status, nlohmann::json const* state) {
+        auto& text = agent_sql_[table == "agents" ? 0 : 1][static_cast<std::size_t>(status) * 2 + (state ? 1 : 0)];
+        if (text.empty()) text = detail::sqlite_sql::update_agent(table, column, status, state != nullptr);
+        int changed = state ? exec_bound(text, std::string(to_string(status)), id.value(), state->dump())
+                            : exec_bound(text, std::string(to_string(status)), id.value());
+        if (changed == 1) return;
+        crowdline::detail::throw_transition(id, current_status<agent_status>(table, column, id), status);
+    }
+
+    // Binding and reading values: one overload per column type.
+    static void bind_value(SQLite::Statement& st, int i, std::int64_t v) { st.bind(i, v); }
+    static void bind_value(SQLite::Statement& st, int i, int v) { st.bind(i, v); }
+    static void bind_value(SQLite::Statement& st, int i, bool v) { st.bind(i, v ? 1 : 0); }
+    static void bind_value(SQLite::Statement& st, int i, double v) { st.bind(i, v); }
+    static void bind_value(SQLite::Statement& st, int i, std::string const& v) { st.bind(i, v); }
+    template <class Tag, class Rep>
+    static void bind_value(SQLite::Statement& st, int i, strong_id<Tag, Rep> v) { st.bind(i, static_cast<std::int64_t>(v.value())); }
+    static void bind_value(SQLite::Statement& st, int i, unit_status v) { st.bind(i, std::string(to_string(v))); }
+    static void bind_value(SQLite::Statement& st, int i, agent_status v) { st.bind(i, std::string(to_string(v))); }
+    template <class T>
+    static void bind_optional(SQLite::Statement& st, int i, std::optional<T> const& v) {
+        if (v)
+            bind_value(st, i, *v);
+        else
+            st.bind(i);
+    }
+
+    template <class T>
+    static void read(SQLite::Column const& c, T& out) {
+        if constexpr (is_strong_id_v<T>) out = T{c.getInt64()};
+        else if constexpr (std::is_same_v<T, std::string>) out = c.getString();
+        else if constexpr (std::is_same_v<T, bool>) out = c.getInt() != 0;
+        else if constexpr (std::is_same_v<T, int>) out = c.getInt();
+        else if constexpr (std::is_same_v<T, double>) out = c.getDouble();
+        else if constexpr (std::is_same_v<T, unit_status> || std::is_same_v<T, agent_status>) out = parse<T>(c.getText());
+        else if constexpr (std::is_same_v<T, nlohmann::json>) out = c.isNull() ? nlohmann::json() : nlohmann::json::parse(c.getText());
+        else if constexpr (crowdline::detail::is_optional_v<T>) {
+            if (c.isNull()) out.reset();
+            else {
+                typename T::value_type v{};
+                read(c, v);
+                out = std::move(v);
+            }
+        } else static_assert(sizeof(T) == 0, "no column reader for this member type");
+    }
+
+    /// Reads one row into a record: the SELECT lists the record's members in declaration order.
+    template <class Row>
+    static Row read_row(SQLite::Statement& st) {
+        Row row{};
+        int i = 0;
+        boost::hana::for_each(boost::hana::accessors<Row>(), [&](auto accessor) {
+            read(st.getColumn(i++), boost::hana::second(accessor)(row));
+        });
+        return row;
+    }
+
+    template <class Row>
+    std::vector<Row> run(query& q) {
+        auto& st = prepare(q.sql + " ORDER BY " + q.order_by);
+        reset_guard g{st};
+        for (std::size_t i = 0; i < q.binds.size(); ++i) q.binds[i](st, static_cast<int>(i) + 1);
+        std::vector<Row> out;
+        while (st.executeStep()) out.push_back(read_row<Row>(st));
+        return out;
+    }
+
+    template <class Row, class Id>
+    Row get_one(Id id, std::string_view table, std::string_view column, std::string_view columns) {
+        auto& st = prepare("SELECT " + std::string(columns) + " FROM " + std::string(table) + " WHERE " +
+                           std::string(column) + " = ?1");
+        reset_guard g{st};
+        st.bind(1, id.value());
+        if (!st.executeStep()) crowdline::detail::throw_missing(id);
+        return read_row<Row>(st);
+    }
+
+    std::string path_;
+    sqlite_options options_;
+    std::unique_ptr<SQLite::Database> db_;
+    std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache_;
+    std::array<std::array<std::string, 28>, 2> agent_sql_;  // [agents, onboarding][status * 2 + with_state]
+    int depth_ = 0;
+};
+
+}  // namespace crowdline::stores

@@ -1,0 +1,110 @@
+// What only a file-backed store can show: durability across reopen, migrations, foreign files.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <iterator>
+
+#include "backends.hpp"
+#include "fixtures.hpp"
+
+using namespace crowdline;
+using Catch::Matchers::Contains;
+
+namespace {
+std::string read_bytes(std::filesystem::path const& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+}  // namespace
+
+TEST_CASE("a reopened SQLite file holds everything written", "[store][sqlite]") {
+    test::sqlite_backend backend;
+    nlohmann::json written;
+    {
+        auto db = backend.open();
+        auto c = test::make_chain(*db);
+        for (int i = 0; i < 5; ++i) {
+            auto u = test::launched_unit(*db, c.assignment, i);
+            if (i % 2 == 0) {
+                auto ag = db->new_agent(c.worker, u);
+                db->update_agent(ag, agent_status::in_task);
+                db->update_agent(ag, agent_status::completed, nlohmann::json{{"answer", i}});
+                db->update_unit(u, unit_status::completed);
+            }
+        }
+        auto q = db->make_qualification("reads_fr");
+        db->grant_qualification(q, c.worker, 2);
+        db->new_onboarding_agent(c.worker, c.run);
+        db->new_worker_review({.worker = c.worker, .status = "approved"});
+        written = test::snapshot(*db);
+    }
+    auto db = backend.reopen();
+    CHECK(test::snapshot(*db) == written);
+    CHECK(db->schema_version() == stores::sqlite_migrations().size());
+}
+
+TEST_CASE("a file made by an older schema is migrated and keeps its data", "[store][sqlite]") {
+    test::sqlite_backend backend;
+    nlohmann::json written;
+    {
+        stores::sqlite old(backend.file(), {.schema_version = 1});
+        REQUIRE(old.schema_version() == 1);
+        auto c = test::make_chain(old);
+        auto u = test::launched_unit(old, c.assignment, 0);
+        old.new_agent(c.worker, u);
+        written = nlohmann::json{{"units", old.find_units()}, {"workers", old.find_workers()}};
+    }
+    auto db = backend.reopen();
+    CHECK(db->schema_version() == 2);
+    CHECK(nlohmann::json{{"units", db->find_units()}, {"workers", db->find_workers()}} == written);
+    auto ag = db->find_agents().at(0).id;
+    db->update_agent(ag, agent_status::in_task, nlohmann::json{{"live", true}});  // the column 002 added
+    CHECK(db->get_agent(ag).state == nlohmann::json{{"live", true}});
+}
+
+TEST_CASE("a file that is not a crowdline database is refused and left unchanged", "[store][sqlite]") {
+    test::scratch_dir dir;
+    SECTION("random bytes") {
+        auto file = dir.path / "notes.db";
+        std::ofstream(file, std::ios::binary) << std::string(4096, 'x') << "definitely not sqlite";
+        auto before = read_bytes(file);
+        CHECK_THROWS_AS(stores::sqlite(file.string()), db_error);
+        CHECK_THROWS_WITH(stores::sqlite(file.string()), Contains("not a crowdline database"));
+        CHECK(read_bytes(file) == before);
+    }
+    SECTION("another application's SQLite database") {
+        auto file = dir.path / "other.db";
+        {
+            SQLite::Database other(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+            other.exec("CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('ada')");
+        }
+        auto before = read_bytes(file);
+        CHECK_THROWS_WITH(stores::sqlite(file.string()), Contains("no crowdline_migrations table"));
+        CHECK(read_bytes(file) == before);
+        CHECK_FALSE(std::filesystem::exists(dir.path / "other.db-wal"));
+    }
+    SECTION("a file from a newer crowdline") {
+        auto file = dir.path / "newer.db";
+        { stores::sqlite db(file.string()); }
+        {
+            SQLite::Database raw(file.string(), SQLite::OPEN_READWRITE);
+            raw.exec("INSERT INTO crowdline_migrations (name) VALUES ('999_from_the_future')");
+        }
+        CHECK_THROWS_WITH(stores::sqlite(file.string()), Contains("999_from_the_future"));
+    }
+}
+
+TEST_CASE("sqlite options are checked and applied", "[store][sqlite]") {
+    test::scratch_dir dir;
+    auto file = (dir.path / "opts.db").string();
+    CHECK_THROWS_AS(stores::sqlite(file, {.journal_mode = "BOGUS"}), crowdline::invalid_argument);
+    CHECK_THROWS_AS(stores::sqlite(file, {.synchronous = "SOMETIMES"}), crowdline::invalid_argument);
+    {
+        stores::sqlite db(file, {.journal_mode = "DELETE", .synchronous = "FULL"});
+        db.new_project("p");
+    }
+    SQLite::Database raw(file, SQLite::OPEN_READONLY);
+    CHECK(raw.execAndGet("PRAGMA journal_mode").getString() == "delete");
+    stores::sqlite wal(file);
+    CHECK(wal.find_projects().size() == 1);
+}
