@@ -33,6 +33,11 @@ TEST_CASE("store concepts accept the backends", "[static]") {
     STATIC_REQUIRE(crowdline::store<crowdline::stores::sqlite>);
     STATIC_REQUIRE(crowdline::unit_store<crowdline::stores::sqlite>);
     STATIC_REQUIRE(crowdline::qualification_store<crowdline::stores::memory>);
+    STATIC_REQUIRE(crowdline::project_store<crowdline::stores::sqlite>);
+    STATIC_REQUIRE(crowdline::run_store<crowdline::stores::memory>);
+    STATIC_REQUIRE(crowdline::worker_store<crowdline::stores::sqlite>);
+    STATIC_REQUIRE(crowdline::transactional_store<crowdline::stores::sqlite>);
+    STATIC_REQUIRE(crowdline::assert_store<crowdline::stores::memory>());
 }
 
 TEST_CASE("store concepts name what a type lacks", "[static]") {
@@ -43,6 +48,12 @@ TEST_CASE("store concepts name what a type lacks", "[static]") {
     STATIC_REQUIRE_FALSE(crowdline::store<no_new_unit>);
     STATIC_REQUIRE_FALSE(crowdline::transactional_store<no_transaction>);
     STATIC_REQUIRE_FALSE(crowdline::store<not_a_store>);
+    STATIC_REQUIRE_FALSE(crowdline::project_store<not_a_store>);
+    STATIC_REQUIRE_FALSE(crowdline::run_store<not_a_store>);
+    STATIC_REQUIRE_FALSE(crowdline::worker_store<no_transaction>);
+    STATIC_REQUIRE_FALSE(crowdline::qualification_store<no_transaction>);
+    STATIC_REQUIRE(crowdline::run_store<no_new_unit>);
+    STATIC_REQUIRE(crowdline::worker_store<no_new_unit>);
     STATIC_REQUIRE_FALSE(crowdline::store<int>);
 }
 

@@ -15,125 +15,125 @@ namespace crowdline {
 
 /// A named group of tasks.
 struct project {
-    project_id id;
-    std::string name;
+    project_id id{};
+    std::string name{};
 };
 
 /// A kind of work with a stable name; runs of the same task share limits (`maximum_units_per_worker`).
 struct task {
-    task_id id;
-    std::string name;
-    std::string task_type;
-    std::optional<project_id> project;
-    std::optional<task_id> parent_task;
+    task_id id{};
+    std::string name{};
+    std::string task_type{};
+    std::optional<project_id> project{};
+    std::optional<task_id> parent_task{};
 };
 
 /// Who pays for the work, on one provider.
 struct requester {
-    requester_id id;
-    std::string name;
-    std::string provider_type;
+    requester_id id{};
+    std::string name{};
+    std::string provider_type{};
 };
 
 /// One launch of a task with its full configuration.
 struct task_run {
-    task_run_id id;
-    task_id task;
-    requester_id requester;
-    nlohmann::json init_params;
+    task_run_id id{};
+    task_id task{};
+    requester_id requester{};
+    nlohmann::json init_params{};
     bool is_completed = false;
-    std::string provider_type;
-    std::string task_type;
+    std::string provider_type{};
+    std::string task_type{};
     bool sandbox = true;
 };
 
 /// One item of input data; split into units that different workers do.
 struct assignment {
-    assignment_id id;
-    task_id task;
-    task_run_id task_run;
-    requester_id requester;
-    std::string task_type;
-    std::string provider_type;
+    assignment_id id{};
+    task_id task{};
+    task_run_id task_run{};
+    requester_id requester{};
+    std::string task_type{};
+    std::string provider_type{};
     bool sandbox = true;
 };
 
 /// The smallest piece of work one worker does once (a seat of an assignment).
 struct unit {
-    unit_id id;
-    assignment_id assignment;
+    unit_id id{};
+    assignment_id assignment{};
     int unit_index = 0;
     double pay_amount = 0;
-    std::string provider_type;
+    std::string provider_type{};
     unit_status status = unit_status::created;
-    std::optional<agent_id> agent;
-    std::optional<worker_id> worker;
-    std::string task_type;
-    task_id task;
-    task_run_id task_run;
+    std::optional<agent_id> agent{};
+    std::optional<worker_id> worker{};
+    std::string task_type{};
+    task_id task{};
+    task_run_id task_run{};
     bool sandbox = true;
-    requester_id requester;
+    requester_id requester{};
 };
 
 /// A person known to a provider.
 struct worker {
-    worker_id id;
-    std::string name;
-    std::string provider_type;
+    worker_id id{};
+    std::string name{};
+    std::string provider_type{};
 };
 
 /// One worker's attempt at one unit, with what they sent (`state`, Mephisto's AgentState).
 struct agent {
-    agent_id id;
-    worker_id worker;
-    unit_id unit;
-    task_id task;
-    task_run_id task_run;
-    assignment_id assignment;
-    std::string task_type;
-    std::string provider_type;
+    agent_id id{};
+    worker_id worker{};
+    unit_id unit{};
+    task_id task{};
+    task_run_id task_run{};
+    assignment_id assignment{};
+    std::string task_type{};
+    std::string provider_type{};
     agent_status status = agent_status::none;
-    nlohmann::json state;
+    nlohmann::json state{};
 };
 
 /// One worker's attempt at a run's onboarding.
 struct onboarding_agent {
-    onboarding_agent_id id;
-    worker_id worker;
-    task_id task;
-    task_run_id task_run;
-    std::string task_type;
+    onboarding_agent_id id{};
+    worker_id worker{};
+    task_id task{};
+    task_run_id task_run{};
+    std::string task_type{};
     agent_status status = agent_status::none;
-    nlohmann::json state;
+    nlohmann::json state{};
 };
 
 /// A named property a worker may hold (passed onboarding, reads French, accuracy …).
 struct qualification {
-    qualification_id id;
-    std::string name;
-    std::string description;
+    qualification_id id{};
+    std::string name{};
+    std::string description{};
 };
 
 /// A qualification held by a worker, with its value.
 struct granted_qualification {
-    qualification_id qualification;
-    worker_id worker;
+    qualification_id qualification{};
+    worker_id worker{};
     int value = 1;
 };
 
 /// A requester's judgement of a worker's unit (approve/reject/bonus/block/qualification change).
 struct worker_review {
-    worker_review_id id;
-    std::optional<unit_id> unit;
-    worker_id worker;
-    std::optional<task_id> task;
-    std::optional<std::string> status;
-    std::optional<std::string> review_note;
-    std::optional<double> bonus;
+    worker_review_id id{};
+    std::optional<unit_id> unit{};
+    worker_id worker{};
+    std::optional<task_id> task{};
+    std::optional<std::string> status{};
+    std::optional<std::string> review_note{};
+    std::optional<double> bonus{};
     bool blocked_worker = false;
-    std::optional<qualification_id> updated_qualification;
-    std::optional<int> updated_qualification_value;
-    std::optional<qualification_id> revoked_qualification;
+    std::optional<qualification_id> updated_qualification{};
+    std::optional<int> updated_qualification_value{};
+    std::optional<qualification_id> revoked_qualification{};
 };
 
 }  // namespace crowdline

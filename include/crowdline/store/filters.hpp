@@ -12,60 +12,60 @@
 namespace crowdline {
 
 struct project_filter {
-    std::optional<std::string> name;
+    std::optional<std::string> name{};
 };
 struct task_filter {
-    std::optional<std::string> name;
-    std::optional<project_id> project;
+    std::optional<std::string> name{};
+    std::optional<project_id> project{};
 };
 struct requester_filter {
-    std::optional<std::string> name;
-    std::optional<std::string> provider_type;
+    std::optional<std::string> name{};
+    std::optional<std::string> provider_type{};
 };
 struct task_run_filter {
-    std::optional<task_id> task;
-    std::optional<requester_id> requester;
-    std::optional<bool> is_completed;
+    std::optional<task_id> task{};
+    std::optional<requester_id> requester{};
+    std::optional<bool> is_completed{};
 };
 struct assignment_filter {
-    std::optional<task_run_id> task_run;
-    std::optional<task_id> task;
-    std::optional<requester_id> requester;
+    std::optional<task_run_id> task_run{};
+    std::optional<task_id> task{};
+    std::optional<requester_id> requester{};
 };
 struct unit_filter {
-    std::optional<task_run_id> task_run;
-    std::optional<assignment_id> assignment;
-    std::optional<worker_id> worker;
-    std::optional<agent_id> agent;
-    std::optional<unit_status> status;
-    std::optional<task_id> task;
+    std::optional<task_run_id> task_run{};
+    std::optional<assignment_id> assignment{};
+    std::optional<worker_id> worker{};
+    std::optional<agent_id> agent{};
+    std::optional<unit_status> status{};
+    std::optional<task_id> task{};
 };
 struct worker_filter {
-    std::optional<std::string> name;
-    std::optional<std::string> provider_type;
+    std::optional<std::string> name{};
+    std::optional<std::string> provider_type{};
 };
 struct agent_filter {
-    std::optional<worker_id> worker;
-    std::optional<unit_id> unit;
-    std::optional<task_run_id> task_run;
-    std::optional<assignment_id> assignment;
-    std::optional<agent_status> status;
+    std::optional<worker_id> worker{};
+    std::optional<unit_id> unit{};
+    std::optional<task_run_id> task_run{};
+    std::optional<assignment_id> assignment{};
+    std::optional<agent_status> status{};
 };
 struct onboarding_agent_filter {
-    std::optional<worker_id> worker;
-    std::optional<task_run_id> task_run;
-    std::optional<agent_status> status;
+    std::optional<worker_id> worker{};
+    std::optional<task_run_id> task_run{};
+    std::optional<agent_status> status{};
 };
 struct qualification_filter {
-    std::optional<std::string> name;
+    std::optional<std::string> name{};
 };
 struct granted_qualification_filter {
-    std::optional<worker_id> worker;
-    std::optional<qualification_id> qualification;
+    std::optional<worker_id> worker{};
+    std::optional<qualification_id> qualification{};
 };
 struct worker_review_filter {
-    std::optional<worker_id> worker;
-    std::optional<unit_id> unit;
+    std::optional<worker_id> worker{};
+    std::optional<unit_id> unit{};
 };
 
 }  // namespace crowdline

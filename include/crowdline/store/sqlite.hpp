@@ -143,7 +143,7 @@ struct sqlite_options {
     std::string synchronous = "NORMAL";  ///< OFF, NORMAL, FULL or EXTRA
     std::chrono::milliseconds busy_timeout{5000};
     /// Apply only the first N migrations (tests build older files with it); nullopt = all.
-    std::optional<std::size_t> schema_version;
+    std::optional<std::size_t> schema_version{};
 };
 
 namespace detail::sqlite_sql {
