@@ -104,3 +104,26 @@ TEST_CASE("a transaction on one thread is atomic to readers on another", "[store
     CHECK(torn == 0);
     CHECK(db.find_units().size() == 600);
 }
+
+TEST_CASE("a writer waits for another connection's transaction instead of failing", "[store][sqlite][concurrency]") {
+    test::sqlite_backend backend;
+    auto holder = backend.open();
+    auto waiter = backend.reopen();
+    std::atomic<bool> inside{false};
+    std::atomic<bool> released{false};
+    std::thread t([&] {
+        holder->transaction([&] {
+            holder->new_project("held");
+            inside = true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            released = true;
+        });
+    });
+    while (!inside) std::this_thread::yield();
+    // The other connection's write lock is held for 300 ms; the busy timeout (5 s) makes this wait.
+    auto id = waiter->new_project("waited");
+    CHECK(released.load());
+    t.join();
+    CHECK(waiter->get_project(id).name == "waited");
+    CHECK(waiter->find_projects().size() == 2);
+}
