@@ -12,3 +12,5 @@
 #include <crowdline/store/sqlite.hpp>
 #include <crowdline/store/store.hpp>
 #include <crowdline/store/summary.hpp>
+#include <crowdline/config/args.hpp>
+#include <crowdline/config/task_run_args.hpp>
