@@ -1,0 +1,48 @@
+#pragma once
+/// An append-only queue of unit entries, oldest first, with lazy deletion: an entry is live while the
+/// unit's generation still equals the one recorded, so moving a unit never searches a bucket.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace crowdline::routing::detail {
+
+/// One unit as it entered a bucket.
+struct bucket_entry {
+    std::uint32_t unit;
+    std::uint32_t generation;
+};
+
+/// Positions are absolute (they survive compaction), so a worker can keep a cursor into a bucket.
+class bucket {
+public:
+    [[nodiscard]] std::uint64_t begin() const noexcept { return base_ + head_; }
+    [[nodiscard]] std::uint64_t end() const noexcept { return base_ + entries_.size(); }
+    [[nodiscard]] const bucket_entry& at(std::uint64_t position) const noexcept {
+        return entries_[static_cast<std::size_t>(position - base_)];
+    }
+    void push(bucket_entry e) { entries_.push_back(e); }
+
+    /// Drops the front entry (the caller found it dead); compacts when the dead prefix is large.
+    void pop_front() {
+        ++head_;
+        if (head_ == entries_.size()) {
+            base_ += head_;
+            head_ = 0;
+            entries_.clear();
+        } else if (head_ >= 1024 && head_ * 2 >= entries_.size()) {
+            entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(head_));
+            base_ += head_;
+            head_ = 0;
+        }
+    }
+    [[nodiscard]] std::size_t stored() const noexcept { return entries_.size() - head_; }
+
+private:
+    std::vector<bucket_entry> entries_;
+    std::size_t head_ = 0;
+    std::uint64_t base_ = 0;
+};
+
+}  // namespace crowdline::routing::detail
