@@ -191,6 +191,9 @@ public:
         if (reserve_.size() > units)
             throw crowdline::invalid_argument(detail::message("crowdline::routing::dispatcher::add: the router reserved ",
                                                               reserve_.size(), " workers for ", units, " units of ", key));
+        if (units > max_units_per_item)
+            throw crowdline::invalid_argument(detail::message("crowdline::routing::dispatcher::add: the router gave ", key, " ",
+                                                              units, " units; at most ", max_units_per_item, " allowed"));
         if (units > std::numeric_limits<std::uint32_t>::max() - 1 - units_.size())
             throw crowdline::invalid_argument("crowdline::routing::dispatcher::add: too many units");
         chosen_.clear();
@@ -208,21 +211,22 @@ public:
         items_.push_back(item_rec{key, first, units, 0, b});
         payload_.push_back(std::move(item));
         item_index_.insert(key.value(), ii);
-        units_.resize(units_.size() + units, unit_rec{ii});
         for (std::uint32_t j = 0; j < units; ++j) {
             const std::uint32_t u = first + j;
+            units_.push_back(unit_rec{key, {}, ii, none, static_cast<std::uint16_t>(j), unit_state::open});
             if (j < chosen_.size()) {
                 worker_rec& w = workers_[chosen_[j]];
                 unit_rec& unit = units_[u];
                 unit.state = unit_state::reserved;
                 unit.worker = chosen_[j];
-                unit.tier = reserved_tier;
-                buckets_[reserved_tier][b].push({u, unit.generation});
+                where_.push_back(reserved_tier);
+                buckets_[reserved_tier][b].push(u);
                 w.queue.push_back(u);
                 ++w.reserved;
                 ++counts_.reserved;
             } else {
-                buckets_[open_tier][b].push({u, units_[u].generation});
+                where_.push_back(open_tier);
+                buckets_[open_tier][b].push(u);
                 ++counts_.open;
             }
         }
@@ -260,9 +264,7 @@ public:
         const std::uint32_t wi = worker_at(id, "complete");
         const std::uint32_t ii = item_at(key, "complete");
         const std::uint32_t u = held_unit(ii, wi, "complete");
-        unit_rec& unit = units_[u];
-        unit.state = unit_state::completed;
-        ++unit.generation;
+        units_[u].state = unit_state::completed;
         --workers_[wi].held;
         --counts_.leased;
         ++counts_.completed;
@@ -276,6 +278,7 @@ public:
         const std::uint32_t ii = item_at(key, "release");
         const std::uint32_t u = held_unit(ii, wi, "release");
         worker_rec& w = workers_[wi];
+        former_.insert(seen_key(ii, wi));
         --w.held;
         --w.taken;
         --counts_.leased;
@@ -291,7 +294,8 @@ public:
             const lease_entry e = leases_.back();
             leases_.pop_back();
             unit_rec& unit = units_[e.unit];
-            if (unit.state != unit_state::leased || unit.generation != e.generation) continue;
+            if (unit.state != unit_state::leased || unit.lease_until != e.until) continue;  // finished, or leased anew
+            former_.insert(seen_key(unit.item, unit.worker));
             worker_rec& w = workers_[unit.worker];
             --w.held;
             --w.taken;
@@ -342,7 +346,7 @@ public:
         out.reserve(it.unit_count);
         for (std::uint32_t j = 0; j < it.unit_count; ++j) {
             const unit_rec& unit = units_[it.first_unit + j];
-            unit_view v{j, unit.state, std::nullopt, std::nullopt};
+            unit_view v{unit.index, unit.state, std::nullopt, std::nullopt};
             if (unit.state != unit_state::open) v.worker = workers_[unit.worker].id;
             if (unit.state == unit_state::leased) v.lease_until = unit.lease_until;
             out.push_back(v);
@@ -357,14 +361,18 @@ public:
     [[nodiscard]] const policy_map& policies() const noexcept { return policies_; }
 
 private:
+    /// 32 bytes: everything a grant needs is in one record, so serving a unit touches one cache line.
     struct unit_rec {
+        item_key key;
+        time_point lease_until;
         std::uint32_t item;
-        std::uint32_t worker = none;
-        std::uint32_t generation = 0;  ///< bumped on every move, so bucket and lease entries can die lazily
-        unit_state state = unit_state::open;
-        std::uint8_t tier = open_tier;
-        time_point lease_until{};
+        std::uint32_t worker;  ///< reserving worker (reserved), holder (leased, completed), none (open)
+        std::uint16_t index;   ///< unit_index within the item
+        unit_state state;
     };
+    static constexpr std::uint32_t max_units_per_item = 65536;
+    /// where_[u]: the tier a waiting unit sits in, or this when it is leased or completed.
+    static constexpr std::uint8_t not_waiting = 3;
     struct item_rec {
         item_key key;
         std::uint32_t first_unit;
@@ -388,7 +396,6 @@ private:
     struct lease_entry {
         time_point until;
         std::uint32_t unit;
-        std::uint32_t generation;
     };
     struct later_lease {
         bool operator()(const lease_entry& a, const lease_entry& b) const noexcept { return a.until > b.until; }
@@ -401,7 +408,30 @@ private:
     static std::uint64_t seen_key(std::uint32_t item, std::uint32_t worker) noexcept {
         return (static_cast<std::uint64_t>(item) << 32) | worker;
     }
-    bool seen(std::uint32_t item, std::uint32_t wi) const noexcept { return seen_.contains(seen_key(item, wi)); }
+    /// Calls f on every unit of the item `of` belongs to; siblings are adjacent, so no item record is read.
+    template <class F>
+    bool any_sibling(const unit_rec& of, F f) const noexcept {
+        const auto at = static_cast<std::size_t>(&of - units_.data());
+        for (std::size_t u = at - of.index; u < units_.size() && units_[u].item == of.item; ++u)
+            if (f(units_[u])) return true;
+        return false;
+    }
+    bool gave_back(std::uint32_t ii, std::uint32_t wi) const noexcept {
+        return former_.size() != 0 && former_.contains(seen_key(ii, wi));
+    }
+    /// Whether the worker was ever granted a unit of the item (it holds or completed one, or gave one back).
+    bool seen(const unit_rec& of, std::uint32_t wi) const noexcept {
+        return any_sibling(of, [wi](const unit_rec& u) {
+                   return u.worker == wi && (u.state == unit_state::leased || u.state == unit_state::completed);
+               }) ||
+               gave_back(of.item, wi);
+    }
+    bool seen(std::uint32_t ii, std::uint32_t wi) const noexcept { return seen(units_[items_[ii].first_unit], wi); }
+    /// Whether the worker has any unit of the item (reserved too), or gave one back: it may take no other.
+    bool has_any(const unit_rec& of, std::uint32_t wi) const noexcept {
+        return any_sibling(of, [wi](const unit_rec& u) { return u.worker == wi && u.state != unit_state::open; }) ||
+               gave_back(of.item, wi);
+    }
 
     std::uint32_t worker_at(worker_id id, const char* operation) const {
         const auto it = worker_index_.find(id);
@@ -513,20 +543,17 @@ private:
         }
     }
     void refile(std::uint32_t u, tier to) {
-        unit_rec& unit = units_[u];
-        if (unit.tier == to) return;
-        ++unit.generation;
-        unit.tier = to;
-        buckets_[to][items_[unit.item].bucket].push({u, unit.generation});
+        if (where_[u] == to) return;
+        where_[u] = to;
+        buckets_[to][items_[units_[u].item].bucket].push(u);
     }
     /// Back to the open pool, oldest-last.
     void reopen(std::uint32_t u) {
         unit_rec& unit = units_[u];
         unit.state = unit_state::open;
         unit.worker = none;
-        unit.tier = open_tier;
-        ++unit.generation;
-        buckets_[open_tier][items_[unit.item].bucket].push({u, unit.generation});
+        where_[u] = open_tier;
+        buckets_[open_tier][items_[unit.item].bucket].push(u);
         ++counts_.open;
     }
 
@@ -535,32 +562,35 @@ private:
         worker_rec& w = workers_[wi];
         unit.state = unit_state::leased;
         unit.worker = wi;
-        ++unit.generation;
+        where_[u] = not_waiting;
         unit.lease_until = detail::saturating_add(now, settings().lease);
         ++w.held;
         ++w.taken;
         ++counts_.leased;
         if (leases_.size() >= 4096 && leases_.size() > 2 * counts_.leased) {
             std::erase_if(leases_, [&](const lease_entry& e) {
-                return units_[e.unit].state != unit_state::leased || units_[e.unit].generation != e.generation;
+                return units_[e.unit].state != unit_state::leased || units_[e.unit].lease_until != e.until;
             });
             std::make_heap(leases_.begin(), leases_.end(), later_lease{});
         }
-        leases_.push_back({unit.lease_until, u, unit.generation});
+        leases_.push_back({unit.lease_until, u});
         std::push_heap(leases_.begin(), leases_.end(), later_lease{});
-        const item_rec& it = items_[unit.item];
-        out.push_back(grant{it.key, u - it.first_unit, unit.lease_until, from});
+        out.push_back(grant{unit.key, unit.index, unit.lease_until, from});
     }
 
     void serve_own(std::uint32_t wi, std::size_t room, time_point now, std::vector<grant>& out) {
         worker_rec& w = workers_[wi];
+        constexpr std::size_t ahead = 8;  // the queue is known: fetch the records before they are needed
+        for (std::size_t p = w.queue_head; p < std::min(w.queue.size(), w.queue_head + ahead); ++p)
+            __builtin_prefetch(&units_[w.queue[p]], 1);
         while (out.size() < room && w.queue_head < w.queue.size()) {
+            if (w.queue_head + ahead < w.queue.size()) __builtin_prefetch(&units_[w.queue[w.queue_head + ahead]], 1);
             const std::uint32_t u = w.queue[w.queue_head++];
             unit_rec& unit = units_[u];
             if (unit.state != unit_state::reserved || unit.worker != wi) continue;
             --w.reserved;
             --counts_.reserved;
-            if (!seen_.insert(seen_key(unit.item, wi))) {  // cannot happen: kept so invariant 1 never rests on an argument
+            if (seen(unit, wi)) {  // cannot happen (its queue is served before anything else): kept so invariant 1 never rests on an argument
                 reopen(u);
                 continue;
             }
@@ -579,7 +609,7 @@ private:
     /// stays (seen items stay seen, the item and the rules do not change), so the cursor may pass it.
     bool acceptable(const worker_rec& w, std::uint32_t wi, tier t, const unit_rec& unit) const {
         if (t != open_tier && unit.worker == wi) return false;  // its own: served from its queue
-        if (seen(unit.item, wi)) return false;
+        if (has_any(unit, wi)) return false;
         if (!std::invoke(eligibility(), w.profile, payload_[unit.item])) return false;
         if (t != open_tier && !steal_allowed(w, unit.item)) return false;
         return true;
@@ -593,11 +623,12 @@ private:
         std::uint64_t p = std::max(cursor, bk.begin());
         for (; p < bk.end(); ++p) {
             const detail::bucket_entry e = bk.at(p);
-            const unit_rec& unit = units_[e.unit];
-            if (unit.generation != e.generation) {
+            if (where_[e] != t) {  // taken or moved since: dead entry
                 if (p == bk.begin()) bk.pop_front();
                 continue;
             }
+            __builtin_prefetch(&units_[bk.peek_ahead(p, 4)]);
+            const unit_rec& unit = units_[e];
             if (acceptable(w, wi, t, unit)) {
                 cursor = p;
                 return p;
@@ -617,7 +648,7 @@ private:
             for (std::size_t i = 0; i < k; ++i) {
                 if (peek_[i] == not_found - 1) peek_[i] = find_next(wi, t, i);
                 if (peek_[i] == not_found) continue;
-                const std::uint32_t u = buckets_[t][workers_[wi].keys[i]].at(peek_[i]).unit;
+                const std::uint32_t u = buckets_[t][workers_[wi].keys[i]].at(peek_[i]);
                 if (u < best_unit) {
                     best_unit = u;
                     best = i;
@@ -642,7 +673,6 @@ private:
             from = owner.id;
             ++counts_.steals;
         }
-        seen_.insert(seen_key(unit.item, wi));
         lease(u, wi, now, out, from);
     }
 
@@ -685,7 +715,8 @@ private:
     std::vector<unit_rec> units_;
     std::vector<worker_rec> workers_;
     std::unordered_map<worker_id, std::uint32_t> worker_index_;
-    detail::flat_set seen_;  ///< (item, worker) pairs ever granted: a worker never gets two units of an item
+    std::vector<std::uint8_t> where_;  ///< per unit: its tier while waiting, else not_waiting (compact, for scans)
+    detail::flat_set former_;  ///< (item, worker) pairs whose unit was released or expired: it gets no other
     std::array<std::vector<detail::bucket>, 3> buckets_;  ///< [tier][bucket key]
     std::vector<std::vector<std::uint32_t>> joined_by_bucket_;
     std::unordered_map<typename detail::bucket_key<Stealing, Item>::type, std::uint32_t> key_ids_;

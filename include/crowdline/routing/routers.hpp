@@ -36,6 +36,23 @@ void append_best(std::span<const candidate> candidates, std::size_t count, Rank 
         return;
     }
     using key = decltype(rank(std::size_t{}));
+    constexpr std::size_t small = 8;
+    if (count <= small) {  // the usual case: a few units, no allocation
+        std::pair<key, std::size_t> best[small];
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < candidates.size(); ++i) {
+            const std::pair<key, std::size_t> entry{rank(i), i};
+            if (kept == count && !(entry < best[kept - 1])) continue;
+            std::size_t at = kept < count ? kept++ : count - 1;
+            while (at > 0 && entry < best[at - 1]) {
+                best[at] = best[at - 1];
+                --at;
+            }
+            best[at] = entry;
+        }
+        for (std::size_t i = 0; i < kept; ++i) reserve.push_back(candidates[best[i].second].worker);
+        return;
+    }
     std::vector<std::pair<key, std::size_t>> ranked;
     ranked.reserve(candidates.size());
     for (std::size_t i = 0; i < candidates.size(); ++i) ranked.emplace_back(rank(i), i);

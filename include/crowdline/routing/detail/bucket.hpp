@@ -1,6 +1,6 @@
 #pragma once
-/// An append-only queue of unit entries, oldest first, with lazy deletion: an entry is live while the
-/// unit's generation still equals the one recorded, so moving a unit never searches a bucket.
+/// An append-only queue of units, oldest first, with lazy deletion: an entry is live while the unit still
+/// waits in the pool the bucket belongs to (the owner checks that), so moving a unit never searches a bucket.
 
 #include <cstddef>
 #include <cstdint>
@@ -8,18 +8,15 @@
 
 namespace crowdline::routing::detail {
 
-/// One unit as it entered a bucket.
-struct bucket_entry {
-    std::uint32_t unit;
-    std::uint32_t generation;
-};
+/// One unit as it entered a bucket: its index (4 bytes per entry).
+using bucket_entry = std::uint32_t;
 
 /// Positions are absolute (they survive compaction), so a worker can keep a cursor into a bucket.
 class bucket {
 public:
     [[nodiscard]] std::uint64_t begin() const noexcept { return base_ + head_; }
     [[nodiscard]] std::uint64_t end() const noexcept { return base_ + entries_.size(); }
-    [[nodiscard]] const bucket_entry& at(std::uint64_t position) const noexcept {
+    [[nodiscard]] bucket_entry at(std::uint64_t position) const noexcept {
         return entries_[static_cast<std::size_t>(position - base_)];
     }
     void push(bucket_entry e) { entries_.push_back(e); }
@@ -38,6 +35,11 @@ public:
         }
     }
     [[nodiscard]] std::size_t stored() const noexcept { return entries_.size() - head_; }
+    /// The entry `ahead` places after `position`, or the last one (for prefetching).
+    [[nodiscard]] bucket_entry peek_ahead(std::uint64_t position, std::size_t ahead) const noexcept {
+        const auto i = static_cast<std::size_t>(position - base_) + ahead;
+        return entries_[i < entries_.size() ? i : entries_.size() - 1];
+    }
 
 private:
     std::vector<bucket_entry> entries_;
