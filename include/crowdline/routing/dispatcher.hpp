@@ -213,20 +213,20 @@ public:
         item_index_.insert(key.value(), ii);
         for (std::uint32_t j = 0; j < units; ++j) {
             const std::uint32_t u = first + j;
-            units_.push_back(unit_rec{key, {}, ii, none, static_cast<std::uint16_t>(j), unit_state::open});
+            units_.push_back(unit_rec{key, {}, ii, none, b, static_cast<std::uint16_t>(j), unit_state::open});
             if (j < chosen_.size()) {
                 worker_rec& w = workers_[chosen_[j]];
                 unit_rec& unit = units_[u];
                 unit.state = unit_state::reserved;
                 unit.worker = chosen_[j];
                 where_.push_back(reserved_tier);
-                buckets_[reserved_tier][b].push(u);
+                position_.push_back(buckets_[reserved_tier][b].push(u));
                 w.queue.push_back(u);
                 ++w.reserved;
                 ++counts_.reserved;
             } else {
                 where_.push_back(open_tier);
-                buckets_[open_tier][b].push(u);
+                position_.push_back(buckets_[open_tier][b].push(u));
                 ++counts_.open;
             }
         }
@@ -367,9 +367,11 @@ private:
         time_point lease_until;
         std::uint32_t item;
         std::uint32_t worker;  ///< reserving worker (reserved), holder (leased, completed), none (open)
+        std::uint32_t bucket;  ///< the item's bucket (key)
         std::uint16_t index;   ///< unit_index within the item
         unit_state state;
     };
+    static_assert(sizeof(unit_rec) == 32);
     static constexpr std::uint32_t max_units_per_item = 65536;
     /// where_[u]: the tier a waiting unit sits in, or this when it is leased or completed.
     static constexpr std::uint8_t not_waiting = 3;
@@ -544,16 +546,23 @@ private:
     }
     void refile(std::uint32_t u, tier to) {
         if (where_[u] == to) return;
+        unfile(u);
         where_[u] = to;
-        buckets_[to][items_[units_[u].item].bucket].push(u);
+        position_[u] = buckets_[to][units_[u].bucket].push(u);
+    }
+    /// Leaves a tombstone where the unit waited, if it was waiting.
+    void unfile(std::uint32_t u) noexcept {
+        if (where_[u] != not_waiting) buckets_[where_[u]][units_[u].bucket].kill(position_[u]);
+        where_[u] = not_waiting;
     }
     /// Back to the open pool, oldest-last.
     void reopen(std::uint32_t u) {
         unit_rec& unit = units_[u];
         unit.state = unit_state::open;
         unit.worker = none;
+        unfile(u);
         where_[u] = open_tier;
-        buckets_[open_tier][items_[unit.item].bucket].push(u);
+        position_[u] = buckets_[open_tier][unit.bucket].push(u);
         ++counts_.open;
     }
 
@@ -562,7 +571,7 @@ private:
         worker_rec& w = workers_[wi];
         unit.state = unit_state::leased;
         unit.worker = wi;
-        where_[u] = not_waiting;
+        unfile(u);
         unit.lease_until = detail::saturating_add(now, settings().lease);
         ++w.held;
         ++w.taken;
@@ -623,11 +632,11 @@ private:
         std::uint64_t p = std::max(cursor, bk.begin());
         for (; p < bk.end(); ++p) {
             const detail::bucket_entry e = bk.at(p);
-            if (where_[e] != t) {  // taken or moved since: dead entry
+            if (e == detail::tombstone) {  // taken or moved since
                 if (p == bk.begin()) bk.pop_front();
                 continue;
             }
-            __builtin_prefetch(&units_[bk.peek_ahead(p, 4)]);
+            if (const auto next = bk.peek_ahead(p, 4); next != detail::tombstone) __builtin_prefetch(&units_[next]);
             const unit_rec& unit = units_[e];
             if (acceptable(w, wi, t, unit)) {
                 cursor = p;
@@ -715,7 +724,8 @@ private:
     std::vector<unit_rec> units_;
     std::vector<worker_rec> workers_;
     std::unordered_map<worker_id, std::uint32_t> worker_index_;
-    std::vector<std::uint8_t> where_;  ///< per unit: its tier while waiting, else not_waiting (compact, for scans)
+    std::vector<std::uint8_t> where_;  ///< per unit: its tier while waiting, else not_waiting
+    std::vector<std::uint64_t> position_;  ///< per unit: its entry's position in its bucket while waiting
     detail::flat_set former_;  ///< (item, worker) pairs whose unit was released or expired: it gets no other
     std::array<std::vector<detail::bucket>, 3> buckets_;  ///< [tier][bucket key]
     std::vector<std::vector<std::uint32_t>> joined_by_bucket_;

@@ -1,6 +1,7 @@
 #pragma once
-/// An append-only queue of units, oldest first, with lazy deletion: an entry is live while the unit still
-/// waits in the pool the bucket belongs to (the owner checks that), so moving a unit never searches a bucket.
+/// An append-only queue of units, oldest first. A unit leaving the bucket leaves a tombstone at its position
+/// (the owner remembers it), so moving a unit never searches a bucket and a scan skips dead entries without
+/// touching the units.
 
 #include <cstddef>
 #include <cstdint>
@@ -10,6 +11,8 @@ namespace crowdline::routing::detail {
 
 /// One unit as it entered a bucket: its index (4 bytes per entry).
 using bucket_entry = std::uint32_t;
+/// An entry whose unit has left the bucket: recognised from the entry alone, without touching the unit.
+inline constexpr bucket_entry tombstone = ~bucket_entry{0};
 
 /// Positions are absolute (they survive compaction), so a worker can keep a cursor into a bucket.
 class bucket {
@@ -19,7 +22,13 @@ public:
     [[nodiscard]] bucket_entry at(std::uint64_t position) const noexcept {
         return entries_[static_cast<std::size_t>(position - base_)];
     }
-    void push(bucket_entry e) { entries_.push_back(e); }
+    /// Appends an entry; returns its position, for `kill`.
+    std::uint64_t push(bucket_entry e) {
+        entries_.push_back(e);
+        return end() - 1;
+    }
+    /// Marks the entry at a live position dead.
+    void kill(std::uint64_t position) noexcept { entries_[static_cast<std::size_t>(position - base_)] = tombstone; }
 
     /// Drops the front entry (the caller found it dead); compacts when the dead prefix is large.
     void pop_front() {
