@@ -12,5 +12,10 @@
 #include <crowdline/store/sqlite.hpp>
 #include <crowdline/store/store.hpp>
 #include <crowdline/store/summary.hpp>
+#include <crowdline/routing/types.hpp>
+#include <crowdline/routing/router.hpp>
+#include <crowdline/routing/routers.hpp>
+#include <crowdline/routing/policies.hpp>
+#include <crowdline/routing/dispatcher.hpp>
 #include <crowdline/config/args.hpp>
 #include <crowdline/config/task_run_args.hpp>

@@ -1,0 +1,798 @@
+#pragma once
+/// The dispatcher: who gets which unit, when, and who may take it over. One eligibility rule governs first
+/// assignment and takeover, so an idle qualified worker can always take work reserved for someone who left.
+///
+/// Not thread-safe: the caller synchronises (one mutex around the dispatcher, or one thread). Time is
+/// always passed in; nothing here reads a clock.
+
+#include <crowdline/errors.hpp>
+#include <crowdline/model/ids.hpp>
+#include <crowdline/model/time.hpp>
+#include <crowdline/routing/detail/bucket.hpp>
+#include <crowdline/routing/detail/flat_table.hpp>
+#include <crowdline/routing/detail/policy_pack.hpp>
+#include <crowdline/routing/policies.hpp>
+#include <crowdline/routing/router.hpp>
+#include <crowdline/routing/routers.hpp>
+#include <crowdline/routing/types.hpp>
+
+#include <boost/hana/at_key.hpp>
+#include <boost/hana/map.hpp>
+#include <boost/hana/pair.hpp>
+#include <boost/hana/type.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <set>
+#include <span>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace crowdline::routing {
+
+namespace detail {
+
+/// The key type of a steal_by_key policy for an item type (int for other policies: unused).
+template <class Stealing, class Item>
+struct bucket_key {
+    using type = int;
+};
+template <class K, class P, class Item>
+struct bucket_key<steal_by_key<K, P>, Item> {
+    using type = std::remove_cvref_t<std::invoke_result_t<const K&, const Item&>>;
+};
+
+/// now + d, clamped to the representable range (a huge lease must not wrap around).
+inline time_point saturating_add(time_point t, clock::duration d) noexcept {
+    clock::rep out{};
+    if (__builtin_add_overflow(t.time_since_epoch().count(), d.count(), &out))
+        return d.count() > 0 ? time_point::max() : time_point::min();
+    return time_point{clock::duration{out}};
+}
+
+template <class... Parts>
+std::string message(const Parts&... parts) {
+    std::ostringstream os;
+    (os << ... << parts);
+    return os.str();
+}
+
+}  // namespace detail
+
+/// Routes items (`Item`) to workers (`Profile` describes one) under a router, an eligibility rule, a
+/// stealing rule and options. Build it with `make_dispatcher<Item, Profile>(policies...)`.
+template <class Item, class Profile, class Router, class Eligibility, class Stealing>
+class dispatcher {
+    static constexpr bool keyed = is_steal_by_key_v<Stealing>;
+    static constexpr bool may_ever_steal = !std::is_same_v<Stealing, no_stealing>;
+    static constexpr std::uint32_t none = ~std::uint32_t{0};
+    static constexpr std::uint64_t not_found = ~std::uint64_t{0};
+
+    /// Where a not-started unit waits: open to all eligible, reserved for an absent worker, reserved for an active one.
+    enum tier : std::uint8_t { open_tier = 0, orphan_tier = 1, reserved_tier = 2 };
+    /// A worker is active, joined but silent for longer than steal_after (idle), or gone.
+    enum class presence : std::uint8_t { active, idle, left };
+
+public:
+    using item_type = Item;
+    using profile_type = Profile;
+    using router_type = Router;
+    using eligibility_type = Eligibility;
+    using stealing_type = Stealing;
+    /// The normalised policy pack: kind tag -> policy.
+    using policy_map = decltype(boost::hana::make_map(
+        boost::hana::make_pair(boost::hana::type_c<kinds::router>, std::declval<Router>()),
+        boost::hana::make_pair(boost::hana::type_c<kinds::eligibility>, std::declval<Eligibility>()),
+        boost::hana::make_pair(boost::hana::type_c<kinds::stealing>, std::declval<Stealing>()),
+        boost::hana::make_pair(boost::hana::type_c<kinds::options>, std::declval<options>())));
+
+    explicit dispatcher(policy_map policies) : policies_{std::move(policies)} {
+        const options& o = settings();
+        if (o.lease <= clock::duration::zero())
+            throw crowdline::invalid_argument("crowdline::routing::options: lease must be positive");
+        if (o.steal_after < clock::duration::zero())
+            throw crowdline::invalid_argument("crowdline::routing::options: steal_after must not be negative");
+        if (o.max_concurrent_per_worker == 0)
+            throw crowdline::invalid_argument("crowdline::routing::options: max_concurrent_per_worker must be at least 1");
+        if (o.max_units_per_worker == 0)
+            throw crowdline::invalid_argument("crowdline::routing::options: max_units_per_worker must be at least 1");
+        for (auto& t : buckets_) t.resize(1);
+        joined_by_bucket_.resize(1);
+    }
+
+    // --- operations ------------------------------------------------------------------------------
+
+    /// A worker becomes available (again); a re-join replaces its profile and drops reservations it no
+    /// longer qualifies for.
+    void join(worker_id id, Profile profile, time_point now) {
+        std::vector<std::uint32_t> keys = bucket_keys_of(profile);
+        std::uint32_t wi;
+        presence before = presence::left;
+        if (auto it = worker_index_.find(id); it == worker_index_.end()) {
+            wi = static_cast<std::uint32_t>(workers_.size());
+            workers_.push_back(worker_rec{id, std::move(profile)});
+            worker_index_.emplace(id, wi);
+            mark_.push_back(0);
+        } else {
+            wi = it->second;
+            worker_rec& w = workers_[wi];
+            before = w.state;
+            if (before != presence::left) remove_joined(wi);
+            if (before == presence::active) active_by_seen_.erase({w.last_seen, wi});
+            w.profile = std::move(profile);
+        }
+        worker_rec& w = workers_[wi];
+        w.keys = std::move(keys);
+        w.cursors.assign(w.keys.size(), std::array<std::uint64_t, 3>{});
+        w.state = presence::active;
+        w.last_seen = now;
+        active_by_seen_.insert({now, wi});
+        add_joined(wi);
+        for (std::size_t p = w.queue_head; p < w.queue.size(); ++p) {
+            const std::uint32_t u = w.queue[p];
+            unit_rec& unit = units_[u];
+            if (unit.state != unit_state::reserved || unit.worker != wi) continue;
+            if (!eligible(w, unit.item)) {
+                --w.reserved;
+                --counts_.reserved;
+                reopen(u);
+            } else if (before != presence::active) {
+                refile(u, reserved_tier);
+            }
+        }
+    }
+
+    /// A worker goes away: its reserved, unstarted units become stealable at once (its leases run on).
+    void leave(worker_id id, time_point now) {
+        const std::uint32_t wi = worker_at(id, "leave");
+        worker_rec& w = workers_[wi];
+        if (w.state == presence::left) return;
+        remove_joined(wi);
+        if (w.state == presence::active) {
+            active_by_seen_.erase({w.last_seen, wi});
+            refile_reservations(wi, orphan_tier);
+        }
+        w.state = presence::left;
+        w.last_seen = now;
+    }
+
+    /// The worker is alive: it is no longer stolen from first.
+    void heartbeat(worker_id id, time_point now) { touch(worker_at(id, "heartbeat"), now); }
+
+    /// One item = one assignment: the router sets its unit count and reservations among joined eligible workers.
+    void add(item_key key, Item item, time_point now) {
+        if (item_index_.find(key.value()))
+            throw crowdline::invalid_argument(detail::message("crowdline::routing::dispatcher::add: ", key, " was added already"));
+        refresh_idle(now);
+        std::uint32_t b = 0;
+        if constexpr (keyed) b = bucket_of(std::invoke(stealing().key_of_item, std::as_const(item)));
+        candidates_.clear();
+        ++epoch_;
+        for (const std::uint32_t wi : joined_by_bucket_[b]) {
+            const worker_rec& w = workers_[wi];
+            if (w.state != presence::active || !std::invoke(eligibility(), w.profile, std::as_const(item))) continue;
+            candidates_.push_back(candidate{w.id, w.reserved + w.held});
+            mark_[wi] = epoch_;
+        }
+        reserve_.clear();
+        const std::uint32_t units = static_cast<std::uint32_t>(
+            router_policy().route(key, std::as_const(item), std::span<const candidate>{candidates_}, reserve_));
+        if (units == 0)
+            throw crowdline::invalid_argument(detail::message("crowdline::routing::dispatcher::add: the router gave ", key, " no unit"));
+        if (reserve_.size() > units)
+            throw crowdline::invalid_argument(detail::message("crowdline::routing::dispatcher::add: the router reserved ",
+                                                              reserve_.size(), " workers for ", units, " units of ", key));
+        if (units > max_units_per_item)
+            throw crowdline::invalid_argument(detail::message("crowdline::routing::dispatcher::add: the router gave ", key, " ",
+                                                              units, " units; at most ", max_units_per_item, " allowed"));
+        if (units > std::numeric_limits<std::uint32_t>::max() - 1 - units_.size())
+            throw crowdline::invalid_argument("crowdline::routing::dispatcher::add: too many units");
+        chosen_.clear();
+        for (const worker_id r : reserve_) {
+            const auto it = worker_index_.find(r);
+            if (it == worker_index_.end() || mark_[it->second] != epoch_)
+                throw crowdline::invalid_argument(detail::message("crowdline::routing::dispatcher::add: the router reserved ", r,
+                                                                  " for ", key, ", who is not a candidate (or chosen twice)"));
+            mark_[it->second] = epoch_ - 1;  // a second choice of the same worker fails the check above
+            chosen_.push_back(it->second);
+        }
+        // Nothing can fail past this point except allocation.
+        const auto ii = static_cast<std::uint32_t>(items_.size());
+        const auto first = static_cast<std::uint32_t>(units_.size());
+        items_.push_back(item_rec{key, first, units, 0, b});
+        payload_.push_back(std::move(item));
+        item_index_.insert(key.value(), ii);
+        for (std::uint32_t j = 0; j < units; ++j) {
+            const std::uint32_t u = first + j;
+            units_.push_back(unit_rec{key, {}, ii, none, b, static_cast<std::uint16_t>(j), unit_state::open});
+            if (j < chosen_.size()) {
+                worker_rec& w = workers_[chosen_[j]];
+                unit_rec& unit = units_[u];
+                unit.state = unit_state::reserved;
+                unit.worker = chosen_[j];
+                where_.push_back(reserved_tier);
+                position_.push_back(buckets_[reserved_tier][b].push(u));
+                w.queue.push_back(u);
+                ++w.reserved;
+                ++counts_.reserved;
+            } else {
+                where_.push_back(open_tier);
+                position_.push_back(buckets_[open_tier][b].push(u));
+                ++counts_.open;
+            }
+        }
+    }
+
+    /// Up to n grants for a joined worker: its own reservations (oldest first), then open units it is
+    /// eligible for, then, when still short, units reserved for others that the stealing policy allows
+    /// (from workers who left or went silent first, then the oldest reservation).
+    std::vector<grant> next(worker_id id, std::size_t n, time_point now) {
+        const std::uint32_t wi = worker_at(id, "next");
+        if (workers_[wi].state == presence::left)
+            throw crowdline::invalid_argument(detail::message("crowdline::routing::dispatcher::next: ", id, " has not joined"));
+        touch(wi, now);
+        std::vector<grant> out;
+        const worker_rec& w = workers_[wi];
+        std::size_t room = n;
+        room = std::min(room, settings().max_concurrent_per_worker - std::min(settings().max_concurrent_per_worker, w.held));
+        room = std::min(room, settings().max_units_per_worker - std::min(settings().max_units_per_worker, w.taken));
+        if (room == 0) return out;
+        out.reserve(std::min<std::size_t>(room, 64));
+        serve_own(wi, room, now, out);
+        if (out.size() < room) serve_tier(wi, open_tier, room, now, out);
+        if constexpr (may_ever_steal) {
+            if (out.size() < room) {
+                refresh_idle(now);
+                serve_tier(wi, orphan_tier, room, now, out);
+                if (out.size() < room) serve_tier(wi, reserved_tier, room, now, out);
+            }
+        }
+        return out;
+    }
+
+    /// The worker finished its unit of the item; the unit is never handed out again.
+    void complete(worker_id id, item_key key, time_point now) {
+        const std::uint32_t wi = worker_at(id, "complete");
+        const std::uint32_t ii = item_at(key, "complete");
+        const std::uint32_t u = held_unit(ii, wi, "complete");
+        units_[u].state = unit_state::completed;
+        --workers_[wi].held;
+        --counts_.leased;
+        ++counts_.completed;
+        ++items_[ii].completed;
+        touch(wi, now);
+    }
+
+    /// Skip / return: the unit goes back to the open pool (the worker will not get this item again).
+    void release(worker_id id, item_key key, time_point now) {
+        const std::uint32_t wi = worker_at(id, "release");
+        const std::uint32_t ii = item_at(key, "release");
+        const std::uint32_t u = held_unit(ii, wi, "release");
+        worker_rec& w = workers_[wi];
+        former_.insert(seen_key(ii, wi));
+        --w.held;
+        --w.taken;
+        --counts_.leased;
+        reopen(u);
+        touch(wi, now);
+    }
+
+    /// Reclaims every lease with lease_until <= now into the open pool; returns how many.
+    std::size_t expire(time_point now) {
+        std::size_t reclaimed = 0;
+        while (!leases_.empty() && leases_.front().until <= now) {
+            std::pop_heap(leases_.begin(), leases_.end(), later_lease{});
+            const lease_entry e = leases_.back();
+            leases_.pop_back();
+            unit_rec& unit = units_[e.unit];
+            if (unit.state != unit_state::leased || unit.lease_until != e.until) continue;  // finished, or leased anew
+            former_.insert(seen_key(unit.item, unit.worker));
+            worker_rec& w = workers_[unit.worker];
+            --w.held;
+            --w.taken;
+            --counts_.leased;
+            reopen(e.unit);
+            ++reclaimed;
+        }
+        return reclaimed;
+    }
+
+    /// Items that cannot reach their unit count with the workers now joined: more waiting units than joined,
+    /// eligible workers who have not had the item, or a unit reserved for an absent worker that no joined
+    /// worker may take over.
+    [[nodiscard]] std::vector<item_key> starved() const {
+        std::vector<item_key> out;
+        for (std::uint32_t ii = 0; ii < items_.size(); ++ii)
+            if (is_starved(ii)) out.push_back(items_[ii].key);
+        return out;
+    }
+
+    // --- observers -------------------------------------------------------------------------------
+
+    /// Open, reserved, leased and completed units, and steals so far.
+    [[nodiscard]] const unit_counts& counts() const noexcept { return counts_; }
+    /// Units reserved for the worker and not started (its queue).
+    [[nodiscard]] std::size_t queue_length(worker_id id) const { return workers_[worker_at(id, "queue_length")].reserved; }
+    /// Units leased to the worker now.
+    [[nodiscard]] std::size_t held(worker_id id) const { return workers_[worker_at(id, "held")].held; }
+    /// Whether the worker is joined (active or silent).
+    [[nodiscard]] bool is_joined(worker_id id) const {
+        const auto it = worker_index_.find(id);
+        return it != worker_index_.end() && workers_[it->second].state != presence::left;
+    }
+    /// Joined workers.
+    [[nodiscard]] std::size_t joined_workers() const noexcept {
+        std::size_t n = 0;
+        for (const auto& w : workers_) n += w.state != presence::left ? 1 : 0;
+        return n;
+    }
+    /// Items added so far.
+    [[nodiscard]] std::size_t item_count() const noexcept { return items_.size(); }
+    /// Whether the item was added.
+    [[nodiscard]] bool contains(item_key key) const noexcept { return item_index_.find(key.value()).has_value(); }
+    /// The units of one item, in unit_index order.
+    [[nodiscard]] std::vector<unit_view> units_of(item_key key) const {
+        const item_rec& it = items_[item_at(key, "units_of")];
+        std::vector<unit_view> out;
+        out.reserve(it.unit_count);
+        for (std::uint32_t j = 0; j < it.unit_count; ++j) {
+            const unit_rec& unit = units_[it.first_unit + j];
+            unit_view v{unit.index, unit.state, std::nullopt, std::nullopt};
+            if (unit.state != unit_state::open) v.worker = workers_[unit.worker].id;
+            if (unit.state == unit_state::leased) v.lease_until = unit.lease_until;
+            out.push_back(v);
+        }
+        return out;
+    }
+    /// Completions of one item so far.
+    [[nodiscard]] std::uint32_t completions(item_key key) const { return items_[item_at(key, "completions")].completed; }
+    /// The options in force.
+    [[nodiscard]] const options& settings() const { return policies_[boost::hana::type_c<kinds::options>]; }
+    /// The normalised policy pack.
+    [[nodiscard]] const policy_map& policies() const noexcept { return policies_; }
+
+private:
+    /// 32 bytes: everything a grant needs is in one record, so serving a unit touches one cache line.
+    struct unit_rec {
+        item_key key;
+        time_point lease_until;
+        std::uint32_t item;
+        std::uint32_t worker;  ///< reserving worker (reserved), holder (leased, completed), none (open)
+        std::uint32_t bucket;  ///< the item's bucket (key)
+        std::uint16_t index;   ///< unit_index within the item
+        unit_state state;
+    };
+    static_assert(sizeof(unit_rec) == 32);
+    static constexpr std::uint32_t max_units_per_item = 65536;
+    /// where_[u]: the tier a waiting unit sits in, or this when it is leased or completed.
+    static constexpr std::uint8_t not_waiting = 3;
+    struct item_rec {
+        item_key key;
+        std::uint32_t first_unit;
+        std::uint32_t unit_count;
+        std::uint32_t completed;
+        std::uint32_t bucket;
+    };
+    struct worker_rec {
+        worker_id id;
+        Profile profile;
+        presence state = presence::left;
+        time_point last_seen{};
+        std::size_t reserved = 0;  ///< live reservations
+        std::size_t held = 0;      ///< live leases
+        std::size_t taken = 0;     ///< held + completed, for max_units_per_worker
+        std::vector<std::uint32_t> queue{};  ///< own reservations, oldest first (dead entries skipped lazily)
+        std::size_t queue_head = 0;
+        std::vector<std::uint32_t> keys{};  ///< buckets this worker may draw from
+        std::vector<std::array<std::uint64_t, 3>> cursors{};  ///< per key and tier: everything before is no use to it
+    };
+    struct lease_entry {
+        time_point until;
+        std::uint32_t unit;
+    };
+    struct later_lease {
+        bool operator()(const lease_entry& a, const lease_entry& b) const noexcept { return a.until > b.until; }
+    };
+
+    const Router& router_policy() const { return policies_[boost::hana::type_c<kinds::router>]; }
+    const Eligibility& eligibility() const { return policies_[boost::hana::type_c<kinds::eligibility>]; }
+    const Stealing& stealing() const { return policies_[boost::hana::type_c<kinds::stealing>]; }
+
+    static std::uint64_t seen_key(std::uint32_t item, std::uint32_t worker) noexcept {
+        return (static_cast<std::uint64_t>(item) << 32) | worker;
+    }
+    /// Calls f on every unit of the item `of` belongs to; siblings are adjacent, so no item record is read.
+    template <class F>
+    bool any_sibling(const unit_rec& of, F f) const noexcept {
+        const auto at = static_cast<std::size_t>(&of - units_.data());
+        for (std::size_t u = at - of.index; u < units_.size() && units_[u].item == of.item; ++u)
+            if (f(units_[u])) return true;
+        return false;
+    }
+    bool gave_back(std::uint32_t ii, std::uint32_t wi) const noexcept {
+        return former_.size() != 0 && former_.contains(seen_key(ii, wi));
+    }
+    /// Whether the worker was ever granted a unit of the item (it holds or completed one, or gave one back).
+    bool seen(const unit_rec& of, std::uint32_t wi) const noexcept {
+        return any_sibling(of, [wi](const unit_rec& u) {
+                   return u.worker == wi && (u.state == unit_state::leased || u.state == unit_state::completed);
+               }) ||
+               gave_back(of.item, wi);
+    }
+    bool seen(std::uint32_t ii, std::uint32_t wi) const noexcept { return seen(units_[items_[ii].first_unit], wi); }
+    /// Whether the worker has any unit of the item (reserved too), or gave one back: it may take no other.
+    bool has_any(const unit_rec& of, std::uint32_t wi) const noexcept {
+        return any_sibling(of, [wi](const unit_rec& u) { return u.worker == wi && u.state != unit_state::open; }) ||
+               gave_back(of.item, wi);
+    }
+
+    std::uint32_t worker_at(worker_id id, const char* operation) const {
+        const auto it = worker_index_.find(id);
+        if (it == worker_index_.end())
+            throw crowdline::invalid_argument(detail::message("crowdline::routing::dispatcher::", operation, ": unknown ", id));
+        return it->second;
+    }
+    std::uint32_t item_at(item_key key, const char* operation) const {
+        const auto at = item_index_.find(key.value());
+        if (!at) throw crowdline::invalid_argument(detail::message("crowdline::routing::dispatcher::", operation, ": unknown ", key));
+        return *at;
+    }
+    std::uint32_t held_unit(std::uint32_t ii, std::uint32_t wi, const char* operation) const {
+        const item_rec& it = items_[ii];
+        for (std::uint32_t u = it.first_unit; u < it.first_unit + it.unit_count; ++u)
+            if (units_[u].state == unit_state::leased && units_[u].worker == wi) return u;
+        throw crowdline::invalid_argument(detail::message("crowdline::routing::dispatcher::", operation, ": ", workers_[wi].id,
+                                                          " does not hold a unit of ", it.key));
+    }
+
+    /// The buckets a profile may draw from (creating keys not seen before); everything is bucket 0 unless keyed.
+    std::vector<std::uint32_t> bucket_keys_of(const Profile& profile) {
+        std::vector<std::uint32_t> out;
+        if constexpr (keyed) {
+            for (auto&& k : std::invoke(stealing().keys_of_profile, profile)) {
+                const std::uint32_t b = bucket_of(k);
+                if (std::find(out.begin(), out.end(), b) == out.end()) out.push_back(b);
+            }
+        } else {
+            out.push_back(0);
+        }
+        return out;
+    }
+    template <class K>
+    std::uint32_t bucket_of(const K& key) {
+        const auto [it, added] = key_ids_.try_emplace(key, static_cast<std::uint32_t>(key_ids_.size()));
+        if (added) {
+            for (auto& t : buckets_) t.resize(key_ids_.size());
+            joined_by_bucket_.resize(key_ids_.size());
+        }
+        return it->second;
+    }
+
+    bool has_key(const worker_rec& w, std::uint32_t b) const noexcept {
+        return std::find(w.keys.begin(), w.keys.end(), b) != w.keys.end();
+    }
+    /// The one eligibility rule: key membership (when keyed) and the eligibility policy.
+    bool eligible(const worker_rec& w, std::uint32_t ii) const {
+        if constexpr (keyed)
+            if (!has_key(w, items_[ii].bucket)) return false;
+        return std::invoke(eligibility(), w.profile, payload_[ii]);
+    }
+    /// What the stealing policy adds to eligibility for a takeover.
+    bool steal_allowed(const worker_rec& w, std::uint32_t ii) const {
+        if constexpr (!may_ever_steal) return false;
+        else if constexpr (is_steal_when_v<Stealing>) return static_cast<bool>(std::invoke(stealing().pred, w.profile, payload_[ii]));
+        else return true;
+    }
+    bool under_unit_cap(const worker_rec& w) const noexcept { return w.taken < settings().max_units_per_worker; }
+
+    void add_joined(std::uint32_t wi) {
+        for (const std::uint32_t b : workers_[wi].keys) joined_by_bucket_[b].push_back(wi);
+    }
+    void remove_joined(std::uint32_t wi) {
+        for (const std::uint32_t b : workers_[wi].keys) {
+            auto& list = joined_by_bucket_[b];
+            const auto it = std::find(list.begin(), list.end(), wi);
+            if (it != list.end()) {
+                *it = list.back();
+                list.pop_back();
+            }
+        }
+    }
+
+    /// Marks activity; a silent worker becomes active again and its reservations stop being preferred for stealing.
+    void touch(std::uint32_t wi, time_point now) {
+        worker_rec& w = workers_[wi];
+        if (w.state == presence::active) {
+            if (w.last_seen != now) {
+                auto node = active_by_seen_.extract({w.last_seen, wi});
+                node.value().first = now;
+                active_by_seen_.insert(std::move(node));
+            }
+            w.last_seen = now;
+        } else if (w.state == presence::idle) {
+            w.state = presence::active;
+            w.last_seen = now;
+            active_by_seen_.insert({now, wi});
+            refile_reservations(wi, reserved_tier);
+        } else {
+            w.last_seen = now;
+        }
+    }
+    /// Joined workers silent for longer than steal_after become idle: their reservations move to the orphan tier.
+    void refresh_idle(time_point now) {
+        const time_point threshold = detail::saturating_add(now, -settings().steal_after);
+        while (!active_by_seen_.empty() && active_by_seen_.begin()->first < threshold) {
+            const std::uint32_t wi = active_by_seen_.begin()->second;
+            active_by_seen_.erase(active_by_seen_.begin());
+            workers_[wi].state = presence::idle;
+            refile_reservations(wi, orphan_tier);
+        }
+    }
+    void refile_reservations(std::uint32_t wi, tier to) {
+        worker_rec& w = workers_[wi];
+        for (std::size_t p = w.queue_head; p < w.queue.size(); ++p) {
+            const std::uint32_t u = w.queue[p];
+            if (units_[u].state == unit_state::reserved && units_[u].worker == wi) refile(u, to);
+        }
+    }
+    void refile(std::uint32_t u, tier to) {
+        if (where_[u] == to) return;
+        unfile(u);
+        where_[u] = to;
+        position_[u] = buckets_[to][units_[u].bucket].push(u);
+    }
+    /// Leaves a tombstone where the unit waited, if it was waiting.
+    void unfile(std::uint32_t u) noexcept {
+        if (where_[u] != not_waiting) buckets_[where_[u]][units_[u].bucket].kill(position_[u]);
+        where_[u] = not_waiting;
+    }
+    /// Back to the open pool, oldest-last.
+    void reopen(std::uint32_t u) {
+        unit_rec& unit = units_[u];
+        unit.state = unit_state::open;
+        unit.worker = none;
+        unfile(u);
+        where_[u] = open_tier;
+        position_[u] = buckets_[open_tier][unit.bucket].push(u);
+        ++counts_.open;
+    }
+
+    void lease(std::uint32_t u, std::uint32_t wi, time_point now, std::vector<grant>& out, std::optional<worker_id> from) {
+        unit_rec& unit = units_[u];
+        worker_rec& w = workers_[wi];
+        unit.state = unit_state::leased;
+        unit.worker = wi;
+        unfile(u);
+        unit.lease_until = detail::saturating_add(now, settings().lease);
+        ++w.held;
+        ++w.taken;
+        ++counts_.leased;
+        if (leases_.size() >= 4096 && leases_.size() > 2 * counts_.leased) {
+            std::erase_if(leases_, [&](const lease_entry& e) {
+                return units_[e.unit].state != unit_state::leased || units_[e.unit].lease_until != e.until;
+            });
+            std::make_heap(leases_.begin(), leases_.end(), later_lease{});
+        }
+        leases_.push_back({unit.lease_until, u});
+        std::push_heap(leases_.begin(), leases_.end(), later_lease{});
+        out.push_back(grant{unit.key, unit.index, unit.lease_until, from});
+    }
+
+    void serve_own(std::uint32_t wi, std::size_t room, time_point now, std::vector<grant>& out) {
+        worker_rec& w = workers_[wi];
+        constexpr std::size_t ahead = 8;  // the queue is known: fetch the records before they are needed
+        for (std::size_t p = w.queue_head; p < std::min(w.queue.size(), w.queue_head + ahead); ++p)
+            __builtin_prefetch(&units_[w.queue[p]], 1);
+        while (out.size() < room && w.queue_head < w.queue.size()) {
+            if (w.queue_head + ahead < w.queue.size()) __builtin_prefetch(&units_[w.queue[w.queue_head + ahead]], 1);
+            const std::uint32_t u = w.queue[w.queue_head++];
+            unit_rec& unit = units_[u];
+            if (unit.state != unit_state::reserved || unit.worker != wi) continue;
+            --w.reserved;
+            --counts_.reserved;
+            if (seen(unit, wi)) {  // cannot happen (its queue is served before anything else): kept so invariant 1 never rests on an argument
+                reopen(u);
+                continue;
+            }
+            lease(u, wi, now, out, std::nullopt);
+        }
+        if (w.queue_head == w.queue.size()) {
+            w.queue.clear();
+            w.queue_head = 0;
+        } else if (w.queue_head >= 256 && w.queue_head * 2 >= w.queue.size()) {
+            w.queue.erase(w.queue.begin(), w.queue.begin() + static_cast<std::ptrdiff_t>(w.queue_head));
+            w.queue_head = 0;
+        }
+    }
+
+    /// Whether the worker may take this live unit of the tier. Every "no" is permanent while the profile
+    /// stays (seen items stay seen, the item and the rules do not change), so the cursor may pass it.
+    bool acceptable(const worker_rec& w, std::uint32_t wi, tier t, const unit_rec& unit) const {
+        if (t != open_tier && unit.worker == wi) return false;  // its own: served from its queue
+        if (has_any(unit, wi)) return false;
+        if (!std::invoke(eligibility(), w.profile, payload_[unit.item])) return false;
+        if (t != open_tier && !steal_allowed(w, unit.item)) return false;
+        return true;
+    }
+
+    /// The next position in the worker's bucket (key i, tier t) it may take, or not_found; moves its cursor.
+    std::uint64_t find_next(std::uint32_t wi, tier t, std::size_t i) {
+        worker_rec& w = workers_[wi];
+        detail::bucket& bk = buckets_[t][w.keys[i]];
+        std::uint64_t& cursor = w.cursors[i][t];
+        std::uint64_t p = std::max(cursor, bk.begin());
+        for (; p < bk.end(); ++p) {
+            const detail::bucket_entry e = bk.at(p);
+            if (e == detail::tombstone) {  // taken or moved since
+                if (p == bk.begin()) bk.pop_front();
+                continue;
+            }
+            if (const auto next = bk.peek_ahead(p, 4); next != detail::tombstone) __builtin_prefetch(&units_[next]);
+            const unit_rec& unit = units_[e];
+            if (acceptable(w, wi, t, unit)) {
+                cursor = p;
+                return p;
+            }
+        }
+        cursor = p;
+        return not_found;
+    }
+
+    /// Fills from one tier of the worker's buckets, oldest item first across its keys.
+    void serve_tier(std::uint32_t wi, tier t, std::size_t room, time_point now, std::vector<grant>& out) {
+        const std::size_t k = workers_[wi].keys.size();
+        peek_.assign(k, not_found - 1);  // not_found - 1: not looked yet
+        while (out.size() < room) {
+            std::size_t best = k;
+            std::uint32_t best_unit = none;
+            for (std::size_t i = 0; i < k; ++i) {
+                if (peek_[i] == not_found - 1) peek_[i] = find_next(wi, t, i);
+                if (peek_[i] == not_found) continue;
+                const std::uint32_t u = buckets_[t][workers_[wi].keys[i]].at(peek_[i]);
+                if (u < best_unit) {
+                    best_unit = u;
+                    best = i;
+                }
+            }
+            if (best == k) return;
+            workers_[wi].cursors[best][t] = peek_[best] + 1;
+            peek_[best] = not_found - 1;
+            take(wi, t, best_unit, now, out);
+        }
+    }
+
+    void take(std::uint32_t wi, tier t, std::uint32_t u, time_point now, std::vector<grant>& out) {
+        unit_rec& unit = units_[u];
+        std::optional<worker_id> from;
+        if (t == open_tier) {
+            --counts_.open;
+        } else {
+            worker_rec& owner = workers_[unit.worker];
+            --owner.reserved;
+            --counts_.reserved;
+            from = owner.id;
+            ++counts_.steals;
+        }
+        lease(u, wi, now, out, from);
+    }
+
+    bool is_starved(std::uint32_t ii) const {
+        const item_rec& it = items_[ii];
+        std::size_t waiting = 0;
+        for (std::uint32_t u = it.first_unit; u < it.first_unit + it.unit_count; ++u)
+            if (units_[u].state == unit_state::open || units_[u].state == unit_state::reserved) ++waiting;
+        if (waiting == 0) return false;
+        std::size_t able = 0;
+        for (const std::uint32_t wi : joined_by_bucket_[it.bucket]) {
+            const worker_rec& w = workers_[wi];
+            if (!under_unit_cap(w) || seen(ii, wi) || !std::invoke(eligibility(), w.profile, payload_[ii])) continue;
+            if (++able >= waiting) break;
+        }
+        if (able < waiting) return true;
+        if constexpr (!std::is_same_v<Stealing, steal_eligible> && !keyed) {
+            // A stricter (or no) stealing rule can strand a unit reserved for a worker who left.
+            for (std::uint32_t u = it.first_unit; u < it.first_unit + it.unit_count; ++u) {
+                const unit_rec& unit = units_[u];
+                if (unit.state != unit_state::reserved || workers_[unit.worker].state != presence::left) continue;
+                bool takeable = false;
+                for (const std::uint32_t wi : joined_by_bucket_[it.bucket]) {
+                    const worker_rec& w = workers_[wi];
+                    if (under_unit_cap(w) && !seen(ii, wi) && eligible(w, ii) && steal_allowed(w, ii)) {
+                        takeable = true;
+                        break;
+                    }
+                }
+                if (!takeable) return true;
+            }
+        }
+        return false;
+    }
+
+    policy_map policies_;
+    std::vector<item_rec> items_;
+    std::vector<Item> payload_;
+    detail::flat_index item_index_;
+    std::vector<unit_rec> units_;
+    std::vector<worker_rec> workers_;
+    std::unordered_map<worker_id, std::uint32_t> worker_index_;
+    std::vector<std::uint8_t> where_;  ///< per unit: its tier while waiting, else not_waiting
+    std::vector<std::uint64_t> position_;  ///< per unit: its entry's position in its bucket while waiting
+    detail::flat_set former_;  ///< (item, worker) pairs whose unit was released or expired: it gets no other
+    std::array<std::vector<detail::bucket>, 3> buckets_;  ///< [tier][bucket key]
+    std::vector<std::vector<std::uint32_t>> joined_by_bucket_;
+    std::unordered_map<typename detail::bucket_key<Stealing, Item>::type, std::uint32_t> key_ids_;
+    std::set<std::pair<time_point, std::uint32_t>> active_by_seen_;
+    std::vector<lease_entry> leases_;  ///< min-heap by lease_until; dead entries dropped lazily
+    unit_counts counts_;
+    // scratch, reused between calls
+    std::vector<candidate> candidates_;
+    std::vector<worker_id> reserve_;
+    std::vector<std::uint32_t> chosen_;
+    std::vector<std::uint32_t> mark_;
+    std::uint32_t epoch_ = 1;
+    std::vector<std::uint64_t> peek_;
+};
+
+/// Builds a dispatcher from policies given in any order, at most one of each kind, defaults for the rest:
+/// `no_overlap`, `everyone`, `steal_eligible{}`, `options{}`.
+template <class Item, class Profile, class... Policies>
+auto make_dispatcher(Policies... policies) {
+    namespace hana = boost::hana;
+    static_assert(std::is_move_constructible_v<Item>, "crowdline::routing::make_dispatcher: Item must be move constructible");
+    static_assert(std::is_move_constructible_v<Profile>, "crowdline::routing::make_dispatcher: Profile must be move constructible");
+    constexpr bool all_policies = detail::check_arguments<Item, std::remove_cvref_t<Policies>...>();
+    if constexpr (!all_policies) {
+        return detail::invalid_dispatcher{};
+    } else if constexpr (!detail::check_unique_kinds<Item, std::remove_cvref_t<Policies>...>()) {
+        return detail::invalid_dispatcher{};
+    } else {
+        auto given = hana::make_map(hana::make_pair(hana::type_c<detail::kind_t<Policies, Item>>, std::move(policies))...);
+        auto router_p = detail::policy_or<kinds::router>(given, no_overlap);
+        auto eligibility_p = detail::policy_or<kinds::eligibility>(given, everyone{});
+        auto stealing_p = detail::policy_or<kinds::stealing>(given, steal_eligible{});
+        auto options_p = detail::policy_or<kinds::options>(given, options{});
+        using R = std::remove_cvref_t<decltype(router_p)>;
+        using E = std::remove_cvref_t<decltype(eligibility_p)>;
+        using S = std::remove_cvref_t<decltype(stealing_p)>;
+        using O = std::remove_cvref_t<decltype(options_p)>;
+        static_assert(router<R, Item>,
+                      "crowdline::routing::make_dispatcher: the router policy does not model crowdline::routing::router "
+                      "(it needs `std::uint32_t route(item_key, const Item&, std::span<const candidate>, "
+                      "std::vector<worker_id>&) const`)");
+        static_assert(detail::valid_eligibility<E, Profile, Item>,
+                      "crowdline::routing::make_dispatcher: the eligibility predicate is not callable as "
+                      "bool(const Profile&, const Item&)");
+        static_assert(detail::known_stealing<S, Profile, Item>,
+                      "crowdline::routing::make_dispatcher: unknown stealing policy (use steal_eligible, no_stealing, "
+                      "steal_when or steal_by_key)");
+        static_assert(!is_steal_when_v<S> || detail::valid_stealing<S, Profile, Item>,
+                      "crowdline::routing::make_dispatcher: the steal_when predicate is not callable as "
+                      "bool(const Profile&, const Item&)");
+        static_assert(!is_steal_by_key_v<S> || detail::valid_stealing<S, Profile, Item>,
+                      "crowdline::routing::make_dispatcher: steal_by_key needs key_of_item(const Item&) -> a hashable "
+                      "key and keys_of_profile(const Profile&) -> a range of such keys");
+        static_assert(std::is_same_v<O, options>,
+                      "crowdline::routing::make_dispatcher: the options policy must be crowdline::routing::options");
+        if constexpr (router<R, Item> && detail::valid_eligibility<E, Profile, Item> &&
+                      detail::valid_stealing<S, Profile, Item> && std::is_same_v<O, options>) {
+            using result = dispatcher<Item, Profile, R, E, S>;
+            return result{hana::make_map(hana::make_pair(hana::type_c<kinds::router>, std::move(router_p)),
+                                         hana::make_pair(hana::type_c<kinds::eligibility>, std::move(eligibility_p)),
+                                         hana::make_pair(hana::type_c<kinds::stealing>, std::move(stealing_p)),
+                                         hana::make_pair(hana::type_c<kinds::options>, std::move(options_p)))};
+        } else {
+            return detail::invalid_dispatcher{};
+        }
+    }
+}
+
+}  // namespace crowdline::routing

@@ -1,0 +1,128 @@
+#pragma once
+/// The built-in routers: `average_per_task{x}` (with `pick::hash` or `pick::least_loaded`), `no_overlap`
+/// and `full_overlap{}`.
+
+#include <crowdline/errors.hpp>
+#include <crowdline/routing/detail/hash.hpp>
+#include <crowdline/routing/policies.hpp>
+#include <crowdline/routing/router.hpp>
+#include <crowdline/routing/types.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <concepts>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace crowdline::routing {
+
+/// How `average_per_task` chooses among candidates: stable by hash of (item, worker), or least loaded.
+enum class pick : std::uint8_t { hash, least_loaded };
+
+namespace detail {
+[[noreturn]] inline void throw_bad_average(double x) {
+    throw crowdline::invalid_argument("crowdline::routing::average_per_task: x must be a number >= 1 and <= 65536 (got " +
+                                      std::to_string(x) + ")");
+}
+
+/// Appends to `reserve` the `count` candidates with the smallest rank (rank(i) gives a totally ordered value).
+template <class Rank>
+void append_best(std::span<const candidate> candidates, std::size_t count, Rank rank, std::vector<worker_id>& reserve) {
+    if (count >= candidates.size()) {
+        for (const auto& c : candidates) reserve.push_back(c.worker);
+        return;
+    }
+    using key = decltype(rank(std::size_t{}));
+    constexpr std::size_t small = 8;
+    if (count <= small) {  // the usual case: a few units, no allocation
+        std::pair<key, std::size_t> best[small];
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < candidates.size(); ++i) {
+            const std::pair<key, std::size_t> entry{rank(i), i};
+            if (kept == count && !(entry < best[kept - 1])) continue;
+            std::size_t at = kept < count ? kept++ : count - 1;
+            while (at > 0 && entry < best[at - 1]) {
+                best[at] = best[at - 1];
+                --at;
+            }
+            best[at] = entry;
+        }
+        for (std::size_t i = 0; i < kept; ++i) reserve.push_back(candidates[best[i].second].worker);
+        return;
+    }
+    std::vector<std::pair<key, std::size_t>> ranked;
+    ranked.reserve(candidates.size());
+    for (std::size_t i = 0; i < candidates.size(); ++i) ranked.emplace_back(rank(i), i);
+    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(count), ranked.end());
+    for (std::size_t i = 0; i < count; ++i) reserve.push_back(candidates[ranked[i].second].worker);
+}
+}  // namespace detail
+
+/// x units per item on average: floor(x) on every item, one more on a share frac(x) of items chosen by a
+/// stable hash of the item key. Reservations go to the top candidates by rendezvous hash (`pick::hash`:
+/// the same key and candidates always give the same workers) or to the least loaded (`pick::least_loaded`).
+class average_per_task {
+public:
+    using policy_kind = kinds::router;
+
+    constexpr average_per_task(double per_task, pick how = pick::hash) : per_task_{per_task}, how_{how} {
+        if (!(per_task >= 1.0 && per_task <= 65536.0)) detail::throw_bad_average(per_task);
+    }
+    template <std::integral I>
+    constexpr average_per_task(I per_task, pick how = pick::hash) : average_per_task(static_cast<double>(per_task), how) {}
+
+    /// The average asked for.
+    [[nodiscard]] constexpr double per_task() const noexcept { return per_task_; }
+    /// The candidate choice.
+    [[nodiscard]] constexpr pick how() const noexcept { return how_; }
+
+    /// The unit count of an item: a function of its key alone, so it is the same on every run.
+    [[nodiscard]] constexpr std::uint32_t units_for(item_key key) const noexcept {
+        const double whole = static_cast<double>(static_cast<std::uint32_t>(per_task_));
+        const double fraction = per_task_ - whole;
+        const bool extra = detail::unit_interval(detail::mix64(key.value() ^ 0x5851f42d4c957f2dULL)) < fraction;
+        return static_cast<std::uint32_t>(whole) + (extra ? 1U : 0U);
+    }
+
+    template <class Item>
+    std::uint32_t route(item_key key, const Item&, std::span<const candidate> candidates,
+                        std::vector<worker_id>& reserve) const {
+        const std::uint32_t units = units_for(key);
+        if (how_ == pick::hash) {
+            detail::append_best(candidates, units, [&](std::size_t i) {
+                return ~detail::rendezvous_score(key.value(), static_cast<std::uint64_t>(candidates[i].worker.value()));
+            }, reserve);
+        } else {
+            detail::append_best(candidates, units, [&](std::size_t i) {
+                return std::pair{candidates[i].load,
+                                 detail::rendezvous_score(key.value(), static_cast<std::uint64_t>(candidates[i].worker.value()))};
+            }, reserve);
+        }
+        return units;
+    }
+
+private:
+    double per_task_;
+    pick how_;
+};
+
+/// One unit per item, reserved by hash: `average_per_task{1}`.
+inline constexpr average_per_task no_overlap{1.0};
+
+/// Every eligible worker gets every item once: the unit count is the number of eligible joined workers
+/// when the item is added (at least one, left open when nobody is eligible yet), one reserved for each.
+struct full_overlap {
+    using policy_kind = kinds::router;
+
+    template <class Item>
+    std::uint32_t route(item_key, const Item&, std::span<const candidate> candidates,
+                        std::vector<worker_id>& reserve) const {
+        for (const auto& c : candidates) reserve.push_back(c.worker);
+        return static_cast<std::uint32_t>(std::max<std::size_t>(1, candidates.size()));
+    }
+};
+
+}  // namespace crowdline::routing

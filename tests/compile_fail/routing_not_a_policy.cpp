@@ -1,0 +1,13 @@
+// An argument to make_dispatcher that is no routing policy: the message names its position, the note its type.
+// build error: crowdline::routing::make_dispatcher: argument 3 is not a routing policy
+// build error: make_dispatcher_argument<3, int,
+#include <crowdline/routing/dispatcher.hpp>
+
+struct item {};
+struct profile {};
+
+int main() {
+    auto d = crowdline::routing::make_dispatcher<item, profile>(crowdline::routing::average_per_task{2},
+                                                                crowdline::routing::no_stealing{}, 3);
+    (void)d;
+}
