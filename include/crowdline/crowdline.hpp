@@ -17,5 +17,9 @@
 #include <crowdline/routing/routers.hpp>
 #include <crowdline/routing/policies.hpp>
 #include <crowdline/routing/dispatcher.hpp>
+#include <crowdline/blueprint/blueprint.hpp>
+#include <crowdline/blueprint/static_form.hpp>
+#include <crowdline/blueprint/mock.hpp>
+#include <crowdline/blueprint/mixins.hpp>
 #include <crowdline/config/args.hpp>
 #include <crowdline/config/task_run_args.hpp>

@@ -3688,6 +3688,27 @@ auto make_dispatcher(Policies... policies) {
 }
 
 }  // namespace crowdline::routing
+// ---- crowdline/blueprint/blueprint.hpp
+/// The `crowdline::blueprint` concept: what a kind of task must provide — its type name, its args, a
+/// (possibly lazy, possibly infinite) range of `initialization_data`, the worker-facing page, and the check
+/// of a submission. Split into one concept per piece so a type missing a member is told which one.
+///
+/// One model: `crowdline::blueprints::mock` (blueprint/mock.hpp). One non-model: any type without
+/// `on_submit`, e.g. `struct not_a_blueprint {};` — see tests/static/blueprint_concepts.cpp.
+
+#include <concepts>
+#include <cstddef>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+#include <nlohmann/json.hpp>
+
 // ---- crowdline/config/args.hpp
 /// Config binding: an args struct reflected with Boost.Hana (BOOST_HANA_DEFINE_STRUCT or
 /// BOOST_HANA_ADAPT_STRUCT) gets, from that one definition, JSON load and dump, `key=value` overrides
@@ -4000,6 +4021,1513 @@ void validate(T const& args) {
 }
 
 }  // namespace crowdline::config
+
+namespace crowdline {
+
+/// Mephisto's InitializationData: the data of one assignment — JSON every unit shares, and one JSON per unit.
+struct initialization_data {
+    nlohmann::json shared = nlohmann::json::object();
+    std::vector<nlohmann::json> unit_data{};
+};
+
+/// One problem with a submission, for the worker: which field (empty: the submission as a whole) and why.
+struct field_error {
+    std::string field{};
+    std::string message{};
+};
+
+/// The verdict on a submission: accepted when there is no error; otherwise one message per bad field.
+struct submission_check {
+    std::vector<field_error> errors{};
+
+    /// True when the submission is accepted.
+    [[nodiscard]] bool ok() const noexcept { return errors.empty(); }
+
+    /// The message for `field`, if that field has a problem.
+    [[nodiscard]] std::optional<std::string> message_for(std::string_view field) const {
+        for (auto const& e : errors)
+            if (e.field == field) return e.message;
+        return std::nullopt;
+    }
+
+    /// What the worker's page gets back: `{"ok": bool, "errors": [{"field": …, "message": …}, …]}`.
+    [[nodiscard]] nlohmann::json to_json() const {
+        auto list = nlohmann::json::array();
+        for (auto const& e : errors) list.push_back({{"field", e.field}, {"message", e.message}});
+        return {{"ok", ok()}, {"errors", std::move(list)}};
+    }
+};
+
+/// So that `nlohmann::json j = check;` gives the same object as `check.to_json()`.
+inline void to_json(nlohmann::json& j, const submission_check& check) { j = check.to_json(); }
+
+/// Mephisto's AgentState, saved per agent: the unit's init data, the final submission, and live updates.
+struct agent_state {
+    nlohmann::json inputs{};
+    nlohmann::json outputs{};
+    std::vector<nlohmann::json> updates{};
+};
+
+/// The JSON a unit sees: `init.shared` with `init.unit_data[unit_index]`'s keys laid over it (a
+/// non-object unit datum replaces the whole). This is what `on_submit` receives as `unit_data`.
+inline nlohmann::json unit_data_for(const initialization_data& init, std::size_t unit_index) {
+    if (unit_index >= init.unit_data.size())
+        throw invalid_argument("unit_index " + std::to_string(unit_index) + " is out of range (the assignment has " +
+                               std::to_string(init.unit_data.size()) + " units)");
+    auto const& unit = init.unit_data[unit_index];
+    if (!unit.is_object() || !init.shared.is_object()) return unit.is_null() ? init.shared : unit;
+    nlohmann::json merged = init.shared;
+    for (auto const& [key, value] : unit.items()) merged[key] = value;
+    return merged;
+}
+
+// ---- concept pieces ------------------------------------------------------------------------------------
+
+/// `B::blueprint_type`: the name stored as the task type (Mephisto's BLUEPRINT_TYPE).
+template <class B>
+concept has_blueprint_type = requires {
+    { B::blueprint_type } -> std::convertible_to<std::string_view>;
+};
+
+/// `B::args_type` is a reflected args struct and `b.validate(args)` checks it (throws `config_error`
+/// naming the key: Mephisto's assert_task_args).
+template <class B>
+concept has_blueprint_args = config::args_struct<typename B::args_type> &&
+                             requires(const B& b, const typename B::args_type& args) { b.validate(args); };
+
+/// The range type `b.initialization_data()` returns.
+template <class B>
+using initialization_range_t = decltype(std::declval<B&>().initialization_data());
+
+/// `b.initialization_data()` returns an input range (may be lazy and infinite) of values convertible to
+/// `crowdline::initialization_data`: one per assignment.
+template <class B>
+concept provides_initialization_data =
+    requires(B& b) {
+        { b.initialization_data() } -> std::ranges::input_range;
+    } && std::convertible_to<std::ranges::range_reference_t<initialization_range_t<B>>, initialization_data>;
+
+/// `b.page(init, unit_index)` renders the worker-facing page (an HTML fragment) for one unit.
+template <class B>
+concept renders_page = requires(const B& b, const initialization_data& init, std::size_t unit_index) {
+    { b.page(init, unit_index) } -> std::convertible_to<std::string>;
+};
+
+/// `b.on_submit(unit_data, submission)` checks what a worker sent; refusals carry one message per field.
+template <class B>
+concept validates_submission = requires(const B& b, const nlohmann::json& unit_data, const nlohmann::json& submission) {
+    { b.on_submit(unit_data, submission) } -> std::convertible_to<submission_check>;
+};
+
+/// A kind of task: every piece above.
+template <class B>
+concept blueprint = has_blueprint_type<B> && has_blueprint_args<B> && provides_initialization_data<B> &&
+                    renders_page<B> && validates_submission<B>;
+
+namespace detail {
+template <class B>
+struct blueprint_state {
+    using type = agent_state;
+};
+template <class B>
+    requires requires { typename B::state_type; }
+struct blueprint_state<B> {
+    using type = typename B::state_type;
+};
+}  // namespace detail
+
+/// What is saved per agent: `B::state_type` when the blueprint declares one, else `agent_state`.
+template <class B>
+using blueprint_state_t = typename detail::blueprint_state<B>::type;
+
+namespace detail {
+/// `B::args_type` exists and is reflected (false, not an error, when it does not exist).
+template <class B>
+concept reflected_args_type = config::args_struct<typename B::args_type>;
+
+/// `b.initialization_data()` exists and returns an input range, whatever its elements.
+template <class B>
+concept initialization_range = requires(B& b) {
+    { b.initialization_data() } -> std::ranges::input_range;
+};
+
+/// Names each missing piece of `blueprint` for the entry-point message.
+template <class B>
+constexpr void check_blueprint() {
+    static_assert(has_blueprint_type<B>,
+                  "crowdline::blueprint: the type lacks blueprint_type (a static member convertible to std::string_view)");
+    static_assert(reflected_args_type<B>,
+                  "crowdline::blueprint: the type lacks args_type (a struct reflected with BOOST_HANA_DEFINE_STRUCT "
+                  "or BOOST_HANA_ADAPT_STRUCT)");
+    static_assert(!reflected_args_type<B> || has_blueprint_args<B>,
+                  "crowdline::blueprint: the type lacks validate(const args_type&) const");
+    static_assert(initialization_range<B>, "crowdline::blueprint: the type lacks initialization_data() -> an input range "
+                                           "of crowdline::initialization_data");
+    static_assert(!initialization_range<B> || provides_initialization_data<B>,
+                  "crowdline::blueprint: the elements of initialization_data() do not convert to "
+                  "crowdline::initialization_data");
+    static_assert(renders_page<B>, "crowdline::blueprint: the type lacks page(const initialization_data&, std::size_t "
+                                   "unit_index) const -> std::string");
+    static_assert(validates_submission<B>,
+                  "crowdline::blueprint: the type lacks on_submit(const nlohmann::json& unit_data, const nlohmann::json& "
+                  "submission) -> submission_check");
+}
+}  // namespace detail
+
+/// Entry-point check: `static_assert`s with a message naming what `B` lacks, then true.
+template <class B>
+constexpr bool assert_blueprint() {
+    detail::check_blueprint<B>();
+    return blueprint<B>;
+}
+
+}  // namespace crowdline
+
+BOOST_HANA_ADAPT_STRUCT(crowdline::initialization_data, shared, unit_data);
+BOOST_HANA_ADAPT_STRUCT(crowdline::field_error, field, message);
+BOOST_HANA_ADAPT_STRUCT(crowdline::agent_state, inputs, outputs, updates);
+// ---- crowdline/blueprint/static_form.hpp
+/// `blueprints::static_form`: a form described by fields (display text, single choice, multiple choice,
+/// free text), shown once per item, each item's JSON filling `{{key}}` placeholders. The page is an
+/// escaped, self-contained HTML `<form>`; a submission is checked against the fields and every problem is
+/// reported per field. The form also has a JSON description (`spec()` / `from_json`) so it can live in a file.
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+#include <nlohmann/json.hpp>
+
+// ---- crowdline/blueprint/detail/json_items.hpp
+/// `json_items`: a type-erased, single-pass view of JSON items over any input range whose elements convert
+/// to JSON (a vector, a std or range-v3 view, an infinite generator), so that a blueprint's type does not
+/// depend on where its items come from. Items are pulled one at a time, never copied up front.
+
+#include <concepts>
+#include <cstddef>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <ranges>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+namespace crowdline::blueprints::detail {
+
+/// A range whose elements can become JSON items.
+template <class R>
+concept json_item_range =
+    std::ranges::input_range<R> && std::convertible_to<std::ranges::range_reference_t<R>, nlohmann::json>;
+
+class json_items : public std::ranges::view_interface<json_items> {
+    /// Writes the next item into its argument; false at the end.
+    using pull_fn = std::function<bool(nlohmann::json&)>;
+
+    /// Reads lazily: an item is pulled when it is looked at (or compared with the end), never on `++`
+    /// alone, so `take(5)` pulls five items and not a sixth.
+    struct cursor {
+        pull_fn pull;
+        nlohmann::json current{};
+        bool at_end = false;
+        bool pending = true;
+
+        void settle() {
+            if (!pending) return;
+            pending = false;
+            at_end = !pull(current);
+        }
+    };
+
+public:
+    /// An input iterator; copies share one position, as input iterators may.
+    class iterator {
+    public:
+        using value_type = nlohmann::json;
+        using difference_type = std::ptrdiff_t;
+        using iterator_concept = std::input_iterator_tag;
+
+        iterator() = default;
+        explicit iterator(std::shared_ptr<cursor> c) : cursor_(std::move(c)) {}
+
+        const nlohmann::json& operator*() const {
+            cursor_->settle();
+            return cursor_->current;
+        }
+        const nlohmann::json* operator->() const { return &**this; }
+        iterator& operator++() {
+            cursor_->settle();  // the item being skipped, if nobody looked at it
+            cursor_->pending = true;
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) {
+            if (!it.cursor_) return true;
+            it.cursor_->settle();
+            return it.cursor_->at_end;
+        }
+
+    private:
+        std::shared_ptr<cursor> cursor_;
+    };
+
+    /// No items.
+    json_items() = default;
+
+    /// Takes `items` as `std::views::all` does: an lvalue range is referenced (it must outlive every pass),
+    /// an rvalue range is moved in.
+    template <json_item_range R>
+        requires(!std::same_as<std::remove_cvref_t<R>, json_items> && std::ranges::viewable_range<R>)
+    explicit json_items(R&& items) {
+        using view = std::views::all_t<R>;
+        auto source = std::make_shared<view>(std::views::all(std::forward<R>(items)));
+        open_ = [source]() -> pull_fn {
+            struct position {
+                std::shared_ptr<view> keep;
+                std::ranges::iterator_t<view> it;
+                std::ranges::sentinel_t<view> end;
+                bool started = false;
+            };
+            auto at = std::make_shared<position>(position{source, std::ranges::begin(*source), std::ranges::end(*source)});
+            // Advances only when the next item is asked for, so a generator never runs ahead of its reader.
+            return [at](nlohmann::json& out) {
+                if (at->started) ++at->it;
+                at->started = true;
+                if (at->it == at->end) return false;
+                out = *at->it;
+                return true;
+            };
+        };
+    }
+
+    /// Starts a pass over the items (reading none yet).
+    iterator begin() const {
+        if (!open_) return iterator{};
+        return iterator{std::make_shared<cursor>(cursor{open_()})};
+    }
+    std::default_sentinel_t end() const noexcept { return {}; }
+
+private:
+    std::function<pull_fn()> open_;
+};
+
+}  // namespace crowdline::blueprints::detail
+// ---- crowdline/blueprint/detail/text.hpp
+/// Text helpers for blueprints: HTML escaping, UTF-8 code-point counting, short safe previews of untrusted
+/// values for error messages, and `{{key}}` placeholders filled from a unit's JSON.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace crowdline::blueprints::detail {
+
+/// Appends `text` with the five HTML-significant characters escaped: safe in element text and in
+/// double- or single-quoted attribute values.
+inline void append_escaped(std::string& out, std::string_view text) {
+    for (char c : text) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    }
+}
+
+/// `text` HTML-escaped.
+inline std::string html_escape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    append_escaped(out, text);
+    return out;
+}
+
+/// True for the bytes that continue a UTF-8 sequence (they do not start a code point).
+constexpr bool is_continuation(char c) noexcept { return (static_cast<unsigned char>(c) & 0xC0u) == 0x80u; }
+
+/// Characters as a worker counts them: UTF-8 code points, not bytes.
+constexpr std::size_t code_points(std::string_view text) noexcept {
+    std::size_t n = 0;
+    for (char c : text) n += is_continuation(c) ? 0u : 1u;
+    return n;
+}
+
+/// The longest prefix of `text` with at most `limit` code points, cut on a code-point boundary.
+constexpr std::string_view prefix_code_points(std::string_view text, std::size_t limit) noexcept {
+    std::size_t seen = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (is_continuation(text[i])) continue;
+        if (seen == limit) return text.substr(0, i);
+        ++seen;
+    }
+    return text;
+}
+
+/// An untrusted string for an error message: quoted, at most `limit` code points (then "…"), invalid
+/// UTF-8 replaced, so a 1 MB or malformed value never ends up whole in a message or makes dump() throw.
+inline std::string preview(std::string_view text, std::size_t limit = 40) {
+    auto head = prefix_code_points(text, limit);
+    auto quoted = nlohmann::json(std::string(head)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (head.size() < text.size()) quoted.insert(quoted.size() - 1, "…");
+    return quoted;
+}
+
+/// `text`, at most `limit` code points, with invalid UTF-8 replaced by U+FFFD: safe to put in JSON that
+/// will be dumped (nlohmann's dump throws on invalid UTF-8).
+inline std::string sanitized(std::string_view text, std::size_t limit) {
+    auto quoted = nlohmann::json(std::string(prefix_code_points(text, limit)))
+                      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return nlohmann::json::parse(quoted).get<std::string>();
+}
+
+/// `true` when `text` is empty or only ASCII whitespace (an unanswered free-text field).
+constexpr bool is_blank(std::string_view text) noexcept {
+    for (char c : text)
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v') return false;
+    return true;
+}
+
+/// Looks `path` (`key` or `a.b.c`) up in `data`; nullptr when absent.
+inline const nlohmann::json* lookup(const nlohmann::json& data, std::string_view path) {
+    const nlohmann::json* at = &data;
+    while (true) {
+        auto dot = path.find('.');
+        auto key = path.substr(0, dot);
+        if (!at->is_object()) return nullptr;
+        auto it = at->find(key);
+        if (it == at->end()) return nullptr;
+        at = &*it;
+        if (dot == std::string_view::npos) return at;
+        path.remove_prefix(dot + 1);
+    }
+}
+
+/// The text a placeholder shows: a string as is, null as nothing, any other value as compact JSON.
+inline std::string placeholder_text(const nlohmann::json& value) {
+    if (value.is_string()) return value.get_ref<const std::string&>();
+    if (value.is_null()) return {};
+    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+/// Appends `text_template` HTML-escaped, with each `{{key}}` (spaces allowed inside the braces) replaced by
+/// the escaped value of `key` in `unit` (or, when absent there, in `shared`); an unknown key shows nothing.
+inline void append_filled(std::string& out, std::string_view text_template, const nlohmann::json& unit,
+                          const nlohmann::json& shared) {
+    while (!text_template.empty()) {
+        auto open = text_template.find("{{");
+        auto close = open == std::string_view::npos ? open : text_template.find("}}", open + 2);
+        if (close == std::string_view::npos) {
+            append_escaped(out, text_template);
+            return;
+        }
+        append_escaped(out, text_template.substr(0, open));
+        auto key = text_template.substr(open + 2, close - open - 2);
+        while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
+        while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
+        const nlohmann::json* value = lookup(unit, key);
+        if (value == nullptr) value = lookup(shared, key);
+        if (value != nullptr) append_escaped(out, placeholder_text(*value));
+        text_template.remove_prefix(close + 2);
+    }
+}
+
+}  // namespace crowdline::blueprints::detail
+
+namespace crowdline::blueprints {
+
+/// The kinds of field a `static_form` is made of. `name` is the field's key in the submission; `label`
+/// (may hold `{{key}}` placeholders) is what the worker reads.
+namespace fields {
+
+/// Shown, not answered: `text` with `{{key}}` placeholders filled from the unit's data (escaped).
+struct display_text {
+    static constexpr std::string_view kind = "display_text";
+    std::string name{};
+    std::string label{};
+    std::string text{};
+};
+
+/// Exactly one of `options` (the answer is the option's text).
+struct single_choice {
+    static constexpr std::string_view kind = "single_choice";
+    std::string name{};
+    std::string label{};
+    std::vector<std::string> options{};
+    bool required = true;
+};
+
+/// A list of distinct options, at least `min_selected` and at most `max_selected` of them (and at least
+/// one when `required`).
+struct multiple_choice {
+    static constexpr std::string_view kind = "multiple_choice";
+    std::string name{};
+    std::string label{};
+    std::vector<std::string> options{};
+    bool required = true;
+    std::size_t min_selected = 0;
+    std::optional<std::size_t> max_selected{};
+};
+
+/// Text whose length, in characters (UTF-8 code points, as the worker counts them), lies in
+/// [min_length, max_length]; `max_length` unset means the form's `max_text_length`.
+struct free_text {
+    static constexpr std::string_view kind = "free_text";
+    std::string name{};
+    std::string label{};
+    bool required = true;
+    std::size_t min_length = 0;
+    std::optional<std::size_t> max_length{};
+    bool multiline = false;
+    std::string placeholder{};
+};
+
+}  // namespace fields
+
+/// One field of a form.
+using form_field = std::variant<fields::display_text, fields::single_choice, fields::multiple_choice, fields::free_text>;
+
+/// The name of any field.
+inline const std::string& field_name(const form_field& f) {
+    return std::visit([](auto const& x) -> const std::string& { return x.name; }, f);
+}
+
+/// The settings of a static form (the blueprint's `args_type`).
+struct static_form_args {
+    std::int64_t units_per_assignment = 1;
+    std::string submit_label = "Submit";
+    std::int64_t max_text_length = 10000;
+    bool allow_extra_keys = false;
+
+    static constexpr std::array<config::description, 4> descriptions{{
+        {"units_per_assignment", "units (workers) per item: each item is one assignment with this many units"},
+        {"submit_label", "text of the submit button"},
+        {"max_text_length", "longest free-text answer, in characters, for fields that set no max_length"},
+        {"allow_extra_keys", "accept submissions with keys that name no field (otherwise each is an error)"},
+    }};
+
+    /// Names the bad key.
+    void validate() const {
+        if (units_per_assignment < 1)
+            throw config_error("units_per_assignment: must be ≥ 1, got " + std::to_string(units_per_assignment));
+        if (submit_label.empty()) throw config_error("submit_label: must not be empty (workers click it)");
+        if (max_text_length < 1) throw config_error("max_text_length: must be ≥ 1, got " + std::to_string(max_text_length));
+    }
+};
+
+}  // namespace crowdline::blueprints
+
+BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::fields::display_text, name, label, text);
+BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::fields::single_choice, name, label, options, required);
+BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::fields::multiple_choice, name, label, options, required, min_selected,
+                        max_selected);
+BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::fields::free_text, name, label, required, min_length, max_length,
+                        multiline, placeholder);
+BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::static_form_args, units_per_assignment, submit_label, max_text_length,
+                        allow_extra_keys);
+
+namespace crowdline::blueprints {
+
+namespace detail {
+
+/// `fields[i] ("name")`: how errors about a field's definition start.
+inline std::string field_context(std::size_t index, std::string_view name) {
+    return "fields[" + std::to_string(index) + "] (" + preview(name) + ")";
+}
+
+/// Field names become submission keys and HTML attributes: keep them plain.
+inline bool plain_name(std::string_view name) {
+    if (name.empty() || name.size() > 100) return false;
+    for (char c : name) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+                  c == '.';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+inline void check_options(const std::vector<std::string>& options, const std::string& context) {
+    if (options.empty()) throw config_error(context + ": options: must not be empty");
+    for (std::size_t i = 0; i < options.size(); ++i) {
+        if (options[i].empty()) throw config_error(context + ": options[" + std::to_string(i) + "]: must not be empty");
+        for (std::size_t j = 0; j < i; ++j)
+            if (options[j] == options[i])
+                throw config_error(context + ": options[" + std::to_string(i) + "]: " + preview(options[i]) +
+                                   " appears twice");
+    }
+}
+
+/// A definition that cannot work is a `config_error` naming the field and the key.
+inline void check_field(const form_field& field, std::size_t index) {
+    auto context = field_context(index, field_name(field));
+    if (!plain_name(field_name(field)))
+        throw config_error(context + ": name: must be 1 to 100 of the characters A-Z a-z 0-9 _ - .");
+    std::visit(
+        [&](auto const& f) {
+            using F = std::remove_cvref_t<decltype(f)>;
+            if constexpr (std::is_same_v<F, fields::single_choice>) {
+                check_options(f.options, context);
+            } else if constexpr (std::is_same_v<F, fields::multiple_choice>) {
+                check_options(f.options, context);
+                if (f.min_selected > f.options.size())
+                    throw config_error(context + ": min_selected: " + std::to_string(f.min_selected) + " exceeds the " +
+                                       std::to_string(f.options.size()) + " options");
+                if (f.max_selected && *f.max_selected < std::max<std::size_t>(f.min_selected, 1))
+                    throw config_error(context + ": max_selected: must be ≥ 1 and ≥ min_selected (" +
+                                       std::to_string(f.min_selected) + "), got " + std::to_string(*f.max_selected));
+            } else if constexpr (std::is_same_v<F, fields::free_text>) {
+                if (f.max_length && *f.max_length < std::max<std::size_t>(f.min_length, 1))
+                    throw config_error(context + ": max_length: must be ≥ 1 and ≥ min_length (" +
+                                       std::to_string(f.min_length) + "), got " + std::to_string(*f.max_length));
+            }
+        },
+        field);
+}
+
+inline void check_fields(const std::vector<form_field>& all) {
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        check_field(all[i], i);
+        for (std::size_t j = 0; j < i; ++j)
+            if (field_name(all[j]) == field_name(all[i]))
+                throw config_error(field_context(i, field_name(all[i])) + ": name: already used by fields[" +
+                                   std::to_string(j) + "]");
+    }
+}
+
+/// A JSON field description → the field of the kind named by its "type" key, read with config::load (so
+/// a wrong type or unknown key names its key) and checked.
+template <class F>
+form_field read_field(nlohmann::json spec, const std::string& context) {
+    spec.erase("type");
+    F f{};
+    try {
+        config::load(f, spec);
+    } catch (config_error const& e) {
+        throw config_error(context + ": " + e.what());
+    }
+    return f;
+}
+
+inline form_field field_from_json(const nlohmann::json& spec, std::size_t index) {
+    std::string context = "fields[" + std::to_string(index) + "]";
+    if (!spec.is_object()) throw config_error(context + ": expected an object, got " + std::string(spec.type_name()));
+    if (auto name = spec.find("name"); name != spec.end() && name->is_string())
+        context = field_context(index, name->get_ref<const std::string&>());
+    auto type = spec.find("type");
+    if (type == spec.end() || !type->is_string())
+        throw config_error(context + ": type: expected one of display_text, single_choice, multiple_choice, free_text");
+    auto const& kind = type->get_ref<const std::string&>();
+    if (kind == fields::display_text::kind) return read_field<fields::display_text>(spec, context);
+    if (kind == fields::single_choice::kind) return read_field<fields::single_choice>(spec, context);
+    if (kind == fields::multiple_choice::kind) return read_field<fields::multiple_choice>(spec, context);
+    if (kind == fields::free_text::kind) return read_field<fields::free_text>(spec, context);
+    throw config_error(context + ": type: " + preview(kind) +
+                       " is not one of display_text, single_choice, multiple_choice, free_text");
+}
+
+/// At most this many unknown keys are named one by one; the rest are counted in one message.
+inline constexpr std::size_t max_named_unknown_keys = 10;
+
+/// "a number", "an object", …: the JSON type of a worker's value, for messages.
+inline std::string a_json_type(const nlohmann::json& value) {
+    std::string_view name = value.type_name();
+    bool vowel = !name.empty() && (name[0] == 'a' || name[0] == 'o');
+    return (vowel ? "an " : "a ") + std::string(name);
+}
+
+inline std::string option_list(const std::vector<std::string>& options) {
+    std::string out;
+    for (std::size_t i = 0; i < options.size() && i < 10; ++i) out += (i ? ", " : "") + preview(options[i]);
+    if (options.size() > 10) out += ", …";
+    return out;
+}
+
+inline bool is_option(const std::vector<std::string>& options, const std::string& value) {
+    for (auto const& o : options)
+        if (o == value) return true;
+    return false;
+}
+
+/// The first problem with one answer (empty: none). `value` is never null here.
+inline std::string answer_problem(const fields::single_choice& f, const nlohmann::json& value, const static_form_args&) {
+    if (!value.is_string()) return "expected one of the options (a string), got " + a_json_type(value);
+    if (!is_option(f.options, value.get_ref<const std::string&>()))
+        return preview(value.get_ref<const std::string&>()) + " is not one of the options (" + option_list(f.options) + ")";
+    return {};
+}
+
+inline std::string answer_problem(const fields::multiple_choice& f, const nlohmann::json& value, const static_form_args&) {
+    if (!value.is_array()) return "expected a list of options, got " + a_json_type(value);
+    // Checked before looking at any element, so a huge list costs nothing.
+    if (value.size() > f.options.size())
+        return std::to_string(value.size()) + " selections, but there are only " + std::to_string(f.options.size()) +
+               " options";
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        auto const& v = value[i];
+        if (!v.is_string())
+            return "selection " + std::to_string(i + 1) + ": expected an option (a string), got " + a_json_type(v);
+        auto const& text = v.get_ref<const std::string&>();
+        if (!is_option(f.options, text))
+            return preview(text) + " is not one of the options (" + option_list(f.options) + ")";
+        for (std::size_t j = 0; j < i; ++j)
+            if (value[j].get_ref<const std::string&>() == text) return preview(text) + " is selected twice";
+    }
+    auto least = std::max<std::size_t>(f.min_selected, f.required ? 1 : 0);
+    if (value.empty() && f.required) return "required: choose at least " + std::to_string(least);
+    if (!value.empty() && value.size() < least)
+        return "choose at least " + std::to_string(least) + " (got " + std::to_string(value.size()) + ")";
+    if (f.max_selected && value.size() > *f.max_selected)
+        return "choose at most " + std::to_string(*f.max_selected) + " (got " + std::to_string(value.size()) + ")";
+    return {};
+}
+
+inline std::string answer_problem(const fields::free_text& f, const nlohmann::json& value, const static_form_args& args) {
+    if (!value.is_string()) return "expected text (a string), got " + a_json_type(value);
+    auto const& text = value.get_ref<const std::string&>();
+    if (is_blank(text)) return f.required ? "required: write an answer" : std::string{};
+    auto longest = f.max_length.value_or(static_cast<std::size_t>(args.max_text_length));
+    auto length = code_points(text);
+    if (length > longest)
+        return "too long: at most " + std::to_string(longest) + " characters (got " + std::to_string(length) + ")";
+    if (length < f.min_length)
+        return "too short: at least " + std::to_string(f.min_length) + " characters (got " + std::to_string(length) + ")";
+    return {};
+}
+
+inline void append_attribute(std::string& out, std::string_view name, std::string_view value) {
+    out += ' ';
+    out += name;
+    out += "=\"";
+    append_escaped(out, value);
+    out += '"';
+}
+
+}  // namespace detail
+
+/// A form blueprint: fields + items. Each item (any JSON) is one assignment of `units_per_assignment`
+/// units, each unit's data being the item.
+class static_form {
+public:
+    using args_type = static_form_args;
+    static constexpr std::string_view blueprint_type = "static_form";
+
+    /// `items`: any input range of JSON-convertible values, possibly lazy and infinite. Taken as
+    /// `std::views::all` takes it: an lvalue container is referenced (keep it alive), an rvalue is moved in;
+    /// nothing is copied up front. A malformed field is a `config_error` naming it.
+    template <detail::json_item_range Items>
+        requires std::ranges::viewable_range<Items>
+    static_form(std::vector<form_field> form_fields, Items&& items, args_type args = {})
+        : fields_(std::move(form_fields)), items_(std::forward<Items>(items)), args_(std::move(args)) {
+        detail::check_fields(fields_);
+    }
+
+    /// A form from its JSON description: `{"fields": [...], "args": {...}, "items": [...]}` ("args" and
+    /// "items" optional). A malformed spec is a `config_error` naming the bad field and key.
+    static static_form from_json(const nlohmann::json& spec) {
+        if (!spec.is_object()) throw config_error("static_form: expected an object, got " + std::string(spec.type_name()));
+        for (auto const& [key, value] : spec.items())
+            if (key != "fields" && key != "args" && key != "items")
+                throw config_error(detail::preview(key) + ": unknown key (expected fields, args, items)");
+        auto found = spec.find("fields");
+        if (found == spec.end()) throw config_error("fields: missing");
+        args_type args{};
+        if (auto a = spec.find("args"); a != spec.end()) {
+            try {
+                config::load(args, *a);
+            } catch (config_error const& e) {
+                throw config_error(std::string("args.") + e.what());
+            }
+        }
+        std::vector<nlohmann::json> items;
+        if (auto i = spec.find("items"); i != spec.end()) {
+            if (!i->is_array()) throw config_error("items: expected a list, got " + std::string(i->type_name()));
+            items = i->get<std::vector<nlohmann::json>>();
+        }
+        return static_form(fields_from_json(*found), std::move(items), std::move(args));
+    }
+
+    /// The fields of a JSON list of field descriptions, each `{"type": "single_choice", "name": …, …}`.
+    static std::vector<form_field> fields_from_json(const nlohmann::json& list) {
+        if (!list.is_array()) throw config_error("fields: expected a list, got " + std::string(list.type_name()));
+        std::vector<form_field> out;
+        out.reserve(list.size());
+        for (std::size_t i = 0; i < list.size(); ++i) out.push_back(detail::field_from_json(list[i], i));
+        detail::check_fields(out);
+        return out;
+    }
+
+    /// The JSON description of the form (fields and args; not the items): `from_json` reads it back.
+    [[nodiscard]] nlohmann::json spec() const {
+        auto list = nlohmann::json::array();
+        for (auto const& f : fields_) {
+            std::visit(
+                [&](auto const& x) {
+                    auto j = config::dump(x);
+                    j["type"] = std::string(std::remove_cvref_t<decltype(x)>::kind);
+                    list.push_back(std::move(j));
+                },
+                f);
+        }
+        return {{"fields", std::move(list)}, {"args", config::dump(args_)}};
+    }
+
+    [[nodiscard]] const std::vector<form_field>& fields() const noexcept { return fields_; }
+    [[nodiscard]] const args_type& args() const noexcept { return args_; }
+    /// Mutable, so `config::apply_override(form.args(), "units_per_assignment=3")` works.
+    [[nodiscard]] args_type& args() noexcept { return args_; }
+
+    /// Checks `args` (names the bad key).
+    void validate(const args_type& args) const { config::validate(args); }
+
+    /// One `initialization_data` per item, pulled lazily: `unit_data` holds the item once per unit.
+    [[nodiscard]] auto initialization_data() const {
+        auto units = static_cast<std::size_t>(args_.units_per_assignment < 1 ? 1 : args_.units_per_assignment);
+        return items_ | std::views::transform([units](const nlohmann::json& item) {
+                   return ::crowdline::initialization_data{nlohmann::json::object(),
+                                                           std::vector<nlohmann::json>(units, item)};
+               });
+    }
+
+    /// The worker's page for one unit: a self-contained HTML `<form>` with every value escaped, `name`
+    /// attributes equal to the field names, and `data-key` 1..9 on choices for keyboard shortcuts.
+    [[nodiscard]] std::string page(const ::crowdline::initialization_data& init, std::size_t unit_index) const {
+        if (unit_index >= init.unit_data.size())
+            throw invalid_argument("static_form::page: unit_index " + std::to_string(unit_index) +
+                                   " is out of range (the assignment has " + std::to_string(init.unit_data.size()) +
+                                   " units)");
+        auto const& unit = init.unit_data[unit_index];
+        std::string out;
+        out += "<form class=\"crowdline-form\" data-blueprint=\"static_form\"";
+        detail::append_attribute(out, "data-unit-index", std::to_string(unit_index));
+        out += " method=\"post\" autocomplete=\"off\">\n";
+        for (auto const& field : fields_)
+            std::visit([&](auto const& f) { render(out, f, unit, init.shared); }, field);
+        out += "  <button type=\"submit\" class=\"crowdline-submit\">";
+        detail::append_escaped(out, args_.submit_label);
+        out += "</button>\n</form>\n";
+        return out;
+    }
+
+    /// Checks a submission (a JSON object, one key per answered field) against the fields. Never throws
+    /// on hostile input: each problem becomes a `field_error` naming the field (or the unknown key).
+    [[nodiscard]] submission_check on_submit(const nlohmann::json& /*unit_data*/, const nlohmann::json& submission) const {
+        submission_check check;
+        if (!submission.is_object()) {
+            check.errors.push_back({"", "expected an object with one key per field, got " + detail::a_json_type(submission)});
+            return check;
+        }
+        for (auto const& field : fields_) {
+            std::visit(
+                [&](auto const& f) {
+                    using F = std::remove_cvref_t<decltype(f)>;
+                    if constexpr (!std::is_same_v<F, fields::display_text>) {
+                        auto it = submission.find(f.name);
+                        if (it == submission.end() || it->is_null()) {
+                            if (f.required) check.errors.push_back({f.name, missing_message(f)});
+                            return;
+                        }
+                        if (auto problem = detail::answer_problem(f, *it, args_); !problem.empty())
+                            check.errors.push_back({f.name, std::move(problem)});
+                    }
+                },
+                field);
+        }
+        if (!args_.allow_extra_keys) check_unknown_keys(submission, check);
+        return check;
+    }
+
+private:
+    static std::string missing_message(const fields::single_choice&) { return "required: choose one option"; }
+    static std::string missing_message(const fields::multiple_choice& f) {
+        return "required: choose at least " + std::to_string(std::max<std::size_t>(f.min_selected, 1));
+    }
+    static std::string missing_message(const fields::free_text&) { return "required: write an answer"; }
+
+    void check_unknown_keys(const nlohmann::json& submission, submission_check& check) const {
+        std::size_t unknown = 0;
+        for (auto const& [key, value] : submission.items()) {
+            const form_field* match = nullptr;
+            for (auto const& f : fields_)
+                if (field_name(f) == key) match = &f;
+            if (match != nullptr && !std::holds_alternative<fields::display_text>(*match)) continue;
+            if (++unknown > detail::max_named_unknown_keys) continue;
+            auto name = detail::sanitized(key, 100);
+            check.errors.push_back({std::move(name), match != nullptr ? "this field is display text; it takes no answer"
+                                                                      : "unknown field: the form has no field of this name"});
+        }
+        if (unknown > detail::max_named_unknown_keys)
+            check.errors.push_back({"", "and " + std::to_string(unknown - detail::max_named_unknown_keys) +
+                                            " more unknown fields"});
+    }
+
+    static void open_field(std::string& out, std::string_view tag, std::string_view kind, std::string_view name,
+                           bool required) {
+        out += "  <";
+        out += tag;
+        out += " class=\"crowdline-field crowdline-";
+        out += kind;
+        out += '"';
+        detail::append_attribute(out, "data-field", name);
+        if (required) out += " data-required=\"true\"";
+    }
+
+    static void render(std::string& out, const fields::display_text& f, const nlohmann::json& unit,
+                       const nlohmann::json& shared) {
+        open_field(out, "div", "display-text", f.name, false);
+        out += ">\n";
+        if (!f.label.empty()) {
+            out += "    <div class=\"crowdline-label\">";
+            detail::append_filled(out, f.label, unit, shared);
+            out += "</div>\n";
+        }
+        out += "    <p class=\"crowdline-text\" style=\"white-space:pre-line\">";
+        detail::append_filled(out, f.text, unit, shared);
+        out += "</p>\n  </div>\n";
+    }
+
+    template <class Choice>
+    static void render_choices(std::string& out, const Choice& f, std::string_view input_type, const nlohmann::json& unit,
+                               const nlohmann::json& shared) {
+        out += "    <legend>";
+        detail::append_filled(out, f.label, unit, shared);
+        out += "</legend>\n";
+        for (std::size_t i = 0; i < f.options.size(); ++i) {
+            out += "    <label class=\"crowdline-option\"><input";
+            detail::append_attribute(out, "type", input_type);
+            detail::append_attribute(out, "name", f.name);
+            detail::append_attribute(out, "value", f.options[i]);
+            if (i < 9) detail::append_attribute(out, "data-key", std::to_string(i + 1));
+            if (input_type == "radio" && f.required) out += " required";
+            out += '>';
+            if (i < 9) out += " <kbd>" + std::to_string(i + 1) + "</kbd>";
+            out += ' ';
+            detail::append_escaped(out, f.options[i]);
+            out += "</label>\n";
+        }
+    }
+
+    static void render(std::string& out, const fields::single_choice& f, const nlohmann::json& unit,
+                       const nlohmann::json& shared) {
+        open_field(out, "fieldset", "single-choice", f.name, f.required);
+        out += ">\n";
+        render_choices(out, f, "radio", unit, shared);
+        out += "  </fieldset>\n";
+    }
+
+    static void render(std::string& out, const fields::multiple_choice& f, const nlohmann::json& unit,
+                       const nlohmann::json& shared) {
+        open_field(out, "fieldset", "multiple-choice", f.name, f.required);
+        auto least = std::max<std::size_t>(f.min_selected, f.required ? 1 : 0);
+        if (least > 0) detail::append_attribute(out, "data-min-selected", std::to_string(least));
+        if (f.max_selected) detail::append_attribute(out, "data-max-selected", std::to_string(*f.max_selected));
+        out += ">\n";
+        render_choices(out, f, "checkbox", unit, shared);
+        out += "  </fieldset>\n";
+    }
+
+    void render(std::string& out, const fields::free_text& f, const nlohmann::json& unit,
+                const nlohmann::json& shared) const {
+        open_field(out, "div", "free-text", f.name, f.required);
+        out += ">\n    <label";
+        detail::append_attribute(out, "for", "crowdline-field-" + f.name);
+        out += '>';
+        detail::append_filled(out, f.label, unit, shared);
+        out += "</label>\n    ";
+        out += f.multiline ? "<textarea" : "<input type=\"text\"";
+        detail::append_attribute(out, "id", "crowdline-field-" + f.name);
+        detail::append_attribute(out, "name", f.name);
+        if (f.min_length > 0) detail::append_attribute(out, "minlength", std::to_string(f.min_length));
+        auto longest = f.max_length.value_or(static_cast<std::size_t>(args_.max_text_length));
+        detail::append_attribute(out, "maxlength", std::to_string(longest));
+        if (!f.placeholder.empty()) detail::append_attribute(out, "placeholder", f.placeholder);
+        if (f.required) out += " required";
+        out += f.multiline ? "></textarea>\n" : ">\n";
+        out += "  </div>\n";
+    }
+
+    std::vector<form_field> fields_;
+    detail::json_items items_;
+    args_type args_;
+};
+
+}  // namespace crowdline::blueprints
+// ---- crowdline/blueprint/mock.hpp
+/// `blueprints::mock`: a blueprint for tests and simulations. It generates its items lazily (a count, or
+/// without end), renders a trivial page, and accepts every submission except one holding `"fail": true`.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline::blueprints {
+
+/// The settings of the mock blueprint.
+struct mock_args {
+    std::int64_t units_per_assignment = 1;
+
+    static constexpr std::array<config::description, 1> descriptions{{
+        {"units_per_assignment", "units per generated item"},
+    }};
+
+    void validate() const {
+        if (units_per_assignment < 1)
+            throw config_error("units_per_assignment: must be ≥ 1, got " + std::to_string(units_per_assignment));
+    }
+};
+
+}  // namespace crowdline::blueprints
+
+BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::mock_args, units_per_assignment);
+
+namespace crowdline::blueprints {
+
+/// Item i is `{"index": i, "text": "mock item i"}`; `std::nullopt` items means an infinite stream.
+class mock {
+public:
+    using args_type = mock_args;
+    static constexpr std::string_view blueprint_type = "mock";
+
+    explicit mock(std::optional<std::size_t> items = std::nullopt, args_type args = {}) : items_(items), args_(args) {}
+
+    [[nodiscard]] const args_type& args() const noexcept { return args_; }
+    [[nodiscard]] args_type& args() noexcept { return args_; }
+    [[nodiscard]] std::optional<std::size_t> item_count() const noexcept { return items_; }
+
+    void validate(const args_type& args) const { config::validate(args); }
+
+    /// Generated on demand from `std::views::iota`: nothing is stored, and an unbounded mock never ends.
+    [[nodiscard]] auto initialization_data() const {
+        auto limit = items_;
+        auto units = static_cast<std::size_t>(args_.units_per_assignment < 1 ? 1 : args_.units_per_assignment);
+        return std::views::iota(std::size_t{0}) |
+               std::views::take_while([limit](std::size_t i) { return !limit || i < *limit; }) |
+               std::views::transform([units](std::size_t i) {
+                   nlohmann::json item = {{"index", i}, {"text", "mock item " + std::to_string(i)}};
+                   return ::crowdline::initialization_data{nlohmann::json::object(),
+                                                           std::vector<nlohmann::json>(units, item)};
+               });
+    }
+
+    /// A one-line page naming the unit (escaped).
+    [[nodiscard]] std::string page(const ::crowdline::initialization_data& init, std::size_t unit_index) const {
+        auto data = unit_data_for(init, unit_index);
+        const nlohmann::json* text = detail::lookup(data, "text");
+        std::string out = "<div class=\"crowdline-mock\">";
+        detail::append_escaped(out, text != nullptr ? detail::placeholder_text(*text) : std::string("mock unit"));
+        out += "</div>\n";
+        return out;
+    }
+
+    /// Accepts everything but an object with `"fail": true`, which gets an error on the field "fail".
+    [[nodiscard]] submission_check on_submit(const nlohmann::json& /*unit_data*/, const nlohmann::json& submission) const {
+        submission_check check;
+        if (submission.is_object()) {
+            auto it = submission.find("fail");
+            if (it != submission.end() && it->is_boolean() && it->get<bool>())
+                check.errors.push_back({"fail", "the mock blueprint refuses submissions with \"fail\": true"});
+        }
+        return check;
+    }
+
+private:
+    std::optional<std::size_t> items_;
+    args_type args_;
+};
+
+}  // namespace crowdline::blueprints
+// ---- crowdline/blueprint/mixins.hpp
+/// Blueprint mixins (Mephisto's OnboardingRequired, ScreenTaskRequired, UseGoldUnit), composed with a
+/// blueprint at compile time: `with_mixins(blueprint, mixins...)` returns a type that still models
+/// `crowdline::blueprint` and holds the mixins in a `boost::hana::tuple`, one per kind, reachable by kind
+/// (`bp.mixin<mixins::onboarding_tag>()`). Each mixin checks its own args (`assert_args()`, called by the
+/// composed blueprint's `validate`) and names the qualifications it adds.
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+#include <boost/hana/at.hpp>
+#include <boost/hana/count.hpp>
+#include <boost/hana/equal.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/index_if.hpp>
+#include <boost/hana/length.hpp>
+#include <boost/hana/optional.hpp>
+#include <boost/hana/set.hpp>
+#include <boost/hana/tuple.hpp>
+#include <boost/hana/type.hpp>
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline {
+
+/// A mixin: declares its kind (`mixin_kind`, at most one mixin per kind), checks its args
+/// (`assert_args()` throws `config_error` naming the key), and names the qualifications it adds.
+template <class M>
+concept blueprint_mixin = requires(const M& m) {
+    typename M::mixin_kind;
+    m.assert_args();
+    { m.qualifications() } -> std::convertible_to<std::vector<std::string>>;
+};
+
+namespace mixins {
+
+/// JSON for the reflected types below (`gold_unit`, `qualification_grant`), found by ADL from here.
+using ::crowdline::from_json;
+using ::crowdline::to_json;
+
+/// The built-in mixin kinds.
+struct onboarding_tag {};
+struct screening_tag {};
+struct gold_units_tag {};
+
+/// A qualification value to store for a worker (`store.grant_qualification`).
+struct qualification_grant {
+    std::string qualification{};
+    int value = 1;
+
+    friend bool operator==(const qualification_grant&, const qualification_grant&) = default;
+};
+
+namespace detail {
+/// Runs a requester's check on a worker's answer. A malformed answer that makes it throw a JSON error
+/// (wrong type, missing key) is a wrong answer, not a crash.
+template <class Check, class... Args>
+bool run_check(const Check& check, const Args&... args) {
+    try {
+        return static_cast<bool>(std::invoke(check, args...));
+    } catch (nlohmann::json::exception const&) {
+        return false;
+    }
+}
+
+inline void require_name(const std::string& value, std::string_view key) {
+    if (value.empty()) throw config_error(std::string(key) + ": must not be empty (it names a qualification)");
+}
+}  // namespace detail
+
+/// Mephisto's OnboardingRequired: a worker first does an onboarding task on `data`; `validate(answer)`
+/// decides. Pass grants `qualification` = 1; fail grants it 0 and `<qualification>-failed`, which bars the
+/// worker from the task for good.
+template <class Validate>
+struct onboarding {
+    using mixin_kind = onboarding_tag;
+    static_assert(std::predicate<const Validate&, const nlohmann::json&>,
+                  "crowdline::mixins::onboarding: validate must be callable as bool(const nlohmann::json& answer)");
+
+    std::string qualification{};
+    nlohmann::json data{};
+    Validate validate{};
+
+    [[nodiscard]] const std::string& qualification_name() const noexcept { return qualification; }
+    [[nodiscard]] std::string failed_qualification_name() const { return qualification + "-failed"; }
+    [[nodiscard]] const nlohmann::json& onboarding_data() const noexcept { return data; }
+    /// The onboarding task as one unit whose data is `data` (render it with the blueprint's `page`).
+    [[nodiscard]] ::crowdline::initialization_data initialization() const { return {nlohmann::json::object(), {data}}; }
+    /// Never throws on a malformed answer: a JSON error inside `validate` counts as a fail.
+    [[nodiscard]] bool validate_onboarding(const nlohmann::json& answer) const { return detail::run_check(validate, answer); }
+    /// What to store after the onboarding task.
+    [[nodiscard]] std::vector<qualification_grant> grants_for(bool passed) const {
+        if (passed) return {{qualification, 1}};
+        return {{qualification, 0}, {failed_qualification_name(), 1}};
+    }
+
+    void assert_args() const { detail::require_name(qualification, "onboarding.qualification"); }
+    [[nodiscard]] std::vector<std::string> qualifications() const { return {qualification, failed_qualification_name()}; }
+};
+template <class Validate>
+onboarding(std::string, nlohmann::json, Validate) -> onboarding<Validate>;
+
+/// Mephisto's ScreenTaskRequired: a worker without `passed_qualification` gets screening units (extra
+/// units on `data`, at most `max_screening_units` of them over the run) until `validate(answer)` decides:
+/// pass grants the qualification 1, fail grants it 0 (the worker is no longer eligible).
+template <class Validate>
+struct screening {
+    using mixin_kind = screening_tag;
+    static_assert(std::predicate<const Validate&, const nlohmann::json&>,
+                  "crowdline::mixins::screening: validate must be callable as bool(const nlohmann::json& answer)");
+
+    std::string passed_qualification{};
+    std::size_t max_screening_units = 0;
+    nlohmann::json data{};
+    Validate validate{};
+
+    [[nodiscard]] const std::string& qualification_name() const noexcept { return passed_qualification; }
+    [[nodiscard]] std::size_t max_units() const noexcept { return max_screening_units; }
+    [[nodiscard]] const nlohmann::json& screening_data() const noexcept { return data; }
+    /// True while the run may still launch a screening unit (`launched` so far is below the cap).
+    [[nodiscard]] bool may_launch(std::size_t launched) const noexcept { return launched < max_screening_units; }
+    /// The screening task as one unit whose data is `data`.
+    [[nodiscard]] ::crowdline::initialization_data initialization() const { return {nlohmann::json::object(), {data}}; }
+    /// Never throws on a malformed answer: a JSON error inside `validate` counts as a fail.
+    [[nodiscard]] bool validate_screening(const nlohmann::json& answer) const { return detail::run_check(validate, answer); }
+    [[nodiscard]] std::vector<qualification_grant> grants_for(bool passed) const {
+        return {{passed_qualification, passed ? 1 : 0}};
+    }
+
+    void assert_args() const {
+        detail::require_name(passed_qualification, "screening.passed_qualification");
+        if (max_screening_units == 0) throw config_error("screening.max_screening_units: must be ≥ 1");
+    }
+    [[nodiscard]] std::vector<std::string> qualifications() const { return {passed_qualification}; }
+};
+template <class Validate>
+screening(std::string, std::size_t, nlohmann::json, Validate) -> screening<Validate>;
+
+/// A unit with a known answer.
+struct gold_unit {
+    nlohmann::json data{};
+    nlohmann::json answer{};
+};
+
+/// The default gold comparison: an object answer matches when the submission has each of its keys with an
+/// equal value (other keys are ignored); any other answer must equal the submission.
+struct match_answer_keys {
+    bool operator()(const nlohmann::json& answer, const nlohmann::json& submission) const {
+        if (!answer.is_object()) return answer == submission;
+        if (!submission.is_object()) return false;
+        for (auto const& [key, expected] : answer.items()) {
+            auto it = submission.find(key);
+            if (it == submission.end() || !(*it == expected)) return false;
+        }
+        return true;
+    }
+};
+
+/// Counts right and wrong gold answers for one worker.
+struct accuracy_tally {
+    std::size_t correct = 0;
+    std::size_t total = 0;
+
+    void record(bool was_correct) noexcept {
+        ++total;
+        if (was_correct) ++correct;
+    }
+    [[nodiscard]] int percent() const;
+};
+
+/// Mephisto's UseGoldUnit: units with known `answer`s are mixed into a worker's stream at `rate`
+/// (0 < rate ≤ 1) and scored; the worker's accuracy is stored as the `accuracy_qualification` grant.
+template <class Compare = match_answer_keys>
+struct gold_units {
+    using mixin_kind = gold_units_tag;
+    static_assert(std::predicate<const Compare&, const nlohmann::json&, const nlohmann::json&>,
+                  "crowdline::mixins::gold_units: compare must be callable as bool(const nlohmann::json& answer, "
+                  "const nlohmann::json& submission)");
+
+    std::vector<gold_unit> units{};
+    double rate = 0.1;
+    std::string accuracy_qualification{};
+    Compare compare{};
+
+    /// Whether the next unit for a worker who has done `units_done_by_worker` units (gold included) is
+    /// gold: yes when floor(done × rate) goes up, so floor(n × rate) of the first n units are gold, evenly
+    /// spread. Integer arithmetic on the rate rounded to billionths: the same answer on every run and platform.
+    [[nodiscard]] bool should_serve_gold(std::size_t units_done_by_worker) const noexcept {
+        auto const per = rate_per_billion();
+        auto const done = static_cast<std::uint64_t>(units_done_by_worker);
+        return gold_before(done + 1, per) > gold_before(done, per);
+    }
+
+    /// The gold unit to serve as a worker's `n`-th gold unit: a rotation, so each is seen before any repeats.
+    [[nodiscard]] const gold_unit& pick(std::size_t n) const {
+        if (units.empty()) throw invalid_argument("gold_units.pick: there are no gold units");
+        return units[n % units.size()];
+    }
+
+    /// A gold unit as one unit whose data is its `data` (never its answer).
+    [[nodiscard]] ::crowdline::initialization_data initialization(const gold_unit& gold) const {
+        return {nlohmann::json::object(), {gold.data}};
+    }
+
+    /// Whether `submission` matches the gold answer. Never throws on a malformed submission.
+    [[nodiscard]] bool score(const gold_unit& gold, const nlohmann::json& submission) const {
+        return detail::run_check(compare, gold.answer, submission);
+    }
+
+    /// The accuracy to store: `correct` of `total`, in percent, rounded to nearest (0 when `total` is 0).
+    [[nodiscard]] static constexpr int accuracy_percent(std::size_t correct, std::size_t total) {
+        if (correct > total) throw invalid_argument("accuracy_percent: correct exceeds total");
+        if (total == 0) return 0;
+        // Split so that correct * 100 cannot overflow.
+        auto const whole = correct / total * 100 + (correct % total) * 100 / total;
+        auto const rest = (correct % total) * 100 % total;
+        return static_cast<int>(whole + (rest * 2 >= total ? 1 : 0));
+    }
+
+    [[nodiscard]] std::vector<qualification_grant> grants_for(const accuracy_tally& tally) const {
+        return {{accuracy_qualification, accuracy_percent(tally.correct, tally.total)}};
+    }
+
+    void assert_args() const {
+        if (units.empty()) throw config_error("gold_units.units: must not be empty");
+        if (!(rate > 0.0 && rate <= 1.0)) throw config_error("gold_units.rate: must be in (0, 1], got " + std::to_string(rate));
+        if (rate_per_billion() == 0) throw config_error("gold_units.rate: must be at least 1e-9, got " + std::to_string(rate));
+        detail::require_name(accuracy_qualification, "gold_units.accuracy_qualification");
+        for (std::size_t i = 0; i < units.size(); ++i)
+            if (units[i].answer.is_null())
+                throw config_error("gold_units.units[" + std::to_string(i) + "].answer: must not be null");
+    }
+    [[nodiscard]] std::vector<std::string> qualifications() const { return {accuracy_qualification}; }
+
+private:
+    static constexpr std::uint64_t billion = 1'000'000'000;
+
+    [[nodiscard]] std::uint64_t rate_per_billion() const noexcept {
+        if (!(rate > 0.0)) return 0;
+        if (rate >= 1.0) return billion;
+        return static_cast<std::uint64_t>(rate * static_cast<double>(billion) + 0.5);
+    }
+    /// floor(n × per / billion), without overflow for any realistic n.
+    static constexpr std::uint64_t gold_before(std::uint64_t n, std::uint64_t per) noexcept {
+        return n / billion * per + n % billion * per / billion;
+    }
+};
+gold_units(std::vector<gold_unit>, double, std::string) -> gold_units<match_answer_keys>;
+template <class Compare>
+gold_units(std::vector<gold_unit>, double, std::string, Compare) -> gold_units<Compare>;
+
+inline int accuracy_tally::percent() const { return gold_units<>::accuracy_percent(correct, total); }
+
+}  // namespace mixins
+
+// ---- composition ---------------------------------------------------------------------------------------
+
+/// A blueprint with mixins: forwards every piece of `crowdline::blueprint` to `B`, and adds the mixins.
+template <class B, class... Mixins>
+class blueprint_with_mixins {
+public:
+    using base_type = B;
+    using args_type = typename B::args_type;
+    using state_type = blueprint_state_t<B>;
+    static constexpr std::string_view blueprint_type = B::blueprint_type;
+
+    explicit blueprint_with_mixins(B base, Mixins... mixins) : base_(std::move(base)), mixins_(std::move(mixins)...) {}
+
+    /// Checks the blueprint's args, then each mixin's (`assert_args`), then that no two mixins use the
+    /// same qualification name. Each failure is a `config_error` naming the key.
+    void validate(const args_type& args) const {
+        base_.validate(args);
+        boost::hana::for_each(mixins_, [](auto const& m) { m.assert_args(); });
+        auto names = required_qualifications();
+        for (std::size_t i = 0; i < names.size(); ++i)
+            for (std::size_t j = 0; j < i; ++j)
+                if (names[i] == names[j])
+                    throw config_error("mixins: qualification \"" + names[i] + "\" is used by two mixins");
+    }
+
+    /// The wrapped blueprint's own args, when it keeps them (`static_form`, `mock`).
+    decltype(auto) args() const
+        requires requires(const B& b) { b.args(); }
+    {
+        return base_.args();
+    }
+    decltype(auto) args()
+        requires requires(B& b) { b.args(); }
+    {
+        return base_.args();
+    }
+
+    decltype(auto) initialization_data() { return base_.initialization_data(); }
+    decltype(auto) initialization_data() const
+        requires provides_initialization_data<const B>
+    {
+        return base_.initialization_data();
+    }
+
+    std::string page(const ::crowdline::initialization_data& init, std::size_t unit_index) const {
+        return base_.page(init, unit_index);
+    }
+
+    submission_check on_submit(const nlohmann::json& unit_data, const nlohmann::json& submission) const {
+        return base_.on_submit(unit_data, submission);
+    }
+
+    /// Whether a mixin of kind `Kind` (e.g. `mixins::onboarding_tag`) is present.
+    template <class Kind>
+    static constexpr bool has_mixin() {
+        return (std::is_same_v<typename Mixins::mixin_kind, Kind> || ... || false);
+    }
+
+    /// The mixin of kind `Kind`; a compile error when there is none.
+    template <class Kind>
+    const auto& mixin() const {
+        return mixins_[index_of<Kind>()];
+    }
+    template <class Kind>
+    auto& mixin() {
+        return mixins_[index_of<Kind>()];
+    }
+
+    /// Every qualification name the mixins add, in mixin order.
+    [[nodiscard]] std::vector<std::string> required_qualifications() const {
+        std::vector<std::string> names;
+        boost::hana::for_each(mixins_, [&](auto const& m) {
+            for (auto& q : std::vector<std::string>(m.qualifications())) names.push_back(std::move(q));
+        });
+        return names;
+    }
+
+    [[nodiscard]] const B& base() const noexcept { return base_; }
+    [[nodiscard]] B& base() noexcept { return base_; }
+    [[nodiscard]] const boost::hana::tuple<Mixins...>& mixins() const noexcept { return mixins_; }
+
+private:
+    template <class Kind>
+    static constexpr auto index_of() {
+        static_assert(has_mixin<Kind>(), "crowdline::blueprint_with_mixins::mixin<Kind>(): no mixin of that kind "
+                                         "(ask has_mixin<Kind>() first)");
+        if constexpr (has_mixin<Kind>()) {
+            return boost::hana::index_if(boost::hana::tuple_t<typename Mixins::mixin_kind...>,
+                                         boost::hana::equal.to(boost::hana::type_c<Kind>))
+                .value();
+        } else {
+            return boost::hana::size_c<0>;
+        }
+    }
+
+    B base_;
+    boost::hana::tuple<Mixins...> mixins_;
+};
+
+/// Whether blueprint type `B` carries a mixin of kind `Kind` (false for a blueprint without mixins).
+template <class Kind, class B>
+inline constexpr bool has_mixin_v = false;
+template <class Kind, class B, class... Mixins>
+inline constexpr bool has_mixin_v<Kind, blueprint_with_mixins<B, Mixins...>> =
+    blueprint_with_mixins<B, Mixins...>::template has_mixin<Kind>();
+
+/// The qualifications a blueprint's mixins add (none for a blueprint without mixins).
+template <class B>
+std::vector<std::string> required_qualifications(const B& b) {
+    if constexpr (requires { b.required_qualifications(); })
+        return b.required_qualifications();
+    else
+        return {};
+}
+
+namespace detail {
+
+/// Named so that the compiler's note names the argument's position and type.
+template <std::size_t Position, class Argument>
+struct with_mixins_argument {
+    static constexpr bool is_a_mixin = blueprint_mixin<Argument>;
+};
+
+#define CROWDLINE_MIXIN_CHECK_ARGUMENT(n)                                                                   \
+    static_assert(Position != n || with_mixins_argument<Position, Argument>::is_a_mixin,                    \
+                  "crowdline::with_mixins: argument " #n                                                     \
+                  " is not a blueprint mixin (it lacks mixin_kind, assert_args() or qualifications(); its " \
+                  "type is named in with_mixins_argument<position, type>)");
+
+template <std::size_t Position, class Argument>
+consteval bool check_mixin_argument() {
+    CROWDLINE_MIXIN_CHECK_ARGUMENT(2)
+    CROWDLINE_MIXIN_CHECK_ARGUMENT(3)
+    CROWDLINE_MIXIN_CHECK_ARGUMENT(4)
+    CROWDLINE_MIXIN_CHECK_ARGUMENT(5)
+    CROWDLINE_MIXIN_CHECK_ARGUMENT(6)
+    CROWDLINE_MIXIN_CHECK_ARGUMENT(7)
+    CROWDLINE_MIXIN_CHECK_ARGUMENT(8)
+    static_assert(Position <= 8 || with_mixins_argument<Position, Argument>::is_a_mixin,
+                  "crowdline::with_mixins: an argument after the 8th is not a blueprint mixin");
+    return with_mixins_argument<Position, Argument>::is_a_mixin;
+}
+#undef CROWDLINE_MIXIN_CHECK_ARGUMENT
+
+/// Argument 1 is the blueprint; mixins are arguments 2, 3, ….
+template <class... Mixins>
+consteval bool check_mixin_arguments() {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+        return (check_mixin_argument<I + 2, Mixins>() && ... && true);
+    }(std::index_sequence_for<Mixins...>{});
+}
+
+template <class Kind, class... Mixins>
+inline constexpr std::size_t count_mixin_kind =
+    decltype(boost::hana::count(boost::hana::tuple_t<typename Mixins::mixin_kind...>, boost::hana::type_c<Kind>))::value;
+
+/// Each kind at most once: the built-in kinds are named in the message; any other duplicate is caught by
+/// comparing the number of distinct kinds with the number of mixins.
+template <class... Mixins>
+consteval bool check_unique_mixin_kinds() {
+    static_assert(count_mixin_kind<mixins::onboarding_tag, Mixins...> <= 1,
+                  "crowdline::with_mixins: duplicate mixin kind: onboarding");
+    static_assert(count_mixin_kind<mixins::screening_tag, Mixins...> <= 1,
+                  "crowdline::with_mixins: duplicate mixin kind: screening");
+    static_assert(count_mixin_kind<mixins::gold_units_tag, Mixins...> <= 1,
+                  "crowdline::with_mixins: duplicate mixin kind: gold_units");
+    constexpr bool built_ins_unique = count_mixin_kind<mixins::onboarding_tag, Mixins...> <= 1 &&
+                                      count_mixin_kind<mixins::screening_tag, Mixins...> <= 1 &&
+                                      count_mixin_kind<mixins::gold_units_tag, Mixins...> <= 1;
+    constexpr std::size_t distinct =
+        decltype(boost::hana::length(boost::hana::to_set(boost::hana::tuple_t<typename Mixins::mixin_kind...>)))::value;
+    static_assert(!built_ins_unique || distinct == sizeof...(Mixins),
+                  "crowdline::with_mixins: duplicate mixin kind (two mixins declare the same mixin_kind)");
+    return distinct == sizeof...(Mixins);
+}
+
+template <class B>
+consteval bool check_mixin_base() {
+    check_blueprint<B>();
+    static_assert(blueprint<B>, "crowdline::with_mixins: argument 1 (blueprint) must model crowdline::blueprint");
+    return blueprint<B>;
+}
+
+/// Returned instead of a blueprint when a static_assert above already failed (keeps the error list short).
+struct invalid_blueprint_with_mixins {};
+
+}  // namespace detail
+
+/// `base` with `mixins` (each a `blueprint_mixin`, each kind at most once), checked at compile time.
+template <class B, class... Mixins>
+auto with_mixins(B base, Mixins... mixins) {
+    constexpr bool base_ok = detail::check_mixin_base<B>();
+    constexpr bool arguments_ok = detail::check_mixin_arguments<Mixins...>();
+    if constexpr (!base_ok || !arguments_ok) {
+        return detail::invalid_blueprint_with_mixins{};
+    } else if constexpr (!detail::check_unique_mixin_kinds<Mixins...>()) {
+        return detail::invalid_blueprint_with_mixins{};
+    } else {
+        return blueprint_with_mixins<B, Mixins...>(std::move(base), std::move(mixins)...);
+    }
+}
+
+}  // namespace crowdline
+
+BOOST_HANA_ADAPT_STRUCT(crowdline::mixins::gold_unit, data, answer);
+BOOST_HANA_ADAPT_STRUCT(crowdline::mixins::qualification_grant, qualification, value);
 // ---- crowdline/config/task_run_args.hpp
 /// `task_run_args`: the settings of one task run, with Mephisto's names and defaults.
 
