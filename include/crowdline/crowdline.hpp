@@ -17,6 +17,14 @@
 #include <crowdline/routing/routers.hpp>
 #include <crowdline/routing/policies.hpp>
 #include <crowdline/routing/dispatcher.hpp>
+#include <crowdline/architect/architect.hpp>
+#include <crowdline/architect/in_process.hpp>
+#include <crowdline/provider/provider.hpp>
+#include <crowdline/provider/mock.hpp>
+#include <crowdline/ops/review.hpp>
+#include <crowdline/ops/data_browser.hpp>
+#include <crowdline/ops/qualifications.hpp>
+#include <crowdline/ops/pipeline.hpp>
 #include <crowdline/blueprint/blueprint.hpp>
 #include <crowdline/blueprint/static_form.hpp>
 #include <crowdline/blueprint/mock.hpp>
