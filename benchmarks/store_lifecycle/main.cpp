@@ -23,7 +23,12 @@
 // FULL, one commit per call); crowdline's default (WAL, synchronous NORMAL, one commit per call); the
 // default with each phase's writes batched in `transaction` (--batch units per transaction); and, for
 // each of the three SQLite settings, the baseline: the bare sqlite3 C API (each statement prepared once,
-// then bind/step/reset) issuing the same SQL text on a file crowdline created, with the same pragmas.
+// then bind/step/reset) issuing the same SQL text on a file crowdline created, with the same pragmas
+// (foreign_keys, journal_mode, synchronous, temp_store) and the same BEGIN IMMEDIATE/SAVEPOINT sequences.
+//
+// Each phase prints ops/s (wall clock), the process CPU time per op (the gap to wall time is waiting: on
+// the disk, or on the other processes of a shared machine), and for the writing phases the fsync and
+// pwrite calls per op, counted by interposing libc (below). Run with --repeat N for medians.
 //
 // The JSON a worker sent is built before the timed phase and moved in (the caller owns it); the store
 // serialises it, and so does the baseline (nlohmann::json::dump) — storing JSON means serialising it.
@@ -62,13 +67,15 @@
 #include <crowdline/store/memory.hpp>
 #include <crowdline/store/sqlite.hpp>
 
-// --- counting the disk syncs --------------------------------------------------------------------------
-// SQLite's unix VFS syncs through fdatasync (files) and fsync/fdatasync (the directory of a new journal).
-// Defining them here interposes the libc ones for libsqlite3 (an executable's symbols come first in the
-// dynamic lookup), so every sync of the process is counted; each forwards to the system call itself.
+// --- counting disk syncs and writes ---------------------------------------------------------------------
+// SQLite's unix VFS syncs through fdatasync (files) and fsync/fdatasync (the directory of a new journal),
+// and writes through pwrite64 (one call per WAL frame header and one per page). Defining these here
+// interposes the libc ones for libsqlite3 (the executable's symbols come first in the dynamic lookup), so
+// every sync and positioned write of the process is counted; each forwards to the system call itself.
 namespace {
 std::atomic<long> g_syncs{0};
-}
+std::atomic<long> g_writes{0};
+}  // namespace
 extern "C" int fsync(int fd) {
     g_syncs.fetch_add(1, std::memory_order_relaxed);
     return static_cast<int>(::syscall(SYS_fsync, fd));
@@ -76,6 +83,14 @@ extern "C" int fsync(int fd) {
 extern "C" int fdatasync(int fd) {
     g_syncs.fetch_add(1, std::memory_order_relaxed);
     return static_cast<int>(::syscall(SYS_fdatasync, fd));
+}
+extern "C" ssize_t pwrite64(int fd, void const* buf, size_t n, off64_t offset) {
+    g_writes.fetch_add(1, std::memory_order_relaxed);
+    return static_cast<ssize_t>(::syscall(SYS_pwrite64, fd, buf, n, offset));
+}
+extern "C" ssize_t pwrite(int fd, void const* buf, size_t n, off_t offset) {
+    g_writes.fetch_add(1, std::memory_order_relaxed);
+    return static_cast<ssize_t>(::syscall(SYS_pwrite64, fd, buf, n, offset));
 }
 
 namespace {
@@ -150,6 +165,7 @@ public:
         exec("PRAGMA foreign_keys = ON");
         exec("PRAGMA journal_mode = " + o.journal_mode);
         exec("PRAGMA synchronous = " + o.synchronous);
+        exec("PRAGMA temp_store = MEMORY");  // stores::sqlite's constructor issues these four pragmas
         new_assignment_ = prepare(new_assignment_sql);
         insert_unit_ = prepare(sql::insert_unit);
         for (std::size_t s = 0; s < update_unit_.size(); ++s)
@@ -412,17 +428,56 @@ struct fixture {
     std::vector<agent_id> agents;
 };
 
-/// Operations per second of each phase, and the disk syncs each unit cost.
+/// One phase: operations per wall-clock second, and process CPU time per operation (what the call costs
+/// this process; the gap to the wall time is waiting — for the disk, or for the other processes on the box).
+struct phase {
+    double rate = 0;
+    double cpu_us = 0;
+};
+
+/// Every phase of one run, and the disk syncs each unit cost.
 struct figures {
-    double creation = 0;             // units/s
-    double lifecycle = 0;            // lifecycles/s
-    double find_launched_half = 0;   // queries/s, half the units launched
-    double find_launched_empty = 0;  // queries/s, after the lifecycle (0 rows)
-    double find_worker = 0;          // queries/s
-    double grant = 0;                // grants/s (informational)
-    double granted = 0;              // reads/s
+    phase creation;             // units/s
+    phase lifecycle;            // lifecycles/s
+    phase find_launched_half;   // queries/s, half the units launched
+    phase find_launched_empty;  // queries/s, after the lifecycle (0 rows)
+    phase find_worker;          // queries/s
+    phase grant;                // grants/s (informational)
+    phase granted;              // reads/s
     double syncs_per_created_unit = 0;
     double syncs_per_lifecycle = 0;
+    double writes_per_created_unit = 0;
+    double writes_per_lifecycle = 0;
+    double fsync_rate = 0;  // the disk's, measured just before and after a synchronous=FULL run (mean)
+};
+
+double cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+/// Accumulates wall time, CPU time and disk syncs over one or more timed pieces of a phase.
+struct meter {
+    double wall = 0;
+    double cpu = 0;
+    long syncs = 0;
+    long writes = 0;
+    template <class F>
+    void time(F&& f) {
+        long const s0 = g_syncs.load();
+        long const p0 = g_writes.load();
+        double const c0 = cpu_seconds();
+        auto const w0 = bench_clock::now();
+        f();
+        wall += seconds_since(w0);
+        cpu += cpu_seconds() - c0;
+        syncs += g_syncs.load() - s0;
+        writes += g_writes.load() - p0;
+    }
+    [[nodiscard]] phase per(double ops) const { return {ops / wall, 1e6 * cpu / ops}; }
+    [[nodiscard]] double syncs_per(double ops) const { return static_cast<double>(syncs) / ops; }
+    [[nodiscard]] double writes_per(double ops) const { return static_cast<double>(writes) / ops; }
 };
 
 nlohmann::json const& worker_state() {
@@ -483,70 +538,78 @@ figures run_workload(Backend& b, fixture& fx, params const& p) {
     };
 
     figures out;
-    // 1. unit creation
-    long syncs = g_syncs.load();
-    auto t0 = bench_clock::now();
-    each(0, n_assignments, std::max<std::size_t>(1, per_batch / 2), [&](std::size_t) {
-        assignment_id a = b.new_assignment(fx.run);
-        fx.assignments.push_back(a);
-        fx.units.push_back(b.new_unit(a, 0, 0.5));
-        fx.units.push_back(b.new_unit(a, 1, 0.5));
-    });
-    out.creation = static_cast<double>(n_units) / seconds_since(t0);
-    out.syncs_per_created_unit = static_cast<double>(g_syncs.load() - syncs) / static_cast<double>(n_units);
+    double const units_d = static_cast<double>(n_units);
 
-    // 2. lifecycle, first half whole, then the second half launched ...
-    syncs = g_syncs.load();
-    t0 = bench_clock::now();
-    each(0, half, per_batch, [&](std::size_t k) {
-        launch(k);
-        claim_and_complete(k);
+    // 1. unit creation
+    meter creation;
+    creation.time([&] {
+        each(0, n_assignments, std::max<std::size_t>(1, per_batch / 2), [&](std::size_t) {
+            assignment_id a = b.new_assignment(fx.run);
+            fx.assignments.push_back(a);
+            fx.units.push_back(b.new_unit(a, 0, 0.5));
+            fx.units.push_back(b.new_unit(a, 1, 0.5));
+        });
     });
-    each(half, n_units, per_batch, launch);
-    double lifecycle_seconds = seconds_since(t0);
-    long lifecycle_syncs = g_syncs.load() - syncs;
+    out.creation = creation.per(units_d);
+    out.syncs_per_created_unit = creation.syncs_per(units_d);
+    out.writes_per_created_unit = creation.writes_per(units_d);
+
+    // 2. lifecycle: the first half whole, then the second half launched ...
+    meter lifecycle;
+    lifecycle.time([&] {
+        each(0, half, per_batch, [&](std::size_t k) {
+            launch(k);
+            claim_and_complete(k);
+        });
+        each(half, n_units, per_batch, launch);
+    });
 
     // 3. find_units(run, launched) with half the units launched
-    t0 = bench_clock::now();
-    for (int q = 0; q < p.queries; ++q)
-        expect_rows("find_units(run, launched), half launched", b.find_units_by_run_status(fx.run, unit_status::launched),
-                    n_units - half);
-    out.find_launched_half = p.queries / seconds_since(t0);
+    meter find_half;
+    find_half.time([&] {
+        for (int q = 0; q < p.queries; ++q)
+            expect_rows("find_units(run, launched), half launched",
+                        b.find_units_by_run_status(fx.run, unit_status::launched), n_units - half);
+    });
+    out.find_launched_half = find_half.per(p.queries);
 
     // ... 2. (continued) and the second half claimed and completed
-    syncs = g_syncs.load();
-    t0 = bench_clock::now();
-    each(half, n_units, per_batch, claim_and_complete);
-    lifecycle_seconds += seconds_since(t0);
-    lifecycle_syncs += g_syncs.load() - syncs;
-    out.lifecycle = static_cast<double>(n_units) / lifecycle_seconds;
-    out.syncs_per_lifecycle = static_cast<double>(lifecycle_syncs) / static_cast<double>(n_units);
+    lifecycle.time([&] { each(half, n_units, per_batch, claim_and_complete); });
+    out.lifecycle = lifecycle.per(units_d);
+    out.syncs_per_lifecycle = lifecycle.syncs_per(units_d);
+    out.writes_per_lifecycle = lifecycle.writes_per(units_d);
 
     // 3'. the same query after the lifecycle: nothing is launched any more
-    t0 = bench_clock::now();
-    for (int q = 0; q < p.queries; ++q)
-        expect_rows("find_units(run, launched), after the lifecycle",
-                    b.find_units_by_run_status(fx.run, unit_status::launched), 0);
-    out.find_launched_empty = p.queries / seconds_since(t0);
+    meter find_empty;
+    find_empty.time([&] {
+        for (int q = 0; q < p.queries; ++q)
+            expect_rows("find_units(run, launched), after the lifecycle",
+                        b.find_units_by_run_status(fx.run, unit_status::launched), 0);
+    });
+    out.find_launched_empty = find_empty.per(p.queries);
 
     // 4. find_units(worker): worker w holds the units k with k mod W == w
-    t0 = bench_clock::now();
-    for (int q = 0; q < p.queries; ++q) {
-        std::size_t const w = static_cast<std::size_t>(q) % n_workers;
-        std::size_t const want = n_units / n_workers + (w < n_units % n_workers ? 1 : 0);
-        expect_rows("find_units(worker)", b.find_units_by_worker(fx.workers[w]), want);
-    }
-    out.find_worker = p.queries / seconds_since(t0);
+    meter find_worker;
+    find_worker.time([&] {
+        for (int q = 0; q < p.queries; ++q) {
+            std::size_t const w = static_cast<std::size_t>(q) % n_workers;
+            std::size_t const want = n_units / n_workers + (w < n_units % n_workers ? 1 : 0);
+            expect_rows("find_units(worker)", b.find_units_by_worker(fx.workers[w]), want);
+        }
+    });
+    out.find_worker = find_worker.per(p.queries);
 
     // 5. one qualification granted to every worker (timed, informational), then read back
-    t0 = bench_clock::now();
-    each(0, n_workers, per_batch, [&](std::size_t w) { b.grant(fx.qualification, fx.workers[w]); });
-    out.grant = static_cast<double>(n_workers) / seconds_since(t0);
-    t0 = bench_clock::now();
-    for (int r = 0; r < p.reads; ++r)
-        if (b.granted(fx.qualification, fx.workers[static_cast<std::size_t>(r) % n_workers]) != 1)
-            fail("get_granted_qualification: wrong value");
-    out.granted = p.reads / seconds_since(t0);
+    meter grant;
+    grant.time([&] { each(0, n_workers, per_batch, [&](std::size_t w) { b.grant(fx.qualification, fx.workers[w]); }); });
+    out.grant = grant.per(static_cast<double>(n_workers));
+    meter granted;
+    granted.time([&] {
+        for (int r = 0; r < p.reads; ++r)
+            if (b.granted(fx.qualification, fx.workers[static_cast<std::size_t>(r) % n_workers]) != 1)
+                fail("get_granted_qualification: wrong value");
+    });
+    out.granted = granted.per(p.reads);
     return out;
 }
 
@@ -601,7 +664,7 @@ struct configuration {
     [[nodiscard]] std::string settings(params const& p) const {
         if (k == kind::memory) return "in-process maps, no durability";
         return "journal=" + journal + " sync=" + synchronous + " commit=" +
-               (batched ? "batch of " + std::to_string(p.batch) + " units" : std::string("per call"));
+               (batched ? "per " + std::to_string(p.batch) + " units" : std::string("per call"));
     }
     [[nodiscard]] std::string file_stem() const {
         std::string s = "store_lifecycle-";
@@ -624,6 +687,8 @@ void remove_db_files(fs::path const& db) {
     }
 }
 
+double measure_fsync_rate(fs::path const& dir, double seconds);
+
 figures run_once(configuration const& c, params const& p, fs::path const& dir) {
     if (c.k == kind::memory) {
         stores::memory db;
@@ -640,6 +705,9 @@ figures run_once(configuration const& c, params const& p, fs::path const& dir) {
         ~cleanup() { remove_db_files(f); }
     } cleanup_guard{file};
     figures f;
+    // The disk changes speed with what else runs on the machine: a fsync-bound run gets its own measure.
+    bool const fsync_bound = c.synchronous == "FULL";
+    double const fsync_before = fsync_bound ? measure_fsync_rate(dir, p.fsync_seconds) : 0;
     if (c.k == kind::store) {
         stores::sqlite db(file.string(), c.options());
         fixture fx = set_up(db, p);
@@ -659,6 +727,7 @@ figures run_once(configuration const& c, params const& p, fs::path const& dir) {
         stores::sqlite db(file.string(), c.options());  // what the bare API wrote, read back by crowdline
         verify(db, fx, p);
     }
+    if (fsync_bound) f.fsync_rate = (fsync_before + measure_fsync_rate(dir, p.fsync_seconds)) / 2;
     return f;
 }
 
@@ -669,16 +738,22 @@ double median(std::vector<double> v) {
 }
 
 figures median_of(std::vector<figures> const& runs) {
-    auto m = [&](double figures::*field) {
+    auto m = [&](auto field) {
         std::vector<double> v;
-        for (auto const& r : runs) v.push_back(r.*field);
+        for (auto const& r : runs) v.push_back(field(r));
         return median(std::move(v));
     };
     figures f;
     for (auto field : {&figures::creation, &figures::lifecycle, &figures::find_launched_half, &figures::find_launched_empty,
-                       &figures::find_worker, &figures::grant, &figures::granted, &figures::syncs_per_created_unit,
-                       &figures::syncs_per_lifecycle})
-        f.*field = m(field);
+                       &figures::find_worker, &figures::grant, &figures::granted}) {
+        (f.*field).rate = m([&](figures const& r) { return (r.*field).rate; });
+        (f.*field).cpu_us = m([&](figures const& r) { return (r.*field).cpu_us; });
+    }
+    f.syncs_per_created_unit = m([](figures const& r) { return r.syncs_per_created_unit; });
+    f.syncs_per_lifecycle = m([](figures const& r) { return r.syncs_per_lifecycle; });
+    f.writes_per_created_unit = m([](figures const& r) { return r.writes_per_created_unit; });
+    f.writes_per_lifecycle = m([](figures const& r) { return r.writes_per_lifecycle; });
+    f.fsync_rate = m([](figures const& r) { return r.fsync_rate; });
     return f;
 }
 
@@ -727,6 +802,12 @@ std::string with_commas(double value) {
     return out;
 }
 
+std::string decimals(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, v < 10 ? "%.2f" : v < 1000 ? "%.1f" : "%.0f", v);
+    return buf;
+}
+
 std::string times(double ratio) {
     if (!std::isfinite(ratio) || ratio <= 0) return "—";
     char buf[32];
@@ -751,23 +832,26 @@ struct row {
 };
 
 void print_phase(std::vector<row> const& rows, params const& p, std::string const& title, std::string const& unit_name,
-                 double figures::*field, double mephisto_figure, double figures::*syncs_field = nullptr) {
+                 phase figures::*field, double mephisto_figure, double figures::*syncs_field = nullptr,
+                 double figures::*writes_field = nullptr) {
     std::cout << "\n" << title << "\n";
-    std::cout << pad("configuration", 24) << pad("settings", 52) << pad(unit_name, 14, true)
-              << pad("vs Mephisto", 13, true) << pad("time vs C API", 15, true)
-              << (syncs_field ? pad("fsyncs/unit", 13, true) : "") << "\n";
+    std::cout << pad("configuration", 17) << pad("settings", 46) << pad(unit_name, 14, true)
+              << pad("vs Mephisto", 13, true) << pad("time vs C API", 15, true) << pad("CPU µs/op", 11, true)
+              << (syncs_field ? pad("fsyncs/op", 11, true) : "") << (writes_field ? pad("writes/op", 11, true) : "")
+              << "\n";
     for (auto const& r : rows) {
-        std::cout << pad(r.c->name, 24) << pad(r.c->settings(p), 52);
+        std::cout << pad(r.c->name, 17) << pad(r.c->settings(p), 46);
         if (!r.error.empty()) {
             std::cout << "  FAILED\n";
             continue;
         }
-        double const v = r.f.*field;
-        std::cout << pad(with_commas(v), 14, true)
-                  << pad(mephisto_figure > 0 ? times(v / mephisto_figure) : "—", 13, true)
-                  << pad(r.c_api ? times((*r.c_api).*field / v) : "—", 15, true);
-        if (syncs_field)
-            std::cout << pad(r.c->k == kind::memory ? "—" : with_commas(r.f.*syncs_field), 13, true);
+        phase const& v = r.f.*field;
+        std::cout << pad(with_commas(v.rate), 14, true)
+                  << pad(mephisto_figure > 0 ? times(v.rate / mephisto_figure) : "—", 13, true)
+                  << pad(r.c_api ? times(((*r.c_api).*field).rate / v.rate) : "—", 15, true)
+                  << pad(decimals(v.cpu_us), 11, true);
+        if (syncs_field) std::cout << pad(r.c->k == kind::memory ? "—" : decimals(r.f.*syncs_field), 11, true);
+        if (writes_field) std::cout << pad(r.c->k == kind::memory ? "—" : decimals(r.f.*writes_field), 11, true);
         std::cout << "\n";
     }
 }
@@ -781,10 +865,11 @@ int to_int(std::string const& flag, char const* text) {
 
 void usage() {
     std::cout << "store_lifecycle [--smoke] [--dir PATH] [--assignments N] [--workers N] [--queries N] [--reads N]\n"
-                 "                [--batch UNITS] [--repeat N] [--only memory|store|capi]\n"
+                 "                [--batch UNITS] [--repeat N] [--only NAME[,NAME…]]\n"
                  "  --smoke        a tiny run (50 assignments, 20 workers, 50 queries) that checks the final data\n"
                  "  --dir PATH     where the .db files go (default: a fresh folder under the temp dir); removed after\n"
-                 "  --repeat N     run each configuration N times and report the median of each phase\n";
+                 "  --repeat N     run each configuration N times and report the median of each phase\n"
+                 "  --only NAMES   run only the configurations whose name contains one of these (e.g. memory,default)\n";
 }
 
 }  // namespace
@@ -873,39 +958,59 @@ int main(int argc, char** argv) try {
     g_syncs = 0;
     double const fsync_rate = measure_fsync_rate(dir, p.fsync_seconds);
     bool const syncs_counted = g_syncs.load() > 0;
-    std::cout << "disk: 4 KiB write + fsync in that directory: " << with_commas(fsync_rate) << "/s ("
+    std::cout << "disk (at start): 4 KiB write + fsync in that directory: " << with_commas(fsync_rate) << "/s ("
               << with_commas(1e6 / fsync_rate) << " µs each)"
               << (syncs_counted ? "" : "; counting SQLite's syncs is unavailable on this platform") << "\n";
 
     std::vector<configuration> const configs{
         {"memory", kind::memory, "", "", false},
-        {"sqlite, Mephisto's", kind::store, "DELETE", "FULL", false},
-        {"C API, Mephisto's", kind::c_api, "DELETE", "FULL", false},
-        {"sqlite, default", kind::store, "WAL", "NORMAL", false},
-        {"C API, default", kind::c_api, "WAL", "NORMAL", false},
-        {"sqlite, batched", kind::store, "WAL", "NORMAL", true},
-        {"C API, batched", kind::c_api, "WAL", "NORMAL", true},
+        {"sqlite/Mephisto", kind::store, "DELETE", "FULL", false},
+        {"C API/Mephisto", kind::c_api, "DELETE", "FULL", false},
+        {"sqlite/default", kind::store, "WAL", "NORMAL", false},
+        {"C API/default", kind::c_api, "WAL", "NORMAL", false},
+        {"sqlite/batched", kind::store, "WAL", "NORMAL", true},
+        {"C API/batched", kind::c_api, "WAL", "NORMAL", true},
     };
 
+    std::vector<configuration const*> chosen;
+    for (auto const& c : configs) {
+        if (!only.empty()) {  // comma-separated parts of configuration names
+            bool wanted = false;
+            for (std::size_t b = 0; b <= only.size();) {
+                std::size_t e = std::min(only.find(',', b), only.size());
+                if (e > b && c.name.find(only.substr(b, e - b)) != std::string::npos) wanted = true;
+                b = e + 1;
+            }
+            if (!wanted) continue;
+        }
+        chosen.push_back(&c);
+    }
+    // Repetitions go round every configuration in turn, so a noisy moment on the machine hits them alike.
+    std::vector<std::vector<figures>> runs(chosen.size());
+    std::vector<std::string> errors(chosen.size());
+    for (int rep = 0; rep < p.repeat; ++rep)
+        for (std::size_t i = 0; i < chosen.size(); ++i) {
+            configuration const& c = *chosen[i];
+            if (!errors[i].empty()) continue;
+            std::cout << "running " << pad(c.name, 16) << pad(c.settings(p), 46);
+            if (p.repeat > 1) std::cout << " (run " << rep + 1 << "/" << p.repeat << ")";
+            std::cout << " ..." << std::flush;
+            auto t0 = bench_clock::now();
+            try {
+                // A memory run lasts milliseconds: five of them per round steady its median.
+                for (int inner = c.k == kind::memory ? 5 : 1; inner > 0; --inner) runs[i].push_back(run_once(c, p, dir));
+                std::cout << " " << with_commas(seconds_since(t0)) << " s, data verified\n";
+            } catch (std::exception const& e) {
+                errors[i] = e.what();
+                std::cout << " FAILED: " << e.what() << "\n";
+            }
+        }
     std::vector<row> rows;
     bool any_error = false;
-    for (auto const& c : configs) {
-        if (!only.empty() && !((only == "memory" && c.k == kind::memory) || (only == "store" && c.k == kind::store) ||
-                               (only == "capi" && c.k == kind::c_api)))
-            continue;
-        row r{&c, {}, std::nullopt, {}};
-        std::cout << "running " << pad(c.name, 20) << " " << c.settings(p) << " ..." << std::flush;
-        auto t0 = bench_clock::now();
-        try {
-            std::vector<figures> runs;
-            for (int i = 0; i < p.repeat; ++i) runs.push_back(run_once(c, p, dir));
-            r.f = median_of(runs);
-            std::cout << " " << with_commas(seconds_since(t0)) << " s, data verified\n";
-        } catch (std::exception const& e) {
-            r.error = e.what();
-            any_error = true;
-            std::cout << " FAILED: " << e.what() << "\n";
-        }
+    for (std::size_t i = 0; i < chosen.size(); ++i) {
+        row r{chosen[i], {}, std::nullopt, errors[i]};
+        if (errors[i].empty()) r.f = median_of(runs[i]);
+        else any_error = true;
         rows.push_back(std::move(r));
     }
     // Pair every crowdline SQLite row with the baseline of the same settings.
@@ -920,11 +1025,13 @@ int main(int argc, char** argv) try {
     std::cout << "\n'vs Mephisto' = this rate ÷ Mephisto's on the same phase; 'time vs C API' = the bare C API's rate ÷"
                  " this rate\n(how much longer crowdline takes than the same SQL issued by hand; 1.00× = no overhead)\n";
     print_phase(rows, p, "Phase 1 — unit creation (new_assignment + 2 × new_unit), " + std::to_string(n_units) + " units",
-                "units/s", &figures::creation, mephisto::creation, &figures::syncs_per_created_unit);
+                "units/s", &figures::creation, mephisto::creation, &figures::syncs_per_created_unit,
+                &figures::writes_per_created_unit);
     print_phase(rows, p,
                 "Phase 2 — unit lifecycle (launched → new_agent → agent in_task → agent completed + state → unit "
                 "completed), " + std::to_string(n_units) + " units",
-                "lifecycles/s", &figures::lifecycle, mephisto::lifecycle, &figures::syncs_per_lifecycle);
+                "lifecycles/s", &figures::lifecycle, mephisto::lifecycle, &figures::syncs_per_lifecycle,
+                &figures::writes_per_lifecycle);
     print_phase(rows, p,
                 "Phase 3 — find_units({.task_run, .status = launched}) with half the units launched (" +
                     std::to_string(n_units - n_units / 2) + " rows per query)",
@@ -946,17 +1053,32 @@ int main(int argc, char** argv) try {
     };
 
     // The disk bound at Mephisto's settings.
-    if (row const* m = find("sqlite, Mephisto's"); m && syncs_counted) {
-        std::cout << "\nDisk bound at Mephisto's settings (journal DELETE, synchronous FULL, one commit per call):\n";
-        auto line = [&](char const* phase, double rate, double syncs_per_unit, char const* per) {
-            double const bound = fsync_rate / syncs_per_unit;
-            std::cout << "  " << pad(phase, 16) << with_commas(syncs_per_unit) << " fsyncs per " << per << " × "
-                      << with_commas(1e6 / fsync_rate) << " µs per fsync → the disk allows ≤ " << with_commas(bound)
-                      << "/s; measured " << with_commas(rate) << "/s (" << with_commas(100 * rate / bound)
-                      << "% of it)\n";
-        };
-        line("unit creation:", m->f.creation, m->f.syncs_per_created_unit, "unit");
-        line("unit lifecycle:", m->f.lifecycle, m->f.syncs_per_lifecycle, "lifecycle");
+    if (syncs_counted && (find("sqlite/Mephisto") || find("C API/Mephisto"))) {
+        std::cout << "\nDisk bound at Mephisto's settings (journal DELETE, synchronous FULL, one commit per call),"
+                     " with the fsync rate measured around each run:\n";
+        for (char const* name : {"sqlite/Mephisto", "C API/Mephisto"}) {
+            row const* m = find(name);
+            if (!m) continue;
+            auto line = [&](char const* what, double rate, double syncs_per_op) {
+                double const bound = m->f.fsync_rate / syncs_per_op;
+                std::cout << "  " << pad(name, 17) << pad(what, 11) << decimals(syncs_per_op) << " fsyncs/op × "
+                          << with_commas(1e6 / m->f.fsync_rate) << " µs per fsync → the disk allows ≤ "
+                          << with_commas(bound) << "/s; measured " << with_commas(rate) << "/s ("
+                          << with_commas(100 * rate / bound) << "% of it)\n";
+            };
+            line("creation", m->f.creation.rate, m->f.syncs_per_created_unit);
+            line("lifecycle", m->f.lifecycle.rate, m->f.syncs_per_lifecycle);
+        }
+        if (row const* m = find("sqlite/Mephisto"); m && m->f.syncs_per_lifecycle > 0) {
+            double const per_unit = m->f.syncs_per_created_unit, per_life = m->f.syncs_per_lifecycle;
+            std::cout << "  at these fsyncs/op the targets (1.5× Mephisto: " << with_commas(1.5 * mephisto::creation)
+                      << " units/s, " << with_commas(1.5 * mephisto::lifecycle) << " lifecycles/s) need a disk doing ≥ "
+                      << with_commas(1.5 * mephisto::creation * per_unit) << " and ≥ "
+                      << with_commas(1.5 * mephisto::lifecycle * per_life)
+                      << " fsyncs/s; Mephisto's own figures, if it syncs as often, imply ≥ "
+                      << with_commas(mephisto::creation * per_unit) << " and ≥ "
+                      << with_commas(mephisto::lifecycle * per_life) << " fsyncs/s on its disk\n";
+        }
     }
 
     // Targets.
@@ -966,41 +1088,66 @@ int main(int argc, char** argv) try {
         std::cout << "  [" << status << "] " << pad(what, 76) << " goal ≥ " << pad(with_commas(goal), 9, true)
                   << "  measured " << pad(measured ? with_commas(*measured) : "—", 11, true) << note << "\n";
     };
-    auto rate = [&](std::string_view name, double figures::*field) -> std::optional<double> {
-        if (row const* r = find(name)) return r->f.*field;
+    auto rate = [&](std::string_view name, phase figures::*field) -> std::optional<double> {
+        if (row const* r = find(name)) return (r->f.*field).rate;
         return std::nullopt;
     };
+    // What the same SQL reaches through the bare C API with the same settings: the ceiling for crowdline.
+    auto ceiling = [&](std::string_view capi_name, phase figures::*field) -> std::string {
+        auto r = rate(capi_name, field);
+        return r ? "  (C API, same SQL: " + with_commas(*r) + ")" : "";
+    };
+    auto disk_bound = [&](double figures::*syncs_field) -> std::string {
+        row const* m = find("sqlite/Mephisto");
+        if (!m || !syncs_counted || m->f.*syncs_field <= 0) return "";
+        return "; the disk allows ≤ " + with_commas(m->f.fsync_rate / (m->f.*syncs_field));
+    };
     target("Mephisto's settings: unit creation ≥ 1.5× Mephisto (749/s), units/s",
-           rate("sqlite, Mephisto's", &figures::creation), 1.5 * mephisto::creation);
+           rate("sqlite/Mephisto", &figures::creation), 1.5 * mephisto::creation,
+           ceiling("C API/Mephisto", &figures::creation) + disk_bound(&figures::syncs_per_created_unit));
     target("Mephisto's settings: unit lifecycle ≥ 1.5× Mephisto (239/s), lifecycles/s",
-           rate("sqlite, Mephisto's", &figures::lifecycle), 1.5 * mephisto::lifecycle);
-    target("default (WAL, NORMAL, commit per call): lifecycles/s", rate("sqlite, default", &figures::lifecycle), 12000);
-    target("batched in transaction: lifecycles/s", rate("sqlite, batched", &figures::lifecycle), 50000);
-    for (char const* name : {"sqlite, default", "memory"}) {
+           rate("sqlite/Mephisto", &figures::lifecycle), 1.5 * mephisto::lifecycle,
+           ceiling("C API/Mephisto", &figures::lifecycle) + disk_bound(&figures::syncs_per_lifecycle));
+    target("default (WAL, NORMAL, commit per call): lifecycles/s", rate("sqlite/default", &figures::lifecycle), 12000,
+           ceiling("C API/default", &figures::lifecycle));
+    target("batched in transaction: lifecycles/s", rate("sqlite/batched", &figures::lifecycle), 50000,
+           ceiling("C API/batched", &figures::lifecycle));
+    for (char const* name : {"sqlite/default", "memory"}) {
         std::string const n = name;
+        bool const sqlite_row = n != "memory";
         target(n + ": find_units(run, launched), half launched (" + std::to_string(n_units - n_units / 2) +
                    " rows) ≥ 50× 1,463/s",
-               rate(name, &figures::find_launched_half), 50 * mephisto::find_run);
+               rate(name, &figures::find_launched_half), 50 * mephisto::find_run,
+               sqlite_row ? ceiling("C API/default", &figures::find_launched_half) : "");
         target(n + ": find_units(run, launched), after the lifecycle (0 rows) ≥ 50× 1,463/s",
-               rate(name, &figures::find_launched_empty), 50 * mephisto::find_run);
-        target(n + ": find_units(worker) ≥ 50× 1,353/s", rate(name, &figures::find_worker), 50 * mephisto::find_worker);
+               rate(name, &figures::find_launched_empty), 50 * mephisto::find_run,
+               sqlite_row ? ceiling("C API/default", &figures::find_launched_empty) : "");
+        target(n + ": find_units(worker) ≥ 50× 1,353/s", rate(name, &figures::find_worker), 50 * mephisto::find_worker,
+               sqlite_row ? ceiling("C API/default", &figures::find_worker) : "");
     }
-    // Within 1.5× of the bare C API: the C API's rate ÷ crowdline's ≤ 1.5, i.e. crowdline's rate ≥ C API / 1.5.
+    // Within 1.5× of the bare C API on the same statements: judged on CPU time per operation (crowdline's
+    // overhead is CPU work; wall time on a shared machine swings by 2× between back-to-back runs, and at
+    // Mephisto's settings it is the disk's). The wall-clock ratio is shown next to it.
     struct phase_field {
         char const* name;
-        double figures::*field;
+        phase figures::*field;
     };
-    for (char const* name : {"sqlite, default", "sqlite, Mephisto's", "sqlite, batched"}) {
+    for (char const* name : {"sqlite/default", "sqlite/Mephisto", "sqlite/batched"}) {
         row const* r = find(name);
         if (!r || !r->c_api) continue;
-        for (auto [phase, field] : {phase_field{"creation", &figures::creation}, phase_field{"lifecycle", &figures::lifecycle},
-                                    phase_field{"find(run, launched) half", &figures::find_launched_half},
-                                    phase_field{"find(run, launched) empty", &figures::find_launched_empty},
+        for (auto [what, field] : {phase_field{"creation", &figures::creation}, phase_field{"lifecycle", &figures::lifecycle},
+                                    phase_field{"find(run, launched), half", &figures::find_launched_half},
+                                    phase_field{"find(run, launched), empty", &figures::find_launched_empty},
                                     phase_field{"find(worker)", &figures::find_worker},
                                     phase_field{"get_granted", &figures::granted}}) {
-            double const base = (*r->c_api).*field;
-            target(std::string(name) + " within 1.5× of the C API: " + phase + " (C API " + with_commas(base) + "/s)",
-                   r->f.*field, base / 1.5, "  (C API ÷ crowdline = " + times(base / (r->f.*field)) + ")");
+            phase const& base = (*r->c_api).*field;
+            phase const& mine = r->f.*field;
+            double const cpu_ratio = mine.cpu_us / base.cpu_us;
+            std::cout << "  [" << (cpu_ratio <= 1.5 ? "PASS" : "MISS") << "] "
+                      << pad(std::string(name) + " within 1.5× of the C API, " + what + ": CPU/op", 76) << " ratio ≤ "
+                      << pad("1.5×", 9, true) << "  measured " << pad(times(cpu_ratio), 11, true) << "  ("
+                      << decimals(mine.cpu_us) << " vs " << decimals(base.cpu_us) << " µs; wall: " << with_commas(mine.rate)
+                      << " vs " << with_commas(base.rate) << "/s = " << times(base.rate / mine.rate) << ")\n";
         }
     }
     target("memory: unit lifecycles/s", rate("memory", &figures::lifecycle), 1'000'000);

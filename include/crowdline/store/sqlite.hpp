@@ -238,6 +238,10 @@ public:
         exec("PRAGMA foreign_keys = ON");
         exec("PRAGMA journal_mode = " + options_.journal_mode);
         exec("PRAGMA synchronous = " + options_.synchronous);
+        // Statement journals (what lets one statement, or a savepoint, inside a transaction roll back) in
+        // memory: on disk they spill past 64 KiB to a temp file that then takes a write() per page per
+        // statement, which made batched transactions 3-4x slower. They never serve crash recovery.
+        exec("PRAGMA temp_store = MEMORY");
         migrate();
     }
 
