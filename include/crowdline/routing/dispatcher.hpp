@@ -9,6 +9,7 @@
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/time.hpp>
 #include <crowdline/routing/detail/bucket.hpp>
+#include <crowdline/routing/detail/cache_aligned.hpp>
 #include <crowdline/routing/detail/flat_table.hpp>
 #include <crowdline/routing/detail/policy_pack.hpp>
 #include <crowdline/routing/policies.hpp>
@@ -213,20 +214,26 @@ public:
         item_index_.insert(key.value(), ii);
         for (std::uint32_t j = 0; j < units; ++j) {
             const std::uint32_t u = first + j;
-            units_.push_back(unit_rec{key, {}, ii, none, b, static_cast<std::uint16_t>(j), unit_state::open});
+            unit_rec& unit = units_.emplace_back();
+            unit.key = key;
+            unit.item = ii;
+            unit.worker = none;
+            unit.bucket = b;
+            unit.index = static_cast<std::uint16_t>(j);
+            unit.state = unit_state::open;
+            unit.last = j + 1 == units;
             if (j < chosen_.size()) {
                 worker_rec& w = workers_[chosen_[j]];
-                unit_rec& unit = units_[u];
                 unit.state = unit_state::reserved;
                 unit.worker = chosen_[j];
-                where_.push_back(reserved_tier);
-                position_.push_back(buckets_[reserved_tier][b].push(u));
+                unit.tier = reserved_tier;
+                unit.slot = buckets_[reserved_tier][b].push(u);
                 w.queue.push_back(u);
                 ++w.reserved;
                 ++counts_.reserved;
             } else {
-                where_.push_back(open_tier);
-                position_.push_back(buckets_[open_tier][b].push(u));
+                unit.tier = open_tier;
+                unit.slot = buckets_[open_tier][b].push(u);
                 ++counts_.open;
             }
         }
@@ -294,7 +301,7 @@ public:
             const lease_entry e = leases_.back();
             leases_.pop_back();
             unit_rec& unit = units_[e.unit];
-            if (unit.state != unit_state::leased || unit.lease_until != e.until) continue;  // finished, or leased anew
+            if (unit.state != unit_state::leased || unit.lease_until() != e.until) continue;  // finished, or leased anew
             former_.insert(seen_key(unit.item, unit.worker));
             worker_rec& w = workers_[unit.worker];
             --w.held;
@@ -348,7 +355,7 @@ public:
             const unit_rec& unit = units_[it.first_unit + j];
             unit_view v{unit.index, unit.state, std::nullopt, std::nullopt};
             if (unit.state != unit_state::open) v.worker = workers_[unit.worker].id;
-            if (unit.state == unit_state::leased) v.lease_until = unit.lease_until;
+            if (unit.state == unit_state::leased) v.lease_until = unit.lease_until();
             out.push_back(v);
         }
         return out;
@@ -361,20 +368,29 @@ public:
     [[nodiscard]] const policy_map& policies() const noexcept { return policies_; }
 
 private:
-    /// 32 bytes: everything a grant needs is in one record, so serving a unit touches one cache line.
+    /// The tier of a unit that is not waiting (leased or completed).
+    static constexpr std::uint8_t not_waiting = 3;
+    /// 32 bytes: everything a grant or a steal test needs is in one record (the units of an item are adjacent
+    /// and the array is cache-line aligned, so the two units of a two-unit item share one line).
     struct unit_rec {
         item_key key;
-        time_point lease_until;
-        std::uint32_t item;
-        std::uint32_t worker;  ///< reserving worker (reserved), holder (leased, completed), none (open)
-        std::uint32_t bucket;  ///< the item's bucket (key)
-        std::uint16_t index;   ///< unit_index within the item
-        unit_state state;
+        /// While waiting: its entry's position in bucket [tier][bucket]; while leased: the lease end (clock ticks).
+        std::uint64_t slot = 0;
+        std::uint32_t item = 0;
+        std::uint32_t worker = 0;  ///< reserving worker (reserved), holder (leased, completed), none (open)
+        std::uint32_t bucket = 0;  ///< the item's bucket (key)
+        std::uint16_t index = 0;   ///< unit_index within the item
+        unit_state state = unit_state::open;
+        std::uint8_t tier : 2 = not_waiting;  ///< where it waits, or not_waiting
+        std::uint8_t last : 1 = 0;            ///< the last unit of its item
+
+        [[nodiscard]] time_point lease_until() const noexcept {
+            return time_point{clock::duration{static_cast<clock::rep>(slot)}};
+        }
+        void set_lease_until(time_point t) noexcept { slot = static_cast<std::uint64_t>(t.time_since_epoch().count()); }
     };
     static_assert(sizeof(unit_rec) == 32);
     static constexpr std::uint32_t max_units_per_item = 65536;
-    /// where_[u]: the tier a waiting unit sits in, or this when it is leased or completed.
-    static constexpr std::uint8_t not_waiting = 3;
     struct item_rec {
         item_key key;
         std::uint32_t first_unit;
@@ -410,13 +426,14 @@ private:
     static std::uint64_t seen_key(std::uint32_t item, std::uint32_t worker) noexcept {
         return (static_cast<std::uint64_t>(item) << 32) | worker;
     }
-    /// Calls f on every unit of the item `of` belongs to; siblings are adjacent, so no item record is read.
+    /// Whether f holds for a unit of the item `of` belongs to; siblings are adjacent and the last one is marked,
+    /// so neither the item record nor the next item's units are read.
     template <class F>
     bool any_sibling(const unit_rec& of, F f) const noexcept {
-        const auto at = static_cast<std::size_t>(&of - units_.data());
-        for (std::size_t u = at - of.index; u < units_.size() && units_[u].item == of.item; ++u)
-            if (f(units_[u])) return true;
-        return false;
+        for (const unit_rec* u = &of - of.index;; ++u) {
+            if (f(*u)) return true;
+            if (u->last) return false;
+        }
     }
     bool gave_back(std::uint32_t ii, std::uint32_t wi) const noexcept {
         return former_.size() != 0 && former_.contains(seen_key(ii, wi));
@@ -545,24 +562,25 @@ private:
         }
     }
     void refile(std::uint32_t u, tier to) {
-        if (where_[u] == to) return;
-        unfile(u);
-        where_[u] = to;
-        position_[u] = buckets_[to][units_[u].bucket].push(u);
+        unit_rec& unit = units_[u];
+        if (unit.tier == to) return;
+        unfile(unit);
+        unit.tier = to;
+        unit.slot = buckets_[to][unit.bucket].push(u);
     }
     /// Leaves a tombstone where the unit waited, if it was waiting.
-    void unfile(std::uint32_t u) noexcept {
-        if (where_[u] != not_waiting) buckets_[where_[u]][units_[u].bucket].kill(position_[u]);
-        where_[u] = not_waiting;
+    void unfile(unit_rec& unit) noexcept {
+        if (unit.tier != not_waiting) buckets_[unit.tier][unit.bucket].kill(unit.slot);
+        unit.tier = not_waiting;
     }
     /// Back to the open pool, oldest-last.
     void reopen(std::uint32_t u) {
         unit_rec& unit = units_[u];
         unit.state = unit_state::open;
         unit.worker = none;
-        unfile(u);
-        where_[u] = open_tier;
-        position_[u] = buckets_[open_tier][unit.bucket].push(u);
+        unfile(unit);
+        unit.tier = open_tier;
+        unit.slot = buckets_[open_tier][unit.bucket].push(u);
         ++counts_.open;
     }
 
@@ -571,20 +589,21 @@ private:
         worker_rec& w = workers_[wi];
         unit.state = unit_state::leased;
         unit.worker = wi;
-        unfile(u);
-        unit.lease_until = detail::saturating_add(now, settings().lease);
+        unfile(unit);
+        const time_point until = detail::saturating_add(now, settings().lease);
+        unit.set_lease_until(until);
         ++w.held;
         ++w.taken;
         ++counts_.leased;
         if (leases_.size() >= 4096 && leases_.size() > 2 * counts_.leased) {
             std::erase_if(leases_, [&](const lease_entry& e) {
-                return units_[e.unit].state != unit_state::leased || units_[e.unit].lease_until != e.until;
+                return units_[e.unit].state != unit_state::leased || units_[e.unit].lease_until() != e.until;
             });
             std::make_heap(leases_.begin(), leases_.end(), later_lease{});
         }
-        leases_.push_back({unit.lease_until, u});
+        leases_.push_back({until, u});
         std::push_heap(leases_.begin(), leases_.end(), later_lease{});
-        out.push_back(grant{unit.key, unit.index, unit.lease_until, from});
+        out.push_back(grant{unit.key, unit.index, until, from});
     }
 
     void serve_own(std::uint32_t wi, std::size_t room, time_point now, std::vector<grant>& out) {
@@ -721,11 +740,9 @@ private:
     std::vector<item_rec> items_;
     std::vector<Item> payload_;
     detail::flat_index item_index_;
-    std::vector<unit_rec> units_;
+    std::vector<unit_rec, detail::cache_aligned_allocator<unit_rec>> units_;
     std::vector<worker_rec> workers_;
     std::unordered_map<worker_id, std::uint32_t> worker_index_;
-    std::vector<std::uint8_t> where_;  ///< per unit: its tier while waiting, else not_waiting
-    std::vector<std::uint64_t> position_;  ///< per unit: its entry's position in its bucket while waiting
     detail::flat_set former_;  ///< (item, worker) pairs whose unit was released or expired: it gets no other
     std::array<std::vector<detail::bucket>, 3> buckets_;  ///< [tier][bucket key]
     std::vector<std::vector<std::uint32_t>> joined_by_bucket_;
