@@ -11,6 +11,7 @@
 #include <crowdline/routing/detail/bucket.hpp>
 #include <crowdline/routing/detail/cache_aligned.hpp>
 #include <crowdline/routing/detail/flat_table.hpp>
+#include <crowdline/routing/detail/lease_queue.hpp>
 #include <crowdline/routing/detail/policy_pack.hpp>
 #include <crowdline/routing/policies.hpp>
 #include <crowdline/routing/router.hpp>
@@ -271,6 +272,7 @@ public:
         const std::uint32_t wi = worker_at(id, "complete");
         const std::uint32_t ii = item_at(key, "complete");
         const std::uint32_t u = held_unit(ii, wi, "complete");
+        leases_.remove(units_[u].slot, lease_moved());
         units_[u].state = unit_state::completed;
         --workers_[wi].held;
         --counts_.leased;
@@ -286,6 +288,7 @@ public:
         const std::uint32_t u = held_unit(ii, wi, "release");
         worker_rec& w = workers_[wi];
         former_.insert(seen_key(ii, wi));
+        leases_.remove(units_[u].slot, lease_moved());
         --w.held;
         --w.taken;
         --counts_.leased;
@@ -295,22 +298,15 @@ public:
 
     /// Reclaims every lease with lease_until <= now into the open pool; returns how many.
     std::size_t expire(time_point now) {
-        std::size_t reclaimed = 0;
-        while (!leases_.empty() && leases_.front().until <= now) {
-            std::pop_heap(leases_.begin(), leases_.end(), later_lease{});
-            const lease_entry e = leases_.back();
-            leases_.pop_back();
-            unit_rec& unit = units_[e.unit];
-            if (unit.state != unit_state::leased || unit.lease_until() != e.until) continue;  // finished, or leased anew
+        return leases_.expire(now, lease_moved(), [this](std::uint32_t u, time_point) {
+            unit_rec& unit = units_[u];
             former_.insert(seen_key(unit.item, unit.worker));
             worker_rec& w = workers_[unit.worker];
             --w.held;
             --w.taken;
             --counts_.leased;
-            reopen(e.unit);
-            ++reclaimed;
-        }
-        return reclaimed;
+            reopen(u);
+        });
     }
 
     /// Items that cannot reach their unit count with the workers now joined: more waiting units than joined,
@@ -355,7 +351,7 @@ public:
             const unit_rec& unit = units_[it.first_unit + j];
             unit_view v{unit.index, unit.state, std::nullopt, std::nullopt};
             if (unit.state != unit_state::open) v.worker = workers_[unit.worker].id;
-            if (unit.state == unit_state::leased) v.lease_until = unit.lease_until();
+            if (unit.state == unit_state::leased) v.lease_until = leases_.until(unit.slot);
             out.push_back(v);
         }
         return out;
@@ -374,7 +370,7 @@ private:
     /// and the array is cache-line aligned, so the two units of a two-unit item share one line).
     struct unit_rec {
         item_key key;
-        /// While waiting: its entry's position in bucket [tier][bucket]; while leased: the lease end (clock ticks).
+        /// While waiting: its entry's position in bucket [tier][bucket]; while leased: its position in the lease queue.
         std::uint64_t slot = 0;
         std::uint32_t item = 0;
         std::uint32_t worker = 0;  ///< reserving worker (reserved), holder (leased, completed), none (open)
@@ -383,11 +379,6 @@ private:
         unit_state state = unit_state::open;
         std::uint8_t tier : 2 = not_waiting;  ///< where it waits, or not_waiting
         std::uint8_t last : 1 = 0;            ///< the last unit of its item
-
-        [[nodiscard]] time_point lease_until() const noexcept {
-            return time_point{clock::duration{static_cast<clock::rep>(slot)}};
-        }
-        void set_lease_until(time_point t) noexcept { slot = static_cast<std::uint64_t>(t.time_since_epoch().count()); }
     };
     static_assert(sizeof(unit_rec) == 32);
     static constexpr std::uint32_t max_units_per_item = 65536;
@@ -411,13 +402,13 @@ private:
         std::vector<std::uint32_t> keys{};  ///< buckets this worker may draw from
         std::vector<std::array<std::uint64_t, 3>> cursors{};  ///< per key and tier: everything before is no use to it
     };
-    struct lease_entry {
-        time_point until;
-        std::uint32_t unit;
+    /// Prefetching ahead of a bucket scan: entries before `to` were looked at, `live` of them after the scan's position.
+    struct lookahead {
+        std::uint64_t to = 0;
+        std::uint32_t live = 0;
     };
-    struct later_lease {
-        bool operator()(const lease_entry& a, const lease_entry& b) const noexcept { return a.until > b.until; }
-    };
+    static constexpr std::uint32_t lookahead_depth = 8;   ///< live entries prefetched ahead of a scan
+    static constexpr std::uint64_t lookahead_window = 256;  ///< entries looked at ahead of a scan, at most
 
     const Router& router_policy() const { return policies_[boost::hana::type_c<kinds::router>]; }
     const Eligibility& eligibility() const { return policies_[boost::hana::type_c<kinds::eligibility>]; }
@@ -584,6 +575,11 @@ private:
         ++counts_.open;
     }
 
+    /// Tells a leased unit its new position in the lease queue.
+    auto lease_moved() noexcept {
+        return [this](std::uint32_t u, std::uint64_t position) noexcept { units_[u].slot = position; };
+    }
+
     void lease(std::uint32_t u, std::uint32_t wi, time_point now, std::vector<grant>& out, std::optional<worker_id> from) {
         unit_rec& unit = units_[u];
         worker_rec& w = workers_[wi];
@@ -591,18 +587,10 @@ private:
         unit.worker = wi;
         unfile(unit);
         const time_point until = detail::saturating_add(now, settings().lease);
-        unit.set_lease_until(until);
+        unit.slot = leases_.push(until, u);
         ++w.held;
         ++w.taken;
         ++counts_.leased;
-        if (leases_.size() >= 4096 && leases_.size() > 2 * counts_.leased) {
-            std::erase_if(leases_, [&](const lease_entry& e) {
-                return units_[e.unit].state != unit_state::leased || units_[e.unit].lease_until() != e.until;
-            });
-            std::make_heap(leases_.begin(), leases_.end(), later_lease{});
-        }
-        leases_.push_back({until, u});
-        std::push_heap(leases_.begin(), leases_.end(), later_lease{});
         out.push_back(grant{unit.key, unit.index, until, from});
     }
 
@@ -649,13 +637,23 @@ private:
         detail::bucket& bk = buckets_[t][w.keys[i]];
         std::uint64_t& cursor = w.cursors[i][t];
         std::uint64_t p = std::max(cursor, bk.begin());
+        lookahead& la = ahead_[i];
         for (; p < bk.end(); ++p) {
             const detail::bucket_entry e = bk.at(p);
             if (e == detail::tombstone) {  // taken or moved since
                 if (p == bk.begin()) bk.pop_front();
                 continue;
             }
-            if (const auto next = bk.peek_ahead(p, 4); next != detail::tombstone) __builtin_prefetch(&units_[next]);
+            // Keep the records of the next live entries on their way: the first test of each would be a miss.
+            if (la.to < p) la = {p, 0};  // the scan passed the window (over dead entries)
+            for (const std::uint64_t limit = std::min(bk.end(), p + lookahead_window);
+                 la.live <= lookahead_depth && la.to < limit; ++la.to) {
+                if (const detail::bucket_entry next = bk.at(la.to); next != detail::tombstone) {
+                    __builtin_prefetch(&units_[next]);
+                    ++la.live;
+                }
+            }
+            if (la.live > 0) --la.live;  // p leaves the window
             const unit_rec& unit = units_[e];
             if (acceptable(w, wi, t, unit)) {
                 cursor = p;
@@ -670,6 +668,7 @@ private:
     void serve_tier(std::uint32_t wi, tier t, std::size_t room, time_point now, std::vector<grant>& out) {
         const std::size_t k = workers_[wi].keys.size();
         peek_.assign(k, not_found - 1);  // not_found - 1: not looked yet
+        ahead_.assign(k, lookahead{});
         while (out.size() < room) {
             std::size_t best = k;
             std::uint32_t best_unit = none;
@@ -748,7 +747,7 @@ private:
     std::vector<std::vector<std::uint32_t>> joined_by_bucket_;
     std::unordered_map<typename detail::bucket_key<Stealing, Item>::type, std::uint32_t> key_ids_;
     std::set<std::pair<time_point, std::uint32_t>> active_by_seen_;
-    std::vector<lease_entry> leases_;  ///< min-heap by lease_until; dead entries dropped lazily
+    detail::lease_queue leases_;  ///< live leases, in order of end
     unit_counts counts_;
     // scratch, reused between calls
     std::vector<candidate> candidates_;
@@ -757,6 +756,7 @@ private:
     std::vector<std::uint32_t> mark_;
     std::uint32_t epoch_ = 1;
     std::vector<std::uint64_t> peek_;
+    std::vector<lookahead> ahead_;
 };
 
 /// Builds a dispatcher from policies given in any order, at most one of each kind, defaults for the rest:
