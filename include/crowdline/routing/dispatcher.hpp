@@ -601,6 +601,11 @@ private:
             __builtin_prefetch(&units_[w.queue[p]], 1);
         while (out.size() < room && w.queue_head < w.queue.size()) {
             if (w.queue_head + ahead < w.queue.size()) __builtin_prefetch(&units_[w.queue[w.queue_head + ahead]], 1);
+            // halfway there the record has arrived: fetch the bucket entry its grant will mark dead
+            if (w.queue_head + ahead / 2 < w.queue.size()) {
+                const unit_rec& soon = units_[w.queue[w.queue_head + ahead / 2]];
+                if (soon.tier != not_waiting) buckets_[soon.tier][soon.bucket].prefetch(soon.slot);
+            }
             const std::uint32_t u = w.queue[w.queue_head++];
             unit_rec& unit = units_[u];
             if (unit.state != unit_state::reserved || unit.worker != wi) continue;
