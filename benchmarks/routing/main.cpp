@@ -10,7 +10,9 @@
 // Each dispatcher run is repeated (5 times unless --repeat says otherwise) and every figure is the median of
 // the runs, so that one preempted run on a shared machine does not decide a ratio; the per-run steal figures
 // are printed too, with the number of times the process was preempted during the drain (a preemption inside
-// a timed call adds the other process's time slice to it).
+// a timed call adds the other process's time slice to it). For information only, one more steal_by_key run
+// per size checks every `next` call for a preemption (outside the timed interval) and reports the steal
+// figure over the calls that were not preempted; it is not among the medians nor used for any verdict.
 //
 // Usage: routing_benchmark [--smoke] [--repeat R]
 
@@ -125,6 +127,10 @@ struct figures {
     std::size_t left_over = 0;
     double drain_ms = 0;
     long preempted = -1;  ///< involuntary context switches during the drain (-1: unknown)
+    // only when every call is checked for a preemption:
+    double clean_steal_ns_per_unit = 0;  ///< over the steal calls not preempted
+    std::size_t steal_calls = 0;
+    std::size_t dropped_steal_calls = 0;  ///< steal calls during which the process was preempted
 };
 
 long involuntary_switches() {
@@ -138,7 +144,7 @@ long involuntary_switches() {
 double ns(steady::duration d) { return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()); }
 
 template <class Dispatcher>
-figures run_dispatcher(Dispatcher& d, const workload& wl, std::int64_t bytes_before) {
+figures run_dispatcher(Dispatcher& d, const workload& wl, std::int64_t bytes_before, bool check_each_call = false) {
     figures f;
     const crowdline::time_point t{};
     const std::size_t w = wl.workers.size();
@@ -152,16 +158,18 @@ figures run_dispatcher(Dispatcher& d, const workload& wl, std::int64_t bytes_bef
     for (std::size_t i = 1; i < w; i += 2) d.leave(worker_id{static_cast<std::int64_t>(i + 1)}, t);
     std::vector<std::int64_t> active;
     for (std::size_t i = 0; i < w; i += 2) active.push_back(static_cast<std::int64_t>(i + 1));
-    steady::duration own_time{}, steal_time{};
-    std::size_t own_calls = 0;
+    steady::duration own_time{}, steal_time{}, clean_steal_time{};
+    std::size_t own_calls = 0, clean_stolen = 0;
     const long switches_before = involuntary_switches();
     const auto drain_start = steady::now();
     while (!active.empty()) {
         std::vector<std::int64_t> still;
         for (const auto id : active) {
+            const long c0 = check_each_call ? involuntary_switches() : 0;
             const auto s = steady::now();
             const auto grants = d.next(worker_id{id}, 10, t);
             const auto e = steady::now();
+            const bool preempted = check_each_call && involuntary_switches() != c0;
             if (grants.empty()) continue;  // nothing it may take is left, and nothing new will come
             still.push_back(id);
             const auto stolen = static_cast<std::size_t>(
@@ -173,6 +181,13 @@ figures run_dispatcher(Dispatcher& d, const workload& wl, std::int64_t bytes_bef
             } else {
                 steal_time += e - s;
                 f.stolen += stolen;
+                ++f.steal_calls;
+                if (preempted) {
+                    ++f.dropped_steal_calls;
+                } else {
+                    clean_steal_time += e - s;
+                    clean_stolen += stolen;
+                }
             }
             for (const auto& g : grants) d.complete(worker_id{id}, g.item, t);
         }
@@ -183,6 +198,7 @@ figures run_dispatcher(Dispatcher& d, const workload& wl, std::int64_t bytes_bef
     f.own_ns_per_grant = f.own_grants ? ns(own_time) / static_cast<double>(f.own_grants) : 0;
     f.own_ns_per_call = own_calls ? ns(own_time) / static_cast<double>(own_calls) : 0;
     f.steal_ns_per_unit = f.stolen ? ns(steal_time) / static_cast<double>(f.stolen) : 0;
+    f.clean_steal_ns_per_unit = clean_stolen ? ns(clean_steal_time) / static_cast<double>(clean_stolen) : 0;
     f.left_over = d.counts().open + d.counts().reserved;
     return f;
 }
@@ -282,6 +298,7 @@ struct row {
     std::size_t w, n;
     figures by_key, when;
     std::vector<figures> by_key_runs, when_runs;
+    figures by_key_checked;  ///< the informational run, every call checked for a preemption
     baseline_figures base;
 };
 
@@ -376,6 +393,12 @@ int main(int argc, char** argv) {
                     r.when_runs.push_back(run_dispatcher(d, wl, before));
                 }
             }
+            {
+                const auto before = live_bytes.load();
+                auto d = routing::make_dispatcher<doc, annotator>(routing::average_per_task{2},
+                                                                 routing::steal_by_key{language_of, languages_of});
+                r.by_key_checked = run_dispatcher(d, wl, before, true);
+            }
             r.by_key = median_of(r.by_key_runs);
             r.when = median_of(r.when_runs);
             r.base = run_baseline(wl, baseline_calls, baseline_seconds);
@@ -390,6 +413,11 @@ int main(int argc, char** argv) {
                 print_runs("steal_by_key", r.by_key_runs);
                 print_runs("steal_when", r.when_runs);
             }
+            if (r.by_key_checked.preempted >= 0)
+                std::printf("  (information) steal_by_key, one more run, steal calls not preempted: %.1f ns/unit "
+                            "(%zu of %zu steal calls preempted, left out)\n",
+                            r.by_key_checked.clean_steal_ns_per_unit, r.by_key_checked.dropped_steal_calls,
+                            r.by_key_checked.steal_calls);
             std::printf("  baseline / steal_by_key per stolen unit: x%.1f; steal_when / steal_by_key: x%.1f\n\n",
                         r.base.steal_ns_per_unit / r.by_key.steal_ns_per_unit, r.when.steal_ns_per_unit / r.by_key.steal_ns_per_unit);
             std::fflush(stdout);
@@ -416,6 +444,11 @@ int main(int argc, char** argv) {
         std::printf("W=%zu, N %zu -> %zu:\n", w, lo->n, hi->n);
         std::printf("  steal_by_key ns per stolen unit: %.1f -> %.1f (x%.2f; target <= x2) %s\n", lo->by_key.steal_ns_per_unit,
                     hi->by_key.steal_ns_per_unit, key_growth, verdict(key_growth <= 2.0));
+        if (lo->by_key_checked.preempted >= 0) {
+            const double clean_growth = hi->by_key_checked.clean_steal_ns_per_unit / lo->by_key_checked.clean_steal_ns_per_unit;
+            std::printf("  (information, not a verdict) steal_by_key over steal calls not preempted: %.1f -> %.1f (x%.2f)\n",
+                        lo->by_key_checked.clean_steal_ns_per_unit, hi->by_key_checked.clean_steal_ns_per_unit, clean_growth);
+        }
         std::printf("  steal_when   ns per stolen unit: %.1f -> %.1f (x%.2f)\n", lo->when.steal_ns_per_unit,
                     hi->when.steal_ns_per_unit, when_growth);
         std::printf("  baseline     ns per stolen unit: %.1f -> %.1f (x%.2f)\n", lo->base.steal_ns_per_unit,
