@@ -21,6 +21,7 @@ using routing::item_key;
 using namespace std::chrono_literals;
 
 // [snippet: types]
+// [types]
 struct text {
     std::string lang;
     bool hard = false;
@@ -33,9 +34,11 @@ struct annotator {
 bool reads(const annotator& a, const text& t) {
     return std::find(a.langs.begin(), a.langs.end(), t.lang) != a.langs.end();
 }
+// [types]
 // [snippet end]
 
 // [snippet: router]
+// [router]
 /// Hard items get three annotations from the least-loaded readers; the rest get one, chosen the same way.
 struct hard_items_thrice {
     using policy_kind = routing::kinds::router;
@@ -50,6 +53,7 @@ struct hard_items_thrice {
     }
 };
 static_assert(routing::router<hard_items_thrice, text>);
+// [router]
 // [snippet end]
 
 int main() {
@@ -58,6 +62,7 @@ int main() {
     std::map<std::int64_t, std::string> names{{1, "Alice"}, {2, "Bob"}, {3, "Carol"}, {4, "Dave"}};
 
     // [snippet: dispatcher]
+    // [dispatcher]
     auto d = routing::make_dispatcher<text, annotator>(
         routing::average_per_task{2, routing::pick::hash},  // two annotations per item, stable by item key
         routing::eligible_when{reads},                       // one rule for first assignment and takeover
@@ -69,12 +74,14 @@ int main() {
     d.join(dave, {"Dave", {"fr"}}, t0);
     const char* langs[] = {"en", "fr", "de"};
     for (std::uint64_t k = 1; k <= 30; ++k) d.add(item_key{k}, text{langs[k % 3]}, t0);
+    // [dispatcher]
     // [snippet end]
 
     std::map<std::uint64_t, std::set<std::int64_t>> done_by;
     std::size_t bob_foreign = 0;
     std::map<std::int64_t, std::map<std::string, int>> received;
     // [snippet: work]
+    // [work]
     auto work = [&](worker_id w, time_point now) {
         for (auto grants = d.next(w, 5, now); !grants.empty(); grants = d.next(w, 5, now)) {
             for (const auto& g : grants) {
@@ -94,6 +101,7 @@ int main() {
     d.leave(carol, t0 + 3min);
     work(bob, t0 + 4min);
     work(alice, t0 + 4min);
+    // [work]
     // [snippet end]
 
     bool two_each = true;

@@ -17,5 +17,17 @@
 #include <crowdline/routing/routers.hpp>
 #include <crowdline/routing/policies.hpp>
 #include <crowdline/routing/dispatcher.hpp>
+#include <crowdline/architect/architect.hpp>
+#include <crowdline/architect/in_process.hpp>
+#include <crowdline/provider/provider.hpp>
+#include <crowdline/provider/mock.hpp>
+#include <crowdline/ops/review.hpp>
+#include <crowdline/ops/data_browser.hpp>
+#include <crowdline/ops/qualifications.hpp>
+#include <crowdline/ops/pipeline.hpp>
+#include <crowdline/blueprint/blueprint.hpp>
+#include <crowdline/blueprint/static_form.hpp>
+#include <crowdline/blueprint/mock.hpp>
+#include <crowdline/blueprint/mixins.hpp>
 #include <crowdline/config/args.hpp>
 #include <crowdline/config/task_run_args.hpp>

@@ -3688,6 +3688,303 @@ auto make_dispatcher(Policies... policies) {
 }
 
 }  // namespace crowdline::routing
+// ---- crowdline/architect/architect.hpp
+/// The `crowdline::architect` concept (the server workers connect to) and its `crowdline::channel` (how
+/// packets travel between the server and a worker's page), plus the `packet` they carry and
+/// `parse_packet`, the one gate every byte from a worker passes through.
+///
+/// One model: `crowdline::architects::in_process` (architect/in_process.hpp). One non-model: any type
+/// without `deploy()`, e.g. `struct not_an_architect { void prepare(); void shutdown(); };` — see
+/// tests/static/architect_provider_concepts.cpp.
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <boost/hana/adapt_struct.hpp>
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline {
+
+/// One message between the server and a worker's page: a type, the agent it concerns (if any) and a
+/// JSON payload. Requests and replies, pushes and errors all have this shape.
+struct packet {
+    std::string type{};
+    std::optional<agent_id> agent{};
+    nlohmann::json data = nlohmann::json::object();
+
+    /// The reply to a request that could not be served: `{type: "error", data: {reason, message}}`.
+    /// `reason` is a short stable code a page can switch on; `message` is for people.
+    /// Bytes that are not UTF-8 are replaced (U+FFFD), so an error packet can always be serialised.
+    [[nodiscard]] static packet error(std::string reason, std::string message) {
+        return packet{"error", std::nullopt,
+                      nlohmann::json{{"reason", utf8(std::move(reason))}, {"message", utf8(std::move(message))}}};
+    }
+
+    /// Whether this packet is an error reply.
+    [[nodiscard]] bool is_error() const noexcept { return type == "error"; }
+
+    friend bool operator==(packet const&, packet const&) = default;
+
+private:
+    static std::string utf8(std::string text) {
+        auto quoted = nlohmann::json(std::move(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        return nlohmann::json::parse(quoted).get<std::string>();
+    }
+};
+
+/// Why `parse_packet` refused a text: an `invalid_argument` that also carries the short code
+/// (`packet_errors::…`) an error reply uses, so servers need not parse messages.
+struct bad_packet : invalid_argument {
+    bad_packet(std::string_view code, std::string const& message) : invalid_argument(message), reason(code) {}
+    std::string reason;
+};
+
+/// The `reason` codes of error packets crowdline itself produces.
+namespace packet_errors {
+inline constexpr std::string_view too_large = "too_large";          ///< body over the size limit
+inline constexpr std::string_view invalid_json = "invalid_json";    ///< not JSON (or not UTF-8)
+inline constexpr std::string_view too_deep = "too_deep";            ///< JSON nested over the depth limit
+inline constexpr std::string_view not_an_object = "not_an_object";  ///< JSON, but not an object
+inline constexpr std::string_view missing_type = "missing_type";    ///< no string `type`
+inline constexpr std::string_view bad_agent = "bad_agent";          ///< `agent` present but not an integer id
+inline constexpr std::string_view unavailable = "unavailable";      ///< the server is not deployed, or shut down
+inline constexpr std::string_view no_handler = "no_handler";        ///< nothing serves requests yet
+inline constexpr std::string_view bad_request = "bad_request";      ///< the handler refused the request's content
+inline constexpr std::string_view not_found = "not_found";          ///< the request names an unknown entry
+inline constexpr std::string_view conflict = "conflict";            ///< the request came too late or twice
+inline constexpr std::string_view internal_error = "internal_error";  ///< the handler failed
+}  // namespace packet_errors
+
+namespace detail {
+
+/// Depth of the deepest array/object in `text`, by one pass that skips strings: no recursion, so a
+/// hostile 100 000-level document cannot exhaust the stack. Stops counting once past `limit`.
+[[nodiscard]] inline std::size_t json_depth(std::string_view text, std::size_t limit) noexcept {
+    std::size_t depth = 0, deepest = 0;
+    bool in_string = false, escaped = false;
+    for (char c : text) {
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > deepest) {
+                deepest = depth;
+                if (deepest > limit) return deepest;
+            }
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
+/// The JSON type of `j`, for messages ("got an array").
+[[nodiscard]] inline std::string_view json_kind(nlohmann::json const& j) noexcept {
+    switch (j.type()) {
+        case nlohmann::json::value_t::null: return "null";
+        case nlohmann::json::value_t::object: return "an object";
+        case nlohmann::json::value_t::array: return "an array";
+        case nlohmann::json::value_t::string: return "a string";
+        case nlohmann::json::value_t::boolean: return "a boolean";
+        case nlohmann::json::value_t::number_integer:
+        case nlohmann::json::value_t::number_unsigned: return "an integer";
+        case nlohmann::json::value_t::number_float: return "a number with a fraction";
+        default: return "binary data";
+    }
+}
+
+/// The error reply for the exception in flight, so a handler's failure reaches the worker as a packet
+/// with a reason it can act on (and never as a dropped connection).
+[[nodiscard]] inline packet error_reply_for_current_exception() {
+    try {
+        throw;
+    } catch (bad_packet const& e) {
+        return packet::error(e.reason, e.what());
+    } catch (invalid_argument const& e) {
+        return packet::error(std::string(packet_errors::bad_request), e.what());
+    } catch (entry_does_not_exist const& e) {
+        return packet::error(std::string(packet_errors::not_found), e.what());
+    } catch (invalid_transition const& e) {
+        return packet::error(std::string(packet_errors::conflict), e.what());
+    } catch (std::exception const& e) {
+        return packet::error(std::string(packet_errors::internal_error), e.what());
+    } catch (...) {
+        return packet::error(std::string(packet_errors::internal_error), "the request handler failed");
+    }
+}
+
+}  // namespace detail
+
+/// Reads one packet sent by a worker. Refuses, with a `bad_packet` (an `invalid_argument`) saying which:
+/// a text over `max_bytes`, invalid JSON, JSON nested deeper than `max_depth`, a non-object, a missing
+/// or non-string `type`, an `agent` that is not an integer id. `data` defaults to `{}`; other keys are
+/// ignored.
+[[nodiscard]] inline packet parse_packet(std::string_view text, std::size_t max_bytes, std::size_t max_depth) {
+    using namespace std::string_literals;
+    if (text.size() > max_bytes)
+        throw bad_packet(packet_errors::too_large, "packet: " + std::to_string(text.size()) +
+                                                       " bytes is over the limit of " + std::to_string(max_bytes));
+    if (auto depth = detail::json_depth(text, max_depth); depth > max_depth)
+        throw bad_packet(packet_errors::too_deep,
+                         "packet: JSON nested deeper than the limit of " + std::to_string(max_depth) + " levels");
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(text);
+    } catch (nlohmann::json::parse_error const& e) {
+        std::string what = e.what();
+        if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);  // drop nlohmann's id
+        if (auto at = what.find("; last read"); at != std::string::npos) what.erase(at);  // never echo input
+        throw bad_packet(packet_errors::invalid_json, "packet: invalid JSON (" + what + ")");
+    }
+    if (!j.is_object())
+        throw bad_packet(packet_errors::not_an_object,
+                         "packet: expected a JSON object, got "s + std::string(detail::json_kind(j)));
+    packet p;
+    auto type = j.find("type");
+    if (type == j.end()) throw bad_packet(packet_errors::missing_type, "packet: missing \"type\"");
+    if (!type->is_string())
+        throw bad_packet(packet_errors::missing_type,
+                         "packet: \"type\" must be a string, got "s + std::string(detail::json_kind(*type)));
+    p.type = type->get<std::string>();
+    if (auto agent = j.find("agent"); agent != j.end() && !agent->is_null()) {
+        bool fits = agent->is_number_integer() &&
+                    (!agent->is_number_unsigned() ||
+                     agent->get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()));
+        if (!fits)
+            throw bad_packet(packet_errors::bad_agent, "packet: \"agent\" must be an integer agent id, got "s +
+                                                           std::string(detail::json_kind(*agent)));
+        p.agent = agent_id{agent->get<std::int64_t>()};
+    }
+    if (auto data = j.find("data"); data != j.end()) p.data = std::move(*data);
+    return p;
+}
+
+/// Server → worker pushes: `send` returns false when the worker cannot be reached.
+template <class C>
+concept push_channel = requires(C& c, agent_id a, packet const& p) {
+    { c.send(a, p) } -> std::same_as<bool>;
+};
+
+/// Worker → server requests: the handler's return value is the reply.
+template <class C>
+concept request_channel = requires(C& c, std::function<packet(packet const&)> handler) {
+    c.on_message(std::move(handler));
+};
+
+/// Tells the server when a worker's connection is gone.
+template <class C>
+concept disconnect_channel = requires(C& c, std::function<void(agent_id)> handler) {
+    c.on_disconnect(std::move(handler));
+};
+
+/// Says whether the channel carries packets at all.
+template <class C>
+concept liveness_channel = requires(C const& c) {
+    { c.is_alive() } -> std::same_as<bool>;
+};
+
+/// How packets travel between the server and workers' pages (ARCHITECTURE §6).
+template <class C>
+concept channel = push_channel<C> && request_channel<C> && disconnect_channel<C> && liveness_channel<C>;
+
+/// Brings a server up and down: `prepare()` (build what it serves), `deploy()` → the URL workers
+/// open, `shutdown()`.
+template <class A>
+concept architect_lifecycle = requires(A& a) {
+    a.prepare();
+    { a.deploy() } -> std::same_as<std::string>;
+    a.shutdown();
+};
+
+/// Hands out its channel by reference: the pipeline installs handlers on the one the server uses.
+template <class A>
+concept architect_with_channel = requires(A& a) {
+    a.channel();
+    requires std::is_lvalue_reference_v<decltype(a.channel())>;
+    requires channel<std::remove_cvref_t<decltype(a.channel())>>;
+};
+
+/// A server workers connect to, with its channel (ARCHITECTURE §6).
+template <class A>
+concept architect = architect_lifecycle<A> && architect_with_channel<A>;
+
+namespace detail {
+
+/// Names the first missing member of `channel` for an entry point's message.
+template <class C>
+constexpr void check_channel() {
+    static_assert(push_channel<C>, "crowdline::channel: the type lacks send(agent_id, packet const&) -> bool");
+    static_assert(request_channel<C>,
+                  "crowdline::channel: the type lacks on_message(std::function<packet(packet const&)>)");
+    static_assert(disconnect_channel<C>, "crowdline::channel: the type lacks on_disconnect(std::function<void(agent_id)>)");
+    static_assert(liveness_channel<C>, "crowdline::channel: the type lacks is_alive() const -> bool");
+}
+
+/// Names the first missing member of `architect` for an entry point's message.
+template <class A>
+constexpr void check_architect() {
+    static_assert(requires(A& a) { a.prepare(); }, "crowdline::architect: the type lacks prepare()");
+    static_assert(requires(A& a) {
+        { a.deploy() } -> std::same_as<std::string>;
+    }, "crowdline::architect: the type lacks deploy() -> std::string");
+    static_assert(requires(A& a) { a.shutdown(); }, "crowdline::architect: the type lacks shutdown()");
+    constexpr bool has_channel = requires(A& a) {
+        a.channel();
+        requires std::is_lvalue_reference_v<decltype(a.channel())>;
+    };
+    static_assert(has_channel, "crowdline::architect: the type lacks channel() returning a reference to its channel");
+    if constexpr (has_channel) check_channel<std::remove_cvref_t<decltype(std::declval<A&>().channel())>>();
+}
+
+}  // namespace detail
+
+/// Entry-point check: `static_assert`s naming what `A` lacks, then true.
+template <class A>
+constexpr bool assert_architect() {
+    detail::check_architect<A>();
+    return architect<A>;
+}
+
+}  // namespace crowdline
+
+BOOST_HANA_ADAPT_STRUCT(crowdline::packet, type, agent, data);
+// ---- crowdline/architect/in_process.hpp
+/// `architects::in_process`: an architect whose channel is direct function calls. For tests, simulations
+/// and applications that embed the worker's side themselves: a "worker" calls `request`/`request_text`
+/// and reads its `inbox`, the server side installs handlers and `send`s, exactly as over a network.
+/// Thread-safe: one mutex guards the state, and handlers run without holding it, so a handler may
+/// `send` (or make requests) without deadlocking.
+
+#include <array>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+
 // ---- crowdline/config/args.hpp
 /// Config binding: an args struct reflected with Boost.Hana (BOOST_HANA_DEFINE_STRUCT or
 /// BOOST_HANA_ADAPT_STRUCT) gets, from that one definition, JSON load and dump, `key=value` overrides
@@ -4000,6 +4297,1725 @@ void validate(T const& args) {
 }
 
 }  // namespace crowdline::config
+
+namespace crowdline::architects {
+
+/// Settings of an `in_process` architect (reflected: loads from JSON / `key=value` like any args struct).
+struct in_process_args {
+    std::string name = "crowdline";               ///< deploy() answers "inproc://<name>"
+    std::size_t max_body_bytes = std::size_t{1} << 20;  ///< request_text refuses longer texts
+    std::size_t max_json_depth = 64;             ///< request_text refuses deeper JSON
+
+    static constexpr std::array<config::description, 3> descriptions{{
+        {"name", "server name; the URL is inproc://<name>"},
+        {"max_body_bytes", "longest request text accepted, in bytes"},
+        {"max_json_depth", "deepest JSON nesting accepted in a request"},
+    }};
+
+    /// Each problem names its key.
+    void validate() const {
+        if (name.empty()) throw config_error("name: must not be empty (it makes the URL)");
+        if (max_body_bytes == 0) throw config_error("max_body_bytes: must be > 0");
+        if (max_json_depth == 0) throw config_error("max_json_depth: must be > 0");
+    }
+};
+
+/// The channel of an `in_process` architect: server side (`send`, `on_message`, `on_disconnect`,
+/// `is_alive`) and the worker side tests drive (`request`, `request_text`, `inbox`, `disconnect`).
+class in_process_channel {
+public:
+    using message_handler = std::function<packet(packet const&)>;
+    using disconnect_handler = std::function<void(agent_id)>;
+
+    explicit in_process_channel(std::size_t max_body_bytes = std::size_t{1} << 20, std::size_t max_json_depth = 64)
+        : max_body_bytes_{max_body_bytes}, max_json_depth_{max_json_depth} {}
+    in_process_channel(in_process_channel const&) = delete;
+    in_process_channel& operator=(in_process_channel const&) = delete;
+
+    // --- server side ------------------------------------------------------------------------------
+    /// Queues `p` for the agent's page; false when the channel is down or the agent disconnected.
+    bool send(agent_id agent, packet const& p) {
+        std::lock_guard l{mutex_};
+        if (!alive_ || gone_.contains(agent)) return false;
+        inboxes_[agent].push_back(p);
+        return true;
+    }
+    /// Installs (or replaces) what answers requests.
+    void on_message(message_handler handler) {
+        std::lock_guard l{mutex_};
+        message_ = handler ? std::make_shared<message_handler const>(std::move(handler)) : nullptr;
+    }
+    /// Installs (or replaces) what hears about disconnected agents.
+    void on_disconnect(disconnect_handler handler) {
+        std::lock_guard l{mutex_};
+        disconnect_ = handler ? std::make_shared<disconnect_handler const>(std::move(handler)) : nullptr;
+    }
+    /// True between the architect's deploy() and shutdown().
+    [[nodiscard]] bool is_alive() const {
+        std::lock_guard l{mutex_};
+        return alive_;
+    }
+
+    // --- worker side ------------------------------------------------------------------------------
+    /// Sends a request and returns the reply. Never throws for the server's failures: a channel that is
+    /// down, a missing handler or a handler that throws become error packets, as a network would give.
+    packet request(packet const& p) {
+        std::shared_ptr<message_handler const> handler;
+        {
+            std::lock_guard l{mutex_};
+            if (!alive_) return packet::error(std::string(packet_errors::unavailable), unavailable_message_);
+            if (p.agent) gone_.erase(*p.agent);  // a request from a disconnected agent is a reconnect
+            handler = message_;
+        }
+        if (!handler)
+            return packet::error(std::string(packet_errors::no_handler), "the server does not serve requests yet");
+        try {
+            return (*handler)(p);
+        } catch (...) {
+            return detail::error_reply_for_current_exception();
+        }
+    }
+    /// Like `request`, from raw text as a page would send it: bad input (too long, not JSON, too deep,
+    /// not a packet) becomes an error packet whose reason says which, and never reaches the handler.
+    packet request_text(std::string_view raw) {
+        packet p;
+        try {
+            p = parse_packet(raw, max_body_bytes_, max_json_depth_);
+        } catch (bad_packet const& e) {
+            return packet::error(e.reason, e.what());
+        }
+        return request(p);
+    }
+    /// What the server pushed to `agent` since the last call, oldest first (drains it).
+    std::vector<packet> inbox(agent_id agent) {
+        std::lock_guard l{mutex_};
+        auto it = inboxes_.find(agent);
+        if (it == inboxes_.end()) return {};
+        std::vector<packet> out(std::make_move_iterator(it->second.begin()), std::make_move_iterator(it->second.end()));
+        inboxes_.erase(it);
+        return out;
+    }
+    /// The agent's page went away: drops its unread pushes, refuses further sends until it makes a
+    /// request again, and tells the disconnect handler.
+    void disconnect(agent_id agent) {
+        std::shared_ptr<disconnect_handler const> handler;
+        {
+            std::lock_guard l{mutex_};
+            gone_.insert(agent);
+            inboxes_.erase(agent);
+            handler = disconnect_;
+        }
+        if (handler) (*handler)(agent);
+    }
+
+    // --- for the architect ------------------------------------------------------------------------
+    /// Opens (true) or closes (false) the channel; `why` is the message of replies while closed.
+    void set_alive(bool alive, std::string why = "the server is not deployed") {
+        std::lock_guard l{mutex_};
+        alive_ = alive;
+        unavailable_message_ = std::move(why);
+        if (!alive) inboxes_.clear();
+    }
+
+private:
+    std::size_t max_body_bytes_;
+    std::size_t max_json_depth_;
+    mutable std::mutex mutex_;
+    bool alive_ = false;
+    std::string unavailable_message_ = "the server is not deployed";
+    std::shared_ptr<message_handler const> message_;
+    std::shared_ptr<disconnect_handler const> disconnect_;
+    std::unordered_map<agent_id, std::deque<packet>> inboxes_;
+    std::unordered_set<agent_id> gone_;
+};
+
+/// An architect without a network: prepare → deploy ("inproc://<name>") → requests served → shutdown.
+/// Shutdown is final: the channel stays down and later prepare/deploy calls are refused.
+class in_process {
+public:
+    using args_type = in_process_args;
+
+    /// Refuses invalid args with `config_error` naming the key.
+    explicit in_process(args_type args = {})
+        : args_{(args.validate(), std::move(args))}, channel_{args_.max_body_bytes, args_.max_json_depth} {}
+    in_process(in_process const&) = delete;
+    in_process& operator=(in_process const&) = delete;
+
+    /// Nothing to build in process; marks the server ready to deploy. Idempotent before shutdown.
+    void prepare() {
+        std::lock_guard l{mutex_};
+        if (state_ == state::shut_down) throw error("architect \"" + args_.name + "\": prepare() after shutdown()");
+        if (state_ == state::created) state_ = state::prepared;
+    }
+    /// Opens the channel; returns the URL workers open. Before prepare() → `crowdline::error`.
+    std::string deploy() {
+        std::lock_guard l{mutex_};
+        if (state_ == state::created)
+            throw error("architect \"" + args_.name + "\": deploy() before prepare()");
+        if (state_ == state::shut_down) throw error("architect \"" + args_.name + "\": deploy() after shutdown()");
+        state_ = state::deployed;
+        channel_.set_alive(true);
+        return url();
+    }
+    /// Closes the channel for good: requests get an `unavailable` error reply, sends return false.
+    void shutdown() {
+        std::lock_guard l{mutex_};
+        state_ = state::shut_down;
+        channel_.set_alive(false, "architect \"" + args_.name + "\" is shut down");
+    }
+
+    /// The channel the server side installs its handlers on.
+    in_process_channel& channel() noexcept { return channel_; }
+
+    /// Whether prepare() has run (and shutdown() has not).
+    [[nodiscard]] bool is_prepared() const {
+        std::lock_guard l{mutex_};
+        return state_ == state::prepared || state_ == state::deployed;
+    }
+    /// Whether the server is up: deployed and not shut down (Mephisto's "GET /is_alive returns 200").
+    [[nodiscard]] bool is_up() const { return channel_.is_alive(); }
+    /// "inproc://<name>", the URL deploy() returns.
+    [[nodiscard]] std::string url() const { return "inproc://" + args_.name; }
+    [[nodiscard]] args_type const& args() const noexcept { return args_; }
+
+    // --- worker side, forwarded to the channel ------------------------------------------------------
+    /// See `in_process_channel::request`.
+    packet request(packet const& p) { return channel_.request(p); }
+    /// See `in_process_channel::request_text`; limits come from the args.
+    packet request_text(std::string_view raw) { return channel_.request_text(raw); }
+    /// See `in_process_channel::inbox`.
+    std::vector<packet> inbox(agent_id agent) { return channel_.inbox(agent); }
+    /// See `in_process_channel::disconnect`.
+    void disconnect(agent_id agent) { channel_.disconnect(agent); }
+
+private:
+    enum class state { created, prepared, deployed, shut_down };
+    args_type args_;
+    in_process_channel channel_;
+    mutable std::mutex mutex_;
+    state state_ = state::created;
+};
+
+static_assert(channel<in_process_channel>, "architects::in_process_channel must model crowdline::channel");
+static_assert(architect<in_process>, "architects::in_process must model crowdline::architect");
+
+}  // namespace crowdline::architects
+
+BOOST_HANA_ADAPT_STRUCT(crowdline::architects::in_process_args, name, max_body_bytes, max_json_depth);
+// ---- crowdline/provider/provider.hpp
+/// The `crowdline::provider` concept: the crowd a campaign sources work from (Mephisto's CrowdProvider
+/// with its wrapped Requester, Worker, Agent and Unit). Split into one concept per wrapped object so a
+/// type missing a method is told which group it lacks, and `detail::check_provider` names the method.
+///
+/// One model: `crowdline::providers::mock` (provider/mock.hpp). One non-model: a type without
+/// `block(worker_id, std::string_view)` — see tests/static/architect_provider_concepts.cpp.
+
+#include <concepts>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline {
+
+/// Names the provider: `P::provider_type` (stored in every row the provider's work touches).
+template <class P>
+concept typed_provider = requires {
+    { P::provider_type } -> std::convertible_to<std::string_view>;
+};
+
+/// The account that pays (Mephisto's Requester): `register_requester` (`register` is a keyword),
+/// `is_registered`, `budget`.
+template <class P>
+concept requester_provider = requires(P& p, requester_id r) {
+    p.register_requester(r);
+    { p.is_registered(r) } -> std::same_as<bool>;
+    { p.budget(r) } -> std::same_as<double>;
+};
+
+/// What a requester does to a person (Mephisto's Worker): block, pay a bonus (false, and nothing paid,
+/// when the budget does not cover it), and sync crowd-side qualifications.
+template <class P>
+concept worker_provider = requires(P& p, worker_id w, std::string_view text, std::optional<unit_id> u) {
+    p.block(w, text);
+    p.unblock(w);
+    { p.is_blocked(w) } -> std::same_as<bool>;
+    { p.bonus(w, 1.0, text, u) } -> std::same_as<bool>;
+    p.grant(w, text, 1);
+    p.revoke(w, text);
+};
+
+/// Judging one attempt at one unit (Mephisto's Agent).
+template <class P>
+concept agent_provider = requires(P& p, agent_id a, std::string_view note) {
+    p.approve(a, note);
+    p.reject(a, note);
+    p.soft_reject(a, note);
+    p.mark_done(a);
+};
+
+/// Offering a unit on the crowd and taking it down (Mephisto's Unit).
+template <class P>
+concept unit_provider = requires(P& p, unit_id u, std::string_view url) {
+    p.launch(u, url);
+    p.expire(u);
+    { p.is_expired(u) } -> std::same_as<bool>;
+};
+
+/// Per-run setup and teardown on the crowd side (listing the task, registering qualifications …).
+template <class P>
+concept resource_provider = requires(P& p, task_run_id run, std::string_view url) {
+    p.setup_resources(run, url);
+    p.cleanup_resources(run);
+};
+
+/// How a worker's identity arrives: the name a registration says the worker has (throws
+/// `invalid_argument` when it says none).
+template <class P>
+concept identity_provider = requires(P& p, nlohmann::json const& registration) {
+    { p.worker_name(registration) } -> std::same_as<std::string>;
+};
+
+/// A crowd provider (ARCHITECTURE §6).
+template <class P>
+concept provider = typed_provider<P> && requester_provider<P> && worker_provider<P> && agent_provider<P> &&
+                   unit_provider<P> && resource_provider<P> && identity_provider<P>;
+
+namespace detail {
+
+/// Names the first missing member of `provider` for an entry point's message.
+template <class P>
+constexpr void check_provider() {
+    static_assert(typed_provider<P>, "crowdline::provider: the type lacks static provider_type (a std::string_view)");
+    // requester
+    static_assert(requires(P& p, requester_id r) { p.register_requester(r); },
+                  "crowdline::provider: the type lacks register_requester(requester_id)");
+    static_assert(requires(P& p, requester_id r) {
+        { p.is_registered(r) } -> std::same_as<bool>;
+    }, "crowdline::provider: the type lacks is_registered(requester_id) -> bool");
+    static_assert(requires(P& p, requester_id r) {
+        { p.budget(r) } -> std::same_as<double>;
+    }, "crowdline::provider: the type lacks budget(requester_id) -> double");
+    // worker
+    static_assert(requires(P& p, worker_id w, std::string_view s) { p.block(w, s); },
+                  "crowdline::provider: the type lacks block(worker_id, std::string_view reason)");
+    static_assert(requires(P& p, worker_id w) { p.unblock(w); },
+                  "crowdline::provider: the type lacks unblock(worker_id)");
+    static_assert(requires(P& p, worker_id w) {
+        { p.is_blocked(w) } -> std::same_as<bool>;
+    }, "crowdline::provider: the type lacks is_blocked(worker_id) -> bool");
+    static_assert(requires(P& p, worker_id w, std::string_view s, std::optional<unit_id> u) {
+        { p.bonus(w, 1.0, s, u) } -> std::same_as<bool>;
+    }, "crowdline::provider: the type lacks bonus(worker_id, double amount, std::string_view reason, "
+       "std::optional<unit_id>) -> bool");
+    static_assert(requires(P& p, worker_id w, std::string_view s) { p.grant(w, s, 1); },
+                  "crowdline::provider: the type lacks grant(worker_id, std::string_view qualification, int value)");
+    static_assert(requires(P& p, worker_id w, std::string_view s) { p.revoke(w, s); },
+                  "crowdline::provider: the type lacks revoke(worker_id, std::string_view qualification)");
+    // agent
+    static_assert(requires(P& p, agent_id a, std::string_view s) { p.approve(a, s); },
+                  "crowdline::provider: the type lacks approve(agent_id, std::string_view note)");
+    static_assert(requires(P& p, agent_id a, std::string_view s) { p.reject(a, s); },
+                  "crowdline::provider: the type lacks reject(agent_id, std::string_view note)");
+    static_assert(requires(P& p, agent_id a, std::string_view s) { p.soft_reject(a, s); },
+                  "crowdline::provider: the type lacks soft_reject(agent_id, std::string_view note)");
+    static_assert(requires(P& p, agent_id a) { p.mark_done(a); },
+                  "crowdline::provider: the type lacks mark_done(agent_id)");
+    // unit
+    static_assert(requires(P& p, unit_id u, std::string_view s) { p.launch(u, s); },
+                  "crowdline::provider: the type lacks launch(unit_id, std::string_view url)");
+    static_assert(requires(P& p, unit_id u) { p.expire(u); }, "crowdline::provider: the type lacks expire(unit_id)");
+    static_assert(requires(P& p, unit_id u) {
+        { p.is_expired(u) } -> std::same_as<bool>;
+    }, "crowdline::provider: the type lacks is_expired(unit_id) -> bool");
+    // resources
+    static_assert(requires(P& p, task_run_id r, std::string_view s) { p.setup_resources(r, s); },
+                  "crowdline::provider: the type lacks setup_resources(task_run_id, std::string_view url)");
+    static_assert(requires(P& p, task_run_id r) { p.cleanup_resources(r); },
+                  "crowdline::provider: the type lacks cleanup_resources(task_run_id)");
+    // identity
+    static_assert(identity_provider<P>,
+                  "crowdline::provider: the type lacks worker_name(nlohmann::json const& registration) -> std::string");
+}
+
+}  // namespace detail
+
+/// Entry-point check: `static_assert`s naming what `P` lacks, then true.
+template <class P>
+constexpr bool assert_provider() {
+    detail::check_provider<P>();
+    return provider<P>;
+}
+
+}  // namespace crowdline
+// ---- crowdline/provider/mock.hpp
+/// `providers::mock`: a crowd provider that keeps everything in memory and lets tests see all of it
+/// (Mephisto's MockProvider "exposes all of the underlying state"): who is blocked, which bonuses were
+/// paid and why, which agents were approved or rejected, which units are live, which crowd
+/// qualifications were granted, which runs have resources. Thread-safe (one mutex).
+
+#include <cmath>
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline::providers {
+
+/// Settings of a `mock` provider.
+struct mock_options {
+    double budget = 100000;  ///< per registered requester, as Mephisto's mock requester
+};
+
+/// One bonus the mock paid.
+struct mock_bonus {
+    worker_id worker{};
+    double amount = 0;
+    std::string reason{};
+    std::optional<unit_id> unit{};
+    requester_id paid_by{};
+    friend bool operator==(mock_bonus const&, mock_bonus const&) = default;
+};
+
+/// One judgement of an agent (approve / reject / soft reject) with its note.
+struct mock_decision {
+    agent_id agent{};
+    std::string note{};
+    friend bool operator==(mock_decision const&, mock_decision const&) = default;
+};
+
+/// A crowd in memory. Bonuses are paid from the first requester registered (the account this provider
+/// instance works for, like Mephisto's `requester_name` provider argument), or the one `pay_from` names.
+class mock {
+public:
+    static constexpr std::string_view provider_type = "mock";
+    /// Appended to every worker name (see `worker_name`).
+    static constexpr std::string_view sandbox_suffix = "_sandbox";
+    /// Longest worker name a registration may carry, in bytes.
+    static constexpr std::size_t max_worker_name = 256;
+
+    explicit mock(mock_options options = {}) : options_{options} {
+        if (!std::isfinite(options_.budget) || options_.budget < 0)
+            throw invalid_argument("mock provider: budget must be a finite amount ≥ 0");
+    }
+    mock(mock const&) = delete;
+    mock& operator=(mock const&) = delete;
+
+    // --- requester ---------------------------------------------------------------------------------
+    /// Opens the requester's account with the configured budget; registering again changes nothing.
+    void register_requester(requester_id r) {
+        lock l{mutex_};
+        ++calls_;
+        if (accounts_.try_emplace(r, options_.budget).second && !payer_) payer_ = r;
+    }
+    [[nodiscard]] bool is_registered(requester_id r) const {
+        lock l{mutex_};
+        ++calls_;
+        return accounts_.contains(r);
+    }
+    /// What the requester can still spend. Unregistered → `invalid_argument`.
+    [[nodiscard]] double budget(requester_id r) const {
+        lock l{mutex_};
+        ++calls_;
+        return account(r);
+    }
+    /// Makes bonuses come out of `r`'s account. Unregistered → `invalid_argument`.
+    void pay_from(requester_id r) {
+        lock l{mutex_};
+        (void)account(r);
+        payer_ = r;
+    }
+
+    // --- worker ------------------------------------------------------------------------------------
+    void block(worker_id w, std::string_view reason) {
+        lock l{mutex_};
+        ++calls_;
+        blocked_[w] = std::string(reason);
+    }
+    void unblock(worker_id w) {
+        lock l{mutex_};
+        ++calls_;
+        blocked_.erase(w);
+    }
+    [[nodiscard]] bool is_blocked(worker_id w) const {
+        lock l{mutex_};
+        ++calls_;
+        return blocked_.contains(w);
+    }
+    /// Pays `amount` from the paying account; false (and nothing paid) when no requester is registered or
+    /// the budget does not cover it. A negative, zero or non-finite amount → `invalid_argument`.
+    bool bonus(worker_id w, double amount, std::string_view reason, std::optional<unit_id> u) {
+        lock l{mutex_};
+        ++calls_;
+        if (!std::isfinite(amount) || amount <= 0)
+            throw invalid_argument("bonus for worker " + std::to_string(w.value()) + ": amount must be > 0, got " +
+                                   nlohmann::json(amount).dump());
+        if (!payer_) return false;
+        double& left = accounts_.at(*payer_);
+        if (amount > left) return false;
+        left -= amount;
+        bonuses_.push_back({w, amount, std::string(reason), u, *payer_});
+        return true;
+    }
+    /// Sets a crowd-side qualification (upsert). An empty name → `invalid_argument`.
+    void grant(worker_id w, std::string_view qualification, int value) {
+        lock l{mutex_};
+        ++calls_;
+        require_qualification_name(qualification);
+        qualifications_[w][std::string(qualification)] = value;
+    }
+    void revoke(worker_id w, std::string_view qualification) {
+        lock l{mutex_};
+        ++calls_;
+        require_qualification_name(qualification);
+        if (auto it = qualifications_.find(w); it != qualifications_.end()) it->second.erase(std::string(qualification));
+    }
+
+    // --- agent -------------------------------------------------------------------------------------
+    void approve(agent_id a, std::string_view note) { decide(approved_, a, note); }
+    void reject(agent_id a, std::string_view note) { decide(rejected_, a, note); }
+    void soft_reject(agent_id a, std::string_view note) { decide(soft_rejected_, a, note); }
+    void mark_done(agent_id a) {
+        lock l{mutex_};
+        ++calls_;
+        done_.insert(a);
+    }
+
+    // --- unit --------------------------------------------------------------------------------------
+    /// Lists the unit at `url`. An empty URL → `invalid_argument`.
+    void launch(unit_id u, std::string_view url) {
+        lock l{mutex_};
+        ++calls_;
+        if (url.empty()) throw invalid_argument("launch of unit " + std::to_string(u.value()) + ": empty URL");
+        launched_[u] = std::string(url);
+        expired_.erase(u);
+    }
+    void expire(unit_id u) {
+        lock l{mutex_};
+        ++calls_;
+        expired_.insert(u);
+    }
+    [[nodiscard]] bool is_expired(unit_id u) const {
+        lock l{mutex_};
+        ++calls_;
+        return expired_.contains(u);
+    }
+
+    // --- resources ---------------------------------------------------------------------------------
+    /// Records the run's URL. An empty URL → `invalid_argument`.
+    void setup_resources(task_run_id run, std::string_view url) {
+        lock l{mutex_};
+        ++calls_;
+        if (url.empty()) throw invalid_argument("resources of task run " + std::to_string(run.value()) + ": empty URL");
+        resources_[run] = std::string(url);
+        cleaned_.erase(run);
+    }
+    void cleanup_resources(task_run_id run) {
+        lock l{mutex_};
+        ++calls_;
+        resources_.erase(run);
+        cleaned_.insert(run);
+    }
+
+    // --- identity ----------------------------------------------------------------------------------
+    /// `registration["worker_name"]` + "_sandbox". The mock is a sandbox provider, and like Mephisto's it
+    /// suffixes names so a person's sandbox identity never merges with their live identity on a real
+    /// provider (worker names are unique across providers in the store). A registration that is not an
+    /// object, or whose `worker_name` is missing, not a string, empty or longer than `max_worker_name`
+    /// bytes → `invalid_argument` saying which.
+    [[nodiscard]] std::string worker_name(nlohmann::json const& registration) const {
+        {
+            lock l{mutex_};
+            ++calls_;
+        }
+        if (!registration.is_object()) throw invalid_argument("mock registration: expected a JSON object");
+        auto it = registration.find("worker_name");
+        if (it == registration.end()) throw invalid_argument("mock registration: missing \"worker_name\"");
+        if (!it->is_string()) throw invalid_argument("mock registration: \"worker_name\" must be a string");
+        auto const& name = it->get_ref<std::string const&>();
+        if (name.empty()) throw invalid_argument("mock registration: \"worker_name\" is empty");
+        if (name.size() > max_worker_name)
+            throw invalid_argument("mock registration: \"worker_name\" is " + std::to_string(name.size()) +
+                                   " bytes, over the limit of " + std::to_string(max_worker_name));
+        for (unsigned char c : name)
+            if (c < 0x20 || c == 0x7f)
+                throw invalid_argument("mock registration: \"worker_name\" contains a control character");
+        return name + std::string(sandbox_suffix);
+    }
+
+    // --- observation (tests) -----------------------------------------------------------------------
+    /// How many provider-interface calls were made (queries included): "not called" is `calls()` unchanged.
+    [[nodiscard]] std::size_t calls() const { lock l{mutex_}; return calls_; }
+    /// Blocked workers and why.
+    [[nodiscard]] std::map<worker_id, std::string> blocked() const { lock l{mutex_}; return blocked_; }
+    /// Every bonus paid, in order.
+    [[nodiscard]] std::vector<mock_bonus> bonuses() const { lock l{mutex_}; return bonuses_; }
+    [[nodiscard]] std::vector<mock_decision> approved() const { lock l{mutex_}; return approved_; }
+    [[nodiscard]] std::vector<mock_decision> rejected() const { lock l{mutex_}; return rejected_; }
+    [[nodiscard]] std::vector<mock_decision> soft_rejected() const { lock l{mutex_}; return soft_rejected_; }
+    /// Agents `mark_done` was called for.
+    [[nodiscard]] std::set<agent_id> done() const { lock l{mutex_}; return done_; }
+    /// Units launched (and their URL), expired ones included.
+    [[nodiscard]] std::map<unit_id, std::string> launched() const { lock l{mutex_}; return launched_; }
+    [[nodiscard]] std::set<unit_id> expired() const { lock l{mutex_}; return expired_; }
+    /// Crowd-side qualifications of a worker: name → value.
+    [[nodiscard]] std::map<std::string, int> qualifications(worker_id w) const {
+        lock l{mutex_};
+        auto it = qualifications_.find(w);
+        return it == qualifications_.end() ? std::map<std::string, int>{} : it->second;
+    }
+    /// Runs with resources set up and not cleaned, with their URL.
+    [[nodiscard]] std::map<task_run_id, std::string> resources() const { lock l{mutex_}; return resources_; }
+    /// Runs whose resources were cleaned up.
+    [[nodiscard]] std::set<task_run_id> cleaned() const { lock l{mutex_}; return cleaned_; }
+
+private:
+    using lock = std::lock_guard<std::mutex>;
+
+    double const& account(requester_id r) const {
+        auto it = accounts_.find(r);
+        if (it == accounts_.end())
+            throw invalid_argument("requester " + std::to_string(r.value()) + " is not registered with the mock provider");
+        return it->second;
+    }
+    static void require_qualification_name(std::string_view name) {
+        if (name.empty()) throw invalid_argument("mock provider: a qualification name must not be empty");
+    }
+    void decide(std::vector<mock_decision>& list, agent_id a, std::string_view note) {
+        lock l{mutex_};
+        ++calls_;
+        list.push_back({a, std::string(note)});
+    }
+
+    mock_options options_;
+    mutable std::mutex mutex_;
+    mutable std::size_t calls_ = 0;
+    std::map<requester_id, double> accounts_;
+    std::optional<requester_id> payer_;
+    std::map<worker_id, std::string> blocked_;
+    std::vector<mock_bonus> bonuses_;
+    std::map<worker_id, std::map<std::string, int>> qualifications_;
+    std::vector<mock_decision> approved_, rejected_, soft_rejected_;
+    std::set<agent_id> done_;
+    std::map<unit_id, std::string> launched_;
+    std::set<unit_id> expired_;
+    std::map<task_run_id, std::string> resources_;
+    std::set<task_run_id> cleaned_;
+};
+
+static_assert(provider<mock>, "providers::mock must model crowdline::provider");
+
+}  // namespace crowdline::providers
+// ---- crowdline/ops/review.hpp
+/// Review: what a requester does after work comes in — approve, reject, soft-reject a unit, pay a
+/// bonus, block or unblock a worker. Works over any `crowdline::store` and any `crowdline::provider`.
+///
+/// Each action is one provider call, one store change and one `worker_review` row. The store part runs
+/// in one `transaction`, and the provider is called last inside it: every check (unknown id, a unit
+/// that is not completed, a bad amount) happens before the provider hears of anything, and a provider
+/// that throws or refuses a payment rolls the store back, so the two never disagree about a refusal.
+///
+/// Rows written (`worker_review.status` follows Mephisto's review app): approve → "approved", reject →
+/// "rejected", soft_reject → "soft_rejected" (each with the note and any bonus); bonus → no status,
+/// `bonus` = amount, `review_note` = reason; block → no status, `blocked_worker` = true; unblock →
+/// "unblocked".
+
+#include <cmath>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline::review {
+
+/// The provider declined to pay (the budget does not cover it); nothing was written or paid.
+struct payment_refused : error {
+    using error::error;
+};
+
+namespace detail {
+
+/// Both arguments checked, each failure naming the argument and the missing piece.
+template <class Store, class Provider>
+constexpr void check_arguments() {
+    crowdline::detail::check_store<Store>();
+    static_assert(store<Store>, "crowdline::review: argument 1 (db) must model crowdline::store");
+    crowdline::detail::check_provider<Provider>();
+    static_assert(provider<Provider>, "crowdline::review: argument 2 (provider) must model crowdline::provider");
+}
+
+inline std::string id_text(auto id) { return std::string(decltype(id)::tag_type::name) + ' ' + std::to_string(id.value()); }
+
+inline void require_amount(double amount, worker_id w) {
+    if (!std::isfinite(amount) || amount <= 0)
+        throw invalid_argument("bonus for " + id_text(w) + ": amount must be a number > 0, got " +
+                               nlohmann::json(amount).dump());
+}
+
+template <class Provider>
+void pay(Provider& provider, worker_id w, double amount, std::string const& reason, std::optional<unit_id> u) {
+    if (!provider.bonus(w, amount, reason, u))
+        throw payment_refused("bonus of " + nlohmann::json(amount).dump() + " for " + id_text(w) + ": refused by provider \"" +
+                              std::string(Provider::provider_type) + "\" (budget too low?); nothing was recorded");
+}
+
+/// approve / reject / soft_reject: unit completed → `to_unit`, its agent completed → `to_agent`, a
+/// review row, an optional bonus, then `judge(agent, note)` on the provider.
+template <class Store, class Provider, class Judge>
+void judge_unit(Store& db, Provider& provider, unit_id u, unit_status to_unit, agent_status to_agent,
+                std::string const& note, std::optional<double> bonus_amount, Judge judge) {
+    db.transaction([&] {
+        unit const row = db.get_unit(u);  // unknown → entry_does_not_exist
+        std::string const action(to_string(to_agent));
+        if (row.status != unit_status::completed)
+            throw invalid_transition(id_text(u) + ": cannot be " + action + ": it is " +
+                                     std::string(to_string(row.status)) + ", not completed");
+        if (!row.agent || !row.worker)
+            throw invalid_transition(id_text(u) + ": cannot be " + action + ": it is completed but has no agent");
+        agent const a = db.get_agent(*row.agent);
+        if (!can_transition(a.status, to_agent))
+            throw invalid_transition(id_text(a.id) + " of " + id_text(u) + ": cannot be " + action + ": it is " +
+                                     std::string(to_string(a.status)) + ", not completed");
+        db.update_unit(u, to_unit);
+        db.update_agent(a.id, to_agent);
+        worker_review r;
+        r.unit = u;
+        r.worker = a.worker;
+        r.task = row.task;
+        r.status = action;
+        if (!note.empty()) r.review_note = note;
+        r.bonus = bonus_amount;
+        db.new_worker_review(r);
+        if (bonus_amount)
+            pay(provider, a.worker, *bonus_amount, note.empty() ? "bonus for " + id_text(u) : note, u);
+        judge(a.id, note);
+    });
+}
+
+}  // namespace detail
+
+/// Accepts a completed unit: unit → accepted, its agent → approved, the provider approves (and pays
+/// `bonus` when given), a review row records it. A unit that is not completed → `invalid_transition`
+/// naming it; unknown unit → `entry_does_not_exist`; a refused bonus → `payment_refused`. Any refusal
+/// writes nothing and, for the first two, calls no provider method.
+template <class Store, class Provider>
+void approve(Store& db, Provider& provider, unit_id unit, std::string note = "", std::optional<double> bonus = {}) {
+    detail::check_arguments<Store, Provider>();
+    if (bonus) {
+        // the unit's worker is not known yet; name the unit instead
+        if (!std::isfinite(*bonus) || *bonus <= 0)
+            throw invalid_argument("bonus with the approval of " + detail::id_text(unit) +
+                                   ": amount must be a number > 0, got " + nlohmann::json(*bonus).dump());
+    }
+    detail::judge_unit(db, provider, unit, unit_status::accepted, agent_status::approved, note, bonus,
+                       [&](agent_id a, std::string const& n) { provider.approve(a, n); });
+}
+
+/// Rejects a completed unit: unit → rejected, agent → rejected (the work may be redone on a resumed
+/// run), the provider rejects. Refusals as for `approve`.
+template <class Store, class Provider>
+void reject(Store& db, Provider& provider, unit_id unit, std::string note = "") {
+    detail::check_arguments<Store, Provider>();
+    detail::judge_unit(db, provider, unit, unit_status::rejected, agent_status::rejected, note, std::nullopt,
+                       [&](agent_id a, std::string const& n) { provider.reject(a, n); });
+}
+
+/// Soft-rejects a completed unit: the worker is paid but the data is not used (unit → soft_rejected,
+/// agent → soft_rejected). Refusals as for `approve`.
+template <class Store, class Provider>
+void soft_reject(Store& db, Provider& provider, unit_id unit, std::string note = "") {
+    detail::check_arguments<Store, Provider>();
+    detail::judge_unit(db, provider, unit, unit_status::soft_rejected, agent_status::soft_rejected, note, std::nullopt,
+                       [&](agent_id a, std::string const& n) { provider.soft_reject(a, n); });
+}
+
+/// Pays a worker `amount` for `reason`, optionally for a unit they worked on. Unknown worker or unit →
+/// `entry_does_not_exist`; an amount ≤ 0 or a unit the worker never held → `invalid_argument`; the
+/// provider refusing → `payment_refused`. A refusal writes nothing.
+template <class Store, class Provider>
+void bonus(Store& db, Provider& provider, worker_id worker, double amount, std::string reason,
+           std::optional<unit_id> unit = {}) {
+    detail::check_arguments<Store, Provider>();
+    detail::require_amount(amount, worker);
+    db.transaction([&] {
+        (void)db.get_worker(worker);
+        worker_review r;
+        r.worker = worker;
+        if (unit) {
+            crowdline::unit const row = db.get_unit(*unit);
+            if (db.find_agents({.worker = worker, .unit = *unit}).empty())
+                throw invalid_argument("bonus for " + detail::id_text(worker) + ": " + detail::id_text(*unit) +
+                                       " was never held by that worker");
+            r.unit = *unit;
+            r.task = row.task;
+        }
+        r.review_note = reason;
+        r.bonus = amount;
+        db.new_worker_review(r);
+        detail::pay(provider, worker, amount, reason, unit);
+    });
+}
+
+/// Blocks a worker on the provider for `reason` (required: the worker may be told). Unknown worker →
+/// `entry_does_not_exist`; empty reason → `invalid_argument`.
+template <class Store, class Provider>
+void block(Store& db, Provider& provider, worker_id worker, std::string reason) {
+    detail::check_arguments<Store, Provider>();
+    if (reason.empty()) throw invalid_argument("block of " + detail::id_text(worker) + ": a reason is required");
+    db.transaction([&] {
+        (void)db.get_worker(worker);
+        worker_review r;
+        r.worker = worker;
+        r.review_note = reason;
+        r.blocked_worker = true;
+        db.new_worker_review(r);
+        provider.block(worker, reason);
+    });
+}
+
+/// Lifts a block. Unknown worker → `entry_does_not_exist`.
+template <class Store, class Provider>
+void unblock(Store& db, Provider& provider, worker_id worker, std::string reason = "") {
+    detail::check_arguments<Store, Provider>();
+    db.transaction([&] {
+        (void)db.get_worker(worker);
+        worker_review r;
+        r.worker = worker;
+        r.status = "unblocked";
+        if (!reason.empty()) r.review_note = reason;
+        db.new_worker_review(r);
+        provider.unblock(worker);
+    });
+}
+
+}  // namespace crowdline::review
+// ---- crowdline/ops/data_browser.hpp
+/// `data_browser<Store>`: the results of a task or of a run, as a range-v3 range of `unit_result`, and
+/// `export_jsonl` to write any such range as one JSON object per line (Mephisto's DataBrowser).
+///
+/// A result covers a unit whose work is done (Mephisto's completed set: completed, accepted, rejected,
+/// soft_rejected). Which units are listed is decided when the range is made; each unit with its agent,
+/// worker and saved state is read when its element is reached (so taking the first ten results of a
+/// large run reads ten agents, and a range made before a review shows the review's outcome).
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <range/v3/range/concepts.hpp>
+#include <range/v3/view/iota.hpp>
+#include <range/v3/view/transform.hpp>
+
+
+namespace crowdline {
+
+/// One finished unit with who did it and what they sent.
+struct unit_result {
+    crowdline::unit unit{};
+    std::optional<crowdline::agent> agent{};    ///< the unit's agent (absent only if the store lost it)
+    std::optional<crowdline::worker> worker{};  ///< the agent's worker
+    nlohmann::json agent_state{};               ///< what the worker sent (the agent's saved state)
+};
+
+/// Reads results out of a store. Holds a reference: the store must outlive the browser and its ranges.
+template <class Store>
+class data_browser {
+    static_assert((crowdline::detail::check_store<Store>(), store<Store>),
+                  "crowdline::data_browser: Store must model crowdline::store");
+
+public:
+    explicit data_browser(Store& db) noexcept : db_{&db} {}
+
+    /// Results of every run of the task called `task_name`, in unit creation order. Unknown name →
+    /// `entry_does_not_exist`.
+    [[nodiscard]] auto results_for_task(std::string_view task_name) const {
+        auto tasks = db_->find_tasks({.name = std::string(task_name)});
+        if (tasks.empty()) throw entry_does_not_exist("task \"" + std::string(task_name) + "\": does not exist");
+        return results(db_->find_units({.task = tasks.front().id}));
+    }
+
+    /// Results of one run, in unit creation order. Unknown run → `entry_does_not_exist`.
+    [[nodiscard]] auto results_for_run(task_run_id run) const {
+        (void)db_->get_task_run(run);
+        return results(db_->find_units({.task_run = run}));
+    }
+
+    /// One unit's result, whatever its status (Mephisto's `get_data_from_unit`). Unknown → `entry_does_not_exist`.
+    [[nodiscard]] unit_result result_for_unit(unit_id u) const { return load(*db_, db_->get_unit(u)); }
+
+private:
+    static unit_result load(Store& db, crowdline::unit const& u) {
+        unit_result r{u, std::nullopt, std::nullopt, nullptr};
+        if (u.agent) {
+            r.agent = db.get_agent(*u.agent);
+            r.worker = db.get_worker(r.agent->worker);
+            r.agent_state = r.agent->state;
+        } else if (u.worker) {
+            r.worker = db.get_worker(*u.worker);
+        }
+        return r;
+    }
+
+    /// Keeps the ids of the done units (shared, so the range is cheap to copy) and reads each result
+    /// when its element is reached.
+    auto results(std::vector<crowdline::unit> const& units) const {
+        auto done = std::make_shared<std::vector<unit_id>>();
+        for (auto const& u : units)
+            if (complete(u.status)) done->push_back(u.id);
+        Store* db = db_;
+        return ranges::views::iota(std::size_t{0}, done->size()) |
+               ranges::views::transform([db, done](std::size_t i) { return load(*db, db->get_unit((*done)[i])); });
+    }
+
+    Store* db_;
+};
+
+/// One result as the JSON object `export_jsonl` writes: unit id, assignment, index, status, worker name,
+/// agent status, the saved state (absent parts are null).
+[[nodiscard]] inline nlohmann::json to_export_json(unit_result const& r) {
+    return nlohmann::json{
+        {"unit_id", r.unit.id.value()},
+        {"assignment_id", r.unit.assignment.value()},
+        {"unit_index", r.unit.unit_index},
+        {"status", std::string(to_string(r.unit.status))},
+        {"worker_name", r.worker ? nlohmann::json(r.worker->name) : nlohmann::json(nullptr)},
+        {"agent_status", r.agent ? nlohmann::json(std::string(to_string(r.agent->status))) : nlohmann::json(nullptr)},
+        {"state", r.agent_state},
+    };
+}
+
+/// Writes each result as one JSON line (`to_export_json`) and returns how many. A stream that fails →
+/// `crowdline::error` saying after how many lines. Strings that are not UTF-8 are written with U+FFFD in
+/// place of the bad bytes rather than aborting the export.
+template <ranges::input_range Results>
+std::size_t export_jsonl(std::ostream& out, Results&& results) {
+    std::size_t count = 0;
+    for (auto&& r : results) {
+        unit_result const& result = r;
+        out << to_export_json(result).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+        if (!out) throw error("export_jsonl: writing failed after " + std::to_string(count) + " lines");
+        ++count;
+    }
+    return count;
+}
+
+}  // namespace crowdline
+// ---- crowdline/ops/qualifications.hpp
+/// Qualification requirements with Mephisto's comparators: who may work on a run. A missing grant fails
+/// every comparator except `does_not_exist`; a requirement naming a qualification the store does not know
+/// is skipped (Mephisto's rule: it cannot have been granted to anyone, and `does_not_exist` holds anyway).
+
+#include <algorithm>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline {
+
+/// How a granted value is compared with a requirement's value.
+enum class comparator {
+    greater_than,
+    greater_than_or_equal,
+    less_than,
+    less_than_or_equal,
+    equal,
+    not_equal,
+    exists,
+    does_not_exist,
+    in,
+    not_in
+};
+
+/// The text of a comparator, as written in configs (`">="`, `"exists"`, `"in"` …).
+[[nodiscard]] constexpr std::string_view to_string(comparator c) noexcept {
+    constexpr std::string_view names[] = {">", ">=", "<", "<=", "==", "!=", "exists", "does_not_exist", "in", "not_in"};
+    return names[static_cast<int>(c)];
+}
+
+/// Parses a comparator's text; `config_error` naming the text otherwise.
+[[nodiscard]] inline comparator parse_comparator(std::string_view text) {
+    for (int i = 0; i <= static_cast<int>(comparator::not_in); ++i)
+        if (to_string(static_cast<comparator>(i)) == text) return static_cast<comparator>(i);
+    throw config_error("comparator: unknown \"" + std::string(text) +
+                       "\" (expected >, >=, <, <=, ==, !=, exists, does_not_exist, in or not_in)");
+}
+
+/// One condition a worker must meet: `{qualification, comparator, value}`.
+struct qualification_requirement {
+    std::string qualification;
+    comparator op = comparator::exists;
+    nlohmann::json value;  ///< a number, or a list of numbers for in / not_in; unused for exists / does_not_exist
+
+    /// Refuses a requirement that cannot be evaluated, naming it.
+    void validate() const {
+        if (qualification.empty()) throw config_error("qualification requirement: empty qualification name");
+        bool const list = op == comparator::in || op == comparator::not_in;
+        bool const none = op == comparator::exists || op == comparator::does_not_exist;
+        if (list && !(value.is_array() && std::all_of(value.begin(), value.end(), [](auto const& v) { return v.is_number(); })))
+            throw config_error("qualification requirement " + qualification + ": " + std::string(to_string(op)) +
+                               " needs a list of numbers, got " + value.dump());
+        if (!list && !none && !value.is_number())
+            throw config_error("qualification requirement " + qualification + ": " + std::string(to_string(op)) +
+                               " needs a number, got " + value.dump());
+    }
+};
+
+/// Whether a granted value (nullopt: not granted) meets one requirement.
+[[nodiscard]] inline bool satisfies(std::optional<int> granted, qualification_requirement const& r) {
+    if (r.op == comparator::does_not_exist) return !granted;
+    if (!granted) return false;
+    double const v = *granted;
+    auto in_list = [&] {
+        for (auto const& x : r.value)
+            if (x.get<double>() == v) return true;
+        return false;
+    };
+    switch (r.op) {
+        case comparator::greater_than: return v > r.value.get<double>();
+        case comparator::greater_than_or_equal: return v >= r.value.get<double>();
+        case comparator::less_than: return v < r.value.get<double>();
+        case comparator::less_than_or_equal: return v <= r.value.get<double>();
+        case comparator::equal: return v == r.value.get<double>();
+        case comparator::not_equal: return v != r.value.get<double>();
+        case comparator::exists: return true;
+        case comparator::in: return in_list();
+        case comparator::not_in: return !in_list();
+        case comparator::does_not_exist: break;
+    }
+    return false;
+}
+
+/// The first requirement the worker fails, or nullopt when it meets them all.
+template <class Store>
+[[nodiscard]] std::optional<qualification_requirement> first_unmet(Store& db, worker_id worker,
+                                                                   std::span<qualification_requirement const> requirements) {
+    for (auto const& r : requirements) {
+        auto q = db.find_qualifications({.name = r.qualification});
+        if (q.empty()) continue;  // unknown qualification: skipped, as in Mephisto
+        auto g = db.find_granted_qualifications({.worker = worker, .qualification = q.front().id});
+        std::optional<int> granted;
+        if (!g.empty()) granted = g.front().value;
+        if (!satisfies(granted, r)) return r;
+    }
+    return std::nullopt;
+}
+
+}  // namespace crowdline
+// ---- crowdline/ops/pipeline.hpp
+/// `crowdline::pipeline`: the statically typed task run. It joins a blueprint (what the work is), an
+/// architect (how workers reach it), a provider (who they are, how they are paid), a dispatcher (who gets
+/// which unit) and a store (where everything is kept), and runs Mephisto's operations on them:
+///
+///  - the task launcher: assignments made lazily from the blueprint's range (an infinite one works), never
+///    more than `max_num_concurrent_units` units live at once;
+///  - the worker pool: registration → worker → blocked / qualification / limit checks → the dispatcher's
+///    grant → the store's claim (`new_agent`, compare-and-set; a claim lost to another process moves on to
+///    the next grant) → init data to the page;
+///  - submission: validated by the blueprint, agent state and status saved in one transaction, then
+///    acknowledged;
+///  - expiry: a lease past `assignment_duration_in_seconds`, a disconnect or a returned unit puts the unit
+///    back in the pool (dispatcher and store together); `no_submission_patience` shuts a dead run down;
+///  - resume: launching on a database that holds an incomplete run of the same task continues it.
+///
+/// Every call is serialised by one mutex, so an architect may deliver packets from several threads.
+/// Time comes from `set_clock` (default: the system clock), so tests drive leases and patience.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <ranges>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+// ---- crowdline/blueprint/blueprint.hpp
+/// The `crowdline::blueprint` concept: what a kind of task must provide — its type name, its args, a
+/// (possibly lazy, possibly infinite) range of `initialization_data`, the worker-facing page, and the check
+/// of a submission. Split into one concept per piece so a type missing a member is told which one.
+///
+/// One model: `crowdline::blueprints::mock` (blueprint/mock.hpp). One non-model: any type without
+/// `on_submit`, e.g. `struct not_a_blueprint {};` — see tests/static/blueprint_concepts.cpp.
+
+#include <concepts>
+#include <cstddef>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline {
+
+/// Mephisto's InitializationData: the data of one assignment — JSON every unit shares, and one JSON per unit.
+struct initialization_data {
+    nlohmann::json shared = nlohmann::json::object();
+    std::vector<nlohmann::json> unit_data{};
+};
+
+/// One problem with a submission, for the worker: which field (empty: the submission as a whole) and why.
+struct field_error {
+    std::string field{};
+    std::string message{};
+};
+
+/// The verdict on a submission: accepted when there is no error; otherwise one message per bad field.
+struct submission_check {
+    std::vector<field_error> errors{};
+
+    /// True when the submission is accepted.
+    [[nodiscard]] bool ok() const noexcept { return errors.empty(); }
+
+    /// The message for `field`, if that field has a problem.
+    [[nodiscard]] std::optional<std::string> message_for(std::string_view field) const {
+        for (auto const& e : errors)
+            if (e.field == field) return e.message;
+        return std::nullopt;
+    }
+
+    /// What the worker's page gets back: `{"ok": bool, "errors": [{"field": …, "message": …}, …]}`.
+    [[nodiscard]] nlohmann::json to_json() const {
+        auto list = nlohmann::json::array();
+        for (auto const& e : errors) list.push_back({{"field", e.field}, {"message", e.message}});
+        return {{"ok", ok()}, {"errors", std::move(list)}};
+    }
+};
+
+/// So that `nlohmann::json j = check;` gives the same object as `check.to_json()`.
+inline void to_json(nlohmann::json& j, const submission_check& check) { j = check.to_json(); }
+
+/// Mephisto's AgentState, saved per agent: the unit's init data, the final submission, and live updates.
+struct agent_state {
+    nlohmann::json inputs{};
+    nlohmann::json outputs{};
+    std::vector<nlohmann::json> updates{};
+};
+
+/// The JSON a unit sees: `init.shared` with `init.unit_data[unit_index]`'s keys laid over it (a
+/// non-object unit datum replaces the whole). This is what `on_submit` receives as `unit_data`.
+inline nlohmann::json unit_data_for(const initialization_data& init, std::size_t unit_index) {
+    if (unit_index >= init.unit_data.size())
+        throw invalid_argument("unit_index " + std::to_string(unit_index) + " is out of range (the assignment has " +
+                               std::to_string(init.unit_data.size()) + " units)");
+    auto const& unit = init.unit_data[unit_index];
+    if (!unit.is_object() || !init.shared.is_object()) return unit.is_null() ? init.shared : unit;
+    nlohmann::json merged = init.shared;
+    for (auto const& [key, value] : unit.items()) merged[key] = value;
+    return merged;
+}
+
+// ---- concept pieces ------------------------------------------------------------------------------------
+
+/// `B::blueprint_type`: the name stored as the task type (Mephisto's BLUEPRINT_TYPE).
+template <class B>
+concept has_blueprint_type = requires {
+    { B::blueprint_type } -> std::convertible_to<std::string_view>;
+};
+
+/// `B::args_type` is a reflected args struct and `b.validate(args)` checks it (throws `config_error`
+/// naming the key: Mephisto's assert_task_args).
+template <class B>
+concept has_blueprint_args = config::args_struct<typename B::args_type> &&
+                             requires(const B& b, const typename B::args_type& args) { b.validate(args); };
+
+/// The range type `b.initialization_data()` returns.
+template <class B>
+using initialization_range_t = decltype(std::declval<B&>().initialization_data());
+
+/// `b.initialization_data()` returns an input range (may be lazy and infinite) of values convertible to
+/// `crowdline::initialization_data`: one per assignment.
+template <class B>
+concept provides_initialization_data =
+    requires(B& b) {
+        { b.initialization_data() } -> std::ranges::input_range;
+    } && std::convertible_to<std::ranges::range_reference_t<initialization_range_t<B>>, initialization_data>;
+
+/// `b.page(init, unit_index)` renders the worker-facing page (an HTML fragment) for one unit.
+template <class B>
+concept renders_page = requires(const B& b, const initialization_data& init, std::size_t unit_index) {
+    { b.page(init, unit_index) } -> std::convertible_to<std::string>;
+};
+
+/// `b.on_submit(unit_data, submission)` checks what a worker sent; refusals carry one message per field.
+template <class B>
+concept validates_submission = requires(const B& b, const nlohmann::json& unit_data, const nlohmann::json& submission) {
+    { b.on_submit(unit_data, submission) } -> std::convertible_to<submission_check>;
+};
+
+/// A kind of task: every piece above.
+template <class B>
+concept blueprint = has_blueprint_type<B> && has_blueprint_args<B> && provides_initialization_data<B> &&
+                    renders_page<B> && validates_submission<B>;
+
+namespace detail {
+template <class B>
+struct blueprint_state {
+    using type = agent_state;
+};
+template <class B>
+    requires requires { typename B::state_type; }
+struct blueprint_state<B> {
+    using type = typename B::state_type;
+};
+}  // namespace detail
+
+/// What is saved per agent: `B::state_type` when the blueprint declares one, else `agent_state`.
+template <class B>
+using blueprint_state_t = typename detail::blueprint_state<B>::type;
+
+namespace detail {
+/// `B::args_type` exists and is reflected (false, not an error, when it does not exist).
+template <class B>
+concept reflected_args_type = config::args_struct<typename B::args_type>;
+
+/// `b.initialization_data()` exists and returns an input range, whatever its elements.
+template <class B>
+concept initialization_range = requires(B& b) {
+    { b.initialization_data() } -> std::ranges::input_range;
+};
+
+/// Names each missing piece of `blueprint` for the entry-point message.
+template <class B>
+constexpr void check_blueprint() {
+    static_assert(has_blueprint_type<B>,
+                  "crowdline::blueprint: the type lacks blueprint_type (a static member convertible to std::string_view)");
+    static_assert(reflected_args_type<B>,
+                  "crowdline::blueprint: the type lacks args_type (a struct reflected with BOOST_HANA_DEFINE_STRUCT "
+                  "or BOOST_HANA_ADAPT_STRUCT)");
+    static_assert(!reflected_args_type<B> || has_blueprint_args<B>,
+                  "crowdline::blueprint: the type lacks validate(const args_type&) const");
+    static_assert(initialization_range<B>, "crowdline::blueprint: the type lacks initialization_data() -> an input range "
+                                           "of crowdline::initialization_data");
+    static_assert(!initialization_range<B> || provides_initialization_data<B>,
+                  "crowdline::blueprint: the elements of initialization_data() do not convert to "
+                  "crowdline::initialization_data");
+    static_assert(renders_page<B>, "crowdline::blueprint: the type lacks page(const initialization_data&, std::size_t "
+                                   "unit_index) const -> std::string");
+    static_assert(validates_submission<B>,
+                  "crowdline::blueprint: the type lacks on_submit(const nlohmann::json& unit_data, const nlohmann::json& "
+                  "submission) -> submission_check");
+}
+}  // namespace detail
+
+/// Entry-point check: `static_assert`s with a message naming what `B` lacks, then true.
+template <class B>
+constexpr bool assert_blueprint() {
+    detail::check_blueprint<B>();
+    return blueprint<B>;
+}
+
+}  // namespace crowdline
+
+BOOST_HANA_ADAPT_STRUCT(crowdline::initialization_data, shared, unit_data);
+BOOST_HANA_ADAPT_STRUCT(crowdline::field_error, field, message);
+BOOST_HANA_ADAPT_STRUCT(crowdline::agent_state, inputs, outputs, updates);
+// ---- crowdline/blueprint/mixins.hpp
+/// Blueprint mixins (Mephisto's OnboardingRequired, ScreenTaskRequired, UseGoldUnit), composed with a
+/// blueprint at compile time: `with_mixins(blueprint, mixins...)` returns a type that still models
+/// `crowdline::blueprint` and holds the mixins in a `boost::hana::tuple`, one per kind, reachable by kind
+/// (`bp.mixin<mixins::onboarding_tag>()`). Each mixin checks its own args (`assert_args()`, called by the
+/// composed blueprint's `validate`) and names the qualifications it adds.
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+#include <boost/hana/at.hpp>
+#include <boost/hana/count.hpp>
+#include <boost/hana/equal.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/index_if.hpp>
+#include <boost/hana/length.hpp>
+#include <boost/hana/optional.hpp>
+#include <boost/hana/set.hpp>
+#include <boost/hana/tuple.hpp>
+#include <boost/hana/type.hpp>
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline {
+
+/// A mixin: declares its kind (`mixin_kind`, at most one mixin per kind), checks its args
+/// (`assert_args()` throws `config_error` naming the key), and names the qualifications it adds.
+template <class M>
+concept blueprint_mixin = requires(const M& m) {
+    typename M::mixin_kind;
+    m.assert_args();
+    { m.qualifications() } -> std::convertible_to<std::vector<std::string>>;
+};
+
+namespace mixins {
+
+/// JSON for the reflected types below (`gold_unit`, `qualification_grant`), found by ADL from here.
+using ::crowdline::from_json;
+using ::crowdline::to_json;
+
+/// The built-in mixin kinds.
+struct onboarding_tag {};
+struct screening_tag {};
+struct gold_units_tag {};
+
+/// A qualification value to store for a worker (`store.grant_qualification`).
+struct qualification_grant {
+    std::string qualification{};
+    int value = 1;
+
+    friend bool operator==(const qualification_grant&, const qualification_grant&) = default;
+};
+
+namespace detail {
+/// Runs a requester's check on a worker's answer. A malformed answer that makes it throw a JSON error
+/// (wrong type, missing key) is a wrong answer, not a crash.
+template <class Check, class... Args>
+bool run_check(const Check& check, const Args&... args) {
+    try {
+        return static_cast<bool>(std::invoke(check, args...));
+    } catch (nlohmann::json::exception const&) {
+        return false;
+    }
+}
+
+inline void require_name(const std::string& value, std::string_view key) {
+    if (value.empty()) throw config_error(std::string(key) + ": must not be empty (it names a qualification)");
+}
+}  // namespace detail
+
+/// Mephisto's OnboardingRequired: a worker first does an onboarding task on `data`; `validate(answer)`
+/// decides. Pass grants `qualification` = 1; fail grants it 0 and `<qualification>-failed`, which bars the
+/// worker from the task for good.
+template <class Validate>
+struct onboarding {
+    using mixin_kind = onboarding_tag;
+    static_assert(std::predicate<const Validate&, const nlohmann::json&>,
+                  "crowdline::mixins::onboarding: validate must be callable as bool(const nlohmann::json& answer)");
+
+    std::string qualification{};
+    nlohmann::json data{};
+    Validate validate{};
+
+    [[nodiscard]] const std::string& qualification_name() const noexcept { return qualification; }
+    [[nodiscard]] std::string failed_qualification_name() const { return qualification + "-failed"; }
+    [[nodiscard]] const nlohmann::json& onboarding_data() const noexcept { return data; }
+    /// The onboarding task as one unit whose data is `data` (render it with the blueprint's `page`).
+    [[nodiscard]] ::crowdline::initialization_data initialization() const { return {nlohmann::json::object(), {data}}; }
+    /// Never throws on a malformed answer: a JSON error inside `validate` counts as a fail.
+    [[nodiscard]] bool validate_onboarding(const nlohmann::json& answer) const { return detail::run_check(validate, answer); }
+    /// What to store after the onboarding task.
+    [[nodiscard]] std::vector<qualification_grant> grants_for(bool passed) const {
+        if (passed) return {{qualification, 1}};
+        return {{qualification, 0}, {failed_qualification_name(), 1}};
+    }
+
+    void assert_args() const { detail::require_name(qualification, "onboarding.qualification"); }
+    [[nodiscard]] std::vector<std::string> qualifications() const { return {qualification, failed_qualification_name()}; }
+};
+template <class Validate>
+onboarding(std::string, nlohmann::json, Validate) -> onboarding<Validate>;
+
+/// Mephisto's ScreenTaskRequired: a worker without `passed_qualification` gets screening units (extra
+/// units on `data`, at most `max_screening_units` of them over the run) until `validate(answer)` decides:
+/// pass grants the qualification 1, fail grants it 0 (the worker is no longer eligible).
+template <class Validate>
+struct screening {
+    using mixin_kind = screening_tag;
+    static_assert(std::predicate<const Validate&, const nlohmann::json&>,
+                  "crowdline::mixins::screening: validate must be callable as bool(const nlohmann::json& answer)");
+
+    std::string passed_qualification{};
+    std::size_t max_screening_units = 0;
+    nlohmann::json data{};
+    Validate validate{};
+
+    [[nodiscard]] const std::string& qualification_name() const noexcept { return passed_qualification; }
+    [[nodiscard]] std::size_t max_units() const noexcept { return max_screening_units; }
+    [[nodiscard]] const nlohmann::json& screening_data() const noexcept { return data; }
+    /// True while the run may still launch a screening unit (`launched` so far is below the cap).
+    [[nodiscard]] bool may_launch(std::size_t launched) const noexcept { return launched < max_screening_units; }
+    /// The screening task as one unit whose data is `data`.
+    [[nodiscard]] ::crowdline::initialization_data initialization() const { return {nlohmann::json::object(), {data}}; }
+    /// Never throws on a malformed answer: a JSON error inside `validate` counts as a fail.
+    [[nodiscard]] bool validate_screening(const nlohmann::json& answer) const { return detail::run_check(validate, answer); }
+    [[nodiscard]] std::vector<qualification_grant> grants_for(bool passed) const {
+        return {{passed_qualification, passed ? 1 : 0}};
+    }
+
+    void assert_args() const {
+        detail::require_name(passed_qualification, "screening.passed_qualification");
+        if (max_screening_units == 0) throw config_error("screening.max_screening_units: must be ≥ 1");
+    }
+    [[nodiscard]] std::vector<std::string> qualifications() const { return {passed_qualification}; }
+};
+template <class Validate>
+screening(std::string, std::size_t, nlohmann::json, Validate) -> screening<Validate>;
+
+/// A unit with a known answer.
+struct gold_unit {
+    nlohmann::json data{};
+    nlohmann::json answer{};
+};
+
+/// The default gold comparison: an object answer matches when the submission has each of its keys with an
+/// equal value (other keys are ignored); any other answer must equal the submission.
+struct match_answer_keys {
+    bool operator()(const nlohmann::json& answer, const nlohmann::json& submission) const {
+        if (!answer.is_object()) return answer == submission;
+        if (!submission.is_object()) return false;
+        for (auto const& [key, expected] : answer.items()) {
+            auto it = submission.find(key);
+            if (it == submission.end() || !(*it == expected)) return false;
+        }
+        return true;
+    }
+};
+
+/// Counts right and wrong gold answers for one worker.
+struct accuracy_tally {
+    std::size_t correct = 0;
+    std::size_t total = 0;
+
+    void record(bool was_correct) noexcept {
+        ++total;
+        if (was_correct) ++correct;
+    }
+    [[nodiscard]] int percent() const;
+};
+
+/// Mephisto's UseGoldUnit: units with known `answer`s are mixed into a worker's stream at `rate`
+/// (0 < rate ≤ 1) and scored; the worker's accuracy is stored as the `accuracy_qualification` grant.
+template <class Compare = match_answer_keys>
+struct gold_units {
+    using mixin_kind = gold_units_tag;
+    static_assert(std::predicate<const Compare&, const nlohmann::json&, const nlohmann::json&>,
+                  "crowdline::mixins::gold_units: compare must be callable as bool(const nlohmann::json& answer, "
+                  "const nlohmann::json& submission)");
+
+    std::vector<gold_unit> units{};
+    double rate = 0.1;
+    std::string accuracy_qualification{};
+    Compare compare{};
+
+    /// Whether the next unit for a worker who has done `units_done_by_worker` units (gold included) is
+    /// gold: yes when floor(done × rate) goes up, so floor(n × rate) of the first n units are gold, evenly
+    /// spread. Integer arithmetic on the rate rounded to billionths: the same answer on every run and platform.
+    [[nodiscard]] bool should_serve_gold(std::size_t units_done_by_worker) const noexcept {
+        auto const per = rate_per_billion();
+        auto const done = static_cast<std::uint64_t>(units_done_by_worker);
+        return gold_before(done + 1, per) > gold_before(done, per);
+    }
+
+    /// The gold unit to serve as a worker's `n`-th gold unit: a rotation, so each is seen before any repeats.
+    [[nodiscard]] const gold_unit& pick(std::size_t n) const {
+        if (units.empty()) throw invalid_argument("gold_units.pick: there are no gold units");
+        return units[n % units.size()];
+    }
+
+    /// A gold unit as one unit whose data is its `data` (never its answer).
+    [[nodiscard]] ::crowdline::initialization_data initialization(const gold_unit& gold) const {
+        return {nlohmann::json::object(), {gold.data}};
+    }
+
+    /// Whether `submission` matches the gold answer. Never throws on a malformed submission.
+    [[nodiscard]] bool score(const gold_unit& gold, const nlohmann::json& submission) const {
+        return detail::run_check(compare, gold.answer, submission);
+    }
+
+    /// The accuracy to store: `correct` of `total`, in percent, rounded to nearest (0 when `total` is 0).
+    [[nodiscard]] static constexpr int accuracy_percent(std::size_t correct, std::size_t total) {
+        if (correct > total) throw invalid_argument("accuracy_percent: correct exceeds total");
+        if (total == 0) return 0;
+        // Split so that correct * 100 cannot overflow.
+        auto const whole = correct / total * 100 + (correct % total) * 100 / total;
+        auto const rest = (correct % total) * 100 % total;
+        return static_cast<int>(whole + (rest * 2 >= total ? 1 : 0));
+    }
+
+    [[nodiscard]] std::vector<qualification_grant> grants_for(const accuracy_tally& tally) const {
+        return {{accuracy_qualification, accuracy_percent(tally.correct, tally.total)}};
+    }
+
+    void assert_args() const {
+        if (units.empty()) throw config_error("gold_units.units: must not be empty");
+        if (!(rate > 0.0 && rate <= 1.0)) throw config_error("gold_units.rate: must be in (0, 1], got " + std::to_string(rate));
+        if (rate_per_billion() == 0) throw config_error("gold_units.rate: must be at least 1e-9, got " + std::to_string(rate));
+        detail::require_name(accuracy_qualification, "gold_units.accuracy_qualification");
+        for (std::size_t i = 0; i < units.size(); ++i)
+            if (units[i].answer.is_null())
+                throw config_error("gold_units.units[" + std::to_string(i) + "].answer: must not be null");
+    }
+    [[nodiscard]] std::vector<std::string> qualifications() const { return {accuracy_qualification}; }
+
+private:
+    static constexpr std::uint64_t billion = 1'000'000'000;
+
+    [[nodiscard]] std::uint64_t rate_per_billion() const noexcept {
+        if (!(rate > 0.0)) return 0;
+        if (rate >= 1.0) return billion;
+        return static_cast<std::uint64_t>(rate * static_cast<double>(billion) + 0.5);
+    }
+    /// floor(n × per / billion), without overflow for any realistic n.
+    static constexpr std::uint64_t gold_before(std::uint64_t n, std::uint64_t per) noexcept {
+        return n / billion * per + n % billion * per / billion;
+    }
+};
+gold_units(std::vector<gold_unit>, double, std::string) -> gold_units<match_answer_keys>;
+template <class Compare>
+gold_units(std::vector<gold_unit>, double, std::string, Compare) -> gold_units<Compare>;
+
+inline int accuracy_tally::percent() const { return gold_units<>::accuracy_percent(correct, total); }
+
+}  // namespace mixins
+
+// ---- composition ---------------------------------------------------------------------------------------
+
+/// A blueprint with mixins: forwards every piece of `crowdline::blueprint` to `B`, and adds the mixins.
+template <class B, class... Mixins>
+class blueprint_with_mixins {
+public:
+    using base_type = B;
+    using args_type = typename B::args_type;
+    using state_type = blueprint_state_t<B>;
+    static constexpr std::string_view blueprint_type = B::blueprint_type;
+
+    explicit blueprint_with_mixins(B base, Mixins... mixins) : base_(std::move(base)), mixins_(std::move(mixins)...) {}
+
+    /// Checks the blueprint's args, then each mixin's (`assert_args`), then that no two mixins use the
+    /// same qualification name. Each failure is a `config_error` naming the key.
+    void validate(const args_type& args) const {
+        base_.validate(args);
+        boost::hana::for_each(mixins_, [](auto const& m) { m.assert_args(); });
+        auto names = required_qualifications();
+        for (std::size_t i = 0; i < names.size(); ++i)
+            for (std::size_t j = 0; j < i; ++j)
+                if (names[i] == names[j])
+                    throw config_error("mixins: qualification \"" + names[i] + "\" is used by two mixins");
+    }
+
+    /// The wrapped blueprint's own args, when it keeps them (`static_form`, `mock`).
+    decltype(auto) args() const
+        requires requires(const B& b) { b.args(); }
+    {
+        return base_.args();
+    }
+    decltype(auto) args()
+        requires requires(B& b) { b.args(); }
+    {
+        return base_.args();
+    }
+
+    decltype(auto) initialization_data() { return base_.initialization_data(); }
+    decltype(auto) initialization_data() const
+        requires provides_initialization_data<const B>
+    {
+        return base_.initialization_data();
+    }
+
+    std::string page(const ::crowdline::initialization_data& init, std::size_t unit_index) const {
+        return base_.page(init, unit_index);
+    }
+
+    submission_check on_submit(const nlohmann::json& unit_data, const nlohmann::json& submission) const {
+        return base_.on_submit(unit_data, submission);
+    }
+
+    /// Whether a mixin of kind `Kind` (e.g. `mixins::onboarding_tag`) is present.
+    template <class Kind>
+    static constexpr bool has_mixin() {
+        return (std::is_same_v<typename Mixins::mixin_kind, Kind> || ... || false);
+    }
+
+    /// The mixin of kind `Kind`; a compile error when there is none.
+    template <class Kind>
+    const auto& mixin() const {
+        return mixins_[index_of<Kind>()];
+    }
+    template <class Kind>
+    auto& mixin() {
+        return mixins_[index_of<Kind>()];
+    }
+
+    /// Every qualification name the mixins add, in mixin order.
+    [[nodiscard]] std::vector<std::string> required_qualifications() const {
+        std::vector<std::string> names;
+        boost::hana::for_each(mixins_, [&](auto const& m) {
+            for (auto& q : std::vector<std::string>(m.qualifications())) names.push_back(std::move(q));
+        });
+        return names;
+    }
+
+    [[nodiscard]] const B& base() const noexcept { return base_; }
+    [[nodiscard]] B& base() noexcept { return base_; }
+    [[nodiscard]] const boost::hana::tuple<Mixins...>& mixins() const noexcept { return mixins_; }
+
+private:
+    template <class Kind>
+    static constexpr auto index_of() {
+        static_assert(has_mixin<Kind>(), "crowdline::blueprint_with_mixins::mixin<Kind>(): no mixin of that kind "
+                                         "(ask has_mixin<Kind>() first)");
+        if constexpr (has_mixin<Kind>()) {
+            return boost::hana::index_if(boost::hana::tuple_t<typename Mixins::mixin_kind...>,
+                                         boost::hana::equal.to(boost::hana::type_c<Kind>))
+                .value();
+        } else {
+            return boost::hana::size_c<0>;
+        }
+    }
+
+    B base_;
+    boost::hana::tuple<Mixins...> mixins_;
+};
+
+/// Whether blueprint type `B` carries a mixin of kind `Kind` (false for a blueprint without mixins).
+template <class Kind, class B>
+inline constexpr bool has_mixin_v = false;
+template <class Kind, class B, class... Mixins>
+inline constexpr bool has_mixin_v<Kind, blueprint_with_mixins<B, Mixins...>> =
+    blueprint_with_mixins<B, Mixins...>::template has_mixin<Kind>();
+
+/// The qualifications a blueprint's mixins add (none for a blueprint without mixins).
+template <class B>
+std::vector<std::string> required_qualifications(const B& b) {
+    if constexpr (requires { b.required_qualifications(); })
+        return b.required_qualifications();
+    else
+        return {};
+}
+
+namespace detail {
+
+/// Named so that the compiler's note names the argument's position and type.
+template <std::size_t Position, class Argument>
+struct with_mixins_argument {
+    static constexpr bool is_a_mixin = blueprint_mixin<Argument>;
+};
+
+#define CROWDLINE_MIXIN_CHECK_ARGUMENT(n)                                                                   \
+    static_assert(Position != n || with_mixins_argument<Position, Argument>::is_a_mixin,                    \
+                  "crowdline::with_mixins: argument " #n                                                     \
+                  " is not a blueprint mixin (it lacks mixin_kind, assert_args() or qualifications(); its " \
+                  "type is named in with_mixins_argument<position, type>)");
+
+template <std::size_t Position, class Argument>
+consteval bool check_mixin_argument() {
+    CROWDLINE_MIXIN_CHECK_ARGUMENT(2)
+    CROWDLINE_MIXIN_CHECK_ARGUMENT(3)
+    CROWDLINE_MIXIN_CHECK_ARGUMENT(4)
+    CROWDLINE_MIXIN_CHECK_ARGUMENT(5)
+    CROWDLINE_MIXIN_CHECK_ARGUMENT(6)
+    CROWDLINE_MIXIN_CHECK_ARGUMENT(7)
+    CROWDLINE_MIXIN_CHECK_ARGUMENT(8)
+    static_assert(Position <= 8 || with_mixins_argument<Position, Argument>::is_a_mixin,
+                  "crowdline::with_mixins: an argument after the 8th is not a blueprint mixin");
+    return with_mixins_argument<Position, Argument>::is_a_mixin;
+}
+#undef CROWDLINE_MIXIN_CHECK_ARGUMENT
+
+/// Argument 1 is the blueprint; mixins are arguments 2, 3, ….
+template <class... Mixins>
+consteval bool check_mixin_arguments() {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+        return (check_mixin_argument<I + 2, Mixins>() && ... && true);
+    }(std::index_sequence_for<Mixins...>{});
+}
+
+template <class Kind, class... Mixins>
+inline constexpr std::size_t count_mixin_kind =
+    decltype(boost::hana::count(boost::hana::tuple_t<typename Mixins::mixin_kind...>, boost::hana::type_c<Kind>))::value;
+
+/// Each kind at most once: the built-in kinds are named in the message; any other duplicate is caught by
+/// comparing the number of distinct kinds with the number of mixins.
+template <class... Mixins>
+consteval bool check_unique_mixin_kinds() {
+    static_assert(count_mixin_kind<mixins::onboarding_tag, Mixins...> <= 1,
+                  "crowdline::with_mixins: duplicate mixin kind: onboarding");
+    static_assert(count_mixin_kind<mixins::screening_tag, Mixins...> <= 1,
+                  "crowdline::with_mixins: duplicate mixin kind: screening");
+    static_assert(count_mixin_kind<mixins::gold_units_tag, Mixins...> <= 1,
+                  "crowdline::with_mixins: duplicate mixin kind: gold_units");
+    constexpr bool built_ins_unique = count_mixin_kind<mixins::onboarding_tag, Mixins...> <= 1 &&
+                                      count_mixin_kind<mixins::screening_tag, Mixins...> <= 1 &&
+                                      count_mixin_kind<mixins::gold_units_tag, Mixins...> <= 1;
+    constexpr std::size_t distinct =
+        decltype(boost::hana::length(boost::hana::to_set(boost::hana::tuple_t<typename Mixins::mixin_kind...>)))::value;
+    static_assert(!built_ins_unique || distinct == sizeof...(Mixins),
+                  "crowdline::with_mixins: duplicate mixin kind (two mixins declare the same mixin_kind)");
+    return distinct == sizeof...(Mixins);
+}
+
+template <class B>
+consteval bool check_mixin_base() {
+    check_blueprint<B>();
+    static_assert(blueprint<B>, "crowdline::with_mixins: argument 1 (blueprint) must model crowdline::blueprint");
+    return blueprint<B>;
+}
+
+/// Returned instead of a blueprint when a static_assert above already failed (keeps the error list short).
+struct invalid_blueprint_with_mixins {};
+
+}  // namespace detail
+
+/// `base` with `mixins` (each a `blueprint_mixin`, each kind at most once), checked at compile time.
+template <class B, class... Mixins>
+auto with_mixins(B base, Mixins... mixins) {
+    constexpr bool base_ok = detail::check_mixin_base<B>();
+    constexpr bool arguments_ok = detail::check_mixin_arguments<Mixins...>();
+    if constexpr (!base_ok || !arguments_ok) {
+        return detail::invalid_blueprint_with_mixins{};
+    } else if constexpr (!detail::check_unique_mixin_kinds<Mixins...>()) {
+        return detail::invalid_blueprint_with_mixins{};
+    } else {
+        return blueprint_with_mixins<B, Mixins...>(std::move(base), std::move(mixins)...);
+    }
+}
+
+}  // namespace crowdline
+
+BOOST_HANA_ADAPT_STRUCT(crowdline::mixins::gold_unit, data, answer);
+BOOST_HANA_ADAPT_STRUCT(crowdline::mixins::qualification_grant, qualification, value);
 // ---- crowdline/config/task_run_args.hpp
 /// `task_run_args`: the settings of one task run, with Mephisto's names and defaults.
 
@@ -4061,3 +6077,1662 @@ struct task_run_args {
 };
 
 }  // namespace crowdline
+
+namespace crowdline {
+
+/// Why a registration got no work (Mephisto's failure reasons, plus a few of crowdline's).
+enum class refusal { not_qualified, blocked, no_available_units, too_many_concurrent, max_for_task, run_not_active };
+
+[[nodiscard]] constexpr std::string_view to_string(refusal r) noexcept {
+    constexpr std::string_view names[] = {"not_qualified",       "blocked",      "no_available_units",
+                                          "too_many_concurrent", "max_for_task", "run_not_active"};
+    return names[static_cast<int>(r)];
+}
+
+namespace detail {
+
+/// 128 random bits as hex: an agent's proof that a packet comes from the page it was given.
+inline std::string new_token() {
+    static thread_local std::mt19937_64 rng{[] {
+        std::random_device rd;
+        std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
+        return std::mt19937_64{seq};
+    }()};
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (int word = 0; word < 2; ++word) {
+        auto v = rng();
+        for (int i = 0; i < 16; ++i, v >>= 4) out += hex[v & 15];
+    }
+    return out;
+}
+
+/// Constant-time comparison, so a token cannot be guessed a character at a time.
+inline bool same_token(std::string const& a, std::string const& b) noexcept {
+    if (a.size() != b.size()) return false;
+    unsigned char diff = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+}  // namespace detail
+
+/// Each of the first four arguments is held by reference when passed as an lvalue (it stays yours: a test
+/// keeps using its in-process architect as the client) and owned when passed as an rvalue.
+template <class Blueprint, class Architect, class Provider, class Dispatcher, class Store>
+class pipeline {
+    using blueprint_t = std::remove_cvref_t<Blueprint>;
+    using architect_t = std::remove_cvref_t<Architect>;
+    using provider_t = std::remove_cvref_t<Provider>;
+    using dispatcher_t = std::remove_cvref_t<Dispatcher>;
+
+    static constexpr bool checked = [] {
+        detail::check_blueprint<blueprint_t>();
+        static_assert(blueprint<blueprint_t>, "crowdline::pipeline: argument 1 (blueprint) must model crowdline::blueprint");
+        detail::check_architect<architect_t>();
+        static_assert(architect<architect_t>, "crowdline::pipeline: argument 2 (architect) must model crowdline::architect");
+        detail::check_provider<provider_t>();
+        static_assert(provider<provider_t>, "crowdline::pipeline: argument 3 (provider) must model crowdline::provider");
+        static_assert(requires { typename dispatcher_t::item_type; typename dispatcher_t::profile_type; },
+                      "crowdline::pipeline: argument 4 (dispatcher) must be a crowdline::routing::dispatcher "
+                      "(make one with routing::make_dispatcher<Item, Profile>(...))");
+        static_assert(std::is_constructible_v<typename dispatcher_t::item_type, initialization_data const&>,
+                      "crowdline::pipeline: argument 4 (dispatcher): its Item must be constructible from "
+                      "crowdline::initialization_data");
+        detail::check_store<Store>();
+        static_assert(store<Store>, "crowdline::pipeline: argument 5 (store) must model crowdline::store");
+        return true;
+    }();
+
+public:
+    using item_type = typename dispatcher_t::item_type;
+    using profile_type = typename dispatcher_t::profile_type;
+
+    pipeline(Blueprint&& bp, Architect&& arch, Provider&& prov, Dispatcher&& disp, Store& db, task_run_args args,
+             std::vector<qualification_requirement> requirements = {})
+        : blueprint_(std::forward<Blueprint>(bp)),
+          architect_(std::forward<Architect>(arch)),
+          provider_(std::forward<Provider>(prov)),
+          dispatcher_(std::forward<Dispatcher>(disp)),
+          db_(db),
+          args_(std::move(args)),
+          requirements_(std::move(requirements)),
+          tasks_(blueprint_.initialization_data()),
+          next_task_(std::ranges::begin(tasks_)) {
+        static_assert(checked);
+    }
+
+    pipeline(pipeline const&) = delete;
+    pipeline& operator=(pipeline const&) = delete;
+
+    /// Where time comes from (tests pass a manual clock).
+    void set_clock(std::function<time_point()> source) { clock_ = std::move(source); }
+    /// Largest submission accepted, in bytes of its JSON text.
+    void set_max_submission_bytes(std::size_t n) { max_submission_bytes_ = n; }
+
+    /// Validates the configuration, creates (or finds, to resume) the task and run rows, prepares and
+    /// deploys the architect, sets up the provider, and launches the first units.
+    task_run_id launch() {
+        std::lock_guard l{mutex_};
+        if (run_) throw error("crowdline::pipeline: already launched (task run " + std::to_string(run_->value()) + ")");
+        auto const now = clock_();
+        config::validate(args_);
+        for (auto const& r : requirements_) r.validate();
+        if constexpr (has_screening)
+            if (args_.allowed_concurrent != 1)
+                throw config_error("allowed_concurrent: must be 1 when the blueprint has a screening mixin (a worker's "
+                                   "screening unit must be done before any other)");
+        validate_blueprint();
+        check_dispatcher_lease();
+
+        requester_ = find_or_create_requester();
+        auto tasks = db_.find_tasks({.name = args_.task_name});
+        task_ = tasks.empty() ? db_.new_task(args_.task_name, std::string(blueprint_t::blueprint_type)) : tasks.front().id;
+        auto open_runs = db_.find_task_runs({.task = *task_, .is_completed = false});
+        if (!open_runs.empty()) {
+            run_ = open_runs.back().id;
+            resume(now);
+        } else {
+            run_ = db_.new_task_run(*task_, requester_, config::dump(args_), provider_t::provider_type,
+                                    blueprint_t::blueprint_type, true);
+        }
+        architect_.prepare();
+        url_ = architect_.deploy();
+        provider_.setup_resources(*run_, url_);
+        auto& ch = architect_.channel();
+        ch.on_message([this](packet const& p) { return handle(p); });
+        ch.on_disconnect([this](agent_id a) { disconnect(a); });
+        last_submission_ = now;
+        active_run_ = true;
+        launch_units(now);
+        return *run_;
+    }
+
+    /// Periodic work: launch more units, reclaim expired leases, shut a dead run down, finish a done one.
+    void tick() {
+        std::lock_guard l{mutex_};
+        if (!active_run_) return;
+        auto const now = clock_();
+        expire_leases(now);
+        if (now - last_submission_ > std::chrono::seconds(args_.no_submission_patience)) {
+            shut_down_run(now, /*expire_units=*/true);
+            return;
+        }
+        launch_units(now);
+        finish_if_done();
+    }
+
+    /// One packet from a worker's page; the reply goes back to it.
+    packet handle(packet const& p) {
+        std::lock_guard l{mutex_};
+        auto const now = clock_();
+        try {
+            if (p.type == "register") return register_worker(p.data, now);
+            if (p.type == "submit") return submit(p, now);
+            if (p.type == "submit_onboarding") return submit_onboarding(p);
+            if (p.type == "heartbeat") return heartbeat(p, now);
+            if (p.type == "release") return release(p, now);
+            if (p.type == "live_update") return live_update(p);
+            return packet::error("unknown_packet", "unknown packet type \"" + p.type + "\"");
+        } catch (invalid_argument const& e) {
+            return packet::error("bad_request", e.what());
+        } catch (nlohmann::json::exception const& e) {
+            return packet::error("bad_request", e.what());
+        }
+    }
+
+    /// A worker's page went away: its unit goes back to the pool.
+    void disconnect(agent_id id) {
+        std::lock_guard l{mutex_};
+        auto it = active_.find(id);
+        if (it == active_.end()) return;
+        return_unit(it, agent_status::disconnect, clock_());
+    }
+
+    /// Stops the run: leased units go back (their agents expire), the architect and provider wind down.
+    void shutdown() {
+        std::lock_guard l{mutex_};
+        if (active_run_) shut_down_run(clock_(), /*expire_units=*/false);
+    }
+
+    [[nodiscard]] bool is_complete() const { std::lock_guard l{mutex_}; return complete_; }
+    [[nodiscard]] bool is_active() const { std::lock_guard l{mutex_}; return active_run_; }
+    [[nodiscard]] std::optional<task_run_id> run() const { std::lock_guard l{mutex_}; return run_; }
+    [[nodiscard]] std::string const& url() const noexcept { return url_; }
+    [[nodiscard]] run_summary summary() { std::lock_guard l{mutex_}; return summarize_run(db_, *run_); }
+
+    blueprint_t& blueprint_ref() noexcept { return blueprint_; }
+    architect_t& architect_ref() noexcept { return architect_; }
+    provider_t& provider_ref() noexcept { return provider_; }
+    dispatcher_t& dispatcher_ref() noexcept { return dispatcher_; }
+    Store& store_ref() noexcept { return db_; }
+
+private:
+    using tasks_range = decltype(std::declval<blueprint_t&>().initialization_data());
+
+    /// What a unit handed out is: routed work, or a mixin's screening or gold unit (never routed).
+    enum class unit_kind { work, screening, gold };
+    /// A unit handed to a worker and not yet finished.
+    struct live_agent {
+        worker_id worker;
+        unit_id unit;
+        assignment_id assignment;
+        std::uint32_t unit_index;
+        std::string token;
+        time_point lease_until;
+        nlohmann::json unit_data;
+        unit_kind kind = unit_kind::work;
+        std::size_t gold_index = 0;
+    };
+    /// What the pool knows about a worker in this run.
+    struct worker_state {
+        std::size_t held = 0;                       ///< units held now, in this run
+        std::optional<std::size_t> task_units;      ///< units held or done across every run of the task
+        std::size_t done = 0;                       ///< units finished in this run (gold included)
+        std::size_t gold_served = 0;
+        mixins::accuracy_tally gold;
+        bool joined = false;
+    };
+    /// An onboarding attempt in progress.
+    struct onboarding_session {
+        worker_id worker;
+        std::string token;
+    };
+    static constexpr bool has_onboarding = has_mixin_v<mixins::onboarding_tag, blueprint_t>;
+    static constexpr bool has_screening = has_mixin_v<mixins::screening_tag, blueprint_t>;
+    static constexpr bool has_gold = has_mixin_v<mixins::gold_units_tag, blueprint_t>;
+
+    // --- launch ------------------------------------------------------------------------------------
+
+    void validate_blueprint() {
+        if constexpr (requires { blueprint_.args(); }) blueprint_.validate(blueprint_.args());
+    }
+
+    void check_dispatcher_lease() {
+        auto const lease = dispatcher_.settings().lease;
+        auto const want = std::chrono::seconds(args_.assignment_duration_in_seconds);
+        if (std::chrono::duration_cast<std::chrono::seconds>(lease) != want)
+            throw config_error("assignment_duration_in_seconds: " + std::to_string(args_.assignment_duration_in_seconds) +
+                               " s, but the dispatcher's options.lease is " +
+                               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(lease).count()) +
+                               " s; make them equal so the store and the dispatcher expire a unit together");
+    }
+
+    requester_id find_or_create_requester() {
+        std::string name = std::string(provider_t::provider_type) + "-requester";
+        auto found = db_.find_requesters({.name = name});
+        auto id = found.empty() ? db_.new_requester(name, provider_t::provider_type) : found.front().id;
+        if (!provider_.is_registered(id)) provider_.register_requester(id);
+        return id;
+    }
+
+    std::size_t live_units() const { return live_units_; }
+
+    bool under_cap() const {
+        return args_.max_num_concurrent_units == 0 ||
+               live_units_ < static_cast<std::size_t>(args_.max_num_concurrent_units);
+    }
+
+    /// Pulls items from the blueprint's range while under the cap; each becomes an assignment whose unit
+    /// count the dispatcher's router decides.
+    void launch_units(time_point now) {
+        while (under_cap() && next_task_ != std::ranges::end(tasks_)) {
+            initialization_data init = *next_task_;
+            ++next_task_;
+            ++pulled_;
+            add_assignment(std::move(init), now);
+        }
+        if (next_task_ == std::ranges::end(tasks_)) exhausted_ = true;
+    }
+
+    void add_assignment(initialization_data init, time_point now) {
+        auto a = db_.new_assignment(*run_);
+        routing::item_key key{static_cast<std::uint64_t>(a.value())};
+        dispatcher_.add(key, item_type(init), now);
+        auto const count = dispatcher_.units_of(key).size();
+        if (!init.unit_data.empty() && init.unit_data.size() != 1 && init.unit_data.size() != count)
+            throw config_error("blueprint item " + std::to_string(pulled_) + ": " + std::to_string(init.unit_data.size()) +
+                               " unit_data entries, but the router asked for " + std::to_string(count) + " units");
+        std::vector<unit_id> units;
+        db_.transaction([&] {
+            for (std::size_t i = 0; i < count; ++i) {
+                auto u = db_.new_unit(a, static_cast<int>(i), args_.task_reward);
+                db_.update_unit(u, unit_status::launched);
+                units.push_back(u);
+            }
+        });
+        for (auto u : units) provider_.launch(u, url_);
+        live_units_ += count;
+        assignments_.emplace(a, assignment_state{std::move(init), std::move(units), 0});
+    }
+
+    // --- the worker pool ---------------------------------------------------------------------------
+
+    packet refuse(refusal why, std::string message) {
+        return packet{"no_work", std::nullopt, {{"reason", std::string(to_string(why))}, {"message", std::move(message)}}};
+    }
+
+    worker_id find_or_create_worker(std::string const& name) {
+        if (auto it = worker_ids_.find(name); it != worker_ids_.end()) return it->second;
+        auto found = db_.find_workers({.name = name});
+        auto id = found.empty() ? db_.new_worker(name, provider_t::provider_type) : found.front().id;
+        worker_ids_.emplace(name, id);
+        return id;
+    }
+
+    /// Units of this task (every run) the worker holds or has done: Mephisto's maximum_units_per_worker count.
+    std::size_t task_units(worker_id w, worker_state& s) {
+        if (!s.task_units) {
+            std::size_t n = 0;
+            for (auto const& u : db_.find_units({.worker = w, .task = *task_}))
+                if (u.status == unit_status::assigned || complete(u.status)) ++n;
+            s.task_units = n;
+        }
+        return *s.task_units;
+    }
+
+    packet register_worker(nlohmann::json const& registration, time_point now) {
+        if (!active_run_) return refuse(refusal::run_not_active, "the run is not accepting work");
+        auto const name = provider_.worker_name(registration);
+        auto const w = find_or_create_worker(name);
+        auto& state = workers_[w];
+        if (provider_.is_blocked(w)) return refuse(refusal::blocked, name + " is blocked");
+        if (auto unmet = first_unmet(db_, w, requirements_))
+            return refuse(refusal::not_qualified, name + " does not meet " + unmet->qualification + " " +
+                                                      std::string(to_string(unmet->op)) + " " + unmet->value.dump());
+        if (args_.allowed_concurrent > 0 && state.held >= static_cast<std::size_t>(args_.allowed_concurrent))
+            return refuse(refusal::too_many_concurrent, name + " already holds " + std::to_string(state.held) + " units");
+        if (args_.maximum_units_per_worker > 0 &&
+            task_units(w, state) >= static_cast<std::size_t>(args_.maximum_units_per_worker))
+            return refuse(refusal::max_for_task, name + " reached maximum_units_per_worker for task " + args_.task_name);
+
+        if constexpr (has_onboarding) {
+            if (auto gate = onboarding_gate(w, name)) return *gate;
+        }
+        if constexpr (has_screening) {
+            if (auto gate = screening_gate(w, name, state, now)) return *gate;
+        }
+        if constexpr (has_gold) {
+            auto const& gold = blueprint_.template mixin<mixins::gold_units_tag>();
+            if (gold.should_serve_gold(state.done)) {
+                auto index = state.gold_served++;
+                auto const& g = gold.pick(index);
+                return hand_out_extra(w, name, state, gold.initialization(g), -2, unit_kind::gold, index, now);
+            }
+        }
+
+        profile_type profile = registration.contains("profile") ? registration.at("profile").template get<profile_type>()
+                                                               : profile_type{};
+        dispatcher_.join(w, std::move(profile), now);
+        state.joined = true;
+
+        // The dispatcher's grant is a preference; the store's claim decides. A claim lost to another
+        // process (the unit is no longer launched) moves on to the next grant.
+        for (int attempt = 0; attempt < 16; ++attempt) {
+            auto grants = dispatcher_.next(w, 1, now);
+            if (grants.empty()) break;
+            auto const& g = grants.front();
+            assignment_id a{static_cast<std::int64_t>(g.item.value())};
+            auto& as = assignments_.at(a);
+            unit_id u = as.units.at(g.unit_index);
+            agent_id agent;
+            try {
+                agent = db_.new_agent(w, u);
+            } catch (invalid_transition const&) {
+                dispatcher_.release(w, g.item, now);
+                continue;
+            }
+            db_.update_agent(agent, agent_status::in_task);
+            auto const data_index = as.init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{g.unit_index};
+            nlohmann::json unit_data = as.init.unit_data.empty() ? as.init.shared : unit_data_for(as.init, data_index);
+            auto token = detail::new_token();
+            ++state.held;
+            if (state.task_units) ++*state.task_units;
+            active_.emplace(agent, live_agent{w, u, a, g.unit_index, token, g.lease_until, unit_data});
+            return packet{"agent_details",
+                          agent,
+                          {{"worker_id", w.value()},
+                           {"worker_name", name},
+                           {"agent_id", agent.value()},
+                           {"unit_id", u.value()},
+                           {"token", token},
+                           {"kind", "work"},
+                           {"lease_until", std::chrono::duration_cast<std::chrono::seconds>(g.lease_until.time_since_epoch()).count()},
+                           {"init_data", {{"shared", as.init.shared}, {"unit_data", unit_data}}},
+                           {"page", blueprint_.page(as.init, data_index)}}};
+        }
+        return refuse(refusal::no_available_units, "no unit " + name + " may take now");
+    }
+
+    /// The live agent a packet names, if its token is right; otherwise the error to send back.
+    std::variant<typename std::unordered_map<agent_id, live_agent>::iterator, packet> authorise(packet const& p) {
+        if (!p.agent) return packet::error("bad_request", "packet \"" + p.type + "\" names no agent");
+        auto it = active_.find(*p.agent);
+        if (it == active_.end())
+            return packet::error("unknown_agent", detail::describe(*p.agent) + " has no unit in progress");
+        auto token = p.data.is_object() && p.data.contains("token") && p.data["token"].is_string()
+                         ? p.data["token"].template get<std::string>()
+                         : std::string{};
+        if (!detail::same_token(token, it->second.token))
+            return packet::error("not_your_unit", detail::describe(*p.agent) + ": the token does not match");
+        return it;
+    }
+
+    packet submit(packet const& p, time_point now) {
+        auto who = authorise(p);
+        if (auto* err = std::get_if<packet>(&who)) return *err;
+        auto it = std::get<0>(who);
+        auto& live = it->second;
+        if (!p.data.contains("submission")) return packet::error("bad_request", "submit: no \"submission\"");
+        auto const& submission = p.data["submission"];
+        if (submission.dump().size() > max_submission_bytes_)
+            return packet::error("too_large", "submission larger than " + std::to_string(max_submission_bytes_) + " bytes");
+        auto check = blueprint_.on_submit(live.unit_data, submission);
+        if (!check.ok()) return packet{"submit_refused", p.agent, check.to_json()};
+        nlohmann::json state{{"inputs", live.unit_data}, {"outputs", submission}, {"updates", updates_of(it->first)}};
+        auto const grants = mixin_grants(live, submission);
+        // Durable before acknowledged: status, data and any qualification it earns in one transaction.
+        db_.transaction([&] {
+            db_.update_agent(it->first, agent_status::completed, state);
+            db_.update_unit(live.unit, unit_status::completed);
+            for (auto const& g : grants) grant(live.worker, g);
+        });
+        ++workers_[live.worker].done;
+        if (live.kind == unit_kind::work)
+            dispatcher_.complete(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
+        provider_.mark_done(it->first);
+        auto const unit = live.unit;
+        finish_unit(it);
+        last_submission_ = now;
+        ++submitted_;
+        finish_if_done();
+        return packet{"submitted", p.agent, {{"unit_id", unit.value()}}};
+    }
+
+    packet heartbeat(packet const& p, time_point now) {
+        auto who = authorise(p);
+        if (auto* err = std::get_if<packet>(&who)) return *err;
+        dispatcher_.heartbeat(std::get<0>(who)->second.worker, now);
+        return packet{"ok", p.agent, nlohmann::json::object()};
+    }
+
+    packet release(packet const& p, time_point now) {
+        auto who = authorise(p);
+        if (auto* err = std::get_if<packet>(&who)) return *err;
+        return_unit(std::get<0>(who), agent_status::returned, now);
+        return packet{"released", p.agent, nlohmann::json::object()};
+    }
+
+    packet live_update(packet const& p) {
+        auto who = authorise(p);
+        if (auto* err = std::get_if<packet>(&who)) return *err;
+        if (!p.data.contains("update")) return packet::error("bad_request", "live_update: no \"update\"");
+        auto const& update = p.data["update"];
+        if (update.dump().size() > max_submission_bytes_)
+            return packet::error("too_large", "update larger than " + std::to_string(max_submission_bytes_) + " bytes");
+        updates_[*p.agent].push_back(update);
+        nlohmann::json reply = nlohmann::json::object();
+        if constexpr (requires { blueprint_.on_live_update(std::get<0>(who)->second.unit_data, update); })
+            reply = blueprint_.on_live_update(std::get<0>(who)->second.unit_data, update);
+        return packet{"live_update", p.agent, reply};
+    }
+
+    nlohmann::json updates_of(agent_id a) {
+        auto it = updates_.find(a);
+        if (it == updates_.end()) return nlohmann::json::array();
+        nlohmann::json out = it->second;
+        updates_.erase(it);
+        return out;
+    }
+
+    /// The unit goes back to the pool: agent to `why`, unit cleared, the dispatcher's lease released.
+    void return_unit(typename std::unordered_map<agent_id, live_agent>::iterator it, agent_status why, time_point now) {
+        auto& live = it->second;
+        db_.transaction([&] {
+            db_.update_agent(it->first, why);
+            db_.clear_unit_agent_assignment(live.unit);
+        });
+        if (live.kind == unit_kind::work)
+            dispatcher_.release(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
+        auto& s = workers_[live.worker];
+        if (live.kind == unit_kind::work && s.task_units && *s.task_units > 0) --*s.task_units;
+        updates_.erase(it->first);
+        release_hold(it);  // the unit stays live: it is launched again
+    }
+
+    void release_hold(typename std::unordered_map<agent_id, live_agent>::iterator it) {
+        auto& s = workers_[it->second.worker];
+        if (s.held > 0) --s.held;
+        active_.erase(it);
+    }
+
+    void finish_unit(typename std::unordered_map<agent_id, live_agent>::iterator it) {
+        if (it->second.kind == unit_kind::work) {
+            ++assignments_.at(it->second.assignment).completed;
+            if (live_units_ > 0) --live_units_;
+        }
+        release_hold(it);
+    }
+
+    // --- mixins ------------------------------------------------------------------------------------
+
+    /// Stores a qualification value, creating the qualification on first use.
+    void grant(worker_id w, mixins::qualification_grant const& g) {
+        auto found = db_.find_qualifications({.name = g.qualification});
+        auto q = found.empty() ? db_.make_qualification(g.qualification) : found.front().id;
+        db_.grant_qualification(q, w, g.value);
+    }
+
+    std::optional<int> granted(worker_id w, std::string const& qualification) {
+        auto found = db_.find_qualifications({.name = qualification});
+        if (found.empty()) return std::nullopt;
+        auto g = db_.find_granted_qualifications({.worker = w, .qualification = found.front().id});
+        if (g.empty()) return std::nullopt;
+        return g.front().value;
+    }
+
+    /// What a finished screening or gold unit earns the worker.
+    std::vector<mixins::qualification_grant> mixin_grants(live_agent const& live, nlohmann::json const& submission) {
+        if constexpr (has_screening) {
+            if (live.kind == unit_kind::screening) {
+                auto const& m = blueprint_.template mixin<mixins::screening_tag>();
+                return m.grants_for(m.validate_screening(submission));
+            }
+        }
+        if constexpr (has_gold) {
+            if (live.kind == unit_kind::gold) {
+                auto const& m = blueprint_.template mixin<mixins::gold_units_tag>();
+                auto& tally = workers_[live.worker].gold;
+                tally.record(m.score(m.pick(live.gold_index), submission));
+                return m.grants_for(tally);
+            }
+        }
+        (void)live;
+        (void)submission;
+        return {};
+    }
+
+    /// Onboarding first: a worker who failed it is refused; one who has not passed it gets it now.
+    std::optional<packet> onboarding_gate(worker_id w, std::string const& name) {
+        auto const& m = blueprint_.template mixin<mixins::onboarding_tag>();
+        if (granted(w, m.failed_qualification_name()))
+            return refuse(refusal::not_qualified, name + " did not pass the onboarding");
+        if (auto v = granted(w, m.qualification_name()); v && *v > 0) return std::nullopt;
+        auto oa = db_.new_onboarding_agent(w, *run_);
+        db_.update_onboarding_agent(oa, agent_status::onboarding);
+        auto token = detail::new_token();
+        onboarding_.emplace(oa, onboarding_session{w, token});
+        auto init = m.initialization();
+        return packet{"onboarding",
+                      std::nullopt,
+                      {{"onboarding_agent_id", oa.value()},
+                       {"worker_id", w.value()},
+                       {"token", token},
+                       {"init_data", {{"shared", init.shared}, {"unit_data", init.unit_data.front()}}},
+                       {"page", blueprint_.page(init, 0)}}};
+    }
+
+    packet submit_onboarding(packet const& p) {
+        if constexpr (has_onboarding) {
+            auto const& m = blueprint_.template mixin<mixins::onboarding_tag>();
+            if (!p.data.contains("onboarding_agent_id") || !p.data["onboarding_agent_id"].is_number_integer())
+                return packet::error("bad_request", "submit_onboarding: no onboarding_agent_id");
+            onboarding_agent_id oa{p.data["onboarding_agent_id"].template get<std::int64_t>()};
+            auto it = onboarding_.find(oa);
+            if (it == onboarding_.end())
+                return packet::error("unknown_agent", detail::describe(oa) + " has no onboarding in progress");
+            auto token = p.data.contains("token") && p.data["token"].is_string() ? p.data["token"].template get<std::string>()
+                                                                                 : std::string{};
+            if (!detail::same_token(token, it->second.token))
+                return packet::error("not_your_unit", detail::describe(oa) + ": the token does not match");
+            if (!p.data.contains("answer")) return packet::error("bad_request", "submit_onboarding: no \"answer\"");
+            auto const& answer = p.data["answer"];
+            if (answer.dump().size() > max_submission_bytes_)
+                return packet::error("too_large", "answer larger than " + std::to_string(max_submission_bytes_) + " bytes");
+            bool const passed = m.validate_onboarding(answer);
+            auto const w = it->second.worker;
+            db_.transaction([&] {
+                db_.update_onboarding_agent(oa, agent_status::waiting, nlohmann::json{{"outputs", answer}});
+                db_.update_onboarding_agent(oa, passed ? agent_status::approved : agent_status::rejected);
+                for (auto const& g : m.grants_for(passed)) grant(w, g);
+            });
+            onboarding_.erase(it);
+            return packet{"onboarding_result", std::nullopt, {{"passed", passed}}};
+        } else {
+            (void)p;
+            return packet::error("unknown_packet", "this task has no onboarding");
+        }
+    }
+
+    /// Screening first: a worker who failed it is refused; one who has not taken it gets a screening unit,
+    /// while fewer than max_screening_units have been handed out.
+    std::optional<packet> screening_gate(worker_id w, std::string const& name, worker_state& state, time_point now) {
+        auto const& m = blueprint_.template mixin<mixins::screening_tag>();
+        auto v = granted(w, m.qualification_name());
+        if (v && *v > 0) return std::nullopt;
+        if (v) return refuse(refusal::not_qualified, name + " did not pass the screening");
+        if (!m.may_launch(screening_launched_))
+            return refuse(refusal::no_available_units, "no screening unit left for " + name);
+        ++screening_launched_;
+        return hand_out_extra(w, name, state, m.initialization(), -1, unit_kind::screening, 0, now);
+    }
+
+    /// A unit outside the routed work (screening -1, gold -2, as in Mephisto): its own assignment, claimed
+    /// at once by the worker who asked.
+    packet hand_out_extra(worker_id w, std::string const& name, worker_state& state, initialization_data init, int index,
+                          unit_kind kind, std::size_t gold_index, time_point now) {
+        unit_id u;
+        agent_id agent;
+        db_.transaction([&] {
+            auto a = db_.new_assignment(*run_);
+            u = db_.new_unit(a, index, kind == unit_kind::gold ? args_.task_reward : 0.0);
+            db_.update_unit(u, unit_status::launched);
+            agent = db_.new_agent(w, u);
+            db_.update_agent(agent, agent_status::in_task);
+        });
+        auto const a = db_.get_unit(u).assignment;
+        auto token = detail::new_token();
+        ++state.held;
+        auto unit_data = init.unit_data.empty() ? init.shared : unit_data_for(init, 0);
+        active_.emplace(agent, live_agent{w, u, a, 0, token, now + std::chrono::seconds(args_.assignment_duration_in_seconds),
+                                          unit_data, kind, gold_index});
+        return packet{"agent_details",
+                      agent,
+                      {{"worker_id", w.value()},
+                       {"worker_name", name},
+                       {"agent_id", agent.value()},
+                       {"unit_id", u.value()},
+                       {"token", token},
+                       {"kind", kind == unit_kind::gold ? "work" : "screening"},  // a gold unit looks like any other
+                       {"init_data", {{"shared", init.shared}, {"unit_data", unit_data}}},
+                       {"page", blueprint_.page(init, 0)}}};
+    }
+
+    /// Leases past their end: the store and the dispatcher reclaim them together.
+    void expire_leases(time_point now) {
+        for (auto it = active_.begin(); it != active_.end();) {
+            if (it->second.lease_until > now) {
+                ++it;
+                continue;
+            }
+            auto& live = it->second;
+            db_.transaction([&] {
+                db_.update_agent(it->first, agent_status::timeout);
+                db_.clear_unit_agent_assignment(live.unit);
+            });
+            auto& s = workers_[live.worker];
+            if (live.kind == unit_kind::work && s.task_units && *s.task_units > 0) --*s.task_units;
+            if (s.held > 0) --s.held;
+            updates_.erase(it->first);
+            it = active_.erase(it);
+        }
+        dispatcher_.expire(now);
+    }
+
+    // --- the end of a run --------------------------------------------------------------------------
+
+    void finish_if_done() {
+        if (!exhausted_ || !active_.empty()) return;
+        for (auto const& [a, as] : assignments_)
+            if (as.completed < as.units.size()) return;
+        db_.update_task_run(*run_, true);
+        complete_ = true;
+        wind_down();
+    }
+
+    void shut_down_run(time_point now, bool expire_units) {
+        for (auto it = active_.begin(); it != active_.end(); it = active_.begin()) {
+            auto& live = it->second;
+            db_.transaction([&] {
+                db_.update_agent(it->first, agent_status::expired);
+                if (expire_units)
+                    db_.update_unit(live.unit, unit_status::expired);
+                else
+                    db_.clear_unit_agent_assignment(live.unit);
+            });
+            if (live.kind == unit_kind::work)
+                dispatcher_.release(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
+            release_hold(it);
+        }
+        if (expire_units) {
+            db_.transaction([&] {
+                for (auto const& u : db_.find_units({.task_run = *run_}))
+                    if (u.status == unit_status::created || u.status == unit_status::launched) {
+                        db_.update_unit(u.id, unit_status::expired);
+                        provider_.expire(u.id);
+                    }
+            });
+            db_.update_task_run(*run_, true);
+        }
+        wind_down();
+    }
+
+    void wind_down() {
+        active_run_ = false;
+        provider_.cleanup_resources(*run_);
+        architect_.shutdown();
+    }
+
+    // --- resume ------------------------------------------------------------------------------------
+
+    /// Continues an incomplete run: units that were handed out when the last process stopped go back to
+    /// the pool (their agents expire: nothing submitted is lost, since a submission is saved before it is
+    /// acknowledged), completed units stay done (nobody gets them again), and the blueprint's range is
+    /// skipped past the items that already became assignments.
+    void resume(time_point now) {
+        auto assignments = db_.find_assignments({.task_run = *run_});
+        for (auto const& a : assignments) {
+            auto units = db_.find_units({.assignment = a.id});
+            std::vector<unit_id> ids(units.size());
+            std::vector<std::pair<std::uint32_t, worker_id>> done;
+            std::size_t completed = 0;
+            db_.transaction([&] {
+                for (auto const& u : units) {
+                    if (u.unit_index < 0 || static_cast<std::size_t>(u.unit_index) >= ids.size()) continue;
+                    ids[static_cast<std::size_t>(u.unit_index)] = u.id;
+                    if (u.status == unit_status::assigned) {
+                        if (u.agent) db_.update_agent(*u.agent, agent_status::expired);
+                        db_.clear_unit_agent_assignment(u.id);
+                    } else if (u.status == unit_status::created) {
+                        db_.update_unit(u.id, unit_status::launched);
+                    } else if (complete(u.status)) {
+                        ++completed;
+                        if (u.worker) done.emplace_back(static_cast<std::uint32_t>(u.unit_index), *u.worker);
+                    }
+                }
+            });
+            if (next_task_ == std::ranges::end(tasks_))
+                throw error("crowdline::pipeline: resuming task run " + std::to_string(run_->value()) +
+                            ": the blueprint yields fewer items than the run's " + std::to_string(assignments.size()) +
+                            " assignments");
+            initialization_data init = *next_task_;
+            ++next_task_;
+            ++pulled_;
+            routing::item_key key{static_cast<std::uint64_t>(a.id.value())};
+            if constexpr (requires { dispatcher_.restore(key, item_type(init), std::uint32_t{}, done, now); })
+                dispatcher_.restore(key, item_type(init), static_cast<std::uint32_t>(ids.size()), done, now);
+            else
+                throw error("crowdline::pipeline: this dispatcher cannot restore items, so the run cannot be resumed");
+            live_units_ += ids.size() - completed;
+            assignments_.emplace(a.id, assignment_state{std::move(init), std::move(ids), completed});
+        }
+    }
+
+    struct assignment_state {
+        initialization_data init;
+        std::vector<unit_id> units;  ///< by unit index
+        std::size_t completed = 0;
+    };
+
+    Blueprint blueprint_;
+    Architect architect_;
+    Provider provider_;
+    Dispatcher dispatcher_;
+    Store& db_;
+    task_run_args args_;
+    std::vector<qualification_requirement> requirements_;
+    tasks_range tasks_;
+    std::ranges::iterator_t<tasks_range> next_task_;
+
+    mutable std::recursive_mutex mutex_;
+    std::function<time_point()> clock_ = [] { return clock::now(); };
+    std::size_t max_submission_bytes_ = 1 << 20;
+    std::optional<task_id> task_;
+    std::optional<task_run_id> run_;
+    requester_id requester_;
+    std::string url_;
+    bool active_run_ = false;
+    bool exhausted_ = false;
+    bool complete_ = false;
+    std::size_t pulled_ = 0;
+    std::size_t submitted_ = 0;
+    std::size_t live_units_ = 0;
+    time_point last_submission_{};
+    std::unordered_map<assignment_id, assignment_state> assignments_;
+    std::unordered_map<agent_id, live_agent> active_;
+    std::unordered_map<worker_id, worker_state> workers_;
+    std::unordered_map<std::string, worker_id> worker_ids_;
+    std::unordered_map<agent_id, std::vector<nlohmann::json>> updates_;
+    std::unordered_map<onboarding_agent_id, onboarding_session> onboarding_;
+    std::size_t screening_launched_ = 0;
+};
+
+/// An lvalue argument is referenced, an rvalue one is owned.
+template <class B, class A, class P, class D, class S>
+pipeline(B&&, A&&, P&&, D&&, S&, task_run_args) -> pipeline<B, A, P, D, S>;
+template <class B, class A, class P, class D, class S>
+pipeline(B&&, A&&, P&&, D&&, S&, task_run_args, std::vector<qualification_requirement>) -> pipeline<B, A, P, D, S>;
+
+}  // namespace crowdline
+// ---- crowdline/blueprint/static_form.hpp
+/// `blueprints::static_form`: a form described by fields (display text, single choice, multiple choice,
+/// free text), shown once per item, each item's JSON filling `{{key}}` placeholders. The page is an
+/// escaped, self-contained HTML `<form>`; a submission is checked against the fields and every problem is
+/// reported per field. The form also has a JSON description (`spec()` / `from_json`) so it can live in a file.
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+#include <nlohmann/json.hpp>
+
+// ---- crowdline/blueprint/detail/json_items.hpp
+/// `json_items`: a type-erased, single-pass view of JSON items over any input range whose elements convert
+/// to JSON (a vector, a std or range-v3 view, an infinite generator), so that a blueprint's type does not
+/// depend on where its items come from. Items are pulled one at a time, never copied up front.
+
+#include <concepts>
+#include <cstddef>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <ranges>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+namespace crowdline::blueprints::detail {
+
+/// A range whose elements can become JSON items.
+template <class R>
+concept json_item_range =
+    std::ranges::input_range<R> && std::convertible_to<std::ranges::range_reference_t<R>, nlohmann::json>;
+
+class json_items : public std::ranges::view_interface<json_items> {
+    /// Writes the next item into its argument; false at the end.
+    using pull_fn = std::function<bool(nlohmann::json&)>;
+
+    /// Reads lazily: an item is pulled when it is looked at (or compared with the end), never on `++`
+    /// alone, so `take(5)` pulls five items and not a sixth.
+    struct cursor {
+        pull_fn pull;
+        nlohmann::json current{};
+        bool at_end = false;
+        bool pending = true;
+
+        void settle() {
+            if (!pending) return;
+            pending = false;
+            at_end = !pull(current);
+        }
+    };
+
+public:
+    /// An input iterator; copies share one position, as input iterators may.
+    class iterator {
+    public:
+        using value_type = nlohmann::json;
+        using difference_type = std::ptrdiff_t;
+        using iterator_concept = std::input_iterator_tag;
+
+        iterator() = default;
+        explicit iterator(std::shared_ptr<cursor> c) : cursor_(std::move(c)) {}
+
+        const nlohmann::json& operator*() const {
+            cursor_->settle();
+            return cursor_->current;
+        }
+        const nlohmann::json* operator->() const { return &**this; }
+        iterator& operator++() {
+            cursor_->settle();  // the item being skipped, if nobody looked at it
+            cursor_->pending = true;
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) {
+            if (!it.cursor_) return true;
+            it.cursor_->settle();
+            return it.cursor_->at_end;
+        }
+
+    private:
+        std::shared_ptr<cursor> cursor_;
+    };
+
+    /// No items.
+    json_items() = default;
+
+    /// Takes `items` as `std::views::all` does: an lvalue range is referenced (it must outlive every pass),
+    /// an rvalue range is moved in.
+    template <json_item_range R>
+        requires(!std::same_as<std::remove_cvref_t<R>, json_items> && std::ranges::viewable_range<R>)
+    explicit json_items(R&& items) {
+        using view = std::views::all_t<R>;
+        auto source = std::make_shared<view>(std::views::all(std::forward<R>(items)));
+        open_ = [source]() -> pull_fn {
+            struct position {
+                std::shared_ptr<view> keep;
+                std::ranges::iterator_t<view> it;
+                std::ranges::sentinel_t<view> end;
+                bool started = false;
+            };
+            auto at = std::make_shared<position>(position{source, std::ranges::begin(*source), std::ranges::end(*source)});
+            // Advances only when the next item is asked for, so a generator never runs ahead of its reader.
+            return [at](nlohmann::json& out) {
+                if (at->started) ++at->it;
+                at->started = true;
+                if (at->it == at->end) return false;
+                out = *at->it;
+                return true;
+            };
+        };
+    }
+
+    /// Starts a pass over the items (reading none yet).
+    iterator begin() const {
+        if (!open_) return iterator{};
+        return iterator{std::make_shared<cursor>(cursor{open_()})};
+    }
+    std::default_sentinel_t end() const noexcept { return {}; }
+
+private:
+    std::function<pull_fn()> open_;
+};
+
+}  // namespace crowdline::blueprints::detail
+// ---- crowdline/blueprint/detail/text.hpp
+/// Text helpers for blueprints: HTML escaping, UTF-8 code-point counting, short safe previews of untrusted
+/// values for error messages, and `{{key}}` placeholders filled from a unit's JSON.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace crowdline::blueprints::detail {
+
+/// Appends `text` with the five HTML-significant characters escaped: safe in element text and in
+/// double- or single-quoted attribute values.
+inline void append_escaped(std::string& out, std::string_view text) {
+    for (char c : text) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    }
+}
+
+/// `text` HTML-escaped.
+inline std::string html_escape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    append_escaped(out, text);
+    return out;
+}
+
+/// True for the bytes that continue a UTF-8 sequence (they do not start a code point).
+constexpr bool is_continuation(char c) noexcept { return (static_cast<unsigned char>(c) & 0xC0u) == 0x80u; }
+
+/// Characters as a worker counts them: UTF-8 code points, not bytes.
+constexpr std::size_t code_points(std::string_view text) noexcept {
+    std::size_t n = 0;
+    for (char c : text) n += is_continuation(c) ? 0u : 1u;
+    return n;
+}
+
+/// The longest prefix of `text` with at most `limit` code points, cut on a code-point boundary.
+constexpr std::string_view prefix_code_points(std::string_view text, std::size_t limit) noexcept {
+    std::size_t seen = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (is_continuation(text[i])) continue;
+        if (seen == limit) return text.substr(0, i);
+        ++seen;
+    }
+    return text;
+}
+
+/// An untrusted string for an error message: quoted, at most `limit` code points (then "…"), invalid
+/// UTF-8 replaced, so a 1 MB or malformed value never ends up whole in a message or makes dump() throw.
+inline std::string preview(std::string_view text, std::size_t limit = 40) {
+    auto head = prefix_code_points(text, limit);
+    auto quoted = nlohmann::json(std::string(head)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (head.size() < text.size()) quoted.insert(quoted.size() - 1, "…");
+    return quoted;
+}
+
+/// `text`, at most `limit` code points, with invalid UTF-8 replaced by U+FFFD: safe to put in JSON that
+/// will be dumped (nlohmann's dump throws on invalid UTF-8).
+inline std::string sanitized(std::string_view text, std::size_t limit) {
+    auto quoted = nlohmann::json(std::string(prefix_code_points(text, limit)))
+                      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return nlohmann::json::parse(quoted).get<std::string>();
+}
+
+/// `true` when `text` is empty or only ASCII whitespace (an unanswered free-text field).
+constexpr bool is_blank(std::string_view text) noexcept {
+    for (char c : text)
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v') return false;
+    return true;
+}
+
+/// Looks `path` (`key` or `a.b.c`) up in `data`; nullptr when absent.
+inline const nlohmann::json* lookup(const nlohmann::json& data, std::string_view path) {
+    const nlohmann::json* at = &data;
+    while (true) {
+        auto dot = path.find('.');
+        auto key = path.substr(0, dot);
+        if (!at->is_object()) return nullptr;
+        auto it = at->find(key);
+        if (it == at->end()) return nullptr;
+        at = &*it;
+        if (dot == std::string_view::npos) return at;
+        path.remove_prefix(dot + 1);
+    }
+}
+
+/// The text a placeholder shows: a string as is, null as nothing, any other value as compact JSON.
+inline std::string placeholder_text(const nlohmann::json& value) {
+    if (value.is_string()) return value.get_ref<const std::string&>();
+    if (value.is_null()) return {};
+    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+/// Appends `text_template` HTML-escaped, with each `{{key}}` (spaces allowed inside the braces) replaced by
+/// the escaped value of `key` in `unit` (or, when absent there, in `shared`); an unknown key shows nothing.
+inline void append_filled(std::string& out, std::string_view text_template, const nlohmann::json& unit,
+                          const nlohmann::json& shared) {
+    while (!text_template.empty()) {
+        auto open = text_template.find("{{");
+        auto close = open == std::string_view::npos ? open : text_template.find("}}", open + 2);
+        if (close == std::string_view::npos) {
+            append_escaped(out, text_template);
+            return;
+        }
+        append_escaped(out, text_template.substr(0, open));
+        auto key = text_template.substr(open + 2, close - open - 2);
+        while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
+        while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
+        const nlohmann::json* value = lookup(unit, key);
+        if (value == nullptr) value = lookup(shared, key);
+        if (value != nullptr) append_escaped(out, placeholder_text(*value));
+        text_template.remove_prefix(close + 2);
+    }
+}
+
+}  // namespace crowdline::blueprints::detail
+
+namespace crowdline::blueprints {
+
+/// The kinds of field a `static_form` is made of. `name` is the field's key in the submission; `label`
+/// (may hold `{{key}}` placeholders) is what the worker reads.
+namespace fields {
+
+/// Shown, not answered: `text` with `{{key}}` placeholders filled from the unit's data (escaped).
+struct display_text {
+    static constexpr std::string_view kind = "display_text";
+    std::string name{};
+    std::string label{};
+    std::string text{};
+};
+
+/// Exactly one of `options` (the answer is the option's text).
+struct single_choice {
+    static constexpr std::string_view kind = "single_choice";
+    std::string name{};
+    std::string label{};
+    std::vector<std::string> options{};
+    bool required = true;
+};
+
+/// A list of distinct options, at least `min_selected` and at most `max_selected` of them (and at least
+/// one when `required`).
+struct multiple_choice {
+    static constexpr std::string_view kind = "multiple_choice";
+    std::string name{};
+    std::string label{};
+    std::vector<std::string> options{};
+    bool required = true;
+    std::size_t min_selected = 0;
+    std::optional<std::size_t> max_selected{};
+};
+
+/// Text whose length, in characters (UTF-8 code points, as the worker counts them), lies in
+/// [min_length, max_length]; `max_length` unset means the form's `max_text_length`.
+struct free_text {
+    static constexpr std::string_view kind = "free_text";
+    std::string name{};
+    std::string label{};
+    bool required = true;
+    std::size_t min_length = 0;
+    std::optional<std::size_t> max_length{};
+    bool multiline = false;
+    std::string placeholder{};
+};
+
+}  // namespace fields
+
+/// One field of a form.
+using form_field = std::variant<fields::display_text, fields::single_choice, fields::multiple_choice, fields::free_text>;
+
+/// The name of any field.
+inline const std::string& field_name(const form_field& f) {
+    return std::visit([](auto const& x) -> const std::string& { return x.name; }, f);
+}
+
+/// The settings of a static form (the blueprint's `args_type`).
+struct static_form_args {
+    std::int64_t units_per_assignment = 1;
+    std::string submit_label = "Submit";
+    std::int64_t max_text_length = 10000;
+    bool allow_extra_keys = false;
+
+    static constexpr std::array<config::description, 4> descriptions{{
+        {"units_per_assignment", "units (workers) per item: each item is one assignment with this many units"},
+        {"submit_label", "text of the submit button"},
+        {"max_text_length", "longest free-text answer, in characters, for fields that set no max_length"},
+        {"allow_extra_keys", "accept submissions with keys that name no field (otherwise each is an error)"},
+    }};
+
+    /// Names the bad key.
+    void validate() const {
+        if (units_per_assignment < 1)
+            throw config_error("units_per_assignment: must be ≥ 1, got " + std::to_string(units_per_assignment));
+        if (submit_label.empty()) throw config_error("submit_label: must not be empty (workers click it)");
+        if (max_text_length < 1) throw config_error("max_text_length: must be ≥ 1, got " + std::to_string(max_text_length));
+    }
+};
+
+}  // namespace crowdline::blueprints
+
+BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::fields::display_text, name, label, text);
+BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::fields::single_choice, name, label, options, required);
+BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::fields::multiple_choice, name, label, options, required, min_selected,
+                        max_selected);
+BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::fields::free_text, name, label, required, min_length, max_length,
+                        multiline, placeholder);
+BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::static_form_args, units_per_assignment, submit_label, max_text_length,
+                        allow_extra_keys);
+
+namespace crowdline::blueprints {
+
+namespace detail {
+
+/// `fields[i] ("name")`: how errors about a field's definition start.
+inline std::string field_context(std::size_t index, std::string_view name) {
+    return "fields[" + std::to_string(index) + "] (" + preview(name) + ")";
+}
+
+/// Field names become submission keys and HTML attributes: keep them plain.
+inline bool plain_name(std::string_view name) {
+    if (name.empty() || name.size() > 100) return false;
+    for (char c : name) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+                  c == '.';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+inline void check_options(const std::vector<std::string>& options, const std::string& context) {
+    if (options.empty()) throw config_error(context + ": options: must not be empty");
+    for (std::size_t i = 0; i < options.size(); ++i) {
+        if (options[i].empty()) throw config_error(context + ": options[" + std::to_string(i) + "]: must not be empty");
+        for (std::size_t j = 0; j < i; ++j)
+            if (options[j] == options[i])
+                throw config_error(context + ": options[" + std::to_string(i) + "]: " + preview(options[i]) +
+                                   " appears twice");
+    }
+}
+
+/// A definition that cannot work is a `config_error` naming the field and the key.
+inline void check_field(const form_field& field, std::size_t index) {
+    auto context = field_context(index, field_name(field));
+    if (!plain_name(field_name(field)))
+        throw config_error(context + ": name: must be 1 to 100 of the characters A-Z a-z 0-9 _ - .");
+    std::visit(
+        [&](auto const& f) {
+            using F = std::remove_cvref_t<decltype(f)>;
+            if constexpr (std::is_same_v<F, fields::single_choice>) {
+                check_options(f.options, context);
+            } else if constexpr (std::is_same_v<F, fields::multiple_choice>) {
+                check_options(f.options, context);
+                if (f.min_selected > f.options.size())
+                    throw config_error(context + ": min_selected: " + std::to_string(f.min_selected) + " exceeds the " +
+                                       std::to_string(f.options.size()) + " options");
+                if (f.max_selected && *f.max_selected < std::max<std::size_t>(f.min_selected, 1))
+                    throw config_error(context + ": max_selected: must be ≥ 1 and ≥ min_selected (" +
+                                       std::to_string(f.min_selected) + "), got " + std::to_string(*f.max_selected));
+            } else if constexpr (std::is_same_v<F, fields::free_text>) {
+                if (f.max_length && *f.max_length < std::max<std::size_t>(f.min_length, 1))
+                    throw config_error(context + ": max_length: must be ≥ 1 and ≥ min_length (" +
+                                       std::to_string(f.min_length) + "), got " + std::to_string(*f.max_length));
+            }
+        },
+        field);
+}
+
+inline void check_fields(const std::vector<form_field>& all) {
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        check_field(all[i], i);
+        for (std::size_t j = 0; j < i; ++j)
+            if (field_name(all[j]) == field_name(all[i]))
+                throw config_error(field_context(i, field_name(all[i])) + ": name: already used by fields[" +
+                                   std::to_string(j) + "]");
+    }
+}
+
+/// A JSON field description → the field of the kind named by its "type" key, read with config::load (so
+/// a wrong type or unknown key names its key) and checked.
+template <class F>
+form_field read_field(nlohmann::json spec, const std::string& context) {
+    spec.erase("type");
+    F f{};
+    try {
+        config::load(f, spec);
+    } catch (config_error const& e) {
+        throw config_error(context + ": " + e.what());
+    }
+    return f;
+}
+
+inline form_field field_from_json(const nlohmann::json& spec, std::size_t index) {
+    std::string context = "fields[" + std::to_string(index) + "]";
+    if (!spec.is_object()) throw config_error(context + ": expected an object, got " + std::string(spec.type_name()));
+    if (auto name = spec.find("name"); name != spec.end() && name->is_string())
+        context = field_context(index, name->get_ref<const std::string&>());
+    auto type = spec.find("type");
+    if (type == spec.end() || !type->is_string())
+        throw config_error(context + ": type: expected one of display_text, single_choice, multiple_choice, free_text");
+    auto const& kind = type->get_ref<const std::string&>();
+    if (kind == fields::display_text::kind) return read_field<fields::display_text>(spec, context);
+    if (kind == fields::single_choice::kind) return read_field<fields::single_choice>(spec, context);
+    if (kind == fields::multiple_choice::kind) return read_field<fields::multiple_choice>(spec, context);
+    if (kind == fields::free_text::kind) return read_field<fields::free_text>(spec, context);
+    throw config_error(context + ": type: " + preview(kind) +
+                       " is not one of display_text, single_choice, multiple_choice, free_text");
+}
+
+/// At most this many unknown keys are named one by one; the rest are counted in one message.
+inline constexpr std::size_t max_named_unknown_keys = 10;
+
+/// "a number", "an object", …: the JSON type of a worker's value, for messages.
+inline std::string a_json_type(const nlohmann::json& value) {
+    std::string_view name = value.type_name();
+    bool vowel = !name.empty() && (name[0] == 'a' || name[0] == 'o');
+    return (vowel ? "an " : "a ") + std::string(name);
+}
+
+inline std::string option_list(const std::vector<std::string>& options) {
+    std::string out;
+    for (std::size_t i = 0; i < options.size() && i < 10; ++i) out += (i ? ", " : "") + preview(options[i]);
+    if (options.size() > 10) out += ", …";
+    return out;
+}
+
+inline bool is_option(const std::vector<std::string>& options, const std::string& value) {
+    for (auto const& o : options)
+        if (o == value) return true;
+    return false;
+}
+
+/// The first problem with one answer (empty: none). `value` is never null here.
+inline std::string answer_problem(const fields::single_choice& f, const nlohmann::json& value, const static_form_args&) {
+    if (!value.is_string()) return "expected one of the options (a string), got " + a_json_type(value);
+    if (!is_option(f.options, value.get_ref<const std::string&>()))
+        return preview(value.get_ref<const std::string&>()) + " is not one of the options (" + option_list(f.options) + ")";
+    return {};
+}
+
+inline std::string answer_problem(const fields::multiple_choice& f, const nlohmann::json& value, const static_form_args&) {
+    if (!value.is_array()) return "expected a list of options, got " + a_json_type(value);
+    // Checked before looking at any element, so a huge list costs nothing.
+    if (value.size() > f.options.size())
+        return std::to_string(value.size()) + " selections, but there are only " + std::to_string(f.options.size()) +
+               " options";
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        auto const& v = value[i];
+        if (!v.is_string())
+            return "selection " + std::to_string(i + 1) + ": expected an option (a string), got " + a_json_type(v);
+        auto const& text = v.get_ref<const std::string&>();
+        if (!is_option(f.options, text))
+            return preview(text) + " is not one of the options (" + option_list(f.options) + ")";
+        for (std::size_t j = 0; j < i; ++j)
+            if (value[j].get_ref<const std::string&>() == text) return preview(text) + " is selected twice";
+    }
+    auto least = std::max<std::size_t>(f.min_selected, f.required ? 1 : 0);
+    if (value.empty() && f.required) return "required: choose at least " + std::to_string(least);
+    if (!value.empty() && value.size() < least)
+        return "choose at least " + std::to_string(least) + " (got " + std::to_string(value.size()) + ")";
+    if (f.max_selected && value.size() > *f.max_selected)
+        return "choose at most " + std::to_string(*f.max_selected) + " (got " + std::to_string(value.size()) + ")";
+    return {};
+}
+
+inline std::string answer_problem(const fields::free_text& f, const nlohmann::json& value, const static_form_args& args) {
+    if (!value.is_string()) return "expected text (a string), got " + a_json_type(value);
+    auto const& text = value.get_ref<const std::string&>();
+    if (is_blank(text)) return f.required ? "required: write an answer" : std::string{};
+    auto longest = f.max_length.value_or(static_cast<std::size_t>(args.max_text_length));
+    auto length = code_points(text);
+    if (length > longest)
+        return "too long: at most " + std::to_string(longest) + " characters (got " + std::to_string(length) + ")";
+    if (length < f.min_length)
+        return "too short: at least " + std::to_string(f.min_length) + " characters (got " + std::to_string(length) + ")";
+    return {};
+}
+
+inline void append_attribute(std::string& out, std::string_view name, std::string_view value) {
+    out += ' ';
+    out += name;
+    out += "=\"";
+    append_escaped(out, value);
+    out += '"';
+}
+
+}  // namespace detail
+
+/// A form blueprint: fields + items. Each item (any JSON) is one assignment of `units_per_assignment`
+/// units, each unit's data being the item.
+class static_form {
+public:
+    using args_type = static_form_args;
+    static constexpr std::string_view blueprint_type = "static_form";
+
+    /// `items`: any input range of JSON-convertible values, possibly lazy and infinite. Taken as
+    /// `std::views::all` takes it: an lvalue container is referenced (keep it alive), an rvalue is moved in;
+    /// nothing is copied up front. A malformed field is a `config_error` naming it.
+    template <detail::json_item_range Items>
+        requires std::ranges::viewable_range<Items>
+    static_form(std::vector<form_field> form_fields, Items&& items, args_type args = {})
+        : fields_(std::move(form_fields)), items_(std::forward<Items>(items)), args_(std::move(args)) {
+        detail::check_fields(fields_);
+    }
+
+    /// A form from its JSON description: `{"fields": [...], "args": {...}, "items": [...]}` ("args" and
+    /// "items" optional). A malformed spec is a `config_error` naming the bad field and key.
+    static static_form from_json(const nlohmann::json& spec) {
+        if (!spec.is_object()) throw config_error("static_form: expected an object, got " + std::string(spec.type_name()));
+        for (auto const& [key, value] : spec.items())
+            if (key != "fields" && key != "args" && key != "items")
+                throw config_error(detail::preview(key) + ": unknown key (expected fields, args, items)");
+        auto found = spec.find("fields");
+        if (found == spec.end()) throw config_error("fields: missing");
+        args_type args{};
+        if (auto a = spec.find("args"); a != spec.end()) {
+            try {
+                config::load(args, *a);
+            } catch (config_error const& e) {
+                throw config_error(std::string("args.") + e.what());
+            }
+        }
+        std::vector<nlohmann::json> items;
+        if (auto i = spec.find("items"); i != spec.end()) {
+            if (!i->is_array()) throw config_error("items: expected a list, got " + std::string(i->type_name()));
+            items = i->get<std::vector<nlohmann::json>>();
+        }
+        return static_form(fields_from_json(*found), std::move(items), std::move(args));
+    }
+
+    /// The fields of a JSON list of field descriptions, each `{"type": "single_choice", "name": …, …}`.
+    static std::vector<form_field> fields_from_json(const nlohmann::json& list) {
+        if (!list.is_array()) throw config_error("fields: expected a list, got " + std::string(list.type_name()));
+        std::vector<form_field> out;
+        out.reserve(list.size());
+        for (std::size_t i = 0; i < list.size(); ++i) out.push_back(detail::field_from_json(list[i], i));
+        detail::check_fields(out);
+        return out;
+    }
+
+    /// The JSON description of the form (fields and args; not the items): `from_json` reads it back.
+    [[nodiscard]] nlohmann::json spec() const {
+        auto list = nlohmann::json::array();
+        for (auto const& f : fields_) {
+            std::visit(
+                [&](auto const& x) {
+                    auto j = config::dump(x);
+                    j["type"] = std::string(std::remove_cvref_t<decltype(x)>::kind);
+                    list.push_back(std::move(j));
+                },
+                f);
+        }
+        return {{"fields", std::move(list)}, {"args", config::dump(args_)}};
+    }
+
+    [[nodiscard]] const std::vector<form_field>& fields() const noexcept { return fields_; }
+    [[nodiscard]] const args_type& args() const noexcept { return args_; }
+    /// Mutable, so `config::apply_override(form.args(), "units_per_assignment=3")` works.
+    [[nodiscard]] args_type& args() noexcept { return args_; }
+
+    /// Checks `args` (names the bad key).
+    void validate(const args_type& args) const { config::validate(args); }
+
+    /// One `initialization_data` per item, pulled lazily: `unit_data` holds the item once per unit.
+    [[nodiscard]] auto initialization_data() const {
+        auto units = static_cast<std::size_t>(args_.units_per_assignment < 1 ? 1 : args_.units_per_assignment);
+        return items_ | std::views::transform([units](const nlohmann::json& item) {
+                   return ::crowdline::initialization_data{nlohmann::json::object(),
+                                                           std::vector<nlohmann::json>(units, item)};
+               });
+    }
+
+    /// The worker's page for one unit: a self-contained HTML `<form>` with every value escaped, `name`
+    /// attributes equal to the field names, and `data-key` 1..9 on choices for keyboard shortcuts.
+    [[nodiscard]] std::string page(const ::crowdline::initialization_data& init, std::size_t unit_index) const {
+        if (unit_index >= init.unit_data.size())
+            throw invalid_argument("static_form::page: unit_index " + std::to_string(unit_index) +
+                                   " is out of range (the assignment has " + std::to_string(init.unit_data.size()) +
+                                   " units)");
+        auto const& unit = init.unit_data[unit_index];
+        std::string out;
+        out += "<form class=\"crowdline-form\" data-blueprint=\"static_form\"";
+        detail::append_attribute(out, "data-unit-index", std::to_string(unit_index));
+        out += " method=\"post\" autocomplete=\"off\">\n";
+        for (auto const& field : fields_)
+            std::visit([&](auto const& f) { render(out, f, unit, init.shared); }, field);
+        out += "  <button type=\"submit\" class=\"crowdline-submit\">";
+        detail::append_escaped(out, args_.submit_label);
+        out += "</button>\n</form>\n";
+        return out;
+    }
+
+    /// Checks a submission (a JSON object, one key per answered field) against the fields. Never throws
+    /// on hostile input: each problem becomes a `field_error` naming the field (or the unknown key).
+    [[nodiscard]] submission_check on_submit(const nlohmann::json& /*unit_data*/, const nlohmann::json& submission) const {
+        submission_check check;
+        if (!submission.is_object()) {
+            check.errors.push_back({"", "expected an object with one key per field, got " + detail::a_json_type(submission)});
+            return check;
+        }
+        for (auto const& field : fields_) {
+            std::visit(
+                [&](auto const& f) {
+                    using F = std::remove_cvref_t<decltype(f)>;
+                    if constexpr (!std::is_same_v<F, fields::display_text>) {
+                        auto it = submission.find(f.name);
+                        if (it == submission.end() || it->is_null()) {
+                            if (f.required) check.errors.push_back({f.name, missing_message(f)});
+                            return;
+                        }
+                        if (auto problem = detail::answer_problem(f, *it, args_); !problem.empty())
+                            check.errors.push_back({f.name, std::move(problem)});
+                    }
+                },
+                field);
+        }
+        if (!args_.allow_extra_keys) check_unknown_keys(submission, check);
+        return check;
+    }
+
+private:
+    static std::string missing_message(const fields::single_choice&) { return "required: choose one option"; }
+    static std::string missing_message(const fields::multiple_choice& f) {
+        return "required: choose at least " + std::to_string(std::max<std::size_t>(f.min_selected, 1));
+    }
+    static std::string missing_message(const fields::free_text&) { return "required: write an answer"; }
+
+    void check_unknown_keys(const nlohmann::json& submission, submission_check& check) const {
+        std::size_t unknown = 0;
+        for (auto const& [key, value] : submission.items()) {
+            const form_field* match = nullptr;
+            for (auto const& f : fields_)
+                if (field_name(f) == key) match = &f;
+            if (match != nullptr && !std::holds_alternative<fields::display_text>(*match)) continue;
+            if (++unknown > detail::max_named_unknown_keys) continue;
+            auto name = detail::sanitized(key, 100);
+            check.errors.push_back({std::move(name), match != nullptr ? "this field is display text; it takes no answer"
+                                                                      : "unknown field: the form has no field of this name"});
+        }
+        if (unknown > detail::max_named_unknown_keys)
+            check.errors.push_back({"", "and " + std::to_string(unknown - detail::max_named_unknown_keys) +
+                                            " more unknown fields"});
+    }
+
+    static void open_field(std::string& out, std::string_view tag, std::string_view kind, std::string_view name,
+                           bool required) {
+        out += "  <";
+        out += tag;
+        out += " class=\"crowdline-field crowdline-";
+        out += kind;
+        out += '"';
+        detail::append_attribute(out, "data-field", name);
+        if (required) out += " data-required=\"true\"";
+    }
+
+    static void render(std::string& out, const fields::display_text& f, const nlohmann::json& unit,
+                       const nlohmann::json& shared) {
+        open_field(out, "div", "display-text", f.name, false);
+        out += ">\n";
+        if (!f.label.empty()) {
+            out += "    <div class=\"crowdline-label\">";
+            detail::append_filled(out, f.label, unit, shared);
+            out += "</div>\n";
+        }
+        out += "    <p class=\"crowdline-text\" style=\"white-space:pre-line\">";
+        detail::append_filled(out, f.text, unit, shared);
+        out += "</p>\n  </div>\n";
+    }
+
+    template <class Choice>
+    static void render_choices(std::string& out, const Choice& f, std::string_view input_type, const nlohmann::json& unit,
+                               const nlohmann::json& shared) {
+        out += "    <legend>";
+        detail::append_filled(out, f.label, unit, shared);
+        out += "</legend>\n";
+        for (std::size_t i = 0; i < f.options.size(); ++i) {
+            out += "    <label class=\"crowdline-option\"><input";
+            detail::append_attribute(out, "type", input_type);
+            detail::append_attribute(out, "name", f.name);
+            detail::append_attribute(out, "value", f.options[i]);
+            if (i < 9) detail::append_attribute(out, "data-key", std::to_string(i + 1));
+            if (input_type == "radio" && f.required) out += " required";
+            out += '>';
+            if (i < 9) out += " <kbd>" + std::to_string(i + 1) + "</kbd>";
+            out += ' ';
+            detail::append_escaped(out, f.options[i]);
+            out += "</label>\n";
+        }
+    }
+
+    static void render(std::string& out, const fields::single_choice& f, const nlohmann::json& unit,
+                       const nlohmann::json& shared) {
+        open_field(out, "fieldset", "single-choice", f.name, f.required);
+        out += ">\n";
+        render_choices(out, f, "radio", unit, shared);
+        out += "  </fieldset>\n";
+    }
+
+    static void render(std::string& out, const fields::multiple_choice& f, const nlohmann::json& unit,
+                       const nlohmann::json& shared) {
+        open_field(out, "fieldset", "multiple-choice", f.name, f.required);
+        auto least = std::max<std::size_t>(f.min_selected, f.required ? 1 : 0);
+        if (least > 0) detail::append_attribute(out, "data-min-selected", std::to_string(least));
+        if (f.max_selected) detail::append_attribute(out, "data-max-selected", std::to_string(*f.max_selected));
+        out += ">\n";
+        render_choices(out, f, "checkbox", unit, shared);
+        out += "  </fieldset>\n";
+    }
+
+    void render(std::string& out, const fields::free_text& f, const nlohmann::json& unit,
+                const nlohmann::json& shared) const {
+        open_field(out, "div", "free-text", f.name, f.required);
+        out += ">\n    <label";
+        detail::append_attribute(out, "for", "crowdline-field-" + f.name);
+        out += '>';
+        detail::append_filled(out, f.label, unit, shared);
+        out += "</label>\n    ";
+        out += f.multiline ? "<textarea" : "<input type=\"text\"";
+        detail::append_attribute(out, "id", "crowdline-field-" + f.name);
+        detail::append_attribute(out, "name", f.name);
+        if (f.min_length > 0) detail::append_attribute(out, "minlength", std::to_string(f.min_length));
+        auto longest = f.max_length.value_or(static_cast<std::size_t>(args_.max_text_length));
+        detail::append_attribute(out, "maxlength", std::to_string(longest));
+        if (!f.placeholder.empty()) detail::append_attribute(out, "placeholder", f.placeholder);
+        if (f.required) out += " required";
+        out += f.multiline ? "></textarea>\n" : ">\n";
+        out += "  </div>\n";
+    }
+
+    std::vector<form_field> fields_;
+    detail::json_items items_;
+    args_type args_;
+};
+
+}  // namespace crowdline::blueprints
+// ---- crowdline/blueprint/mock.hpp
+/// `blueprints::mock`: a blueprint for tests and simulations. It generates its items lazily (a count, or
+/// without end), renders a trivial page, and accepts every submission except one holding `"fail": true`.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline::blueprints {
+
+/// The settings of the mock blueprint.
+struct mock_args {
+    std::int64_t units_per_assignment = 1;
+
+    static constexpr std::array<config::description, 1> descriptions{{
+        {"units_per_assignment", "units per generated item"},
+    }};
+
+    void validate() const {
+        if (units_per_assignment < 1)
+            throw config_error("units_per_assignment: must be ≥ 1, got " + std::to_string(units_per_assignment));
+    }
+};
+
+}  // namespace crowdline::blueprints
+
+BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::mock_args, units_per_assignment);
+
+namespace crowdline::blueprints {
+
+/// Item i is `{"index": i, "text": "mock item i"}`; `std::nullopt` items means an infinite stream.
+class mock {
+public:
+    using args_type = mock_args;
+    static constexpr std::string_view blueprint_type = "mock";
+
+    explicit mock(std::optional<std::size_t> items = std::nullopt, args_type args = {}) : items_(items), args_(args) {}
+
+    [[nodiscard]] const args_type& args() const noexcept { return args_; }
+    [[nodiscard]] args_type& args() noexcept { return args_; }
+    [[nodiscard]] std::optional<std::size_t> item_count() const noexcept { return items_; }
+
+    void validate(const args_type& args) const { config::validate(args); }
+
+    /// Generated on demand from `std::views::iota`: nothing is stored, and an unbounded mock never ends.
+    [[nodiscard]] auto initialization_data() const {
+        auto limit = items_;
+        auto units = static_cast<std::size_t>(args_.units_per_assignment < 1 ? 1 : args_.units_per_assignment);
+        return std::views::iota(std::size_t{0}) |
+               std::views::take_while([limit](std::size_t i) { return !limit || i < *limit; }) |
+               std::views::transform([units](std::size_t i) {
+                   nlohmann::json item = {{"index", i}, {"text", "mock item " + std::to_string(i)}};
+                   return ::crowdline::initialization_data{nlohmann::json::object(),
+                                                           std::vector<nlohmann::json>(units, item)};
+               });
+    }
+
+    /// A one-line page naming the unit (escaped).
+    [[nodiscard]] std::string page(const ::crowdline::initialization_data& init, std::size_t unit_index) const {
+        auto data = unit_data_for(init, unit_index);
+        const nlohmann::json* text = detail::lookup(data, "text");
+        std::string out = "<div class=\"crowdline-mock\">";
+        detail::append_escaped(out, text != nullptr ? detail::placeholder_text(*text) : std::string("mock unit"));
+        out += "</div>\n";
+        return out;
+    }
+
+    /// Accepts everything but an object with `"fail": true`, which gets an error on the field "fail".
+    [[nodiscard]] submission_check on_submit(const nlohmann::json& /*unit_data*/, const nlohmann::json& submission) const {
+        submission_check check;
+        if (submission.is_object()) {
+            auto it = submission.find("fail");
+            if (it != submission.end() && it->is_boolean() && it->get<bool>())
+                check.errors.push_back({"fail", "the mock blueprint refuses submissions with \"fail\": true"});
+        }
+        return check;
+    }
+
+private:
+    std::optional<std::size_t> items_;
+    args_type args_;
+};
+
+}  // namespace crowdline::blueprints

@@ -1,0 +1,837 @@
+#pragma once
+/// `crowdline::pipeline`: the statically typed task run. It joins a blueprint (what the work is), an
+/// architect (how workers reach it), a provider (who they are, how they are paid), a dispatcher (who gets
+/// which unit) and a store (where everything is kept), and runs Mephisto's operations on them:
+///
+///  - the task launcher: assignments made lazily from the blueprint's range (an infinite one works), never
+///    more than `max_num_concurrent_units` units live at once;
+///  - the worker pool: registration → worker → blocked / qualification / limit checks → the dispatcher's
+///    grant → the store's claim (`new_agent`, compare-and-set; a claim lost to another process moves on to
+///    the next grant) → init data to the page;
+///  - submission: validated by the blueprint, agent state and status saved in one transaction, then
+///    acknowledged;
+///  - expiry: a lease past `assignment_duration_in_seconds`, a disconnect or a returned unit puts the unit
+///    back in the pool (dispatcher and store together); `no_submission_patience` shuts a dead run down;
+///  - resume: launching on a database that holds an incomplete run of the same task continues it.
+///
+/// Every call is serialised by one mutex, so an architect may deliver packets from several threads.
+/// Time comes from `set_clock` (default: the system clock), so tests drive leases and patience.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <ranges>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <crowdline/architect/architect.hpp>
+#include <crowdline/blueprint/blueprint.hpp>
+#include <crowdline/blueprint/mixins.hpp>
+#include <crowdline/config/args.hpp>
+#include <crowdline/config/task_run_args.hpp>
+#include <crowdline/errors.hpp>
+#include <crowdline/model/ids.hpp>
+#include <crowdline/model/status.hpp>
+#include <crowdline/model/time.hpp>
+#include <crowdline/ops/qualifications.hpp>
+#include <crowdline/provider/provider.hpp>
+#include <crowdline/routing/dispatcher.hpp>
+#include <crowdline/store/detail/messages.hpp>
+#include <crowdline/store/store.hpp>
+#include <crowdline/store/summary.hpp>
+
+namespace crowdline {
+
+/// Why a registration got no work (Mephisto's failure reasons, plus a few of crowdline's).
+enum class refusal { not_qualified, blocked, no_available_units, too_many_concurrent, max_for_task, run_not_active };
+
+[[nodiscard]] constexpr std::string_view to_string(refusal r) noexcept {
+    constexpr std::string_view names[] = {"not_qualified",       "blocked",      "no_available_units",
+                                          "too_many_concurrent", "max_for_task", "run_not_active"};
+    return names[static_cast<int>(r)];
+}
+
+namespace detail {
+
+/// 128 random bits as hex: an agent's proof that a packet comes from the page it was given.
+inline std::string new_token() {
+    static thread_local std::mt19937_64 rng{[] {
+        std::random_device rd;
+        std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
+        return std::mt19937_64{seq};
+    }()};
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (int word = 0; word < 2; ++word) {
+        auto v = rng();
+        for (int i = 0; i < 16; ++i, v >>= 4) out += hex[v & 15];
+    }
+    return out;
+}
+
+/// Constant-time comparison, so a token cannot be guessed a character at a time.
+inline bool same_token(std::string const& a, std::string const& b) noexcept {
+    if (a.size() != b.size()) return false;
+    unsigned char diff = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+}  // namespace detail
+
+/// Each of the first four arguments is held by reference when passed as an lvalue (it stays yours: a test
+/// keeps using its in-process architect as the client) and owned when passed as an rvalue.
+template <class Blueprint, class Architect, class Provider, class Dispatcher, class Store>
+class pipeline {
+    using blueprint_t = std::remove_cvref_t<Blueprint>;
+    using architect_t = std::remove_cvref_t<Architect>;
+    using provider_t = std::remove_cvref_t<Provider>;
+    using dispatcher_t = std::remove_cvref_t<Dispatcher>;
+
+    static constexpr bool checked = [] {
+        detail::check_blueprint<blueprint_t>();
+        static_assert(blueprint<blueprint_t>, "crowdline::pipeline: argument 1 (blueprint) must model crowdline::blueprint");
+        detail::check_architect<architect_t>();
+        static_assert(architect<architect_t>, "crowdline::pipeline: argument 2 (architect) must model crowdline::architect");
+        detail::check_provider<provider_t>();
+        static_assert(provider<provider_t>, "crowdline::pipeline: argument 3 (provider) must model crowdline::provider");
+        static_assert(requires { typename dispatcher_t::item_type; typename dispatcher_t::profile_type; },
+                      "crowdline::pipeline: argument 4 (dispatcher) must be a crowdline::routing::dispatcher "
+                      "(make one with routing::make_dispatcher<Item, Profile>(...))");
+        static_assert(std::is_constructible_v<typename dispatcher_t::item_type, initialization_data const&>,
+                      "crowdline::pipeline: argument 4 (dispatcher): its Item must be constructible from "
+                      "crowdline::initialization_data");
+        detail::check_store<Store>();
+        static_assert(store<Store>, "crowdline::pipeline: argument 5 (store) must model crowdline::store");
+        return true;
+    }();
+
+public:
+    using item_type = typename dispatcher_t::item_type;
+    using profile_type = typename dispatcher_t::profile_type;
+
+    pipeline(Blueprint&& bp, Architect&& arch, Provider&& prov, Dispatcher&& disp, Store& db, task_run_args args,
+             std::vector<qualification_requirement> requirements = {})
+        : blueprint_(std::forward<Blueprint>(bp)),
+          architect_(std::forward<Architect>(arch)),
+          provider_(std::forward<Provider>(prov)),
+          dispatcher_(std::forward<Dispatcher>(disp)),
+          db_(db),
+          args_(std::move(args)),
+          requirements_(std::move(requirements)),
+          tasks_(blueprint_.initialization_data()),
+          next_task_(std::ranges::begin(tasks_)) {
+        static_assert(checked);
+    }
+
+    pipeline(pipeline const&) = delete;
+    pipeline& operator=(pipeline const&) = delete;
+
+    /// Where time comes from (tests pass a manual clock).
+    void set_clock(std::function<time_point()> source) { clock_ = std::move(source); }
+    /// Largest submission accepted, in bytes of its JSON text.
+    void set_max_submission_bytes(std::size_t n) { max_submission_bytes_ = n; }
+
+    /// Validates the configuration, creates (or finds, to resume) the task and run rows, prepares and
+    /// deploys the architect, sets up the provider, and launches the first units.
+    task_run_id launch() {
+        std::lock_guard l{mutex_};
+        if (run_) throw error("crowdline::pipeline: already launched (task run " + std::to_string(run_->value()) + ")");
+        auto const now = clock_();
+        config::validate(args_);
+        for (auto const& r : requirements_) r.validate();
+        if constexpr (has_screening)
+            if (args_.allowed_concurrent != 1)
+                throw config_error("allowed_concurrent: must be 1 when the blueprint has a screening mixin (a worker's "
+                                   "screening unit must be done before any other)");
+        validate_blueprint();
+        check_dispatcher_lease();
+
+        requester_ = find_or_create_requester();
+        auto tasks = db_.find_tasks({.name = args_.task_name});
+        task_ = tasks.empty() ? db_.new_task(args_.task_name, std::string(blueprint_t::blueprint_type)) : tasks.front().id;
+        auto open_runs = db_.find_task_runs({.task = *task_, .is_completed = false});
+        if (!open_runs.empty()) {
+            run_ = open_runs.back().id;
+            resume(now);
+        } else {
+            run_ = db_.new_task_run(*task_, requester_, config::dump(args_), provider_t::provider_type,
+                                    blueprint_t::blueprint_type, true);
+        }
+        architect_.prepare();
+        url_ = architect_.deploy();
+        provider_.setup_resources(*run_, url_);
+        auto& ch = architect_.channel();
+        ch.on_message([this](packet const& p) { return handle(p); });
+        ch.on_disconnect([this](agent_id a) { disconnect(a); });
+        last_submission_ = now;
+        active_run_ = true;
+        launch_units(now);
+        return *run_;
+    }
+
+    /// Periodic work: launch more units, reclaim expired leases, shut a dead run down, finish a done one.
+    void tick() {
+        std::lock_guard l{mutex_};
+        if (!active_run_) return;
+        auto const now = clock_();
+        expire_leases(now);
+        if (now - last_submission_ > std::chrono::seconds(args_.no_submission_patience)) {
+            shut_down_run(now, /*expire_units=*/true);
+            return;
+        }
+        launch_units(now);
+        finish_if_done();
+    }
+
+    /// One packet from a worker's page; the reply goes back to it.
+    packet handle(packet const& p) {
+        std::lock_guard l{mutex_};
+        auto const now = clock_();
+        try {
+            if (p.type == "register") return register_worker(p.data, now);
+            if (p.type == "submit") return submit(p, now);
+            if (p.type == "submit_onboarding") return submit_onboarding(p);
+            if (p.type == "heartbeat") return heartbeat(p, now);
+            if (p.type == "release") return release(p, now);
+            if (p.type == "live_update") return live_update(p);
+            return packet::error("unknown_packet", "unknown packet type \"" + p.type + "\"");
+        } catch (invalid_argument const& e) {
+            return packet::error("bad_request", e.what());
+        } catch (nlohmann::json::exception const& e) {
+            return packet::error("bad_request", e.what());
+        }
+    }
+
+    /// A worker's page went away: its unit goes back to the pool.
+    void disconnect(agent_id id) {
+        std::lock_guard l{mutex_};
+        auto it = active_.find(id);
+        if (it == active_.end()) return;
+        return_unit(it, agent_status::disconnect, clock_());
+    }
+
+    /// Stops the run: leased units go back (their agents expire), the architect and provider wind down.
+    void shutdown() {
+        std::lock_guard l{mutex_};
+        if (active_run_) shut_down_run(clock_(), /*expire_units=*/false);
+    }
+
+    [[nodiscard]] bool is_complete() const { std::lock_guard l{mutex_}; return complete_; }
+    [[nodiscard]] bool is_active() const { std::lock_guard l{mutex_}; return active_run_; }
+    [[nodiscard]] std::optional<task_run_id> run() const { std::lock_guard l{mutex_}; return run_; }
+    [[nodiscard]] std::string const& url() const noexcept { return url_; }
+    [[nodiscard]] run_summary summary() { std::lock_guard l{mutex_}; return summarize_run(db_, *run_); }
+
+    blueprint_t& blueprint_ref() noexcept { return blueprint_; }
+    architect_t& architect_ref() noexcept { return architect_; }
+    provider_t& provider_ref() noexcept { return provider_; }
+    dispatcher_t& dispatcher_ref() noexcept { return dispatcher_; }
+    Store& store_ref() noexcept { return db_; }
+
+private:
+    using tasks_range = decltype(std::declval<blueprint_t&>().initialization_data());
+
+    /// What a unit handed out is: routed work, or a mixin's screening or gold unit (never routed).
+    enum class unit_kind { work, screening, gold };
+    /// A unit handed to a worker and not yet finished.
+    struct live_agent {
+        worker_id worker;
+        unit_id unit;
+        assignment_id assignment;
+        std::uint32_t unit_index;
+        std::string token;
+        time_point lease_until;
+        nlohmann::json unit_data;
+        unit_kind kind = unit_kind::work;
+        std::size_t gold_index = 0;
+    };
+    /// What the pool knows about a worker in this run.
+    struct worker_state {
+        std::size_t held = 0;                       ///< units held now, in this run
+        std::optional<std::size_t> task_units;      ///< units held or done across every run of the task
+        std::size_t done = 0;                       ///< units finished in this run (gold included)
+        std::size_t gold_served = 0;
+        mixins::accuracy_tally gold;
+        bool joined = false;
+    };
+    /// An onboarding attempt in progress.
+    struct onboarding_session {
+        worker_id worker;
+        std::string token;
+    };
+    static constexpr bool has_onboarding = has_mixin_v<mixins::onboarding_tag, blueprint_t>;
+    static constexpr bool has_screening = has_mixin_v<mixins::screening_tag, blueprint_t>;
+    static constexpr bool has_gold = has_mixin_v<mixins::gold_units_tag, blueprint_t>;
+
+    // --- launch ------------------------------------------------------------------------------------
+
+    void validate_blueprint() {
+        if constexpr (requires { blueprint_.args(); }) blueprint_.validate(blueprint_.args());
+    }
+
+    void check_dispatcher_lease() {
+        auto const lease = dispatcher_.settings().lease;
+        auto const want = std::chrono::seconds(args_.assignment_duration_in_seconds);
+        if (std::chrono::duration_cast<std::chrono::seconds>(lease) != want)
+            throw config_error("assignment_duration_in_seconds: " + std::to_string(args_.assignment_duration_in_seconds) +
+                               " s, but the dispatcher's options.lease is " +
+                               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(lease).count()) +
+                               " s; make them equal so the store and the dispatcher expire a unit together");
+    }
+
+    requester_id find_or_create_requester() {
+        std::string name = std::string(provider_t::provider_type) + "-requester";
+        auto found = db_.find_requesters({.name = name});
+        auto id = found.empty() ? db_.new_requester(name, provider_t::provider_type) : found.front().id;
+        if (!provider_.is_registered(id)) provider_.register_requester(id);
+        return id;
+    }
+
+    std::size_t live_units() const { return live_units_; }
+
+    bool under_cap() const {
+        return args_.max_num_concurrent_units == 0 ||
+               live_units_ < static_cast<std::size_t>(args_.max_num_concurrent_units);
+    }
+
+    /// Pulls items from the blueprint's range while under the cap; each becomes an assignment whose unit
+    /// count the dispatcher's router decides.
+    void launch_units(time_point now) {
+        while (under_cap() && next_task_ != std::ranges::end(tasks_)) {
+            initialization_data init = *next_task_;
+            ++next_task_;
+            ++pulled_;
+            add_assignment(std::move(init), now);
+        }
+        if (next_task_ == std::ranges::end(tasks_)) exhausted_ = true;
+    }
+
+    void add_assignment(initialization_data init, time_point now) {
+        auto a = db_.new_assignment(*run_);
+        routing::item_key key{static_cast<std::uint64_t>(a.value())};
+        dispatcher_.add(key, item_type(init), now);
+        auto const count = dispatcher_.units_of(key).size();
+        if (!init.unit_data.empty() && init.unit_data.size() != 1 && init.unit_data.size() != count)
+            throw config_error("blueprint item " + std::to_string(pulled_) + ": " + std::to_string(init.unit_data.size()) +
+                               " unit_data entries, but the router asked for " + std::to_string(count) + " units");
+        std::vector<unit_id> units;
+        db_.transaction([&] {
+            for (std::size_t i = 0; i < count; ++i) {
+                auto u = db_.new_unit(a, static_cast<int>(i), args_.task_reward);
+                db_.update_unit(u, unit_status::launched);
+                units.push_back(u);
+            }
+        });
+        for (auto u : units) provider_.launch(u, url_);
+        live_units_ += count;
+        assignments_.emplace(a, assignment_state{std::move(init), std::move(units), 0});
+    }
+
+    // --- the worker pool ---------------------------------------------------------------------------
+
+    packet refuse(refusal why, std::string message) {
+        return packet{"no_work", std::nullopt, {{"reason", std::string(to_string(why))}, {"message", std::move(message)}}};
+    }
+
+    worker_id find_or_create_worker(std::string const& name) {
+        if (auto it = worker_ids_.find(name); it != worker_ids_.end()) return it->second;
+        auto found = db_.find_workers({.name = name});
+        auto id = found.empty() ? db_.new_worker(name, provider_t::provider_type) : found.front().id;
+        worker_ids_.emplace(name, id);
+        return id;
+    }
+
+    /// Units of this task (every run) the worker holds or has done: Mephisto's maximum_units_per_worker count.
+    std::size_t task_units(worker_id w, worker_state& s) {
+        if (!s.task_units) {
+            std::size_t n = 0;
+            for (auto const& u : db_.find_units({.worker = w, .task = *task_}))
+                if (u.status == unit_status::assigned || complete(u.status)) ++n;
+            s.task_units = n;
+        }
+        return *s.task_units;
+    }
+
+    packet register_worker(nlohmann::json const& registration, time_point now) {
+        if (!active_run_) return refuse(refusal::run_not_active, "the run is not accepting work");
+        auto const name = provider_.worker_name(registration);
+        auto const w = find_or_create_worker(name);
+        auto& state = workers_[w];
+        if (provider_.is_blocked(w)) return refuse(refusal::blocked, name + " is blocked");
+        if (auto unmet = first_unmet(db_, w, requirements_))
+            return refuse(refusal::not_qualified, name + " does not meet " + unmet->qualification + " " +
+                                                      std::string(to_string(unmet->op)) + " " + unmet->value.dump());
+        if (args_.allowed_concurrent > 0 && state.held >= static_cast<std::size_t>(args_.allowed_concurrent))
+            return refuse(refusal::too_many_concurrent, name + " already holds " + std::to_string(state.held) + " units");
+        if (args_.maximum_units_per_worker > 0 &&
+            task_units(w, state) >= static_cast<std::size_t>(args_.maximum_units_per_worker))
+            return refuse(refusal::max_for_task, name + " reached maximum_units_per_worker for task " + args_.task_name);
+
+        if constexpr (has_onboarding) {
+            if (auto gate = onboarding_gate(w, name)) return *gate;
+        }
+        if constexpr (has_screening) {
+            if (auto gate = screening_gate(w, name, state, now)) return *gate;
+        }
+        if constexpr (has_gold) {
+            auto const& gold = blueprint_.template mixin<mixins::gold_units_tag>();
+            if (gold.should_serve_gold(state.done)) {
+                auto index = state.gold_served++;
+                auto const& g = gold.pick(index);
+                return hand_out_extra(w, name, state, gold.initialization(g), -2, unit_kind::gold, index, now);
+            }
+        }
+
+        profile_type profile = registration.contains("profile") ? registration.at("profile").template get<profile_type>()
+                                                               : profile_type{};
+        dispatcher_.join(w, std::move(profile), now);
+        state.joined = true;
+
+        // The dispatcher's grant is a preference; the store's claim decides. A claim lost to another
+        // process (the unit is no longer launched) moves on to the next grant.
+        for (int attempt = 0; attempt < 16; ++attempt) {
+            auto grants = dispatcher_.next(w, 1, now);
+            if (grants.empty()) break;
+            auto const& g = grants.front();
+            assignment_id a{static_cast<std::int64_t>(g.item.value())};
+            auto& as = assignments_.at(a);
+            unit_id u = as.units.at(g.unit_index);
+            agent_id agent;
+            try {
+                agent = db_.new_agent(w, u);
+            } catch (invalid_transition const&) {
+                dispatcher_.release(w, g.item, now);
+                continue;
+            }
+            db_.update_agent(agent, agent_status::in_task);
+            auto const data_index = as.init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{g.unit_index};
+            nlohmann::json unit_data = as.init.unit_data.empty() ? as.init.shared : unit_data_for(as.init, data_index);
+            auto token = detail::new_token();
+            ++state.held;
+            if (state.task_units) ++*state.task_units;
+            active_.emplace(agent, live_agent{w, u, a, g.unit_index, token, g.lease_until, unit_data});
+            return packet{"agent_details",
+                          agent,
+                          {{"worker_id", w.value()},
+                           {"worker_name", name},
+                           {"agent_id", agent.value()},
+                           {"unit_id", u.value()},
+                           {"token", token},
+                           {"kind", "work"},
+                           {"lease_until", std::chrono::duration_cast<std::chrono::seconds>(g.lease_until.time_since_epoch()).count()},
+                           {"init_data", {{"shared", as.init.shared}, {"unit_data", unit_data}}},
+                           {"page", blueprint_.page(as.init, data_index)}}};
+        }
+        return refuse(refusal::no_available_units, "no unit " + name + " may take now");
+    }
+
+    /// The live agent a packet names, if its token is right; otherwise the error to send back.
+    std::variant<typename std::unordered_map<agent_id, live_agent>::iterator, packet> authorise(packet const& p) {
+        if (!p.agent) return packet::error("bad_request", "packet \"" + p.type + "\" names no agent");
+        auto it = active_.find(*p.agent);
+        if (it == active_.end())
+            return packet::error("unknown_agent", detail::describe(*p.agent) + " has no unit in progress");
+        auto token = p.data.is_object() && p.data.contains("token") && p.data["token"].is_string()
+                         ? p.data["token"].template get<std::string>()
+                         : std::string{};
+        if (!detail::same_token(token, it->second.token))
+            return packet::error("not_your_unit", detail::describe(*p.agent) + ": the token does not match");
+        return it;
+    }
+
+    packet submit(packet const& p, time_point now) {
+        auto who = authorise(p);
+        if (auto* err = std::get_if<packet>(&who)) return *err;
+        auto it = std::get<0>(who);
+        auto& live = it->second;
+        if (!p.data.contains("submission")) return packet::error("bad_request", "submit: no \"submission\"");
+        auto const& submission = p.data["submission"];
+        if (submission.dump().size() > max_submission_bytes_)
+            return packet::error("too_large", "submission larger than " + std::to_string(max_submission_bytes_) + " bytes");
+        auto check = blueprint_.on_submit(live.unit_data, submission);
+        if (!check.ok()) return packet{"submit_refused", p.agent, check.to_json()};
+        nlohmann::json state{{"inputs", live.unit_data}, {"outputs", submission}, {"updates", updates_of(it->first)}};
+        auto const grants = mixin_grants(live, submission);
+        // Durable before acknowledged: status, data and any qualification it earns in one transaction.
+        db_.transaction([&] {
+            db_.update_agent(it->first, agent_status::completed, state);
+            db_.update_unit(live.unit, unit_status::completed);
+            for (auto const& g : grants) grant(live.worker, g);
+        });
+        ++workers_[live.worker].done;
+        if (live.kind == unit_kind::work)
+            dispatcher_.complete(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
+        provider_.mark_done(it->first);
+        auto const unit = live.unit;
+        finish_unit(it);
+        last_submission_ = now;
+        ++submitted_;
+        finish_if_done();
+        return packet{"submitted", p.agent, {{"unit_id", unit.value()}}};
+    }
+
+    packet heartbeat(packet const& p, time_point now) {
+        auto who = authorise(p);
+        if (auto* err = std::get_if<packet>(&who)) return *err;
+        dispatcher_.heartbeat(std::get<0>(who)->second.worker, now);
+        return packet{"ok", p.agent, nlohmann::json::object()};
+    }
+
+    packet release(packet const& p, time_point now) {
+        auto who = authorise(p);
+        if (auto* err = std::get_if<packet>(&who)) return *err;
+        return_unit(std::get<0>(who), agent_status::returned, now);
+        return packet{"released", p.agent, nlohmann::json::object()};
+    }
+
+    packet live_update(packet const& p) {
+        auto who = authorise(p);
+        if (auto* err = std::get_if<packet>(&who)) return *err;
+        if (!p.data.contains("update")) return packet::error("bad_request", "live_update: no \"update\"");
+        auto const& update = p.data["update"];
+        if (update.dump().size() > max_submission_bytes_)
+            return packet::error("too_large", "update larger than " + std::to_string(max_submission_bytes_) + " bytes");
+        updates_[*p.agent].push_back(update);
+        nlohmann::json reply = nlohmann::json::object();
+        if constexpr (requires { blueprint_.on_live_update(std::get<0>(who)->second.unit_data, update); })
+            reply = blueprint_.on_live_update(std::get<0>(who)->second.unit_data, update);
+        return packet{"live_update", p.agent, reply};
+    }
+
+    nlohmann::json updates_of(agent_id a) {
+        auto it = updates_.find(a);
+        if (it == updates_.end()) return nlohmann::json::array();
+        nlohmann::json out = it->second;
+        updates_.erase(it);
+        return out;
+    }
+
+    /// The unit goes back to the pool: agent to `why`, unit cleared, the dispatcher's lease released.
+    void return_unit(typename std::unordered_map<agent_id, live_agent>::iterator it, agent_status why, time_point now) {
+        auto& live = it->second;
+        db_.transaction([&] {
+            db_.update_agent(it->first, why);
+            db_.clear_unit_agent_assignment(live.unit);
+        });
+        if (live.kind == unit_kind::work)
+            dispatcher_.release(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
+        auto& s = workers_[live.worker];
+        if (live.kind == unit_kind::work && s.task_units && *s.task_units > 0) --*s.task_units;
+        updates_.erase(it->first);
+        release_hold(it);  // the unit stays live: it is launched again
+    }
+
+    void release_hold(typename std::unordered_map<agent_id, live_agent>::iterator it) {
+        auto& s = workers_[it->second.worker];
+        if (s.held > 0) --s.held;
+        active_.erase(it);
+    }
+
+    void finish_unit(typename std::unordered_map<agent_id, live_agent>::iterator it) {
+        if (it->second.kind == unit_kind::work) {
+            ++assignments_.at(it->second.assignment).completed;
+            if (live_units_ > 0) --live_units_;
+        }
+        release_hold(it);
+    }
+
+    // --- mixins ------------------------------------------------------------------------------------
+
+    /// Stores a qualification value, creating the qualification on first use.
+    void grant(worker_id w, mixins::qualification_grant const& g) {
+        auto found = db_.find_qualifications({.name = g.qualification});
+        auto q = found.empty() ? db_.make_qualification(g.qualification) : found.front().id;
+        db_.grant_qualification(q, w, g.value);
+    }
+
+    std::optional<int> granted(worker_id w, std::string const& qualification) {
+        auto found = db_.find_qualifications({.name = qualification});
+        if (found.empty()) return std::nullopt;
+        auto g = db_.find_granted_qualifications({.worker = w, .qualification = found.front().id});
+        if (g.empty()) return std::nullopt;
+        return g.front().value;
+    }
+
+    /// What a finished screening or gold unit earns the worker.
+    std::vector<mixins::qualification_grant> mixin_grants(live_agent const& live, nlohmann::json const& submission) {
+        if constexpr (has_screening) {
+            if (live.kind == unit_kind::screening) {
+                auto const& m = blueprint_.template mixin<mixins::screening_tag>();
+                return m.grants_for(m.validate_screening(submission));
+            }
+        }
+        if constexpr (has_gold) {
+            if (live.kind == unit_kind::gold) {
+                auto const& m = blueprint_.template mixin<mixins::gold_units_tag>();
+                auto& tally = workers_[live.worker].gold;
+                tally.record(m.score(m.pick(live.gold_index), submission));
+                return m.grants_for(tally);
+            }
+        }
+        (void)live;
+        (void)submission;
+        return {};
+    }
+
+    /// Onboarding first: a worker who failed it is refused; one who has not passed it gets it now.
+    std::optional<packet> onboarding_gate(worker_id w, std::string const& name) {
+        auto const& m = blueprint_.template mixin<mixins::onboarding_tag>();
+        if (granted(w, m.failed_qualification_name()))
+            return refuse(refusal::not_qualified, name + " did not pass the onboarding");
+        if (auto v = granted(w, m.qualification_name()); v && *v > 0) return std::nullopt;
+        auto oa = db_.new_onboarding_agent(w, *run_);
+        db_.update_onboarding_agent(oa, agent_status::onboarding);
+        auto token = detail::new_token();
+        onboarding_.emplace(oa, onboarding_session{w, token});
+        auto init = m.initialization();
+        return packet{"onboarding",
+                      std::nullopt,
+                      {{"onboarding_agent_id", oa.value()},
+                       {"worker_id", w.value()},
+                       {"token", token},
+                       {"init_data", {{"shared", init.shared}, {"unit_data", init.unit_data.front()}}},
+                       {"page", blueprint_.page(init, 0)}}};
+    }
+
+    packet submit_onboarding(packet const& p) {
+        if constexpr (has_onboarding) {
+            auto const& m = blueprint_.template mixin<mixins::onboarding_tag>();
+            if (!p.data.contains("onboarding_agent_id") || !p.data["onboarding_agent_id"].is_number_integer())
+                return packet::error("bad_request", "submit_onboarding: no onboarding_agent_id");
+            onboarding_agent_id oa{p.data["onboarding_agent_id"].template get<std::int64_t>()};
+            auto it = onboarding_.find(oa);
+            if (it == onboarding_.end())
+                return packet::error("unknown_agent", detail::describe(oa) + " has no onboarding in progress");
+            auto token = p.data.contains("token") && p.data["token"].is_string() ? p.data["token"].template get<std::string>()
+                                                                                 : std::string{};
+            if (!detail::same_token(token, it->second.token))
+                return packet::error("not_your_unit", detail::describe(oa) + ": the token does not match");
+            if (!p.data.contains("answer")) return packet::error("bad_request", "submit_onboarding: no \"answer\"");
+            auto const& answer = p.data["answer"];
+            if (answer.dump().size() > max_submission_bytes_)
+                return packet::error("too_large", "answer larger than " + std::to_string(max_submission_bytes_) + " bytes");
+            bool const passed = m.validate_onboarding(answer);
+            auto const w = it->second.worker;
+            db_.transaction([&] {
+                db_.update_onboarding_agent(oa, agent_status::waiting, nlohmann::json{{"outputs", answer}});
+                db_.update_onboarding_agent(oa, passed ? agent_status::approved : agent_status::rejected);
+                for (auto const& g : m.grants_for(passed)) grant(w, g);
+            });
+            onboarding_.erase(it);
+            return packet{"onboarding_result", std::nullopt, {{"passed", passed}}};
+        } else {
+            (void)p;
+            return packet::error("unknown_packet", "this task has no onboarding");
+        }
+    }
+
+    /// Screening first: a worker who failed it is refused; one who has not taken it gets a screening unit,
+    /// while fewer than max_screening_units have been handed out.
+    std::optional<packet> screening_gate(worker_id w, std::string const& name, worker_state& state, time_point now) {
+        auto const& m = blueprint_.template mixin<mixins::screening_tag>();
+        auto v = granted(w, m.qualification_name());
+        if (v && *v > 0) return std::nullopt;
+        if (v) return refuse(refusal::not_qualified, name + " did not pass the screening");
+        if (!m.may_launch(screening_launched_))
+            return refuse(refusal::no_available_units, "no screening unit left for " + name);
+        ++screening_launched_;
+        return hand_out_extra(w, name, state, m.initialization(), -1, unit_kind::screening, 0, now);
+    }
+
+    /// A unit outside the routed work (screening -1, gold -2, as in Mephisto): its own assignment, claimed
+    /// at once by the worker who asked.
+    packet hand_out_extra(worker_id w, std::string const& name, worker_state& state, initialization_data init, int index,
+                          unit_kind kind, std::size_t gold_index, time_point now) {
+        unit_id u;
+        agent_id agent;
+        db_.transaction([&] {
+            auto a = db_.new_assignment(*run_);
+            u = db_.new_unit(a, index, kind == unit_kind::gold ? args_.task_reward : 0.0);
+            db_.update_unit(u, unit_status::launched);
+            agent = db_.new_agent(w, u);
+            db_.update_agent(agent, agent_status::in_task);
+        });
+        auto const a = db_.get_unit(u).assignment;
+        auto token = detail::new_token();
+        ++state.held;
+        auto unit_data = init.unit_data.empty() ? init.shared : unit_data_for(init, 0);
+        active_.emplace(agent, live_agent{w, u, a, 0, token, now + std::chrono::seconds(args_.assignment_duration_in_seconds),
+                                          unit_data, kind, gold_index});
+        return packet{"agent_details",
+                      agent,
+                      {{"worker_id", w.value()},
+                       {"worker_name", name},
+                       {"agent_id", agent.value()},
+                       {"unit_id", u.value()},
+                       {"token", token},
+                       {"kind", kind == unit_kind::gold ? "work" : "screening"},  // a gold unit looks like any other
+                       {"init_data", {{"shared", init.shared}, {"unit_data", unit_data}}},
+                       {"page", blueprint_.page(init, 0)}}};
+    }
+
+    /// Leases past their end: the store and the dispatcher reclaim them together.
+    void expire_leases(time_point now) {
+        for (auto it = active_.begin(); it != active_.end();) {
+            if (it->second.lease_until > now) {
+                ++it;
+                continue;
+            }
+            auto& live = it->second;
+            db_.transaction([&] {
+                db_.update_agent(it->first, agent_status::timeout);
+                db_.clear_unit_agent_assignment(live.unit);
+            });
+            auto& s = workers_[live.worker];
+            if (live.kind == unit_kind::work && s.task_units && *s.task_units > 0) --*s.task_units;
+            if (s.held > 0) --s.held;
+            updates_.erase(it->first);
+            it = active_.erase(it);
+        }
+        dispatcher_.expire(now);
+    }
+
+    // --- the end of a run --------------------------------------------------------------------------
+
+    void finish_if_done() {
+        if (!exhausted_ || !active_.empty()) return;
+        for (auto const& [a, as] : assignments_)
+            if (as.completed < as.units.size()) return;
+        db_.update_task_run(*run_, true);
+        complete_ = true;
+        wind_down();
+    }
+
+    void shut_down_run(time_point now, bool expire_units) {
+        for (auto it = active_.begin(); it != active_.end(); it = active_.begin()) {
+            auto& live = it->second;
+            db_.transaction([&] {
+                db_.update_agent(it->first, agent_status::expired);
+                if (expire_units)
+                    db_.update_unit(live.unit, unit_status::expired);
+                else
+                    db_.clear_unit_agent_assignment(live.unit);
+            });
+            if (live.kind == unit_kind::work)
+                dispatcher_.release(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
+            release_hold(it);
+        }
+        if (expire_units) {
+            db_.transaction([&] {
+                for (auto const& u : db_.find_units({.task_run = *run_}))
+                    if (u.status == unit_status::created || u.status == unit_status::launched) {
+                        db_.update_unit(u.id, unit_status::expired);
+                        provider_.expire(u.id);
+                    }
+            });
+            db_.update_task_run(*run_, true);
+        }
+        wind_down();
+    }
+
+    void wind_down() {
+        active_run_ = false;
+        provider_.cleanup_resources(*run_);
+        architect_.shutdown();
+    }
+
+    // --- resume ------------------------------------------------------------------------------------
+
+    /// Continues an incomplete run: units that were handed out when the last process stopped go back to
+    /// the pool (their agents expire: nothing submitted is lost, since a submission is saved before it is
+    /// acknowledged), completed units stay done (nobody gets them again), and the blueprint's range is
+    /// skipped past the items that already became assignments.
+    void resume(time_point now) {
+        auto assignments = db_.find_assignments({.task_run = *run_});
+        for (auto const& a : assignments) {
+            auto units = db_.find_units({.assignment = a.id});
+            std::vector<unit_id> ids(units.size());
+            std::vector<std::pair<std::uint32_t, worker_id>> done;
+            std::size_t completed = 0;
+            db_.transaction([&] {
+                for (auto const& u : units) {
+                    if (u.unit_index < 0 || static_cast<std::size_t>(u.unit_index) >= ids.size()) continue;
+                    ids[static_cast<std::size_t>(u.unit_index)] = u.id;
+                    if (u.status == unit_status::assigned) {
+                        if (u.agent) db_.update_agent(*u.agent, agent_status::expired);
+                        db_.clear_unit_agent_assignment(u.id);
+                    } else if (u.status == unit_status::created) {
+                        db_.update_unit(u.id, unit_status::launched);
+                    } else if (complete(u.status)) {
+                        ++completed;
+                        if (u.worker) done.emplace_back(static_cast<std::uint32_t>(u.unit_index), *u.worker);
+                    }
+                }
+            });
+            if (next_task_ == std::ranges::end(tasks_))
+                throw error("crowdline::pipeline: resuming task run " + std::to_string(run_->value()) +
+                            ": the blueprint yields fewer items than the run's " + std::to_string(assignments.size()) +
+                            " assignments");
+            initialization_data init = *next_task_;
+            ++next_task_;
+            ++pulled_;
+            routing::item_key key{static_cast<std::uint64_t>(a.id.value())};
+            if constexpr (requires { dispatcher_.restore(key, item_type(init), std::uint32_t{}, done, now); })
+                dispatcher_.restore(key, item_type(init), static_cast<std::uint32_t>(ids.size()), done, now);
+            else
+                throw error("crowdline::pipeline: this dispatcher cannot restore items, so the run cannot be resumed");
+            live_units_ += ids.size() - completed;
+            assignments_.emplace(a.id, assignment_state{std::move(init), std::move(ids), completed});
+        }
+    }
+
+    struct assignment_state {
+        initialization_data init;
+        std::vector<unit_id> units;  ///< by unit index
+        std::size_t completed = 0;
+    };
+
+    Blueprint blueprint_;
+    Architect architect_;
+    Provider provider_;
+    Dispatcher dispatcher_;
+    Store& db_;
+    task_run_args args_;
+    std::vector<qualification_requirement> requirements_;
+    tasks_range tasks_;
+    std::ranges::iterator_t<tasks_range> next_task_;
+
+    mutable std::recursive_mutex mutex_;
+    std::function<time_point()> clock_ = [] { return clock::now(); };
+    std::size_t max_submission_bytes_ = 1 << 20;
+    std::optional<task_id> task_;
+    std::optional<task_run_id> run_;
+    requester_id requester_;
+    std::string url_;
+    bool active_run_ = false;
+    bool exhausted_ = false;
+    bool complete_ = false;
+    std::size_t pulled_ = 0;
+    std::size_t submitted_ = 0;
+    std::size_t live_units_ = 0;
+    time_point last_submission_{};
+    std::unordered_map<assignment_id, assignment_state> assignments_;
+    std::unordered_map<agent_id, live_agent> active_;
+    std::unordered_map<worker_id, worker_state> workers_;
+    std::unordered_map<std::string, worker_id> worker_ids_;
+    std::unordered_map<agent_id, std::vector<nlohmann::json>> updates_;
+    std::unordered_map<onboarding_agent_id, onboarding_session> onboarding_;
+    std::size_t screening_launched_ = 0;
+};
+
+/// An lvalue argument is referenced, an rvalue one is owned.
+template <class B, class A, class P, class D, class S>
+pipeline(B&&, A&&, P&&, D&&, S&, task_run_args) -> pipeline<B, A, P, D, S>;
+template <class B, class A, class P, class D, class S>
+pipeline(B&&, A&&, P&&, D&&, S&, task_run_args, std::vector<qualification_requirement>) -> pipeline<B, A, P, D, S>;
+
+}  // namespace crowdline

@@ -1,0 +1,232 @@
+// Type-level tests: each architect, channel and provider concept accepts the built-ins and rejects a type
+// missing exactly its piece.
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <crowdline/architect/architect.hpp>
+#include <crowdline/architect/in_process.hpp>
+#include <crowdline/provider/mock.hpp>
+#include <crowdline/provider/provider.hpp>
+
+namespace {
+using crowdline::agent_id;
+using crowdline::packet;
+
+// --- channels: a full one, then one missing each piece ---------------------------------------------
+struct full_channel {
+    bool send(agent_id, packet const&) { return true; }
+    void on_message(std::function<packet(packet const&)>) {}
+    void on_disconnect(std::function<void(agent_id)>) {}
+    bool is_alive() const { return true; }
+};
+struct no_send {
+    void on_message(std::function<packet(packet const&)>) {}
+    void on_disconnect(std::function<void(agent_id)>) {}
+    bool is_alive() const { return true; }
+};
+struct send_returns_void : no_send {
+    void send(agent_id, packet const&) {}
+};
+struct no_on_message {
+    bool send(agent_id, packet const&) { return true; }
+    void on_disconnect(std::function<void(agent_id)>) {}
+    bool is_alive() const { return true; }
+};
+struct no_on_disconnect {
+    bool send(agent_id, packet const&) { return true; }
+    void on_message(std::function<packet(packet const&)>) {}
+    bool is_alive() const { return true; }
+};
+struct no_is_alive {
+    bool send(agent_id, packet const&) { return true; }
+    void on_message(std::function<packet(packet const&)>) {}
+    void on_disconnect(std::function<void(agent_id)>) {}
+};
+struct is_alive_not_const : no_is_alive {
+    bool is_alive() { return true; }
+};
+
+// --- architects ----------------------------------------------------------------------------------
+struct full_architect {
+    void prepare() {}
+    std::string deploy() { return "x://"; }
+    void shutdown() {}
+    full_channel& channel() { return channel_; }
+    full_channel channel_;
+};
+struct no_prepare {
+    std::string deploy() { return ""; }
+    void shutdown() {}
+    full_channel& channel() { return channel_; }
+    full_channel channel_;
+};
+struct no_deploy {
+    void prepare() {}
+    void shutdown() {}
+    full_channel& channel() { return channel_; }
+    full_channel channel_;
+};
+struct deploy_returns_int : no_deploy {
+    int deploy() { return 0; }
+};
+struct no_shutdown {
+    void prepare() {}
+    std::string deploy() { return ""; }
+    full_channel& channel() { return channel_; }
+    full_channel channel_;
+};
+struct no_channel {
+    void prepare() {}
+    std::string deploy() { return ""; }
+    void shutdown() {}
+};
+struct channel_by_value : no_channel {
+    full_channel channel() { return {}; }
+};
+struct channel_not_a_channel : no_channel {
+    no_send& channel() { return c_; }
+    no_send c_;
+};
+
+// --- providers: the mock minus one group at a time -------------------------------------------------
+using crowdline::providers::mock;
+struct no_provider_type : private mock {
+    using mock::register_requester, mock::is_registered, mock::budget, mock::block, mock::unblock, mock::is_blocked,
+        mock::bonus, mock::grant, mock::revoke, mock::approve, mock::reject, mock::soft_reject, mock::mark_done,
+        mock::launch, mock::expire, mock::is_expired, mock::setup_resources, mock::cleanup_resources,
+        mock::worker_name;
+};
+struct no_budget : private mock {
+    using mock::provider_type, mock::register_requester, mock::is_registered, mock::block, mock::unblock,
+        mock::is_blocked, mock::bonus, mock::grant, mock::revoke, mock::approve, mock::reject, mock::soft_reject,
+        mock::mark_done, mock::launch, mock::expire, mock::is_expired, mock::setup_resources,
+        mock::cleanup_resources, mock::worker_name;
+};
+struct no_block : private mock {
+    using mock::provider_type, mock::register_requester, mock::is_registered, mock::budget, mock::unblock,
+        mock::is_blocked, mock::bonus, mock::grant, mock::revoke, mock::approve, mock::reject, mock::soft_reject,
+        mock::mark_done, mock::launch, mock::expire, mock::is_expired, mock::setup_resources,
+        mock::cleanup_resources, mock::worker_name;
+};
+struct block_restored : no_block {
+    void block(crowdline::worker_id, std::string_view) {}
+};
+struct no_soft_reject : private mock {
+    using mock::provider_type, mock::register_requester, mock::is_registered, mock::budget, mock::block,
+        mock::unblock, mock::is_blocked, mock::bonus, mock::grant, mock::revoke, mock::approve, mock::reject,
+        mock::mark_done, mock::launch, mock::expire, mock::is_expired, mock::setup_resources,
+        mock::cleanup_resources, mock::worker_name;
+};
+struct no_is_expired : private mock {
+    using mock::provider_type, mock::register_requester, mock::is_registered, mock::budget, mock::block,
+        mock::unblock, mock::is_blocked, mock::bonus, mock::grant, mock::revoke, mock::approve, mock::reject,
+        mock::soft_reject, mock::mark_done, mock::launch, mock::expire, mock::setup_resources,
+        mock::cleanup_resources, mock::worker_name;
+};
+struct no_cleanup : private mock {
+    using mock::provider_type, mock::register_requester, mock::is_registered, mock::budget, mock::block,
+        mock::unblock, mock::is_blocked, mock::bonus, mock::grant, mock::revoke, mock::approve, mock::reject,
+        mock::soft_reject, mock::mark_done, mock::launch, mock::expire, mock::is_expired, mock::setup_resources,
+        mock::worker_name;
+};
+struct no_worker_name : private mock {
+    using mock::provider_type, mock::register_requester, mock::is_registered, mock::budget, mock::block,
+        mock::unblock, mock::is_blocked, mock::bonus, mock::grant, mock::revoke, mock::approve, mock::reject,
+        mock::soft_reject, mock::mark_done, mock::launch, mock::expire, mock::is_expired, mock::setup_resources,
+        mock::cleanup_resources;
+};
+struct worker_name_returns_view : no_worker_name {
+    std::string_view worker_name(nlohmann::json const&) { return "x"; }
+};
+struct not_a_provider {};
+}  // namespace
+
+TEST_CASE("channel concepts accept the built-in and a full type, and name each missing piece", "[static]") {
+    using namespace crowdline;
+    STATIC_REQUIRE(channel<architects::in_process_channel>);
+    STATIC_REQUIRE(channel<full_channel>);
+
+    STATIC_REQUIRE_FALSE(push_channel<no_send>);
+    STATIC_REQUIRE_FALSE(push_channel<send_returns_void>);
+    STATIC_REQUIRE(request_channel<no_send>);
+    STATIC_REQUIRE_FALSE(channel<no_send>);
+
+    STATIC_REQUIRE_FALSE(request_channel<no_on_message>);
+    STATIC_REQUIRE(push_channel<no_on_message>);
+    STATIC_REQUIRE_FALSE(channel<no_on_message>);
+
+    STATIC_REQUIRE_FALSE(disconnect_channel<no_on_disconnect>);
+    STATIC_REQUIRE(liveness_channel<no_on_disconnect>);
+    STATIC_REQUIRE_FALSE(channel<no_on_disconnect>);
+
+    STATIC_REQUIRE_FALSE(liveness_channel<no_is_alive>);
+    STATIC_REQUIRE_FALSE(liveness_channel<is_alive_not_const>);
+    STATIC_REQUIRE(disconnect_channel<no_is_alive>);
+    STATIC_REQUIRE_FALSE(channel<no_is_alive>);
+    STATIC_REQUIRE_FALSE(channel<int>);
+}
+
+TEST_CASE("architect concepts accept the built-in and a full type, and name each missing piece", "[static]") {
+    using namespace crowdline;
+    STATIC_REQUIRE(architect<architects::in_process>);
+    STATIC_REQUIRE(architect<full_architect>);
+    STATIC_REQUIRE(assert_architect<architects::in_process>());
+
+    STATIC_REQUIRE_FALSE(architect_lifecycle<no_prepare>);
+    STATIC_REQUIRE(architect_with_channel<no_prepare>);
+    STATIC_REQUIRE_FALSE(architect_lifecycle<no_deploy>);
+    STATIC_REQUIRE_FALSE(architect_lifecycle<deploy_returns_int>);
+    STATIC_REQUIRE_FALSE(architect<no_deploy>);
+    STATIC_REQUIRE_FALSE(architect_lifecycle<no_shutdown>);
+    STATIC_REQUIRE_FALSE(architect<no_shutdown>);
+
+    STATIC_REQUIRE(architect_lifecycle<no_channel>);
+    STATIC_REQUIRE_FALSE(architect_with_channel<no_channel>);
+    STATIC_REQUIRE_FALSE(architect_with_channel<channel_by_value>);  // the pipeline needs the server's own channel
+    STATIC_REQUIRE_FALSE(architect_with_channel<channel_not_a_channel>);
+    STATIC_REQUIRE_FALSE(architect<channel_not_a_channel>);
+    STATIC_REQUIRE_FALSE(architect<int>);
+}
+
+TEST_CASE("provider concepts accept the mock, and name each missing piece", "[static]") {
+    using namespace crowdline;
+    STATIC_REQUIRE(provider<providers::mock>);
+    STATIC_REQUIRE(assert_provider<providers::mock>());
+
+    STATIC_REQUIRE_FALSE(typed_provider<no_provider_type>);
+    STATIC_REQUIRE(requester_provider<no_provider_type>);
+    STATIC_REQUIRE_FALSE(provider<no_provider_type>);
+
+    STATIC_REQUIRE_FALSE(requester_provider<no_budget>);
+    STATIC_REQUIRE(worker_provider<no_budget>);
+    STATIC_REQUIRE_FALSE(provider<no_budget>);
+
+    STATIC_REQUIRE_FALSE(worker_provider<no_block>);
+    STATIC_REQUIRE(agent_provider<no_block>);
+    STATIC_REQUIRE(worker_provider<block_restored>);  // block restored: the group is whole again
+    STATIC_REQUIRE_FALSE(provider<no_block>);
+
+    STATIC_REQUIRE_FALSE(agent_provider<no_soft_reject>);
+    STATIC_REQUIRE(unit_provider<no_soft_reject>);
+    STATIC_REQUIRE_FALSE(provider<no_soft_reject>);
+
+    STATIC_REQUIRE_FALSE(unit_provider<no_is_expired>);
+    STATIC_REQUIRE(resource_provider<no_is_expired>);
+    STATIC_REQUIRE_FALSE(provider<no_is_expired>);
+
+    STATIC_REQUIRE_FALSE(resource_provider<no_cleanup>);
+    STATIC_REQUIRE(identity_provider<no_cleanup>);
+    STATIC_REQUIRE_FALSE(provider<no_cleanup>);
+
+    STATIC_REQUIRE_FALSE(identity_provider<no_worker_name>);
+    STATIC_REQUIRE_FALSE(identity_provider<worker_name_returns_view>);
+    STATIC_REQUIRE(typed_provider<no_worker_name>);
+    STATIC_REQUIRE_FALSE(provider<no_worker_name>);
+
+    STATIC_REQUIRE_FALSE(provider<not_a_provider>);
+    STATIC_REQUIRE_FALSE(provider<int>);
+}
