@@ -7,8 +7,14 @@
 //                   the stealer has not seen, order by timestamp, take n), with the language filter its
 //                   maintainers suggested, written plainly below.
 // Memory is counted through a global operator new/delete replacement.
+// Each dispatcher run is repeated (5 times unless --repeat says otherwise) and every figure is the median of
+// the runs, so that one preempted run on a shared machine does not decide a ratio; the per-run steal figures
+// are printed too, with the number of times the process was preempted during the drain (a preemption inside
+// a timed call adds the other process's time slice to it). For information only, one more steal_by_key run
+// per size checks every `next` call for a preemption (outside the timed interval) and reports the steal
+// figure over the calls that were not preempted; it is not among the medians nor used for any verdict.
 //
-// Usage: routing_benchmark [--smoke]
+// Usage: routing_benchmark [--smoke] [--repeat R]
 
 #include <crowdline/routing/dispatcher.hpp>
 
@@ -25,6 +31,11 @@
 #include <tuple>
 #include <unordered_set>
 #include <vector>
+
+#if __has_include(<sys/resource.h>)
+#include <sys/resource.h>
+#define CROWDLINE_BENCH_RUSAGE 1
+#endif
 
 // --- counting allocator --------------------------------------------------------------------------
 
@@ -115,12 +126,25 @@ struct figures {
     std::size_t open_units = 0;
     std::size_t left_over = 0;
     double drain_ms = 0;
+    long preempted = -1;  ///< involuntary context switches during the drain (-1: unknown)
+    // only when every call is checked for a preemption:
+    double clean_steal_ns_per_unit = 0;  ///< over the steal calls not preempted
+    std::size_t steal_calls = 0;
+    std::size_t dropped_steal_calls = 0;  ///< steal calls during which the process was preempted
 };
+
+long involuntary_switches() {
+#ifdef CROWDLINE_BENCH_RUSAGE
+    rusage ru{};
+    if (getrusage(RUSAGE_SELF, &ru) == 0) return ru.ru_nivcsw;
+#endif
+    return -1;
+}
 
 double ns(steady::duration d) { return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()); }
 
 template <class Dispatcher>
-figures run_dispatcher(Dispatcher& d, const workload& wl, std::int64_t bytes_before) {
+figures run_dispatcher(Dispatcher& d, const workload& wl, std::int64_t bytes_before, bool check_each_call = false) {
     figures f;
     const crowdline::time_point t{};
     const std::size_t w = wl.workers.size();
@@ -134,15 +158,18 @@ figures run_dispatcher(Dispatcher& d, const workload& wl, std::int64_t bytes_bef
     for (std::size_t i = 1; i < w; i += 2) d.leave(worker_id{static_cast<std::int64_t>(i + 1)}, t);
     std::vector<std::int64_t> active;
     for (std::size_t i = 0; i < w; i += 2) active.push_back(static_cast<std::int64_t>(i + 1));
-    steady::duration own_time{}, steal_time{};
-    std::size_t own_calls = 0;
+    steady::duration own_time{}, steal_time{}, clean_steal_time{};
+    std::size_t own_calls = 0, clean_stolen = 0;
+    const long switches_before = involuntary_switches();
     const auto drain_start = steady::now();
     while (!active.empty()) {
         std::vector<std::int64_t> still;
         for (const auto id : active) {
+            const long c0 = check_each_call ? involuntary_switches() : 0;
             const auto s = steady::now();
             const auto grants = d.next(worker_id{id}, 10, t);
             const auto e = steady::now();
+            const bool preempted = check_each_call && involuntary_switches() != c0;
             if (grants.empty()) continue;  // nothing it may take is left, and nothing new will come
             still.push_back(id);
             const auto stolen = static_cast<std::size_t>(
@@ -154,15 +181,24 @@ figures run_dispatcher(Dispatcher& d, const workload& wl, std::int64_t bytes_bef
             } else {
                 steal_time += e - s;
                 f.stolen += stolen;
+                ++f.steal_calls;
+                if (preempted) {
+                    ++f.dropped_steal_calls;
+                } else {
+                    clean_steal_time += e - s;
+                    clean_stolen += stolen;
+                }
             }
             for (const auto& g : grants) d.complete(worker_id{id}, g.item, t);
         }
         active.swap(still);
     }
     f.drain_ms = ns(steady::now() - drain_start) / 1e6;
+    if (const long after = involuntary_switches(); after >= 0 && switches_before >= 0) f.preempted = after - switches_before;
     f.own_ns_per_grant = f.own_grants ? ns(own_time) / static_cast<double>(f.own_grants) : 0;
     f.own_ns_per_call = own_calls ? ns(own_time) / static_cast<double>(own_calls) : 0;
     f.steal_ns_per_unit = f.stolen ? ns(steal_time) / static_cast<double>(f.stolen) : 0;
+    f.clean_steal_ns_per_unit = clean_stolen ? ns(clean_steal_time) / static_cast<double>(clean_stolen) : 0;
     f.left_over = d.counts().open + d.counts().reserved;
     return f;
 }
@@ -261,8 +297,39 @@ baseline_figures run_baseline(const workload& wl, std::size_t max_calls, double 
 struct row {
     std::size_t w, n;
     figures by_key, when;
+    std::vector<figures> by_key_runs, when_runs;
+    figures by_key_checked;  ///< the informational run, every call checked for a preemption
     baseline_figures base;
 };
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t m = v.size() / 2;
+    return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+/// Every figure the median of the runs (counts are the same in every run: the workload is deterministic).
+figures median_of(const std::vector<figures>& runs) {
+    const auto med = [&](double figures::*field) {
+        std::vector<double> v;
+        for (const auto& f : runs) v.push_back(f.*field);
+        return median(std::move(v));
+    };
+    figures out = runs.front();
+    out.add_ns_per_item = med(&figures::add_ns_per_item);
+    out.own_ns_per_grant = med(&figures::own_ns_per_grant);
+    out.own_ns_per_call = med(&figures::own_ns_per_call);
+    out.steal_ns_per_unit = med(&figures::steal_ns_per_unit);
+    out.bytes_per_open_unit = med(&figures::bytes_per_open_unit);
+    out.drain_ms = med(&figures::drain_ms);
+    return out;
+}
+
+void print_runs(const char* name, const std::vector<figures>& runs) {
+    std::printf("  %-13s steal ns/unit per run (preemptions during the drain):", name);
+    for (const auto& f : runs) std::printf(" %.1f (%ld)", f.steal_ns_per_unit, f.preempted);
+    std::printf("\n");
+}
 
 auto language_of = [](const doc& d) { return d.lang; };
 auto languages_of = [](const annotator& a) { return std::span<const std::uint8_t>(a.langs, a.count); };
@@ -279,7 +346,19 @@ const char* verdict(bool ok) { return ok ? "PASS" : "MISS"; }
 }  // namespace
 
 int main(int argc, char** argv) {
-    const bool smoke = argc > 1 && std::string(argv[1]) == "--smoke";
+    bool smoke = false;
+    std::size_t repeat = 5;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--smoke") {
+            smoke = true;
+        } else if (arg == "--repeat" && i + 1 < argc) {
+            repeat = std::max<std::size_t>(1, std::strtoul(argv[++i], nullptr, 10));
+        } else {
+            std::fprintf(stderr, "usage: routing_benchmark [--smoke] [--repeat R]\n");
+            return 2;
+        }
+    }
     const std::vector<std::size_t> worker_counts = smoke ? std::vector<std::size_t>{20, 60} : std::vector<std::size_t>{100, 1000};
     const std::vector<std::size_t> item_counts =
         smoke ? std::vector<std::size_t>{1'000, 4'000} : std::vector<std::size_t>{10'000, 100'000, 1'000'000};
@@ -290,27 +369,38 @@ int main(int argc, char** argv) {
                 "after routing half of the workers leave, the rest drain everything with next(w, 10) + complete.\n",
                 smoke ? " (smoke sizes)" : "");
     std::printf("baseline = Prodigy's steal_work (walk every other session's open items, drop seen, sort by timestamp,\n"
-                "take n) with the language filter; timed on its first %zu steal calls (at most %.1f s).\n\n", baseline_calls,
+                "take n) with the language filter; timed on its first %zu steal calls (at most %.1f s).\n", baseline_calls,
                 baseline_seconds);
+    std::printf("each dispatcher run %zu time%s; figures are the medians of the runs.\n\n", repeat, repeat == 1 ? "" : "s");
 
     std::vector<row> rows;
     for (const auto w : worker_counts) {
         for (const auto n : item_counts) {
             const workload wl = make_workload(w, n, 20261122 + w * 31 + n);
-            row r{w, n, {}, {}, {}};
+            row r{w, n, {}, {}, {}, {}, {}};
+            for (std::size_t run = 0; run < repeat; ++run) {
+                {
+                    const auto before = live_bytes.load();
+                    auto d = routing::make_dispatcher<doc, annotator>(routing::average_per_task{2},
+                                                                     routing::steal_by_key{language_of, languages_of});
+                    r.by_key_runs.push_back(run_dispatcher(d, wl, before));
+                }
+                {
+                    const auto before = live_bytes.load();
+                    auto d = routing::make_dispatcher<doc, annotator>(routing::average_per_task{2},
+                                                                     routing::eligible_when{reads_language},
+                                                                     routing::steal_when{reads_language});
+                    r.when_runs.push_back(run_dispatcher(d, wl, before));
+                }
+            }
             {
                 const auto before = live_bytes.load();
                 auto d = routing::make_dispatcher<doc, annotator>(routing::average_per_task{2},
                                                                  routing::steal_by_key{language_of, languages_of});
-                r.by_key = run_dispatcher(d, wl, before);
+                r.by_key_checked = run_dispatcher(d, wl, before, true);
             }
-            {
-                const auto before = live_bytes.load();
-                auto d = routing::make_dispatcher<doc, annotator>(routing::average_per_task{2},
-                                                                 routing::eligible_when{reads_language},
-                                                                 routing::steal_when{reads_language});
-                r.when = run_dispatcher(d, wl, before);
-            }
+            r.by_key = median_of(r.by_key_runs);
+            r.when = median_of(r.when_runs);
             r.base = run_baseline(wl, baseline_calls, baseline_seconds);
             std::printf("W=%zu N=%zu (%zu open units after routing)\n", w, n, r.by_key.open_units);
             std::printf("  %-13s %9s %11s %12s %13s %9s %11s %9s %9s\n", "policy", "add ns/it", "own ns/gr", "own gr/s",
@@ -319,6 +409,15 @@ int main(int argc, char** argv) {
             print_figures("steal_when", r.when);
             std::printf("  %-13s %9s %11s %12s %13.1f %9zu   (%zu steal calls sampled)\n", "baseline", "-", "-", "-",
                         r.base.steal_ns_per_unit, r.base.stolen, r.base.calls);
+            if (repeat > 1) {
+                print_runs("steal_by_key", r.by_key_runs);
+                print_runs("steal_when", r.when_runs);
+            }
+            if (r.by_key_checked.preempted >= 0)
+                std::printf("  (information) steal_by_key, one more run, steal calls not preempted: %.1f ns/unit "
+                            "(%zu of %zu steal calls preempted, left out)\n",
+                            r.by_key_checked.clean_steal_ns_per_unit, r.by_key_checked.dropped_steal_calls,
+                            r.by_key_checked.steal_calls);
             std::printf("  baseline / steal_by_key per stolen unit: x%.1f; steal_when / steal_by_key: x%.1f\n\n",
                         r.base.steal_ns_per_unit / r.by_key.steal_ns_per_unit, r.when.steal_ns_per_unit / r.by_key.steal_ns_per_unit);
             std::fflush(stdout);
@@ -345,6 +444,11 @@ int main(int argc, char** argv) {
         std::printf("W=%zu, N %zu -> %zu:\n", w, lo->n, hi->n);
         std::printf("  steal_by_key ns per stolen unit: %.1f -> %.1f (x%.2f; target <= x2) %s\n", lo->by_key.steal_ns_per_unit,
                     hi->by_key.steal_ns_per_unit, key_growth, verdict(key_growth <= 2.0));
+        if (lo->by_key_checked.preempted >= 0) {
+            const double clean_growth = hi->by_key_checked.clean_steal_ns_per_unit / lo->by_key_checked.clean_steal_ns_per_unit;
+            std::printf("  (information, not a verdict) steal_by_key over steal calls not preempted: %.1f -> %.1f (x%.2f)\n",
+                        lo->by_key_checked.clean_steal_ns_per_unit, hi->by_key_checked.clean_steal_ns_per_unit, clean_growth);
+        }
         std::printf("  steal_when   ns per stolen unit: %.1f -> %.1f (x%.2f)\n", lo->when.steal_ns_per_unit,
                     hi->when.steal_ns_per_unit, when_growth);
         std::printf("  baseline     ns per stolen unit: %.1f -> %.1f (x%.2f)\n", lo->base.steal_ns_per_unit,
@@ -363,11 +467,18 @@ int main(int argc, char** argv) {
     }
     std::printf("%s\n", all ? "all targets met" : "some targets missed (see MISS above)");
     // Correctness of the run itself: every unit a remaining worker may take was taken.
-    for (const auto& r : rows)
+    for (const auto& r : rows) {
+        for (const auto& runs : {r.by_key_runs, r.when_runs})
+            for (const auto& f : runs)
+                if (f.left_over != r.by_key.left_over || f.stolen != runs.front().stolen) {
+                    std::printf("error: runs of the same workload differ (left %zu vs %zu)\n", f.left_over, r.by_key.left_over);
+                    return 1;
+                }
         if (r.by_key.left_over != r.when.left_over) {
             std::printf("error: steal_by_key and steal_when left different work undone (%zu vs %zu)\n", r.by_key.left_over,
                         r.when.left_over);
             return 1;
         }
+    }
     return 0;
 }

@@ -27,6 +27,10 @@ public:
         entries_.push_back(e);
         return end() - 1;
     }
+    /// Asks for the cache line of the entry at a live position (before `kill`).
+    void prefetch(std::uint64_t position) const noexcept {
+        __builtin_prefetch(entries_.data() + static_cast<std::size_t>(position - base_), 1);
+    }
     /// Marks the entry at a live position dead.
     void kill(std::uint64_t position) noexcept { entries_[static_cast<std::size_t>(position - base_)] = tombstone; }
 
@@ -44,11 +48,6 @@ public:
         }
     }
     [[nodiscard]] std::size_t stored() const noexcept { return entries_.size() - head_; }
-    /// The entry `ahead` places after `position`, or the last one (for prefetching).
-    [[nodiscard]] bucket_entry peek_ahead(std::uint64_t position, std::size_t ahead) const noexcept {
-        const auto i = static_cast<std::size_t>(position - base_) + ahead;
-        return entries_[i < entries_.size() ? i : entries_.size() - 1];
-    }
 
 private:
     std::vector<bucket_entry> entries_;
