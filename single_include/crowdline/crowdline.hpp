@@ -2654,6 +2654,10 @@ public:
         entries_.push_back(e);
         return end() - 1;
     }
+    /// Asks for the cache line of the entry at a live position (before `kill`).
+    void prefetch(std::uint64_t position) const noexcept {
+        __builtin_prefetch(entries_.data() + static_cast<std::size_t>(position - base_), 1);
+    }
     /// Marks the entry at a live position dead.
     void kill(std::uint64_t position) noexcept { entries_[static_cast<std::size_t>(position - base_)] = tombstone; }
 
@@ -2671,16 +2675,56 @@ public:
         }
     }
     [[nodiscard]] std::size_t stored() const noexcept { return entries_.size() - head_; }
-    /// The entry `ahead` places after `position`, or the last one (for prefetching).
-    [[nodiscard]] bucket_entry peek_ahead(std::uint64_t position, std::size_t ahead) const noexcept {
-        const auto i = static_cast<std::size_t>(position - base_) + ahead;
-        return entries_[i < entries_.size() ? i : entries_.size() - 1];
-    }
 
 private:
     std::vector<bucket_entry> entries_;
     std::size_t head_ = 0;
     std::uint64_t base_ = 0;
+};
+
+}  // namespace crowdline::routing::detail
+// ---- crowdline/routing/detail/cache_aligned.hpp
+/// An allocator whose arrays start on a cache line (64 bytes), through the ordinary `operator new` (so a
+/// replaced global `operator new` still sees every byte). With 32-byte unit records, the two units of a
+/// two-unit item then share one cache line.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <new>
+
+namespace crowdline::routing::detail {
+
+inline constexpr std::size_t cache_line = 64;
+
+template <class T>
+struct cache_aligned_allocator {
+    using value_type = T;
+
+    cache_aligned_allocator() noexcept = default;
+    template <class U>
+    cache_aligned_allocator(const cache_aligned_allocator<U>&) noexcept {}  // NOLINT: rebinding copy
+
+    [[nodiscard]] T* allocate(std::size_t n) {
+        constexpr std::size_t extra = cache_line + sizeof(void*);
+        if (n > (std::numeric_limits<std::size_t>::max() - extra) / sizeof(T)) throw std::bad_array_new_length{};
+        void* raw = ::operator new(n * sizeof(T) + extra);
+        const auto at = (reinterpret_cast<std::uintptr_t>(raw) + extra) & ~std::uintptr_t{cache_line - 1};
+        void* const aligned = reinterpret_cast<void*>(at);
+        std::memcpy(static_cast<char*>(aligned) - sizeof(void*), &raw, sizeof(void*));  // where the block starts
+        return static_cast<T*>(aligned);
+    }
+    void deallocate(T* p, std::size_t) noexcept {
+        void* raw = nullptr;
+        std::memcpy(&raw, reinterpret_cast<char*>(p) - sizeof(void*), sizeof(void*));
+        ::operator delete(raw);
+    }
+
+    template <class U>
+    friend bool operator==(const cache_aligned_allocator&, const cache_aligned_allocator<U>&) noexcept {
+        return true;
+    }
 };
 
 }  // namespace crowdline::routing::detail
@@ -2779,6 +2823,124 @@ private:
     std::vector<std::uint64_t> slots_;
     std::size_t size_ = 0;
     std::size_t mask_ = 0;
+};
+
+}  // namespace crowdline::routing::detail
+// ---- crowdline/routing/detail/lease_queue.hpp
+/// The leases in force, in the order they were granted. With one lease length for the whole dispatcher that is
+/// the order they end in, as long as time does not go backwards; when it does, the queue is sorted again at the
+/// next `expire`. A lease that ends early (completed, given back) is marked dead at its position, which its
+/// unit remembers, so nothing ever reads a unit to find out whether an entry is still alive, and dead entries
+/// are dropped from the front or compacted away when they outnumber the live ones.
+
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace crowdline::routing::detail {
+
+class lease_queue {
+public:
+    static constexpr std::uint32_t dead = ~std::uint32_t{0};
+
+    /// Adds a lease; returns its position (stable until `moved` reports a new one).
+    std::uint64_t push(time_point until, std::uint32_t unit) {
+        if (head_ < entries_.size() && until < entries_.back().until) sorted_ = false;
+        entries_.push_back(entry{until, unit});
+        ++live_;
+        return base_ + entries_.size() - 1;
+    }
+    /// The end of the live lease at a position.
+    [[nodiscard]] time_point until(std::uint64_t position) const noexcept { return entries_[index(position)].until; }
+    [[nodiscard]] std::size_t live() const noexcept { return live_; }
+    [[nodiscard]] std::size_t stored() const noexcept { return entries_.size() - head_; }
+
+    /// Ends the live lease at a position before its time. `moved(unit, position)` is told of every live lease
+    /// that gets a new position.
+    template <class Moved>
+    void remove(std::uint64_t position, Moved&& moved) {
+        entries_[index(position)].unit = dead;
+        --live_;
+        tidy(moved);
+    }
+
+    /// Takes out the live leases with until <= now, earliest first, calling `due(unit, until)` for each after it
+    /// left the queue. Returns how many.
+    template <class Moved, class Due>
+    std::size_t expire(time_point now, Moved&& moved, Due&& due) {
+        if (!sorted_) sort(moved);
+        std::size_t n = 0;
+        while (head_ < entries_.size() && (entries_[head_].unit == dead || entries_[head_].until <= now)) {
+            const entry e = entries_[head_];
+            pop_front();
+            if (e.unit == dead) continue;
+            --live_;
+            ++n;
+            due(e.unit, e.until);
+        }
+        tidy(moved);
+        return n;
+    }
+
+private:
+    struct entry {
+        time_point until;
+        std::uint32_t unit;  ///< or dead
+    };
+
+    [[nodiscard]] std::size_t index(std::uint64_t position) const noexcept { return static_cast<std::size_t>(position - base_); }
+
+    void pop_front() noexcept {
+        ++head_;
+        if (head_ == entries_.size()) {
+            base_ += head_;
+            head_ = 0;
+            entries_.clear();
+            sorted_ = true;
+        }
+    }
+
+    /// Drops dead entries at the front; compacts when dead entries are the majority (or the dead prefix is long).
+    template <class Moved>
+    void tidy(Moved& moved) {
+        while (head_ < entries_.size() && entries_[head_].unit == dead) pop_front();
+        if (stored() >= 64 && live_ * 2 < stored()) {
+            rebuild(moved, false);
+        } else if (head_ >= 1024 && head_ * 2 >= entries_.size()) {
+            entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(head_));
+            base_ += head_;
+            head_ = 0;
+        }
+    }
+
+    template <class Moved>
+    void sort(Moved& moved) {
+        rebuild(moved, true);
+    }
+
+    /// Keeps the live entries only (sorted by end when asked, else in their order), at fresh positions.
+    template <class Moved>
+    void rebuild(Moved& moved, bool by_end) {
+        std::vector<entry> kept;
+        kept.reserve(live_);
+        for (std::size_t i = head_; i < entries_.size(); ++i)
+            if (entries_[i].unit != dead) kept.push_back(entries_[i]);
+        if (by_end) std::stable_sort(kept.begin(), kept.end(), [](const entry& a, const entry& b) { return a.until < b.until; });
+        const std::uint64_t fresh = base_ + entries_.size();
+        entries_.swap(kept);
+        base_ = fresh;
+        head_ = 0;
+        sorted_ = sorted_ || by_end;
+        for (std::size_t i = 0; i < entries_.size(); ++i) moved(entries_[i].unit, base_ + i);
+    }
+
+    std::vector<entry> entries_;
+    std::size_t head_ = 0;
+    std::uint64_t base_ = 0;
+    std::size_t live_ = 0;
+    bool sorted_ = true;  ///< entries [head_, end) are in order of end
 };
 
 }  // namespace crowdline::routing::detail
@@ -3109,20 +3271,26 @@ public:
         item_index_.insert(key.value(), ii);
         for (std::uint32_t j = 0; j < units; ++j) {
             const std::uint32_t u = first + j;
-            units_.push_back(unit_rec{key, {}, ii, none, b, static_cast<std::uint16_t>(j), unit_state::open});
+            unit_rec& unit = units_.emplace_back();
+            unit.key = key;
+            unit.item = ii;
+            unit.worker = none;
+            unit.bucket = b;
+            unit.index = static_cast<std::uint16_t>(j);
+            unit.state = unit_state::open;
+            unit.last = j + 1 == units;
             if (j < chosen_.size()) {
                 worker_rec& w = workers_[chosen_[j]];
-                unit_rec& unit = units_[u];
                 unit.state = unit_state::reserved;
                 unit.worker = chosen_[j];
-                where_.push_back(reserved_tier);
-                position_.push_back(buckets_[reserved_tier][b].push(u));
+                unit.tier = reserved_tier;
+                unit.slot = buckets_[reserved_tier][b].push(u);
                 w.queue.push_back(u);
                 ++w.reserved;
                 ++counts_.reserved;
             } else {
-                where_.push_back(open_tier);
-                position_.push_back(buckets_[open_tier][b].push(u));
+                unit.tier = open_tier;
+                unit.slot = buckets_[open_tier][b].push(u);
                 ++counts_.open;
             }
         }
@@ -3160,6 +3328,7 @@ public:
         const std::uint32_t wi = worker_at(id, "complete");
         const std::uint32_t ii = item_at(key, "complete");
         const std::uint32_t u = held_unit(ii, wi, "complete");
+        leases_.remove(units_[u].slot, lease_moved());
         units_[u].state = unit_state::completed;
         --workers_[wi].held;
         --counts_.leased;
@@ -3175,6 +3344,7 @@ public:
         const std::uint32_t u = held_unit(ii, wi, "release");
         worker_rec& w = workers_[wi];
         former_.insert(seen_key(ii, wi));
+        leases_.remove(units_[u].slot, lease_moved());
         --w.held;
         --w.taken;
         --counts_.leased;
@@ -3184,22 +3354,15 @@ public:
 
     /// Reclaims every lease with lease_until <= now into the open pool; returns how many.
     std::size_t expire(time_point now) {
-        std::size_t reclaimed = 0;
-        while (!leases_.empty() && leases_.front().until <= now) {
-            std::pop_heap(leases_.begin(), leases_.end(), later_lease{});
-            const lease_entry e = leases_.back();
-            leases_.pop_back();
-            unit_rec& unit = units_[e.unit];
-            if (unit.state != unit_state::leased || unit.lease_until != e.until) continue;  // finished, or leased anew
+        return leases_.expire(now, lease_moved(), [this](std::uint32_t u, time_point) {
+            unit_rec& unit = units_[u];
             former_.insert(seen_key(unit.item, unit.worker));
             worker_rec& w = workers_[unit.worker];
             --w.held;
             --w.taken;
             --counts_.leased;
-            reopen(e.unit);
-            ++reclaimed;
-        }
-        return reclaimed;
+            reopen(u);
+        });
     }
 
     /// Items that cannot reach their unit count with the workers now joined: more waiting units than joined,
@@ -3244,7 +3407,7 @@ public:
             const unit_rec& unit = units_[it.first_unit + j];
             unit_view v{unit.index, unit.state, std::nullopt, std::nullopt};
             if (unit.state != unit_state::open) v.worker = workers_[unit.worker].id;
-            if (unit.state == unit_state::leased) v.lease_until = unit.lease_until;
+            if (unit.state == unit_state::leased) v.lease_until = leases_.until(unit.slot);
             out.push_back(v);
         }
         return out;
@@ -3257,20 +3420,24 @@ public:
     [[nodiscard]] const policy_map& policies() const noexcept { return policies_; }
 
 private:
-    /// 32 bytes: everything a grant needs is in one record, so serving a unit touches one cache line.
+    /// The tier of a unit that is not waiting (leased or completed).
+    static constexpr std::uint8_t not_waiting = 3;
+    /// 32 bytes: everything a grant or a steal test needs is in one record (the units of an item are adjacent
+    /// and the array is cache-line aligned, so the two units of a two-unit item share one line).
     struct unit_rec {
         item_key key;
-        time_point lease_until;
-        std::uint32_t item;
-        std::uint32_t worker;  ///< reserving worker (reserved), holder (leased, completed), none (open)
-        std::uint32_t bucket;  ///< the item's bucket (key)
-        std::uint16_t index;   ///< unit_index within the item
-        unit_state state;
+        /// While waiting: its entry's position in bucket [tier][bucket]; while leased: its position in the lease queue.
+        std::uint64_t slot = 0;
+        std::uint32_t item = 0;
+        std::uint32_t worker = 0;  ///< reserving worker (reserved), holder (leased, completed), none (open)
+        std::uint32_t bucket = 0;  ///< the item's bucket (key)
+        std::uint16_t index = 0;   ///< unit_index within the item
+        unit_state state = unit_state::open;
+        std::uint8_t tier : 2 = not_waiting;  ///< where it waits, or not_waiting
+        std::uint8_t last : 1 = 0;            ///< the last unit of its item
     };
     static_assert(sizeof(unit_rec) == 32);
     static constexpr std::uint32_t max_units_per_item = 65536;
-    /// where_[u]: the tier a waiting unit sits in, or this when it is leased or completed.
-    static constexpr std::uint8_t not_waiting = 3;
     struct item_rec {
         item_key key;
         std::uint32_t first_unit;
@@ -3291,13 +3458,13 @@ private:
         std::vector<std::uint32_t> keys{};  ///< buckets this worker may draw from
         std::vector<std::array<std::uint64_t, 3>> cursors{};  ///< per key and tier: everything before is no use to it
     };
-    struct lease_entry {
-        time_point until;
-        std::uint32_t unit;
+    /// Prefetching ahead of a bucket scan: entries before `to` were looked at, `live` of them after the scan's position.
+    struct lookahead {
+        std::uint64_t to = 0;
+        std::uint32_t live = 0;
     };
-    struct later_lease {
-        bool operator()(const lease_entry& a, const lease_entry& b) const noexcept { return a.until > b.until; }
-    };
+    static constexpr std::uint32_t lookahead_depth = 8;   ///< live entries prefetched ahead of a scan
+    static constexpr std::uint64_t lookahead_window = 256;  ///< entries looked at ahead of a scan, at most
 
     const Router& router_policy() const { return policies_[boost::hana::type_c<kinds::router>]; }
     const Eligibility& eligibility() const { return policies_[boost::hana::type_c<kinds::eligibility>]; }
@@ -3306,13 +3473,14 @@ private:
     static std::uint64_t seen_key(std::uint32_t item, std::uint32_t worker) noexcept {
         return (static_cast<std::uint64_t>(item) << 32) | worker;
     }
-    /// Calls f on every unit of the item `of` belongs to; siblings are adjacent, so no item record is read.
+    /// Whether f holds for a unit of the item `of` belongs to; siblings are adjacent and the last one is marked,
+    /// so neither the item record nor the next item's units are read.
     template <class F>
     bool any_sibling(const unit_rec& of, F f) const noexcept {
-        const auto at = static_cast<std::size_t>(&of - units_.data());
-        for (std::size_t u = at - of.index; u < units_.size() && units_[u].item == of.item; ++u)
-            if (f(units_[u])) return true;
-        return false;
+        for (const unit_rec* u = &of - of.index;; ++u) {
+            if (f(*u)) return true;
+            if (u->last) return false;
+        }
     }
     bool gave_back(std::uint32_t ii, std::uint32_t wi) const noexcept {
         return former_.size() != 0 && former_.contains(seen_key(ii, wi));
@@ -3441,25 +3609,31 @@ private:
         }
     }
     void refile(std::uint32_t u, tier to) {
-        if (where_[u] == to) return;
-        unfile(u);
-        where_[u] = to;
-        position_[u] = buckets_[to][units_[u].bucket].push(u);
+        unit_rec& unit = units_[u];
+        if (unit.tier == to) return;
+        unfile(unit);
+        unit.tier = to;
+        unit.slot = buckets_[to][unit.bucket].push(u);
     }
     /// Leaves a tombstone where the unit waited, if it was waiting.
-    void unfile(std::uint32_t u) noexcept {
-        if (where_[u] != not_waiting) buckets_[where_[u]][units_[u].bucket].kill(position_[u]);
-        where_[u] = not_waiting;
+    void unfile(unit_rec& unit) noexcept {
+        if (unit.tier != not_waiting) buckets_[unit.tier][unit.bucket].kill(unit.slot);
+        unit.tier = not_waiting;
     }
     /// Back to the open pool, oldest-last.
     void reopen(std::uint32_t u) {
         unit_rec& unit = units_[u];
         unit.state = unit_state::open;
         unit.worker = none;
-        unfile(u);
-        where_[u] = open_tier;
-        position_[u] = buckets_[open_tier][unit.bucket].push(u);
+        unfile(unit);
+        unit.tier = open_tier;
+        unit.slot = buckets_[open_tier][unit.bucket].push(u);
         ++counts_.open;
+    }
+
+    /// Tells a leased unit its new position in the lease queue.
+    auto lease_moved() noexcept {
+        return [this](std::uint32_t u, std::uint64_t position) noexcept { units_[u].slot = position; };
     }
 
     void lease(std::uint32_t u, std::uint32_t wi, time_point now, std::vector<grant>& out, std::optional<worker_id> from) {
@@ -3467,20 +3641,13 @@ private:
         worker_rec& w = workers_[wi];
         unit.state = unit_state::leased;
         unit.worker = wi;
-        unfile(u);
-        unit.lease_until = detail::saturating_add(now, settings().lease);
+        unfile(unit);
+        const time_point until = detail::saturating_add(now, settings().lease);
+        unit.slot = leases_.push(until, u);
         ++w.held;
         ++w.taken;
         ++counts_.leased;
-        if (leases_.size() >= 4096 && leases_.size() > 2 * counts_.leased) {
-            std::erase_if(leases_, [&](const lease_entry& e) {
-                return units_[e.unit].state != unit_state::leased || units_[e.unit].lease_until != e.until;
-            });
-            std::make_heap(leases_.begin(), leases_.end(), later_lease{});
-        }
-        leases_.push_back({unit.lease_until, u});
-        std::push_heap(leases_.begin(), leases_.end(), later_lease{});
-        out.push_back(grant{unit.key, unit.index, unit.lease_until, from});
+        out.push_back(grant{unit.key, unit.index, until, from});
     }
 
     void serve_own(std::uint32_t wi, std::size_t room, time_point now, std::vector<grant>& out) {
@@ -3490,6 +3657,11 @@ private:
             __builtin_prefetch(&units_[w.queue[p]], 1);
         while (out.size() < room && w.queue_head < w.queue.size()) {
             if (w.queue_head + ahead < w.queue.size()) __builtin_prefetch(&units_[w.queue[w.queue_head + ahead]], 1);
+            // halfway there the record has arrived: fetch the bucket entry its grant will mark dead
+            if (w.queue_head + ahead / 2 < w.queue.size()) {
+                const unit_rec& soon = units_[w.queue[w.queue_head + ahead / 2]];
+                if (soon.tier != not_waiting) buckets_[soon.tier][soon.bucket].prefetch(soon.slot);
+            }
             const std::uint32_t u = w.queue[w.queue_head++];
             unit_rec& unit = units_[u];
             if (unit.state != unit_state::reserved || unit.worker != wi) continue;
@@ -3526,13 +3698,23 @@ private:
         detail::bucket& bk = buckets_[t][w.keys[i]];
         std::uint64_t& cursor = w.cursors[i][t];
         std::uint64_t p = std::max(cursor, bk.begin());
+        lookahead& la = ahead_[i];
         for (; p < bk.end(); ++p) {
             const detail::bucket_entry e = bk.at(p);
             if (e == detail::tombstone) {  // taken or moved since
                 if (p == bk.begin()) bk.pop_front();
                 continue;
             }
-            if (const auto next = bk.peek_ahead(p, 4); next != detail::tombstone) __builtin_prefetch(&units_[next]);
+            // Keep the records of the next live entries on their way: the first test of each would be a miss.
+            if (la.to < p) la = {p, 0};  // the scan passed the window (over dead entries)
+            for (const std::uint64_t limit = std::min(bk.end(), p + lookahead_window);
+                 la.live <= lookahead_depth && la.to < limit; ++la.to) {
+                if (const detail::bucket_entry next = bk.at(la.to); next != detail::tombstone) {
+                    __builtin_prefetch(&units_[next]);
+                    ++la.live;
+                }
+            }
+            if (la.live > 0) --la.live;  // p leaves the window
             const unit_rec& unit = units_[e];
             if (acceptable(w, wi, t, unit)) {
                 cursor = p;
@@ -3547,6 +3729,7 @@ private:
     void serve_tier(std::uint32_t wi, tier t, std::size_t room, time_point now, std::vector<grant>& out) {
         const std::size_t k = workers_[wi].keys.size();
         peek_.assign(k, not_found - 1);  // not_found - 1: not looked yet
+        ahead_.assign(k, lookahead{});
         while (out.size() < room) {
             std::size_t best = k;
             std::uint32_t best_unit = none;
@@ -3617,17 +3800,15 @@ private:
     std::vector<item_rec> items_;
     std::vector<Item> payload_;
     detail::flat_index item_index_;
-    std::vector<unit_rec> units_;
+    std::vector<unit_rec, detail::cache_aligned_allocator<unit_rec>> units_;
     std::vector<worker_rec> workers_;
     std::unordered_map<worker_id, std::uint32_t> worker_index_;
-    std::vector<std::uint8_t> where_;  ///< per unit: its tier while waiting, else not_waiting
-    std::vector<std::uint64_t> position_;  ///< per unit: its entry's position in its bucket while waiting
     detail::flat_set former_;  ///< (item, worker) pairs whose unit was released or expired: it gets no other
     std::array<std::vector<detail::bucket>, 3> buckets_;  ///< [tier][bucket key]
     std::vector<std::vector<std::uint32_t>> joined_by_bucket_;
     std::unordered_map<typename detail::bucket_key<Stealing, Item>::type, std::uint32_t> key_ids_;
     std::set<std::pair<time_point, std::uint32_t>> active_by_seen_;
-    std::vector<lease_entry> leases_;  ///< min-heap by lease_until; dead entries dropped lazily
+    detail::lease_queue leases_;  ///< live leases, in order of end
     unit_counts counts_;
     // scratch, reused between calls
     std::vector<candidate> candidates_;
@@ -3636,6 +3817,7 @@ private:
     std::vector<std::uint32_t> mark_;
     std::uint32_t epoch_ = 1;
     std::vector<std::uint64_t> peek_;
+    std::vector<lookahead> ahead_;
 };
 
 /// Builds a dispatcher from policies given in any order, at most one of each kind, defaults for the rest:
