@@ -129,6 +129,25 @@ struct std::hash<crowdline::strong_id<Tag, Rep>> {
 #include <boost/hana/string.hpp>
 #include <nlohmann/json.hpp>
 
+// ---- crowdline/detail/traits.hpp
+// Type traits shared by the JSON reflection (model/json.hpp) and the config binding (config/args.hpp).
+
+#include <optional>
+#include <vector>
+
+namespace crowdline::detail {
+
+template <class T>
+inline constexpr bool is_optional_v = false;
+template <class T>
+inline constexpr bool is_optional_v<std::optional<T>> = true;
+
+template <class T>
+inline constexpr bool is_vector_v = false;
+template <class T>
+inline constexpr bool is_vector_v<std::vector<T>> = true;
+
+}  // namespace crowdline::detail
 // ---- crowdline/model/records.hpp
 /// The records of a campaign, one per table of Mephisto's schema. Plain aggregates; each is adapted as a
 /// Boost.Hana Struct so one definition gives JSON in both directions (see `model/json.hpp`).
@@ -492,11 +511,6 @@ inline void to_json(nlohmann::json& j, agent_status s) { j = std::string(to_stri
 inline void from_json(const nlohmann::json& j, agent_status& s) { s = parse<agent_status>(j.get<std::string>()); }
 
 namespace detail {
-
-template <class T>
-inline constexpr bool is_optional_v = false;
-template <class T>
-inline constexpr bool is_optional_v<std::optional<T>> = true;
 
 template <class Member>
 void member_to_json(nlohmann::json& out, const Member& value) {
@@ -4210,14 +4224,8 @@ struct description {
 
 namespace detail {
 
-template <class T>
-inline constexpr bool is_optional_v = false;
-template <class T>
-inline constexpr bool is_optional_v<std::optional<T>> = true;
-template <class T>
-inline constexpr bool is_vector_v = false;
-template <class T>
-inline constexpr bool is_vector_v<std::vector<T>> = true;
+using crowdline::detail::is_optional_v;
+using crowdline::detail::is_vector_v;
 
 template <class T>
 std::string type_name() {
@@ -6512,8 +6520,6 @@ private:
         return id;
     }
 
-    std::size_t live_units() const { return live_units_; }
-
     bool under_cap() const {
         return args_.max_num_concurrent_units == 0 ||
                live_units_ < static_cast<std::size_t>(args_.max_num_concurrent_units);
@@ -6631,21 +6637,9 @@ private:
             db_.update_agent(agent, agent_status::in_task);
             auto const data_index = as.init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{g.unit_index};
             nlohmann::json unit_data = as.init.unit_data.empty() ? as.init.shared : unit_data_for(as.init, data_index);
-            auto token = detail::new_token();
-            ++state.held;
             if (state.task_units) ++*state.task_units;
-            active_.emplace(agent, live_agent{w, u, a, g.unit_index, token, g.lease_until, unit_data});
-            return packet{"agent_details",
-                          agent,
-                          {{"worker_id", w.value()},
-                           {"worker_name", name},
-                           {"agent_id", agent.value()},
-                           {"unit_id", u.value()},
-                           {"token", token},
-                           {"kind", "work"},
-                           {"lease_until", std::chrono::duration_cast<std::chrono::seconds>(g.lease_until.time_since_epoch()).count()},
-                           {"init_data", {{"shared", as.init.shared}, {"unit_data", unit_data}}},
-                           {"page", blueprint_.page(as.init, data_index)}}};
+            return hand_over(agent, live_agent{w, u, a, g.unit_index, {}, g.lease_until, unit_data}, name, state, as.init,
+                             data_index);
         }
         return refuse(refusal::no_available_units, "no unit " + name + " may take now");
     }
@@ -6690,7 +6684,6 @@ private:
         auto const unit = live.unit;
         finish_unit(it);
         last_submission_ = now;
-        ++submitted_;
         finish_if_done();
         return packet{"submitted", p.agent, {{"unit_id", unit.value()}}};
     }
@@ -6731,28 +6724,31 @@ private:
         return out;
     }
 
-    /// The unit goes back to the pool: agent to `why`, unit cleared, the dispatcher's lease released.
-    void return_unit(typename std::unordered_map<agent_id, live_agent>::iterator it, agent_status why, time_point now) {
+    using live_iterator = typename std::unordered_map<agent_id, live_agent>::iterator;
+
+    /// The unit goes back to the pool: agent to `why`, unit cleared, and — unless the dispatcher reclaims
+    /// the lease itself (`expire`) — the dispatcher's lease released. Returns the next live agent.
+    live_iterator return_unit(live_iterator it, agent_status why, time_point now, bool release_lease = true) {
         auto& live = it->second;
         db_.transaction([&] {
             db_.update_agent(it->first, why);
             db_.clear_unit_agent_assignment(live.unit);
         });
-        if (live.kind == unit_kind::work)
+        if (release_lease && live.kind == unit_kind::work)
             dispatcher_.release(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
         auto& s = workers_[live.worker];
         if (live.kind == unit_kind::work && s.task_units && *s.task_units > 0) --*s.task_units;
         updates_.erase(it->first);
-        release_hold(it);  // the unit stays live: it is launched again
+        return release_hold(it);  // the unit stays live: it is launched again
     }
 
-    void release_hold(typename std::unordered_map<agent_id, live_agent>::iterator it) {
+    live_iterator release_hold(live_iterator it) {
         auto& s = workers_[it->second.worker];
         if (s.held > 0) --s.held;
-        active_.erase(it);
+        return active_.erase(it);
     }
 
-    void finish_unit(typename std::unordered_map<agent_id, live_agent>::iterator it) {
+    void finish_unit(live_iterator it) {
         if (it->second.kind == unit_kind::work) {
             ++assignments_.at(it->second.assignment).completed;
             if (live_units_ > 0) --live_units_;
@@ -6877,21 +6873,31 @@ private:
             db_.update_agent(agent, agent_status::in_task);
         });
         auto const a = db_.get_unit(u).assignment;
-        auto token = detail::new_token();
-        ++state.held;
         auto unit_data = init.unit_data.empty() ? init.shared : unit_data_for(init, 0);
-        active_.emplace(agent, live_agent{w, u, a, 0, token, now + std::chrono::seconds(args_.assignment_duration_in_seconds),
-                                          unit_data, kind, gold_index});
-        return packet{"agent_details",
-                      agent,
-                      {{"worker_id", w.value()},
-                       {"worker_name", name},
-                       {"agent_id", agent.value()},
-                       {"unit_id", u.value()},
-                       {"token", token},
-                       {"kind", kind == unit_kind::gold ? "work" : "screening"},  // a gold unit looks like any other
-                       {"init_data", {{"shared", init.shared}, {"unit_data", unit_data}}},
-                       {"page", blueprint_.page(init, 0)}}};
+        return hand_over(agent,
+                         live_agent{w, u, a, 0, {}, now + std::chrono::seconds(args_.assignment_duration_in_seconds),
+                                    unit_data, kind, gold_index},
+                         name, state, init, 0);
+    }
+
+    /// Records a claimed unit as live (with a fresh token) and builds the reply that gives it to the page.
+    packet hand_over(agent_id agent, live_agent live, std::string const& name, worker_state& state,
+                     initialization_data const& init, std::size_t data_index) {
+        live.token = detail::new_token();
+        ++state.held;
+        packet reply{"agent_details",
+                     agent,
+                     {{"worker_id", live.worker.value()},
+                      {"worker_name", name},
+                      {"agent_id", agent.value()},
+                      {"unit_id", live.unit.value()},
+                      {"token", live.token},
+                      {"kind", live.kind == unit_kind::screening ? "screening" : "work"},  // gold looks like any unit
+                      {"lease_until", std::chrono::duration_cast<std::chrono::seconds>(live.lease_until.time_since_epoch()).count()},
+                      {"init_data", {{"shared", init.shared}, {"unit_data", live.unit_data}}},
+                      {"page", blueprint_.page(init, data_index)}}};
+        active_.emplace(agent, std::move(live));
+        return reply;
     }
 
     /// Leases past their end: the store and the dispatcher reclaim them together.
@@ -6901,18 +6907,9 @@ private:
                 ++it;
                 continue;
             }
-            auto& live = it->second;
-            db_.transaction([&] {
-                db_.update_agent(it->first, agent_status::timeout);
-                db_.clear_unit_agent_assignment(live.unit);
-            });
-            auto& s = workers_[live.worker];
-            if (live.kind == unit_kind::work && s.task_units && *s.task_units > 0) --*s.task_units;
-            if (s.held > 0) --s.held;
-            updates_.erase(it->first);
-            it = active_.erase(it);
+            it = return_unit(it, agent_status::timeout, now, /*release_lease=*/false);
         }
-        dispatcher_.expire(now);
+        dispatcher_.expire(now);  // reclaims the same leases: they end at the same time point
     }
 
     // --- the end of a run --------------------------------------------------------------------------
@@ -7031,7 +7028,6 @@ private:
     bool exhausted_ = false;
     bool complete_ = false;
     std::size_t pulled_ = 0;
-    std::size_t submitted_ = 0;
     std::size_t live_units_ = 0;
     time_point last_submission_{};
     std::unordered_map<assignment_id, assignment_state> assignments_;

@@ -22,6 +22,7 @@
 #include <boost/hana/string.hpp>
 #include <nlohmann/json.hpp>
 
+#include <crowdline/detail/traits.hpp>
 #include <crowdline/errors.hpp>
 
 namespace crowdline::config {
@@ -38,14 +39,8 @@ struct description {
 
 namespace detail {
 
-template <class T>
-inline constexpr bool is_optional_v = false;
-template <class T>
-inline constexpr bool is_optional_v<std::optional<T>> = true;
-template <class T>
-inline constexpr bool is_vector_v = false;
-template <class T>
-inline constexpr bool is_vector_v<std::vector<T>> = true;
+using crowdline::detail::is_optional_v;
+using crowdline::detail::is_vector_v;
 
 template <class T>
 std::string type_name() {

@@ -14,6 +14,7 @@
 #include <boost/hana/string.hpp>
 #include <nlohmann/json.hpp>
 
+#include <crowdline/detail/traits.hpp>
 #include <crowdline/errors.hpp>
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/records.hpp>
@@ -41,11 +42,6 @@ inline void to_json(nlohmann::json& j, agent_status s) { j = std::string(to_stri
 inline void from_json(const nlohmann::json& j, agent_status& s) { s = parse<agent_status>(j.get<std::string>()); }
 
 namespace detail {
-
-template <class T>
-inline constexpr bool is_optional_v = false;
-template <class T>
-inline constexpr bool is_optional_v<std::optional<T>> = true;
 
 template <class Member>
 void member_to_json(nlohmann::json& out, const Member& value) {

@@ -304,15 +304,14 @@ void run(Dispatcher d, rules r, std::uint64_t seed, int steps) {
                     if (mw.held > 0) holders.push_back(id);
                 if (!holders.empty()) w_holding = holders[g.below(holders.size())];
             }
-            const int w = w_holding;
-            int who = w;
+            int who = w_holding;
             item_key key{next_key + 5};
             bool valid = false;
             std::vector<std::pair<m_item*, std::size_t>> holding;
-            if (m.workers.count(w))
+            if (m.workers.count(w_holding))
                 for (auto& it : m.items)
                     for (std::size_t j = 0; j < it.units.size(); ++j)
-                        if (it.units[j].state == unit_state::leased && it.units[j].worker == w) holding.emplace_back(&it, j);
+                        if (it.units[j].state == unit_state::leased && it.units[j].worker == w_holding) holding.emplace_back(&it, j);
             if (!holding.empty() && !g.chance(10)) {
                 key = holding[g.below(holding.size())].first->key;
                 valid = true;
