@@ -3310,6 +3310,74 @@ public:
         }
     }
 
+    /// Re-creates an item after a restart (the pipeline's resume): `unit_count` units, those named in
+    /// `completed_by` (unit index, worker) already done, the rest open to every eligible worker. No router
+    /// runs (nobody has joined yet); a worker who completed a unit of the item never gets another, as
+    /// before the restart. A worker not seen yet is recorded as gone until it joins.
+    void restore(item_key key, Item item, std::uint32_t unit_count,
+                 std::span<const std::pair<std::uint32_t, worker_id>> completed_by, time_point now) {
+        static_assert(std::is_default_constructible_v<Profile>,
+                      "crowdline::routing::dispatcher::restore: Profile must be default constructible (a worker who "
+                      "completed a unit before the restart is recorded before it joins again)");
+        (void)now;
+        const auto fail = [&](const auto&... why) {
+            throw crowdline::invalid_argument(detail::message("crowdline::routing::dispatcher::restore: ", key, ": ", why...));
+        };
+        if (item_index_.find(key.value())) fail("was added already");
+        if (unit_count == 0) fail("an item needs at least one unit");
+        if (unit_count > max_units_per_item) fail(unit_count, " units; at most ", max_units_per_item, " allowed");
+        if (unit_count > std::numeric_limits<std::uint32_t>::max() - 1 - units_.size()) fail("too many units");
+        if (completed_by.size() > unit_count) fail(completed_by.size(), " completions for ", unit_count, " units");
+        for (std::size_t i = 0; i < completed_by.size(); ++i) {
+            if (completed_by[i].first >= unit_count)
+                fail("unit index ", completed_by[i].first, " is out of range (", unit_count, " units)");
+            for (std::size_t j = 0; j < i; ++j) {
+                if (completed_by[j].first == completed_by[i].first) fail("unit ", completed_by[i].first, " is completed twice");
+                if (completed_by[j].second == completed_by[i].second)
+                    fail(completed_by[i].second, " completed two of its units");
+            }
+        }
+        std::uint32_t b = 0;
+        if constexpr (keyed) b = bucket_of(std::invoke(stealing().key_of_item, std::as_const(item)));
+        chosen_.assign(unit_count, none);  // completing worker by unit index
+        for (const auto& [index, id] : completed_by) {
+            auto it = worker_index_.find(id);
+            if (it == worker_index_.end()) {
+                it = worker_index_.emplace(id, static_cast<std::uint32_t>(workers_.size())).first;
+                workers_.push_back(worker_rec{id, Profile{}});
+                mark_.push_back(0);
+            }
+            chosen_[index] = it->second;
+        }
+        // Nothing can fail past this point except allocation.
+        const auto ii = static_cast<std::uint32_t>(items_.size());
+        const auto first = static_cast<std::uint32_t>(units_.size());
+        items_.push_back(item_rec{key, first, unit_count, static_cast<std::uint32_t>(completed_by.size()), b});
+        payload_.push_back(std::move(item));
+        item_index_.insert(key.value(), ii);
+        for (std::uint32_t j = 0; j < unit_count; ++j) {
+            unit_rec& unit = units_.emplace_back();
+            unit.key = key;
+            unit.item = ii;
+            unit.bucket = b;
+            unit.index = static_cast<std::uint16_t>(j);
+            unit.last = j + 1 == unit_count;
+            if (chosen_[j] != none) {
+                unit.state = unit_state::completed;
+                unit.worker = chosen_[j];
+                unit.tier = not_waiting;
+                ++workers_[chosen_[j]].taken;
+                ++counts_.completed;
+            } else {
+                unit.state = unit_state::open;
+                unit.worker = none;
+                unit.tier = open_tier;
+                unit.slot = buckets_[open_tier][b].push(first + j);
+                ++counts_.open;
+            }
+        }
+    }
+
     /// Up to n grants for a joined worker: its own reservations (oldest first), then open units it is
     /// eligible for, then, when still short, units reserved for others that the stealing policy allows
     /// (from workers who left or went silent first, then the oldest reservation).
@@ -6383,9 +6451,10 @@ public:
         auto tasks = db_.find_tasks({.name = args_.task_name});
         task_ = tasks.empty() ? db_.new_task(args_.task_name, std::string(blueprint_t::blueprint_type)) : tasks.front().id;
         auto open_runs = db_.find_task_runs({.task = *task_, .is_completed = false});
+        std::vector<unit_id> reopened;
         if (!open_runs.empty()) {
             run_ = open_runs.back().id;
-            resume(now);
+            reopened = resume(now);
         } else {
             run_ = db_.new_task_run(*task_, requester_, config::dump(args_), provider_t::provider_type,
                                     blueprint_t::blueprint_type, true);
@@ -6393,6 +6462,7 @@ public:
         architect_.prepare();
         url_ = architect_.deploy();
         provider_.setup_resources(*run_, url_);
+        for (auto u : reopened) provider_.launch(u, url_);  // a resumed run's open units, at the new address
         auto& ch = architect_.channel();
         ch.on_message([this](packet const& p) { return handle(p); });
         ch.on_disconnect([this](agent_id a) { disconnect(a); });
@@ -6538,7 +6608,12 @@ private:
     }
 
     void add_assignment(initialization_data init, time_point now) {
-        auto a = db_.new_assignment(*run_);
+        fill_assignment(db_.new_assignment(*run_), std::move(init), now, /*tell_provider=*/true);
+    }
+
+    /// Routes an assignment and creates its units (launched); the provider hears of them now, or (while
+    /// resuming, before it is set up) from the caller.
+    std::vector<unit_id> fill_assignment(assignment_id a, initialization_data init, time_point now, bool tell_provider) {
         routing::item_key key{static_cast<std::uint64_t>(a.value())};
         dispatcher_.add(key, item_type(init), now);
         auto const count = dispatcher_.units_of(key).size();
@@ -6553,9 +6628,11 @@ private:
                 units.push_back(u);
             }
         });
-        for (auto u : units) provider_.launch(u, url_);
+        if (tell_provider)
+            for (auto u : units) provider_.launch(u, url_);
         live_units_ += count;
-        assignments_.emplace(a, assignment_state{std::move(init), std::move(units), 0});
+        assignments_.emplace(a, assignment_state{std::move(init), units, 0});
+        return units;
     }
 
     // --- the worker pool ---------------------------------------------------------------------------
@@ -6684,6 +6761,7 @@ private:
         auto const unit = live.unit;
         finish_unit(it);
         last_submission_ = now;
+        launch_units(now);  // the finished unit made room under max_num_concurrent_units: fill it now, not at the next tick
         finish_if_done();
         return packet{"submitted", p.agent, {{"unit_id", unit.value()}}};
     }
@@ -6960,45 +7038,65 @@ private:
 
     /// Continues an incomplete run: units that were handed out when the last process stopped go back to
     /// the pool (their agents expire: nothing submitted is lost, since a submission is saved before it is
-    /// acknowledged), completed units stay done (nobody gets them again), and the blueprint's range is
-    /// skipped past the items that already became assignments.
-    void resume(time_point now) {
-        auto assignments = db_.find_assignments({.task_run = *run_});
-        for (auto const& a : assignments) {
+    /// acknowledged), expired units are launched again, completed units stay done (nobody gets them again,
+    /// and whoever did one gets no other unit of that assignment), and the blueprint's range is skipped
+    /// past the items that already became assignments. Every item is pulled before anything is written,
+    /// so a blueprint too short for the run fails with the database untouched.
+    /// Returns the units open again, for the provider to launch once it is set up.
+    std::vector<unit_id> resume(time_point now) {
+        auto const assignments = db_.find_assignments({.task_run = *run_});
+        std::vector<initialization_data> inits;
+        inits.reserve(assignments.size());
+        for (; inits.size() < assignments.size(); ++next_task_, ++pulled_) {
+            if (next_task_ == std::ranges::end(tasks_))
+                throw error("crowdline::pipeline: resuming task run " + std::to_string(run_->value()) +
+                            ": the blueprint yields " + std::to_string(inits.size()) + " items, fewer items than the run's " +
+                            std::to_string(assignments.size()) + " assignments");
+            inits.push_back(*next_task_);
+        }
+        std::vector<unit_id> reopened;
+        for (std::size_t i = 0; i < assignments.size(); ++i) {
+            auto const& a = assignments[i];
             auto units = db_.find_units({.assignment = a.id});
+            if (units.empty()) {  // stopped between creating the assignment and its units: route it now
+                for (auto u : fill_assignment(a.id, std::move(inits[i]), now, /*tell_provider=*/false)) reopened.push_back(u);
+                continue;
+            }
             std::vector<unit_id> ids(units.size());
             std::vector<std::pair<std::uint32_t, worker_id>> done;
             std::size_t completed = 0;
             db_.transaction([&] {
                 for (auto const& u : units) {
-                    if (u.unit_index < 0 || static_cast<std::size_t>(u.unit_index) >= ids.size()) continue;
+                    if (u.unit_index < 0 || static_cast<std::size_t>(u.unit_index) >= ids.size())
+                        throw error("crowdline::pipeline: resuming: " + detail::describe(u.id) + " has unit_index " +
+                                    std::to_string(u.unit_index) + " in an assignment of " + std::to_string(ids.size()) +
+                                    " units");
                     ids[static_cast<std::size_t>(u.unit_index)] = u.id;
                     if (u.status == unit_status::assigned) {
                         if (u.agent) db_.update_agent(*u.agent, agent_status::expired);
                         db_.clear_unit_agent_assignment(u.id);
-                    } else if (u.status == unit_status::created) {
+                        reopened.push_back(u.id);
+                    } else if (u.status == unit_status::created || u.status == unit_status::expired) {
+                        if (u.status == unit_status::expired) db_.update_unit(u.id, unit_status::created);
                         db_.update_unit(u.id, unit_status::launched);
+                        reopened.push_back(u.id);
+                    } else if (u.status == unit_status::launched) {
+                        reopened.push_back(u.id);
                     } else if (complete(u.status)) {
                         ++completed;
                         if (u.worker) done.emplace_back(static_cast<std::uint32_t>(u.unit_index), *u.worker);
                     }
                 }
             });
-            if (next_task_ == std::ranges::end(tasks_))
-                throw error("crowdline::pipeline: resuming task run " + std::to_string(run_->value()) +
-                            ": the blueprint yields fewer items than the run's " + std::to_string(assignments.size()) +
-                            " assignments");
-            initialization_data init = *next_task_;
-            ++next_task_;
-            ++pulled_;
             routing::item_key key{static_cast<std::uint64_t>(a.id.value())};
-            if constexpr (requires { dispatcher_.restore(key, item_type(init), std::uint32_t{}, done, now); })
-                dispatcher_.restore(key, item_type(init), static_cast<std::uint32_t>(ids.size()), done, now);
+            if constexpr (requires { dispatcher_.restore(key, item_type(inits[i]), std::uint32_t{}, done, now); })
+                dispatcher_.restore(key, item_type(inits[i]), static_cast<std::uint32_t>(ids.size()), done, now);
             else
                 throw error("crowdline::pipeline: this dispatcher cannot restore items, so the run cannot be resumed");
             live_units_ += ids.size() - completed;
-            assignments_.emplace(a.id, assignment_state{std::move(init), std::move(ids), completed});
+            assignments_.emplace(a.id, assignment_state{std::move(inits[i]), std::move(ids), completed});
         }
+        return reopened;
     }
 
     struct assignment_state {

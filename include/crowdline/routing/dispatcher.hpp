@@ -240,6 +240,74 @@ public:
         }
     }
 
+    /// Re-creates an item after a restart (the pipeline's resume): `unit_count` units, those named in
+    /// `completed_by` (unit index, worker) already done, the rest open to every eligible worker. No router
+    /// runs (nobody has joined yet); a worker who completed a unit of the item never gets another, as
+    /// before the restart. A worker not seen yet is recorded as gone until it joins.
+    void restore(item_key key, Item item, std::uint32_t unit_count,
+                 std::span<const std::pair<std::uint32_t, worker_id>> completed_by, time_point now) {
+        static_assert(std::is_default_constructible_v<Profile>,
+                      "crowdline::routing::dispatcher::restore: Profile must be default constructible (a worker who "
+                      "completed a unit before the restart is recorded before it joins again)");
+        (void)now;
+        const auto fail = [&](const auto&... why) {
+            throw crowdline::invalid_argument(detail::message("crowdline::routing::dispatcher::restore: ", key, ": ", why...));
+        };
+        if (item_index_.find(key.value())) fail("was added already");
+        if (unit_count == 0) fail("an item needs at least one unit");
+        if (unit_count > max_units_per_item) fail(unit_count, " units; at most ", max_units_per_item, " allowed");
+        if (unit_count > std::numeric_limits<std::uint32_t>::max() - 1 - units_.size()) fail("too many units");
+        if (completed_by.size() > unit_count) fail(completed_by.size(), " completions for ", unit_count, " units");
+        for (std::size_t i = 0; i < completed_by.size(); ++i) {
+            if (completed_by[i].first >= unit_count)
+                fail("unit index ", completed_by[i].first, " is out of range (", unit_count, " units)");
+            for (std::size_t j = 0; j < i; ++j) {
+                if (completed_by[j].first == completed_by[i].first) fail("unit ", completed_by[i].first, " is completed twice");
+                if (completed_by[j].second == completed_by[i].second)
+                    fail(completed_by[i].second, " completed two of its units");
+            }
+        }
+        std::uint32_t b = 0;
+        if constexpr (keyed) b = bucket_of(std::invoke(stealing().key_of_item, std::as_const(item)));
+        chosen_.assign(unit_count, none);  // completing worker by unit index
+        for (const auto& [index, id] : completed_by) {
+            auto it = worker_index_.find(id);
+            if (it == worker_index_.end()) {
+                it = worker_index_.emplace(id, static_cast<std::uint32_t>(workers_.size())).first;
+                workers_.push_back(worker_rec{id, Profile{}});
+                mark_.push_back(0);
+            }
+            chosen_[index] = it->second;
+        }
+        // Nothing can fail past this point except allocation.
+        const auto ii = static_cast<std::uint32_t>(items_.size());
+        const auto first = static_cast<std::uint32_t>(units_.size());
+        items_.push_back(item_rec{key, first, unit_count, static_cast<std::uint32_t>(completed_by.size()), b});
+        payload_.push_back(std::move(item));
+        item_index_.insert(key.value(), ii);
+        for (std::uint32_t j = 0; j < unit_count; ++j) {
+            unit_rec& unit = units_.emplace_back();
+            unit.key = key;
+            unit.item = ii;
+            unit.bucket = b;
+            unit.index = static_cast<std::uint16_t>(j);
+            unit.last = j + 1 == unit_count;
+            if (chosen_[j] != none) {
+                unit.state = unit_state::completed;
+                unit.worker = chosen_[j];
+                unit.tier = not_waiting;
+                ++workers_[chosen_[j]].taken;
+                ++counts_.completed;
+            } else {
+                unit.state = unit_state::open;
+                unit.worker = none;
+                unit.tier = open_tier;
+                unit.slot = buckets_[open_tier][b].push(first + j);
+                ++counts_.open;
+            }
+        }
+    }
+
     /// Up to n grants for a joined worker: its own reservations (oldest first), then open units it is
     /// eligible for, then, when still short, units reserved for others that the stealing policy allows
     /// (from workers who left or went silent first, then the oldest reservation).

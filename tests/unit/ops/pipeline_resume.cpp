@@ -1,0 +1,176 @@
+// Kill and resume: a run stopped mid-way (the process killed with SIGKILL, or the pipeline dropped without
+// a shutdown) is finished by a new pipeline on the same SQLite file — every earlier submission intact, the
+// unit held at the time of death handed out again, no unit done twice, no worker doing two units of one
+// assignment, and the blueprint's items neither skipped nor repeated.
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <map>
+#include <set>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pipeline_common.hpp"
+
+using namespace crowdline;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::size_t items = 6;
+
+crowdline::task_run_args resume_args() {
+    auto a = test::run_args("resume");
+    a.max_num_concurrent_units = 4;  // two assignments of two units at a time: the range is only part read
+    return a;
+}
+
+/// What the first process does before it dies: three submissions, then alice takes a unit and holds it.
+/// Returns false (instead of throwing: this may run in a forked child) when anything is not as expected.
+bool first_half(std::string const& file, bool* held_out = nullptr) {
+    stores::sqlite db{file};
+    architects::in_process arch;
+    providers::mock prov;
+    test::manual_clock clock;
+    pipeline p{blueprints::mock{items}, arch, prov, test::make_test_dispatcher(2), db, resume_args()};
+    p.set_clock(clock.source());
+    p.launch();
+    test::page alice{arch, "alice"}, bob{arch, "bob"}, carol{arch, "carol"};
+    for (test::page* w : {&alice, &bob, &carol}) {
+        if (w->register_().type != "agent_details") return false;
+        if (w->submit({{"by", w->name}}).type != "submitted") return false;
+    }
+    if (alice.register_().type != "agent_details") return false;
+    if (held_out) *held_out = true;
+    return true;  // no shutdown: the pipeline just goes away
+}
+
+struct agent_snapshot {
+    unit_id unit;
+    worker_id worker;
+    agent_status status;
+    nlohmann::json state;
+};
+
+std::map<agent_id, agent_snapshot> snapshot(stores::sqlite& db) {
+    std::map<agent_id, agent_snapshot> out;
+    for (auto const& a : db.find_agents({})) out.emplace(a.id, agent_snapshot{a.unit, a.worker, a.status, a.state});
+    return out;
+}
+
+/// Resumes on the file, checks what the first half left, and finishes the run with four workers.
+void second_half(std::string const& file) {
+    stores::sqlite db{file};
+    auto const before = snapshot(db);
+    std::size_t completed_before = 0, held_before = 0;
+    for (auto const& [id, a] : before) {
+        completed_before += a.status == agent_status::completed ? 1 : 0;
+        held_before += a.status == agent_status::in_task ? 1 : 0;
+    }
+    REQUIRE(completed_before == 3);
+    REQUIRE(held_before == 1);
+    auto const run_before = db.find_task_runs({}).at(0).id;
+
+    architects::in_process arch;
+    providers::mock prov;
+    test::manual_clock clock;
+    pipeline p{blueprints::mock{items}, arch, prov, test::make_test_dispatcher(2), db, resume_args()};
+    p.set_clock(clock.source());
+    auto const run = p.launch();
+    CHECK(run == run_before);
+    CHECK(db.find_task_runs({}).size() == 1);
+
+    // The unit held when the process died is open again; its agent expired; nothing else changed.
+    for (auto const& [id, a] : before) {
+        auto now = db.get_agent(id);
+        if (a.status == agent_status::in_task) {
+            CHECK(now.status == agent_status::expired);
+            CHECK(db.get_unit(a.unit).status == unit_status::launched);
+            CHECK(prov.launched().count(a.unit) == 1);  // relaunched at the new address
+        } else {
+            CHECK(now.status == a.status);
+            CHECK(now.state == a.state);
+        }
+    }
+
+    test::page alice{arch, "alice"}, bob{arch, "bob"}, carol{arch, "carol"}, dave{arch, "dave"};
+    for (int round = 0; round < 20 && !p.is_complete(); ++round)
+        for (test::page* w : {&alice, &bob, &carol, &dave})
+            if (!p.is_complete() && w->register_().type == "agent_details")
+                REQUIRE(w->submit({{"by", w->name}}).type == "submitted");
+    REQUIRE(p.is_complete());
+
+    // Everything done once: 6 assignments × 2 units, each unit with exactly one completed agent.
+    auto const assignments = db.find_assignments({.task_run = run});
+    CHECK(assignments.size() == items);
+    std::set<std::string> texts;
+    for (auto const& a : assignments) {
+        auto const units = db.find_units({.assignment = a.id});
+        CHECK(units.size() == 2);
+        std::set<std::int64_t> workers;
+        for (auto const& u : units) {
+            CHECK(u.status == unit_status::completed);
+            auto const agents = db.find_agents({.unit = u.id, .status = agent_status::completed});
+            REQUIRE(agents.size() == 1);
+            CHECK(agents[0].worker == *u.worker);
+            workers.insert(u.worker->value());
+            texts.insert(agents[0].state["inputs"]["text"].get<std::string>());
+        }
+        CHECK(workers.size() == 2);  // never two units of one assignment for one worker, across the restart
+    }
+    CHECK(texts.size() == items);  // every blueprint item once: none skipped, none repeated
+    // The earlier submissions are still there, word for word.
+    for (auto const& [id, a] : before)
+        if (a.status == agent_status::completed) CHECK(db.get_agent(id).state == a.state);
+}
+
+}  // namespace
+
+TEST_CASE("a run killed mid-way is finished by a new process on the same file", "[pipeline][resume]") {
+    test::sqlite_backend backend;
+    auto const file = backend.file();
+    pid_t const child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        bool ok = false;
+        try {
+            ok = first_half(file);
+        } catch (...) {
+        }
+        if (!ok) ::_exit(3);
+        ::raise(SIGKILL);  // die with a unit held and the database open: no destructor, no shutdown
+        ::_exit(4);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(WIFSIGNALED(status));
+    REQUIRE(WTERMSIG(status) == SIGKILL);
+    second_half(file);
+}
+
+TEST_CASE("a run whose pipeline was dropped without shutdown is resumed in the same process", "[pipeline][resume]") {
+    test::sqlite_backend backend;
+    bool held = false;
+    REQUIRE(first_half(backend.file(), &held));
+    REQUIRE(held);
+    second_half(backend.file());
+}
+
+TEST_CASE("a resumed run refuses a blueprint with fewer items than its assignments", "[pipeline][resume]") {
+    test::sqlite_backend backend;
+    REQUIRE(first_half(backend.file()));
+    stores::sqlite db{backend.file()};
+    auto const before = snapshot(db);
+    architects::in_process arch;
+    providers::mock prov;
+    pipeline p{blueprints::mock{1}, arch, prov, test::make_test_dispatcher(2), db, resume_args()};
+    CHECK_THROWS_WITH(p.launch(), Catch::Contains("fewer items than the run's"));
+    auto const after = snapshot(db);  // nothing written: the held unit's agent did not even expire
+    REQUIRE(after.size() == before.size());
+    for (auto const& [id, a] : before) {
+        CHECK(after.at(id).status == a.status);
+        CHECK(after.at(id).state == a.state);
+    }
+    CHECK(prov.launched().empty());
+}
