@@ -29,5 +29,6 @@
 #include <crowdline/blueprint/static_form.hpp>
 #include <crowdline/blueprint/mock.hpp>
 #include <crowdline/blueprint/mixins.hpp>
+#include <crowdline/blueprint/live.hpp>
 #include <crowdline/config/args.hpp>
 #include <crowdline/config/task_run_args.hpp>

@@ -5614,6 +5614,7 @@ template <class Store>
 #include <optional>
 #include <random>
 #include <ranges>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -5820,6 +5821,7 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::agent_state, inputs, outputs, updates);
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -6122,6 +6124,24 @@ public:
 
     submission_check on_submit(const nlohmann::json& unit_data, const nlohmann::json& submission) const {
         return base_.on_submit(unit_data, submission);
+    }
+    /// The forms a live blueprint adds, passed through when the wrapped blueprint has them.
+    submission_check on_submit(const nlohmann::json& unit_data, const nlohmann::json& submission,
+                               std::span<const nlohmann::json> history) const
+        requires requires(const B& b) { b.on_submit(unit_data, submission, history); }
+    {
+        return base_.on_submit(unit_data, submission, history);
+    }
+    nlohmann::json on_live_update(const nlohmann::json& unit_data, const nlohmann::json& update,
+                                  std::span<const nlohmann::json> history) const
+        requires requires(const B& b) { b.on_live_update(unit_data, update, history); }
+    {
+        return base_.on_live_update(unit_data, update, history);
+    }
+    nlohmann::json on_live_update(const nlohmann::json& unit_data, const nlohmann::json& update) const
+        requires requires(const B& b) { b.on_live_update(unit_data, update); }
+    {
+        return base_.on_live_update(unit_data, update);
     }
 
     /// Whether a mixin of kind `Kind` (e.g. `mixins::onboarding_tag`) is present.
@@ -6744,7 +6764,7 @@ private:
         auto const& submission = p.data["submission"];
         if (submission.dump().size() > max_submission_bytes_)
             return packet::error("too_large", "submission larger than " + std::to_string(max_submission_bytes_) + " bytes");
-        auto check = blueprint_.on_submit(live.unit_data, submission);
+        auto check = check_submission(it->first, live.unit_data, submission);
         if (!check.ok()) return packet{"submit_refused", p.agent, check.to_json()};
         nlohmann::json state{{"inputs", live.unit_data}, {"outputs", submission}, {"updates", updates_of(it->first)}};
         auto const grants = mixin_grants(live, submission);
@@ -6780,18 +6800,41 @@ private:
         return packet{"released", p.agent, nlohmann::json::object()};
     }
 
+    /// One call from an interactive page. The blueprint answers it (knowing the calls so far, when it
+    /// asks for them); only an answered call is recorded, and the record is saved with the agent's state.
     packet live_update(packet const& p) {
         auto who = authorise(p);
         if (auto* err = std::get_if<packet>(&who)) return *err;
+        auto const& unit_data = std::get<0>(who)->second.unit_data;
         if (!p.data.contains("update")) return packet::error("bad_request", "live_update: no \"update\"");
         auto const& update = p.data["update"];
         if (update.dump().size() > max_submission_bytes_)
             return packet::error("too_large", "update larger than " + std::to_string(max_submission_bytes_) + " bytes");
-        updates_[*p.agent].push_back(update);
-        nlohmann::json reply = nlohmann::json::object();
-        if constexpr (requires { blueprint_.on_live_update(std::get<0>(who)->second.unit_data, update); })
-            reply = blueprint_.on_live_update(std::get<0>(who)->second.unit_data, update);
+        auto& history = updates_[*p.agent];
+        nlohmann::json reply;
+        if constexpr (requires { blueprint_.on_live_update(unit_data, update, std::span<const nlohmann::json>{}); }) {
+            reply = blueprint_.on_live_update(unit_data, update, std::span<const nlohmann::json>{history});
+            history.push_back(reply);
+        } else if constexpr (requires { blueprint_.on_live_update(unit_data, update); }) {
+            reply = blueprint_.on_live_update(unit_data, update);
+            history.push_back({{"update", update}, {"response", reply}});
+        } else {
+            return packet::error("unsupported", std::string("live_update: a \"") + std::string(blueprint_t::blueprint_type) +
+                                                    "\" task takes no live updates");
+        }
         return packet{"live_update", p.agent, reply};
+    }
+
+    /// The blueprint's verdict on a submission, given the unit's live calls when it asks for them.
+    submission_check check_submission(agent_id a, nlohmann::json const& unit_data, nlohmann::json const& submission) {
+        if constexpr (requires { blueprint_.on_submit(unit_data, submission, std::span<const nlohmann::json>{}); }) {
+            auto it = updates_.find(a);
+            std::span<const nlohmann::json> history;
+            if (it != updates_.end()) history = it->second;
+            return blueprint_.on_submit(unit_data, submission, history);
+        } else {
+            return blueprint_.on_submit(unit_data, submission);
+        }
     }
 
     nlohmann::json updates_of(agent_id a) {
@@ -6809,7 +6852,7 @@ private:
     live_iterator return_unit(live_iterator it, agent_status why, time_point now, bool release_lease = true) {
         auto& live = it->second;
         db_.transaction([&] {
-            db_.update_agent(it->first, why);
+            end_agent(it->first, why, live.unit_data);
             db_.clear_unit_agent_assignment(live.unit);
         });
         if (release_lease && live.kind == unit_kind::work)
@@ -6818,6 +6861,14 @@ private:
         if (live.kind == unit_kind::work && s.task_units && *s.task_units > 0) --*s.task_units;
         updates_.erase(it->first);
         return release_hold(it);  // the unit stays live: it is launched again
+    }
+
+    /// An agent that will not submit: its status, and the live calls it made, so nothing said is lost.
+    void end_agent(agent_id a, agent_status why, nlohmann::json const& unit_data) {
+        if (auto u = updates_.find(a); u != updates_.end() && !u->second.empty())
+            db_.update_agent(a, why, nlohmann::json{{"inputs", unit_data}, {"outputs", nullptr}, {"updates", u->second}});
+        else
+            db_.update_agent(a, why);
     }
 
     live_iterator release_hold(live_iterator it) {
@@ -7005,7 +7056,7 @@ private:
         for (auto it = active_.begin(); it != active_.end(); it = active_.begin()) {
             auto& live = it->second;
             db_.transaction([&] {
-                db_.update_agent(it->first, agent_status::expired);
+                end_agent(it->first, agent_status::expired, live.unit_data);
                 if (expire_units)
                     db_.update_unit(live.unit, unit_status::expired);
                 else
@@ -7305,6 +7356,15 @@ inline void append_escaped(std::string& out, std::string_view text) {
             default: out += c;
         }
     }
+}
+
+/// Appends ` name="value"` with the value escaped.
+inline void append_attribute(std::string& out, std::string_view name, std::string_view value) {
+    out += ' ';
+    out += name;
+    out += "=\"";
+    append_escaped(out, value);
+    out += '"';
 }
 
 /// `text` HTML-escaped.
@@ -7666,14 +7726,6 @@ inline std::string answer_problem(const fields::free_text& f, const nlohmann::js
     return {};
 }
 
-inline void append_attribute(std::string& out, std::string_view name, std::string_view value) {
-    out += ' ';
-    out += name;
-    out += "=\"";
-    append_escaped(out, value);
-    out += '"';
-}
-
 }  // namespace detail
 
 /// A form blueprint: fields + items. Each item (any JSON) is one assignment of `units_per_assignment`
@@ -8014,5 +8066,205 @@ private:
     std::optional<std::size_t> items_;
     args_type args_;
 };
+
+}  // namespace crowdline::blueprints
+// ---- crowdline/blueprint/live.hpp
+/// `blueprints::live`: an interactive, multi-turn task. The worker's page calls named C++ handlers
+/// (Mephisto's remote-procedure blueprint): each call is a `live_update` packet
+/// `{"update": {"handler": name, "args": …}}`, answered with the handler's result, and every call with its
+/// answer is kept in the agent's state (`updates`) next to the final submission. Handlers are held in a
+/// Boost.Hana tuple and found by name without virtual dispatch; a page naming an unknown handler, a call
+/// past `max_turns` or a handler that throws `invalid_argument` gets an error and nothing is recorded.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <concepts>
+#include <functional>
+#include <ranges>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/tuple.hpp>
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline::blueprints {
+
+/// The settings of a live task.
+struct live_args {
+    std::string title = "";
+    std::int64_t max_turns = 50;  ///< handler calls per unit (0: no limit)
+    std::int64_t min_turns = 0;   ///< handler calls before a submission is accepted
+
+    static constexpr std::array<config::description, 3> descriptions{{
+        {"title", "heading shown above the conversation"},
+        {"max_turns", "handler calls one worker may make on a unit (0: no limit)"},
+        {"min_turns", "handler calls a worker must make before submitting"},
+    }};
+
+    void validate() const {
+        if (max_turns < 0) throw config_error("max_turns: must be ≥ 0, got " + std::to_string(max_turns));
+        if (min_turns < 0) throw config_error("min_turns: must be ≥ 0, got " + std::to_string(min_turns));
+        if (max_turns > 0 && min_turns > max_turns)
+            throw config_error("min_turns: " + std::to_string(min_turns) + " is more than max_turns (" +
+                               std::to_string(max_turns) + ")");
+    }
+};
+
+}  // namespace crowdline::blueprints
+
+BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::live_args, title, max_turns, min_turns);
+
+namespace crowdline::blueprints {
+
+/// What a handler sees: the unit's data, the call's arguments, and the calls made on this unit so far
+/// (each `{"handler": …, "args": …, "response": …}`, oldest first).
+struct live_call {
+    const nlohmann::json& unit_data;
+    const nlohmann::json& args;
+    std::span<const nlohmann::json> history;
+};
+
+/// A named handler: `fn(const live_call&)` returns the JSON sent back to the page.
+template <class F>
+struct handler {
+    std::string name;
+    F fn;
+};
+template <class F>
+handler(std::string, F) -> handler<F>;
+template <class F>
+handler(const char*, F) -> handler<F>;
+
+namespace detail {
+template <class T>
+struct is_handler : std::false_type {};
+template <class F>
+struct is_handler<handler<F>> : std::true_type {};
+}  // namespace detail
+
+/// An interactive blueprint over `items` (any input range of JSON values, possibly lazy and infinite; each
+/// item is one assignment, every unit of it seeing the item) with handlers called by name.
+template <class... Fs>
+class live {
+    static_assert(sizeof...(Fs) > 0, "crowdline::blueprints::live: give at least one handler");
+    static_assert((std::is_invocable_r_v<nlohmann::json, const Fs&, const live_call&> && ...),
+                  "crowdline::blueprints::live: every handler must be callable as nlohmann::json(const live_call&)");
+
+public:
+    using args_type = live_args;
+    static constexpr std::string_view blueprint_type = "live";
+
+    /// A malformed handler list (an empty or repeated name) is a `config_error` naming it.
+    template <detail::json_item_range Items>
+        requires std::ranges::viewable_range<Items>
+    live(Items&& items, args_type args, handler<Fs>... handlers)
+        : items_(std::forward<Items>(items)), args_(std::move(args)), handlers_(std::move(handlers)...) {
+        std::vector<std::string_view> seen;
+        boost::hana::for_each(handlers_, [&](auto const& h) {
+            if (h.name.empty()) throw config_error("live: a handler has an empty name");
+            for (auto s : seen)
+                if (s == h.name) throw config_error("live: handler \"" + h.name + "\" is given twice");
+            seen.push_back(h.name);
+        });
+    }
+
+    [[nodiscard]] const args_type& args() const noexcept { return args_; }
+    [[nodiscard]] args_type& args() noexcept { return args_; }
+    void validate(const args_type& args) const { config::validate(args); }
+
+    /// The handler names, in the order given.
+    [[nodiscard]] std::vector<std::string> handler_names() const {
+        std::vector<std::string> out;
+        boost::hana::for_each(handlers_, [&](auto const& h) { out.push_back(h.name); });
+        return out;
+    }
+
+    /// One `initialization_data` per item, pulled lazily; every unit of the assignment sees the item.
+    [[nodiscard]] auto initialization_data() const {
+        return items_ | std::views::transform([](const nlohmann::json& item) {
+                   return ::crowdline::initialization_data{nlohmann::json::object(), std::vector<nlohmann::json>{item}};
+               });
+    }
+
+    /// The worker's page: the title, the unit's data (escaped JSON, for the page's script) and the handlers
+    /// it may call; the script sends `live_update` packets and shows each answer.
+    [[nodiscard]] std::string page(const ::crowdline::initialization_data& init, std::size_t unit_index) const {
+        auto const data = init.unit_data.size() <= 1 ? (init.unit_data.empty() ? init.shared : unit_data_for(init, 0))
+                                                     : unit_data_for(init, unit_index);
+        std::string out = "<section class=\"crowdline-live\" data-blueprint=\"live\"";
+        detail::append_attribute(out, "data-unit-index", std::to_string(unit_index));
+        auto names = nlohmann::json(handler_names());
+        detail::append_attribute(out, "data-handlers", names.dump());
+        detail::append_attribute(out, "data-unit", data.dump());
+        if (args_.max_turns > 0) detail::append_attribute(out, "data-max-turns", std::to_string(args_.max_turns));
+        out += ">\n  <h2>";
+        detail::append_escaped(out, args_.title);
+        out += "</h2>\n  <ol class=\"crowdline-turns\"></ol>\n"
+               "  <form class=\"crowdline-live-input\"><input name=\"message\" autocomplete=\"off\">"
+               "<button type=\"submit\">Send</button></form>\n"
+               "  <button class=\"crowdline-submit\" type=\"button\">Finish</button>\n</section>\n";
+        return out;
+    }
+
+    /// A final submission must be a JSON object (what the page sends on "Finish").
+    [[nodiscard]] submission_check on_submit(const nlohmann::json&, const nlohmann::json& submission) const {
+        if (!submission.is_object()) return {{{"", "expected an object, got " + std::string(submission.type_name())}}};
+        return {};
+    }
+
+    /// The same, knowing the calls made on the unit: fewer than `min_turns` is refused.
+    [[nodiscard]] submission_check on_submit(const nlohmann::json& unit_data, const nlohmann::json& submission,
+                                             std::span<const nlohmann::json> history) const {
+        auto check = on_submit(unit_data, submission);
+        if (check.ok() && history.size() < static_cast<std::size_t>(args_.min_turns))
+            check.errors.push_back({"", "at least " + std::to_string(args_.min_turns) + " turns are needed before finishing; " +
+                                            std::to_string(history.size()) + " so far"});
+        return check;
+    }
+
+    /// One call from the page: `{"handler": name, "args": …}` → `{"handler": name, "args": …, "response": …}`,
+    /// which the pipeline records and sends back. Bad calls throw `invalid_argument` naming the problem.
+    [[nodiscard]] nlohmann::json on_live_update(const nlohmann::json& unit_data, const nlohmann::json& update,
+                                                std::span<const nlohmann::json> history) const {
+        if (!update.is_object()) throw invalid_argument("live update: expected an object, got " + std::string(update.type_name()));
+        auto const name_at = update.find("handler");
+        if (name_at == update.end() || !name_at->is_string())
+            throw invalid_argument("live update: \"handler\" must name one of " + nlohmann::json(handler_names()).dump());
+        auto const& name = name_at->template get_ref<const std::string&>();
+        if (args_.max_turns > 0 && history.size() >= static_cast<std::size_t>(args_.max_turns))
+            throw invalid_argument("live update: the unit allows at most " + std::to_string(args_.max_turns) + " turns");
+        static const nlohmann::json no_args = nlohmann::json::object();
+        auto const args_at = update.find("args");
+        const nlohmann::json& call_args = args_at == update.end() ? no_args : *args_at;
+        const live_call call{unit_data, call_args, history};
+        nlohmann::json response;
+        bool found = false;
+        boost::hana::for_each(handlers_, [&](auto const& h) {
+            if (found || h.name != name) return;
+            found = true;
+            response = std::invoke(h.fn, call);
+        });
+        if (!found)
+            throw invalid_argument("live update: unknown handler \"" + name + "\"; this task has " +
+                                   nlohmann::json(handler_names()).dump());
+        return {{"handler", name}, {"args", call_args}, {"response", std::move(response)}};
+    }
+
+private:
+    detail::json_items items_;
+    args_type args_;
+    boost::hana::tuple<handler<Fs>...> handlers_;
+};
+
+template <class Items, class... Fs>
+live(Items&&, live_args, handler<Fs>...) -> live<Fs...>;
 
 }  // namespace crowdline::blueprints

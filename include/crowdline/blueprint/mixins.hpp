@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -314,6 +315,24 @@ public:
 
     submission_check on_submit(const nlohmann::json& unit_data, const nlohmann::json& submission) const {
         return base_.on_submit(unit_data, submission);
+    }
+    /// The forms a live blueprint adds, passed through when the wrapped blueprint has them.
+    submission_check on_submit(const nlohmann::json& unit_data, const nlohmann::json& submission,
+                               std::span<const nlohmann::json> history) const
+        requires requires(const B& b) { b.on_submit(unit_data, submission, history); }
+    {
+        return base_.on_submit(unit_data, submission, history);
+    }
+    nlohmann::json on_live_update(const nlohmann::json& unit_data, const nlohmann::json& update,
+                                  std::span<const nlohmann::json> history) const
+        requires requires(const B& b) { b.on_live_update(unit_data, update, history); }
+    {
+        return base_.on_live_update(unit_data, update, history);
+    }
+    nlohmann::json on_live_update(const nlohmann::json& unit_data, const nlohmann::json& update) const
+        requires requires(const B& b) { b.on_live_update(unit_data, update); }
+    {
+        return base_.on_live_update(unit_data, update);
     }
 
     /// Whether a mixin of kind `Kind` (e.g. `mixins::onboarding_tag`) is present.

@@ -286,14 +286,6 @@ inline std::string answer_problem(const fields::free_text& f, const nlohmann::js
     return {};
 }
 
-inline void append_attribute(std::string& out, std::string_view name, std::string_view value) {
-    out += ' ';
-    out += name;
-    out += "=\"";
-    append_escaped(out, value);
-    out += '"';
-}
-
 }  // namespace detail
 
 /// A form blueprint: fields + items. Each item (any JSON) is one assignment of `units_per_assignment`

@@ -25,6 +25,7 @@
 #include <optional>
 #include <random>
 #include <ranges>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -453,7 +454,7 @@ private:
         auto const& submission = p.data["submission"];
         if (submission.dump().size() > max_submission_bytes_)
             return packet::error("too_large", "submission larger than " + std::to_string(max_submission_bytes_) + " bytes");
-        auto check = blueprint_.on_submit(live.unit_data, submission);
+        auto check = check_submission(it->first, live.unit_data, submission);
         if (!check.ok()) return packet{"submit_refused", p.agent, check.to_json()};
         nlohmann::json state{{"inputs", live.unit_data}, {"outputs", submission}, {"updates", updates_of(it->first)}};
         auto const grants = mixin_grants(live, submission);
@@ -489,18 +490,41 @@ private:
         return packet{"released", p.agent, nlohmann::json::object()};
     }
 
+    /// One call from an interactive page. The blueprint answers it (knowing the calls so far, when it
+    /// asks for them); only an answered call is recorded, and the record is saved with the agent's state.
     packet live_update(packet const& p) {
         auto who = authorise(p);
         if (auto* err = std::get_if<packet>(&who)) return *err;
+        auto const& unit_data = std::get<0>(who)->second.unit_data;
         if (!p.data.contains("update")) return packet::error("bad_request", "live_update: no \"update\"");
         auto const& update = p.data["update"];
         if (update.dump().size() > max_submission_bytes_)
             return packet::error("too_large", "update larger than " + std::to_string(max_submission_bytes_) + " bytes");
-        updates_[*p.agent].push_back(update);
-        nlohmann::json reply = nlohmann::json::object();
-        if constexpr (requires { blueprint_.on_live_update(std::get<0>(who)->second.unit_data, update); })
-            reply = blueprint_.on_live_update(std::get<0>(who)->second.unit_data, update);
+        auto& history = updates_[*p.agent];
+        nlohmann::json reply;
+        if constexpr (requires { blueprint_.on_live_update(unit_data, update, std::span<const nlohmann::json>{}); }) {
+            reply = blueprint_.on_live_update(unit_data, update, std::span<const nlohmann::json>{history});
+            history.push_back(reply);
+        } else if constexpr (requires { blueprint_.on_live_update(unit_data, update); }) {
+            reply = blueprint_.on_live_update(unit_data, update);
+            history.push_back({{"update", update}, {"response", reply}});
+        } else {
+            return packet::error("unsupported", std::string("live_update: a \"") + std::string(blueprint_t::blueprint_type) +
+                                                    "\" task takes no live updates");
+        }
         return packet{"live_update", p.agent, reply};
+    }
+
+    /// The blueprint's verdict on a submission, given the unit's live calls when it asks for them.
+    submission_check check_submission(agent_id a, nlohmann::json const& unit_data, nlohmann::json const& submission) {
+        if constexpr (requires { blueprint_.on_submit(unit_data, submission, std::span<const nlohmann::json>{}); }) {
+            auto it = updates_.find(a);
+            std::span<const nlohmann::json> history;
+            if (it != updates_.end()) history = it->second;
+            return blueprint_.on_submit(unit_data, submission, history);
+        } else {
+            return blueprint_.on_submit(unit_data, submission);
+        }
     }
 
     nlohmann::json updates_of(agent_id a) {
@@ -518,7 +542,7 @@ private:
     live_iterator return_unit(live_iterator it, agent_status why, time_point now, bool release_lease = true) {
         auto& live = it->second;
         db_.transaction([&] {
-            db_.update_agent(it->first, why);
+            end_agent(it->first, why, live.unit_data);
             db_.clear_unit_agent_assignment(live.unit);
         });
         if (release_lease && live.kind == unit_kind::work)
@@ -527,6 +551,14 @@ private:
         if (live.kind == unit_kind::work && s.task_units && *s.task_units > 0) --*s.task_units;
         updates_.erase(it->first);
         return release_hold(it);  // the unit stays live: it is launched again
+    }
+
+    /// An agent that will not submit: its status, and the live calls it made, so nothing said is lost.
+    void end_agent(agent_id a, agent_status why, nlohmann::json const& unit_data) {
+        if (auto u = updates_.find(a); u != updates_.end() && !u->second.empty())
+            db_.update_agent(a, why, nlohmann::json{{"inputs", unit_data}, {"outputs", nullptr}, {"updates", u->second}});
+        else
+            db_.update_agent(a, why);
     }
 
     live_iterator release_hold(live_iterator it) {
@@ -714,7 +746,7 @@ private:
         for (auto it = active_.begin(); it != active_.end(); it = active_.begin()) {
             auto& live = it->second;
             db_.transaction([&] {
-                db_.update_agent(it->first, agent_status::expired);
+                end_agent(it->first, agent_status::expired, live.unit_data);
                 if (expire_units)
                     db_.update_unit(live.unit, unit_status::expired);
                 else

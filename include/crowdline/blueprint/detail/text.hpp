@@ -25,6 +25,15 @@ inline void append_escaped(std::string& out, std::string_view text) {
     }
 }
 
+/// Appends ` name="value"` with the value escaped.
+inline void append_attribute(std::string& out, std::string_view name, std::string_view value) {
+    out += ' ';
+    out += name;
+    out += "=\"";
+    append_escaped(out, value);
+    out += '"';
+}
+
 /// `text` HTML-escaped.
 inline std::string html_escape(std::string_view text) {
     std::string out;
