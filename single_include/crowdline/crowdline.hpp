@@ -6526,11 +6526,20 @@ public:
     }
 
     /// A worker's page went away: its unit goes back to the pool.
+    /// A worker's page went away: its unit goes back to the pool, and when it holds nothing else here the
+    /// dispatcher hears it left, so its reserved units may be taken over at once (it re-joins on register).
     void disconnect(agent_id id) {
         std::lock_guard l{mutex_};
         auto it = active_.find(id);
         if (it == active_.end()) return;
-        return_unit(it, agent_status::disconnect, clock_());
+        auto const w = it->second.worker;
+        auto const now = clock_();
+        return_unit(it, agent_status::disconnect, now);
+        auto s = workers_.find(w);
+        if (s != workers_.end() && s->second.held == 0 && s->second.joined && dispatcher_.is_joined(w)) {
+            dispatcher_.leave(w, now);
+            s->second.joined = false;
+        }
     }
 
     /// Stops the run: leased units go back (their agents expire), the architect and provider wind down.

@@ -77,14 +77,19 @@ TEMPLATE_TEST_CASE("a disconnected worker's unit is relaunched and done by anoth
     REQUIRE(alice.register_().type == "agent_details");
     CHECK(bob.register_().type == "no_work");
     auto const alice_agent = *alice.agent;
+    auto const alice_id = db->get_agent(alice_agent).worker;
+    CHECK(p.dispatcher_ref().is_joined(alice_id));
     arch.channel().disconnect(alice_agent);
     CHECK(db->get_agent(alice_agent).status == agent_status::disconnect);
+    CHECK_FALSE(p.dispatcher_ref().is_joined(alice_id));  // she holds nothing else: her reservations are up for takeover
     CHECK(db->find_units({.task_run = run, .status = unit_status::launched}).size() == 1);
     // Alice's token is dead: her late submission is refused and changes nothing.
     auto before = test::snapshot(*db);
     CHECK(alice.submit({{"late", true}}).data["reason"] == "unknown_agent");
     CHECK(test::snapshot(*db) == before);
     REQUIRE(bob.register_().type == "agent_details");
+    CHECK(alice.register_().type == "no_work");  // she may come back (she never gets the unit she dropped)
+    CHECK(p.dispatcher_ref().is_joined(alice_id));
     REQUIRE(bob.submit({{"x", 1}}).type == "submitted");
     CHECK(p.is_complete());
     CHECK(db->get_unit(db->find_units({.task_run = run})[0].id).worker == db->find_workers({.name = "bob_sandbox"})[0].id);
