@@ -3494,6 +3494,8 @@ public:
         }
         return out;
     }
+    /// The item added under `key` (what the router and the predicates saw).
+    [[nodiscard]] const Item& item(item_key key) const { return payload_[item_at(key, "item")]; }
     /// Completions of one item so far.
     [[nodiscard]] std::uint32_t completions(item_key key) const { return items_[item_at(key, "completions")].completed; }
     /// The options in force.

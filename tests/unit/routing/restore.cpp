@@ -27,6 +27,8 @@ TEST_CASE("restored items keep their completions and hand out only the rest", "[
     CHECK(units[1] == routing::unit_view{1, routing::unit_state::open, std::nullopt, std::nullopt});
     CHECK(units[2] == routing::unit_view{2, routing::unit_state::completed, bob, std::nullopt});
     CHECK_FALSE(d.is_joined(alice));  // recorded, not joined
+    CHECK(d.item(item_key{7}).lang == "fr");
+    CHECK_THROWS_WITH(d.item(item_key{9}), Catch::Contains("unknown item 9"));
 
     // alice comes back: she may take item 8, never a second unit of item 7.
     d.join(alice, reader{{"fr"}}, at(10s));
