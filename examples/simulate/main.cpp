@@ -329,9 +329,10 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
-    bar.show(done_before + completed, campaign.dispatcher_ref().counts().steals, 0, /*force=*/true);
-    bar.finish();
     auto const wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+    bar.show(done_before + completed, campaign.dispatcher_ref().counts().steals, static_cast<double>(completed) / std::max(wall, 1e-9),
+             /*force=*/true);
+    bar.finish();
 
     // [report]
     // The report: completions per language, steals, and what cannot finish with the people who joined.
