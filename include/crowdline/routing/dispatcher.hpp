@@ -626,7 +626,7 @@ private:
         unit_rec& unit = units_[u];
         if (unit.tier == to) return;
         unfile(unit);
-        unit.tier = to;
+        unit.tier = static_cast<std::uint8_t>(to & 3u);  // a tier fits the 2-bit field
         unit.slot = buckets_[to][unit.bucket].push(u);
     }
     /// Leaves a tombstone where the unit waited, if it was waiting.

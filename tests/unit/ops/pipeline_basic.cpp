@@ -1,6 +1,7 @@
 // The pipeline end to end: in-process architect, mock provider, both stores.
 #include <catch2/catch.hpp>
 
+#include <ranges>
 #include <set>
 
 #include "pipeline_common.hpp"
@@ -336,4 +337,37 @@ TEMPLATE_TEST_CASE("launch validates its configuration and names the bad key", "
     pipeline p3{bad_bp, arch3, prov, test::make_test_dispatcher(), *db, test::run_args()};
     CHECK_THROWS_WITH(p3.launch(), Catch::Matchers::Contains("units_per_assignment"));
     CHECK(db->find_task_runs().empty());
+}
+
+namespace {
+/// Items whose third one carries three unit_data entries: with a two-unit router it does not fit.
+struct misfit_items : blueprints::mock {
+    misfit_items() : blueprints::mock{5} {}
+    auto initialization_data() const {
+        return std::views::iota(0, 5) | std::views::transform([](int i) {
+                   nlohmann::json d{{"i", i}};
+                   return crowdline::initialization_data{nlohmann::json::object(),
+                                                         std::vector<nlohmann::json>(i == 2 ? 3 : 1, d)};
+               });
+    }
+};
+}  // namespace
+
+TEMPLATE_TEST_CASE("a launch batch that fails writes nothing and stops the pipeline", "[pipeline]", STORE_BACKENDS) {
+    TestType backend;
+    auto db = backend.open();
+    architects::in_process arch;
+    providers::mock prov;
+    test::manual_clock clock;
+    pipeline p{misfit_items{}, arch, prov, test::make_test_dispatcher(2), *db, test::run_args()};
+    p.set_clock(clock.source());
+    CHECK_THROWS_WITH(p.launch(), Catch::Contains("3 unit_data entries, but the router asked for 2 units"));
+    auto const runs = db->find_task_runs({});
+    REQUIRE(runs.size() == 1);
+    CHECK(db->find_assignments({.task_run = runs[0].id}).empty());  // the batch (items 0..4) rolled back whole
+    CHECK(db->find_units({.task_run = runs[0].id}).empty());
+    CHECK(prov.launched().empty());
+    CHECK_FALSE(p.is_active());
+    test::page alice{arch, "alice"};
+    CHECK(alice.register_().is_error());  // the server is down, not serving a half-launched run
 }
