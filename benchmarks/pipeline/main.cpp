@@ -85,29 +85,7 @@
 #include <crowdline/routing/routers.hpp>
 #include <crowdline/store/sqlite.hpp>
 
-// --- counting disk syncs and writes (as in benchmarks/store_lifecycle) ------------------------------------
-// SQLite's unix VFS syncs through fdatasync/fsync and writes through pwrite64; defining these here
-// interposes the libc ones for libsqlite3, so every sync and positioned write of the process is counted.
-namespace {
-std::atomic<long> g_syncs{0};
-std::atomic<long> g_writes{0};
-}  // namespace
-extern "C" int fsync(int fd) {
-    g_syncs.fetch_add(1, std::memory_order_relaxed);
-    return static_cast<int>(::syscall(SYS_fsync, fd));
-}
-extern "C" int fdatasync(int fd) {
-    g_syncs.fetch_add(1, std::memory_order_relaxed);
-    return static_cast<int>(::syscall(SYS_fdatasync, fd));
-}
-extern "C" ssize_t pwrite64(int fd, void const* buf, size_t n, off64_t offset) {
-    g_writes.fetch_add(1, std::memory_order_relaxed);
-    return static_cast<ssize_t>(::syscall(SYS_pwrite64, fd, buf, n, offset));
-}
-extern "C" ssize_t pwrite(int fd, void const* buf, size_t n, off_t offset) {
-    g_writes.fetch_add(1, std::memory_order_relaxed);
-    return static_cast<ssize_t>(::syscall(SYS_pwrite64, fd, buf, n, offset));
-}
+#include "../common/io_counters.hpp"
 
 namespace {
 
@@ -149,15 +127,15 @@ struct meter {
     long writes = 0;
     template <class F>
     void time(F&& f) {
-        long const s0 = g_syncs.load();
-        long const p0 = g_writes.load();
+        long const s0 = bench::syncs.load();
+        long const p0 = bench::writes.load();
         double const c0 = cpu_seconds();
         auto const w0 = bench_clock::now();
         f();
         wall += seconds_since(w0);
         cpu += cpu_seconds() - c0;
-        syncs += g_syncs.load() - s0;
-        writes += g_writes.load() - p0;
+        syncs += bench::syncs.load() - s0;
+        writes += bench::writes.load() - p0;
     }
 };
 

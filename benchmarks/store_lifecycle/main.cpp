@@ -67,31 +67,7 @@
 #include <crowdline/store/memory.hpp>
 #include <crowdline/store/sqlite.hpp>
 
-// --- counting disk syncs and writes ---------------------------------------------------------------------
-// SQLite's unix VFS syncs through fdatasync (files) and fsync/fdatasync (the directory of a new journal),
-// and writes through pwrite64 (one call per WAL frame header and one per page). Defining these here
-// interposes the libc ones for libsqlite3 (the executable's symbols come first in the dynamic lookup), so
-// every sync and positioned write of the process is counted; each forwards to the system call itself.
-namespace {
-std::atomic<long> g_syncs{0};
-std::atomic<long> g_writes{0};
-}  // namespace
-extern "C" int fsync(int fd) {
-    g_syncs.fetch_add(1, std::memory_order_relaxed);
-    return static_cast<int>(::syscall(SYS_fsync, fd));
-}
-extern "C" int fdatasync(int fd) {
-    g_syncs.fetch_add(1, std::memory_order_relaxed);
-    return static_cast<int>(::syscall(SYS_fdatasync, fd));
-}
-extern "C" ssize_t pwrite64(int fd, void const* buf, size_t n, off64_t offset) {
-    g_writes.fetch_add(1, std::memory_order_relaxed);
-    return static_cast<ssize_t>(::syscall(SYS_pwrite64, fd, buf, n, offset));
-}
-extern "C" ssize_t pwrite(int fd, void const* buf, size_t n, off_t offset) {
-    g_writes.fetch_add(1, std::memory_order_relaxed);
-    return static_cast<ssize_t>(::syscall(SYS_pwrite64, fd, buf, n, offset));
-}
+#include "../common/io_counters.hpp"
 
 namespace {
 
@@ -465,15 +441,15 @@ struct meter {
     long writes = 0;
     template <class F>
     void time(F&& f) {
-        long const s0 = g_syncs.load();
-        long const p0 = g_writes.load();
+        long const s0 = bench::syncs.load();
+        long const p0 = bench::writes.load();
         double const c0 = cpu_seconds();
         auto const w0 = bench_clock::now();
         f();
         wall += seconds_since(w0);
         cpu += cpu_seconds() - c0;
-        syncs += g_syncs.load() - s0;
-        writes += g_writes.load() - p0;
+        syncs += bench::syncs.load() - s0;
+        writes += bench::writes.load() - p0;
     }
     [[nodiscard]] phase per(double ops) const { return {ops / wall, 1e6 * cpu / ops}; }
     [[nodiscard]] double syncs_per(double ops) const { return static_cast<double>(syncs) / ops; }
@@ -955,9 +931,9 @@ int main(int argc, char** argv) try {
               << ") launched while the other half are completed; also timed after the lifecycle (0 rows)\n";
 
     // The disk.
-    g_syncs = 0;
+    bench::syncs = 0;
     double const fsync_rate = measure_fsync_rate(dir, p.fsync_seconds);
-    bool const syncs_counted = g_syncs.load() > 0;
+    bool const syncs_counted = bench::syncs.load() > 0;
     std::cout << "disk (at start): 4 KiB write + fsync in that directory: " << with_commas(fsync_rate) << "/s ("
               << with_commas(1e6 / fsync_rate) << " µs each)"
               << (syncs_counted ? "" : "; counting SQLite's syncs is unavailable on this platform") << "\n";
