@@ -3191,9 +3191,10 @@ public:
         presence before = presence::left;
         if (auto it = worker_index_.find(id); it == worker_index_.end()) {
             wi = static_cast<std::uint32_t>(workers_.size());
+            mark_.reserve(mark_.size() + 1);  // no index entry may point past the records if an allocation fails
             workers_.push_back(worker_rec{id, std::move(profile)});
-            worker_index_.emplace(id, wi);
             mark_.push_back(0);
+            worker_index_.emplace(id, wi);
         } else {
             wi = it->second;
             worker_rec& w = workers_[wi];
@@ -3312,10 +3313,12 @@ public:
 
     /// Re-creates an item after a restart (the pipeline's resume): `unit_count` units, those named in
     /// `completed_by` (unit index, worker) already done, the rest open to every eligible worker. No router
-    /// runs (nobody has joined yet); a worker who completed a unit of the item never gets another, as
-    /// before the restart. A worker not seen yet is recorded as gone until it joins.
+    /// runs (nobody has joined yet); a worker who completed a unit of the item never gets another, and one
+    /// in `returned_by` (it released a unit of it, or its lease ran out) never gets it again, as before the
+    /// restart. A worker not seen yet is recorded as gone until it joins.
     void restore(item_key key, Item item, std::uint32_t unit_count,
-                 std::span<const std::pair<std::uint32_t, worker_id>> completed_by, time_point now) {
+                 std::span<const std::pair<std::uint32_t, worker_id>> completed_by, std::span<const worker_id> returned_by,
+                 time_point now) {
         static_assert(std::is_default_constructible_v<Profile>,
                       "crowdline::routing::dispatcher::restore: Profile must be default constructible (a worker who "
                       "completed a unit before the restart is recorded before it joins again)");
@@ -3328,27 +3331,34 @@ public:
         if (unit_count > max_units_per_item) fail(unit_count, " units; at most ", max_units_per_item, " allowed");
         if (unit_count > std::numeric_limits<std::uint32_t>::max() - 1 - units_.size()) fail("too many units");
         if (completed_by.size() > unit_count) fail(completed_by.size(), " completions for ", unit_count, " units");
-        for (std::size_t i = 0; i < completed_by.size(); ++i) {
-            if (completed_by[i].first >= unit_count)
-                fail("unit index ", completed_by[i].first, " is out of range (", unit_count, " units)");
-            for (std::size_t j = 0; j < i; ++j) {
-                if (completed_by[j].first == completed_by[i].first) fail("unit ", completed_by[i].first, " is completed twice");
-                if (completed_by[j].second == completed_by[i].second)
-                    fail(completed_by[i].second, " completed two of its units");
-            }
+        std::vector<std::pair<std::uint32_t, worker_id>> sorted(completed_by.begin(), completed_by.end());
+        std::sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+        for (std::size_t i = 0; i < sorted.size(); ++i) {
+            if (sorted[i].first >= unit_count) fail("unit index ", sorted[i].first, " is out of range (", unit_count, " units)");
+            if (i > 0 && sorted[i - 1].first == sorted[i].first) fail("unit ", sorted[i].first, " is completed twice");
         }
+        std::sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) { return x.second < y.second; });
+        for (std::size_t i = 1; i < sorted.size(); ++i)
+            if (sorted[i - 1].second == sorted[i].second) fail(sorted[i].second, " completed two of its units");
         std::uint32_t b = 0;
         if constexpr (keyed) b = bucket_of(std::invoke(stealing().key_of_item, std::as_const(item)));
+        // Records for workers not seen yet: the record and its mark first, the index last, so a failed
+        // allocation leaves no index entry pointing past the records.
+        const auto index_of = [&](worker_id id) {
+            if (const auto it = worker_index_.find(id); it != worker_index_.end()) return it->second;
+            const auto wi = static_cast<std::uint32_t>(workers_.size());
+            mark_.reserve(mark_.size() + 1);
+            workers_.push_back(worker_rec{id, Profile{}});
+            mark_.push_back(0);
+            worker_index_.emplace(id, wi);
+            return wi;
+        };
         chosen_.assign(unit_count, none);  // completing worker by unit index
-        for (const auto& [index, id] : completed_by) {
-            auto it = worker_index_.find(id);
-            if (it == worker_index_.end()) {
-                it = worker_index_.emplace(id, static_cast<std::uint32_t>(workers_.size())).first;
-                workers_.push_back(worker_rec{id, Profile{}});
-                mark_.push_back(0);
-            }
-            chosen_[index] = it->second;
-        }
+        for (const auto& [index, id] : completed_by) chosen_[index] = index_of(id);
+        reserve_.assign(returned_by.begin(), returned_by.end());
+        std::vector<std::uint32_t> gave_back;
+        gave_back.reserve(reserve_.size());
+        for (const worker_id id : reserve_) gave_back.push_back(index_of(id));
         // Nothing can fail past this point except allocation.
         const auto ii = static_cast<std::uint32_t>(items_.size());
         const auto first = static_cast<std::uint32_t>(units_.size());
@@ -3376,6 +3386,13 @@ public:
                 ++counts_.open;
             }
         }
+        for (const std::uint32_t wi : gave_back) former_.insert(seen_key(ii, wi));
+    }
+
+    /// `restore` without workers who gave a unit back.
+    void restore(item_key key, Item item, std::uint32_t unit_count,
+                 std::span<const std::pair<std::uint32_t, worker_id>> completed_by, time_point now) {
+        restore(key, std::move(item), unit_count, completed_by, std::span<const worker_id>{}, now);
     }
 
     /// Up to n grants for a joined worker: its own reservations (oldest first), then open units it is
@@ -3494,7 +3511,8 @@ public:
         }
         return out;
     }
-    /// The item added under `key` (what the router and the predicates saw).
+    /// The item added under `key` (what the router and the predicates saw); the reference is good until
+    /// the next add or restore.
     [[nodiscard]] const Item& item(item_key key) const { return payload_[item_at(key, "item")]; }
     /// Completions of one item so far.
     [[nodiscard]] std::uint32_t completions(item_key key) const { return items_[item_at(key, "completions")].completed; }
@@ -5608,6 +5626,7 @@ template <class Store>
 /// Every call is serialised by one mutex, so an architect may deliver packets from several threads.
 /// Time comes from `set_clock` (default: the system clock), so tests drive leases and patience.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -6453,6 +6472,8 @@ public:
     void set_clock(std::function<time_point()> source) { clock_ = std::move(source); }
     /// Largest submission accepted, in bytes of its JSON text.
     void set_max_submission_bytes(std::size_t n) { max_submission_bytes_ = n; }
+    /// Most live updates kept per unit (each at most max_submission_bytes): a page cannot grow memory without end.
+    void set_max_live_updates(std::size_t n) { max_live_updates_ = n; }
 
     /// Validates the configuration, creates (or finds, to resume) the task and run rows, prepares and
     /// deploys the architect, sets up the provider, and launches the first units.
@@ -6527,7 +6548,6 @@ public:
         }
     }
 
-    /// A worker's page went away: its unit goes back to the pool.
     /// A worker's page went away: its unit goes back to the pool, and when it holds nothing else here the
     /// dispatcher hears it left, so its reserved units may be taken over at once (it re-joins on register).
     void disconnect(agent_id id) {
@@ -6551,6 +6571,9 @@ public:
     }
 
     [[nodiscard]] bool is_complete() const { std::lock_guard l{mutex_}; return complete_; }
+    /// Why the run stopped on its own, when launching more units failed after a submission (the
+    /// submission itself was saved and acknowledged); a new pipeline on the same store resumes the run.
+    [[nodiscard]] std::optional<std::string> failure() const { std::lock_guard l{mutex_}; return failure_; }
     [[nodiscard]] bool is_active() const { std::lock_guard l{mutex_}; return active_run_; }
     [[nodiscard]] std::optional<task_run_id> run() const { std::lock_guard l{mutex_}; return run_; }
     [[nodiscard]] std::string const& url() const noexcept { return url_; }
@@ -6626,8 +6649,6 @@ private:
                live_units_ < static_cast<std::size_t>(args_.max_num_concurrent_units);
     }
 
-    /// Pulls items from the blueprint's range while under the cap; each becomes an assignment whose unit
-    /// count the dispatcher's router decides.
     /// Up to this many assignments are written in one transaction: one commit instead of two per assignment
     /// (launching 20,000 units is 5× faster), while a batch holds the write lock only briefly.
     static constexpr std::size_t launch_batch = 256;
@@ -6637,6 +6658,7 @@ private:
     /// batch fails (the database refuses it, or an item does not fit its units), the database is unchanged
     /// but this pipeline's memory is not: it stops serving and rethrows; a new pipeline resumes the run.
     void launch_units(time_point now) {
+        if (!active_run_) return;  // wound down (finished, shut down, or a failed batch): nothing more is written
         std::vector<unit_id> launched;
         try {
             while (under_cap() && next_task_ != std::ranges::end(tasks_)) {
@@ -6806,7 +6828,13 @@ private:
         auto const unit = live.unit;
         finish_unit(it);
         last_submission_ = now;
-        launch_units(now);  // the finished unit made room under max_num_concurrent_units: fill it now, not at the next tick
+        // The finished unit made room under max_num_concurrent_units: fill it now, not at the next tick. The
+        // submission is saved whatever happens here, so a failed refill stops the run but not the ack.
+        try {
+            launch_units(now);
+        } catch (std::exception const& e) {
+            failure_ = e.what();
+        }
         finish_if_done();
         return packet{"submitted", p.agent, {{"unit_id", unit.value()}}};
     }
@@ -6836,6 +6864,9 @@ private:
         if (update.dump().size() > max_submission_bytes_)
             return packet::error("too_large", "update larger than " + std::to_string(max_submission_bytes_) + " bytes");
         auto& history = updates_[*p.agent];
+        if (history.size() >= max_live_updates_)
+            return packet::error("too_large", "live_update: at most " + std::to_string(max_live_updates_) +
+                                                  " live updates per unit");
         nlohmann::json reply;
         if constexpr (requires { blueprint_.on_live_update(unit_data, update, std::span<const nlohmann::json>{}); }) {
             reply = blueprint_.on_live_update(unit_data, update, std::span<const nlohmann::json>{history});
@@ -6862,12 +6893,11 @@ private:
         }
     }
 
-    nlohmann::json updates_of(agent_id a) {
+    /// The live calls made on the agent's unit so far (kept until the unit is finished or returned, so a
+    /// submission that fails to save can be sent again with its history intact).
+    nlohmann::json updates_of(agent_id a) const {
         auto it = updates_.find(a);
-        if (it == updates_.end()) return nlohmann::json::array();
-        nlohmann::json out = it->second;
-        updates_.erase(it);
-        return out;
+        return it == updates_.end() ? nlohmann::json::array() : nlohmann::json(it->second);
     }
 
     using live_iterator = typename std::unordered_map<agent_id, live_agent>::iterator;
@@ -6884,7 +6914,6 @@ private:
             dispatcher_.release(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
         auto& s = workers_[live.worker];
         if (live.kind == unit_kind::work && s.task_units && *s.task_units > 0) --*s.task_units;
-        updates_.erase(it->first);
         return release_hold(it);  // the unit stays live: it is launched again
     }
 
@@ -6899,6 +6928,7 @@ private:
     live_iterator release_hold(live_iterator it) {
         auto& s = workers_[it->second.worker];
         if (s.held > 0) --s.held;
+        updates_.erase(it->first);
         return active_.erase(it);
     }
 
@@ -7119,20 +7149,38 @@ private:
     /// so a blueprint too short for the run fails with the database untouched.
     /// Returns the units open again, for the provider to launch once it is set up.
     std::vector<unit_id> resume(time_point now) {
-        auto const assignments = db_.find_assignments({.task_run = *run_});
+        // A mixin's screening or gold unit has an assignment of its own (unit_index < 0) and no blueprint
+        // item: those are closed, and only routed work pairs with the blueprint's items, in order.
+        struct found {
+            assignment a;
+            std::vector<unit> units;
+        };
+        std::vector<found> work, extra;
+        for (auto& a : db_.find_assignments({.task_run = *run_})) {
+            auto units = db_.find_units({.assignment = a.id});
+            bool const is_extra = !units.empty() && std::ranges::all_of(units, [](unit const& u) { return u.unit_index < 0; });
+            (is_extra ? extra : work).push_back(found{std::move(a), std::move(units)});
+        }
         std::vector<initialization_data> inits;
-        inits.reserve(assignments.size());
-        for (; inits.size() < assignments.size(); ++next_task_, ++pulled_) {
+        inits.reserve(work.size());
+        for (; inits.size() < work.size(); ++next_task_, ++pulled_) {
             if (next_task_ == std::ranges::end(tasks_))
                 throw error("crowdline::pipeline: resuming task run " + std::to_string(run_->value()) +
                             ": the blueprint yields " + std::to_string(inits.size()) + " items, fewer items than the run's " +
-                            std::to_string(assignments.size()) + " assignments");
+                            std::to_string(work.size()) + " assignments");
             inits.push_back(*next_task_);
         }
+        db_.transaction([&] {
+            for (auto const& f : extra)
+                for (auto const& u : f.units) {
+                    if (u.status == unit_status::assigned && u.agent) db_.update_agent(*u.agent, agent_status::expired);
+                    if (unit_statuses::incomplete().contains(u.status)) db_.update_unit(u.id, unit_status::expired);
+                }
+        });
         std::vector<unit_id> reopened;
-        for (std::size_t i = 0; i < assignments.size(); ++i) {
-            auto const& a = assignments[i];
-            auto units = db_.find_units({.assignment = a.id});
+        for (std::size_t i = 0; i < work.size(); ++i) {
+            auto const& a = work[i].a;
+            auto const& units = work[i].units;
             if (units.empty()) {  // stopped between creating the assignment and its units: route it now
                 db_.transaction([&] {
                     for (auto u : fill_assignment(a.id, std::move(inits[i]), now)) reopened.push_back(u);
@@ -7165,9 +7213,17 @@ private:
                     }
                 }
             });
+            // Who gave a unit of it back (returned, disconnected, timed out) does not get it again, as before.
+            std::vector<worker_id> returned;
+            for (auto const& ag : db_.find_agents({.assignment = a.id}))
+                if (ag.status == agent_status::returned || ag.status == agent_status::disconnect ||
+                    ag.status == agent_status::timeout)
+                    returned.push_back(ag.worker);
             routing::item_key key{static_cast<std::uint64_t>(a.id.value())};
-            if constexpr (requires { dispatcher_.restore(key, item_type(inits[i]), std::uint32_t{}, done, now); })
-                dispatcher_.restore(key, item_type(inits[i]), static_cast<std::uint32_t>(ids.size()), done, now);
+            if constexpr (requires {
+                              dispatcher_.restore(key, item_type(inits[i]), std::uint32_t{}, done, returned, now);
+                          })
+                dispatcher_.restore(key, item_type(inits[i]), static_cast<std::uint32_t>(ids.size()), done, returned, now);
             else
                 throw error("crowdline::pipeline: this dispatcher cannot restore items, so the run cannot be resumed");
             live_units_ += ids.size() - completed;
@@ -7196,6 +7252,7 @@ private:
     mutable std::recursive_mutex mutex_;
     std::function<time_point()> clock_ = [] { return clock::now(); };
     std::size_t max_submission_bytes_ = 1 << 20;
+    std::size_t max_live_updates_ = 1000;
     std::optional<task_id> task_;
     std::optional<task_run_id> run_;
     requester_id requester_;
@@ -7203,6 +7260,7 @@ private:
     bool active_run_ = false;
     bool exhausted_ = false;
     bool complete_ = false;
+    std::optional<std::string> failure_;
     std::size_t pulled_ = 0;
     std::size_t live_units_ = 0;
     std::size_t unfinished_ = 0;  ///< assignments with a unit not completed yet

@@ -17,6 +17,7 @@
 /// Every call is serialised by one mutex, so an architect may deliver packets from several threads.
 /// Time comes from `set_clock` (default: the system clock), so tests drive leases and patience.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -141,6 +142,8 @@ public:
     void set_clock(std::function<time_point()> source) { clock_ = std::move(source); }
     /// Largest submission accepted, in bytes of its JSON text.
     void set_max_submission_bytes(std::size_t n) { max_submission_bytes_ = n; }
+    /// Most live updates kept per unit (each at most max_submission_bytes): a page cannot grow memory without end.
+    void set_max_live_updates(std::size_t n) { max_live_updates_ = n; }
 
     /// Validates the configuration, creates (or finds, to resume) the task and run rows, prepares and
     /// deploys the architect, sets up the provider, and launches the first units.
@@ -215,7 +218,6 @@ public:
         }
     }
 
-    /// A worker's page went away: its unit goes back to the pool.
     /// A worker's page went away: its unit goes back to the pool, and when it holds nothing else here the
     /// dispatcher hears it left, so its reserved units may be taken over at once (it re-joins on register).
     void disconnect(agent_id id) {
@@ -239,6 +241,9 @@ public:
     }
 
     [[nodiscard]] bool is_complete() const { std::lock_guard l{mutex_}; return complete_; }
+    /// Why the run stopped on its own, when launching more units failed after a submission (the
+    /// submission itself was saved and acknowledged); a new pipeline on the same store resumes the run.
+    [[nodiscard]] std::optional<std::string> failure() const { std::lock_guard l{mutex_}; return failure_; }
     [[nodiscard]] bool is_active() const { std::lock_guard l{mutex_}; return active_run_; }
     [[nodiscard]] std::optional<task_run_id> run() const { std::lock_guard l{mutex_}; return run_; }
     [[nodiscard]] std::string const& url() const noexcept { return url_; }
@@ -314,8 +319,6 @@ private:
                live_units_ < static_cast<std::size_t>(args_.max_num_concurrent_units);
     }
 
-    /// Pulls items from the blueprint's range while under the cap; each becomes an assignment whose unit
-    /// count the dispatcher's router decides.
     /// Up to this many assignments are written in one transaction: one commit instead of two per assignment
     /// (launching 20,000 units is 5× faster), while a batch holds the write lock only briefly.
     static constexpr std::size_t launch_batch = 256;
@@ -325,6 +328,7 @@ private:
     /// batch fails (the database refuses it, or an item does not fit its units), the database is unchanged
     /// but this pipeline's memory is not: it stops serving and rethrows; a new pipeline resumes the run.
     void launch_units(time_point now) {
+        if (!active_run_) return;  // wound down (finished, shut down, or a failed batch): nothing more is written
         std::vector<unit_id> launched;
         try {
             while (under_cap() && next_task_ != std::ranges::end(tasks_)) {
@@ -494,7 +498,13 @@ private:
         auto const unit = live.unit;
         finish_unit(it);
         last_submission_ = now;
-        launch_units(now);  // the finished unit made room under max_num_concurrent_units: fill it now, not at the next tick
+        // The finished unit made room under max_num_concurrent_units: fill it now, not at the next tick. The
+        // submission is saved whatever happens here, so a failed refill stops the run but not the ack.
+        try {
+            launch_units(now);
+        } catch (std::exception const& e) {
+            failure_ = e.what();
+        }
         finish_if_done();
         return packet{"submitted", p.agent, {{"unit_id", unit.value()}}};
     }
@@ -524,6 +534,9 @@ private:
         if (update.dump().size() > max_submission_bytes_)
             return packet::error("too_large", "update larger than " + std::to_string(max_submission_bytes_) + " bytes");
         auto& history = updates_[*p.agent];
+        if (history.size() >= max_live_updates_)
+            return packet::error("too_large", "live_update: at most " + std::to_string(max_live_updates_) +
+                                                  " live updates per unit");
         nlohmann::json reply;
         if constexpr (requires { blueprint_.on_live_update(unit_data, update, std::span<const nlohmann::json>{}); }) {
             reply = blueprint_.on_live_update(unit_data, update, std::span<const nlohmann::json>{history});
@@ -550,12 +563,11 @@ private:
         }
     }
 
-    nlohmann::json updates_of(agent_id a) {
+    /// The live calls made on the agent's unit so far (kept until the unit is finished or returned, so a
+    /// submission that fails to save can be sent again with its history intact).
+    nlohmann::json updates_of(agent_id a) const {
         auto it = updates_.find(a);
-        if (it == updates_.end()) return nlohmann::json::array();
-        nlohmann::json out = it->second;
-        updates_.erase(it);
-        return out;
+        return it == updates_.end() ? nlohmann::json::array() : nlohmann::json(it->second);
     }
 
     using live_iterator = typename std::unordered_map<agent_id, live_agent>::iterator;
@@ -572,7 +584,6 @@ private:
             dispatcher_.release(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
         auto& s = workers_[live.worker];
         if (live.kind == unit_kind::work && s.task_units && *s.task_units > 0) --*s.task_units;
-        updates_.erase(it->first);
         return release_hold(it);  // the unit stays live: it is launched again
     }
 
@@ -587,6 +598,7 @@ private:
     live_iterator release_hold(live_iterator it) {
         auto& s = workers_[it->second.worker];
         if (s.held > 0) --s.held;
+        updates_.erase(it->first);
         return active_.erase(it);
     }
 
@@ -807,20 +819,38 @@ private:
     /// so a blueprint too short for the run fails with the database untouched.
     /// Returns the units open again, for the provider to launch once it is set up.
     std::vector<unit_id> resume(time_point now) {
-        auto const assignments = db_.find_assignments({.task_run = *run_});
+        // A mixin's screening or gold unit has an assignment of its own (unit_index < 0) and no blueprint
+        // item: those are closed, and only routed work pairs with the blueprint's items, in order.
+        struct found {
+            assignment a;
+            std::vector<unit> units;
+        };
+        std::vector<found> work, extra;
+        for (auto& a : db_.find_assignments({.task_run = *run_})) {
+            auto units = db_.find_units({.assignment = a.id});
+            bool const is_extra = !units.empty() && std::ranges::all_of(units, [](unit const& u) { return u.unit_index < 0; });
+            (is_extra ? extra : work).push_back(found{std::move(a), std::move(units)});
+        }
         std::vector<initialization_data> inits;
-        inits.reserve(assignments.size());
-        for (; inits.size() < assignments.size(); ++next_task_, ++pulled_) {
+        inits.reserve(work.size());
+        for (; inits.size() < work.size(); ++next_task_, ++pulled_) {
             if (next_task_ == std::ranges::end(tasks_))
                 throw error("crowdline::pipeline: resuming task run " + std::to_string(run_->value()) +
                             ": the blueprint yields " + std::to_string(inits.size()) + " items, fewer items than the run's " +
-                            std::to_string(assignments.size()) + " assignments");
+                            std::to_string(work.size()) + " assignments");
             inits.push_back(*next_task_);
         }
+        db_.transaction([&] {
+            for (auto const& f : extra)
+                for (auto const& u : f.units) {
+                    if (u.status == unit_status::assigned && u.agent) db_.update_agent(*u.agent, agent_status::expired);
+                    if (unit_statuses::incomplete().contains(u.status)) db_.update_unit(u.id, unit_status::expired);
+                }
+        });
         std::vector<unit_id> reopened;
-        for (std::size_t i = 0; i < assignments.size(); ++i) {
-            auto const& a = assignments[i];
-            auto units = db_.find_units({.assignment = a.id});
+        for (std::size_t i = 0; i < work.size(); ++i) {
+            auto const& a = work[i].a;
+            auto const& units = work[i].units;
             if (units.empty()) {  // stopped between creating the assignment and its units: route it now
                 db_.transaction([&] {
                     for (auto u : fill_assignment(a.id, std::move(inits[i]), now)) reopened.push_back(u);
@@ -853,9 +883,17 @@ private:
                     }
                 }
             });
+            // Who gave a unit of it back (returned, disconnected, timed out) does not get it again, as before.
+            std::vector<worker_id> returned;
+            for (auto const& ag : db_.find_agents({.assignment = a.id}))
+                if (ag.status == agent_status::returned || ag.status == agent_status::disconnect ||
+                    ag.status == agent_status::timeout)
+                    returned.push_back(ag.worker);
             routing::item_key key{static_cast<std::uint64_t>(a.id.value())};
-            if constexpr (requires { dispatcher_.restore(key, item_type(inits[i]), std::uint32_t{}, done, now); })
-                dispatcher_.restore(key, item_type(inits[i]), static_cast<std::uint32_t>(ids.size()), done, now);
+            if constexpr (requires {
+                              dispatcher_.restore(key, item_type(inits[i]), std::uint32_t{}, done, returned, now);
+                          })
+                dispatcher_.restore(key, item_type(inits[i]), static_cast<std::uint32_t>(ids.size()), done, returned, now);
             else
                 throw error("crowdline::pipeline: this dispatcher cannot restore items, so the run cannot be resumed");
             live_units_ += ids.size() - completed;
@@ -884,6 +922,7 @@ private:
     mutable std::recursive_mutex mutex_;
     std::function<time_point()> clock_ = [] { return clock::now(); };
     std::size_t max_submission_bytes_ = 1 << 20;
+    std::size_t max_live_updates_ = 1000;
     std::optional<task_id> task_;
     std::optional<task_run_id> run_;
     requester_id requester_;
@@ -891,6 +930,7 @@ private:
     bool active_run_ = false;
     bool exhausted_ = false;
     bool complete_ = false;
+    std::optional<std::string> failure_;
     std::size_t pulled_ = 0;
     std::size_t live_units_ = 0;
     std::size_t unfinished_ = 0;  ///< assignments with a unit not completed yet

@@ -121,9 +121,10 @@ public:
         presence before = presence::left;
         if (auto it = worker_index_.find(id); it == worker_index_.end()) {
             wi = static_cast<std::uint32_t>(workers_.size());
+            mark_.reserve(mark_.size() + 1);  // no index entry may point past the records if an allocation fails
             workers_.push_back(worker_rec{id, std::move(profile)});
-            worker_index_.emplace(id, wi);
             mark_.push_back(0);
+            worker_index_.emplace(id, wi);
         } else {
             wi = it->second;
             worker_rec& w = workers_[wi];
@@ -242,10 +243,12 @@ public:
 
     /// Re-creates an item after a restart (the pipeline's resume): `unit_count` units, those named in
     /// `completed_by` (unit index, worker) already done, the rest open to every eligible worker. No router
-    /// runs (nobody has joined yet); a worker who completed a unit of the item never gets another, as
-    /// before the restart. A worker not seen yet is recorded as gone until it joins.
+    /// runs (nobody has joined yet); a worker who completed a unit of the item never gets another, and one
+    /// in `returned_by` (it released a unit of it, or its lease ran out) never gets it again, as before the
+    /// restart. A worker not seen yet is recorded as gone until it joins.
     void restore(item_key key, Item item, std::uint32_t unit_count,
-                 std::span<const std::pair<std::uint32_t, worker_id>> completed_by, time_point now) {
+                 std::span<const std::pair<std::uint32_t, worker_id>> completed_by, std::span<const worker_id> returned_by,
+                 time_point now) {
         static_assert(std::is_default_constructible_v<Profile>,
                       "crowdline::routing::dispatcher::restore: Profile must be default constructible (a worker who "
                       "completed a unit before the restart is recorded before it joins again)");
@@ -258,27 +261,34 @@ public:
         if (unit_count > max_units_per_item) fail(unit_count, " units; at most ", max_units_per_item, " allowed");
         if (unit_count > std::numeric_limits<std::uint32_t>::max() - 1 - units_.size()) fail("too many units");
         if (completed_by.size() > unit_count) fail(completed_by.size(), " completions for ", unit_count, " units");
-        for (std::size_t i = 0; i < completed_by.size(); ++i) {
-            if (completed_by[i].first >= unit_count)
-                fail("unit index ", completed_by[i].first, " is out of range (", unit_count, " units)");
-            for (std::size_t j = 0; j < i; ++j) {
-                if (completed_by[j].first == completed_by[i].first) fail("unit ", completed_by[i].first, " is completed twice");
-                if (completed_by[j].second == completed_by[i].second)
-                    fail(completed_by[i].second, " completed two of its units");
-            }
+        std::vector<std::pair<std::uint32_t, worker_id>> sorted(completed_by.begin(), completed_by.end());
+        std::sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+        for (std::size_t i = 0; i < sorted.size(); ++i) {
+            if (sorted[i].first >= unit_count) fail("unit index ", sorted[i].first, " is out of range (", unit_count, " units)");
+            if (i > 0 && sorted[i - 1].first == sorted[i].first) fail("unit ", sorted[i].first, " is completed twice");
         }
+        std::sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) { return x.second < y.second; });
+        for (std::size_t i = 1; i < sorted.size(); ++i)
+            if (sorted[i - 1].second == sorted[i].second) fail(sorted[i].second, " completed two of its units");
         std::uint32_t b = 0;
         if constexpr (keyed) b = bucket_of(std::invoke(stealing().key_of_item, std::as_const(item)));
+        // Records for workers not seen yet: the record and its mark first, the index last, so a failed
+        // allocation leaves no index entry pointing past the records.
+        const auto index_of = [&](worker_id id) {
+            if (const auto it = worker_index_.find(id); it != worker_index_.end()) return it->second;
+            const auto wi = static_cast<std::uint32_t>(workers_.size());
+            mark_.reserve(mark_.size() + 1);
+            workers_.push_back(worker_rec{id, Profile{}});
+            mark_.push_back(0);
+            worker_index_.emplace(id, wi);
+            return wi;
+        };
         chosen_.assign(unit_count, none);  // completing worker by unit index
-        for (const auto& [index, id] : completed_by) {
-            auto it = worker_index_.find(id);
-            if (it == worker_index_.end()) {
-                it = worker_index_.emplace(id, static_cast<std::uint32_t>(workers_.size())).first;
-                workers_.push_back(worker_rec{id, Profile{}});
-                mark_.push_back(0);
-            }
-            chosen_[index] = it->second;
-        }
+        for (const auto& [index, id] : completed_by) chosen_[index] = index_of(id);
+        reserve_.assign(returned_by.begin(), returned_by.end());
+        std::vector<std::uint32_t> gave_back;
+        gave_back.reserve(reserve_.size());
+        for (const worker_id id : reserve_) gave_back.push_back(index_of(id));
         // Nothing can fail past this point except allocation.
         const auto ii = static_cast<std::uint32_t>(items_.size());
         const auto first = static_cast<std::uint32_t>(units_.size());
@@ -306,6 +316,13 @@ public:
                 ++counts_.open;
             }
         }
+        for (const std::uint32_t wi : gave_back) former_.insert(seen_key(ii, wi));
+    }
+
+    /// `restore` without workers who gave a unit back.
+    void restore(item_key key, Item item, std::uint32_t unit_count,
+                 std::span<const std::pair<std::uint32_t, worker_id>> completed_by, time_point now) {
+        restore(key, std::move(item), unit_count, completed_by, std::span<const worker_id>{}, now);
     }
 
     /// Up to n grants for a joined worker: its own reservations (oldest first), then open units it is
@@ -424,7 +441,8 @@ public:
         }
         return out;
     }
-    /// The item added under `key` (what the router and the predicates saw).
+    /// The item added under `key` (what the router and the predicates saw); the reference is good until
+    /// the next add or restore.
     [[nodiscard]] const Item& item(item_key key) const { return payload_[item_at(key, "item")]; }
     /// Completions of one item so far.
     [[nodiscard]] std::uint32_t completions(item_key key) const { return items_[item_at(key, "completions")].completed; }

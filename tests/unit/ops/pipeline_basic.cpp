@@ -371,3 +371,29 @@ TEMPLATE_TEST_CASE("a launch batch that fails writes nothing and stops the pipel
     test::page alice{arch, "alice"};
     CHECK(alice.register_().is_error());  // the server is down, not serving a half-launched run
 }
+
+TEMPLATE_TEST_CASE("a refill that fails after a submission still acknowledges it and stops the run", "[pipeline]", STORE_BACKENDS) {
+    TestType backend;
+    auto db = backend.open();
+    architects::in_process arch;
+    providers::mock prov;
+    test::manual_clock clock;
+    auto args = test::run_args();
+    args.max_num_concurrent_units = 2;  // item 0 (2 units) first; item 2 does not fit and comes in a refill
+    pipeline p{misfit_items{}, arch, prov, test::make_test_dispatcher(2), *db, args};
+    p.set_clock(clock.source());
+    auto const run = p.launch();
+    test::page a{arch, "a"}, b{arch, "b"};
+    REQUIRE(a.register_().type == "agent_details");
+    REQUIRE(a.submit({{"label", 1}}).type == "submitted");  // refill: item 1
+    REQUIRE(b.register_().type == "agent_details");
+    REQUIRE(b.submit({{"label", 2}}).type == "submitted");
+    REQUIRE(a.register_().type == "agent_details");
+    auto const last = *a.agent;
+    CHECK(a.submit({{"label", 3}}).type == "submitted");  // refill: item 2 fails, the submission stands
+    REQUIRE(p.failure());
+    CHECK(p.failure()->find("3 unit_data entries") != std::string::npos);
+    CHECK_FALSE(p.is_active());
+    CHECK(db->get_agent(last).status == agent_status::completed);
+    CHECK(db->find_assignments({.task_run = run}).size() == 2);  // the failed batch wrote nothing
+}

@@ -174,3 +174,73 @@ TEST_CASE("a resumed run refuses a blueprint with fewer items than its assignmen
     }
     CHECK(prov.launched().empty());
 }
+
+TEST_CASE("a run that handed out screening units resumes: they close, the work pairs with its items", "[pipeline][resume]") {
+    test::sqlite_backend backend;
+    auto answers_four = [](nlohmann::json const& a) { return a.at("sum").get<int>() == 4; };
+    auto make = [&] { return with_mixins(blueprints::mock{3}, mixins::screening{"screened", 2, {{"q", "2+2"}}, answers_four}); };
+    auto args = resume_args();
+    args.allowed_concurrent = 1;
+    args.max_num_concurrent_units = 0;
+    std::int64_t first_text_unit = 0;
+    {
+        stores::sqlite db{backend.file()};
+        architects::in_process arch;
+        providers::mock prov;
+        pipeline p{make(), arch, prov, test::make_test_dispatcher(), db, args};
+        p.launch();
+        test::page a{arch, "a"}, b{arch, "b"};
+        REQUIRE(a.register_().data["kind"] == "screening");
+        REQUIRE(a.submit({{"sum", 4}}).type == "submitted");  // passed: a may now do work
+        auto work = a.register_();
+        REQUIRE(work.data["kind"] == "work");
+        first_text_unit = work.data["unit_id"].get<std::int64_t>();
+        REQUIRE(a.submit({{"label", "x"}}).type == "submitted");
+        REQUIRE(b.register_().data["kind"] == "screening");  // b holds a screening unit when the process stops
+    }
+    stores::sqlite db{backend.file()};
+    architects::in_process arch;
+    providers::mock prov;
+    pipeline p{make(), arch, prov, test::make_test_dispatcher(), db, args};
+    auto const run = p.launch();
+    // b's screening unit closed; the three work items are the blueprint's three, in order.
+    for (auto const& u : db.find_units({.task_run = run}))
+        if (u.unit_index < 0) CHECK((u.status == unit_status::completed || u.status == unit_status::expired));
+    test::page a{arch, "a"}, c{arch, "c"};
+    for (int i = 0; i < 2; ++i) {
+        auto r = a.register_();
+        REQUIRE(r.data["kind"] == "work");
+        CHECK(r.data["unit_id"].get<std::int64_t>() != first_text_unit);
+        REQUIRE(a.submit({{"label", "y"}}).type == "submitted");
+    }
+    CHECK(p.is_complete());
+    std::set<std::string> texts;
+    for (auto const& ag : db.find_agents({.task_run = run, .status = agent_status::completed}))
+        if (ag.state["inputs"].contains("text")) texts.insert(ag.state["inputs"]["text"].get<std::string>());
+    CHECK(texts == std::set<std::string>{"mock item 0", "mock item 1", "mock item 2"});
+}
+
+TEST_CASE("a worker who returned a unit does not get it again after a resume", "[pipeline][resume]") {
+    test::sqlite_backend backend;
+    auto args = resume_args();
+    args.max_num_concurrent_units = 0;
+    {
+        stores::sqlite db{backend.file()};
+        architects::in_process arch;
+        providers::mock prov;
+        pipeline p{blueprints::mock{1}, arch, prov, test::make_test_dispatcher(), db, args};
+        p.launch();
+        test::page a{arch, "a"};
+        REQUIRE(a.register_().type == "agent_details");
+        REQUIRE(a.send("release").type == "released");
+        CHECK(a.register_().type == "no_work");  // before the restart
+    }
+    stores::sqlite db{backend.file()};
+    architects::in_process arch;
+    providers::mock prov;
+    pipeline p{blueprints::mock{1}, arch, prov, test::make_test_dispatcher(), db, args};
+    p.launch();
+    test::page a{arch, "a"}, b{arch, "b"};
+    CHECK(a.register_().type == "no_work");  // and after it
+    REQUIRE(b.register_().type == "agent_details");
+}

@@ -101,3 +101,18 @@ TEST_CASE("restore refuses inconsistent input and changes nothing", "[routing][r
     refused(item_key{2}, 70000, {}, "at most 65536");
     CHECK_FALSE(d.contains(item_key{2}));
 }
+
+TEST_CASE("restore keeps workers who gave a unit back away from that item", "[routing][restore]") {
+    auto d = routing::make_dispatcher<text, reader>(routing::average_per_task{2});
+    const worker_id alice{1}, bob{2};
+    const std::vector<worker_id> returned{alice};
+    d.restore(item_key{1}, text{"en"}, 2, done_list{}, returned, at(0s));
+    d.restore(item_key{2}, text{"en"}, 1, done_list{}, at(0s));
+    d.join(alice, reader{{"en"}}, at(1s));
+    auto g = d.next(alice, 10, at(1s));
+    REQUIRE(g.size() == 1);
+    CHECK(g[0].item == item_key{2});
+    d.join(bob, reader{{"en"}}, at(1s));
+    CHECK(d.next(bob, 10, at(1s)).size() == 1);  // one unit of item 1 (one per item)
+    CHECK(d.starved() == std::vector<item_key>{item_key{1}});  // its second unit: no one else eligible has joined
+}
