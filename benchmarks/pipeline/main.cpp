@@ -85,13 +85,13 @@
 #include <crowdline/routing/routers.hpp>
 #include <crowdline/store/sqlite.hpp>
 
-#include "../common/io_counters.hpp"
+#include "../common/measure.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace crowdline;
-using bench_clock = std::chrono::steady_clock;
+using namespace bench;
 
 constexpr double target_ratio = 0.50;  // pipeline units/s ÷ store-only units/s
 constexpr char task_name[] = "bench_pipeline";
@@ -109,36 +109,6 @@ struct params {
 
 [[noreturn]] void fail(std::string const& what) { throw std::runtime_error(what); }
 
-double seconds_since(bench_clock::time_point t0) {
-    return std::chrono::duration<double>(bench_clock::now() - t0).count();
-}
-
-double cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-/// Wall time, CPU time, disk syncs and writes over one timed piece.
-struct meter {
-    double wall = 0;
-    double cpu = 0;
-    long syncs = 0;
-    long writes = 0;
-    template <class F>
-    void time(F&& f) {
-        long const s0 = bench::syncs.load();
-        long const p0 = bench::writes.load();
-        double const c0 = cpu_seconds();
-        auto const w0 = bench_clock::now();
-        f();
-        wall += seconds_since(w0);
-        cpu += cpu_seconds() - c0;
-        syncs += bench::syncs.load() - s0;
-        writes += bench::writes.load() - p0;
-    }
-};
-
 /// One side's figures for one run.
 struct figures {
     double rate = 0;           // units/s, first register → last ack
@@ -151,8 +121,7 @@ struct figures {
 
 figures figures_of(meter const& m, std::size_t units, meter const& setup, std::size_t setup_units) {
     double const n = static_cast<double>(units);
-    return {n / m.wall, 1e6 * m.cpu / n, static_cast<double>(m.writes) / n, static_cast<double>(m.syncs) / n,
-            setup.wall, setup_units};
+    return {m.rate(n), m.cpu_us_per(n), m.writes_per(n), m.syncs_per(n), setup.wall, setup_units};
 }
 
 // --- progress on stderr ------------------------------------------------------------------------------------
@@ -285,13 +254,6 @@ void verify(stores::sqlite& db, task_run_id run, params const& p) {
 }
 
 // --- the two sides -----------------------------------------------------------------------------------------
-
-void remove_db_files(fs::path const& db) {
-    for (char const* suffix : {"", "-wal", "-shm", "-journal"}) {
-        std::error_code ec;
-        fs::remove(fs::path(db.string() + suffix), ec);
-    }
-}
 
 struct db_file {
     fs::path path;
@@ -432,12 +394,6 @@ figures run_store_only(params const& p, fs::path const& dir, std::string const& 
 
 // --- output ------------------------------------------------------------------------------------------------
 
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    std::size_t const n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 figures median_of(std::vector<figures> const& runs) {
     auto m = [&](double figures::*field) {
         std::vector<double> v;
@@ -449,39 +405,6 @@ figures median_of(std::vector<figures> const& runs) {
         f.*field = m(field);
     f.setup_units = runs.empty() ? 0 : runs.front().setup_units;
     return f;
-}
-
-std::string with_commas(double value) {
-    if (!std::isfinite(value)) return "—";
-    if (value < 100) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.1f", value);
-        return buf;
-    }
-    auto n = static_cast<long long>(std::llround(value));
-    std::string digits = std::to_string(n), out;
-    int count = 0;
-    for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
-        if (count && count % 3 == 0) out.insert(out.begin(), ',');
-        out.insert(out.begin(), *it);
-        ++count;
-    }
-    return out;
-}
-
-std::string decimals(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, v < 10 ? "%.2f" : v < 1000 ? "%.1f" : "%.0f", v);
-    return buf;
-}
-
-/// Pads to a width counted in code points, so "—" and "µ" line up.
-std::string pad(std::string const& s, std::size_t width, bool right = false) {
-    std::size_t cps = 0;
-    for (unsigned char c : s) cps += (c & 0xC0) != 0x80;
-    if (cps >= width) return s;
-    std::string fill(width - cps, ' ');
-    return right ? fill + s : s + fill;
 }
 
 std::size_t to_count(std::string const& flag, char const* text) {

@@ -67,13 +67,13 @@
 #include <crowdline/store/memory.hpp>
 #include <crowdline/store/sqlite.hpp>
 
-#include "../common/io_counters.hpp"
+#include "../common/measure.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace crowdline;
-using bench_clock = std::chrono::steady_clock;
+using namespace bench;
 namespace sql = crowdline::stores::detail::sqlite_sql;
 
 /// Mephisto's own SQLite layer (Python, its defaults) on this workload on this kind of machine (the issue).
@@ -97,10 +97,6 @@ struct params {
     bool smoke = false;
     std::optional<fs::path> dir;
 };
-
-double seconds_since(bench_clock::time_point t0) {
-    return std::chrono::duration<double>(bench_clock::now() - t0).count();
-}
 
 [[noreturn]] void fail(std::string const& what) { throw std::runtime_error(what); }
 
@@ -411,6 +407,9 @@ struct phase {
     double cpu_us = 0;
 };
 
+/// A phase's rate and CPU cost per operation, from its meter.
+phase per(meter const& m, double ops) { return {m.rate(ops), m.cpu_us_per(ops)}; }
+
 /// Every phase of one run, and the disk syncs each unit cost.
 struct figures {
     phase creation;             // units/s
@@ -425,35 +424,6 @@ struct figures {
     double writes_per_created_unit = 0;
     double writes_per_lifecycle = 0;
     double fsync_rate = 0;  // the disk's, measured just before and after a synchronous=FULL run (mean)
-};
-
-double cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-/// Accumulates wall time, CPU time and disk syncs over one or more timed pieces of a phase.
-struct meter {
-    double wall = 0;
-    double cpu = 0;
-    long syncs = 0;
-    long writes = 0;
-    template <class F>
-    void time(F&& f) {
-        long const s0 = bench::syncs.load();
-        long const p0 = bench::writes.load();
-        double const c0 = cpu_seconds();
-        auto const w0 = bench_clock::now();
-        f();
-        wall += seconds_since(w0);
-        cpu += cpu_seconds() - c0;
-        syncs += bench::syncs.load() - s0;
-        writes += bench::writes.load() - p0;
-    }
-    [[nodiscard]] phase per(double ops) const { return {ops / wall, 1e6 * cpu / ops}; }
-    [[nodiscard]] double syncs_per(double ops) const { return static_cast<double>(syncs) / ops; }
-    [[nodiscard]] double writes_per(double ops) const { return static_cast<double>(writes) / ops; }
 };
 
 nlohmann::json const& worker_state() {
@@ -526,7 +496,7 @@ figures run_workload(Backend& b, fixture& fx, params const& p) {
             fx.units.push_back(b.new_unit(a, 1, 0.5));
         });
     });
-    out.creation = creation.per(units_d);
+    out.creation = per(creation, units_d);
     out.syncs_per_created_unit = creation.syncs_per(units_d);
     out.writes_per_created_unit = creation.writes_per(units_d);
 
@@ -547,11 +517,11 @@ figures run_workload(Backend& b, fixture& fx, params const& p) {
             expect_rows("find_units(run, launched), half launched",
                         b.find_units_by_run_status(fx.run, unit_status::launched), n_units - half);
     });
-    out.find_launched_half = find_half.per(p.queries);
+    out.find_launched_half = per(find_half, p.queries);
 
     // ... 2. (continued) and the second half claimed and completed
     lifecycle.time([&] { each(half, n_units, per_batch, claim_and_complete); });
-    out.lifecycle = lifecycle.per(units_d);
+    out.lifecycle = per(lifecycle, units_d);
     out.syncs_per_lifecycle = lifecycle.syncs_per(units_d);
     out.writes_per_lifecycle = lifecycle.writes_per(units_d);
 
@@ -562,7 +532,7 @@ figures run_workload(Backend& b, fixture& fx, params const& p) {
             expect_rows("find_units(run, launched), after the lifecycle",
                         b.find_units_by_run_status(fx.run, unit_status::launched), 0);
     });
-    out.find_launched_empty = find_empty.per(p.queries);
+    out.find_launched_empty = per(find_empty, p.queries);
 
     // 4. find_units(worker): worker w holds the units k with k mod W == w
     meter find_worker;
@@ -573,19 +543,19 @@ figures run_workload(Backend& b, fixture& fx, params const& p) {
             expect_rows("find_units(worker)", b.find_units_by_worker(fx.workers[w]), want);
         }
     });
-    out.find_worker = find_worker.per(p.queries);
+    out.find_worker = per(find_worker, p.queries);
 
     // 5. one qualification granted to every worker (timed, informational), then read back
     meter grant;
     grant.time([&] { each(0, n_workers, per_batch, [&](std::size_t w) { b.grant(fx.qualification, fx.workers[w]); }); });
-    out.grant = grant.per(static_cast<double>(n_workers));
+    out.grant = per(grant, static_cast<double>(n_workers));
     meter granted;
     granted.time([&] {
         for (int r = 0; r < p.reads; ++r)
             if (b.granted(fx.qualification, fx.workers[static_cast<std::size_t>(r) % n_workers]) != 1)
                 fail("get_granted_qualification: wrong value");
     });
-    out.granted = granted.per(p.reads);
+    out.granted = per(granted, p.reads);
     return out;
 }
 
@@ -656,13 +626,6 @@ struct configuration {
     }
 };
 
-void remove_db_files(fs::path const& db) {
-    for (char const* suffix : {"", "-wal", "-shm", "-journal"}) {
-        std::error_code ec;
-        fs::remove(fs::path(db.string() + suffix), ec);
-    }
-}
-
 double measure_fsync_rate(fs::path const& dir, double seconds);
 
 figures run_once(configuration const& c, params const& p, fs::path const& dir) {
@@ -705,12 +668,6 @@ figures run_once(configuration const& c, params const& p, fs::path const& dir) {
     }
     if (fsync_bound) f.fsync_rate = (fsync_before + measure_fsync_rate(dir, p.fsync_seconds)) / 2;
     return f;
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    std::size_t const n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 figures median_of(std::vector<figures> const& runs) {
@@ -760,44 +717,11 @@ double measure_fsync_rate(fs::path const& dir, double seconds) {
 
 // --- output ------------------------------------------------------------------------------------------------
 
-std::string with_commas(double value) {
-    if (!std::isfinite(value)) return "—";
-    if (value < 100) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.1f", value);
-        return buf;
-    }
-    auto n = static_cast<long long>(std::llround(value));
-    std::string digits = std::to_string(n), out;
-    int count = 0;
-    for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
-        if (count && count % 3 == 0) out.insert(out.begin(), ',');
-        out.insert(out.begin(), *it);
-        ++count;
-    }
-    return out;
-}
-
-std::string decimals(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, v < 10 ? "%.2f" : v < 1000 ? "%.1f" : "%.0f", v);
-    return buf;
-}
-
 std::string times(double ratio) {
     if (!std::isfinite(ratio) || ratio <= 0) return "—";
     char buf[32];
     std::snprintf(buf, sizeof buf, ratio < 10 ? "%.2f×" : ratio < 100 ? "%.1f×" : "%.0f×", ratio);
     return buf;
-}
-
-/// Pads to a width counted in code points, so "—" and "×" line up.
-std::string pad(std::string const& s, std::size_t width, bool right = false) {
-    std::size_t cps = 0;
-    for (unsigned char c : s) cps += (c & 0xC0) != 0x80;
-    if (cps >= width) return s;
-    std::string fill(width - cps, ' ');
-    return right ? fill + s : s + fill;
 }
 
 struct row {
