@@ -136,9 +136,7 @@ struct annotator {
     // while simulating
     std::optional<agent_id> agent{};
     std::string token{};
-    std::string lang{};                ///< of the unit in hand
     int done = 0;
-    bool gone = false;
 };
 
 std::vector<annotator> make_annotators(options const& o) {
@@ -270,8 +268,7 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < people.size(); ++i)
         events.push({now + std::chrono::seconds(static_cast<long>(i % 60)), i});  // they arrive over a minute
 
-    std::map<std::string, std::size_t> completed_by_lang, units_by_lang;
-    std::size_t completed = 0, relaunched = 0, left = 0, refused = 0;
+    std::size_t completed = 0, left = 0, refused = 0;
     std::size_t const total = static_cast<std::size_t>(o.items) * static_cast<std::size_t>(o.overlap);
     progress_bar bar(o.progress, total);
     time_point last_grant = now, next_tick = now + std::chrono::minutes(1);
@@ -290,9 +287,7 @@ int main(int argc, char** argv) {
             if (p.leaves_after >= 0 && p.done == p.leaves_after) {  // leaves in the middle of this unit
                 server.channel().disconnect(*p.agent);
                 p.agent.reset();
-                p.gone = true;
                 ++left;
-                ++relaunched;
                 continue;
             }
             auto ack = server.request(packet{"submit", p.agent,
@@ -303,7 +298,6 @@ int main(int argc, char** argv) {
             }
             ++p.done;
             ++completed;
-            ++completed_by_lang[p.lang];
             p.agent.reset();
             auto const rate = static_cast<double>(completed) /
                               std::max(1e-9, std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count());
@@ -315,7 +309,6 @@ int main(int argc, char** argv) {
         if (reply.type == "agent_details") {
             p.agent = agent_id{reply.data["agent_id"].get<std::int64_t>()};
             p.token = reply.data["token"].get<std::string>();
-            p.lang = reply.data["init_data"]["unit_data"].value("lang", "?");
             last_grant = now;
             auto const takes = std::chrono::duration<double>(p.seconds_per_unit * jitter(rng));
             events.push({now + std::chrono::duration_cast<clock::duration>(takes), who});
@@ -342,25 +335,22 @@ int main(int argc, char** argv) {
     // [report]
     std::map<std::string, std::size_t> expected, done_by_lang;
     for (auto const& t : make_texts(o)) expected[t["lang"].get<std::string>()] += static_cast<std::size_t>(o.overlap);
-    // Checks on what the store holds: a unit done once, a worker on at most one unit of a text.
+    // Checks on what the store holds (one query): a unit done once, a worker on at most one unit of a text.
     bool ok = true;
     std::size_t run_completed = 0;
-    for (auto const& a : db.find_assignments({.task_run = run})) {
-        std::set<std::int64_t> workers;
-        for (auto const& u : db.find_units({.assignment = a.id})) {
-            auto done = db.find_agents({.unit = u.id, .status = agent_status::completed});
-            if (done.size() > 1) {
-                std::cerr << "simulate: unit " << u.id.value() << " was completed " << done.size() << " times\n";
-                ok = false;
-            }
-            if (done.empty()) continue;
-            ++run_completed;
-            ++done_by_lang[done.front().state["inputs"].value("lang", "?")];
-            if (!workers.insert(done.front().worker.value()).second) {
-                std::cerr << "simulate: a worker did two units of assignment " << a.id.value() << "\n";
-                ok = false;
-            }
+    std::set<std::int64_t> units_done;
+    std::set<std::pair<std::int64_t, std::int64_t>> worker_texts;  // (assignment, worker)
+    for (auto const& a : db.find_agents({.task_run = run, .status = agent_status::completed})) {
+        if (!units_done.insert(a.unit.value()).second) {
+            std::cerr << "simulate: unit " << a.unit.value() << " was completed twice\n";
+            ok = false;
         }
+        if (!worker_texts.insert({a.assignment.value(), a.worker.value()}).second) {
+            std::cerr << "simulate: a worker did two units of assignment " << a.assignment.value() << "\n";
+            ok = false;
+        }
+        ++run_completed;
+        ++done_by_lang[a.state["inputs"].value("lang", "?")];
     }
     std::size_t starved_total = 0;
     for (auto const& [lang, n] : starved_by_lang) starved_total += n;

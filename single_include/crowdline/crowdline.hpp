@@ -6557,11 +6557,7 @@ public:
         auto const w = it->second.worker;
         auto const now = clock_();
         return_unit(it, agent_status::disconnect, now);
-        auto s = workers_.find(w);
-        if (s != workers_.end() && s->second.held == 0 && s->second.joined && dispatcher_.is_joined(w)) {
-            dispatcher_.leave(w, now);
-            s->second.joined = false;
-        }
+        if (workers_[w].held == 0 && dispatcher_.is_joined(w)) dispatcher_.leave(w, now);
     }
 
     /// Stops the run: leased units go back (their agents expire), the architect and provider wind down.
@@ -6609,7 +6605,6 @@ private:
         std::size_t done = 0;                       ///< units finished in this run (gold included)
         std::size_t gold_served = 0;
         mixins::accuracy_tally gold;
-        bool joined = false;
     };
     /// An onboarding attempt in progress.
     struct onboarding_session {
@@ -6757,7 +6752,6 @@ private:
         profile_type profile = registration.contains("profile") ? registration.at("profile").template get<profile_type>()
                                                                : profile_type{};
         dispatcher_.join(w, std::move(profile), now);
-        state.joined = true;
 
         // The dispatcher's grant is a preference; the store's claim decides. A claim lost to another
         // process (the unit is no longer launched) moves on to the next grant.
@@ -7279,6 +7273,12 @@ template <class B, class A, class P, class D, class S>
 pipeline(B&&, A&&, P&&, D&&, S&, task_run_args) -> pipeline<B, A, P, D, S>;
 template <class B, class A, class P, class D, class S>
 pipeline(B&&, A&&, P&&, D&&, S&, task_run_args, std::vector<qualification_requirement>) -> pipeline<B, A, P, D, S>;
+
+/// `launch(pipeline)` (ARCHITECTURE §7): the same as `p.launch()`.
+template <class B, class A, class P, class D, class S>
+task_run_id launch(pipeline<B, A, P, D, S>& p) {
+    return p.launch();
+}
 
 }  // namespace crowdline
 // ---- crowdline/blueprint/static_form.hpp

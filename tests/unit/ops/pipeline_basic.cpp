@@ -52,7 +52,7 @@ TEMPLATE_TEST_CASE("a two-unit assignment goes to two different workers", "[pipe
     test::manual_clock clock;
     pipeline p{blueprints::mock{1}, arch, prov, test::make_test_dispatcher(2), *db, test::run_args()};
     p.set_clock(clock.source());
-    auto run = p.launch();
+    auto run = launch(p);  // the free form of ARCHITECTURE §7
     test::page alice{arch, "alice"}, bob{arch, "bob"};
     REQUIRE(alice.register_().type == "agent_details");
     REQUIRE(alice.submit({{"x", 1}}).type == "submitted");
