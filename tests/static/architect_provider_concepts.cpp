@@ -9,6 +9,7 @@
 
 #include <crowdline/architect/architect.hpp>
 #include <crowdline/architect/in_process.hpp>
+#include <crowdline/provider/in_house.hpp>
 #include <crowdline/provider/mock.hpp>
 #include <crowdline/provider/provider.hpp>
 
@@ -196,6 +197,7 @@ TEST_CASE("provider concepts accept the mock, and name each missing piece", "[st
     using namespace crowdline;
     STATIC_REQUIRE(provider<providers::mock>);
     STATIC_REQUIRE(assert_provider<providers::mock>());
+    STATIC_REQUIRE(provider<providers::in_house>);
 
     STATIC_REQUIRE_FALSE(typed_provider<no_provider_type>);
     STATIC_REQUIRE(requester_provider<no_provider_type>);

@@ -143,27 +143,31 @@ namespace detail {
 
 }  // namespace detail
 
-/// Reads one packet sent by a worker. Refuses, with a `bad_packet` (an `invalid_argument`) saying which:
-/// a text over `max_bytes`, invalid JSON, JSON nested deeper than `max_depth`, a non-object, a missing
-/// or non-string `type`, an `agent` that is not an integer id. `data` defaults to `{}`; other keys are
-/// ignored.
-[[nodiscard]] inline packet parse_packet(std::string_view text, std::size_t max_bytes, std::size_t max_depth) {
-    using namespace std::string_literals;
+/// Reads the JSON of one message from a worker, before it is a packet: refuses (with a `bad_packet`) a
+/// text over `max_bytes`, JSON nested deeper than `max_depth` and invalid JSON (or UTF-8). A server that
+/// needs more of the message than the packet (a request id) parses once with this, then `packet_from_json`.
+[[nodiscard]] inline nlohmann::json parse_message_json(std::string_view text, std::size_t max_bytes,
+                                                       std::size_t max_depth) {
     if (text.size() > max_bytes)
         throw bad_packet(packet_errors::too_large, "packet: " + std::to_string(text.size()) +
                                                        " bytes is over the limit of " + std::to_string(max_bytes));
     if (auto depth = detail::json_depth(text, max_depth); depth > max_depth)
         throw bad_packet(packet_errors::too_deep,
                          "packet: JSON nested deeper than the limit of " + std::to_string(max_depth) + " levels");
-    nlohmann::json j;
     try {
-        j = nlohmann::json::parse(text);
+        return nlohmann::json::parse(text);
     } catch (nlohmann::json::parse_error const& e) {
         std::string what = e.what();
         if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);  // drop nlohmann's id
         if (auto at = what.find("; last read"); at != std::string::npos) what.erase(at);  // never echo input
         throw bad_packet(packet_errors::invalid_json, "packet: invalid JSON (" + what + ")");
     }
+}
+
+/// Makes a packet of parsed JSON. Refuses, with a `bad_packet`: a non-object, a missing or non-string
+/// `type`, an `agent` that is not an integer id. `data` defaults to `{}`; other keys are ignored.
+[[nodiscard]] inline packet packet_from_json(nlohmann::json j) {
+    using namespace std::string_literals;
     if (!j.is_object())
         throw bad_packet(packet_errors::not_an_object,
                          "packet: expected a JSON object, got "s + std::string(detail::json_kind(j)));
@@ -185,6 +189,12 @@ namespace detail {
     }
     if (auto data = j.find("data"); data != j.end()) p.data = std::move(*data);
     return p;
+}
+
+/// Reads one packet sent by a worker: `parse_message_json`, then `packet_from_json`, each refusal a
+/// `bad_packet` (an `invalid_argument`) whose `reason` says which limit or rule the text broke.
+[[nodiscard]] inline packet parse_packet(std::string_view text, std::size_t max_bytes, std::size_t max_depth) {
+    return packet_from_json(parse_message_json(text, max_bytes, max_depth));
 }
 
 /// Server → worker pushes: `send` returns false when the worker cannot be reached.

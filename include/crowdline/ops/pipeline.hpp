@@ -22,12 +22,14 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <ranges>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <variant>
@@ -89,6 +91,23 @@ inline bool same_token(std::string const& a, std::string const& b) noexcept {
 }
 
 }  // namespace detail
+
+/// One group's progress (see `pipeline::progress`).
+struct key_progress {
+    std::string key;
+    std::size_t done = 0;   ///< units completed
+    std::size_t total = 0;  ///< units made so far (assignments are made lazily, so this grows)
+};
+
+/// One worker as a dashboard shows it (see `pipeline::workers`).
+struct worker_progress {
+    worker_id id{};
+    std::string name;
+    std::size_t held = 0;   ///< units in hand now
+    std::size_t done = 0;   ///< units finished in this run
+    std::size_t queue = 0;  ///< units the dispatcher has reserved for them
+    bool joined = false;    ///< whether the dispatcher counts them as present
+};
 
 /// Each of the first four arguments is held by reference when passed as an lvalue (it stays yours: a test
 /// keeps using its in-process architect as the client) and owned when passed as an rvalue.
@@ -210,7 +229,10 @@ public:
             if (p.type == "heartbeat") return heartbeat(p, now);
             if (p.type == "release") return release(p, now);
             if (p.type == "live_update") return live_update(p);
+            if (p.type == "init") return init(p);
             return packet::error("unknown_packet", "unknown packet type \"" + p.type + "\"");
+        } catch (bad_packet const& e) {  // e.g. a provider refusing an invite link: its reason reaches the page
+            return packet::error(e.reason, e.what());
         } catch (invalid_argument const& e) {
             return packet::error("bad_request", e.what());
         } catch (nlohmann::json::exception const& e) {
@@ -245,6 +267,66 @@ public:
     [[nodiscard]] std::string const& url() const noexcept { return url_; }
     [[nodiscard]] run_summary summary() { std::lock_guard l{mutex_}; return summarize_run(db_, *run_); }
 
+    /// Units done and in all, per group of items (`key_of(initialization_data const&)` names an item's
+    /// group, e.g. its language), sorted by group: what a dashboard's progress bars show.
+    template <class KeyOf>
+    [[nodiscard]] std::vector<key_progress> progress(KeyOf key_of) const {
+        std::lock_guard l{mutex_};
+        std::map<std::string, key_progress> by_key;
+        for (auto const& [id, as] : assignments_) {
+            std::string key = key_of(as.init);
+            auto& row = by_key[key];
+            row.key = key;
+            row.done += as.completed;
+            row.total += as.units.size();
+        }
+        std::vector<key_progress> out;
+        out.reserve(by_key.size());
+        for (auto& [key, row] : by_key) out.push_back(std::move(row));
+        return out;
+    }
+
+    /// Every worker who registered in this run, by name: units held and done here, and the dispatcher's
+    /// view (joined, units reserved in its queue).
+    [[nodiscard]] std::vector<worker_progress> workers() const {
+        std::lock_guard l{mutex_};
+        std::vector<worker_progress> out;
+        out.reserve(worker_ids_.size());
+        for (auto const& [name, id] : worker_ids_) {
+            worker_progress row{id, name};
+            if (auto s = workers_.find(id); s != workers_.end()) {
+                row.held = s->second.held;
+                row.done = s->second.done;
+            }
+            row.joined = dispatcher_.is_joined(id);
+            if (dispatcher_.knows(id)) row.queue = dispatcher_.queue_length(id);
+            out.push_back(std::move(row));
+        }
+        std::ranges::sort(out, {}, &worker_progress::name);
+        return out;
+    }
+
+    /// Items that cannot reach their unit count with the workers present (the dispatcher's `starved()`),
+    /// each with its assignment and `describe(initialization_data const&)` of its item.
+    template <class Describe>
+    [[nodiscard]] auto starved(Describe describe) const {
+        std::lock_guard l{mutex_};
+        std::vector<std::pair<assignment_id, std::invoke_result_t<Describe&, initialization_data const&>>> out;
+        for (auto key : dispatcher_.starved()) {
+            assignment_id a{static_cast<std::int64_t>(key.value())};
+            if (auto it = assignments_.find(a); it != assignments_.end()) out.emplace_back(a, describe(it->second.init));
+        }
+        return out;
+    }
+
+    /// Runs `f(store, provider, dispatcher)` under the pipeline's lock: how a review page or a dashboard on
+    /// another thread reads and writes without racing the worker pool.
+    template <class F>
+    decltype(auto) locked(F&& f) {
+        std::lock_guard l{mutex_};
+        return std::forward<F>(f)(db_, provider_, std::as_const(dispatcher_));
+    }
+
     blueprint_t& blueprint_ref() noexcept { return blueprint_; }
     architect_t& architect_ref() noexcept { return architect_; }
     provider_t& provider_ref() noexcept { return provider_; }
@@ -267,6 +349,7 @@ private:
         nlohmann::json unit_data;
         unit_kind kind = unit_kind::work;
         std::size_t gold_index = 0;
+        nlohmann::json details{};  ///< the `agent_details` data, sent again on `init` (a reloaded page)
     };
     /// What the pool knows about a worker in this run.
     struct worker_state {
@@ -419,8 +502,13 @@ private:
             }
         }
 
-        profile_type profile = registration.contains("profile") ? registration.at("profile").template get<profile_type>()
-                                                               : profile_type{};
+        profile_type profile{};
+        if constexpr (requires { { provider_.worker_profile(registration) } -> std::same_as<std::optional<nlohmann::json>>; }) {
+            // The provider knows who the worker is (an invite link): the page never chooses its own profile.
+            if (auto known = provider_.worker_profile(registration)) profile = known->template get<profile_type>();
+        } else if (registration.contains("profile")) {
+            profile = registration.at("profile").template get<profile_type>();
+        }
         dispatcher_.join(w, std::move(profile), now);
 
         // The dispatcher's grant is a preference; the store's claim decides. A claim lost to another
@@ -490,6 +578,7 @@ private:
             dispatcher_.complete(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
         provider_.mark_done(it->first);
         auto const unit = live.unit;
+        auto const worker = live.worker;
         finish_unit(it);
         last_submission_ = now;
         // The finished unit made room under max_num_concurrent_units: fill it now, not at the next tick. The
@@ -500,7 +589,18 @@ private:
             failure_ = e.what();
         }
         finish_if_done();
-        return packet{"submitted", p.agent, {{"unit_id", unit.value()}}};
+        return packet{"submitted", p.agent, {{"unit_id", unit.value()}, {"done", workers_[worker].done}}};
+    }
+
+    /// A reloaded page asks again for the unit its agent holds: the same details (and token), nothing new
+    /// claimed, so a reload neither loses nor duplicates work.
+    packet init(packet const& p) {
+        auto who = authorise(p);
+        if (auto* err = std::get_if<packet>(&who)) return *err;
+        auto const& live = std::get<0>(who)->second;
+        auto details = live.details;
+        details["done"] = workers_[live.worker].done;
+        return packet{"agent_details", p.agent, std::move(details)};
     }
 
     packet heartbeat(packet const& p, time_point now) {
@@ -744,7 +844,9 @@ private:
                       {"kind", live.kind == unit_kind::screening ? "screening" : "work"},  // gold looks like any unit
                       {"lease_until", std::chrono::duration_cast<std::chrono::seconds>(live.lease_until.time_since_epoch()).count()},
                       {"init_data", {{"shared", init.shared}, {"unit_data", live.unit_data}}},
-                      {"page", blueprint_.page(init, data_index)}}};
+                      {"page", blueprint_.page(init, data_index)},
+                      {"done", state.done}}};
+        live.details = reply.data;
         active_.emplace(agent, std::move(live));
         return reply;
     }

@@ -417,6 +417,8 @@ public:
         const auto it = worker_index_.find(id);
         return it != worker_index_.end() && workers_[it->second].state != presence::left;
     }
+    /// Whether the worker ever joined (left or not): the other per-worker observers need it.
+    [[nodiscard]] bool knows(worker_id id) const { return worker_index_.find(id) != worker_index_.end(); }
     /// Joined workers.
     [[nodiscard]] std::size_t joined_workers() const noexcept {
         std::size_t n = 0;

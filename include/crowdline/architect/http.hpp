@@ -1,0 +1,874 @@
+#pragma once
+/// `architects::http`: the architect a team runs — HTTP/1.1 and WebSocket on Boost.Beast/Asio, serving the
+/// worker and review pages (embedded in the header: nothing to deploy), the packet API, `/healthz` and
+/// Prometheus `/metrics`. It models `crowdline::architect`, so it drops into the same pipeline as
+/// `in_process`.
+///
+/// Endpoints:
+///  - `GET /`, `/worker.html`, `/review`, `/review.html`: the embedded pages (any other path is 404: the
+///    asset table is the only thing served, so `..` can reach nothing);
+///  - `GET /ws`: WebSocket; each text message is a packet `{id?, type, agent?, data}`, each reply carries
+///    the request's `id`; the server's pushes (`channel().send`) arrive without one;
+///  - `POST /api/packet` (body: a packet) and `POST /api/<type>` (body: `{agent?, data?}`): one request,
+///    one reply packet; error replies map to HTTP statuses (`status_for`);
+///  - `GET /healthz`, `GET /metrics`, and whatever the application adds with `route` (the review API).
+///
+/// Limits: body size (413), header size (431), JSON depth (400), connections (503 past
+/// `max_connections`), and a deadline on every read, so a slow or silent client is cut off after
+/// `idle_timeout_seconds`. A WebSocket that closes counts as a disconnect only after
+/// `disconnect_grace_seconds`: a reloaded page that comes back with `init` keeps its unit.
+///
+/// Threads: `threads` I/O threads run the sessions; handlers run on them (the pipeline serialises itself).
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/hana/adapt_struct.hpp>
+#include <nlohmann/json.hpp>
+
+#include <crowdline/architect/architect.hpp>
+#include <crowdline/architect/detail/http_assets.hpp>
+#include <crowdline/config/args.hpp>
+#include <crowdline/errors.hpp>
+#include <crowdline/model/ids.hpp>
+
+namespace crowdline::architects {
+
+/// Settings of an `http` architect (reflected: loads from JSON / `key=value` like any args struct).
+struct http_args {
+    std::string host = "127.0.0.1";               ///< address to listen on
+    std::uint16_t port = 8080;                    ///< 0 picks a free port (see `http::port()`)
+    std::string public_url{};                     ///< what deploy() returns; empty → http://host:port
+    std::size_t threads = 2;                      ///< I/O threads
+    std::size_t max_body_bytes = std::size_t{1} << 20;  ///< larger bodies and messages → 413 / too_large
+    std::size_t max_header_bytes = 8192;          ///< larger request headers → 431
+    std::size_t max_json_depth = 64;              ///< deeper JSON → 400 / too_deep
+    std::size_t max_connections = 1024;           ///< more open connections → 503 and closed
+    std::size_t idle_timeout_seconds = 30;        ///< a request (or WebSocket silence) longer than this is cut off
+    std::size_t disconnect_grace_seconds = 10;    ///< a closed WebSocket's units wait this long for a reload
+
+    static constexpr std::array<config::description, 10> descriptions{{
+        {"host", "address to listen on (127.0.0.1 for this machine only, 0.0.0.0 for every interface)"},
+        {"port", "TCP port; 0 picks a free one"},
+        {"public_url", "the URL workers open, when the server is behind a proxy; empty: http://host:port"},
+        {"threads", "I/O threads"},
+        {"max_body_bytes", "largest request body or WebSocket message, in bytes"},
+        {"max_header_bytes", "largest request header block, in bytes"},
+        {"max_json_depth", "deepest JSON nesting accepted in a request"},
+        {"max_connections", "most connections open at once; more are refused with 503"},
+        {"idle_timeout_seconds", "longest time a request may take to arrive, or a WebSocket may stay silent"},
+        {"disconnect_grace_seconds", "how long a closed page keeps its unit, waiting for a reload"},
+    }};
+
+    /// Each problem names its key.
+    void validate() const {
+        if (host.empty()) throw config_error("host: must not be empty");
+        if (threads == 0 || threads > 64) throw config_error("threads: must be between 1 and 64");
+        if (max_body_bytes < 1024) throw config_error("max_body_bytes: must be at least 1024");
+        if (max_header_bytes < 1024) throw config_error("max_header_bytes: must be at least 1024");
+        if (max_json_depth == 0) throw config_error("max_json_depth: must be > 0");
+        if (max_connections == 0) throw config_error("max_connections: must be > 0");
+        if (idle_timeout_seconds == 0) throw config_error("idle_timeout_seconds: must be > 0");
+    }
+};
+
+/// A request as a route handler sees it.
+struct http_request {
+    std::string method;         ///< "GET", "POST", …
+    std::string path;           ///< the target before '?'
+    std::string query;          ///< the target after '?', undecoded
+    std::string body;
+    std::string authorization;  ///< the Authorization header, as sent
+
+    /// The value of `name` in the query string, percent-decoded; nullopt when absent.
+    [[nodiscard]] std::optional<std::string> query_param(std::string_view name) const;
+    /// The token of an `Authorization: Bearer <token>` header; empty when there is none.
+    [[nodiscard]] std::string bearer_token() const {
+        constexpr std::string_view scheme = "Bearer ";
+        if (authorization.size() <= scheme.size() || authorization.compare(0, scheme.size(), scheme) != 0) return {};
+        return authorization.substr(scheme.size());
+    }
+};
+
+/// What a route handler answers.
+struct http_response {
+    unsigned status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+
+    [[nodiscard]] static http_response json(unsigned status, nlohmann::json const& j) {
+        return {status, "application/json", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+    }
+    /// `{"error": {"reason", "message"}}` — the shape every refusal of the HTTP API has.
+    [[nodiscard]] static http_response error(unsigned status, std::string_view reason, std::string_view message) {
+        return json(status, {{"error", {{"reason", reason}, {"message", message}}}});
+    }
+};
+
+using route_handler = std::function<http_response(http_request const&)>;
+
+/// The HTTP status an error packet maps to (a non-error reply is 200).
+[[nodiscard]] inline unsigned status_for(packet const& reply) {
+    if (!reply.is_error()) return 200;
+    auto reason = reply.data.value("reason", std::string{});
+    if (reason == packet_errors::too_large) return 413;
+    if (reason == "forbidden" || reason == "revoked" || reason == "not_your_unit") return 403;
+    if (reason == "unknown_agent" || reason == packet_errors::not_found) return 404;
+    if (reason == packet_errors::conflict) return 409;
+    if (reason == packet_errors::unavailable || reason == packet_errors::no_handler) return 503;
+    if (reason == packet_errors::internal_error) return 500;
+    return 400;
+}
+
+namespace detail {
+
+inline int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/// Percent-decoding ('+' is a space); a broken escape is kept as written.
+inline std::string percent_decode(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '+') {
+            out += ' ';
+        } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+            out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+/// Request latency buckets (seconds) of the `/metrics` histogram.
+inline constexpr std::array<double, 10> latency_buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5};
+
+/// Counters `/metrics` prints; atomics, so sessions on any thread update them without a lock.
+struct http_counters {
+    std::atomic<std::uint64_t> connections_open{0};
+    std::atomic<std::uint64_t> connections_total{0};
+    std::atomic<std::uint64_t> connections_refused{0};
+    std::atomic<std::uint64_t> websockets_open{0};
+    std::atomic<std::uint64_t> timeouts{0};
+    std::array<std::atomic<std::uint64_t>, 6> responses_by_class{};  ///< 1xx … 5xx (index 1..5)
+    std::array<std::atomic<std::uint64_t>, latency_buckets.size() + 1> packet_latency{};  ///< last: +Inf
+    std::atomic<std::uint64_t> packet_latency_sum_ns{0};
+    std::atomic<std::uint64_t> packets{0};
+
+    void observe(std::chrono::nanoseconds took) noexcept {
+        auto seconds = std::chrono::duration<double>(took).count();
+        std::size_t b = 0;
+        while (b < latency_buckets.size() && seconds > latency_buckets[b]) ++b;
+        packet_latency[b].fetch_add(1, std::memory_order_relaxed);
+        packet_latency_sum_ns.fetch_add(static_cast<std::uint64_t>(took.count()), std::memory_order_relaxed);
+        packets.fetch_add(1, std::memory_order_relaxed);
+    }
+    void response(unsigned status) noexcept {
+        auto c = status / 100;
+        if (c >= 1 && c <= 5) responses_by_class[c].fetch_add(1, std::memory_order_relaxed);
+    }
+};
+
+class http_state;
+
+}  // namespace detail
+
+inline std::optional<std::string> http_request::query_param(std::string_view name) const {
+    std::string_view q = query;
+    while (!q.empty()) {
+        auto amp = q.find('&');
+        auto pair = q.substr(0, amp);
+        auto eq = pair.find('=');
+        if (detail::percent_decode(pair.substr(0, eq)) == name)
+            return eq == std::string_view::npos ? std::string{} : detail::percent_decode(pair.substr(eq + 1));
+        if (amp == std::string_view::npos) break;
+        q.remove_prefix(amp + 1);
+    }
+    return std::nullopt;
+}
+
+/// The channel of an `http` architect: pushes go to the WebSocket that holds the agent; requests from any
+/// endpoint reach the one `on_message` handler; a closed WebSocket's agents reach `on_disconnect` after
+/// the grace period.
+class http_channel {
+public:
+    using message_handler = std::function<packet(packet const&)>;
+    using disconnect_handler = std::function<void(agent_id)>;
+
+    http_channel() = default;
+    http_channel(http_channel const&) = delete;
+    http_channel& operator=(http_channel const&) = delete;
+
+    /// Queues `p` on the WebSocket of the agent's page; false when it has none open, or the server is down.
+    bool send(agent_id agent, packet const& p);
+    void on_message(message_handler handler) {
+        std::lock_guard l{mutex_};
+        message_ = handler ? std::make_shared<message_handler const>(std::move(handler)) : nullptr;
+    }
+    void on_disconnect(disconnect_handler handler) {
+        std::lock_guard l{mutex_};
+        disconnect_ = handler ? std::make_shared<disconnect_handler const>(std::move(handler)) : nullptr;
+    }
+    /// True between deploy() and shutdown().
+    [[nodiscard]] bool is_alive() const { return alive_.load(); }
+
+    /// One request through the handler; never throws (a failure is an error packet, as for `in_process`).
+    packet request(packet const& p) {
+        if (!alive_.load()) return packet::error(std::string(packet_errors::unavailable), "the server is not deployed");
+        std::shared_ptr<message_handler const> handler;
+        {
+            std::lock_guard l{mutex_};
+            handler = message_;
+        }
+        if (!handler)
+            return packet::error(std::string(packet_errors::no_handler), "the server does not serve requests yet");
+        try {
+            return (*handler)(p);
+        } catch (...) {
+            return crowdline::detail::error_reply_for_current_exception();
+        }
+    }
+
+private:
+    friend class http;
+    friend class detail::http_state;
+    std::atomic<bool> alive_{false};
+    std::mutex mutex_;
+    std::shared_ptr<message_handler const> message_;
+    std::shared_ptr<disconnect_handler const> disconnect_;
+    std::weak_ptr<detail::http_state> state_;
+};
+
+namespace detail {
+
+namespace beast = boost::beast;
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
+using tcp = boost::asio::ip::tcp;
+
+class ws_session;
+
+/// What every session shares with the server: settings, routes, counters, and which WebSocket holds
+/// which agent. Held by shared_ptr, so a session outliving `http::shutdown` touches nothing freed.
+class http_state : public std::enable_shared_from_this<http_state> {
+public:
+    http_state(http_args a, http_channel& ch) : args(std::move(a)), channel(ch) {}
+
+    http_args args;
+    http_channel& channel;
+    http_counters counters;
+    std::atomic<bool> stopping{false};
+    asio::io_context* io = nullptr;
+
+    std::mutex routes_mutex;
+    std::map<std::pair<std::string, std::string>, std::shared_ptr<route_handler const>> routes;
+    std::function<std::string()> metrics_source;
+
+    // --- agent ↔ WebSocket bindings ------------------------------------------------------------------
+    /// The session that last served `agent`; a reload re-binds it to the new socket.
+    void bind(agent_id agent, std::uint64_t session, std::weak_ptr<ws_session> s) {
+        std::lock_guard l{bind_mutex_};
+        bound_[agent] = {session, std::move(s)};
+    }
+    /// The agent is finished (submitted, released): nothing to tell when its socket closes.
+    void unbind(agent_id agent) {
+        std::lock_guard l{bind_mutex_};
+        bound_.erase(agent);
+    }
+    std::shared_ptr<ws_session> session_of(agent_id agent) {
+        std::lock_guard l{bind_mutex_};
+        auto it = bound_.find(agent);
+        return it == bound_.end() ? nullptr : it->second.second.lock();
+    }
+    /// A WebSocket closed: after the grace period, each agent it still holds is a disconnect.
+    void closed(std::uint64_t session, std::vector<agent_id> agents);
+
+private:
+    std::mutex bind_mutex_;
+    std::unordered_map<agent_id, std::pair<std::uint64_t, std::weak_ptr<ws_session>>> bound_;
+};
+
+/// A reply packet as text, with the request's id when it had one.
+inline std::string reply_text(packet const& reply, nlohmann::json const* id) {
+    nlohmann::json j{{"type", reply.type}, {"data", reply.data}};
+    j["agent"] = reply.agent ? nlohmann::json(reply.agent->value()) : nlohmann::json(nullptr);
+    if (id) j["id"] = *id;
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+/// Handles one packet text; `id_out` receives the request id (when the text had one) so the caller can
+/// echo it. Every refusal is an error packet; the handler never sees bad input.
+inline packet handle_packet_text(http_state& st, std::string_view text, nlohmann::json& id_out,
+                                 std::optional<std::string_view> forced_type = std::nullopt) {
+    auto const started = std::chrono::steady_clock::now();
+    packet reply;
+    try {
+        auto j = parse_message_json(text, st.args.max_body_bytes, st.args.max_json_depth);
+        if (j.is_object()) {
+            if (auto id = j.find("id"); id != j.end() && (id->is_number_integer() || id->is_string())) id_out = *id;
+            if (forced_type) j["type"] = *forced_type;
+        }
+        reply = st.channel.request(packet_from_json(std::move(j)));
+    } catch (bad_packet const& e) {
+        reply = packet::error(e.reason, e.what());
+    } catch (...) {
+        reply = crowdline::detail::error_reply_for_current_exception();
+    }
+    st.counters.observe(std::chrono::steady_clock::now() - started);
+    return reply;
+}
+
+/// A WebSocket: reads packets, replies in order, and carries the server's pushes, all on one strand.
+class ws_session : public std::enable_shared_from_this<ws_session> {
+public:
+    ws_session(std::shared_ptr<http_state> st, tcp::socket&& socket, std::uint64_t id)
+        : state_(std::move(st)), ws_(std::move(socket)), id_(id) {}
+
+    ~ws_session() {
+        state_->counters.websockets_open.fetch_sub(1);
+        state_->counters.connections_open.fetch_sub(1);
+        if (!state_->stopping.load()) state_->closed(id_, {agents_.begin(), agents_.end()});
+    }
+
+    template <class Request>
+    void start(Request req) {
+        state_->counters.websockets_open.fetch_add(1);
+        beast::get_lowest_layer(ws_).expires_never();  // the WebSocket's own timeouts take over
+        websocket::stream_base::timeout t{};
+        t.handshake_timeout = std::chrono::seconds(state_->args.idle_timeout_seconds);
+        t.idle_timeout = std::chrono::seconds(state_->args.idle_timeout_seconds);
+        t.keep_alive_pings = true;  // a live page answers pings; a dead one is closed after idle_timeout
+        ws_.set_option(t);
+        ws_.read_message_max(state_->args.max_body_bytes);
+        ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
+    }
+
+    /// From any thread: queue a text for this socket.
+    void push(std::string text) {
+        asio::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
+            self->queue(std::move(text));
+        });
+    }
+
+private:
+    void on_accept(beast::error_code ec) {
+        if (ec) return;
+        read();
+    }
+    void read() {
+        buffer_.clear();
+        ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+    }
+    void on_read(beast::error_code ec, std::size_t) {
+        if (ec == websocket::error::message_too_big) {
+            // The limit is part of the protocol: say why, then close (the frame's rest was not read).
+            queue(reply_text(packet::error(std::string(packet_errors::too_large),
+                                           "message over the limit of " + std::to_string(state_->args.max_body_bytes) +
+                                               " bytes"),
+                             nullptr));
+            closing_ = true;
+            return;
+        }
+        if (ec) {
+            if (ec == beast::error::timeout) state_->counters.timeouts.fetch_add(1);
+            return;
+        }
+        auto text = beast::buffers_to_string(buffer_.data());
+        nlohmann::json id;
+        auto reply = ws_.got_text() ? handle_packet_text(*state_, text, id)
+                                    : packet::error(std::string(packet_errors::invalid_json), "binary messages are not packets");
+        track(reply);
+        queue(reply_text(reply, id.is_null() ? nullptr : &id));
+        read();
+    }
+    /// Which agents this socket holds: a unit handed out or picked up again binds it; a finished one unbinds.
+    void track(packet const& reply) {
+        if (!reply.agent || reply.is_error()) return;
+        auto a = *reply.agent;
+        if (reply.type == "submitted" || reply.type == "released") {
+            agents_.erase(a);
+            state_->unbind(a);
+        } else {
+            agents_.insert(a);
+            state_->bind(a, id_, weak_from_this());
+        }
+    }
+    void queue(std::string text) {
+        outbox_.push_back(std::move(text));
+        if (outbox_.size() == 1) write();
+    }
+    void write() {
+        ws_.text(true);
+        ws_.async_write(asio::buffer(outbox_.front()), beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+    }
+    void on_write(beast::error_code ec, std::size_t) {
+        if (ec) return;
+        outbox_.pop_front();
+        if (!outbox_.empty()) return write();
+        if (closing_)
+            ws_.async_close(websocket::close_code::too_big, [self = shared_from_this()](beast::error_code) {});
+    }
+
+    std::shared_ptr<http_state> state_;
+    websocket::stream<beast::tcp_stream> ws_;
+    std::uint64_t id_;
+    beast::flat_buffer buffer_;
+    std::deque<std::string> outbox_;
+    std::set<agent_id> agents_;
+    bool closing_ = false;
+};
+
+inline void http_state::closed(std::uint64_t session, std::vector<agent_id> agents) {
+    if (agents.empty() || !io) return;
+    auto timer = std::make_shared<asio::steady_timer>(*io, std::chrono::seconds(args.disconnect_grace_seconds));
+    timer->async_wait([self = shared_from_this(), timer, session, agents = std::move(agents)](beast::error_code ec) {
+        if (ec || self->stopping.load()) return;
+        std::vector<agent_id> gone;
+        {
+            std::lock_guard l{self->bind_mutex_};
+            for (auto a : agents)
+                if (auto it = self->bound_.find(a); it != self->bound_.end() && it->second.first == session) {
+                    self->bound_.erase(it);  // no reload picked it up on another socket
+                    gone.push_back(a);
+                }
+        }
+        std::shared_ptr<http_channel::disconnect_handler const> handler;
+        {
+            std::lock_guard l{self->channel.mutex_};
+            handler = self->channel.disconnect_;
+        }
+        if (!handler) return;
+        for (auto a : gone) {
+            try {
+                (*handler)(a);
+            } catch (...) {  // a failing handler must not take the I/O thread down
+            }
+        }
+    });
+}
+
+/// An HTTP/1.1 connection: reads requests one at a time under a deadline, answers, keeps alive.
+class http_session : public std::enable_shared_from_this<http_session> {
+public:
+    http_session(std::shared_ptr<http_state> st, tcp::socket&& socket, std::uint64_t id)
+        : state_(std::move(st)), stream_(std::move(socket)), id_(id) {}
+    ~http_session() {
+        if (!upgraded_) state_->counters.connections_open.fetch_sub(1);
+    }
+
+    void start() {
+        asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&http_session::read, shared_from_this()));
+    }
+    /// Over the connection limit: one 503, then close.
+    void refuse() {
+        asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+            self->respond(http_response::error(503, "too_many_connections", "the server is at its connection limit"),
+                          false, 11);
+        });
+    }
+
+private:
+    void read() {
+        parser_.emplace();
+        parser_->body_limit(state_->args.max_body_bytes);
+        parser_->header_limit(static_cast<std::uint32_t>(state_->args.max_header_bytes));
+        stream_.expires_after(std::chrono::seconds(state_->args.idle_timeout_seconds));
+        bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+    }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        if (ec == bhttp::error::end_of_stream) return close();
+        if (ec == beast::error::timeout) {
+            state_->counters.timeouts.fetch_add(1);
+            return;  // the stream is closed by its deadline
+        }
+        if (ec == bhttp::error::body_limit)
+            return respond(http_response::error(413, std::string(packet_errors::too_large),
+                                                "request body over the limit of " +
+                                                    std::to_string(state_->args.max_body_bytes) + " bytes"),
+                           false, 11);
+        if (ec == bhttp::error::header_limit)
+            return respond(http_response::error(431, "header_too_large", "request header over the limit"), false, 11);
+        if (ec) {
+            if (ec == asio::error::operation_aborted || ec == asio::error::eof || ec == asio::error::connection_reset) return;
+            return respond(http_response::error(400, "bad_request", "malformed HTTP request"), false, 11);
+        }
+        auto req = parser_->release();
+        if (websocket::is_upgrade(req)) {
+            if (req.target() != "/ws")
+                return respond(http_response::error(404, "not_found", "WebSocket endpoint is /ws"), false, req.version());
+            upgraded_ = true;  // the connection now counts as the WebSocket's
+            std::make_shared<ws_session>(state_, stream_.release_socket(), id_)->start(std::move(req));
+            return;
+        }
+        respond(serve(req), req.keep_alive(), req.version());
+    }
+
+    http_response serve(bhttp::request<bhttp::string_body> const& req) {
+        http_request r;
+        r.method = std::string(req.method_string());
+        auto const raw_target = req.target();
+        std::string_view target{raw_target.data(), raw_target.size()};
+        auto q = target.find('?');
+        r.path = std::string(target.substr(0, q));
+        if (q != std::string_view::npos) r.query = std::string(target.substr(q + 1));
+        r.body = req.body();
+        if (auto it = req.find(bhttp::field::authorization); it != req.end()) r.authorization = std::string(it->value());
+        return route(r);
+    }
+
+    http_response route(http_request const& r) {
+        if (r.method == "GET" || r.method == "HEAD") {
+            if (r.path == "/healthz")
+                return state_->channel.is_alive() ? http_response::json(200, {{"status", "ok"}})
+                                                  : http_response::error(503, "unavailable", "not deployed");
+            if (r.path == "/metrics") return metrics();
+            std::string_view asset = r.path;
+            if (asset == "/") asset = "/worker.html";
+            else if (asset == "/review") asset = "/review.html";
+            for (auto const& a : http_assets)
+                if (a.path == asset) return {200, std::string(a.content_type), std::string(a.body)};
+        }
+        if (r.method == "POST" && r.path.starts_with("/api/")) {
+            std::string_view rest = std::string_view(r.path).substr(5);
+            if (rest == "packet") return packet_response(r.body, std::nullopt);
+            static constexpr std::array<std::string_view, 7> types{"register", "init",  "submit",           "heartbeat",
+                                                                   "release",  "live_update", "submit_onboarding"};
+            for (auto t : types)
+                if (rest == t) return packet_response(r.body, t);
+        }
+        std::shared_ptr<route_handler const> handler;
+        bool path_known = false;
+        {
+            std::lock_guard l{state_->routes_mutex};
+            if (auto it = state_->routes.find({r.method, r.path}); it != state_->routes.end()) handler = it->second;
+            for (auto const& [key, h] : state_->routes) path_known = path_known || key.second == r.path;
+        }
+        if (handler) {
+            try {
+                return (*handler)(r);
+            } catch (...) {
+                auto e = crowdline::detail::error_reply_for_current_exception();
+                return http_response::error(status_for(e), e.data.value("reason", ""), e.data.value("message", ""));
+            }
+        }
+        if (path_known) return http_response::error(405, "method_not_allowed", r.method + " is not allowed on " + r.path);
+        return http_response::error(404, "not_found", "no such page or endpoint");
+    }
+
+    http_response packet_response(std::string const& body, std::optional<std::string_view> type) {
+        nlohmann::json id;
+        auto reply = handle_packet_text(*state_, body, id, type);
+        return {status_for(reply), "application/json", reply_text(reply, id.is_null() ? nullptr : &id)};
+    }
+
+    http_response metrics() {
+        auto& c = state_->counters;
+        std::string out;
+        auto line = [&](std::string_view name, std::string_view help, std::string_view type, auto value) {
+            out += "# HELP " + std::string(name) + ' ' + std::string(help) + "\n# TYPE " + std::string(name) + ' ' +
+                   std::string(type) + '\n' + std::string(name) + ' ' + std::to_string(value) + '\n';
+        };
+        line("crowdline_http_connections_open", "Connections open now.", "gauge", c.connections_open.load());
+        line("crowdline_http_connections_total", "Connections accepted.", "counter", c.connections_total.load());
+        line("crowdline_http_connections_refused_total", "Connections refused at the limit.", "counter",
+             c.connections_refused.load());
+        line("crowdline_http_websockets_open", "WebSockets open now.", "gauge", c.websockets_open.load());
+        line("crowdline_http_timeouts_total", "Requests or sockets cut off by the idle timeout.", "counter",
+             c.timeouts.load());
+        out += "# HELP crowdline_http_responses_total HTTP responses by status class.\n"
+               "# TYPE crowdline_http_responses_total counter\n";
+        for (int k = 1; k <= 5; ++k)
+            out += "crowdline_http_responses_total{class=\"" + std::to_string(k) + "xx\"} " +
+                   std::to_string(c.responses_by_class[static_cast<std::size_t>(k)].load()) + '\n';
+        out += "# HELP crowdline_request_duration_seconds Time to handle one packet (HTTP or WebSocket).\n"
+               "# TYPE crowdline_request_duration_seconds histogram\n";
+        std::uint64_t cumulative = 0;
+        for (std::size_t b = 0; b <= latency_buckets.size(); ++b) {
+            cumulative += c.packet_latency[b].load();
+            std::string le = b < latency_buckets.size() ? nlohmann::json(latency_buckets[b]).dump() : "+Inf";
+            out += "crowdline_request_duration_seconds_bucket{le=\"" + le + "\"} " + std::to_string(cumulative) + '\n';
+        }
+        out += "crowdline_request_duration_seconds_sum " +
+               nlohmann::json(static_cast<double>(c.packet_latency_sum_ns.load()) / 1e9).dump() + '\n';
+        out += "crowdline_request_duration_seconds_count " + std::to_string(c.packets.load()) + '\n';
+        std::function<std::string()> more;
+        {
+            std::lock_guard l{state_->routes_mutex};
+            more = state_->metrics_source;
+        }
+        if (more) out += more();
+        return {200, "text/plain; version=0.0.4; charset=utf-8", std::move(out)};
+    }
+
+    void respond(http_response r, bool keep_alive, unsigned version) {
+        state_->counters.response(r.status);
+        auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), version);
+        res->set(bhttp::field::server, "crowdline");
+        res->set(bhttp::field::content_type, r.content_type);
+        res->set(bhttp::field::cache_control, "no-store");
+        res->set("X-Content-Type-Options", "nosniff");
+        res->keep_alive(keep_alive);
+        res->body() = std::move(r.body);
+        res->prepare_payload();
+        stream_.expires_after(std::chrono::seconds(state_->args.idle_timeout_seconds));
+        bhttp::async_write(stream_, *res,
+                           [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+                               if (ec) return;
+                               if (!keep_alive) return self->close();
+                               self->read();
+                           });
+    }
+
+    void close() {
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+
+    std::shared_ptr<http_state> state_;
+    beast::tcp_stream stream_;
+    std::uint64_t id_;
+    beast::flat_buffer buffer_;
+    std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    bool upgraded_ = false;
+};
+
+/// Accepts connections, each on its own strand, and enforces the connection limit.
+class http_listener : public std::enable_shared_from_this<http_listener> {
+public:
+    http_listener(std::shared_ptr<http_state> st, asio::io_context& io, tcp::endpoint at)
+        : state_(std::move(st)), io_(io), acceptor_(asio::make_strand(io)) {
+        beast::error_code ec;
+        acceptor_.open(at.protocol(), ec);
+        if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+        if (!ec) acceptor_.bind(at, ec);
+        if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+        if (ec)
+            throw error("architects::http: cannot listen on " + at.address().to_string() + ":" +
+                        std::to_string(at.port()) + " (" + ec.message() + ")");
+    }
+    [[nodiscard]] std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+    void start() { accept(); }
+    void stop() {
+        asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+            beast::error_code ec;
+            self->acceptor_.close(ec);
+        });
+    }
+
+private:
+    void accept() {
+        acceptor_.async_accept(asio::make_strand(io_), beast::bind_front_handler(&http_listener::on_accept, shared_from_this()));
+    }
+    void on_accept(beast::error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || state_->stopping.load()) return;
+        if (!ec) {
+            auto& c = state_->counters;
+            c.connections_total.fetch_add(1);
+            auto open = c.connections_open.fetch_add(1) + 1;
+            auto session = std::make_shared<http_session>(state_, std::move(socket), ++next_id_);
+            if (open > state_->args.max_connections) {
+                c.connections_refused.fetch_add(1);
+                session->refuse();
+            } else {
+                session->start();
+            }
+        }
+        accept();
+    }
+
+    std::shared_ptr<http_state> state_;
+    asio::io_context& io_;
+    tcp::acceptor acceptor_;
+    std::uint64_t next_id_ = 0;
+};
+
+}  // namespace detail
+
+inline bool http_channel::send(agent_id agent, packet const& p) {
+    if (!alive_.load()) return false;
+    auto st = state_.lock();
+    if (!st) return false;
+    auto session = st->session_of(agent);
+    if (!session) return false;
+    session->push(detail::reply_text(p, nullptr));
+    return true;
+}
+
+/// The HTTP/WebSocket architect. prepare() binds the port (so a busy port fails early, and `port()` is
+/// known), deploy() starts the I/O threads and returns the URL, shutdown() stops and joins them (final).
+class http {
+public:
+    using args_type = http_args;
+
+    /// Refuses invalid args with `config_error` naming the key.
+    explicit http(args_type args = {}) : args_{(args.validate(), std::move(args))} {}
+    http(http const&) = delete;
+    http& operator=(http const&) = delete;
+    ~http() { shutdown(); }
+
+    /// Binds and listens. A port in use (or an address that is not this machine's) → `crowdline::error`.
+    void prepare() {
+        std::lock_guard l{mutex_};
+        if (stage_ == stage::shut_down) throw error("architects::http: prepare() after shutdown()");
+        if (stage_ != stage::created) return;
+        io_ = std::make_unique<boost::asio::io_context>(static_cast<int>(args_.threads));
+        state_ = std::make_shared<detail::http_state>(args_, channel_);
+        state_->io = io_.get();
+        state_->routes = std::move(pending_routes_);
+        state_->metrics_source = std::move(pending_metrics_);
+        boost::system::error_code ec;
+        auto address = boost::asio::ip::make_address(args_.host, ec);
+        if (ec) throw config_error("host: \"" + args_.host + "\" is not an IP address");
+        listener_ = std::make_shared<detail::http_listener>(state_, *io_, detail::tcp::endpoint{address, args_.port});
+        channel_.state_ = state_;
+        stage_ = stage::prepared;
+    }
+
+    /// Starts serving; returns the URL workers open.
+    std::string deploy() {
+        std::lock_guard l{mutex_};
+        if (stage_ == stage::created) throw error("architects::http: deploy() before prepare()");
+        if (stage_ == stage::shut_down) throw error("architects::http: deploy() after shutdown()");
+        if (stage_ == stage::deployed) return url_locked();
+        listener_->start();
+        channel_.alive_ = true;
+        for (std::size_t i = 0; i < args_.threads; ++i) threads_.emplace_back([io = io_.get()] { io->run(); });
+        stage_ = stage::deployed;
+        return url_locked();
+    }
+
+    /// Stops accepting, closes every connection, joins the threads. Later requests cannot connect.
+    /// Called from one of the server's own threads (a pipeline finishing its run inside the handler of
+    /// the last submission), it cannot join: it closes the door at once, lets the replies in flight go
+    /// out for a moment, then stops the threads, which the next call from outside (or the destructor) joins.
+    void shutdown() {
+        std::lock_guard l{mutex_};
+        channel_.alive_ = false;
+        if (stage_ != stage::shut_down) {
+            if (state_) state_->stopping = true;
+            if (listener_) listener_->stop();
+        }
+        bool const on_own_thread = std::ranges::any_of(threads_, [](std::thread const& t) {
+            return t.get_id() == std::this_thread::get_id();
+        });
+        if (on_own_thread) {
+            if (stage_ != stage::shut_down && io_) {
+                auto timer = std::make_shared<boost::asio::steady_timer>(*io_, std::chrono::milliseconds(200));
+                timer->async_wait([timer, io = io_.get()](boost::system::error_code) { io->stop(); });
+            }
+            stage_ = stage::shut_down;
+            return;
+        }
+        if (io_) io_->stop();
+        for (auto& t : threads_) t.join();
+        threads_.clear();
+        listener_.reset();
+        io_.reset();  // destroys pending handlers, and with them every session
+        stage_ = stage::shut_down;
+    }
+
+    /// The channel the pipeline installs its handlers on.
+    http_channel& channel() noexcept { return channel_; }
+
+    /// Adds an endpoint (exact method and path), e.g. the review API. Before or after deploy().
+    void route(std::string method, std::string path, route_handler handler) {
+        auto h = std::make_shared<route_handler const>(std::move(handler));
+        std::lock_guard l{mutex_};
+        if (state_) {
+            std::lock_guard r{state_->routes_mutex};
+            state_->routes[{std::move(method), std::move(path)}] = std::move(h);
+        } else {
+            pending_routes_[{std::move(method), std::move(path)}] = std::move(h);
+        }
+    }
+    /// More Prometheus text appended to `/metrics` (units by status, workers, steals …).
+    void set_metrics_source(std::function<std::string()> source) {
+        std::lock_guard l{mutex_};
+        if (state_) {
+            std::lock_guard r{state_->routes_mutex};
+            state_->metrics_source = std::move(source);
+        } else {
+            pending_metrics_ = std::move(source);
+        }
+    }
+
+    /// The port listened on (after prepare(); the real one when args said 0).
+    [[nodiscard]] std::uint16_t port() const {
+        std::lock_guard l{mutex_};
+        if (!listener_) throw error("architects::http: port() before prepare()");
+        return listener_->port();
+    }
+    [[nodiscard]] std::string url() const {
+        std::lock_guard l{mutex_};
+        return url_locked();
+    }
+    [[nodiscard]] args_type const& args() const noexcept { return args_; }
+    /// Open connections now (HTTP and WebSocket).
+    [[nodiscard]] std::uint64_t open_connections() const {
+        std::lock_guard l{mutex_};
+        return state_ ? state_->counters.connections_open.load() : 0;
+    }
+
+private:
+    enum class stage { created, prepared, deployed, shut_down };
+
+    std::string url_locked() const {
+        if (!args_.public_url.empty()) return args_.public_url;
+        if (!listener_) return "http://" + args_.host + ":" + std::to_string(args_.port);
+        return "http://" + args_.host + ":" + std::to_string(listener_->port());
+    }
+
+    args_type args_;
+    http_channel channel_;
+    mutable std::mutex mutex_;
+    stage stage_ = stage::created;
+    std::unique_ptr<boost::asio::io_context> io_;
+    std::shared_ptr<detail::http_state> state_;
+    std::shared_ptr<detail::http_listener> listener_;
+    std::vector<std::thread> threads_;
+    std::map<std::pair<std::string, std::string>, std::shared_ptr<route_handler const>> pending_routes_;
+    std::function<std::string()> pending_metrics_;
+};
+
+static_assert(channel<http_channel>, "architects::http_channel must model crowdline::channel");
+static_assert(architect<http>, "architects::http must model crowdline::architect");
+
+}  // namespace crowdline::architects
+
+BOOST_HANA_ADAPT_STRUCT(crowdline::architects::http_args, host, port, public_url, threads, max_body_bytes,
+                        max_header_bytes, max_json_depth, max_connections, idle_timeout_seconds,
+                        disconnect_grace_seconds);

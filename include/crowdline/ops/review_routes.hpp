@@ -1,0 +1,245 @@
+#pragma once
+/// The requester's side of a served campaign: the review API and live dashboard behind the review page,
+/// JSONL export, and the campaign's Prometheus metrics, added to an `architects::http` server for one
+/// running pipeline. Every endpoint needs the requester's token (`Authorization: Bearer <token>`): none
+/// → 401, a wrong one → 403, and nothing is read or changed.
+///
+///  - `GET  /api/review/units?status=completed|accepted|rejected|soft_rejected|all`
+///  - `POST /api/review/decide` `{agent_id, action: approve|reject|soft_reject, note?, bonus?, block?}`
+///  - `POST /api/review/block` `{worker_id, block: bool, note?}`
+///  - `GET  /api/review/dashboard` — units by status, progress per group, workers, steals, starved items
+///  - `GET  /api/export?format=jsonl`
+///
+/// Each handler runs under the pipeline's lock (`pipeline::locked`), so a review never races the worker
+/// pool on the store. Errors are `{"error": {reason, message}}` with 400 / 404 / 409 / 402 statuses.
+
+#include <cstddef>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include <crowdline/architect/http.hpp>
+#include <crowdline/blueprint/blueprint.hpp>
+#include <crowdline/errors.hpp>
+#include <crowdline/model/ids.hpp>
+#include <crowdline/model/status.hpp>
+#include <crowdline/ops/data_browser.hpp>
+#include <crowdline/ops/pipeline.hpp>
+#include <crowdline/ops/review.hpp>
+
+namespace crowdline {
+
+/// Settings of `add_review_routes`.
+struct review_routes_options {
+    std::string requester_token;  ///< the secret of the review link; at least 16 characters
+    std::string group_by{};       ///< item field that groups progress and units (e.g. "lang"); empty: none
+};
+
+namespace detail {
+
+/// The group of an item: `field` of its first unit's data, else of its shared data; "" when absent.
+inline std::string group_of(nlohmann::json const& data, std::string const& field) {
+    if (field.empty() || !data.is_object()) return {};
+    auto it = data.find(field);
+    if (it == data.end()) return {};
+    return it->is_string() ? it->template get<std::string>() : it->dump();
+}
+
+inline std::string group_of_init(initialization_data const& init, std::string const& field) {
+    if (!init.unit_data.empty()) {
+        auto g = group_of(init.unit_data.front(), field);
+        if (!g.empty()) return g;
+    }
+    return group_of(init.shared, field);
+}
+
+/// The review status filter of the units list.
+inline std::optional<unit_status> review_status(std::string const& s) {
+    if (s == "all") return std::nullopt;
+    if (s == "completed") return unit_status::completed;
+    if (s == "accepted") return unit_status::accepted;
+    if (s == "rejected") return unit_status::rejected;
+    if (s == "soft_rejected") return unit_status::soft_rejected;
+    throw invalid_argument("status: expected completed, accepted, rejected, soft_rejected or all, got \"" + s + "\"");
+}
+
+inline nlohmann::json parse_body(architects::http_request const& r) {
+    auto j = parse_message_json(r.body, std::size_t{1} << 20, 32);
+    if (!j.is_object()) throw invalid_argument("request body: expected a JSON object");
+    return j;
+}
+
+template <class Id>
+Id id_field(nlohmann::json const& body, char const* name) {
+    auto it = body.find(name);
+    if (it == body.end() || !it->is_number_integer())
+        throw invalid_argument(std::string(name) + ": expected an integer id");
+    return Id{it->template get<std::int64_t>()};
+}
+
+/// The error response for the exception in flight.
+inline architects::http_response review_error() {
+    try {
+        throw;
+    } catch (review::payment_refused const& e) {
+        return architects::http_response::error(402, "payment_refused", e.what());
+    } catch (...) {
+        auto p = error_reply_for_current_exception();
+        return architects::http_response::error(architects::status_for(p), p.data.value("reason", ""),
+                                                p.data.value("message", ""));
+    }
+}
+
+}  // namespace detail
+
+/// Adds the review API, the export and the campaign's metrics to `server` for `run` (a launched
+/// `crowdline::pipeline`). `server` and `run` must outlive the server's threads.
+template <class Pipeline>
+void add_review_routes(architects::http& server, Pipeline& run, review_routes_options options) {
+    if (options.requester_token.size() < 16)
+        throw config_error("requester_token: must be at least 16 characters (it guards the review pages)");
+    auto opts = std::make_shared<review_routes_options const>(std::move(options));
+
+    /// Wraps a handler: the token first, then any exception as an error response.
+    auto guarded = [opts](auto handler) {
+        return [opts, handler = std::move(handler)](architects::http_request const& r) -> architects::http_response {
+            auto token = r.bearer_token();
+            if (token.empty())
+                return architects::http_response::error(401, "unauthorized",
+                                                        "this endpoint needs the requester token (Authorization: Bearer …)");
+            if (!detail::same_token(token, opts->requester_token))
+                return architects::http_response::error(403, "forbidden", "the requester token is not valid");
+            try {
+                return handler(r);
+            } catch (...) {
+                return detail::review_error();
+            }
+        };
+    };
+
+    server.route("GET", "/api/review/units", guarded([&run, opts](architects::http_request const& r) {
+        auto status = detail::review_status(r.query_param("status").value_or("completed"));
+        auto const this_run = run.run().value();
+        nlohmann::json units = nlohmann::json::array();
+        run.locked([&](auto& db, auto&, auto const&) {
+            for (auto const& u : db.find_units({.task_run = this_run, .status = status})) {
+                if (!complete(u.status) || !u.agent) continue;
+                auto a = db.get_agent(*u.agent);
+                auto w = db.get_worker(a.worker);
+                auto inputs = a.state.is_object() && a.state.contains("inputs") ? a.state["inputs"] : nlohmann::json(nullptr);
+                auto outputs = a.state.is_object() && a.state.contains("outputs") ? a.state["outputs"] : nlohmann::json(nullptr);
+                auto group = detail::group_of(inputs, opts->group_by);
+                units.push_back({{"agent_id", a.id.value()},
+                                 {"unit_id", u.id.value()},
+                                 {"worker_id", w.id.value()},
+                                 {"worker_name", w.name},
+                                 {"status", std::string(to_string(u.status))},
+                                 {"agent_status", std::string(to_string(a.status))},
+                                 {"key", group.empty() ? nlohmann::json(nullptr) : nlohmann::json(group)},
+                                 {"inputs", inputs},
+                                 {"outputs", outputs}});
+            }
+        });
+        return architects::http_response::json(200, {{"units", std::move(units)}});
+    }));
+
+    server.route("POST", "/api/review/decide", guarded([&run](architects::http_request const& r) {
+        auto body = detail::parse_body(r);
+        auto const a = detail::id_field<agent_id>(body, "agent_id");
+        auto action = body.value("action", std::string{});
+        auto note = body.contains("note") && body["note"].is_string() ? body["note"].template get<std::string>() : std::string{};
+        std::optional<double> bonus;
+        if (auto b = body.find("bonus"); b != body.end() && !b->is_null()) {
+            if (!b->is_number()) throw invalid_argument("bonus: expected a number");
+            if (b->template get<double>() > 0) bonus = b->template get<double>();
+        }
+        bool const block = body.value("block", false);
+        auto const this_run = run.run().value();
+        nlohmann::json out;
+        run.locked([&](auto& db, auto& provider, auto const&) {
+            auto agent = db.get_agent(a);
+            if (agent.task_run != this_run)
+                throw entry_does_not_exist("agent " + std::to_string(a.value()) + " is not part of this run");
+            if (action == "approve") review::approve(db, provider, agent.unit, note, bonus);
+            else if (action == "reject") review::reject(db, provider, agent.unit, note);
+            else if (action == "soft_reject") review::soft_reject(db, provider, agent.unit, note);
+            else throw invalid_argument("action: expected approve, reject or soft_reject, got \"" + action + "\"");
+            if (bonus && action != "approve") review::bonus(db, provider, agent.worker, *bonus, note.empty() ? "bonus" : note, agent.unit);
+            if (block) review::block(db, provider, agent.worker, note.empty() ? "blocked in review" : note);
+            out = {{"ok", true},
+                   {"agent_id", a.value()},
+                   {"status", std::string(to_string(db.get_unit(agent.unit).status))}};
+        });
+        return architects::http_response::json(200, out);
+    }));
+
+    server.route("POST", "/api/review/block", guarded([&run](architects::http_request const& r) {
+        auto body = detail::parse_body(r);
+        auto const w = detail::id_field<worker_id>(body, "worker_id");
+        auto it = body.find("block");
+        if (it == body.end() || !it->is_boolean()) throw invalid_argument("block: expected true or false");
+        auto note = body.contains("note") && body["note"].is_string() ? body["note"].template get<std::string>() : std::string{};
+        run.locked([&](auto& db, auto& provider, auto const&) {
+            if (it->template get<bool>()) review::block(db, provider, w, note.empty() ? "blocked in review" : note);
+            else review::unblock(db, provider, w, note);
+        });
+        return architects::http_response::json(200, {{"ok", true}});
+    }));
+
+    server.route("GET", "/api/review/dashboard", guarded([&run, opts](architects::http_request const&) {
+        auto key_of = [opts](initialization_data const& init) { return detail::group_of_init(init, opts->group_by); };
+        nlohmann::json progress = nlohmann::json::array();
+        for (auto const& p : run.progress(key_of)) progress.push_back({{"key", p.key}, {"done", p.done}, {"total", p.total}});
+        nlohmann::json workers = nlohmann::json::array();
+        for (auto const& w : run.workers())
+            workers.push_back({{"worker_id", w.id.value()}, {"name", w.name}, {"joined", w.joined},
+                               {"held", w.held}, {"queue", w.queue}, {"done", w.done}});
+        nlohmann::json starved = nlohmann::json::array();
+        auto describe = [&key_of](initialization_data const& init) {
+            auto item = init.unit_data.empty() ? init.shared : init.unit_data.front();
+            return std::pair{key_of(init), std::move(item)};
+        };
+        for (auto const& [a, what] : run.starved(describe))
+            starved.push_back({{"assignment_id", a.value()}, {"key", what.first}, {"item", what.second}});
+        auto counts = run.locked([](auto&, auto&, auto const& dispatcher) { return dispatcher.counts(); });
+        auto summary = run.summary();
+        return architects::http_response::json(200, {{"complete", run.is_complete()},
+                                                     {"units", summary.to_json()["units"]},
+                                                     {"progress", std::move(progress)},
+                                                     {"workers", std::move(workers)},
+                                                     {"steals", counts.steals},
+                                                     {"starved", std::move(starved)}});
+    }));
+
+    server.route("GET", "/api/export", guarded([&run](architects::http_request const& r) {
+        auto format = r.query_param("format").value_or("jsonl");
+        if (format != "jsonl") throw invalid_argument("format: only jsonl is supported, got \"" + format + "\"");
+        std::ostringstream out;
+        run.locked([&](auto& db, auto&, auto const&) {
+            export_jsonl(out, data_browser{db}.results_for_run(run.run().value()));
+        });
+        return architects::http_response{200, "application/x-ndjson; charset=utf-8", out.str()};
+    }));
+
+    server.set_metrics_source([&run] {
+        std::string out;
+        auto summary = run.summary();
+        out += "# HELP crowdline_units Units of the run by status.\n# TYPE crowdline_units gauge\n";
+        auto const by_status = summary.to_json()["units"];  // named: items() must not outlive a temporary
+        for (auto const& [status, n] : by_status.items())
+            out += "crowdline_units{status=\"" + status + "\"} " + n.dump() + '\n';
+        auto [counts, joined] = run.locked([](auto&, auto&, auto const& d) { return std::pair{d.counts(), d.joined_workers()}; });
+        out += "# HELP crowdline_workers_active Workers the dispatcher counts as present.\n"
+               "# TYPE crowdline_workers_active gauge\ncrowdline_workers_active " + std::to_string(joined) + '\n';
+        out += "# HELP crowdline_steals_total Units taken over from another worker's reservation.\n"
+               "# TYPE crowdline_steals_total counter\ncrowdline_steals_total " + std::to_string(counts.steals) + '\n';
+        out += "# HELP crowdline_units_leased Units handed out and not finished.\n"
+               "# TYPE crowdline_units_leased gauge\ncrowdline_units_leased " + std::to_string(counts.leased) + '\n';
+        return out;
+    });
+}
+
+}  // namespace crowdline

@@ -1,0 +1,409 @@
+// architects::http over real sockets (ARCHITECTURE §9): a campaign served on loopback with the in-house
+// crowd, and every kind of hostile or broken request — wrong and revoked invite links, another worker's
+// unit, malformed JSON, oversized bodies, a slow client, path traversal, review endpoints without the
+// requester token, too many connections — each refused with the right status and the store unchanged.
+// Also: the WebSocket protocol (request ids, disconnect after the grace period, a reload keeping its unit).
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <crowdline/architect/http.hpp>
+#include <crowdline/blueprint/static_form.hpp>
+#include <crowdline/ops/pipeline.hpp>
+#include <crowdline/ops/review_routes.hpp>
+#include <crowdline/provider/in_house.hpp>
+#include <crowdline/routing/dispatcher.hpp>
+#include <crowdline/routing/policies.hpp>
+#include <crowdline/routing/routers.hpp>
+#include <crowdline/store/memory.hpp>
+
+using namespace crowdline;
+using json = nlohmann::json;
+namespace beast = boost::beast;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+struct lang_item {
+    std::string lang;
+    explicit lang_item(initialization_data const& init) : lang(init.unit_data.front().value("lang", "")) {}
+};
+struct langs {
+    std::vector<std::string> keys;
+};
+void from_json(json const& j, langs& p) { p.keys = j.value("keys", std::vector<std::string>{}); }
+
+constexpr char const* requester_token = "0123456789abcdef0123456789abcdef";
+
+/// One HTTP exchange on a fresh connection.
+struct reply {
+    unsigned status = 0;
+    std::string body;
+    json parsed() const { return json::parse(body); }
+};
+
+reply request(std::uint16_t port, std::string method, std::string target, std::string body = {},
+              std::string authorization = {}) {
+    asio::io_context io;
+    beast::tcp_stream stream(io);
+    stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    beast::http::request<beast::http::string_body> req{beast::http::string_to_verb(method), target, 11};
+    req.set(beast::http::field::host, "127.0.0.1");
+    if (!authorization.empty()) req.set(beast::http::field::authorization, authorization);
+    req.body() = std::move(body);
+    req.prepare_payload();
+    beast::http::write(stream, req);
+    beast::flat_buffer buffer;
+    beast::http::response_parser<beast::http::string_body> parser;
+    parser.body_limit(64u << 20);
+    beast::http::read(stream, buffer, parser);
+    return {parser.get().result_int(), parser.get().body()};
+}
+
+reply post(std::uint16_t port, std::string target, json body, std::string authorization = {}) {
+    return request(port, "POST", std::move(target), body.dump(), std::move(authorization));
+}
+
+/// A served campaign: 4 texts (2 en, 2 fr), one unit each; alice reads en, bob reads fr.
+struct served {
+    stores::memory db;
+    architects::http server;
+    providers::in_house crowd{{{"alice", {{"keys", {"en"}}}, {}}, {"bob", {{"keys", {"fr"}}}, {}},
+                               {"carol", {{"keys", {"en", "fr"}}}, {}}}};
+    std::vector<json> items{{{"lang", "en"}, {"text", "one"}},
+                            {{"lang", "fr"}, {"text", "deux"}},
+                            {{"lang", "en"}, {"text", "three"}},
+                            {{"lang", "fr"}, {"text", "quatre"}}};
+    struct lang_of {
+        std::string operator()(lang_item const& i) const { return i.lang; }
+    };
+    struct keys_of {
+        std::vector<std::string> operator()(langs const& p) const { return p.keys; }
+    };
+    decltype(routing::make_dispatcher<lang_item, langs>(routing::average_per_task{1.0},
+                                                        routing::steal_by_key{lang_of{}, keys_of{}},
+                                                        routing::options{})) dispatcher =
+        routing::make_dispatcher<lang_item, langs>(routing::average_per_task{1.0}, routing::steal_by_key{lang_of{}, keys_of{}},
+                                                   routing::options{.lease = std::chrono::seconds(600)});
+    std::optional<pipeline<blueprints::static_form, architects::http&, providers::in_house&, decltype(dispatcher)&,
+                           stores::memory>>
+        run;
+
+    static architects::http_args args(std::size_t idle_seconds) {
+        architects::http_args a;
+        a.port = 0;
+        a.threads = 2;
+        a.max_body_bytes = 4096;
+        a.max_connections = 8;
+        a.idle_timeout_seconds = idle_seconds;
+        a.disconnect_grace_seconds = 1;
+        return a;
+    }
+    static task_run_args run_args() {
+        task_run_args a;
+        a.task_name = "http-test";
+        a.task_title = "Sentiment";
+        a.task_description = "Say how the text feels";
+        a.allowed_concurrent = 1;
+        a.assignment_duration_in_seconds = 600;
+        return a;
+    }
+
+    /// `idle_seconds`: 1 for the slow-client test; a synchronous test client that sleeps does not answer
+    /// the server's WebSocket pings, so those tests allow it longer.
+    explicit served(std::size_t idle_seconds = 1) : server(args(idle_seconds)) {
+        blueprints::static_form form{
+            {blueprints::fields::display_text{.name = "text", .label = "Text", .text = "{{text}}"},
+             blueprints::fields::single_choice{.name = "sentiment", .label = "Sentiment", .options = {"neg", "pos"}}},
+            items};
+        run.emplace(std::move(form), server, crowd, dispatcher, db, run_args());
+        server.prepare();
+        add_review_routes(server, *run, {.requester_token = requester_token, .group_by = "lang"});
+        run->launch();
+    }
+    ~served() {
+        run->shutdown();
+        server.shutdown();
+    }
+    std::uint16_t port() const { return server.port(); }
+    std::string invite(std::string const& name) const { return crowd.invite_token(name); }
+    std::size_t agents() { return run->locked([](auto& s, auto&, auto const&) { return s.find_agents({}).size(); }); }
+    std::size_t completed() {
+        return run->locked([](auto& s, auto&, auto const&) {
+            return s.find_units({.status = unit_status::completed}).size();
+        });
+    }
+};
+
+json register_as(served& s, std::string const& name) {
+    return post(s.port(), "/api/register", {{"data", {{"invite", s.invite(name)}}}}).parsed();
+}
+
+}  // namespace
+
+TEST_CASE("http: a worker registers, submits, and the answer is saved", "[architect][http]") {
+    served s;
+    auto r = register_as(s, "alice");
+    REQUIRE(r["type"] == "agent_details");
+    CHECK(r["data"]["init_data"]["unit_data"]["lang"] == "en");  // routed by the profile the link carries
+    auto agent = r["data"]["agent_id"].get<std::int64_t>();
+    auto ok = post(s.port(), "/api/submit",
+                   {{"agent", agent}, {"data", {{"token", r["data"]["token"]}, {"submission", {{"sentiment", "pos"}}}}}});
+    CHECK(ok.status == 200);
+    CHECK(ok.parsed()["type"] == "submitted");
+    CHECK(ok.parsed()["data"]["done"] == 1);
+    CHECK(s.completed() == 1);
+    auto health = request(s.port(), "GET", "/healthz");
+    CHECK(health.status == 200);
+}
+
+TEST_CASE("http: a page cannot choose its own profile; the invite link decides", "[architect][http][errors]") {
+    served s;
+    // alice reads only en; a page claiming fr gets en work anyway
+    auto r = post(s.port(), "/api/register",
+                  {{"data", {{"invite", s.invite("alice")}, {"profile", {{"keys", {"fr"}}}}, {"worker_name", "bob"}}}})
+                 .parsed();
+    REQUIRE(r["type"] == "agent_details");
+    CHECK(r["data"]["worker_name"] == "alice");
+    CHECK(r["data"]["init_data"]["unit_data"]["lang"] == "en");
+}
+
+TEST_CASE("http: wrong and revoked invite links are refused with 403, nothing written", "[architect][http][errors]") {
+    served s;
+    auto wrong = post(s.port(), "/api/register", {{"data", {{"invite", std::string(32, 'a')}}}});
+    CHECK(wrong.status == 403);
+    CHECK(wrong.parsed()["data"]["reason"] == "forbidden");
+    auto none = post(s.port(), "/api/register", {{"data", json::object()}});
+    CHECK(none.status == 403);
+    s.crowd.revoke_link("bob");
+    auto revoked = post(s.port(), "/api/register", {{"data", {{"invite", s.invite("bob")}}}});
+    CHECK(revoked.status == 403);
+    CHECK(revoked.parsed()["data"]["reason"] == "revoked");
+    CHECK(s.agents() == 0);
+}
+
+TEST_CASE("http: a submit for another worker's unit is refused, the unit stays with its worker",
+          "[architect][http][errors]") {
+    served s;
+    auto alice = register_as(s, "alice");
+    auto bob = register_as(s, "bob");
+    REQUIRE(alice["type"] == "agent_details");
+    REQUIRE(bob["type"] == "agent_details");
+    // bob names alice's agent with his own token
+    auto steal = post(s.port(), "/api/submit",
+                      {{"agent", alice["data"]["agent_id"]},
+                       {"data", {{"token", bob["data"]["token"]}, {"submission", {{"sentiment", "neg"}}}}}});
+    CHECK(steal.status == 403);
+    CHECK(steal.parsed()["data"]["reason"] == "not_your_unit");
+    auto unknown = post(s.port(), "/api/submit",
+                        {{"agent", 99999}, {"data", {{"token", bob["data"]["token"]}, {"submission", json::object()}}}});
+    CHECK(unknown.status == 404);
+    CHECK(s.completed() == 0);
+    // alice can still submit her own unit
+    auto mine = post(s.port(), "/api/submit",
+                     {{"agent", alice["data"]["agent_id"]},
+                      {"data", {{"token", alice["data"]["token"]}, {"submission", {{"sentiment", "neg"}}}}}});
+    CHECK(mine.status == 200);
+    CHECK(s.completed() == 1);
+}
+
+TEST_CASE("http: malformed JSON, deep JSON, non-objects and oversized bodies", "[architect][http][errors]") {
+    served s;
+    auto broken = request(s.port(), "POST", "/api/register", "{\"data\": {");
+    CHECK(broken.status == 400);
+    CHECK(broken.parsed()["data"]["reason"] == "invalid_json");
+    auto deep = request(s.port(), "POST", "/api/packet", std::string(200, '[') + std::string(200, ']'));
+    CHECK(deep.status == 400);
+    CHECK(deep.parsed()["data"]["reason"] == "too_deep");
+    auto list = request(s.port(), "POST", "/api/packet", "[1,2]");
+    CHECK(list.status == 400);
+    CHECK(list.parsed()["data"]["reason"] == "not_an_object");
+    auto unknown = post(s.port(), "/api/packet", {{"type", "format_disk"}});
+    CHECK(unknown.status == 400);
+    auto big = request(s.port(), "POST", "/api/register", std::string(10000, ' '));
+    CHECK(big.status == 413);
+    CHECK(s.agents() == 0);
+    // the server still serves
+    CHECK(register_as(s, "alice")["type"] == "agent_details");
+}
+
+TEST_CASE("http: path traversal reaches nothing but the embedded pages", "[architect][http][errors]") {
+    served s;
+    CHECK(request(s.port(), "GET", "/").status == 200);
+    CHECK(request(s.port(), "GET", "/review").status == 200);
+    for (auto target : {"/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/assets/../worker.html", "/worker.html/..",
+                        "//etc/passwd", "/..%2fworker.html"}) {
+        INFO(target);
+        auto r = request(s.port(), "GET", target);
+        CHECK(r.status == 404);
+        CHECK(r.body.find("root:") == std::string::npos);
+    }
+}
+
+TEST_CASE("http: review endpoints need the requester token", "[architect][http][errors]") {
+    served s;
+    auto alice = register_as(s, "alice");
+    REQUIRE(post(s.port(), "/api/submit",
+                 {{"agent", alice["data"]["agent_id"]},
+                  {"data", {{"token", alice["data"]["token"]}, {"submission", {{"sentiment", "pos"}}}}}})
+                .status == 200);
+    auto const bearer = std::string("Bearer ") + requester_token;
+    for (auto target : {"/api/review/units", "/api/review/dashboard", "/api/export?format=jsonl"}) {
+        INFO(target);
+        CHECK(request(s.port(), "GET", target).status == 401);
+        CHECK(request(s.port(), "GET", target, {}, "Bearer nope").status == 403);
+        CHECK(request(s.port(), "GET", target, {}, bearer).status == 200);
+    }
+    json decide{{"agent_id", alice["data"]["agent_id"]}, {"action", "reject"}};
+    CHECK(post(s.port(), "/api/review/decide", decide).status == 401);
+    CHECK(post(s.port(), "/api/review/decide", decide, "Bearer " + std::string(32, '0')).status == 403);
+    CHECK(s.completed() == 1);  // still completed: nothing was decided
+    auto units = request(s.port(), "GET", "/api/review/units", {}, bearer).parsed()["units"];
+    REQUIRE(units.size() == 1);
+    CHECK(units[0]["key"] == "en");
+    CHECK(units[0]["outputs"]["sentiment"] == "pos");
+    auto approved = post(s.port(), "/api/review/decide", {{"agent_id", alice["data"]["agent_id"]}, {"action", "approve"}},
+                         bearer);
+    CHECK(approved.status == 200);
+    CHECK(approved.parsed()["status"] == "accepted");
+    auto twice = post(s.port(), "/api/review/decide", {{"agent_id", alice["data"]["agent_id"]}, {"action", "reject"}}, bearer);
+    CHECK(twice.status == 409);
+    auto bad_action = post(s.port(), "/api/review/decide", {{"agent_id", alice["data"]["agent_id"]}, {"action", "x"}}, bearer);
+    CHECK(bad_action.status == 400);
+    auto exported = request(s.port(), "GET", "/api/export?format=jsonl", {}, bearer);
+    CHECK(exported.body.find("\"sentiment\":\"pos\"") != std::string::npos);
+}
+
+TEST_CASE("http: a slow client is cut off after the idle timeout; others are served meanwhile",
+          "[architect][http][errors]") {
+    served s;
+    asio::io_context io;
+    tcp::socket slow(io);
+    slow.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), s.port()));
+    asio::write(slow, asio::buffer(std::string("POST /api/register HTTP/1.1\r\nHost: x\r\nContent-Le")));
+    CHECK(register_as(s, "alice")["type"] == "agent_details");  // served while the slow one dawdles
+    auto started = std::chrono::steady_clock::now();
+    char byte;
+    beast::error_code ec;
+    slow.read_some(asio::buffer(&byte, 1), ec);  // blocks until the server gives up on it
+    auto waited = std::chrono::steady_clock::now() - started;
+    CHECK(ec);  // closed, not answered
+    CHECK(waited < std::chrono::seconds(5));
+    CHECK(request(s.port(), "GET", "/metrics").body.find("crowdline_http_timeouts_total 1") != std::string::npos);
+}
+
+TEST_CASE("http: connections past the limit get 503", "[architect][http][errors]") {
+    served s;
+    asio::io_context io;
+    std::vector<tcp::socket> held;
+    for (int i = 0; i < 8; ++i) {
+        held.emplace_back(io);
+        held.back().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), s.port()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto refused = request(s.port(), "GET", "/healthz");
+    CHECK(refused.status == 503);
+    held.clear();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    CHECK(request(s.port(), "GET", "/healthz").status == 200);
+}
+
+TEST_CASE("http: metrics in Prometheus text", "[architect][http]") {
+    served s;
+    (void)register_as(s, "alice");
+    auto m = request(s.port(), "GET", "/metrics");
+    CHECK(m.status == 200);
+    for (auto name : {"crowdline_units{status=\"assigned\"} 1", "crowdline_workers_active 1", "crowdline_steals_total 0",
+                      "crowdline_request_duration_seconds_bucket{le=\"+Inf\"}", "crowdline_http_connections_open"}) {
+        INFO(name);
+        CHECK(m.body.find(name) != std::string::npos);
+    }
+}
+
+namespace {
+
+/// A WebSocket page.
+struct ws_page {
+    asio::io_context io;
+    beast::websocket::stream<tcp::socket> ws{io};
+    int next_id = 1;
+
+    explicit ws_page(std::uint16_t port) {
+        ws.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+        ws.handshake("127.0.0.1", "/ws");
+    }
+    json ask(std::string type, json data, std::optional<std::int64_t> agent = std::nullopt) {
+        json msg{{"id", next_id++}, {"type", std::move(type)}, {"data", std::move(data)}};
+        if (agent) msg["agent"] = *agent;
+        ws.write(asio::buffer(msg.dump()));
+        beast::flat_buffer buffer;
+        ws.read(buffer);
+        return json::parse(beast::buffers_to_string(buffer.data()));
+    }
+    void drop() {
+        beast::error_code ec;
+        ws.next_layer().shutdown(tcp::socket::shutdown_both, ec);
+        ws.next_layer().close(ec);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("http: WebSocket requests carry their id; a reload within the grace period keeps the unit",
+          "[architect][http][websocket]") {
+    served s{5};
+    std::int64_t agent;
+    std::string token;
+    {
+        ws_page page(s.port());
+        auto r = page.ask("register", {{"invite", s.invite("alice")}});
+        REQUIRE(r["type"] == "agent_details");
+        CHECK(r["id"] == 1);
+        agent = r["data"]["agent_id"];
+        token = r["data"]["token"];
+        page.drop();  // the page reloads
+    }
+    ws_page again(s.port());
+    auto r = again.ask("init", {{"token", token}}, agent);
+    REQUIRE(r["type"] == "agent_details");
+    CHECK(r["data"]["agent_id"] == agent);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the grace period: still held
+    auto ok = again.ask("submit", {{"token", token}, {"submission", {{"sentiment", "pos"}}}}, agent);
+    CHECK(ok["type"] == "submitted");
+    CHECK(s.completed() == 1);
+}
+
+TEST_CASE("http: a closed page's unit goes back after the grace period and another reader takes it",
+          "[architect][http][websocket]") {
+    served s{5};
+    std::int64_t agent;
+    {
+        ws_page page(s.port());
+        auto r = page.ask("register", {{"invite", s.invite("bob")}});
+        REQUIRE(r["type"] == "agent_details");
+        REQUIRE(r["data"]["init_data"]["unit_data"]["lang"] == "fr");
+        agent = r["data"]["agent_id"];
+        page.drop();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1600));
+    auto status = s.run->locked([&](auto& db, auto&, auto const&) { return db.get_agent(agent_id{agent}).status; });
+    CHECK(status == agent_status::disconnect);
+    // carol reads fr and en; both fr texts are open again to her
+    ws_page carol(s.port());
+    auto r = carol.ask("register", {{"invite", s.invite("carol")}});
+    REQUIRE(r["type"] == "agent_details");
+}
