@@ -17,10 +17,17 @@
 //                                                                     → submitted: one acknowledged submit
 // until `no_work` (reason no_available_units or run_not_active: every task done, and `serve` exits by itself
 // once the run is complete) or the time budget (--seconds, default 20; an annotator holding a unit when it
-// runs out stops without submitting). A submit's latency is send → reply, as the annotator sees it (client
-// queueing included: the client's CPU use is printed so a saturated client shows). Every other reply —
-// an error packet, a status other than 200, a transport failure or a timeout (--timeout, default 30 s) —
-// is an error: counted, the first 5 printed, and that annotator stops.
+// runs out stops without submitting). With --think-ms an annotator reads for a while (uniform in [½, 1½] ×
+// the value) before each submit; without it (the default) the loop is closed: every annotator always has a
+// request at the server, so latency is mostly queueing (≈ annotators ÷ requests/s, printed). A submit's
+// latency is send → reply, as the annotator sees it (client queueing included: the client's CPU use, and
+// how long both sides waited for a CPU other processes had, are printed). Every other reply — an error
+// packet, a status other than 200, a transport failure or a timeout (--timeout, default 30 s) — is an
+// error: counted, the first 5 printed, and that annotator stops. One exception, counted and shown apart:
+// once every task has been acknowledged, `serve` winds its server down, so registers still arriving get
+// HTTP 503 "unavailable" (or a closed connection as it exits) instead of no_work run_not_active; a server
+// that is down acknowledges nothing, so when every task ended up acknowledged these can only have come
+// after the last submit.
 //
 // Afterwards the server is stopped (SIGTERM unless it already exited; its exit is reported) and the SQLite
 // file is opened with stores::sqlite, only read: every unit a `submitted` reply named must be completed,
@@ -193,6 +200,18 @@ std::string read_text(fs::path const& path) {
 
 // --- the server process ------------------------------------------------------------------------------------
 
+/// The server's pid while it runs, for the signal handler below.
+std::atomic<pid_t> g_server_pid{0};
+static_assert(std::atomic<pid_t>::is_always_lock_free);
+
+/// This program killed (Ctrl-C, a closed pipe on stdout, a crash): take the server down with it, so no
+/// `crowdline serve` is left behind holding a port and a deleted folder, then die of the same signal.
+extern "C" void on_fatal_signal(int sig) {
+    if (pid_t const pid = g_server_pid.load(); pid > 0) ::kill(pid, SIGKILL);
+    std::signal(sig, SIG_DFL);
+    ::raise(sig);
+}
+
 /// `crowdline serve` as a child process; killed (SIGKILL) and reaped if still running when destroyed.
 class server_process {
 public:
@@ -205,6 +224,7 @@ public:
             int st = 0;
             ::waitpid(pid_, &st, 0);
         }
+        g_server_pid = 0;
     }
 
     void start(std::vector<std::string> const& argv, fs::path const& out, fs::path const& err) {
@@ -219,12 +239,15 @@ public:
         int const rc = ::posix_spawn(&pid_, argv.front().c_str(), &fa, nullptr, args.data(), environ);
         posix_spawn_file_actions_destroy(&fa);
         if (rc != 0) fail(argv.front() + ": cannot start (" + std::strerror(rc) + ")");
+        g_server_pid = pid_;
+        for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGABRT, SIGSEGV}) std::signal(sig, on_fatal_signal);
     }
 
     /// True once the process has exited (reaps it).
     bool exited() {
         if (reaped_) return true;
         if (::wait4(pid_, &status_, WNOHANG, &usage_) == pid_) reaped_ = true;
+        if (reaped_) g_server_pid = 0;  // the pid may be reused from now on
         return reaped_;
     }
 
@@ -241,6 +264,7 @@ public:
             killed_ = true;
             ::kill(pid_, SIGKILL);
             if (::wait4(pid_, &status_, 0, &usage_) == pid_) reaped_ = true;
+            g_server_pid = 0;
         }
     }
 

@@ -253,6 +253,18 @@ void save_secrets(std::string const& path, json const& secrets) {
     ::chmod(path.c_str(), 0600);
 }
 
+/// The HTTP architect as the pipeline sees it, minus the pipeline's right to stop it: a finished run
+/// still serves the review page, and a worker who arrives late gets `no_work` (run_not_active) instead of
+/// a dead server. The program shuts the server down itself, on Ctrl-C.
+struct kept_serving {
+    architects::http& server;
+    void prepare() { server.prepare(); }
+    std::string deploy() { return server.deploy(); }
+    void shutdown() {}
+    architects::http_channel& channel() { return server.channel(); }
+};
+static_assert(architect<kept_serving>);
+
 std::atomic<bool> g_stop{false};
 extern "C" void on_signal(int) { g_stop = true; }
 
@@ -302,7 +314,7 @@ int serve(serve_config cfg) {
                               }},
         routing::options{.lease = std::chrono::seconds(cfg.task.assignment_duration_in_seconds),
                          .steal_after = std::chrono::seconds(60)});
-    pipeline run{std::move(form), server, crowd, std::move(dispatcher), db, cfg.task};
+    pipeline run{std::move(form), kept_serving{server}, crowd, std::move(dispatcher), db, cfg.task};
 
     server.prepare();
     add_review_routes(server, run, {.requester_token = secrets["requester_token"], .group_by = cfg.route_by});
@@ -332,14 +344,15 @@ int serve(serve_config cfg) {
         }
     }
     bool const complete = run.is_complete();
-    auto summary = run.summary();
-    if (!complete) {
-        // Keep serving the review pages a finished campaign needs? No: a stop is a stop. Resume by running again.
+    print_progress(run.summary(), 0, 0);
+    if (complete) {
+        std::cout << "The run is complete. The review page stays up until Ctrl-C; then `crowdline export`.\n"
+                  << std::flush;
+        while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    } else {
         run.shutdown();
+        std::cout << "Stopped; run the same command again to resume.\n";
     }
-    print_progress(summary, 0, 0);
-    std::cout << (complete ? "The run is complete. Review with `crowdline review`, export with `crowdline export`.\n"
-                           : "Stopped; run the same command again to resume.\n");
     if (auto f = run.failure()) std::cerr << "crowdline: the run stopped: " << *f << "\n";
     server.shutdown();
     return 0;
