@@ -99,6 +99,7 @@
 #include <crowdline/store/sqlite.hpp>
 
 #include "../common/measure.hpp"
+#include "../../examples/crowdline/campaign.hpp"
 
 extern char** environ;
 
@@ -167,16 +168,6 @@ json make_workers(std::size_t n) {
     json list = json::array();
     for (std::size_t i = 0; i < n; ++i) list.push_back({{"name", annotator_name(i)}, {"languages", {"en"}}});
     return list;
-}
-
-/// The form `serve` uses when none is given (examples/crowdline/main.cpp, demo_form): the baseline's too.
-json serve_form() {
-    return {{"fields",
-             {{{"type", "display_text"}, {"name", "text"}, {"label", "Text"}, {"text", "{{text}}"}},
-              {{"type", "single_choice"},
-               {"name", "sentiment"},
-               {"label", "Sentiment"},
-               {"options", {"negative", "neutral", "positive"}}}}}};
 }
 
 json const& submission() {
@@ -703,26 +694,6 @@ private:
 
 // --- the in-process baseline -------------------------------------------------------------------------------
 
-// What `serve` routes on (examples/crowdline/main.cpp): the item's "lang", the worker's listed keys.
-struct routed_item {
-    std::string key;
-    explicit routed_item(initialization_data const& init) : key(crowdline::detail::group_of_init(init, "lang")) {}
-};
-struct routed_profile {
-    std::vector<std::string> keys;
-};
-void from_json(json const& j, routed_profile& p) { p.keys = j.value("keys", std::vector<std::string>{}); }
-
-/// `serve`'s task settings (main.cpp's defaults with --tasks tasks.jsonl and the overrides this benchmark gives).
-task_run_args serve_task_args() {
-    task_run_args a;
-    a.allowed_concurrent = 1;
-    a.task_name = "tasks";  // the stem of tasks.jsonl
-    a.task_title = "Label short texts";
-    a.task_description = "Read each text and answer the form";
-    return a;
-}
-
 struct baseline_outcome {
     outcome run;
     meter m;
@@ -734,23 +705,19 @@ baseline_outcome run_in_process(std::vector<json> const& tasks, std::size_t anno
                                 std::size_t target) {
     baseline_outcome b;
     b.run.annotators = annotators;
-    json form_spec = serve_form();
+    json form_spec = crowdline_serve::default_form();
     form_spec["items"] = tasks;
     auto form = blueprints::static_form::from_json(form_spec);
-    std::vector<providers::in_house_worker> roster;
-    for (std::size_t i = 0; i < annotators; ++i) roster.push_back({annotator_name(i), {{"languages", {"en"}}, {"keys", {"en"}}}, {}});
-    providers::in_house crowd{roster};
+    providers::in_house crowd{crowdline_serve::roster_from_json(make_workers(annotators), "workers", "languages", {})};
     std::vector<std::string> invites;
     for (auto const& w : crowd.roster()) invites.push_back(w.token);
 
     remove_db_files(db_path);
     stores::sqlite db{db_path.string()};
     architects::in_process server;
-    task_run_args const args = serve_task_args();
-    auto dispatcher = routing::make_dispatcher<routed_item, routed_profile>(
-        routing::average_per_task{1.0},
-        routing::steal_by_key{[](routed_item const& t) { return t.key; }, [](routed_profile const& p) { return p.keys; }},
-        routing::options{.lease = std::chrono::seconds(args.assignment_duration_in_seconds), .steal_after = std::chrono::seconds(60)});
+    task_run_args args = crowdline_serve::default_task_args();
+    args.task_name = "tasks";  // the stem of tasks.jsonl, as `serve` names it
+    auto dispatcher = crowdline_serve::make_routing(1.0, std::chrono::seconds(args.assignment_duration_in_seconds));
     pipeline run{std::move(form), server, crowd, std::move(dispatcher), db, args};
     {
         auto const t0 = bench_clock::now();

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -27,32 +28,16 @@
 #include <thread>
 #include <vector>
 
+#define CROWDLINE_WITH_HTTP  // the umbrella then brings the HTTP architect and the review API
 #include <crowdline/crowdline.hpp>
-#include <crowdline/architect/http.hpp>
-#include <crowdline/ops/review_routes.hpp>
-#include <crowdline/provider/in_house.hpp>
+
+#include "campaign.hpp"
 
 using namespace crowdline;
 using json = nlohmann::json;
+using namespace crowdline_serve;
 
 namespace {
-
-// ---- what is routed ------------------------------------------------------------------------------------
-
-std::string g_route_by = "lang";  ///< the item field routing looks at (set once, before anything runs)
-
-/// The dispatcher's item: the value of the routing field of a task ("" when routing is off).
-struct routed_item {
-    std::string key;
-    explicit routed_item(initialization_data const& init)
-        : key(detail::group_of_init(init, g_route_by)) {}
-};
-
-/// The dispatcher's profile: the keys a worker may take (their languages), from the invite roster.
-struct routed_profile {
-    std::vector<std::string> keys;
-};
-void from_json(json const& j, routed_profile& p) { p.keys = j.value("keys", std::vector<std::string>{}); }
 
 // ---- settings ------------------------------------------------------------------------------------------
 
@@ -127,15 +112,6 @@ json demo_workers() {
                         {{"name", "dana"}, {"languages", {"de", "es", "en"}}}});
 }
 
-json demo_form() {
-    return {{"fields",
-             {{{"type", "display_text"}, {"name", "text"}, {"label", "Text"}, {"text", "{{text}}"}},
-              {{"type", "single_choice"},
-               {"name", "sentiment"},
-               {"label", "Sentiment"},
-               {"options", {"negative", "neutral", "positive"}}}}}};
-}
-
 // ---- input files ----------------------------------------------------------------------------------------
 
 /// Line and column of a byte offset, for messages about a JSON file.
@@ -206,39 +182,6 @@ std::vector<json> read_tasks(std::string const& path, std::vector<std::string> c
     return tasks;
 }
 
-/// The roster: each entry `{name, <profile_key>: [...], ...}`; each problem names the file, entry and field.
-std::vector<providers::in_house_worker> read_workers(json const& list, std::string const& source,
-                                                     std::string const& profile_key, json const& secrets) {
-    if (!list.is_array() || list.empty()) throw config_error(source + ": expected a non-empty JSON list of workers");
-    std::vector<providers::in_house_worker> out;
-    for (std::size_t i = 0; i < list.size(); ++i) {
-        auto const at = source + ": [" + std::to_string(i) + "]";
-        auto const& w = list[i];
-        if (!w.is_object()) throw config_error(at + ": expected an object");
-        if (!w.contains("name") || !w["name"].is_string() || w["name"].get<std::string>().empty())
-            throw config_error(at + ".name: must be a non-empty string");
-        auto keys = w.value(profile_key, json::array());
-        if (!keys.is_array()) throw config_error(at + "." + profile_key + ": expected a list of strings");
-        for (auto const& k : keys)
-            if (!k.is_string()) throw config_error(at + "." + profile_key + ": expected a list of strings");
-        auto profile = w;
-        profile.erase("name");
-        profile["keys"] = keys;
-        auto name = w["name"].get<std::string>();
-        auto token = secrets.value("invites", json::object()).value(name, std::string{});
-        out.push_back({name, profile, token});
-    }
-    return out;
-}
-
-std::string random_secret() {
-    std::random_device rd;
-    std::string out;
-    static constexpr char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 32; ++i) out += hex[rd() & 15];
-    return out;
-}
-
 /// The links survive restarts: kept beside the database, readable by its owner only.
 json load_secrets(std::string const& path) {
     if (!std::filesystem::exists(path)) return json::object();
@@ -268,22 +211,27 @@ static_assert(architect<kept_serving>);
 std::atomic<bool> g_stop{false};
 extern "C" void on_signal(int) { g_stop = true; }
 
-void print_progress(run_summary const& s, std::size_t workers, std::size_t steals) {
+/// One progress line: units done and in hand (the store), workers present and steals (the dispatcher).
+template <class Run>
+void print_progress(Run& run) {
+    auto const s = run.summary();
+    auto [counts, workers] = run.locked([](auto&, auto&, auto const& d) { return std::pair{d.counts(), d.joined_workers()}; });
     auto done = s.units(unit_status::completed) + s.units(unit_status::accepted) + s.units(unit_status::rejected) +
                 s.units(unit_status::soft_rejected);
     std::cerr << "[progress] " << done << "/" << s.units() << " units done, " << s.units(unit_status::assigned)
-              << " in hand, " << workers << " workers present, " << steals << " steals\n";
+              << " in hand, " << workers << " workers present, " << counts.steals << " steals\n";
 }
 
 int serve(serve_config cfg) {
-    g_route_by = cfg.route_by;
+    crowdline_serve::route_by = cfg.route_by;
     bool const demo = cfg.tasks.empty();
-    json form_spec = cfg.form.empty() ? demo_form() : read_json_file(cfg.form);
+    json form_spec = cfg.form.empty() ? default_form() : read_json_file(cfg.form);
     auto tasks = demo ? demo_tasks() : read_tasks(cfg.tasks, placeholders(form_spec), cfg.route_by);
     auto secrets_path = cfg.db + ".secrets.json";
     auto secrets = load_secrets(secrets_path);
-    auto roster = read_workers(cfg.workers.empty() ? demo_workers() : read_json_file(cfg.workers),
-                               cfg.workers.empty() ? "demo workers" : cfg.workers, cfg.profile_key, secrets);
+    auto roster = roster_from_json(cfg.workers.empty() ? demo_workers() : read_json_file(cfg.workers),
+                                   cfg.workers.empty() ? "demo workers" : cfg.workers, cfg.profile_key,
+                                   secrets.value("invites", json::object()));
     form_spec["items"] = tasks;
     blueprints::static_form form = [&] {
         try {
@@ -294,7 +242,7 @@ int serve(serve_config cfg) {
     }();
 
     providers::in_house crowd{roster};
-    if (!secrets.contains("requester_token")) secrets["requester_token"] = random_secret();
+    if (!secrets.contains("requester_token")) secrets["requester_token"] = crowdline::detail::random_token();
     secrets["invites"] = json::object();
     for (auto const& w : crowd.roster()) secrets["invites"][w.name] = w.token;
     save_secrets(secrets_path, secrets);
@@ -306,14 +254,7 @@ int serve(serve_config cfg) {
     // differ from a simulation's. The review API is added to the server before it starts.
     stores::sqlite db{cfg.db};
     architects::http server{cfg.server};
-    auto dispatcher = routing::make_dispatcher<routed_item, routed_profile>(
-        routing::average_per_task{cfg.overlap},
-        routing::steal_by_key{[](routed_item const& t) { return t.key; },
-                              [](routed_profile const& p) {
-                                  return g_route_by.empty() ? std::vector<std::string>{""} : p.keys;
-                              }},
-        routing::options{.lease = std::chrono::seconds(cfg.task.assignment_duration_in_seconds),
-                         .steal_after = std::chrono::seconds(60)});
+    auto dispatcher = make_routing(cfg.overlap, std::chrono::seconds(cfg.task.assignment_duration_in_seconds));
     pipeline run{std::move(form), kept_serving{server}, crowd, std::move(dispatcher), db, cfg.task};
 
     server.prepare();
@@ -339,12 +280,11 @@ int serve(serve_config cfg) {
         run.tick();
         if (std::chrono::steady_clock::now() - last_status >= std::chrono::seconds(cfg.status_every_seconds)) {
             last_status = std::chrono::steady_clock::now();
-            auto [counts, joined] = run.locked([](auto&, auto&, auto const& d) { return std::pair{d.counts(), d.joined_workers()}; });
-            print_progress(run.summary(), joined, counts.steals);
+            print_progress(run);
         }
     }
     bool const complete = run.is_complete();
-    print_progress(run.summary(), 0, 0);
+    print_progress(run);
     if (complete) {
         std::cout << "The run is complete. The review page stays up until Ctrl-C; then `crowdline export`.\n"
                   << std::flush;
@@ -409,7 +349,11 @@ int review_cmd(serve_config const& cfg, std::vector<std::string> const& rest) {
         return 0;
     }
     if (rest.size() < 2) throw config_error("review: expected <approve|reject|soft_reject> <agent_id> [note]");
-    auto a = db.get_agent(agent_id{std::stoll(rest[1])});
+    std::int64_t id = 0;
+    if (auto [end, ec] = std::from_chars(rest[1].data(), rest[1].data() + rest[1].size(), id);
+        ec != std::errc{} || end != rest[1].data() + rest[1].size())
+        throw config_error("review: \"" + rest[1] + "\" is not an agent id (a number; `crowdline review` lists them)");
+    auto a = db.get_agent(agent_id{id});
     auto note = rest.size() > 2 ? rest[2] : std::string{};
     if (rest[0] == "approve") review::approve(db, crowd, a.unit, note);
     else if (rest[0] == "reject") review::reject(db, crowd, a.unit, note);
@@ -454,7 +398,7 @@ int main(int argc, char** argv) {
     auto command = args[0];
     try {
         serve_config cfg;
-        cfg.task.allowed_concurrent = 1;  // the worker page shows one unit at a time
+        cfg.task = default_task_args();
         std::string format = "jsonl", out_path;
         std::vector<std::string> rest;
         for (std::size_t i = 1; i < args.size(); ++i) {
@@ -478,8 +422,6 @@ int main(int argc, char** argv) {
         }
         if (cfg.task.task_name.empty())
             cfg.task.task_name = cfg.tasks.empty() ? "crowdline-demo" : std::filesystem::path(cfg.tasks).stem().string();
-        if (cfg.task.task_title.empty()) cfg.task.task_title = "Label short texts";
-        if (cfg.task.task_description.empty()) cfg.task.task_description = "Read each text and answer the form";
         config::validate(cfg);
         if (command == "serve") return serve(std::move(cfg));
         if (command == "status") return status(cfg);

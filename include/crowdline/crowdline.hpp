@@ -1,5 +1,6 @@
 #pragma once
-/// The umbrella header: everything that needs no optional dependency (PostgreSQL, Beast) pulled in.
+/// The umbrella header: everything that needs no optional dependency. The HTTP server (Boost.Beast) and
+/// the review API on it come in when asked: `#define CROWDLINE_WITH_HTTP` before including this.
 
 #include <crowdline/errors.hpp>
 #include <crowdline/model/ids.hpp>
@@ -21,6 +22,7 @@
 #include <crowdline/architect/in_process.hpp>
 #include <crowdline/provider/provider.hpp>
 #include <crowdline/provider/mock.hpp>
+#include <crowdline/provider/in_house.hpp>
 #include <crowdline/ops/review.hpp>
 #include <crowdline/ops/data_browser.hpp>
 #include <crowdline/ops/qualifications.hpp>
@@ -32,3 +34,8 @@
 #include <crowdline/blueprint/live.hpp>
 #include <crowdline/config/args.hpp>
 #include <crowdline/config/task_run_args.hpp>
+
+#if defined(CROWDLINE_WITH_HTTP)
+#include <crowdline/architect/http.hpp>
+#include <crowdline/ops/review_routes.hpp>
+#endif

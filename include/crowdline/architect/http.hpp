@@ -571,11 +571,11 @@ private:
                 if (rest == t) return packet_response(r.body, t);
         }
         std::shared_ptr<route_handler const> handler;
-        bool path_known = false;
+        bool path_known = false;  ///< another method is served there: 405, not 404
         {
             std::lock_guard l{state_->routes_mutex};
             if (auto it = state_->routes.find({r.method, r.path}); it != state_->routes.end()) handler = it->second;
-            for (auto const& [key, h] : state_->routes) path_known = path_known || key.second == r.path;
+            else path_known = std::ranges::any_of(state_->routes, [&](auto const& route) { return route.first.second == r.path; });
         }
         if (handler) {
             try {
@@ -837,11 +837,6 @@ public:
         return url_locked();
     }
     [[nodiscard]] args_type const& args() const noexcept { return args_; }
-    /// Open connections now (HTTP and WebSocket).
-    [[nodiscard]] std::uint64_t open_connections() const {
-        std::lock_guard l{mutex_};
-        return state_ ? state_->counters.connections_open.load() : 0;
-    }
 
 private:
     enum class stage { created, prepared, deployed, shut_down };

@@ -25,7 +25,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <ranges>
 #include <span>
 #include <string>
@@ -42,6 +41,7 @@
 #include <crowdline/blueprint/mixins.hpp>
 #include <crowdline/config/args.hpp>
 #include <crowdline/config/task_run_args.hpp>
+#include <crowdline/detail/token.hpp>
 #include <crowdline/errors.hpp>
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/status.hpp>
@@ -64,33 +64,6 @@ enum class refusal { not_qualified, blocked, no_available_units, too_many_concur
     return names[static_cast<int>(r)];
 }
 
-namespace detail {
-
-/// 128 random bits as hex: an agent's proof that a packet comes from the page it was given.
-inline std::string new_token() {
-    static thread_local std::mt19937_64 rng{[] {
-        std::random_device rd;
-        std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
-        return std::mt19937_64{seq};
-    }()};
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    for (int word = 0; word < 2; ++word) {
-        auto v = rng();
-        for (int i = 0; i < 16; ++i, v >>= 4) out += hex[v & 15];
-    }
-    return out;
-}
-
-/// Constant-time comparison, so a token cannot be guessed a character at a time.
-inline bool same_token(std::string const& a, std::string const& b) noexcept {
-    if (a.size() != b.size()) return false;
-    unsigned char diff = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-    return diff == 0;
-}
-
-}  // namespace detail
 
 /// One group's progress (see `pipeline::progress`).
 struct key_progress {
@@ -349,7 +322,6 @@ private:
         nlohmann::json unit_data;
         unit_kind kind = unit_kind::work;
         std::size_t gold_index = 0;
-        nlohmann::json details{};  ///< the `agent_details` data, sent again on `init` (a reloaded page)
     };
     /// What the pool knows about a worker in this run.
     struct worker_state {
@@ -358,6 +330,7 @@ private:
         std::size_t done = 0;                       ///< units finished in this run (gold included)
         std::size_t gold_served = 0;
         mixins::accuracy_tally gold;
+        std::string name{};  ///< as the provider said at registration (for `agent_details`)
     };
     /// An onboarding attempt in progress.
     struct onboarding_session {
@@ -477,6 +450,7 @@ private:
         auto const name = provider_.worker_name(registration);
         auto const w = find_or_create_worker(name);
         auto& state = workers_[w];
+        if (state.name.empty()) state.name = name;
         if (provider_.is_blocked(w)) return refuse(refusal::blocked, name + " is blocked");
         if (auto unmet = first_unmet(db_, w, requirements_))
             return refuse(refusal::not_qualified, name + " does not meet " + unmet->qualification + " " +
@@ -498,7 +472,7 @@ private:
             if (gold.should_serve_gold(state.done)) {
                 auto index = state.gold_served++;
                 auto const& g = gold.pick(index);
-                return hand_out_extra(w, name, state, gold.initialization(g), -2, unit_kind::gold, index, now);
+                return hand_out_extra(w, state, gold.initialization(g), -2, unit_kind::gold, index, now);
             }
         }
 
@@ -534,8 +508,7 @@ private:
             auto const data_index = as.init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{g.unit_index};
             nlohmann::json unit_data = as.init.unit_data.empty() ? as.init.shared : unit_data_for(as.init, data_index);
             if (state.task_units) ++*state.task_units;
-            return hand_over(agent, live_agent{w, u, a, g.unit_index, {}, g.lease_until, unit_data}, name, state, as.init,
-                             data_index);
+            return hand_over(agent, live_agent{w, u, a, g.unit_index, {}, g.lease_until, unit_data}, state);
         }
         return refuse(refusal::no_available_units, "no unit " + name + " may take now");
     }
@@ -598,9 +571,7 @@ private:
         auto who = authorise(p);
         if (auto* err = std::get_if<packet>(&who)) return *err;
         auto const& live = std::get<0>(who)->second;
-        auto details = live.details;
-        details["done"] = workers_[live.worker].done;
-        return packet{"agent_details", p.agent, std::move(details)};
+        return packet{"agent_details", p.agent, details_of(*p.agent, live)};
     }
 
     packet heartbeat(packet const& p, time_point now) {
@@ -751,7 +722,7 @@ private:
         if (auto v = granted(w, m.qualification_name()); v && *v > 0) return std::nullopt;
         auto oa = db_.new_onboarding_agent(w, *run_);
         db_.update_onboarding_agent(oa, agent_status::onboarding);
-        auto token = detail::new_token();
+        auto token = detail::random_token();
         onboarding_.emplace(oa, onboarding_session{w, token});
         auto init = m.initialization();
         return packet{"onboarding",
@@ -805,13 +776,13 @@ private:
         if (!m.may_launch(screening_launched_))
             return refuse(refusal::no_available_units, "no screening unit left for " + name);
         ++screening_launched_;
-        return hand_out_extra(w, name, state, m.initialization(), -1, unit_kind::screening, 0, now);
+        return hand_out_extra(w, state, m.initialization(), -1, unit_kind::screening, 0, now);
     }
 
     /// A unit outside the routed work (screening -1, gold -2, as in Mephisto): its own assignment, claimed
     /// at once by the worker who asked.
-    packet hand_out_extra(worker_id w, std::string const& name, worker_state& state, initialization_data init, int index,
-                          unit_kind kind, std::size_t gold_index, time_point now) {
+    packet hand_out_extra(worker_id w, worker_state& state, initialization_data init, int index, unit_kind kind,
+                          std::size_t gold_index, time_point now) {
         unit_id u;
         agent_id agent;
         db_.transaction([&] {
@@ -826,29 +797,46 @@ private:
         return hand_over(agent,
                          live_agent{w, u, a, 0, {}, now + std::chrono::seconds(args_.assignment_duration_in_seconds),
                                     unit_data, kind, gold_index},
-                         name, state, init, 0);
+                         state);
     }
 
     /// Records a claimed unit as live (with a fresh token) and builds the reply that gives it to the page.
-    packet hand_over(agent_id agent, live_agent live, std::string const& name, worker_state& state,
-                     initialization_data const& init, std::size_t data_index) {
-        live.token = detail::new_token();
+    packet hand_over(agent_id agent, live_agent live, worker_state& state) {
+        live.token = detail::random_token();
         ++state.held;
-        packet reply{"agent_details",
-                     agent,
-                     {{"worker_id", live.worker.value()},
-                      {"worker_name", name},
-                      {"agent_id", agent.value()},
-                      {"unit_id", live.unit.value()},
-                      {"token", live.token},
-                      {"kind", live.kind == unit_kind::screening ? "screening" : "work"},  // gold looks like any unit
-                      {"lease_until", std::chrono::duration_cast<std::chrono::seconds>(live.lease_until.time_since_epoch()).count()},
-                      {"init_data", {{"shared", init.shared}, {"unit_data", live.unit_data}}},
-                      {"page", blueprint_.page(init, data_index)},
-                      {"done", state.done}}};
-        live.details = reply.data;
-        active_.emplace(agent, std::move(live));
-        return reply;
+        auto const it = active_.emplace(agent, std::move(live)).first;
+        return packet{"agent_details", agent, details_of(agent, it->second)};
+    }
+
+    /// What a page gets for a unit it holds, when it is handed over and again on `init` (a reloaded page).
+    /// Built from what the run keeps anyway (the assignment's data, or the mixin's), so no agent carries
+    /// a copy of its page.
+    nlohmann::json details_of(agent_id agent, live_agent const& live) {
+        auto const& state = workers_[live.worker];
+        auto build = [&](initialization_data const& init, std::size_t data_index) {
+            return nlohmann::json{
+                {"worker_id", live.worker.value()},
+                {"worker_name", state.name},
+                {"agent_id", agent.value()},
+                {"unit_id", live.unit.value()},
+                {"token", live.token},
+                {"kind", live.kind == unit_kind::screening ? "screening" : "work"},  // gold looks like any unit
+                {"lease_until", std::chrono::duration_cast<std::chrono::seconds>(live.lease_until.time_since_epoch()).count()},
+                {"init_data", {{"shared", init.shared}, {"unit_data", live.unit_data}}},
+                {"page", blueprint_.page(init, data_index)},
+                {"done", state.done}};
+        };
+        if constexpr (has_screening)
+            if (live.kind == unit_kind::screening)
+                return build(blueprint_.template mixin<mixins::screening_tag>().initialization(), 0);
+        if constexpr (has_gold) {
+            if (live.kind == unit_kind::gold) {
+                auto const& gold = blueprint_.template mixin<mixins::gold_units_tag>();
+                return build(gold.initialization(gold.pick(live.gold_index)), 0);
+            }
+        }
+        auto const& init = assignments_.at(live.assignment).init;
+        return build(init, init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{live.unit_index});
     }
 
     /// Leases past their end: the store and the dispatcher reclaim them together.

@@ -17,12 +17,14 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include <crowdline/architect/http.hpp>
 #include <crowdline/blueprint/blueprint.hpp>
+#include <crowdline/detail/token.hpp>
 #include <crowdline/errors.hpp>
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/status.hpp>
@@ -125,10 +127,18 @@ void add_review_routes(architects::http& server, Pipeline& run, review_routes_op
         auto const this_run = run.run().value();
         nlohmann::json units = nlohmann::json::array();
         run.locked([&](auto& db, auto&, auto const&) {
+            // One read of the units, one of the run's agents, one per worker seen: never a query per unit.
+            std::unordered_map<agent_id, crowdline::agent> agents;
+            for (auto& a : db.find_agents({.task_run = this_run})) agents.emplace(a.id, std::move(a));
+            std::unordered_map<worker_id, crowdline::worker> workers;
             for (auto const& u : db.find_units({.task_run = this_run, .status = status})) {
                 if (!complete(u.status) || !u.agent) continue;
-                auto a = db.get_agent(*u.agent);
-                auto w = db.get_worker(a.worker);
+                auto found = agents.find(*u.agent);
+                if (found == agents.end()) continue;
+                auto const& a = found->second;
+                auto w_it = workers.find(a.worker);
+                if (w_it == workers.end()) w_it = workers.emplace(a.worker, db.get_worker(a.worker)).first;
+                auto const& w = w_it->second;
                 auto inputs = a.state.is_object() && a.state.contains("inputs") ? a.state["inputs"] : nlohmann::json(nullptr);
                 auto outputs = a.state.is_object() && a.state.contains("outputs") ? a.state["outputs"] : nlohmann::json(nullptr);
                 auto group = detail::group_of(inputs, opts->group_by);

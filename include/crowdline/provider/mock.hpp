@@ -3,23 +3,18 @@
 /// (Mephisto's MockProvider "exposes all of the underlying state"): who is blocked, which bonuses were
 /// paid and why, which agents were approved or rejected, which units are live, which crowd
 /// qualifications were granted, which runs have resources. Thread-safe (one mutex).
+///
+/// The bookkeeping is `providers::detail::ledger`, shared with `in_house`; the mock adds its identity
+/// rule (a registration names its worker, suffixed as a sandbox name).
 
-#include <cmath>
 #include <cstddef>
-#include <map>
-#include <mutex>
-#include <optional>
-#include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <utility>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include <crowdline/errors.hpp>
-#include <crowdline/model/ids.hpp>
+#include <crowdline/provider/detail/ledger.hpp>
 #include <crowdline/provider/provider.hpp>
 
 namespace crowdline::providers {
@@ -30,25 +25,13 @@ struct mock_options {
 };
 
 /// One bonus the mock paid.
-struct mock_bonus {
-    worker_id worker{};
-    double amount = 0;
-    std::string reason{};
-    std::optional<unit_id> unit{};
-    requester_id paid_by{};
-    friend bool operator==(mock_bonus const&, mock_bonus const&) = default;
-};
-
+using mock_bonus = recorded_bonus;
 /// One judgement of an agent (approve / reject / soft reject) with its note.
-struct mock_decision {
-    agent_id agent{};
-    std::string note{};
-    friend bool operator==(mock_decision const&, mock_decision const&) = default;
-};
+using mock_decision = recorded_decision;
 
 /// A crowd in memory. Bonuses are paid from the first requester registered (the account this provider
 /// instance works for, like Mephisto's `requester_name` provider argument), or the one `pay_from` names.
-class mock {
+class mock : public detail::ledger {
 public:
     static constexpr std::string_view provider_type = "mock";
     /// Appended to every worker name (see `worker_name`).
@@ -56,128 +39,8 @@ public:
     /// Longest worker name a registration may carry, in bytes.
     static constexpr std::size_t max_worker_name = 256;
 
-    explicit mock(mock_options options = {}) : options_{options} {
-        if (!std::isfinite(options_.budget) || options_.budget < 0)
-            throw invalid_argument("mock provider: budget must be a finite amount ≥ 0");
-    }
-    mock(mock const&) = delete;
-    mock& operator=(mock const&) = delete;
-
-    // --- requester ---------------------------------------------------------------------------------
-    /// Opens the requester's account with the configured budget; registering again changes nothing.
-    void register_requester(requester_id r) {
-        lock l{mutex_};
-        ++calls_;
-        if (accounts_.try_emplace(r, options_.budget).second && !payer_) payer_ = r;
-    }
-    [[nodiscard]] bool is_registered(requester_id r) const {
-        lock l{mutex_};
-        ++calls_;
-        return accounts_.contains(r);
-    }
-    /// What the requester can still spend. Unregistered → `invalid_argument`.
-    [[nodiscard]] double budget(requester_id r) const {
-        lock l{mutex_};
-        ++calls_;
-        return account(r);
-    }
-    /// Makes bonuses come out of `r`'s account. Unregistered → `invalid_argument`.
-    void pay_from(requester_id r) {
-        lock l{mutex_};
-        (void)account(r);
-        payer_ = r;
-    }
-
-    // --- worker ------------------------------------------------------------------------------------
-    void block(worker_id w, std::string_view reason) {
-        lock l{mutex_};
-        ++calls_;
-        blocked_[w] = std::string(reason);
-    }
-    void unblock(worker_id w) {
-        lock l{mutex_};
-        ++calls_;
-        blocked_.erase(w);
-    }
-    [[nodiscard]] bool is_blocked(worker_id w) const {
-        lock l{mutex_};
-        ++calls_;
-        return blocked_.contains(w);
-    }
-    /// Pays `amount` from the paying account; false (and nothing paid) when no requester is registered or
-    /// the budget does not cover it. A negative, zero or non-finite amount → `invalid_argument`.
-    bool bonus(worker_id w, double amount, std::string_view reason, std::optional<unit_id> u) {
-        lock l{mutex_};
-        ++calls_;
-        if (!std::isfinite(amount) || amount <= 0)
-            throw invalid_argument("bonus for worker " + std::to_string(w.value()) + ": amount must be > 0, got " +
-                                   nlohmann::json(amount).dump());
-        if (!payer_) return false;
-        double& left = accounts_.at(*payer_);
-        if (amount > left) return false;
-        left -= amount;
-        bonuses_.push_back({w, amount, std::string(reason), u, *payer_});
-        return true;
-    }
-    /// Sets a crowd-side qualification (upsert). An empty name → `invalid_argument`.
-    void grant(worker_id w, std::string_view qualification, int value) {
-        lock l{mutex_};
-        ++calls_;
-        require_qualification_name(qualification);
-        qualifications_[w][std::string(qualification)] = value;
-    }
-    void revoke(worker_id w, std::string_view qualification) {
-        lock l{mutex_};
-        ++calls_;
-        require_qualification_name(qualification);
-        if (auto it = qualifications_.find(w); it != qualifications_.end()) it->second.erase(std::string(qualification));
-    }
-
-    // --- agent -------------------------------------------------------------------------------------
-    void approve(agent_id a, std::string_view note) { decide(approved_, a, note); }
-    void reject(agent_id a, std::string_view note) { decide(rejected_, a, note); }
-    void soft_reject(agent_id a, std::string_view note) { decide(soft_rejected_, a, note); }
-    void mark_done(agent_id a) {
-        lock l{mutex_};
-        ++calls_;
-        done_.insert(a);
-    }
-
-    // --- unit --------------------------------------------------------------------------------------
-    /// Lists the unit at `url`. An empty URL → `invalid_argument`.
-    void launch(unit_id u, std::string_view url) {
-        lock l{mutex_};
-        ++calls_;
-        if (url.empty()) throw invalid_argument("launch of unit " + std::to_string(u.value()) + ": empty URL");
-        launched_[u] = std::string(url);
-        expired_.erase(u);
-    }
-    void expire(unit_id u) {
-        lock l{mutex_};
-        ++calls_;
-        expired_.insert(u);
-    }
-    [[nodiscard]] bool is_expired(unit_id u) const {
-        lock l{mutex_};
-        ++calls_;
-        return expired_.contains(u);
-    }
-
-    // --- resources ---------------------------------------------------------------------------------
-    /// Records the run's URL. An empty URL → `invalid_argument`.
-    void setup_resources(task_run_id run, std::string_view url) {
-        lock l{mutex_};
-        ++calls_;
-        if (url.empty()) throw invalid_argument("resources of task run " + std::to_string(run.value()) + ": empty URL");
-        resources_[run] = std::string(url);
-        cleaned_.erase(run);
-    }
-    void cleanup_resources(task_run_id run) {
-        lock l{mutex_};
-        ++calls_;
-        resources_.erase(run);
-        cleaned_.insert(run);
-    }
+    /// A budget that is negative or not finite → `invalid_argument`.
+    explicit mock(mock_options options = {}) : ledger("mock", options.budget) {}
 
     // --- identity ----------------------------------------------------------------------------------
     /// `registration["worker_name"]` + "_sandbox". The mock is a sandbox provider, and like Mephisto's it
@@ -186,83 +49,16 @@ public:
     /// object, or whose `worker_name` is missing, not a string, empty or longer than `max_worker_name`
     /// bytes → `invalid_argument` saying which.
     [[nodiscard]] std::string worker_name(nlohmann::json const& registration) const {
-        {
-            lock l{mutex_};
-            ++calls_;
-        }
+        count_call();
         if (!registration.is_object()) throw invalid_argument("mock registration: expected a JSON object");
         auto it = registration.find("worker_name");
         if (it == registration.end()) throw invalid_argument("mock registration: missing \"worker_name\"");
         if (!it->is_string()) throw invalid_argument("mock registration: \"worker_name\" must be a string");
         auto const& name = it->get_ref<std::string const&>();
-        if (name.empty()) throw invalid_argument("mock registration: \"worker_name\" is empty");
-        if (name.size() > max_worker_name)
-            throw invalid_argument("mock registration: \"worker_name\" is " + std::to_string(name.size()) +
-                                   " bytes, over the limit of " + std::to_string(max_worker_name));
-        for (unsigned char c : name)
-            if (c < 0x20 || c == 0x7f)
-                throw invalid_argument("mock registration: \"worker_name\" contains a control character");
+        if (auto problem = detail::worker_name_problem(name, max_worker_name))
+            throw invalid_argument("mock registration: \"worker_name\" " + *problem);
         return name + std::string(sandbox_suffix);
     }
-
-    // --- observation (tests) -----------------------------------------------------------------------
-    /// How many provider-interface calls were made (queries included): "not called" is `calls()` unchanged.
-    [[nodiscard]] std::size_t calls() const { lock l{mutex_}; return calls_; }
-    /// Blocked workers and why.
-    [[nodiscard]] std::map<worker_id, std::string> blocked() const { lock l{mutex_}; return blocked_; }
-    /// Every bonus paid, in order.
-    [[nodiscard]] std::vector<mock_bonus> bonuses() const { lock l{mutex_}; return bonuses_; }
-    [[nodiscard]] std::vector<mock_decision> approved() const { lock l{mutex_}; return approved_; }
-    [[nodiscard]] std::vector<mock_decision> rejected() const { lock l{mutex_}; return rejected_; }
-    [[nodiscard]] std::vector<mock_decision> soft_rejected() const { lock l{mutex_}; return soft_rejected_; }
-    /// Agents `mark_done` was called for.
-    [[nodiscard]] std::set<agent_id> done() const { lock l{mutex_}; return done_; }
-    /// Units launched (and their URL), expired ones included.
-    [[nodiscard]] std::map<unit_id, std::string> launched() const { lock l{mutex_}; return launched_; }
-    [[nodiscard]] std::set<unit_id> expired() const { lock l{mutex_}; return expired_; }
-    /// Crowd-side qualifications of a worker: name → value.
-    [[nodiscard]] std::map<std::string, int> qualifications(worker_id w) const {
-        lock l{mutex_};
-        auto it = qualifications_.find(w);
-        return it == qualifications_.end() ? std::map<std::string, int>{} : it->second;
-    }
-    /// Runs with resources set up and not cleaned, with their URL.
-    [[nodiscard]] std::map<task_run_id, std::string> resources() const { lock l{mutex_}; return resources_; }
-    /// Runs whose resources were cleaned up.
-    [[nodiscard]] std::set<task_run_id> cleaned() const { lock l{mutex_}; return cleaned_; }
-
-private:
-    using lock = std::lock_guard<std::mutex>;
-
-    double const& account(requester_id r) const {
-        auto it = accounts_.find(r);
-        if (it == accounts_.end())
-            throw invalid_argument("requester " + std::to_string(r.value()) + " is not registered with the mock provider");
-        return it->second;
-    }
-    static void require_qualification_name(std::string_view name) {
-        if (name.empty()) throw invalid_argument("mock provider: a qualification name must not be empty");
-    }
-    void decide(std::vector<mock_decision>& list, agent_id a, std::string_view note) {
-        lock l{mutex_};
-        ++calls_;
-        list.push_back({a, std::string(note)});
-    }
-
-    mock_options options_;
-    mutable std::mutex mutex_;
-    mutable std::size_t calls_ = 0;
-    std::map<requester_id, double> accounts_;
-    std::optional<requester_id> payer_;
-    std::map<worker_id, std::string> blocked_;
-    std::vector<mock_bonus> bonuses_;
-    std::map<worker_id, std::map<std::string, int>> qualifications_;
-    std::vector<mock_decision> approved_, rejected_, soft_rejected_;
-    std::set<agent_id> done_;
-    std::map<unit_id, std::string> launched_;
-    std::set<unit_id> expired_;
-    std::map<task_run_id, std::string> resources_;
-    std::set<task_run_id> cleaned_;
 };
 
 static_assert(provider<mock>, "providers::mock must model crowdline::provider");

@@ -27,6 +27,8 @@
 #include <crowdline/routing/routers.hpp>
 #include <crowdline/store/memory.hpp>
 
+#include "http_client.hpp"
+
 using namespace crowdline;
 using json = nlohmann::json;
 namespace beast = boost::beast;
@@ -36,28 +38,6 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr char const* review_token = "fedcba9876543210fedcba9876543210";
-
-/// A keep-alive HTTP client on one connection.
-struct client {
-    asio::io_context io;
-    beast::tcp_stream stream{io};
-    beast::flat_buffer buffer;
-
-    explicit client(std::uint16_t port) { stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port)); }
-    std::pair<unsigned, std::string> call(beast::http::verb verb, std::string target, std::string body = {},
-                                          std::string auth = {}) {
-        beast::http::request<beast::http::string_body> req{verb, target, 11};
-        req.set(beast::http::field::host, "127.0.0.1");
-        if (!auth.empty()) req.set(beast::http::field::authorization, auth);
-        req.keep_alive(true);
-        req.body() = std::move(body);
-        req.prepare_payload();
-        beast::http::write(stream, req);
-        beast::http::response<beast::http::string_body> res;
-        beast::http::read(stream, buffer, res);
-        return {res.result_int(), res.body()};
-    }
-};
 
 }  // namespace
 
@@ -100,15 +80,15 @@ TEST_CASE("http concurrency: parallel annotators, readers and dropped sockets", 
     std::vector<std::thread> annotators;
     for (int t = 0; t < 4; ++t)
         annotators.emplace_back([&, t] {
-            client c(port);
+            test::http_client c(port);
             for (int round = 0; round < 40; ++round) {
                 auto who = "w" + std::to_string(2 * t + round % 2);
-                auto [s, body] = c.call(beast::http::verb::post, "/api/register",
+                auto [s, body] = c.call("POST", "/api/register",
                                         json{{"data", {{"invite", crowd.invite_token(who)}}}}.dump());
                 auto r = json::parse(body);
                 if (r["type"] != "agent_details") continue;
                 auto [s2, body2] = c.call(
-                    beast::http::verb::post, "/api/submit",
+                    "POST", "/api/submit",
                     json{{"agent", r["data"]["agent_id"]},
                          {"data", {{"token", r["data"]["token"]}, {"submission", {{"sentiment", "pos"}}}}}}
                         .dump());
@@ -122,10 +102,10 @@ TEST_CASE("http concurrency: parallel annotators, readers and dropped sockets", 
             }
         });
     std::thread reader([&] {
-        client c(port);
+        test::http_client c(port);
         while (!done) {
-            auto [s1, b1] = c.call(beast::http::verb::get, "/api/review/dashboard", {}, std::string("Bearer ") + review_token);
-            auto [s2, b2] = c.call(beast::http::verb::get, "/metrics");
+            auto [s1, b1] = c.call("GET", "/api/review/dashboard", {}, std::string("Bearer ") + review_token);
+            auto [s2, b2] = c.call("GET", "/metrics");
             if (s1 != 200 || s2 != 200) ++errors;
         }
     });

@@ -30,6 +30,8 @@
 #include <crowdline/routing/routers.hpp>
 #include <crowdline/store/memory.hpp>
 
+#include "http_client.hpp"
+
 using namespace crowdline;
 using json = nlohmann::json;
 namespace beast = boost::beast;
@@ -49,29 +51,11 @@ void from_json(json const& j, langs& p) { p.keys = j.value("keys", std::vector<s
 
 constexpr char const* requester_token = "0123456789abcdef0123456789abcdef";
 
-/// One HTTP exchange on a fresh connection.
-struct reply {
-    unsigned status = 0;
-    std::string body;
-    json parsed() const { return json::parse(body); }
-};
+using reply = test::http_reply;
 
 reply request(std::uint16_t port, std::string method, std::string target, std::string body = {},
               std::string authorization = {}) {
-    asio::io_context io;
-    beast::tcp_stream stream(io);
-    stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    beast::http::request<beast::http::string_body> req{beast::http::string_to_verb(method), target, 11};
-    req.set(beast::http::field::host, "127.0.0.1");
-    if (!authorization.empty()) req.set(beast::http::field::authorization, authorization);
-    req.body() = std::move(body);
-    req.prepare_payload();
-    beast::http::write(stream, req);
-    beast::flat_buffer buffer;
-    beast::http::response_parser<beast::http::string_body> parser;
-    parser.body_limit(64u << 20);
-    beast::http::read(stream, buffer, parser);
-    return {parser.get().result_int(), parser.get().body()};
+    return test::http_request(port, method, std::move(target), std::move(body), std::move(authorization));
 }
 
 reply post(std::uint16_t port, std::string target, json body, std::string authorization = {}) {
@@ -282,6 +266,7 @@ TEST_CASE("http: review endpoints need the requester token", "[architect][http][
     CHECK(approved.parsed()["status"] == "accepted");
     auto twice = post(s.port(), "/api/review/decide", {{"agent_id", alice["data"]["agent_id"]}, {"action", "reject"}}, bearer);
     CHECK(twice.status == 409);
+    CHECK(request(s.port(), "GET", "/api/review/decide", {}, bearer).status == 405);  // served, but by POST
     auto bad_action = post(s.port(), "/api/review/decide", {{"agent_id", alice["data"]["agent_id"]}, {"action", "x"}}, bearer);
     CHECK(bad_action.status == 400);
     auto exported = request(s.port(), "GET", "/api/export?format=jsonl", {}, bearer);

@@ -397,3 +397,30 @@ TEMPLATE_TEST_CASE("a refill that fails after a submission still acknowledges it
     CHECK(db->get_agent(last).status == agent_status::completed);
     CHECK(db->find_assignments({.task_run = run}).size() == 2);  // the failed batch wrote nothing
 }
+
+TEMPLATE_TEST_CASE("init gives a reloaded page the unit it holds, and claims nothing", "[pipeline][errors]", STORE_BACKENDS) {
+    TestType backend;
+    auto db = backend.open();
+    architects::in_process arch;
+    providers::mock prov;
+    test::manual_clock clock;
+    pipeline p{blueprints::mock{2}, arch, prov, test::make_test_dispatcher(2), *db, test::run_args()};
+    p.set_clock(clock.source());
+    auto run = p.launch();
+    test::page alice{arch, "alice"}, bob{arch, "bob"};
+    auto handed = alice.register_();
+    REQUIRE(handed.type == "agent_details");
+    REQUIRE(bob.register_().type == "agent_details");
+    auto const agents_before = db->find_agents({.task_run = run}).size();
+
+    auto again = alice.send("init");
+    REQUIRE(again.type == "agent_details");
+    CHECK(again.data == handed.data);  // same unit, same token, same page
+    CHECK(db->find_agents({.task_run = run}).size() == agents_before);
+
+    auto stranger = arch.request({"init", alice.agent, {{"token", bob.token}}});
+    CHECK(stranger.data["reason"] == "not_your_unit");
+    REQUIRE(alice.submit({{"label", "ok"}}).type == "submitted");
+    auto after = alice.send("init");
+    CHECK(after.data["reason"] == "unknown_agent");  // submitted: nothing to pick up again, register anew
+}

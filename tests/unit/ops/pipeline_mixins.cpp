@@ -72,6 +72,7 @@ TEMPLATE_TEST_CASE("screening: at most max_screening_units, and a failed worker 
     REQUIRE(ra.type == "agent_details");
     CHECK(ra.data["kind"] == "screening");
     CHECK(ra.data["init_data"]["unit_data"]["q"] == "2+2");
+    CHECK(a.send("init").data == ra.data);  // a reloaded page gets the same screening unit back
     REQUIRE(b.register_().type == "agent_details");
     CHECK(c.register_().data["reason"] == "no_available_units");  // the cap of 2 holds
     CHECK(db->find_units({.task_run = run, .status = unit_status::assigned}).size() == 2);
@@ -114,7 +115,9 @@ TEMPLATE_TEST_CASE("gold units are mixed in at their rate and accuracy is kept a
     test::page w{arch, "w"};
     int gold_seen = 0, right = 0;
     for (int i = 0; i < 12; ++i) {
-        REQUIRE(w.register_().type == "agent_details");
+        auto handed = w.register_();
+        REQUIRE(handed.type == "agent_details");
+        CHECK(w.send("init").data == handed.data);  // a reload gets the same unit, gold or not
         auto text = w.init["unit_data"]["text"].template get<std::string>();
         nlohmann::json answer{{"label", "x"}};
         if (text.rfind("gold", 0) == 0) {

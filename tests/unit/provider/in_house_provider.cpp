@@ -367,16 +367,16 @@ TEST_CASE("in_house records judgements, units and run resources", "[provider][in
     unit_id const u{5};
     CHECK_FALSE(p.is_expired(u));
     p.launch(u, "inproc://run");
-    CHECK(p.launched_units() == std::map<unit_id, std::string>{{u, "inproc://run"}});
+    CHECK(p.launched() == std::map<unit_id, std::string>{{u, "inproc://run"}});
     CHECK_FALSE(p.is_expired(u));
     p.expire(u);
     CHECK(p.is_expired(u));
-    CHECK(p.expired_units() == std::set<unit_id>{u});
-    CHECK(p.launched_units().contains(u));  // expired ones stay listed
+    CHECK(p.expired() == std::set<unit_id>{u});
+    CHECK(p.launched().contains(u));  // expired ones stay listed
     p.launch(u, "inproc://run");            // relaunched: live again
     CHECK_FALSE(p.is_expired(u));
     CHECK_THROWS_AS(p.launch(unit_id{6}, ""), invalid_argument);
-    CHECK_FALSE(p.launched_units().contains(unit_id{6}));
+    CHECK_FALSE(p.launched().contains(unit_id{6}));
 
     task_run_id const run{4};
     p.setup_resources(run, "https://label.example.org");
