@@ -32,6 +32,7 @@
 #include <crowdline/model/records.hpp>
 #include <crowdline/model/status.hpp>
 #include <crowdline/store/detail/messages.hpp>
+#include <crowdline/store/detail/wal_vfs.hpp>
 #include <crowdline/store/filters.hpp>
 
 namespace crowdline::stores {
@@ -44,7 +45,7 @@ struct sqlite_migration {
 
 /// Every schema step this build knows, oldest first. A file is at version N when the first N are applied.
 inline std::span<sqlite_migration const> sqlite_migrations() noexcept {
-    static constexpr std::array<sqlite_migration, 2> steps{{
+    static constexpr std::array<sqlite_migration, 3> steps{{
         {"001_initial", R"sql(
 CREATE TABLE projects (
   project_id INTEGER PRIMARY KEY, project_name TEXT NOT NULL UNIQUE,
@@ -132,6 +133,15 @@ CREATE INDEX onboarding_agents_by_worker ON onboarding_agents(worker_id);
 CREATE INDEX granted_by_worker ON granted_qualifications(worker_id);
 CREATE INDEX worker_reviews_by_worker ON worker_reviews(worker_id);
 )sql"},
+        // Every index on units costs a page write in the commits that touch its columns. Two are prefixes of
+        // others (of the unique (assignment_id, unit_index) key, and of (task_run_id, status)); the one on
+        // status alone serves no query crowdline makes (all name the run, task, assignment or worker) and
+        // was written by every status change. A status-only find_units now scans the table.
+        {"003_fewer_unit_indexes", R"sql(
+DROP INDEX units_by_assignment;
+DROP INDEX units_by_run;
+DROP INDEX units_by_status;
+)sql"},
     }};
     return steps;
 }
@@ -142,6 +152,9 @@ struct sqlite_options {
     std::string journal_mode = "WAL";    ///< WAL, DELETE, TRUNCATE, PERSIST or MEMORY
     std::string synchronous = "NORMAL";  ///< OFF, NORMAL, FULL or EXTRA
     std::chrono::milliseconds busy_timeout{5000};
+    /// Hand each transaction's log frames to the OS in one write (see store/detail/wal_vfs.hpp); false opens
+    /// the file through SQLite's default VFS, as any other program would.
+    bool gather_log_writes = true;
     /// Apply only the first N migrations (tests build older files with it); nullopt = all.
     std::optional<std::size_t> schema_version{};
 };
@@ -229,8 +242,9 @@ public:
         check_option("journal_mode", options_.journal_mode, {"WAL", "DELETE", "TRUNCATE", "PERSIST", "MEMORY"});
         check_option("synchronous", options_.synchronous, {"OFF", "NORMAL", "FULL", "EXTRA"});
         try {
-            db_ = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
-                                                     static_cast<int>(options_.busy_timeout.count()));
+            db_ = std::make_unique<SQLite::Database>(
+                path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, static_cast<int>(options_.busy_timeout.count()),
+                options_.gather_log_writes ? std::string(detail::wal_vfs::ensure_registered()) : std::string());
         } catch (SQLite::Exception const& e) {
             throw db_error(path_ + ": cannot open: " + e.what());
         }

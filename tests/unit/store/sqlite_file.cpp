@@ -1,6 +1,10 @@
 // What only a file-backed store can show: durability across reopen, migrations, foreign files.
 #include <catch2/catch.hpp>
 
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 
@@ -55,7 +59,7 @@ TEST_CASE("a file made by an older schema is migrated and keeps its data", "[sto
         written = nlohmann::json{{"units", old.find_units()}, {"workers", old.find_workers()}};
     }
     auto db = backend.reopen();
-    CHECK(db->schema_version() == 2);
+    CHECK(db->schema_version() == stores::sqlite_migrations().size());
     CHECK(nlohmann::json{{"units", db->find_units()}, {"workers", db->find_workers()}} == written);
     auto ag = db->find_agents().at(0).id;
     db->update_agent(ag, agent_status::in_task, nlohmann::json{{"live", true}});  // the column 002 added
@@ -107,4 +111,26 @@ TEST_CASE("sqlite options are checked and applied", "[store][sqlite]") {
     CHECK(raw.execAndGet("PRAGMA journal_mode").getString() == "delete");
     stores::sqlite wal(file);
     CHECK(wal.find_projects().size() == 1);
+}
+
+TEST_CASE("unit queries are answered from an index after migration 003", "[store][sqlite]") {
+    test::sqlite_backend backend;
+    { auto db = backend.open(); test::make_chain(*db); }
+    SQLite::Database raw(backend.file(), SQLite::OPEN_READONLY);
+    auto plan = [&](std::string const& where) {
+        SQLite::Statement q(raw, "EXPLAIN QUERY PLAN SELECT unit_id FROM units WHERE " + where);
+        std::string out;
+        while (q.executeStep()) out += q.getColumn(3).getString() + "\n";
+        return out;
+    };
+    CHECK_THAT(plan("assignment_id = 1"), Contains("USING") && !Contains("SCAN units"));
+    CHECK_THAT(plan("task_run_id = 1"), Contains("USING") && !Contains("SCAN units"));
+    CHECK_THAT(plan("task_run_id = 1 AND status = 'launched'"), Contains("units_by_run_status"));
+    CHECK_THAT(plan("worker_id = 1"), Contains("units_by_worker"));
+    SQLite::Statement names(raw, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'units'");
+    std::vector<std::string> indexes;
+    while (names.executeStep()) indexes.push_back(names.getColumn(0).getString());
+    CHECK(std::find(indexes.begin(), indexes.end(), "units_by_run") == indexes.end());
+    CHECK(std::find(indexes.begin(), indexes.end(), "units_by_assignment") == indexes.end());
+    CHECK(std::find(indexes.begin(), indexes.end(), "units_by_status") == indexes.end());
 }
