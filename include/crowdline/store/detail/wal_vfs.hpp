@@ -67,10 +67,9 @@ private:
     struct file {
         sqlite3_file base;  ///< must come first: SQLite sees this
         sqlite3_file* real;
-        bool is_log;
         bool commit_frame;  ///< the last header written was a commit frame's: its page completes the commit
         sqlite3_int64 gathered_at;
-        std::vector<unsigned char>* gathered;  ///< the log's pending bytes (heap: this struct is raw memory)
+        std::vector<unsigned char>* gathered;  ///< the log's pending bytes, null for other files (heap: raw memory)
     };
 
     wal_vfs() noexcept : real_(sqlite3_vfs_find(nullptr)) {
@@ -116,20 +115,18 @@ private:
         file& f = self(out);
         f.base.pMethods = nullptr;  // SQLite calls xClose only when this is set
         f.real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<unsigned char*>(out) + sizeof(file));
-        f.is_log = (flags & SQLITE_OPEN_WAL) != 0;
         f.commit_frame = false;
         f.gathered_at = 0;
         f.gathered = nullptr;
         int const rc = real(v)->xOpen(real(v), path, f.real, flags, out_flags);
         if (f.real->pMethods == nullptr) return rc;  // nothing opened: nothing to close
-        if (f.is_log) {
+        if ((flags & SQLITE_OPEN_WAL) != 0) {
             try {
                 f.gathered = new std::vector<unsigned char>();
                 f.gathered->reserve(64 * 1024);
             } catch (std::bad_alloc const&) {
                 delete f.gathered;
-                f.gathered = nullptr;
-                f.is_log = false;  // pass-through still works
+                f.gathered = nullptr;  // pass-through still works
             }
         }
         auto* self_vfs = static_cast<wal_vfs*>(v->pAppData);
