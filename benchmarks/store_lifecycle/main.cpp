@@ -610,17 +610,18 @@ struct configuration {
     std::string synchronous;
     bool batched = false;
     bool gather = true;  ///< stores::sqlite's VFS (a transaction's log frames in one write); false: SQLite's own
+    bool background = true;  ///< stores::sqlite's checkpoints on a thread; false: inside the commit, as SQLite does
 
     [[nodiscard]] std::string settings(params const& p) const {
         if (k == kind::memory) return "in-process maps, no durability";
         return "journal=" + journal + " sync=" + synchronous + " commit=" +
                (batched ? "per " + std::to_string(p.batch) + " units" : std::string("per call")) +
-               (gather ? "" : " SQLite's VFS");
+               (gather ? "" : " SQLite's VFS") + (background || k != kind::store ? "" : " checkpoint in commit");
     }
     [[nodiscard]] std::string file_stem() const {
         std::string s = "store_lifecycle-";
         s += k == kind::c_api ? "capi-" : "store-";
-        s += journal + "-" + synchronous + (batched ? "-batched" : "") + (gather ? "" : "-plainvfs");
+        s += journal + "-" + synchronous + (batched ? "-batched" : "") + (gather ? "" : "-plainvfs") + (background ? "" : "-inline");
         return s;
     }
     [[nodiscard]] stores::sqlite_options options() const {
@@ -628,6 +629,7 @@ struct configuration {
         o.journal_mode = journal;
         o.synchronous = synchronous;
         o.gather_log_writes = gather;
+        o.background_checkpoint = background;
         return o;
     }
 };
@@ -741,12 +743,12 @@ void print_phase(std::vector<row> const& rows, params const& p, std::string cons
                  phase figures::*field, double mephisto_figure, double figures::*syncs_field = nullptr,
                  double figures::*writes_field = nullptr) {
     std::cout << "\n" << title << "\n";
-    std::cout << pad("configuration", 17) << pad("settings", 46) << pad(unit_name, 14, true)
+    std::cout << pad("configuration", 18) << pad("settings", 62) << pad(unit_name, 14, true)
               << pad("vs Mephisto", 13, true) << pad("time vs C API", 15, true) << pad("CPU µs/op", 11, true)
               << (syncs_field ? pad("fsyncs/op", 11, true) : "") << (writes_field ? pad("writes/op", 11, true) : "")
               << "\n";
     for (auto const& r : rows) {
-        std::cout << pad(r.c->name, 17) << pad(r.c->settings(p), 46);
+        std::cout << pad(r.c->name, 18) << pad(r.c->settings(p), 62);
         if (!r.error.empty()) {
             std::cout << "  FAILED\n";
             continue;
@@ -876,6 +878,8 @@ int main(int argc, char** argv) try {
         {"C API/default", kind::c_api, "WAL", "NORMAL", false},
         // for information: the default through SQLite's own VFS (two write() calls per log frame)
         {"sqlite/plainvfs", kind::store, "WAL", "NORMAL", false, false},
+        // for information: the default with SQLite's own checkpoints, inside the commit that crosses 1,000 frames
+        {"sqlite/inlinecp", kind::store, "WAL", "NORMAL", false, true, false},
         {"sqlite/batched", kind::store, "WAL", "NORMAL", true},
         {"C API/batched", kind::c_api, "WAL", "NORMAL", true},
     };
@@ -900,7 +904,7 @@ int main(int argc, char** argv) try {
         for (std::size_t i = 0; i < chosen.size(); ++i) {
             configuration const& c = *chosen[i];
             if (!errors[i].empty()) continue;
-            std::cout << "running " << pad(c.name, 16) << pad(c.settings(p), 46);
+            std::cout << "running " << pad(c.name, 18) << pad(c.settings(p), 62);
             if (p.repeat > 1) std::cout << " (run " << rep + 1 << "/" << p.repeat << ")";
             std::cout << " ..." << std::flush;
             auto t0 = bench_clock::now();
