@@ -243,7 +243,8 @@ inline constexpr char get_granted[] =
 
 class sqlite {
 public:
-    /// Opens (or creates) the campaign database at `path` (":memory:" for a private in-memory one).
+    /// Opens (or creates) the campaign database at `path` (":memory:" for a private in-memory one). The
+    /// connection is for one thread at a time (no per-connection mutex: callers serialise, as the pipeline does).
     /// A file that is not a crowdline database is refused with `db_error` and left as it was; a file made
     /// by an older crowdline is migrated.
     explicit sqlite(std::string path, sqlite_options options = {}) : path_(std::move(path)), options_(std::move(options)) {
@@ -254,8 +255,8 @@ public:
                                    std::to_string(options_.checkpoint_frames));
         try {
             db_ = std::make_unique<SQLite::Database>(
-                path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, static_cast<int>(options_.busy_timeout.count()),
-                options_.gather_log_writes ? std::string(detail::wal_vfs::ensure_registered()) : std::string());
+                path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
+                static_cast<int>(options_.busy_timeout.count()), options_.gather_log_writes ? std::string(detail::wal_vfs::ensure_registered()) : std::string());
         } catch (SQLite::Exception const& e) {
             throw db_error(path_ + ": cannot open: " + e.what());
         }
