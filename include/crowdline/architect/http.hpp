@@ -186,6 +186,7 @@ struct http_counters {
     std::array<std::atomic<std::uint64_t>, latency_buckets.size() + 1> packet_latency{};  ///< last: +Inf
     std::atomic<std::uint64_t> packet_latency_sum_ns{0};
     std::atomic<std::uint64_t> packets{0};
+    std::atomic<std::uint64_t> batches{0};  ///< groups of packets handled together (one commit each)
 
     void observe(std::chrono::nanoseconds took) noexcept {
         auto seconds = std::chrono::duration<double>(took).count();
@@ -241,8 +242,36 @@ public:
         std::lock_guard l{mutex_};
         disconnect_ = handler ? std::make_shared<disconnect_handler const>(std::move(handler)) : nullptr;
     }
+    /// Runs a group of requests as one: the handler calls its argument (which makes the requests) once,
+    /// and throws if the group as a whole failed. The pipeline makes it one store transaction, so packets
+    /// that arrive together cost one commit, and none is answered before that commit (group commit).
+    using batch_handler = std::function<void(std::function<void()> const&)>;
+    void on_batch(batch_handler handler) {
+        std::lock_guard l{mutex_};
+        batch_ = handler ? std::make_shared<batch_handler const>(std::move(handler)) : nullptr;
+    }
     /// True between deploy() and shutdown().
     [[nodiscard]] bool is_alive() const { return alive_.load(); }
+
+    /// Runs `body` (which calls `request`) inside the batch handler, or plainly when there is none. False
+    /// when the group failed as a whole: nothing of it was kept, so no success may be sent for it.
+    bool batch(std::function<void()> const& body) {
+        std::shared_ptr<batch_handler const> handler;
+        {
+            std::lock_guard l{mutex_};
+            handler = batch_;
+        }
+        if (!handler) {
+            body();
+            return true;
+        }
+        try {
+            (*handler)(body);
+            return true;
+        } catch (...) {
+            return false;
+        }
+    }
 
     /// One request through the handler; never throws (a failure is an error packet, as for `in_process`).
     packet request(packet const& p) {
@@ -268,6 +297,7 @@ private:
     std::mutex mutex_;
     std::shared_ptr<message_handler const> message_;
     std::shared_ptr<disconnect_handler const> disconnect_;
+    std::shared_ptr<batch_handler const> batch_;
     std::weak_ptr<detail::http_state> state_;
 };
 
@@ -316,7 +346,24 @@ public:
     /// A WebSocket closed: after the grace period, each agent it still holds is a disconnect.
     void closed(std::uint64_t session, std::vector<agent_id> agents);
 
+    // --- group commit ----------------------------------------------------------------------------------
+    /// A packet waiting for its group; `done` gets the reply and the request's id (it posts to its session).
+    struct queued_packet {
+        std::string text;
+        std::optional<std::string_view> type;
+        std::function<void(packet, nlohmann::json)> done;
+    };
+    /// Queues a packet; the first of a group posts the flush, which runs after the I/O completions already
+    /// waiting, so every request that arrived meanwhile joins the same group. No timer: an idle server
+    /// answers a lone packet as soon as before, a busy one answers many per commit.
+    void enqueue(queued_packet p);
+
 private:
+    void flush();
+
+    std::mutex queue_mutex_;
+    std::vector<queued_packet> queue_;
+    bool flush_posted_ = false;
     std::mutex bind_mutex_;
     std::unordered_map<agent_id, std::pair<std::uint64_t, std::weak_ptr<ws_session>>> bound_;
 };
@@ -349,6 +396,46 @@ inline packet handle_packet_text(http_state& st, std::string_view text, nlohmann
     }
     st.counters.observe(std::chrono::steady_clock::now() - started);
     return reply;
+}
+
+inline void http_state::enqueue(queued_packet p) {
+    if (io == nullptr) {  // not serving: nothing to group with
+        nlohmann::json id;
+        auto reply = handle_packet_text(*this, p.text, id, p.type);
+        p.done(std::move(reply), std::move(id));
+        return;
+    }
+    bool post = false;
+    {
+        std::lock_guard l{queue_mutex_};
+        queue_.push_back(std::move(p));
+        post = !std::exchange(flush_posted_, true);
+    }
+    if (post) asio::post(*io, [self = shared_from_this()] { self->flush(); });
+}
+
+inline void http_state::flush() {
+    std::vector<queued_packet> group;
+    {
+        std::lock_guard l{queue_mutex_};
+        group.swap(queue_);
+        flush_posted_ = false;
+    }
+    if (group.empty()) return;
+    std::vector<packet> replies(group.size());
+    std::vector<nlohmann::json> ids(group.size());
+    bool const saved = channel.batch([&] {
+        for (std::size_t i = 0; i < group.size(); ++i)
+            replies[i] = handle_packet_text(*this, group[i].text, ids[i], group[i].type);
+    });
+    counters.batches.fetch_add(1, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < group.size(); ++i) {
+        if (!saved && !replies[i].is_error())
+            replies[i] = packet::error(std::string(packet_errors::unavailable),
+                                       "the server could not save this request (its store refused the commit); "
+                                       "nothing of it was kept");
+        group[i].done(std::move(replies[i]), std::move(ids[i]));
+    }
 }
 
 /// A WebSocket: reads packets, replies in order, and carries the server's pushes, all on one strand.
@@ -406,10 +493,17 @@ private:
             if (ec == beast::error::timeout) state_->counters.timeouts.fetch_add(1);
             return;
         }
-        auto text = beast::buffers_to_string(buffer_.data());
-        nlohmann::json id;
-        auto reply = ws_.got_text() ? handle_packet_text(*state_, text, id)
-                                    : packet::error(std::string(packet_errors::invalid_json), "binary messages are not packets");
+        if (!ws_.got_text())
+            return answered(packet::error(std::string(packet_errors::invalid_json), "binary messages are not packets"), {});
+        state_->enqueue({beast::buffers_to_string(buffer_.data()), std::nullopt,
+                         [self = shared_from_this()](packet reply, nlohmann::json id) {
+                             asio::post(self->ws_.get_executor(), [self, reply = std::move(reply), id = std::move(id)] {
+                                 self->answered(reply, id);
+                             });
+                         }});
+    }
+    /// The reply to the last packet read: sent, and only then is the next one read (replies stay in order).
+    void answered(packet const& reply, nlohmann::json const& id) {
         track(reply);
         queue(reply_text(reply, id.is_null() ? nullptr : &id));
         read();
@@ -534,10 +628,12 @@ private:
             std::make_shared<ws_session>(state_, stream_.release_socket(), id_)->start(std::move(req));
             return;
         }
-        respond(serve(req), req.keep_alive(), req.version());
+        serve(req);
     }
 
-    http_response serve(bhttp::request<bhttp::string_body> const& req) {
+    void serve(bhttp::request<bhttp::string_body>& req) {
+        bool const keep_alive = req.keep_alive();
+        unsigned const version = req.version();
         http_request r;
         r.method = std::string(req.method_string());
         auto const raw_target = req.target();
@@ -545,9 +641,32 @@ private:
         auto q = target.find('?');
         r.path = std::string(target.substr(0, q));
         if (q != std::string_view::npos) r.query = std::string(target.substr(q + 1));
-        r.body = req.body();
+        r.body = std::move(req.body());
         if (auto it = req.find(bhttp::field::authorization); it != req.end()) r.authorization = std::string(it->value());
-        return route(r);
+        if (auto type = packet_endpoint(r)) {
+            // A packet joins the group being gathered; its reply comes back on this connection's strand.
+            state_->enqueue({std::move(r.body), *type, [self = shared_from_this(), keep_alive, version](packet reply, nlohmann::json id) {
+                                 http_response res{status_for(reply), "application/json",
+                                                   reply_text(reply, id.is_null() ? nullptr : &id)};
+                                 asio::dispatch(self->stream_.get_executor(), [self, res = std::move(res), keep_alive, version]() mutable {
+                                     self->respond(std::move(res), keep_alive, version);
+                                 });
+                             }});
+            return;
+        }
+        respond(route(r), keep_alive, version);
+    }
+
+    /// POST /api/packet (type from the body) or /api/<type>: the packet endpoints, answered by the channel.
+    static std::optional<std::optional<std::string_view>> packet_endpoint(http_request const& r) {
+        if (r.method != "POST" || !r.path.starts_with("/api/")) return std::nullopt;
+        std::string_view rest = std::string_view(r.path).substr(5);
+        if (rest == "packet") return std::optional<std::string_view>{};
+        static constexpr std::array<std::string_view, 7> types{"register", "init",        "submit",           "heartbeat",
+                                                               "release",  "live_update", "submit_onboarding"};
+        for (auto t : types)
+            if (rest == t) return std::optional<std::string_view>{t};
+        return std::nullopt;
     }
 
     http_response route(http_request const& r) {
@@ -561,14 +680,6 @@ private:
             else if (asset == "/review") asset = "/review.html";
             for (auto const& a : http_assets)
                 if (a.path == asset) return {200, std::string(a.content_type), std::string(a.body)};
-        }
-        if (r.method == "POST" && r.path.starts_with("/api/")) {
-            std::string_view rest = std::string_view(r.path).substr(5);
-            if (rest == "packet") return packet_response(r.body, std::nullopt);
-            static constexpr std::array<std::string_view, 7> types{"register", "init",  "submit",           "heartbeat",
-                                                                   "release",  "live_update", "submit_onboarding"};
-            for (auto t : types)
-                if (rest == t) return packet_response(r.body, t);
         }
         std::shared_ptr<route_handler const> handler;
         bool path_known = false;  ///< another method is served there: 405, not 404
@@ -587,12 +698,6 @@ private:
         }
         if (path_known) return http_response::error(405, "method_not_allowed", r.method + " is not allowed on " + r.path);
         return http_response::error(404, "not_found", "no such page or endpoint");
-    }
-
-    http_response packet_response(std::string const& body, std::optional<std::string_view> type) {
-        nlohmann::json id;
-        auto reply = handle_packet_text(*state_, body, id, type);
-        return {status_for(reply), "application/json", reply_text(reply, id.is_null() ? nullptr : &id)};
     }
 
     http_response metrics() {
@@ -625,6 +730,8 @@ private:
         out += "crowdline_request_duration_seconds_sum " +
                nlohmann::json(static_cast<double>(c.packet_latency_sum_ns.load()) / 1e9).dump() + '\n';
         out += "crowdline_request_duration_seconds_count " + std::to_string(c.packets.load()) + '\n';
+        line("crowdline_packet_groups_total", "Groups of packets handled together, one store commit each.", "counter",
+             c.batches.load());
         std::function<std::string()> more;
         {
             std::lock_guard l{state_->routes_mutex};

@@ -171,6 +171,8 @@ public:
         auto& ch = architect_.channel();
         ch.on_message([this](packet const& p) { return handle(p); });
         ch.on_disconnect([this](agent_id a) { disconnect(a); });
+        if constexpr (requires { ch.on_batch([](std::function<void()> const&) {}); })
+            ch.on_batch([this](std::function<void()> const& requests) { handle_group(requests); });
         last_submission_ = now;
         active_run_ = true;
         launch_units(now);
@@ -210,6 +212,22 @@ public:
             return packet::error("bad_request", e.what());
         } catch (nlohmann::json::exception const& e) {
             return packet::error("bad_request", e.what());
+        }
+    }
+
+    /// Packets that arrived together (an architect's group, see `http_channel::on_batch`): `requests`
+    /// calls `handle` for each, all in one store transaction, so they cost one commit, and the architect
+    /// answers none of them before it. If that commit fails, none of them was saved while memory (leases,
+    /// the dispatcher) moved on: the run stops, `failure()` says why, and a new pipeline on the same store
+    /// resumes from what was saved.
+    void handle_group(std::function<void()> const& requests) {
+        std::lock_guard l{mutex_};
+        try {
+            db_.transaction([&] { requests(); });
+        } catch (std::exception const& e) {
+            failure_ = std::string("a group of requests could not be saved, so the run stopped: ") + e.what();
+            if (active_run_) wind_down();
+            throw;
         }
     }
 
