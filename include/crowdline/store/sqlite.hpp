@@ -636,15 +636,15 @@ private:
     public:
         explicit scope(sqlite& db) : db_(db) {
             if (db_.depth_ == 0)
-                db_.exec("BEGIN IMMEDIATE");
+                db_.control("BEGIN IMMEDIATE");
             else
-                db_.exec("SAVEPOINT crowdline_" + std::to_string(db_.depth_));
+                db_.control("SAVEPOINT crowdline_" + std::to_string(db_.depth_));
             ++db_.depth_;
         }
         void commit() {
             --db_.depth_;
             try {
-                db_.exec(db_.depth_ == 0 ? std::string("COMMIT") : "RELEASE crowdline_" + std::to_string(db_.depth_));
+                db_.control(db_.depth_ == 0 ? std::string("COMMIT") : "RELEASE crowdline_" + std::to_string(db_.depth_));
             } catch (...) {
                 ++db_.depth_;
                 throw;
@@ -763,6 +763,18 @@ private:
             db_->exec(text);
         } catch (SQLite::Exception const& e) {
             throw db_error(path_ + ": " + e.what() + " (in: " + text.substr(0, 80) + ")");
+        }
+    }
+
+    /// BEGIN, COMMIT, SAVEPOINT, RELEASE: prepared once like any statement (sqlite3_exec would parse the
+    /// text again on every transaction).
+    void control(std::string const& text) {
+        auto& st = prepare(text);
+        reset_guard g{st};
+        try {
+            st.executeStep();
+        } catch (SQLite::Exception const& e) {
+            throw db_error(path_ + ": " + e.what() + " (in: " + text + ")");
         }
     }
 
