@@ -42,11 +42,11 @@ public:
     explicit split_client(std::uint16_t port) {
         stream_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     }
-    void send(std::string const& target, json const& body) {
-        bhttp::request<bhttp::string_body> req{bhttp::verb::post, target, 11};
+    void send(std::string const& target, json const& body, bhttp::verb verb = bhttp::verb::post) {
+        bhttp::request<bhttp::string_body> req{verb, target, 11};
         req.set(bhttp::field::host, "127.0.0.1");
         req.keep_alive(true);
-        req.body() = body.dump();
+        if (!body.is_null()) req.body() = body.dump();
         req.prepare_payload();
         bhttp::write(stream_, req);
     }
@@ -129,14 +129,21 @@ TEST_CASE("http groups: packets that arrive during a group form the next one, ea
     auto const port = server.port();
 
     constexpr int others = 8;
+    // Every connection is open, accepted and served once before the test: the server is reading all of them.
     split_client lead(port);
+    std::vector<std::unique_ptr<split_client>> clients;
+    for (int i = 0; i < others; ++i) clients.push_back(std::make_unique<split_client>(port));
+    auto warm_up = [](split_client& c) {
+        c.send("/healthz", nullptr, bhttp::verb::get);
+        return c.receive().status;
+    };
+    REQUIRE(warm_up(lead) == 200);
+    for (auto& c : clients) REQUIRE(warm_up(*c) == 200);
+
     lead.send("/api/packet", {{"type", "ping"}, {"data", {{"n", -1}}}});
     first_in_handler.wait();
-    std::vector<std::unique_ptr<split_client>> clients;
-    for (int i = 0; i < others; ++i) {
-        clients.push_back(std::make_unique<split_client>(port));
-        clients.back()->send("/api/packet", {{"type", "ping"}, {"data", {{"n", i}}}});
-    }
+    for (int i = 0; i < others; ++i)
+        clients[static_cast<std::size_t>(i)]->send("/api/packet", {{"type", "ping"}, {"data", {{"n", i}}}});
     others_sent.count_down();
 
     auto const lead_reply = lead.receive();
