@@ -2,7 +2,8 @@
 // crowd, and every kind of hostile or broken request — wrong and revoked invite links, another worker's
 // unit, malformed JSON, oversized bodies, a slow client, path traversal, review endpoints without the
 // requester token, too many connections — each refused with the right status and the store unchanged.
-// Also: the WebSocket protocol (request ids, disconnect after the grace period, a reload keeping its unit).
+// Also: the WebSocket protocol (request ids, disconnect after the grace period, a reload keeping its unit),
+// and revoked and renewed links while a unit is held.
 
 #include <catch2/catch.hpp>
 
@@ -30,6 +31,7 @@
 #include <crowdline/routing/routers.hpp>
 #include <crowdline/store/memory.hpp>
 
+#include "../store/fixtures.hpp"
 #include "http_client.hpp"
 
 using namespace crowdline;
@@ -130,6 +132,16 @@ struct served {
         return run->locked([](auto& s, auto&, auto const&) {
             return s.find_units({.status = unit_status::completed}).size();
         });
+    }
+    /// Every row of the store (`test::snapshot`): equal snapshots, nothing changed.
+    json store_snapshot() {
+        return run->locked([](auto& s, auto&, auto const&) { return test::snapshot(s); });
+    }
+    crowdline::unit unit_row(std::int64_t u) {
+        return run->locked([u](auto& s, auto&, auto const&) { return s.get_unit(unit_id{u}); });
+    }
+    crowdline::agent agent_row(std::int64_t a) {
+        return run->locked([a](auto& s, auto&, auto const&) { return s.get_agent(agent_id{a}); });
     }
 };
 
@@ -411,4 +423,120 @@ TEST_CASE("http: a closed page's unit goes back after the grace period and anoth
     ws_page carol(s.port());
     auto r = carol.ask("register", {{"invite", s.invite("carol")}});
     REQUIRE(r["type"] == "agent_details");
+}
+
+namespace {
+
+/// A worker-side request about an agent's unit, as the page sends it.
+reply ask_about(served& s, std::string const& type, std::int64_t agent, std::string const& token, json extra = json::object()) {
+    extra["token"] = token;
+    return post(s.port(), "/api/" + type, {{"agent", agent}, {"data", std::move(extra)}});
+}
+
+/// 403, reason "revoked", and a message that names neither the invite token nor the agent's.
+void require_revoked(reply const& r, std::string const& invite, std::string const& token) {
+    INFO(r.body);
+    CHECK(r.status == 403);
+    auto const j = r.parsed();
+    CHECK(j["type"] == "error");
+    CHECK(j["data"]["reason"] == "revoked");
+    CHECK_THAT(j["data"]["message"].get<std::string>(), Catch::Contains("revoked or replaced"));
+    CHECK(r.body.find(invite) == std::string::npos);
+    CHECK(r.body.find(token) == std::string::npos);
+}
+
+/// carol (en and fr) registers and submits until she is served `unit`; true when she is.
+bool carol_gets(served& s, std::int64_t unit) {
+    for (int i = 0; i < 4; ++i) {
+        auto r = register_as(s, "carol");
+        if (r["type"] != "agent_details") return false;
+        bool const it = r["data"]["unit_id"] == unit;
+        auto done = post(s.port(), "/api/submit",
+                         {{"agent", r["data"]["agent_id"]},
+                          {"data", {{"token", r["data"]["token"]}, {"submission", {{"sentiment", "pos"}}}}}});
+        if (done.status != 200) return false;
+        if (it) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("http: a revoked link's held unit is refused with 403 revoked, not recorded, and goes to another worker",
+          "[architect][http][errors][revoke]") {
+    served s;
+    auto const invite = s.invite("alice");
+    auto alice = register_as(s, "alice");
+    REQUIRE(alice["type"] == "agent_details");
+    auto const agent = alice["data"]["agent_id"].get<std::int64_t>();
+    auto const token = alice["data"]["token"].get<std::string>();
+    auto const unit = alice["data"]["unit_id"].get<std::int64_t>();
+    s.crowd.revoke_link("alice");
+
+    SECTION("the first request after the revoke finds it: refused, and the unit goes back") {
+        auto submit = ask_about(s, "submit", agent, token, {{"submission", {{"sentiment", "pos"}}}});
+        require_revoked(submit, invite, token);
+        CHECK(s.completed() == 0);
+        CHECK(s.unit_row(unit).status == unit_status::launched);  // back in the pool, nobody's
+        CHECK_FALSE(s.unit_row(unit).agent);
+        CHECK(s.agent_row(agent).status == agent_status::expired);
+        auto const state = s.agent_row(agent).state;  // nothing of the refused submission was saved
+        CHECK((!state.is_object() || !state.contains("outputs") || state["outputs"].is_null()));
+    }
+    SECTION("a tick finds it first: the unit goes back, and every later request is refused, changing nothing") {
+        s.run->tick();
+        CHECK(s.unit_row(unit).status == unit_status::launched);
+        CHECK(s.agent_row(agent).status == agent_status::expired);
+        auto const before = s.store_snapshot();
+        require_revoked(ask_about(s, "submit", agent, token, {{"submission", {{"sentiment", "pos"}}}}), invite, token);
+        require_revoked(ask_about(s, "heartbeat", agent, token), invite, token);
+        require_revoked(ask_about(s, "init", agent, token), invite, token);
+        require_revoked(ask_about(s, "release", agent, token), invite, token);
+        require_revoked(ask_about(s, "live_update", agent, token, {{"update", 1}}), invite, token);
+        CHECK(s.store_snapshot() == before);
+        // the agent's token is what identifies the holder: a wrong one is told nothing about the revoke
+        auto wrong = ask_about(s, "submit", agent, std::string(32, '0'), {{"submission", {{"sentiment", "pos"}}}});
+        CHECK(wrong.status == 404);
+        CHECK(wrong.parsed()["data"]["reason"] == "unknown_agent");
+    }
+    // The link cannot fetch more work either, and the unit it held is served to another reader.
+    auto again = post(s.port(), "/api/register", {{"data", {{"invite", invite}}}});
+    CHECK(again.status == 403);
+    CHECK(again.parsed()["data"]["reason"] == "revoked");
+    CHECK(carol_gets(s, unit));
+    CHECK(s.unit_row(unit).status == unit_status::completed);
+    CHECK(s.unit_row(unit).worker != s.agent_row(agent).worker);
+}
+
+TEST_CASE("http: a renewed link works with its new token; what the replaced one held is refused",
+          "[architect][http][errors][revoke]") {
+    served s;
+    auto const old_invite = s.invite("alice");
+    auto first = register_as(s, "alice");
+    REQUIRE(first["type"] == "agent_details");
+    auto const agent = first["data"]["agent_id"].get<std::int64_t>();
+    auto const token = first["data"]["token"].get<std::string>();
+    auto const fresh = s.crowd.renew_link("alice");
+
+    // The new link is served at once (the unit of the replaced one does not count against
+    // allowed_concurrent = 1: it went back when the new link registered).
+    auto renewed = post(s.port(), "/api/register", {{"data", {{"invite", fresh}}}});
+    REQUIRE(renewed.status == 200);
+    auto const r = renewed.parsed();
+    REQUIRE(r["type"] == "agent_details");
+    CHECK(r["data"]["worker_name"] == "alice");
+    CHECK(r["data"]["agent_id"] != agent);
+    CHECK(s.agent_row(agent).status == agent_status::expired);
+
+    require_revoked(ask_about(s, "submit", agent, token, {{"submission", {{"sentiment", "neg"}}}}), old_invite, token);
+    auto old = post(s.port(), "/api/register", {{"data", {{"invite", old_invite}}}});
+    CHECK(old.status == 403);
+    CHECK(old.parsed()["data"]["reason"] == "revoked");
+    CHECK(s.completed() == 0);
+
+    auto ok = ask_about(s, "submit", r["data"]["agent_id"].get<std::int64_t>(), r["data"]["token"].get<std::string>(),
+                        {{"submission", {{"sentiment", "pos"}}}});
+    CHECK(ok.status == 200);
+    CHECK(ok.parsed()["type"] == "submitted");
+    CHECK(s.completed() == 1);
 }
