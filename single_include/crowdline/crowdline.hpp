@@ -5537,7 +5537,8 @@ static_assert(provider<mock>, "providers::mock must model crowdline::provider");
 /// can be revoked (for good) or renewed (a new token; the old one stays refused); a pipeline then refuses
 /// the link's holder every request, about units already handed out too (`revocable_identity`). Blocking,
 /// bonuses, judgements, units and run resources are kept in memory and can be read back, as with the mock,
-/// so a review page or a test can show what happened (`providers::detail::ledger`, shared with the mock).
+/// so a review page or a test can show what happened (`providers::detail::ledger`, shared with the mock);
+/// a pipeline restores the blocks recorded in its store at launch (`review::restore_blocks`).
 /// Thread-safe: the roster has its own mutex, the ledger another.
 
 #include <cstddef>
@@ -5861,10 +5862,17 @@ static_assert(revocable_identity<in_house>, "providers::in_house must model crow
 /// "rejected", soft_reject → "soft_rejected" (each with the note and any bonus); bonus → no status,
 /// `bonus` = amount, `review_note` = reason; block → no status, `blocked_worker` = true; unblock →
 /// "unblocked".
+///
+/// Those block and unblock rows are the record of who is blocked (as Mephisto's providers keep a blocked
+/// flag per worker in their own database): `restore_blocks` replays them onto a provider that starts
+/// empty, as `providers::in_house` does after a restart. A pipeline does so at launch.
 
 #include <cmath>
+#include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -6030,6 +6038,39 @@ void unblock(Store& db, Provider& provider, worker_id worker, std::string reason
         db.new_worker_review(r);
         provider.unblock(worker);
     });
+}
+
+/// Who is blocked according to the review rows, for the workers of `provider_type`: the latest block or
+/// unblock row of each worker decides. Blocked workers map to the reason given, unblocked ones to nullopt;
+/// a worker with neither kind of row is not listed.
+template <class Store>
+std::map<worker_id, std::optional<std::string>> recorded_blocks(Store& db, std::string_view provider_type) {
+    crowdline::detail::check_store<Store>();
+    std::map<worker_id, std::optional<std::string>> out;
+    for (auto const& w : db.find_workers({.provider_type = std::string(provider_type)}))
+        for (auto const& r : db.find_worker_reviews({.worker = w.id})) {  // creation order: the last row wins
+            if (r.blocked_worker) out.insert_or_assign(w.id, r.review_note.value_or("blocked"));
+            else if (r.status == "unblocked") out.insert_or_assign(w.id, std::nullopt);
+        }
+    return out;
+}
+
+/// Replays the recorded blocks (`recorded_blocks`) of the provider's workers onto `provider`: `block` for
+/// each worker blocked, `unblock` for each worker whose block was lifted; other workers are not touched.
+/// Returns how many workers are blocked.
+template <class Store, class Provider>
+std::size_t restore_blocks(Store& db, Provider& provider) {
+    detail::check_arguments<Store, Provider>();
+    std::size_t blocked = 0;
+    for (auto const& [w, reason] : recorded_blocks(db, Provider::provider_type)) {
+        if (reason) {
+            provider.block(w, *reason);
+            ++blocked;
+        } else {
+            provider.unblock(w);
+        }
+    }
+    return blocked;
 }
 
 }  // namespace crowdline::review
@@ -6271,6 +6312,8 @@ template <class Store>
 ///  - expiry: a lease past `assignment_duration_in_seconds`, a disconnect, a returned unit or a revoked
 ///    invite link (a provider modelling `revocable_identity`) puts the unit back in the pool (dispatcher and
 ///    store together); `no_submission_patience` shuts a dead run down;
+///  - blocks: those recorded in the store (`review::block` / `unblock` rows) are replayed onto the provider
+///    at launch, so a restarted program keeps them;
 ///  - resume: launching on a database that holds an incomplete run of the same task continues it.
 ///
 /// Every call is serialised by one mutex, so an architect may deliver packets from several threads.
@@ -7132,6 +7175,7 @@ public:
         check_dispatcher_lease();
 
         requester_ = find_or_create_requester();
+        (void)review::restore_blocks(db_, provider_);  // the store remembers blocks; a fresh provider may not
         auto tasks = db_.find_tasks({.name = args_.task_name});
         task_ = tasks.empty() ? db_.new_task(args_.task_name, std::string(blueprint_t::blueprint_type)) : tasks.front().id;
         auto open_runs = db_.find_task_runs({.task = *task_, .is_completed = false});

@@ -13,6 +13,8 @@
 ///  - expiry: a lease past `assignment_duration_in_seconds`, a disconnect, a returned unit or a revoked
 ///    invite link (a provider modelling `revocable_identity`) puts the unit back in the pool (dispatcher and
 ///    store together); `no_submission_patience` shuts a dead run down;
+///  - blocks: those recorded in the store (`review::block` / `unblock` rows) are replayed onto the provider
+///    at launch, so a restarted program keeps them;
 ///  - resume: launching on a database that holds an incomplete run of the same task continues it.
 ///
 /// Every call is serialised by one mutex, so an architect may deliver packets from several threads.
@@ -48,6 +50,7 @@
 #include <crowdline/model/status.hpp>
 #include <crowdline/model/time.hpp>
 #include <crowdline/ops/qualifications.hpp>
+#include <crowdline/ops/review.hpp>
 #include <crowdline/provider/provider.hpp>
 #include <crowdline/routing/dispatcher.hpp>
 #include <crowdline/store/detail/messages.hpp>
@@ -154,6 +157,7 @@ public:
         check_dispatcher_lease();
 
         requester_ = find_or_create_requester();
+        (void)review::restore_blocks(db_, provider_);  // the store remembers blocks; a fresh provider may not
         auto tasks = db_.find_tasks({.name = args_.task_name});
         task_ = tasks.empty() ? db_.new_task(args_.task_name, std::string(blueprint_t::blueprint_type)) : tasks.front().id;
         auto open_runs = db_.find_task_runs({.task = *task_, .is_completed = false});

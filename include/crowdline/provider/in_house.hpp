@@ -5,7 +5,8 @@
 /// can be revoked (for good) or renewed (a new token; the old one stays refused); a pipeline then refuses
 /// the link's holder every request, about units already handed out too (`revocable_identity`). Blocking,
 /// bonuses, judgements, units and run resources are kept in memory and can be read back, as with the mock,
-/// so a review page or a test can show what happened (`providers::detail::ledger`, shared with the mock).
+/// so a review page or a test can show what happened (`providers::detail::ledger`, shared with the mock);
+/// a pipeline restores the blocks recorded in its store at launch (`review::restore_blocks`).
 /// Thread-safe: the roster has its own mutex, the ledger another.
 
 #include <cstddef>
