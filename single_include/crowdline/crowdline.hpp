@@ -8839,7 +8839,7 @@ private:
             detail::append_filled(out, f.label, unit, shared);
             out += "</div>\n";
         }
-        out += "    <p class=\"crowdline-text\" style=\"white-space:pre-line\">";
+        out += "    <p class=\"crowdline-text\">";  // line breaks kept by the page's stylesheet (no inline style: CSP)
         detail::append_filled(out, f.text, unit, shared);
         out += "</p>\n  </div>\n";
     }
@@ -9212,13 +9212,19 @@ live(Items&&, live_args, handler<Fs>...) -> live<Fs...>;
 /// `in_process`.
 ///
 /// Endpoints:
-///  - `GET /`, `/worker.html`, `/review`, `/review.html`: the embedded pages (any other path is 404: the
-///    asset table is the only thing served, so `..` can reach nothing);
+///  - `GET /`, `/worker.html`, `/review`, `/review.html`: the embedded pages, and their scripts and styles
+///    (`/worker.js`, `/worker.css`, `/review.js`, `/review.css`); any other path is 404: the asset table is
+///    the only thing served, so `..` can reach nothing;
 ///  - `GET /ws`: WebSocket; each text message is a packet `{id?, type, agent?, data}`, each reply carries
 ///    the request's `id`; the server's pushes (`channel().send`) arrive without one;
 ///  - `POST /api/packet` (body: a packet) and `POST /api/<type>` (body: `{agent?, data?}`): one request,
 ///    one reply packet; error replies map to HTTP statuses (`status_for`);
 ///  - `GET /healthz`, `GET /metrics`, and whatever the application adds with `route` (the review API).
+///
+/// Every response carries a Content-Security-Policy that lets a page run only the scripts and styles the
+/// server serves (no inline code: the pages load `/worker.js`, `/review.css`, …), talk only to this host
+/// (its WebSocket included) and never be framed; `Referrer-Policy: no-referrer`, since an invite token is
+/// in the worker page's URL; `X-Frame-Options: DENY` and `X-Content-Type-Options: nosniff`.
 ///
 /// Limits: body size (413), header size (431), JSON depth (400), connections (503 past
 /// `max_connections`), and a deadline on every read, so a slow or silent client is cut off after
@@ -9273,18 +9279,9 @@ struct embedded_asset {
 };
 
 // clang-format off
-inline constexpr std::array<embedded_asset, 2> http_assets{{
-    {"/review.html", "text/html; charset=utf-8",
-     R"crowdline_asset(<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<link rel="icon" href="data:,">
-<title>crowdline — review</title>
-<style>
-:root {
+inline constexpr std::array<embedded_asset, 6> http_assets{{
+    {"/review.css", "text/css; charset=utf-8",
+     R"crowdline_asset(:root {
   color-scheme: light dark;
   --bg: #f3f4f6; --card: #ffffff; --fg: #1f2328; --muted: #57606a; --line: #d0d7de; --soft: #f6f8fa;
   --accent: #0b57d0; --accent-fg: #ffffff; --accent-soft: #e8f0fe;
@@ -9312,6 +9309,8 @@ header.top h1 { margin: 0; font-size: 1.25rem; }
 header.top .spacer { flex: 1; }
 h2 { font-size: 1rem; margin: 0 0 .6rem; }
 h3 { font-size: .9rem; margin: 0 0 .4rem; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
+h3.spaced { margin-top: .9rem; }
+h3.spaced-more { margin-top: 1rem; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 12px; padding: 1rem 1.25rem; margin-bottom: 1rem; }
 button, select, input { font: inherit; color: inherit; }
 button {
@@ -9381,7 +9380,17 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   .card { padding: .8rem; }
   .bar-row { grid-template-columns: 5rem 1fr auto; }
 }
-</style>
+)crowdline_asset"},
+    {"/review.html", "text/html; charset=utf-8",
+     R"crowdline_asset(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
+<title>crowdline — review</title>
+<link rel="stylesheet" href="/review.css">
 </head>
 <body data-state="loading">
 <div class="wrap">
@@ -9402,7 +9411,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
         <div>
           <h3>Units by status</h3>
           <ul id="unit-counts" class="chips"></ul>
-          <h3 style="margin-top:.9rem">Steals</h3>
+          <h3 class="spaced">Steals</h3>
           <div class="stat" id="steals">0</div>
         </div>
         <div id="starved-box">
@@ -9411,7 +9420,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
           <p id="starved-none" class="empty">None: every open item has a worker who can take it.</p>
         </div>
       </div>
-      <h3 style="margin-top:1rem">Workers</h3>
+      <h3 class="spaced-more">Workers</h3>
       <div class="table-scroll">
         <table id="workers">
           <thead><tr><th>Name</th><th>Id</th><th>Joined</th><th class="n">Held</th><th class="n">Queue</th><th class="n">Done</th><th>Access</th></tr></thead>
@@ -9439,8 +9448,12 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   </main>
 </div>
 <noscript><p class="wrap">This page needs JavaScript.</p></noscript>
-<script>
-'use strict';
+<script src="/review.js"></script>
+</body>
+</html>
+)crowdline_asset"},
+    {"/review.js", "text/javascript; charset=utf-8",
+     R"crowdline_asset('use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
   const DASH_MS = 2000;
@@ -9588,8 +9601,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   }
   function editingDecision() {
     const box = $('units');
-)crowdline_asset"
-     R"crowdline_asset(    if (box.contains(document.activeElement) && document.activeElement.tagName === 'INPUT') return true;
+    if (box.contains(document.activeElement) && document.activeElement.tagName === 'INPUT') return true;
     for (const i of box.querySelectorAll('input.note, input.bonus')) if (i.value) return true;
     for (const i of box.querySelectorAll('input.block')) if (i.checked) return true;
     return false;
@@ -9727,21 +9739,9 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   loadDashboard();
   loadUnits();
 })();
-</script>
-</body>
-</html>
 )crowdline_asset"},
-    {"/worker.html", "text/html; charset=utf-8",
-     R"crowdline_asset(<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<link rel="icon" href="data:,">
-<title>crowdline — task</title>
-<style>
-:root {
+    {"/worker.css", "text/css; charset=utf-8",
+     R"crowdline_asset(:root {
   color-scheme: light dark;
   --bg: #f3f4f6; --card: #ffffff; --fg: #1f2328; --muted: #57606a; --line: #d0d7de;
   --accent: #0b57d0; --accent-fg: #ffffff; --accent-soft: #e8f0fe;
@@ -9826,7 +9826,7 @@ fieldset.crowdline-field { border: 1px solid var(--line); border-radius: 10px; p
 .crowdline-field legend, .crowdline-label, .crowdline-free-text > label {
   display: block; font-weight: 600; padding: 0 .25rem; margin-bottom: .35rem;
 }
-.crowdline-text { margin: 0; font-size: 1.1rem; overflow-wrap: anywhere; }
+.crowdline-text { margin: 0; font-size: 1.1rem; overflow-wrap: anywhere; white-space: pre-line; }
 .crowdline-display-text {
   padding: 1rem; border-radius: 10px; background: var(--bg); border: 1px solid var(--line);
 }
@@ -9854,7 +9854,17 @@ fieldset.crowdline-field { border: 1px solid var(--line); border-radius: 10px; p
 .crowdline-field.has-error { border-color: var(--bad); }
 .form-errors:empty { display: none; }
 body[data-state="submitting"] .crowdline-form { opacity: .7; }
-</style>
+)crowdline_asset"},
+    {"/worker.html", "text/html; charset=utf-8",
+     R"crowdline_asset(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
+<title>crowdline — task</title>
+<link rel="stylesheet" href="/worker.css">
 </head>
 <body data-state="loading">
 <header class="bar">
@@ -9874,8 +9884,12 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   <p id="shortcuts"></p>
 </main>
 <noscript><p class="card">This page needs JavaScript.</p></noscript>
-<script>
-'use strict';
+<script src="/worker.js"></script>
+</body>
+</html>
+)crowdline_asset"},
+    {"/worker.js", "text/javascript; charset=utf-8",
+     R"crowdline_asset('use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -10103,8 +10117,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     setBusyControls(false);
   }
 
-)crowdline_asset"
-     R"crowdline_asset(  function render(page) {
+  function render(page) {
     ui.task.innerHTML = page;  // trusted: generated and escaped by the server
     form = ui.task.querySelector('form.crowdline-form') || ui.task.querySelector('form');
     if (!form) { ui.shortcuts.textContent = ''; return; }
@@ -10244,7 +10257,8 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   }
 
   function skip() {
-    if (!current || busy || !connected || document.body.dataset.state !== 'working') return;
+)crowdline_asset"
+     R"crowdline_asset(    if (!current || busy || !connected || document.body.dataset.state !== 'working') return;
     const agent = current;
     busy = true;
     setBusyControls(true);
@@ -10320,9 +10334,6 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   setInterval(heartbeat, HEARTBEAT_MS);
   connect();
 })();
-</script>
-</body>
-</html>
 )crowdline_asset"},
 }};
 // clang-format on
@@ -10441,6 +10452,44 @@ inline std::string percent_decode(std::string_view s) {
         }
     }
     return out;
+}
+
+/// Whether `host` is a host name, an IPv4 or a bracketed IPv6 address, with an optional port: nothing that
+/// could add a directive to a Content-Security-Policy.
+inline bool is_plain_host(std::string_view host) noexcept {
+    if (host.empty() || host.size() > 261) return false;
+    for (char c : host)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+              c == ':' || c == '[' || c == ']'))
+            return false;
+    return true;
+}
+
+/// The host (and port) the pages' WebSocket connects to: that of `public_url` when one is set (behind a
+/// proxy, the Host header the server sees may be the proxy's upstream), else the request's Host header.
+/// Empty when it is not a plain host (`is_plain_host`).
+inline std::string websocket_host(std::string_view public_url, std::string_view host_header) {
+    std::string_view host = host_header;
+    if (!public_url.empty()) {
+        host = public_url;
+        if (auto scheme = host.find("://"); scheme != std::string_view::npos) host.remove_prefix(scheme + 3);
+        host = host.substr(0, host.find_first_of("/?#"));
+    }
+    return is_plain_host(host) ? std::string(host) : std::string{};
+}
+
+/// The Content-Security-Policy of every response: the served files only, no inline script or style, no
+/// eval, connections to this origin and its WebSocket (`ws://` and `wss://` of `websocket_host`, since not
+/// every browser counts those as 'self'), images from here or `data:`, no framing, no `<base>`, forms
+/// posted here only.
+inline std::string content_security_policy(std::string_view websocket_host) {
+    std::string connect = "'self'";
+    if (is_plain_host(websocket_host)) {
+        connect += " ws://" + std::string(websocket_host);
+        connect += " wss://" + std::string(websocket_host);
+    }
+    return "default-src 'self'; script-src 'self'; style-src 'self'; connect-src " + connect +
+           "; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 }
 
 /// Request latency buckets (seconds) of the `/metrics` histogram.
@@ -10798,6 +10847,8 @@ private:
             return respond(http_response::error(400, "bad_request", "malformed HTTP request"), false, 11);
         }
         auto req = parser_->release();
+        host_.clear();
+        if (auto h = req.find(bhttp::field::host); h != req.end()) host_ = std::string(h->value());
         if (websocket::is_upgrade(req)) {
             if (req.target() != "/ws")
                 return respond(http_response::error(404, "not_found", "WebSocket endpoint is /ws"), false, req.version());
@@ -10912,6 +10963,10 @@ private:
         res->set(bhttp::field::content_type, r.content_type);
         res->set(bhttp::field::cache_control, "no-store");
         res->set("X-Content-Type-Options", "nosniff");
+        res->set("Content-Security-Policy",
+                 content_security_policy(websocket_host(state_->args.public_url, host_)));
+        res->set("Referrer-Policy", "no-referrer");
+        res->set("X-Frame-Options", "DENY");
         res->keep_alive(keep_alive);
         res->body() = std::move(r.body);
         res->prepare_payload();
@@ -10934,6 +10989,7 @@ private:
     std::uint64_t id_;
     beast::flat_buffer buffer_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    std::string host_;  ///< the Host header of the request being answered (for the CSP's WebSocket source)
     bool upgraded_ = false;
 };
 

@@ -3,11 +3,12 @@
 // unit, malformed JSON, oversized bodies, a slow client, path traversal, review endpoints without the
 // requester token, too many connections — each refused with the right status and the store unchanged.
 // Also: the WebSocket protocol (request ids, disconnect after the grace period, a reload keeping its unit),
-// and revoked and renewed links while a unit is held.
+// revoked and renewed links while a unit is held, and the security headers.
 
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -539,4 +540,73 @@ TEST_CASE("http: a renewed link works with its new token; what the replaced one 
     CHECK(ok.status == 200);
     CHECK(ok.parsed()["type"] == "submitted");
     CHECK(s.completed() == 1);
+}
+
+TEST_CASE("http: every page, asset and reply carries the Content-Security-Policy and the other security headers",
+          "[architect][http][csp]") {
+    served s;
+    auto const port = std::to_string(s.port());
+    auto const host = "127.0.0.1:" + port;
+    auto check_headers = [&](reply const& r) {
+        auto csp = r.header("Content-Security-Policy");
+        REQUIRE(csp);
+        for (auto directive : {"default-src 'self'", "script-src 'self';", "style-src 'self';",
+                               "img-src 'self' data:", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'"}) {
+            INFO(directive);
+            CHECK_THAT(*csp, Catch::Contains(directive));
+        }
+        CHECK_THAT(*csp, !Catch::Contains("unsafe"));  // neither 'unsafe-inline' nor 'unsafe-eval'
+        CHECK(r.header("Referrer-Policy") == "no-referrer");
+        CHECK(r.header("X-Frame-Options") == "DENY");
+        CHECK(r.header("X-Content-Type-Options") == "nosniff");
+        return *csp;
+    };
+    std::vector<std::pair<std::string, std::string>> const served_files{
+        {"/", "text/html"},           {"/worker.html", "text/html"},      {"/review", "text/html"},
+        {"/review.html", "text/html"}, {"/worker.js", "text/javascript"}, {"/review.js", "text/javascript"},
+        {"/worker.css", "text/css"},   {"/review.css", "text/css"}};
+    for (auto const& [target, type] : served_files) {
+        INFO(target);
+        auto r = test::http_request(s.port(), "GET", target, {}, {}, host);
+        REQUIRE(r.status == 200);
+        CHECK_THAT(r.header("Content-Type").value_or(""), Catch::StartsWith(type));
+        auto csp = check_headers(r);
+        // the page's WebSocket goes to the host it was loaded from
+        CHECK_THAT(csp, Catch::Contains("connect-src 'self' ws://" + host + " wss://" + host + ";"));
+        if (type == "text/html") {
+            // Nothing the policy would block: no inline script or style, no style or event-handler attribute.
+            CHECK_FALSE(std::regex_search(r.body, std::regex("<script(?![^>]*\\bsrc=)[^>]*>", std::regex::icase)));
+            CHECK_FALSE(std::regex_search(r.body, std::regex("<style", std::regex::icase)));
+            CHECK_FALSE(std::regex_search(r.body, std::regex("\\s(style|on[a-z]+)\\s*=", std::regex::icase)));
+        }
+        if (type == "text/javascript") {
+            CHECK(r.body.find("eval(") == std::string::npos);
+            CHECK(r.body.find("new Function") == std::string::npos);
+        }
+    }
+    // The scripts and styles the pages load are all served.
+    for (auto const& [page, assets] : {std::pair{"/", std::vector<std::string>{"/worker.js", "/worker.css"}},
+                                       std::pair{"/review", std::vector<std::string>{"/review.js", "/review.css"}}}) {
+        auto body = request(s.port(), "GET", page).body;
+        for (auto const& a : assets) {
+            INFO(page << " loads " << a);
+            CHECK(body.find("\"" + a + "\"") != std::string::npos);
+        }
+    }
+    // The form a unit's page shows has no inline style either.
+    auto alice = register_as(s, "alice");
+    REQUIRE(alice["type"] == "agent_details");
+    auto const page = alice["data"]["page"].get<std::string>();
+    CHECK(page.find("crowdline-text") != std::string::npos);
+    CHECK_FALSE(std::regex_search(page, std::regex("\\s(style|on[a-z]+)\\s*=|<script|<style", std::regex::icase)));
+    // Refusals, API replies and unknown paths carry the headers too.
+    check_headers(request(s.port(), "GET", "/no-such-page"));
+    check_headers(request(s.port(), "GET", "/api/review/units"));
+    check_headers(post(s.port(), "/api/register", {{"data", {{"invite", s.invite("bob")}}}}));
+    // A Host header cannot add directives: anything but a plain host leaves only 'self'.
+    auto hostile = test::http_request(s.port(), "GET", "/", {}, {}, "x; script-src *");
+    REQUIRE(hostile.status == 200);
+    auto const csp = check_headers(hostile);
+    CHECK_THAT(csp, Catch::Contains("connect-src 'self';"));
+    CHECK_THAT(csp, !Catch::Contains("script-src *"));
 }
