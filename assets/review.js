@@ -41,7 +41,9 @@
     document.body.dataset.state = 'error';
     show('The requester token is not valid.', 'error');
   }
-  class ApiError extends Error {}
+  class ApiError extends Error {
+    constructor(message, status) { super(message); this.status = status; }
+  }
   async function api(method, path, body) {
     const headers = { Authorization: 'Bearer ' + token };
     const init = { method, headers, cache: 'no-store' };
@@ -54,7 +56,7 @@
     try { json = text ? JSON.parse(text) : null; } catch { json = null; }
     if (!res.ok) {
       const msg = json && json.error && json.error.message ? String(json.error.message) : 'Request failed (HTTP ' + res.status + ').';
-      throw new ApiError(msg);
+      throw new ApiError(msg, res.status);
     }
     return json;
   }
@@ -192,11 +194,11 @@
     $('units').replaceChildren(...(units.length ? units.map(renderUnit)
       : [el('p', { class: 'empty', text: 'No units with this status.' })]));
   }
+  // A unit's decision, by unit status: only a `completed` unit awaits one (the server refuses a second).
+  const DECISIONS = { accepted: 'Approved', rejected: 'Rejected', soft_rejected: 'Soft-rejected' };
   function renderUnit(u) {
-    const note = el('input', { type: 'text', class: 'note', placeholder: 'Note to the worker (optional)', 'aria-label': 'Note' });
-    const bonus = el('input', { type: 'number', class: 'bonus', min: 0, step: '0.01', placeholder: 'Bonus', 'aria-label': 'Bonus amount' });
-    const block = el('input', { type: 'checkbox', class: 'block' });
     const status = String(u.status || '');
+    const awaiting = status === 'completed';
     const node = el('article', { class: 'unit', dataset: { agent: String(u.agent_id), unit: String(u.unit_id), status } },
       el('div', { class: 'unit-head' },
         el('span', { class: 'worker', text: (u.worker_name === null || u.worker_name === undefined ? 'worker' : String(u.worker_name)) }),
@@ -208,15 +210,24 @@
       el('div', { class: 'unit-body' },
         el('div', {}, el('h3', { text: 'Inputs' }), kv(u.inputs, false)),
         el('div', {}, el('h3', { text: 'Answer' }), kv(u.outputs, true))),
-      el('div', { class: 'decide' }, note, bonus, el('label', {}, block, 'block worker'),
-        el('button', { type: 'button', class: 'approve' }, 'Approve'),
-        el('button', { type: 'button', class: 'reject' }, 'Reject'),
-        el('button', { type: 'button', class: 'soft-reject' }, 'Soft-reject')));
-    const act = (action) => () => decide(u, node, action, note, bonus, block);
-    node.querySelector('button.approve').addEventListener('click', act('approve'));
-    node.querySelector('button.reject').addEventListener('click', act('reject'));
-    node.querySelector('button.soft-reject').addEventListener('click', act('soft_reject'));
+      awaiting ? decisionControls(u) : el('p', { class: 'decision decision-' + status },
+        'Decision: ', el('strong', { text: DECISIONS[status] || status || 'unknown' })));
     return node;
+  }
+  // Note, bonus, "block worker" and the three decision buttons of a unit awaiting a decision.
+  function decisionControls(u) {
+    const note = el('input', { type: 'text', class: 'note', placeholder: 'Note to the worker (optional)', 'aria-label': 'Note' });
+    const bonus = el('input', { type: 'number', class: 'bonus', min: 0, step: '0.01', placeholder: 'Bonus', 'aria-label': 'Bonus amount' });
+    const block = el('input', { type: 'checkbox', class: 'block' });
+    const box = el('div', { class: 'decide' }, note, bonus, el('label', {}, block, 'block worker'),
+      el('button', { type: 'button', class: 'approve' }, 'Approve'),
+      el('button', { type: 'button', class: 'reject' }, 'Reject'),
+      el('button', { type: 'button', class: 'soft-reject' }, 'Soft-reject'));
+    const act = (action) => () => decide(u, box, action, note, bonus, block);
+    box.querySelector('button.approve').addEventListener('click', act('approve'));
+    box.querySelector('button.reject').addEventListener('click', act('reject'));
+    box.querySelector('button.soft-reject').addEventListener('click', act('soft_reject'));
+    return box;
   }
   async function decide(u, node, action, note, bonus, block) {
     const body = { agent_id: u.agent_id, action };
@@ -239,7 +250,10 @@
       await loadUnits();
       lastDash = '';
     } catch (e) {
-      if (!stopped) show(e.message, 'error');
+      if (stopped) return;
+      show(e.message, 'error');
+      // 409: decided meanwhile (another tab or reviewer): show the unit as it now is, without buttons.
+      if (e.status === 409) { await loadUnits(true); lastDash = ''; return; }
       for (const b of buttons) b.disabled = false;
     }
   }

@@ -10,7 +10,8 @@
 //   3. ben closes his page while holding a unit; after the grace period ana gets that unit's text; nobody is
 //      ever shown a text in a language they do not read;
 //   4. ana works until the page says there is no work left; the de items (nobody reads de) are starved;
-//   5. the requester approves two units on the review page; exactly those are accepted;
+//   5. the requester approves two units on the review page; exactly those are accepted, and decided units show
+//      their decision instead of the decision buttons;
 //   6. the server stops on SIGTERM and `crowdline export` holds exactly the answers submitted in the browser.
 // Every page runs under the server's Content-Security-Policy (checked to be sent): a violation reported on any
 // page's console fails the test, as an uncaught error does.
@@ -346,10 +347,23 @@ async function scenario() {
     const us = [...document.querySelectorAll('#units .unit')];
     return us.length === 2 && us.every((u) => u.dataset.status === 'accepted');
   }, null, { timeout: WAIT_MS }).catch(() => { throw new CheckFailed('review page: the accepted filter does not list the two approved units'); });
+  // Decided units show their decision, not the buttons.
+  check(await rp.locator('#units .unit button').count() === 0, 'review page: accepted units still show decision buttons');
+  check(await rp.locator('#units .unit .decision').count() === 2, 'review page: accepted units do not show their decision');
+  check((await rp.locator('#units .unit .decision').first().innerText()).includes('Approved'),
+    `review page: an accepted unit's decision reads ${JSON.stringify(await rp.locator('#units .unit .decision').first().innerText())}`);
   await rp.screenshot({ path: path.join(artifacts, 'review-accepted.png'), fullPage: true });
   await rp.selectOption('#status-filter', 'all');
   await rp.waitForFunction((n) => document.querySelectorAll('#units .unit').length === n, submitted.size, { timeout: WAIT_MS })
     .catch(() => { throw new CheckFailed('review page: the "all" filter does not list every submitted unit'); });
+  const buttonsByStatus = await rp.evaluate(() => [...document.querySelectorAll('#units .unit')].map((u) => ({
+    status: u.dataset.status, buttons: u.querySelectorAll('button.approve, button.reject, button.soft-reject').length,
+    decision: u.querySelector('.decision')?.textContent ?? null })));
+  for (const u of buttonsByStatus) {
+    if (u.status === 'completed') check(u.buttons === 3 && u.decision === null, `review page: a unit awaiting review shows ${u.buttons} buttons`);
+    else check(u.buttons === 0 && /Approved/.test(u.decision ?? ''), `review page: a ${u.status} unit shows ${u.buttons} buttons, decision ${JSON.stringify(u.decision)}`);
+  }
+  check(buttonsByStatus.filter((u) => u.status === 'accepted').length === 2, `review page: "all" lists ${JSON.stringify(buttonsByStatus)}`);
   const counts = (await api(ctx, '/api/review/dashboard')).units;
   check(counts.accepted === 2 && counts.completed === submitted.size - 2,
     `dashboard API: units by status ${JSON.stringify(counts)} after approving 2 of ${submitted.size}`);

@@ -3,7 +3,7 @@
 // unit, malformed JSON, oversized bodies, a slow client, path traversal, review endpoints without the
 // requester token, too many connections — each refused with the right status and the store unchanged.
 // Also: the WebSocket protocol (request ids, disconnect after the grace period, a reload keeping its unit),
-// revoked and renewed links while a unit is held, and the security headers.
+// revoked and renewed links while a unit is held, a second review decision, and the security headers.
 
 #include <catch2/catch.hpp>
 
@@ -540,6 +540,37 @@ TEST_CASE("http: a renewed link works with its new token; what the replaced one 
     CHECK(ok.status == 200);
     CHECK(ok.parsed()["type"] == "submitted");
     CHECK(s.completed() == 1);
+}
+
+TEST_CASE("http: a second decision on a decided unit is refused with 409, nothing changed", "[architect][http][review]") {
+    served s;
+    auto alice = register_as(s, "alice");
+    REQUIRE(post(s.port(), "/api/submit",
+                 {{"agent", alice["data"]["agent_id"]},
+                  {"data", {{"token", alice["data"]["token"]}, {"submission", {{"sentiment", "pos"}}}}}})
+                .status == 200);
+    auto const bearer = std::string("Bearer ") + requester_token;
+    auto const agent = alice["data"]["agent_id"];
+    REQUIRE(post(s.port(), "/api/review/decide", {{"agent_id", agent}, {"action", "soft_reject"}}, bearer).status == 200);
+    auto const before = s.store_snapshot();
+    for (auto action : {"approve", "reject", "soft_reject"}) {
+        INFO(action);
+        auto again = post(s.port(), "/api/review/decide",
+                          {{"agent_id", agent}, {"action", action}, {"bonus", 1.0}, {"block", true}}, bearer);
+        CHECK(again.status == 409);
+        CHECK(again.parsed()["error"]["reason"] == "conflict");
+        CHECK_THAT(again.parsed()["error"]["message"].get<std::string>(),
+                   Catch::Contains("it is soft_rejected, not completed"));
+    }
+    CHECK(s.store_snapshot() == before);
+    CHECK(s.crowd.approved().empty());
+    CHECK(s.crowd.rejected().empty());
+    CHECK(s.crowd.soft_rejected().size() == 1);
+    CHECK(s.crowd.blocked().empty());
+    // The units list says which are decided: the review page shows buttons only on `completed` ones.
+    auto units = request(s.port(), "GET", "/api/review/units?status=all", {}, bearer).parsed()["units"];
+    REQUIRE(units.size() == 1);
+    CHECK(units[0]["status"] == "soft_rejected");
 }
 
 TEST_CASE("http: every page, asset and reply carries the Content-Security-Policy and the other security headers",
