@@ -7,9 +7,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <cctype>
 #include <chrono>
-#include <regex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -573,8 +574,44 @@ TEST_CASE("http: a second decision on a decided unit is refused with 409, nothin
     CHECK(units[0]["status"] == "soft_rejected");
 }
 
+namespace {
+
+/// The first thing in `html` that `script-src 'self'; style-src 'self'` blocks — an inline <script> or a
+/// <style> block, a style="…" or on…="…" attribute — or "" when there is none.
+std::string blocked_by_csp(std::string html) {
+    auto const lower = [](unsigned char c) { return static_cast<char>(std::tolower(c)); };
+    auto const space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+    for (auto& c : html) c = lower(static_cast<unsigned char>(c));
+    for (auto at = html.find('<'); at != std::string::npos; at = html.find('<', at + 1)) {
+        auto const end = html.find('>', at);
+        if (end == std::string::npos) break;
+        std::string_view const tag(html.data() + at, end - at + 1);
+        if (tag.starts_with("<style")) return "a <style> block";
+        if (tag.starts_with("<script") && tag.find(" src=") == std::string_view::npos) return "an inline <script>";
+        for (std::size_t i = 0; i < tag.size(); ++i) {  // attributes: blank, letters, blanks, '='
+            if (!space(tag[i])) continue;
+            std::size_t k = i + 1;
+            while (k < tag.size() && std::isalpha(static_cast<unsigned char>(tag[k]))) ++k;
+            auto const name = tag.substr(i + 1, k - i - 1);
+            while (k < tag.size() && space(tag[k])) ++k;
+            if (k < tag.size() && tag[k] == '=' && (name == "style" || (name.size() > 2 && name.starts_with("on"))))
+                return "a " + std::string(name) + "= attribute";
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
 TEST_CASE("http: every page, asset and reply carries the Content-Security-Policy and the other security headers",
           "[architect][http][csp]") {
+    // the check below can fail
+    CHECK(blocked_by_csp("<p class=\"a\"><b STYLE = \"color:red\">x</b></p>") == "a style= attribute");
+    CHECK(blocked_by_csp("<button onclick=\"go()\">") == "a onclick= attribute");
+    CHECK(blocked_by_csp("<SCRIPT>alert(1)</SCRIPT>") == "an inline <script>");
+    CHECK(blocked_by_csp("<style>p{}</style>") == "a <style> block");
+    CHECK(blocked_by_csp("<script src=\"/a.js\"></script><p data-one=\"1\" id=x>").empty());
+
     served s;
     auto const port = std::to_string(s.port());
     auto const host = "127.0.0.1:" + port;
@@ -606,9 +643,7 @@ TEST_CASE("http: every page, asset and reply carries the Content-Security-Policy
         CHECK_THAT(csp, Catch::Contains("connect-src 'self' ws://" + host + " wss://" + host + ";"));
         if (type == "text/html") {
             // Nothing the policy would block: no inline script or style, no style or event-handler attribute.
-            CHECK_FALSE(std::regex_search(r.body, std::regex("<script(?![^>]*\\bsrc=)[^>]*>", std::regex::icase)));
-            CHECK_FALSE(std::regex_search(r.body, std::regex("<style", std::regex::icase)));
-            CHECK_FALSE(std::regex_search(r.body, std::regex("\\s(style|on[a-z]+)\\s*=", std::regex::icase)));
+            CHECK(blocked_by_csp(r.body).empty());
         }
         if (type == "text/javascript") {
             CHECK(r.body.find("eval(") == std::string::npos);
@@ -629,7 +664,7 @@ TEST_CASE("http: every page, asset and reply carries the Content-Security-Policy
     REQUIRE(alice["type"] == "agent_details");
     auto const page = alice["data"]["page"].get<std::string>();
     CHECK(page.find("crowdline-text") != std::string::npos);
-    CHECK_FALSE(std::regex_search(page, std::regex("\\s(style|on[a-z]+)\\s*=|<script|<style", std::regex::icase)));
+    CHECK(blocked_by_csp(page).empty());
     // Refusals, API replies and unknown paths carry the headers too.
     check_headers(request(s.port(), "GET", "/no-such-page"));
     check_headers(request(s.port(), "GET", "/api/review/units"));
