@@ -5302,6 +5302,7 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::architects::in_process_args, name, max_body_b
 /// `block(worker_id, std::string_view)` — see tests/static/architect_provider_concepts.cpp.
 
 #include <concepts>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -5373,6 +5374,17 @@ concept identity_provider = requires(P& p, nlohmann::json const& registration) {
 template <class P>
 concept provider = typed_provider<P> && requester_provider<P> && worker_provider<P> && agent_provider<P> &&
                    unit_provider<P> && resource_provider<P> && identity_provider<P>;
+
+/// Optional, beyond `provider`: identities that can be withdrawn (`providers::in_house`'s invite links).
+/// `link_id(registration)` names the link a registration came through (a number, never the secret; the
+/// refusals of `worker_name`), and `is_link_live(link)` turns false for good once that link is revoked or
+/// replaced. A pipeline remembers the link each unit was handed out through: once it is dead, every
+/// request about the unit is refused (reason "revoked") and the unit goes back to the pool.
+template <class P>
+concept revocable_identity = requires(P const& p, nlohmann::json const& registration, std::uint64_t link) {
+    { p.link_id(registration) } -> std::same_as<std::uint64_t>;
+    { p.is_link_live(link) } -> std::same_as<bool>;
+};
 
 namespace detail {
 
@@ -5763,12 +5775,15 @@ static_assert(provider<mock>, "providers::mock must model crowdline::provider");
 /// `providers::in_house`: a crowd provider for teams annotating their own data. The requester names the
 /// workers (with a profile, e.g. `{"languages": ["en", "fr"]}`) and each gets a secret invite link that
 /// carries an unguessable token; whoever opens the link is that worker and nobody else can be. A link
-/// can be revoked (for good) or renewed (a new token; the old one stays refused). Blocking, bonuses,
-/// judgements, units and run resources are kept in memory and can be read back, as with the mock, so a
-/// review page or a test can show what happened (`providers::detail::ledger`, shared with the mock).
+/// can be revoked (for good) or renewed (a new token; the old one stays refused); a pipeline then refuses
+/// the link's holder every request, about units already handed out too (`revocable_identity`). Blocking,
+/// bonuses, judgements, units and run resources are kept in memory and can be read back, as with the mock,
+/// so a review page or a test can show what happened (`providers::detail::ledger`, shared with the mock);
+/// a pipeline restores the blocks recorded in its store at launch (`review::restore_blocks`).
 /// Thread-safe: the roster has its own mutex, the ledger another.
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -5898,7 +5913,7 @@ public:
                                        "\" was already issued");
         std::string token = w.token;
         std::string name = w.name;
-        roster_.push_back({std::move(w), false});
+        roster_.push_back({std::move(w), false, 1});
         try {
             index_.emplace(std::move(name), roster_.size() - 1);
         } catch (...) {
@@ -5920,14 +5935,16 @@ public:
         return std::string(base_url) + "/?invite=" + invite_token(name);
     }
     /// The worker's link stops working for good: `worker_name` refuses it with reason "revoked" from now
-    /// on, and only `renew_link` lets the worker in again (with a new link). Revoking twice is harmless.
-    /// Unknown → `entry_does_not_exist`.
+    /// on, and only `renew_link` lets the worker in again (with a new link). A pipeline refuses every
+    /// request about the units handed out through it ("revoked") and puts them back in the pool (see
+    /// `is_link_live`). Revoking twice is harmless. Unknown → `entry_does_not_exist`.
     void revoke_link(std::string_view name) {
         lock l{mutex_};
         entry(name).revoked = true;
     }
     /// Gives the worker a new token and returns it; the old one stays refused ("revoked") for good, and
-    /// the worker is no longer revoked. Unknown → `entry_does_not_exist`.
+    /// with it every unit handed out through it (as for `revoke_link`); the worker is no longer revoked.
+    /// Unknown → `entry_does_not_exist`.
     std::string renew_link(std::string_view name) {
         lock l{mutex_};
         auto& e = entry(name);
@@ -5935,6 +5952,7 @@ public:
         retired_.push_back(e.worker.token);
         e.worker.token.swap(replacement);  // cannot throw: the old token is retired or nothing changed
         e.revoked = false;
+        ++e.generation;
         return token;
     }
     /// Unknown → `entry_does_not_exist`.
@@ -5949,6 +5967,23 @@ public:
         out.reserve(roster_.size());
         for (auto const& e : roster_) out.push_back(e.worker);
         return out;
+    }
+    /// The link a registration came through (`revocable_identity`): a number naming the worker's current
+    /// token, which no other link ever has, so the pipeline can ask `is_link_live` later without keeping
+    /// the secret. Refusals as `worker_name`. Not counted in `calls()`.
+    [[nodiscard]] std::uint64_t link_id(nlohmann::json const& registration) const {
+        lock l{mutex_};
+        auto const& e = admitted(registration);
+        return link_of(static_cast<std::size_t>(&e - roster_.data()), e.generation);
+    }
+    /// False once the link `link_id` named is revoked or replaced by `renew_link` (for good: a renewed
+    /// worker's new link has another id), and for a number no link ever had. Not counted in `calls()`.
+    [[nodiscard]] bool is_link_live(std::uint64_t link) const {
+        lock l{mutex_};
+        auto const index = static_cast<std::size_t>(link & 0xffff'ffffu);
+        if (index >= roster_.size()) return false;
+        auto const& e = roster_[index];
+        return !e.revoked && link_of(index, e.generation) == link;
     }
     /// Whose link `token` is; nullopt for an unknown, revoked or replaced token.
     [[nodiscard]] std::optional<std::string> name_for_token(std::string_view token) const {
@@ -5984,12 +6019,18 @@ private:
     struct roster_entry {
         in_house_worker worker;
         bool revoked = false;
+        std::uint32_t generation = 1;  ///< bumped by `renew_link`: with the position, names the current link
     };
     /// What a token turned out to be: the live entry it opens, or just "it was issued once".
     struct token_match {
         roster_entry const* live = nullptr;
         bool dead = false;  ///< revoked, or replaced by `renew_link`
     };
+
+    /// A link's number: the worker's generation above their position on the roster.
+    static std::uint64_t link_of(std::size_t index, std::uint32_t generation) noexcept {
+        return (std::uint64_t{generation} << 32) | static_cast<std::uint64_t>(index);
+    }
 
     static void require_worker_name(std::string const& name) {
         if (auto problem = detail::worker_name_problem(name, max_worker_name))
@@ -6045,6 +6086,7 @@ private:
 };
 
 static_assert(provider<in_house>, "providers::in_house must model crowdline::provider");
+static_assert(revocable_identity<in_house>, "providers::in_house must model crowdline::revocable_identity");
 
 }  // namespace providers
 }  // namespace crowdline
@@ -6061,10 +6103,17 @@ static_assert(provider<in_house>, "providers::in_house must model crowdline::pro
 /// "rejected", soft_reject → "soft_rejected" (each with the note and any bonus); bonus → no status,
 /// `bonus` = amount, `review_note` = reason; block → no status, `blocked_worker` = true; unblock →
 /// "unblocked".
+///
+/// Those block and unblock rows are the record of who is blocked (as Mephisto's providers keep a blocked
+/// flag per worker in their own database): `restore_blocks` replays them onto a provider that starts
+/// empty, as `providers::in_house` does after a restart. A pipeline does so at launch.
 
 #include <cmath>
+#include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -6230,6 +6279,39 @@ void unblock(Store& db, Provider& provider, worker_id worker, std::string reason
         db.new_worker_review(r);
         provider.unblock(worker);
     });
+}
+
+/// Who is blocked according to the review rows, for the workers of `provider_type`: the latest block or
+/// unblock row of each worker decides. Blocked workers map to the reason given, unblocked ones to nullopt;
+/// a worker with neither kind of row is not listed.
+template <class Store>
+std::map<worker_id, std::optional<std::string>> recorded_blocks(Store& db, std::string_view provider_type) {
+    crowdline::detail::check_store<Store>();
+    std::map<worker_id, std::optional<std::string>> out;
+    for (auto const& w : db.find_workers({.provider_type = std::string(provider_type)}))
+        for (auto const& r : db.find_worker_reviews({.worker = w.id})) {  // creation order: the last row wins
+            if (r.blocked_worker) out.insert_or_assign(w.id, r.review_note.value_or("blocked"));
+            else if (r.status == "unblocked") out.insert_or_assign(w.id, std::nullopt);
+        }
+    return out;
+}
+
+/// Replays the recorded blocks (`recorded_blocks`) of the provider's workers onto `provider`: `block` for
+/// each worker blocked, `unblock` for each worker whose block was lifted; other workers are not touched.
+/// Returns how many workers are blocked.
+template <class Store, class Provider>
+std::size_t restore_blocks(Store& db, Provider& provider) {
+    detail::check_arguments<Store, Provider>();
+    std::size_t blocked = 0;
+    for (auto const& [w, reason] : recorded_blocks(db, Provider::provider_type)) {
+        if (reason) {
+            provider.block(w, *reason);
+            ++blocked;
+        } else {
+            provider.unblock(w);
+        }
+    }
+    return blocked;
 }
 
 }  // namespace crowdline::review
@@ -6468,8 +6550,11 @@ template <class Store>
 ///    the next grant) → init data to the page;
 ///  - submission: validated by the blueprint, agent state and status saved in one transaction, then
 ///    acknowledged;
-///  - expiry: a lease past `assignment_duration_in_seconds`, a disconnect or a returned unit puts the unit
-///    back in the pool (dispatcher and store together); `no_submission_patience` shuts a dead run down;
+///  - expiry: a lease past `assignment_duration_in_seconds`, a disconnect, a returned unit or a revoked
+///    invite link (a provider modelling `revocable_identity`) puts the unit back in the pool (dispatcher and
+///    store together); `no_submission_patience` shuts a dead run down;
+///  - blocks: those recorded in the store (`review::block` / `unblock` rows) are replayed onto the provider
+///    at launch, so a restarted program keeps them;
 ///  - resume: launching on a database that holds an incomplete run of the same task continues it.
 ///
 /// Every call is serialised by one mutex, so an architect may deliver packets from several threads.
@@ -7331,6 +7416,7 @@ public:
         check_dispatcher_lease();
 
         requester_ = find_or_create_requester();
+        (void)review::restore_blocks(db_, provider_);  // the store remembers blocks; a fresh provider may not
         auto tasks = db_.find_tasks({.name = args_.task_name});
         task_ = tasks.empty() ? db_.new_task(args_.task_name, std::string(blueprint_t::blueprint_type)) : tasks.front().id;
         auto open_runs = db_.find_task_runs({.task = *task_, .is_completed = false});
@@ -7362,6 +7448,7 @@ public:
         std::lock_guard l{mutex_};
         if (!active_run_) return;
         auto const now = clock_();
+        release_dead_links(now);
         expire_leases(now);
         if (now - last_submission_ > std::chrono::seconds(args_.no_submission_patience)) {
             shut_down_run(now, /*expire_units=*/true);
@@ -7378,11 +7465,11 @@ public:
         try {
             if (p.type == "register") return register_worker(p.data, now);
             if (p.type == "submit") return submit(p, now);
-            if (p.type == "submit_onboarding") return submit_onboarding(p);
+            if (p.type == "submit_onboarding") return submit_onboarding(p, now);
             if (p.type == "heartbeat") return heartbeat(p, now);
             if (p.type == "release") return release(p, now);
-            if (p.type == "live_update") return live_update(p);
-            if (p.type == "init") return init(p);
+            if (p.type == "live_update") return live_update(p, now);
+            if (p.type == "init") return init(p, now);
             return packet::error("unknown_packet", "unknown packet type \"" + p.type + "\"");
         } catch (bad_packet const& e) {  // e.g. a provider refusing an invite link: its reason reaches the page
             return packet::error(e.reason, e.what());
@@ -7518,6 +7605,7 @@ private:
         nlohmann::json unit_data;
         unit_kind kind = unit_kind::work;
         std::size_t gold_index = 0;
+        std::optional<std::uint64_t> link{};  ///< the invite link it was handed out through (`revocable_identity`)
     };
     /// What the pool knows about a worker in this run.
     struct worker_state {
@@ -7527,15 +7615,18 @@ private:
         std::size_t gold_served = 0;
         mixins::accuracy_tally gold;
         std::string name{};  ///< as the provider said at registration (for `agent_details`)
+        std::optional<std::uint64_t> link{};  ///< the link of the latest registration (`revocable_identity`)
     };
     /// An onboarding attempt in progress.
     struct onboarding_session {
         worker_id worker;
         std::string token;
+        std::optional<std::uint64_t> link{};
     };
     static constexpr bool has_onboarding = has_mixin_v<mixins::onboarding_tag, blueprint_t>;
     static constexpr bool has_screening = has_mixin_v<mixins::screening_tag, blueprint_t>;
     static constexpr bool has_gold = has_mixin_v<mixins::gold_units_tag, blueprint_t>;
+    static constexpr bool revocable = revocable_identity<provider_t>;
 
     // --- launch ------------------------------------------------------------------------------------
 
@@ -7644,9 +7735,15 @@ private:
     packet register_worker(nlohmann::json const& registration, time_point now) {
         if (!active_run_) return refuse(refusal::run_not_active, "the run is not accepting work");
         auto const name = provider_.worker_name(registration);
+        std::optional<std::uint64_t> link;
+        if constexpr (revocable) link = provider_.link_id(registration);
         auto const w = find_or_create_worker(name);
         auto& state = workers_[w];
         if (state.name.empty()) state.name = name;
+        // A renewed link's first visit: what the replaced link held goes back now, not at the next tick
+        // (it would count against allowed_concurrent).
+        if (state.held > 0 && state.link != link) release_dead_links(now);
+        state.link = link;
         if (provider_.is_blocked(w)) return refuse(refusal::blocked, name + " is blocked");
         if (auto unmet = first_unmet(db_, w, requirements_))
             return refuse(refusal::not_qualified, name + " does not meet " + unmet->qualification + " " +
@@ -7658,17 +7755,17 @@ private:
             return refuse(refusal::max_for_task, name + " reached maximum_units_per_worker for task " + args_.task_name);
 
         if constexpr (has_onboarding) {
-            if (auto gate = onboarding_gate(w, name)) return *gate;
+            if (auto gate = onboarding_gate(w, name, link)) return *gate;
         }
         if constexpr (has_screening) {
-            if (auto gate = screening_gate(w, name, state, now)) return *gate;
+            if (auto gate = screening_gate(w, name, state, now, link)) return *gate;
         }
         if constexpr (has_gold) {
             auto const& gold = blueprint_.template mixin<mixins::gold_units_tag>();
             if (gold.should_serve_gold(state.done)) {
                 auto index = state.gold_served++;
                 auto const& g = gold.pick(index);
-                return hand_out_extra(w, state, gold.initialization(g), -2, unit_kind::gold, index, now);
+                return hand_out_extra(w, state, gold.initialization(g), -2, unit_kind::gold, index, now, link);
             }
         }
 
@@ -7704,27 +7801,72 @@ private:
             auto const data_index = as.init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{g.unit_index};
             nlohmann::json unit_data = as.init.unit_data.empty() ? as.init.shared : unit_data_for(as.init, data_index);
             if (state.task_units) ++*state.task_units;
-            return hand_over(agent, live_agent{w, u, a, g.unit_index, {}, g.lease_until, unit_data}, state);
+            return hand_over(agent, live_agent{w, u, a, g.unit_index, {}, g.lease_until, unit_data, unit_kind::work, 0, link},
+                             state);
         }
         return refuse(refusal::no_available_units, "no unit " + name + " may take now");
     }
 
-    /// The live agent a packet names, if its token is right; otherwise the error to send back.
-    std::variant<typename std::unordered_map<agent_id, live_agent>::iterator, packet> authorise(packet const& p) {
+    /// The live agent a packet names, if its token is right and the invite link it was handed out through
+    /// still stands; otherwise the error to send back. A dead link is found here at the latest: the units
+    /// held through dead links go back to the pool (as at `tick`), and the request changes nothing else.
+    std::variant<typename std::unordered_map<agent_id, live_agent>::iterator, packet> authorise(packet const& p,
+                                                                                               time_point now) {
         if (!p.agent) return packet::error("bad_request", "packet \"" + p.type + "\" names no agent");
-        auto it = active_.find(*p.agent);
-        if (it == active_.end())
-            return packet::error("unknown_agent", detail::describe(*p.agent) + " has no unit in progress");
         auto token = p.data.is_object() && p.data.contains("token") && p.data["token"].is_string()
                          ? p.data["token"].template get<std::string>()
                          : std::string{};
+        auto it = active_.find(*p.agent);
+        if (it == active_.end()) {
+            if (auto r = revoked_agents_.find(*p.agent); r != revoked_agents_.end() && detail::same_token(token, r->second))
+                return revoked_reply(*p.agent);
+            return packet::error("unknown_agent", detail::describe(*p.agent) + " has no unit in progress");
+        }
         if (!detail::same_token(token, it->second.token))
             return packet::error("not_your_unit", detail::describe(*p.agent) + ": the token does not match");
+        if (!link_live(it->second.link)) {
+            release_dead_links(now);
+            return revoked_reply(*p.agent);
+        }
         return it;
     }
 
+    /// The refusal of a request about a unit handed out through a revoked or replaced invite link (it
+    /// names neither token).
+    static packet revoked_reply(agent_id a) {
+        return packet::error("revoked", "this invite link was revoked or replaced, so " + detail::describe(a) +
+                                            " no longer holds its unit (it went back to the pool); ask the "
+                                            "campaign owner for a new link");
+    }
+
+    bool link_live(std::optional<std::uint64_t> link) const {
+        if constexpr (revocable) return !link || provider_.is_link_live(*link);
+        else return true;
+    }
+
+    /// Units handed out through an invite link revoked or replaced since go back to the pool, as on a
+    /// disconnect (agent → expired, unit launched again, the dispatcher's lease released), and a worker
+    /// whose link is dead and who holds nothing here leaves the dispatcher, so their reserved units may be
+    /// taken over at once. Later requests about those units are refused with "revoked".
+    void release_dead_links(time_point now) {
+        if constexpr (revocable) {
+            for (auto it = active_.begin(); it != active_.end();) {
+                if (link_live(it->second.link)) {
+                    ++it;
+                    continue;
+                }
+                revoked_agents_.insert_or_assign(it->first, it->second.token);
+                it = return_unit(it, agent_status::expired, now);
+            }
+            for (auto const& [w, s] : workers_)
+                if (s.held == 0 && dispatcher_.is_joined(w) && !link_live(s.link)) dispatcher_.leave(w, now);
+        } else {
+            (void)now;
+        }
+    }
+
     packet submit(packet const& p, time_point now) {
-        auto who = authorise(p);
+        auto who = authorise(p, now);
         if (auto* err = std::get_if<packet>(&who)) return *err;
         auto it = std::get<0>(who);
         auto& live = it->second;
@@ -7763,22 +7905,22 @@ private:
 
     /// A reloaded page asks again for the unit its agent holds: the same details (and token), nothing new
     /// claimed, so a reload neither loses nor duplicates work.
-    packet init(packet const& p) {
-        auto who = authorise(p);
+    packet init(packet const& p, time_point now) {
+        auto who = authorise(p, now);
         if (auto* err = std::get_if<packet>(&who)) return *err;
         auto const& live = std::get<0>(who)->second;
         return packet{"agent_details", p.agent, details_of(*p.agent, live)};
     }
 
     packet heartbeat(packet const& p, time_point now) {
-        auto who = authorise(p);
+        auto who = authorise(p, now);
         if (auto* err = std::get_if<packet>(&who)) return *err;
         dispatcher_.heartbeat(std::get<0>(who)->second.worker, now);
         return packet{"ok", p.agent, nlohmann::json::object()};
     }
 
     packet release(packet const& p, time_point now) {
-        auto who = authorise(p);
+        auto who = authorise(p, now);
         if (auto* err = std::get_if<packet>(&who)) return *err;
         return_unit(std::get<0>(who), agent_status::returned, now);
         return packet{"released", p.agent, nlohmann::json::object()};
@@ -7786,8 +7928,8 @@ private:
 
     /// One call from an interactive page. The blueprint answers it (knowing the calls so far, when it
     /// asks for them); only an answered call is recorded, and the record is saved with the agent's state.
-    packet live_update(packet const& p) {
-        auto who = authorise(p);
+    packet live_update(packet const& p, time_point now) {
+        auto who = authorise(p, now);
         if (auto* err = std::get_if<packet>(&who)) return *err;
         auto const& unit_data = std::get<0>(who)->second.unit_data;
         if (!p.data.contains("update")) return packet::error("bad_request", "live_update: no \"update\"");
@@ -7911,7 +8053,7 @@ private:
     }
 
     /// Onboarding first: a worker who failed it is refused; one who has not passed it gets it now.
-    std::optional<packet> onboarding_gate(worker_id w, std::string const& name) {
+    std::optional<packet> onboarding_gate(worker_id w, std::string const& name, std::optional<std::uint64_t> link) {
         auto const& m = blueprint_.template mixin<mixins::onboarding_tag>();
         if (granted(w, m.failed_qualification_name()))
             return refuse(refusal::not_qualified, name + " did not pass the onboarding");
@@ -7919,7 +8061,7 @@ private:
         auto oa = db_.new_onboarding_agent(w, *run_);
         db_.update_onboarding_agent(oa, agent_status::onboarding);
         auto token = detail::random_token();
-        onboarding_.emplace(oa, onboarding_session{w, token});
+        onboarding_.emplace(oa, onboarding_session{w, token, link});
         auto init = m.initialization();
         return packet{"onboarding",
                       std::nullopt,
@@ -7930,7 +8072,7 @@ private:
                        {"page", blueprint_.page(init, 0)}}};
     }
 
-    packet submit_onboarding(packet const& p) {
+    packet submit_onboarding(packet const& p, time_point now) {
         if constexpr (has_onboarding) {
             auto const& m = blueprint_.template mixin<mixins::onboarding_tag>();
             if (!p.data.contains("onboarding_agent_id") || !p.data["onboarding_agent_id"].is_number_integer())
@@ -7943,6 +8085,11 @@ private:
                                                                                  : std::string{};
             if (!detail::same_token(token, it->second.token))
                 return packet::error("not_your_unit", detail::describe(oa) + ": the token does not match");
+            if (!link_live(it->second.link)) {
+                release_dead_links(now);
+                return packet::error("revoked", "this invite link was revoked or replaced: " + detail::describe(oa) +
+                                                    " is closed; ask the campaign owner for a new link");
+            }
             if (!p.data.contains("answer")) return packet::error("bad_request", "submit_onboarding: no \"answer\"");
             auto const& answer = p.data["answer"];
             if (answer.dump().size() > max_submission_bytes_)
@@ -7958,13 +8105,15 @@ private:
             return packet{"onboarding_result", std::nullopt, {{"passed", passed}}};
         } else {
             (void)p;
+            (void)now;
             return packet::error("unknown_packet", "this task has no onboarding");
         }
     }
 
     /// Screening first: a worker who failed it is refused; one who has not taken it gets a screening unit,
     /// while fewer than max_screening_units have been handed out.
-    std::optional<packet> screening_gate(worker_id w, std::string const& name, worker_state& state, time_point now) {
+    std::optional<packet> screening_gate(worker_id w, std::string const& name, worker_state& state, time_point now,
+                                         std::optional<std::uint64_t> link) {
         auto const& m = blueprint_.template mixin<mixins::screening_tag>();
         auto v = granted(w, m.qualification_name());
         if (v && *v > 0) return std::nullopt;
@@ -7972,13 +8121,13 @@ private:
         if (!m.may_launch(screening_launched_))
             return refuse(refusal::no_available_units, "no screening unit left for " + name);
         ++screening_launched_;
-        return hand_out_extra(w, state, m.initialization(), -1, unit_kind::screening, 0, now);
+        return hand_out_extra(w, state, m.initialization(), -1, unit_kind::screening, 0, now, link);
     }
 
     /// A unit outside the routed work (screening -1, gold -2, as in Mephisto): its own assignment, claimed
     /// at once by the worker who asked.
     packet hand_out_extra(worker_id w, worker_state& state, initialization_data init, int index, unit_kind kind,
-                          std::size_t gold_index, time_point now) {
+                          std::size_t gold_index, time_point now, std::optional<std::uint64_t> link) {
         unit_id u;
         agent_id agent;
         db_.transaction([&] {
@@ -7992,7 +8141,7 @@ private:
         auto unit_data = init.unit_data.empty() ? init.shared : unit_data_for(init, 0);
         return hand_over(agent,
                          live_agent{w, u, a, 0, {}, now + std::chrono::seconds(args_.assignment_duration_in_seconds),
-                                    unit_data, kind, gold_index},
+                                    unit_data, kind, gold_index, link},
                          state);
     }
 
@@ -8221,6 +8370,9 @@ private:
     std::unordered_map<std::string, worker_id> worker_ids_;
     std::unordered_map<agent_id, std::vector<nlohmann::json>> updates_;
     std::unordered_map<onboarding_agent_id, onboarding_session> onboarding_;
+    /// Agents whose unit went back because their invite link died, with their token: asked about again,
+    /// they are refused as revoked rather than unknown.
+    std::unordered_map<agent_id, std::string> revoked_agents_;
     std::size_t screening_launched_ = 0;
 };
 
@@ -8946,7 +9098,7 @@ private:
             detail::append_filled(out, f.label, unit, shared);
             out += "</div>\n";
         }
-        out += "    <p class=\"crowdline-text\" style=\"white-space:pre-line\">";
+        out += "    <p class=\"crowdline-text\">";  // line breaks kept by the page's stylesheet (no inline style: CSP)
         detail::append_filled(out, f.text, unit, shared);
         out += "</p>\n  </div>\n";
     }
@@ -9319,13 +9471,19 @@ live(Items&&, live_args, handler<Fs>...) -> live<Fs...>;
 /// `in_process`.
 ///
 /// Endpoints:
-///  - `GET /`, `/worker.html`, `/review`, `/review.html`: the embedded pages (any other path is 404: the
-///    asset table is the only thing served, so `..` can reach nothing);
+///  - `GET /`, `/worker.html`, `/review`, `/review.html`: the embedded pages, and their scripts and styles
+///    (`/worker.js`, `/worker.css`, `/review.js`, `/review.css`); any other path is 404: the asset table is
+///    the only thing served, so `..` can reach nothing;
 ///  - `GET /ws`: WebSocket; each text message is a packet `{id?, type, agent?, data}`, each reply carries
 ///    the request's `id`; the server's pushes (`channel().send`) arrive without one;
 ///  - `POST /api/packet` (body: a packet) and `POST /api/<type>` (body: `{agent?, data?}`): one request,
 ///    one reply packet; error replies map to HTTP statuses (`status_for`);
 ///  - `GET /healthz`, `GET /metrics`, and whatever the application adds with `route` (the review API).
+///
+/// Every response carries a Content-Security-Policy that lets a page run only the scripts and styles the
+/// server serves (no inline code: the pages load `/worker.js`, `/review.css`, …), talk only to this host
+/// (its WebSocket included) and never be framed; `Referrer-Policy: no-referrer`, since an invite token is
+/// in the worker page's URL; `X-Frame-Options: DENY` and `X-Content-Type-Options: nosniff`.
 ///
 /// Limits: body size (413), header size (431), JSON depth (400), connections (503 past
 /// `max_connections`), and a deadline on every read, so a slow or silent client is cut off after
@@ -9380,18 +9538,9 @@ struct embedded_asset {
 };
 
 // clang-format off
-inline constexpr std::array<embedded_asset, 2> http_assets{{
-    {"/review.html", "text/html; charset=utf-8",
-     R"crowdline_asset(<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<link rel="icon" href="data:,">
-<title>crowdline — review</title>
-<style>
-:root {
+inline constexpr std::array<embedded_asset, 6> http_assets{{
+    {"/review.css", "text/css; charset=utf-8",
+     R"crowdline_asset(:root {
   color-scheme: light dark;
   --bg: #f3f4f6; --card: #ffffff; --fg: #1f2328; --muted: #57606a; --line: #d0d7de; --soft: #f6f8fa;
   --accent: #0b57d0; --accent-fg: #ffffff; --accent-soft: #e8f0fe;
@@ -9419,6 +9568,8 @@ header.top h1 { margin: 0; font-size: 1.25rem; }
 header.top .spacer { flex: 1; }
 h2 { font-size: 1rem; margin: 0 0 .6rem; }
 h3 { font-size: .9rem; margin: 0 0 .4rem; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
+h3.spaced { margin-top: .9rem; }
+h3.spaced-more { margin-top: 1rem; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 12px; padding: 1rem 1.25rem; margin-bottom: 1rem; }
 button, select, input { font: inherit; color: inherit; }
 button {
@@ -9483,12 +9634,26 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
 .decide .note { flex: 1 1 12rem; min-width: 8rem; }
 .decide .bonus { width: 6.5rem; }
 .decide label { display: inline-flex; align-items: center; gap: .3rem; }
+.decision { margin: .7rem 0 0; padding-top: .7rem; border-top: 1px dashed var(--line); color: var(--muted); }
+.decision-accepted strong { color: var(--ok); }
+.decision-rejected strong { color: var(--bad); }
+.decision-soft_rejected strong { color: var(--warn); }
 @media (max-width: 40rem) {
   .wrap { padding: .5rem; }
   .card { padding: .8rem; }
   .bar-row { grid-template-columns: 5rem 1fr auto; }
 }
-</style>
+)crowdline_asset"},
+    {"/review.html", "text/html; charset=utf-8",
+     R"crowdline_asset(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
+<title>crowdline — review</title>
+<link rel="stylesheet" href="/review.css">
 </head>
 <body data-state="loading">
 <div class="wrap">
@@ -9509,7 +9674,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
         <div>
           <h3>Units by status</h3>
           <ul id="unit-counts" class="chips"></ul>
-          <h3 style="margin-top:.9rem">Steals</h3>
+          <h3 class="spaced">Steals</h3>
           <div class="stat" id="steals">0</div>
         </div>
         <div id="starved-box">
@@ -9518,7 +9683,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
           <p id="starved-none" class="empty">None: every open item has a worker who can take it.</p>
         </div>
       </div>
-      <h3 style="margin-top:1rem">Workers</h3>
+      <h3 class="spaced-more">Workers</h3>
       <div class="table-scroll">
         <table id="workers">
           <thead><tr><th>Name</th><th>Id</th><th>Joined</th><th class="n">Held</th><th class="n">Queue</th><th class="n">Done</th><th>Access</th></tr></thead>
@@ -9546,8 +9711,12 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   </main>
 </div>
 <noscript><p class="wrap">This page needs JavaScript.</p></noscript>
-<script>
-'use strict';
+<script src="/review.js"></script>
+</body>
+</html>
+)crowdline_asset"},
+    {"/review.js", "text/javascript; charset=utf-8",
+     R"crowdline_asset('use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
   const DASH_MS = 2000;
@@ -9590,7 +9759,9 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     document.body.dataset.state = 'error';
     show('The requester token is not valid.', 'error');
   }
-  class ApiError extends Error {}
+  class ApiError extends Error {
+    constructor(message, status) { super(message); this.status = status; }
+  }
   async function api(method, path, body) {
     const headers = { Authorization: 'Bearer ' + token };
     const init = { method, headers, cache: 'no-store' };
@@ -9603,7 +9774,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     try { json = text ? JSON.parse(text) : null; } catch { json = null; }
     if (!res.ok) {
       const msg = json && json.error && json.error.message ? String(json.error.message) : 'Request failed (HTTP ' + res.status + ').';
-      throw new ApiError(msg);
+      throw new ApiError(msg, res.status);
     }
     return json;
   }
@@ -9695,8 +9866,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   }
   function editingDecision() {
     const box = $('units');
-)crowdline_asset"
-     R"crowdline_asset(    if (box.contains(document.activeElement) && document.activeElement.tagName === 'INPUT') return true;
+    if (box.contains(document.activeElement) && document.activeElement.tagName === 'INPUT') return true;
     for (const i of box.querySelectorAll('input.note, input.bonus')) if (i.value) return true;
     for (const i of box.querySelectorAll('input.block')) if (i.checked) return true;
     return false;
@@ -9742,11 +9912,11 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     $('units').replaceChildren(...(units.length ? units.map(renderUnit)
       : [el('p', { class: 'empty', text: 'No units with this status.' })]));
   }
+  // A unit's decision, by unit status: only a `completed` unit awaits one (the server refuses a second).
+  const DECISIONS = { accepted: 'Approved', rejected: 'Rejected', soft_rejected: 'Soft-rejected' };
   function renderUnit(u) {
-    const note = el('input', { type: 'text', class: 'note', placeholder: 'Note to the worker (optional)', 'aria-label': 'Note' });
-    const bonus = el('input', { type: 'number', class: 'bonus', min: 0, step: '0.01', placeholder: 'Bonus', 'aria-label': 'Bonus amount' });
-    const block = el('input', { type: 'checkbox', class: 'block' });
     const status = String(u.status || '');
+    const awaiting = status === 'completed';
     const node = el('article', { class: 'unit', dataset: { agent: String(u.agent_id), unit: String(u.unit_id), status } },
       el('div', { class: 'unit-head' },
         el('span', { class: 'worker', text: (u.worker_name === null || u.worker_name === undefined ? 'worker' : String(u.worker_name)) }),
@@ -9758,15 +9928,24 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
       el('div', { class: 'unit-body' },
         el('div', {}, el('h3', { text: 'Inputs' }), kv(u.inputs, false)),
         el('div', {}, el('h3', { text: 'Answer' }), kv(u.outputs, true))),
-      el('div', { class: 'decide' }, note, bonus, el('label', {}, block, 'block worker'),
-        el('button', { type: 'button', class: 'approve' }, 'Approve'),
-        el('button', { type: 'button', class: 'reject' }, 'Reject'),
-        el('button', { type: 'button', class: 'soft-reject' }, 'Soft-reject')));
-    const act = (action) => () => decide(u, node, action, note, bonus, block);
-    node.querySelector('button.approve').addEventListener('click', act('approve'));
-    node.querySelector('button.reject').addEventListener('click', act('reject'));
-    node.querySelector('button.soft-reject').addEventListener('click', act('soft_reject'));
+      awaiting ? decisionControls(u) : el('p', { class: 'decision decision-' + status },
+        'Decision: ', el('strong', { text: DECISIONS[status] || status || 'unknown' })));
     return node;
+  }
+  // Note, bonus, "block worker" and the three decision buttons of a unit awaiting a decision.
+  function decisionControls(u) {
+    const note = el('input', { type: 'text', class: 'note', placeholder: 'Note to the worker (optional)', 'aria-label': 'Note' });
+    const bonus = el('input', { type: 'number', class: 'bonus', min: 0, step: '0.01', placeholder: 'Bonus', 'aria-label': 'Bonus amount' });
+    const block = el('input', { type: 'checkbox', class: 'block' });
+    const box = el('div', { class: 'decide' }, note, bonus, el('label', {}, block, 'block worker'),
+      el('button', { type: 'button', class: 'approve' }, 'Approve'),
+      el('button', { type: 'button', class: 'reject' }, 'Reject'),
+      el('button', { type: 'button', class: 'soft-reject' }, 'Soft-reject'));
+    const act = (action) => () => decide(u, box, action, note, bonus, block);
+    box.querySelector('button.approve').addEventListener('click', act('approve'));
+    box.querySelector('button.reject').addEventListener('click', act('reject'));
+    box.querySelector('button.soft-reject').addEventListener('click', act('soft_reject'));
+    return box;
   }
   async function decide(u, node, action, note, bonus, block) {
     const body = { agent_id: u.agent_id, action };
@@ -9789,7 +9968,10 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
       await loadUnits();
       lastDash = '';
     } catch (e) {
-      if (!stopped) show(e.message, 'error');
+      if (stopped) return;
+      show(e.message, 'error');
+      // 409: decided meanwhile (another tab or reviewer): show the unit as it now is, without buttons.
+      if (e.status === 409) { await loadUnits(true); lastDash = ''; return; }
       for (const b of buttons) b.disabled = false;
     }
   }
@@ -9834,21 +10016,9 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   loadDashboard();
   loadUnits();
 })();
-</script>
-</body>
-</html>
 )crowdline_asset"},
-    {"/worker.html", "text/html; charset=utf-8",
-     R"crowdline_asset(<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<link rel="icon" href="data:,">
-<title>crowdline — task</title>
-<style>
-:root {
+    {"/worker.css", "text/css; charset=utf-8",
+     R"crowdline_asset(:root {
   color-scheme: light dark;
   --bg: #f3f4f6; --card: #ffffff; --fg: #1f2328; --muted: #57606a; --line: #d0d7de;
   --accent: #0b57d0; --accent-fg: #ffffff; --accent-soft: #e8f0fe;
@@ -9933,7 +10103,7 @@ fieldset.crowdline-field { border: 1px solid var(--line); border-radius: 10px; p
 .crowdline-field legend, .crowdline-label, .crowdline-free-text > label {
   display: block; font-weight: 600; padding: 0 .25rem; margin-bottom: .35rem;
 }
-.crowdline-text { margin: 0; font-size: 1.1rem; overflow-wrap: anywhere; }
+.crowdline-text { margin: 0; font-size: 1.1rem; overflow-wrap: anywhere; white-space: pre-line; }
 .crowdline-display-text {
   padding: 1rem; border-radius: 10px; background: var(--bg); border: 1px solid var(--line);
 }
@@ -9961,7 +10131,17 @@ fieldset.crowdline-field { border: 1px solid var(--line); border-radius: 10px; p
 .crowdline-field.has-error { border-color: var(--bad); }
 .form-errors:empty { display: none; }
 body[data-state="submitting"] .crowdline-form { opacity: .7; }
-</style>
+)crowdline_asset"},
+    {"/worker.html", "text/html; charset=utf-8",
+     R"crowdline_asset(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
+<title>crowdline — task</title>
+<link rel="stylesheet" href="/worker.css">
 </head>
 <body data-state="loading">
 <header class="bar">
@@ -9981,8 +10161,12 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   <p id="shortcuts"></p>
 </main>
 <noscript><p class="card">This page needs JavaScript.</p></noscript>
-<script>
-'use strict';
+<script src="/worker.js"></script>
+</body>
+</html>
+)crowdline_asset"},
+    {"/worker.js", "text/javascript; charset=utf-8",
+     R"crowdline_asset('use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -10210,8 +10394,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     setBusyControls(false);
   }
 
-)crowdline_asset"
-     R"crowdline_asset(  function render(page) {
+  function render(page) {
     ui.task.innerHTML = page;  // trusted: generated and escaped by the server
     form = ui.task.querySelector('form.crowdline-form') || ui.task.querySelector('form');
     if (!form) { ui.shortcuts.textContent = ''; return; }
@@ -10351,7 +10534,8 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   }
 
   function skip() {
-    if (!current || busy || !connected || document.body.dataset.state !== 'working') return;
+)crowdline_asset"
+     R"crowdline_asset(    if (!current || busy || !connected || document.body.dataset.state !== 'working') return;
     const agent = current;
     busy = true;
     setBusyControls(true);
@@ -10427,9 +10611,6 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   setInterval(heartbeat, HEARTBEAT_MS);
   connect();
 })();
-</script>
-</body>
-</html>
 )crowdline_asset"},
 }};
 // clang-format on
@@ -10548,6 +10729,44 @@ inline std::string percent_decode(std::string_view s) {
         }
     }
     return out;
+}
+
+/// Whether `host` is a host name, an IPv4 or a bracketed IPv6 address, with an optional port: nothing that
+/// could add a directive to a Content-Security-Policy.
+inline bool is_plain_host(std::string_view host) noexcept {
+    if (host.empty() || host.size() > 261) return false;
+    for (char c : host)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+              c == ':' || c == '[' || c == ']'))
+            return false;
+    return true;
+}
+
+/// The host (and port) the pages' WebSocket connects to: that of `public_url` when one is set (behind a
+/// proxy, the Host header the server sees may be the proxy's upstream), else the request's Host header.
+/// Empty when it is not a plain host (`is_plain_host`).
+inline std::string websocket_host(std::string_view public_url, std::string_view host_header) {
+    std::string_view host = host_header;
+    if (!public_url.empty()) {
+        host = public_url;
+        if (auto scheme = host.find("://"); scheme != std::string_view::npos) host.remove_prefix(scheme + 3);
+        host = host.substr(0, host.find_first_of("/?#"));
+    }
+    return is_plain_host(host) ? std::string(host) : std::string{};
+}
+
+/// The Content-Security-Policy of every response: the served files only, no inline script or style, no
+/// eval, connections to this origin and its WebSocket (`ws://` and `wss://` of `websocket_host`, since not
+/// every browser counts those as 'self'), images from here or `data:`, no framing, no `<base>`, forms
+/// posted here only.
+inline std::string content_security_policy(std::string_view websocket_host) {
+    std::string connect = "'self'";
+    if (is_plain_host(websocket_host)) {
+        connect += " ws://" + std::string(websocket_host);
+        connect += " wss://" + std::string(websocket_host);
+    }
+    return "default-src 'self'; script-src 'self'; style-src 'self'; connect-src " + connect +
+           "; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 }
 
 /// Request latency buckets (seconds) of the `/metrics` histogram.
@@ -10999,6 +11218,8 @@ private:
             return respond(http_response::error(400, "bad_request", "malformed HTTP request"), false, 11);
         }
         auto req = parser_->release();
+        host_.clear();
+        if (auto h = req.find(bhttp::field::host); h != req.end()) host_ = std::string(h->value());
         if (websocket::is_upgrade(req)) {
             if (req.target() != "/ws")
                 return respond(http_response::error(404, "not_found", "WebSocket endpoint is /ws"), false, req.version());
@@ -11126,6 +11347,10 @@ private:
         res->set(bhttp::field::content_type, r.content_type);
         res->set(bhttp::field::cache_control, "no-store");
         res->set("X-Content-Type-Options", "nosniff");
+        res->set("Content-Security-Policy",
+                 content_security_policy(websocket_host(state_->args.public_url, host_)));
+        res->set("Referrer-Policy", "no-referrer");
+        res->set("X-Frame-Options", "DENY");
         res->keep_alive(keep_alive);
         res->body() = std::move(r.body);
         res->prepare_payload();
@@ -11148,6 +11373,7 @@ private:
     std::uint64_t id_;
     beast::flat_buffer buffer_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    std::string host_;  ///< the Host header of the request being answered (for the CSP's WebSocket source)
     bool upgraded_ = false;
 };
 

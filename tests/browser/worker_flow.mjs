@@ -10,8 +10,11 @@
 //   3. ben closes his page while holding a unit; after the grace period ana gets that unit's text; nobody is
 //      ever shown a text in a language they do not read;
 //   4. ana works until the page says there is no work left; the de items (nobody reads de) are starved;
-//   5. the requester approves two units on the review page; exactly those are accepted;
+//   5. the requester approves two units on the review page; exactly those are accepted, and decided units show
+//      their decision instead of the decision buttons;
 //   6. the server stops on SIGTERM and `crowdline export` holds exactly the answers submitted in the browser.
+// Every page runs under the server's Content-Security-Policy (checked to be sent): a violation reported on any
+// page's console fails the test, as an uncaught error does.
 // Screenshots go to ARTIFACTS_DIR, with the server's output. Exits 0 on success, 1 with a message otherwise.
 //
 // Environment: CROWDLINE_CHROMIUM (default /usr/bin/chromium), CROWDLINE_BROWSER_TIMEOUT_MS (default 120000).
@@ -69,7 +72,16 @@ let server = null;        // the `crowdline serve` child
 let serverExit = null;    // promise of [code, signal]
 let browser = null;
 let workDir = null;
-const pageErrors = [];    // uncaught exceptions on any page: always a failure
+const pageErrors = [];    // uncaught exceptions and Content-Security-Policy violations on any page: always a failure
+
+/** Records a CSP violation (Chromium reports each on the console) as a page error. */
+function watchConsole(name, page) {
+  page.on('console', (m) => {
+    if (/Content.Security.Policy/i.test(m.text())) pageErrors.push(`${name}: ${m.text()}`);
+    // Chromium asks for /favicon.ico where a page names no icon: the server's 404 is fine.
+    if (m.type() === 'error' && !/\/favicon\.ico$/.test(m.location().url)) log(`(${name} console error) ${m.text()} at ${m.location().url}`);
+  });
+}
 
 // What the browser submitted: text -> {unit, worker, sentiment}; and every unit each worker was shown.
 const submitted = new Map();
@@ -123,10 +135,7 @@ async function openWorker(name, url) {
   const context = await browser.newContext({ viewport: { width: 900, height: 720 } });
   const page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(`${name}: ${e.message}`));
-  page.on('console', (m) => {
-    // Chromium asks for /favicon.ico where a page names no icon: the server's 404 is fine.
-    if (m.type() === 'error' && !/\/favicon\.ico$/.test(m.location().url)) log(`(${name} console error) ${m.text()} at ${m.location().url}`);
-  });
+  watchConsole(name, page);
   await page.goto(url);
   return { name, context, page };
 }
@@ -207,6 +216,14 @@ async function scenario() {
   for (const f of fs.readdirSync(artifacts)) if (f.endsWith('.png')) fs.rmSync(path.join(artifacts, f));
   const ctx = await startServer();
   log('serving at', ctx.base);
+  // The policy the pages must work under is really sent (the test would prove nothing without it).
+  for (const page of ['/', '/review']) {
+    const res = await fetch(ctx.base + page);
+    const csp = res.headers.get('content-security-policy') || '';
+    check(/script-src 'self'/.test(csp) && /style-src 'self'/.test(csp) && !/unsafe/.test(csp),
+      `GET ${page}: Content-Security-Policy ${JSON.stringify(csp)}`);
+    check(res.headers.get('referrer-policy') === 'no-referrer', `GET ${page}: Referrer-Policy ${res.headers.get('referrer-policy')}`);
+  }
 
   browser = await chromium.launch({
     executablePath: chromiumPath,
@@ -299,9 +316,7 @@ async function scenario() {
   const reviewCtx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   const rp = await reviewCtx.newPage();
   rp.on('pageerror', (e) => pageErrors.push(`review: ${e.message}`));
-  rp.on('console', (m) => {
-    if (m.type() === 'error' && !/\/favicon\.ico$/.test(m.location().url)) log(`(review console error) ${m.text()} at ${m.location().url}`);
-  });
+  watchConsole('review', rp);
   await rp.goto(ctx.reviewUrl);
   await rp.waitForSelector('body[data-state="ready"]', { timeout: WAIT_MS });
   const units = rp.locator('#units .unit');
@@ -332,10 +347,23 @@ async function scenario() {
     const us = [...document.querySelectorAll('#units .unit')];
     return us.length === 2 && us.every((u) => u.dataset.status === 'accepted');
   }, null, { timeout: WAIT_MS }).catch(() => { throw new CheckFailed('review page: the accepted filter does not list the two approved units'); });
+  // Decided units show their decision, not the buttons.
+  check(await rp.locator('#units .unit button').count() === 0, 'review page: accepted units still show decision buttons');
+  check(await rp.locator('#units .unit .decision').count() === 2, 'review page: accepted units do not show their decision');
+  check((await rp.locator('#units .unit .decision').first().innerText()).includes('Approved'),
+    `review page: an accepted unit's decision reads ${JSON.stringify(await rp.locator('#units .unit .decision').first().innerText())}`);
   await rp.screenshot({ path: path.join(artifacts, 'review-accepted.png'), fullPage: true });
   await rp.selectOption('#status-filter', 'all');
   await rp.waitForFunction((n) => document.querySelectorAll('#units .unit').length === n, submitted.size, { timeout: WAIT_MS })
     .catch(() => { throw new CheckFailed('review page: the "all" filter does not list every submitted unit'); });
+  const buttonsByStatus = await rp.evaluate(() => [...document.querySelectorAll('#units .unit')].map((u) => ({
+    status: u.dataset.status, buttons: u.querySelectorAll('button.approve, button.reject, button.soft-reject').length,
+    decision: u.querySelector('.decision')?.textContent ?? null })));
+  for (const u of buttonsByStatus) {
+    if (u.status === 'completed') check(u.buttons === 3 && u.decision === null, `review page: a unit awaiting review shows ${u.buttons} buttons`);
+    else check(u.buttons === 0 && /Approved/.test(u.decision ?? ''), `review page: a ${u.status} unit shows ${u.buttons} buttons, decision ${JSON.stringify(u.decision)}`);
+  }
+  check(buttonsByStatus.filter((u) => u.status === 'accepted').length === 2, `review page: "all" lists ${JSON.stringify(buttonsByStatus)}`);
   const counts = (await api(ctx, '/api/review/dashboard')).units;
   check(counts.accepted === 2 && counts.completed === submitted.size - 2,
     `dashboard API: units by status ${JSON.stringify(counts)} after approving 2 of ${submitted.size}`);

@@ -2,6 +2,7 @@
 // missing exactly its piece.
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -144,6 +145,17 @@ struct worker_name_returns_view : no_worker_name {
     std::string_view worker_name(nlohmann::json const&) { return "x"; }
 };
 struct not_a_provider {};
+
+// --- revocable identity: in_house has it, the mock does not -----------------------------------------
+struct link_id_only {
+    std::uint64_t link_id(nlohmann::json const&) const { return 1; }
+};
+struct link_liveness_returns_int : link_id_only {
+    int is_link_live(std::uint64_t) const { return 1; }
+};
+struct full_revocable : link_id_only {
+    bool is_link_live(std::uint64_t) const { return true; }
+};
 }  // namespace
 
 TEST_CASE("channel concepts accept the built-in and a full type, and name each missing piece", "[static]") {
@@ -231,4 +243,14 @@ TEST_CASE("provider concepts accept the mock, and name each missing piece", "[st
 
     STATIC_REQUIRE_FALSE(provider<not_a_provider>);
     STATIC_REQUIRE_FALSE(provider<int>);
+}
+
+TEST_CASE("revocable_identity accepts in_house and a full type, and rejects the mock and partial types", "[static]") {
+    using namespace crowdline;
+    STATIC_REQUIRE(revocable_identity<providers::in_house>);
+    STATIC_REQUIRE(revocable_identity<full_revocable>);
+    STATIC_REQUIRE_FALSE(revocable_identity<providers::mock>);  // a mock worker cannot lose their identity
+    STATIC_REQUIRE_FALSE(revocable_identity<link_id_only>);
+    STATIC_REQUIRE_FALSE(revocable_identity<link_liveness_returns_int>);
+    STATIC_REQUIRE_FALSE(revocable_identity<int>);
 }

@@ -5,13 +5,19 @@
 /// `in_process`.
 ///
 /// Endpoints:
-///  - `GET /`, `/worker.html`, `/review`, `/review.html`: the embedded pages (any other path is 404: the
-///    asset table is the only thing served, so `..` can reach nothing);
+///  - `GET /`, `/worker.html`, `/review`, `/review.html`: the embedded pages, and their scripts and styles
+///    (`/worker.js`, `/worker.css`, `/review.js`, `/review.css`); any other path is 404: the asset table is
+///    the only thing served, so `..` can reach nothing;
 ///  - `GET /ws`: WebSocket; each text message is a packet `{id?, type, agent?, data}`, each reply carries
 ///    the request's `id`; the server's pushes (`channel().send`) arrive without one;
 ///  - `POST /api/packet` (body: a packet) and `POST /api/<type>` (body: `{agent?, data?}`): one request,
 ///    one reply packet; error replies map to HTTP statuses (`status_for`);
 ///  - `GET /healthz`, `GET /metrics`, and whatever the application adds with `route` (the review API).
+///
+/// Every response carries a Content-Security-Policy that lets a page run only the scripts and styles the
+/// server serves (no inline code: the pages load `/worker.js`, `/review.css`, …), talk only to this host
+/// (its WebSocket included) and never be framed; `Referrer-Policy: no-referrer`, since an invite token is
+/// in the worker page's URL; `X-Frame-Options: DENY` and `X-Content-Type-Options: nosniff`.
 ///
 /// Limits: body size (413), header size (431), JSON depth (400), connections (503 past
 /// `max_connections`), and a deadline on every read, so a slow or silent client is cut off after
@@ -170,6 +176,44 @@ inline std::string percent_decode(std::string_view s) {
         }
     }
     return out;
+}
+
+/// Whether `host` is a host name, an IPv4 or a bracketed IPv6 address, with an optional port: nothing that
+/// could add a directive to a Content-Security-Policy.
+inline bool is_plain_host(std::string_view host) noexcept {
+    if (host.empty() || host.size() > 261) return false;
+    for (char c : host)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+              c == ':' || c == '[' || c == ']'))
+            return false;
+    return true;
+}
+
+/// The host (and port) the pages' WebSocket connects to: that of `public_url` when one is set (behind a
+/// proxy, the Host header the server sees may be the proxy's upstream), else the request's Host header.
+/// Empty when it is not a plain host (`is_plain_host`).
+inline std::string websocket_host(std::string_view public_url, std::string_view host_header) {
+    std::string_view host = host_header;
+    if (!public_url.empty()) {
+        host = public_url;
+        if (auto scheme = host.find("://"); scheme != std::string_view::npos) host.remove_prefix(scheme + 3);
+        host = host.substr(0, host.find_first_of("/?#"));
+    }
+    return is_plain_host(host) ? std::string(host) : std::string{};
+}
+
+/// The Content-Security-Policy of every response: the served files only, no inline script or style, no
+/// eval, connections to this origin and its WebSocket (`ws://` and `wss://` of `websocket_host`, since not
+/// every browser counts those as 'self'), images from here or `data:`, no framing, no `<base>`, forms
+/// posted here only.
+inline std::string content_security_policy(std::string_view websocket_host) {
+    std::string connect = "'self'";
+    if (is_plain_host(websocket_host)) {
+        connect += " ws://" + std::string(websocket_host);
+        connect += " wss://" + std::string(websocket_host);
+    }
+    return "default-src 'self'; script-src 'self'; style-src 'self'; connect-src " + connect +
+           "; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 }
 
 /// Request latency buckets (seconds) of the `/metrics` histogram.
@@ -621,6 +665,8 @@ private:
             return respond(http_response::error(400, "bad_request", "malformed HTTP request"), false, 11);
         }
         auto req = parser_->release();
+        host_.clear();
+        if (auto h = req.find(bhttp::field::host); h != req.end()) host_ = std::string(h->value());
         if (websocket::is_upgrade(req)) {
             if (req.target() != "/ws")
                 return respond(http_response::error(404, "not_found", "WebSocket endpoint is /ws"), false, req.version());
@@ -748,6 +794,10 @@ private:
         res->set(bhttp::field::content_type, r.content_type);
         res->set(bhttp::field::cache_control, "no-store");
         res->set("X-Content-Type-Options", "nosniff");
+        res->set("Content-Security-Policy",
+                 content_security_policy(websocket_host(state_->args.public_url, host_)));
+        res->set("Referrer-Policy", "no-referrer");
+        res->set("X-Frame-Options", "DENY");
         res->keep_alive(keep_alive);
         res->body() = std::move(r.body);
         res->prepare_payload();
@@ -770,6 +820,7 @@ private:
     std::uint64_t id_;
     beast::flat_buffer buffer_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    std::string host_;  ///< the Host header of the request being answered (for the CSP's WebSocket source)
     bool upgraded_ = false;
 };
 

@@ -464,7 +464,7 @@ private:
             detail::append_filled(out, f.label, unit, shared);
             out += "</div>\n";
         }
-        out += "    <p class=\"crowdline-text\" style=\"white-space:pre-line\">";
+        out += "    <p class=\"crowdline-text\">";  // line breaks kept by the page's stylesheet (no inline style: CSP)
         detail::append_filled(out, f.text, unit, shared);
         out += "</p>\n  </div>\n";
     }

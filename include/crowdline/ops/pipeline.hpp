@@ -10,8 +10,11 @@
 ///    the next grant) → init data to the page;
 ///  - submission: validated by the blueprint, agent state and status saved in one transaction, then
 ///    acknowledged;
-///  - expiry: a lease past `assignment_duration_in_seconds`, a disconnect or a returned unit puts the unit
-///    back in the pool (dispatcher and store together); `no_submission_patience` shuts a dead run down;
+///  - expiry: a lease past `assignment_duration_in_seconds`, a disconnect, a returned unit or a revoked
+///    invite link (a provider modelling `revocable_identity`) puts the unit back in the pool (dispatcher and
+///    store together); `no_submission_patience` shuts a dead run down;
+///  - blocks: those recorded in the store (`review::block` / `unblock` rows) are replayed onto the provider
+///    at launch, so a restarted program keeps them;
 ///  - resume: launching on a database that holds an incomplete run of the same task continues it.
 ///
 /// Every call is serialised by one mutex, so an architect may deliver packets from several threads.
@@ -47,6 +50,7 @@
 #include <crowdline/model/status.hpp>
 #include <crowdline/model/time.hpp>
 #include <crowdline/ops/qualifications.hpp>
+#include <crowdline/ops/review.hpp>
 #include <crowdline/provider/provider.hpp>
 #include <crowdline/routing/dispatcher.hpp>
 #include <crowdline/store/detail/messages.hpp>
@@ -153,6 +157,7 @@ public:
         check_dispatcher_lease();
 
         requester_ = find_or_create_requester();
+        (void)review::restore_blocks(db_, provider_);  // the store remembers blocks; a fresh provider may not
         auto tasks = db_.find_tasks({.name = args_.task_name});
         task_ = tasks.empty() ? db_.new_task(args_.task_name, std::string(blueprint_t::blueprint_type)) : tasks.front().id;
         auto open_runs = db_.find_task_runs({.task = *task_, .is_completed = false});
@@ -184,6 +189,7 @@ public:
         std::lock_guard l{mutex_};
         if (!active_run_) return;
         auto const now = clock_();
+        release_dead_links(now);
         expire_leases(now);
         if (now - last_submission_ > std::chrono::seconds(args_.no_submission_patience)) {
             shut_down_run(now, /*expire_units=*/true);
@@ -200,11 +206,11 @@ public:
         try {
             if (p.type == "register") return register_worker(p.data, now);
             if (p.type == "submit") return submit(p, now);
-            if (p.type == "submit_onboarding") return submit_onboarding(p);
+            if (p.type == "submit_onboarding") return submit_onboarding(p, now);
             if (p.type == "heartbeat") return heartbeat(p, now);
             if (p.type == "release") return release(p, now);
-            if (p.type == "live_update") return live_update(p);
-            if (p.type == "init") return init(p);
+            if (p.type == "live_update") return live_update(p, now);
+            if (p.type == "init") return init(p, now);
             return packet::error("unknown_packet", "unknown packet type \"" + p.type + "\"");
         } catch (bad_packet const& e) {  // e.g. a provider refusing an invite link: its reason reaches the page
             return packet::error(e.reason, e.what());
@@ -340,6 +346,7 @@ private:
         nlohmann::json unit_data;
         unit_kind kind = unit_kind::work;
         std::size_t gold_index = 0;
+        std::optional<std::uint64_t> link{};  ///< the invite link it was handed out through (`revocable_identity`)
     };
     /// What the pool knows about a worker in this run.
     struct worker_state {
@@ -349,15 +356,18 @@ private:
         std::size_t gold_served = 0;
         mixins::accuracy_tally gold;
         std::string name{};  ///< as the provider said at registration (for `agent_details`)
+        std::optional<std::uint64_t> link{};  ///< the link of the latest registration (`revocable_identity`)
     };
     /// An onboarding attempt in progress.
     struct onboarding_session {
         worker_id worker;
         std::string token;
+        std::optional<std::uint64_t> link{};
     };
     static constexpr bool has_onboarding = has_mixin_v<mixins::onboarding_tag, blueprint_t>;
     static constexpr bool has_screening = has_mixin_v<mixins::screening_tag, blueprint_t>;
     static constexpr bool has_gold = has_mixin_v<mixins::gold_units_tag, blueprint_t>;
+    static constexpr bool revocable = revocable_identity<provider_t>;
 
     // --- launch ------------------------------------------------------------------------------------
 
@@ -466,9 +476,15 @@ private:
     packet register_worker(nlohmann::json const& registration, time_point now) {
         if (!active_run_) return refuse(refusal::run_not_active, "the run is not accepting work");
         auto const name = provider_.worker_name(registration);
+        std::optional<std::uint64_t> link;
+        if constexpr (revocable) link = provider_.link_id(registration);
         auto const w = find_or_create_worker(name);
         auto& state = workers_[w];
         if (state.name.empty()) state.name = name;
+        // A renewed link's first visit: what the replaced link held goes back now, not at the next tick
+        // (it would count against allowed_concurrent).
+        if (state.held > 0 && state.link != link) release_dead_links(now);
+        state.link = link;
         if (provider_.is_blocked(w)) return refuse(refusal::blocked, name + " is blocked");
         if (auto unmet = first_unmet(db_, w, requirements_))
             return refuse(refusal::not_qualified, name + " does not meet " + unmet->qualification + " " +
@@ -480,17 +496,17 @@ private:
             return refuse(refusal::max_for_task, name + " reached maximum_units_per_worker for task " + args_.task_name);
 
         if constexpr (has_onboarding) {
-            if (auto gate = onboarding_gate(w, name)) return *gate;
+            if (auto gate = onboarding_gate(w, name, link)) return *gate;
         }
         if constexpr (has_screening) {
-            if (auto gate = screening_gate(w, name, state, now)) return *gate;
+            if (auto gate = screening_gate(w, name, state, now, link)) return *gate;
         }
         if constexpr (has_gold) {
             auto const& gold = blueprint_.template mixin<mixins::gold_units_tag>();
             if (gold.should_serve_gold(state.done)) {
                 auto index = state.gold_served++;
                 auto const& g = gold.pick(index);
-                return hand_out_extra(w, state, gold.initialization(g), -2, unit_kind::gold, index, now);
+                return hand_out_extra(w, state, gold.initialization(g), -2, unit_kind::gold, index, now, link);
             }
         }
 
@@ -526,27 +542,72 @@ private:
             auto const data_index = as.init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{g.unit_index};
             nlohmann::json unit_data = as.init.unit_data.empty() ? as.init.shared : unit_data_for(as.init, data_index);
             if (state.task_units) ++*state.task_units;
-            return hand_over(agent, live_agent{w, u, a, g.unit_index, {}, g.lease_until, unit_data}, state);
+            return hand_over(agent, live_agent{w, u, a, g.unit_index, {}, g.lease_until, unit_data, unit_kind::work, 0, link},
+                             state);
         }
         return refuse(refusal::no_available_units, "no unit " + name + " may take now");
     }
 
-    /// The live agent a packet names, if its token is right; otherwise the error to send back.
-    std::variant<typename std::unordered_map<agent_id, live_agent>::iterator, packet> authorise(packet const& p) {
+    /// The live agent a packet names, if its token is right and the invite link it was handed out through
+    /// still stands; otherwise the error to send back. A dead link is found here at the latest: the units
+    /// held through dead links go back to the pool (as at `tick`), and the request changes nothing else.
+    std::variant<typename std::unordered_map<agent_id, live_agent>::iterator, packet> authorise(packet const& p,
+                                                                                               time_point now) {
         if (!p.agent) return packet::error("bad_request", "packet \"" + p.type + "\" names no agent");
-        auto it = active_.find(*p.agent);
-        if (it == active_.end())
-            return packet::error("unknown_agent", detail::describe(*p.agent) + " has no unit in progress");
         auto token = p.data.is_object() && p.data.contains("token") && p.data["token"].is_string()
                          ? p.data["token"].template get<std::string>()
                          : std::string{};
+        auto it = active_.find(*p.agent);
+        if (it == active_.end()) {
+            if (auto r = revoked_agents_.find(*p.agent); r != revoked_agents_.end() && detail::same_token(token, r->second))
+                return revoked_reply(*p.agent);
+            return packet::error("unknown_agent", detail::describe(*p.agent) + " has no unit in progress");
+        }
         if (!detail::same_token(token, it->second.token))
             return packet::error("not_your_unit", detail::describe(*p.agent) + ": the token does not match");
+        if (!link_live(it->second.link)) {
+            release_dead_links(now);
+            return revoked_reply(*p.agent);
+        }
         return it;
     }
 
+    /// The refusal of a request about a unit handed out through a revoked or replaced invite link (it
+    /// names neither token).
+    static packet revoked_reply(agent_id a) {
+        return packet::error("revoked", "this invite link was revoked or replaced, so " + detail::describe(a) +
+                                            " no longer holds its unit (it went back to the pool); ask the "
+                                            "campaign owner for a new link");
+    }
+
+    bool link_live(std::optional<std::uint64_t> link) const {
+        if constexpr (revocable) return !link || provider_.is_link_live(*link);
+        else return true;
+    }
+
+    /// Units handed out through an invite link revoked or replaced since go back to the pool, as on a
+    /// disconnect (agent → expired, unit launched again, the dispatcher's lease released), and a worker
+    /// whose link is dead and who holds nothing here leaves the dispatcher, so their reserved units may be
+    /// taken over at once. Later requests about those units are refused with "revoked".
+    void release_dead_links(time_point now) {
+        if constexpr (revocable) {
+            for (auto it = active_.begin(); it != active_.end();) {
+                if (link_live(it->second.link)) {
+                    ++it;
+                    continue;
+                }
+                revoked_agents_.insert_or_assign(it->first, it->second.token);
+                it = return_unit(it, agent_status::expired, now);
+            }
+            for (auto const& [w, s] : workers_)
+                if (s.held == 0 && dispatcher_.is_joined(w) && !link_live(s.link)) dispatcher_.leave(w, now);
+        } else {
+            (void)now;
+        }
+    }
+
     packet submit(packet const& p, time_point now) {
-        auto who = authorise(p);
+        auto who = authorise(p, now);
         if (auto* err = std::get_if<packet>(&who)) return *err;
         auto it = std::get<0>(who);
         auto& live = it->second;
@@ -585,22 +646,22 @@ private:
 
     /// A reloaded page asks again for the unit its agent holds: the same details (and token), nothing new
     /// claimed, so a reload neither loses nor duplicates work.
-    packet init(packet const& p) {
-        auto who = authorise(p);
+    packet init(packet const& p, time_point now) {
+        auto who = authorise(p, now);
         if (auto* err = std::get_if<packet>(&who)) return *err;
         auto const& live = std::get<0>(who)->second;
         return packet{"agent_details", p.agent, details_of(*p.agent, live)};
     }
 
     packet heartbeat(packet const& p, time_point now) {
-        auto who = authorise(p);
+        auto who = authorise(p, now);
         if (auto* err = std::get_if<packet>(&who)) return *err;
         dispatcher_.heartbeat(std::get<0>(who)->second.worker, now);
         return packet{"ok", p.agent, nlohmann::json::object()};
     }
 
     packet release(packet const& p, time_point now) {
-        auto who = authorise(p);
+        auto who = authorise(p, now);
         if (auto* err = std::get_if<packet>(&who)) return *err;
         return_unit(std::get<0>(who), agent_status::returned, now);
         return packet{"released", p.agent, nlohmann::json::object()};
@@ -608,8 +669,8 @@ private:
 
     /// One call from an interactive page. The blueprint answers it (knowing the calls so far, when it
     /// asks for them); only an answered call is recorded, and the record is saved with the agent's state.
-    packet live_update(packet const& p) {
-        auto who = authorise(p);
+    packet live_update(packet const& p, time_point now) {
+        auto who = authorise(p, now);
         if (auto* err = std::get_if<packet>(&who)) return *err;
         auto const& unit_data = std::get<0>(who)->second.unit_data;
         if (!p.data.contains("update")) return packet::error("bad_request", "live_update: no \"update\"");
@@ -733,7 +794,7 @@ private:
     }
 
     /// Onboarding first: a worker who failed it is refused; one who has not passed it gets it now.
-    std::optional<packet> onboarding_gate(worker_id w, std::string const& name) {
+    std::optional<packet> onboarding_gate(worker_id w, std::string const& name, std::optional<std::uint64_t> link) {
         auto const& m = blueprint_.template mixin<mixins::onboarding_tag>();
         if (granted(w, m.failed_qualification_name()))
             return refuse(refusal::not_qualified, name + " did not pass the onboarding");
@@ -741,7 +802,7 @@ private:
         auto oa = db_.new_onboarding_agent(w, *run_);
         db_.update_onboarding_agent(oa, agent_status::onboarding);
         auto token = detail::random_token();
-        onboarding_.emplace(oa, onboarding_session{w, token});
+        onboarding_.emplace(oa, onboarding_session{w, token, link});
         auto init = m.initialization();
         return packet{"onboarding",
                       std::nullopt,
@@ -752,7 +813,7 @@ private:
                        {"page", blueprint_.page(init, 0)}}};
     }
 
-    packet submit_onboarding(packet const& p) {
+    packet submit_onboarding(packet const& p, time_point now) {
         if constexpr (has_onboarding) {
             auto const& m = blueprint_.template mixin<mixins::onboarding_tag>();
             if (!p.data.contains("onboarding_agent_id") || !p.data["onboarding_agent_id"].is_number_integer())
@@ -765,6 +826,11 @@ private:
                                                                                  : std::string{};
             if (!detail::same_token(token, it->second.token))
                 return packet::error("not_your_unit", detail::describe(oa) + ": the token does not match");
+            if (!link_live(it->second.link)) {
+                release_dead_links(now);
+                return packet::error("revoked", "this invite link was revoked or replaced: " + detail::describe(oa) +
+                                                    " is closed; ask the campaign owner for a new link");
+            }
             if (!p.data.contains("answer")) return packet::error("bad_request", "submit_onboarding: no \"answer\"");
             auto const& answer = p.data["answer"];
             if (answer.dump().size() > max_submission_bytes_)
@@ -780,13 +846,15 @@ private:
             return packet{"onboarding_result", std::nullopt, {{"passed", passed}}};
         } else {
             (void)p;
+            (void)now;
             return packet::error("unknown_packet", "this task has no onboarding");
         }
     }
 
     /// Screening first: a worker who failed it is refused; one who has not taken it gets a screening unit,
     /// while fewer than max_screening_units have been handed out.
-    std::optional<packet> screening_gate(worker_id w, std::string const& name, worker_state& state, time_point now) {
+    std::optional<packet> screening_gate(worker_id w, std::string const& name, worker_state& state, time_point now,
+                                         std::optional<std::uint64_t> link) {
         auto const& m = blueprint_.template mixin<mixins::screening_tag>();
         auto v = granted(w, m.qualification_name());
         if (v && *v > 0) return std::nullopt;
@@ -794,13 +862,13 @@ private:
         if (!m.may_launch(screening_launched_))
             return refuse(refusal::no_available_units, "no screening unit left for " + name);
         ++screening_launched_;
-        return hand_out_extra(w, state, m.initialization(), -1, unit_kind::screening, 0, now);
+        return hand_out_extra(w, state, m.initialization(), -1, unit_kind::screening, 0, now, link);
     }
 
     /// A unit outside the routed work (screening -1, gold -2, as in Mephisto): its own assignment, claimed
     /// at once by the worker who asked.
     packet hand_out_extra(worker_id w, worker_state& state, initialization_data init, int index, unit_kind kind,
-                          std::size_t gold_index, time_point now) {
+                          std::size_t gold_index, time_point now, std::optional<std::uint64_t> link) {
         unit_id u;
         agent_id agent;
         db_.transaction([&] {
@@ -814,7 +882,7 @@ private:
         auto unit_data = init.unit_data.empty() ? init.shared : unit_data_for(init, 0);
         return hand_over(agent,
                          live_agent{w, u, a, 0, {}, now + std::chrono::seconds(args_.assignment_duration_in_seconds),
-                                    unit_data, kind, gold_index},
+                                    unit_data, kind, gold_index, link},
                          state);
     }
 
@@ -1043,6 +1111,9 @@ private:
     std::unordered_map<std::string, worker_id> worker_ids_;
     std::unordered_map<agent_id, std::vector<nlohmann::json>> updates_;
     std::unordered_map<onboarding_agent_id, onboarding_session> onboarding_;
+    /// Agents whose unit went back because their invite link died, with their token: asked about again,
+    /// they are refused as revoked rather than unknown.
+    std::unordered_map<agent_id, std::string> revoked_agents_;
     std::size_t screening_launched_ = 0;
 };
 

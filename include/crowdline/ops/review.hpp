@@ -11,10 +11,17 @@
 /// "rejected", soft_reject → "soft_rejected" (each with the note and any bonus); bonus → no status,
 /// `bonus` = amount, `review_note` = reason; block → no status, `blocked_worker` = true; unblock →
 /// "unblocked".
+///
+/// Those block and unblock rows are the record of who is blocked (as Mephisto's providers keep a blocked
+/// flag per worker in their own database): `restore_blocks` replays them onto a provider that starts
+/// empty, as `providers::in_house` does after a restart. A pipeline does so at launch.
 
 #include <cmath>
+#include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -186,6 +193,39 @@ void unblock(Store& db, Provider& provider, worker_id worker, std::string reason
         db.new_worker_review(r);
         provider.unblock(worker);
     });
+}
+
+/// Who is blocked according to the review rows, for the workers of `provider_type`: the latest block or
+/// unblock row of each worker decides. Blocked workers map to the reason given, unblocked ones to nullopt;
+/// a worker with neither kind of row is not listed.
+template <class Store>
+std::map<worker_id, std::optional<std::string>> recorded_blocks(Store& db, std::string_view provider_type) {
+    crowdline::detail::check_store<Store>();
+    std::map<worker_id, std::optional<std::string>> out;
+    for (auto const& w : db.find_workers({.provider_type = std::string(provider_type)}))
+        for (auto const& r : db.find_worker_reviews({.worker = w.id})) {  // creation order: the last row wins
+            if (r.blocked_worker) out.insert_or_assign(w.id, r.review_note.value_or("blocked"));
+            else if (r.status == "unblocked") out.insert_or_assign(w.id, std::nullopt);
+        }
+    return out;
+}
+
+/// Replays the recorded blocks (`recorded_blocks`) of the provider's workers onto `provider`: `block` for
+/// each worker blocked, `unblock` for each worker whose block was lifted; other workers are not touched.
+/// Returns how many workers are blocked.
+template <class Store, class Provider>
+std::size_t restore_blocks(Store& db, Provider& provider) {
+    detail::check_arguments<Store, Provider>();
+    std::size_t blocked = 0;
+    for (auto const& [w, reason] : recorded_blocks(db, Provider::provider_type)) {
+        if (reason) {
+            provider.block(w, *reason);
+            ++blocked;
+        } else {
+            provider.unblock(w);
+        }
+    }
+    return blocked;
 }
 
 }  // namespace crowdline::review

@@ -2,12 +2,15 @@
 /// `providers::in_house`: a crowd provider for teams annotating their own data. The requester names the
 /// workers (with a profile, e.g. `{"languages": ["en", "fr"]}`) and each gets a secret invite link that
 /// carries an unguessable token; whoever opens the link is that worker and nobody else can be. A link
-/// can be revoked (for good) or renewed (a new token; the old one stays refused). Blocking, bonuses,
-/// judgements, units and run resources are kept in memory and can be read back, as with the mock, so a
-/// review page or a test can show what happened (`providers::detail::ledger`, shared with the mock).
+/// can be revoked (for good) or renewed (a new token; the old one stays refused); a pipeline then refuses
+/// the link's holder every request, about units already handed out too (`revocable_identity`). Blocking,
+/// bonuses, judgements, units and run resources are kept in memory and can be read back, as with the mock,
+/// so a review page or a test can show what happened (`providers::detail::ledger`, shared with the mock);
+/// a pipeline restores the blocks recorded in its store at launch (`review::restore_blocks`).
 /// Thread-safe: the roster has its own mutex, the ledger another.
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -93,7 +96,7 @@ public:
                                        "\" was already issued");
         std::string token = w.token;
         std::string name = w.name;
-        roster_.push_back({std::move(w), false});
+        roster_.push_back({std::move(w), false, 1});
         try {
             index_.emplace(std::move(name), roster_.size() - 1);
         } catch (...) {
@@ -115,14 +118,16 @@ public:
         return std::string(base_url) + "/?invite=" + invite_token(name);
     }
     /// The worker's link stops working for good: `worker_name` refuses it with reason "revoked" from now
-    /// on, and only `renew_link` lets the worker in again (with a new link). Revoking twice is harmless.
-    /// Unknown → `entry_does_not_exist`.
+    /// on, and only `renew_link` lets the worker in again (with a new link). A pipeline refuses every
+    /// request about the units handed out through it ("revoked") and puts them back in the pool (see
+    /// `is_link_live`). Revoking twice is harmless. Unknown → `entry_does_not_exist`.
     void revoke_link(std::string_view name) {
         lock l{mutex_};
         entry(name).revoked = true;
     }
     /// Gives the worker a new token and returns it; the old one stays refused ("revoked") for good, and
-    /// the worker is no longer revoked. Unknown → `entry_does_not_exist`.
+    /// with it every unit handed out through it (as for `revoke_link`); the worker is no longer revoked.
+    /// Unknown → `entry_does_not_exist`.
     std::string renew_link(std::string_view name) {
         lock l{mutex_};
         auto& e = entry(name);
@@ -130,6 +135,7 @@ public:
         retired_.push_back(e.worker.token);
         e.worker.token.swap(replacement);  // cannot throw: the old token is retired or nothing changed
         e.revoked = false;
+        ++e.generation;
         return token;
     }
     /// Unknown → `entry_does_not_exist`.
@@ -144,6 +150,23 @@ public:
         out.reserve(roster_.size());
         for (auto const& e : roster_) out.push_back(e.worker);
         return out;
+    }
+    /// The link a registration came through (`revocable_identity`): a number naming the worker's current
+    /// token, which no other link ever has, so the pipeline can ask `is_link_live` later without keeping
+    /// the secret. Refusals as `worker_name`. Not counted in `calls()`.
+    [[nodiscard]] std::uint64_t link_id(nlohmann::json const& registration) const {
+        lock l{mutex_};
+        auto const& e = admitted(registration);
+        return link_of(static_cast<std::size_t>(&e - roster_.data()), e.generation);
+    }
+    /// False once the link `link_id` named is revoked or replaced by `renew_link` (for good: a renewed
+    /// worker's new link has another id), and for a number no link ever had. Not counted in `calls()`.
+    [[nodiscard]] bool is_link_live(std::uint64_t link) const {
+        lock l{mutex_};
+        auto const index = static_cast<std::size_t>(link & 0xffff'ffffu);
+        if (index >= roster_.size()) return false;
+        auto const& e = roster_[index];
+        return !e.revoked && link_of(index, e.generation) == link;
     }
     /// Whose link `token` is; nullopt for an unknown, revoked or replaced token.
     [[nodiscard]] std::optional<std::string> name_for_token(std::string_view token) const {
@@ -179,12 +202,18 @@ private:
     struct roster_entry {
         in_house_worker worker;
         bool revoked = false;
+        std::uint32_t generation = 1;  ///< bumped by `renew_link`: with the position, names the current link
     };
     /// What a token turned out to be: the live entry it opens, or just "it was issued once".
     struct token_match {
         roster_entry const* live = nullptr;
         bool dead = false;  ///< revoked, or replaced by `renew_link`
     };
+
+    /// A link's number: the worker's generation above their position on the roster.
+    static std::uint64_t link_of(std::size_t index, std::uint32_t generation) noexcept {
+        return (std::uint64_t{generation} << 32) | static_cast<std::uint64_t>(index);
+    }
 
     static void require_worker_name(std::string const& name) {
         if (auto problem = detail::worker_name_problem(name, max_worker_name))
@@ -240,6 +269,7 @@ private:
 };
 
 static_assert(provider<in_house>, "providers::in_house must model crowdline::provider");
+static_assert(revocable_identity<in_house>, "providers::in_house must model crowdline::revocable_identity");
 
 }  // namespace providers
 }  // namespace crowdline

@@ -7,6 +7,7 @@
 /// `block(worker_id, std::string_view)` — see tests/static/architect_provider_concepts.cpp.
 
 #include <concepts>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -79,6 +80,17 @@ concept identity_provider = requires(P& p, nlohmann::json const& registration) {
 template <class P>
 concept provider = typed_provider<P> && requester_provider<P> && worker_provider<P> && agent_provider<P> &&
                    unit_provider<P> && resource_provider<P> && identity_provider<P>;
+
+/// Optional, beyond `provider`: identities that can be withdrawn (`providers::in_house`'s invite links).
+/// `link_id(registration)` names the link a registration came through (a number, never the secret; the
+/// refusals of `worker_name`), and `is_link_live(link)` turns false for good once that link is revoked or
+/// replaced. A pipeline remembers the link each unit was handed out through: once it is dead, every
+/// request about the unit is refused (reason "revoked") and the unit goes back to the pool.
+template <class P>
+concept revocable_identity = requires(P const& p, nlohmann::json const& registration, std::uint64_t link) {
+    { p.link_id(registration) } -> std::same_as<std::uint64_t>;
+    { p.is_link_live(link) } -> std::same_as<bool>;
+};
 
 namespace detail {
 

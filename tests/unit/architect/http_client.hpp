@@ -3,8 +3,11 @@
 // or one request on a fresh connection.
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -14,11 +17,23 @@
 
 namespace test {
 
-/// A status and a body.
+/// A status, the header fields and a body.
 struct http_reply {
     unsigned status = 0;
     std::string body;
+    std::vector<std::pair<std::string, std::string>> headers{};
     nlohmann::json parsed() const { return nlohmann::json::parse(body); }
+    /// The value of header field `name` (any case); nullopt when absent.
+    std::optional<std::string> header(std::string_view name) const {
+        auto lower = [](std::string_view s) {
+            std::string out(s);
+            for (auto& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+            return out;
+        };
+        for (auto const& [k, v] : headers)
+            if (lower(k) == lower(name)) return v;
+        return std::nullopt;
+    }
 };
 
 /// One keep-alive connection to 127.0.0.1:`port`.
@@ -27,10 +42,11 @@ public:
     explicit http_client(std::uint16_t port) {
         stream_.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
     }
-    http_reply call(std::string const& method, std::string target, std::string body = {}, std::string authorization = {}) {
+    http_reply call(std::string const& method, std::string target, std::string body = {}, std::string authorization = {},
+                    std::string const& host = "127.0.0.1") {
         namespace http = boost::beast::http;
         http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-        req.set(http::field::host, "127.0.0.1");
+        req.set(http::field::host, host);
         if (!authorization.empty()) req.set(http::field::authorization, authorization);
         req.keep_alive(true);
         req.body() = std::move(body);
@@ -39,7 +55,9 @@ public:
         http::response_parser<http::string_body> parser;
         parser.body_limit(64u << 20);
         http::read(stream_, buffer_, parser);
-        return {parser.get().result_int(), parser.get().body()};
+        http_reply reply{parser.get().result_int(), parser.get().body()};
+        for (auto const& f : parser.get()) reply.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+        return reply;
     }
 
 private:
@@ -50,8 +68,8 @@ private:
 
 /// One request on a fresh connection.
 inline http_reply http_request(std::uint16_t port, std::string const& method, std::string target, std::string body = {},
-                               std::string authorization = {}) {
-    return http_client(port).call(method, std::move(target), std::move(body), std::move(authorization));
+                               std::string authorization = {}, std::string const& host = "127.0.0.1") {
+    return http_client(port).call(method, std::move(target), std::move(body), std::move(authorization), host);
 }
 
 }  // namespace test

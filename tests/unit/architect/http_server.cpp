@@ -2,12 +2,15 @@
 // crowd, and every kind of hostile or broken request — wrong and revoked invite links, another worker's
 // unit, malformed JSON, oversized bodies, a slow client, path traversal, review endpoints without the
 // requester token, too many connections — each refused with the right status and the store unchanged.
-// Also: the WebSocket protocol (request ids, disconnect after the grace period, a reload keeping its unit).
+// Also: the WebSocket protocol (request ids, disconnect after the grace period, a reload keeping its unit),
+// revoked and renewed links while a unit is held, a second review decision, and the security headers.
 
 #include <catch2/catch.hpp>
 
+#include <cctype>
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -30,6 +33,7 @@
 #include <crowdline/routing/routers.hpp>
 #include <crowdline/store/memory.hpp>
 
+#include "../store/fixtures.hpp"
 #include "http_client.hpp"
 
 using namespace crowdline;
@@ -130,6 +134,16 @@ struct served {
         return run->locked([](auto& s, auto&, auto const&) {
             return s.find_units({.status = unit_status::completed}).size();
         });
+    }
+    /// Every row of the store (`test::snapshot`): equal snapshots, nothing changed.
+    json store_snapshot() {
+        return run->locked([](auto& s, auto&, auto const&) { return test::snapshot(s); });
+    }
+    crowdline::unit unit_row(std::int64_t u) {
+        return run->locked([u](auto& s, auto&, auto const&) { return s.get_unit(unit_id{u}); });
+    }
+    crowdline::agent agent_row(std::int64_t a) {
+        return run->locked([a](auto& s, auto&, auto const&) { return s.get_agent(agent_id{a}); });
     }
 };
 
@@ -411,4 +425,254 @@ TEST_CASE("http: a closed page's unit goes back after the grace period and anoth
     ws_page carol(s.port());
     auto r = carol.ask("register", {{"invite", s.invite("carol")}});
     REQUIRE(r["type"] == "agent_details");
+}
+
+namespace {
+
+/// A worker-side request about an agent's unit, as the page sends it.
+reply ask_about(served& s, std::string const& type, std::int64_t agent, std::string const& token, json extra = json::object()) {
+    extra["token"] = token;
+    return post(s.port(), "/api/" + type, {{"agent", agent}, {"data", std::move(extra)}});
+}
+
+/// 403, reason "revoked", and a message that names neither the invite token nor the agent's.
+void require_revoked(reply const& r, std::string const& invite, std::string const& token) {
+    INFO(r.body);
+    CHECK(r.status == 403);
+    auto const j = r.parsed();
+    CHECK(j["type"] == "error");
+    CHECK(j["data"]["reason"] == "revoked");
+    CHECK_THAT(j["data"]["message"].get<std::string>(), Catch::Contains("revoked or replaced"));
+    CHECK(r.body.find(invite) == std::string::npos);
+    CHECK(r.body.find(token) == std::string::npos);
+}
+
+/// carol (en and fr) registers and submits until she is served `unit`; true when she is.
+bool carol_gets(served& s, std::int64_t unit) {
+    for (int i = 0; i < 4; ++i) {
+        auto r = register_as(s, "carol");
+        if (r["type"] != "agent_details") return false;
+        bool const it = r["data"]["unit_id"] == unit;
+        auto done = post(s.port(), "/api/submit",
+                         {{"agent", r["data"]["agent_id"]},
+                          {"data", {{"token", r["data"]["token"]}, {"submission", {{"sentiment", "pos"}}}}}});
+        if (done.status != 200) return false;
+        if (it) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("http: a revoked link's held unit is refused with 403 revoked, not recorded, and goes to another worker",
+          "[architect][http][errors][revoke]") {
+    served s;
+    auto const invite = s.invite("alice");
+    auto alice = register_as(s, "alice");
+    REQUIRE(alice["type"] == "agent_details");
+    auto const agent = alice["data"]["agent_id"].get<std::int64_t>();
+    auto const token = alice["data"]["token"].get<std::string>();
+    auto const unit = alice["data"]["unit_id"].get<std::int64_t>();
+    s.crowd.revoke_link("alice");
+
+    SECTION("the first request after the revoke finds it: refused, and the unit goes back") {
+        auto submit = ask_about(s, "submit", agent, token, {{"submission", {{"sentiment", "pos"}}}});
+        require_revoked(submit, invite, token);
+        CHECK(s.completed() == 0);
+        CHECK(s.unit_row(unit).status == unit_status::launched);  // back in the pool, nobody's
+        CHECK_FALSE(s.unit_row(unit).agent);
+        CHECK(s.agent_row(agent).status == agent_status::expired);
+        auto const state = s.agent_row(agent).state;  // nothing of the refused submission was saved
+        CHECK((!state.is_object() || !state.contains("outputs") || state["outputs"].is_null()));
+    }
+    SECTION("a tick finds it first: the unit goes back, and every later request is refused, changing nothing") {
+        s.run->tick();
+        CHECK(s.unit_row(unit).status == unit_status::launched);
+        CHECK(s.agent_row(agent).status == agent_status::expired);
+        auto const before = s.store_snapshot();
+        require_revoked(ask_about(s, "submit", agent, token, {{"submission", {{"sentiment", "pos"}}}}), invite, token);
+        require_revoked(ask_about(s, "heartbeat", agent, token), invite, token);
+        require_revoked(ask_about(s, "init", agent, token), invite, token);
+        require_revoked(ask_about(s, "release", agent, token), invite, token);
+        require_revoked(ask_about(s, "live_update", agent, token, {{"update", 1}}), invite, token);
+        CHECK(s.store_snapshot() == before);
+        // the agent's token is what identifies the holder: a wrong one is told nothing about the revoke
+        auto wrong = ask_about(s, "submit", agent, std::string(32, '0'), {{"submission", {{"sentiment", "pos"}}}});
+        CHECK(wrong.status == 404);
+        CHECK(wrong.parsed()["data"]["reason"] == "unknown_agent");
+    }
+    // The link cannot fetch more work either, and the unit it held is served to another reader.
+    auto again = post(s.port(), "/api/register", {{"data", {{"invite", invite}}}});
+    CHECK(again.status == 403);
+    CHECK(again.parsed()["data"]["reason"] == "revoked");
+    CHECK(carol_gets(s, unit));
+    CHECK(s.unit_row(unit).status == unit_status::completed);
+    CHECK(s.unit_row(unit).worker != s.agent_row(agent).worker);
+}
+
+TEST_CASE("http: a renewed link works with its new token; what the replaced one held is refused",
+          "[architect][http][errors][revoke]") {
+    served s;
+    auto const old_invite = s.invite("alice");
+    auto first = register_as(s, "alice");
+    REQUIRE(first["type"] == "agent_details");
+    auto const agent = first["data"]["agent_id"].get<std::int64_t>();
+    auto const token = first["data"]["token"].get<std::string>();
+    auto const fresh = s.crowd.renew_link("alice");
+
+    // The new link is served at once (the unit of the replaced one does not count against
+    // allowed_concurrent = 1: it went back when the new link registered).
+    auto renewed = post(s.port(), "/api/register", {{"data", {{"invite", fresh}}}});
+    REQUIRE(renewed.status == 200);
+    auto const r = renewed.parsed();
+    REQUIRE(r["type"] == "agent_details");
+    CHECK(r["data"]["worker_name"] == "alice");
+    CHECK(r["data"]["agent_id"] != agent);
+    CHECK(s.agent_row(agent).status == agent_status::expired);
+
+    require_revoked(ask_about(s, "submit", agent, token, {{"submission", {{"sentiment", "neg"}}}}), old_invite, token);
+    auto old = post(s.port(), "/api/register", {{"data", {{"invite", old_invite}}}});
+    CHECK(old.status == 403);
+    CHECK(old.parsed()["data"]["reason"] == "revoked");
+    CHECK(s.completed() == 0);
+
+    auto ok = ask_about(s, "submit", r["data"]["agent_id"].get<std::int64_t>(), r["data"]["token"].get<std::string>(),
+                        {{"submission", {{"sentiment", "pos"}}}});
+    CHECK(ok.status == 200);
+    CHECK(ok.parsed()["type"] == "submitted");
+    CHECK(s.completed() == 1);
+}
+
+TEST_CASE("http: a second decision on a decided unit is refused with 409, nothing changed", "[architect][http][review]") {
+    served s;
+    auto alice = register_as(s, "alice");
+    REQUIRE(post(s.port(), "/api/submit",
+                 {{"agent", alice["data"]["agent_id"]},
+                  {"data", {{"token", alice["data"]["token"]}, {"submission", {{"sentiment", "pos"}}}}}})
+                .status == 200);
+    auto const bearer = std::string("Bearer ") + requester_token;
+    auto const agent = alice["data"]["agent_id"];
+    REQUIRE(post(s.port(), "/api/review/decide", {{"agent_id", agent}, {"action", "soft_reject"}}, bearer).status == 200);
+    auto const before = s.store_snapshot();
+    for (auto action : {"approve", "reject", "soft_reject"}) {
+        INFO(action);
+        auto again = post(s.port(), "/api/review/decide",
+                          {{"agent_id", agent}, {"action", action}, {"bonus", 1.0}, {"block", true}}, bearer);
+        CHECK(again.status == 409);
+        CHECK(again.parsed()["error"]["reason"] == "conflict");
+        CHECK_THAT(again.parsed()["error"]["message"].get<std::string>(),
+                   Catch::Contains("it is soft_rejected, not completed"));
+    }
+    CHECK(s.store_snapshot() == before);
+    CHECK(s.crowd.approved().empty());
+    CHECK(s.crowd.rejected().empty());
+    CHECK(s.crowd.soft_rejected().size() == 1);
+    CHECK(s.crowd.blocked().empty());
+    // The units list says which are decided: the review page shows buttons only on `completed` ones.
+    auto units = request(s.port(), "GET", "/api/review/units?status=all", {}, bearer).parsed()["units"];
+    REQUIRE(units.size() == 1);
+    CHECK(units[0]["status"] == "soft_rejected");
+}
+
+namespace {
+
+/// The first thing in `html` that `script-src 'self'; style-src 'self'` blocks — an inline <script> or a
+/// <style> block, a style="…" or on…="…" attribute — or "" when there is none.
+std::string blocked_by_csp(std::string html) {
+    auto const lower = [](unsigned char c) { return static_cast<char>(std::tolower(c)); };
+    auto const space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+    for (auto& c : html) c = lower(static_cast<unsigned char>(c));
+    for (auto at = html.find('<'); at != std::string::npos; at = html.find('<', at + 1)) {
+        auto const end = html.find('>', at);
+        if (end == std::string::npos) break;
+        std::string_view const tag(html.data() + at, end - at + 1);
+        if (tag.starts_with("<style")) return "a <style> block";
+        if (tag.starts_with("<script") && tag.find(" src=") == std::string_view::npos) return "an inline <script>";
+        for (std::size_t i = 0; i < tag.size(); ++i) {  // attributes: blank, letters, blanks, '='
+            if (!space(tag[i])) continue;
+            std::size_t k = i + 1;
+            while (k < tag.size() && std::isalpha(static_cast<unsigned char>(tag[k]))) ++k;
+            auto const name = tag.substr(i + 1, k - i - 1);
+            while (k < tag.size() && space(tag[k])) ++k;
+            if (k < tag.size() && tag[k] == '=' && (name == "style" || (name.size() > 2 && name.starts_with("on"))))
+                return "a " + std::string(name) + "= attribute";
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("http: every page, asset and reply carries the Content-Security-Policy and the other security headers",
+          "[architect][http][csp]") {
+    // the check below can fail
+    CHECK(blocked_by_csp("<p class=\"a\"><b STYLE = \"color:red\">x</b></p>") == "a style= attribute");
+    CHECK(blocked_by_csp("<button onclick=\"go()\">") == "a onclick= attribute");
+    CHECK(blocked_by_csp("<SCRIPT>alert(1)</SCRIPT>") == "an inline <script>");
+    CHECK(blocked_by_csp("<style>p{}</style>") == "a <style> block");
+    CHECK(blocked_by_csp("<script src=\"/a.js\"></script><p data-one=\"1\" id=x>").empty());
+
+    served s;
+    auto const port = std::to_string(s.port());
+    auto const host = "127.0.0.1:" + port;
+    auto check_headers = [&](reply const& r) {
+        auto csp = r.header("Content-Security-Policy");
+        REQUIRE(csp);
+        for (auto directive : {"default-src 'self'", "script-src 'self';", "style-src 'self';",
+                               "img-src 'self' data:", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'"}) {
+            INFO(directive);
+            CHECK_THAT(*csp, Catch::Contains(directive));
+        }
+        CHECK_THAT(*csp, !Catch::Contains("unsafe"));  // neither 'unsafe-inline' nor 'unsafe-eval'
+        CHECK(r.header("Referrer-Policy") == "no-referrer");
+        CHECK(r.header("X-Frame-Options") == "DENY");
+        CHECK(r.header("X-Content-Type-Options") == "nosniff");
+        return *csp;
+    };
+    std::vector<std::pair<std::string, std::string>> const served_files{
+        {"/", "text/html"},           {"/worker.html", "text/html"},      {"/review", "text/html"},
+        {"/review.html", "text/html"}, {"/worker.js", "text/javascript"}, {"/review.js", "text/javascript"},
+        {"/worker.css", "text/css"},   {"/review.css", "text/css"}};
+    for (auto const& [target, type] : served_files) {
+        INFO(target);
+        auto r = test::http_request(s.port(), "GET", target, {}, {}, host);
+        REQUIRE(r.status == 200);
+        CHECK_THAT(r.header("Content-Type").value_or(""), Catch::StartsWith(type));
+        auto csp = check_headers(r);
+        // the page's WebSocket goes to the host it was loaded from
+        CHECK_THAT(csp, Catch::Contains("connect-src 'self' ws://" + host + " wss://" + host + ";"));
+        if (type == "text/html") {
+            // Nothing the policy would block: no inline script or style, no style or event-handler attribute.
+            CHECK(blocked_by_csp(r.body).empty());
+        }
+        if (type == "text/javascript") {
+            CHECK(r.body.find("eval(") == std::string::npos);
+            CHECK(r.body.find("new Function") == std::string::npos);
+        }
+    }
+    // The scripts and styles the pages load are all served.
+    for (auto const& [page, assets] : {std::pair{"/", std::vector<std::string>{"/worker.js", "/worker.css"}},
+                                       std::pair{"/review", std::vector<std::string>{"/review.js", "/review.css"}}}) {
+        auto body = request(s.port(), "GET", page).body;
+        for (auto const& a : assets) {
+            INFO(page << " loads " << a);
+            CHECK(body.find("\"" + a + "\"") != std::string::npos);
+        }
+    }
+    // The form a unit's page shows has no inline style either.
+    auto alice = register_as(s, "alice");
+    REQUIRE(alice["type"] == "agent_details");
+    auto const page = alice["data"]["page"].get<std::string>();
+    CHECK(page.find("crowdline-text") != std::string::npos);
+    CHECK(blocked_by_csp(page).empty());
+    // Refusals, API replies and unknown paths carry the headers too.
+    check_headers(request(s.port(), "GET", "/no-such-page"));
+    check_headers(request(s.port(), "GET", "/api/review/units"));
+    check_headers(post(s.port(), "/api/register", {{"data", {{"invite", s.invite("bob")}}}}));
+    // A Host header cannot add directives: anything but a plain host leaves only 'self'.
+    auto hostile = test::http_request(s.port(), "GET", "/", {}, {}, "x; script-src *");
+    REQUIRE(hostile.status == 200);
+    auto const csp = check_headers(hostile);
+    CHECK_THAT(csp, Catch::Contains("connect-src 'self';"));
+    CHECK_THAT(csp, !Catch::Contains("script-src *"));
 }

@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <crowdline/provider/in_house.hpp>
+
 #include "pipeline_common.hpp"
 
 using namespace crowdline;
@@ -243,4 +245,49 @@ TEST_CASE("a worker who returned a unit does not get it again after a resume", "
     test::page a{arch, "a"}, b{arch, "b"};
     CHECK(a.register_().type == "no_work");  // and after it
     REQUIRE(b.register_().type == "agent_details");
+}
+
+TEST_CASE("in_house blocks survive a restart on the same SQLite file, and so does an unblock",
+          "[pipeline][resume][in_house]") {
+    test::sqlite_backend backend;
+    // The links are kept across restarts (as `crowdline serve` keeps them beside the database).
+    std::string const ann_token(32, 'a'), ben_token(32, 'b');
+    /// One process: open the file, launch (resuming the run), let `body` act, stop.
+    auto serve = [&](auto body) {
+        stores::sqlite db{backend.file()};
+        architects::in_process arch;
+        providers::in_house crowd{{{"ann", nlohmann::json::object(), ann_token}, {"ben", nlohmann::json::object(), ben_token}}};
+        pipeline p{blueprints::mock{items}, arch, crowd, test::make_test_dispatcher(1), db, test::run_args("blocks")};
+        p.launch();
+        body(db, arch, crowd);
+        p.shutdown();
+    };
+    auto register_ = [](architects::in_process& arch, std::string const& token) {
+        return arch.channel().request({"register", std::nullopt, {{"invite", token}}});
+    };
+    worker_id ann{};
+    serve([&](stores::sqlite& db, architects::in_process& arch, providers::in_house& crowd) {
+        auto r = register_(arch, ann_token);
+        REQUIRE(r.type == "agent_details");
+        ann = worker_id{r.data["worker_id"].get<std::int64_t>()};
+        review::block(db, crowd, ann, "copied answers");
+        auto refused = register_(arch, ann_token);
+        CHECK(refused.type == "no_work");
+        CHECK(refused.data["reason"] == "blocked");
+    });
+    serve([&](stores::sqlite& db, architects::in_process& arch, providers::in_house& crowd) {
+        CHECK(crowd.is_blocked(ann));  // restored from the store at launch
+        CHECK(crowd.blocked() == std::map<worker_id, std::string>{{ann, "copied answers"}});
+        auto refused = register_(arch, ann_token);
+        CHECK(refused.type == "no_work");
+        CHECK(refused.data["reason"] == "blocked");
+        CHECK(register_(arch, ben_token).type == "agent_details");  // nobody else is
+        review::unblock(db, crowd, ann, "appeal accepted");
+    });
+    serve([&](stores::sqlite&, architects::in_process& arch, providers::in_house& crowd) {
+        CHECK_FALSE(crowd.is_blocked(ann));
+        auto served = register_(arch, ann_token);
+        REQUIRE(served.type == "agent_details");
+        CHECK(served.data["worker_id"] == ann.value());
+    });
 }

@@ -3,6 +3,8 @@
 // nothing in the store and, where the check comes first, does not call the provider.
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <optional>
 #include <string>
 
 #include <crowdline/ops/review.hpp>
@@ -226,4 +228,35 @@ TEMPLATE_TEST_CASE("review::block and unblock: provider state and rows", "[ops][
     CHECK_FALSE(reviews[1].blocked_worker);
     CHECK(reviews[1].status == "unblocked");
     CHECK(reviews[1].review_note == "appeal accepted");
+}
+
+TEMPLATE_TEST_CASE("review::restore_blocks replays the block and unblock rows onto a fresh provider", "[ops][review]",
+                   STORE_BACKENDS) {
+    reviewed_campaign<TestType> t;
+    auto& db = *t.db;
+    auto const again = db.new_worker("again", "mock");
+    auto const lifted = db.new_worker("lifted", "mock");
+    auto const elsewhere = db.new_worker("elsewhere", "in_house");  // another provider's worker
+    auto const untouched = db.new_worker("untouched", "mock");
+    review::block(db, t.provider, t.c.worker, "bot-like answers");
+    review::block(db, t.provider, again, "first reason");
+    review::unblock(db, t.provider, again);
+    review::block(db, t.provider, again, "second reason");  // the latest row decides
+    review::block(db, t.provider, lifted, "spam");
+    review::unblock(db, t.provider, lifted, "appeal accepted");
+    review::block(db, t.provider, elsewhere, "not this provider's");
+    review::approve(db, t.provider, t.done, "fine");  // a judgement row is no block row
+
+    auto const recorded = review::recorded_blocks(db, "mock");
+    CHECK(recorded == std::map<worker_id, std::optional<std::string>>{
+                          {t.c.worker, "bot-like answers"}, {again, "second reason"}, {lifted, std::nullopt}});
+
+    providers::mock fresh;  // what a restarted program starts with
+    fresh.block(lifted, "stale, from memory");
+    fresh.block(untouched, "set directly, never recorded");
+    CHECK(review::restore_blocks(db, fresh) == 2);
+    CHECK(fresh.blocked() == std::map<worker_id, std::string>{{t.c.worker, "bot-like answers"},
+                                                              {again, "second reason"},
+                                                              {untouched, "set directly, never recorded"}});
+    CHECK_FALSE(fresh.is_blocked(elsewhere));
 }

@@ -3,6 +3,7 @@
 // the mock's tests check it: requester, block, bonus within and beyond budget, judgements, units, resources.
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <limits>
 #include <map>
 #include <optional>
@@ -188,6 +189,37 @@ TEST_CASE("in_house revoke_link and renew_link", "[provider][in_house]") {
     CHECK_THROWS_AS(p.revoke_link("nobody"), entry_does_not_exist);
     CHECK_THROWS_AS(p.renew_link("nobody"), entry_does_not_exist);
     CHECK_THROWS_AS(p.is_revoked("nobody"), entry_does_not_exist);
+}
+
+TEST_CASE("in_house link ids: live until the link is revoked or replaced, never live again", "[provider][in_house]") {
+    STATIC_REQUIRE(revocable_identity<in_house>);
+    in_house p{{{"ann"}, {"bob"}}};
+    auto const ann = p.link_id({{"invite", p.invite_token("ann")}});
+    auto const bob = p.link_id({{"invite", p.invite_token("bob")}});
+    CHECK(ann != bob);
+    CHECK(p.link_id({{"invite", p.invite_token("ann")}}) == ann);  // the same link, the same id
+    CHECK(p.is_link_live(ann));
+    CHECK(p.is_link_live(bob));
+    CHECK_FALSE(p.is_link_live(0));
+    CHECK_FALSE(p.is_link_live(~std::uint64_t{0}));
+    auto const calls = p.calls();
+
+    p.revoke_link("ann");
+    CHECK_FALSE(p.is_link_live(ann));
+    CHECK(p.is_link_live(bob));
+    CHECK(refusal_reason([&] { (void)p.link_id({{"invite", p.invite_token("ann")}}); }) == "revoked");
+    CHECK(refusal_reason([&] { (void)p.link_id({{"invite", std::string(32, 'f')}}); }) == "forbidden");
+    CHECK(refusal_reason([&] { (void)p.link_id(json::object()); }) == "forbidden");
+
+    auto const fresh = p.renew_link("ann");
+    auto const renewed = p.link_id({{"invite", fresh}});
+    CHECK(renewed != ann);
+    CHECK(p.is_link_live(renewed));
+    CHECK_FALSE(p.is_link_live(ann));  // the old link stays dead although ann is no longer revoked
+
+    (void)p.renew_link("bob");  // a renewal without a revoke also ends the old link
+    CHECK_FALSE(p.is_link_live(bob));
+    CHECK(p.calls() == calls);  // link checks are not provider-interface calls
 }
 
 TEST_CASE("in_house add_worker: bad or duplicate entries are refused and the roster is unchanged",

@@ -12,18 +12,9 @@ struct embedded_asset {
 };
 
 // clang-format off
-inline constexpr std::array<embedded_asset, 2> http_assets{{
-    {"/review.html", "text/html; charset=utf-8",
-     R"crowdline_asset(<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<link rel="icon" href="data:,">
-<title>crowdline — review</title>
-<style>
-:root {
+inline constexpr std::array<embedded_asset, 6> http_assets{{
+    {"/review.css", "text/css; charset=utf-8",
+     R"crowdline_asset(:root {
   color-scheme: light dark;
   --bg: #f3f4f6; --card: #ffffff; --fg: #1f2328; --muted: #57606a; --line: #d0d7de; --soft: #f6f8fa;
   --accent: #0b57d0; --accent-fg: #ffffff; --accent-soft: #e8f0fe;
@@ -51,6 +42,8 @@ header.top h1 { margin: 0; font-size: 1.25rem; }
 header.top .spacer { flex: 1; }
 h2 { font-size: 1rem; margin: 0 0 .6rem; }
 h3 { font-size: .9rem; margin: 0 0 .4rem; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
+h3.spaced { margin-top: .9rem; }
+h3.spaced-more { margin-top: 1rem; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 12px; padding: 1rem 1.25rem; margin-bottom: 1rem; }
 button, select, input { font: inherit; color: inherit; }
 button {
@@ -115,12 +108,26 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
 .decide .note { flex: 1 1 12rem; min-width: 8rem; }
 .decide .bonus { width: 6.5rem; }
 .decide label { display: inline-flex; align-items: center; gap: .3rem; }
+.decision { margin: .7rem 0 0; padding-top: .7rem; border-top: 1px dashed var(--line); color: var(--muted); }
+.decision-accepted strong { color: var(--ok); }
+.decision-rejected strong { color: var(--bad); }
+.decision-soft_rejected strong { color: var(--warn); }
 @media (max-width: 40rem) {
   .wrap { padding: .5rem; }
   .card { padding: .8rem; }
   .bar-row { grid-template-columns: 5rem 1fr auto; }
 }
-</style>
+)crowdline_asset"},
+    {"/review.html", "text/html; charset=utf-8",
+     R"crowdline_asset(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
+<title>crowdline — review</title>
+<link rel="stylesheet" href="/review.css">
 </head>
 <body data-state="loading">
 <div class="wrap">
@@ -141,7 +148,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
         <div>
           <h3>Units by status</h3>
           <ul id="unit-counts" class="chips"></ul>
-          <h3 style="margin-top:.9rem">Steals</h3>
+          <h3 class="spaced">Steals</h3>
           <div class="stat" id="steals">0</div>
         </div>
         <div id="starved-box">
@@ -150,7 +157,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
           <p id="starved-none" class="empty">None: every open item has a worker who can take it.</p>
         </div>
       </div>
-      <h3 style="margin-top:1rem">Workers</h3>
+      <h3 class="spaced-more">Workers</h3>
       <div class="table-scroll">
         <table id="workers">
           <thead><tr><th>Name</th><th>Id</th><th>Joined</th><th class="n">Held</th><th class="n">Queue</th><th class="n">Done</th><th>Access</th></tr></thead>
@@ -178,8 +185,12 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   </main>
 </div>
 <noscript><p class="wrap">This page needs JavaScript.</p></noscript>
-<script>
-'use strict';
+<script src="/review.js"></script>
+</body>
+</html>
+)crowdline_asset"},
+    {"/review.js", "text/javascript; charset=utf-8",
+     R"crowdline_asset('use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
   const DASH_MS = 2000;
@@ -222,7 +233,9 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     document.body.dataset.state = 'error';
     show('The requester token is not valid.', 'error');
   }
-  class ApiError extends Error {}
+  class ApiError extends Error {
+    constructor(message, status) { super(message); this.status = status; }
+  }
   async function api(method, path, body) {
     const headers = { Authorization: 'Bearer ' + token };
     const init = { method, headers, cache: 'no-store' };
@@ -235,7 +248,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     try { json = text ? JSON.parse(text) : null; } catch { json = null; }
     if (!res.ok) {
       const msg = json && json.error && json.error.message ? String(json.error.message) : 'Request failed (HTTP ' + res.status + ').';
-      throw new ApiError(msg);
+      throw new ApiError(msg, res.status);
     }
     return json;
   }
@@ -327,8 +340,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   }
   function editingDecision() {
     const box = $('units');
-)crowdline_asset"
-     R"crowdline_asset(    if (box.contains(document.activeElement) && document.activeElement.tagName === 'INPUT') return true;
+    if (box.contains(document.activeElement) && document.activeElement.tagName === 'INPUT') return true;
     for (const i of box.querySelectorAll('input.note, input.bonus')) if (i.value) return true;
     for (const i of box.querySelectorAll('input.block')) if (i.checked) return true;
     return false;
@@ -374,11 +386,11 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     $('units').replaceChildren(...(units.length ? units.map(renderUnit)
       : [el('p', { class: 'empty', text: 'No units with this status.' })]));
   }
+  // A unit's decision, by unit status: only a `completed` unit awaits one (the server refuses a second).
+  const DECISIONS = { accepted: 'Approved', rejected: 'Rejected', soft_rejected: 'Soft-rejected' };
   function renderUnit(u) {
-    const note = el('input', { type: 'text', class: 'note', placeholder: 'Note to the worker (optional)', 'aria-label': 'Note' });
-    const bonus = el('input', { type: 'number', class: 'bonus', min: 0, step: '0.01', placeholder: 'Bonus', 'aria-label': 'Bonus amount' });
-    const block = el('input', { type: 'checkbox', class: 'block' });
     const status = String(u.status || '');
+    const awaiting = status === 'completed';
     const node = el('article', { class: 'unit', dataset: { agent: String(u.agent_id), unit: String(u.unit_id), status } },
       el('div', { class: 'unit-head' },
         el('span', { class: 'worker', text: (u.worker_name === null || u.worker_name === undefined ? 'worker' : String(u.worker_name)) }),
@@ -390,15 +402,24 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
       el('div', { class: 'unit-body' },
         el('div', {}, el('h3', { text: 'Inputs' }), kv(u.inputs, false)),
         el('div', {}, el('h3', { text: 'Answer' }), kv(u.outputs, true))),
-      el('div', { class: 'decide' }, note, bonus, el('label', {}, block, 'block worker'),
-        el('button', { type: 'button', class: 'approve' }, 'Approve'),
-        el('button', { type: 'button', class: 'reject' }, 'Reject'),
-        el('button', { type: 'button', class: 'soft-reject' }, 'Soft-reject')));
-    const act = (action) => () => decide(u, node, action, note, bonus, block);
-    node.querySelector('button.approve').addEventListener('click', act('approve'));
-    node.querySelector('button.reject').addEventListener('click', act('reject'));
-    node.querySelector('button.soft-reject').addEventListener('click', act('soft_reject'));
+      awaiting ? decisionControls(u) : el('p', { class: 'decision decision-' + status },
+        'Decision: ', el('strong', { text: DECISIONS[status] || status || 'unknown' })));
     return node;
+  }
+  // Note, bonus, "block worker" and the three decision buttons of a unit awaiting a decision.
+  function decisionControls(u) {
+    const note = el('input', { type: 'text', class: 'note', placeholder: 'Note to the worker (optional)', 'aria-label': 'Note' });
+    const bonus = el('input', { type: 'number', class: 'bonus', min: 0, step: '0.01', placeholder: 'Bonus', 'aria-label': 'Bonus amount' });
+    const block = el('input', { type: 'checkbox', class: 'block' });
+    const box = el('div', { class: 'decide' }, note, bonus, el('label', {}, block, 'block worker'),
+      el('button', { type: 'button', class: 'approve' }, 'Approve'),
+      el('button', { type: 'button', class: 'reject' }, 'Reject'),
+      el('button', { type: 'button', class: 'soft-reject' }, 'Soft-reject'));
+    const act = (action) => () => decide(u, box, action, note, bonus, block);
+    box.querySelector('button.approve').addEventListener('click', act('approve'));
+    box.querySelector('button.reject').addEventListener('click', act('reject'));
+    box.querySelector('button.soft-reject').addEventListener('click', act('soft_reject'));
+    return box;
   }
   async function decide(u, node, action, note, bonus, block) {
     const body = { agent_id: u.agent_id, action };
@@ -421,7 +442,10 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
       await loadUnits();
       lastDash = '';
     } catch (e) {
-      if (!stopped) show(e.message, 'error');
+      if (stopped) return;
+      show(e.message, 'error');
+      // 409: decided meanwhile (another tab or reviewer): show the unit as it now is, without buttons.
+      if (e.status === 409) { await loadUnits(true); lastDash = ''; return; }
       for (const b of buttons) b.disabled = false;
     }
   }
@@ -466,21 +490,9 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   loadDashboard();
   loadUnits();
 })();
-</script>
-</body>
-</html>
 )crowdline_asset"},
-    {"/worker.html", "text/html; charset=utf-8",
-     R"crowdline_asset(<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<link rel="icon" href="data:,">
-<title>crowdline — task</title>
-<style>
-:root {
+    {"/worker.css", "text/css; charset=utf-8",
+     R"crowdline_asset(:root {
   color-scheme: light dark;
   --bg: #f3f4f6; --card: #ffffff; --fg: #1f2328; --muted: #57606a; --line: #d0d7de;
   --accent: #0b57d0; --accent-fg: #ffffff; --accent-soft: #e8f0fe;
@@ -565,7 +577,7 @@ fieldset.crowdline-field { border: 1px solid var(--line); border-radius: 10px; p
 .crowdline-field legend, .crowdline-label, .crowdline-free-text > label {
   display: block; font-weight: 600; padding: 0 .25rem; margin-bottom: .35rem;
 }
-.crowdline-text { margin: 0; font-size: 1.1rem; overflow-wrap: anywhere; }
+.crowdline-text { margin: 0; font-size: 1.1rem; overflow-wrap: anywhere; white-space: pre-line; }
 .crowdline-display-text {
   padding: 1rem; border-radius: 10px; background: var(--bg); border: 1px solid var(--line);
 }
@@ -593,7 +605,17 @@ fieldset.crowdline-field { border: 1px solid var(--line); border-radius: 10px; p
 .crowdline-field.has-error { border-color: var(--bad); }
 .form-errors:empty { display: none; }
 body[data-state="submitting"] .crowdline-form { opacity: .7; }
-</style>
+)crowdline_asset"},
+    {"/worker.html", "text/html; charset=utf-8",
+     R"crowdline_asset(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
+<title>crowdline — task</title>
+<link rel="stylesheet" href="/worker.css">
 </head>
 <body data-state="loading">
 <header class="bar">
@@ -613,8 +635,12 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   <p id="shortcuts"></p>
 </main>
 <noscript><p class="card">This page needs JavaScript.</p></noscript>
-<script>
-'use strict';
+<script src="/worker.js"></script>
+</body>
+</html>
+)crowdline_asset"},
+    {"/worker.js", "text/javascript; charset=utf-8",
+     R"crowdline_asset('use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -842,8 +868,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     setBusyControls(false);
   }
 
-)crowdline_asset"
-     R"crowdline_asset(  function render(page) {
+  function render(page) {
     ui.task.innerHTML = page;  // trusted: generated and escaped by the server
     form = ui.task.querySelector('form.crowdline-form') || ui.task.querySelector('form');
     if (!form) { ui.shortcuts.textContent = ''; return; }
@@ -983,7 +1008,8 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   }
 
   function skip() {
-    if (!current || busy || !connected || document.body.dataset.state !== 'working') return;
+)crowdline_asset"
+     R"crowdline_asset(    if (!current || busy || !connected || document.body.dataset.state !== 'working') return;
     const agent = current;
     busy = true;
     setBusyControls(true);
@@ -1059,9 +1085,6 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   setInterval(heartbeat, HEARTBEAT_MS);
   connect();
 })();
-</script>
-</body>
-</html>
 )crowdline_asset"},
 }};
 // clang-format on
