@@ -196,6 +196,12 @@ void save_secrets(std::string const& path, json const& secrets) {
     ::chmod(path.c_str(), 0600);
 }
 
+bool roster_has(providers::in_house const& crowd, std::string const& name) {
+    for (auto const& w : crowd.roster())
+        if (w.name == name) return true;
+    return false;
+}
+
 /// The HTTP architect as the pipeline sees it, minus the pipeline's right to stop it: a finished run
 /// still serves the review page, and a worker who arrives late gets `no_work` (run_not_active) instead of
 /// a dead server. The program shuts the server down itself, on Ctrl-C.
@@ -243,9 +249,19 @@ int serve(serve_config cfg) {
 
     providers::in_house crowd{roster};
     if (!secrets.contains("requester_token")) secrets["requester_token"] = crowdline::detail::random_token();
-    secrets["invites"] = json::object();
-    for (auto const& w : crowd.roster()) secrets["invites"][w.name] = w.token;
-    save_secrets(secrets_path, secrets);
+    // Links revoked from the review page stay revoked after a restart (a renewed one is simply the token kept).
+    for (auto const& name : secrets.value("revoked", json::array()))
+        if (name.is_string() && roster_has(crowd, name.get<std::string>())) crowd.revoke_link(name.get<std::string>());
+    auto keep_links = [&] {
+        secrets["invites"] = json::object();
+        secrets["revoked"] = json::array();
+        for (auto const& w : crowd.roster()) {
+            secrets["invites"][w.name] = w.token;
+            if (crowd.is_revoked(w.name)) secrets["revoked"].push_back(w.name);
+        }
+        save_secrets(secrets_path, secrets);
+    };
+    keep_links();
 
     std::cerr << "crowdline: " << tasks.size() << " tasks" << (demo ? " (the built-in demo)" : "") << ", "
               << roster.size() << " workers, database " << cfg.db << "\n";
@@ -258,7 +274,8 @@ int serve(serve_config cfg) {
     pipeline run{std::move(form), kept_serving{server}, crowd, std::move(dispatcher), db, cfg.task};
 
     server.prepare();
-    add_review_routes(server, run, {.requester_token = secrets["requester_token"], .group_by = cfg.route_by});
+    add_review_routes(server, run,
+                      {.requester_token = secrets["requester_token"], .group_by = cfg.route_by, .links_changed = keep_links});
     auto id = run.launch();
     // [serve]
     auto url = run.url();
@@ -266,7 +283,9 @@ int serve(serve_config cfg) {
     for (auto const& w : crowd.roster()) {
         auto keys = w.profile.value("keys", json::array());
         std::cout << "  " << w.name << (keys.empty() ? "" : " (" + keys.dump() + ")") << "  "
-                  << crowd.invite_link(w.name, url) << "\n";
+                  << (crowd.is_revoked(w.name) ? std::string("link revoked (\"New link\" on the review page)")
+                                               : crowd.invite_link(w.name, url))
+                  << "\n";
     }
     std::cout << "\nReview page (keep it private):\n  " << url << "/review#token="
               << secrets["requester_token"].get<std::string>() << "\n\nStop with Ctrl-C; running again resumes.\n"

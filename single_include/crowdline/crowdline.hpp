@@ -9856,7 +9856,9 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
       el('td', { class: 'n', text: num(w.done) }),
       el('td', {},
         el('button', { type: 'button', class: 'small block-worker', onclick: () => setBlocked(w, true) }, 'Block'), ' ',
-        el('button', { type: 'button', class: 'small unblock-worker', onclick: () => setBlocked(w, false) }, 'Unblock'))))
+        el('button', { type: 'button', class: 'small unblock-worker', onclick: () => setBlocked(w, false) }, 'Unblock'), ' ',
+        el('button', { type: 'button', class: 'small revoke-link', onclick: () => changeLink(w, 'revoke') }, 'Revoke link'), ' ',
+        el('button', { type: 'button', class: 'small renew-link', onclick: () => changeLink(w, 'renew') }, 'New link'))))
       : [el('tr', {}, el('td', { colspan: 7, class: 'empty', text: 'No workers yet.' }))]));
 
     // New submissions: refresh the list unless the reviewer is in the middle of typing a decision.
@@ -9876,6 +9878,18 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     try {
       await api('POST', '/api/review/block', { worker_id: w.worker_id, block });
       show((block ? 'Blocked ' : 'Unblocked ') + name + '.', 'success');
+    } catch (e) {
+      if (!stopped) show(e.message, 'error');
+    }
+  }
+
+  // A leaked or unwanted invite link stops working for good; "New link" gives the worker another one.
+  async function changeLink(w, action) {
+    const name = w.name ? String(w.name) : String(w.worker_id);
+    try {
+      const r = await api('POST', '/api/review/link', { worker: name, action });
+      if (action === 'revoke') show('Revoked ' + name + "'s link; the units it held go back to the pool.", 'success');
+      else show('New link for ' + name + ' (the old one no longer works): ' + location.origin + '/?invite=' + r.invite, 'success');
     } catch (e) {
       if (!stopped) show(e.message, 'error');
     }
@@ -10005,7 +10019,8 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   }
 
   // ---- go -----------------------------------------------------------------------------------------
-  if (!token) {
+)crowdline_asset"
+     R"crowdline_asset(  if (!token) {
     document.body.dataset.state = 'error';
     show('This page needs the requester link (it ends in #token=…).', 'error');
     return;
@@ -11587,6 +11602,8 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::architects::http_args, host, port, public_url
 ///  - `GET  /api/review/units?status=completed|accepted|rejected|soft_rejected|all`
 ///  - `POST /api/review/decide` `{agent_id, action: approve|reject|soft_reject, note?, bonus?, block?}`
 ///  - `POST /api/review/block` `{worker_id, block: bool, note?}`
+///  - `POST /api/review/link` `{worker, action: revoke|renew}` — with a provider that has invite links
+///    (`revoke_link`, `renew_link`, e.g. `providers::in_house`); renew answers the new `invite` token
 ///  - `GET  /api/review/dashboard` — units by status, progress per group, workers, steals, starved items
 ///  - `GET  /api/export?format=jsonl`
 ///
@@ -11594,6 +11611,7 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::architects::http_args, host, port, public_url
 /// pool on the store. Errors are `{"error": {reason, message}}` with 400 / 404 / 409 / 402 statuses.
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -11609,6 +11627,9 @@ namespace crowdline {
 struct review_routes_options {
     std::string requester_token;  ///< the secret of the review link; at least 16 characters
     std::string group_by{};       ///< item field that groups progress and units (e.g. "lang"); empty: none
+    /// Called under the pipeline's lock after `/api/review/link` revoked or renewed a link, so a program can
+    /// keep its links across restarts (`crowdline serve` rewrites `<db>.secrets.json`).
+    std::function<void()> links_changed{};
 };
 
 namespace detail {
@@ -11769,6 +11790,35 @@ void add_review_routes(architects::http& server, Pipeline& run, review_routes_op
         });
         return architects::http_response::json(200, {{"ok", true}});
     }));
+
+    using provider_type = std::remove_cvref_t<decltype(run.provider_ref())>;
+    if constexpr (requires(provider_type& p, std::string_view name) {
+                      p.revoke_link(name);
+                      { p.renew_link(name) } -> std::convertible_to<std::string>;
+                  }) {
+        server.route("POST", "/api/review/link", guarded([&run, opts](architects::http_request const& r) {
+            auto body = detail::parse_body(r);
+            auto const who = body.find("worker");
+            if (who == body.end() || !who->is_string()) throw invalid_argument("worker: expected the worker's name");
+            auto const act = body.find("action");
+            std::string const action = act != body.end() && act->is_string() ? act->template get<std::string>() : "";
+            if (action != "revoke" && action != "renew")
+                throw invalid_argument("action: expected revoke or renew, got " + (act == body.end() ? "nothing" : act->dump()));
+            auto const name = who->template get<std::string>();
+            nlohmann::json out{{"ok", true}, {"worker", name}};
+            run.locked([&](auto&, auto& provider, auto const&) {
+                if (action == "revoke") {
+                    provider.revoke_link(name);  // unknown name: entry_does_not_exist, 404
+                    out["revoked"] = true;
+                } else {
+                    out["invite"] = std::string(provider.renew_link(name));
+                    out["revoked"] = false;
+                }
+                if (opts->links_changed) opts->links_changed();
+            });
+            return architects::http_response::json(200, out);
+        }));
+    }
 
     server.route("GET", "/api/review/dashboard", guarded([&run, opts](architects::http_request const&) {
         auto key_of = [opts](initialization_data const& init) { return detail::group_of_init(init, opts->group_by); };

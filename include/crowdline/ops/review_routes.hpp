@@ -7,6 +7,8 @@
 ///  - `GET  /api/review/units?status=completed|accepted|rejected|soft_rejected|all`
 ///  - `POST /api/review/decide` `{agent_id, action: approve|reject|soft_reject, note?, bonus?, block?}`
 ///  - `POST /api/review/block` `{worker_id, block: bool, note?}`
+///  - `POST /api/review/link` `{worker, action: revoke|renew}` — with a provider that has invite links
+///    (`revoke_link`, `renew_link`, e.g. `providers::in_house`); renew answers the new `invite` token
 ///  - `GET  /api/review/dashboard` — units by status, progress per group, workers, steals, starved items
 ///  - `GET  /api/export?format=jsonl`
 ///
@@ -14,6 +16,7 @@
 /// pool on the store. Errors are `{"error": {reason, message}}` with 400 / 404 / 409 / 402 statuses.
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -38,6 +41,9 @@ namespace crowdline {
 struct review_routes_options {
     std::string requester_token;  ///< the secret of the review link; at least 16 characters
     std::string group_by{};       ///< item field that groups progress and units (e.g. "lang"); empty: none
+    /// Called under the pipeline's lock after `/api/review/link` revoked or renewed a link, so a program can
+    /// keep its links across restarts (`crowdline serve` rewrites `<db>.secrets.json`).
+    std::function<void()> links_changed{};
 };
 
 namespace detail {
@@ -198,6 +204,35 @@ void add_review_routes(architects::http& server, Pipeline& run, review_routes_op
         });
         return architects::http_response::json(200, {{"ok", true}});
     }));
+
+    using provider_type = std::remove_cvref_t<decltype(run.provider_ref())>;
+    if constexpr (requires(provider_type& p, std::string_view name) {
+                      p.revoke_link(name);
+                      { p.renew_link(name) } -> std::convertible_to<std::string>;
+                  }) {
+        server.route("POST", "/api/review/link", guarded([&run, opts](architects::http_request const& r) {
+            auto body = detail::parse_body(r);
+            auto const who = body.find("worker");
+            if (who == body.end() || !who->is_string()) throw invalid_argument("worker: expected the worker's name");
+            auto const act = body.find("action");
+            std::string const action = act != body.end() && act->is_string() ? act->template get<std::string>() : "";
+            if (action != "revoke" && action != "renew")
+                throw invalid_argument("action: expected revoke or renew, got " + (act == body.end() ? "nothing" : act->dump()));
+            auto const name = who->template get<std::string>();
+            nlohmann::json out{{"ok", true}, {"worker", name}};
+            run.locked([&](auto&, auto& provider, auto const&) {
+                if (action == "revoke") {
+                    provider.revoke_link(name);  // unknown name: entry_does_not_exist, 404
+                    out["revoked"] = true;
+                } else {
+                    out["invite"] = std::string(provider.renew_link(name));
+                    out["revoked"] = false;
+                }
+                if (opts->links_changed) opts->links_changed();
+            });
+            return architects::http_response::json(200, out);
+        }));
+    }
 
     server.route("GET", "/api/review/dashboard", guarded([&run, opts](architects::http_request const&) {
         auto key_of = [opts](initialization_data const& init) { return detail::group_of_init(init, opts->group_by); };

@@ -83,17 +83,17 @@ TEST_CASE("http concurrency: parallel annotators, readers and dropped sockets", 
             test::http_client c(port);
             for (int round = 0; round < 40; ++round) {
                 auto who = "w" + std::to_string(2 * t + round % 2);
-                auto [s, body] = c.call("POST", "/api/register",
+                auto const reg = c.call("POST", "/api/register",
                                         json{{"data", {{"invite", crowd.invite_token(who)}}}}.dump());
-                auto r = json::parse(body);
+                auto r = json::parse(reg.body);
                 if (r["type"] != "agent_details") continue;
-                auto [s2, body2] = c.call(
+                auto const sub = c.call(
                     "POST", "/api/submit",
                     json{{"agent", r["data"]["agent_id"]},
                          {"data", {{"token", r["data"]["token"]}, {"submission", {{"sentiment", "pos"}}}}}}
                         .dump());
-                auto ok = json::parse(body2);
-                if (s2 == 200 && ok["type"] == "submitted") {
+                auto ok = json::parse(sub.body);
+                if (sub.status == 200 && ok["type"] == "submitted") {
                     std::lock_guard l{m};
                     acknowledged.push_back(ok["data"]["unit_id"].get<std::int64_t>());
                 } else {
@@ -104,9 +104,9 @@ TEST_CASE("http concurrency: parallel annotators, readers and dropped sockets", 
     std::thread reader([&] {
         test::http_client c(port);
         while (!done) {
-            auto [s1, b1] = c.call("GET", "/api/review/dashboard", {}, std::string("Bearer ") + review_token);
-            auto [s2, b2] = c.call("GET", "/metrics");
-            if (s1 != 200 || s2 != 200) ++errors;
+            auto const dashboard = c.call("GET", "/api/review/dashboard", {}, std::string("Bearer ") + review_token);
+            auto const metrics = c.call("GET", "/metrics");
+            if (dashboard.status != 200 || metrics.status != 200) ++errors;
         }
     });
     std::thread dropper([&] {

@@ -90,6 +90,7 @@ struct served {
     std::optional<pipeline<blueprints::static_form, architects::http&, providers::in_house&, decltype(dispatcher)&,
                            stores::memory>>
         run;
+    int links_changed = 0;  ///< calls of review_routes_options::links_changed
 
     static architects::http_args args(std::size_t idle_seconds) {
         architects::http_args a;
@@ -120,7 +121,8 @@ struct served {
             items};
         run.emplace(std::move(form), server, crowd, dispatcher, db, run_args());
         server.prepare();
-        add_review_routes(server, *run, {.requester_token = requester_token, .group_by = "lang"});
+        add_review_routes(server, *run, {.requester_token = requester_token, .group_by = "lang",
+                                         .links_changed = [this] { ++links_changed; }});
         run->launch();
     }
     ~served() {
@@ -285,6 +287,46 @@ TEST_CASE("http: review endpoints need the requester token", "[architect][http][
     CHECK(bad_action.status == 400);
     auto exported = request(s.port(), "GET", "/api/export?format=jsonl", {}, bearer);
     CHECK(exported.body.find("\"sentiment\":\"pos\"") != std::string::npos);
+}
+
+TEST_CASE("http: the review API revokes and renews invite links; bad requests change nothing",
+          "[architect][http][errors]") {
+    served s;
+    auto const bearer = std::string("Bearer ") + requester_token;
+    auto const old_token = s.invite("alice");
+    // Refused requests: no token, a wrong one, an unknown worker, a bad action — no link changes.
+    CHECK(post(s.port(), "/api/review/link", {{"worker", "alice"}, {"action", "revoke"}}).status == 401);
+    CHECK(post(s.port(), "/api/review/link", {{"worker", "alice"}, {"action", "revoke"}}, "Bearer " + std::string(32, '1'))
+              .status == 403);
+    CHECK(post(s.port(), "/api/review/link", {{"worker", "mallory"}, {"action", "revoke"}}, bearer).status == 404);
+    auto bad = post(s.port(), "/api/review/link", {{"worker", "alice"}, {"action", "delete"}}, bearer);
+    CHECK(bad.status == 400);
+    CHECK_THAT(bad.body, Catch::Matchers::Contains("revoke or renew"));
+    CHECK(post(s.port(), "/api/review/link", {{"action", "revoke"}}, bearer).status == 400);
+    CHECK_FALSE(s.crowd.is_revoked("alice"));
+    CHECK(s.invite("alice") == old_token);
+    CHECK(s.links_changed == 0);
+
+    // Revoke: the link is refused from now on.
+    auto revoked = post(s.port(), "/api/review/link", {{"worker", "alice"}, {"action", "revoke"}}, bearer);
+    REQUIRE(revoked.status == 200);
+    CHECK(revoked.parsed()["revoked"] == true);
+    CHECK(s.links_changed == 1);
+    auto refused = post(s.port(), "/api/register", {{"data", {{"invite", old_token}}}});
+    CHECK(refused.status == 403);
+    CHECK(refused.parsed()["data"]["reason"] == "revoked");
+
+    // Renew: a new token that works; the old one stays refused.
+    auto renewed = post(s.port(), "/api/review/link", {{"worker", "alice"}, {"action", "renew"}}, bearer);
+    REQUIRE(renewed.status == 200);
+    auto const fresh = renewed.parsed()["invite"].get<std::string>();
+    CHECK(fresh != old_token);
+    CHECK(fresh == s.invite("alice"));
+    CHECK(s.links_changed == 2);
+    auto served_again = post(s.port(), "/api/register", {{"data", {{"invite", fresh}}}});
+    CHECK(served_again.status == 200);
+    CHECK(served_again.parsed()["type"] == "agent_details");
+    CHECK(post(s.port(), "/api/register", {{"data", {{"invite", old_token}}}}).status == 403);
 }
 
 TEST_CASE("http: a slow client is cut off after the idle timeout; others are served meanwhile",

@@ -330,7 +330,9 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
       el('td', { class: 'n', text: num(w.done) }),
       el('td', {},
         el('button', { type: 'button', class: 'small block-worker', onclick: () => setBlocked(w, true) }, 'Block'), ' ',
-        el('button', { type: 'button', class: 'small unblock-worker', onclick: () => setBlocked(w, false) }, 'Unblock'))))
+        el('button', { type: 'button', class: 'small unblock-worker', onclick: () => setBlocked(w, false) }, 'Unblock'), ' ',
+        el('button', { type: 'button', class: 'small revoke-link', onclick: () => changeLink(w, 'revoke') }, 'Revoke link'), ' ',
+        el('button', { type: 'button', class: 'small renew-link', onclick: () => changeLink(w, 'renew') }, 'New link'))))
       : [el('tr', {}, el('td', { colspan: 7, class: 'empty', text: 'No workers yet.' }))]));
 
     // New submissions: refresh the list unless the reviewer is in the middle of typing a decision.
@@ -350,6 +352,18 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     try {
       await api('POST', '/api/review/block', { worker_id: w.worker_id, block });
       show((block ? 'Blocked ' : 'Unblocked ') + name + '.', 'success');
+    } catch (e) {
+      if (!stopped) show(e.message, 'error');
+    }
+  }
+
+  // A leaked or unwanted invite link stops working for good; "New link" gives the worker another one.
+  async function changeLink(w, action) {
+    const name = w.name ? String(w.name) : String(w.worker_id);
+    try {
+      const r = await api('POST', '/api/review/link', { worker: name, action });
+      if (action === 'revoke') show('Revoked ' + name + "'s link; the units it held go back to the pool.", 'success');
+      else show('New link for ' + name + ' (the old one no longer works): ' + location.origin + '/?invite=' + r.invite, 'success');
     } catch (e) {
       if (!stopped) show(e.message, 'error');
     }
@@ -479,7 +493,8 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   }
 
   // ---- go -----------------------------------------------------------------------------------------
-  if (!token) {
+)crowdline_asset"
+     R"crowdline_asset(  if (!token) {
     document.body.dataset.state = 'error';
     show('This page needs the requester link (it ends in #token=…).', 'error');
     return;
