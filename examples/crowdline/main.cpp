@@ -13,6 +13,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -196,12 +197,6 @@ void save_secrets(std::string const& path, json const& secrets) {
     ::chmod(path.c_str(), 0600);
 }
 
-bool roster_has(providers::in_house const& crowd, std::string const& name) {
-    for (auto const& w : crowd.roster())
-        if (w.name == name) return true;
-    return false;
-}
-
 /// The HTTP architect as the pipeline sees it, minus the pipeline's right to stop it: a finished run
 /// still serves the review page, and a worker who arrives late gets `no_work` (run_not_active) instead of
 /// a dead server. The program shuts the server down itself, on Ctrl-C.
@@ -250,8 +245,9 @@ int serve(serve_config cfg) {
     providers::in_house crowd{roster};
     if (!secrets.contains("requester_token")) secrets["requester_token"] = crowdline::detail::random_token();
     // Links revoked from the review page stay revoked after a restart (a renewed one is simply the token kept).
-    for (auto const& name : secrets.value("revoked", json::array()))
-        if (name.is_string() && roster_has(crowd, name.get<std::string>())) crowd.revoke_link(name.get<std::string>());
+    auto const revoked = secrets.value("revoked", json::array());
+    for (auto const& w : crowd.roster())
+        if (std::ranges::find(revoked, json(w.name)) != revoked.end()) crowd.revoke_link(w.name);
     auto keep_links = [&] {
         secrets["invites"] = json::object();
         secrets["revoked"] = json::array();

@@ -230,7 +230,7 @@ struct http_counters {
     std::array<std::atomic<std::uint64_t>, latency_buckets.size() + 1> packet_latency{};  ///< last: +Inf
     std::atomic<std::uint64_t> packet_latency_sum_ns{0};
     std::atomic<std::uint64_t> packets{0};
-    std::atomic<std::uint64_t> batches{0};  ///< groups of packets handled together (one commit each)
+    std::atomic<std::uint64_t> groups{0};  ///< groups of packets handled together (one commit each)
 
     void observe(std::chrono::nanoseconds took) noexcept {
         auto seconds = std::chrono::duration<double>(took).count();
@@ -472,7 +472,7 @@ inline void http_state::flush() {
         for (std::size_t i = 0; i < group.size(); ++i)
             replies[i] = handle_packet_text(*this, group[i].text, ids[i], group[i].type);
     });
-    counters.batches.fetch_add(1, std::memory_order_relaxed);
+    counters.groups.fetch_add(1, std::memory_order_relaxed);
     for (std::size_t i = 0; i < group.size(); ++i) {
         if (!saved && !replies[i].is_error())
             replies[i] = packet::error(std::string(packet_errors::unavailable),
@@ -777,7 +777,7 @@ private:
                nlohmann::json(static_cast<double>(c.packet_latency_sum_ns.load()) / 1e9).dump() + '\n';
         out += "crowdline_request_duration_seconds_count " + std::to_string(c.packets.load()) + '\n';
         line("crowdline_packet_groups_total", "Groups of packets handled together, one store commit each.", "counter",
-             c.batches.load());
+             c.groups.load());
         std::function<std::string()> more;
         {
             std::lock_guard l{state_->routes_mutex};

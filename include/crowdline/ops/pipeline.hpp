@@ -496,17 +496,17 @@ private:
             return refuse(refusal::max_for_task, name + " reached maximum_units_per_worker for task " + args_.task_name);
 
         if constexpr (has_onboarding) {
-            if (auto gate = onboarding_gate(w, name, link)) return *gate;
+            if (auto gate = onboarding_gate(w, name)) return *gate;
         }
         if constexpr (has_screening) {
-            if (auto gate = screening_gate(w, name, state, now, link)) return *gate;
+            if (auto gate = screening_gate(w, name, state, now)) return *gate;
         }
         if constexpr (has_gold) {
             auto const& gold = blueprint_.template mixin<mixins::gold_units_tag>();
             if (gold.should_serve_gold(state.done)) {
                 auto index = state.gold_served++;
                 auto const& g = gold.pick(index);
-                return hand_out_extra(w, state, gold.initialization(g), -2, unit_kind::gold, index, now, link);
+                return hand_out_extra(w, state, gold.initialization(g), -2, unit_kind::gold, index, now);
             }
         }
 
@@ -542,8 +542,7 @@ private:
             auto const data_index = as.init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{g.unit_index};
             nlohmann::json unit_data = as.init.unit_data.empty() ? as.init.shared : unit_data_for(as.init, data_index);
             if (state.task_units) ++*state.task_units;
-            return hand_over(agent, live_agent{w, u, a, g.unit_index, {}, g.lease_until, unit_data, unit_kind::work, 0, link},
-                             state);
+            return hand_over(agent, live_agent{w, u, a, g.unit_index, {}, g.lease_until, unit_data}, state);
         }
         return refuse(refusal::no_available_units, "no unit " + name + " may take now");
     }
@@ -794,7 +793,7 @@ private:
     }
 
     /// Onboarding first: a worker who failed it is refused; one who has not passed it gets it now.
-    std::optional<packet> onboarding_gate(worker_id w, std::string const& name, std::optional<std::uint64_t> link) {
+    std::optional<packet> onboarding_gate(worker_id w, std::string const& name) {
         auto const& m = blueprint_.template mixin<mixins::onboarding_tag>();
         if (granted(w, m.failed_qualification_name()))
             return refuse(refusal::not_qualified, name + " did not pass the onboarding");
@@ -802,7 +801,7 @@ private:
         auto oa = db_.new_onboarding_agent(w, *run_);
         db_.update_onboarding_agent(oa, agent_status::onboarding);
         auto token = detail::random_token();
-        onboarding_.emplace(oa, onboarding_session{w, token, link});
+        onboarding_.emplace(oa, onboarding_session{w, token, workers_[w].link});
         auto init = m.initialization();
         return packet{"onboarding",
                       std::nullopt,
@@ -853,8 +852,7 @@ private:
 
     /// Screening first: a worker who failed it is refused; one who has not taken it gets a screening unit,
     /// while fewer than max_screening_units have been handed out.
-    std::optional<packet> screening_gate(worker_id w, std::string const& name, worker_state& state, time_point now,
-                                         std::optional<std::uint64_t> link) {
+    std::optional<packet> screening_gate(worker_id w, std::string const& name, worker_state& state, time_point now) {
         auto const& m = blueprint_.template mixin<mixins::screening_tag>();
         auto v = granted(w, m.qualification_name());
         if (v && *v > 0) return std::nullopt;
@@ -862,13 +860,13 @@ private:
         if (!m.may_launch(screening_launched_))
             return refuse(refusal::no_available_units, "no screening unit left for " + name);
         ++screening_launched_;
-        return hand_out_extra(w, state, m.initialization(), -1, unit_kind::screening, 0, now, link);
+        return hand_out_extra(w, state, m.initialization(), -1, unit_kind::screening, 0, now);
     }
 
     /// A unit outside the routed work (screening -1, gold -2, as in Mephisto): its own assignment, claimed
     /// at once by the worker who asked.
     packet hand_out_extra(worker_id w, worker_state& state, initialization_data init, int index, unit_kind kind,
-                          std::size_t gold_index, time_point now, std::optional<std::uint64_t> link) {
+                          std::size_t gold_index, time_point now) {
         unit_id u;
         agent_id agent;
         db_.transaction([&] {
@@ -882,13 +880,14 @@ private:
         auto unit_data = init.unit_data.empty() ? init.shared : unit_data_for(init, 0);
         return hand_over(agent,
                          live_agent{w, u, a, 0, {}, now + std::chrono::seconds(args_.assignment_duration_in_seconds),
-                                    unit_data, kind, gold_index, link},
+                                    unit_data, kind, gold_index},
                          state);
     }
 
     /// Records a claimed unit as live (with a fresh token) and builds the reply that gives it to the page.
     packet hand_over(agent_id agent, live_agent live, worker_state& state) {
         live.token = detail::random_token();
+        live.link = state.link;  // the link of the registration that asked for it
         ++state.held;
         auto const it = active_.emplace(agent, std::move(live)).first;
         return packet{"agent_details", agent, details_of(agent, it->second)};

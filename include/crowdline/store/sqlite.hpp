@@ -256,7 +256,8 @@ public:
         try {
             db_ = std::make_unique<SQLite::Database>(
                 path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
-                static_cast<int>(options_.busy_timeout.count()), options_.gather_log_writes ? std::string(detail::wal_vfs::ensure_registered()) : std::string());
+                static_cast<int>(options_.busy_timeout.count()),
+                options_.gather_log_writes ? std::string(detail::wal_vfs::ensure_registered()) : std::string());
         } catch (SQLite::Exception const& e) {
             throw db_error(path_ + ": cannot open: " + e.what());
         }
