@@ -1,10 +1,15 @@
 // architects::http under concurrent clients (run under ThreadSanitizer in CI): four threads play eight
 // annotators over keep-alive HTTP while another reads the dashboard and the metrics and a fifth opens and
 // drops WebSockets. Every acknowledged submission is saved exactly once; nothing else is.
+// Group commit: packets that arrive while a group is being handled form the next group, handled in one
+// call of the channel's batch handler, and each gets its own reply; a group whose commit fails sends no
+// success, keeps nothing, and stops the run.
 
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <latch>
 #include <mutex>
 #include <set>
 #include <string>
@@ -33,11 +38,74 @@ using namespace crowdline;
 using json = nlohmann::json;
 namespace beast = boost::beast;
 namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
 
 constexpr char const* review_token = "fedcba9876543210fedcba9876543210";
+
+/// The run's settings every test here shares: one unit at a time per worker, long assignments.
+task_run_args run_args_named(std::string name) {
+    task_run_args run_args;
+    run_args.task_name = std::move(name);
+    run_args.task_title = "t";
+    run_args.task_description = "d";
+    run_args.allowed_concurrent = 1;
+    run_args.assignment_duration_in_seconds = 600;
+    return run_args;
+}
+
+/// A keep-alive connection whose request is written first and read later, so a test knows it was sent.
+class split_client {
+public:
+    explicit split_client(std::uint16_t port) {
+        stream_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    }
+    void send(std::string const& target, json const& body, bhttp::verb verb = bhttp::verb::post) {
+        bhttp::request<bhttp::string_body> req{verb, target, 11};
+        req.set(bhttp::field::host, "127.0.0.1");
+        req.keep_alive(true);
+        if (!body.is_null()) req.body() = body.dump();
+        req.prepare_payload();
+        bhttp::write(stream_, req);
+    }
+    test::http_reply receive() {
+        bhttp::response<bhttp::string_body> res;
+        bhttp::read(stream_, buffer_, res);
+        return {res.result_int(), res.body()};
+    }
+
+private:
+    asio::io_context io_;
+    beast::tcp_stream stream_{io_};
+    beast::flat_buffer buffer_;
+};
+
+/// stores::memory whose outermost commit fails on demand, as a full disk would make SQLite's.
+struct failing_store : stores::memory {
+    bool fail_commit = false;
+    int depth = 0;
+    template <class F>
+    decltype(auto) transaction(F&& f) {
+        return stores::memory::transaction([&]() -> decltype(auto) {
+            ++depth;
+            struct leave {
+                int& d;
+                ~leave() { --d; }
+            } guard{depth};
+            if constexpr (std::is_void_v<std::invoke_result_t<F>>) {
+                std::invoke(f);
+                if (depth == 1 && fail_commit) throw db_error("disk I/O error (test): the commit failed");
+            } else {
+                decltype(auto) result = std::invoke(f);
+                if (depth == 1 && fail_commit) throw db_error("disk I/O error (test): the commit failed");
+                return result;
+            }
+        });
+    }
+};
+
 
 }  // namespace
 
@@ -60,13 +128,7 @@ TEST_CASE("http concurrency: parallel annotators, readers and dropped sockets", 
     architects::http server{args};
     auto dispatcher = routing::make_dispatcher<item, json>(routing::average_per_task{2.0},
                                                            routing::options{.lease = std::chrono::seconds(600)});
-    task_run_args run_args;
-    run_args.task_name = "http-concurrency";
-    run_args.task_title = "t";
-    run_args.task_description = "d";
-    run_args.allowed_concurrent = 1;
-    run_args.assignment_duration_in_seconds = 600;
-    pipeline run{std::move(form), server, crowd, dispatcher, db, run_args};
+    pipeline run{std::move(form), server, crowd, dispatcher, db, run_args_named("http-concurrency")};
     server.prepare();
     add_review_routes(server, run, {.requester_token = review_token});
     run.launch();
@@ -136,4 +198,134 @@ TEST_CASE("http concurrency: parallel annotators, readers and dropped sockets", 
     CHECK(completed.size() == acknowledged.size());
     for (auto const& u : completed) CHECK(unique.contains(u.id.value()));
     CHECK(acknowledged.size() > 50);
+}
+
+TEST_CASE("http groups: packets that arrive during a group form the next one, each with its own reply",
+          "[architect][http][concurrency]") {
+    architects::http_args args;
+    args.port = 0;
+    args.threads = 2;
+    architects::http server{args};
+    auto& channel = server.channel();
+    std::mutex pipeline_lock;  // what a pipeline's mutex does: one group at a time
+    std::mutex m;
+    std::vector<std::size_t> groups;
+    std::size_t in_group = 0;
+    std::latch first_in_handler(1);
+    std::latch others_sent(1);
+    std::atomic<bool> first{true};
+    channel.on_message([&](packet const& p) {
+        {
+            std::lock_guard l{m};
+            ++in_group;
+        }
+        if (first.exchange(false)) {
+            first_in_handler.count_down();
+            others_sent.wait();  // the other packets queue up meanwhile
+            std::this_thread::sleep_for(std::chrono::milliseconds(150));  // ... and reach the server's queue
+        }
+        return packet{"echo", std::nullopt, p.data};
+    });
+    channel.on_batch([&](std::function<void()> const& requests) {
+        std::lock_guard l{pipeline_lock};
+        {
+            std::lock_guard g{m};
+            in_group = 0;
+        }
+        requests();
+        std::lock_guard g{m};
+        groups.push_back(in_group);
+    });
+    server.prepare();
+    server.deploy();
+    auto const port = server.port();
+
+    constexpr int others = 8;
+    // Every connection is open, accepted and served once before the test: the server is reading all of them.
+    split_client lead(port);
+    std::vector<std::unique_ptr<split_client>> clients;
+    for (int i = 0; i < others; ++i) clients.push_back(std::make_unique<split_client>(port));
+    auto warm_up = [](split_client& c) {
+        c.send("/healthz", nullptr, bhttp::verb::get);
+        return c.receive().status;
+    };
+    REQUIRE(warm_up(lead) == 200);
+    for (auto& c : clients) REQUIRE(warm_up(*c) == 200);
+
+    lead.send("/api/packet", {{"type", "ping"}, {"data", {{"n", -1}}}});
+    first_in_handler.wait();
+    for (int i = 0; i < others; ++i)
+        clients[static_cast<std::size_t>(i)]->send("/api/packet", {{"type", "ping"}, {"data", {{"n", i}}}});
+    others_sent.count_down();
+
+    auto const lead_reply = lead.receive();
+    CHECK(lead_reply.status == 200);
+    CHECK(lead_reply.parsed()["data"]["n"] == -1);
+    for (int i = 0; i < others; ++i) {
+        auto const r = clients[static_cast<std::size_t>(i)]->receive();
+        CHECK(r.status == 200);
+        CHECK(r.parsed()["type"] == "echo");
+        CHECK(r.parsed()["data"]["n"] == i);  // its own reply, not a neighbour's
+    }
+    server.shutdown();
+
+    std::lock_guard g{m};
+    std::size_t total = 0, largest = 0;
+    for (auto n : groups) {
+        total += n;
+        largest = std::max(largest, n);
+    }
+    INFO("groups: " << groups.size() << ", largest " << largest);
+    CHECK(total == others + 1);
+    CHECK(groups.size() < static_cast<std::size_t>(others + 1));  // fewer commits than packets
+    CHECK(largest >= 2);
+}
+
+TEST_CASE("http groups: a group whose commit fails sends no success, keeps nothing and stops the run",
+          "[architect][http][concurrency][errors]") {
+    struct item {
+        explicit item(initialization_data const&) {}
+    };
+    providers::in_house crowd{{{"alice", json::object(), {}}}};
+    std::vector<json> items{{{"text", "one"}}, {{"text", "two"}}};
+    blueprints::static_form form{
+        {blueprints::fields::single_choice{.name = "sentiment", .label = "Sentiment", .options = {"neg", "pos"}}}, items};
+    failing_store db;
+    architects::http_args args;
+    args.port = 0;
+    args.threads = 2;
+    architects::http server{args};
+    auto dispatcher = routing::make_dispatcher<item, json>(routing::average_per_task{1.0},
+                                                           routing::options{.lease = std::chrono::seconds(600)});
+    pipeline run{std::move(form), server, crowd, dispatcher, db, run_args_named("http-groups")};
+    server.prepare();
+    run.launch();
+    auto const port = server.port();
+
+    test::http_client alice(port);
+    auto const reg = alice.call("POST", "/api/register", json{{"data", {{"invite", crowd.invite_token("alice")}}}}.dump());
+    REQUIRE(reg.status == 200);
+    auto const details = reg.parsed();
+    REQUIRE(details["type"] == "agent_details");
+    auto const agent = details["data"]["agent_id"].get<std::int64_t>();
+    auto const assigned = db.find_units({.status = unit_status::assigned});
+    REQUIRE(assigned.size() == 1);
+    auto const unit = assigned.front().id;
+
+    db.fail_commit = true;
+    auto const sub = alice.call(
+        "POST", "/api/submit",
+        json{{"agent", agent}, {"data", {{"token", details["data"]["token"]}, {"submission", {{"sentiment", "pos"}}}}}}.dump());
+    CHECK(sub.status == 503);
+    CHECK(sub.parsed()["data"]["reason"] == "unavailable");
+    CHECK_THAT(sub.parsed()["data"]["message"].get<std::string>(), Catch::Matchers::Contains("nothing of it was kept"));
+    db.fail_commit = false;
+
+    // Nothing of the submission was kept: the unit is still assigned, its agent has no answer.
+    CHECK(db.get_unit(unit).status == unit_status::assigned);
+    CHECK(db.get_agent(agent_id{agent}).status != agent_status::completed);
+    REQUIRE(run.failure().has_value());
+    CHECK_THAT(*run.failure(), Catch::Matchers::Contains("disk I/O error"));
+    CHECK_FALSE(run.is_active());
+    server.shutdown();
 }
