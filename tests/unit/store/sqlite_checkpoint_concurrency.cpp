@@ -77,7 +77,8 @@ TEST_CASE("another connection reads consistent data while checkpoints run", "[st
         stores::sqlite setup(backend.file());
         return test::make_chain(setup);
     }();
-    constexpr int units = 3000;
+    constexpr int min_units = 3000;
+    int units = 0;
     std::atomic<int> committed{0};
     std::atomic<bool> done{false};
     std::atomic<int> bad_reads{0};
@@ -99,9 +100,16 @@ TEST_CASE("another connection reads consistent data while checkpoints run", "[st
     {
         stores::sqlite writer(backend.file(), options);
         reading.wait();  // the reader is open and reading before the first commit
-        for (int i = 0; i < units; ++i) {
-            writer.new_unit(c.assignment, i, 1.0);
-            committed.store(i + 1);
+        // At least min_units commits, and on until a checkpoint has run beside the reader: on a loaded disk
+        // the thread's first round can still be in its fsync when min_units are written.
+        auto const give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        auto checkpointed = [&] {
+            auto const s = writer.checkpoints();
+            return s.rounds + s.catch_ups >= 1;
+        };
+        while (units < min_units || (!checkpointed() && std::chrono::steady_clock::now() < give_up)) {
+            writer.new_unit(c.assignment, units, 1.0);
+            committed.store(++units);
         }
         auto const stats = writer.checkpoints();
         INFO("rounds " << stats.rounds << ", catch-ups " << stats.catch_ups << ", busy " << stats.busy << ", wakeups "
