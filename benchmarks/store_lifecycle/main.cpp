@@ -92,6 +92,7 @@ struct params {
     int queries = 1000;
     int reads = 2000;
     int batch = 500;  // units per transaction in the batched configurations
+    int page_size = stores::sqlite_options{}.page_size;  // for every SQLite file (the C API uses crowdline's)
     int repeat = 1;   // runs per configuration; the median of each phase is reported
     double fsync_seconds = 1.0;
     bool smoke = false;
@@ -614,7 +615,7 @@ struct configuration {
 
     [[nodiscard]] std::string settings(params const& p) const {
         if (k == kind::memory) return "in-process maps, no durability";
-        return "journal=" + journal + " sync=" + synchronous + " commit=" +
+        return "journal=" + journal + " sync=" + synchronous + " page=" + std::to_string(p.page_size) + " commit=" +
                (batched ? "per " + std::to_string(p.batch) + " units" : std::string("per call")) +
                (gather ? "" : " SQLite's VFS") + (background || k != kind::store ? "" : " checkpoint in commit");
     }
@@ -624,8 +625,9 @@ struct configuration {
         s += journal + "-" + synchronous + (batched ? "-batched" : "") + (gather ? "" : "-plainvfs") + (background ? "" : "-inline");
         return s;
     }
-    [[nodiscard]] stores::sqlite_options options() const {
+    [[nodiscard]] stores::sqlite_options options(params const& p) const {
         stores::sqlite_options o;
+        o.page_size = p.page_size;
         o.journal_mode = journal;
         o.synchronous = synchronous;
         o.gather_log_writes = gather;
@@ -656,7 +658,7 @@ figures run_once(configuration const& c, params const& p, fs::path const& dir) {
     bool const fsync_bound = c.synchronous == "FULL";
     double const fsync_before = fsync_bound ? measure_fsync_rate(dir, p.fsync_seconds) : 0;
     if (c.k == kind::store) {
-        stores::sqlite db(file.string(), c.options());
+        stores::sqlite db(file.string(), c.options(p));
         fixture fx = set_up(db, p);
         crowdline_backend b{db, c.batched};
         f = run_workload(b, fx, p);
@@ -664,14 +666,14 @@ figures run_once(configuration const& c, params const& p, fs::path const& dir) {
     } else {
         fixture fx;
         {  // crowdline creates the file, its schema and the untimed rows, then closes it
-            stores::sqlite db(file.string(), c.options());
+            stores::sqlite db(file.string(), c.options(p));
             fx = set_up(db, p);
         }
         {
-            raw_sqlite b(file.string(), c.options(), c.batched);
+            raw_sqlite b(file.string(), c.options(p), c.batched);
             f = run_workload(b, fx, p);
         }
-        stores::sqlite db(file.string(), c.options());  // what the bare API wrote, read back by crowdline
+        stores::sqlite db(file.string(), c.options(p));  // what the bare API wrote, read back by crowdline
         verify(db, fx, p);
     }
     if (fsync_bound) f.fsync_rate = (fsync_before + measure_fsync_rate(dir, p.fsync_seconds)) / 2;
@@ -773,11 +775,12 @@ int to_int(std::string const& flag, char const* text) {
 
 void usage() {
     std::cout << "store_lifecycle [--smoke] [--dir PATH] [--assignments N] [--workers N] [--queries N] [--reads N]\n"
-                 "                [--batch UNITS] [--repeat N] [--only NAME[,NAME…]]\n"
+                 "                [--batch UNITS] [--repeat N] [--only NAME[,NAME…]] [--page-size BYTES]\n"
                  "  --smoke        a tiny run (50 assignments, 20 workers, 50 queries) that checks the final data\n"
                  "  --dir PATH     where the .db files go (default: a fresh folder under the temp dir); removed after\n"
                  "  --repeat N     run each configuration N times and report the median of each phase\n"
-                 "  --only NAMES   run only the configurations whose name contains one of these (e.g. memory,default)\n";
+                 "  --only NAMES   run only the configurations whose name contains one of these (e.g. memory,default)\n"
+                 "  --page-size N  bytes per page of every SQLite file (default: stores::sqlite_options' page_size)\n";
 }
 
 }  // namespace
@@ -799,6 +802,7 @@ int main(int argc, char** argv) try {
         else if (a == "--queries") queries = to_int(a, value());
         else if (a == "--reads") reads = to_int(a, value());
         else if (a == "--batch") batch = to_int(a, value());
+        else if (a == "--page-size") p.page_size = to_int(a, value());
         else if (a == "--repeat") p.repeat = std::max(1, to_int(a, value()));
         else if (a == "--only") only = value();
         else if (a == "--help" || a == "-h") {

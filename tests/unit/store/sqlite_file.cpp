@@ -113,6 +113,59 @@ TEST_CASE("sqlite options are checked and applied", "[store][sqlite]") {
     CHECK(wal.find_projects().size() == 1);
 }
 
+TEST_CASE("a new file gets the page size asked for; an existing file keeps its own", "[store][sqlite]") {
+    test::scratch_dir dir;
+    auto page_size_of = [](std::string const& file) {
+        SQLite::Database raw(file, SQLite::OPEN_READONLY);
+        return raw.execAndGet("PRAGMA page_size").getInt();
+    };
+    auto const by_default = (dir.path / "default.db").string();
+    {
+        stores::sqlite db(by_default);
+        db.new_project("p");
+    }
+    CHECK(page_size_of(by_default) == stores::sqlite_options{}.page_size);
+
+    auto const large = (dir.path / "large.db").string();
+    {
+        stores::sqlite db(large, {.page_size = 8192});
+        test::make_chain(db);
+    }
+    CHECK(page_size_of(large) == 8192);
+    {
+        SQLite::Database raw(large, SQLite::OPEN_READONLY);
+        CHECK(raw.execAndGet("PRAGMA journal_mode").getString() == "wal");  // set after the page size, not instead
+    }
+    {
+        stores::sqlite db(large, {.page_size = 512});  // an existing file: the option does not apply
+        CHECK(db.find_projects().size() == 1);
+        auto const c = db.find_assignments().front();
+        db.new_unit(c.id, 7, 1.0);
+    }
+    CHECK(page_size_of(large) == 8192);
+    {
+        SQLite::Database raw(large, SQLite::OPEN_READONLY);
+        CHECK(raw.execAndGet("PRAGMA integrity_check").getString() == "ok");
+    }
+
+    auto const refused = dir.path / "refused.db";
+    for (int bad : {0, 256, 1000, 3072, 131072}) {
+        INFO("page_size " << bad);
+        CHECK_THROWS_AS(stores::sqlite(refused.string(), {.page_size = bad}), crowdline::invalid_argument);
+        CHECK_THROWS_WITH(stores::sqlite(refused.string(), {.page_size = bad}), Contains("page_size"));
+        CHECK_FALSE(std::filesystem::exists(refused));
+    }
+    CHECK_THROWS_WITH(stores::sqlite(refused.string(), {.cache_kib = 63}), Contains("cache_kib: must be at least 64"));
+    CHECK_THROWS_AS(stores::check_options({.page_size = 3000}), crowdline::invalid_argument);
+    CHECK_NOTHROW(stores::check_options({}));
+    CHECK_FALSE(std::filesystem::exists(refused));
+    {
+        stores::sqlite small_cache(refused.string(), {.cache_kib = 64});  // the smallest allowed cache still works
+        test::make_chain(small_cache);
+        CHECK(small_cache.find_projects().size() == 1);
+    }
+}
+
 TEST_CASE("unit queries are answered from an index after migration 003", "[store][sqlite]") {
     test::sqlite_backend backend;
     { auto db = backend.open(); test::make_chain(*db); }
