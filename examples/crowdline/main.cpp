@@ -42,42 +42,6 @@ namespace {
 
 // ---- settings ------------------------------------------------------------------------------------------
 
-/// The SQLite file's settings that a campaign may want to change (the rest of stores::sqlite_options are
-/// for tests and benchmarks). Checked by the store when it opens the file.
-struct store_settings {
-    std::string journal_mode = stores::sqlite_options{}.journal_mode;
-    std::string synchronous = stores::sqlite_options{}.synchronous;
-    int page_size = stores::sqlite_options{}.page_size;
-    std::int64_t cache_kib = stores::sqlite_options{}.cache_kib;
-    int checkpoint_frames = stores::sqlite_options{}.checkpoint_frames;
-
-    static constexpr std::array<config::description, 5> descriptions{{
-        {"journal_mode", "WAL (the default), DELETE, TRUNCATE, PERSIST or MEMORY"},
-        {"synchronous", "NORMAL (the default: an OS crash may lose the last commits, never corrupts), FULL, EXTRA or OFF"},
-        {"page_size", "bytes per page of a new database file (a power of two, 512 to 65536)"},
-        {"cache_kib", "most memory the page cache may hold, KiB"},
-        {"checkpoint_frames", "log pages that start a checkpoint"},
-    }};
-    void validate() const {
-        try {
-            stores::check_options(options());
-        } catch (crowdline::invalid_argument const& e) {  // "sqlite option page_size: ..." -> "page_size: ..."
-            std::string what = e.what();
-            constexpr std::string_view prefix = "sqlite option ";
-            throw config_error(what.starts_with(prefix) ? what.substr(prefix.size()) : what);
-        }
-    }
-    [[nodiscard]] stores::sqlite_options options() const {
-        stores::sqlite_options o;
-        o.journal_mode = journal_mode;
-        o.synchronous = synchronous;
-        o.page_size = page_size;
-        o.cache_kib = cache_kib;
-        o.checkpoint_frames = checkpoint_frames;
-        return o;
-    }
-};
-
 struct serve_config {
     std::string db = "crowdline.db";
     std::string tasks{};        ///< JSON lines, one task per line; empty: the demo
@@ -89,7 +53,7 @@ struct serve_config {
     std::size_t status_every_seconds = 10;
     task_run_args task{};
     architects::http_args server{};
-    store_settings store{};
+    stores::sqlite_options store{};  ///< the SQLite file's settings (`store.page_size=4096`, …)
 
     static constexpr std::array<config::description, 8> descriptions{{
         {"db", "SQLite file holding the campaign"},
@@ -109,7 +73,6 @@ struct serve_config {
 
 }  // namespace
 
-BOOST_HANA_ADAPT_STRUCT(store_settings, journal_mode, synchronous, page_size, cache_kib, checkpoint_frames);
 BOOST_HANA_ADAPT_STRUCT(serve_config, db, tasks, workers, form, route_by, profile_key, overlap, status_every_seconds,
                         task, server, store);
 
@@ -302,7 +265,7 @@ int serve(serve_config cfg) {
     // [serve]
     // The same pipeline as any other campaign: only the architect (HTTP) and the provider (invite links)
     // differ from a simulation's. The review API is added to the server before it starts.
-    stores::sqlite db{cfg.db, cfg.store.options()};
+    stores::sqlite db{cfg.db, cfg.store};
     architects::http server{cfg.server};
     auto dispatcher = make_routing(cfg.overlap, std::chrono::seconds(cfg.task.assignment_duration_in_seconds));
     pipeline run{std::move(form), kept_serving{server}, crowd, std::move(dispatcher), db, cfg.task};

@@ -1206,6 +1206,7 @@ private:
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -1220,10 +1221,317 @@ private:
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
 #include <boost/hana/accessors.hpp>
+#include <boost/hana/adapt_struct.hpp>
 #include <boost/hana/for_each.hpp>
 #include <boost/hana/second.hpp>
 #include <nlohmann/json.hpp>
 
+// ---- crowdline/config/args.hpp
+/// Config binding: an args struct reflected with Boost.Hana (BOOST_HANA_DEFINE_STRUCT or
+/// BOOST_HANA_ADAPT_STRUCT) gets, from that one definition, JSON load and dump, `key=value` overrides
+/// (`task.task_reward=0.5`, nested structs by dotted path), `--help` text with each default, and
+/// `validate()` that names the bad key. Descriptions are optional: a static member
+/// `descriptions` of `{key, text}` pairs.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <boost/hana/accessors.hpp>
+#include <boost/hana/concept/struct.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/pair.hpp>
+#include <boost/hana/string.hpp>
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline::config {
+
+/// A struct whose members Hana can enumerate.
+template <class T>
+concept args_struct = boost::hana::Struct<T>::value;
+
+/// One `{key, text}` description entry.
+struct description {
+    std::string_view key;
+    std::string_view text;
+};
+
+namespace detail {
+
+using crowdline::detail::is_optional_v;
+using crowdline::detail::is_vector_v;
+
+template <class T>
+std::string type_name() {
+    if constexpr (std::is_same_v<T, bool>) return "bool";
+    else if constexpr (std::is_integral_v<T>) return "integer";
+    else if constexpr (std::is_floating_point_v<T>) return "number";
+    else if constexpr (std::is_same_v<T, std::string>) return "string";
+    else if constexpr (is_optional_v<T>) return type_name<typename T::value_type>() + ", optional";
+    else if constexpr (is_vector_v<T>) return "list of " + type_name<typename T::value_type>();
+    else if constexpr (std::is_same_v<T, nlohmann::json>) return "JSON";
+    else if constexpr (args_struct<T>) return "group";
+    else return "value";
+}
+
+template <class T>
+std::string_view describe(std::string_view key) {
+    if constexpr (requires { T::descriptions; }) {
+        for (auto const& d : T::descriptions)
+            if (d.key == key) return d.text;
+    }
+    return {};
+}
+
+inline std::string join(std::string_view prefix, std::string_view key) {
+    return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
+}
+
+/// JSON → one member, strictly: the JSON type must fit the member's type, and the error names the key.
+template <class T>
+void read_value(nlohmann::json const& j, T& out, std::string const& key);
+
+template <args_struct T>
+void read_struct(nlohmann::json const& j, T& out, std::string const& prefix) {
+    if (!j.is_object())
+        throw config_error((prefix.empty() ? std::string("config") : prefix) + ": expected an object, got " + j.dump());
+    for (auto const& [k, v] : j.items()) {
+        bool known = false;
+        boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
+            std::string_view name = boost::hana::to<char const*>(boost::hana::first(accessor));
+            if (name != k) return;
+            known = true;
+            read_value(v, boost::hana::second(accessor)(out), join(prefix, name));
+        });
+        if (!known) throw config_error(join(prefix, k) + ": unknown key");
+    }
+}
+
+template <class T>
+void read_value(nlohmann::json const& j, T& out, std::string const& key) {
+    auto fail = [&] {
+        throw config_error(key + ": expected " + type_name<T>() + ", got " + j.dump());
+    };
+    if constexpr (std::is_same_v<T, bool>) {
+        if (!j.is_boolean()) fail();
+        out = j.get<bool>();
+    } else if constexpr (std::is_integral_v<T>) {
+        if (!j.is_number_integer()) fail();
+        auto v = j.get<std::int64_t>();
+        if (v < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
+            (v > 0 && static_cast<std::uint64_t>(v) > static_cast<std::uint64_t>(std::numeric_limits<T>::max())))
+            throw config_error(key + ": " + j.dump() + " is out of range");
+        out = static_cast<T>(v);
+    } else if constexpr (std::is_floating_point_v<T>) {
+        if (!j.is_number()) fail();
+        out = j.get<T>();
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        if (!j.is_string()) fail();
+        out = j.get<std::string>();
+    } else if constexpr (std::is_same_v<T, nlohmann::json>) {
+        out = j;
+    } else if constexpr (is_optional_v<T>) {
+        if (j.is_null()) {
+            out.reset();
+        } else {
+            typename T::value_type v{};
+            read_value(j, v, key);
+            out = std::move(v);
+        }
+    } else if constexpr (is_vector_v<T>) {
+        if (!j.is_array()) fail();
+        T values;
+        for (std::size_t i = 0; i < j.size(); ++i) {
+            typename T::value_type v{};
+            read_value(j[i], v, key + "[" + std::to_string(i) + "]");
+            values.push_back(std::move(v));
+        }
+        out = std::move(values);
+    } else if constexpr (args_struct<T>) {
+        read_struct(j, out, key);
+    } else {
+        out = j.get<T>();  // a user type with its own from_json
+    }
+}
+
+template <class T>
+nlohmann::json write_value(T const& v) {
+    if constexpr (is_optional_v<T>) {
+        return v ? write_value(*v) : nlohmann::json(nullptr);
+    } else if constexpr (is_vector_v<T>) {
+        auto out = nlohmann::json::array();
+        for (auto const& x : v) out.push_back(write_value(x));
+        return out;
+    } else if constexpr (args_struct<T> && !std::is_same_v<T, nlohmann::json>) {
+        auto out = nlohmann::json::object();
+        boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
+            out[boost::hana::to<char const*>(boost::hana::first(accessor))] = write_value(boost::hana::second(accessor)(v));
+        });
+        return out;
+    } else {
+        return nlohmann::json(v);
+    }
+}
+
+/// The text after `=` in an override → JSON of the member's type. Strings need no quotes; lists take
+/// JSON (`["a","b"]`) or commas (`a,b`).
+template <class T>
+nlohmann::json parse_text(std::string_view text, std::string const& key) {
+    if constexpr (std::is_same_v<T, std::string>) {
+        return std::string(text);
+    } else if constexpr (is_optional_v<T>) {
+        if (text == "null" || text.empty()) return nullptr;
+        return parse_text<typename T::value_type>(text, key);
+    } else if constexpr (is_vector_v<T>) {
+        if (!text.empty() && text.front() == '[') {
+            auto j = nlohmann::json::parse(text, nullptr, false);
+            if (j.is_discarded()) throw config_error(key + ": \"" + std::string(text) + "\" is not a JSON list");
+            return j;
+        }
+        auto out = nlohmann::json::array();
+        std::size_t start = 0;
+        while (start <= text.size() && !text.empty()) {
+            auto comma = text.find(',', start);
+            auto part = text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+            out.push_back(parse_text<typename T::value_type>(part, key));
+            if (comma == std::string_view::npos) break;
+            start = comma + 1;
+        }
+        return out;
+    } else if constexpr (std::is_same_v<T, bool>) {
+        if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
+        if (text == "false" || text == "0" || text == "no" || text == "off") return false;
+        throw config_error(key + ": expected true or false, got \"" + std::string(text) + "\"");
+    } else {
+        auto j = nlohmann::json::parse(text, nullptr, false);
+        if (j.is_discarded())
+            throw config_error(key + ": expected " + type_name<T>() + ", got \"" + std::string(text) + "\"");
+        return j;
+    }
+}
+
+template <args_struct T>
+bool apply_path(T& args, std::string_view path, std::string_view text, std::string const& prefix) {
+    auto dot = path.find('.');
+    auto head = path.substr(0, dot);
+    bool found = false;
+    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
+        std::string_view name = boost::hana::to<char const*>(boost::hana::first(accessor));
+        if (found || name != head) return;
+        found = true;
+        auto& member = boost::hana::second(accessor)(args);
+        using member_type = std::remove_cvref_t<decltype(member)>;
+        auto key = join(prefix, name);
+        if constexpr (args_struct<member_type> && !std::is_same_v<member_type, nlohmann::json>) {
+            if (dot == std::string_view::npos) throw config_error(key + ": is a group; set one of its keys (" + key + ".…)");
+            if (!apply_path(member, path.substr(dot + 1), text, key))
+                throw config_error(join(key, path.substr(dot + 1)) + ": unknown key");
+        } else {
+            if (dot != std::string_view::npos) throw config_error(key + ": has no sub-keys");
+            read_value(parse_text<member_type>(text, key), member, key);
+        }
+    });
+    return found;
+}
+
+template <args_struct T>
+void help_lines(T const& defaults, std::string const& prefix, std::ostringstream& out) {
+    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
+        std::string_view name = boost::hana::to<char const*>(boost::hana::first(accessor));
+        auto const& member = boost::hana::second(accessor)(defaults);
+        using member_type = std::remove_cvref_t<decltype(member)>;
+        auto key = join(prefix, name);
+        if constexpr (args_struct<member_type> && !std::is_same_v<member_type, nlohmann::json>) {
+            help_lines(member, key, out);
+        } else {
+            out << "  " << key << '=' << write_value(member).dump() << "  (" << type_name<member_type>() << ')';
+            if (auto d = describe<T>(name); !d.empty()) out << "  " << d;
+            out << '\n';
+        }
+    });
+}
+
+template <class T>
+void validate_tree(T const& args, std::string const& prefix) {
+    if constexpr (requires { args.validate(); }) {
+        try {
+            args.validate();
+        } catch (config_error const& e) {  // a nested struct names its own keys: put its path in front
+            if (prefix.empty()) throw;
+            throw config_error(prefix + "." + e.what());
+        }
+    }
+    if constexpr (args_struct<T>) {
+        boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
+            using member_type = std::remove_cvref_t<decltype(boost::hana::second(accessor)(args))>;
+            if constexpr (args_struct<member_type> && !std::is_same_v<member_type, nlohmann::json>)
+                validate_tree(boost::hana::second(accessor)(args),
+                              join(prefix, boost::hana::to<char const*>(boost::hana::first(accessor))));
+        });
+    }
+}
+
+}  // namespace detail
+
+/// Args → JSON: one key per member, nested structs as objects.
+template <args_struct T>
+nlohmann::json dump(T const& args) {
+    return detail::write_value(args);
+}
+
+/// JSON → args, over the defaults already in `args`. An unknown key or a value of the wrong type is a
+/// `config_error` naming the dotted key.
+template <args_struct T>
+void load(T& args, nlohmann::json const& j) {
+    detail::read_struct(j, args, "");
+}
+
+/// Applies one `key=value` override (`task.task_reward=0.5`); `config_error` names a bad key or value.
+template <args_struct T>
+void apply_override(T& args, std::string_view assignment) {
+    auto eq = assignment.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+        throw config_error("\"" + std::string(assignment) + "\": expected key=value");
+    auto path = assignment.substr(0, eq);
+    if (!detail::apply_path(args, path, assignment.substr(eq + 1), ""))
+        throw config_error(std::string(path) + ": unknown key");
+}
+
+/// Applies every `key=value` argument in order; returns the arguments that are not overrides.
+template <args_struct T>
+std::vector<std::string> apply_overrides(T& args, std::vector<std::string> const& arguments) {
+    std::vector<std::string> rest;
+    for (auto const& a : arguments) {
+        if (a.find('=') != std::string::npos && a.rfind("--", 0) != 0)
+            apply_override(args, a);
+        else
+            rest.push_back(a);
+    }
+    return rest;
+}
+
+/// One line per key: `key=default  (type)  description`.
+template <args_struct T>
+std::string help(T const& defaults = T{}, std::string const& prefix = "") {
+    std::ostringstream out;
+    detail::help_lines(defaults, prefix, out);
+    return out.str();
+}
+
+/// Calls `validate()` on the struct and on every nested struct that has one (Mephisto's assert_task_args).
+template <args_struct T>
+void validate(T const& args) {
+    detail::validate_tree(args, "");
+}
+
+}  // namespace crowdline::config
 // ---- crowdline/store/detail/checkpointer.hpp
 /// Checkpoints of a WAL database on a thread of their own, so that commits do not wait for them.
 ///
@@ -1769,6 +2077,8 @@ DROP INDEX units_by_status;
 
 /// Connection settings. The defaults are crowdline's: WAL with synchronous=NORMAL (a commit survives a
 /// process crash; an OS crash may lose the last commits but never corrupts), and a 5 s busy wait.
+/// Reflected like any args struct (JSON, `key=value`, `--help`, `validate()`), except `busy_timeout` and
+/// `schema_version`, which only code sets.
 struct sqlite_options {
     std::string journal_mode = "WAL";    ///< WAL, DELETE, TRUNCATE, PERSIST or MEMORY
     std::string synchronous = "NORMAL";  ///< OFF, NORMAL, FULL or EXTRA
@@ -1796,6 +2106,33 @@ struct sqlite_options {
     std::int64_t cache_kib = 65536;
     /// Apply only the first N migrations (tests build older files with it); nullopt = all.
     std::optional<std::size_t> schema_version{};
+
+    static constexpr std::array<config::description, 7> descriptions{{
+        {"journal_mode", "WAL (the default), DELETE, TRUNCATE, PERSIST or MEMORY"},
+        {"synchronous", "NORMAL (the default: an OS crash may lose the last commits, never corrupts), FULL, EXTRA or OFF"},
+        {"gather_log_writes", "hand each transaction's log pages to the OS in one write"},
+        {"background_checkpoint", "copy the log into the database file on a thread, not inside a commit"},
+        {"checkpoint_frames", "log pages that start a checkpoint"},
+        {"page_size", "bytes per page of a new database file (a power of two, 512 to 65536)"},
+        {"cache_kib", "most memory the page cache may hold, KiB"},
+    }};
+
+    /// Each problem names its key (`stores::sqlite` refuses the same as `invalid_argument`, before it
+    /// creates anything).
+    void validate() const {
+        auto one_of = [](std::string_view key, std::string const& value, std::initializer_list<std::string_view> allowed) {
+            for (auto a : allowed)
+                if (a == value) return;
+            throw config_error(std::string(key) + ": unsupported value \"" + value + '"');
+        };
+        one_of("journal_mode", journal_mode, {"WAL", "DELETE", "TRUNCATE", "PERSIST", "MEMORY"});
+        one_of("synchronous", synchronous, {"OFF", "NORMAL", "FULL", "EXTRA"});
+        if (page_size < 512 || page_size > 65536 || (page_size & (page_size - 1)) != 0)
+            throw config_error("page_size: must be a power of two from 512 to 65536, not " + std::to_string(page_size));
+        if (cache_kib < 64) throw config_error("cache_kib: must be at least 64, not " + std::to_string(cache_kib));
+        if (checkpoint_frames < 1)
+            throw config_error("checkpoint_frames: must be at least 1, not " + std::to_string(checkpoint_frames));
+    }
 };
 
 namespace detail::sqlite_sql {
@@ -1872,26 +2209,6 @@ inline constexpr char get_granted[] =
 
 }  // namespace detail::sqlite_sql
 
-/// Throws `invalid_argument` naming the first option `stores::sqlite` would refuse; opening calls it
-/// first, so a refused option creates no file. Programs call it to check settings before doing anything.
-inline void check_options(sqlite_options const& o) {
-    auto one_of = [](std::string_view key, std::string const& value, std::initializer_list<std::string_view> allowed) {
-        for (auto a : allowed)
-            if (a == value) return;
-        throw invalid_argument("sqlite option " + std::string(key) + ": unsupported value \"" + value + '"');
-    };
-    one_of("journal_mode", o.journal_mode, {"WAL", "DELETE", "TRUNCATE", "PERSIST", "MEMORY"});
-    one_of("synchronous", o.synchronous, {"OFF", "NORMAL", "FULL", "EXTRA"});
-    if (o.page_size < 512 || o.page_size > 65536 || (o.page_size & (o.page_size - 1)) != 0)
-        throw invalid_argument("sqlite option page_size: must be a power of two from 512 to 65536, not " +
-                               std::to_string(o.page_size));
-    if (o.cache_kib < 64)
-        throw invalid_argument("sqlite option cache_kib: must be at least 64, not " + std::to_string(o.cache_kib));
-    if (o.checkpoint_frames < 1)
-        throw invalid_argument("sqlite option checkpoint_frames: must be at least 1, not " +
-                               std::to_string(o.checkpoint_frames));
-}
-
 class sqlite {
 public:
     /// Opens (or creates) the campaign database at `path` (":memory:" for a private in-memory one). The
@@ -1899,7 +2216,11 @@ public:
     /// A file that is not a crowdline database is refused with `db_error` and left as it was; a file made
     /// by an older crowdline is migrated.
     explicit sqlite(std::string path, sqlite_options options = {}) : path_(std::move(path)), options_(std::move(options)) {
-        check_options(options_);
+        try {
+            options_.validate();
+        } catch (config_error const& e) {
+            throw invalid_argument(std::string("sqlite option ") + e.what());
+        }
         try {
             db_ = std::make_unique<SQLite::Database>(
                 path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
@@ -2581,6 +2902,9 @@ private:
 };
 
 }  // namespace crowdline::stores
+
+BOOST_HANA_ADAPT_STRUCT(crowdline::stores::sqlite_options, journal_mode, synchronous, gather_log_writes,
+                        background_checkpoint, checkpoint_frames, page_size, cache_kib);
 // ---- crowdline/store/store.hpp
 /// The `crowdline::store` concept: everything a campaign keeps. Split into one concept per group of
 /// tables so that a backend missing a method is told which group (and, through the entry-point
@@ -4808,312 +5132,6 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::packet, type, agent, data);
 
 #include <boost/hana/adapt_struct.hpp>
 
-// ---- crowdline/config/args.hpp
-/// Config binding: an args struct reflected with Boost.Hana (BOOST_HANA_DEFINE_STRUCT or
-/// BOOST_HANA_ADAPT_STRUCT) gets, from that one definition, JSON load and dump, `key=value` overrides
-/// (`task.task_reward=0.5`, nested structs by dotted path), `--help` text with each default, and
-/// `validate()` that names the bad key. Descriptions are optional: a static member
-/// `descriptions` of `{key, text}` pairs.
-
-#include <array>
-#include <cstdint>
-#include <optional>
-#include <sstream>
-#include <string>
-#include <string_view>
-#include <type_traits>
-#include <utility>
-#include <vector>
-
-#include <boost/hana/accessors.hpp>
-#include <boost/hana/concept/struct.hpp>
-#include <boost/hana/for_each.hpp>
-#include <boost/hana/pair.hpp>
-#include <boost/hana/string.hpp>
-#include <nlohmann/json.hpp>
-
-
-namespace crowdline::config {
-
-/// A struct whose members Hana can enumerate.
-template <class T>
-concept args_struct = boost::hana::Struct<T>::value;
-
-/// One `{key, text}` description entry.
-struct description {
-    std::string_view key;
-    std::string_view text;
-};
-
-namespace detail {
-
-using crowdline::detail::is_optional_v;
-using crowdline::detail::is_vector_v;
-
-template <class T>
-std::string type_name() {
-    if constexpr (std::is_same_v<T, bool>) return "bool";
-    else if constexpr (std::is_integral_v<T>) return "integer";
-    else if constexpr (std::is_floating_point_v<T>) return "number";
-    else if constexpr (std::is_same_v<T, std::string>) return "string";
-    else if constexpr (is_optional_v<T>) return type_name<typename T::value_type>() + ", optional";
-    else if constexpr (is_vector_v<T>) return "list of " + type_name<typename T::value_type>();
-    else if constexpr (std::is_same_v<T, nlohmann::json>) return "JSON";
-    else if constexpr (args_struct<T>) return "group";
-    else return "value";
-}
-
-template <class T>
-std::string_view describe(std::string_view key) {
-    if constexpr (requires { T::descriptions; }) {
-        for (auto const& d : T::descriptions)
-            if (d.key == key) return d.text;
-    }
-    return {};
-}
-
-inline std::string join(std::string_view prefix, std::string_view key) {
-    return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
-}
-
-/// JSON → one member, strictly: the JSON type must fit the member's type, and the error names the key.
-template <class T>
-void read_value(nlohmann::json const& j, T& out, std::string const& key);
-
-template <args_struct T>
-void read_struct(nlohmann::json const& j, T& out, std::string const& prefix) {
-    if (!j.is_object())
-        throw config_error((prefix.empty() ? std::string("config") : prefix) + ": expected an object, got " + j.dump());
-    for (auto const& [k, v] : j.items()) {
-        bool known = false;
-        boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-            std::string_view name = boost::hana::to<char const*>(boost::hana::first(accessor));
-            if (name != k) return;
-            known = true;
-            read_value(v, boost::hana::second(accessor)(out), join(prefix, name));
-        });
-        if (!known) throw config_error(join(prefix, k) + ": unknown key");
-    }
-}
-
-template <class T>
-void read_value(nlohmann::json const& j, T& out, std::string const& key) {
-    auto fail = [&] {
-        throw config_error(key + ": expected " + type_name<T>() + ", got " + j.dump());
-    };
-    if constexpr (std::is_same_v<T, bool>) {
-        if (!j.is_boolean()) fail();
-        out = j.get<bool>();
-    } else if constexpr (std::is_integral_v<T>) {
-        if (!j.is_number_integer()) fail();
-        auto v = j.get<std::int64_t>();
-        if (v < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
-            (v > 0 && static_cast<std::uint64_t>(v) > static_cast<std::uint64_t>(std::numeric_limits<T>::max())))
-            throw config_error(key + ": " + j.dump() + " is out of range");
-        out = static_cast<T>(v);
-    } else if constexpr (std::is_floating_point_v<T>) {
-        if (!j.is_number()) fail();
-        out = j.get<T>();
-    } else if constexpr (std::is_same_v<T, std::string>) {
-        if (!j.is_string()) fail();
-        out = j.get<std::string>();
-    } else if constexpr (std::is_same_v<T, nlohmann::json>) {
-        out = j;
-    } else if constexpr (is_optional_v<T>) {
-        if (j.is_null()) {
-            out.reset();
-        } else {
-            typename T::value_type v{};
-            read_value(j, v, key);
-            out = std::move(v);
-        }
-    } else if constexpr (is_vector_v<T>) {
-        if (!j.is_array()) fail();
-        T values;
-        for (std::size_t i = 0; i < j.size(); ++i) {
-            typename T::value_type v{};
-            read_value(j[i], v, key + "[" + std::to_string(i) + "]");
-            values.push_back(std::move(v));
-        }
-        out = std::move(values);
-    } else if constexpr (args_struct<T>) {
-        read_struct(j, out, key);
-    } else {
-        out = j.get<T>();  // a user type with its own from_json
-    }
-}
-
-template <class T>
-nlohmann::json write_value(T const& v) {
-    if constexpr (is_optional_v<T>) {
-        return v ? write_value(*v) : nlohmann::json(nullptr);
-    } else if constexpr (is_vector_v<T>) {
-        auto out = nlohmann::json::array();
-        for (auto const& x : v) out.push_back(write_value(x));
-        return out;
-    } else if constexpr (args_struct<T> && !std::is_same_v<T, nlohmann::json>) {
-        auto out = nlohmann::json::object();
-        boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-            out[boost::hana::to<char const*>(boost::hana::first(accessor))] = write_value(boost::hana::second(accessor)(v));
-        });
-        return out;
-    } else {
-        return nlohmann::json(v);
-    }
-}
-
-/// The text after `=` in an override → JSON of the member's type. Strings need no quotes; lists take
-/// JSON (`["a","b"]`) or commas (`a,b`).
-template <class T>
-nlohmann::json parse_text(std::string_view text, std::string const& key) {
-    if constexpr (std::is_same_v<T, std::string>) {
-        return std::string(text);
-    } else if constexpr (is_optional_v<T>) {
-        if (text == "null" || text.empty()) return nullptr;
-        return parse_text<typename T::value_type>(text, key);
-    } else if constexpr (is_vector_v<T>) {
-        if (!text.empty() && text.front() == '[') {
-            auto j = nlohmann::json::parse(text, nullptr, false);
-            if (j.is_discarded()) throw config_error(key + ": \"" + std::string(text) + "\" is not a JSON list");
-            return j;
-        }
-        auto out = nlohmann::json::array();
-        std::size_t start = 0;
-        while (start <= text.size() && !text.empty()) {
-            auto comma = text.find(',', start);
-            auto part = text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
-            out.push_back(parse_text<typename T::value_type>(part, key));
-            if (comma == std::string_view::npos) break;
-            start = comma + 1;
-        }
-        return out;
-    } else if constexpr (std::is_same_v<T, bool>) {
-        if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
-        if (text == "false" || text == "0" || text == "no" || text == "off") return false;
-        throw config_error(key + ": expected true or false, got \"" + std::string(text) + "\"");
-    } else {
-        auto j = nlohmann::json::parse(text, nullptr, false);
-        if (j.is_discarded())
-            throw config_error(key + ": expected " + type_name<T>() + ", got \"" + std::string(text) + "\"");
-        return j;
-    }
-}
-
-template <args_struct T>
-bool apply_path(T& args, std::string_view path, std::string_view text, std::string const& prefix) {
-    auto dot = path.find('.');
-    auto head = path.substr(0, dot);
-    bool found = false;
-    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-        std::string_view name = boost::hana::to<char const*>(boost::hana::first(accessor));
-        if (found || name != head) return;
-        found = true;
-        auto& member = boost::hana::second(accessor)(args);
-        using member_type = std::remove_cvref_t<decltype(member)>;
-        auto key = join(prefix, name);
-        if constexpr (args_struct<member_type> && !std::is_same_v<member_type, nlohmann::json>) {
-            if (dot == std::string_view::npos) throw config_error(key + ": is a group; set one of its keys (" + key + ".…)");
-            if (!apply_path(member, path.substr(dot + 1), text, key))
-                throw config_error(join(key, path.substr(dot + 1)) + ": unknown key");
-        } else {
-            if (dot != std::string_view::npos) throw config_error(key + ": has no sub-keys");
-            read_value(parse_text<member_type>(text, key), member, key);
-        }
-    });
-    return found;
-}
-
-template <args_struct T>
-void help_lines(T const& defaults, std::string const& prefix, std::ostringstream& out) {
-    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-        std::string_view name = boost::hana::to<char const*>(boost::hana::first(accessor));
-        auto const& member = boost::hana::second(accessor)(defaults);
-        using member_type = std::remove_cvref_t<decltype(member)>;
-        auto key = join(prefix, name);
-        if constexpr (args_struct<member_type> && !std::is_same_v<member_type, nlohmann::json>) {
-            help_lines(member, key, out);
-        } else {
-            out << "  " << key << '=' << write_value(member).dump() << "  (" << type_name<member_type>() << ')';
-            if (auto d = describe<T>(name); !d.empty()) out << "  " << d;
-            out << '\n';
-        }
-    });
-}
-
-template <class T>
-void validate_tree(T const& args, std::string const& prefix) {
-    if constexpr (requires { args.validate(); }) {
-        try {
-            args.validate();
-        } catch (config_error const& e) {  // a nested struct names its own keys: put its path in front
-            if (prefix.empty()) throw;
-            throw config_error(prefix + "." + e.what());
-        }
-    }
-    if constexpr (args_struct<T>) {
-        boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-            using member_type = std::remove_cvref_t<decltype(boost::hana::second(accessor)(args))>;
-            if constexpr (args_struct<member_type> && !std::is_same_v<member_type, nlohmann::json>)
-                validate_tree(boost::hana::second(accessor)(args),
-                              join(prefix, boost::hana::to<char const*>(boost::hana::first(accessor))));
-        });
-    }
-}
-
-}  // namespace detail
-
-/// Args → JSON: one key per member, nested structs as objects.
-template <args_struct T>
-nlohmann::json dump(T const& args) {
-    return detail::write_value(args);
-}
-
-/// JSON → args, over the defaults already in `args`. An unknown key or a value of the wrong type is a
-/// `config_error` naming the dotted key.
-template <args_struct T>
-void load(T& args, nlohmann::json const& j) {
-    detail::read_struct(j, args, "");
-}
-
-/// Applies one `key=value` override (`task.task_reward=0.5`); `config_error` names a bad key or value.
-template <args_struct T>
-void apply_override(T& args, std::string_view assignment) {
-    auto eq = assignment.find('=');
-    if (eq == std::string_view::npos || eq == 0)
-        throw config_error("\"" + std::string(assignment) + "\": expected key=value");
-    auto path = assignment.substr(0, eq);
-    if (!detail::apply_path(args, path, assignment.substr(eq + 1), ""))
-        throw config_error(std::string(path) + ": unknown key");
-}
-
-/// Applies every `key=value` argument in order; returns the arguments that are not overrides.
-template <args_struct T>
-std::vector<std::string> apply_overrides(T& args, std::vector<std::string> const& arguments) {
-    std::vector<std::string> rest;
-    for (auto const& a : arguments) {
-        if (a.find('=') != std::string::npos && a.rfind("--", 0) != 0)
-            apply_override(args, a);
-        else
-            rest.push_back(a);
-    }
-    return rest;
-}
-
-/// One line per key: `key=default  (type)  description`.
-template <args_struct T>
-std::string help(T const& defaults = T{}, std::string const& prefix = "") {
-    std::ostringstream out;
-    detail::help_lines(defaults, prefix, out);
-    return out.str();
-}
-
-/// Calls `validate()` on the struct and on every nested struct that has one (Mephisto's assert_task_args).
-template <args_struct T>
-void validate(T const& args) {
-    detail::validate_tree(args, "");
-}
-
-}  // namespace crowdline::config
 
 namespace crowdline::architects {
 

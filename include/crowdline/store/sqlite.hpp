@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -23,10 +24,12 @@
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
 #include <boost/hana/accessors.hpp>
+#include <boost/hana/adapt_struct.hpp>
 #include <boost/hana/for_each.hpp>
 #include <boost/hana/second.hpp>
 #include <nlohmann/json.hpp>
 
+#include <crowdline/config/args.hpp>
 #include <crowdline/errors.hpp>
 #include <crowdline/model/json.hpp>
 #include <crowdline/model/ids.hpp>
@@ -150,6 +153,8 @@ DROP INDEX units_by_status;
 
 /// Connection settings. The defaults are crowdline's: WAL with synchronous=NORMAL (a commit survives a
 /// process crash; an OS crash may lose the last commits but never corrupts), and a 5 s busy wait.
+/// Reflected like any args struct (JSON, `key=value`, `--help`, `validate()`), except `busy_timeout` and
+/// `schema_version`, which only code sets.
 struct sqlite_options {
     std::string journal_mode = "WAL";    ///< WAL, DELETE, TRUNCATE, PERSIST or MEMORY
     std::string synchronous = "NORMAL";  ///< OFF, NORMAL, FULL or EXTRA
@@ -177,6 +182,33 @@ struct sqlite_options {
     std::int64_t cache_kib = 65536;
     /// Apply only the first N migrations (tests build older files with it); nullopt = all.
     std::optional<std::size_t> schema_version{};
+
+    static constexpr std::array<config::description, 7> descriptions{{
+        {"journal_mode", "WAL (the default), DELETE, TRUNCATE, PERSIST or MEMORY"},
+        {"synchronous", "NORMAL (the default: an OS crash may lose the last commits, never corrupts), FULL, EXTRA or OFF"},
+        {"gather_log_writes", "hand each transaction's log pages to the OS in one write"},
+        {"background_checkpoint", "copy the log into the database file on a thread, not inside a commit"},
+        {"checkpoint_frames", "log pages that start a checkpoint"},
+        {"page_size", "bytes per page of a new database file (a power of two, 512 to 65536)"},
+        {"cache_kib", "most memory the page cache may hold, KiB"},
+    }};
+
+    /// Each problem names its key (`stores::sqlite` refuses the same as `invalid_argument`, before it
+    /// creates anything).
+    void validate() const {
+        auto one_of = [](std::string_view key, std::string const& value, std::initializer_list<std::string_view> allowed) {
+            for (auto a : allowed)
+                if (a == value) return;
+            throw config_error(std::string(key) + ": unsupported value \"" + value + '"');
+        };
+        one_of("journal_mode", journal_mode, {"WAL", "DELETE", "TRUNCATE", "PERSIST", "MEMORY"});
+        one_of("synchronous", synchronous, {"OFF", "NORMAL", "FULL", "EXTRA"});
+        if (page_size < 512 || page_size > 65536 || (page_size & (page_size - 1)) != 0)
+            throw config_error("page_size: must be a power of two from 512 to 65536, not " + std::to_string(page_size));
+        if (cache_kib < 64) throw config_error("cache_kib: must be at least 64, not " + std::to_string(cache_kib));
+        if (checkpoint_frames < 1)
+            throw config_error("checkpoint_frames: must be at least 1, not " + std::to_string(checkpoint_frames));
+    }
 };
 
 namespace detail::sqlite_sql {
@@ -253,26 +285,6 @@ inline constexpr char get_granted[] =
 
 }  // namespace detail::sqlite_sql
 
-/// Throws `invalid_argument` naming the first option `stores::sqlite` would refuse; opening calls it
-/// first, so a refused option creates no file. Programs call it to check settings before doing anything.
-inline void check_options(sqlite_options const& o) {
-    auto one_of = [](std::string_view key, std::string const& value, std::initializer_list<std::string_view> allowed) {
-        for (auto a : allowed)
-            if (a == value) return;
-        throw invalid_argument("sqlite option " + std::string(key) + ": unsupported value \"" + value + '"');
-    };
-    one_of("journal_mode", o.journal_mode, {"WAL", "DELETE", "TRUNCATE", "PERSIST", "MEMORY"});
-    one_of("synchronous", o.synchronous, {"OFF", "NORMAL", "FULL", "EXTRA"});
-    if (o.page_size < 512 || o.page_size > 65536 || (o.page_size & (o.page_size - 1)) != 0)
-        throw invalid_argument("sqlite option page_size: must be a power of two from 512 to 65536, not " +
-                               std::to_string(o.page_size));
-    if (o.cache_kib < 64)
-        throw invalid_argument("sqlite option cache_kib: must be at least 64, not " + std::to_string(o.cache_kib));
-    if (o.checkpoint_frames < 1)
-        throw invalid_argument("sqlite option checkpoint_frames: must be at least 1, not " +
-                               std::to_string(o.checkpoint_frames));
-}
-
 class sqlite {
 public:
     /// Opens (or creates) the campaign database at `path` (":memory:" for a private in-memory one). The
@@ -280,7 +292,11 @@ public:
     /// A file that is not a crowdline database is refused with `db_error` and left as it was; a file made
     /// by an older crowdline is migrated.
     explicit sqlite(std::string path, sqlite_options options = {}) : path_(std::move(path)), options_(std::move(options)) {
-        check_options(options_);
+        try {
+            options_.validate();
+        } catch (config_error const& e) {
+            throw invalid_argument(std::string("sqlite option ") + e.what());
+        }
         try {
             db_ = std::make_unique<SQLite::Database>(
                 path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
@@ -962,3 +978,6 @@ private:
 };
 
 }  // namespace crowdline::stores
+
+BOOST_HANA_ADAPT_STRUCT(crowdline::stores::sqlite_options, journal_mode, synchronous, gather_log_writes,
+                        background_checkpoint, checkpoint_frames, page_size, cache_kib);

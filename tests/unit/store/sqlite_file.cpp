@@ -156,8 +156,16 @@ TEST_CASE("a new file gets the page size asked for; an existing file keeps its o
         CHECK_FALSE(std::filesystem::exists(refused));
     }
     CHECK_THROWS_WITH(stores::sqlite(refused.string(), {.cache_kib = 63}), Contains("cache_kib: must be at least 64"));
-    CHECK_THROWS_AS(stores::check_options({.page_size = 3000}), crowdline::invalid_argument);
-    CHECK_NOTHROW(stores::check_options({}));
+    // The same rules as an args struct: `key=value` sets a field, validate() names the bad key.
+    stores::sqlite_options bound;
+    config::apply_override(bound, "page_size=4096");
+    config::apply_override(bound, "cache_kib=1024");
+    CHECK(bound.page_size == 4096);
+    CHECK(bound.cache_kib == 1024);
+    CHECK_NOTHROW(bound.validate());
+    config::apply_override(bound, "page_size=3000");
+    CHECK_THROWS_WITH(bound.validate(), "page_size: must be a power of two from 512 to 65536, not 3000");
+    CHECK_THROWS_AS(bound.validate(), crowdline::config_error);
     CHECK_FALSE(std::filesystem::exists(refused));
     {
         stores::sqlite small_cache(refused.string(), {.cache_kib = 64});  // the smallest allowed cache still works
