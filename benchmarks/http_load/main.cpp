@@ -6,7 +6,8 @@
 // The server: `crowdline serve` (path: --crowdline; CMake builds it with this program and passes it) started
 // as a child process in a fresh folder holding tasks.jsonl (T tasks `{"lang": "en", "text": …}`, default
 // 20,000) and workers.json (N annotators, default 1,000, each reading "en"), with `--port 0`, `overlap=1`,
-// `task.allowed_concurrent=1`, `server.threads=2`, `server.max_connections=4096` (plus any --server-arg).
+// `task.allowed_concurrent=1`, `server.threads=2`, `server.max_connections=4096`,
+// `server.max_connections_per_address=4096` (plus any --server-arg).
 // Its stdout and stderr go to files in the folder; the URL and every invite link are read from its stdout.
 //
 // The load: one asio io_context on one thread in this process (the server has the other core), N
@@ -1054,7 +1055,8 @@ int main(int argc, char** argv) try {
                                         "overlap=1",
                                         "task.allowed_concurrent=1",
                                         "server.threads=" + std::to_string(p.server_threads),
-                                        "server.max_connections=4096"};
+                                        "server.max_connections=4096",
+                                        "server.max_connections_per_address=4096"};  // every annotator is on 127.0.0.1
     for (auto const& a : p.server_args) argv_serve.push_back(a);
     {
         std::string shown;

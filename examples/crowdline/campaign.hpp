@@ -5,12 +5,18 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
+#include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include <crowdline/blueprint/static_form.hpp>
 #include <crowdline/config/task_run_args.hpp>
+#include <crowdline/detail/token.hpp>
 #include <crowdline/errors.hpp>
 #include <crowdline/ops/review_routes.hpp>
 #include <crowdline/provider/in_house.hpp>
@@ -72,31 +78,181 @@ inline crowdline::task_run_args default_task_args() {
     return a;
 }
 
+// ---- input files, as text ---------------------------------------------------------------------------------
+// Pure functions over a file's text (the program reads the file; a fuzz target calls them directly). Bad
+// input throws `crowdline::config_error` naming the file and where in it; never anything else.
+
+/// Deepest nesting accepted in any JSON file the program reads: deeper is refused before parsing, so a
+/// hostile 100,000-level line cannot exhaust the stack of anything that walks the document later.
+inline constexpr std::size_t max_input_json_depth = 128;
+
+namespace detail {
+
+/// Line and column (from 1) of a byte offset in `text`, as "3:14".
+inline std::string line_column(std::string_view text, std::size_t offset) {
+    std::size_t line = 1, column = 1;
+    for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+        if (text[i] == '\n') ++line, column = 1;
+        else ++column;
+    }
+    return std::to_string(line) + ":" + std::to_string(column);
+}
+
+/// Offset of the bracket that first goes deeper than `limit` (strings skipped, one pass, no recursion).
+inline std::optional<std::size_t> too_deep_at(std::string_view text, std::size_t limit) {
+    std::size_t depth = 0;
+    bool in_string = false, escaped = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char const c = text[i];
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit) return i;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return std::nullopt;
+}
+
+/// nlohmann's message without its "[json.exception…] " prefix and without an echo of the input.
+inline std::string json_reason(nlohmann::json::exception const& e) {
+    std::string what = e.what();
+    if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);
+    if (auto at = what.find("; last read"); at != std::string::npos) what.erase(at);
+    return what;
+}
+
+/// One JSON document; `at(offset)` says where an offset is, for messages ("tasks.jsonl:3:7").
+template <class Where>
+json parse_limited(std::string_view text, Where const& at) {
+    using crowdline::config_error;
+    if (auto deep = too_deep_at(text, max_input_json_depth))
+        throw config_error(at(*deep) + ": JSON nested deeper than the limit of " + std::to_string(max_input_json_depth) +
+                           " levels");
+    try {
+        return json::parse(text);
+    } catch (json::parse_error const& e) {
+        throw config_error(at(e.byte ? e.byte - 1 : 0) + ": invalid JSON (" + json_reason(e) + ")");
+    } catch (json::exception const& e) {  // e.g. a number too large for a double (out_of_range 406)
+        throw config_error(at(text.size()) + ": invalid JSON (" + json_reason(e) + ")");
+    }
+}
+
+}  // namespace detail
+
+/// A whole JSON file's text (workers, form, secrets), depth-limited. Errors: "file:line:col: …".
+inline json parse_json_text(std::string_view text, std::string const& file) {
+    return detail::parse_limited(text, [&](std::size_t offset) { return file + ":" + detail::line_column(text, offset); });
+}
+
+/// `{{key}}` placeholders a form's display texts use: every task must have them. Expects a form that
+/// `parse_form` accepted (anything else yields no keys).
+inline std::vector<std::string> form_placeholders(json const& form) {
+    std::vector<std::string> keys;
+    auto fields = form.is_object() ? form.find("fields") : form.end();
+    if (!form.is_object() || fields == form.end() || !fields->is_array()) return keys;
+    for (auto const& f : *fields) {
+        if (!f.is_object() || !f.contains("text") || !f["text"].is_string()) continue;
+        auto const& text = f["text"].get_ref<std::string const&>();
+        for (std::size_t at = text.find("{{"); at != std::string::npos; at = text.find("{{", at + 2)) {
+            auto end = text.find("}}", at);
+            if (end == std::string::npos) break;
+            keys.push_back(text.substr(at + 2, end - at - 2));
+        }
+    }
+    return keys;
+}
+
+/// A form file's text: parsed, then checked by building the `static_form` it describes (no items), so
+/// every problem is found here and named "file: fields[1] \"name\": …".
+inline json parse_form(std::string_view text, std::string const& file) {
+    auto spec = parse_json_text(text, file);
+    try {
+        (void)crowdline::blueprints::static_form::from_json(spec);
+    } catch (crowdline::error const& e) {
+        throw crowdline::config_error(file + ": " + e.what());
+    } catch (json::exception const& e) {
+        throw crowdline::config_error(file + ": " + detail::json_reason(e));
+    }
+    return spec;
+}
+
+/// Tasks from JSON lines (blank lines skipped). Each problem names the file, the line and the field:
+/// every key in `needed` must be present, and `route_by` (unless empty) must be a string.
+inline std::vector<json> parse_tasks(std::string_view text, std::string const& file,
+                                     std::vector<std::string> const& needed, std::string const& route_by) {
+    using crowdline::config_error;
+    std::vector<json> tasks;
+    std::size_t number = 0;
+    for (std::size_t start = 0; start < text.size();) {
+        auto end = text.find('\n', start);
+        if (end == std::string_view::npos) end = text.size();
+        auto const line = text.substr(start, end - start);
+        start = end + 1;
+        ++number;
+        if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+        auto const at = file + ":" + std::to_string(number);
+        json j = detail::parse_limited(line, [&](std::size_t offset) { return at + ":" + std::to_string(offset + 1); });
+        if (!j.is_object()) throw config_error(at + ": expected a JSON object, got " + std::string(j.type_name()));
+        for (auto const& key : needed)
+            if (!j.contains(key))
+                throw config_error(at + ": field \"" + key + "\": missing (the form shows {{" + key + "}})");
+        if (!route_by.empty() && (!j.contains(route_by) || !j[route_by].is_string()))
+            throw config_error(at + ": field \"" + route_by + "\": missing or not a string (tasks are routed by it)");
+        tasks.push_back(std::move(j));
+    }
+    if (tasks.empty()) throw config_error(file + ": no tasks");
+    return tasks;
+}
+
 /// The roster from `[{name, <profile_key>: [...], ...}]`: the profile is the entry without its name, plus
 /// `keys` (the routing keys). A worker named in `known_tokens` (name → token, from an earlier run) keeps
-/// their link. Each problem names `source`, the entry and the field.
+/// their link. Each problem names `source`, the entry and the field, including what the in-house
+/// provider would refuse later (a name too long, with control characters, or given twice).
 inline std::vector<crowdline::providers::in_house_worker> roster_from_json(json const& list, std::string const& source,
                                                                           std::string const& profile_key,
                                                                           json const& known_tokens) {
     using crowdline::config_error;
+    using crowdline::providers::in_house;
     if (!list.is_array() || list.empty()) throw config_error(source + ": expected a non-empty JSON list of workers");
     std::vector<crowdline::providers::in_house_worker> out;
+    std::map<std::string, std::size_t, std::less<>> seen;
+    std::map<std::string, std::string, std::less<>> kept;  ///< kept link → worker, so no two share one
     for (std::size_t i = 0; i < list.size(); ++i) {
         auto const at = source + ": [" + std::to_string(i) + "]";
         auto const& w = list[i];
-        if (!w.is_object()) throw config_error(at + ": expected an object");
+        if (!w.is_object()) throw config_error(at + ": expected an object, got " + std::string(w.type_name()));
         if (!w.contains("name") || !w["name"].is_string() || w["name"].get<std::string>().empty())
             throw config_error(at + ".name: must be a non-empty string");
-        auto keys = w.value(profile_key, json::array());
+        auto name = w["name"].get<std::string>();
+        if (auto problem = crowdline::providers::detail::worker_name_problem(name, in_house::max_worker_name))
+            throw config_error(at + ".name: " + *problem);
+        if (auto [it, fresh] = seen.emplace(name, i); !fresh)
+            throw config_error(at + ".name: \"" + name + "\" is also the name of [" + std::to_string(it->second) + "]");
+        auto keys = w.contains(profile_key) ? w[profile_key] : json::array();
         if (!keys.is_array()) throw config_error(at + "." + profile_key + ": expected a list of strings");
         for (auto const& k : keys)
             if (!k.is_string()) throw config_error(at + "." + profile_key + ": expected a list of strings");
         auto profile = w;
         profile.erase("name");
         profile["keys"] = keys;
-        auto name = w["name"].get<std::string>();
-        auto token = known_tokens.is_object() ? known_tokens.value(name, std::string{}) : std::string{};
-        out.push_back({name, profile, token});
+        std::string token;
+        if (known_tokens.is_object())
+            if (auto t = known_tokens.find(name); t != known_tokens.end()) {
+                if (!t->is_string() || !crowdline::detail::is_token_shaped(t->get_ref<std::string const&>()))
+                    throw config_error(at + ": the link kept for \"" + name + "\" from an earlier run is malformed "
+                                       "(the secrets file beside the database was edited?)");
+                token = t->get<std::string>();
+                if (auto [other, fresh] = kept.emplace(token, name); !fresh)
+                    throw config_error(at + ": the link kept for \"" + name + "\" from an earlier run is also \"" +
+                                       other->second + "\"'s (the secrets file beside the database was edited?)");
+            }
+        out.push_back({std::move(name), std::move(profile), std::move(token)});
     }
     return out;
 }

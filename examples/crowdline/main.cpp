@@ -2,23 +2,30 @@
 // review it, export it.
 //
 //   crowdline serve  [--tasks tasks.jsonl] [--workers workers.json] [--form form.json] [--db crowdline.db]
-//                    [--host 127.0.0.1] [--port 8080] [key=value …]
+//                    [--host 127.0.0.1] [--port 8080] [--new-run] [key=value …]
 //   crowdline status [--db crowdline.db]
-//   crowdline review [--db crowdline.db] [approve|reject|soft_reject <agent_id> [note]]
-//   crowdline export [--db crowdline.db] [--format jsonl] [--out FILE]
+//   crowdline review [--db crowdline.db] [--run N] [approve|reject|soft_reject <agent_id> [note]]
+//   crowdline export [--db crowdline.db] [--run N] [--format jsonl] [--out FILE]
 //
 // Without --tasks/--workers, `serve` runs the built-in demo: multilingual texts to label by sentiment and
 // four annotators who read different languages. Invite links and the review link are printed; they are
-// kept next to the database (<db>.secrets.json), so a restart resumes the run with the same links.
+// kept next to the database (<db>.secrets.json), so a restart resumes the run with the same links. A
+// completed run stays completed: `serve` shows its review page again; `--new-run` starts another run.
+// One server per database file: `<db>.lock` holds the serving process's PID under an flock.
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -116,87 +123,108 @@ json demo_workers() {
 
 // ---- input files ----------------------------------------------------------------------------------------
 
-/// Line and column of a byte offset, for messages about a JSON file.
-std::string where(std::string const& text, std::size_t offset) {
-    std::size_t line = 1, column = 1;
-    for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
-        if (text[i] == '\n') ++line, column = 1;
-        else ++column;
-    }
-    return std::to_string(line) + ":" + std::to_string(column);
-}
-
 std::string read_file(std::string const& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw config_error(path + ": cannot open (" + std::strerror(errno) + ")");
     std::ostringstream s;
     s << in.rdbuf();
+    if (in.bad()) throw config_error(path + ": cannot read (" + std::strerror(errno) + ")");
     return s.str();
-}
-
-json read_json_file(std::string const& path) {
-    auto text = read_file(path);
-    try {
-        return json::parse(text);
-    } catch (json::parse_error const& e) {
-        throw config_error(path + ":" + where(text, e.byte ? e.byte - 1 : 0) + ": invalid JSON");
-    }
-}
-
-/// `{{key}}` placeholders a form's display texts use: every task must have them.
-std::vector<std::string> placeholders(json const& form) {
-    std::vector<std::string> keys;
-    for (auto const& f : form.value("fields", json::array())) {
-        auto text = f.value("text", std::string{});
-        for (std::size_t at = text.find("{{"); at != std::string::npos; at = text.find("{{", at + 2)) {
-            auto end = text.find("}}", at);
-            if (end == std::string::npos) break;
-            keys.push_back(text.substr(at + 2, end - at - 2));
-        }
-    }
-    return keys;
-}
-
-/// Tasks from JSON lines. Each problem names the file, the line and the field.
-std::vector<json> read_tasks(std::string const& path, std::vector<std::string> const& needed, std::string const& route_by) {
-    std::ifstream in(path);
-    if (!in) throw config_error(path + ": cannot open (" + std::strerror(errno) + ")");
-    std::vector<json> tasks;
-    std::string line;
-    for (std::size_t number = 1; std::getline(in, line); ++number) {
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        auto const at = path + ":" + std::to_string(number);
-        json j;
-        try {
-            j = json::parse(line);
-        } catch (json::parse_error const& e) {
-            throw config_error(at + ":" + std::to_string(e.byte) + ": invalid JSON");
-        }
-        if (!j.is_object()) throw config_error(at + ": expected a JSON object, got " + std::string(j.type_name()));
-        for (auto const& key : needed)
-            if (!j.contains(key)) throw config_error(at + ": field \"" + key + "\": missing (the form shows {{" + key + "}})");
-        if (!route_by.empty() && (!j.contains(route_by) || !j[route_by].is_string()))
-            throw config_error(at + ": field \"" + route_by + "\": missing or not a string (tasks are routed by it)");
-        tasks.push_back(std::move(j));
-        if (tasks.size() % 100000 == 0) std::cerr << "  read " << tasks.size() << " tasks…\n";
-    }
-    if (tasks.empty()) throw config_error(path + ": no tasks");
-    return tasks;
 }
 
 /// The links survive restarts: kept beside the database, readable by its owner only.
 json load_secrets(std::string const& path) {
-    if (!std::filesystem::exists(path)) return json::object();
-    return read_json_file(path);
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return json::object();
+    auto secrets = parse_json_text(read_file(path), path);
+    if (!secrets.is_object()) throw config_error(path + ": expected a JSON object");
+    if (secrets.contains("invites") && !secrets["invites"].is_object())
+        throw config_error(path + ": invites: expected an object (name → token)");
+    if (secrets.contains("revoked") && !secrets["revoked"].is_array())
+        throw config_error(path + ": revoked: expected a list of names");
+    if (secrets.contains("requester_token") && !secrets["requester_token"].is_string())
+        throw config_error(path + ": requester_token: expected a string");
+    return secrets;
 }
+
+/// Written whole or not at all, and never readable by others for a moment: a temporary file in the same
+/// folder made 0600 by open() itself (O_EXCL), written, fsync'ed, then renamed over the old one.
 void save_secrets(std::string const& path, json const& secrets) {
-    {
-        std::ofstream out(path, std::ios::trunc);
-        if (!out) throw error(path + ": cannot write");
-        out << secrets.dump(2) << '\n';
+    auto const text = secrets.dump(2) + "\n";
+    std::string temp;
+    int fd = -1;
+    for (int attempt = 0; fd < 0; ++attempt) {
+        temp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(attempt);
+        fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 && (errno != EEXIST || attempt >= 100))
+            throw error(temp + ": cannot create (" + std::strerror(errno) + ")");
     }
-    ::chmod(path.c_str(), 0600);
+    auto fail = [&](char const* what) {
+        auto const why = std::string(std::strerror(errno));
+        ::close(fd);
+        ::unlink(temp.c_str());
+        throw error(temp + ": cannot " + what + " (" + why + ")");
+    };
+    for (std::size_t done = 0; done < text.size();) {
+        auto n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) fail("write");
+        done += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd) != 0) fail("sync");
+    ::close(fd);
+    if (::rename(temp.c_str(), path.c_str()) != 0) {
+        auto const why = std::string(std::strerror(errno));
+        ::unlink(temp.c_str());
+        throw error(path + ": cannot replace (" + why + ")");
+    }
 }
+
+/// One `crowdline serve` per database file, for the server's whole life: an flock on `<db>.lock`, which
+/// holds the PID of the process serving. The kernel drops the lock when the process ends, however it ends
+/// (SIGKILL too), so a stale file never blocks a start. Not fcntl locks on the database itself: SQLite
+/// uses those, and closing any descriptor of the file would drop them. The file is left in place.
+class server_lock {
+public:
+    explicit server_lock(std::string const& db) : path_(db + ".lock") {
+        fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd_ < 0) throw error(path_ + ": cannot open the lock file (" + std::strerror(errno) + ")");
+        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+            int const why = errno;
+            auto const holder = read_holder();
+            ::close(fd_);
+            if (why == EWOULDBLOCK)
+                throw config_error(db + ": another crowdline serve (PID " + holder +
+                                   ") is serving this database; stop it first, or use another --db (lock: " + path_ + ")");
+            throw error(path_ + ": cannot lock (" + std::strerror(why) + ")");
+        }
+        auto const pid = std::to_string(::getpid()) + "\n";
+        if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+            auto const why = std::string(std::strerror(errno));
+            ::close(fd_);
+            throw error(path_ + ": cannot write the PID (" + why + ")");
+        }
+    }
+    server_lock(server_lock const&) = delete;
+    server_lock& operator=(server_lock const&) = delete;
+    ~server_lock() { ::close(fd_); }
+
+private:
+    /// The holder's PID; a holder that has just taken the lock may not have written it yet.
+    std::string read_holder() const {
+        for (int attempt = 0; attempt < 20; ++attempt) {
+            char buf[32] = {};
+            auto n = ::pread(fd_, buf, sizeof buf - 1, 0);
+            std::string pid(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+            while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+            if (!pid.empty()) return pid;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return "unknown";
+    }
+    std::string path_;
+    int fd_ = -1;
+};
 
 /// The HTTP architect as the pipeline sees it, minus the pipeline's right to stop it: a finished run
 /// still serves the review page, and a worker who arrives late gets `no_work` (run_not_active) instead of
@@ -224,26 +252,57 @@ void print_progress(Run& run) {
               << " in hand, " << workers << " workers present, " << counts.steals << " steals\n";
 }
 
-int serve(serve_config cfg) {
+/// What `serve` was asked for beyond the settings.
+struct serve_flags {
+    bool new_run = false;  ///< start a new run even though the last one is complete
+};
+
+/// The run `serve` shows again instead of starting one: the task's latest run when it is complete (and
+/// none is open). With `--new-run`, none — and an open run is refused, since it would only be resumed.
+std::optional<task_run_id> completed_run_to_show(stores::sqlite& db, std::string const& task_name, bool new_run) {
+    auto tasks = db.find_tasks({.name = task_name});
+    if (tasks.empty()) return std::nullopt;
+    std::optional<task_run> open, done;
+    for (auto const& r : db.find_task_runs({.task = tasks.front().id})) {
+        auto& slot = r.is_completed ? done : open;
+        if (!slot || r.id.value() > slot->id.value()) slot = r;
+    }
+    if (open && new_run)
+        throw config_error("--new-run: task run " + std::to_string(open->id.value()) + " of \"" + task_name +
+                           "\" is not complete yet; `crowdline serve` without --new-run resumes it");
+    if (open || new_run || !done) return std::nullopt;
+    return done->id;
+}
+
+int serve(serve_config cfg, serve_flags flags) {
     crowdline_serve::route_by = cfg.route_by;
     bool const demo = cfg.tasks.empty();
-    json form_spec = cfg.form.empty() ? default_form() : read_json_file(cfg.form);
-    auto tasks = demo ? demo_tasks() : read_tasks(cfg.tasks, placeholders(form_spec), cfg.route_by);
+    // Everything is read and checked before anything is written.
+    std::string const form_name = cfg.form.empty() ? std::string("form") : cfg.form;
+    json form_spec = cfg.form.empty() ? default_form() : parse_form(read_file(cfg.form), cfg.form);
+    auto tasks = demo ? demo_tasks()
+                      : parse_tasks(read_file(cfg.tasks), cfg.tasks, form_placeholders(form_spec), cfg.route_by);
     auto secrets_path = cfg.db + ".secrets.json";
     auto secrets = load_secrets(secrets_path);
-    auto roster = roster_from_json(cfg.workers.empty() ? demo_workers() : read_json_file(cfg.workers),
-                                   cfg.workers.empty() ? "demo workers" : cfg.workers, cfg.profile_key,
-                                   secrets.value("invites", json::object()));
+    std::string const workers_name = cfg.workers.empty() ? std::string("demo workers") : cfg.workers;
+    auto roster = roster_from_json(cfg.workers.empty() ? demo_workers() : parse_json_text(read_file(cfg.workers), cfg.workers),
+                                   workers_name, cfg.profile_key, secrets.value("invites", json::object()));
     form_spec["items"] = tasks;
     blueprints::static_form form = [&] {
         try {
             return blueprints::static_form::from_json(form_spec);
         } catch (config_error const& e) {
-            throw config_error((cfg.form.empty() ? std::string("form") : cfg.form) + ": " + e.what());
+            throw config_error(form_name + ": " + e.what());
         }
     }();
+    std::optional<providers::in_house> crowd_slot;
+    try {
+        crowd_slot.emplace(roster);
+    } catch (error const& e) {  // e.g. two workers given the same link in the secrets file
+        throw config_error(workers_name + ": " + e.what());
+    }
+    auto& crowd = *crowd_slot;
 
-    providers::in_house crowd{roster};
     if (!secrets.contains("requester_token")) secrets["requester_token"] = crowdline::detail::random_token();
     // Links revoked from the review page stay revoked after a restart (a renewed one is simply the token kept).
     auto const revoked = secrets.value("revoked", json::array());
@@ -258,38 +317,49 @@ int serve(serve_config cfg) {
         }
         save_secrets(secrets_path, secrets);
     };
-    keep_links();
 
-    std::cerr << "crowdline: " << tasks.size() << " tasks" << (demo ? " (the built-in demo)" : "") << ", "
-              << roster.size() << " workers, database " << cfg.db << "\n";
     // [serve]
     // The same pipeline as any other campaign: only the architect (HTTP) and the provider (invite links)
-    // differ from a simulation's. The review API is added to the server before it starts.
-    stores::sqlite db{cfg.db, cfg.store};
+    // differ from a simulation's. The server binds before the store opens, so a host that does not resolve
+    // or a port in use fails before any file is made; the review API is added before the run starts.
     architects::http server{cfg.server};
+    server.prepare();
+    server_lock lock{cfg.db};  // a second server on this file is refused here, before it writes anything
+    stores::sqlite db{cfg.db, cfg.store};
+    auto const show_completed = completed_run_to_show(db, cfg.task.task_name, flags.new_run);
+    keep_links();
     auto dispatcher = make_routing(cfg.overlap, std::chrono::seconds(cfg.task.assignment_duration_in_seconds));
     pipeline run{std::move(form), kept_serving{server}, crowd, std::move(dispatcher), db, cfg.task};
-
-    server.prepare();
+    if (show_completed) run.reopen_completed(*show_completed);  // a completed run stays completed
     add_review_routes(server, run,
                       {.requester_token = secrets["requester_token"], .group_by = cfg.route_by, .links_changed = keep_links});
     auto id = run.launch();
     // [serve]
     auto url = run.url();
-    std::cout << "Serving task run " << id.value() << " at " << url << "\n\nInvite links (send each person their own):\n";
-    for (auto const& w : crowd.roster()) {
-        auto keys = w.profile.value("keys", json::array());
-        std::cout << "  " << w.name << (keys.empty() ? "" : " (" + keys.dump() + ")") << "  "
-                  << (crowd.is_revoked(w.name) ? std::string("link revoked (\"New link\" on the review page)")
-                                               : crowd.invite_link(w.name, url))
-                  << "\n";
-    }
-    std::cout << "\nReview page (keep it private):\n  " << url << "/review#token="
-              << secrets["requester_token"].get<std::string>() << "\n\nStop with Ctrl-C; running again resumes.\n"
-              << std::flush;
-
+    auto const review_link = url + "/review#token=" + secrets["requester_token"].get<std::string>();
+    std::cerr << "crowdline: " << tasks.size() << " tasks" << (demo ? " (the built-in demo)" : "") << ", "
+              << roster.size() << " workers, database " << cfg.db << "\n";
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    if (show_completed) {
+        std::cout << "Task run " << id.value() << " is complete: nothing more is handed out, and workers who open "
+                  << "their link are told the run is over.\n\nReview page (keep it private):\n  " << review_link
+                  << "\n\nServing it at " << url << " until Ctrl-C. `crowdline export` writes the results; "
+                  << "`crowdline serve --new-run` starts a new run of these tasks.\n"
+                  << std::flush;
+    } else {
+        std::cout << "Serving task run " << id.value() << " at " << url << "\n\nInvite links (send each person their own):\n";
+        for (auto const& w : crowd.roster()) {
+            auto keys = w.profile.value("keys", json::array());
+            std::cout << "  " << w.name << (keys.empty() ? "" : " (" + keys.dump() + ")") << "  "
+                      << (crowd.is_revoked(w.name) ? std::string("link revoked (\"New link\" on the review page)")
+                                                   : crowd.invite_link(w.name, url))
+                      << "\n";
+        }
+        std::cout << "\nReview page (keep it private):\n  " << review_link
+                  << "\n\nStop with Ctrl-C; running again resumes.\n" << std::flush;
+    }
+
     auto last_status = std::chrono::steady_clock::now();
     while (!g_stop && run.is_active() && !run.is_complete()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
@@ -300,28 +370,50 @@ int serve(serve_config cfg) {
         }
     }
     bool const complete = run.is_complete();
-    print_progress(run);
-    if (complete) {
-        std::cout << "The run is complete. The review page stays up until Ctrl-C; then `crowdline export`.\n"
-                  << std::flush;
-        while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    } else {
+    if (!show_completed) print_progress(run);
+    if (complete && !run.failure()) {
+        if (!show_completed)
+            std::cout << "The run is complete. The review page stays up until Ctrl-C; then `crowdline export`.\n"
+                      << std::flush;
+        while (!g_stop && !run.failure()) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    } else if (!run.failure()) {
         run.shutdown();
         std::cout << "Stopped; run the same command again to resume.\n";
     }
-    if (auto f = run.failure()) std::cerr << "crowdline: the run stopped: " << *f << "\n";
     server.shutdown();
+    // A run the pipeline stopped on its own (the store refused a write: disk full, file made read-only …)
+    // is a failure of the program: say why and exit non-zero, so a supervisor or script sees it.
+    if (auto f = run.failure()) {
+        std::cerr << "crowdline: the run stopped: " << *f << "\ncrowdline: nothing acknowledged was lost; fix the "
+                  << "cause and run the same command again to resume.\n";
+        return 1;
+    }
     return 0;
 }
 
 // ---- status / review / export -----------------------------------------------------------------------------
 
-std::optional<task_run_id> latest_run(stores::sqlite& db) {
-    std::optional<task_run_id> best;
+/// Every run in the file, oldest first, with its task's name.
+std::vector<std::pair<task_run, std::string>> all_runs(stores::sqlite& db) {
+    std::vector<std::pair<task_run, std::string>> out;
     for (auto const& t : db.find_tasks({}))
-        for (auto const& r : db.find_task_runs({.task = t.id}))
-            if (!best || r.id.value() > best->value()) best = r.id;
-    return best;
+        for (auto const& r : db.find_task_runs({.task = t.id})) out.emplace_back(r, t.name);
+    std::ranges::sort(out, {}, [](auto const& p) { return p.first.id.value(); });
+    return out;
+}
+
+/// The runs `--run N` names (every run when it is empty); an unknown N is an error naming the runs there are.
+std::vector<std::pair<task_run, std::string>> chosen_runs(stores::sqlite& db, std::string const& path,
+                                                         std::optional<std::int64_t> run) {
+    auto runs = all_runs(db);
+    if (!run) return runs;
+    std::string known;
+    for (auto const& [r, name] : runs) {
+        if (r.id.value() == *run) return {{r, name}};
+        known += (known.empty() ? "" : ", ") + std::to_string(r.id.value());
+    }
+    throw config_error("--run " + std::to_string(*run) + ": " + path + " has no such task run (" +
+                       (known.empty() ? std::string("it has none yet") : "it has " + known) + ")");
 }
 
 stores::sqlite open_existing(std::string const& path) {
@@ -329,31 +421,34 @@ stores::sqlite open_existing(std::string const& path) {
     return stores::sqlite{path};
 }
 
-int status(serve_config const& cfg) {
+int status(serve_config const& cfg, std::optional<std::int64_t> pick) {
     auto db = open_existing(cfg.db);
-    auto run = latest_run(db);
-    if (!run) {
+    auto runs = chosen_runs(db, cfg.db, pick);
+    if (runs.empty()) {
         std::cout << cfg.db << ": no task run yet\n";
         return 0;
     }
-    auto s = summarize_run(db, *run);
-    auto r = db.get_task_run(*run);
-    std::cout << "task run " << run->value() << " (" << (r.is_completed ? "complete" : "open") << "): " << s.assignments
-              << " tasks, " << s.units() << " units, " << s.workers << " workers\n";
-    auto const by_status = s.to_json()["units"];
-    for (auto const& [st, n] : by_status.items())
-        if (n.get<std::size_t>() > 0) std::cout << "  " << st << std::string(16 - std::min<std::size_t>(15, st.size()), ' ') << n << "\n";
+    for (auto const& [r, name] : runs) {
+        auto s = summarize_run(db, r.id);
+        std::cout << "task run " << r.id.value() << " of \"" << name << "\" (" << (r.is_completed ? "complete" : "open")
+                  << "): " << s.assignments << " tasks, " << s.units() << " units, " << s.workers << " workers\n";
+        auto const by_status = s.to_json()["units"];
+        for (auto const& [st, n] : by_status.items())
+            if (n.get<std::size_t>() > 0)
+                std::cout << "  " << st << std::string(16 - std::min<std::size_t>(15, st.size()), ' ') << n << "\n";
+    }
     return 0;
 }
 
-int review_cmd(serve_config const& cfg, std::vector<std::string> const& rest) {
+int review_cmd(serve_config const& cfg, std::vector<std::string> const& rest, std::optional<std::int64_t> pick) {
     auto db = open_existing(cfg.db);
-    auto run = latest_run(db);
-    if (!run) throw config_error(cfg.db + ": no task run to review");
+    auto runs = chosen_runs(db, cfg.db, pick);
+    if (runs.empty()) throw config_error(cfg.db + ": no task run to review");
+    auto const run = runs.back().first.id;  // without --run: the latest
     providers::in_house crowd;  // decisions are recorded in the store; the in-house crowd pays nobody
     if (rest.empty()) {
         std::size_t n = 0;
-        for (auto const& u : db.find_units({.task_run = *run, .status = unit_status::completed})) {
+        for (auto const& u : db.find_units({.task_run = run, .status = unit_status::completed})) {
             if (!u.agent) continue;
             auto a = db.get_agent(*u.agent);
             std::cout << "agent " << a.id.value() << "  " << db.get_worker(a.worker).name << "  "
@@ -361,7 +456,8 @@ int review_cmd(serve_config const& cfg, std::vector<std::string> const& rest) {
                       << "\n";
             ++n;
         }
-        std::cout << n << " units wait for review (crowdline review approve|reject|soft_reject <agent_id> [note])\n";
+        std::cout << n << " units of task run " << run.value()
+                  << " wait for review (crowdline review approve|reject|soft_reject <agent_id> [note])\n";
         return 0;
     }
     if (rest.size() < 2) throw config_error("review: expected <approve|reject|soft_reject> <agent_id> [note]");
@@ -379,27 +475,44 @@ int review_cmd(serve_config const& cfg, std::vector<std::string> const& rest) {
     return 0;
 }
 
-int export_cmd(serve_config const& cfg, std::string const& format, std::string const& out_path) {
+/// Results of every run (or the one `--run` picks), one JSON line each, each carrying its `task_run_id`
+/// and `task_name` so runs stay apart in one file.
+int export_cmd(serve_config const& cfg, std::string const& format, std::string const& out_path,
+               std::optional<std::int64_t> pick) {
     if (format != "jsonl") throw config_error("--format: only jsonl is supported, got \"" + format + "\"");
     auto db = open_existing(cfg.db);
-    auto run = latest_run(db);
-    if (!run) throw config_error(cfg.db + ": no task run to export");
+    auto runs = chosen_runs(db, cfg.db, pick);
+    if (runs.empty()) throw config_error(cfg.db + ": no task run to export");
     std::ofstream file;
     if (!out_path.empty()) {
         file.open(out_path, std::ios::trunc);
         if (!file) throw config_error(out_path + ": cannot write");
     }
-    auto n = export_jsonl(out_path.empty() ? std::cout : file, data_browser{db}.results_for_run(*run));
-    std::cerr << "exported " << n << " results\n";
+    std::ostream& out = out_path.empty() ? std::cout : file;
+    std::size_t n = 0;
+    for (auto const& [r, name] : runs)
+        for (auto&& result : data_browser{db}.results_for_run(r.id)) {
+            auto line = to_export_json(result);
+            line["task_run_id"] = r.id.value();
+            line["task_name"] = name;
+            out << line.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
+            if (!out) throw error((out_path.empty() ? std::string("standard output") : out_path) +
+                                  ": writing failed after " + std::to_string(n) + " lines");
+            ++n;
+        }
+    out.flush();
+    std::cerr << "exported " << n << " results from " << runs.size() << " task run" << (runs.size() == 1 ? "" : "s") << "\n";
     return 0;
 }
 
 void usage(std::ostream& out) {
     out << "usage: crowdline serve  [--tasks F.jsonl] [--workers F.json] [--form F.json] [--db F] [--host H] [--port N] "
-           "[key=value …]\n"
-           "       crowdline status [--db F]\n"
-           "       crowdline review [--db F] [approve|reject|soft_reject <agent_id> [note]]\n"
-           "       crowdline export [--db F] [--format jsonl] [--out F]\n\nkeys:\n"
+           "[--new-run] [key=value …]\n"
+           "       crowdline status [--db F] [--run N]\n"
+           "       crowdline review [--db F] [--run N] [approve|reject|soft_reject <agent_id> [note]]\n"
+           "       crowdline export [--db F] [--run N] [--format jsonl] [--out F]\n\n"
+           "A completed run stays completed: serve shows its review page again; --new-run starts a new run.\n"
+           "status and export cover every run in the file unless --run picks one.\n\nkeys:\n"
         << config::help(serve_config{});
 }
 
@@ -417,6 +530,8 @@ int main(int argc, char** argv) {
         cfg.task = default_task_args();
         std::string format = "jsonl", out_path;
         std::vector<std::string> rest;
+        serve_flags flags;
+        std::optional<std::int64_t> pick_run;
         for (std::size_t i = 1; i < args.size(); ++i) {
             auto const& a = args[i];
             auto value = [&]() -> std::string {
@@ -431,6 +546,16 @@ int main(int argc, char** argv) {
             else if (a == "--port") config::apply_override(cfg, "server.port=" + value());
             else if (a == "--format") format = value();
             else if (a == "--out") out_path = value();
+            else if (a == "--new-run") flags.new_run = true;
+            else if (a == "--run") {
+                auto const v = value();
+                std::int64_t n = 0;
+                auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+                if (ec != std::errc{} || end != v.data() + v.size() || n < 1)
+                    throw config_error("--run: expected a task run id (a positive number; `crowdline status` lists them), got \"" +
+                                       v + "\"");
+                pick_run = n;
+            }
             else if (a == "--help" || a == "-h") return usage(std::cout), 0;
             else if (a.find('=') != std::string::npos && !a.starts_with("-")) config::apply_override(cfg, a);
             else if (a.starts_with("--")) throw config_error(a + ": unknown option (see crowdline --help)");
@@ -439,10 +564,10 @@ int main(int argc, char** argv) {
         if (cfg.task.task_name.empty())
             cfg.task.task_name = cfg.tasks.empty() ? "crowdline-demo" : std::filesystem::path(cfg.tasks).stem().string();
         config::validate(cfg);
-        if (command == "serve") return serve(std::move(cfg));
-        if (command == "status") return status(cfg);
-        if (command == "review") return review_cmd(cfg, rest);
-        if (command == "export") return export_cmd(cfg, format, out_path);
+        if (command == "serve") return serve(std::move(cfg), flags);
+        if (command == "status") return status(cfg, pick_run);
+        if (command == "review") return review_cmd(cfg, rest, pick_run);
+        if (command == "export") return export_cmd(cfg, format, out_path, pick_run);
         std::cerr << "crowdline: unknown command \"" << command << "\"\n";
         usage(std::cerr);
         return 2;

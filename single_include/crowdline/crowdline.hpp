@@ -1203,8 +1203,12 @@ private:
 /// exactly one of two racing connections wins.
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <initializer_list>
 #include <memory>
@@ -1302,7 +1306,10 @@ template <args_struct T>
 void read_struct(nlohmann::json const& j, T& out, std::string const& prefix) {
     if (!j.is_object())
         throw config_error((prefix.empty() ? std::string("config") : prefix) + ": expected an object, got " + j.dump());
-    for (auto const& [k, v] : j.items()) {
+    for (auto const& item : j.items()) {
+        // Named references, not a structured binding: clang 14 cannot capture bindings in the lambda below.
+        auto const& k = item.key();
+        auto const& v = item.value();
         bool known = false;
         boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
             std::string_view name = boost::hana::to<char const*>(boost::hana::first(accessor));
@@ -1385,7 +1392,13 @@ nlohmann::json write_value(T const& v) {
 template <class T>
 nlohmann::json parse_text(std::string_view text, std::string const& key) {
     if constexpr (std::is_same_v<T, std::string>) {
-        return std::string(text);
+        nlohmann::json s = std::string(text);
+        try {  // refused here, not when the settings are first written out as JSON (help, a run's init_params)
+            (void)s.dump();
+        } catch (nlohmann::json::type_error const&) {
+            throw config_error(key + ": the value is not valid UTF-8");
+        }
+        return s;
     } else if constexpr (is_optional_v<T>) {
         if (text == "null" || text.empty()) return nullptr;
         return parse_text<typename T::value_type>(text, key);
@@ -2209,6 +2222,10 @@ inline constexpr char get_granted[] =
 
 }  // namespace detail::sqlite_sql
 
+/// The `application_id` in a crowdline database's header ("CRLD"): set when crowdline creates the file, so a
+/// file is known as a campaign before any table is in it.
+inline constexpr std::int32_t sqlite_application_id = 0x43524C44;
+
 class sqlite {
 public:
     /// Opens (or creates) the campaign database at `path` (":memory:" for a private in-memory one). The
@@ -2221,6 +2238,7 @@ public:
         } catch (config_error const& e) {
             throw invalid_argument(std::string("sqlite option ") + e.what());
         }
+        bool const creating = !refuse_foreign_file_read_only();
         try {
             db_ = std::make_unique<SQLite::Database>(
                 path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
@@ -2233,6 +2251,9 @@ public:
         exec("PRAGMA foreign_keys = ON");
         // Before journal_mode: switching a new file to WAL writes its first page, which fixes the page size.
         exec("PRAGMA page_size = " + std::to_string(options_.page_size));
+        // The file's first write marks it as crowdline's: a start interrupted before the tables exist leaves
+        // a file the next start still knows as its own.
+        if (creating) exec("PRAGMA application_id = " + std::to_string(sqlite_application_id));
         exec("PRAGMA journal_mode = " + options_.journal_mode);
         exec("PRAGMA synchronous = " + options_.synchronous);
         exec("PRAGMA cache_size = -" + std::to_string(options_.cache_kib));  // negative: KiB, not pages
@@ -2659,6 +2680,52 @@ private:
         }
     };
 
+    /// Before anything opens `path_` for writing: an existing file must be a crowdline database, checked
+    /// through a read-only connection, so a file that is not one (empty, not SQLite, another application's)
+    /// is refused and left byte-identical. Returns whether the file exists (false: this call creates it).
+    bool refuse_foreign_file_read_only() const {
+        if (path_.empty() || path_ == ":memory:" || path_.starts_with("file:")) return true;  // nothing on disk to check
+        std::error_code ec;
+        if (!std::filesystem::exists(path_, ec)) return false;
+        if (!std::filesystem::is_regular_file(path_, ec)) return true;  // the open below says what is wrong
+        auto refuse = [&](std::string const& why) {
+            throw db_error(path_ + ": not a crowdline database (" + why + "); the file was left unchanged");
+        };
+        if (std::filesystem::file_size(path_, ec) == 0 && !ec)
+            refuse("the file is empty; if an interrupted first start left it, delete it");
+        {
+            std::ifstream in(path_, std::ios::binary);
+            if (!in) throw db_error(path_ + ": cannot read (" + std::strerror(errno) + ")");
+            char header[16] = {};
+            in.read(header, sizeof header);
+            if (in.gcount() != sizeof header || std::memcmp(header, "SQLite format 3", sizeof header) != 0)
+                refuse("it is not an SQLite file");
+        }
+        std::int64_t app_id = 0;
+        bool any_table = false, has_migrations = false;
+        try {
+            SQLite::Database ro(path_, SQLite::OPEN_READONLY, static_cast<int>(options_.busy_timeout.count()));
+            app_id = ro.execAndGet("PRAGMA application_id").getInt64();
+            SQLite::Statement st(ro, "SELECT name FROM sqlite_master WHERE type = 'table'");
+            while (st.executeStep()) {
+                any_table = true;
+                if (st.getColumn(0).getString() == "crowdline_migrations") has_migrations = true;
+            }
+        } catch (SQLite::Exception const& e) {
+            // A hot journal only a writer may roll back, a writer holding the file, or a log a reader
+            // cannot map: the read-write open below decides (refuse_foreign_file() checks again once open).
+            if (auto code = e.getErrorCode(); code == SQLITE_READONLY || code == SQLITE_BUSY || code == SQLITE_LOCKED ||
+                                              code == SQLITE_CANTOPEN)
+                return true;
+            refuse(e.what());
+        }
+        if (app_id == sqlite_application_id) return true;
+        if (app_id != 0) refuse("its header's application_id is " + std::to_string(app_id) + ", another application's");
+        if (!has_migrations)
+            refuse(any_table ? "it has tables, but no crowdline_migrations table" : "an SQLite file without crowdline's tables");
+        return true;  // made by a crowdline older than the application_id
+    }
+
     void refuse_foreign_file() {
         std::vector<std::string> tables;
         try {
@@ -2696,6 +2763,8 @@ private:
                 st.exec();
             }
             exec("PRAGMA user_version = " + std::to_string(std::max(want, applied.size())));
+            if (db_->execAndGet("PRAGMA application_id").getInt64() != sqlite_application_id)  // a file from before it
+                exec("PRAGMA application_id = " + std::to_string(sqlite_application_id));
         });
     }
 
@@ -3032,7 +3101,8 @@ constexpr bool assert_store() {
 }  // namespace crowdline
 // ---- crowdline/store/summary.hpp
 /// `summarize_run`: counts of a run's units per status, its assignments, agents and distinct workers —
-/// what `crowdline status` and the examples print. Works on any `crowdline::store`.
+/// what `crowdline status` and the examples print. Works on any `crowdline::store`. `run_tally` keeps the
+/// same counts up to date as the run changes, for dashboards that must not rescan the store.
 
 #include <array>
 #include <cstddef>
@@ -3065,24 +3135,58 @@ struct run_summary {
         return {{"task_run", run.value()}, {"assignments", assignments}, {"agents", agents}, {"workers", workers},
                 {"units", by_status}};
     }
+    friend bool operator==(run_summary const&, run_summary const&) = default;
 };
+
+/// A run's summary kept up to date change by change, so reading it costs nothing however many units the
+/// run has (`pipeline::summary`, `/metrics`). Start it from a full count (`tally_run`), then report every
+/// change the store committed; a count that goes below zero wraps, so a missed change shows at once.
+class run_tally {
+public:
+    run_tally() = default;
+    explicit run_tally(task_run_id run) : summary_{run} {}
+
+    void units_added(unit_status s, std::size_t n = 1) noexcept { at(s) += n; }
+    void unit_moved(unit_status from, unit_status to) noexcept {
+        --at(from);
+        ++at(to);
+    }
+    void assignments_added(std::size_t n = 1) noexcept { summary_.assignments += n; }
+    /// A new agent of `w`: one more agent, and one more distinct worker the first time.
+    void agent_added(worker_id w) {
+        ++summary_.agents;
+        workers_.insert(w);
+        summary_.workers = workers_.size();
+    }
+    [[nodiscard]] run_summary const& summary() const noexcept { return summary_; }
+
+private:
+    std::size_t& at(unit_status s) noexcept { return summary_.units_by_status[static_cast<std::size_t>(s)]; }
+
+    run_summary summary_{};
+    std::unordered_set<worker_id> workers_;
+};
+
+/// Counts what `db` holds for `run` (one read of its assignments, units and agents), as a tally that
+/// can then be kept up to date.
+template <class Store>
+run_tally tally_run(Store& db, task_run_id run) {
+    detail::check_store<Store>();  // names the missing piece
+    static_assert(store<Store>, "crowdline::tally_run: argument 1 (db) must model crowdline::store");
+    run_tally out{run};
+    (void)db.get_task_run(run);  // unknown run → entry_does_not_exist
+    out.assignments_added(db.find_assignments({.task_run = run}).size());
+    for (auto const& u : db.find_units({.task_run = run})) out.units_added(u.status);
+    for (auto const& a : db.find_agents({.task_run = run})) out.agent_added(a.worker);
+    return out;
+}
 
 /// Counts what `db` holds for `run`.
 template <class Store>
 run_summary summarize_run(Store& db, task_run_id run) {
     detail::check_store<Store>();  // names the missing piece
     static_assert(store<Store>, "crowdline::summarize_run: argument 1 (db) must model crowdline::store");
-    run_summary out{run};
-    (void)db.get_task_run(run);  // unknown run → entry_does_not_exist
-    out.assignments = db.find_assignments({.task_run = run}).size();
-    for (auto const& u : db.find_units({.task_run = run})) ++out.units_by_status[static_cast<std::size_t>(u.status)];
-    std::unordered_set<worker_id> workers;
-    for (auto const& a : db.find_agents({.task_run = run})) {
-        ++out.agents;
-        workers.insert(a.worker);
-    }
-    out.workers = workers.size();
-    return out;
+    return tally_run(db, run).summary();
 }
 
 }  // namespace crowdline
@@ -4945,6 +5049,13 @@ namespace detail {
     }
 }
 
+/// nlohmann's message without its "[json.exception.…] " prefix.
+[[nodiscard]] inline std::string json_error_text(nlohmann::json::exception const& e) {
+    std::string what = e.what();
+    if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);
+    return what;
+}
+
 /// The error reply for the exception in flight, so a handler's failure reaches the worker as a packet
 /// with a reason it can act on (and never as a dropped connection).
 [[nodiscard]] inline packet error_reply_for_current_exception() {
@@ -4985,6 +5096,26 @@ namespace detail {
         if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);  // drop nlohmann's id
         if (auto at = what.find("; last read"); at != std::string::npos) what.erase(at);  // never echo input
         throw bad_packet(packet_errors::invalid_json, "packet: invalid JSON (" + what + ")");
+    } catch (nlohmann::json::out_of_range const&) {  // a number no double holds (1e400): the sender's error
+        throw bad_packet(packet_errors::invalid_json, "packet: a number in the JSON is out of range (beyond what a "
+                                                      "64-bit floating-point number holds)");
+    }
+}
+
+/// Runs `read`, code that takes values out of a request's JSON (`what` names the request). nlohmann's
+/// `type_error` and `out_of_range` there mean the request does not have the shape expected (a string
+/// where a number belongs, a number too large for its field): a `bad_packet` with reason "bad_request",
+/// so the client gets 400. The same exceptions anywhere else stay internal errors (500): they are bugs.
+template <class F>
+decltype(auto) read_request(std::string_view what, F&& read) {
+    try {
+        return std::forward<F>(read)();
+    } catch (nlohmann::json::type_error const& e) {
+        throw bad_packet(packet_errors::bad_request, std::string(what) + ": a field has the wrong type (" +
+                                                         detail::json_error_text(e) + ")");
+    } catch (nlohmann::json::out_of_range const& e) {
+        throw bad_packet(packet_errors::bad_request, std::string(what) + ": a field is missing or out of range (" +
+                                                         detail::json_error_text(e) + ")");
     }
 }
 
@@ -5207,7 +5338,7 @@ public:
         try {
             return (*handler)(p);
         } catch (...) {
-            return detail::error_reply_for_current_exception();
+            return crowdline::detail::error_reply_for_current_exception();
         }
     }
     /// Like `request`, from raw text as a page would send it: bad input (too long, not JSON, too deep,
@@ -6138,10 +6269,13 @@ static_assert(revocable_identity<in_house>, "providers::in_house must model crow
 /// Review: what a requester does after work comes in — approve, reject, soft-reject a unit, pay a
 /// bonus, block or unblock a worker. Works over any `crowdline::store` and any `crowdline::provider`.
 ///
-/// Each action is one provider call, one store change and one `worker_review` row. The store part runs
-/// in one `transaction`, and the provider is called last inside it: every check (unknown id, a unit
-/// that is not completed, a bad amount) happens before the provider hears of anything, and a provider
-/// that throws or refuses a payment rolls the store back, so the two never disagree about a refusal.
+/// Every action is all or nothing. First every check that needs nobody (a bad amount, a missing reason),
+/// then, in one store `transaction`: the checks that need the store (unknown id, a unit that is not
+/// completed), the provider's budget (a bonus it cannot cover is refused before anything is called),
+/// the store's changes, and last the provider's calls, ordered so a refusal leaves nothing: a block first
+/// (undone if a later call fails), then the payment (the one call that can refuse), then the judgement.
+/// A provider that throws or refuses rolls the store back, so the two never disagree about a refusal.
+/// `decide` does a decision with its bonus and block as one action and says what it recorded.
 ///
 /// Rows written (`worker_review.status` follows Mephisto's review app): approve → "approved", reject →
 /// "rejected", soft_reject → "soft_rejected" (each with the note and any bonus); bonus → no status,
@@ -6153,6 +6287,7 @@ static_assert(revocable_identity<in_house>, "providers::in_house must model crow
 /// empty, as `providers::in_house` does after a restart. A pipeline does so at launch.
 
 #include <cmath>
+#include <exception>
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -6170,6 +6305,43 @@ struct payment_refused : error {
     using error::error;
 };
 
+/// What a reviewer decides about a completed unit.
+enum class verdict { approve, reject, soft_reject };
+
+[[nodiscard]] constexpr std::string_view to_string(verdict v) noexcept {
+    constexpr std::string_view names[] = {"approve", "reject", "soft_reject"};
+    return names[static_cast<int>(v)];
+}
+
+/// One review decision with its parts: the verdict, a bonus for the unit's worker, a block of that worker.
+struct decision {
+    unit_id unit{};
+    verdict action = verdict::approve;
+    std::string note{};
+    std::optional<double> bonus{};       ///< paid to the unit's worker with the decision (> 0)
+    std::optional<std::string> block{};  ///< blocks the unit's worker, for this reason (not empty)
+};
+
+/// What `decide` recorded: all of the decision (it throws, having recorded nothing, otherwise).
+struct outcome {
+    unit_id unit{};
+    agent_id agent{};
+    worker_id worker{};
+    unit_status before = unit_status::completed;
+    unit_status after = unit_status::completed;
+    std::optional<double> bonus{};  ///< paid
+    bool blocked = false;           ///< a block of the worker was recorded
+
+    [[nodiscard]] nlohmann::json to_json() const {
+        return {{"unit_id", unit.value()},
+                {"agent_id", agent.value()},
+                {"worker_id", worker.value()},
+                {"status", std::string(crowdline::to_string(after))},
+                {"bonus", bonus ? nlohmann::json(*bonus) : nlohmann::json(nullptr)},
+                {"blocked", blocked}};
+    }
+};
+
 namespace detail {
 
 /// Both arguments checked, each failure naming the argument and the missing piece.
@@ -6183,53 +6355,153 @@ constexpr void check_arguments() {
 
 inline std::string id_text(auto id) { return std::string(decltype(id)::tag_type::name) + ' ' + std::to_string(id.value()); }
 
-inline void require_amount(double amount, worker_id w) {
+/// An amount as a message shows it (JSON would print NaN and infinity as null).
+inline std::string amount_text(double amount) {
+    if (std::isnan(amount)) return "NaN";
+    if (std::isinf(amount)) return amount > 0 ? "infinity" : "-infinity";
+    return nlohmann::json(amount).dump();
+}
+
+/// `what`: which amount, for the message ("bonus for worker 3").
+inline void require_amount(double amount, std::string const& what) {
     if (!std::isfinite(amount) || amount <= 0)
-        throw invalid_argument("bonus for " + id_text(w) + ": amount must be a number > 0, got " +
-                               nlohmann::json(amount).dump());
+        throw invalid_argument(what + ": amount must be a number > 0, got " + amount_text(amount));
+}
+
+inline std::string refusal_text(std::string_view provider_type, double amount, worker_id w) {
+    return "bonus of " + amount_text(amount) + " for " + id_text(w) + ": refused by provider \"" +
+           std::string(provider_type) + "\" (budget too low?); nothing was recorded";
+}
+
+/// The refusal a provider can give before anything is called: a budget that does not cover `amount`.
+template <class Provider>
+void require_budget(Provider& provider, requester_id r, worker_id w, double amount) {
+    if (provider.is_registered(r) && provider.budget(r) < amount)
+        throw payment_refused(refusal_text(Provider::provider_type, amount, w));
 }
 
 template <class Provider>
 void pay(Provider& provider, worker_id w, double amount, std::string const& reason, std::optional<unit_id> u) {
-    if (!provider.bonus(w, amount, reason, u))
-        throw payment_refused("bonus of " + nlohmann::json(amount).dump() + " for " + id_text(w) + ": refused by provider \"" +
-                              std::string(Provider::provider_type) + "\" (budget too low?); nothing was recorded");
+    if (!provider.bonus(w, amount, reason, u)) throw payment_refused(refusal_text(Provider::provider_type, amount, w));
 }
 
-/// approve / reject / soft_reject: unit completed → `to_unit`, its agent completed → `to_agent`, a
-/// review row, an optional bonus, then `judge(agent, note)` on the provider.
-template <class Store, class Provider, class Judge>
-void judge_unit(Store& db, Provider& provider, unit_id u, unit_status to_unit, agent_status to_agent,
-                std::string const& note, std::optional<double> bonus_amount, Judge judge) {
-    db.transaction([&] {
-        unit const row = db.get_unit(u);  // unknown → entry_does_not_exist
-        std::string const action(to_string(to_agent));
-        if (row.status != unit_status::completed)
-            throw invalid_transition(id_text(u) + ": cannot be " + action + ": it is " +
-                                     std::string(to_string(row.status)) + ", not completed");
-        if (!row.agent || !row.worker)
-            throw invalid_transition(id_text(u) + ": cannot be " + action + ": it is completed but has no agent");
-        agent const a = db.get_agent(*row.agent);
-        if (!can_transition(a.status, to_agent))
-            throw invalid_transition(id_text(a.id) + " of " + id_text(u) + ": cannot be " + action + ": it is " +
-                                     std::string(to_string(a.status)) + ", not completed");
-        db.update_unit(u, to_unit);
-        db.update_agent(a.id, to_agent);
-        worker_review r;
-        r.unit = u;
-        r.worker = a.worker;
-        r.task = row.task;
-        r.status = action;
-        if (!note.empty()) r.review_note = note;
-        r.bonus = bonus_amount;
-        db.new_worker_review(r);
-        if (bonus_amount)
-            pay(provider, a.worker, *bonus_amount, note.empty() ? "bonus for " + id_text(u) : note, u);
-        judge(a.id, note);
-    });
+/// Calls `then` after blocking `w` on the provider, and lifts the block again when `then` throws, unless
+/// the worker was blocked already.
+template <class Provider, class Then>
+void block_then(Provider& provider, worker_id w, std::string const& reason, Then then) {
+    bool const was_blocked = provider.is_blocked(w);
+    provider.block(w, reason);
+    try {
+        then();
+    } catch (...) {
+        if (!was_blocked) {
+            try {
+                provider.unblock(w);
+            } catch (...) {  // the first failure is the one to report
+            }
+        }
+        throw;
+    }
 }
 
 }  // namespace detail
+
+/// Applies a review decision as one action: unit completed → accepted / rejected / soft_rejected, its
+/// agent likewise, a review row (with the note and any bonus), a block row when `block` is given; on the
+/// provider: the block, the bonus, the judgement, in that order. Refusals record nothing: a bad amount or
+/// an empty block reason → `invalid_argument`; unknown unit → `entry_does_not_exist`; a unit that is not
+/// completed → `invalid_transition`; a bonus the budget does not cover → `payment_refused` (the provider
+/// is asked its budget, nothing else); a provider call that throws → the store rolled back and a block
+/// made by this decision lifted. Only the judgement comes after the payment: should it throw, the bonus
+/// stays paid, a bonus row records it, and the error says so.
+template <class Store, class Provider>
+outcome decide(Store& db, Provider& provider, decision const& d) {
+    detail::check_arguments<Store, Provider>();
+    std::string const action(to_string(d.action));
+    if (d.bonus) detail::require_amount(*d.bonus, "bonus with the " + action + " of " + detail::id_text(d.unit));
+    if (d.block && d.block->empty())
+        throw invalid_argument("block with the " + action + " of " + detail::id_text(d.unit) + ": a reason is required");
+    auto const to_unit = d.action == verdict::approve  ? unit_status::accepted
+                         : d.action == verdict::reject ? unit_status::rejected
+                                                       : unit_status::soft_rejected;
+    auto const to_agent = d.action == verdict::approve  ? agent_status::approved
+                          : d.action == verdict::reject ? agent_status::rejected
+                                                        : agent_status::soft_rejected;
+    outcome out;
+    out.unit = d.unit;
+    out.after = to_unit;
+    bool paid = false;
+    std::optional<task_id> task;
+    try {
+        db.transaction([&] {
+            unit const row = db.get_unit(d.unit);  // unknown → entry_does_not_exist
+            std::string const done(to_string(to_agent));
+            if (row.status != unit_status::completed)
+                throw invalid_transition(detail::id_text(d.unit) + ": cannot be " + done + ": it is " +
+                                         std::string(to_string(row.status)) + ", not completed");
+            if (!row.agent || !row.worker)
+                throw invalid_transition(detail::id_text(d.unit) + ": cannot be " + done + ": it is completed but has no agent");
+            agent const a = db.get_agent(*row.agent);
+            if (!can_transition(a.status, to_agent))
+                throw invalid_transition(detail::id_text(a.id) + " of " + detail::id_text(d.unit) + ": cannot be " + done +
+                                         ": it is " + std::string(to_string(a.status)) + ", not completed");
+            out.before = row.status;
+            out.agent = a.id;
+            out.worker = a.worker;
+            task = row.task;
+            if (d.bonus) detail::require_budget(provider, row.requester, a.worker, *d.bonus);
+
+            db.update_unit(d.unit, to_unit);
+            db.update_agent(a.id, to_agent);
+            worker_review r;
+            r.unit = d.unit;
+            r.worker = a.worker;
+            r.task = row.task;
+            r.status = done;
+            if (!d.note.empty()) r.review_note = d.note;
+            r.bonus = d.bonus;
+            db.new_worker_review(r);
+            if (d.block) {
+                worker_review b;
+                b.worker = a.worker;
+                b.review_note = *d.block;
+                b.blocked_worker = true;
+                db.new_worker_review(b);
+            }
+
+            auto pay_and_judge = [&] {
+                if (d.bonus) {
+                    detail::pay(provider, a.worker, *d.bonus,
+                                d.note.empty() ? "bonus for " + detail::id_text(d.unit) : d.note, d.unit);
+                    paid = true;
+                }
+                if (d.action == verdict::approve) provider.approve(a.id, d.note);
+                else if (d.action == verdict::reject) provider.reject(a.id, d.note);
+                else provider.soft_reject(a.id, d.note);
+            };
+            if (d.block) detail::block_then(provider, a.worker, *d.block, pay_and_judge);
+            else pay_and_judge();
+        });
+    } catch (std::exception const& e) {
+        if (!paid) throw;
+        // The judgement failed after the payment, which cannot be taken back: the store keeps it.
+        db.transaction([&] {
+            worker_review r;
+            r.unit = d.unit;
+            r.worker = out.worker;
+            r.task = task;
+            r.review_note = d.note.empty() ? "bonus for " + detail::id_text(d.unit) : d.note;
+            r.bonus = d.bonus;
+            db.new_worker_review(r);
+        });
+        throw error("the " + action + " of " + detail::id_text(d.unit) + " failed on the provider (" + e.what() +
+                    "); only the bonus of " + detail::amount_text(*d.bonus) + " to " + detail::id_text(out.worker) +
+                    " was paid and recorded, nothing else");
+    }
+    out.bonus = d.bonus;
+    out.blocked = d.block.has_value();
+    return out;
+}
 
 /// Accepts a completed unit: unit → accepted, its agent → approved, the provider approves (and pays
 /// `bonus` when given), a review row records it. A unit that is not completed → `invalid_transition`
@@ -6237,33 +6509,21 @@ void judge_unit(Store& db, Provider& provider, unit_id u, unit_status to_unit, a
 /// writes nothing and, for the first two, calls no provider method.
 template <class Store, class Provider>
 void approve(Store& db, Provider& provider, unit_id unit, std::string note = "", std::optional<double> bonus = {}) {
-    detail::check_arguments<Store, Provider>();
-    if (bonus) {
-        // the unit's worker is not known yet; name the unit instead
-        if (!std::isfinite(*bonus) || *bonus <= 0)
-            throw invalid_argument("bonus with the approval of " + detail::id_text(unit) +
-                                   ": amount must be a number > 0, got " + nlohmann::json(*bonus).dump());
-    }
-    detail::judge_unit(db, provider, unit, unit_status::accepted, agent_status::approved, note, bonus,
-                       [&](agent_id a, std::string const& n) { provider.approve(a, n); });
+    (void)decide(db, provider, decision{unit, verdict::approve, std::move(note), bonus});
 }
 
 /// Rejects a completed unit: unit → rejected, agent → rejected (the work may be redone on a resumed
 /// run), the provider rejects. Refusals as for `approve`.
 template <class Store, class Provider>
 void reject(Store& db, Provider& provider, unit_id unit, std::string note = "") {
-    detail::check_arguments<Store, Provider>();
-    detail::judge_unit(db, provider, unit, unit_status::rejected, agent_status::rejected, note, std::nullopt,
-                       [&](agent_id a, std::string const& n) { provider.reject(a, n); });
+    (void)decide(db, provider, decision{unit, verdict::reject, std::move(note)});
 }
 
 /// Soft-rejects a completed unit: the worker is paid but the data is not used (unit → soft_rejected,
 /// agent → soft_rejected). Refusals as for `approve`.
 template <class Store, class Provider>
 void soft_reject(Store& db, Provider& provider, unit_id unit, std::string note = "") {
-    detail::check_arguments<Store, Provider>();
-    detail::judge_unit(db, provider, unit, unit_status::soft_rejected, agent_status::soft_rejected, note, std::nullopt,
-                       [&](agent_id a, std::string const& n) { provider.soft_reject(a, n); });
+    (void)decide(db, provider, decision{unit, verdict::soft_reject, std::move(note)});
 }
 
 /// Pays a worker `amount` for `reason`, optionally for a unit they worked on. Unknown worker or unit →
@@ -6273,7 +6533,7 @@ template <class Store, class Provider>
 void bonus(Store& db, Provider& provider, worker_id worker, double amount, std::string reason,
            std::optional<unit_id> unit = {}) {
     detail::check_arguments<Store, Provider>();
-    detail::require_amount(amount, worker);
+    detail::require_amount(amount, "bonus for " + detail::id_text(worker));
     db.transaction([&] {
         (void)db.get_worker(worker);
         worker_review r;
@@ -6593,7 +6853,8 @@ template <class Store>
 ///    grant → the store's claim (`new_agent`, compare-and-set; a claim lost to another process moves on to
 ///    the next grant) → init data to the page;
 ///  - submission: validated by the blueprint, agent state and status saved in one transaction, then
-///    acknowledged;
+///    acknowledged; a resend with the same `data.key` (its reply lost, even across a restart) gets the
+///    first reply again and writes nothing;
 ///  - expiry: a lease past `assignment_duration_in_seconds`, a disconnect, a returned unit or a revoked
 ///    invite link (a provider modelling `revocable_identity`) puts the unit back in the pool (dispatcher and
 ///    store together); `no_submission_patience` shuts a dead run down;
@@ -7444,6 +7705,10 @@ public:
     /// Most live updates kept per unit (each at most max_submission_bytes): a page cannot grow memory without end.
     void set_max_live_updates(std::size_t n) { max_live_updates_ = n; }
 
+    /// Makes `launch()` show this completed run of the task again instead of starting a new one: the review
+    /// page and dashboards work as at its end, and a worker who registers is told the run is not active.
+    void reopen_completed(task_run_id run) { std::lock_guard l{mutex_}; reopen_ = run; }
+
     /// Validates the configuration, creates (or finds, to resume) the task and run rows, prepares and
     /// deploys the architect, sets up the provider, and launches the first units.
     task_run_id launch() {
@@ -7465,7 +7730,14 @@ public:
         task_ = tasks.empty() ? db_.new_task(args_.task_name, std::string(blueprint_t::blueprint_type)) : tasks.front().id;
         auto open_runs = db_.find_task_runs({.task = *task_, .is_completed = false});
         std::vector<unit_id> reopened;
-        if (!open_runs.empty()) {
+        if (reopen_) {
+            auto const r = db_.get_task_run(*reopen_);
+            if (r.task != *task_ || !r.is_completed)
+                throw error("crowdline::pipeline: task run " + std::to_string(reopen_->value()) +
+                            " is not a completed run of task \"" + args_.task_name + "\"");
+            run_ = *reopen_;
+            (void)resume(now);  // its units are all done: this only rebuilds what the dashboards show
+        } else if (!open_runs.empty()) {
             run_ = open_runs.back().id;
             reopened = resume(now);
         } else {
@@ -7483,6 +7755,13 @@ public:
             ch.on_batch([this](std::function<void()> const& requests) { handle_group(requests); });
         last_submission_ = now;
         active_run_ = true;
+        restore_worker_counts();
+        recount_locked();  // the one full count: from here on every change is counted as it is made
+        if (reopen_) {  // shown again, finished: nothing is launched, a worker hears run_not_active
+            active_run_ = false;
+            complete_ = true;
+            return *run_;
+        }
         launch_units(now);
         return *run_;
     }
@@ -7536,6 +7815,10 @@ public:
         } catch (std::exception const& e) {
             failure_ = std::string("a group of requests could not be saved, so the run stopped: ") + e.what();
             if (active_run_) wind_down();
+            try {
+                recount_locked();  // what the group counted was rolled back
+            } catch (std::exception const&) {  // the store is failing: the rethrow below says so
+            }
             throw;
         }
     }
@@ -7565,7 +7848,47 @@ public:
     [[nodiscard]] bool is_active() const { std::lock_guard l{mutex_}; return active_run_; }
     [[nodiscard]] std::optional<task_run_id> run() const { std::lock_guard l{mutex_}; return run_; }
     [[nodiscard]] std::string const& url() const noexcept { return url_; }
-    [[nodiscard]] run_summary summary() { std::lock_guard l{mutex_}; return summarize_run(db_, *run_); }
+    /// Units by status, assignments, agents and workers of the run, as `summarize_run` counts them, but kept
+    /// up to date as the run changes: O(1) however large the run, and it never waits for a store write.
+    [[nodiscard]] run_summary summary() const { std::lock_guard l{tally_mutex_}; return tally_.summary(); }
+
+    /// Counts the run again from the store (one full read): after changing units through `locked` other
+    /// than with `decide`, so `summary` and `progress` agree with the store again.
+    void recount() {
+        std::lock_guard l{mutex_};
+        if (run_) recount_locked();
+    }
+
+    /// Names the group of an item for `progress()` (e.g. its language). Groups are kept as units are made
+    /// and done, so `progress()` costs O(groups); set it before launch (set later, it regroups once).
+    void set_group_key(std::function<std::string(initialization_data const&)> key_of) {
+        std::lock_guard l{mutex_};
+        group_key_ = std::move(key_of);
+        for (auto& [id, as] : assignments_) as.group = group_key_(as.init);
+        regroup();
+    }
+
+    /// Units done and in all per group of `set_group_key` (one group "" without it), sorted by group, in
+    /// O(groups) and without the pipeline's lock.
+    [[nodiscard]] std::vector<key_progress> progress() const {
+        std::lock_guard l{tally_mutex_};
+        std::vector<key_progress> out;
+        out.reserve(groups_.size());
+        for (auto const& [key, row] : groups_) out.push_back(row);
+        return out;
+    }
+
+    /// Applies a review decision on a unit of this run (`review::decide`: all or nothing) and counts it.
+    /// A unit of another run → `entry_does_not_exist`; every other refusal as `review::decide`.
+    review::outcome decide(review::decision const& d) {
+        std::lock_guard l{mutex_};
+        if (!run_) throw error("crowdline::pipeline: decide before launch");
+        if (db_.get_unit(d.unit).task_run != *run_)
+            throw entry_does_not_exist(detail::describe(d.unit) + " is not part of task run " + std::to_string(run_->value()));
+        auto out = review::decide(db_, provider_, d);
+        count([&](run_tally& t) { t.unit_moved(out.before, out.after); });
+        return out;
+    }
 
     /// Units done and in all, per group of items (`key_of(initialization_data const&)` names an item's
     /// group, e.g. its language), sorted by group: what a dashboard's progress bars show.
@@ -7620,7 +7943,8 @@ public:
     }
 
     /// Runs `f(store, provider, dispatcher)` under the pipeline's lock: how a review page or a dashboard on
-    /// another thread reads and writes without racing the worker pool.
+    /// another thread reads and writes without racing the worker pool. Unit changes made here are not
+    /// counted by `summary` until `recount()`; review decisions go through `decide`, which counts them.
     template <class F>
     decltype(auto) locked(F&& f) {
         std::lock_guard l{mutex_};
@@ -7714,13 +8038,23 @@ private:
         std::vector<unit_id> launched;
         try {
             while (under_cap() && next_task_ != std::ranges::end(tasks_)) {
+                std::vector<assignment_id> made;
+                auto const units_before = launched.size();
                 db_.transaction([&] {
                     for (std::size_t n = 0; n < launch_batch && under_cap() && next_task_ != std::ranges::end(tasks_); ++n) {
                         initialization_data init = *next_task_;
                         ++next_task_;
                         ++pulled_;
-                        for (auto u : fill_assignment(db_.new_assignment(*run_), std::move(init), now)) launched.push_back(u);
+                        made.push_back(db_.new_assignment(*run_));
+                        for (auto u : fill_assignment(made.back(), std::move(init), now)) launched.push_back(u);
                     }
+                });
+                if (group_key_)
+                    for (auto a : made) assignments_.at(a).group = group_key_(assignments_.at(a).init);
+                count([&](run_tally& t) {  // committed: now it counts
+                    t.assignments_added(made.size());
+                    t.units_added(unit_status::launched, launched.size() - units_before);
+                    for (auto a : made) add_to_group(assignments_.at(a));
                 });
             }
         } catch (...) {
@@ -7842,6 +8176,10 @@ private:
                 dispatcher_.release(w, g.item, now);
                 continue;
             }
+            count([&](run_tally& t) {
+                t.unit_moved(unit_status::launched, unit_status::assigned);
+                t.agent_added(w);
+            });
             auto const data_index = as.init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{g.unit_index};
             nlohmann::json unit_data = as.init.unit_data.empty() ? as.init.shared : unit_data_for(as.init, data_index);
             if (state.task_units) ++*state.task_units;
@@ -7908,7 +8246,49 @@ private:
         }
     }
 
+    /// The page's idempotency key for a submission (`data.key`), when it sent one: 16 to 128 letters,
+    /// digits, '-' or '_' (the worker page sends 32 hex digits made once per answer).
+    static std::optional<std::string> submission_key(nlohmann::json const& data) {
+        if (!data.is_object()) return std::nullopt;
+        auto const it = data.find("key");
+        if (it == data.end() || it->is_null()) return std::nullopt;
+        auto const wanted = std::string("submit: \"key\" must be a string of 16 to 128 letters, digits, '-' or '_'");
+        if (!it->is_string()) throw invalid_argument(wanted + ", got " + std::string(detail::json_kind(*it)));
+        auto key = it->template get<std::string>();
+        bool const fits = key.size() >= 16 && key.size() <= 128 && std::ranges::all_of(key, [](char c) {
+            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
+        });
+        if (!fits) throw invalid_argument(wanted + " (got " + std::to_string(key.size()) + " characters)");
+        return key;
+    }
+
+    /// A submit naming an agent that is no longer live here, whose submission the store holds with a
+    /// receipt (`state.receipt`: key, token, reply): the page never heard the reply (lost, a reload, a
+    /// restart). The same token and key get the first reply again and nothing is written; another token is
+    /// `not_your_unit`, another key a `conflict`. No receipt: nullopt, and the submit goes on as before.
+    std::optional<packet> resent_submission(agent_id id, nlohmann::json const& data, std::string const& key) {
+        std::optional<crowdline::agent> saved;
+        try {
+            saved = db_.get_agent(id);
+        } catch (entry_does_not_exist const&) {
+            return std::nullopt;
+        }
+        if (saved->task != *task_ || !saved->state.is_object() || !saved->state.contains("receipt")) return std::nullopt;
+        auto const& receipt = saved->state["receipt"];
+        auto const token = data.contains("token") && data["token"].is_string() ? data["token"].template get<std::string>()
+                                                                             : std::string{};
+        if (!detail::same_token(token, receipt.value("token", std::string{})))
+            return packet::error("not_your_unit", detail::describe(id) + ": the token does not match");
+        if (!detail::same_token(key, receipt.value("key", std::string{})))
+            return packet::error(std::string(packet_errors::conflict),
+                                 detail::describe(id) + " already submitted its unit, with another submission key");
+        return packet{"submitted", id, receipt.value("reply", nlohmann::json::object())};
+    }
+
     packet submit(packet const& p, time_point now) {
+        auto const key = submission_key(p.data);
+        if (key && p.agent && !active_.contains(*p.agent))
+            if (auto again = resent_submission(*p.agent, p.data, *key)) return *again;
         auto who = authorise(p, now);
         if (auto* err = std::get_if<packet>(&who)) return *err;
         auto it = std::get<0>(who);
@@ -7920,6 +8300,9 @@ private:
         auto check = check_submission(it->first, live.unit_data, submission);
         if (!check.ok()) return packet{"submit_refused", p.agent, check.to_json()};
         nlohmann::json state{{"inputs", live.unit_data}, {"outputs", submission}, {"updates", updates_of(it->first)}};
+        nlohmann::json const reply{{"unit_id", live.unit.value()}, {"done", workers_[live.worker].done + 1}};
+        // Saved with the answer, so a resend with this key is acknowledged even after a restart.
+        if (key) state["receipt"] = {{"key", *key}, {"token", live.token}, {"reply", reply}};
         auto const grants = mixin_grants(live, submission);
         // Durable before acknowledged: status, data and any qualification it earns in one transaction.
         db_.transaction([&] {
@@ -7927,12 +8310,11 @@ private:
             db_.update_unit(live.unit, unit_status::completed);
             for (auto const& g : grants) grant(live.worker, g);
         });
+        count([](run_tally& t) { t.unit_moved(unit_status::assigned, unit_status::completed); });
         ++workers_[live.worker].done;
         if (live.kind == unit_kind::work)
             dispatcher_.complete(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
         provider_.mark_done(it->first);
-        auto const unit = live.unit;
-        auto const worker = live.worker;
         finish_unit(it);
         last_submission_ = now;
         // The finished unit made room under max_num_concurrent_units: fill it now, not at the next tick. The
@@ -7943,7 +8325,7 @@ private:
             failure_ = e.what();
         }
         finish_if_done();
-        return packet{"submitted", p.agent, {{"unit_id", unit.value()}, {"done", workers_[worker].done}}};
+        return packet{"submitted", p.agent, reply};
     }
 
     /// A reloaded page asks again for the unit its agent holds: the same details (and token), nothing new
@@ -8026,6 +8408,7 @@ private:
             end_agent(it->first, why, live.unit_data);
             db_.clear_unit_agent_assignment(live.unit);
         });
+        count([](run_tally& t) { t.unit_moved(unit_status::assigned, unit_status::launched); });
         if (release_lease && live.kind == unit_kind::work)
             dispatcher_.release(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
         auto& s = workers_[live.worker];
@@ -8052,6 +8435,7 @@ private:
         if (it->second.kind == unit_kind::work) {
             auto& as = assignments_.at(it->second.assignment);
             if (++as.completed == as.units.size()) --unfinished_;
+            count([&](run_tally&) { ++groups_[as.group].done; });
             if (live_units_ > 0) --live_units_;
         }
         release_hold(it);
@@ -8179,6 +8563,11 @@ private:
             agent = db_.new_agent(w, u);
             db_.update_agent(agent, agent_status::in_task);
         });
+        count([&](run_tally& t) {
+            t.assignments_added();
+            t.units_added(unit_status::assigned);
+            t.agent_added(w);
+        });
         auto const a = db_.get_unit(u).assignment;
         auto unit_data = init.unit_data.empty() ? init.shared : unit_data_for(init, 0);
         return hand_over(agent,
@@ -8258,17 +8647,25 @@ private:
                 else
                     db_.clear_unit_agent_assignment(live.unit);
             });
+            count([&](run_tally& t) {
+                t.unit_moved(unit_status::assigned, expire_units ? unit_status::expired : unit_status::launched);
+            });
             if (live.kind == unit_kind::work)
                 dispatcher_.release(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
             release_hold(it);
         }
         if (expire_units) {
+            std::vector<unit_status> expired;
             db_.transaction([&] {
                 for (auto const& u : db_.find_units({.task_run = *run_}))
                     if (u.status == unit_status::created || u.status == unit_status::launched) {
                         db_.update_unit(u.id, unit_status::expired);
                         provider_.expire(u.id);
+                        expired.push_back(u.status);
                     }
+            });
+            count([&](run_tally& t) {
+                for (auto from : expired) t.unit_moved(from, unit_status::expired);
             });
             db_.update_task_run(*run_, true);
         }
@@ -8379,7 +8776,61 @@ private:
         initialization_data init;
         std::vector<unit_id> units;  ///< by unit index
         std::size_t completed = 0;
+        std::string group{};  ///< `group_key_` of init
     };
+
+    // --- the dashboard's counts --------------------------------------------------------------------
+
+    /// Applies `f` to the counts, after the store committed what it counts.
+    template <class F>
+    void count(F&& f) {
+        std::lock_guard l{tally_mutex_};
+        std::forward<F>(f)(tally_);
+    }
+
+    /// An assignment joins its group (under `tally_mutex_`; its `group` is set).
+    void add_to_group(assignment_state const& as) {
+        auto& row = groups_[as.group];
+        row.key = as.group;
+        row.total += as.units.size();
+        row.done += as.completed;
+    }
+
+    /// Groups counted again from the assignments (O(assignments), in memory).
+    void regroup() {
+        std::map<std::string, key_progress> groups;
+        for (auto const& [id, as] : assignments_) {
+            auto& row = groups[as.group];
+            row.key = as.group;
+            row.total += as.units.size();
+            row.done += as.completed;
+        }
+        std::lock_guard l{tally_mutex_};
+        groups_ = std::move(groups);
+    }
+
+    /// The full count: units, assignments and agents from the store, groups from the assignments.
+    void recount_locked() {
+        auto fresh = tally_run(db_, *run_);
+        if (group_key_)
+            for (auto& [id, as] : assignments_) as.group = group_key_(as.init);
+        regroup();
+        std::lock_guard l{tally_mutex_};
+        tally_ = std::move(fresh);
+    }
+
+    /// A resumed run's workers, as `workers()` shows them: who finished units of the run (and how many).
+    void restore_worker_counts() {
+        std::unordered_map<worker_id, std::size_t> done;
+        for (auto const& u : db_.find_units({.task_run = *run_}))
+            if (complete(u.status) && u.worker) ++done[*u.worker];
+        for (auto const& [w, n] : done) {
+            auto& state = workers_[w];
+            state.done = n;
+            if (state.name.empty()) state.name = db_.get_worker(w).name;
+            worker_ids_.emplace(state.name, w);
+        }
+    }
 
     Blueprint blueprint_;
     Architect architect_;
@@ -8392,11 +8843,17 @@ private:
     std::ranges::iterator_t<tasks_range> next_task_;
 
     mutable std::recursive_mutex mutex_;
+    /// Guards only the counts below, so `summary()` and `progress()` never wait for a store write.
+    mutable std::mutex tally_mutex_;
+    run_tally tally_;
+    std::map<std::string, key_progress> groups_;
+    std::function<std::string(initialization_data const&)> group_key_;
     std::function<time_point()> clock_ = [] { return clock::now(); };
     std::size_t max_submission_bytes_ = 1 << 20;
     std::size_t max_live_updates_ = 1000;
     std::optional<task_id> task_;
     std::optional<task_run_id> run_;
+    std::optional<task_run_id> reopen_;  ///< a completed run `launch()` shows instead of starting one
     requester_id requester_;
     std::string url_;
     bool active_run_ = false;
@@ -9528,10 +9985,16 @@ live(Items&&, live_args, handler<Fs>...) -> live<Fs...>;
 /// (its WebSocket included) and never be framed; `Referrer-Policy: no-referrer`, since an invite token is
 /// in the worker page's URL; `X-Frame-Options: DENY` and `X-Content-Type-Options: nosniff`.
 ///
-/// Limits: body size (413), header size (431), JSON depth (400), connections (503 past
-/// `max_connections`), and a deadline on every read, so a slow or silent client is cut off after
-/// `idle_timeout_seconds`. A WebSocket that closes counts as a disconnect only after
-/// `disconnect_grace_seconds`: a reloaded page that comes back with `init` keeps its unit.
+/// Limits (docs/server.md, "Limits and what a hostile client gets"): body size (413), header size, chunk
+/// extensions and trailers (431 / 400; the read buffer is capped, so no part of a request grows memory
+/// unbounded), JSON depth (400), connections (503 past `max_connections` or `max_connections_per_address`,
+/// but `GET /healthz` is still answered), a deadline on every read, so a slow or silent client is cut off
+/// after `idle_timeout_seconds`, a byte cap on what waits to be sent to a WebSocket (`max_queued_bytes`;
+/// reading pauses before it), WebSockets that send nothing for `ws_silence_timeout_seconds` are closed, and
+/// an address that keeps sending bad tokens gets its refusals more and more slowly. No input ends the
+/// process: an exception on an I/O thread closes that one connection and is counted. A WebSocket that
+/// closes counts as a disconnect only after `disconnect_grace_seconds`: a reloaded page that comes back
+/// with `init` keeps its unit.
 ///
 /// Threads: `threads` I/O threads run the sessions; handlers run on them (the pipeline serialises itself).
 
@@ -9551,6 +10014,7 @@ live(Items&&, live_args, handler<Fs>...) -> live<Fs...>;
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -10114,6 +10578,10 @@ body {
 }
 #status[data-conn="connected"]::before { background: var(--ok); }
 #status[data-conn="offline"]::before { background: var(--bad); }
+/* The outbox: answers kept on this device until the server has them. */
+#saving:empty { display: none; }
+#saving[data-save="saved"] { color: var(--ok); }
+#saving[data-save="waiting"] { color: var(--warn); font-weight: 600; }
 .card {
   max-width: 46rem; margin: 0 auto 2rem; padding: 1.5rem;
   background: var(--card); border: 1px solid var(--line); border-radius: 12px;
@@ -10207,6 +10675,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   <span id="worker-name"></span>
   <span class="spacer"></span>
   <span class="progress"><b id="done-count">0</b> done</span>
+  <span id="saving" data-save="idle" role="status" aria-live="polite"></span>
   <span id="status" data-conn="connecting" role="status">Connecting…</span>
 </header>
 <main class="card">
@@ -10228,12 +10697,15 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
 (() => {
   const $ = (id) => document.getElementById(id);
   const ui = {
-    status: $('status'), message: $('message'), notice: $('notice'), task: $('task'),
+    status: $('status'), saving: $('saving'), message: $('message'), notice: $('notice'), task: $('task'),
     done: $('done-count'), name: $('worker-name'), skip: $('skip'), actions: $('actions'), shortcuts: $('shortcuts'),
   };
   const HEARTBEAT_MS = 10000;
   const RETRY_MS = 15000;
   const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
+  const SUBMIT_TIMEOUT_MS = 15000;   // no reply to a submit on an open socket: send it again (the key dedups)
+  const OUTBOX_BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
+  const SAVED_SHOWN_MS = 4000;
 
   const NO_WORK = {
     not_qualified: { text: 'You are not qualified for this task. Thank you for your interest!', retry: false },
@@ -10247,6 +10719,9 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     forbidden: 'This invite link is not valid.',
     revoked: 'This invite link was revoked. Ask the campaign owner for a new one.',
   };
+  // Error reasons that say the server is in trouble, not that the answer is wrong: the answer stays in the
+  // outbox and is sent again later. Every other refusal would fail again, so it is shown and dropped.
+  const TRANSIENT = new Set(['internal_error', 'unavailable', 'no_handler']);
 
   // ---- state --------------------------------------------------------------------------------------
   let ws = null;
@@ -10258,14 +10733,18 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   let current = null;         // {agent_id, token, unit_id} of the held unit
   let form = null;            // the rendered unit form
   let terminal = false;       // forbidden / revoked / a no_work reason without retry: stop asking
-  let busy = false;           // a register / init / submit / release is in flight
+  let busy = false;           // a register / init / release is in flight
+  let refused = null;         // {agent_id, errors}: a refusal of a unit not on screen yet (after a reload)
   let retryTimer = 0;
   let reconnectTimer = 0;
   let noticeTimer = 0;
+  let flushTimer = 0;
+  let savedTimer = 0;
 
   const invite = new URLSearchParams(location.search).get('invite');
   const agentKey = 'crowdline.agent.' + invite;
   const draftKey = (agentId) => 'crowdline.draft.' + invite + '.' + agentId;
+  const outboxPrefix = 'crowdline.outbox.' + invite + '.';  // + unit id
 
   // ---- storage (never fatal: private windows may refuse) -------------------------------------------
   const store = {
@@ -10282,6 +10761,52 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     store.del(agentKey);
   }
 
+  // ---- outbox: every answer not yet acknowledged --------------------------------------------------
+  // Kept in localStorage (one entry per unit, with the key made once for that submission) until the server
+  // acknowledges it, so a reload, a dropped connection or a restarted server loses nothing: the entry is
+  // sent again, and the server answers a resend of a saved answer as it did the first time.
+  const outbox = new Map();   // unit id -> {agent_id, token, unit_id, key, submission, tries, wait}
+  const sending = new Set();  // keys sent on the open socket whose reply has not come
+  function newKey() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+  function isEntry(e) {
+    return !!e && typeof e === 'object' && e.agent_id !== undefined && e.agent_id !== null && e.unit_id !== undefined &&
+      e.unit_id !== null && typeof e.token === 'string' && typeof e.key === 'string' && !!e.submission && typeof e.submission === 'object';
+  }
+  function loadOutbox() {
+    const names = [];
+    try {
+      for (let i = 0; i < localStorage.length; i++) {
+        const k = localStorage.key(i);
+        if (k && k.startsWith(outboxPrefix)) names.push(k);
+      }
+    } catch { return; }
+    for (const k of names) {
+      const e = store.get(k);
+      if (isEntry(e)) { e.wait = 0; outbox.set(String(e.unit_id), e); } else store.del(k);
+    }
+  }
+  function keep(entry) {
+    outbox.set(String(entry.unit_id), entry);
+    store.set(outboxPrefix + entry.unit_id, entry);
+  }
+  function drop(entry) {
+    sending.delete(entry.key);
+    const id = String(entry.unit_id);
+    const kept = outbox.get(id);
+    if (!kept || kept.key !== entry.key) return;
+    outbox.delete(id);
+    store.del(outboxPrefix + id);
+  }
+  const isPending = (entry) => { const kept = outbox.get(String(entry.unit_id)); return !!kept && kept.key === entry.key; };
+  function pendingFor(agentId) {
+    for (const e of outbox.values()) if (e.agent_id === agentId) return e;
+    return null;
+  }
+
   // ---- display ------------------------------------------------------------------------------------
   function setState(s) { document.body.dataset.state = s; }
   function setMessage(text) { ui.message.textContent = text || ''; }
@@ -10291,6 +10816,27 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     if (text && ms) noticeTimer = setTimeout(() => { ui.notice.textContent = ''; }, ms);
   }
   function setConn(kind, text) { ui.status.dataset.conn = kind; ui.status.textContent = text; }
+  function setSave(kind, text) { ui.saving.dataset.save = kind; ui.saving.textContent = text; }
+  // The outbox as the worker sees it: saving… / saved / waiting for the server.
+  function showOutbox(justSaved) {
+    if (outbox.size === 0) {
+      if (justSaved) {
+        clearTimeout(savedTimer);
+        setSave('saved', 'Saved');
+        savedTimer = setTimeout(() => { if (outbox.size === 0) setSave('idle', ''); }, SAVED_SHOWN_MS);
+      } else if (ui.saving.dataset.save !== 'saved') {
+        setSave('idle', '');
+      }
+      return;
+    }
+    clearTimeout(savedTimer);
+    const what = outbox.size === 1 ? 'your answer' : outbox.size + ' answers';
+    const kept = outbox.size === 1 ? 'your answer is' : outbox.size + ' answers are';
+    let inFlight = false;
+    for (const e of outbox.values()) if (sending.has(e.key)) inFlight = true;
+    if (connected && inFlight) setSave('saving', 'Saving ' + what + '…');
+    else setSave('waiting', 'Waiting for the server — ' + kept + ' kept on this device');
+  }
   function setDone(n) { if (typeof n === 'number' && isFinite(n)) ui.done.textContent = String(n); }
   function clearUnit() {
     current = null;
@@ -10305,9 +10851,10 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     setState(state);
     setMessage(text);
   }
+  // Skipping needs the server; submitting does not (the outbox keeps the answer until it is back).
   function setBusyControls(on) {
     ui.skip.disabled = on || !connected;
-    if (form) for (const b of form.querySelectorAll('button[type="submit"], button:not([type]), input[type="submit"]')) b.disabled = on || !connected;
+    if (form) for (const b of form.querySelectorAll('button[type="submit"], button:not([type]), input[type="submit"]')) b.disabled = on;
   }
 
   // ---- socket -------------------------------------------------------------------------------------
@@ -10328,7 +10875,8 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
       connected = true;
       attempt = 0;
       setConn('connected', 'Connected');
-      setBusyControls(false);
+      setBusyControls(document.body.dataset.state !== 'working');
+      flush();
       resume();
     };
     sock.onmessage = (ev) => { if (gen === generation) receive(ev.data); };
@@ -10337,12 +10885,10 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
       connected = false;
       ws = null;
       pending.clear();
+      sending.clear();
       busy = false;
-      setBusyControls(true);
-      if (document.body.dataset.state === 'submitting') {
-        setState('working');
-        notify('The connection dropped before your answer was confirmed. It is kept here — submit again once reconnected.');
-      }
+      setBusyControls(document.body.dataset.state !== 'working');
+      showOutbox();
       scheduleReconnect();
     };
     sock.onerror = () => { /* onclose follows */ };
@@ -10382,6 +10928,11 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   function resume() {
     if (terminal || busy) return;
     const agent = current || storedAgent();
+    if (agent && pendingFor(agent.agent_id)) {  // its answer is in the outbox: the server's word on it decides
+      setState('submitting');
+      if (!form) setMessage('Saving your answer…');
+      return;
+    }
     if (agent) init(agent); else register();
   }
   function register() {
@@ -10431,14 +10982,14 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   }
   // The unit was lost (lease ran out, or the server no longer knows this agent): get the next one.
   function lostUnit(text) {
-    forgetAgent(current);
+    forgetAgent(current || storedAgent());
     clearUnit();
     notify(text, 10000);
     register();
   }
 
   function start(d) {
-    const agent = { agent_id: d.agent_id, token: d.token };
+    const agent = { agent_id: d.agent_id, token: d.token, unit_id: d.unit_id };
     const same = current && form && current.agent_id === d.agent_id && ui.task.contains(form);
     current = { agent_id: d.agent_id, token: d.token, unit_id: d.unit_id };
     store.set(agentKey, agent);
@@ -10450,6 +11001,8 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     ui.actions.hidden = false;
     setState('working');
     setBusyControls(false);
+    if (refused && refused.agent_id === d.agent_id && form) showErrors(refused.errors);
+    refused = null;
   }
 
   function render(page) {
@@ -10495,7 +11048,8 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
         if (el.checked) out[el.name] = el.value;
       } else if (type === 'checkbox') {
         if (!Array.isArray(out[el.name])) out[el.name] = [];
-        if (el.checked) out[el.name].push(el.value);
+)crowdline_asset"
+     R"crowdline_asset(        if (el.checked) out[el.name].push(el.value);
       } else if (tag === 'SELECT' && el.multiple) {
         out[el.name] = Array.from(el.selectedOptions, (o) => o.value);
       } else {
@@ -10560,40 +11114,96 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     if (target) target.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   }
 
+  // The answer goes into the outbox first (with its own key), then to the server: it is never only in flight.
   function submit() {
     if (!current || !form || busy) return;
-    const st = document.body.dataset.state;
-    if (st !== 'working') return;
-    if (!connected) { notify('Not connected — your answer is kept here; submit again once reconnected.'); return; }
+    if (document.body.dataset.state !== 'working' || pendingFor(current.agent_id)) return;
     const agent = current;
-    const submission = answers();
     saveDraft();
     clearErrors();
+    notify('');
+    keep({ agent_id: agent.agent_id, token: agent.token, unit_id: agent.unit_id, key: newKey(), submission: answers(), tries: 0, wait: 0 });
     setState('submitting');
     setBusyControls(true);
-    busy = true;
-    const sent = send('submit', { token: agent.token, submission }, agent.agent_id, (type, data) => {
-      busy = false;
-      if (type === 'submitted') {
-        forgetAgent(agent);
-        setDone(data.done);
-        clearUnit();
-        notify('Thank you — your answer was saved.', 4000);
-        return register();
+    flush();
+  }
+
+  // Sends every outbox entry that is neither in flight nor waiting out a backoff.
+  function flush() {
+    clearTimeout(flushTimer);
+    flushTimer = 0;
+    if (connected) {
+      const now = Date.now();
+      let next = Infinity;
+      for (const entry of outbox.values()) {
+        if (sending.has(entry.key)) continue;
+        if (entry.wait > now) next = Math.min(next, entry.wait);
+        else deliver(entry);
       }
-      setState('working');
-      setBusyControls(false);
-      if (type === 'submit_refused') return showErrors(data.errors);
-      if (type === 'error' && data.reason === 'unknown_agent') return lostUnit('This item was no longer reserved for you (it may have timed out). Here is the next one.');
-      if (type === 'error' && FATAL[data.reason]) return failed(data, false);
-      showErrors([{ field: '', message: data.message || 'The answer could not be saved. Please try again.' }]);
+      if (next !== Infinity) flushTimer = setTimeout(flush, next - now);
+    }
+    showOutbox();
+  }
+  function deliver(entry) {
+    const gen = generation;
+    let timer = 0;
+    const sent = send('submit', { token: entry.token, submission: entry.submission, key: entry.key }, entry.agent_id, (type, data) => {
+      clearTimeout(timer);
+      sending.delete(entry.key);
+      settle(entry, type, data);
     });
-    if (!sent) { busy = false; setState('working'); setBusyControls(false); }
+    if (!sent) return;
+    sending.add(entry.key);
+    timer = setTimeout(() => {
+      if (gen !== generation || !sending.has(entry.key)) return;
+      sending.delete(entry.key);
+      retryLater(entry);
+    }, SUBMIT_TIMEOUT_MS);
+  }
+  function retryLater(entry) {
+    if (!isPending(entry)) return;
+    entry.tries = (entry.tries || 0) + 1;
+    entry.wait = Date.now() + OUTBOX_BACKOFF_MS[Math.min(entry.tries, OUTBOX_BACKOFF_MS.length) - 1];
+    keep(entry);
+    flush();
+  }
+  // The server's word on an outbox entry: acknowledged (saved now, or saved before and sent again) → it
+  // leaves the outbox; server trouble → sent again later; any other refusal → shown, and dropped.
+  function settle(entry, type, data) {
+    if (!isPending(entry)) return;  // a late reply to an entry settled already
+    const held = current || storedAgent();
+    const mine = !!held && held.agent_id === entry.agent_id;
+    if (type === 'submitted') {
+      drop(entry);
+      showOutbox(true);
+      if (!mine) return notify('An answer you gave earlier was saved.', 4000);
+      forgetAgent(held);
+      setDone(data.done);
+      clearUnit();
+      notify('Thank you — your answer was saved.', 4000);
+      return register();
+    }
+    if (type === 'error' && TRANSIENT.has(data.reason)) return retryLater(entry);
+    drop(entry);
+    showOutbox();
+    const why = data.message || 'the server refused it';
+    if (!mine) return notify('An answer you gave earlier could not be saved: ' + why, 15000);
+    if (type === 'error' && FATAL[data.reason]) return failed(data, false);
+    if (type === 'error' && data.reason === 'conflict') return lostUnit('This item was already answered (perhaps in another tab). Here is the next one.');
+    if (type === 'error' && (data.reason === 'unknown_agent' || data.reason === 'not_your_unit'))
+      return lostUnit('Your answer could not be saved: this item was no longer reserved for you (it may have timed out). Here is the next one.');
+    const errors = type === 'submit_refused' ? data.errors : [{ field: '', message: data.message || 'The answer could not be saved. Please try again.' }];
+    if (!form) {  // after a reload: bring the unit back (with the draft), then show what to fix
+      refused = { agent_id: entry.agent_id, errors };
+      return resume();
+    }
+    setState('working');
+    setBusyControls(false);
+    showErrors(errors);
   }
 
   function skip() {
-)crowdline_asset"
-     R"crowdline_asset(    if (!current || busy || !connected || document.body.dataset.state !== 'working') return;
+    if (!current || busy || !connected || document.body.dataset.state !== 'working') return;
     const agent = current;
     busy = true;
     setBusyControls(true);
@@ -10613,7 +11223,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   }
 
   function heartbeat() {
-    if (!current || !connected) return;
+    if (!current || !connected || pendingFor(current.agent_id)) return;
     const agent = current;
     send('heartbeat', { token: agent.token }, agent.agent_id, (type, data) => {
       if (type === 'error' && data.reason === 'unknown_agent' && current === agent && !busy) {
@@ -10666,6 +11276,8 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   }
   setState('loading');
   setMessage('Connecting…');
+  loadOutbox();
+  showOutbox();
   setInterval(heartbeat, HEARTBEAT_MS);
   connect();
 })();
@@ -10689,8 +11301,18 @@ struct http_args {
     std::size_t max_connections = 1024;           ///< more open connections → 503 and closed
     std::size_t idle_timeout_seconds = 30;        ///< a request (or WebSocket silence) longer than this is cut off
     std::size_t disconnect_grace_seconds = 10;    ///< a closed WebSocket's units wait this long for a reload
+    std::size_t max_connections_per_address = 64;  ///< more from one client address → 503 and closed
+    std::size_t max_queued_bytes = std::size_t{4} << 20;  ///< more waiting to be sent to one WebSocket → closed
+    std::size_t ws_silence_timeout_seconds = 120;  ///< a WebSocket that sends no message this long is closed
+    std::string metrics_token{};                  ///< when set, `/metrics` needs `Authorization: Bearer <it>`
 
-    static constexpr std::array<config::description, 10> descriptions{{
+    /// Beast's `basic_fields` keeps a field's name and value lengths in 16 bits and throws past them; a
+    /// header block no longer than this cannot hold such a field.
+    static constexpr std::size_t max_header_limit = 65535;
+    /// The worker page (assets/worker.js) sends a heartbeat this often; the silence timeout must stay well above it.
+    static constexpr std::size_t page_heartbeat_seconds = 10;
+
+    static constexpr std::array<config::description, 14> descriptions{{
         {"host", "address to listen on (127.0.0.1 for this machine only, 0.0.0.0 for every interface)"},
         {"port", "TCP port; 0 picks a free one"},
         {"public_url", "the URL workers open, when the server is behind a proxy; empty: http://host:port"},
@@ -10701,6 +11323,12 @@ struct http_args {
         {"max_connections", "most connections open at once; more are refused with 503"},
         {"idle_timeout_seconds", "longest time a request may take to arrive, or a WebSocket may stay silent"},
         {"disconnect_grace_seconds", "how long a closed page keeps its unit, waiting for a reload"},
+        {"max_connections_per_address", "most connections open at once from one client address; more get 503"},
+        {"max_queued_bytes", "most bytes waiting to be sent to one WebSocket; a client that does not read past it is closed"},
+        {"ws_silence_timeout_seconds",
+         "a WebSocket that sends no message for this long is closed, even if it answers pings (the page sends a "
+         "heartbeat every 10 s)"},
+        {"metrics_token", "when set, /metrics answers only requests with Authorization: Bearer <this token>"},
     }};
 
     /// Each problem names its key.
@@ -10709,9 +11337,15 @@ struct http_args {
         if (threads == 0 || threads > 64) throw config_error("threads: must be between 1 and 64");
         if (max_body_bytes < 1024) throw config_error("max_body_bytes: must be at least 1024");
         if (max_header_bytes < 1024) throw config_error("max_header_bytes: must be at least 1024");
+        if (max_header_bytes > max_header_limit)
+            throw config_error("max_header_bytes: must be at most " + std::to_string(max_header_limit) +
+                               " (the most Beast's parser holds in one header field)");
         if (max_json_depth == 0) throw config_error("max_json_depth: must be > 0");
         if (max_connections == 0) throw config_error("max_connections: must be > 0");
         if (idle_timeout_seconds == 0) throw config_error("idle_timeout_seconds: must be > 0");
+        if (max_connections_per_address == 0) throw config_error("max_connections_per_address: must be > 0");
+        if (max_queued_bytes < 65536) throw config_error("max_queued_bytes: must be at least 65536");
+        if (ws_silence_timeout_seconds == 0) throw config_error("ws_silence_timeout_seconds: must be > 0");
     }
 };
 
@@ -10842,6 +11476,11 @@ struct http_counters {
     std::atomic<std::uint64_t> packet_latency_sum_ns{0};
     std::atomic<std::uint64_t> packets{0};
     std::atomic<std::uint64_t> groups{0};  ///< groups of packets handled together (one commit each)
+    std::atomic<std::uint64_t> refused_per_address{0};  ///< refused at `max_connections_per_address`
+    std::atomic<std::uint64_t> exceptions{0};        ///< exceptions caught on I/O threads (connection closed)
+    std::atomic<std::uint64_t> ws_overflows{0};      ///< WebSockets closed at `max_queued_bytes`
+    std::atomic<std::uint64_t> ws_silent{0};         ///< WebSockets closed after `ws_silence_timeout_seconds`
+    std::atomic<std::uint64_t> auth_failures{0};     ///< 401/403 replies (bad or unknown tokens)
 
     void observe(std::chrono::nanoseconds took) noexcept {
         auto seconds = std::chrono::duration<double>(took).count();
@@ -10858,6 +11497,7 @@ struct http_counters {
 };
 
 class http_state;
+struct http_harness;
 
 }  // namespace detail
 
@@ -10948,6 +11588,7 @@ public:
 private:
     friend class http;
     friend class detail::http_state;
+    friend struct detail::http_harness;
     std::atomic<bool> alive_{false};
     std::mutex mutex_;
     std::shared_ptr<message_handler const> message_;
@@ -10965,6 +11606,53 @@ namespace websocket = boost::beast::websocket;
 using tcp = boost::asio::ip::tcp;
 
 class ws_session;
+class http_state;
+
+/// Longest chunk extension accepted: the server uses none, so they only cost memory and time.
+inline constexpr std::size_t max_chunk_extension_bytes = 256;
+/// Room in the read buffer past the header limit, for a chunk-size line or what follows the last chunk;
+/// never past `http_args::max_header_limit`, so no trailer field can be longer than Beast holds.
+inline constexpr std::size_t read_buffer_slack = 1024;
+/// How long a connection over a limit has to send `GET /healthz` before it is closed.
+inline constexpr std::chrono::seconds refused_read_deadline{2};
+/// Bad-token replies an address gets at full speed; after them each refusal waits `auth_delay_step`,
+/// doubled on each further failure, up to `max_auth_delay`. A failure older than `auth_failure_memory` is forgotten.
+inline constexpr std::uint64_t free_auth_failures = 3;
+inline constexpr std::chrono::milliseconds auth_delay_step{50};
+inline constexpr std::chrono::milliseconds max_auth_delay{2000};
+inline constexpr std::chrono::minutes auth_failure_memory{15};
+/// Addresses whose failures are remembered; past it the one whose last failure is oldest is forgotten.
+inline constexpr std::size_t max_tracked_addresses = 4096;
+
+/// Whether a reply refuses a token (an unknown or wrong invite, agent or requester token): what guessing gets.
+[[nodiscard]] inline bool is_auth_failure(unsigned status) noexcept { return status == 401 || status == 403; }
+
+/// One connection's place in the limits: counted in `connections_open` and in its address's count while it
+/// lives; moves from the HTTP session to the WebSocket it becomes.
+class connection_slot {
+public:
+    connection_slot() = default;
+    connection_slot(std::shared_ptr<http_state> st, asio::ip::address a) : state_(std::move(st)), address_(std::move(a)) {}
+    connection_slot(connection_slot&& o) noexcept : state_(std::move(o.state_)), address_(o.address_) {}
+    connection_slot& operator=(connection_slot&& o) noexcept {
+        if (this != &o) {
+            release();
+            state_ = std::move(o.state_);
+            address_ = o.address_;
+        }
+        return *this;
+    }
+    connection_slot(connection_slot const&) = delete;
+    connection_slot& operator=(connection_slot const&) = delete;
+    ~connection_slot() { release(); }
+    /// The client's address; unspecified for a connection that is not a socket (the fuzz harness).
+    [[nodiscard]] asio::ip::address const& address() const noexcept { return address_; }
+
+private:
+    void release() noexcept;
+    std::shared_ptr<http_state> state_;
+    asio::ip::address address_;
+};
 
 /// What every session shares with the server: settings, routes, counters, and which WebSocket holds
 /// which agent. Held by shared_ptr, so a session outliving `http::shutdown` touches nothing freed.
@@ -11001,6 +11689,67 @@ public:
     /// A WebSocket closed: after the grace period, each agent it still holds is a disconnect.
     void closed(std::uint64_t session, std::vector<agent_id> agents);
 
+    // --- connection slots ------------------------------------------------------------------------------
+    /// Takes a slot for a new connection from `a`; `refusal` says why it is over a limit (empty when not).
+    connection_slot open_connection(asio::ip::address const& a, std::optional<http_response>& refusal) {
+        counters.connections_total.fetch_add(1);
+        auto const open = counters.connections_open.fetch_add(1) + 1;
+        std::size_t from_address = 0;
+        {
+            std::lock_guard l{slots_mutex_};
+            from_address = ++per_address_[a];
+        }
+        connection_slot slot{shared_from_this(), a};
+        if (open > args.max_connections) {
+            counters.connections_refused.fetch_add(1);
+            refusal = http_response::error(503, "too_many_connections", "the server is at its connection limit");
+        } else if (from_address > args.max_connections_per_address) {
+            counters.connections_refused.fetch_add(1);
+            counters.refused_per_address.fetch_add(1);
+            refusal = http_response::error(503, "too_many_connections",
+                                           "too many connections from " + a.to_string() + " (limit " +
+                                               std::to_string(args.max_connections_per_address) + ")");
+        }
+        return slot;
+    }
+    void close_connection(asio::ip::address const& a) noexcept {
+        counters.connections_open.fetch_sub(1);
+        std::lock_guard l{slots_mutex_};
+        if (auto it = per_address_.find(a); it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+    }
+
+    // --- guessing ----------------------------------------------------------------------------------------
+    /// How long a reply to `a` waits; `failed`: this reply refuses a token. Only refusals wait: the
+    /// guesser is slowed, while the other requests from its address (a NAT, the requester's dashboard on
+    /// the same machine as a page with a stale token) are not.
+    std::chrono::milliseconds reply_delay(asio::ip::address const& a, bool failed) {
+        if (!failed || a.is_unspecified()) return std::chrono::milliseconds{0};
+        counters.auth_failures.fetch_add(1, std::memory_order_relaxed);
+        auto const now = std::chrono::steady_clock::now();
+        auto const key = a.to_string();
+        std::lock_guard l{auth_mutex_};
+        auto it = auth_.find(key);
+        if (it == auth_.end()) {
+            if (auth_.size() >= max_tracked_addresses) forget(auth_order_.begin()->second);
+            it = auth_.emplace(key, auth_entry{}).first;
+        }
+        auto& e = it->second;
+        if (now - e.last > auth_failure_memory) {
+            if (e.failures > free_auth_failures) slowed_.fetch_sub(1);
+            e.failures = 0;
+        }
+        if (++e.failures == free_auth_failures + 1) slowed_.fetch_add(1);
+        auth_order_.erase(e.order);
+        e.order = ++auth_sequence_;
+        auth_order_[e.order] = key;
+        e.last = now;
+        if (e.failures <= free_auth_failures) return std::chrono::milliseconds{0};
+        auto const doublings = std::min<std::uint64_t>(e.failures - free_auth_failures - 1, 16);
+        return std::min(max_auth_delay, auth_delay_step * (std::int64_t{1} << doublings));
+    }
+    /// Addresses whose replies are being slowed now.
+    [[nodiscard]] std::size_t addresses_slowed() const noexcept { return slowed_.load(std::memory_order_relaxed); }
+
     // --- group commit ----------------------------------------------------------------------------------
     /// A packet waiting for its group; `done` gets the reply and the request's id (it posts to its session).
     struct queued_packet {
@@ -11021,7 +11770,33 @@ private:
     bool flush_posted_ = false;
     std::mutex bind_mutex_;
     std::unordered_map<agent_id, std::pair<std::uint64_t, std::weak_ptr<ws_session>>> bound_;
+
+    std::mutex slots_mutex_;
+    std::map<asio::ip::address, std::size_t> per_address_;
+
+    struct auth_entry {
+        std::uint64_t failures = 0;
+        std::uint64_t order = 0;  ///< key in `auth_order_`
+        std::chrono::steady_clock::time_point last{};
+    };
+    void forget(std::string const& key) {
+        auto it = auth_.find(key);
+        if (it == auth_.end()) return;
+        if (it->second.failures > free_auth_failures) slowed_.fetch_sub(1);
+        auth_order_.erase(it->second.order);
+        auth_.erase(it);
+    }
+    std::mutex auth_mutex_;
+    std::unordered_map<std::string, auth_entry> auth_;
+    std::map<std::uint64_t, std::string> auth_order_;  ///< oldest failure first: what is evicted
+    std::uint64_t auth_sequence_ = 0;
+    std::atomic<std::size_t> slowed_{0};
 };
+
+inline void connection_slot::release() noexcept {
+    if (state_) state_->close_connection(address_);
+    state_.reset();
+}
 
 /// A reply packet as text, with the request's id when it had one.
 inline std::string reply_text(packet const& reply, nlohmann::json const* id) {
@@ -11094,14 +11869,18 @@ inline void http_state::flush() {
 }
 
 /// A WebSocket: reads packets, replies in order, and carries the server's pushes, all on one strand.
+/// Messages are read frame by frame against `max_body_bytes`, so one over it gets the `too_large` packet
+/// before the close. What waits to be sent is capped (`max_queued_bytes`); past a quarter of it, reading
+/// pauses until the client has read. A watchdog closes it when it stays silent past
+/// `ws_silence_timeout_seconds` or does not read for `idle_timeout_seconds` while replies wait.
 class ws_session : public std::enable_shared_from_this<ws_session> {
 public:
-    ws_session(std::shared_ptr<http_state> st, tcp::socket&& socket, std::uint64_t id)
-        : state_(std::move(st)), ws_(std::move(socket)), id_(id) {}
+    ws_session(std::shared_ptr<http_state> st, tcp::socket&& socket, std::uint64_t id, connection_slot slot)
+        : state_(std::move(st)), ws_(std::move(socket)), id_(id), slot_(std::move(slot)),
+          watchdog_(ws_.get_executor()) {}
 
     ~ws_session() {
         state_->counters.websockets_open.fetch_sub(1);
-        state_->counters.connections_open.fetch_sub(1);
         if (!state_->stopping.load()) state_->closed(id_, {agents_.begin(), agents_.end()});
     }
 
@@ -11114,29 +11893,85 @@ public:
         t.idle_timeout = std::chrono::seconds(state_->args.idle_timeout_seconds);
         t.keep_alive_pings = true;  // a live page answers pings; a dead one is closed after idle_timeout
         ws_.set_option(t);
-        ws_.read_message_max(state_->args.max_body_bytes);
+        ws_.read_message_max(0);  // no limit in Beast: read() checks the size itself, to answer too_large first
+        last_heard_ = last_sent_ = std::chrono::steady_clock::now();
         ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
     }
 
     /// From any thread: queue a text for this socket.
     void push(std::string text) {
         asio::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
-            self->queue(std::move(text));
+            self->guarded([&] { self->queue(std::move(text)); });
         });
     }
 
 private:
+    /// Runs a handler's body; an exception closes this socket only (and is counted).
+    template <class Body>
+    void guarded(Body&& body) {
+        try {
+            body();
+        } catch (...) {
+            state_->counters.exceptions.fetch_add(1);
+            drop();
+        }
+    }
+    /// Closes the socket at once: pending operations end, and with them the session (a normal disconnect).
+    void drop() {
+        dropped_ = true;
+        watchdog_.cancel();
+        beast::get_lowest_layer(ws_).close();
+    }
+
     void on_accept(beast::error_code ec) {
         if (ec) return;
+        watch();
         read();
     }
+    void watch() {
+        watchdog_.expires_after(std::chrono::seconds(1));
+        watchdog_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+            if (ec) return;
+            if (auto self = weak.lock()) self->guarded([&] { self->on_watch(); });
+        });
+    }
+    void on_watch() {
+        if (dropped_) return;
+        auto const now = std::chrono::steady_clock::now();
+        if (now - last_heard_ >= std::chrono::seconds(state_->args.ws_silence_timeout_seconds)) {
+            state_->counters.ws_silent.fetch_add(1);
+            return drop();
+        }
+        if (!outbox_.empty() && now - last_sent_ >= std::chrono::seconds(state_->args.idle_timeout_seconds)) {
+            state_->counters.timeouts.fetch_add(1);  // replies wait and the client does not read them
+            return drop();
+        }
+        watch();
+    }
+
     void read() {
+        if (dropped_ || closing_) return;
+        if (outbox_bytes_ > high_water()) {
+            paused_ = true;  // on_write resumes once the client has read
+            return;
+        }
         buffer_.clear();
-        ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+        read_more();
+    }
+    void read_more() {
+        auto const limit = state_->args.max_body_bytes + 1 - buffer_.size();
+        ws_.async_read_some(buffer_, limit, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
     }
     void on_read(beast::error_code ec, std::size_t) {
-        if (ec == websocket::error::message_too_big) {
-            // The limit is part of the protocol: say why, then close (the frame's rest was not read).
+        guarded([&] { handle_read(ec); });
+    }
+    void handle_read(beast::error_code ec) {
+        if (ec) {
+            if (ec == beast::error::timeout) state_->counters.timeouts.fetch_add(1);
+            return;
+        }
+        if (buffer_.size() > state_->args.max_body_bytes) {
+            // The limit is part of the protocol: say why, then close (the message's rest is not read).
             queue(reply_text(packet::error(std::string(packet_errors::too_large),
                                            "message over the limit of " + std::to_string(state_->args.max_body_bytes) +
                                                " bytes"),
@@ -11144,21 +11979,31 @@ private:
             closing_ = true;
             return;
         }
-        if (ec) {
-            if (ec == beast::error::timeout) state_->counters.timeouts.fetch_add(1);
-            return;
-        }
+        if (!ws_.is_message_done()) return read_more();
+        last_heard_ = std::chrono::steady_clock::now();
         if (!ws_.got_text())
             return answered(packet::error(std::string(packet_errors::invalid_json), "binary messages are not packets"), {});
         state_->enqueue({beast::buffers_to_string(buffer_.data()), std::nullopt,
                          [self = shared_from_this()](packet reply, nlohmann::json id) {
                              asio::post(self->ws_.get_executor(), [self, reply = std::move(reply), id = std::move(id)] {
-                                 self->answered(reply, id);
+                                 self->guarded([&] { self->answered(reply, id); });
                              });
                          }});
     }
     /// The reply to the last packet read: sent, and only then is the next one read (replies stay in order).
+    /// A refused token from an address that keeps sending bad ones waits first.
     void answered(packet const& reply, nlohmann::json const& id) {
+        auto const delay = state_->reply_delay(slot_.address(), is_auth_failure(status_for(reply)));
+        if (delay.count() > 0) {
+            auto timer = std::make_shared<asio::steady_timer>(ws_.get_executor(), delay);
+            timer->async_wait([self = shared_from_this(), timer, reply, id](beast::error_code) {
+                self->guarded([&] { self->send_reply(reply, id); });
+            });
+            return;
+        }
+        send_reply(reply, id);
+    }
+    void send_reply(packet const& reply, nlohmann::json const& id) {
         track(reply);
         queue(reply_text(reply, id.is_null() ? nullptr : &id));
         read();
@@ -11175,7 +12020,15 @@ private:
             state_->bind(a, id_, weak_from_this());
         }
     }
+    [[nodiscard]] std::size_t high_water() const noexcept { return state_->args.max_queued_bytes / 4; }
     void queue(std::string text) {
+        if (dropped_ || closing_) return;
+        if (!outbox_.empty() && outbox_bytes_ + text.size() > state_->args.max_queued_bytes) {
+            state_->counters.ws_overflows.fetch_add(1);  // a client that does not read its replies
+            return drop();
+        }
+        if (outbox_.empty()) last_sent_ = std::chrono::steady_clock::now();
+        outbox_bytes_ += text.size();
         outbox_.push_back(std::move(text));
         if (outbox_.size() == 1) write();
     }
@@ -11184,20 +12037,35 @@ private:
         ws_.async_write(asio::buffer(outbox_.front()), beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
     }
     void on_write(beast::error_code ec, std::size_t) {
-        if (ec) return;
-        outbox_.pop_front();
-        if (!outbox_.empty()) return write();
-        if (closing_)
-            ws_.async_close(websocket::close_code::too_big, [self = shared_from_this()](beast::error_code) {});
+        guarded([&] {
+            if (ec) return;
+            last_sent_ = std::chrono::steady_clock::now();
+            outbox_bytes_ -= outbox_.front().size();
+            outbox_.pop_front();
+            if (!outbox_.empty()) write();
+            if (paused_ && outbox_bytes_ <= high_water()) {
+                paused_ = false;
+                read();
+            }
+            if (outbox_.empty() && closing_)
+                ws_.async_close(websocket::close_code::too_big, [self = shared_from_this()](beast::error_code) {});
+        });
     }
 
     std::shared_ptr<http_state> state_;
     websocket::stream<beast::tcp_stream> ws_;
     std::uint64_t id_;
+    connection_slot slot_;
+    asio::steady_timer watchdog_;
     beast::flat_buffer buffer_;
     std::deque<std::string> outbox_;
+    std::size_t outbox_bytes_ = 0;
     std::set<agent_id> agents_;
-    bool closing_ = false;
+    std::chrono::steady_clock::time_point last_heard_{};  ///< last whole message read
+    std::chrono::steady_clock::time_point last_sent_{};   ///< last write finished (or the outbox filled)
+    bool paused_ = false;   ///< reading waits for the outbox to drain
+    bool closing_ = false;  ///< too_large sent: close after the outbox
+    bool dropped_ = false;
 };
 
 inline void http_state::closed(std::uint64_t session, std::vector<agent_id> agents) {
@@ -11229,36 +12097,70 @@ inline void http_state::closed(std::uint64_t session, std::vector<agent_id> agen
     });
 }
 
-/// An HTTP/1.1 connection: reads requests one at a time under a deadline, answers, keeps alive.
-class http_session : public std::enable_shared_from_this<http_session> {
+/// Sets a deadline on a socket stream; other streams (the fuzz harness's in-memory one) have none.
+inline void set_deadline(beast::tcp_stream& s, std::chrono::steady_clock::duration d) { s.expires_after(d); }
+template <class Stream>
+void set_deadline(Stream&, std::chrono::steady_clock::duration) {}
+/// Ends the sending side (the client sees the end of the response); the socket closes with the session.
+inline void shutdown_send(beast::tcp_stream& s) {
+    beast::error_code ec;
+    s.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+template <class Stream>
+void shutdown_send(Stream& s) {
+    s.close();
+}
+
+/// An HTTP/1.1 connection: reads requests one at a time under a deadline, answers, keeps alive. A
+/// template on its stream so the fuzz target drives this same code over an in-memory stream.
+template <class Stream>
+class basic_http_session : public std::enable_shared_from_this<basic_http_session<Stream>> {
 public:
-    http_session(std::shared_ptr<http_state> st, tcp::socket&& socket, std::uint64_t id)
-        : state_(std::move(st)), stream_(std::move(socket)), id_(id) {}
-    ~http_session() {
-        if (!upgraded_) state_->counters.connections_open.fetch_sub(1);
-    }
+    basic_http_session(std::shared_ptr<http_state> st, Stream&& stream, std::uint64_t id, connection_slot slot)
+        : state_(std::move(st)), stream_(std::move(stream)), id_(id), slot_(std::move(slot)),
+          buffer_(std::min(state_->args.max_header_bytes + read_buffer_slack, http_args::max_header_limit)) {}
 
     void start() {
-        asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&http_session::read, shared_from_this()));
+        asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&basic_http_session::read, this->shared_from_this()));
     }
-    /// Over the connection limit: one 503, then close.
-    void refuse() {
-        asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-            self->respond(http_response::error(503, "too_many_connections", "the server is at its connection limit"),
-                          false, 11);
-        });
+    /// Over a connection limit: the one request it may make, within a short deadline, is `GET /healthz`
+    /// (so a full server still answers its health check); anything else gets `why` (503), then a close.
+    void refuse(http_response why) {
+        refusal_ = std::move(why);
+        start();
     }
 
 private:
+    /// Runs a handler's body; an exception closes this connection only (and is counted).
+    template <class Body>
+    void guarded(Body&& body) {
+        try {
+            body();
+        } catch (...) {
+            state_->counters.exceptions.fetch_add(1);
+            beast::get_lowest_layer(stream_).close();
+        }
+    }
+
     void read() {
-        parser_.emplace();
-        parser_->body_limit(state_->args.max_body_bytes);
-        parser_->header_limit(static_cast<std::uint32_t>(state_->args.max_header_bytes));
-        stream_.expires_after(std::chrono::seconds(state_->args.idle_timeout_seconds));
-        bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+        guarded([&] {
+            head_ = false;
+            parser_.emplace();
+            parser_->body_limit(state_->args.max_body_bytes);
+            parser_->header_limit(static_cast<std::uint32_t>(state_->args.max_header_bytes));
+            // Chunk extensions are not counted by Beast's limits; the server uses none, so a long one is refused.
+            parser_->on_chunk_header(refuse_long_extensions_);
+            if (refusal_) set_deadline(stream_, refused_read_deadline);
+            else set_deadline(stream_, std::chrono::seconds(state_->args.idle_timeout_seconds));
+            bhttp::async_read(stream_, buffer_, *parser_,
+                              beast::bind_front_handler(&basic_http_session::on_read, this->shared_from_this()));
+        });
     }
 
     void on_read(beast::error_code ec, std::size_t) {
+        guarded([&] { handle_read(ec); });
+    }
+    void handle_read(beast::error_code ec) {
         if (ec == bhttp::error::end_of_stream) return close();
         if (ec == beast::error::timeout) {
             state_->counters.timeouts.fetch_add(1);
@@ -11269,8 +12171,20 @@ private:
                                                 "request body over the limit of " +
                                                     std::to_string(state_->args.max_body_bytes) + " bytes"),
                            false, 11);
-        if (ec == bhttp::error::header_limit)
-            return respond(http_response::error(431, "header_too_large", "request header over the limit"), false, 11);
+        // The read buffer holds at most the header limit (and a little): a header, or a chunk-size line or
+        // trailer part, that does not fit in it overflows it.
+        bool const in_body = ec == bhttp::error::buffer_overflow && parser_->is_header_done();
+        if (ec == bhttp::error::header_limit || (ec == bhttp::error::buffer_overflow && !in_body))
+            return respond(http_response::error(431, "header_too_large",
+                                                "request header over the limit of " +
+                                                    std::to_string(state_->args.max_header_bytes) + " bytes"),
+                           false, 11);
+        if (in_body || ec == bhttp::error::bad_chunk_extension)
+            return respond(http_response::error(400, "bad_request",
+                                                "chunk extension or trailer over the limit (extensions: " +
+                                                    std::to_string(max_chunk_extension_bytes) + " bytes, trailers: " +
+                                                    std::to_string(state_->args.max_header_bytes) + " bytes)"),
+                           false, 11);
         if (ec) {
             if (ec == asio::error::operation_aborted || ec == asio::error::eof || ec == asio::error::connection_reset) return;
             return respond(http_response::error(400, "bad_request", "malformed HTTP request"), false, 11);
@@ -11278,12 +12192,24 @@ private:
         auto req = parser_->release();
         host_.clear();
         if (auto h = req.find(bhttp::field::host); h != req.end()) host_ = std::string(h->value());
+        head_ = req.method() == bhttp::verb::head;
+        if (refusal_) {
+            bool const health = (req.method() == bhttp::verb::get || head_) && req.target() == "/healthz";
+            return respond(health ? route(http_request{std::string(req.method_string()), "/healthz", {}, {}, {}})
+                                  : *refusal_,
+                           false, req.version());
+        }
         if (websocket::is_upgrade(req)) {
             if (req.target() != "/ws")
                 return respond(http_response::error(404, "not_found", "WebSocket endpoint is /ws"), false, req.version());
-            upgraded_ = true;  // the connection now counts as the WebSocket's
-            std::make_shared<ws_session>(state_, stream_.release_socket(), id_)->start(std::move(req));
-            return;
+            if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+                // The connection and its slot now belong to the WebSocket.
+                std::make_shared<ws_session>(state_, stream_.release_socket(), id_, std::move(slot_))->start(std::move(req));
+                return;
+            } else {
+                return respond(http_response::error(501, "not_implemented", "no WebSocket on this stream"), false,
+                               req.version());
+            }
         }
         serve(req);
     }
@@ -11302,11 +12228,11 @@ private:
         if (auto it = req.find(bhttp::field::authorization); it != req.end()) r.authorization = std::string(it->value());
         if (auto type = packet_endpoint(r)) {
             // A packet joins the group being gathered; its reply comes back on this connection's strand.
-            state_->enqueue({std::move(r.body), *type, [self = shared_from_this(), keep_alive, version](packet reply, nlohmann::json id) {
+            state_->enqueue({std::move(r.body), *type, [self = this->shared_from_this(), keep_alive, version](packet reply, nlohmann::json id) {
                                  http_response res{status_for(reply), "application/json",
                                                    reply_text(reply, id.is_null() ? nullptr : &id)};
                                  asio::dispatch(self->stream_.get_executor(), [self, res = std::move(res), keep_alive, version]() mutable {
-                                     self->respond(std::move(res), keep_alive, version);
+                                     self->guarded([&] { self->respond(std::move(res), keep_alive, version); });
                                  });
                              }});
             return;
@@ -11326,12 +12252,20 @@ private:
         return std::nullopt;
     }
 
+    /// HEAD is answered as GET is, without the body (`respond`), on every route.
     http_response route(http_request const& r) {
-        if (r.method == "GET" || r.method == "HEAD") {
+        bool const get = r.method == "GET" || r.method == "HEAD";
+        if (get) {
             if (r.path == "/healthz")
                 return state_->channel.is_alive() ? http_response::json(200, {{"status", "ok"}})
                                                   : http_response::error(503, "unavailable", "not deployed");
-            if (r.path == "/metrics") return metrics();
+            if (r.path == "/metrics") {
+                auto const& token = state_->args.metrics_token;
+                if (!token.empty() && !crowdline::detail::same_token(r.bearer_token(), token))
+                    return http_response::error(401, "unauthorized",
+                                                "/metrics needs Authorization: Bearer <server.metrics_token>");
+                return metrics();
+            }
             std::string_view asset = r.path;
             if (asset == "/") asset = "/worker.html";
             else if (asset == "/review") asset = "/review.html";
@@ -11342,7 +12276,9 @@ private:
         bool path_known = false;  ///< another method is served there: 405, not 404
         {
             std::lock_guard l{state_->routes_mutex};
-            if (auto it = state_->routes.find({r.method, r.path}); it != state_->routes.end()) handler = it->second;
+            auto it = state_->routes.find({r.method, r.path});
+            if (it == state_->routes.end() && r.method == "HEAD") it = state_->routes.find({"GET", r.path});
+            if (it != state_->routes.end()) handler = it->second;
             else path_known = std::ranges::any_of(state_->routes, [&](auto const& route) { return route.first.second == r.path; });
         }
         if (handler) {
@@ -11368,9 +12304,21 @@ private:
         line("crowdline_http_connections_total", "Connections accepted.", "counter", c.connections_total.load());
         line("crowdline_http_connections_refused_total", "Connections refused at the limit.", "counter",
              c.connections_refused.load());
+        line("crowdline_http_connections_refused_per_address_total",
+             "Connections refused at the limit per client address.", "counter", c.refused_per_address.load());
         line("crowdline_http_websockets_open", "WebSockets open now.", "gauge", c.websockets_open.load());
         line("crowdline_http_timeouts_total", "Requests or sockets cut off by the idle timeout.", "counter",
              c.timeouts.load());
+        line("crowdline_http_websocket_overflows_total", "WebSockets closed because their replies were not read.",
+             "counter", c.ws_overflows.load());
+        line("crowdline_http_websocket_silent_total", "WebSockets closed after the silence timeout.", "counter",
+             c.ws_silent.load());
+        line("crowdline_http_exceptions_total", "Exceptions caught on I/O threads (each closed its connection).",
+             "counter", c.exceptions.load());
+        line("crowdline_http_auth_failures_total", "Replies refusing a token (401 and 403).", "counter",
+             c.auth_failures.load());
+        line("crowdline_http_addresses_slowed", "Client addresses whose token refusals are delayed.", "gauge",
+             state_->addresses_slowed());
         out += "# HELP crowdline_http_responses_total HTTP responses by status class.\n"
                "# TYPE crowdline_http_responses_total counter\n";
         for (int k = 1; k <= 5; ++k)
@@ -11398,7 +12346,21 @@ private:
         return {200, "text/plain; version=0.0.4; charset=utf-8", std::move(out)};
     }
 
+    /// Sends `r`; a refused token from an address that keeps sending bad ones waits first (`reply_delay`).
     void respond(http_response r, bool keep_alive, unsigned version) {
+        auto const delay = state_->reply_delay(slot_.address(), is_auth_failure(r.status));
+        if (delay.count() > 0) {
+            set_deadline(stream_, delay + std::chrono::seconds(state_->args.idle_timeout_seconds));
+            auto timer = std::make_shared<asio::steady_timer>(stream_.get_executor(), delay);
+            timer->async_wait([self = this->shared_from_this(), timer, r = std::move(r), keep_alive, version](beast::error_code) mutable {
+                self->guarded([&] { self->write(std::move(r), keep_alive, version); });
+            });
+            return;
+        }
+        write(std::move(r), keep_alive, version);
+    }
+
+    void write(http_response r, bool keep_alive, unsigned version) {
         state_->counters.response(r.status);
         auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), version);
         res->set(bhttp::field::server, "crowdline");
@@ -11412,30 +12374,40 @@ private:
         res->keep_alive(keep_alive);
         res->body() = std::move(r.body);
         res->prepare_payload();
-        stream_.expires_after(std::chrono::seconds(state_->args.idle_timeout_seconds));
+        if (head_) res->body().clear();  // HEAD: the GET's Content-Length, no body
+        set_deadline(stream_, std::chrono::seconds(state_->args.idle_timeout_seconds));
         bhttp::async_write(stream_, *res,
-                           [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+                           [self = this->shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
                                if (ec) return;
-                               if (!keep_alive) return self->close();
-                               self->read();
+                               self->guarded([&] {
+                                   if (!keep_alive) return self->close();
+                                   self->read();
+                               });
                            });
     }
 
-    void close() {
-        beast::error_code ec;
-        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    }
+    void close() { shutdown_send(stream_); }
 
     std::shared_ptr<http_state> state_;
-    beast::tcp_stream stream_;
+    Stream stream_;
     std::uint64_t id_;
-    beast::flat_buffer buffer_;
+    connection_slot slot_;
+    beast::flat_buffer buffer_;  ///< capped: no part of a request that Beast does not count grows it
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     std::string host_;  ///< the Host header of the request being answered (for the CSP's WebSocket source)
-    bool upgraded_ = false;
+    bool head_ = false;  ///< the request being answered is HEAD
+    std::optional<http_response> refusal_;  ///< over a limit: what anything but /healthz gets
+    /// The parser keeps a reference to its chunk-header callback, so it lives here.
+    struct {
+        void operator()(std::uint64_t, beast::string_view extensions, beast::error_code& ec) const {
+            if (extensions.size() > max_chunk_extension_bytes) ec = bhttp::error::bad_chunk_extension;
+        }
+    } refuse_long_extensions_;
 };
 
-/// Accepts connections, each on its own strand, and enforces the connection limit.
+using http_session = basic_http_session<beast::tcp_stream>;
+
+/// Accepts connections, each on its own strand, and enforces the connection limits.
 class http_listener : public std::enable_shared_from_this<http_listener> {
 public:
     http_listener(std::shared_ptr<http_state> st, asio::io_context& io, tcp::endpoint at)
@@ -11465,15 +12437,19 @@ private:
     void on_accept(beast::error_code ec, tcp::socket socket) {
         if (ec == asio::error::operation_aborted || state_->stopping.load()) return;
         if (!ec) {
-            auto& c = state_->counters;
-            c.connections_total.fetch_add(1);
-            auto open = c.connections_open.fetch_add(1) + 1;
-            auto session = std::make_shared<http_session>(state_, std::move(socket), ++next_id_);
-            if (open > state_->args.max_connections) {
-                c.connections_refused.fetch_add(1);
-                session->refuse();
-            } else {
-                session->start();
+            try {
+                beast::error_code peer_ec;
+                auto const peer = socket.remote_endpoint(peer_ec);
+                if (!peer_ec) {
+                    std::optional<http_response> refusal;
+                    auto slot = state_->open_connection(peer.address(), refusal);
+                    auto session = std::make_shared<http_session>(state_, beast::tcp_stream(std::move(socket)), ++next_id_,
+                                                                  std::move(slot));
+                    if (refusal) session->refuse(std::move(*refusal));
+                    else session->start();
+                }
+            } catch (...) {  // e.g. out of memory: that connection is lost, the server goes on
+                state_->counters.exceptions.fetch_add(1);
             }
         }
         accept();
@@ -11521,7 +12497,14 @@ public:
         state_->metrics_source = std::move(pending_metrics_);
         boost::system::error_code ec;
         auto address = boost::asio::ip::make_address(args_.host, ec);
-        if (ec) throw config_error("host: \"" + args_.host + "\" is not an IP address");
+        if (ec) {  // a host name: its first address (one that does not resolve fails here, before anything else)
+            boost::asio::ip::tcp::resolver resolver{*io_};
+            auto const found = resolver.resolve(args_.host, "", ec);
+            if (ec || found.empty())
+                throw config_error("host: \"" + args_.host + "\" is neither an IP address nor a name that resolves (" +
+                                   (ec ? ec.message() : std::string("no address")) + ")");
+            address = found.begin()->endpoint().address();
+        }
         listener_ = std::make_shared<detail::http_listener>(state_, *io_, detail::tcp::endpoint{address, args_.port});
         channel_.state_ = state_;
         stage_ = stage::prepared;
@@ -11535,7 +12518,19 @@ public:
         if (stage_ == stage::deployed) return url_locked();
         listener_->start();
         channel_.alive_ = true;
-        for (std::size_t i = 0; i < args_.threads; ++i) threads_.emplace_back([io = io_.get()] { io->run(); });
+        // No input may end the process: an exception out of a handler (Beast's parser can throw) has closed
+        // its connection by unwinding; the thread counts it and goes on serving.
+        for (std::size_t i = 0; i < args_.threads; ++i)
+            threads_.emplace_back([io = io_.get(), st = state_] {
+                for (;;) {
+                    try {
+                        io->run();
+                        return;
+                    } catch (...) {
+                        st->counters.exceptions.fetch_add(1);
+                    }
+                }
+            });
         stage_ = stage::deployed;
         return url_locked();
     }
@@ -11635,7 +12630,8 @@ static_assert(architect<http>, "architects::http must model crowdline::architect
 
 BOOST_HANA_ADAPT_STRUCT(crowdline::architects::http_args, host, port, public_url, threads, max_body_bytes,
                         max_header_bytes, max_json_depth, max_connections, idle_timeout_seconds,
-                        disconnect_grace_seconds);
+                        disconnect_grace_seconds, max_connections_per_address, max_queued_bytes,
+                        ws_silence_timeout_seconds, metrics_token);
 // ---- crowdline/ops/review_routes.hpp
 /// The requester's side of a served campaign: the review API and live dashboard behind the review page,
 /// JSONL export, and the campaign's Prometheus metrics, added to an `architects::http` server for one
@@ -11643,7 +12639,9 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::architects::http_args, host, port, public_url
 /// → 401, a wrong one → 403, and nothing is read or changed.
 ///
 ///  - `GET  /api/review/units?status=completed|accepted|rejected|soft_rejected|all`
-///  - `POST /api/review/decide` `{agent_id, action: approve|reject|soft_reject, note?, bonus?, block?}`
+///  - `POST /api/review/decide` `{agent_id, action: approve|reject|soft_reject, note?, bonus?, block?}` —
+///    all or nothing (`pipeline::decide`): every field is checked first (a bonus must be a number
+///    0 < bonus ≤ `max_bonus`; 0 or null means none), and the reply says what was recorded
 ///  - `POST /api/review/block` `{worker_id, block: bool, note?}`
 ///  - `POST /api/review/link` `{worker, action: revoke|renew}` — with a provider that has invite links
 ///    (`revoke_link`, `renew_link`, e.g. `providers::in_house`); renew answers the new `invite` token
@@ -11651,13 +12649,18 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::architects::http_args, host, port, public_url
 ///  - `GET  /api/export?format=jsonl`
 ///
 /// Each handler runs under the pipeline's lock (`pipeline::locked`), so a review never races the worker
-/// pool on the store. Errors are `{"error": {reason, message}}` with 400 / 404 / 409 / 402 statuses.
+/// pool on the store; the dashboard and the metrics read the pipeline's running counts, never every unit.
+/// Errors are `{"error": {reason, message}}` with 400 / 404 / 409 / 402 statuses; a body that is not what
+/// an endpoint expects (a wrong type, a number out of range) is a 400 naming the field.
 
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -11673,6 +12676,8 @@ struct review_routes_options {
     /// Called under the pipeline's lock after `/api/review/link` revoked or renewed a link, so a program can
     /// keep its links across restarts (`crowdline serve` rewrites `<db>.secrets.json`).
     std::function<void()> links_changed{};
+    /// The largest bonus one review action may pay: a typo (an extra zero, 1e30) is refused with 400.
+    double max_bonus = 1000;
 };
 
 namespace detail {
@@ -11709,12 +12714,57 @@ inline nlohmann::json parse_body(architects::http_request const& r) {
     return j;
 }
 
+/// A positive integer id that fits `std::int64_t` (a larger or negative number is refused, not wrapped).
 template <class Id>
 Id id_field(nlohmann::json const& body, char const* name) {
     auto it = body.find(name);
-    if (it == body.end() || !it->is_number_integer())
-        throw invalid_argument(std::string(name) + ": expected an integer id");
+    bool const fits = it != body.end() && it->is_number_integer() &&
+                      (it->is_number_unsigned() ? it->template get<std::uint64_t>() <= std::uint64_t{INT64_MAX}
+                                                : it->template get<std::int64_t>() > 0);
+    if (!fits)
+        throw invalid_argument(std::string(name) + ": expected a positive integer id, got " +
+                               (it == body.end() ? std::string("nothing") : it->dump()));
     return Id{it->template get<std::int64_t>()};
+}
+
+/// An optional string field: absent or null → "", another type → refused.
+inline std::string text_field(nlohmann::json const& body, char const* name) {
+    auto it = body.find(name);
+    if (it == body.end() || it->is_null()) return {};
+    if (!it->is_string()) throw invalid_argument(std::string(name) + ": expected a string, got " + std::string(json_kind(*it)));
+    return it->template get<std::string>();
+}
+
+/// An optional boolean field: absent or null → false, another type → refused.
+inline bool flag_field(nlohmann::json const& body, char const* name) {
+    auto it = body.find(name);
+    if (it == body.end() || it->is_null()) return false;
+    if (!it->is_boolean()) throw invalid_argument(std::string(name) + ": expected true or false, got " + std::string(json_kind(*it)));
+    return it->template get<bool>();
+}
+
+/// The bonus of a decision: absent, null or 0 → none; otherwise a number 0 < bonus ≤ `max`.
+inline std::optional<double> bonus_field(nlohmann::json const& body, double max) {
+    auto it = body.find("bonus");
+    if (it == body.end() || it->is_null()) return std::nullopt;
+    if (!it->is_number())
+        throw invalid_argument("bonus: expected a number, got " + std::string(json_kind(*it)));
+    double const amount = it->template get<double>();
+    if (amount == 0) return std::nullopt;
+    if (!std::isfinite(amount) || amount < 0 || amount > max)
+        throw invalid_argument("bonus: expected a number above 0 and at most " + nlohmann::json(max).dump() + ", got " +
+                               review::detail::amount_text(amount));
+    return amount;
+}
+
+/// The verdict named by `action`.
+inline review::verdict verdict_field(nlohmann::json const& body) {
+    auto it = body.find("action");
+    std::string const action = it != body.end() && it->is_string() ? it->template get<std::string>() : std::string{};
+    for (auto v : {review::verdict::approve, review::verdict::reject, review::verdict::soft_reject})
+        if (action == review::to_string(v)) return v;
+    throw invalid_argument("action: expected approve, reject or soft_reject, got " +
+                           (it == body.end() ? std::string("nothing") : it->dump()));
 }
 
 /// The error response for the exception in flight.
@@ -11791,44 +12841,42 @@ void add_review_routes(architects::http& server, Pipeline& run, review_routes_op
         return architects::http_response::json(200, {{"units", std::move(units)}});
     }));
 
-    server.route("POST", "/api/review/decide", guarded([&run](architects::http_request const& r) {
+    server.route("POST", "/api/review/decide", guarded([&run, opts](architects::http_request const& r) {
+        // Every field is checked before anything is read or written.
         auto body = detail::parse_body(r);
-        auto const a = detail::id_field<agent_id>(body, "agent_id");
-        auto action = body.value("action", std::string{});
-        auto note = body.contains("note") && body["note"].is_string() ? body["note"].template get<std::string>() : std::string{};
-        std::optional<double> bonus;
-        if (auto b = body.find("bonus"); b != body.end() && !b->is_null()) {
-            if (!b->is_number()) throw invalid_argument("bonus: expected a number");
-            if (b->template get<double>() > 0) bonus = b->template get<double>();
-        }
-        bool const block = body.value("block", false);
+        review::decision d;
+        auto const a = read_request("review decision", [&] {
+            auto const agent = detail::id_field<agent_id>(body, "agent_id");
+            d.action = detail::verdict_field(body);
+            d.note = detail::text_field(body, "note");
+            d.bonus = detail::bonus_field(body, opts->max_bonus);
+            if (detail::flag_field(body, "block")) d.block = d.note.empty() ? "blocked in review" : d.note;
+            return agent;
+        });
         auto const this_run = run.run().value();
         nlohmann::json out;
-        run.locked([&](auto& db, auto& provider, auto const&) {
+        run.locked([&](auto& db, auto&, auto const&) {
             auto agent = db.get_agent(a);
             if (agent.task_run != this_run)
                 throw entry_does_not_exist("agent " + std::to_string(a.value()) + " is not part of this run");
-            if (action == "approve") review::approve(db, provider, agent.unit, note, bonus);
-            else if (action == "reject") review::reject(db, provider, agent.unit, note);
-            else if (action == "soft_reject") review::soft_reject(db, provider, agent.unit, note);
-            else throw invalid_argument("action: expected approve, reject or soft_reject, got \"" + action + "\"");
-            if (bonus && action != "approve") review::bonus(db, provider, agent.worker, *bonus, note.empty() ? "bonus" : note, agent.unit);
-            if (block) review::block(db, provider, agent.worker, note.empty() ? "blocked in review" : note);
-            out = {{"ok", true},
-                   {"agent_id", a.value()},
-                   {"status", std::string(to_string(db.get_unit(agent.unit).status))}};
+            d.unit = agent.unit;
+            auto const done = run.decide(d);  // all of it, or an error and nothing recorded
+            out = {{"ok", true}, {"agent_id", a.value()}, {"status", std::string(to_string(done.after))},
+                   {"recorded", done.to_json()}};
         });
         return architects::http_response::json(200, out);
     }));
 
     server.route("POST", "/api/review/block", guarded([&run](architects::http_request const& r) {
         auto body = detail::parse_body(r);
-        auto const w = detail::id_field<worker_id>(body, "worker_id");
-        auto it = body.find("block");
-        if (it == body.end() || !it->is_boolean()) throw invalid_argument("block: expected true or false");
-        auto note = body.contains("note") && body["note"].is_string() ? body["note"].template get<std::string>() : std::string{};
+        auto const [w, blocking, note] = read_request("review block", [&] {
+            auto it = body.find("block");
+            if (it == body.end() || !it->is_boolean()) throw invalid_argument("block: expected true or false");
+            return std::tuple{detail::id_field<worker_id>(body, "worker_id"), it->template get<bool>(),
+                              detail::text_field(body, "note")};
+        });
         run.locked([&](auto& db, auto& provider, auto const&) {
-            if (it->template get<bool>()) review::block(db, provider, w, note.empty() ? "blocked in review" : note);
+            if (blocking) review::block(db, provider, w, note.empty() ? "blocked in review" : note);
             else review::unblock(db, provider, w, note);
         });
         return architects::http_response::json(200, {{"ok", true}});
@@ -11863,10 +12911,13 @@ void add_review_routes(architects::http& server, Pipeline& run, review_routes_op
         }));
     }
 
+    // The dashboard's progress per group is counted as units are made and done, not recomputed per request.
+    run.set_group_key([opts](initialization_data const& init) { return detail::group_of_init(init, opts->group_by); });
+
     server.route("GET", "/api/review/dashboard", guarded([&run, opts](architects::http_request const&) {
         auto key_of = [opts](initialization_data const& init) { return detail::group_of_init(init, opts->group_by); };
         nlohmann::json progress = nlohmann::json::array();
-        for (auto const& p : run.progress(key_of)) progress.push_back({{"key", p.key}, {"done", p.done}, {"total", p.total}});
+        for (auto const& p : run.progress()) progress.push_back({{"key", p.key}, {"done", p.done}, {"total", p.total}});
         nlohmann::json workers = nlohmann::json::array();
         for (auto const& w : run.workers())
             workers.push_back({{"worker_id", w.id.value()}, {"name", w.name}, {"joined", w.joined},

@@ -9,10 +9,16 @@
 //      still hers after the disconnect grace period, and submitting it saves exactly one answer;
 //   3. ben closes his page while holding a unit; after the grace period ana gets that unit's text; nobody is
 //      ever shown a text in a language they do not read;
-//   4. ana works until the page says there is no work left; the de items (nobody reads de) are starved;
-//   5. the requester approves two units on the review page; exactly those are accepted, and decided units show
+//   4. ana answers, the server saves it, and dies (SIGKILL) before its reply reaches her page (the test's proxy
+//      between page and server drops that reply); the page keeps the answer in its outbox and says it waits for
+//      the server; restarted on the same database and port, the server gets the answer again (same key) and
+//      acknowledges it as saved; it is saved once, and the page goes on to the next unit;
+//   5. ana answers, the submit never reaches the server (dropped), and she reloads: the reloaded page sends the
+//      answer from its outbox with the same key; it is saved once;
+//   6. ana works until the page says there is no work left; the de items (nobody reads de) are starved;
+//   7. the requester approves two units on the review page; exactly those are accepted, and decided units show
 //      their decision instead of the decision buttons;
-//   6. the server stops on SIGTERM and `crowdline export` holds exactly the answers submitted in the browser.
+//   8. the server stops on SIGTERM and `crowdline export` holds exactly the answers submitted in the browser.
 // Every page runs under the server's Content-Security-Policy (checked to be sent): a violation reported on any
 // page's console fails the test, as an uncaught error does.
 // Screenshots go to ARTIFACTS_DIR, with the server's output. Exits 0 on success, 1 with a message otherwise.
@@ -70,6 +76,7 @@ const CHOICES = ['negative', 'neutral', 'positive'];  // data-key 1, 2, 3
 // ---- state shared with cleanup --------------------------------------------------------------------------
 let server = null;        // the `crowdline serve` child
 let serverExit = null;    // promise of [code, signal]
+let serverRuns = 0;       // processes started on the campaign's database
 let browser = null;
 let workDir = null;
 const pageErrors = [];    // uncaught exceptions and Content-Security-Policy violations on any page: always a failure
@@ -88,24 +95,28 @@ const submitted = new Map();
 const shown = { ana: [], ben: [] };
 
 // ---- the server -----------------------------------------------------------------------------------------
-async function startServer() {
-  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crowdline-browser-'));
-  fs.writeFileSync(path.join(workDir, 'tasks.jsonl'), TASKS.map((t) => JSON.stringify(t)).join('\n') + '\n');
-  fs.writeFileSync(path.join(workDir, 'workers.json'), JSON.stringify(WORKERS, null, 2));
-  const args = ['serve', '--tasks', 'tasks.jsonl', '--workers', 'workers.json', '--db', 'campaign.db', '--port', '0',
+/** Starts `crowdline serve` on the campaign (made on the first call); `port` 0 picks a free one. */
+async function startServer(port = 0) {
+  if (!workDir) {
+    workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crowdline-browser-'));
+    fs.writeFileSync(path.join(workDir, 'tasks.jsonl'), TASKS.map((t) => JSON.stringify(t)).join('\n') + '\n');
+    fs.writeFileSync(path.join(workDir, 'workers.json'), JSON.stringify(WORKERS, null, 2));
+  }
+  const args = ['serve', '--tasks', 'tasks.jsonl', '--workers', 'workers.json', '--db', 'campaign.db', '--port', String(port),
     'overlap=1', `server.disconnect_grace_seconds=${GRACE_S}`, 'status_every_seconds=1'];
   log('starting', binary, args.join(' '));
   server = spawn(binary, args, { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] });
   serverExit = once(server, 'exit');
-  const outLog = fs.createWriteStream(path.join(artifacts, 'server.stdout.txt'));
-  const errLog = fs.createWriteStream(path.join(artifacts, 'server.stderr.txt'));
+  const suffix = ++serverRuns === 1 ? '' : `-${serverRuns}`;
+  const outLog = fs.createWriteStream(path.join(artifacts, `server${suffix}.stdout.txt`));
+  const errLog = fs.createWriteStream(path.join(artifacts, `server${suffix}.stderr.txt`));
   server.stderr.pipe(errLog);
   let out = '';
   server.stdout.on('data', (chunk) => { out += chunk; outLog.write(chunk); });
   const deadline = Date.now() + WAIT_MS;
   while (!/\/review#token=\S+\s*\n/.test(out)) {
     if (server.exitCode !== null || server.signalCode !== null)
-      throw new CheckFailed(`crowdline serve exited early (${server.exitCode ?? server.signalCode}); see ${artifacts}/server.stderr.txt`);
+      throw new CheckFailed(`crowdline serve exited early (${server.exitCode ?? server.signalCode}); see ${artifacts}/server${suffix}.stderr.txt`);
     if (Date.now() > deadline) throw new CheckFailed(`crowdline serve printed no review link within ${WAIT_MS} ms:\n${out}`);
     await sleep(50);
   }
@@ -130,14 +141,60 @@ async function api(ctx, pathAndQuery) {
   return JSON.parse(text);
 }
 
+/** Waits until `cond()` holds, polling; fails with `what` after WAIT_MS. */
+async function waitUntil(cond, what) {
+  const deadline = Date.now() + WAIT_MS;
+  while (!(await cond())) {
+    check(Date.now() < deadline, `${what} within ${WAIT_MS} ms`);
+    await sleep(50);
+  }
+}
+
+// ---- the network between a page and the server -----------------------------------------------------------
+/** A proxy on every WebSocket of a browser context: it passes packets both ways, records each submit the page
+ *  sends, and drops the next submit (`dropSubmit`) or the next "submitted" reply (`dropAck`) when asked. */
+async function proxyWebSockets(context) {
+  const net = { dropSubmit: false, dropAck: false, dropped: [], submits: [] };
+  const parse = (m) => { try { return typeof m === 'string' ? JSON.parse(m) : null; } catch { return null; } };
+  await context.routeWebSocket(/\/ws$/, (ws) => {
+    const srv = ws.connectToServer();
+    ws.onMessage((m) => {
+      const p = parse(m);
+      if (p && p.type === 'submit') {
+        net.submits.push(p);
+        if (net.dropSubmit) { net.dropSubmit = false; net.dropped.push({ to: 'server', packet: p }); return; }
+      }
+      srv.send(m);
+    });
+    srv.onMessage((m) => {
+      const p = parse(m);
+      if (p && p.type === 'submitted' && net.dropAck) { net.dropAck = false; net.dropped.push({ to: 'page', packet: p }); return; }
+      ws.send(m);
+    });
+  });
+  return net;
+}
+
 // ---- the worker page ------------------------------------------------------------------------------------
-async function openWorker(name, url) {
+async function openWorker(name, url, { proxy = false } = {}) {
   const context = await browser.newContext({ viewport: { width: 900, height: 720 } });
+  const net = proxy ? await proxyWebSockets(context) : null;
   const page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(`${name}: ${e.message}`));
   watchConsole(name, page);
   await page.goto(url);
-  return { name, context, page };
+  return { name, context, page, net };
+}
+
+/** The answers the page keeps in its outbox (localStorage), not yet acknowledged by the server. */
+async function outboxOf(w) {
+  return w.page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('crowdline.outbox.'))
+    .map((k) => JSON.parse(localStorage.getItem(k))));
+}
+
+/** The answers the store holds for a unit (the review API lists every saved answer). */
+async function savedFor(ctx, unit) {
+  return (await api(ctx, '/api/review/units?status=all')).units.filter((u) => String(u.unit_id) === String(unit));
 }
 
 /** The page's state, and the unit it shows. */
@@ -233,7 +290,7 @@ async function scenario() {
   log('chromium', browser.version());
 
   // 1. Both annotators open their links and annotate a few units: ana by keyboard, ben by mouse.
-  const ana = await openWorker('ana', ctx.invites.ana);
+  const ana = await openWorker('ana', ctx.invites.ana, { proxy: true });
   const ben = await openWorker('ben', ctx.invites.ben);
   let a = await waitForUnit(ana, null, 'opening the invite link');
   let b = await waitForUnit(ben, null, 'opening the invite link');
@@ -291,7 +348,92 @@ async function scenario() {
   check(releasedAfter >= GRACE_S - 0.5, `ben's unit was released ${releasedAfter.toFixed(1)} s after he closed the page, before the ${GRACE_S} s grace`);
   log(`step 3: ben's unit released ${releasedAfter.toFixed(1)} s after the close`);
 
-  // 4. ana works until there is no work left for her.
+  // 4. ana answers; the server saves it and is killed before its reply reaches her page; restarted on the same
+  //    database and port, it hears the answer again and acknowledges it; the store holds it once.
+  check(a.state === 'working', `ana: expected a unit before the server is killed, the page is ${a.state}: ${a.message}`);
+  const killed = a;
+  const killedChoice = nextChoice();
+  await choose(ana, killedChoice, 'keyboard');
+  ana.net.dropAck = true;
+  await ana.page.keyboard.press('Enter');
+  submitted.set(killed.text, { unit: killed.unit, worker: 'ana', sentiment: killedChoice, lang: LANG_OF.get(killed.text) });
+  await waitUntil(() => ana.net.dropped.length === 1, `ana: the server's reply to unit ${killed.unit} was not seen`);
+  const lostAck = ana.net.dropped[0].packet;
+  check(lostAck.type === 'submitted' && String(lostAck.data.unit_id) === killed.unit,
+    `ana: the dropped reply is ${JSON.stringify(lostAck)}, expected "submitted" for unit ${killed.unit}`);
+  let kept = await outboxOf(ana);
+  check(kept.length === 1 && String(kept[0].unit_id) === killed.unit && kept[0].submission.sentiment === killedChoice &&
+    /^[0-9a-f]{32}$/.test(kept[0].key), `ana: the outbox holds ${JSON.stringify(kept)}, expected her answer to unit ${killed.unit}`);
+  const killedKey = kept[0].key;
+  const submitsBefore = ana.net.submits.length;
+  server.kill('SIGKILL');
+  const [, killSignal] = await serverExit;
+  check(killSignal === 'SIGKILL', `crowdline serve ended with ${killSignal} instead of SIGKILL`);
+  server = null;
+  await ana.page.waitForFunction(() => document.getElementById('saving').dataset.save === 'waiting', null, { timeout: WAIT_MS })
+    .catch(async () => { throw new CheckFailed(`ana: with the server down the page shows ${JSON.stringify(await ana.page.locator('#saving').innerText())}, not that it waits for the server`); });
+  check(/waiting for the server/i.test(await ana.page.locator('#saving').innerText()), 'ana: the page does not say it waits for the server');
+  check((await pageState(ana)).unit === killed.unit, 'ana: the page moved on without an acknowledgement');
+  await ana.page.screenshot({ path: path.join(artifacts, 'worker-ana-waiting.png'), fullPage: true });
+  const port = new URL(ctx.base).port;
+  const again = await startServer(Number(port));
+  check(again.base === ctx.base, `the restarted server serves at ${again.base}, not ${ctx.base}`);
+  check(again.invites.ana === ctx.invites.ana && again.reviewToken === ctx.reviewToken, 'the restarted server printed other links');
+  ctx.stdout = again.stdout;
+  log(`step 4: killed the server after it saved unit ${killed.unit} and before ana heard; restarted at ${again.base}`);
+  a = await waitForUnit(ana, killed.unit, `after the server restarted with unit ${killed.unit} in the outbox`);
+  const notice = await ana.page.locator('#notice').innerText();
+  check(/your answer was saved/i.test(notice), `ana: after the restart the page says ${JSON.stringify(notice)}, not that her answer was saved`);
+  const resent = ana.net.submits.slice(submitsBefore).filter((p) => String(p.agent) === String(lostAck.agent));
+  check(resent.length >= 1 && resent.every((p) => p.data.key === killedKey),
+    `ana: the page resent ${JSON.stringify(resent.map((p) => p.data.key))}, expected the key ${killedKey}`);
+  check((await outboxOf(ana)).length === 0, 'ana: the outbox still holds an answer after the acknowledgement');
+  check(a.done === String(doneBy('ana')), `ana: #done-count shows ${a.done} after the restart, expected ${doneBy('ana')}`);
+  let saved = await savedFor(ctx, killed.unit);
+  check(saved.length === 1 && saved[0].outputs?.sentiment === killedChoice,
+    `review API: unit ${killed.unit} has ${JSON.stringify(saved)}, expected one answer "${killedChoice}"`);
+  log(`step 4: the page resent unit ${killed.unit} with the same key; saved once; next unit ${a.unit}`);
+
+  // 5. ana answers, the submit is lost on the way, and she reloads: the page sends it from the outbox.
+  check(a.state === 'working', `ana: expected a unit before the reload, the page is ${a.state}: ${a.message}`);
+  const unsent = a;
+  const unsentChoice = nextChoice();
+  await choose(ana, unsentChoice, 'keyboard');
+  ana.net.dropSubmit = true;
+  await ana.page.keyboard.press('Enter');
+  submitted.set(unsent.text, { unit: unsent.unit, worker: 'ana', sentiment: unsentChoice, lang: LANG_OF.get(unsent.text) });
+  await waitUntil(() => ana.net.dropped.length === 2, `ana: the submit of unit ${unsent.unit} was not seen`);
+  kept = await outboxOf(ana);
+  check(kept.length === 1 && String(kept[0].unit_id) === unsent.unit && kept[0].submission.sentiment === unsentChoice,
+    `ana: before the reload the outbox holds ${JSON.stringify(kept)}, expected her answer to unit ${unsent.unit}`);
+  check(kept[0].key === ana.net.dropped[1].packet.data.key, 'ana: the outbox entry and the dropped submit have other keys');
+  check((await savedFor(ctx, unsent.unit)).length === 0, `review API: unit ${unsent.unit} was saved though its submit was dropped`);
+  const unsentKey = kept[0].key;
+  // Beside it, an entry the server will never take (unit 7's agent, another token): shown once and dropped.
+  const bogus = { agent_id: Number(lostAck.agent), token: 'f'.repeat(32), unit_id: Number(killed.unit), key: '0'.repeat(31) + '1',
+    submission: { sentiment: 'negative' }, tries: 0, wait: 0 };
+  const anaInvite = new URL(ctx.invites.ana).searchParams.get('invite');
+  await ana.page.evaluate(([k, v]) => localStorage.setItem(k, JSON.stringify(v)), [`crowdline.outbox.${anaInvite}.${killed.unit}`, bogus]);
+  const submitsBeforeReload = ana.net.submits.length;
+  await ana.page.reload();
+  a = await waitForUnit(ana, unsent.unit, `after reloading with unit ${unsent.unit} in the outbox`);
+  await waitUntil(async () => (await outboxOf(ana)).length === 0, 'ana: the outbox was not emptied after the reload');
+  await sleep(1500);  // past the outbox's first backoff: a refused entry must not be sent again
+  const bogusSent = ana.net.submits.slice(submitsBeforeReload).filter((p) => p.data.key === bogus.key);
+  check(bogusSent.length === 1, `ana: an entry the server refused was sent ${bogusSent.length} times, expected once`);
+  check((await outboxOf(ana)).length === 0, 'ana: a refused outbox entry came back');
+  const reloadResent = ana.net.submits.slice(submitsBeforeReload).filter((p) => p.data.key !== bogus.key);
+  check(reloadResent.length >= 1 && reloadResent[0].data.key === unsentKey && String(reloadResent[0].data.submission?.sentiment) === unsentChoice,
+    `ana: after the reload the page sent ${JSON.stringify(reloadResent)}, expected unit ${unsent.unit}'s answer with key ${unsentKey}`);
+  check(a.done === String(doneBy('ana')), `ana: #done-count shows ${a.done} after the reload, expected ${doneBy('ana')}`);
+  saved = await savedFor(ctx, unsent.unit);
+  check(saved.length === 1 && saved[0].outputs?.sentiment === unsentChoice,
+    `review API: unit ${unsent.unit} has ${JSON.stringify(saved)}, expected one answer "${unsentChoice}"`);
+  saved = await savedFor(ctx, killed.unit);
+  check(saved.length === 1 && saved[0].outputs?.sentiment === killedChoice, `review API: after the refused resend unit ${killed.unit} has ${JSON.stringify(saved)}`);
+  log(`step 5: the reloaded page sent unit ${unsent.unit} from its outbox (saved once) and dropped an entry the server refused`);
+
+  // 6. ana works until there is no work left for her.
   for (let i = 0; a.state === 'working'; ++i) {
     check(i < TASKS.length, 'ana: the page keeps giving work after more units than there are tasks');
     a = await annotate(ana, a, 'keyboard');
@@ -310,9 +452,9 @@ async function scenario() {
   const starvedKeys = dash.starved.map((s) => s.key).sort();
   check(JSON.stringify(starvedKeys) === JSON.stringify(['de', 'de']), `dashboard: starved keys ${JSON.stringify(starvedKeys)}, expected the two de items`);
   check(dash.complete === false, 'dashboard: the campaign says complete while the de items are open');
-  log(`step 4: ana has no work left after ${doneBy('ana')} submissions; starved: ${JSON.stringify(dash.starved)}`);
+  log(`step 6: ana has no work left after ${doneBy('ana')} submissions; starved: ${JSON.stringify(dash.starved)}`);
 
-  // 5. The requester approves two units on the review page.
+  // 7. The requester approves two units on the review page.
   const reviewCtx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   const rp = await reviewCtx.newPage();
   rp.on('pageerror', (e) => pageErrors.push(`review: ${e.message}`));
@@ -379,9 +521,9 @@ async function scenario() {
   const approvedAgents = approved.map((x) => x.agent).sort();
   check(JSON.stringify(acceptedAgents) === JSON.stringify(approvedAgents),
     `review API: accepted agents ${JSON.stringify(acceptedAgents)}, approved on the page ${JSON.stringify(approvedAgents)}`);
-  log(`step 5: approved agents ${approvedAgents.join(', ')} (units ${approved.map((x) => x.unit).join(', ')})`);
+  log(`step 7: approved agents ${approvedAgents.join(', ')} (units ${approved.map((x) => x.unit).join(', ')})`);
 
-  // 6. Stop the server, export, compare with what the browser submitted.
+  // 8. Stop the server, export, compare with what the browser submitted.
   await browser.close();
   browser = null;
   server.kill('SIGTERM');
@@ -420,7 +562,7 @@ async function scenario() {
   check(seenUnits.has(reloadedUnit), `export: the reloaded unit ${reloadedUnit} is missing`);
   check(submitted.get(abandoned.text).worker === 'ana' && rows.some((r) => r.state?.inputs?.text === abandoned.text && r.worker_name === 'ana'),
     'export: the text ben abandoned is not ana\'s answer');
-  log(`step 6: export holds exactly the ${rows.length} submitted answers (ana ${doneBy('ana')}, ben ${doneBy('ben')})`);
+  log(`step 8: export holds exactly the ${rows.length} submitted answers (ana ${doneBy('ana')}, ben ${doneBy('ben')})`);
 
   check(pageErrors.length === 0, `uncaught errors on the pages:\n  ${pageErrors.join('\n  ')}`);
 }

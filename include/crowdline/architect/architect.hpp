@@ -121,6 +121,13 @@ namespace detail {
     }
 }
 
+/// nlohmann's message without its "[json.exception.…] " prefix.
+[[nodiscard]] inline std::string json_error_text(nlohmann::json::exception const& e) {
+    std::string what = e.what();
+    if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);
+    return what;
+}
+
 /// The error reply for the exception in flight, so a handler's failure reaches the worker as a packet
 /// with a reason it can act on (and never as a dropped connection).
 [[nodiscard]] inline packet error_reply_for_current_exception() {
@@ -161,6 +168,26 @@ namespace detail {
         if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);  // drop nlohmann's id
         if (auto at = what.find("; last read"); at != std::string::npos) what.erase(at);  // never echo input
         throw bad_packet(packet_errors::invalid_json, "packet: invalid JSON (" + what + ")");
+    } catch (nlohmann::json::out_of_range const&) {  // a number no double holds (1e400): the sender's error
+        throw bad_packet(packet_errors::invalid_json, "packet: a number in the JSON is out of range (beyond what a "
+                                                      "64-bit floating-point number holds)");
+    }
+}
+
+/// Runs `read`, code that takes values out of a request's JSON (`what` names the request). nlohmann's
+/// `type_error` and `out_of_range` there mean the request does not have the shape expected (a string
+/// where a number belongs, a number too large for its field): a `bad_packet` with reason "bad_request",
+/// so the client gets 400. The same exceptions anywhere else stay internal errors (500): they are bugs.
+template <class F>
+decltype(auto) read_request(std::string_view what, F&& read) {
+    try {
+        return std::forward<F>(read)();
+    } catch (nlohmann::json::type_error const& e) {
+        throw bad_packet(packet_errors::bad_request, std::string(what) + ": a field has the wrong type (" +
+                                                         detail::json_error_text(e) + ")");
+    } catch (nlohmann::json::out_of_range const& e) {
+        throw bad_packet(packet_errors::bad_request, std::string(what) + ": a field is missing or out of range (" +
+                                                         detail::json_error_text(e) + ")");
     }
 }
 

@@ -19,10 +19,16 @@
 /// (its WebSocket included) and never be framed; `Referrer-Policy: no-referrer`, since an invite token is
 /// in the worker page's URL; `X-Frame-Options: DENY` and `X-Content-Type-Options: nosniff`.
 ///
-/// Limits: body size (413), header size (431), JSON depth (400), connections (503 past
-/// `max_connections`), and a deadline on every read, so a slow or silent client is cut off after
-/// `idle_timeout_seconds`. A WebSocket that closes counts as a disconnect only after
-/// `disconnect_grace_seconds`: a reloaded page that comes back with `init` keeps its unit.
+/// Limits (docs/server.md, "Limits and what a hostile client gets"): body size (413), header size, chunk
+/// extensions and trailers (431 / 400; the read buffer is capped, so no part of a request grows memory
+/// unbounded), JSON depth (400), connections (503 past `max_connections` or `max_connections_per_address`,
+/// but `GET /healthz` is still answered), a deadline on every read, so a slow or silent client is cut off
+/// after `idle_timeout_seconds`, a byte cap on what waits to be sent to a WebSocket (`max_queued_bytes`;
+/// reading pauses before it), WebSockets that send nothing for `ws_silence_timeout_seconds` are closed, and
+/// an address that keeps sending bad tokens gets its refusals more and more slowly. No input ends the
+/// process: an exception on an I/O thread closes that one connection and is counted. A WebSocket that
+/// closes counts as a disconnect only after `disconnect_grace_seconds`: a reloaded page that comes back
+/// with `init` keeps its unit.
 ///
 /// Threads: `threads` I/O threads run the sessions; handlers run on them (the pipeline serialises itself).
 
@@ -42,6 +48,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -61,6 +68,7 @@
 #include <crowdline/architect/architect.hpp>
 #include <crowdline/architect/detail/http_assets.hpp>
 #include <crowdline/config/args.hpp>
+#include <crowdline/detail/token.hpp>
 #include <crowdline/errors.hpp>
 #include <crowdline/model/ids.hpp>
 
@@ -78,8 +86,18 @@ struct http_args {
     std::size_t max_connections = 1024;           ///< more open connections → 503 and closed
     std::size_t idle_timeout_seconds = 30;        ///< a request (or WebSocket silence) longer than this is cut off
     std::size_t disconnect_grace_seconds = 10;    ///< a closed WebSocket's units wait this long for a reload
+    std::size_t max_connections_per_address = 64;  ///< more from one client address → 503 and closed
+    std::size_t max_queued_bytes = std::size_t{4} << 20;  ///< more waiting to be sent to one WebSocket → closed
+    std::size_t ws_silence_timeout_seconds = 120;  ///< a WebSocket that sends no message this long is closed
+    std::string metrics_token{};                  ///< when set, `/metrics` needs `Authorization: Bearer <it>`
 
-    static constexpr std::array<config::description, 10> descriptions{{
+    /// Beast's `basic_fields` keeps a field's name and value lengths in 16 bits and throws past them; a
+    /// header block no longer than this cannot hold such a field.
+    static constexpr std::size_t max_header_limit = 65535;
+    /// The worker page (assets/worker.js) sends a heartbeat this often; the silence timeout must stay well above it.
+    static constexpr std::size_t page_heartbeat_seconds = 10;
+
+    static constexpr std::array<config::description, 14> descriptions{{
         {"host", "address to listen on (127.0.0.1 for this machine only, 0.0.0.0 for every interface)"},
         {"port", "TCP port; 0 picks a free one"},
         {"public_url", "the URL workers open, when the server is behind a proxy; empty: http://host:port"},
@@ -90,6 +108,12 @@ struct http_args {
         {"max_connections", "most connections open at once; more are refused with 503"},
         {"idle_timeout_seconds", "longest time a request may take to arrive, or a WebSocket may stay silent"},
         {"disconnect_grace_seconds", "how long a closed page keeps its unit, waiting for a reload"},
+        {"max_connections_per_address", "most connections open at once from one client address; more get 503"},
+        {"max_queued_bytes", "most bytes waiting to be sent to one WebSocket; a client that does not read past it is closed"},
+        {"ws_silence_timeout_seconds",
+         "a WebSocket that sends no message for this long is closed, even if it answers pings (the page sends a "
+         "heartbeat every 10 s)"},
+        {"metrics_token", "when set, /metrics answers only requests with Authorization: Bearer <this token>"},
     }};
 
     /// Each problem names its key.
@@ -98,9 +122,15 @@ struct http_args {
         if (threads == 0 || threads > 64) throw config_error("threads: must be between 1 and 64");
         if (max_body_bytes < 1024) throw config_error("max_body_bytes: must be at least 1024");
         if (max_header_bytes < 1024) throw config_error("max_header_bytes: must be at least 1024");
+        if (max_header_bytes > max_header_limit)
+            throw config_error("max_header_bytes: must be at most " + std::to_string(max_header_limit) +
+                               " (the most Beast's parser holds in one header field)");
         if (max_json_depth == 0) throw config_error("max_json_depth: must be > 0");
         if (max_connections == 0) throw config_error("max_connections: must be > 0");
         if (idle_timeout_seconds == 0) throw config_error("idle_timeout_seconds: must be > 0");
+        if (max_connections_per_address == 0) throw config_error("max_connections_per_address: must be > 0");
+        if (max_queued_bytes < 65536) throw config_error("max_queued_bytes: must be at least 65536");
+        if (ws_silence_timeout_seconds == 0) throw config_error("ws_silence_timeout_seconds: must be > 0");
     }
 };
 
@@ -231,6 +261,11 @@ struct http_counters {
     std::atomic<std::uint64_t> packet_latency_sum_ns{0};
     std::atomic<std::uint64_t> packets{0};
     std::atomic<std::uint64_t> groups{0};  ///< groups of packets handled together (one commit each)
+    std::atomic<std::uint64_t> refused_per_address{0};  ///< refused at `max_connections_per_address`
+    std::atomic<std::uint64_t> exceptions{0};        ///< exceptions caught on I/O threads (connection closed)
+    std::atomic<std::uint64_t> ws_overflows{0};      ///< WebSockets closed at `max_queued_bytes`
+    std::atomic<std::uint64_t> ws_silent{0};         ///< WebSockets closed after `ws_silence_timeout_seconds`
+    std::atomic<std::uint64_t> auth_failures{0};     ///< 401/403 replies (bad or unknown tokens)
 
     void observe(std::chrono::nanoseconds took) noexcept {
         auto seconds = std::chrono::duration<double>(took).count();
@@ -247,6 +282,7 @@ struct http_counters {
 };
 
 class http_state;
+struct http_harness;
 
 }  // namespace detail
 
@@ -337,6 +373,7 @@ public:
 private:
     friend class http;
     friend class detail::http_state;
+    friend struct detail::http_harness;
     std::atomic<bool> alive_{false};
     std::mutex mutex_;
     std::shared_ptr<message_handler const> message_;
@@ -354,6 +391,53 @@ namespace websocket = boost::beast::websocket;
 using tcp = boost::asio::ip::tcp;
 
 class ws_session;
+class http_state;
+
+/// Longest chunk extension accepted: the server uses none, so they only cost memory and time.
+inline constexpr std::size_t max_chunk_extension_bytes = 256;
+/// Room in the read buffer past the header limit, for a chunk-size line or what follows the last chunk;
+/// never past `http_args::max_header_limit`, so no trailer field can be longer than Beast holds.
+inline constexpr std::size_t read_buffer_slack = 1024;
+/// How long a connection over a limit has to send `GET /healthz` before it is closed.
+inline constexpr std::chrono::seconds refused_read_deadline{2};
+/// Bad-token replies an address gets at full speed; after them each refusal waits `auth_delay_step`,
+/// doubled on each further failure, up to `max_auth_delay`. A failure older than `auth_failure_memory` is forgotten.
+inline constexpr std::uint64_t free_auth_failures = 3;
+inline constexpr std::chrono::milliseconds auth_delay_step{50};
+inline constexpr std::chrono::milliseconds max_auth_delay{2000};
+inline constexpr std::chrono::minutes auth_failure_memory{15};
+/// Addresses whose failures are remembered; past it the one whose last failure is oldest is forgotten.
+inline constexpr std::size_t max_tracked_addresses = 4096;
+
+/// Whether a reply refuses a token (an unknown or wrong invite, agent or requester token): what guessing gets.
+[[nodiscard]] inline bool is_auth_failure(unsigned status) noexcept { return status == 401 || status == 403; }
+
+/// One connection's place in the limits: counted in `connections_open` and in its address's count while it
+/// lives; moves from the HTTP session to the WebSocket it becomes.
+class connection_slot {
+public:
+    connection_slot() = default;
+    connection_slot(std::shared_ptr<http_state> st, asio::ip::address a) : state_(std::move(st)), address_(std::move(a)) {}
+    connection_slot(connection_slot&& o) noexcept : state_(std::move(o.state_)), address_(o.address_) {}
+    connection_slot& operator=(connection_slot&& o) noexcept {
+        if (this != &o) {
+            release();
+            state_ = std::move(o.state_);
+            address_ = o.address_;
+        }
+        return *this;
+    }
+    connection_slot(connection_slot const&) = delete;
+    connection_slot& operator=(connection_slot const&) = delete;
+    ~connection_slot() { release(); }
+    /// The client's address; unspecified for a connection that is not a socket (the fuzz harness).
+    [[nodiscard]] asio::ip::address const& address() const noexcept { return address_; }
+
+private:
+    void release() noexcept;
+    std::shared_ptr<http_state> state_;
+    asio::ip::address address_;
+};
 
 /// What every session shares with the server: settings, routes, counters, and which WebSocket holds
 /// which agent. Held by shared_ptr, so a session outliving `http::shutdown` touches nothing freed.
@@ -390,6 +474,67 @@ public:
     /// A WebSocket closed: after the grace period, each agent it still holds is a disconnect.
     void closed(std::uint64_t session, std::vector<agent_id> agents);
 
+    // --- connection slots ------------------------------------------------------------------------------
+    /// Takes a slot for a new connection from `a`; `refusal` says why it is over a limit (empty when not).
+    connection_slot open_connection(asio::ip::address const& a, std::optional<http_response>& refusal) {
+        counters.connections_total.fetch_add(1);
+        auto const open = counters.connections_open.fetch_add(1) + 1;
+        std::size_t from_address = 0;
+        {
+            std::lock_guard l{slots_mutex_};
+            from_address = ++per_address_[a];
+        }
+        connection_slot slot{shared_from_this(), a};
+        if (open > args.max_connections) {
+            counters.connections_refused.fetch_add(1);
+            refusal = http_response::error(503, "too_many_connections", "the server is at its connection limit");
+        } else if (from_address > args.max_connections_per_address) {
+            counters.connections_refused.fetch_add(1);
+            counters.refused_per_address.fetch_add(1);
+            refusal = http_response::error(503, "too_many_connections",
+                                           "too many connections from " + a.to_string() + " (limit " +
+                                               std::to_string(args.max_connections_per_address) + ")");
+        }
+        return slot;
+    }
+    void close_connection(asio::ip::address const& a) noexcept {
+        counters.connections_open.fetch_sub(1);
+        std::lock_guard l{slots_mutex_};
+        if (auto it = per_address_.find(a); it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+    }
+
+    // --- guessing ----------------------------------------------------------------------------------------
+    /// How long a reply to `a` waits; `failed`: this reply refuses a token. Only refusals wait: the
+    /// guesser is slowed, while the other requests from its address (a NAT, the requester's dashboard on
+    /// the same machine as a page with a stale token) are not.
+    std::chrono::milliseconds reply_delay(asio::ip::address const& a, bool failed) {
+        if (!failed || a.is_unspecified()) return std::chrono::milliseconds{0};
+        counters.auth_failures.fetch_add(1, std::memory_order_relaxed);
+        auto const now = std::chrono::steady_clock::now();
+        auto const key = a.to_string();
+        std::lock_guard l{auth_mutex_};
+        auto it = auth_.find(key);
+        if (it == auth_.end()) {
+            if (auth_.size() >= max_tracked_addresses) forget(auth_order_.begin()->second);
+            it = auth_.emplace(key, auth_entry{}).first;
+        }
+        auto& e = it->second;
+        if (now - e.last > auth_failure_memory) {
+            if (e.failures > free_auth_failures) slowed_.fetch_sub(1);
+            e.failures = 0;
+        }
+        if (++e.failures == free_auth_failures + 1) slowed_.fetch_add(1);
+        auth_order_.erase(e.order);
+        e.order = ++auth_sequence_;
+        auth_order_[e.order] = key;
+        e.last = now;
+        if (e.failures <= free_auth_failures) return std::chrono::milliseconds{0};
+        auto const doublings = std::min<std::uint64_t>(e.failures - free_auth_failures - 1, 16);
+        return std::min(max_auth_delay, auth_delay_step * (std::int64_t{1} << doublings));
+    }
+    /// Addresses whose replies are being slowed now.
+    [[nodiscard]] std::size_t addresses_slowed() const noexcept { return slowed_.load(std::memory_order_relaxed); }
+
     // --- group commit ----------------------------------------------------------------------------------
     /// A packet waiting for its group; `done` gets the reply and the request's id (it posts to its session).
     struct queued_packet {
@@ -410,7 +555,33 @@ private:
     bool flush_posted_ = false;
     std::mutex bind_mutex_;
     std::unordered_map<agent_id, std::pair<std::uint64_t, std::weak_ptr<ws_session>>> bound_;
+
+    std::mutex slots_mutex_;
+    std::map<asio::ip::address, std::size_t> per_address_;
+
+    struct auth_entry {
+        std::uint64_t failures = 0;
+        std::uint64_t order = 0;  ///< key in `auth_order_`
+        std::chrono::steady_clock::time_point last{};
+    };
+    void forget(std::string const& key) {
+        auto it = auth_.find(key);
+        if (it == auth_.end()) return;
+        if (it->second.failures > free_auth_failures) slowed_.fetch_sub(1);
+        auth_order_.erase(it->second.order);
+        auth_.erase(it);
+    }
+    std::mutex auth_mutex_;
+    std::unordered_map<std::string, auth_entry> auth_;
+    std::map<std::uint64_t, std::string> auth_order_;  ///< oldest failure first: what is evicted
+    std::uint64_t auth_sequence_ = 0;
+    std::atomic<std::size_t> slowed_{0};
 };
+
+inline void connection_slot::release() noexcept {
+    if (state_) state_->close_connection(address_);
+    state_.reset();
+}
 
 /// A reply packet as text, with the request's id when it had one.
 inline std::string reply_text(packet const& reply, nlohmann::json const* id) {
@@ -483,14 +654,18 @@ inline void http_state::flush() {
 }
 
 /// A WebSocket: reads packets, replies in order, and carries the server's pushes, all on one strand.
+/// Messages are read frame by frame against `max_body_bytes`, so one over it gets the `too_large` packet
+/// before the close. What waits to be sent is capped (`max_queued_bytes`); past a quarter of it, reading
+/// pauses until the client has read. A watchdog closes it when it stays silent past
+/// `ws_silence_timeout_seconds` or does not read for `idle_timeout_seconds` while replies wait.
 class ws_session : public std::enable_shared_from_this<ws_session> {
 public:
-    ws_session(std::shared_ptr<http_state> st, tcp::socket&& socket, std::uint64_t id)
-        : state_(std::move(st)), ws_(std::move(socket)), id_(id) {}
+    ws_session(std::shared_ptr<http_state> st, tcp::socket&& socket, std::uint64_t id, connection_slot slot)
+        : state_(std::move(st)), ws_(std::move(socket)), id_(id), slot_(std::move(slot)),
+          watchdog_(ws_.get_executor()) {}
 
     ~ws_session() {
         state_->counters.websockets_open.fetch_sub(1);
-        state_->counters.connections_open.fetch_sub(1);
         if (!state_->stopping.load()) state_->closed(id_, {agents_.begin(), agents_.end()});
     }
 
@@ -503,29 +678,85 @@ public:
         t.idle_timeout = std::chrono::seconds(state_->args.idle_timeout_seconds);
         t.keep_alive_pings = true;  // a live page answers pings; a dead one is closed after idle_timeout
         ws_.set_option(t);
-        ws_.read_message_max(state_->args.max_body_bytes);
+        ws_.read_message_max(0);  // no limit in Beast: read() checks the size itself, to answer too_large first
+        last_heard_ = last_sent_ = std::chrono::steady_clock::now();
         ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
     }
 
     /// From any thread: queue a text for this socket.
     void push(std::string text) {
         asio::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
-            self->queue(std::move(text));
+            self->guarded([&] { self->queue(std::move(text)); });
         });
     }
 
 private:
+    /// Runs a handler's body; an exception closes this socket only (and is counted).
+    template <class Body>
+    void guarded(Body&& body) {
+        try {
+            body();
+        } catch (...) {
+            state_->counters.exceptions.fetch_add(1);
+            drop();
+        }
+    }
+    /// Closes the socket at once: pending operations end, and with them the session (a normal disconnect).
+    void drop() {
+        dropped_ = true;
+        watchdog_.cancel();
+        beast::get_lowest_layer(ws_).close();
+    }
+
     void on_accept(beast::error_code ec) {
         if (ec) return;
+        watch();
         read();
     }
+    void watch() {
+        watchdog_.expires_after(std::chrono::seconds(1));
+        watchdog_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+            if (ec) return;
+            if (auto self = weak.lock()) self->guarded([&] { self->on_watch(); });
+        });
+    }
+    void on_watch() {
+        if (dropped_) return;
+        auto const now = std::chrono::steady_clock::now();
+        if (now - last_heard_ >= std::chrono::seconds(state_->args.ws_silence_timeout_seconds)) {
+            state_->counters.ws_silent.fetch_add(1);
+            return drop();
+        }
+        if (!outbox_.empty() && now - last_sent_ >= std::chrono::seconds(state_->args.idle_timeout_seconds)) {
+            state_->counters.timeouts.fetch_add(1);  // replies wait and the client does not read them
+            return drop();
+        }
+        watch();
+    }
+
     void read() {
+        if (dropped_ || closing_) return;
+        if (outbox_bytes_ > high_water()) {
+            paused_ = true;  // on_write resumes once the client has read
+            return;
+        }
         buffer_.clear();
-        ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+        read_more();
+    }
+    void read_more() {
+        auto const limit = state_->args.max_body_bytes + 1 - buffer_.size();
+        ws_.async_read_some(buffer_, limit, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
     }
     void on_read(beast::error_code ec, std::size_t) {
-        if (ec == websocket::error::message_too_big) {
-            // The limit is part of the protocol: say why, then close (the frame's rest was not read).
+        guarded([&] { handle_read(ec); });
+    }
+    void handle_read(beast::error_code ec) {
+        if (ec) {
+            if (ec == beast::error::timeout) state_->counters.timeouts.fetch_add(1);
+            return;
+        }
+        if (buffer_.size() > state_->args.max_body_bytes) {
+            // The limit is part of the protocol: say why, then close (the message's rest is not read).
             queue(reply_text(packet::error(std::string(packet_errors::too_large),
                                            "message over the limit of " + std::to_string(state_->args.max_body_bytes) +
                                                " bytes"),
@@ -533,21 +764,31 @@ private:
             closing_ = true;
             return;
         }
-        if (ec) {
-            if (ec == beast::error::timeout) state_->counters.timeouts.fetch_add(1);
-            return;
-        }
+        if (!ws_.is_message_done()) return read_more();
+        last_heard_ = std::chrono::steady_clock::now();
         if (!ws_.got_text())
             return answered(packet::error(std::string(packet_errors::invalid_json), "binary messages are not packets"), {});
         state_->enqueue({beast::buffers_to_string(buffer_.data()), std::nullopt,
                          [self = shared_from_this()](packet reply, nlohmann::json id) {
                              asio::post(self->ws_.get_executor(), [self, reply = std::move(reply), id = std::move(id)] {
-                                 self->answered(reply, id);
+                                 self->guarded([&] { self->answered(reply, id); });
                              });
                          }});
     }
     /// The reply to the last packet read: sent, and only then is the next one read (replies stay in order).
+    /// A refused token from an address that keeps sending bad ones waits first.
     void answered(packet const& reply, nlohmann::json const& id) {
+        auto const delay = state_->reply_delay(slot_.address(), is_auth_failure(status_for(reply)));
+        if (delay.count() > 0) {
+            auto timer = std::make_shared<asio::steady_timer>(ws_.get_executor(), delay);
+            timer->async_wait([self = shared_from_this(), timer, reply, id](beast::error_code) {
+                self->guarded([&] { self->send_reply(reply, id); });
+            });
+            return;
+        }
+        send_reply(reply, id);
+    }
+    void send_reply(packet const& reply, nlohmann::json const& id) {
         track(reply);
         queue(reply_text(reply, id.is_null() ? nullptr : &id));
         read();
@@ -564,7 +805,15 @@ private:
             state_->bind(a, id_, weak_from_this());
         }
     }
+    [[nodiscard]] std::size_t high_water() const noexcept { return state_->args.max_queued_bytes / 4; }
     void queue(std::string text) {
+        if (dropped_ || closing_) return;
+        if (!outbox_.empty() && outbox_bytes_ + text.size() > state_->args.max_queued_bytes) {
+            state_->counters.ws_overflows.fetch_add(1);  // a client that does not read its replies
+            return drop();
+        }
+        if (outbox_.empty()) last_sent_ = std::chrono::steady_clock::now();
+        outbox_bytes_ += text.size();
         outbox_.push_back(std::move(text));
         if (outbox_.size() == 1) write();
     }
@@ -573,20 +822,35 @@ private:
         ws_.async_write(asio::buffer(outbox_.front()), beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
     }
     void on_write(beast::error_code ec, std::size_t) {
-        if (ec) return;
-        outbox_.pop_front();
-        if (!outbox_.empty()) return write();
-        if (closing_)
-            ws_.async_close(websocket::close_code::too_big, [self = shared_from_this()](beast::error_code) {});
+        guarded([&] {
+            if (ec) return;
+            last_sent_ = std::chrono::steady_clock::now();
+            outbox_bytes_ -= outbox_.front().size();
+            outbox_.pop_front();
+            if (!outbox_.empty()) write();
+            if (paused_ && outbox_bytes_ <= high_water()) {
+                paused_ = false;
+                read();
+            }
+            if (outbox_.empty() && closing_)
+                ws_.async_close(websocket::close_code::too_big, [self = shared_from_this()](beast::error_code) {});
+        });
     }
 
     std::shared_ptr<http_state> state_;
     websocket::stream<beast::tcp_stream> ws_;
     std::uint64_t id_;
+    connection_slot slot_;
+    asio::steady_timer watchdog_;
     beast::flat_buffer buffer_;
     std::deque<std::string> outbox_;
+    std::size_t outbox_bytes_ = 0;
     std::set<agent_id> agents_;
-    bool closing_ = false;
+    std::chrono::steady_clock::time_point last_heard_{};  ///< last whole message read
+    std::chrono::steady_clock::time_point last_sent_{};   ///< last write finished (or the outbox filled)
+    bool paused_ = false;   ///< reading waits for the outbox to drain
+    bool closing_ = false;  ///< too_large sent: close after the outbox
+    bool dropped_ = false;
 };
 
 inline void http_state::closed(std::uint64_t session, std::vector<agent_id> agents) {
@@ -618,36 +882,70 @@ inline void http_state::closed(std::uint64_t session, std::vector<agent_id> agen
     });
 }
 
-/// An HTTP/1.1 connection: reads requests one at a time under a deadline, answers, keeps alive.
-class http_session : public std::enable_shared_from_this<http_session> {
+/// Sets a deadline on a socket stream; other streams (the fuzz harness's in-memory one) have none.
+inline void set_deadline(beast::tcp_stream& s, std::chrono::steady_clock::duration d) { s.expires_after(d); }
+template <class Stream>
+void set_deadline(Stream&, std::chrono::steady_clock::duration) {}
+/// Ends the sending side (the client sees the end of the response); the socket closes with the session.
+inline void shutdown_send(beast::tcp_stream& s) {
+    beast::error_code ec;
+    s.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+template <class Stream>
+void shutdown_send(Stream& s) {
+    s.close();
+}
+
+/// An HTTP/1.1 connection: reads requests one at a time under a deadline, answers, keeps alive. A
+/// template on its stream so the fuzz target drives this same code over an in-memory stream.
+template <class Stream>
+class basic_http_session : public std::enable_shared_from_this<basic_http_session<Stream>> {
 public:
-    http_session(std::shared_ptr<http_state> st, tcp::socket&& socket, std::uint64_t id)
-        : state_(std::move(st)), stream_(std::move(socket)), id_(id) {}
-    ~http_session() {
-        if (!upgraded_) state_->counters.connections_open.fetch_sub(1);
-    }
+    basic_http_session(std::shared_ptr<http_state> st, Stream&& stream, std::uint64_t id, connection_slot slot)
+        : state_(std::move(st)), stream_(std::move(stream)), id_(id), slot_(std::move(slot)),
+          buffer_(std::min(state_->args.max_header_bytes + read_buffer_slack, http_args::max_header_limit)) {}
 
     void start() {
-        asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&http_session::read, shared_from_this()));
+        asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&basic_http_session::read, this->shared_from_this()));
     }
-    /// Over the connection limit: one 503, then close.
-    void refuse() {
-        asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-            self->respond(http_response::error(503, "too_many_connections", "the server is at its connection limit"),
-                          false, 11);
-        });
+    /// Over a connection limit: the one request it may make, within a short deadline, is `GET /healthz`
+    /// (so a full server still answers its health check); anything else gets `why` (503), then a close.
+    void refuse(http_response why) {
+        refusal_ = std::move(why);
+        start();
     }
 
 private:
+    /// Runs a handler's body; an exception closes this connection only (and is counted).
+    template <class Body>
+    void guarded(Body&& body) {
+        try {
+            body();
+        } catch (...) {
+            state_->counters.exceptions.fetch_add(1);
+            beast::get_lowest_layer(stream_).close();
+        }
+    }
+
     void read() {
-        parser_.emplace();
-        parser_->body_limit(state_->args.max_body_bytes);
-        parser_->header_limit(static_cast<std::uint32_t>(state_->args.max_header_bytes));
-        stream_.expires_after(std::chrono::seconds(state_->args.idle_timeout_seconds));
-        bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+        guarded([&] {
+            head_ = false;
+            parser_.emplace();
+            parser_->body_limit(state_->args.max_body_bytes);
+            parser_->header_limit(static_cast<std::uint32_t>(state_->args.max_header_bytes));
+            // Chunk extensions are not counted by Beast's limits; the server uses none, so a long one is refused.
+            parser_->on_chunk_header(refuse_long_extensions_);
+            if (refusal_) set_deadline(stream_, refused_read_deadline);
+            else set_deadline(stream_, std::chrono::seconds(state_->args.idle_timeout_seconds));
+            bhttp::async_read(stream_, buffer_, *parser_,
+                              beast::bind_front_handler(&basic_http_session::on_read, this->shared_from_this()));
+        });
     }
 
     void on_read(beast::error_code ec, std::size_t) {
+        guarded([&] { handle_read(ec); });
+    }
+    void handle_read(beast::error_code ec) {
         if (ec == bhttp::error::end_of_stream) return close();
         if (ec == beast::error::timeout) {
             state_->counters.timeouts.fetch_add(1);
@@ -658,8 +956,20 @@ private:
                                                 "request body over the limit of " +
                                                     std::to_string(state_->args.max_body_bytes) + " bytes"),
                            false, 11);
-        if (ec == bhttp::error::header_limit)
-            return respond(http_response::error(431, "header_too_large", "request header over the limit"), false, 11);
+        // The read buffer holds at most the header limit (and a little): a header, or a chunk-size line or
+        // trailer part, that does not fit in it overflows it.
+        bool const in_body = ec == bhttp::error::buffer_overflow && parser_->is_header_done();
+        if (ec == bhttp::error::header_limit || (ec == bhttp::error::buffer_overflow && !in_body))
+            return respond(http_response::error(431, "header_too_large",
+                                                "request header over the limit of " +
+                                                    std::to_string(state_->args.max_header_bytes) + " bytes"),
+                           false, 11);
+        if (in_body || ec == bhttp::error::bad_chunk_extension)
+            return respond(http_response::error(400, "bad_request",
+                                                "chunk extension or trailer over the limit (extensions: " +
+                                                    std::to_string(max_chunk_extension_bytes) + " bytes, trailers: " +
+                                                    std::to_string(state_->args.max_header_bytes) + " bytes)"),
+                           false, 11);
         if (ec) {
             if (ec == asio::error::operation_aborted || ec == asio::error::eof || ec == asio::error::connection_reset) return;
             return respond(http_response::error(400, "bad_request", "malformed HTTP request"), false, 11);
@@ -667,12 +977,24 @@ private:
         auto req = parser_->release();
         host_.clear();
         if (auto h = req.find(bhttp::field::host); h != req.end()) host_ = std::string(h->value());
+        head_ = req.method() == bhttp::verb::head;
+        if (refusal_) {
+            bool const health = (req.method() == bhttp::verb::get || head_) && req.target() == "/healthz";
+            return respond(health ? route(http_request{std::string(req.method_string()), "/healthz", {}, {}, {}})
+                                  : *refusal_,
+                           false, req.version());
+        }
         if (websocket::is_upgrade(req)) {
             if (req.target() != "/ws")
                 return respond(http_response::error(404, "not_found", "WebSocket endpoint is /ws"), false, req.version());
-            upgraded_ = true;  // the connection now counts as the WebSocket's
-            std::make_shared<ws_session>(state_, stream_.release_socket(), id_)->start(std::move(req));
-            return;
+            if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+                // The connection and its slot now belong to the WebSocket.
+                std::make_shared<ws_session>(state_, stream_.release_socket(), id_, std::move(slot_))->start(std::move(req));
+                return;
+            } else {
+                return respond(http_response::error(501, "not_implemented", "no WebSocket on this stream"), false,
+                               req.version());
+            }
         }
         serve(req);
     }
@@ -691,11 +1013,11 @@ private:
         if (auto it = req.find(bhttp::field::authorization); it != req.end()) r.authorization = std::string(it->value());
         if (auto type = packet_endpoint(r)) {
             // A packet joins the group being gathered; its reply comes back on this connection's strand.
-            state_->enqueue({std::move(r.body), *type, [self = shared_from_this(), keep_alive, version](packet reply, nlohmann::json id) {
+            state_->enqueue({std::move(r.body), *type, [self = this->shared_from_this(), keep_alive, version](packet reply, nlohmann::json id) {
                                  http_response res{status_for(reply), "application/json",
                                                    reply_text(reply, id.is_null() ? nullptr : &id)};
                                  asio::dispatch(self->stream_.get_executor(), [self, res = std::move(res), keep_alive, version]() mutable {
-                                     self->respond(std::move(res), keep_alive, version);
+                                     self->guarded([&] { self->respond(std::move(res), keep_alive, version); });
                                  });
                              }});
             return;
@@ -715,12 +1037,20 @@ private:
         return std::nullopt;
     }
 
+    /// HEAD is answered as GET is, without the body (`respond`), on every route.
     http_response route(http_request const& r) {
-        if (r.method == "GET" || r.method == "HEAD") {
+        bool const get = r.method == "GET" || r.method == "HEAD";
+        if (get) {
             if (r.path == "/healthz")
                 return state_->channel.is_alive() ? http_response::json(200, {{"status", "ok"}})
                                                   : http_response::error(503, "unavailable", "not deployed");
-            if (r.path == "/metrics") return metrics();
+            if (r.path == "/metrics") {
+                auto const& token = state_->args.metrics_token;
+                if (!token.empty() && !crowdline::detail::same_token(r.bearer_token(), token))
+                    return http_response::error(401, "unauthorized",
+                                                "/metrics needs Authorization: Bearer <server.metrics_token>");
+                return metrics();
+            }
             std::string_view asset = r.path;
             if (asset == "/") asset = "/worker.html";
             else if (asset == "/review") asset = "/review.html";
@@ -731,7 +1061,9 @@ private:
         bool path_known = false;  ///< another method is served there: 405, not 404
         {
             std::lock_guard l{state_->routes_mutex};
-            if (auto it = state_->routes.find({r.method, r.path}); it != state_->routes.end()) handler = it->second;
+            auto it = state_->routes.find({r.method, r.path});
+            if (it == state_->routes.end() && r.method == "HEAD") it = state_->routes.find({"GET", r.path});
+            if (it != state_->routes.end()) handler = it->second;
             else path_known = std::ranges::any_of(state_->routes, [&](auto const& route) { return route.first.second == r.path; });
         }
         if (handler) {
@@ -757,9 +1089,21 @@ private:
         line("crowdline_http_connections_total", "Connections accepted.", "counter", c.connections_total.load());
         line("crowdline_http_connections_refused_total", "Connections refused at the limit.", "counter",
              c.connections_refused.load());
+        line("crowdline_http_connections_refused_per_address_total",
+             "Connections refused at the limit per client address.", "counter", c.refused_per_address.load());
         line("crowdline_http_websockets_open", "WebSockets open now.", "gauge", c.websockets_open.load());
         line("crowdline_http_timeouts_total", "Requests or sockets cut off by the idle timeout.", "counter",
              c.timeouts.load());
+        line("crowdline_http_websocket_overflows_total", "WebSockets closed because their replies were not read.",
+             "counter", c.ws_overflows.load());
+        line("crowdline_http_websocket_silent_total", "WebSockets closed after the silence timeout.", "counter",
+             c.ws_silent.load());
+        line("crowdline_http_exceptions_total", "Exceptions caught on I/O threads (each closed its connection).",
+             "counter", c.exceptions.load());
+        line("crowdline_http_auth_failures_total", "Replies refusing a token (401 and 403).", "counter",
+             c.auth_failures.load());
+        line("crowdline_http_addresses_slowed", "Client addresses whose token refusals are delayed.", "gauge",
+             state_->addresses_slowed());
         out += "# HELP crowdline_http_responses_total HTTP responses by status class.\n"
                "# TYPE crowdline_http_responses_total counter\n";
         for (int k = 1; k <= 5; ++k)
@@ -787,7 +1131,21 @@ private:
         return {200, "text/plain; version=0.0.4; charset=utf-8", std::move(out)};
     }
 
+    /// Sends `r`; a refused token from an address that keeps sending bad ones waits first (`reply_delay`).
     void respond(http_response r, bool keep_alive, unsigned version) {
+        auto const delay = state_->reply_delay(slot_.address(), is_auth_failure(r.status));
+        if (delay.count() > 0) {
+            set_deadline(stream_, delay + std::chrono::seconds(state_->args.idle_timeout_seconds));
+            auto timer = std::make_shared<asio::steady_timer>(stream_.get_executor(), delay);
+            timer->async_wait([self = this->shared_from_this(), timer, r = std::move(r), keep_alive, version](beast::error_code) mutable {
+                self->guarded([&] { self->write(std::move(r), keep_alive, version); });
+            });
+            return;
+        }
+        write(std::move(r), keep_alive, version);
+    }
+
+    void write(http_response r, bool keep_alive, unsigned version) {
         state_->counters.response(r.status);
         auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), version);
         res->set(bhttp::field::server, "crowdline");
@@ -801,30 +1159,40 @@ private:
         res->keep_alive(keep_alive);
         res->body() = std::move(r.body);
         res->prepare_payload();
-        stream_.expires_after(std::chrono::seconds(state_->args.idle_timeout_seconds));
+        if (head_) res->body().clear();  // HEAD: the GET's Content-Length, no body
+        set_deadline(stream_, std::chrono::seconds(state_->args.idle_timeout_seconds));
         bhttp::async_write(stream_, *res,
-                           [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+                           [self = this->shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
                                if (ec) return;
-                               if (!keep_alive) return self->close();
-                               self->read();
+                               self->guarded([&] {
+                                   if (!keep_alive) return self->close();
+                                   self->read();
+                               });
                            });
     }
 
-    void close() {
-        beast::error_code ec;
-        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    }
+    void close() { shutdown_send(stream_); }
 
     std::shared_ptr<http_state> state_;
-    beast::tcp_stream stream_;
+    Stream stream_;
     std::uint64_t id_;
-    beast::flat_buffer buffer_;
+    connection_slot slot_;
+    beast::flat_buffer buffer_;  ///< capped: no part of a request that Beast does not count grows it
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     std::string host_;  ///< the Host header of the request being answered (for the CSP's WebSocket source)
-    bool upgraded_ = false;
+    bool head_ = false;  ///< the request being answered is HEAD
+    std::optional<http_response> refusal_;  ///< over a limit: what anything but /healthz gets
+    /// The parser keeps a reference to its chunk-header callback, so it lives here.
+    struct {
+        void operator()(std::uint64_t, beast::string_view extensions, beast::error_code& ec) const {
+            if (extensions.size() > max_chunk_extension_bytes) ec = bhttp::error::bad_chunk_extension;
+        }
+    } refuse_long_extensions_;
 };
 
-/// Accepts connections, each on its own strand, and enforces the connection limit.
+using http_session = basic_http_session<beast::tcp_stream>;
+
+/// Accepts connections, each on its own strand, and enforces the connection limits.
 class http_listener : public std::enable_shared_from_this<http_listener> {
 public:
     http_listener(std::shared_ptr<http_state> st, asio::io_context& io, tcp::endpoint at)
@@ -854,15 +1222,19 @@ private:
     void on_accept(beast::error_code ec, tcp::socket socket) {
         if (ec == asio::error::operation_aborted || state_->stopping.load()) return;
         if (!ec) {
-            auto& c = state_->counters;
-            c.connections_total.fetch_add(1);
-            auto open = c.connections_open.fetch_add(1) + 1;
-            auto session = std::make_shared<http_session>(state_, std::move(socket), ++next_id_);
-            if (open > state_->args.max_connections) {
-                c.connections_refused.fetch_add(1);
-                session->refuse();
-            } else {
-                session->start();
+            try {
+                beast::error_code peer_ec;
+                auto const peer = socket.remote_endpoint(peer_ec);
+                if (!peer_ec) {
+                    std::optional<http_response> refusal;
+                    auto slot = state_->open_connection(peer.address(), refusal);
+                    auto session = std::make_shared<http_session>(state_, beast::tcp_stream(std::move(socket)), ++next_id_,
+                                                                  std::move(slot));
+                    if (refusal) session->refuse(std::move(*refusal));
+                    else session->start();
+                }
+            } catch (...) {  // e.g. out of memory: that connection is lost, the server goes on
+                state_->counters.exceptions.fetch_add(1);
             }
         }
         accept();
@@ -910,7 +1282,14 @@ public:
         state_->metrics_source = std::move(pending_metrics_);
         boost::system::error_code ec;
         auto address = boost::asio::ip::make_address(args_.host, ec);
-        if (ec) throw config_error("host: \"" + args_.host + "\" is not an IP address");
+        if (ec) {  // a host name: its first address (one that does not resolve fails here, before anything else)
+            boost::asio::ip::tcp::resolver resolver{*io_};
+            auto const found = resolver.resolve(args_.host, "", ec);
+            if (ec || found.empty())
+                throw config_error("host: \"" + args_.host + "\" is neither an IP address nor a name that resolves (" +
+                                   (ec ? ec.message() : std::string("no address")) + ")");
+            address = found.begin()->endpoint().address();
+        }
         listener_ = std::make_shared<detail::http_listener>(state_, *io_, detail::tcp::endpoint{address, args_.port});
         channel_.state_ = state_;
         stage_ = stage::prepared;
@@ -924,7 +1303,19 @@ public:
         if (stage_ == stage::deployed) return url_locked();
         listener_->start();
         channel_.alive_ = true;
-        for (std::size_t i = 0; i < args_.threads; ++i) threads_.emplace_back([io = io_.get()] { io->run(); });
+        // No input may end the process: an exception out of a handler (Beast's parser can throw) has closed
+        // its connection by unwinding; the thread counts it and goes on serving.
+        for (std::size_t i = 0; i < args_.threads; ++i)
+            threads_.emplace_back([io = io_.get(), st = state_] {
+                for (;;) {
+                    try {
+                        io->run();
+                        return;
+                    } catch (...) {
+                        st->counters.exceptions.fetch_add(1);
+                    }
+                }
+            });
         stage_ = stage::deployed;
         return url_locked();
     }
@@ -1024,4 +1415,5 @@ static_assert(architect<http>, "architects::http must model crowdline::architect
 
 BOOST_HANA_ADAPT_STRUCT(crowdline::architects::http_args, host, port, public_url, threads, max_body_bytes,
                         max_header_bytes, max_json_depth, max_connections, idle_timeout_seconds,
-                        disconnect_grace_seconds);
+                        disconnect_grace_seconds, max_connections_per_address, max_queued_bytes,
+                        ws_silence_timeout_seconds, metrics_token);

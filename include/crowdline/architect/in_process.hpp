@@ -99,7 +99,7 @@ public:
         try {
             return (*handler)(p);
         } catch (...) {
-            return detail::error_reply_for_current_exception();
+            return crowdline::detail::error_reply_for_current_exception();
         }
     }
     /// Like `request`, from raw text as a page would send it: bad input (too long, not JSON, too deep,

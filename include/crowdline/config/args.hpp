@@ -76,7 +76,10 @@ template <args_struct T>
 void read_struct(nlohmann::json const& j, T& out, std::string const& prefix) {
     if (!j.is_object())
         throw config_error((prefix.empty() ? std::string("config") : prefix) + ": expected an object, got " + j.dump());
-    for (auto const& [k, v] : j.items()) {
+    for (auto const& item : j.items()) {
+        // Named references, not a structured binding: clang 14 cannot capture bindings in the lambda below.
+        auto const& k = item.key();
+        auto const& v = item.value();
         bool known = false;
         boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
             std::string_view name = boost::hana::to<char const*>(boost::hana::first(accessor));
@@ -159,7 +162,13 @@ nlohmann::json write_value(T const& v) {
 template <class T>
 nlohmann::json parse_text(std::string_view text, std::string const& key) {
     if constexpr (std::is_same_v<T, std::string>) {
-        return std::string(text);
+        nlohmann::json s = std::string(text);
+        try {  // refused here, not when the settings are first written out as JSON (help, a run's init_params)
+            (void)s.dump();
+        } catch (nlohmann::json::type_error const&) {
+            throw config_error(key + ": the value is not valid UTF-8");
+        }
+        return s;
     } else if constexpr (is_optional_v<T>) {
         if (text == "null" || text.empty()) return nullptr;
         return parse_text<typename T::value_type>(text, key);

@@ -9,7 +9,8 @@
 ///    grant → the store's claim (`new_agent`, compare-and-set; a claim lost to another process moves on to
 ///    the next grant) → init data to the page;
 ///  - submission: validated by the blueprint, agent state and status saved in one transaction, then
-///    acknowledged;
+///    acknowledged; a resend with the same `data.key` (its reply lost, even across a restart) gets the
+///    first reply again and writes nothing;
 ///  - expiry: a lease past `assignment_duration_in_seconds`, a disconnect, a returned unit or a revoked
 ///    invite link (a provider modelling `revocable_identity`) puts the unit back in the pool (dispatcher and
 ///    store together); `no_submission_patience` shuts a dead run down;
@@ -141,6 +142,10 @@ public:
     /// Most live updates kept per unit (each at most max_submission_bytes): a page cannot grow memory without end.
     void set_max_live_updates(std::size_t n) { max_live_updates_ = n; }
 
+    /// Makes `launch()` show this completed run of the task again instead of starting a new one: the review
+    /// page and dashboards work as at its end, and a worker who registers is told the run is not active.
+    void reopen_completed(task_run_id run) { std::lock_guard l{mutex_}; reopen_ = run; }
+
     /// Validates the configuration, creates (or finds, to resume) the task and run rows, prepares and
     /// deploys the architect, sets up the provider, and launches the first units.
     task_run_id launch() {
@@ -162,7 +167,14 @@ public:
         task_ = tasks.empty() ? db_.new_task(args_.task_name, std::string(blueprint_t::blueprint_type)) : tasks.front().id;
         auto open_runs = db_.find_task_runs({.task = *task_, .is_completed = false});
         std::vector<unit_id> reopened;
-        if (!open_runs.empty()) {
+        if (reopen_) {
+            auto const r = db_.get_task_run(*reopen_);
+            if (r.task != *task_ || !r.is_completed)
+                throw error("crowdline::pipeline: task run " + std::to_string(reopen_->value()) +
+                            " is not a completed run of task \"" + args_.task_name + "\"");
+            run_ = *reopen_;
+            (void)resume(now);  // its units are all done: this only rebuilds what the dashboards show
+        } else if (!open_runs.empty()) {
             run_ = open_runs.back().id;
             reopened = resume(now);
         } else {
@@ -180,6 +192,13 @@ public:
             ch.on_batch([this](std::function<void()> const& requests) { handle_group(requests); });
         last_submission_ = now;
         active_run_ = true;
+        restore_worker_counts();
+        recount_locked();  // the one full count: from here on every change is counted as it is made
+        if (reopen_) {  // shown again, finished: nothing is launched, a worker hears run_not_active
+            active_run_ = false;
+            complete_ = true;
+            return *run_;
+        }
         launch_units(now);
         return *run_;
     }
@@ -233,6 +252,10 @@ public:
         } catch (std::exception const& e) {
             failure_ = std::string("a group of requests could not be saved, so the run stopped: ") + e.what();
             if (active_run_) wind_down();
+            try {
+                recount_locked();  // what the group counted was rolled back
+            } catch (std::exception const&) {  // the store is failing: the rethrow below says so
+            }
             throw;
         }
     }
@@ -262,7 +285,47 @@ public:
     [[nodiscard]] bool is_active() const { std::lock_guard l{mutex_}; return active_run_; }
     [[nodiscard]] std::optional<task_run_id> run() const { std::lock_guard l{mutex_}; return run_; }
     [[nodiscard]] std::string const& url() const noexcept { return url_; }
-    [[nodiscard]] run_summary summary() { std::lock_guard l{mutex_}; return summarize_run(db_, *run_); }
+    /// Units by status, assignments, agents and workers of the run, as `summarize_run` counts them, but kept
+    /// up to date as the run changes: O(1) however large the run, and it never waits for a store write.
+    [[nodiscard]] run_summary summary() const { std::lock_guard l{tally_mutex_}; return tally_.summary(); }
+
+    /// Counts the run again from the store (one full read): after changing units through `locked` other
+    /// than with `decide`, so `summary` and `progress` agree with the store again.
+    void recount() {
+        std::lock_guard l{mutex_};
+        if (run_) recount_locked();
+    }
+
+    /// Names the group of an item for `progress()` (e.g. its language). Groups are kept as units are made
+    /// and done, so `progress()` costs O(groups); set it before launch (set later, it regroups once).
+    void set_group_key(std::function<std::string(initialization_data const&)> key_of) {
+        std::lock_guard l{mutex_};
+        group_key_ = std::move(key_of);
+        for (auto& [id, as] : assignments_) as.group = group_key_(as.init);
+        regroup();
+    }
+
+    /// Units done and in all per group of `set_group_key` (one group "" without it), sorted by group, in
+    /// O(groups) and without the pipeline's lock.
+    [[nodiscard]] std::vector<key_progress> progress() const {
+        std::lock_guard l{tally_mutex_};
+        std::vector<key_progress> out;
+        out.reserve(groups_.size());
+        for (auto const& [key, row] : groups_) out.push_back(row);
+        return out;
+    }
+
+    /// Applies a review decision on a unit of this run (`review::decide`: all or nothing) and counts it.
+    /// A unit of another run → `entry_does_not_exist`; every other refusal as `review::decide`.
+    review::outcome decide(review::decision const& d) {
+        std::lock_guard l{mutex_};
+        if (!run_) throw error("crowdline::pipeline: decide before launch");
+        if (db_.get_unit(d.unit).task_run != *run_)
+            throw entry_does_not_exist(detail::describe(d.unit) + " is not part of task run " + std::to_string(run_->value()));
+        auto out = review::decide(db_, provider_, d);
+        count([&](run_tally& t) { t.unit_moved(out.before, out.after); });
+        return out;
+    }
 
     /// Units done and in all, per group of items (`key_of(initialization_data const&)` names an item's
     /// group, e.g. its language), sorted by group: what a dashboard's progress bars show.
@@ -317,7 +380,8 @@ public:
     }
 
     /// Runs `f(store, provider, dispatcher)` under the pipeline's lock: how a review page or a dashboard on
-    /// another thread reads and writes without racing the worker pool.
+    /// another thread reads and writes without racing the worker pool. Unit changes made here are not
+    /// counted by `summary` until `recount()`; review decisions go through `decide`, which counts them.
     template <class F>
     decltype(auto) locked(F&& f) {
         std::lock_guard l{mutex_};
@@ -411,13 +475,23 @@ private:
         std::vector<unit_id> launched;
         try {
             while (under_cap() && next_task_ != std::ranges::end(tasks_)) {
+                std::vector<assignment_id> made;
+                auto const units_before = launched.size();
                 db_.transaction([&] {
                     for (std::size_t n = 0; n < launch_batch && under_cap() && next_task_ != std::ranges::end(tasks_); ++n) {
                         initialization_data init = *next_task_;
                         ++next_task_;
                         ++pulled_;
-                        for (auto u : fill_assignment(db_.new_assignment(*run_), std::move(init), now)) launched.push_back(u);
+                        made.push_back(db_.new_assignment(*run_));
+                        for (auto u : fill_assignment(made.back(), std::move(init), now)) launched.push_back(u);
                     }
+                });
+                if (group_key_)
+                    for (auto a : made) assignments_.at(a).group = group_key_(assignments_.at(a).init);
+                count([&](run_tally& t) {  // committed: now it counts
+                    t.assignments_added(made.size());
+                    t.units_added(unit_status::launched, launched.size() - units_before);
+                    for (auto a : made) add_to_group(assignments_.at(a));
                 });
             }
         } catch (...) {
@@ -539,6 +613,10 @@ private:
                 dispatcher_.release(w, g.item, now);
                 continue;
             }
+            count([&](run_tally& t) {
+                t.unit_moved(unit_status::launched, unit_status::assigned);
+                t.agent_added(w);
+            });
             auto const data_index = as.init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{g.unit_index};
             nlohmann::json unit_data = as.init.unit_data.empty() ? as.init.shared : unit_data_for(as.init, data_index);
             if (state.task_units) ++*state.task_units;
@@ -605,7 +683,49 @@ private:
         }
     }
 
+    /// The page's idempotency key for a submission (`data.key`), when it sent one: 16 to 128 letters,
+    /// digits, '-' or '_' (the worker page sends 32 hex digits made once per answer).
+    static std::optional<std::string> submission_key(nlohmann::json const& data) {
+        if (!data.is_object()) return std::nullopt;
+        auto const it = data.find("key");
+        if (it == data.end() || it->is_null()) return std::nullopt;
+        auto const wanted = std::string("submit: \"key\" must be a string of 16 to 128 letters, digits, '-' or '_'");
+        if (!it->is_string()) throw invalid_argument(wanted + ", got " + std::string(detail::json_kind(*it)));
+        auto key = it->template get<std::string>();
+        bool const fits = key.size() >= 16 && key.size() <= 128 && std::ranges::all_of(key, [](char c) {
+            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
+        });
+        if (!fits) throw invalid_argument(wanted + " (got " + std::to_string(key.size()) + " characters)");
+        return key;
+    }
+
+    /// A submit naming an agent that is no longer live here, whose submission the store holds with a
+    /// receipt (`state.receipt`: key, token, reply): the page never heard the reply (lost, a reload, a
+    /// restart). The same token and key get the first reply again and nothing is written; another token is
+    /// `not_your_unit`, another key a `conflict`. No receipt: nullopt, and the submit goes on as before.
+    std::optional<packet> resent_submission(agent_id id, nlohmann::json const& data, std::string const& key) {
+        std::optional<crowdline::agent> saved;
+        try {
+            saved = db_.get_agent(id);
+        } catch (entry_does_not_exist const&) {
+            return std::nullopt;
+        }
+        if (saved->task != *task_ || !saved->state.is_object() || !saved->state.contains("receipt")) return std::nullopt;
+        auto const& receipt = saved->state["receipt"];
+        auto const token = data.contains("token") && data["token"].is_string() ? data["token"].template get<std::string>()
+                                                                             : std::string{};
+        if (!detail::same_token(token, receipt.value("token", std::string{})))
+            return packet::error("not_your_unit", detail::describe(id) + ": the token does not match");
+        if (!detail::same_token(key, receipt.value("key", std::string{})))
+            return packet::error(std::string(packet_errors::conflict),
+                                 detail::describe(id) + " already submitted its unit, with another submission key");
+        return packet{"submitted", id, receipt.value("reply", nlohmann::json::object())};
+    }
+
     packet submit(packet const& p, time_point now) {
+        auto const key = submission_key(p.data);
+        if (key && p.agent && !active_.contains(*p.agent))
+            if (auto again = resent_submission(*p.agent, p.data, *key)) return *again;
         auto who = authorise(p, now);
         if (auto* err = std::get_if<packet>(&who)) return *err;
         auto it = std::get<0>(who);
@@ -617,6 +737,9 @@ private:
         auto check = check_submission(it->first, live.unit_data, submission);
         if (!check.ok()) return packet{"submit_refused", p.agent, check.to_json()};
         nlohmann::json state{{"inputs", live.unit_data}, {"outputs", submission}, {"updates", updates_of(it->first)}};
+        nlohmann::json const reply{{"unit_id", live.unit.value()}, {"done", workers_[live.worker].done + 1}};
+        // Saved with the answer, so a resend with this key is acknowledged even after a restart.
+        if (key) state["receipt"] = {{"key", *key}, {"token", live.token}, {"reply", reply}};
         auto const grants = mixin_grants(live, submission);
         // Durable before acknowledged: status, data and any qualification it earns in one transaction.
         db_.transaction([&] {
@@ -624,12 +747,11 @@ private:
             db_.update_unit(live.unit, unit_status::completed);
             for (auto const& g : grants) grant(live.worker, g);
         });
+        count([](run_tally& t) { t.unit_moved(unit_status::assigned, unit_status::completed); });
         ++workers_[live.worker].done;
         if (live.kind == unit_kind::work)
             dispatcher_.complete(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
         provider_.mark_done(it->first);
-        auto const unit = live.unit;
-        auto const worker = live.worker;
         finish_unit(it);
         last_submission_ = now;
         // The finished unit made room under max_num_concurrent_units: fill it now, not at the next tick. The
@@ -640,7 +762,7 @@ private:
             failure_ = e.what();
         }
         finish_if_done();
-        return packet{"submitted", p.agent, {{"unit_id", unit.value()}, {"done", workers_[worker].done}}};
+        return packet{"submitted", p.agent, reply};
     }
 
     /// A reloaded page asks again for the unit its agent holds: the same details (and token), nothing new
@@ -723,6 +845,7 @@ private:
             end_agent(it->first, why, live.unit_data);
             db_.clear_unit_agent_assignment(live.unit);
         });
+        count([](run_tally& t) { t.unit_moved(unit_status::assigned, unit_status::launched); });
         if (release_lease && live.kind == unit_kind::work)
             dispatcher_.release(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
         auto& s = workers_[live.worker];
@@ -749,6 +872,7 @@ private:
         if (it->second.kind == unit_kind::work) {
             auto& as = assignments_.at(it->second.assignment);
             if (++as.completed == as.units.size()) --unfinished_;
+            count([&](run_tally&) { ++groups_[as.group].done; });
             if (live_units_ > 0) --live_units_;
         }
         release_hold(it);
@@ -876,6 +1000,11 @@ private:
             agent = db_.new_agent(w, u);
             db_.update_agent(agent, agent_status::in_task);
         });
+        count([&](run_tally& t) {
+            t.assignments_added();
+            t.units_added(unit_status::assigned);
+            t.agent_added(w);
+        });
         auto const a = db_.get_unit(u).assignment;
         auto unit_data = init.unit_data.empty() ? init.shared : unit_data_for(init, 0);
         return hand_over(agent,
@@ -955,17 +1084,25 @@ private:
                 else
                     db_.clear_unit_agent_assignment(live.unit);
             });
+            count([&](run_tally& t) {
+                t.unit_moved(unit_status::assigned, expire_units ? unit_status::expired : unit_status::launched);
+            });
             if (live.kind == unit_kind::work)
                 dispatcher_.release(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
             release_hold(it);
         }
         if (expire_units) {
+            std::vector<unit_status> expired;
             db_.transaction([&] {
                 for (auto const& u : db_.find_units({.task_run = *run_}))
                     if (u.status == unit_status::created || u.status == unit_status::launched) {
                         db_.update_unit(u.id, unit_status::expired);
                         provider_.expire(u.id);
+                        expired.push_back(u.status);
                     }
+            });
+            count([&](run_tally& t) {
+                for (auto from : expired) t.unit_moved(from, unit_status::expired);
             });
             db_.update_task_run(*run_, true);
         }
@@ -1076,7 +1213,61 @@ private:
         initialization_data init;
         std::vector<unit_id> units;  ///< by unit index
         std::size_t completed = 0;
+        std::string group{};  ///< `group_key_` of init
     };
+
+    // --- the dashboard's counts --------------------------------------------------------------------
+
+    /// Applies `f` to the counts, after the store committed what it counts.
+    template <class F>
+    void count(F&& f) {
+        std::lock_guard l{tally_mutex_};
+        std::forward<F>(f)(tally_);
+    }
+
+    /// An assignment joins its group (under `tally_mutex_`; its `group` is set).
+    void add_to_group(assignment_state const& as) {
+        auto& row = groups_[as.group];
+        row.key = as.group;
+        row.total += as.units.size();
+        row.done += as.completed;
+    }
+
+    /// Groups counted again from the assignments (O(assignments), in memory).
+    void regroup() {
+        std::map<std::string, key_progress> groups;
+        for (auto const& [id, as] : assignments_) {
+            auto& row = groups[as.group];
+            row.key = as.group;
+            row.total += as.units.size();
+            row.done += as.completed;
+        }
+        std::lock_guard l{tally_mutex_};
+        groups_ = std::move(groups);
+    }
+
+    /// The full count: units, assignments and agents from the store, groups from the assignments.
+    void recount_locked() {
+        auto fresh = tally_run(db_, *run_);
+        if (group_key_)
+            for (auto& [id, as] : assignments_) as.group = group_key_(as.init);
+        regroup();
+        std::lock_guard l{tally_mutex_};
+        tally_ = std::move(fresh);
+    }
+
+    /// A resumed run's workers, as `workers()` shows them: who finished units of the run (and how many).
+    void restore_worker_counts() {
+        std::unordered_map<worker_id, std::size_t> done;
+        for (auto const& u : db_.find_units({.task_run = *run_}))
+            if (complete(u.status) && u.worker) ++done[*u.worker];
+        for (auto const& [w, n] : done) {
+            auto& state = workers_[w];
+            state.done = n;
+            if (state.name.empty()) state.name = db_.get_worker(w).name;
+            worker_ids_.emplace(state.name, w);
+        }
+    }
 
     Blueprint blueprint_;
     Architect architect_;
@@ -1089,11 +1280,17 @@ private:
     std::ranges::iterator_t<tasks_range> next_task_;
 
     mutable std::recursive_mutex mutex_;
+    /// Guards only the counts below, so `summary()` and `progress()` never wait for a store write.
+    mutable std::mutex tally_mutex_;
+    run_tally tally_;
+    std::map<std::string, key_progress> groups_;
+    std::function<std::string(initialization_data const&)> group_key_;
     std::function<time_point()> clock_ = [] { return clock::now(); };
     std::size_t max_submission_bytes_ = 1 << 20;
     std::size_t max_live_updates_ = 1000;
     std::optional<task_id> task_;
     std::optional<task_run_id> run_;
+    std::optional<task_run_id> reopen_;  ///< a completed run `launch()` shows instead of starting one
     requester_id requester_;
     std::string url_;
     bool active_run_ = false;

@@ -2,10 +2,13 @@
 /// Review: what a requester does after work comes in — approve, reject, soft-reject a unit, pay a
 /// bonus, block or unblock a worker. Works over any `crowdline::store` and any `crowdline::provider`.
 ///
-/// Each action is one provider call, one store change and one `worker_review` row. The store part runs
-/// in one `transaction`, and the provider is called last inside it: every check (unknown id, a unit
-/// that is not completed, a bad amount) happens before the provider hears of anything, and a provider
-/// that throws or refuses a payment rolls the store back, so the two never disagree about a refusal.
+/// Every action is all or nothing. First every check that needs nobody (a bad amount, a missing reason),
+/// then, in one store `transaction`: the checks that need the store (unknown id, a unit that is not
+/// completed), the provider's budget (a bonus it cannot cover is refused before anything is called),
+/// the store's changes, and last the provider's calls, ordered so a refusal leaves nothing: a block first
+/// (undone if a later call fails), then the payment (the one call that can refuse), then the judgement.
+/// A provider that throws or refuses rolls the store back, so the two never disagree about a refusal.
+/// `decide` does a decision with its bonus and block as one action and says what it recorded.
 ///
 /// Rows written (`worker_review.status` follows Mephisto's review app): approve → "approved", reject →
 /// "rejected", soft_reject → "soft_rejected" (each with the note and any bonus); bonus → no status,
@@ -17,6 +20,7 @@
 /// empty, as `providers::in_house` does after a restart. A pipeline does so at launch.
 
 #include <cmath>
+#include <exception>
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -40,6 +44,43 @@ struct payment_refused : error {
     using error::error;
 };
 
+/// What a reviewer decides about a completed unit.
+enum class verdict { approve, reject, soft_reject };
+
+[[nodiscard]] constexpr std::string_view to_string(verdict v) noexcept {
+    constexpr std::string_view names[] = {"approve", "reject", "soft_reject"};
+    return names[static_cast<int>(v)];
+}
+
+/// One review decision with its parts: the verdict, a bonus for the unit's worker, a block of that worker.
+struct decision {
+    unit_id unit{};
+    verdict action = verdict::approve;
+    std::string note{};
+    std::optional<double> bonus{};       ///< paid to the unit's worker with the decision (> 0)
+    std::optional<std::string> block{};  ///< blocks the unit's worker, for this reason (not empty)
+};
+
+/// What `decide` recorded: all of the decision (it throws, having recorded nothing, otherwise).
+struct outcome {
+    unit_id unit{};
+    agent_id agent{};
+    worker_id worker{};
+    unit_status before = unit_status::completed;
+    unit_status after = unit_status::completed;
+    std::optional<double> bonus{};  ///< paid
+    bool blocked = false;           ///< a block of the worker was recorded
+
+    [[nodiscard]] nlohmann::json to_json() const {
+        return {{"unit_id", unit.value()},
+                {"agent_id", agent.value()},
+                {"worker_id", worker.value()},
+                {"status", std::string(crowdline::to_string(after))},
+                {"bonus", bonus ? nlohmann::json(*bonus) : nlohmann::json(nullptr)},
+                {"blocked", blocked}};
+    }
+};
+
 namespace detail {
 
 /// Both arguments checked, each failure naming the argument and the missing piece.
@@ -53,53 +94,153 @@ constexpr void check_arguments() {
 
 inline std::string id_text(auto id) { return std::string(decltype(id)::tag_type::name) + ' ' + std::to_string(id.value()); }
 
-inline void require_amount(double amount, worker_id w) {
+/// An amount as a message shows it (JSON would print NaN and infinity as null).
+inline std::string amount_text(double amount) {
+    if (std::isnan(amount)) return "NaN";
+    if (std::isinf(amount)) return amount > 0 ? "infinity" : "-infinity";
+    return nlohmann::json(amount).dump();
+}
+
+/// `what`: which amount, for the message ("bonus for worker 3").
+inline void require_amount(double amount, std::string const& what) {
     if (!std::isfinite(amount) || amount <= 0)
-        throw invalid_argument("bonus for " + id_text(w) + ": amount must be a number > 0, got " +
-                               nlohmann::json(amount).dump());
+        throw invalid_argument(what + ": amount must be a number > 0, got " + amount_text(amount));
+}
+
+inline std::string refusal_text(std::string_view provider_type, double amount, worker_id w) {
+    return "bonus of " + amount_text(amount) + " for " + id_text(w) + ": refused by provider \"" +
+           std::string(provider_type) + "\" (budget too low?); nothing was recorded";
+}
+
+/// The refusal a provider can give before anything is called: a budget that does not cover `amount`.
+template <class Provider>
+void require_budget(Provider& provider, requester_id r, worker_id w, double amount) {
+    if (provider.is_registered(r) && provider.budget(r) < amount)
+        throw payment_refused(refusal_text(Provider::provider_type, amount, w));
 }
 
 template <class Provider>
 void pay(Provider& provider, worker_id w, double amount, std::string const& reason, std::optional<unit_id> u) {
-    if (!provider.bonus(w, amount, reason, u))
-        throw payment_refused("bonus of " + nlohmann::json(amount).dump() + " for " + id_text(w) + ": refused by provider \"" +
-                              std::string(Provider::provider_type) + "\" (budget too low?); nothing was recorded");
+    if (!provider.bonus(w, amount, reason, u)) throw payment_refused(refusal_text(Provider::provider_type, amount, w));
 }
 
-/// approve / reject / soft_reject: unit completed → `to_unit`, its agent completed → `to_agent`, a
-/// review row, an optional bonus, then `judge(agent, note)` on the provider.
-template <class Store, class Provider, class Judge>
-void judge_unit(Store& db, Provider& provider, unit_id u, unit_status to_unit, agent_status to_agent,
-                std::string const& note, std::optional<double> bonus_amount, Judge judge) {
-    db.transaction([&] {
-        unit const row = db.get_unit(u);  // unknown → entry_does_not_exist
-        std::string const action(to_string(to_agent));
-        if (row.status != unit_status::completed)
-            throw invalid_transition(id_text(u) + ": cannot be " + action + ": it is " +
-                                     std::string(to_string(row.status)) + ", not completed");
-        if (!row.agent || !row.worker)
-            throw invalid_transition(id_text(u) + ": cannot be " + action + ": it is completed but has no agent");
-        agent const a = db.get_agent(*row.agent);
-        if (!can_transition(a.status, to_agent))
-            throw invalid_transition(id_text(a.id) + " of " + id_text(u) + ": cannot be " + action + ": it is " +
-                                     std::string(to_string(a.status)) + ", not completed");
-        db.update_unit(u, to_unit);
-        db.update_agent(a.id, to_agent);
-        worker_review r;
-        r.unit = u;
-        r.worker = a.worker;
-        r.task = row.task;
-        r.status = action;
-        if (!note.empty()) r.review_note = note;
-        r.bonus = bonus_amount;
-        db.new_worker_review(r);
-        if (bonus_amount)
-            pay(provider, a.worker, *bonus_amount, note.empty() ? "bonus for " + id_text(u) : note, u);
-        judge(a.id, note);
-    });
+/// Calls `then` after blocking `w` on the provider, and lifts the block again when `then` throws, unless
+/// the worker was blocked already.
+template <class Provider, class Then>
+void block_then(Provider& provider, worker_id w, std::string const& reason, Then then) {
+    bool const was_blocked = provider.is_blocked(w);
+    provider.block(w, reason);
+    try {
+        then();
+    } catch (...) {
+        if (!was_blocked) {
+            try {
+                provider.unblock(w);
+            } catch (...) {  // the first failure is the one to report
+            }
+        }
+        throw;
+    }
 }
 
 }  // namespace detail
+
+/// Applies a review decision as one action: unit completed → accepted / rejected / soft_rejected, its
+/// agent likewise, a review row (with the note and any bonus), a block row when `block` is given; on the
+/// provider: the block, the bonus, the judgement, in that order. Refusals record nothing: a bad amount or
+/// an empty block reason → `invalid_argument`; unknown unit → `entry_does_not_exist`; a unit that is not
+/// completed → `invalid_transition`; a bonus the budget does not cover → `payment_refused` (the provider
+/// is asked its budget, nothing else); a provider call that throws → the store rolled back and a block
+/// made by this decision lifted. Only the judgement comes after the payment: should it throw, the bonus
+/// stays paid, a bonus row records it, and the error says so.
+template <class Store, class Provider>
+outcome decide(Store& db, Provider& provider, decision const& d) {
+    detail::check_arguments<Store, Provider>();
+    std::string const action(to_string(d.action));
+    if (d.bonus) detail::require_amount(*d.bonus, "bonus with the " + action + " of " + detail::id_text(d.unit));
+    if (d.block && d.block->empty())
+        throw invalid_argument("block with the " + action + " of " + detail::id_text(d.unit) + ": a reason is required");
+    auto const to_unit = d.action == verdict::approve  ? unit_status::accepted
+                         : d.action == verdict::reject ? unit_status::rejected
+                                                       : unit_status::soft_rejected;
+    auto const to_agent = d.action == verdict::approve  ? agent_status::approved
+                          : d.action == verdict::reject ? agent_status::rejected
+                                                        : agent_status::soft_rejected;
+    outcome out;
+    out.unit = d.unit;
+    out.after = to_unit;
+    bool paid = false;
+    std::optional<task_id> task;
+    try {
+        db.transaction([&] {
+            unit const row = db.get_unit(d.unit);  // unknown → entry_does_not_exist
+            std::string const done(to_string(to_agent));
+            if (row.status != unit_status::completed)
+                throw invalid_transition(detail::id_text(d.unit) + ": cannot be " + done + ": it is " +
+                                         std::string(to_string(row.status)) + ", not completed");
+            if (!row.agent || !row.worker)
+                throw invalid_transition(detail::id_text(d.unit) + ": cannot be " + done + ": it is completed but has no agent");
+            agent const a = db.get_agent(*row.agent);
+            if (!can_transition(a.status, to_agent))
+                throw invalid_transition(detail::id_text(a.id) + " of " + detail::id_text(d.unit) + ": cannot be " + done +
+                                         ": it is " + std::string(to_string(a.status)) + ", not completed");
+            out.before = row.status;
+            out.agent = a.id;
+            out.worker = a.worker;
+            task = row.task;
+            if (d.bonus) detail::require_budget(provider, row.requester, a.worker, *d.bonus);
+
+            db.update_unit(d.unit, to_unit);
+            db.update_agent(a.id, to_agent);
+            worker_review r;
+            r.unit = d.unit;
+            r.worker = a.worker;
+            r.task = row.task;
+            r.status = done;
+            if (!d.note.empty()) r.review_note = d.note;
+            r.bonus = d.bonus;
+            db.new_worker_review(r);
+            if (d.block) {
+                worker_review b;
+                b.worker = a.worker;
+                b.review_note = *d.block;
+                b.blocked_worker = true;
+                db.new_worker_review(b);
+            }
+
+            auto pay_and_judge = [&] {
+                if (d.bonus) {
+                    detail::pay(provider, a.worker, *d.bonus,
+                                d.note.empty() ? "bonus for " + detail::id_text(d.unit) : d.note, d.unit);
+                    paid = true;
+                }
+                if (d.action == verdict::approve) provider.approve(a.id, d.note);
+                else if (d.action == verdict::reject) provider.reject(a.id, d.note);
+                else provider.soft_reject(a.id, d.note);
+            };
+            if (d.block) detail::block_then(provider, a.worker, *d.block, pay_and_judge);
+            else pay_and_judge();
+        });
+    } catch (std::exception const& e) {
+        if (!paid) throw;
+        // The judgement failed after the payment, which cannot be taken back: the store keeps it.
+        db.transaction([&] {
+            worker_review r;
+            r.unit = d.unit;
+            r.worker = out.worker;
+            r.task = task;
+            r.review_note = d.note.empty() ? "bonus for " + detail::id_text(d.unit) : d.note;
+            r.bonus = d.bonus;
+            db.new_worker_review(r);
+        });
+        throw error("the " + action + " of " + detail::id_text(d.unit) + " failed on the provider (" + e.what() +
+                    "); only the bonus of " + detail::amount_text(*d.bonus) + " to " + detail::id_text(out.worker) +
+                    " was paid and recorded, nothing else");
+    }
+    out.bonus = d.bonus;
+    out.blocked = d.block.has_value();
+    return out;
+}
 
 /// Accepts a completed unit: unit → accepted, its agent → approved, the provider approves (and pays
 /// `bonus` when given), a review row records it. A unit that is not completed → `invalid_transition`
@@ -107,33 +248,21 @@ void judge_unit(Store& db, Provider& provider, unit_id u, unit_status to_unit, a
 /// writes nothing and, for the first two, calls no provider method.
 template <class Store, class Provider>
 void approve(Store& db, Provider& provider, unit_id unit, std::string note = "", std::optional<double> bonus = {}) {
-    detail::check_arguments<Store, Provider>();
-    if (bonus) {
-        // the unit's worker is not known yet; name the unit instead
-        if (!std::isfinite(*bonus) || *bonus <= 0)
-            throw invalid_argument("bonus with the approval of " + detail::id_text(unit) +
-                                   ": amount must be a number > 0, got " + nlohmann::json(*bonus).dump());
-    }
-    detail::judge_unit(db, provider, unit, unit_status::accepted, agent_status::approved, note, bonus,
-                       [&](agent_id a, std::string const& n) { provider.approve(a, n); });
+    (void)decide(db, provider, decision{unit, verdict::approve, std::move(note), bonus});
 }
 
 /// Rejects a completed unit: unit → rejected, agent → rejected (the work may be redone on a resumed
 /// run), the provider rejects. Refusals as for `approve`.
 template <class Store, class Provider>
 void reject(Store& db, Provider& provider, unit_id unit, std::string note = "") {
-    detail::check_arguments<Store, Provider>();
-    detail::judge_unit(db, provider, unit, unit_status::rejected, agent_status::rejected, note, std::nullopt,
-                       [&](agent_id a, std::string const& n) { provider.reject(a, n); });
+    (void)decide(db, provider, decision{unit, verdict::reject, std::move(note)});
 }
 
 /// Soft-rejects a completed unit: the worker is paid but the data is not used (unit → soft_rejected,
 /// agent → soft_rejected). Refusals as for `approve`.
 template <class Store, class Provider>
 void soft_reject(Store& db, Provider& provider, unit_id unit, std::string note = "") {
-    detail::check_arguments<Store, Provider>();
-    detail::judge_unit(db, provider, unit, unit_status::soft_rejected, agent_status::soft_rejected, note, std::nullopt,
-                       [&](agent_id a, std::string const& n) { provider.soft_reject(a, n); });
+    (void)decide(db, provider, decision{unit, verdict::soft_reject, std::move(note)});
 }
 
 /// Pays a worker `amount` for `reason`, optionally for a unit they worked on. Unknown worker or unit →
@@ -143,7 +272,7 @@ template <class Store, class Provider>
 void bonus(Store& db, Provider& provider, worker_id worker, double amount, std::string reason,
            std::optional<unit_id> unit = {}) {
     detail::check_arguments<Store, Provider>();
-    detail::require_amount(amount, worker);
+    detail::require_amount(amount, "bonus for " + detail::id_text(worker));
     db.transaction([&] {
         (void)db.get_worker(worker);
         worker_review r;

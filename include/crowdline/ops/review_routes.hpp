@@ -5,7 +5,9 @@
 /// → 401, a wrong one → 403, and nothing is read or changed.
 ///
 ///  - `GET  /api/review/units?status=completed|accepted|rejected|soft_rejected|all`
-///  - `POST /api/review/decide` `{agent_id, action: approve|reject|soft_reject, note?, bonus?, block?}`
+///  - `POST /api/review/decide` `{agent_id, action: approve|reject|soft_reject, note?, bonus?, block?}` —
+///    all or nothing (`pipeline::decide`): every field is checked first (a bonus must be a number
+///    0 < bonus ≤ `max_bonus`; 0 or null means none), and the reply says what was recorded
 ///  - `POST /api/review/block` `{worker_id, block: bool, note?}`
 ///  - `POST /api/review/link` `{worker, action: revoke|renew}` — with a provider that has invite links
 ///    (`revoke_link`, `renew_link`, e.g. `providers::in_house`); renew answers the new `invite` token
@@ -13,13 +15,18 @@
 ///  - `GET  /api/export?format=jsonl`
 ///
 /// Each handler runs under the pipeline's lock (`pipeline::locked`), so a review never races the worker
-/// pool on the store. Errors are `{"error": {reason, message}}` with 400 / 404 / 409 / 402 statuses.
+/// pool on the store; the dashboard and the metrics read the pipeline's running counts, never every unit.
+/// Errors are `{"error": {reason, message}}` with 400 / 404 / 409 / 402 statuses; a body that is not what
+/// an endpoint expects (a wrong type, a number out of range) is a 400 naming the field.
 
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -44,6 +51,8 @@ struct review_routes_options {
     /// Called under the pipeline's lock after `/api/review/link` revoked or renewed a link, so a program can
     /// keep its links across restarts (`crowdline serve` rewrites `<db>.secrets.json`).
     std::function<void()> links_changed{};
+    /// The largest bonus one review action may pay: a typo (an extra zero, 1e30) is refused with 400.
+    double max_bonus = 1000;
 };
 
 namespace detail {
@@ -80,12 +89,57 @@ inline nlohmann::json parse_body(architects::http_request const& r) {
     return j;
 }
 
+/// A positive integer id that fits `std::int64_t` (a larger or negative number is refused, not wrapped).
 template <class Id>
 Id id_field(nlohmann::json const& body, char const* name) {
     auto it = body.find(name);
-    if (it == body.end() || !it->is_number_integer())
-        throw invalid_argument(std::string(name) + ": expected an integer id");
+    bool const fits = it != body.end() && it->is_number_integer() &&
+                      (it->is_number_unsigned() ? it->template get<std::uint64_t>() <= std::uint64_t{INT64_MAX}
+                                                : it->template get<std::int64_t>() > 0);
+    if (!fits)
+        throw invalid_argument(std::string(name) + ": expected a positive integer id, got " +
+                               (it == body.end() ? std::string("nothing") : it->dump()));
     return Id{it->template get<std::int64_t>()};
+}
+
+/// An optional string field: absent or null → "", another type → refused.
+inline std::string text_field(nlohmann::json const& body, char const* name) {
+    auto it = body.find(name);
+    if (it == body.end() || it->is_null()) return {};
+    if (!it->is_string()) throw invalid_argument(std::string(name) + ": expected a string, got " + std::string(json_kind(*it)));
+    return it->template get<std::string>();
+}
+
+/// An optional boolean field: absent or null → false, another type → refused.
+inline bool flag_field(nlohmann::json const& body, char const* name) {
+    auto it = body.find(name);
+    if (it == body.end() || it->is_null()) return false;
+    if (!it->is_boolean()) throw invalid_argument(std::string(name) + ": expected true or false, got " + std::string(json_kind(*it)));
+    return it->template get<bool>();
+}
+
+/// The bonus of a decision: absent, null or 0 → none; otherwise a number 0 < bonus ≤ `max`.
+inline std::optional<double> bonus_field(nlohmann::json const& body, double max) {
+    auto it = body.find("bonus");
+    if (it == body.end() || it->is_null()) return std::nullopt;
+    if (!it->is_number())
+        throw invalid_argument("bonus: expected a number, got " + std::string(json_kind(*it)));
+    double const amount = it->template get<double>();
+    if (amount == 0) return std::nullopt;
+    if (!std::isfinite(amount) || amount < 0 || amount > max)
+        throw invalid_argument("bonus: expected a number above 0 and at most " + nlohmann::json(max).dump() + ", got " +
+                               review::detail::amount_text(amount));
+    return amount;
+}
+
+/// The verdict named by `action`.
+inline review::verdict verdict_field(nlohmann::json const& body) {
+    auto it = body.find("action");
+    std::string const action = it != body.end() && it->is_string() ? it->template get<std::string>() : std::string{};
+    for (auto v : {review::verdict::approve, review::verdict::reject, review::verdict::soft_reject})
+        if (action == review::to_string(v)) return v;
+    throw invalid_argument("action: expected approve, reject or soft_reject, got " +
+                           (it == body.end() ? std::string("nothing") : it->dump()));
 }
 
 /// The error response for the exception in flight.
@@ -162,44 +216,42 @@ void add_review_routes(architects::http& server, Pipeline& run, review_routes_op
         return architects::http_response::json(200, {{"units", std::move(units)}});
     }));
 
-    server.route("POST", "/api/review/decide", guarded([&run](architects::http_request const& r) {
+    server.route("POST", "/api/review/decide", guarded([&run, opts](architects::http_request const& r) {
+        // Every field is checked before anything is read or written.
         auto body = detail::parse_body(r);
-        auto const a = detail::id_field<agent_id>(body, "agent_id");
-        auto action = body.value("action", std::string{});
-        auto note = body.contains("note") && body["note"].is_string() ? body["note"].template get<std::string>() : std::string{};
-        std::optional<double> bonus;
-        if (auto b = body.find("bonus"); b != body.end() && !b->is_null()) {
-            if (!b->is_number()) throw invalid_argument("bonus: expected a number");
-            if (b->template get<double>() > 0) bonus = b->template get<double>();
-        }
-        bool const block = body.value("block", false);
+        review::decision d;
+        auto const a = read_request("review decision", [&] {
+            auto const agent = detail::id_field<agent_id>(body, "agent_id");
+            d.action = detail::verdict_field(body);
+            d.note = detail::text_field(body, "note");
+            d.bonus = detail::bonus_field(body, opts->max_bonus);
+            if (detail::flag_field(body, "block")) d.block = d.note.empty() ? "blocked in review" : d.note;
+            return agent;
+        });
         auto const this_run = run.run().value();
         nlohmann::json out;
-        run.locked([&](auto& db, auto& provider, auto const&) {
+        run.locked([&](auto& db, auto&, auto const&) {
             auto agent = db.get_agent(a);
             if (agent.task_run != this_run)
                 throw entry_does_not_exist("agent " + std::to_string(a.value()) + " is not part of this run");
-            if (action == "approve") review::approve(db, provider, agent.unit, note, bonus);
-            else if (action == "reject") review::reject(db, provider, agent.unit, note);
-            else if (action == "soft_reject") review::soft_reject(db, provider, agent.unit, note);
-            else throw invalid_argument("action: expected approve, reject or soft_reject, got \"" + action + "\"");
-            if (bonus && action != "approve") review::bonus(db, provider, agent.worker, *bonus, note.empty() ? "bonus" : note, agent.unit);
-            if (block) review::block(db, provider, agent.worker, note.empty() ? "blocked in review" : note);
-            out = {{"ok", true},
-                   {"agent_id", a.value()},
-                   {"status", std::string(to_string(db.get_unit(agent.unit).status))}};
+            d.unit = agent.unit;
+            auto const done = run.decide(d);  // all of it, or an error and nothing recorded
+            out = {{"ok", true}, {"agent_id", a.value()}, {"status", std::string(to_string(done.after))},
+                   {"recorded", done.to_json()}};
         });
         return architects::http_response::json(200, out);
     }));
 
     server.route("POST", "/api/review/block", guarded([&run](architects::http_request const& r) {
         auto body = detail::parse_body(r);
-        auto const w = detail::id_field<worker_id>(body, "worker_id");
-        auto it = body.find("block");
-        if (it == body.end() || !it->is_boolean()) throw invalid_argument("block: expected true or false");
-        auto note = body.contains("note") && body["note"].is_string() ? body["note"].template get<std::string>() : std::string{};
+        auto const [w, blocking, note] = read_request("review block", [&] {
+            auto it = body.find("block");
+            if (it == body.end() || !it->is_boolean()) throw invalid_argument("block: expected true or false");
+            return std::tuple{detail::id_field<worker_id>(body, "worker_id"), it->template get<bool>(),
+                              detail::text_field(body, "note")};
+        });
         run.locked([&](auto& db, auto& provider, auto const&) {
-            if (it->template get<bool>()) review::block(db, provider, w, note.empty() ? "blocked in review" : note);
+            if (blocking) review::block(db, provider, w, note.empty() ? "blocked in review" : note);
             else review::unblock(db, provider, w, note);
         });
         return architects::http_response::json(200, {{"ok", true}});
@@ -234,10 +286,13 @@ void add_review_routes(architects::http& server, Pipeline& run, review_routes_op
         }));
     }
 
+    // The dashboard's progress per group is counted as units are made and done, not recomputed per request.
+    run.set_group_key([opts](initialization_data const& init) { return detail::group_of_init(init, opts->group_by); });
+
     server.route("GET", "/api/review/dashboard", guarded([&run, opts](architects::http_request const&) {
         auto key_of = [opts](initialization_data const& init) { return detail::group_of_init(init, opts->group_by); };
         nlohmann::json progress = nlohmann::json::array();
-        for (auto const& p : run.progress(key_of)) progress.push_back({{"key", p.key}, {"done", p.done}, {"total", p.total}});
+        for (auto const& p : run.progress()) progress.push_back({{"key", p.key}, {"done", p.done}, {"total", p.total}});
         nlohmann::json workers = nlohmann::json::array();
         for (auto const& w : run.workers())
             workers.push_back({{"worker_id", w.id.value()}, {"name", w.name}, {"joined", w.joined},

@@ -6,8 +6,12 @@
 /// exactly one of two racing connections wins.
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <initializer_list>
 #include <memory>
@@ -285,6 +289,10 @@ inline constexpr char get_granted[] =
 
 }  // namespace detail::sqlite_sql
 
+/// The `application_id` in a crowdline database's header ("CRLD"): set when crowdline creates the file, so a
+/// file is known as a campaign before any table is in it.
+inline constexpr std::int32_t sqlite_application_id = 0x43524C44;
+
 class sqlite {
 public:
     /// Opens (or creates) the campaign database at `path` (":memory:" for a private in-memory one). The
@@ -297,6 +305,7 @@ public:
         } catch (config_error const& e) {
             throw invalid_argument(std::string("sqlite option ") + e.what());
         }
+        bool const creating = !refuse_foreign_file_read_only();
         try {
             db_ = std::make_unique<SQLite::Database>(
                 path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
@@ -309,6 +318,9 @@ public:
         exec("PRAGMA foreign_keys = ON");
         // Before journal_mode: switching a new file to WAL writes its first page, which fixes the page size.
         exec("PRAGMA page_size = " + std::to_string(options_.page_size));
+        // The file's first write marks it as crowdline's: a start interrupted before the tables exist leaves
+        // a file the next start still knows as its own.
+        if (creating) exec("PRAGMA application_id = " + std::to_string(sqlite_application_id));
         exec("PRAGMA journal_mode = " + options_.journal_mode);
         exec("PRAGMA synchronous = " + options_.synchronous);
         exec("PRAGMA cache_size = -" + std::to_string(options_.cache_kib));  // negative: KiB, not pages
@@ -735,6 +747,52 @@ private:
         }
     };
 
+    /// Before anything opens `path_` for writing: an existing file must be a crowdline database, checked
+    /// through a read-only connection, so a file that is not one (empty, not SQLite, another application's)
+    /// is refused and left byte-identical. Returns whether the file exists (false: this call creates it).
+    bool refuse_foreign_file_read_only() const {
+        if (path_.empty() || path_ == ":memory:" || path_.starts_with("file:")) return true;  // nothing on disk to check
+        std::error_code ec;
+        if (!std::filesystem::exists(path_, ec)) return false;
+        if (!std::filesystem::is_regular_file(path_, ec)) return true;  // the open below says what is wrong
+        auto refuse = [&](std::string const& why) {
+            throw db_error(path_ + ": not a crowdline database (" + why + "); the file was left unchanged");
+        };
+        if (std::filesystem::file_size(path_, ec) == 0 && !ec)
+            refuse("the file is empty; if an interrupted first start left it, delete it");
+        {
+            std::ifstream in(path_, std::ios::binary);
+            if (!in) throw db_error(path_ + ": cannot read (" + std::strerror(errno) + ")");
+            char header[16] = {};
+            in.read(header, sizeof header);
+            if (in.gcount() != sizeof header || std::memcmp(header, "SQLite format 3", sizeof header) != 0)
+                refuse("it is not an SQLite file");
+        }
+        std::int64_t app_id = 0;
+        bool any_table = false, has_migrations = false;
+        try {
+            SQLite::Database ro(path_, SQLite::OPEN_READONLY, static_cast<int>(options_.busy_timeout.count()));
+            app_id = ro.execAndGet("PRAGMA application_id").getInt64();
+            SQLite::Statement st(ro, "SELECT name FROM sqlite_master WHERE type = 'table'");
+            while (st.executeStep()) {
+                any_table = true;
+                if (st.getColumn(0).getString() == "crowdline_migrations") has_migrations = true;
+            }
+        } catch (SQLite::Exception const& e) {
+            // A hot journal only a writer may roll back, a writer holding the file, or a log a reader
+            // cannot map: the read-write open below decides (refuse_foreign_file() checks again once open).
+            if (auto code = e.getErrorCode(); code == SQLITE_READONLY || code == SQLITE_BUSY || code == SQLITE_LOCKED ||
+                                              code == SQLITE_CANTOPEN)
+                return true;
+            refuse(e.what());
+        }
+        if (app_id == sqlite_application_id) return true;
+        if (app_id != 0) refuse("its header's application_id is " + std::to_string(app_id) + ", another application's");
+        if (!has_migrations)
+            refuse(any_table ? "it has tables, but no crowdline_migrations table" : "an SQLite file without crowdline's tables");
+        return true;  // made by a crowdline older than the application_id
+    }
+
     void refuse_foreign_file() {
         std::vector<std::string> tables;
         try {
@@ -772,6 +830,8 @@ private:
                 st.exec();
             }
             exec("PRAGMA user_version = " + std::to_string(std::max(want, applied.size())));
+            if (db_->execAndGet("PRAGMA application_id").getInt64() != sqlite_application_id)  // a file from before it
+                exec("PRAGMA application_id = " + std::to_string(sqlite_application_id));
         });
     }
 

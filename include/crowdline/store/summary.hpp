@@ -1,6 +1,7 @@
 #pragma once
 /// `summarize_run`: counts of a run's units per status, its assignments, agents and distinct workers —
-/// what `crowdline status` and the examples print. Works on any `crowdline::store`.
+/// what `crowdline status` and the examples print. Works on any `crowdline::store`. `run_tally` keeps the
+/// same counts up to date as the run changes, for dashboards that must not rescan the store.
 
 #include <array>
 #include <cstddef>
@@ -36,24 +37,58 @@ struct run_summary {
         return {{"task_run", run.value()}, {"assignments", assignments}, {"agents", agents}, {"workers", workers},
                 {"units", by_status}};
     }
+    friend bool operator==(run_summary const&, run_summary const&) = default;
 };
+
+/// A run's summary kept up to date change by change, so reading it costs nothing however many units the
+/// run has (`pipeline::summary`, `/metrics`). Start it from a full count (`tally_run`), then report every
+/// change the store committed; a count that goes below zero wraps, so a missed change shows at once.
+class run_tally {
+public:
+    run_tally() = default;
+    explicit run_tally(task_run_id run) : summary_{run} {}
+
+    void units_added(unit_status s, std::size_t n = 1) noexcept { at(s) += n; }
+    void unit_moved(unit_status from, unit_status to) noexcept {
+        --at(from);
+        ++at(to);
+    }
+    void assignments_added(std::size_t n = 1) noexcept { summary_.assignments += n; }
+    /// A new agent of `w`: one more agent, and one more distinct worker the first time.
+    void agent_added(worker_id w) {
+        ++summary_.agents;
+        workers_.insert(w);
+        summary_.workers = workers_.size();
+    }
+    [[nodiscard]] run_summary const& summary() const noexcept { return summary_; }
+
+private:
+    std::size_t& at(unit_status s) noexcept { return summary_.units_by_status[static_cast<std::size_t>(s)]; }
+
+    run_summary summary_{};
+    std::unordered_set<worker_id> workers_;
+};
+
+/// Counts what `db` holds for `run` (one read of its assignments, units and agents), as a tally that
+/// can then be kept up to date.
+template <class Store>
+run_tally tally_run(Store& db, task_run_id run) {
+    detail::check_store<Store>();  // names the missing piece
+    static_assert(store<Store>, "crowdline::tally_run: argument 1 (db) must model crowdline::store");
+    run_tally out{run};
+    (void)db.get_task_run(run);  // unknown run → entry_does_not_exist
+    out.assignments_added(db.find_assignments({.task_run = run}).size());
+    for (auto const& u : db.find_units({.task_run = run})) out.units_added(u.status);
+    for (auto const& a : db.find_agents({.task_run = run})) out.agent_added(a.worker);
+    return out;
+}
 
 /// Counts what `db` holds for `run`.
 template <class Store>
 run_summary summarize_run(Store& db, task_run_id run) {
     detail::check_store<Store>();  // names the missing piece
     static_assert(store<Store>, "crowdline::summarize_run: argument 1 (db) must model crowdline::store");
-    run_summary out{run};
-    (void)db.get_task_run(run);  // unknown run → entry_does_not_exist
-    out.assignments = db.find_assignments({.task_run = run}).size();
-    for (auto const& u : db.find_units({.task_run = run})) ++out.units_by_status[static_cast<std::size_t>(u.status)];
-    std::unordered_set<worker_id> workers;
-    for (auto const& a : db.find_agents({.task_run = run})) {
-        ++out.agents;
-        workers.insert(a.worker);
-    }
-    out.workers = workers.size();
-    return out;
+    return tally_run(db, run).summary();
 }
 
 }  // namespace crowdline

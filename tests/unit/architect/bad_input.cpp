@@ -112,3 +112,40 @@ TEST_CASE("parse_packet: limits are exact and strings do not count as nesting", 
         CHECK(p.data == nlohmann::json::array({1, 2}));
     }
 }
+
+TEST_CASE("a number out of range anywhere in a packet is refused as bad input, never an internal error",
+          "[architect][errors]") {
+    served s;
+    for (std::string const text : {R"({"type":"submit","agent":5,"data":{"submission":{"n":1e400}}})",
+                                   R"({"type":"register","data":{"n":-1e400}})", R"({"type":"x","agent":1e400})",
+                                   R"({"type":"x","data":[1,2,1E+999]})", R"({"type":"x","extra":-1e309})"}) {
+        INFO(text);
+        require_refused(s, text, "invalid_json", "out of range");
+    }
+}
+
+TEST_CASE("read_request: a request of the wrong shape is a bad request; the same error elsewhere stays internal",
+          "[architect][errors]") {
+    architects::in_process a;
+    a.prepare();
+    (void)a.deploy();
+    a.channel().on_message([](packet const& p) {
+        if (p.type == "checked")  // reads the request through read_request: the sender's mistake
+            return read_request("checked request", [&] {
+                return packet{"ok", p.agent, {{"n", p.data.at("n").get<std::int64_t>()}}};
+            });
+        // an unchecked read: the handler's own bug, an internal error
+        return packet{"ok", p.agent, {{"n", p.data.at("n").get<std::int64_t>()}}};
+    });
+    for (std::string const data : {R"({"n":"12"})", R"({"n":[1]})", R"({"m":1})", R"({"n":null})"}) {
+        INFO(data);
+        auto checked = a.request_text(R"({"type":"checked","data":)" + data + "}");
+        REQUIRE(checked.is_error());
+        CHECK(checked.data["reason"] == "bad_request");
+        CHECK_THAT(checked.data["message"].get<std::string>(), Catch::StartsWith("checked request: a field"));
+        auto unchecked = a.request_text(R"({"type":"unchecked","data":)" + data + "}");
+        REQUIRE(unchecked.is_error());
+        CHECK(unchecked.data["reason"] == "internal_error");
+    }
+    CHECK(a.request_text(R"({"type":"checked","data":{"n":7}})").data["n"] == 7);
+}

@@ -329,3 +329,76 @@ TEST_CASE("http groups: a group whose commit fails sends no success, keeps nothi
     CHECK_FALSE(run.is_active());
     server.shutdown();
 }
+
+TEST_CASE("http hardening under load: per-address slots and the bad-token table shared by every I/O thread",
+          "[architect][http][concurrency][hostile]") {
+    architects::http_args args;
+    args.port = 0;
+    args.threads = 3;
+    args.max_connections_per_address = 4;
+    architects::http server{args};
+    server.channel().on_message([](packet const& p) {
+        return p.data.value("token", "") == "right" ? packet{"ok", agent_id{1}, {}}
+                                                    : packet::error("forbidden", "the token is not valid");
+    });
+    server.route("GET", "/secret", [](architects::http_request const& r) {
+        return r.bearer_token() == "right" ? architects::http_response::json(200, {{"secret", 1}})
+                                           : architects::http_response::error(403, "forbidden", "bad token");
+    });
+    server.prepare();
+    (void)server.deploy();
+    auto const port = server.port();
+    constexpr int clients = 4, bad_each = 6;
+    std::atomic<int> wrong_status{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < clients; ++t)
+        threads.emplace_back([&, t] {
+            asio::io_context io;
+            auto const source = asio::ip::make_address("127.0.0." + std::to_string(20 + t));
+            auto call = [&](std::string const& target, std::string const& token) {
+                beast::tcp_stream s(io);
+                s.socket().open(tcp::v4());
+                s.socket().bind(tcp::endpoint(source, 0));
+                s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+                beast::http::request<beast::http::empty_body> req{beast::http::verb::get, target, 11};
+                req.set(beast::http::field::authorization, "Bearer " + token);
+                req.keep_alive(false);  // the server closes at once: its slot is free for the next call
+                beast::http::write(s, req);
+                beast::flat_buffer b;
+                beast::http::response<beast::http::string_body> res;
+                beast::http::read(s, b, res);
+                return res.result_int();
+            };
+            // A WebSocket from the same address holds a slot meanwhile and sends a bad and a good token.
+            beast::websocket::stream<tcp::socket> ws(io);
+            ws.next_layer().open(tcp::v4());
+            ws.next_layer().bind(tcp::endpoint(source, 0));
+            ws.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+            ws.handshake("127.0.0.1", "/ws");
+            for (std::string token : {"guess", "right"}) {
+                ws.write(asio::buffer(json{{"type", "x"}, {"data", {{"token", token}}}}.dump()));
+                beast::flat_buffer b;
+                ws.read(b);
+            }
+            for (int i = 0; i < bad_each; ++i) {
+                if (call("/secret", "guess" + std::to_string(i)) != 403) ++wrong_status;
+                if (call("/secret", "right") != 200) ++wrong_status;
+            }
+            ws.close(beast::websocket::close_code::normal);
+        });
+    for (auto& t : threads) t.join();
+    CHECK(wrong_status == 0);
+    // Every refusal counted once, each address slowed (more than 3 failures), and every slot given back.
+    std::string metrics;
+    for (int i = 0; i < 100; ++i) {
+        metrics = test::http_request(port, "GET", "/metrics").body;
+        if (metrics.find("crowdline_http_connections_open 1\n") != std::string::npos) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(metrics.find("crowdline_http_auth_failures_total " + std::to_string(clients * (bad_each + 1)) + "\n") !=
+          std::string::npos);
+    CHECK(metrics.find("crowdline_http_addresses_slowed " + std::to_string(clients) + "\n") != std::string::npos);
+    CHECK(metrics.find("crowdline_http_connections_open 1\n") != std::string::npos);  // the metrics request itself
+    CHECK(metrics.find("crowdline_http_connections_refused_total 0\n") != std::string::npos);
+    server.shutdown();
+}

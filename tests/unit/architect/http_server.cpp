@@ -353,7 +353,7 @@ TEST_CASE("http: a slow client is cut off after the idle timeout; others are ser
     CHECK(counted);
 }
 
-TEST_CASE("http: connections past the limit get 503", "[architect][http][errors]") {
+TEST_CASE("http: connections past the limit get 503, but /healthz is still answered", "[architect][http][errors]") {
     served s;
     asio::io_context io;
     std::vector<tcp::socket> held;
@@ -362,8 +362,10 @@ TEST_CASE("http: connections past the limit get 503", "[architect][http][errors]
         held.back().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), s.port()));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    auto refused = request(s.port(), "GET", "/healthz");
+    auto refused = request(s.port(), "GET", "/");
     CHECK(refused.status == 503);
+    CHECK(refused.parsed()["error"]["reason"] == "too_many_connections");
+    CHECK(request(s.port(), "GET", "/healthz").status == 200);  // a full server still says it is alive
     held.clear();
     // The server frees the slots once it has seen the closes; give a loaded machine a few seconds.
     unsigned status = 0;

@@ -87,6 +87,36 @@ TEST_CASE("a file that is not a crowdline database is refused and left unchanged
         CHECK(read_bytes(file) == before);
         CHECK_FALSE(std::filesystem::exists(dir.path / "other.db-wal"));
     }
+    SECTION("an empty file") {
+        auto file = dir.path / "empty.db";
+        std::ofstream{file};
+        CHECK_THROWS_WITH(stores::sqlite(file.string()), Contains(file.string()) && Contains("not a crowdline database") &&
+                                                             Contains("empty"));
+        CHECK(std::filesystem::file_size(file) == 0);
+        CHECK_FALSE(std::filesystem::exists(dir.path / "empty.db-wal"));
+    }
+    SECTION("a SQLite file without tables (another program's settings, no data yet)") {
+        auto file = dir.path / "bare.db";
+        { SQLite::Database other(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE); other.exec("PRAGMA user_version = 7"); }
+        REQUIRE(std::filesystem::file_size(file) > 0);
+        auto before = read_bytes(file);
+        CHECK_THROWS_WITH(stores::sqlite(file.string()), Contains(file.string()) && Contains("not a crowdline database"));
+        CHECK(read_bytes(file) == before);
+    }
+    SECTION("another application's application_id") {
+        auto file = dir.path / "app.db";
+        { SQLite::Database other(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE); other.exec("PRAGMA application_id = 1196444487"); }
+        auto before = read_bytes(file);
+        CHECK_THROWS_WITH(stores::sqlite(file.string()), Contains("application_id is 1196444487"));
+        CHECK(read_bytes(file) == before);
+    }
+    SECTION("a SQLite header with garbage after it") {
+        auto file = dir.path / "torn.db";
+        std::ofstream(file, std::ios::binary) << std::string("SQLite format 3\0", 16) << std::string(4080, '\x7f');
+        auto before = read_bytes(file);
+        CHECK_THROWS_WITH(stores::sqlite(file.string()), Contains(file.string()) && Contains("not a crowdline database"));
+        CHECK(read_bytes(file) == before);
+    }
     SECTION("a file from a newer crowdline") {
         auto file = dir.path / "newer.db";
         { stores::sqlite db(file.string()); }
@@ -96,6 +126,20 @@ TEST_CASE("a file that is not a crowdline database is refused and left unchanged
         }
         CHECK_THROWS_WITH(stores::sqlite(file.string()), Contains("999_from_the_future"));
     }
+}
+
+TEST_CASE("a new file is created and marked as crowdline's; an older crowdline file is still accepted", "[store][sqlite]") {
+    test::scratch_dir dir;
+    auto file = (dir.path / "fresh.db").string();
+    { stores::sqlite db(file); }
+    {
+        SQLite::Database raw(file, SQLite::OPEN_READWRITE);
+        CHECK(raw.execAndGet("PRAGMA application_id").getInt() == stores::sqlite_application_id);
+        raw.exec("PRAGMA application_id = 0");  // as crowdline made files before the id
+    }
+    { stores::sqlite db(file); CHECK(db.schema_version() == stores::sqlite_migrations().size()); }
+    SQLite::Database raw(file, SQLite::OPEN_READONLY);
+    CHECK(raw.execAndGet("PRAGMA application_id").getInt() == stores::sqlite_application_id);
 }
 
 TEST_CASE("sqlite options are checked and applied", "[store][sqlite]") {

@@ -545,6 +545,10 @@ body {
 }
 #status[data-conn="connected"]::before { background: var(--ok); }
 #status[data-conn="offline"]::before { background: var(--bad); }
+/* The outbox: answers kept on this device until the server has them. */
+#saving:empty { display: none; }
+#saving[data-save="saved"] { color: var(--ok); }
+#saving[data-save="waiting"] { color: var(--warn); font-weight: 600; }
 .card {
   max-width: 46rem; margin: 0 auto 2rem; padding: 1.5rem;
   background: var(--card); border: 1px solid var(--line); border-radius: 12px;
@@ -638,6 +642,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   <span id="worker-name"></span>
   <span class="spacer"></span>
   <span class="progress"><b id="done-count">0</b> done</span>
+  <span id="saving" data-save="idle" role="status" aria-live="polite"></span>
   <span id="status" data-conn="connecting" role="status">Connecting…</span>
 </header>
 <main class="card">
@@ -659,12 +664,15 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
 (() => {
   const $ = (id) => document.getElementById(id);
   const ui = {
-    status: $('status'), message: $('message'), notice: $('notice'), task: $('task'),
+    status: $('status'), saving: $('saving'), message: $('message'), notice: $('notice'), task: $('task'),
     done: $('done-count'), name: $('worker-name'), skip: $('skip'), actions: $('actions'), shortcuts: $('shortcuts'),
   };
   const HEARTBEAT_MS = 10000;
   const RETRY_MS = 15000;
   const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
+  const SUBMIT_TIMEOUT_MS = 15000;   // no reply to a submit on an open socket: send it again (the key dedups)
+  const OUTBOX_BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
+  const SAVED_SHOWN_MS = 4000;
 
   const NO_WORK = {
     not_qualified: { text: 'You are not qualified for this task. Thank you for your interest!', retry: false },
@@ -678,6 +686,9 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     forbidden: 'This invite link is not valid.',
     revoked: 'This invite link was revoked. Ask the campaign owner for a new one.',
   };
+  // Error reasons that say the server is in trouble, not that the answer is wrong: the answer stays in the
+  // outbox and is sent again later. Every other refusal would fail again, so it is shown and dropped.
+  const TRANSIENT = new Set(['internal_error', 'unavailable', 'no_handler']);
 
   // ---- state --------------------------------------------------------------------------------------
   let ws = null;
@@ -689,14 +700,18 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   let current = null;         // {agent_id, token, unit_id} of the held unit
   let form = null;            // the rendered unit form
   let terminal = false;       // forbidden / revoked / a no_work reason without retry: stop asking
-  let busy = false;           // a register / init / submit / release is in flight
+  let busy = false;           // a register / init / release is in flight
+  let refused = null;         // {agent_id, errors}: a refusal of a unit not on screen yet (after a reload)
   let retryTimer = 0;
   let reconnectTimer = 0;
   let noticeTimer = 0;
+  let flushTimer = 0;
+  let savedTimer = 0;
 
   const invite = new URLSearchParams(location.search).get('invite');
   const agentKey = 'crowdline.agent.' + invite;
   const draftKey = (agentId) => 'crowdline.draft.' + invite + '.' + agentId;
+  const outboxPrefix = 'crowdline.outbox.' + invite + '.';  // + unit id
 
   // ---- storage (never fatal: private windows may refuse) -------------------------------------------
   const store = {
@@ -713,6 +728,52 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     store.del(agentKey);
   }
 
+  // ---- outbox: every answer not yet acknowledged --------------------------------------------------
+  // Kept in localStorage (one entry per unit, with the key made once for that submission) until the server
+  // acknowledges it, so a reload, a dropped connection or a restarted server loses nothing: the entry is
+  // sent again, and the server answers a resend of a saved answer as it did the first time.
+  const outbox = new Map();   // unit id -> {agent_id, token, unit_id, key, submission, tries, wait}
+  const sending = new Set();  // keys sent on the open socket whose reply has not come
+  function newKey() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+  function isEntry(e) {
+    return !!e && typeof e === 'object' && e.agent_id !== undefined && e.agent_id !== null && e.unit_id !== undefined &&
+      e.unit_id !== null && typeof e.token === 'string' && typeof e.key === 'string' && !!e.submission && typeof e.submission === 'object';
+  }
+  function loadOutbox() {
+    const names = [];
+    try {
+      for (let i = 0; i < localStorage.length; i++) {
+        const k = localStorage.key(i);
+        if (k && k.startsWith(outboxPrefix)) names.push(k);
+      }
+    } catch { return; }
+    for (const k of names) {
+      const e = store.get(k);
+      if (isEntry(e)) { e.wait = 0; outbox.set(String(e.unit_id), e); } else store.del(k);
+    }
+  }
+  function keep(entry) {
+    outbox.set(String(entry.unit_id), entry);
+    store.set(outboxPrefix + entry.unit_id, entry);
+  }
+  function drop(entry) {
+    sending.delete(entry.key);
+    const id = String(entry.unit_id);
+    const kept = outbox.get(id);
+    if (!kept || kept.key !== entry.key) return;
+    outbox.delete(id);
+    store.del(outboxPrefix + id);
+  }
+  const isPending = (entry) => { const kept = outbox.get(String(entry.unit_id)); return !!kept && kept.key === entry.key; };
+  function pendingFor(agentId) {
+    for (const e of outbox.values()) if (e.agent_id === agentId) return e;
+    return null;
+  }
+
   // ---- display ------------------------------------------------------------------------------------
   function setState(s) { document.body.dataset.state = s; }
   function setMessage(text) { ui.message.textContent = text || ''; }
@@ -722,6 +783,27 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     if (text && ms) noticeTimer = setTimeout(() => { ui.notice.textContent = ''; }, ms);
   }
   function setConn(kind, text) { ui.status.dataset.conn = kind; ui.status.textContent = text; }
+  function setSave(kind, text) { ui.saving.dataset.save = kind; ui.saving.textContent = text; }
+  // The outbox as the worker sees it: saving… / saved / waiting for the server.
+  function showOutbox(justSaved) {
+    if (outbox.size === 0) {
+      if (justSaved) {
+        clearTimeout(savedTimer);
+        setSave('saved', 'Saved');
+        savedTimer = setTimeout(() => { if (outbox.size === 0) setSave('idle', ''); }, SAVED_SHOWN_MS);
+      } else if (ui.saving.dataset.save !== 'saved') {
+        setSave('idle', '');
+      }
+      return;
+    }
+    clearTimeout(savedTimer);
+    const what = outbox.size === 1 ? 'your answer' : outbox.size + ' answers';
+    const kept = outbox.size === 1 ? 'your answer is' : outbox.size + ' answers are';
+    let inFlight = false;
+    for (const e of outbox.values()) if (sending.has(e.key)) inFlight = true;
+    if (connected && inFlight) setSave('saving', 'Saving ' + what + '…');
+    else setSave('waiting', 'Waiting for the server — ' + kept + ' kept on this device');
+  }
   function setDone(n) { if (typeof n === 'number' && isFinite(n)) ui.done.textContent = String(n); }
   function clearUnit() {
     current = null;
@@ -736,9 +818,10 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     setState(state);
     setMessage(text);
   }
+  // Skipping needs the server; submitting does not (the outbox keeps the answer until it is back).
   function setBusyControls(on) {
     ui.skip.disabled = on || !connected;
-    if (form) for (const b of form.querySelectorAll('button[type="submit"], button:not([type]), input[type="submit"]')) b.disabled = on || !connected;
+    if (form) for (const b of form.querySelectorAll('button[type="submit"], button:not([type]), input[type="submit"]')) b.disabled = on;
   }
 
   // ---- socket -------------------------------------------------------------------------------------
@@ -759,7 +842,8 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
       connected = true;
       attempt = 0;
       setConn('connected', 'Connected');
-      setBusyControls(false);
+      setBusyControls(document.body.dataset.state !== 'working');
+      flush();
       resume();
     };
     sock.onmessage = (ev) => { if (gen === generation) receive(ev.data); };
@@ -768,12 +852,10 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
       connected = false;
       ws = null;
       pending.clear();
+      sending.clear();
       busy = false;
-      setBusyControls(true);
-      if (document.body.dataset.state === 'submitting') {
-        setState('working');
-        notify('The connection dropped before your answer was confirmed. It is kept here — submit again once reconnected.');
-      }
+      setBusyControls(document.body.dataset.state !== 'working');
+      showOutbox();
       scheduleReconnect();
     };
     sock.onerror = () => { /* onclose follows */ };
@@ -813,6 +895,11 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   function resume() {
     if (terminal || busy) return;
     const agent = current || storedAgent();
+    if (agent && pendingFor(agent.agent_id)) {  // its answer is in the outbox: the server's word on it decides
+      setState('submitting');
+      if (!form) setMessage('Saving your answer…');
+      return;
+    }
     if (agent) init(agent); else register();
   }
   function register() {
@@ -862,14 +949,14 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   }
   // The unit was lost (lease ran out, or the server no longer knows this agent): get the next one.
   function lostUnit(text) {
-    forgetAgent(current);
+    forgetAgent(current || storedAgent());
     clearUnit();
     notify(text, 10000);
     register();
   }
 
   function start(d) {
-    const agent = { agent_id: d.agent_id, token: d.token };
+    const agent = { agent_id: d.agent_id, token: d.token, unit_id: d.unit_id };
     const same = current && form && current.agent_id === d.agent_id && ui.task.contains(form);
     current = { agent_id: d.agent_id, token: d.token, unit_id: d.unit_id };
     store.set(agentKey, agent);
@@ -881,6 +968,8 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     ui.actions.hidden = false;
     setState('working');
     setBusyControls(false);
+    if (refused && refused.agent_id === d.agent_id && form) showErrors(refused.errors);
+    refused = null;
   }
 
   function render(page) {
@@ -926,7 +1015,8 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
         if (el.checked) out[el.name] = el.value;
       } else if (type === 'checkbox') {
         if (!Array.isArray(out[el.name])) out[el.name] = [];
-        if (el.checked) out[el.name].push(el.value);
+)crowdline_asset"
+     R"crowdline_asset(        if (el.checked) out[el.name].push(el.value);
       } else if (tag === 'SELECT' && el.multiple) {
         out[el.name] = Array.from(el.selectedOptions, (o) => o.value);
       } else {
@@ -991,40 +1081,96 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     if (target) target.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   }
 
+  // The answer goes into the outbox first (with its own key), then to the server: it is never only in flight.
   function submit() {
     if (!current || !form || busy) return;
-    const st = document.body.dataset.state;
-    if (st !== 'working') return;
-    if (!connected) { notify('Not connected — your answer is kept here; submit again once reconnected.'); return; }
+    if (document.body.dataset.state !== 'working' || pendingFor(current.agent_id)) return;
     const agent = current;
-    const submission = answers();
     saveDraft();
     clearErrors();
+    notify('');
+    keep({ agent_id: agent.agent_id, token: agent.token, unit_id: agent.unit_id, key: newKey(), submission: answers(), tries: 0, wait: 0 });
     setState('submitting');
     setBusyControls(true);
-    busy = true;
-    const sent = send('submit', { token: agent.token, submission }, agent.agent_id, (type, data) => {
-      busy = false;
-      if (type === 'submitted') {
-        forgetAgent(agent);
-        setDone(data.done);
-        clearUnit();
-        notify('Thank you — your answer was saved.', 4000);
-        return register();
+    flush();
+  }
+
+  // Sends every outbox entry that is neither in flight nor waiting out a backoff.
+  function flush() {
+    clearTimeout(flushTimer);
+    flushTimer = 0;
+    if (connected) {
+      const now = Date.now();
+      let next = Infinity;
+      for (const entry of outbox.values()) {
+        if (sending.has(entry.key)) continue;
+        if (entry.wait > now) next = Math.min(next, entry.wait);
+        else deliver(entry);
       }
-      setState('working');
-      setBusyControls(false);
-      if (type === 'submit_refused') return showErrors(data.errors);
-      if (type === 'error' && data.reason === 'unknown_agent') return lostUnit('This item was no longer reserved for you (it may have timed out). Here is the next one.');
-      if (type === 'error' && FATAL[data.reason]) return failed(data, false);
-      showErrors([{ field: '', message: data.message || 'The answer could not be saved. Please try again.' }]);
+      if (next !== Infinity) flushTimer = setTimeout(flush, next - now);
+    }
+    showOutbox();
+  }
+  function deliver(entry) {
+    const gen = generation;
+    let timer = 0;
+    const sent = send('submit', { token: entry.token, submission: entry.submission, key: entry.key }, entry.agent_id, (type, data) => {
+      clearTimeout(timer);
+      sending.delete(entry.key);
+      settle(entry, type, data);
     });
-    if (!sent) { busy = false; setState('working'); setBusyControls(false); }
+    if (!sent) return;
+    sending.add(entry.key);
+    timer = setTimeout(() => {
+      if (gen !== generation || !sending.has(entry.key)) return;
+      sending.delete(entry.key);
+      retryLater(entry);
+    }, SUBMIT_TIMEOUT_MS);
+  }
+  function retryLater(entry) {
+    if (!isPending(entry)) return;
+    entry.tries = (entry.tries || 0) + 1;
+    entry.wait = Date.now() + OUTBOX_BACKOFF_MS[Math.min(entry.tries, OUTBOX_BACKOFF_MS.length) - 1];
+    keep(entry);
+    flush();
+  }
+  // The server's word on an outbox entry: acknowledged (saved now, or saved before and sent again) → it
+  // leaves the outbox; server trouble → sent again later; any other refusal → shown, and dropped.
+  function settle(entry, type, data) {
+    if (!isPending(entry)) return;  // a late reply to an entry settled already
+    const held = current || storedAgent();
+    const mine = !!held && held.agent_id === entry.agent_id;
+    if (type === 'submitted') {
+      drop(entry);
+      showOutbox(true);
+      if (!mine) return notify('An answer you gave earlier was saved.', 4000);
+      forgetAgent(held);
+      setDone(data.done);
+      clearUnit();
+      notify('Thank you — your answer was saved.', 4000);
+      return register();
+    }
+    if (type === 'error' && TRANSIENT.has(data.reason)) return retryLater(entry);
+    drop(entry);
+    showOutbox();
+    const why = data.message || 'the server refused it';
+    if (!mine) return notify('An answer you gave earlier could not be saved: ' + why, 15000);
+    if (type === 'error' && FATAL[data.reason]) return failed(data, false);
+    if (type === 'error' && data.reason === 'conflict') return lostUnit('This item was already answered (perhaps in another tab). Here is the next one.');
+    if (type === 'error' && (data.reason === 'unknown_agent' || data.reason === 'not_your_unit'))
+      return lostUnit('Your answer could not be saved: this item was no longer reserved for you (it may have timed out). Here is the next one.');
+    const errors = type === 'submit_refused' ? data.errors : [{ field: '', message: data.message || 'The answer could not be saved. Please try again.' }];
+    if (!form) {  // after a reload: bring the unit back (with the draft), then show what to fix
+      refused = { agent_id: entry.agent_id, errors };
+      return resume();
+    }
+    setState('working');
+    setBusyControls(false);
+    showErrors(errors);
   }
 
   function skip() {
-)crowdline_asset"
-     R"crowdline_asset(    if (!current || busy || !connected || document.body.dataset.state !== 'working') return;
+    if (!current || busy || !connected || document.body.dataset.state !== 'working') return;
     const agent = current;
     busy = true;
     setBusyControls(true);
@@ -1044,7 +1190,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   }
 
   function heartbeat() {
-    if (!current || !connected) return;
+    if (!current || !connected || pendingFor(current.agent_id)) return;
     const agent = current;
     send('heartbeat', { token: agent.token }, agent.agent_id, (type, data) => {
       if (type === 'error' && data.reason === 'unknown_agent' && current === agent && !busy) {
@@ -1097,6 +1243,8 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   }
   setState('loading');
   setMessage('Connecting…');
+  loadOutbox();
+  showOutbox();
   setInterval(heartbeat, HEARTBEAT_MS);
   connect();
 })();

@@ -1,0 +1,467 @@
+// The `crowdline` program itself, run as a user runs it: the built binary (CROWDLINE_PROGRAM) on real files
+// in a scratch folder, on free ports. Restarts after a completed run, every run in status/export, inputs
+// that are refused before anything is written, one server per database file, a store that fails mid-run.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <random>
+#include <regex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <SQLiteCpp/Database.h>
+#include <nlohmann/json.hpp>
+
+#ifndef CROWDLINE_PROGRAM
+#error "CROWDLINE_PROGRAM must name the built crowdline binary"
+#endif
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+using Catch::Matchers::Contains;
+
+namespace {
+
+struct scratch_dir {
+    fs::path path;
+    scratch_dir() {
+        path = fs::temp_directory_path() / ("crowdline-program-" + std::to_string(::getpid()) + "-" +
+                                            std::to_string(std::random_device{}()));
+        fs::create_directories(path);
+    }
+    ~scratch_dir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    fs::path operator/(std::string const& name) const { return path / name; }
+};
+
+std::string read_bytes(fs::path const& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+void write_text(fs::path const& p, std::string const& text) { std::ofstream(p, std::ios::binary) << text; }
+
+/// How the program is started.
+struct run_options {
+    mode_t umask = 022;
+};
+
+/// One run of the program, its output in files beside the database.
+class program {
+public:
+    program(std::vector<std::string> args, fs::path const& dir, run_options opts = {}) {
+        static int counter = 0;
+        auto const stem = dir / ("run" + std::to_string(++counter));
+        out_ = stem.string() + ".out";
+        err_ = stem.string() + ".err";
+        args.insert(args.begin(), CROWDLINE_PROGRAM);
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        pid_ = ::fork();
+        REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            ::umask(opts.umask);
+            ::signal(SIGXFSZ, SIG_IGN);  // a file size limit then fails the write (EFBIG) instead of killing
+            int out = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            int err = ::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (out < 0 || err < 0) ::_exit(126);
+            ::dup2(out, 1);
+            ::dup2(err, 2);
+            ::execv(argv[0], argv.data());
+            ::_exit(127);
+        }
+    }
+    program(program const&) = delete;
+    program& operator=(program const&) = delete;
+    ~program() {
+        if (!code_) {
+            ::kill(pid_, SIGKILL);
+            int st = 0;
+            ::waitpid(pid_, &st, 0);
+        }
+    }
+
+    pid_t pid() const { return pid_; }
+    std::string out() const { return read_bytes(out_); }
+    std::string err() const { return read_bytes(err_); }
+
+    /// The exit code (128 + signal when killed by one), or nothing if it still runs after `timeout`.
+    std::optional<int> wait(std::chrono::milliseconds timeout = 20s) {
+        auto const until = std::chrono::steady_clock::now() + timeout;
+        while (!code_) {
+            int st = 0;
+            if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+                code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                break;
+            }
+            if (std::chrono::steady_clock::now() > until) break;
+            std::this_thread::sleep_for(20ms);
+        }
+        return code_;
+    }
+    /// Waits for `needle` on standard output; false if the program ended first or time ran out.
+    bool wait_for_output(std::string const& needle, std::chrono::milliseconds timeout = 20s) {
+        auto const until = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < until) {
+            if (out().find(needle) != std::string::npos) return true;
+            if (wait(0ms)) return out().find(needle) != std::string::npos;
+            std::this_thread::sleep_for(20ms);
+        }
+        return false;
+    }
+    /// Ctrl-C, then the exit code.
+    std::optional<int> interrupt() {
+        ::kill(pid_, SIGINT);
+        return wait();
+    }
+    void kill_hard() {
+        ::kill(pid_, SIGKILL);
+        wait();
+    }
+
+    /// The port the server printed ("… at http://127.0.0.1:PORT").
+    int port() const {
+        std::smatch m;
+        auto text = out();
+        REQUIRE(std::regex_search(text, m, std::regex("http://[^:/ ]+:([0-9]+)")));
+        return std::stoi(m[1]);
+    }
+    /// The invite token printed for `name`.
+    std::string invite(std::string const& name) const {
+        std::smatch m;
+        auto text = out();
+        REQUIRE(std::regex_search(text, m, std::regex("  " + name + " .*\\?invite=([0-9a-f]+)")));
+        return m[1];
+    }
+
+private:
+    pid_t pid_ = -1;
+    std::string out_, err_;
+    std::optional<int> code_;
+};
+
+/// A command that ends by itself: its exit code and output.
+struct finished {
+    int code;
+    std::string out, err;
+};
+finished run(std::vector<std::string> args, fs::path const& dir, run_options opts = {}) {
+    program p(std::move(args), dir, opts);
+    auto code = p.wait(30s);
+    if (!code) FAIL("crowdline did not exit within 30 s; stderr: " << p.err() << "\nstdout: " << p.out());
+    return {*code, p.out(), p.err()};
+}
+
+struct http_reply {
+    int status = 0;
+    std::string body;
+    json parsed() const { return json::parse(body); }
+};
+/// One HTTP/1.1 request over a fresh connection (Connection: close), read to the end.
+http_reply http(int port, std::string const& method, std::string const& path, std::string const& body = {},
+               std::string const& header = {}) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+    if (!header.empty()) req += header + "\r\n";
+    if (!body.empty()) req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    req += "\r\n" + body;
+    REQUIRE(::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
+    std::string text;
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    http_reply r;
+    if (text.size() > 12) r.status = std::atoi(text.c_str() + 9);
+    if (auto at = text.find("\r\n\r\n"); at != std::string::npos) r.body = text.substr(at + 4);
+    return r;
+}
+
+json register_with(int port, std::string const& token) {
+    return http(port, "POST", "/api/register", json{{"data", {{"invite", token}}}}.dump()).parsed();
+}
+/// Registers and answers the one unit handed out.
+void do_one_unit(int port, std::string const& token) {
+    auto r = register_with(port, token);
+    REQUIRE(r["type"] == "agent_details");
+    auto ok = http(port, "POST", "/api/submit",
+                   json{{"agent", r["data"]["agent_id"]},
+                        {"data", {{"token", r["data"]["token"]}, {"submission", {{"sentiment", "positive"}}}}}}
+                       .dump());
+    REQUIRE(ok.parsed()["type"] == "submitted");
+}
+
+/// A one-task campaign for one annotator: done after a single answer.
+struct tiny_campaign {
+    scratch_dir dir;
+    std::string db = (dir / "c.db").string();
+    std::string tasks = (dir / "tasks.jsonl").string();
+    std::string workers = (dir / "workers.json").string();
+    tiny_campaign() {
+        write_text(tasks, R"({"lang": "en", "text": "What a lovely day"})" "\n");
+        write_text(workers, R"([{"name": "ann", "languages": ["en"]}])");
+    }
+    std::vector<std::string> serve(std::vector<std::string> more = {}) const {
+        std::vector<std::string> a{"serve", "--tasks", tasks, "--workers", workers, "--db", db, "--port", "0", "overlap=1"};
+        a.insert(a.end(), more.begin(), more.end());
+        return a;
+    }
+};
+
+/// A port something else listens on for as long as this lives.
+struct busy_port {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int port = 0;
+    busy_port() {
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        REQUIRE(::listen(fd, 1) == 0);
+        socklen_t len = sizeof addr;
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+        port = ntohs(addr.sin_port);
+    }
+    ~busy_port() { ::close(fd); }
+};
+
+}  // namespace
+
+TEST_CASE("program: a completed run stays completed; --new-run starts another; status and export show every run",
+          "[program]") {
+    tiny_campaign c;
+    {
+        program first(c.serve(), c.dir.path);
+        REQUIRE(first.wait_for_output("Review page"));
+        do_one_unit(first.port(), first.invite("ann"));
+        REQUIRE(first.wait_for_output("The run is complete"));
+        CHECK(first.interrupt() == 0);
+    }
+    auto const secrets = json::parse(read_bytes(c.db + ".secrets.json"));
+    auto const token = secrets["invites"]["ann"].get<std::string>();
+    auto const bearer = "Authorization: Bearer " + secrets["requester_token"].get<std::string>();
+    {
+        program again(c.serve(), c.dir.path);
+        REQUIRE(again.wait_for_output("Review page"));
+        CHECK_THAT(again.out(), Contains("Task run 1 is complete") && Contains("/review#token="));
+        auto late = register_with(again.port(), token);  // a late worker: told the run is over
+        CHECK(late["data"]["reason"] == "run_not_active");
+        auto dashboard = http(again.port(), "GET", "/api/review/dashboard", {}, bearer);  // the review page's data
+        REQUIRE(dashboard.status == 200);
+        CHECK(dashboard.parsed()["complete"] == true);
+        auto units = http(again.port(), "GET", "/api/review/units", {}, bearer);
+        REQUIRE(units.status == 200);
+        CHECK_THAT(units.body, Contains("positive"));  // the answer given in the first run
+        CHECK(again.interrupt() == 0);
+    }
+    auto one = run({"status", "--db", c.db}, c.dir.path);
+    CHECK(one.code == 0);
+    CHECK_THAT(one.out, Contains("task run 1 of \"tasks\" (complete)"));
+    CHECK_THAT(one.out, !Contains("task run 2"));
+    {
+        program next(c.serve({"--new-run"}), c.dir.path);
+        REQUIRE(next.wait_for_output("Review page"));
+        CHECK_THAT(next.out(), Contains("Serving task run 2"));
+        do_one_unit(next.port(), token);  // the same link: kept beside the database
+        REQUIRE(next.wait_for_output("The run is complete"));
+        CHECK(next.interrupt() == 0);
+    }
+    auto both = run({"status", "--db", c.db}, c.dir.path);
+    CHECK_THAT(both.out, Contains("task run 1 of \"tasks\" (complete)") && Contains("task run 2 of \"tasks\" (complete)"));
+
+    auto all = run({"export", "--db", c.db}, c.dir.path);
+    REQUIRE(all.code == 0);
+    std::multiset<std::int64_t> runs;
+    std::istringstream lines(all.out);
+    for (std::string line; std::getline(lines, line);) runs.insert(json::parse(line)["task_run_id"].get<std::int64_t>());
+    CHECK(runs == std::multiset<std::int64_t>{1, 2});
+    auto second = run({"export", "--db", c.db, "--run", "2"}, c.dir.path);
+    REQUIRE(second.code == 0);
+    auto line = json::parse(second.out.substr(0, second.out.find('\n')));
+    CHECK(line["task_run_id"] == 2);
+    CHECK(std::count(second.out.begin(), second.out.end(), '\n') == 1);
+    auto unknown = run({"export", "--db", c.db, "--run", "7"}, c.dir.path);
+    CHECK(unknown.code != 0);
+    CHECK_THAT(unknown.err, Contains("--run 7") && Contains("no such task run") && Contains("1, 2"));
+}
+
+TEST_CASE("program: a store that fails while serving ends the program non-zero, saying why", "[program]") {
+    tiny_campaign c;
+    program p(c.serve(), c.dir.path);
+    REQUIRE(p.wait_for_output("Review page"));
+    // From now on no file of the server may grow: the next commit cannot append to the log.
+    auto const wal = fs::path(c.db + "-wal");
+    REQUIRE(fs::exists(wal));
+    rlimit limit{};
+    limit.rlim_cur = limit.rlim_max = static_cast<rlim_t>(fs::file_size(wal));
+    REQUIRE(::prlimit(p.pid(), RLIMIT_FSIZE, &limit, nullptr) == 0);
+    (void)http(p.port(), "POST", "/api/register", json{{"data", {{"invite", p.invite("ann")}}}}.dump());
+    auto code = p.wait(10s);
+    REQUIRE(code.has_value());
+    CHECK(*code == 1);
+    CHECK_THAT(p.err(), Contains("the run stopped"));
+}
+
+TEST_CASE("program: bad input files are refused naming the file and entry, before anything is written",
+          "[program]") {
+    tiny_campaign c;
+    auto refused = [&](std::vector<std::string> args) {
+        auto r = run(std::move(args), c.dir.path);
+        CHECK(r.code == 1);
+        CHECK_FALSE(fs::exists(c.db));
+        CHECK_FALSE(fs::exists(c.db + ".secrets.json"));
+        return r.err;
+    };
+    SECTION("a task nested 100,000 deep") {
+        write_text(c.tasks, std::string(100000, '[') + std::string(100000, ']') + "\n");
+        CHECK_THAT(refused(c.serve()), Contains(c.tasks + ":1:129: JSON nested deeper than the limit of 128 levels"));
+    }
+    SECTION("a deep workers file") {
+        write_text(c.workers, "\n" + std::string(200000, '{'));
+        CHECK_THAT(refused(c.serve()), Contains(c.workers + ":2:129: JSON nested deeper than the limit of 128"));
+    }
+    SECTION("a form whose display text is not text") {
+        auto form = (c.dir / "form.json").string();
+        write_text(form, R"({"fields": [{"type": "display_text", "name": "t", "label": "T", "text": 5}]})");
+        CHECK_THAT(refused(c.serve({"--form", form})), Contains(form + ": fields[0]"));
+    }
+    SECTION("a form that is a list") {
+        auto form = (c.dir / "form.json").string();
+        write_text(form, "[1, 2]");
+        CHECK_THAT(refused(c.serve({"--form", form})), Contains(form + ": "));
+    }
+    SECTION("two workers with one name") {
+        write_text(c.workers, R"([{"name": "ann"}, {"name": "bo"}, {"name": "ann"}])");
+        CHECK_THAT(refused(c.serve()), Contains(c.workers + ": [2].name") && Contains("[0]"));
+    }
+    SECTION("a worker name with a control character") {
+        write_text(c.workers, R"([{"name": "ann\u0007"}])");
+        CHECK_THAT(refused(c.serve()), Contains(c.workers + ": [0].name: contains a control character"));
+    }
+    SECTION("a host name that does not resolve") {
+        CHECK_THAT(refused(c.serve({"--host", "no-such-host.invalid"})), Contains("host") && Contains("no-such-host.invalid"));
+    }
+    SECTION("a port in use") {
+        busy_port busy;
+        auto args = c.serve();
+        args[std::find(args.begin(), args.end(), "--port") - args.begin() + 1] = std::to_string(busy.port);
+        (void)refused(args);
+    }
+}
+
+TEST_CASE("program: a host name that resolves is served", "[program]") {
+    tiny_campaign c;
+    program p(c.serve({"--host", "localhost"}), c.dir.path);
+    REQUIRE(p.wait_for_output("Review page"));
+    CHECK(p.interrupt() == 0);
+}
+
+TEST_CASE("program: a file that is not a crowdline database is refused, named, and left byte-identical",
+          "[program]") {
+    tiny_campaign c;
+    SECTION("empty") { write_text(c.db, ""); }
+    SECTION("not SQLite") { write_text(c.db, std::string(3000, 'z')); }
+    SECTION("another program's SQLite file") {
+        SQLite::Database other(c.db, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        other.exec("PRAGMA journal_mode = DELETE; CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('keep me')");
+    }
+    SECTION("a SQLite file with no tables yet") {
+        SQLite::Database other(c.db, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        other.exec("PRAGMA user_version = 3");
+    }
+    auto const before = read_bytes(c.db);
+    program p(c.serve(), c.dir.path);
+    auto code = p.wait(10s);
+    REQUIRE(code.has_value());  // before: it was set up as a new campaign and served
+    CHECK(*code == 1);
+    CHECK_THAT(p.err(), Contains(c.db) && Contains("not a crowdline database"));
+    CHECK(read_bytes(c.db) == before);
+    CHECK_FALSE(fs::exists(c.db + ".secrets.json"));
+}
+
+TEST_CASE("program: the secrets file is never readable by others, even for a moment (umask 000)", "[program]") {
+    tiny_campaign c;
+    int in = ::inotify_init1(IN_NONBLOCK);
+    REQUIRE(in >= 0);
+    REQUIRE(::inotify_add_watch(in, c.dir.path.c_str(), IN_CREATE | IN_ATTRIB | IN_MOVED_TO) >= 0);
+    {
+        program p(c.serve(), c.dir.path, {.umask = 0});
+        REQUIRE(p.wait_for_output("Review page"));
+        CHECK(p.interrupt() == 0);
+    }
+    struct stat st{};
+    REQUIRE(::stat((c.db + ".secrets.json").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    // Made whole under another name with its final mode, then renamed: no chmod of a file that was wider.
+    std::map<std::string, std::set<std::uint32_t>> events;
+    alignas(inotify_event) char buf[1 << 16];
+    for (ssize_t n; (n = ::read(in, buf, sizeof buf)) > 0;)
+        for (char* at = buf; at < buf + n;) {
+            auto* e = reinterpret_cast<inotify_event*>(at);
+            if (e->len > 0) events[e->name].insert(e->mask & (IN_CREATE | IN_ATTRIB | IN_MOVED_TO));
+            at += sizeof(inotify_event) + e->len;
+        }
+    ::close(in);
+    auto const name = fs::path(c.db + ".secrets.json").filename().string();
+    CHECK(events[name].contains(IN_MOVED_TO));
+    CHECK_FALSE(events[name].contains(IN_CREATE));
+    for (auto const& [file, masks] : events)
+        if (file.starts_with(name)) CHECK_FALSE(masks.contains(IN_ATTRIB));
+}
+
+TEST_CASE("program: a second server on the same file is refused at once, naming the file and the holder's PID",
+          "[program]") {
+    tiny_campaign c;
+    program first(c.serve(), c.dir.path);
+    REQUIRE(first.wait_for_output("Review page"));
+    auto const db_before = read_bytes(c.db);
+    auto const wal_before = read_bytes(c.db + "-wal");
+    {
+        program second(c.serve(), c.dir.path);
+        auto code = second.wait(10s);
+        REQUIRE(code.has_value());  // before: it served the same run beside the first
+        CHECK(*code == 1);
+        CHECK_THAT(second.err(), Contains(c.db) && Contains("PID " + std::to_string(first.pid())));
+    }
+    CHECK(read_bytes(c.db) == db_before);
+    CHECK(read_bytes(c.db + "-wal") == wal_before);
+    // Reading commands still work while it serves.
+    auto status = run({"status", "--db", c.db}, c.dir.path);
+    CHECK(status.code == 0);
+    CHECK_THAT(status.out, Contains("task run 1"));
+    // The lock dies with its process, however it ends.
+    first.kill_hard();
+    program third(c.serve(), c.dir.path);
+    REQUIRE(third.wait_for_output("Review page"));
+    CHECK_THAT(third.out(), Contains("Serving task run 1"));
+    CHECK(third.interrupt() == 0);
+}
