@@ -16,7 +16,7 @@
 
 #include <crowdline/blueprint/static_form.hpp>
 #include <crowdline/config/task_run_args.hpp>
-#include <crowdline/detail/token.hpp>
+#include <crowdline/model/token.hpp>
 #include <crowdline/errors.hpp>
 #include <crowdline/ops/review_routes.hpp>
 #include <crowdline/provider/in_house.hpp>
@@ -36,7 +36,7 @@ inline std::string route_by = "lang";
 struct routed_item {
     std::string key;
     explicit routed_item(crowdline::initialization_data const& init)
-        : key(crowdline::detail::group_of_init(init, route_by)) {}
+        : key(crowdline::item_group(init, route_by)) {}
 };
 
 /// The dispatcher's profile: the keys a worker may take (their languages), from the invite roster.
@@ -86,8 +86,6 @@ inline crowdline::task_run_args default_task_args() {
 /// hostile 100,000-level line cannot exhaust the stack of anything that walks the document later.
 inline constexpr std::size_t max_input_json_depth = 128;
 
-namespace detail {
-
 /// Line and column (from 1) of a byte offset in `text`, as "3:14".
 inline std::string line_column(std::string_view text, std::size_t offset) {
     std::size_t line = 1, column = 1;
@@ -98,56 +96,25 @@ inline std::string line_column(std::string_view text, std::size_t offset) {
     return std::to_string(line) + ":" + std::to_string(column);
 }
 
-/// Offset of the bracket that first goes deeper than `limit` (strings skipped, one pass, no recursion).
-inline std::optional<std::size_t> too_deep_at(std::string_view text, std::size_t limit) {
-    std::size_t depth = 0;
-    bool in_string = false, escaped = false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        char const c = text[i];
-        if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > limit) return i;
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            --depth;
-        }
-    }
-    return std::nullopt;
-}
-
-/// nlohmann's message without its "[json.exception…] " prefix and without an echo of the input.
-inline std::string json_reason(nlohmann::json::exception const& e) {
-    std::string what = e.what();
-    if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);
-    if (auto at = what.find("; last read"); at != std::string::npos) what.erase(at);
-    return what;
-}
-
 /// One JSON document; `at(offset)` says where an offset is, for messages ("tasks.jsonl:3:7").
 template <class Where>
 json parse_limited(std::string_view text, Where const& at) {
     using crowdline::config_error;
-    if (auto deep = too_deep_at(text, max_input_json_depth))
+    if (auto deep = crowdline::json_too_deep_at(text, max_input_json_depth))
         throw config_error(at(*deep) + ": JSON nested deeper than the limit of " + std::to_string(max_input_json_depth) +
                            " levels");
     try {
         return json::parse(text);
     } catch (json::parse_error const& e) {
-        throw config_error(at(e.byte ? e.byte - 1 : 0) + ": invalid JSON (" + json_reason(e) + ")");
+        throw config_error(at(e.byte ? e.byte - 1 : 0) + ": invalid JSON (" + crowdline::json_error_text(e) + ")");
     } catch (json::exception const& e) {  // e.g. a number too large for a double (out_of_range 406)
-        throw config_error(at(text.size()) + ": invalid JSON (" + json_reason(e) + ")");
+        throw config_error(at(text.size()) + ": invalid JSON (" + crowdline::json_error_text(e) + ")");
     }
 }
 
-}  // namespace detail
-
 /// A whole JSON file's text (workers, form, secrets), depth-limited. Errors: "file:line:col: …".
 inline json parse_json_text(std::string_view text, std::string const& file) {
-    return detail::parse_limited(text, [&](std::size_t offset) { return file + ":" + detail::line_column(text, offset); });
+    return parse_limited(text, [&](std::size_t offset) { return file + ":" + line_column(text, offset); });
 }
 
 /// `{{key}}` placeholders a form's display texts use: every task must have them. Expects a form that
@@ -177,7 +144,7 @@ inline json parse_form(std::string_view text, std::string const& file) {
     } catch (crowdline::error const& e) {
         throw crowdline::config_error(file + ": " + e.what());
     } catch (json::exception const& e) {
-        throw crowdline::config_error(file + ": " + detail::json_reason(e));
+        throw crowdline::config_error(file + ": " + crowdline::json_error_text(e));
     }
     return spec;
 }
@@ -197,7 +164,7 @@ inline std::vector<json> parse_tasks(std::string_view text, std::string const& f
         ++number;
         if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
         auto const at = file + ":" + std::to_string(number);
-        json j = detail::parse_limited(line, [&](std::size_t offset) { return at + ":" + std::to_string(offset + 1); });
+        json j = parse_limited(line, [&](std::size_t offset) { return at + ":" + std::to_string(offset + 1); });
         if (!j.is_object()) throw config_error(at + ": expected a JSON object, got " + std::string(j.type_name()));
         for (auto const& key : needed)
             if (!j.contains(key))
@@ -230,7 +197,7 @@ inline std::vector<crowdline::providers::in_house_worker> roster_from_json(json 
         if (!w.contains("name") || !w["name"].is_string() || w["name"].get<std::string>().empty())
             throw config_error(at + ".name: must be a non-empty string");
         auto name = w["name"].get<std::string>();
-        if (auto problem = crowdline::providers::detail::worker_name_problem(name, in_house::max_worker_name))
+        if (auto problem = crowdline::providers::worker_name_problem(name, in_house::max_worker_name))
             throw config_error(at + ".name: " + *problem);
         if (auto [it, fresh] = seen.emplace(name, i); !fresh)
             throw config_error(at + ".name: \"" + name + "\" is also the name of [" + std::to_string(it->second) + "]");
@@ -244,7 +211,7 @@ inline std::vector<crowdline::providers::in_house_worker> roster_from_json(json 
         std::string token;
         if (known_tokens.is_object())
             if (auto t = known_tokens.find(name); t != known_tokens.end()) {
-                if (!t->is_string() || !crowdline::detail::is_token_shaped(t->get_ref<std::string const&>()))
+                if (!t->is_string() || !crowdline::is_token_shaped(t->get_ref<std::string const&>()))
                     throw config_error(at + ": the link kept for \"" + name + "\" from an earlier run is malformed "
                                        "(the secrets file beside the database was edited?)");
                 token = t->get<std::string>();

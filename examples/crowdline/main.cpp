@@ -303,7 +303,7 @@ int serve(serve_config cfg, serve_flags flags) {
     }
     auto& crowd = *crowd_slot;
 
-    if (!secrets.contains("requester_token")) secrets["requester_token"] = crowdline::detail::random_token();
+    if (!secrets.contains("requester_token")) secrets["requester_token"] = crowdline::random_token();
     // Links revoked from the review page stay revoked after a restart (a renewed one is simply the token kept).
     auto const revoked = secrets.value("revoked", json::array());
     for (auto const& w : crowd.roster())

@@ -8,6 +8,8 @@
 #include <crowdline/model/records.hpp>
 #include <crowdline/model/status.hpp>
 #include <crowdline/model/time.hpp>
+#include <crowdline/model/json_text.hpp>
+#include <crowdline/model/token.hpp>
 #include <crowdline/store/filters.hpp>
 #include <crowdline/store/memory.hpp>
 #include <crowdline/store/sqlite.hpp>

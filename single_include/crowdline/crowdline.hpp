@@ -581,6 +581,103 @@ using clock = std::chrono::system_clock;
 using time_point = clock::time_point;
 
 }  // namespace crowdline
+// ---- crowdline/model/json_text.hpp
+/// Reading JSON text that nobody vouches for — a worker's packet, a requester's tasks file: how deep it
+/// nests, checked before parsing, and nlohmann's error message made fit to show back to its sender.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace crowdline {
+
+/// Offset of the first `[` or `{` that goes deeper than `limit`, or nothing. One pass that skips strings,
+/// with no recursion, so a hostile 100,000-level document is refused before any parser or walker (or the
+/// destructor of a parsed tree) can exhaust the stack on it.
+[[nodiscard]] inline std::optional<std::size_t> json_too_deep_at(std::string_view text, std::size_t limit) noexcept {
+    std::size_t depth = 0;
+    bool in_string = false, escaped = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char const c = text[i];
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit) return i;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return std::nullopt;
+}
+
+/// nlohmann's message without its "[json.exception.…] " prefix and without the "; last read: …" echo of
+/// the input (which could be megabytes, or someone else's secret pasted by mistake).
+[[nodiscard]] inline std::string json_error_text(nlohmann::json::exception const& e) {
+    std::string what = e.what();
+    if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);
+    if (auto at = what.find("; last read"); at != std::string::npos) what.erase(at);
+    return what;
+}
+
+}  // namespace crowdline
+// ---- crowdline/model/token.hpp
+/// Secret tokens — an agent's proof that a packet comes from the page it was given, an invite link, the
+/// requester's review link — made and compared in one place. Public: a program that keeps links of its
+/// own (`crowdline serve`'s secrets file) makes and checks them with the same functions.
+
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <string_view>
+
+namespace crowdline {
+
+/// Random bits per token: 128, hex encoded as 32 characters.
+inline constexpr std::size_t token_bytes = 16;
+inline constexpr std::size_t token_chars = 2 * token_bytes;
+
+/// A fresh token: `token_chars` lowercase hex characters drawn straight from the OS's entropy
+/// (`random_device`), never from a seeded engine whose state could be rebuilt from tokens it printed.
+/// One `random_device` per thread, so concurrent callers never share (or race on) its state.
+[[nodiscard]] inline std::string random_token() {
+    static thread_local std::random_device rng;
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(token_chars);
+    std::uint32_t word = 0;
+    for (std::size_t i = 0; i < token_chars; ++i, word >>= 4) {
+        if (i % 8 == 0) word = rng();  // 8 nibbles per 32-bit draw
+        out += hex[word & 15];
+    }
+    return out;
+}
+
+/// Whether `token` looks like one `random_token` makes.
+[[nodiscard]] inline bool is_token_shaped(std::string_view token) noexcept {
+    if (token.size() != token_chars) return false;
+    for (char c : token)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    return true;
+}
+
+/// Equality whose time depends only on the lengths, never on where the texts first differ, so a token
+/// cannot be found one character at a time by timing refusals.
+[[nodiscard]] inline bool same_token(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    unsigned char diff = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+}  // namespace crowdline
 // ---- crowdline/store/filters.hpp
 /// Typed query filters, one per entity. Every member is optional and unset means "any"; members are
 /// declared in ARCHITECTURE §4 order so designated initializers read naturally:
@@ -5008,32 +5105,6 @@ inline constexpr std::string_view internal_error = "internal_error";  ///< the h
 
 namespace detail {
 
-/// Depth of the deepest array/object in `text`, by one pass that skips strings: no recursion, so a
-/// hostile 100 000-level document cannot exhaust the stack. Stops counting once past `limit`.
-[[nodiscard]] inline std::size_t json_depth(std::string_view text, std::size_t limit) noexcept {
-    std::size_t depth = 0, deepest = 0;
-    bool in_string = false, escaped = false;
-    for (char c : text) {
-        if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
-            continue;
-        }
-        if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > deepest) {
-                deepest = depth;
-                if (deepest > limit) return deepest;
-            }
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            --depth;
-        }
-    }
-    return deepest;
-}
-
 /// The JSON type of `j`, for messages ("got an array").
 [[nodiscard]] inline std::string_view json_kind(nlohmann::json const& j) noexcept {
     switch (j.type()) {
@@ -5047,13 +5118,6 @@ namespace detail {
         case nlohmann::json::value_t::number_float: return "a number with a fraction";
         default: return "binary data";
     }
-}
-
-/// nlohmann's message without its "[json.exception.…] " prefix.
-[[nodiscard]] inline std::string json_error_text(nlohmann::json::exception const& e) {
-    std::string what = e.what();
-    if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);
-    return what;
 }
 
 /// The error reply for the exception in flight, so a handler's failure reaches the worker as a packet
@@ -5086,16 +5150,13 @@ namespace detail {
     if (text.size() > max_bytes)
         throw bad_packet(packet_errors::too_large, "packet: " + std::to_string(text.size()) +
                                                        " bytes is over the limit of " + std::to_string(max_bytes));
-    if (auto depth = detail::json_depth(text, max_depth); depth > max_depth)
+    if (json_too_deep_at(text, max_depth))
         throw bad_packet(packet_errors::too_deep,
                          "packet: JSON nested deeper than the limit of " + std::to_string(max_depth) + " levels");
     try {
         return nlohmann::json::parse(text);
     } catch (nlohmann::json::parse_error const& e) {
-        std::string what = e.what();
-        if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);  // drop nlohmann's id
-        if (auto at = what.find("; last read"); at != std::string::npos) what.erase(at);  // never echo input
-        throw bad_packet(packet_errors::invalid_json, "packet: invalid JSON (" + what + ")");
+        throw bad_packet(packet_errors::invalid_json, "packet: invalid JSON (" + json_error_text(e) + ")");
     } catch (nlohmann::json::out_of_range const&) {  // a number no double holds (1e400): the sender's error
         throw bad_packet(packet_errors::invalid_json, "packet: a number in the JSON is out of range (beyond what a "
                                                       "64-bit floating-point number holds)");
@@ -5112,10 +5173,10 @@ decltype(auto) read_request(std::string_view what, F&& read) {
         return std::forward<F>(read)();
     } catch (nlohmann::json::type_error const& e) {
         throw bad_packet(packet_errors::bad_request, std::string(what) + ": a field has the wrong type (" +
-                                                         detail::json_error_text(e) + ")");
+                                                         json_error_text(e) + ")");
     } catch (nlohmann::json::out_of_range const& e) {
         throw bad_packet(packet_errors::bad_request, std::string(what) + ": a field is missing or out of range (" +
-                                                         detail::json_error_text(e) + ")");
+                                                         json_error_text(e) + ")");
     }
 }
 
@@ -5477,6 +5538,7 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::architects::in_process_args, name, max_body_b
 /// `block(worker_id, std::string_view)` — see tests/static/architect_provider_concepts.cpp.
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -5628,6 +5690,22 @@ constexpr bool assert_provider() {
 }
 
 }  // namespace crowdline
+
+namespace crowdline::providers {
+
+/// What is wrong with a worker name ("is empty", "is 300 bytes, over the limit of 256", "contains a
+/// control character"), or nothing. Public: a program reading a roster checks names before any provider
+/// is built, so its message can name the file and the entry.
+[[nodiscard]] inline std::optional<std::string> worker_name_problem(std::string_view name, std::size_t longest) {
+    if (name.empty()) return "is empty";
+    if (name.size() > longest)
+        return "is " + std::to_string(name.size()) + " bytes, over the limit of " + std::to_string(longest);
+    for (unsigned char c : name)
+        if (c < 0x20 || c == 0x7f) return "contains a control character";
+    return std::nullopt;
+}
+
+}  // namespace crowdline::providers
 // ---- crowdline/provider/mock.hpp
 /// `providers::mock`: a crowd provider that keeps everything in memory and lets tests see all of it
 /// (Mephisto's MockProvider "exposes all of the underlying state"): who is blocked, which bonuses were
@@ -5683,17 +5761,6 @@ struct recorded_decision {
 };
 
 namespace detail {
-
-/// What is wrong with a worker name ("is empty", "is 300 bytes, over the limit of 256", "contains a
-/// control character"), or nothing.
-[[nodiscard]] inline std::optional<std::string> worker_name_problem(std::string_view name, std::size_t longest) {
-    if (name.empty()) return "is empty";
-    if (name.size() > longest)
-        return "is " + std::to_string(name.size()) + " bytes, over the limit of " + std::to_string(longest);
-    for (unsigned char c : name)
-        if (c < 0x20 || c == 0x7f) return "contains a control character";
-    return std::nullopt;
-}
 
 /// Requester accounts, blocks, bonuses, crowd qualifications, judgements, launched and expired units and
 /// run resources, with read-only views of all of it. Bonuses are paid from the first requester
@@ -5937,7 +6004,7 @@ public:
         if (it == registration.end()) throw invalid_argument("mock registration: missing \"worker_name\"");
         if (!it->is_string()) throw invalid_argument("mock registration: \"worker_name\" must be a string");
         auto const& name = it->get_ref<std::string const&>();
-        if (auto problem = detail::worker_name_problem(name, max_worker_name))
+        if (auto problem = worker_name_problem(name, max_worker_name))
             throw invalid_argument("mock registration: \"worker_name\" " + *problem);
         return name + std::string(sandbox_suffix);
     }
@@ -5970,56 +6037,6 @@ static_assert(provider<mock>, "providers::mock must model crowdline::provider");
 
 #include <nlohmann/json.hpp>
 
-// ---- crowdline/detail/token.hpp
-/// Secret tokens — an agent's proof that a packet comes from the page it was given, an invite link, the
-/// requester's review link — made and compared in one place.
-
-#include <cstddef>
-#include <cstdint>
-#include <random>
-#include <string>
-#include <string_view>
-
-namespace crowdline::detail {
-
-/// Random bits per token: 128, hex encoded as 32 characters.
-inline constexpr std::size_t token_bytes = 16;
-inline constexpr std::size_t token_chars = 2 * token_bytes;
-
-/// A fresh token: `token_chars` lowercase hex characters drawn straight from the OS's entropy
-/// (`random_device`), never from a seeded engine whose state could be rebuilt from tokens it printed.
-/// One `random_device` per thread, so concurrent callers never share (or race on) its state.
-[[nodiscard]] inline std::string random_token() {
-    static thread_local std::random_device rng;
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(token_chars);
-    std::uint32_t word = 0;
-    for (std::size_t i = 0; i < token_chars; ++i, word >>= 4) {
-        if (i % 8 == 0) word = rng();  // 8 nibbles per 32-bit draw
-        out += hex[word & 15];
-    }
-    return out;
-}
-
-/// Whether `token` looks like one `random_token` makes.
-[[nodiscard]] inline bool is_token_shaped(std::string_view token) noexcept {
-    if (token.size() != token_chars) return false;
-    for (char c : token)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    return true;
-}
-
-/// Equality whose time depends only on the lengths, never on where the texts first differ, so a token
-/// cannot be found one character at a time by timing refusals.
-[[nodiscard]] inline bool same_token(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    unsigned char diff = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-    return diff == 0;
-}
-
-}  // namespace crowdline::detail
 
 namespace crowdline {
 namespace providers {
@@ -6051,8 +6068,8 @@ class in_house : public detail::ledger {
 public:
     static constexpr std::string_view provider_type = "in_house";
     /// 128 random bits per token, hex encoded: 32 characters.
-    static constexpr std::size_t token_bytes = crowdline::detail::token_bytes;
-    static constexpr std::size_t token_chars = crowdline::detail::token_chars;
+    static constexpr std::size_t token_bytes = crowdline::token_bytes;
+    static constexpr std::size_t token_chars = crowdline::token_chars;
     /// Longest worker name, in bytes (as the mock's limit on a registration's name).
     static constexpr std::size_t max_worker_name = 256;
 
@@ -6076,7 +6093,7 @@ public:
         if (!w.profile.is_object())
             throw invalid_argument("in_house provider: the profile of \"" + w.name + "\" must be a JSON object, got " +
                                    std::string(w.profile.type_name()));
-        if (!w.token.empty() && !crowdline::detail::is_token_shaped(w.token))
+        if (!w.token.empty() && !crowdline::is_token_shaped(w.token))
             throw invalid_argument("in_house provider: the token given for \"" + w.name + "\" must be " +
                                    std::to_string(token_chars) + " lowercase hex characters");
         lock l{mutex_};
@@ -6208,7 +6225,7 @@ private:
     }
 
     static void require_worker_name(std::string const& name) {
-        if (auto problem = detail::worker_name_problem(name, max_worker_name))
+        if (auto problem = worker_name_problem(name, max_worker_name))
             throw invalid_argument("in_house provider: a worker name " + *problem);
     }
 
@@ -6227,12 +6244,12 @@ private:
     token_match find_token(std::string_view token) const {
         token_match found;
         for (auto const& e : roster_) {
-            bool const same = crowdline::detail::same_token(e.worker.token, token);
+            bool const same = crowdline::same_token(e.worker.token, token);
             if (same && e.revoked) found.dead = true;
             else if (same) found.live = &e;
         }
         for (auto const& old : retired_)
-            if (crowdline::detail::same_token(old, token)) found.dead = true;
+            if (crowdline::same_token(old, token)) found.dead = true;
         return found;
     }
     bool issued(std::string_view token) const {
@@ -6243,7 +6260,7 @@ private:
     /// but costs one more draw to rule out).
     std::string fresh_token() const {
         for (;;)
-            if (auto t = crowdline::detail::random_token(); !issued(t)) return t;
+            if (auto t = crowdline::random_token(); !issued(t)) return t;
     }
     roster_entry const& admitted(nlohmann::json const& registration) const {
         auto it = registration.find("invite");  // end() for a non-object
@@ -8199,11 +8216,11 @@ private:
                          : std::string{};
         auto it = active_.find(*p.agent);
         if (it == active_.end()) {
-            if (auto r = revoked_agents_.find(*p.agent); r != revoked_agents_.end() && detail::same_token(token, r->second))
+            if (auto r = revoked_agents_.find(*p.agent); r != revoked_agents_.end() && crowdline::same_token(token, r->second))
                 return revoked_reply(*p.agent);
             return packet::error("unknown_agent", detail::describe(*p.agent) + " has no unit in progress");
         }
-        if (!detail::same_token(token, it->second.token))
+        if (!crowdline::same_token(token, it->second.token))
             return packet::error("not_your_unit", detail::describe(*p.agent) + ": the token does not match");
         if (!link_live(it->second.link)) {
             release_dead_links(now);
@@ -8277,9 +8294,9 @@ private:
         auto const& receipt = saved->state["receipt"];
         auto const token = data.contains("token") && data["token"].is_string() ? data["token"].template get<std::string>()
                                                                              : std::string{};
-        if (!detail::same_token(token, receipt.value("token", std::string{})))
+        if (!crowdline::same_token(token, receipt.value("token", std::string{})))
             return packet::error("not_your_unit", detail::describe(id) + ": the token does not match");
-        if (!detail::same_token(key, receipt.value("key", std::string{})))
+        if (!crowdline::same_token(key, receipt.value("key", std::string{})))
             return packet::error(std::string(packet_errors::conflict),
                                  detail::describe(id) + " already submitted its unit, with another submission key");
         return packet{"submitted", id, receipt.value("reply", nlohmann::json::object())};
@@ -8487,7 +8504,7 @@ private:
         if (auto v = granted(w, m.qualification_name()); v && *v > 0) return std::nullopt;
         auto oa = db_.new_onboarding_agent(w, *run_);
         db_.update_onboarding_agent(oa, agent_status::onboarding);
-        auto token = detail::random_token();
+        auto token = crowdline::random_token();
         onboarding_.emplace(oa, onboarding_session{w, token, workers_[w].link});
         auto init = m.initialization();
         return packet{"onboarding",
@@ -8510,7 +8527,7 @@ private:
                 return packet::error("unknown_agent", detail::describe(oa) + " has no onboarding in progress");
             auto token = p.data.contains("token") && p.data["token"].is_string() ? p.data["token"].template get<std::string>()
                                                                                  : std::string{};
-            if (!detail::same_token(token, it->second.token))
+            if (!crowdline::same_token(token, it->second.token))
                 return packet::error("not_your_unit", detail::describe(oa) + ": the token does not match");
             if (!link_live(it->second.link)) {
                 release_dead_links(now);
@@ -8578,7 +8595,7 @@ private:
 
     /// Records a claimed unit as live (with a fresh token) and builds the reply that gives it to the page.
     packet hand_over(agent_id agent, live_agent live, worker_state& state) {
-        live.token = detail::random_token();
+        live.token = crowdline::random_token();
         live.link = state.link;  // the link of the registration that asked for it
         ++state.held;
         auto const it = active_.emplace(agent, std::move(live)).first;
@@ -12261,7 +12278,7 @@ private:
                                                   : http_response::error(503, "unavailable", "not deployed");
             if (r.path == "/metrics") {
                 auto const& token = state_->args.metrics_token;
-                if (!token.empty() && !crowdline::detail::same_token(r.bearer_token(), token))
+                if (!token.empty() && !crowdline::same_token(r.bearer_token(), token))
                     return http_response::error(401, "unauthorized",
                                                 "/metrics needs Authorization: Bearer <server.metrics_token>");
                 return metrics();
@@ -12690,13 +12707,6 @@ inline std::string group_of(nlohmann::json const& data, std::string const& field
     return it->is_string() ? it->template get<std::string>() : it->dump();
 }
 
-inline std::string group_of_init(initialization_data const& init, std::string const& field) {
-    if (!init.unit_data.empty()) {
-        auto g = group_of(init.unit_data.front(), field);
-        if (!g.empty()) return g;
-    }
-    return group_of(init.shared, field);
-}
 
 /// The review status filter of the units list.
 inline std::optional<unit_status> review_status(std::string const& s) {
@@ -12782,6 +12792,16 @@ inline architects::http_response review_error() {
 
 }  // namespace detail
 
+/// The group of an item (its language, say) for dashboards and routing: `field` of its first unit's data,
+/// else of its shared data; "" when absent or when `field` is empty.
+[[nodiscard]] inline std::string item_group(initialization_data const& init, std::string const& field) {
+    if (!init.unit_data.empty()) {
+        auto g = detail::group_of(init.unit_data.front(), field);
+        if (!g.empty()) return g;
+    }
+    return detail::group_of(init.shared, field);
+}
+
 /// Adds the review API, the export and the campaign's metrics to `server` for `run` (a launched
 /// `crowdline::pipeline`). `server` and `run` must outlive the server's threads.
 template <class Pipeline>
@@ -12797,7 +12817,7 @@ void add_review_routes(architects::http& server, Pipeline& run, review_routes_op
             if (token.empty())
                 return architects::http_response::error(401, "unauthorized",
                                                         "this endpoint needs the requester token (Authorization: Bearer …)");
-            if (!detail::same_token(token, opts->requester_token))
+            if (!crowdline::same_token(token, opts->requester_token))
                 return architects::http_response::error(403, "forbidden", "the requester token is not valid");
             try {
                 return handler(r);
@@ -12912,10 +12932,10 @@ void add_review_routes(architects::http& server, Pipeline& run, review_routes_op
     }
 
     // The dashboard's progress per group is counted as units are made and done, not recomputed per request.
-    run.set_group_key([opts](initialization_data const& init) { return detail::group_of_init(init, opts->group_by); });
+    run.set_group_key([opts](initialization_data const& init) { return item_group(init, opts->group_by); });
 
     server.route("GET", "/api/review/dashboard", guarded([&run, opts](architects::http_request const&) {
-        auto key_of = [opts](initialization_data const& init) { return detail::group_of_init(init, opts->group_by); };
+        auto key_of = [opts](initialization_data const& init) { return item_group(init, opts->group_by); };
         nlohmann::json progress = nlohmann::json::array();
         for (auto const& p : run.progress()) progress.push_back({{"key", p.key}, {"done", p.done}, {"total", p.total}});
         nlohmann::json workers = nlohmann::json::array();

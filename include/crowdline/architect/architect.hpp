@@ -25,6 +25,7 @@
 #include <crowdline/errors.hpp>
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/json.hpp>
+#include <crowdline/model/json_text.hpp>
 
 namespace crowdline {
 
@@ -80,32 +81,6 @@ inline constexpr std::string_view internal_error = "internal_error";  ///< the h
 
 namespace detail {
 
-/// Depth of the deepest array/object in `text`, by one pass that skips strings: no recursion, so a
-/// hostile 100 000-level document cannot exhaust the stack. Stops counting once past `limit`.
-[[nodiscard]] inline std::size_t json_depth(std::string_view text, std::size_t limit) noexcept {
-    std::size_t depth = 0, deepest = 0;
-    bool in_string = false, escaped = false;
-    for (char c : text) {
-        if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
-            continue;
-        }
-        if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > deepest) {
-                deepest = depth;
-                if (deepest > limit) return deepest;
-            }
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            --depth;
-        }
-    }
-    return deepest;
-}
-
 /// The JSON type of `j`, for messages ("got an array").
 [[nodiscard]] inline std::string_view json_kind(nlohmann::json const& j) noexcept {
     switch (j.type()) {
@@ -119,13 +94,6 @@ namespace detail {
         case nlohmann::json::value_t::number_float: return "a number with a fraction";
         default: return "binary data";
     }
-}
-
-/// nlohmann's message without its "[json.exception.…] " prefix.
-[[nodiscard]] inline std::string json_error_text(nlohmann::json::exception const& e) {
-    std::string what = e.what();
-    if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);
-    return what;
 }
 
 /// The error reply for the exception in flight, so a handler's failure reaches the worker as a packet
@@ -158,16 +126,13 @@ namespace detail {
     if (text.size() > max_bytes)
         throw bad_packet(packet_errors::too_large, "packet: " + std::to_string(text.size()) +
                                                        " bytes is over the limit of " + std::to_string(max_bytes));
-    if (auto depth = detail::json_depth(text, max_depth); depth > max_depth)
+    if (json_too_deep_at(text, max_depth))
         throw bad_packet(packet_errors::too_deep,
                          "packet: JSON nested deeper than the limit of " + std::to_string(max_depth) + " levels");
     try {
         return nlohmann::json::parse(text);
     } catch (nlohmann::json::parse_error const& e) {
-        std::string what = e.what();
-        if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);  // drop nlohmann's id
-        if (auto at = what.find("; last read"); at != std::string::npos) what.erase(at);  // never echo input
-        throw bad_packet(packet_errors::invalid_json, "packet: invalid JSON (" + what + ")");
+        throw bad_packet(packet_errors::invalid_json, "packet: invalid JSON (" + json_error_text(e) + ")");
     } catch (nlohmann::json::out_of_range const&) {  // a number no double holds (1e400): the sender's error
         throw bad_packet(packet_errors::invalid_json, "packet: a number in the JSON is out of range (beyond what a "
                                                       "64-bit floating-point number holds)");
@@ -184,10 +149,10 @@ decltype(auto) read_request(std::string_view what, F&& read) {
         return std::forward<F>(read)();
     } catch (nlohmann::json::type_error const& e) {
         throw bad_packet(packet_errors::bad_request, std::string(what) + ": a field has the wrong type (" +
-                                                         detail::json_error_text(e) + ")");
+                                                         json_error_text(e) + ")");
     } catch (nlohmann::json::out_of_range const& e) {
         throw bad_packet(packet_errors::bad_request, std::string(what) + ": a field is missing or out of range (" +
-                                                         detail::json_error_text(e) + ")");
+                                                         json_error_text(e) + ")");
     }
 }
 

@@ -68,7 +68,7 @@
 #include <crowdline/architect/architect.hpp>
 #include <crowdline/architect/detail/http_assets.hpp>
 #include <crowdline/config/args.hpp>
-#include <crowdline/detail/token.hpp>
+#include <crowdline/model/token.hpp>
 #include <crowdline/errors.hpp>
 #include <crowdline/model/ids.hpp>
 
@@ -1046,7 +1046,7 @@ private:
                                                   : http_response::error(503, "unavailable", "not deployed");
             if (r.path == "/metrics") {
                 auto const& token = state_->args.metrics_token;
-                if (!token.empty() && !crowdline::detail::same_token(r.bearer_token(), token))
+                if (!token.empty() && !crowdline::same_token(r.bearer_token(), token))
                     return http_response::error(401, "unauthorized",
                                                 "/metrics needs Authorization: Bearer <server.metrics_token>");
                 return metrics();

@@ -45,7 +45,7 @@
 #include <crowdline/blueprint/mixins.hpp>
 #include <crowdline/config/args.hpp>
 #include <crowdline/config/task_run_args.hpp>
-#include <crowdline/detail/token.hpp>
+#include <crowdline/model/token.hpp>
 #include <crowdline/errors.hpp>
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/status.hpp>
@@ -636,11 +636,11 @@ private:
                          : std::string{};
         auto it = active_.find(*p.agent);
         if (it == active_.end()) {
-            if (auto r = revoked_agents_.find(*p.agent); r != revoked_agents_.end() && detail::same_token(token, r->second))
+            if (auto r = revoked_agents_.find(*p.agent); r != revoked_agents_.end() && crowdline::same_token(token, r->second))
                 return revoked_reply(*p.agent);
             return packet::error("unknown_agent", detail::describe(*p.agent) + " has no unit in progress");
         }
-        if (!detail::same_token(token, it->second.token))
+        if (!crowdline::same_token(token, it->second.token))
             return packet::error("not_your_unit", detail::describe(*p.agent) + ": the token does not match");
         if (!link_live(it->second.link)) {
             release_dead_links(now);
@@ -714,9 +714,9 @@ private:
         auto const& receipt = saved->state["receipt"];
         auto const token = data.contains("token") && data["token"].is_string() ? data["token"].template get<std::string>()
                                                                              : std::string{};
-        if (!detail::same_token(token, receipt.value("token", std::string{})))
+        if (!crowdline::same_token(token, receipt.value("token", std::string{})))
             return packet::error("not_your_unit", detail::describe(id) + ": the token does not match");
-        if (!detail::same_token(key, receipt.value("key", std::string{})))
+        if (!crowdline::same_token(key, receipt.value("key", std::string{})))
             return packet::error(std::string(packet_errors::conflict),
                                  detail::describe(id) + " already submitted its unit, with another submission key");
         return packet{"submitted", id, receipt.value("reply", nlohmann::json::object())};
@@ -924,7 +924,7 @@ private:
         if (auto v = granted(w, m.qualification_name()); v && *v > 0) return std::nullopt;
         auto oa = db_.new_onboarding_agent(w, *run_);
         db_.update_onboarding_agent(oa, agent_status::onboarding);
-        auto token = detail::random_token();
+        auto token = crowdline::random_token();
         onboarding_.emplace(oa, onboarding_session{w, token, workers_[w].link});
         auto init = m.initialization();
         return packet{"onboarding",
@@ -947,7 +947,7 @@ private:
                 return packet::error("unknown_agent", detail::describe(oa) + " has no onboarding in progress");
             auto token = p.data.contains("token") && p.data["token"].is_string() ? p.data["token"].template get<std::string>()
                                                                                  : std::string{};
-            if (!detail::same_token(token, it->second.token))
+            if (!crowdline::same_token(token, it->second.token))
                 return packet::error("not_your_unit", detail::describe(oa) + ": the token does not match");
             if (!link_live(it->second.link)) {
                 release_dead_links(now);
@@ -1015,7 +1015,7 @@ private:
 
     /// Records a claimed unit as live (with a fresh token) and builds the reply that gives it to the page.
     packet hand_over(agent_id agent, live_agent live, worker_state& state) {
-        live.token = detail::random_token();
+        live.token = crowdline::random_token();
         live.link = state.link;  // the link of the registration that asked for it
         ++state.held;
         auto const it = active_.emplace(agent, std::move(live)).first;

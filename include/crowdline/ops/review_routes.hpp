@@ -34,7 +34,7 @@
 
 #include <crowdline/architect/http.hpp>
 #include <crowdline/blueprint/blueprint.hpp>
-#include <crowdline/detail/token.hpp>
+#include <crowdline/model/token.hpp>
 #include <crowdline/errors.hpp>
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/status.hpp>
@@ -65,13 +65,6 @@ inline std::string group_of(nlohmann::json const& data, std::string const& field
     return it->is_string() ? it->template get<std::string>() : it->dump();
 }
 
-inline std::string group_of_init(initialization_data const& init, std::string const& field) {
-    if (!init.unit_data.empty()) {
-        auto g = group_of(init.unit_data.front(), field);
-        if (!g.empty()) return g;
-    }
-    return group_of(init.shared, field);
-}
 
 /// The review status filter of the units list.
 inline std::optional<unit_status> review_status(std::string const& s) {
@@ -157,6 +150,16 @@ inline architects::http_response review_error() {
 
 }  // namespace detail
 
+/// The group of an item (its language, say) for dashboards and routing: `field` of its first unit's data,
+/// else of its shared data; "" when absent or when `field` is empty.
+[[nodiscard]] inline std::string item_group(initialization_data const& init, std::string const& field) {
+    if (!init.unit_data.empty()) {
+        auto g = detail::group_of(init.unit_data.front(), field);
+        if (!g.empty()) return g;
+    }
+    return detail::group_of(init.shared, field);
+}
+
 /// Adds the review API, the export and the campaign's metrics to `server` for `run` (a launched
 /// `crowdline::pipeline`). `server` and `run` must outlive the server's threads.
 template <class Pipeline>
@@ -172,7 +175,7 @@ void add_review_routes(architects::http& server, Pipeline& run, review_routes_op
             if (token.empty())
                 return architects::http_response::error(401, "unauthorized",
                                                         "this endpoint needs the requester token (Authorization: Bearer …)");
-            if (!detail::same_token(token, opts->requester_token))
+            if (!crowdline::same_token(token, opts->requester_token))
                 return architects::http_response::error(403, "forbidden", "the requester token is not valid");
             try {
                 return handler(r);
@@ -287,10 +290,10 @@ void add_review_routes(architects::http& server, Pipeline& run, review_routes_op
     }
 
     // The dashboard's progress per group is counted as units are made and done, not recomputed per request.
-    run.set_group_key([opts](initialization_data const& init) { return detail::group_of_init(init, opts->group_by); });
+    run.set_group_key([opts](initialization_data const& init) { return item_group(init, opts->group_by); });
 
     server.route("GET", "/api/review/dashboard", guarded([&run, opts](architects::http_request const&) {
-        auto key_of = [opts](initialization_data const& init) { return detail::group_of_init(init, opts->group_by); };
+        auto key_of = [opts](initialization_data const& init) { return item_group(init, opts->group_by); };
         nlohmann::json progress = nlohmann::json::array();
         for (auto const& p : run.progress()) progress.push_back({{"key", p.key}, {"done", p.done}, {"total", p.total}});
         nlohmann::json workers = nlohmann::json::array();

@@ -23,7 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include <crowdline/architect/architect.hpp>
-#include <crowdline/detail/token.hpp>
+#include <crowdline/model/token.hpp>
 #include <crowdline/errors.hpp>
 #include <crowdline/model/ids.hpp>
 #include <crowdline/provider/detail/ledger.hpp>
@@ -59,8 +59,8 @@ class in_house : public detail::ledger {
 public:
     static constexpr std::string_view provider_type = "in_house";
     /// 128 random bits per token, hex encoded: 32 characters.
-    static constexpr std::size_t token_bytes = crowdline::detail::token_bytes;
-    static constexpr std::size_t token_chars = crowdline::detail::token_chars;
+    static constexpr std::size_t token_bytes = crowdline::token_bytes;
+    static constexpr std::size_t token_chars = crowdline::token_chars;
     /// Longest worker name, in bytes (as the mock's limit on a registration's name).
     static constexpr std::size_t max_worker_name = 256;
 
@@ -84,7 +84,7 @@ public:
         if (!w.profile.is_object())
             throw invalid_argument("in_house provider: the profile of \"" + w.name + "\" must be a JSON object, got " +
                                    std::string(w.profile.type_name()));
-        if (!w.token.empty() && !crowdline::detail::is_token_shaped(w.token))
+        if (!w.token.empty() && !crowdline::is_token_shaped(w.token))
             throw invalid_argument("in_house provider: the token given for \"" + w.name + "\" must be " +
                                    std::to_string(token_chars) + " lowercase hex characters");
         lock l{mutex_};
@@ -216,7 +216,7 @@ private:
     }
 
     static void require_worker_name(std::string const& name) {
-        if (auto problem = detail::worker_name_problem(name, max_worker_name))
+        if (auto problem = worker_name_problem(name, max_worker_name))
             throw invalid_argument("in_house provider: a worker name " + *problem);
     }
 
@@ -235,12 +235,12 @@ private:
     token_match find_token(std::string_view token) const {
         token_match found;
         for (auto const& e : roster_) {
-            bool const same = crowdline::detail::same_token(e.worker.token, token);
+            bool const same = crowdline::same_token(e.worker.token, token);
             if (same && e.revoked) found.dead = true;
             else if (same) found.live = &e;
         }
         for (auto const& old : retired_)
-            if (crowdline::detail::same_token(old, token)) found.dead = true;
+            if (crowdline::same_token(old, token)) found.dead = true;
         return found;
     }
     bool issued(std::string_view token) const {
@@ -251,7 +251,7 @@ private:
     /// but costs one more draw to rule out).
     std::string fresh_token() const {
         for (;;)
-            if (auto t = crowdline::detail::random_token(); !issued(t)) return t;
+            if (auto t = crowdline::random_token(); !issued(t)) return t;
     }
     roster_entry const& admitted(nlohmann::json const& registration) const {
         auto it = registration.find("invite");  // end() for a non-object

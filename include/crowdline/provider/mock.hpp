@@ -55,7 +55,7 @@ public:
         if (it == registration.end()) throw invalid_argument("mock registration: missing \"worker_name\"");
         if (!it->is_string()) throw invalid_argument("mock registration: \"worker_name\" must be a string");
         auto const& name = it->get_ref<std::string const&>();
-        if (auto problem = detail::worker_name_problem(name, max_worker_name))
+        if (auto problem = worker_name_problem(name, max_worker_name))
             throw invalid_argument("mock registration: \"worker_name\" " + *problem);
         return name + std::string(sandbox_suffix);
     }

@@ -7,6 +7,7 @@
 /// `block(worker_id, std::string_view)` — see tests/static/architect_provider_concepts.cpp.
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -159,3 +160,19 @@ constexpr bool assert_provider() {
 }
 
 }  // namespace crowdline
+
+namespace crowdline::providers {
+
+/// What is wrong with a worker name ("is empty", "is 300 bytes, over the limit of 256", "contains a
+/// control character"), or nothing. Public: a program reading a roster checks names before any provider
+/// is built, so its message can name the file and the entry.
+[[nodiscard]] inline std::optional<std::string> worker_name_problem(std::string_view name, std::size_t longest) {
+    if (name.empty()) return "is empty";
+    if (name.size() > longest)
+        return "is " + std::to_string(name.size()) + " bytes, over the limit of " + std::to_string(longest);
+    for (unsigned char c : name)
+        if (c < 0x20 || c == 0x7f) return "contains a control character";
+    return std::nullopt;
+}
+
+}  // namespace crowdline::providers

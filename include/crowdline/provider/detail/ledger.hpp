@@ -19,6 +19,7 @@
 
 #include <crowdline/errors.hpp>
 #include <crowdline/model/ids.hpp>
+#include <crowdline/provider/provider.hpp>
 
 namespace crowdline::providers {
 
@@ -40,17 +41,6 @@ struct recorded_decision {
 };
 
 namespace detail {
-
-/// What is wrong with a worker name ("is empty", "is 300 bytes, over the limit of 256", "contains a
-/// control character"), or nothing.
-[[nodiscard]] inline std::optional<std::string> worker_name_problem(std::string_view name, std::size_t longest) {
-    if (name.empty()) return "is empty";
-    if (name.size() > longest)
-        return "is " + std::to_string(name.size()) + " bytes, over the limit of " + std::to_string(longest);
-    for (unsigned char c : name)
-        if (c < 0x20 || c == 0x7f) return "contains a control character";
-    return std::nullopt;
-}
 
 /// Requester accounts, blocks, bonuses, crowd qualifications, judgements, launched and expired units and
 /// run resources, with read-only views of all of it. Bonuses are paid from the first requester

@@ -1,6 +1,7 @@
 #pragma once
 /// Secret tokens — an agent's proof that a packet comes from the page it was given, an invite link, the
-/// requester's review link — made and compared in one place.
+/// requester's review link — made and compared in one place. Public: a program that keeps links of its
+/// own (`crowdline serve`'s secrets file) makes and checks them with the same functions.
 
 #include <cstddef>
 #include <cstdint>
@@ -8,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace crowdline::detail {
+namespace crowdline {
 
 /// Random bits per token: 128, hex encoded as 32 characters.
 inline constexpr std::size_t token_bytes = 16;
@@ -47,4 +48,4 @@ inline constexpr std::size_t token_chars = 2 * token_bytes;
     return diff == 0;
 }
 
-}  // namespace crowdline::detail
+}  // namespace crowdline
