@@ -6,20 +6,16 @@
 /// exactly one of two racing connections wins.
 
 #include <array>
-#include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -27,10 +23,7 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
-#include <boost/hana/accessors.hpp>
 #include <boost/hana/adapt_struct.hpp>
-#include <boost/hana/for_each.hpp>
-#include <boost/hana/second.hpp>
 #include <nlohmann/json.hpp>
 
 #include <crowdline/config/args.hpp>
@@ -41,119 +34,15 @@
 #include <crowdline/model/status.hpp>
 #include <crowdline/store/detail/checkpointer.hpp>
 #include <crowdline/store/detail/messages.hpp>
+#include <crowdline/store/detail/sqlite_file_check.hpp>
+#include <crowdline/store/detail/sqlite_rows.hpp>
+#include <crowdline/store/detail/sqlite_schema.hpp>
+#include <crowdline/store/detail/sqlite_sql.hpp>
+#include <crowdline/store/detail/sqlite_statement_cache.hpp>
 #include <crowdline/store/detail/wal_vfs.hpp>
 #include <crowdline/store/filters.hpp>
 
 namespace crowdline::stores {
-
-/// A named schema step; applied once, in order, recorded in `crowdline_migrations`.
-struct sqlite_migration {
-    std::string_view name;
-    std::string_view sql;
-};
-
-/// Every schema step this build knows, oldest first. A file is at version N when the first N are applied.
-inline std::span<sqlite_migration const> sqlite_migrations() noexcept {
-    static constexpr std::array<sqlite_migration, 3> steps{{
-        {"001_initial", R"sql(
-CREATE TABLE projects (
-  project_id INTEGER PRIMARY KEY, project_name TEXT NOT NULL UNIQUE,
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE tasks (
-  task_id INTEGER PRIMARY KEY, task_name TEXT NOT NULL UNIQUE, task_type TEXT NOT NULL,
-  project_id INTEGER REFERENCES projects(project_id), parent_task_id INTEGER REFERENCES tasks(task_id),
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE requesters (
-  requester_id INTEGER PRIMARY KEY, requester_name TEXT NOT NULL UNIQUE, provider_type TEXT NOT NULL,
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE task_runs (
-  task_run_id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL REFERENCES tasks(task_id),
-  requester_id INTEGER NOT NULL REFERENCES requesters(requester_id), init_params TEXT NOT NULL,
-  is_completed INTEGER NOT NULL DEFAULT 0, provider_type TEXT NOT NULL, task_type TEXT NOT NULL,
-  sandbox INTEGER NOT NULL, creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE assignments (
-  assignment_id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL REFERENCES tasks(task_id),
-  task_run_id INTEGER NOT NULL REFERENCES task_runs(task_run_id),
-  requester_id INTEGER NOT NULL REFERENCES requesters(requester_id), task_type TEXT NOT NULL,
-  provider_type TEXT NOT NULL, sandbox INTEGER NOT NULL,
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE workers (
-  worker_id INTEGER PRIMARY KEY, worker_name TEXT NOT NULL UNIQUE, provider_type TEXT NOT NULL,
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE units (
-  unit_id INTEGER PRIMARY KEY, assignment_id INTEGER NOT NULL REFERENCES assignments(assignment_id),
-  unit_index INTEGER NOT NULL, pay_amount REAL NOT NULL, provider_type TEXT NOT NULL, status TEXT NOT NULL,
-  agent_id INTEGER REFERENCES agents(agent_id), worker_id INTEGER REFERENCES workers(worker_id),
-  task_type TEXT NOT NULL, task_id INTEGER NOT NULL REFERENCES tasks(task_id),
-  task_run_id INTEGER NOT NULL REFERENCES task_runs(task_run_id), sandbox INTEGER NOT NULL,
-  requester_id INTEGER NOT NULL REFERENCES requesters(requester_id),
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
-  UNIQUE (assignment_id, unit_index));
-CREATE TABLE agents (
-  agent_id INTEGER PRIMARY KEY, worker_id INTEGER NOT NULL REFERENCES workers(worker_id),
-  unit_id INTEGER NOT NULL REFERENCES units(unit_id), task_id INTEGER NOT NULL REFERENCES tasks(task_id),
-  task_run_id INTEGER NOT NULL REFERENCES task_runs(task_run_id),
-  assignment_id INTEGER NOT NULL REFERENCES assignments(assignment_id), task_type TEXT NOT NULL,
-  provider_type TEXT NOT NULL, status TEXT NOT NULL,
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE onboarding_agents (
-  onboarding_agent_id INTEGER PRIMARY KEY, worker_id INTEGER NOT NULL REFERENCES workers(worker_id),
-  task_id INTEGER NOT NULL REFERENCES tasks(task_id), task_run_id INTEGER NOT NULL REFERENCES task_runs(task_run_id),
-  task_type TEXT NOT NULL, status TEXT NOT NULL,
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE qualifications (
-  qualification_id INTEGER PRIMARY KEY AUTOINCREMENT, qualification_name TEXT NOT NULL UNIQUE,
-  description TEXT NOT NULL DEFAULT '',
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE granted_qualifications (
-  granted_qualification_id INTEGER PRIMARY KEY, worker_id INTEGER NOT NULL REFERENCES workers(worker_id),
-  qualification_id INTEGER NOT NULL REFERENCES qualifications(qualification_id), value INTEGER NOT NULL,
-  update_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
-  UNIQUE (qualification_id, worker_id));
-CREATE TABLE worker_reviews (
-  worker_review_id INTEGER PRIMARY KEY, unit_id INTEGER REFERENCES units(unit_id),
-  worker_id INTEGER NOT NULL REFERENCES workers(worker_id), task_id INTEGER REFERENCES tasks(task_id),
-  status TEXT, review_note TEXT, bonus REAL, blocked_worker INTEGER NOT NULL DEFAULT 0,
-  updated_qualification_id INTEGER REFERENCES qualifications(qualification_id), updated_qualification_value INTEGER,
-  revoked_qualification_id INTEGER REFERENCES qualifications(qualification_id),
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE INDEX units_by_status ON units(status);
-CREATE INDEX units_by_assignment ON units(assignment_id);
-CREATE INDEX units_by_run ON units(task_run_id);
-CREATE INDEX units_by_run_worker_status ON units(task_run_id, worker_id, status);
-CREATE INDEX units_by_task_worker ON units(task_id, worker_id);
-CREATE INDEX agents_by_worker_status ON agents(worker_id, status);
-CREATE INDEX agents_by_run ON agents(task_run_id);
-CREATE INDEX assignments_by_run ON assignments(task_run_id);
-CREATE INDEX task_runs_by_requester ON task_runs(requester_id);
-CREATE INDEX task_runs_by_task ON task_runs(task_id);
-CREATE INDEX requesters_by_provider ON requesters(provider_type);
-CREATE INDEX worker_reviews_by_unit ON worker_reviews(unit_id);
-)sql"},
-        // What a worker sent lives in the database, beside the status that accepted it (not in loose files);
-        // the launcher's and a worker's own queries get covering indexes.
-        {"002_agent_state", R"sql(
-ALTER TABLE agents ADD COLUMN state TEXT;
-ALTER TABLE onboarding_agents ADD COLUMN state TEXT;
-CREATE INDEX units_by_run_status ON units(task_run_id, status);
-CREATE INDEX units_by_worker ON units(worker_id);
-CREATE INDEX agents_by_unit ON agents(unit_id);
-CREATE INDEX onboarding_agents_by_worker ON onboarding_agents(worker_id);
-CREATE INDEX granted_by_worker ON granted_qualifications(worker_id);
-CREATE INDEX worker_reviews_by_worker ON worker_reviews(worker_id);
-)sql"},
-        // Every index on units costs a page write in the commits that touch its columns. Two are prefixes of
-        // others (of the unique (assignment_id, unit_index) key, and of (task_run_id, status)); the one on
-        // status alone serves no query crowdline makes (all name the run, task, assignment or worker) and
-        // was written by every status change. A status-only find_units now scans the table.
-        {"003_fewer_unit_indexes", R"sql(
-DROP INDEX units_by_assignment;
-DROP INDEX units_by_run;
-DROP INDEX units_by_status;
-)sql"},
-    }};
-    return steps;
-}
 
 /// Connection settings. The defaults are crowdline's: WAL with synchronous=NORMAL (a commit survives a
 /// process crash; an OS crash may lose the last commits but never corrupts), and a 5 s busy wait.
@@ -215,84 +104,6 @@ struct sqlite_options {
     }
 };
 
-namespace detail::sqlite_sql {
-
-inline constexpr char project_columns[] = "project_id, project_name";
-inline constexpr char task_columns[] = "task_id, task_name, task_type, project_id, parent_task_id";
-inline constexpr char requester_columns[] = "requester_id, requester_name, provider_type";
-inline constexpr char task_run_columns[] =
-    "task_run_id, task_id, requester_id, init_params, is_completed, provider_type, task_type, sandbox";
-inline constexpr char assignment_columns[] =
-    "assignment_id, task_id, task_run_id, requester_id, task_type, provider_type, sandbox";
-inline constexpr char unit_columns[] =
-    "unit_id, assignment_id, unit_index, pay_amount, provider_type, status, agent_id, worker_id, task_type, task_id, "
-    "task_run_id, sandbox, requester_id";
-inline constexpr char worker_columns[] = "worker_id, worker_name, provider_type";
-inline constexpr char agent_columns[] =
-    "agent_id, worker_id, unit_id, task_id, task_run_id, assignment_id, task_type, provider_type, status, state";
-inline constexpr char onboarding_agent_columns[] =
-    "onboarding_agent_id, worker_id, task_id, task_run_id, task_type, status, state";
-inline constexpr char qualification_columns[] = "qualification_id, qualification_name, description";
-inline constexpr char worker_review_columns[] =
-    "worker_review_id, unit_id, worker_id, task_id, status, review_note, bonus, blocked_worker, "
-    "updated_qualification_id, updated_qualification_value, revoked_qualification_id";
-
-/// `'a','b'` — the statuses from which `to` may be reached, for a compare-and-set WHERE clause.
-template <class Status, std::size_t N>
-std::string predecessors(Status to, std::array<std::string_view, N> const& names) {
-    std::string out;
-    for (std::size_t i = 0; i < N; ++i)
-        if (can_transition(static_cast<Status>(i), to)) {
-            if (!out.empty()) out += ',';
-            out += '\'';
-            out += names[i];
-            out += '\'';
-        }
-    return out.empty() ? "NULL" : out;
-}
-
-/// One statement that changes a unit's status only if the machine allows it (a fresh seat drops its agent).
-inline std::string const& update_unit(unit_status to) {
-    static auto const texts = [] {
-        std::array<std::string, 8> t;
-        for (std::size_t i = 0; i < t.size(); ++i) {
-            auto s = static_cast<unit_status>(i);
-            bool fresh = s == unit_status::launched || s == unit_status::created;
-            t[i] = std::string("UPDATE units SET status = ?1") + (fresh ? ", agent_id = NULL, worker_id = NULL" : "") +
-                   " WHERE unit_id = ?2 AND status IN (" +
-                   predecessors(s, crowdline::detail::status_traits<unit_status>::names) + ")";
-        }
-        return t;
-    }();
-    return texts[static_cast<std::size_t>(to)];
-}
-
-/// Same for agents (and onboarding agents), optionally storing the worker's data in the same statement.
-inline std::string update_agent(std::string_view table, std::string_view id_column, agent_status to, bool with_state) {
-    return "UPDATE " + std::string(table) + " SET status = ?1" + (with_state ? ", state = ?3" : "") + " WHERE " +
-           std::string(id_column) + " = ?2 AND status IN (" +
-           predecessors(to, crowdline::detail::status_traits<agent_status>::names) + ")";
-}
-
-inline constexpr char claim_insert_agent[] =
-    "INSERT INTO agents (worker_id, unit_id, task_id, task_run_id, assignment_id, task_type, provider_type, status) "
-    "SELECT ?1, unit_id, task_id, task_run_id, assignment_id, task_type, provider_type, 'none' FROM units "
-    "WHERE unit_id = ?2 AND status = 'launched'";
-inline constexpr char claim_update_unit[] =
-    "UPDATE units SET status = 'assigned', agent_id = ?1, worker_id = ?2 WHERE unit_id = ?3 AND status = 'launched'";
-inline constexpr char insert_unit[] =
-    "INSERT INTO units (assignment_id, unit_index, pay_amount, provider_type, status, task_type, task_id, task_run_id, "
-    "sandbox, requester_id) SELECT assignment_id, ?2, ?3, provider_type, 'created', task_type, task_id, task_run_id, "
-    "sandbox, requester_id FROM assignments WHERE assignment_id = ?1";
-inline constexpr char get_granted[] =
-    "SELECT value FROM granted_qualifications WHERE qualification_id = ?1 AND worker_id = ?2";
-
-}  // namespace detail::sqlite_sql
-
-/// The `application_id` in a crowdline database's header ("CRLD"): set when crowdline creates the file, so a
-/// file is known as a campaign before any table is in it.
-inline constexpr std::int32_t sqlite_application_id = 0x43524C44;
-
 class sqlite {
 public:
     /// Opens (or creates) the campaign database at `path` (":memory:" for a private in-memory one). The
@@ -305,7 +116,7 @@ public:
         } catch (config_error const& e) {
             throw invalid_argument(std::string("sqlite option ") + e.what());
         }
-        bool const creating = !refuse_foreign_file_read_only();
+        bool const creating = !detail::refuse_foreign_file_read_only(path_, options_.busy_timeout);
         try {
             db_ = std::make_unique<SQLite::Database>(
                 path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
@@ -314,7 +125,7 @@ public:
         } catch (SQLite::Exception const& e) {
             throw db_error(path_ + ": cannot open: " + e.what());
         }
-        refuse_foreign_file();
+        detail::refuse_foreign_file(*db_, path_);
         exec("PRAGMA foreign_keys = ON");
         // Before journal_mode: switching a new file to WAL writes its first page, which fixes the page size.
         exec("PRAGMA page_size = " + std::to_string(options_.page_size));
@@ -382,7 +193,7 @@ public:
                               [&](auto& st) {
                                   st.bind(1, std::string(name));
                                   st.bind(2, std::string(task_type));
-                                  bind_optional(st, 3, project);
+                                  detail::bind_optional(st, 3, project);
                               },
                               [&] { crowdline::detail::throw_duplicate_name("task", name); })};
     }
@@ -599,16 +410,16 @@ public:
                "updated_qualification_id, updated_qualification_value, revoked_qualification_id) "
                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                [&](auto& st) {
-                   bind_optional(st, 1, r.unit);
+                   detail::bind_optional(st, 1, r.unit);
                    st.bind(2, r.worker.value());
-                   bind_optional(st, 3, r.task);
-                   bind_optional(st, 4, r.status);
-                   bind_optional(st, 5, r.review_note);
-                   bind_optional(st, 6, r.bonus);
+                   detail::bind_optional(st, 3, r.task);
+                   detail::bind_optional(st, 4, r.status);
+                   detail::bind_optional(st, 5, r.review_note);
+                   detail::bind_optional(st, 6, r.bonus);
                    st.bind(7, r.blocked_worker ? 1 : 0);
-                   bind_optional(st, 8, r.updated_qualification);
-                   bind_optional(st, 9, r.updated_qualification_value);
-                   bind_optional(st, 10, r.revoked_qualification);
+                   detail::bind_optional(st, 8, r.updated_qualification);
+                   detail::bind_optional(st, 9, r.updated_qualification_value);
+                   detail::bind_optional(st, 10, r.revoked_qualification);
                },
                [] {});
     }
@@ -686,11 +497,8 @@ public:
     }
 
 private:
-    /// Resets a cached statement when the call using it ends, so no read transaction stays open.
-    struct reset_guard {
-        SQLite::Statement& st;
-        ~reset_guard() { st.tryReset(); }
-    };
+    using reset_guard = detail::reset_guard;
+    using query = detail::sqlite_query;
 
     class scope {
     public:
@@ -730,109 +538,8 @@ private:
         bool done_ = false;
     };
 
-    /// A SELECT over one table with optional equality filters, in creation order.
-    struct query {
-        std::string sql;
-        std::string order_by;
-        std::vector<std::function<void(SQLite::Statement&, int)>> binds;
-        query(std::string_view columns, std::string_view table, std::string_view id_column)
-            : sql("SELECT " + std::string(columns) + " FROM " + std::string(table)), order_by(id_column) {}
-        template <class T>
-        void where(std::string_view column, std::optional<T> const& value) {
-            if (!value) return;
-            sql += binds.empty() ? " WHERE " : " AND ";
-            sql += column;
-            sql += " = ?";
-            binds.push_back([v = *value](SQLite::Statement& st, int i) { bind_value(st, i, v); });
-        }
-    };
-
-    /// Before anything opens `path_` for writing: an existing file must be a crowdline database, checked
-    /// through a read-only connection, so a file that is not one (empty, not SQLite, another application's)
-    /// is refused and left byte-identical. Returns whether the file exists (false: this call creates it).
-    bool refuse_foreign_file_read_only() const {
-        if (path_.empty() || path_ == ":memory:" || path_.starts_with("file:")) return true;  // nothing on disk to check
-        std::error_code ec;
-        if (!std::filesystem::exists(path_, ec)) return false;
-        if (!std::filesystem::is_regular_file(path_, ec)) return true;  // the open below says what is wrong
-        auto refuse = [&](std::string const& why) {
-            throw db_error(path_ + ": not a crowdline database (" + why + "); the file was left unchanged");
-        };
-        if (std::filesystem::file_size(path_, ec) == 0 && !ec)
-            refuse("the file is empty; if an interrupted first start left it, delete it");
-        {
-            std::ifstream in(path_, std::ios::binary);
-            if (!in) throw db_error(path_ + ": cannot read (" + std::strerror(errno) + ")");
-            char header[16] = {};
-            in.read(header, sizeof header);
-            if (in.gcount() != sizeof header || std::memcmp(header, "SQLite format 3", sizeof header) != 0)
-                refuse("it is not an SQLite file");
-        }
-        std::int64_t app_id = 0;
-        bool any_table = false, has_migrations = false;
-        try {
-            SQLite::Database ro(path_, SQLite::OPEN_READONLY, static_cast<int>(options_.busy_timeout.count()));
-            app_id = ro.execAndGet("PRAGMA application_id").getInt64();
-            SQLite::Statement st(ro, "SELECT name FROM sqlite_master WHERE type = 'table'");
-            while (st.executeStep()) {
-                any_table = true;
-                if (st.getColumn(0).getString() == "crowdline_migrations") has_migrations = true;
-            }
-        } catch (SQLite::Exception const& e) {
-            // A hot journal only a writer may roll back, a writer holding the file, or a log a reader
-            // cannot map: the read-write open below decides (refuse_foreign_file() checks again once open).
-            if (auto code = e.getErrorCode(); code == SQLITE_READONLY || code == SQLITE_BUSY || code == SQLITE_LOCKED ||
-                                              code == SQLITE_CANTOPEN)
-                return true;
-            refuse(e.what());
-        }
-        if (app_id == sqlite_application_id) return true;
-        if (app_id != 0) refuse("its header's application_id is " + std::to_string(app_id) + ", another application's");
-        if (!has_migrations)
-            refuse(any_table ? "it has tables, but no crowdline_migrations table" : "an SQLite file without crowdline's tables");
-        return true;  // made by a crowdline older than the application_id
-    }
-
-    void refuse_foreign_file() {
-        std::vector<std::string> tables;
-        try {
-            SQLite::Statement st(*db_, "SELECT name FROM sqlite_master WHERE type = 'table'");
-            while (st.executeStep()) tables.push_back(st.getColumn(0).getString());
-        } catch (SQLite::Exception const& e) {
-            throw db_error(path_ + ": not a crowdline database (" + e.what() + "); the file was left unchanged");
-        }
-        if (tables.empty()) return;
-        for (auto const& t : tables)
-            if (t == "crowdline_migrations") return;
-        throw db_error(path_ + ": not a crowdline database (it has tables, but no crowdline_migrations table); "
-                               "the file was left unchanged");
-    }
-
     void migrate() {
-        auto steps = sqlite_migrations();
-        std::size_t const want = options_.schema_version ? std::min(*options_.schema_version, steps.size()) : steps.size();
-        transaction([&] {
-            exec("CREATE TABLE IF NOT EXISTS crowdline_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
-                 "applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')))");
-            std::vector<std::string> applied;
-            {
-                SQLite::Statement st(*db_, "SELECT name FROM crowdline_migrations ORDER BY id");
-                while (st.executeStep()) applied.push_back(st.getColumn(0).getString());
-            }
-            for (std::size_t i = 0; i < applied.size(); ++i)
-                if (i >= steps.size() || applied[i] != steps[i].name)
-                    throw db_error(path_ + ": schema step \"" + applied[i] +
-                                   "\" is unknown to this crowdline (a newer version made this file); the file was left unchanged");
-            for (std::size_t i = applied.size(); i < want; ++i) {
-                exec(std::string(steps[i].sql));
-                SQLite::Statement st(*db_, "INSERT INTO crowdline_migrations (name) VALUES (?1)");
-                st.bind(1, std::string(steps[i].name));
-                st.exec();
-            }
-            exec("PRAGMA user_version = " + std::to_string(std::max(want, applied.size())));
-            if (db_->execAndGet("PRAGMA application_id").getInt64() != sqlite_application_id)  // a file from before it
-                exec("PRAGMA application_id = " + std::to_string(sqlite_application_id));
-        });
+        transaction([&] { detail::apply_sqlite_migrations(*db_, path_, options_.schema_version); });
     }
 
     void start_checkpoints() {
@@ -860,13 +567,7 @@ private:
         checkpointer_->attach(handle);
     }
 
-    void exec(std::string const& text) {
-        try {
-            db_->exec(text);
-        } catch (SQLite::Exception const& e) {
-            throw db_error(path_ + ": " + e.what() + " (in: " + text.substr(0, 80) + ")");
-        }
-    }
+    void exec(std::string const& text) { detail::sqlite_exec(*db_, path_, text); }
 
     /// BEGIN, COMMIT, SAVEPOINT, RELEASE: prepared once like any statement (sqlite3_exec would parse the
     /// text again on every transaction).
@@ -880,17 +581,7 @@ private:
         }
     }
 
-    SQLite::Statement& prepare(std::string const& text) {
-        auto it = cache_.find(text);
-        if (it == cache_.end()) {
-            try {
-                it = cache_.emplace(text, std::make_unique<SQLite::Statement>(*db_, text)).first;
-            } catch (SQLite::Exception const& e) {
-                throw db_error(path_ + ": " + e.what() + " (preparing: " + text.substr(0, 80) + ")");
-            }
-        }
-        return *it->second;
-    }
+    SQLite::Statement& prepare(std::string const& text) { return cache_.prepare(*db_, path_, text); }
 
     /// Runs a write statement to completion; returns the rows it changed.
     static int step_changes(SQLite::Statement& st) {
@@ -903,7 +594,7 @@ private:
         auto& st = prepare(text);
         reset_guard g{st};
         int i = 0;
-        (bind_value(st, ++i, args), ...);
+        (detail::bind_value(st, ++i, args), ...);
         try {
             return step_changes(st);
         } catch (SQLite::Exception const& e) {
@@ -960,61 +651,13 @@ private:
         crowdline::detail::throw_transition(id, current_status<agent_status>(table, column, id), status);
     }
 
-    // Binding and reading values: one overload per column type.
-    static void bind_value(SQLite::Statement& st, int i, std::int64_t v) { st.bind(i, v); }
-    static void bind_value(SQLite::Statement& st, int i, int v) { st.bind(i, v); }
-    static void bind_value(SQLite::Statement& st, int i, bool v) { st.bind(i, v ? 1 : 0); }
-    static void bind_value(SQLite::Statement& st, int i, double v) { st.bind(i, v); }
-    static void bind_value(SQLite::Statement& st, int i, std::string const& v) { st.bind(i, v); }
-    template <class Tag, class Rep>
-    static void bind_value(SQLite::Statement& st, int i, strong_id<Tag, Rep> v) { st.bind(i, static_cast<std::int64_t>(v.value())); }
-    static void bind_value(SQLite::Statement& st, int i, unit_status v) { st.bind(i, std::string(to_string(v))); }
-    static void bind_value(SQLite::Statement& st, int i, agent_status v) { st.bind(i, std::string(to_string(v))); }
-    template <class T>
-    static void bind_optional(SQLite::Statement& st, int i, std::optional<T> const& v) {
-        if (v)
-            bind_value(st, i, *v);
-        else
-            st.bind(i);
-    }
-
-    template <class T>
-    static void read(SQLite::Column const& c, T& out) {
-        if constexpr (is_strong_id_v<T>) out = T{c.getInt64()};
-        else if constexpr (std::is_same_v<T, std::string>) out = c.getString();
-        else if constexpr (std::is_same_v<T, bool>) out = c.getInt() != 0;
-        else if constexpr (std::is_same_v<T, int>) out = c.getInt();
-        else if constexpr (std::is_same_v<T, double>) out = c.getDouble();
-        else if constexpr (std::is_same_v<T, unit_status> || std::is_same_v<T, agent_status>) out = parse<T>(c.getText());
-        else if constexpr (std::is_same_v<T, nlohmann::json>) out = c.isNull() ? nlohmann::json() : nlohmann::json::parse(c.getText());
-        else if constexpr (crowdline::detail::is_optional_v<T>) {
-            if (c.isNull()) out.reset();
-            else {
-                typename T::value_type v{};
-                read(c, v);
-                out = std::move(v);
-            }
-        } else static_assert(sizeof(T) == 0, "no column reader for this member type");
-    }
-
-    /// Reads one row into a record: the SELECT lists the record's members in declaration order.
-    template <class Row>
-    static Row read_row(SQLite::Statement& st) {
-        Row row{};
-        int i = 0;
-        boost::hana::for_each(boost::hana::accessors<Row>(), [&](auto accessor) {
-            read(st.getColumn(i++), boost::hana::second(accessor)(row));
-        });
-        return row;
-    }
-
     template <class Row>
     std::vector<Row> run(query& q) {
         auto& st = prepare(q.sql + " ORDER BY " + q.order_by);
         reset_guard g{st};
         for (std::size_t i = 0; i < q.binds.size(); ++i) q.binds[i](st, static_cast<int>(i) + 1);
         std::vector<Row> out;
-        while (st.executeStep()) out.push_back(read_row<Row>(st));
+        while (st.executeStep()) out.push_back(detail::read_row<Row>(st));
         return out;
     }
 
@@ -1025,13 +668,13 @@ private:
         reset_guard g{st};
         st.bind(1, id.value());
         if (!st.executeStep()) crowdline::detail::throw_missing(id);
-        return read_row<Row>(st);
+        return detail::read_row<Row>(st);
     }
 
     std::string path_;
     sqlite_options options_;
     std::unique_ptr<SQLite::Database> db_;
-    std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache_;
+    detail::sqlite_statement_cache cache_;  ///< after db_: its statements are finalised before the connection closes
     std::unique_ptr<detail::wal_checkpointer> checkpointer_;  ///< after db_: stops before the connection closes
     std::array<std::array<std::string, 28>, 2> agent_sql_;  // [agents, onboarding][status * 2 + with_state]
     int depth_ = 0;
