@@ -15,7 +15,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -39,11 +38,13 @@
 #include <crowdline/store/sqlite.hpp>
 #include <crowdline/store/summary.hpp>
 
+#include "../common/measure.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
 using namespace crowdline;
-using bench_clock = std::chrono::steady_clock;
+using bench::bench_clock;
 
 struct params {
     std::size_t units = 20000;
@@ -52,14 +53,7 @@ struct params {
     std::optional<fs::path> dir;
 };
 
-double micros_since(bench_clock::time_point t0) {
-    return std::chrono::duration<double, std::micro>(bench_clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[v.size() / 2];
-}
+double micros_since(bench_clock::time_point t0) { return 1e6 * bench::seconds_since(t0); }
 
 double percentile(std::vector<double> v, double p) {
     std::sort(v.begin(), v.end());
@@ -88,10 +82,7 @@ int run(params const& prm) {
     fs::path const file = dir / ("dashboard-bench-" + std::to_string(::getpid()) + ".db");
     struct cleanup {
         fs::path f;
-        ~cleanup() {
-            std::error_code ec;
-            for (auto const* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(f.string() + suffix, ec);
-        }
+        ~cleanup() { bench::remove_db_files(f); }
     } remove_file{file};
 
     stores::sqlite db{file.string()};
@@ -135,7 +126,7 @@ int run(params const& prm) {
             }
             batches.push_back(micros_since(t0) / calls);
         }
-        return median(batches);
+        return bench::median(batches);
     };
     double const scan_us = per_call(full_scan, 5);
     double const running_us = per_call(running, 100000);
@@ -170,7 +161,8 @@ int run(params const& prm) {
         for (auto& t : threads) t.join();
         double total = 0;
         for (double s : samples) total += s;
-        return std::tuple{median(samples), percentile(samples, 0.99), total / static_cast<double>(samples.size())};
+        return std::tuple{samples.empty() ? 0.0 : bench::median(samples), percentile(samples, 0.99),
+                          total / static_cast<double>(samples.size())};
     };
     auto const quiet = latency(running, false);
     auto const with_running = latency(running, true);

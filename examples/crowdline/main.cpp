@@ -3,7 +3,7 @@
 //
 //   crowdline serve  [--tasks tasks.jsonl] [--workers workers.json] [--form form.json] [--db crowdline.db]
 //                    [--host 127.0.0.1] [--port 8080] [--new-run] [key=value …]
-//   crowdline status [--db crowdline.db]
+//   crowdline status [--db crowdline.db] [--run N]
 //   crowdline review [--db crowdline.db] [--run N] [approve|reject|soft_reject <agent_id> [note]]
 //   crowdline export [--db crowdline.db] [--run N] [--format jsonl] [--out FILE]
 //
@@ -15,7 +15,6 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>

@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
+#include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -30,6 +31,8 @@
 
 #include <SQLiteCpp/Database.h>
 #include <nlohmann/json.hpp>
+
+#include "../unit/architect/http_client.hpp"  // the architect tests' HTTP client
 
 #ifndef CROWDLINE_PROGRAM
 #error "CROWDLINE_PROGRAM must name the built crowdline binary"
@@ -142,11 +145,11 @@ public:
     }
 
     /// The port the server printed ("… at http://127.0.0.1:PORT").
-    int port() const {
+    std::uint16_t port() const {
         std::smatch m;
         auto text = out();
         REQUIRE(std::regex_search(text, m, std::regex("http://[^:/ ]+:([0-9]+)")));
-        return std::stoi(m[1]);
+        return static_cast<std::uint16_t>(std::stoi(m[1]));
     }
     /// The invite token printed for `name`.
     std::string invite(std::string const& name) const {
@@ -174,49 +177,17 @@ finished run(std::vector<std::string> args, fs::path const& dir, run_options opt
     return {*code, p.out(), p.err()};
 }
 
-struct http_reply {
-    int status = 0;
-    std::string body;
-    json parsed() const { return json::parse(body); }
-};
-/// One HTTP/1.1 request over a fresh connection (Connection: close), read to the end.
-http_reply http(int port, std::string const& method, std::string const& path, std::string const& body = {},
-               std::string const& header = {}) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    timeval tv{10, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
-    if (!header.empty()) req += header + "\r\n";
-    if (!body.empty()) req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-    req += "\r\n" + body;
-    REQUIRE(::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
-    std::string text;
-    char buf[4096];
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) text.append(buf, static_cast<std::size_t>(n));
-    ::close(fd);
-    http_reply r;
-    if (text.size() > 12) r.status = std::atoi(text.c_str() + 9);
-    if (auto at = text.find("\r\n\r\n"); at != std::string::npos) r.body = text.substr(at + 4);
-    return r;
-}
-
-json register_with(int port, std::string const& token) {
-    return http(port, "POST", "/api/register", json{{"data", {{"invite", token}}}}.dump()).parsed();
+json register_with(std::uint16_t port, std::string const& token) {
+    return test::http_request(port, "POST", "/api/register", json{{"data", {{"invite", token}}}}.dump()).parsed();
 }
 /// Registers and answers the one unit handed out.
-void do_one_unit(int port, std::string const& token) {
+void do_one_unit(std::uint16_t port, std::string const& token) {
     auto r = register_with(port, token);
     REQUIRE(r["type"] == "agent_details");
-    auto ok = http(port, "POST", "/api/submit",
-                   json{{"agent", r["data"]["agent_id"]},
-                        {"data", {{"token", r["data"]["token"]}, {"submission", {{"sentiment", "positive"}}}}}}
-                       .dump());
+    auto ok = test::http_request(port, "POST", "/api/submit",
+                                 json{{"agent", r["data"]["agent_id"]},
+                                      {"data", {{"token", r["data"]["token"]}, {"submission", {{"sentiment", "positive"}}}}}}
+                                     .dump());
     REQUIRE(ok.parsed()["type"] == "submitted");
 }
 
@@ -268,17 +239,17 @@ TEST_CASE("program: a completed run stays completed; --new-run starts another; s
     }
     auto const secrets = json::parse(read_bytes(c.db + ".secrets.json"));
     auto const token = secrets["invites"]["ann"].get<std::string>();
-    auto const bearer = "Authorization: Bearer " + secrets["requester_token"].get<std::string>();
+    auto const bearer = "Bearer " + secrets["requester_token"].get<std::string>();
     {
         program again(c.serve(), c.dir.path);
         REQUIRE(again.wait_for_output("Review page"));
         CHECK_THAT(again.out(), Contains("Task run 1 is complete") && Contains("/review#token="));
         auto late = register_with(again.port(), token);  // a late worker: told the run is over
         CHECK(late["data"]["reason"] == "run_not_active");
-        auto dashboard = http(again.port(), "GET", "/api/review/dashboard", {}, bearer);  // the review page's data
+        auto dashboard = test::http_request(again.port(), "GET", "/api/review/dashboard", {}, bearer);  // the review page's data
         REQUIRE(dashboard.status == 200);
         CHECK(dashboard.parsed()["complete"] == true);
-        auto units = http(again.port(), "GET", "/api/review/units", {}, bearer);
+        auto units = test::http_request(again.port(), "GET", "/api/review/units", {}, bearer);
         REQUIRE(units.status == 200);
         CHECK_THAT(units.body, Contains("positive"));  // the answer given in the first run
         CHECK(again.interrupt() == 0);
@@ -324,7 +295,10 @@ TEST_CASE("program: a store that fails while serving ends the program non-zero, 
     rlimit limit{};
     limit.rlim_cur = limit.rlim_max = static_cast<rlim_t>(fs::file_size(wal));
     REQUIRE(::prlimit(p.pid(), RLIMIT_FSIZE, &limit, nullptr) == 0);
-    (void)http(p.port(), "POST", "/api/register", json{{"data", {{"invite", p.invite("ann")}}}}.dump());
+    try {
+        (void)test::http_request(p.port(), "POST", "/api/register", json{{"data", {{"invite", p.invite("ann")}}}}.dump());
+    } catch (std::exception const&) {  // the server may end before it answers: the exit code below is the check
+    }
     auto code = p.wait(10s);
     REQUIRE(code.has_value());
     CHECK(*code == 1);

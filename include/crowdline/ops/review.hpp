@@ -20,8 +20,8 @@
 /// empty, as `providers::in_house` does after a restart. A pipeline does so at launch.
 
 #include <cmath>
-#include <exception>
 #include <cstddef>
+#include <exception>
 #include <map>
 #include <optional>
 #include <string>
@@ -166,6 +166,7 @@ outcome decide(Store& db, Provider& provider, decision const& d) {
     auto const to_agent = d.action == verdict::approve  ? agent_status::approved
                           : d.action == verdict::reject ? agent_status::rejected
                                                         : agent_status::soft_rejected;
+    std::string const bonus_reason = d.note.empty() ? "bonus for " + detail::id_text(d.unit) : d.note;
     outcome out;
     out.unit = d.unit;
     out.after = to_unit;
@@ -210,8 +211,7 @@ outcome decide(Store& db, Provider& provider, decision const& d) {
 
             auto pay_and_judge = [&] {
                 if (d.bonus) {
-                    detail::pay(provider, a.worker, *d.bonus,
-                                d.note.empty() ? "bonus for " + detail::id_text(d.unit) : d.note, d.unit);
+                    detail::pay(provider, a.worker, *d.bonus, bonus_reason, d.unit);
                     paid = true;
                 }
                 if (d.action == verdict::approve) provider.approve(a.id, d.note);
@@ -229,7 +229,7 @@ outcome decide(Store& db, Provider& provider, decision const& d) {
             r.unit = d.unit;
             r.worker = out.worker;
             r.task = task;
-            r.review_note = d.note.empty() ? "bonus for " + detail::id_text(d.unit) : d.note;
+            r.review_note = bonus_reason;
             r.bonus = d.bonus;
             db.new_worker_review(r);
         });

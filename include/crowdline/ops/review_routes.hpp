@@ -57,14 +57,13 @@ struct review_routes_options {
 
 namespace detail {
 
-/// The group of an item: `field` of its first unit's data, else of its shared data; "" when absent.
+/// The group named by `field` in one object of item data: its text (a non-string as JSON); "" when absent.
 inline std::string group_of(nlohmann::json const& data, std::string const& field) {
     if (field.empty() || !data.is_object()) return {};
     auto it = data.find(field);
     if (it == data.end()) return {};
     return it->is_string() ? it->template get<std::string>() : it->dump();
 }
-
 
 /// The review status filter of the units list.
 inline std::optional<unit_status> review_status(std::string const& s) {
@@ -86,8 +85,10 @@ inline nlohmann::json parse_body(architects::http_request const& r) {
 template <class Id>
 Id id_field(nlohmann::json const& body, char const* name) {
     auto it = body.find(name);
+    // JSON reads every integer without a minus sign as unsigned, 0 included.
+    auto const positive = [](std::uint64_t v) { return v > 0 && v <= std::uint64_t{INT64_MAX}; };
     bool const fits = it != body.end() && it->is_number_integer() &&
-                      (it->is_number_unsigned() ? it->template get<std::uint64_t>() <= std::uint64_t{INT64_MAX}
+                      (it->is_number_unsigned() ? positive(it->template get<std::uint64_t>())
                                                 : it->template get<std::int64_t>() > 0);
     if (!fits)
         throw invalid_argument(std::string(name) + ": expected a positive integer id, got " +
@@ -290,10 +291,10 @@ void add_review_routes(architects::http& server, Pipeline& run, review_routes_op
     }
 
     // The dashboard's progress per group is counted as units are made and done, not recomputed per request.
-    run.set_group_key([opts](initialization_data const& init) { return item_group(init, opts->group_by); });
+    auto key_of = [opts](initialization_data const& init) { return item_group(init, opts->group_by); };
+    run.set_group_key(key_of);
 
-    server.route("GET", "/api/review/dashboard", guarded([&run, opts](architects::http_request const&) {
-        auto key_of = [opts](initialization_data const& init) { return item_group(init, opts->group_by); };
+    server.route("GET", "/api/review/dashboard", guarded([&run, key_of](architects::http_request const&) {
         nlohmann::json progress = nlohmann::json::array();
         for (auto const& p : run.progress()) progress.push_back({{"key", p.key}, {"done", p.done}, {"total", p.total}});
         nlohmann::json workers = nlohmann::json::array();

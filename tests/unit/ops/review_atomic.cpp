@@ -106,6 +106,7 @@ TEMPLATE_TEST_CASE("review::decide: a failure at any point records nothing, in t
     SECTION("the budget does not cover the bonus: refused before the provider is asked anything else") {
         auto over = full;
         over.bonus = 100000.5;
+        t.provider.fail_block = true;  // a block attempted before the budget check would fail differently
         CHECK_THROWS_AS(review::decide(db, t.provider, over), review::payment_refused);
     }
     SECTION("a bad amount or an empty block reason: refused before anything is read") {

@@ -8,10 +8,6 @@
 #include <string>
 #include <vector>
 
-// pipeline_common.hpp (in_process.hpp) first: in_process.hpp names `detail::` unqualified, which finds
-// architects::detail once http.hpp has declared it.
-#include "pipeline_common.hpp"
-
 #include <crowdline/architect/http.hpp>
 #include <crowdline/blueprint/static_form.hpp>
 #include <crowdline/ops/review_routes.hpp>
@@ -19,6 +15,7 @@
 #include <crowdline/store/memory.hpp>
 
 #include "../architect/http_client.hpp"
+#include "pipeline_common.hpp"
 
 using namespace crowdline;
 using json = nlohmann::json;
@@ -84,7 +81,7 @@ struct served {
     }
 };
 
-/// `text` with every "@A" replaced by `value`.
+/// `text` with every `name` (a placeholder such as "@A") replaced by `value`.
 std::string with(std::string text, std::string_view name, std::string const& value) {
     for (auto at = text.find(name); at != std::string::npos; at = text.find(name, at + value.size()))
         text.replace(at, name.size(), value);
@@ -151,6 +148,7 @@ TEST_CASE("http: numbers out of range and fields of the wrong type are 400 namin
         {"/api/review/decide", R"({"agent_id": 18446744073709551615, "action": "approve"})", "agent_id"},
         {"/api/review/decide", R"({"agent_id": 9223372036854775808, "action": "approve"})", "agent_id"},
         {"/api/review/decide", R"({"agent_id": -@A, "action": "approve"})", "agent_id"},
+        {"/api/review/decide", R"({"agent_id": 0, "action": "approve"})", "agent_id"},
         {"/api/review/decide", R"({"agent_id": 1e30, "action": "approve"})", "agent_id"},
         {"/api/review/decide", R"({"agent_id": "@A", "action": "approve"})", "agent_id"},
         {"/api/review/decide", R"({"agent_id": @A, "action": 7})", "action"},
@@ -160,6 +158,7 @@ TEST_CASE("http: numbers out of range and fields of the wrong type are 400 namin
         {"/api/review/block", R"({"worker_id": 1e30, "block": true})", "worker_id"},
         {"/api/review/block", R"({"worker_id": 18446744073709551615, "block": true})", "worker_id"},
         {"/api/review/block", R"({"worker_id": -@W, "block": true})", "worker_id"},
+        {"/api/review/block", R"({"worker_id": 0, "block": true})", "worker_id"},
         {"/api/review/block", R"({"worker_id": @W, "block": true, "note": {"a": 1}})", "note"},
         {"/api/review/block", R"({"worker_id": @W, "block": 1e400})", "out of range"},
         {"/api/review/link", R"({"worker": 1e400, "action": "revoke"})", "out of range"},
