@@ -70,6 +70,9 @@ private:
             r.agent = db.get_agent(*u.agent);
             r.worker = db.get_worker(r.agent->worker);
             r.agent_state = r.agent->state;
+            // The pipeline's receipt of an idempotent submit (its key, the agent's token, the reply) is
+            // bookkeeping, not what the worker answered: it never leaves in a result or an export.
+            if (r.agent_state.is_object()) r.agent_state.erase("receipt");
         } else if (u.worker) {
             r.worker = db.get_worker(*u.worker);
         }

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include <crowdline/ops/data_browser.hpp>
+
 #include "pipeline_common.hpp"
 
 using namespace crowdline;
@@ -209,4 +211,23 @@ TEMPLATE_TEST_CASE("a submit without a key behaves as before", "[pipeline][submi
     CHECK(again.is_error());
     CHECK(again.data["reason"] == "unknown_agent");
     CHECK(saved_for(*s.db, s.db->get_agent(agent).unit) == 1);
+}
+
+TEMPLATE_TEST_CASE("a keyed submit's receipt stays out of results and exports", "[pipeline][submit][export]",
+                   STORE_BACKENDS) {
+    store_of<TestType> s;
+    server srv{*s.db};
+    test::page alice{srv.arch, "alice"};
+    REQUIRE(alice.register_().type == "agent_details");
+    auto const agent = *alice.agent;
+    auto const unit = s.db->get_agent(agent).unit;
+    REQUIRE(srv.arch.channel().request(submit_packet(alice, {{"label", "kept"}}, key_a)).type == "submitted");
+    REQUIRE(s.db->get_agent(agent).state.contains("receipt"));  // the store keeps it for resends
+
+    auto const result = data_browser{*s.db}.result_for_unit(unit);
+    CHECK_FALSE(result.agent_state.contains("receipt"));
+    CHECK(result.agent_state.dump().find("kept") != std::string::npos);  // the answer itself is there
+    auto const line = to_export_json(result).dump();
+    CHECK(line.find(alice.token) == std::string::npos);
+    CHECK(line.find(key_a) == std::string::npos);
 }
