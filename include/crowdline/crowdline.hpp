@@ -28,6 +28,7 @@
 #include <crowdline/ops/review.hpp>
 #include <crowdline/ops/data_browser.hpp>
 #include <crowdline/ops/qualifications.hpp>
+#include <crowdline/ops/dashboard.hpp>
 #include <crowdline/ops/pipeline.hpp>
 #include <crowdline/blueprint/blueprint.hpp>
 #include <crowdline/blueprint/static_form.hpp>

@@ -50,6 +50,9 @@
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/status.hpp>
 #include <crowdline/model/time.hpp>
+#include <crowdline/ops/dashboard.hpp>
+#include <crowdline/ops/detail/run_counts.hpp>
+#include <crowdline/ops/detail/submission_receipt.hpp>
 #include <crowdline/ops/qualifications.hpp>
 #include <crowdline/ops/review.hpp>
 #include <crowdline/provider/provider.hpp>
@@ -68,24 +71,6 @@ enum class refusal { not_qualified, blocked, no_available_units, too_many_concur
                                           "too_many_concurrent", "max_for_task", "run_not_active"};
     return names[static_cast<int>(r)];
 }
-
-
-/// One group's progress (see `pipeline::progress`).
-struct key_progress {
-    std::string key;
-    std::size_t done = 0;   ///< units completed
-    std::size_t total = 0;  ///< units made so far (assignments are made lazily, so this grows)
-};
-
-/// One worker as a dashboard shows it (see `pipeline::workers`).
-struct worker_progress {
-    worker_id id{};
-    std::string name;
-    std::size_t held = 0;   ///< units in hand now
-    std::size_t done = 0;   ///< units finished in this run
-    std::size_t queue = 0;  ///< units the dispatcher has reserved for them
-    bool joined = false;    ///< whether the dispatcher counts them as present
-};
 
 /// Each of the first four arguments is held by reference when passed as an lvalue (it stays yours: a test
 /// keeps using its in-process architect as the client) and owned when passed as an rvalue.
@@ -269,7 +254,7 @@ public:
         auto const w = it->second.worker;
         auto const now = clock_();
         return_unit(it, agent_status::disconnect, now);
-        if (workers_[w].held == 0 && dispatcher_.is_joined(w)) dispatcher_.leave(w, now);
+        if (counts_.of(w).held == 0 && dispatcher_.is_joined(w)) dispatcher_.leave(w, now);
     }
 
     /// Stops the run: leased units go back (their agents expire), the architect and provider wind down.
@@ -287,7 +272,7 @@ public:
     [[nodiscard]] std::string const& url() const noexcept { return url_; }
     /// Units by status, assignments, agents and workers of the run, as `summarize_run` counts them, but kept
     /// up to date as the run changes: O(1) however large the run, and it never waits for a store write.
-    [[nodiscard]] run_summary summary() const { std::lock_guard l{tally_mutex_}; return tally_.summary(); }
+    [[nodiscard]] run_summary summary() const { return counts_.summary(); }
 
     /// Counts the run again from the store (one full read): after changing units through `locked` other
     /// than with `decide`, so `summary` and `progress` agree with the store again.
@@ -302,18 +287,12 @@ public:
         std::lock_guard l{mutex_};
         group_key_ = std::move(key_of);
         for (auto& [id, as] : assignments_) as.group = group_key_(as.init);
-        regroup();
+        counts_.regroup(assignments_ | std::views::values);
     }
 
     /// Units done and in all per group of `set_group_key` (one group "" without it), sorted by group, in
     /// O(groups) and without the pipeline's lock.
-    [[nodiscard]] std::vector<key_progress> progress() const {
-        std::lock_guard l{tally_mutex_};
-        std::vector<key_progress> out;
-        out.reserve(groups_.size());
-        for (auto const& [key, row] : groups_) out.push_back(row);
-        return out;
-    }
+    [[nodiscard]] std::vector<key_progress> progress() const { return counts_.progress(); }
 
     /// Applies a review decision on a unit of this run (`review::decide`: all or nothing) and counts it.
     /// A unit of another run → `entry_does_not_exist`; every other refusal as `review::decide`.
@@ -323,7 +302,7 @@ public:
         if (db_.get_unit(d.unit).task_run != *run_)
             throw entry_does_not_exist(detail::describe(d.unit) + " is not part of task run " + std::to_string(run_->value()));
         auto out = review::decide(db_, provider_, d);
-        count([&](run_tally& t) { t.unit_moved(out.before, out.after); });
+        counts_.unit_moved(out.before, out.after);
         return out;
     }
 
@@ -354,10 +333,9 @@ public:
         out.reserve(worker_ids_.size());
         for (auto const& [name, id] : worker_ids_) {
             worker_progress row{id, name};
-            if (auto s = workers_.find(id); s != workers_.end()) {
-                row.held = s->second.held;
-                row.done = s->second.done;
-            }
+            auto const counted = counts_.of(id);
+            row.held = counted.held;
+            row.done = counted.done;
             row.joined = dispatcher_.is_joined(id);
             if (dispatcher_.knows(id)) row.queue = dispatcher_.queue_length(id);
             out.push_back(std::move(row));
@@ -412,11 +390,9 @@ private:
         std::size_t gold_index = 0;
         std::optional<std::uint64_t> link{};  ///< the invite link it was handed out through (`revocable_identity`)
     };
-    /// What the pool knows about a worker in this run.
+    /// What the pool knows about a worker in this run (units held and done: `counts_`).
     struct worker_state {
-        std::size_t held = 0;                       ///< units held now, in this run
         std::optional<std::size_t> task_units;      ///< units held or done across every run of the task
-        std::size_t done = 0;                       ///< units finished in this run (gold included)
         std::size_t gold_served = 0;
         mixins::accuracy_tally gold;
         std::string name{};  ///< as the provider said at registration (for `agent_details`)
@@ -476,7 +452,6 @@ private:
         try {
             while (under_cap() && next_task_ != std::ranges::end(tasks_)) {
                 std::vector<assignment_id> made;
-                auto const units_before = launched.size();
                 db_.transaction([&] {
                     for (std::size_t n = 0; n < launch_batch && under_cap() && next_task_ != std::ranges::end(tasks_); ++n) {
                         initialization_data init = *next_task_;
@@ -488,11 +463,10 @@ private:
                 });
                 if (group_key_)
                     for (auto a : made) assignments_.at(a).group = group_key_(assignments_.at(a).init);
-                count([&](run_tally& t) {  // committed: now it counts
-                    t.assignments_added(made.size());
-                    t.units_added(unit_status::launched, launched.size() - units_before);
-                    for (auto a : made) add_to_group(assignments_.at(a));
-                });
+                // committed: now it counts
+                counts_.assignments_launched(made | std::views::transform([&](assignment_id a) -> assignment_state const& {
+                                                 return assignments_.at(a);
+                                             }));
             }
         } catch (...) {
             if (active_run_) wind_down();
@@ -557,14 +531,15 @@ private:
         if (state.name.empty()) state.name = name;
         // A renewed link's first visit: what the replaced link held goes back now, not at the next tick
         // (it would count against allowed_concurrent).
-        if (state.held > 0 && state.link != link) release_dead_links(now);
+        if (state.link != link && counts_.of(w).held > 0) release_dead_links(now);
         state.link = link;
         if (provider_.is_blocked(w)) return refuse(refusal::blocked, name + " is blocked");
         if (auto unmet = first_unmet(db_, w, requirements_))
             return refuse(refusal::not_qualified, name + " does not meet " + unmet->qualification + " " +
                                                       std::string(to_string(unmet->op)) + " " + unmet->value.dump());
-        if (args_.allowed_concurrent > 0 && state.held >= static_cast<std::size_t>(args_.allowed_concurrent))
-            return refuse(refusal::too_many_concurrent, name + " already holds " + std::to_string(state.held) + " units");
+        auto const counted = counts_.of(w);
+        if (args_.allowed_concurrent > 0 && counted.held >= static_cast<std::size_t>(args_.allowed_concurrent))
+            return refuse(refusal::too_many_concurrent, name + " already holds " + std::to_string(counted.held) + " units");
         if (args_.maximum_units_per_worker > 0 &&
             task_units(w, state) >= static_cast<std::size_t>(args_.maximum_units_per_worker))
             return refuse(refusal::max_for_task, name + " reached maximum_units_per_worker for task " + args_.task_name);
@@ -577,7 +552,7 @@ private:
         }
         if constexpr (has_gold) {
             auto const& gold = blueprint_.template mixin<mixins::gold_units_tag>();
-            if (gold.should_serve_gold(state.done)) {
+            if (gold.should_serve_gold(counted.done)) {
                 auto index = state.gold_served++;
                 auto const& g = gold.pick(index);
                 return hand_out_extra(w, state, gold.initialization(g), -2, unit_kind::gold, index, now);
@@ -613,10 +588,7 @@ private:
                 dispatcher_.release(w, g.item, now);
                 continue;
             }
-            count([&](run_tally& t) {
-                t.unit_moved(unit_status::launched, unit_status::assigned);
-                t.agent_added(w);
-            });
+            counts_.unit_claimed(w);
             auto const data_index = as.init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{g.unit_index};
             nlohmann::json unit_data = as.init.unit_data.empty() ? as.init.shared : unit_data_for(as.init, data_index);
             if (state.task_units) ++*state.task_units;
@@ -677,32 +649,15 @@ private:
                 it = return_unit(it, agent_status::expired, now);
             }
             for (auto const& [w, s] : workers_)
-                if (s.held == 0 && dispatcher_.is_joined(w) && !link_live(s.link)) dispatcher_.leave(w, now);
+                if (counts_.of(w).held == 0 && dispatcher_.is_joined(w) && !link_live(s.link)) dispatcher_.leave(w, now);
         } else {
             (void)now;
         }
     }
 
-    /// The page's idempotency key for a submission (`data.key`), when it sent one: 16 to 128 letters,
-    /// digits, '-' or '_' (the worker page sends 32 hex digits made once per answer).
-    static std::optional<std::string> submission_key(nlohmann::json const& data) {
-        if (!data.is_object()) return std::nullopt;
-        auto const it = data.find("key");
-        if (it == data.end() || it->is_null()) return std::nullopt;
-        auto const wanted = std::string("submit: \"key\" must be a string of 16 to 128 letters, digits, '-' or '_'");
-        if (!it->is_string()) throw invalid_argument(wanted + ", got " + std::string(detail::json_kind(*it)));
-        auto key = it->template get<std::string>();
-        bool const fits = key.size() >= 16 && key.size() <= 128 && std::ranges::all_of(key, [](char c) {
-            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
-        });
-        if (!fits) throw invalid_argument(wanted + " (got " + std::to_string(key.size()) + " characters)");
-        return key;
-    }
-
     /// A submit naming an agent that is no longer live here, whose submission the store holds with a
-    /// receipt (`state.receipt`: key, token, reply): the page never heard the reply (lost, a reload, a
-    /// restart). The same token and key get the first reply again and nothing is written; another token is
-    /// `not_your_unit`, another key a `conflict`. No receipt: nullopt, and the submit goes on as before.
+    /// receipt: the receipt answers it (`detail::answer_resend`) and nothing is written. No receipt (or an
+    /// agent of another task): nullopt, and the submit goes on as before.
     std::optional<packet> resent_submission(agent_id id, nlohmann::json const& data, std::string const& key) {
         std::optional<crowdline::agent> saved;
         try {
@@ -710,20 +665,14 @@ private:
         } catch (entry_does_not_exist const&) {
             return std::nullopt;
         }
-        if (saved->task != *task_ || !saved->state.is_object() || !saved->state.contains("receipt")) return std::nullopt;
-        auto const& receipt = saved->state["receipt"];
-        auto const token = data.contains("token") && data["token"].is_string() ? data["token"].template get<std::string>()
-                                                                             : std::string{};
-        if (!crowdline::same_token(token, receipt.value("token", std::string{})))
-            return packet::error("not_your_unit", detail::describe(id) + ": the token does not match");
-        if (!crowdline::same_token(key, receipt.value("key", std::string{})))
-            return packet::error(std::string(packet_errors::conflict),
-                                 detail::describe(id) + " already submitted its unit, with another submission key");
-        return packet{"submitted", id, receipt.value("reply", nlohmann::json::object())};
+        if (saved->task != *task_) return std::nullopt;
+        auto const* receipt = detail::saved_receipt(saved->state);
+        if (!receipt) return std::nullopt;
+        return detail::answer_resend(id, *receipt, data, key);
     }
 
     packet submit(packet const& p, time_point now) {
-        auto const key = submission_key(p.data);
+        auto const key = detail::submission_key(p.data);
         if (key && p.agent && !active_.contains(*p.agent))
             if (auto again = resent_submission(*p.agent, p.data, *key)) return *again;
         auto who = authorise(p, now);
@@ -737,9 +686,9 @@ private:
         auto check = check_submission(it->first, live.unit_data, submission);
         if (!check.ok()) return packet{"submit_refused", p.agent, check.to_json()};
         nlohmann::json state{{"inputs", live.unit_data}, {"outputs", submission}, {"updates", updates_of(it->first)}};
-        nlohmann::json const reply{{"unit_id", live.unit.value()}, {"done", workers_[live.worker].done + 1}};
+        nlohmann::json const reply{{"unit_id", live.unit.value()}, {"done", counts_.of(live.worker).done + 1}};
         // Saved with the answer, so a resend with this key is acknowledged even after a restart.
-        if (key) state["receipt"] = {{"key", *key}, {"token", live.token}, {"reply", reply}};
+        if (key) state["receipt"] = detail::make_receipt(*key, live.token, reply);
         auto const grants = mixin_grants(live, submission);
         // Durable before acknowledged: status, data and any qualification it earns in one transaction.
         db_.transaction([&] {
@@ -747,8 +696,7 @@ private:
             db_.update_unit(live.unit, unit_status::completed);
             for (auto const& g : grants) grant(live.worker, g);
         });
-        count([](run_tally& t) { t.unit_moved(unit_status::assigned, unit_status::completed); });
-        ++workers_[live.worker].done;
+        counts_.unit_completed(live.worker, live.kind == unit_kind::work ? &assignments_.at(live.assignment).group : nullptr);
         if (live.kind == unit_kind::work)
             dispatcher_.complete(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
         provider_.mark_done(it->first);
@@ -845,7 +793,7 @@ private:
             end_agent(it->first, why, live.unit_data);
             db_.clear_unit_agent_assignment(live.unit);
         });
-        count([](run_tally& t) { t.unit_moved(unit_status::assigned, unit_status::launched); });
+        counts_.unit_returned(live.worker, unit_status::launched);
         if (release_lease && live.kind == unit_kind::work)
             dispatcher_.release(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
         auto& s = workers_[live.worker];
@@ -861,9 +809,8 @@ private:
             db_.update_agent(a, why);
     }
 
+    /// The agent is no longer live here (its worker's counts moved with the unit's status).
     live_iterator release_hold(live_iterator it) {
-        auto& s = workers_[it->second.worker];
-        if (s.held > 0) --s.held;
         updates_.erase(it->first);
         return active_.erase(it);
     }
@@ -872,7 +819,6 @@ private:
         if (it->second.kind == unit_kind::work) {
             auto& as = assignments_.at(it->second.assignment);
             if (++as.completed == as.units.size()) --unfinished_;
-            count([&](run_tally&) { ++groups_[as.group].done; });
             if (live_units_ > 0) --live_units_;
         }
         release_hold(it);
@@ -991,21 +937,17 @@ private:
     /// at once by the worker who asked.
     packet hand_out_extra(worker_id w, worker_state& state, initialization_data init, int index, unit_kind kind,
                           std::size_t gold_index, time_point now) {
+        assignment_id a;
         unit_id u;
         agent_id agent;
         db_.transaction([&] {
-            auto a = db_.new_assignment(*run_);
+            a = db_.new_assignment(*run_);
             u = db_.new_unit(a, index, kind == unit_kind::gold ? args_.task_reward : 0.0);
             db_.update_unit(u, unit_status::launched);
             agent = db_.new_agent(w, u);
             db_.update_agent(agent, agent_status::in_task);
         });
-        count([&](run_tally& t) {
-            t.assignments_added();
-            t.units_added(unit_status::assigned);
-            t.agent_added(w);
-        });
-        auto const a = db_.get_unit(u).assignment;
+        counts_.extra_unit_claimed(w);
         auto unit_data = init.unit_data.empty() ? init.shared : unit_data_for(init, 0);
         return hand_over(agent,
                          live_agent{w, u, a, 0, {}, now + std::chrono::seconds(args_.assignment_duration_in_seconds),
@@ -1017,7 +959,6 @@ private:
     packet hand_over(agent_id agent, live_agent live, worker_state& state) {
         live.token = crowdline::random_token();
         live.link = state.link;  // the link of the registration that asked for it
-        ++state.held;
         auto const it = active_.emplace(agent, std::move(live)).first;
         return packet{"agent_details", agent, details_of(agent, it->second)};
     }
@@ -1038,7 +979,7 @@ private:
                 {"lease_until", std::chrono::duration_cast<std::chrono::seconds>(live.lease_until.time_since_epoch()).count()},
                 {"init_data", {{"shared", init.shared}, {"unit_data", live.unit_data}}},
                 {"page", blueprint_.page(init, data_index)},
-                {"done", state.done}};
+                {"done", counts_.of(live.worker).done}};
         };
         if constexpr (has_screening)
             if (live.kind == unit_kind::screening)
@@ -1084,9 +1025,7 @@ private:
                 else
                     db_.clear_unit_agent_assignment(live.unit);
             });
-            count([&](run_tally& t) {
-                t.unit_moved(unit_status::assigned, expire_units ? unit_status::expired : unit_status::launched);
-            });
+            counts_.unit_returned(live.worker, expire_units ? unit_status::expired : unit_status::launched);
             if (live.kind == unit_kind::work)
                 dispatcher_.release(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
             release_hold(it);
@@ -1101,9 +1040,7 @@ private:
                         expired.push_back(u.status);
                     }
             });
-            count([&](run_tally& t) {
-                for (auto from : expired) t.unit_moved(from, unit_status::expired);
-            });
+            counts_.units_expired(expired);
             db_.update_task_run(*run_, true);
         }
         wind_down();
@@ -1218,52 +1155,18 @@ private:
 
     // --- the dashboard's counts --------------------------------------------------------------------
 
-    /// Applies `f` to the counts, after the store committed what it counts.
-    template <class F>
-    void count(F&& f) {
-        std::lock_guard l{tally_mutex_};
-        std::forward<F>(f)(tally_);
-    }
-
-    /// An assignment joins its group (under `tally_mutex_`; its `group` is set).
-    void add_to_group(assignment_state const& as) {
-        auto& row = groups_[as.group];
-        row.key = as.group;
-        row.total += as.units.size();
-        row.done += as.completed;
-    }
-
-    /// Groups counted again from the assignments (O(assignments), in memory).
-    void regroup() {
-        std::map<std::string, key_progress> groups;
-        for (auto const& [id, as] : assignments_) {
-            auto& row = groups[as.group];
-            row.key = as.group;
-            row.total += as.units.size();
-            row.done += as.completed;
-        }
-        std::lock_guard l{tally_mutex_};
-        groups_ = std::move(groups);
-    }
-
     /// The full count: units, assignments and agents from the store, groups from the assignments.
     void recount_locked() {
         auto fresh = tally_run(db_, *run_);
         if (group_key_)
             for (auto& [id, as] : assignments_) as.group = group_key_(as.init);
-        regroup();
-        std::lock_guard l{tally_mutex_};
-        tally_ = std::move(fresh);
+        counts_.recount(std::move(fresh), assignments_ | std::views::values);
     }
 
     /// A resumed run's workers, as `workers()` shows them: who finished units of the run (and how many).
     void restore_worker_counts() {
-        std::unordered_map<worker_id, std::size_t> done;
-        for (auto const& u : db_.find_units({.task_run = *run_}))
-            if (complete(u.status) && u.worker) ++done[*u.worker];
-        for (auto const& [w, n] : done) {
+        for (auto w : counts_.restore_done(db_, *run_)) {
             auto& state = workers_[w];
-            state.done = n;
             if (state.name.empty()) state.name = db_.get_worker(w).name;
             worker_ids_.emplace(state.name, w);
         }
@@ -1280,10 +1183,9 @@ private:
     std::ranges::iterator_t<tasks_range> next_task_;
 
     mutable std::recursive_mutex mutex_;
-    /// Guards only the counts below, so `summary()` and `progress()` never wait for a store write.
-    mutable std::mutex tally_mutex_;
-    run_tally tally_;
-    std::map<std::string, key_progress> groups_;
+    /// The dashboard's counts, under a mutex of their own, so `summary()` and `progress()` never wait for
+    /// a store write.
+    detail::run_counts counts_;
     std::function<std::string(initialization_data const&)> group_key_;
     std::function<time_point()> clock_ = [] { return clock::now(); };
     std::size_t max_submission_bytes_ = 1 << 20;
