@@ -25,6 +25,7 @@
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/records.hpp>
 #include <crowdline/model/status.hpp>
+#include <crowdline/ops/detail/submission_receipt.hpp>
 #include <crowdline/store/store.hpp>
 
 namespace crowdline {
@@ -72,7 +73,7 @@ private:
             r.agent_state = r.agent->state;
             // The pipeline's receipt of an idempotent submit (its key, the agent's token, the reply) is
             // bookkeeping, not what the worker answered: it never leaves in a result or an export.
-            if (r.agent_state.is_object()) r.agent_state.erase("receipt");
+            if (r.agent_state.is_object()) r.agent_state.erase(crowdline::detail::receipt_field);
         } else if (u.worker) {
             r.worker = db.get_worker(*u.worker);
         }

@@ -688,7 +688,7 @@ private:
         nlohmann::json state{{"inputs", live.unit_data}, {"outputs", submission}, {"updates", updates_of(it->first)}};
         nlohmann::json const reply{{"unit_id", live.unit.value()}, {"done", counts_.of(live.worker).done + 1}};
         // Saved with the answer, so a resend with this key is acknowledged even after a restart.
-        if (key) state["receipt"] = detail::make_receipt(*key, live.token, reply);
+        if (key) state[detail::receipt_field] = detail::make_receipt(*key, live.token, reply);
         auto const grants = mixin_grants(live, submission);
         // Durable before acknowledged: status, data and any qualification it earns in one transaction.
         db_.transaction([&] {

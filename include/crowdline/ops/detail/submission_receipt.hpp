@@ -18,6 +18,9 @@
 
 namespace crowdline::detail {
 
+/// Where in an agent's saved state the receipt is kept (bookkeeping: results and exports leave it out).
+inline constexpr char const* receipt_field = "receipt";
+
 /// The page's idempotency key for a submission (`data.key`), when it sent one: 16 to 128 letters,
 /// digits, '-' or '_' (the worker page sends 32 hex digits made once per answer).
 [[nodiscard]] inline std::optional<std::string> submission_key(nlohmann::json const& data) {
@@ -45,7 +48,7 @@ namespace crowdline::detail {
 /// submitted).
 [[nodiscard]] inline nlohmann::json const* saved_receipt(nlohmann::json const& state) {
     if (!state.is_object()) return nullptr;
-    auto const it = state.find("receipt");
+    auto const it = state.find(receipt_field);
     return it == state.end() ? nullptr : &*it;
 }
 
