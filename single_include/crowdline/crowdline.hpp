@@ -1300,20 +1300,16 @@ private:
 /// exactly one of two racing connections wins.
 
 #include <array>
-#include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -1321,10 +1317,7 @@ private:
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
-#include <boost/hana/accessors.hpp>
 #include <boost/hana/adapt_struct.hpp>
-#include <boost/hana/for_each.hpp>
-#include <boost/hana/second.hpp>
 #include <nlohmann/json.hpp>
 
 // ---- crowdline/config/args.hpp
@@ -1831,6 +1824,488 @@ private:
 
 }  // namespace detail
 }  // namespace crowdline::stores
+// ---- crowdline/store/detail/sqlite_file_check.hpp
+/// The refusal of a file that is not a crowdline database (empty, not SQLite, another application's, or an
+/// SQLite file with tables but none of crowdline's), before `stores::sqlite` writes a byte to it, so the
+/// file is left as it was. A file made by an older crowdline (no application_id yet) is accepted.
+
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <sqlite3.h>
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Statement.h>
+
+// ---- crowdline/store/detail/sqlite_schema.hpp
+/// The schema of a crowdline SQLite file: the migrations that build it, oldest first, the `application_id`
+/// that marks the file as crowdline's, and applying the migrations a file lacks. `sqlite_migration`,
+/// `sqlite_migrations()` and `sqlite_application_id` are public names, reached through store/sqlite.hpp.
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+// ---- crowdline/store/detail/sqlite_statement_cache.hpp
+/// Running SQL on one `stores::sqlite` connection: statements prepared once per connection and kept by
+/// their text, reset when the call using them ends, and failures reported as `db_error` naming the file.
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Statement.h>
+
+
+namespace crowdline::stores::detail {
+
+/// Resets a cached statement when the call using it ends, so no read transaction stays open.
+struct reset_guard {
+    SQLite::Statement& st;
+    ~reset_guard() { st.tryReset(); }
+};
+
+/// The prepared statements of one connection, by text: each is parsed on its first use only. Destroy it
+/// before the connection it was prepared on.
+class sqlite_statement_cache {
+public:
+    SQLite::Statement& prepare(SQLite::Database& db, std::string const& path, std::string const& text) {
+        auto it = cache_.find(text);
+        if (it == cache_.end()) {
+            try {
+                it = cache_.emplace(text, std::make_unique<SQLite::Statement>(db, text)).first;
+            } catch (SQLite::Exception const& e) {
+                throw db_error(path + ": " + e.what() + " (preparing: " + text.substr(0, 80) + ")");
+            }
+        }
+        return *it->second;
+    }
+
+private:
+    std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache_;
+};
+
+/// Runs SQL text once, unprepared (schema steps and PRAGMAs); a failure names the file and the statement.
+inline void sqlite_exec(SQLite::Database& db, std::string const& path, std::string const& text) {
+    try {
+        db.exec(text);
+    } catch (SQLite::Exception const& e) {
+        throw db_error(path + ": " + e.what() + " (in: " + text.substr(0, 80) + ")");
+    }
+}
+
+}  // namespace crowdline::stores::detail
+
+namespace crowdline::stores {
+
+/// A named schema step; applied once, in order, recorded in `crowdline_migrations`.
+struct sqlite_migration {
+    std::string_view name;
+    std::string_view sql;
+};
+
+/// Every schema step this build knows, oldest first. A file is at version N when the first N are applied.
+inline std::span<sqlite_migration const> sqlite_migrations() noexcept {
+    static constexpr std::array<sqlite_migration, 3> steps{{
+        {"001_initial", R"sql(
+CREATE TABLE projects (
+  project_id INTEGER PRIMARY KEY, project_name TEXT NOT NULL UNIQUE,
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE tasks (
+  task_id INTEGER PRIMARY KEY, task_name TEXT NOT NULL UNIQUE, task_type TEXT NOT NULL,
+  project_id INTEGER REFERENCES projects(project_id), parent_task_id INTEGER REFERENCES tasks(task_id),
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE requesters (
+  requester_id INTEGER PRIMARY KEY, requester_name TEXT NOT NULL UNIQUE, provider_type TEXT NOT NULL,
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE task_runs (
+  task_run_id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL REFERENCES tasks(task_id),
+  requester_id INTEGER NOT NULL REFERENCES requesters(requester_id), init_params TEXT NOT NULL,
+  is_completed INTEGER NOT NULL DEFAULT 0, provider_type TEXT NOT NULL, task_type TEXT NOT NULL,
+  sandbox INTEGER NOT NULL, creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE assignments (
+  assignment_id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL REFERENCES tasks(task_id),
+  task_run_id INTEGER NOT NULL REFERENCES task_runs(task_run_id),
+  requester_id INTEGER NOT NULL REFERENCES requesters(requester_id), task_type TEXT NOT NULL,
+  provider_type TEXT NOT NULL, sandbox INTEGER NOT NULL,
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE workers (
+  worker_id INTEGER PRIMARY KEY, worker_name TEXT NOT NULL UNIQUE, provider_type TEXT NOT NULL,
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE units (
+  unit_id INTEGER PRIMARY KEY, assignment_id INTEGER NOT NULL REFERENCES assignments(assignment_id),
+  unit_index INTEGER NOT NULL, pay_amount REAL NOT NULL, provider_type TEXT NOT NULL, status TEXT NOT NULL,
+  agent_id INTEGER REFERENCES agents(agent_id), worker_id INTEGER REFERENCES workers(worker_id),
+  task_type TEXT NOT NULL, task_id INTEGER NOT NULL REFERENCES tasks(task_id),
+  task_run_id INTEGER NOT NULL REFERENCES task_runs(task_run_id), sandbox INTEGER NOT NULL,
+  requester_id INTEGER NOT NULL REFERENCES requesters(requester_id),
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
+  UNIQUE (assignment_id, unit_index));
+CREATE TABLE agents (
+  agent_id INTEGER PRIMARY KEY, worker_id INTEGER NOT NULL REFERENCES workers(worker_id),
+  unit_id INTEGER NOT NULL REFERENCES units(unit_id), task_id INTEGER NOT NULL REFERENCES tasks(task_id),
+  task_run_id INTEGER NOT NULL REFERENCES task_runs(task_run_id),
+  assignment_id INTEGER NOT NULL REFERENCES assignments(assignment_id), task_type TEXT NOT NULL,
+  provider_type TEXT NOT NULL, status TEXT NOT NULL,
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE onboarding_agents (
+  onboarding_agent_id INTEGER PRIMARY KEY, worker_id INTEGER NOT NULL REFERENCES workers(worker_id),
+  task_id INTEGER NOT NULL REFERENCES tasks(task_id), task_run_id INTEGER NOT NULL REFERENCES task_runs(task_run_id),
+  task_type TEXT NOT NULL, status TEXT NOT NULL,
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE qualifications (
+  qualification_id INTEGER PRIMARY KEY AUTOINCREMENT, qualification_name TEXT NOT NULL UNIQUE,
+  description TEXT NOT NULL DEFAULT '',
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE TABLE granted_qualifications (
+  granted_qualification_id INTEGER PRIMARY KEY, worker_id INTEGER NOT NULL REFERENCES workers(worker_id),
+  qualification_id INTEGER NOT NULL REFERENCES qualifications(qualification_id), value INTEGER NOT NULL,
+  update_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
+  UNIQUE (qualification_id, worker_id));
+CREATE TABLE worker_reviews (
+  worker_review_id INTEGER PRIMARY KEY, unit_id INTEGER REFERENCES units(unit_id),
+  worker_id INTEGER NOT NULL REFERENCES workers(worker_id), task_id INTEGER REFERENCES tasks(task_id),
+  status TEXT, review_note TEXT, bonus REAL, blocked_worker INTEGER NOT NULL DEFAULT 0,
+  updated_qualification_id INTEGER REFERENCES qualifications(qualification_id), updated_qualification_value INTEGER,
+  revoked_qualification_id INTEGER REFERENCES qualifications(qualification_id),
+  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
+CREATE INDEX units_by_status ON units(status);
+CREATE INDEX units_by_assignment ON units(assignment_id);
+CREATE INDEX units_by_run ON units(task_run_id);
+CREATE INDEX units_by_run_worker_status ON units(task_run_id, worker_id, status);
+CREATE INDEX units_by_task_worker ON units(task_id, worker_id);
+CREATE INDEX agents_by_worker_status ON agents(worker_id, status);
+CREATE INDEX agents_by_run ON agents(task_run_id);
+CREATE INDEX assignments_by_run ON assignments(task_run_id);
+CREATE INDEX task_runs_by_requester ON task_runs(requester_id);
+CREATE INDEX task_runs_by_task ON task_runs(task_id);
+CREATE INDEX requesters_by_provider ON requesters(provider_type);
+CREATE INDEX worker_reviews_by_unit ON worker_reviews(unit_id);
+)sql"},
+        // What a worker sent lives in the database, beside the status that accepted it (not in loose files);
+        // the launcher's and a worker's own queries get covering indexes.
+        {"002_agent_state", R"sql(
+ALTER TABLE agents ADD COLUMN state TEXT;
+ALTER TABLE onboarding_agents ADD COLUMN state TEXT;
+CREATE INDEX units_by_run_status ON units(task_run_id, status);
+CREATE INDEX units_by_worker ON units(worker_id);
+CREATE INDEX agents_by_unit ON agents(unit_id);
+CREATE INDEX onboarding_agents_by_worker ON onboarding_agents(worker_id);
+CREATE INDEX granted_by_worker ON granted_qualifications(worker_id);
+CREATE INDEX worker_reviews_by_worker ON worker_reviews(worker_id);
+)sql"},
+        // Every index on units costs a page write in the commits that touch its columns. Two are prefixes of
+        // others (of the unique (assignment_id, unit_index) key, and of (task_run_id, status)); the one on
+        // status alone serves no query crowdline makes (all name the run, task, assignment or worker) and
+        // was written by every status change. A status-only find_units now scans the table.
+        {"003_fewer_unit_indexes", R"sql(
+DROP INDEX units_by_assignment;
+DROP INDEX units_by_run;
+DROP INDEX units_by_status;
+)sql"},
+    }};
+    return steps;
+}
+
+/// The `application_id` in a crowdline database's header ("CRLD"): set when crowdline creates the file, so a
+/// file is known as a campaign before any table is in it.
+inline constexpr std::int32_t sqlite_application_id = 0x43524C44;
+
+namespace detail {
+
+/// Applies the steps the open file lacks, up to `schema_version` (nullopt = all), inside the caller's
+/// transaction; refuses a file that records a step this build does not know (a newer crowdline made it).
+inline void apply_sqlite_migrations(SQLite::Database& db, std::string const& path,
+                                    std::optional<std::size_t> schema_version) {
+    auto steps = sqlite_migrations();
+    std::size_t const want = schema_version ? std::min(*schema_version, steps.size()) : steps.size();
+    sqlite_exec(db, path,
+                "CREATE TABLE IF NOT EXISTS crowdline_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
+                "applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')))");
+    std::vector<std::string> applied;
+    {
+        SQLite::Statement st(db, "SELECT name FROM crowdline_migrations ORDER BY id");
+        while (st.executeStep()) applied.push_back(st.getColumn(0).getString());
+    }
+    for (std::size_t i = 0; i < applied.size(); ++i)
+        if (i >= steps.size() || applied[i] != steps[i].name)
+            throw db_error(path + ": schema step \"" + applied[i] +
+                           "\" is unknown to this crowdline (a newer version made this file); the file was left unchanged");
+    for (std::size_t i = applied.size(); i < want; ++i) {
+        sqlite_exec(db, path, std::string(steps[i].sql));
+        SQLite::Statement st(db, "INSERT INTO crowdline_migrations (name) VALUES (?1)");
+        st.bind(1, std::string(steps[i].name));
+        st.exec();
+    }
+    sqlite_exec(db, path, "PRAGMA user_version = " + std::to_string(std::max(want, applied.size())));
+    if (db.execAndGet("PRAGMA application_id").getInt64() != sqlite_application_id)  // a file from before it
+        sqlite_exec(db, path, "PRAGMA application_id = " + std::to_string(sqlite_application_id));
+}
+
+}  // namespace detail
+
+}  // namespace crowdline::stores
+
+namespace crowdline::stores::detail {
+
+/// Before anything opens `path` for writing: an existing file must be a crowdline database, checked
+/// through a read-only connection, so a file that is not one (empty, not SQLite, another application's)
+/// is refused and left byte-identical. Returns whether the file exists (false: this call creates it).
+inline bool refuse_foreign_file_read_only(std::string const& path, std::chrono::milliseconds busy_timeout) {
+    if (path.empty() || path == ":memory:" || path.starts_with("file:")) return true;  // nothing on disk to check
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return false;
+    if (!std::filesystem::is_regular_file(path, ec)) return true;  // the caller's open says what is wrong
+    auto refuse = [&](std::string const& why) {
+        throw db_error(path + ": not a crowdline database (" + why + "); the file was left unchanged");
+    };
+    if (std::filesystem::file_size(path, ec) == 0 && !ec)
+        refuse("the file is empty; if an interrupted first start left it, delete it");
+    {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) throw db_error(path + ": cannot read (" + std::strerror(errno) + ")");
+        char header[16] = {};
+        in.read(header, sizeof header);
+        if (in.gcount() != sizeof header || std::memcmp(header, "SQLite format 3", sizeof header) != 0)
+            refuse("it is not an SQLite file");
+    }
+    std::int64_t app_id = 0;
+    bool any_table = false, has_migrations = false;
+    try {
+        SQLite::Database ro(path, SQLite::OPEN_READONLY, static_cast<int>(busy_timeout.count()));
+        app_id = ro.execAndGet("PRAGMA application_id").getInt64();
+        SQLite::Statement st(ro, "SELECT name FROM sqlite_master WHERE type = 'table'");
+        while (st.executeStep()) {
+            any_table = true;
+            if (st.getColumn(0).getString() == "crowdline_migrations") has_migrations = true;
+        }
+    } catch (SQLite::Exception const& e) {
+        // A hot journal only a writer may roll back, a writer holding the file, or a log a reader
+        // cannot map: the caller's read-write open decides (refuse_foreign_file() checks again once open).
+        if (auto code = e.getErrorCode(); code == SQLITE_READONLY || code == SQLITE_BUSY || code == SQLITE_LOCKED ||
+                                          code == SQLITE_CANTOPEN)
+            return true;
+        refuse(e.what());
+    }
+    if (app_id == sqlite_application_id) return true;
+    if (app_id != 0) refuse("its header's application_id is " + std::to_string(app_id) + ", another application's");
+    if (!has_migrations)
+        refuse(any_table ? "it has tables, but no crowdline_migrations table" : "an SQLite file without crowdline's tables");
+    return true;  // made by a crowdline older than the application_id
+}
+
+/// The same check once the read-write connection is open (the read-only one may have been unable to look).
+inline void refuse_foreign_file(SQLite::Database& db, std::string const& path) {
+    std::vector<std::string> tables;
+    try {
+        SQLite::Statement st(db, "SELECT name FROM sqlite_master WHERE type = 'table'");
+        while (st.executeStep()) tables.push_back(st.getColumn(0).getString());
+    } catch (SQLite::Exception const& e) {
+        throw db_error(path + ": not a crowdline database (" + e.what() + "); the file was left unchanged");
+    }
+    if (tables.empty()) return;
+    for (auto const& t : tables)
+        if (t == "crowdline_migrations") return;
+    throw db_error(path + ": not a crowdline database (it has tables, but no crowdline_migrations table); "
+                   "the file was left unchanged");
+}
+
+}  // namespace crowdline::stores::detail
+// ---- crowdline/store/detail/sqlite_rows.hpp
+/// Between C++ values and SQLite columns for `stores::sqlite`: binding a parameter, reading a column, reading
+/// a row into a record (members in declaration order), and the filtered SELECT every `find_*` runs.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <SQLiteCpp/Column.h>
+#include <SQLiteCpp/Statement.h>
+#include <boost/hana/accessors.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/second.hpp>
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline::stores::detail {
+
+// Binding and reading values: one overload per column type.
+inline void bind_value(SQLite::Statement& st, int i, std::int64_t v) { st.bind(i, v); }
+inline void bind_value(SQLite::Statement& st, int i, int v) { st.bind(i, v); }
+inline void bind_value(SQLite::Statement& st, int i, bool v) { st.bind(i, v ? 1 : 0); }
+inline void bind_value(SQLite::Statement& st, int i, double v) { st.bind(i, v); }
+inline void bind_value(SQLite::Statement& st, int i, std::string const& v) { st.bind(i, v); }
+template <class Tag, class Rep>
+void bind_value(SQLite::Statement& st, int i, strong_id<Tag, Rep> v) { st.bind(i, static_cast<std::int64_t>(v.value())); }
+inline void bind_value(SQLite::Statement& st, int i, unit_status v) { st.bind(i, std::string(to_string(v))); }
+inline void bind_value(SQLite::Statement& st, int i, agent_status v) { st.bind(i, std::string(to_string(v))); }
+template <class T>
+void bind_optional(SQLite::Statement& st, int i, std::optional<T> const& v) {
+    if (v)
+        bind_value(st, i, *v);
+    else
+        st.bind(i);
+}
+
+template <class T>
+void read_column(SQLite::Column const& c, T& out) {
+    if constexpr (is_strong_id_v<T>) out = T{c.getInt64()};
+    else if constexpr (std::is_same_v<T, std::string>) out = c.getString();
+    else if constexpr (std::is_same_v<T, bool>) out = c.getInt() != 0;
+    else if constexpr (std::is_same_v<T, int>) out = c.getInt();
+    else if constexpr (std::is_same_v<T, double>) out = c.getDouble();
+    else if constexpr (std::is_same_v<T, unit_status> || std::is_same_v<T, agent_status>) out = parse<T>(c.getText());
+    else if constexpr (std::is_same_v<T, nlohmann::json>) out = c.isNull() ? nlohmann::json() : nlohmann::json::parse(c.getText());
+    else if constexpr (crowdline::detail::is_optional_v<T>) {
+        if (c.isNull()) out.reset();
+        else {
+            typename T::value_type v{};
+            read_column(c, v);
+            out = std::move(v);
+        }
+    } else static_assert(sizeof(T) == 0, "no column reader for this member type");
+}
+
+/// Reads one row into a record: the SELECT lists the record's members in declaration order.
+template <class Row>
+Row read_row(SQLite::Statement& st) {
+    Row row{};
+    int i = 0;
+    boost::hana::for_each(boost::hana::accessors<Row>(), [&](auto accessor) {
+        read_column(st.getColumn(i++), boost::hana::second(accessor)(row));
+    });
+    return row;
+}
+
+/// A SELECT over one table with optional equality filters, in creation order.
+struct sqlite_query {
+    std::string sql;
+    std::string order_by;
+    std::vector<std::function<void(SQLite::Statement&, int)>> binds;
+    sqlite_query(std::string_view columns, std::string_view table, std::string_view id_column)
+        : sql("SELECT " + std::string(columns) + " FROM " + std::string(table)), order_by(id_column) {}
+    template <class T>
+    void where(std::string_view column, std::optional<T> const& value) {
+        if (!value) return;
+        sql += binds.empty() ? " WHERE " : " AND ";
+        sql += column;
+        sql += " = ?";
+        binds.push_back([v = *value](SQLite::Statement& st, int i) { bind_value(st, i, v); });
+    }
+};
+
+}  // namespace crowdline::stores::detail
+// ---- crowdline/store/detail/sqlite_sql.hpp
+/// The SQL text `stores::sqlite` runs that is written or built once, not per call: the column lists of the
+/// records, the compare-and-set status updates, and the claim. The benchmarks replay it against the bare C API.
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+
+namespace crowdline::stores {
+
+namespace detail::sqlite_sql {
+
+inline constexpr char project_columns[] = "project_id, project_name";
+inline constexpr char task_columns[] = "task_id, task_name, task_type, project_id, parent_task_id";
+inline constexpr char requester_columns[] = "requester_id, requester_name, provider_type";
+inline constexpr char task_run_columns[] =
+    "task_run_id, task_id, requester_id, init_params, is_completed, provider_type, task_type, sandbox";
+inline constexpr char assignment_columns[] =
+    "assignment_id, task_id, task_run_id, requester_id, task_type, provider_type, sandbox";
+inline constexpr char unit_columns[] =
+    "unit_id, assignment_id, unit_index, pay_amount, provider_type, status, agent_id, worker_id, task_type, task_id, "
+    "task_run_id, sandbox, requester_id";
+inline constexpr char worker_columns[] = "worker_id, worker_name, provider_type";
+inline constexpr char agent_columns[] =
+    "agent_id, worker_id, unit_id, task_id, task_run_id, assignment_id, task_type, provider_type, status, state";
+inline constexpr char onboarding_agent_columns[] =
+    "onboarding_agent_id, worker_id, task_id, task_run_id, task_type, status, state";
+inline constexpr char qualification_columns[] = "qualification_id, qualification_name, description";
+inline constexpr char worker_review_columns[] =
+    "worker_review_id, unit_id, worker_id, task_id, status, review_note, bonus, blocked_worker, "
+    "updated_qualification_id, updated_qualification_value, revoked_qualification_id";
+
+/// `'a','b'` — the statuses from which `to` may be reached, for a compare-and-set WHERE clause.
+template <class Status, std::size_t N>
+std::string predecessors(Status to, std::array<std::string_view, N> const& names) {
+    std::string out;
+    for (std::size_t i = 0; i < N; ++i)
+        if (can_transition(static_cast<Status>(i), to)) {
+            if (!out.empty()) out += ',';
+            out += '\'';
+            out += names[i];
+            out += '\'';
+        }
+    return out.empty() ? "NULL" : out;
+}
+
+/// One statement that changes a unit's status only if the machine allows it (a fresh seat drops its agent).
+inline std::string const& update_unit(unit_status to) {
+    static auto const texts = [] {
+        std::array<std::string, 8> t;
+        for (std::size_t i = 0; i < t.size(); ++i) {
+            auto s = static_cast<unit_status>(i);
+            bool fresh = s == unit_status::launched || s == unit_status::created;
+            t[i] = std::string("UPDATE units SET status = ?1") + (fresh ? ", agent_id = NULL, worker_id = NULL" : "") +
+                   " WHERE unit_id = ?2 AND status IN (" +
+                   predecessors(s, crowdline::detail::status_traits<unit_status>::names) + ")";
+        }
+        return t;
+    }();
+    return texts[static_cast<std::size_t>(to)];
+}
+
+/// Same for agents (and onboarding agents), optionally storing the worker's data in the same statement.
+inline std::string update_agent(std::string_view table, std::string_view id_column, agent_status to, bool with_state) {
+    return "UPDATE " + std::string(table) + " SET status = ?1" + (with_state ? ", state = ?3" : "") + " WHERE " +
+           std::string(id_column) + " = ?2 AND status IN (" +
+           predecessors(to, crowdline::detail::status_traits<agent_status>::names) + ")";
+}
+
+inline constexpr char claim_insert_agent[] =
+    "INSERT INTO agents (worker_id, unit_id, task_id, task_run_id, assignment_id, task_type, provider_type, status) "
+    "SELECT ?1, unit_id, task_id, task_run_id, assignment_id, task_type, provider_type, 'none' FROM units "
+    "WHERE unit_id = ?2 AND status = 'launched'";
+inline constexpr char claim_update_unit[] =
+    "UPDATE units SET status = 'assigned', agent_id = ?1, worker_id = ?2 WHERE unit_id = ?3 AND status = 'launched'";
+inline constexpr char insert_unit[] =
+    "INSERT INTO units (assignment_id, unit_index, pay_amount, provider_type, status, task_type, task_id, task_run_id, "
+    "sandbox, requester_id) SELECT assignment_id, ?2, ?3, provider_type, 'created', task_type, task_id, task_run_id, "
+    "sandbox, requester_id FROM assignments WHERE assignment_id = ?1";
+inline constexpr char get_granted[] =
+    "SELECT value FROM granted_qualifications WHERE qualification_id = ?1 AND worker_id = ?2";
+
+}  // namespace detail::sqlite_sql
+
+}  // namespace crowdline::stores
 // ---- crowdline/store/detail/wal_vfs.hpp
 /// The SQLite VFS `stores::sqlite` opens its files through: the default VFS, except that a transaction's
 /// write-ahead-log frames reach the OS in one write() instead of two per page.
@@ -2076,115 +2551,6 @@ private:
 
 namespace crowdline::stores {
 
-/// A named schema step; applied once, in order, recorded in `crowdline_migrations`.
-struct sqlite_migration {
-    std::string_view name;
-    std::string_view sql;
-};
-
-/// Every schema step this build knows, oldest first. A file is at version N when the first N are applied.
-inline std::span<sqlite_migration const> sqlite_migrations() noexcept {
-    static constexpr std::array<sqlite_migration, 3> steps{{
-        {"001_initial", R"sql(
-CREATE TABLE projects (
-  project_id INTEGER PRIMARY KEY, project_name TEXT NOT NULL UNIQUE,
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE tasks (
-  task_id INTEGER PRIMARY KEY, task_name TEXT NOT NULL UNIQUE, task_type TEXT NOT NULL,
-  project_id INTEGER REFERENCES projects(project_id), parent_task_id INTEGER REFERENCES tasks(task_id),
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE requesters (
-  requester_id INTEGER PRIMARY KEY, requester_name TEXT NOT NULL UNIQUE, provider_type TEXT NOT NULL,
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE task_runs (
-  task_run_id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL REFERENCES tasks(task_id),
-  requester_id INTEGER NOT NULL REFERENCES requesters(requester_id), init_params TEXT NOT NULL,
-  is_completed INTEGER NOT NULL DEFAULT 0, provider_type TEXT NOT NULL, task_type TEXT NOT NULL,
-  sandbox INTEGER NOT NULL, creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE assignments (
-  assignment_id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL REFERENCES tasks(task_id),
-  task_run_id INTEGER NOT NULL REFERENCES task_runs(task_run_id),
-  requester_id INTEGER NOT NULL REFERENCES requesters(requester_id), task_type TEXT NOT NULL,
-  provider_type TEXT NOT NULL, sandbox INTEGER NOT NULL,
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE workers (
-  worker_id INTEGER PRIMARY KEY, worker_name TEXT NOT NULL UNIQUE, provider_type TEXT NOT NULL,
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE units (
-  unit_id INTEGER PRIMARY KEY, assignment_id INTEGER NOT NULL REFERENCES assignments(assignment_id),
-  unit_index INTEGER NOT NULL, pay_amount REAL NOT NULL, provider_type TEXT NOT NULL, status TEXT NOT NULL,
-  agent_id INTEGER REFERENCES agents(agent_id), worker_id INTEGER REFERENCES workers(worker_id),
-  task_type TEXT NOT NULL, task_id INTEGER NOT NULL REFERENCES tasks(task_id),
-  task_run_id INTEGER NOT NULL REFERENCES task_runs(task_run_id), sandbox INTEGER NOT NULL,
-  requester_id INTEGER NOT NULL REFERENCES requesters(requester_id),
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
-  UNIQUE (assignment_id, unit_index));
-CREATE TABLE agents (
-  agent_id INTEGER PRIMARY KEY, worker_id INTEGER NOT NULL REFERENCES workers(worker_id),
-  unit_id INTEGER NOT NULL REFERENCES units(unit_id), task_id INTEGER NOT NULL REFERENCES tasks(task_id),
-  task_run_id INTEGER NOT NULL REFERENCES task_runs(task_run_id),
-  assignment_id INTEGER NOT NULL REFERENCES assignments(assignment_id), task_type TEXT NOT NULL,
-  provider_type TEXT NOT NULL, status TEXT NOT NULL,
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE onboarding_agents (
-  onboarding_agent_id INTEGER PRIMARY KEY, worker_id INTEGER NOT NULL REFERENCES workers(worker_id),
-  task_id INTEGER NOT NULL REFERENCES tasks(task_id), task_run_id INTEGER NOT NULL REFERENCES task_runs(task_run_id),
-  task_type TEXT NOT NULL, status TEXT NOT NULL,
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE qualifications (
-  qualification_id INTEGER PRIMARY KEY AUTOINCREMENT, qualification_name TEXT NOT NULL UNIQUE,
-  description TEXT NOT NULL DEFAULT '',
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE TABLE granted_qualifications (
-  granted_qualification_id INTEGER PRIMARY KEY, worker_id INTEGER NOT NULL REFERENCES workers(worker_id),
-  qualification_id INTEGER NOT NULL REFERENCES qualifications(qualification_id), value INTEGER NOT NULL,
-  update_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
-  UNIQUE (qualification_id, worker_id));
-CREATE TABLE worker_reviews (
-  worker_review_id INTEGER PRIMARY KEY, unit_id INTEGER REFERENCES units(unit_id),
-  worker_id INTEGER NOT NULL REFERENCES workers(worker_id), task_id INTEGER REFERENCES tasks(task_id),
-  status TEXT, review_note TEXT, bonus REAL, blocked_worker INTEGER NOT NULL DEFAULT 0,
-  updated_qualification_id INTEGER REFERENCES qualifications(qualification_id), updated_qualification_value INTEGER,
-  revoked_qualification_id INTEGER REFERENCES qualifications(qualification_id),
-  creation_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')));
-CREATE INDEX units_by_status ON units(status);
-CREATE INDEX units_by_assignment ON units(assignment_id);
-CREATE INDEX units_by_run ON units(task_run_id);
-CREATE INDEX units_by_run_worker_status ON units(task_run_id, worker_id, status);
-CREATE INDEX units_by_task_worker ON units(task_id, worker_id);
-CREATE INDEX agents_by_worker_status ON agents(worker_id, status);
-CREATE INDEX agents_by_run ON agents(task_run_id);
-CREATE INDEX assignments_by_run ON assignments(task_run_id);
-CREATE INDEX task_runs_by_requester ON task_runs(requester_id);
-CREATE INDEX task_runs_by_task ON task_runs(task_id);
-CREATE INDEX requesters_by_provider ON requesters(provider_type);
-CREATE INDEX worker_reviews_by_unit ON worker_reviews(unit_id);
-)sql"},
-        // What a worker sent lives in the database, beside the status that accepted it (not in loose files);
-        // the launcher's and a worker's own queries get covering indexes.
-        {"002_agent_state", R"sql(
-ALTER TABLE agents ADD COLUMN state TEXT;
-ALTER TABLE onboarding_agents ADD COLUMN state TEXT;
-CREATE INDEX units_by_run_status ON units(task_run_id, status);
-CREATE INDEX units_by_worker ON units(worker_id);
-CREATE INDEX agents_by_unit ON agents(unit_id);
-CREATE INDEX onboarding_agents_by_worker ON onboarding_agents(worker_id);
-CREATE INDEX granted_by_worker ON granted_qualifications(worker_id);
-CREATE INDEX worker_reviews_by_worker ON worker_reviews(worker_id);
-)sql"},
-        // Every index on units costs a page write in the commits that touch its columns. Two are prefixes of
-        // others (of the unique (assignment_id, unit_index) key, and of (task_run_id, status)); the one on
-        // status alone serves no query crowdline makes (all name the run, task, assignment or worker) and
-        // was written by every status change. A status-only find_units now scans the table.
-        {"003_fewer_unit_indexes", R"sql(
-DROP INDEX units_by_assignment;
-DROP INDEX units_by_run;
-DROP INDEX units_by_status;
-)sql"},
-    }};
-    return steps;
-}
-
 /// Connection settings. The defaults are crowdline's: WAL with synchronous=NORMAL (a commit survives a
 /// process crash; an OS crash may lose the last commits but never corrupts), and a 5 s busy wait.
 /// Reflected like any args struct (JSON, `key=value`, `--help`, `validate()`), except `busy_timeout` and
@@ -2245,84 +2611,6 @@ struct sqlite_options {
     }
 };
 
-namespace detail::sqlite_sql {
-
-inline constexpr char project_columns[] = "project_id, project_name";
-inline constexpr char task_columns[] = "task_id, task_name, task_type, project_id, parent_task_id";
-inline constexpr char requester_columns[] = "requester_id, requester_name, provider_type";
-inline constexpr char task_run_columns[] =
-    "task_run_id, task_id, requester_id, init_params, is_completed, provider_type, task_type, sandbox";
-inline constexpr char assignment_columns[] =
-    "assignment_id, task_id, task_run_id, requester_id, task_type, provider_type, sandbox";
-inline constexpr char unit_columns[] =
-    "unit_id, assignment_id, unit_index, pay_amount, provider_type, status, agent_id, worker_id, task_type, task_id, "
-    "task_run_id, sandbox, requester_id";
-inline constexpr char worker_columns[] = "worker_id, worker_name, provider_type";
-inline constexpr char agent_columns[] =
-    "agent_id, worker_id, unit_id, task_id, task_run_id, assignment_id, task_type, provider_type, status, state";
-inline constexpr char onboarding_agent_columns[] =
-    "onboarding_agent_id, worker_id, task_id, task_run_id, task_type, status, state";
-inline constexpr char qualification_columns[] = "qualification_id, qualification_name, description";
-inline constexpr char worker_review_columns[] =
-    "worker_review_id, unit_id, worker_id, task_id, status, review_note, bonus, blocked_worker, "
-    "updated_qualification_id, updated_qualification_value, revoked_qualification_id";
-
-/// `'a','b'` — the statuses from which `to` may be reached, for a compare-and-set WHERE clause.
-template <class Status, std::size_t N>
-std::string predecessors(Status to, std::array<std::string_view, N> const& names) {
-    std::string out;
-    for (std::size_t i = 0; i < N; ++i)
-        if (can_transition(static_cast<Status>(i), to)) {
-            if (!out.empty()) out += ',';
-            out += '\'';
-            out += names[i];
-            out += '\'';
-        }
-    return out.empty() ? "NULL" : out;
-}
-
-/// One statement that changes a unit's status only if the machine allows it (a fresh seat drops its agent).
-inline std::string const& update_unit(unit_status to) {
-    static auto const texts = [] {
-        std::array<std::string, 8> t;
-        for (std::size_t i = 0; i < t.size(); ++i) {
-            auto s = static_cast<unit_status>(i);
-            bool fresh = s == unit_status::launched || s == unit_status::created;
-            t[i] = std::string("UPDATE units SET status = ?1") + (fresh ? ", agent_id = NULL, worker_id = NULL" : "") +
-                   " WHERE unit_id = ?2 AND status IN (" +
-                   predecessors(s, crowdline::detail::status_traits<unit_status>::names) + ")";
-        }
-        return t;
-    }();
-    return texts[static_cast<std::size_t>(to)];
-}
-
-/// Same for agents (and onboarding agents), optionally storing the worker's data in the same statement.
-inline std::string update_agent(std::string_view table, std::string_view id_column, agent_status to, bool with_state) {
-    return "UPDATE " + std::string(table) + " SET status = ?1" + (with_state ? ", state = ?3" : "") + " WHERE " +
-           std::string(id_column) + " = ?2 AND status IN (" +
-           predecessors(to, crowdline::detail::status_traits<agent_status>::names) + ")";
-}
-
-inline constexpr char claim_insert_agent[] =
-    "INSERT INTO agents (worker_id, unit_id, task_id, task_run_id, assignment_id, task_type, provider_type, status) "
-    "SELECT ?1, unit_id, task_id, task_run_id, assignment_id, task_type, provider_type, 'none' FROM units "
-    "WHERE unit_id = ?2 AND status = 'launched'";
-inline constexpr char claim_update_unit[] =
-    "UPDATE units SET status = 'assigned', agent_id = ?1, worker_id = ?2 WHERE unit_id = ?3 AND status = 'launched'";
-inline constexpr char insert_unit[] =
-    "INSERT INTO units (assignment_id, unit_index, pay_amount, provider_type, status, task_type, task_id, task_run_id, "
-    "sandbox, requester_id) SELECT assignment_id, ?2, ?3, provider_type, 'created', task_type, task_id, task_run_id, "
-    "sandbox, requester_id FROM assignments WHERE assignment_id = ?1";
-inline constexpr char get_granted[] =
-    "SELECT value FROM granted_qualifications WHERE qualification_id = ?1 AND worker_id = ?2";
-
-}  // namespace detail::sqlite_sql
-
-/// The `application_id` in a crowdline database's header ("CRLD"): set when crowdline creates the file, so a
-/// file is known as a campaign before any table is in it.
-inline constexpr std::int32_t sqlite_application_id = 0x43524C44;
-
 class sqlite {
 public:
     /// Opens (or creates) the campaign database at `path` (":memory:" for a private in-memory one). The
@@ -2335,7 +2623,7 @@ public:
         } catch (config_error const& e) {
             throw invalid_argument(std::string("sqlite option ") + e.what());
         }
-        bool const creating = !refuse_foreign_file_read_only();
+        bool const creating = !detail::refuse_foreign_file_read_only(path_, options_.busy_timeout);
         try {
             db_ = std::make_unique<SQLite::Database>(
                 path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
@@ -2344,7 +2632,7 @@ public:
         } catch (SQLite::Exception const& e) {
             throw db_error(path_ + ": cannot open: " + e.what());
         }
-        refuse_foreign_file();
+        detail::refuse_foreign_file(*db_, path_);
         exec("PRAGMA foreign_keys = ON");
         // Before journal_mode: switching a new file to WAL writes its first page, which fixes the page size.
         exec("PRAGMA page_size = " + std::to_string(options_.page_size));
@@ -2412,7 +2700,7 @@ public:
                               [&](auto& st) {
                                   st.bind(1, std::string(name));
                                   st.bind(2, std::string(task_type));
-                                  bind_optional(st, 3, project);
+                                  detail::bind_optional(st, 3, project);
                               },
                               [&] { crowdline::detail::throw_duplicate_name("task", name); })};
     }
@@ -2629,16 +2917,16 @@ public:
                "updated_qualification_id, updated_qualification_value, revoked_qualification_id) "
                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                [&](auto& st) {
-                   bind_optional(st, 1, r.unit);
+                   detail::bind_optional(st, 1, r.unit);
                    st.bind(2, r.worker.value());
-                   bind_optional(st, 3, r.task);
-                   bind_optional(st, 4, r.status);
-                   bind_optional(st, 5, r.review_note);
-                   bind_optional(st, 6, r.bonus);
+                   detail::bind_optional(st, 3, r.task);
+                   detail::bind_optional(st, 4, r.status);
+                   detail::bind_optional(st, 5, r.review_note);
+                   detail::bind_optional(st, 6, r.bonus);
                    st.bind(7, r.blocked_worker ? 1 : 0);
-                   bind_optional(st, 8, r.updated_qualification);
-                   bind_optional(st, 9, r.updated_qualification_value);
-                   bind_optional(st, 10, r.revoked_qualification);
+                   detail::bind_optional(st, 8, r.updated_qualification);
+                   detail::bind_optional(st, 9, r.updated_qualification_value);
+                   detail::bind_optional(st, 10, r.revoked_qualification);
                },
                [] {});
     }
@@ -2716,11 +3004,8 @@ public:
     }
 
 private:
-    /// Resets a cached statement when the call using it ends, so no read transaction stays open.
-    struct reset_guard {
-        SQLite::Statement& st;
-        ~reset_guard() { st.tryReset(); }
-    };
+    using reset_guard = detail::reset_guard;
+    using query = detail::sqlite_query;
 
     class scope {
     public:
@@ -2760,109 +3045,8 @@ private:
         bool done_ = false;
     };
 
-    /// A SELECT over one table with optional equality filters, in creation order.
-    struct query {
-        std::string sql;
-        std::string order_by;
-        std::vector<std::function<void(SQLite::Statement&, int)>> binds;
-        query(std::string_view columns, std::string_view table, std::string_view id_column)
-            : sql("SELECT " + std::string(columns) + " FROM " + std::string(table)), order_by(id_column) {}
-        template <class T>
-        void where(std::string_view column, std::optional<T> const& value) {
-            if (!value) return;
-            sql += binds.empty() ? " WHERE " : " AND ";
-            sql += column;
-            sql += " = ?";
-            binds.push_back([v = *value](SQLite::Statement& st, int i) { bind_value(st, i, v); });
-        }
-    };
-
-    /// Before anything opens `path_` for writing: an existing file must be a crowdline database, checked
-    /// through a read-only connection, so a file that is not one (empty, not SQLite, another application's)
-    /// is refused and left byte-identical. Returns whether the file exists (false: this call creates it).
-    bool refuse_foreign_file_read_only() const {
-        if (path_.empty() || path_ == ":memory:" || path_.starts_with("file:")) return true;  // nothing on disk to check
-        std::error_code ec;
-        if (!std::filesystem::exists(path_, ec)) return false;
-        if (!std::filesystem::is_regular_file(path_, ec)) return true;  // the open below says what is wrong
-        auto refuse = [&](std::string const& why) {
-            throw db_error(path_ + ": not a crowdline database (" + why + "); the file was left unchanged");
-        };
-        if (std::filesystem::file_size(path_, ec) == 0 && !ec)
-            refuse("the file is empty; if an interrupted first start left it, delete it");
-        {
-            std::ifstream in(path_, std::ios::binary);
-            if (!in) throw db_error(path_ + ": cannot read (" + std::strerror(errno) + ")");
-            char header[16] = {};
-            in.read(header, sizeof header);
-            if (in.gcount() != sizeof header || std::memcmp(header, "SQLite format 3", sizeof header) != 0)
-                refuse("it is not an SQLite file");
-        }
-        std::int64_t app_id = 0;
-        bool any_table = false, has_migrations = false;
-        try {
-            SQLite::Database ro(path_, SQLite::OPEN_READONLY, static_cast<int>(options_.busy_timeout.count()));
-            app_id = ro.execAndGet("PRAGMA application_id").getInt64();
-            SQLite::Statement st(ro, "SELECT name FROM sqlite_master WHERE type = 'table'");
-            while (st.executeStep()) {
-                any_table = true;
-                if (st.getColumn(0).getString() == "crowdline_migrations") has_migrations = true;
-            }
-        } catch (SQLite::Exception const& e) {
-            // A hot journal only a writer may roll back, a writer holding the file, or a log a reader
-            // cannot map: the read-write open below decides (refuse_foreign_file() checks again once open).
-            if (auto code = e.getErrorCode(); code == SQLITE_READONLY || code == SQLITE_BUSY || code == SQLITE_LOCKED ||
-                                              code == SQLITE_CANTOPEN)
-                return true;
-            refuse(e.what());
-        }
-        if (app_id == sqlite_application_id) return true;
-        if (app_id != 0) refuse("its header's application_id is " + std::to_string(app_id) + ", another application's");
-        if (!has_migrations)
-            refuse(any_table ? "it has tables, but no crowdline_migrations table" : "an SQLite file without crowdline's tables");
-        return true;  // made by a crowdline older than the application_id
-    }
-
-    void refuse_foreign_file() {
-        std::vector<std::string> tables;
-        try {
-            SQLite::Statement st(*db_, "SELECT name FROM sqlite_master WHERE type = 'table'");
-            while (st.executeStep()) tables.push_back(st.getColumn(0).getString());
-        } catch (SQLite::Exception const& e) {
-            throw db_error(path_ + ": not a crowdline database (" + e.what() + "); the file was left unchanged");
-        }
-        if (tables.empty()) return;
-        for (auto const& t : tables)
-            if (t == "crowdline_migrations") return;
-        throw db_error(path_ + ": not a crowdline database (it has tables, but no crowdline_migrations table); "
-                               "the file was left unchanged");
-    }
-
     void migrate() {
-        auto steps = sqlite_migrations();
-        std::size_t const want = options_.schema_version ? std::min(*options_.schema_version, steps.size()) : steps.size();
-        transaction([&] {
-            exec("CREATE TABLE IF NOT EXISTS crowdline_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
-                 "applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')))");
-            std::vector<std::string> applied;
-            {
-                SQLite::Statement st(*db_, "SELECT name FROM crowdline_migrations ORDER BY id");
-                while (st.executeStep()) applied.push_back(st.getColumn(0).getString());
-            }
-            for (std::size_t i = 0; i < applied.size(); ++i)
-                if (i >= steps.size() || applied[i] != steps[i].name)
-                    throw db_error(path_ + ": schema step \"" + applied[i] +
-                                   "\" is unknown to this crowdline (a newer version made this file); the file was left unchanged");
-            for (std::size_t i = applied.size(); i < want; ++i) {
-                exec(std::string(steps[i].sql));
-                SQLite::Statement st(*db_, "INSERT INTO crowdline_migrations (name) VALUES (?1)");
-                st.bind(1, std::string(steps[i].name));
-                st.exec();
-            }
-            exec("PRAGMA user_version = " + std::to_string(std::max(want, applied.size())));
-            if (db_->execAndGet("PRAGMA application_id").getInt64() != sqlite_application_id)  // a file from before it
-                exec("PRAGMA application_id = " + std::to_string(sqlite_application_id));
-        });
+        transaction([&] { detail::apply_sqlite_migrations(*db_, path_, options_.schema_version); });
     }
 
     void start_checkpoints() {
@@ -2890,13 +3074,7 @@ private:
         checkpointer_->attach(handle);
     }
 
-    void exec(std::string const& text) {
-        try {
-            db_->exec(text);
-        } catch (SQLite::Exception const& e) {
-            throw db_error(path_ + ": " + e.what() + " (in: " + text.substr(0, 80) + ")");
-        }
-    }
+    void exec(std::string const& text) { detail::sqlite_exec(*db_, path_, text); }
 
     /// BEGIN, COMMIT, SAVEPOINT, RELEASE: prepared once like any statement (sqlite3_exec would parse the
     /// text again on every transaction).
@@ -2910,17 +3088,7 @@ private:
         }
     }
 
-    SQLite::Statement& prepare(std::string const& text) {
-        auto it = cache_.find(text);
-        if (it == cache_.end()) {
-            try {
-                it = cache_.emplace(text, std::make_unique<SQLite::Statement>(*db_, text)).first;
-            } catch (SQLite::Exception const& e) {
-                throw db_error(path_ + ": " + e.what() + " (preparing: " + text.substr(0, 80) + ")");
-            }
-        }
-        return *it->second;
-    }
+    SQLite::Statement& prepare(std::string const& text) { return cache_.prepare(*db_, path_, text); }
 
     /// Runs a write statement to completion; returns the rows it changed.
     static int step_changes(SQLite::Statement& st) {
@@ -2933,7 +3101,7 @@ private:
         auto& st = prepare(text);
         reset_guard g{st};
         int i = 0;
-        (bind_value(st, ++i, args), ...);
+        (detail::bind_value(st, ++i, args), ...);
         try {
             return step_changes(st);
         } catch (SQLite::Exception const& e) {
@@ -2990,61 +3158,13 @@ private:
         crowdline::detail::throw_transition(id, current_status<agent_status>(table, column, id), status);
     }
 
-    // Binding and reading values: one overload per column type.
-    static void bind_value(SQLite::Statement& st, int i, std::int64_t v) { st.bind(i, v); }
-    static void bind_value(SQLite::Statement& st, int i, int v) { st.bind(i, v); }
-    static void bind_value(SQLite::Statement& st, int i, bool v) { st.bind(i, v ? 1 : 0); }
-    static void bind_value(SQLite::Statement& st, int i, double v) { st.bind(i, v); }
-    static void bind_value(SQLite::Statement& st, int i, std::string const& v) { st.bind(i, v); }
-    template <class Tag, class Rep>
-    static void bind_value(SQLite::Statement& st, int i, strong_id<Tag, Rep> v) { st.bind(i, static_cast<std::int64_t>(v.value())); }
-    static void bind_value(SQLite::Statement& st, int i, unit_status v) { st.bind(i, std::string(to_string(v))); }
-    static void bind_value(SQLite::Statement& st, int i, agent_status v) { st.bind(i, std::string(to_string(v))); }
-    template <class T>
-    static void bind_optional(SQLite::Statement& st, int i, std::optional<T> const& v) {
-        if (v)
-            bind_value(st, i, *v);
-        else
-            st.bind(i);
-    }
-
-    template <class T>
-    static void read(SQLite::Column const& c, T& out) {
-        if constexpr (is_strong_id_v<T>) out = T{c.getInt64()};
-        else if constexpr (std::is_same_v<T, std::string>) out = c.getString();
-        else if constexpr (std::is_same_v<T, bool>) out = c.getInt() != 0;
-        else if constexpr (std::is_same_v<T, int>) out = c.getInt();
-        else if constexpr (std::is_same_v<T, double>) out = c.getDouble();
-        else if constexpr (std::is_same_v<T, unit_status> || std::is_same_v<T, agent_status>) out = parse<T>(c.getText());
-        else if constexpr (std::is_same_v<T, nlohmann::json>) out = c.isNull() ? nlohmann::json() : nlohmann::json::parse(c.getText());
-        else if constexpr (crowdline::detail::is_optional_v<T>) {
-            if (c.isNull()) out.reset();
-            else {
-                typename T::value_type v{};
-                read(c, v);
-                out = std::move(v);
-            }
-        } else static_assert(sizeof(T) == 0, "no column reader for this member type");
-    }
-
-    /// Reads one row into a record: the SELECT lists the record's members in declaration order.
-    template <class Row>
-    static Row read_row(SQLite::Statement& st) {
-        Row row{};
-        int i = 0;
-        boost::hana::for_each(boost::hana::accessors<Row>(), [&](auto accessor) {
-            read(st.getColumn(i++), boost::hana::second(accessor)(row));
-        });
-        return row;
-    }
-
     template <class Row>
     std::vector<Row> run(query& q) {
         auto& st = prepare(q.sql + " ORDER BY " + q.order_by);
         reset_guard g{st};
         for (std::size_t i = 0; i < q.binds.size(); ++i) q.binds[i](st, static_cast<int>(i) + 1);
         std::vector<Row> out;
-        while (st.executeStep()) out.push_back(read_row<Row>(st));
+        while (st.executeStep()) out.push_back(detail::read_row<Row>(st));
         return out;
     }
 
@@ -3055,13 +3175,13 @@ private:
         reset_guard g{st};
         st.bind(1, id.value());
         if (!st.executeStep()) crowdline::detail::throw_missing(id);
-        return read_row<Row>(st);
+        return detail::read_row<Row>(st);
     }
 
     std::string path_;
     sqlite_options options_;
     std::unique_ptr<SQLite::Database> db_;
-    std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache_;
+    detail::sqlite_statement_cache cache_;  ///< after db_: its statements are finalised before the connection closes
     std::unique_ptr<detail::wal_checkpointer> checkpointer_;  ///< after db_: stops before the connection closes
     std::array<std::array<std::string, 28>, 2> agent_sql_;  // [agents, onboarding][status * 2 + with_state]
     int depth_ = 0;
@@ -6304,8 +6424,8 @@ static_assert(revocable_identity<in_house>, "providers::in_house must model crow
 /// empty, as `providers::in_house` does after a restart. A pipeline does so at launch.
 
 #include <cmath>
-#include <exception>
 #include <cstddef>
+#include <exception>
 #include <map>
 #include <optional>
 #include <string>
@@ -6444,6 +6564,7 @@ outcome decide(Store& db, Provider& provider, decision const& d) {
     auto const to_agent = d.action == verdict::approve  ? agent_status::approved
                           : d.action == verdict::reject ? agent_status::rejected
                                                         : agent_status::soft_rejected;
+    std::string const bonus_reason = d.note.empty() ? "bonus for " + detail::id_text(d.unit) : d.note;
     outcome out;
     out.unit = d.unit;
     out.after = to_unit;
@@ -6488,8 +6609,7 @@ outcome decide(Store& db, Provider& provider, decision const& d) {
 
             auto pay_and_judge = [&] {
                 if (d.bonus) {
-                    detail::pay(provider, a.worker, *d.bonus,
-                                d.note.empty() ? "bonus for " + detail::id_text(d.unit) : d.note, d.unit);
+                    detail::pay(provider, a.worker, *d.bonus, bonus_reason, d.unit);
                     paid = true;
                 }
                 if (d.action == verdict::approve) provider.approve(a.id, d.note);
@@ -6507,7 +6627,7 @@ outcome decide(Store& db, Provider& provider, decision const& d) {
             r.unit = d.unit;
             r.worker = out.worker;
             r.task = task;
-            r.review_note = d.note.empty() ? "bonus for " + detail::id_text(d.unit) : d.note;
+            r.review_note = bonus_reason;
             r.bonus = d.bonus;
             db.new_worker_review(r);
         });
@@ -6659,6 +6779,71 @@ std::size_t restore_blocks(Store& db, Provider& provider) {
 #include <range/v3/view/iota.hpp>
 #include <range/v3/view/transform.hpp>
 
+// ---- crowdline/ops/detail/submission_receipt.hpp
+/// The idempotent submit's receipt: a page sends a key with its submission (`data.key`); the pipeline saves
+/// `{key, token, reply}` as `state.receipt` with the answer, so a resend whose reply was lost (even across
+/// a restart) gets the first reply again and writes nothing. Here: checking a key, making a receipt,
+/// answering a resend from a saved one. The pipeline does the store reads and writes.
+
+#include <algorithm>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline::detail {
+
+/// Where in an agent's saved state the receipt is kept (bookkeeping: results and exports leave it out).
+inline constexpr char const* receipt_field = "receipt";
+
+/// The page's idempotency key for a submission (`data.key`), when it sent one: 16 to 128 letters,
+/// digits, '-' or '_' (the worker page sends 32 hex digits made once per answer).
+[[nodiscard]] inline std::optional<std::string> submission_key(nlohmann::json const& data) {
+    if (!data.is_object()) return std::nullopt;
+    auto const it = data.find("key");
+    if (it == data.end() || it->is_null()) return std::nullopt;
+    auto const wanted = std::string("submit: \"key\" must be a string of 16 to 128 letters, digits, '-' or '_'");
+    if (!it->is_string()) throw invalid_argument(wanted + ", got " + std::string(detail::json_kind(*it)));
+    auto key = it->template get<std::string>();
+    bool const fits = key.size() >= 16 && key.size() <= 128 && std::ranges::all_of(key, [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
+    });
+    if (!fits) throw invalid_argument(wanted + " (got " + std::to_string(key.size()) + " characters)");
+    return key;
+}
+
+/// The receipt saved with the answer (`state.receipt`), so a resend with this key is acknowledged even
+/// after a restart.
+[[nodiscard]] inline nlohmann::json make_receipt(std::string const& key, std::string const& token,
+                                                 nlohmann::json const& reply) {
+    return nlohmann::json{{"key", key}, {"token", token}, {"reply", reply}};
+}
+
+/// The receipt in an agent's saved state, or nullptr when it has none (no key was sent, or it never
+/// submitted).
+[[nodiscard]] inline nlohmann::json const* saved_receipt(nlohmann::json const& state) {
+    if (!state.is_object()) return nullptr;
+    auto const it = state.find(receipt_field);
+    return it == state.end() ? nullptr : &*it;
+}
+
+/// The answer to a submit naming an agent that is no longer live, whose submission was saved with
+/// `receipt`: the page never heard the reply (lost, a reload, a restart). The same token and key get the
+/// first reply again; another token is `not_your_unit`, another key a `conflict`.
+[[nodiscard]] inline packet answer_resend(agent_id id, nlohmann::json const& receipt, nlohmann::json const& data,
+                                          std::string const& key) {
+    auto const token = data.contains("token") && data["token"].is_string() ? data["token"].template get<std::string>()
+                                                                         : std::string{};
+    if (!crowdline::same_token(token, receipt.value("token", std::string{})))
+        return packet::error("not_your_unit", detail::describe(id) + ": the token does not match");
+    if (!crowdline::same_token(key, receipt.value("key", std::string{})))
+        return packet::error(std::string(packet_errors::conflict),
+                             detail::describe(id) + " already submitted its unit, with another submission key");
+    return packet{"submitted", id, receipt.value("reply", nlohmann::json::object())};
+}
+
+}  // namespace crowdline::detail
 
 namespace crowdline {
 
@@ -6703,6 +6888,9 @@ private:
             r.agent = db.get_agent(*u.agent);
             r.worker = db.get_worker(r.agent->worker);
             r.agent_state = r.agent->state;
+            // The pipeline's receipt of an idempotent submit (its key, the agent's token, the reply) is
+            // bookkeeping, not what the worker answered: it never leaves in a result or an export.
+            if (r.agent_state.is_object()) r.agent_state.erase(crowdline::detail::receipt_field);
         } else if (u.worker) {
             r.worker = db.get_worker(*u.worker);
         }
@@ -6857,6 +7045,35 @@ template <class Store>
     }
     return std::nullopt;
 }
+
+}  // namespace crowdline
+// ---- crowdline/ops/dashboard.hpp
+/// The rows a dashboard shows of a running pipeline besides its `run_summary`: units made and done per
+/// group of items (`pipeline::progress`) and each worker's units held, done and reserved
+/// (`pipeline::workers`).
+
+#include <cstddef>
+#include <string>
+
+
+namespace crowdline {
+
+/// One group's progress (see `pipeline::progress`).
+struct key_progress {
+    std::string key;
+    std::size_t done = 0;   ///< units completed
+    std::size_t total = 0;  ///< units made so far (assignments are made lazily, so this grows)
+};
+
+/// One worker as a dashboard shows it (see `pipeline::workers`).
+struct worker_progress {
+    worker_id id{};
+    std::string name;
+    std::size_t held = 0;   ///< units in hand now
+    std::size_t done = 0;   ///< units finished in this run
+    std::size_t queue = 0;  ///< units the dispatcher has reserved for them
+    bool joined = false;    ///< whether the dispatcher counts them as present
+};
 
 }  // namespace crowdline
 // ---- crowdline/ops/pipeline.hpp
@@ -7637,6 +7854,187 @@ struct task_run_args {
 };
 
 }  // namespace crowdline
+// ---- crowdline/ops/detail/run_counts.hpp
+/// `detail::run_counts`: a pipeline's running dashboard counts — units by status, assignments, agents and
+/// workers (a `run_tally`), units made and done per group of items, units held and done per worker. The
+/// pipeline reports each change once the store has committed it (one call per change, which moves every
+/// count that change touches); the counts have their own mutex, so `pipeline::summary()` and `progress()`
+/// never wait for the pipeline's lock or a store write.
+
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <ranges>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+
+namespace crowdline::detail {
+
+/// The counts a dashboard reads, kept change by change. Assignments are passed as ranges of objects with
+/// `group` (its group key), `units` (a sized range) and `completed` (units done).
+class run_counts {
+public:
+    /// One worker's units in this run.
+    struct worker_counts {
+        std::size_t held = 0;  ///< units in hand now
+        std::size_t done = 0;  ///< units finished in this run (gold included)
+    };
+
+    // --- reads -------------------------------------------------------------------------------------
+
+    [[nodiscard]] run_summary summary() const {
+        std::lock_guard l{mutex_};
+        return tally_.summary();
+    }
+
+    /// Units done and in all per group, sorted by group, in O(groups).
+    [[nodiscard]] std::vector<key_progress> progress() const {
+        std::lock_guard l{mutex_};
+        std::vector<key_progress> out;
+        out.reserve(groups_.size());
+        for (auto const& [key, row] : groups_) out.push_back(row);
+        return out;
+    }
+
+    /// A worker's counts (zero for one who never held a unit here).
+    [[nodiscard]] worker_counts of(worker_id w) const {
+        std::lock_guard l{mutex_};
+        auto it = workers_.find(w);
+        return it == workers_.end() ? worker_counts{} : it->second;
+    }
+
+    // --- full counts -------------------------------------------------------------------------------
+
+    /// The full count: `fresh` (units, assignments and agents from the store, `tally_run`), and the groups
+    /// from the run's assignments (O(assignments), in memory). Worker counts are kept.
+    template <class Assignments>
+    void recount(run_tally fresh, Assignments const& assignments) {
+        auto groups = grouped(assignments);
+        std::lock_guard l{mutex_};
+        groups_ = std::move(groups);
+        tally_ = std::move(fresh);
+    }
+
+    /// Groups counted again from the assignments (after their group keys changed).
+    template <class Assignments>
+    void regroup(Assignments const& assignments) {
+        auto groups = grouped(assignments);
+        std::lock_guard l{mutex_};
+        groups_ = std::move(groups);
+    }
+
+    /// A resumed run's units done per worker, from the store (one read of its units). Returns the workers
+    /// who have done one.
+    template <class Store>
+    std::vector<worker_id> restore_done(Store& db, task_run_id run) {
+        std::unordered_map<worker_id, std::size_t> done;
+        for (auto const& u : db.find_units({.task_run = run}))
+            if (complete(u.status) && u.worker) ++done[*u.worker];
+        std::vector<worker_id> out;
+        out.reserve(done.size());
+        std::lock_guard l{mutex_};
+        for (auto const& [w, n] : done) {
+            workers_[w].done = n;
+            out.push_back(w);
+        }
+        return out;
+    }
+
+    // --- changes, each once the store committed it ------------------------------------------------
+
+    /// New assignments, their units launched; each joins its group.
+    template <class Assignments>
+    void assignments_launched(Assignments const& made) {
+        std::lock_guard l{mutex_};
+        for (auto const& entry : made) {
+            tally_.assignments_added();
+            tally_.units_added(unit_status::launched, std::ranges::size(entry.units));
+            add_to_group(groups_, entry);
+        }
+    }
+
+    /// A launched unit claimed by `w`: assigned, one more agent, held.
+    void unit_claimed(worker_id w) {
+        std::lock_guard l{mutex_};
+        tally_.unit_moved(unit_status::launched, unit_status::assigned);
+        tally_.agent_added(w);
+        ++workers_[w].held;
+    }
+
+    /// A mixin's unit (screening, gold: an assignment of its own) made and claimed by `w` at once.
+    void extra_unit_claimed(worker_id w) {
+        std::lock_guard l{mutex_};
+        tally_.assignments_added();
+        tally_.units_added(unit_status::assigned);
+        tally_.agent_added(w);
+        ++workers_[w].held;
+    }
+
+    /// A unit `w` held leaves them unfinished: launched again (returned, disconnected, timed out, shut
+    /// down) or expired (the run shut down for good).
+    void unit_returned(worker_id w, unit_status to) {
+        std::lock_guard l{mutex_};
+        tally_.unit_moved(unit_status::assigned, to);
+        release(w);
+    }
+
+    /// A unit `w` held is submitted: completed, one more done for `w` and for its group (`group`: nullptr
+    /// for a mixin's unit, which is in no group).
+    void unit_completed(worker_id w, std::string const* group) {
+        std::lock_guard l{mutex_};
+        tally_.unit_moved(unit_status::assigned, unit_status::completed);
+        auto& c = workers_[w];
+        ++c.done;
+        if (group) ++groups_[*group].done;
+        release(w);
+    }
+
+    /// A unit no worker holds changes status (a review decision).
+    void unit_moved(unit_status from, unit_status to) {
+        std::lock_guard l{mutex_};
+        tally_.unit_moved(from, to);
+    }
+
+    /// Units no worker held expire (the run shut down for good), each from its status in `from`.
+    void units_expired(std::span<unit_status const> from) {
+        std::lock_guard l{mutex_};
+        for (auto s : from) tally_.unit_moved(s, unit_status::expired);
+    }
+
+private:
+    template <class Assignment>
+    static void add_to_group(std::map<std::string, key_progress>& groups, Assignment const& entry) {
+        auto& row = groups[entry.group];
+        row.key = entry.group;
+        row.total += std::ranges::size(entry.units);
+        row.done += entry.completed;
+    }
+
+    template <class Assignments>
+    static std::map<std::string, key_progress> grouped(Assignments const& assignments) {
+        std::map<std::string, key_progress> groups;
+        for (auto const& entry : assignments) add_to_group(groups, entry);
+        return groups;
+    }
+
+    /// One unit fewer in `w`'s hands (under `mutex_`).
+    void release(worker_id w) {
+        auto& c = workers_[w];
+        if (c.held > 0) --c.held;
+    }
+
+    /// Guards only the counts below, so reading them never waits for a store write.
+    mutable std::mutex mutex_;
+    run_tally tally_;
+    std::map<std::string, key_progress> groups_;
+    std::unordered_map<worker_id, worker_counts> workers_;
+};
+
+}  // namespace crowdline::detail
 
 namespace crowdline {
 
@@ -7648,24 +8046,6 @@ enum class refusal { not_qualified, blocked, no_available_units, too_many_concur
                                           "too_many_concurrent", "max_for_task", "run_not_active"};
     return names[static_cast<int>(r)];
 }
-
-
-/// One group's progress (see `pipeline::progress`).
-struct key_progress {
-    std::string key;
-    std::size_t done = 0;   ///< units completed
-    std::size_t total = 0;  ///< units made so far (assignments are made lazily, so this grows)
-};
-
-/// One worker as a dashboard shows it (see `pipeline::workers`).
-struct worker_progress {
-    worker_id id{};
-    std::string name;
-    std::size_t held = 0;   ///< units in hand now
-    std::size_t done = 0;   ///< units finished in this run
-    std::size_t queue = 0;  ///< units the dispatcher has reserved for them
-    bool joined = false;    ///< whether the dispatcher counts them as present
-};
 
 /// Each of the first four arguments is held by reference when passed as an lvalue (it stays yours: a test
 /// keeps using its in-process architect as the client) and owned when passed as an rvalue.
@@ -7849,7 +8229,7 @@ public:
         auto const w = it->second.worker;
         auto const now = clock_();
         return_unit(it, agent_status::disconnect, now);
-        if (workers_[w].held == 0 && dispatcher_.is_joined(w)) dispatcher_.leave(w, now);
+        if (counts_.of(w).held == 0 && dispatcher_.is_joined(w)) dispatcher_.leave(w, now);
     }
 
     /// Stops the run: leased units go back (their agents expire), the architect and provider wind down.
@@ -7867,7 +8247,7 @@ public:
     [[nodiscard]] std::string const& url() const noexcept { return url_; }
     /// Units by status, assignments, agents and workers of the run, as `summarize_run` counts them, but kept
     /// up to date as the run changes: O(1) however large the run, and it never waits for a store write.
-    [[nodiscard]] run_summary summary() const { std::lock_guard l{tally_mutex_}; return tally_.summary(); }
+    [[nodiscard]] run_summary summary() const { return counts_.summary(); }
 
     /// Counts the run again from the store (one full read): after changing units through `locked` other
     /// than with `decide`, so `summary` and `progress` agree with the store again.
@@ -7882,18 +8262,12 @@ public:
         std::lock_guard l{mutex_};
         group_key_ = std::move(key_of);
         for (auto& [id, as] : assignments_) as.group = group_key_(as.init);
-        regroup();
+        counts_.regroup(assignments_ | std::views::values);
     }
 
     /// Units done and in all per group of `set_group_key` (one group "" without it), sorted by group, in
     /// O(groups) and without the pipeline's lock.
-    [[nodiscard]] std::vector<key_progress> progress() const {
-        std::lock_guard l{tally_mutex_};
-        std::vector<key_progress> out;
-        out.reserve(groups_.size());
-        for (auto const& [key, row] : groups_) out.push_back(row);
-        return out;
-    }
+    [[nodiscard]] std::vector<key_progress> progress() const { return counts_.progress(); }
 
     /// Applies a review decision on a unit of this run (`review::decide`: all or nothing) and counts it.
     /// A unit of another run → `entry_does_not_exist`; every other refusal as `review::decide`.
@@ -7903,7 +8277,7 @@ public:
         if (db_.get_unit(d.unit).task_run != *run_)
             throw entry_does_not_exist(detail::describe(d.unit) + " is not part of task run " + std::to_string(run_->value()));
         auto out = review::decide(db_, provider_, d);
-        count([&](run_tally& t) { t.unit_moved(out.before, out.after); });
+        counts_.unit_moved(out.before, out.after);
         return out;
     }
 
@@ -7934,10 +8308,9 @@ public:
         out.reserve(worker_ids_.size());
         for (auto const& [name, id] : worker_ids_) {
             worker_progress row{id, name};
-            if (auto s = workers_.find(id); s != workers_.end()) {
-                row.held = s->second.held;
-                row.done = s->second.done;
-            }
+            auto const counted = counts_.of(id);
+            row.held = counted.held;
+            row.done = counted.done;
             row.joined = dispatcher_.is_joined(id);
             if (dispatcher_.knows(id)) row.queue = dispatcher_.queue_length(id);
             out.push_back(std::move(row));
@@ -7992,11 +8365,9 @@ private:
         std::size_t gold_index = 0;
         std::optional<std::uint64_t> link{};  ///< the invite link it was handed out through (`revocable_identity`)
     };
-    /// What the pool knows about a worker in this run.
+    /// What the pool knows about a worker in this run (units held and done: `counts_`).
     struct worker_state {
-        std::size_t held = 0;                       ///< units held now, in this run
         std::optional<std::size_t> task_units;      ///< units held or done across every run of the task
-        std::size_t done = 0;                       ///< units finished in this run (gold included)
         std::size_t gold_served = 0;
         mixins::accuracy_tally gold;
         std::string name{};  ///< as the provider said at registration (for `agent_details`)
@@ -8056,7 +8427,6 @@ private:
         try {
             while (under_cap() && next_task_ != std::ranges::end(tasks_)) {
                 std::vector<assignment_id> made;
-                auto const units_before = launched.size();
                 db_.transaction([&] {
                     for (std::size_t n = 0; n < launch_batch && under_cap() && next_task_ != std::ranges::end(tasks_); ++n) {
                         initialization_data init = *next_task_;
@@ -8068,11 +8438,10 @@ private:
                 });
                 if (group_key_)
                     for (auto a : made) assignments_.at(a).group = group_key_(assignments_.at(a).init);
-                count([&](run_tally& t) {  // committed: now it counts
-                    t.assignments_added(made.size());
-                    t.units_added(unit_status::launched, launched.size() - units_before);
-                    for (auto a : made) add_to_group(assignments_.at(a));
-                });
+                // committed: now it counts
+                counts_.assignments_launched(made | std::views::transform([&](assignment_id a) -> assignment_state const& {
+                                                 return assignments_.at(a);
+                                             }));
             }
         } catch (...) {
             if (active_run_) wind_down();
@@ -8137,14 +8506,15 @@ private:
         if (state.name.empty()) state.name = name;
         // A renewed link's first visit: what the replaced link held goes back now, not at the next tick
         // (it would count against allowed_concurrent).
-        if (state.held > 0 && state.link != link) release_dead_links(now);
+        if (state.link != link && counts_.of(w).held > 0) release_dead_links(now);
         state.link = link;
         if (provider_.is_blocked(w)) return refuse(refusal::blocked, name + " is blocked");
         if (auto unmet = first_unmet(db_, w, requirements_))
             return refuse(refusal::not_qualified, name + " does not meet " + unmet->qualification + " " +
                                                       std::string(to_string(unmet->op)) + " " + unmet->value.dump());
-        if (args_.allowed_concurrent > 0 && state.held >= static_cast<std::size_t>(args_.allowed_concurrent))
-            return refuse(refusal::too_many_concurrent, name + " already holds " + std::to_string(state.held) + " units");
+        auto const counted = counts_.of(w);
+        if (args_.allowed_concurrent > 0 && counted.held >= static_cast<std::size_t>(args_.allowed_concurrent))
+            return refuse(refusal::too_many_concurrent, name + " already holds " + std::to_string(counted.held) + " units");
         if (args_.maximum_units_per_worker > 0 &&
             task_units(w, state) >= static_cast<std::size_t>(args_.maximum_units_per_worker))
             return refuse(refusal::max_for_task, name + " reached maximum_units_per_worker for task " + args_.task_name);
@@ -8157,7 +8527,7 @@ private:
         }
         if constexpr (has_gold) {
             auto const& gold = blueprint_.template mixin<mixins::gold_units_tag>();
-            if (gold.should_serve_gold(state.done)) {
+            if (gold.should_serve_gold(counted.done)) {
                 auto index = state.gold_served++;
                 auto const& g = gold.pick(index);
                 return hand_out_extra(w, state, gold.initialization(g), -2, unit_kind::gold, index, now);
@@ -8193,10 +8563,7 @@ private:
                 dispatcher_.release(w, g.item, now);
                 continue;
             }
-            count([&](run_tally& t) {
-                t.unit_moved(unit_status::launched, unit_status::assigned);
-                t.agent_added(w);
-            });
+            counts_.unit_claimed(w);
             auto const data_index = as.init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{g.unit_index};
             nlohmann::json unit_data = as.init.unit_data.empty() ? as.init.shared : unit_data_for(as.init, data_index);
             if (state.task_units) ++*state.task_units;
@@ -8257,32 +8624,15 @@ private:
                 it = return_unit(it, agent_status::expired, now);
             }
             for (auto const& [w, s] : workers_)
-                if (s.held == 0 && dispatcher_.is_joined(w) && !link_live(s.link)) dispatcher_.leave(w, now);
+                if (counts_.of(w).held == 0 && dispatcher_.is_joined(w) && !link_live(s.link)) dispatcher_.leave(w, now);
         } else {
             (void)now;
         }
     }
 
-    /// The page's idempotency key for a submission (`data.key`), when it sent one: 16 to 128 letters,
-    /// digits, '-' or '_' (the worker page sends 32 hex digits made once per answer).
-    static std::optional<std::string> submission_key(nlohmann::json const& data) {
-        if (!data.is_object()) return std::nullopt;
-        auto const it = data.find("key");
-        if (it == data.end() || it->is_null()) return std::nullopt;
-        auto const wanted = std::string("submit: \"key\" must be a string of 16 to 128 letters, digits, '-' or '_'");
-        if (!it->is_string()) throw invalid_argument(wanted + ", got " + std::string(detail::json_kind(*it)));
-        auto key = it->template get<std::string>();
-        bool const fits = key.size() >= 16 && key.size() <= 128 && std::ranges::all_of(key, [](char c) {
-            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
-        });
-        if (!fits) throw invalid_argument(wanted + " (got " + std::to_string(key.size()) + " characters)");
-        return key;
-    }
-
     /// A submit naming an agent that is no longer live here, whose submission the store holds with a
-    /// receipt (`state.receipt`: key, token, reply): the page never heard the reply (lost, a reload, a
-    /// restart). The same token and key get the first reply again and nothing is written; another token is
-    /// `not_your_unit`, another key a `conflict`. No receipt: nullopt, and the submit goes on as before.
+    /// receipt: the receipt answers it (`detail::answer_resend`) and nothing is written. No receipt (or an
+    /// agent of another task): nullopt, and the submit goes on as before.
     std::optional<packet> resent_submission(agent_id id, nlohmann::json const& data, std::string const& key) {
         std::optional<crowdline::agent> saved;
         try {
@@ -8290,20 +8640,14 @@ private:
         } catch (entry_does_not_exist const&) {
             return std::nullopt;
         }
-        if (saved->task != *task_ || !saved->state.is_object() || !saved->state.contains("receipt")) return std::nullopt;
-        auto const& receipt = saved->state["receipt"];
-        auto const token = data.contains("token") && data["token"].is_string() ? data["token"].template get<std::string>()
-                                                                             : std::string{};
-        if (!crowdline::same_token(token, receipt.value("token", std::string{})))
-            return packet::error("not_your_unit", detail::describe(id) + ": the token does not match");
-        if (!crowdline::same_token(key, receipt.value("key", std::string{})))
-            return packet::error(std::string(packet_errors::conflict),
-                                 detail::describe(id) + " already submitted its unit, with another submission key");
-        return packet{"submitted", id, receipt.value("reply", nlohmann::json::object())};
+        if (saved->task != *task_) return std::nullopt;
+        auto const* receipt = detail::saved_receipt(saved->state);
+        if (!receipt) return std::nullopt;
+        return detail::answer_resend(id, *receipt, data, key);
     }
 
     packet submit(packet const& p, time_point now) {
-        auto const key = submission_key(p.data);
+        auto const key = detail::submission_key(p.data);
         if (key && p.agent && !active_.contains(*p.agent))
             if (auto again = resent_submission(*p.agent, p.data, *key)) return *again;
         auto who = authorise(p, now);
@@ -8317,9 +8661,9 @@ private:
         auto check = check_submission(it->first, live.unit_data, submission);
         if (!check.ok()) return packet{"submit_refused", p.agent, check.to_json()};
         nlohmann::json state{{"inputs", live.unit_data}, {"outputs", submission}, {"updates", updates_of(it->first)}};
-        nlohmann::json const reply{{"unit_id", live.unit.value()}, {"done", workers_[live.worker].done + 1}};
+        nlohmann::json const reply{{"unit_id", live.unit.value()}, {"done", counts_.of(live.worker).done + 1}};
         // Saved with the answer, so a resend with this key is acknowledged even after a restart.
-        if (key) state["receipt"] = {{"key", *key}, {"token", live.token}, {"reply", reply}};
+        if (key) state[detail::receipt_field] = detail::make_receipt(*key, live.token, reply);
         auto const grants = mixin_grants(live, submission);
         // Durable before acknowledged: status, data and any qualification it earns in one transaction.
         db_.transaction([&] {
@@ -8327,8 +8671,7 @@ private:
             db_.update_unit(live.unit, unit_status::completed);
             for (auto const& g : grants) grant(live.worker, g);
         });
-        count([](run_tally& t) { t.unit_moved(unit_status::assigned, unit_status::completed); });
-        ++workers_[live.worker].done;
+        counts_.unit_completed(live.worker, live.kind == unit_kind::work ? &assignments_.at(live.assignment).group : nullptr);
         if (live.kind == unit_kind::work)
             dispatcher_.complete(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
         provider_.mark_done(it->first);
@@ -8425,7 +8768,7 @@ private:
             end_agent(it->first, why, live.unit_data);
             db_.clear_unit_agent_assignment(live.unit);
         });
-        count([](run_tally& t) { t.unit_moved(unit_status::assigned, unit_status::launched); });
+        counts_.unit_returned(live.worker, unit_status::launched);
         if (release_lease && live.kind == unit_kind::work)
             dispatcher_.release(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
         auto& s = workers_[live.worker];
@@ -8441,9 +8784,8 @@ private:
             db_.update_agent(a, why);
     }
 
+    /// The agent is no longer live here (its worker's counts moved with the unit's status).
     live_iterator release_hold(live_iterator it) {
-        auto& s = workers_[it->second.worker];
-        if (s.held > 0) --s.held;
         updates_.erase(it->first);
         return active_.erase(it);
     }
@@ -8452,7 +8794,6 @@ private:
         if (it->second.kind == unit_kind::work) {
             auto& as = assignments_.at(it->second.assignment);
             if (++as.completed == as.units.size()) --unfinished_;
-            count([&](run_tally&) { ++groups_[as.group].done; });
             if (live_units_ > 0) --live_units_;
         }
         release_hold(it);
@@ -8571,21 +8912,17 @@ private:
     /// at once by the worker who asked.
     packet hand_out_extra(worker_id w, worker_state& state, initialization_data init, int index, unit_kind kind,
                           std::size_t gold_index, time_point now) {
+        assignment_id a;
         unit_id u;
         agent_id agent;
         db_.transaction([&] {
-            auto a = db_.new_assignment(*run_);
+            a = db_.new_assignment(*run_);
             u = db_.new_unit(a, index, kind == unit_kind::gold ? args_.task_reward : 0.0);
             db_.update_unit(u, unit_status::launched);
             agent = db_.new_agent(w, u);
             db_.update_agent(agent, agent_status::in_task);
         });
-        count([&](run_tally& t) {
-            t.assignments_added();
-            t.units_added(unit_status::assigned);
-            t.agent_added(w);
-        });
-        auto const a = db_.get_unit(u).assignment;
+        counts_.extra_unit_claimed(w);
         auto unit_data = init.unit_data.empty() ? init.shared : unit_data_for(init, 0);
         return hand_over(agent,
                          live_agent{w, u, a, 0, {}, now + std::chrono::seconds(args_.assignment_duration_in_seconds),
@@ -8597,7 +8934,6 @@ private:
     packet hand_over(agent_id agent, live_agent live, worker_state& state) {
         live.token = crowdline::random_token();
         live.link = state.link;  // the link of the registration that asked for it
-        ++state.held;
         auto const it = active_.emplace(agent, std::move(live)).first;
         return packet{"agent_details", agent, details_of(agent, it->second)};
     }
@@ -8618,7 +8954,7 @@ private:
                 {"lease_until", std::chrono::duration_cast<std::chrono::seconds>(live.lease_until.time_since_epoch()).count()},
                 {"init_data", {{"shared", init.shared}, {"unit_data", live.unit_data}}},
                 {"page", blueprint_.page(init, data_index)},
-                {"done", state.done}};
+                {"done", counts_.of(live.worker).done}};
         };
         if constexpr (has_screening)
             if (live.kind == unit_kind::screening)
@@ -8664,9 +9000,7 @@ private:
                 else
                     db_.clear_unit_agent_assignment(live.unit);
             });
-            count([&](run_tally& t) {
-                t.unit_moved(unit_status::assigned, expire_units ? unit_status::expired : unit_status::launched);
-            });
+            counts_.unit_returned(live.worker, expire_units ? unit_status::expired : unit_status::launched);
             if (live.kind == unit_kind::work)
                 dispatcher_.release(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
             release_hold(it);
@@ -8681,9 +9015,7 @@ private:
                         expired.push_back(u.status);
                     }
             });
-            count([&](run_tally& t) {
-                for (auto from : expired) t.unit_moved(from, unit_status::expired);
-            });
+            counts_.units_expired(expired);
             db_.update_task_run(*run_, true);
         }
         wind_down();
@@ -8798,52 +9130,18 @@ private:
 
     // --- the dashboard's counts --------------------------------------------------------------------
 
-    /// Applies `f` to the counts, after the store committed what it counts.
-    template <class F>
-    void count(F&& f) {
-        std::lock_guard l{tally_mutex_};
-        std::forward<F>(f)(tally_);
-    }
-
-    /// An assignment joins its group (under `tally_mutex_`; its `group` is set).
-    void add_to_group(assignment_state const& as) {
-        auto& row = groups_[as.group];
-        row.key = as.group;
-        row.total += as.units.size();
-        row.done += as.completed;
-    }
-
-    /// Groups counted again from the assignments (O(assignments), in memory).
-    void regroup() {
-        std::map<std::string, key_progress> groups;
-        for (auto const& [id, as] : assignments_) {
-            auto& row = groups[as.group];
-            row.key = as.group;
-            row.total += as.units.size();
-            row.done += as.completed;
-        }
-        std::lock_guard l{tally_mutex_};
-        groups_ = std::move(groups);
-    }
-
     /// The full count: units, assignments and agents from the store, groups from the assignments.
     void recount_locked() {
         auto fresh = tally_run(db_, *run_);
         if (group_key_)
             for (auto& [id, as] : assignments_) as.group = group_key_(as.init);
-        regroup();
-        std::lock_guard l{tally_mutex_};
-        tally_ = std::move(fresh);
+        counts_.recount(std::move(fresh), assignments_ | std::views::values);
     }
 
     /// A resumed run's workers, as `workers()` shows them: who finished units of the run (and how many).
     void restore_worker_counts() {
-        std::unordered_map<worker_id, std::size_t> done;
-        for (auto const& u : db_.find_units({.task_run = *run_}))
-            if (complete(u.status) && u.worker) ++done[*u.worker];
-        for (auto const& [w, n] : done) {
+        for (auto w : counts_.restore_done(db_, *run_)) {
             auto& state = workers_[w];
-            state.done = n;
             if (state.name.empty()) state.name = db_.get_worker(w).name;
             worker_ids_.emplace(state.name, w);
         }
@@ -8860,10 +9158,9 @@ private:
     std::ranges::iterator_t<tasks_range> next_task_;
 
     mutable std::recursive_mutex mutex_;
-    /// Guards only the counts below, so `summary()` and `progress()` never wait for a store write.
-    mutable std::mutex tally_mutex_;
-    run_tally tally_;
-    std::map<std::string, key_progress> groups_;
+    /// The dashboard's counts, under a mutex of their own, so `summary()` and `progress()` never wait for
+    /// a store write.
+    detail::run_counts counts_;
     std::function<std::string(initialization_data const&)> group_key_;
     std::function<time_point()> clock_ = [] { return clock::now(); };
     std::size_t max_submission_bytes_ = 1 << 20;
@@ -10014,39 +10311,510 @@ live(Items&&, live_args, handler<Fs>...) -> live<Fs...>;
 /// with `init` keeps its unit.
 ///
 /// Threads: `threads` I/O threads run the sessions; handlers run on them (the pipeline serialises itself).
+///
+/// Its parts, in the order a packet meets them: `detail/http_listener.hpp` accepts the connection and takes
+/// its slot in the limits (`detail/http_limits.hpp`); `detail/http_session.hpp` reads the request, or hands
+/// the connection to `detail/ws_session.hpp`; `detail/http_router.hpp` answers what is not a packet; a
+/// packet joins the group commit of `detail/http_state.hpp`, whose one transaction runs the handler
+/// installed on `http_channel` (the pipeline, then the store). Settings: `http_args`; what a route sees and
+/// answers: `architect/http_route.hpp`; the counters and `/metrics`: `detail/http_metrics.hpp`.
 
 #include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+// ---- crowdline/architect/detail/http_listener.hpp
+/// `http_listener`: accepts connections, each on its own strand, takes each one's slot in the connection
+/// limits and starts its HTTP session (or its refusal).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+
+// ---- crowdline/architect/detail/http_session.hpp
+/// `basic_http_session`: one HTTP/1.1 connection — parse a request under the limits, route it (or hand a
+/// packet to the group commit, or the connection to a WebSocket), write the answer with the security
+/// headers, keep alive. `http_session` is the one on a TCP socket.
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
+
+// ---- crowdline/architect/detail/http_limits.hpp
+/// Limits per client address: the connection slots (`max_connections`, `max_connections_per_address`)
+/// and the auth-failure table that answers an address guessing tokens more and more slowly.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include <boost/asio/ip/address.hpp>
+
+// ---- crowdline/architect/detail/http_metrics.hpp
+/// What the server counts (`http_counters`: atomics any session updates without a lock) and the
+/// Prometheus text `/metrics` prints from them.
+
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace crowdline::architects::detail {
+
+/// Request latency buckets (seconds) of the `/metrics` histogram.
+inline constexpr std::array<double, 10> latency_buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5};
+
+/// Counters `/metrics` prints; atomics, so sessions on any thread update them without a lock.
+struct http_counters {
+    std::atomic<std::uint64_t> connections_open{0};
+    std::atomic<std::uint64_t> connections_total{0};
+    std::atomic<std::uint64_t> connections_refused{0};
+    std::atomic<std::uint64_t> websockets_open{0};
+    std::atomic<std::uint64_t> timeouts{0};
+    std::array<std::atomic<std::uint64_t>, 6> responses_by_class{};  ///< 1xx … 5xx (index 1..5)
+    std::array<std::atomic<std::uint64_t>, latency_buckets.size() + 1> packet_latency{};  ///< last: +Inf
+    std::atomic<std::uint64_t> packet_latency_sum_ns{0};
+    std::atomic<std::uint64_t> packets{0};
+    std::atomic<std::uint64_t> groups{0};  ///< groups of packets handled together (one commit each)
+    std::atomic<std::uint64_t> refused_per_address{0};  ///< refused at `max_connections_per_address`
+    std::atomic<std::uint64_t> exceptions{0};        ///< exceptions caught on I/O threads (connection closed)
+    std::atomic<std::uint64_t> ws_overflows{0};      ///< WebSockets closed at `max_queued_bytes`
+    std::atomic<std::uint64_t> ws_silent{0};         ///< WebSockets closed after `ws_silence_timeout_seconds`
+    std::atomic<std::uint64_t> auth_failures{0};     ///< 401/403 replies (bad or unknown tokens)
+
+    void observe(std::chrono::nanoseconds took) noexcept {
+        auto seconds = std::chrono::duration<double>(took).count();
+        std::size_t b = 0;
+        while (b < latency_buckets.size() && seconds > latency_buckets[b]) ++b;
+        packet_latency[b].fetch_add(1, std::memory_order_relaxed);
+        packet_latency_sum_ns.fetch_add(static_cast<std::uint64_t>(took.count()), std::memory_order_relaxed);
+        packets.fetch_add(1, std::memory_order_relaxed);
+    }
+    void response(unsigned status) noexcept {
+        auto c = status / 100;
+        if (c >= 1 && c <= 5) responses_by_class[c].fetch_add(1, std::memory_order_relaxed);
+    }
+};
+
+/// The server's own lines of `/metrics` (Prometheus text format); `addresses_slowed` comes from the
+/// auth-failure table (`auth_failure_table::addresses_slowed`).
+inline std::string metrics_text(http_counters const& c, std::size_t addresses_slowed) {
+    std::string out;
+    auto line = [&](std::string_view name, std::string_view help, std::string_view type, auto value) {
+        out += "# HELP " + std::string(name) + ' ' + std::string(help) + "\n# TYPE " + std::string(name) + ' ' +
+               std::string(type) + '\n' + std::string(name) + ' ' + std::to_string(value) + '\n';
+    };
+    line("crowdline_http_connections_open", "Connections open now.", "gauge", c.connections_open.load());
+    line("crowdline_http_connections_total", "Connections accepted.", "counter", c.connections_total.load());
+    line("crowdline_http_connections_refused_total", "Connections refused at the limit.", "counter",
+         c.connections_refused.load());
+    line("crowdline_http_connections_refused_per_address_total",
+         "Connections refused at the limit per client address.", "counter", c.refused_per_address.load());
+    line("crowdline_http_websockets_open", "WebSockets open now.", "gauge", c.websockets_open.load());
+    line("crowdline_http_timeouts_total", "Requests or sockets cut off by the idle timeout.", "counter",
+         c.timeouts.load());
+    line("crowdline_http_websocket_overflows_total", "WebSockets closed because their replies were not read.",
+         "counter", c.ws_overflows.load());
+    line("crowdline_http_websocket_silent_total", "WebSockets closed after the silence timeout.", "counter",
+         c.ws_silent.load());
+    line("crowdline_http_exceptions_total", "Exceptions caught on I/O threads (each closed its connection).",
+         "counter", c.exceptions.load());
+    line("crowdline_http_auth_failures_total", "Replies refusing a token (401 and 403).", "counter",
+         c.auth_failures.load());
+    line("crowdline_http_addresses_slowed", "Client addresses whose token refusals are delayed.", "gauge",
+         addresses_slowed);
+    out += "# HELP crowdline_http_responses_total HTTP responses by status class.\n"
+           "# TYPE crowdline_http_responses_total counter\n";
+    for (int k = 1; k <= 5; ++k)
+        out += "crowdline_http_responses_total{class=\"" + std::to_string(k) + "xx\"} " +
+               std::to_string(c.responses_by_class[static_cast<std::size_t>(k)].load()) + '\n';
+    out += "# HELP crowdline_request_duration_seconds Time to handle one packet (HTTP or WebSocket).\n"
+           "# TYPE crowdline_request_duration_seconds histogram\n";
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b <= latency_buckets.size(); ++b) {
+        cumulative += c.packet_latency[b].load();
+        std::string le = b < latency_buckets.size() ? nlohmann::json(latency_buckets[b]).dump() : "+Inf";
+        out += "crowdline_request_duration_seconds_bucket{le=\"" + le + "\"} " + std::to_string(cumulative) + '\n';
+    }
+    out += "crowdline_request_duration_seconds_sum " +
+           nlohmann::json(static_cast<double>(c.packet_latency_sum_ns.load()) / 1e9).dump() + '\n';
+    out += "crowdline_request_duration_seconds_count " + std::to_string(c.packets.load()) + '\n';
+    line("crowdline_packet_groups_total", "Groups of packets handled together, one store commit each.", "counter",
+         c.groups.load());
+    return out;
+}
+
+}  // namespace crowdline::architects::detail
+// ---- crowdline/architect/http_route.hpp
+/// What a route of an `http` architect sees and answers (`http_request`, `http_response`,
+/// `route_handler`), and the HTTP status a reply packet maps to (`status_for`).
+
 #include <functional>
-#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+// ---- crowdline/architect/detail/http_text.hpp
+/// The text of requests and of the headers every response carries: percent-decoding of query strings,
+/// the check that a host is plain, and the Content-Security-Policy built from it.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace crowdline::architects::detail {
+
+inline int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/// Percent-decoding ('+' is a space); a broken escape is kept as written.
+inline std::string percent_decode(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '+') {
+            out += ' ';
+        } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+            out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+/// Whether `host` is a host name, an IPv4 or a bracketed IPv6 address, with an optional port: nothing that
+/// could add a directive to a Content-Security-Policy.
+inline bool is_plain_host(std::string_view host) noexcept {
+    if (host.empty() || host.size() > 261) return false;
+    for (char c : host)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+              c == ':' || c == '[' || c == ']'))
+            return false;
+    return true;
+}
+
+/// The host (and port) the pages' WebSocket connects to: that of `public_url` when one is set (behind a
+/// proxy, the Host header the server sees may be the proxy's upstream), else the request's Host header.
+/// Empty when it is not a plain host (`is_plain_host`).
+inline std::string websocket_host(std::string_view public_url, std::string_view host_header) {
+    std::string_view host = host_header;
+    if (!public_url.empty()) {
+        host = public_url;
+        if (auto scheme = host.find("://"); scheme != std::string_view::npos) host.remove_prefix(scheme + 3);
+        host = host.substr(0, host.find_first_of("/?#"));
+    }
+    return is_plain_host(host) ? std::string(host) : std::string{};
+}
+
+/// The Content-Security-Policy of every response: the served files only, no inline script or style, no
+/// eval, connections to this origin and its WebSocket (`ws://` and `wss://` of `websocket_host`, since not
+/// every browser counts those as 'self'), images from here or `data:`, no framing, no `<base>`, forms
+/// posted here only.
+inline std::string content_security_policy(std::string_view websocket_host) {
+    std::string connect = "'self'";
+    if (is_plain_host(websocket_host)) {
+        connect += " ws://" + std::string(websocket_host);
+        connect += " wss://" + std::string(websocket_host);
+    }
+    return "default-src 'self'; script-src 'self'; style-src 'self'; connect-src " + connect +
+           "; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+}
+
+}  // namespace crowdline::architects::detail
+
+namespace crowdline::architects {
+
+/// A request as a route handler sees it.
+struct http_request {
+    std::string method;         ///< "GET", "POST", …
+    std::string path;           ///< the target before '?'
+    std::string query;          ///< the target after '?', undecoded
+    std::string body;
+    std::string authorization;  ///< the Authorization header, as sent
+
+    /// The value of `name` in the query string, percent-decoded; nullopt when absent.
+    [[nodiscard]] std::optional<std::string> query_param(std::string_view name) const;
+    /// The token of an `Authorization: Bearer <token>` header; empty when there is none.
+    [[nodiscard]] std::string bearer_token() const {
+        constexpr std::string_view scheme = "Bearer ";
+        if (authorization.size() <= scheme.size() || authorization.compare(0, scheme.size(), scheme) != 0) return {};
+        return authorization.substr(scheme.size());
+    }
+};
+
+/// What a route handler answers.
+struct http_response {
+    unsigned status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+
+    [[nodiscard]] static http_response json(unsigned status, nlohmann::json const& j) {
+        return {status, "application/json", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+    }
+    /// `{"error": {"reason", "message"}}` — the shape every refusal of the HTTP API has.
+    [[nodiscard]] static http_response error(unsigned status, std::string_view reason, std::string_view message) {
+        return json(status, {{"error", {{"reason", reason}, {"message", message}}}});
+    }
+};
+
+using route_handler = std::function<http_response(http_request const&)>;
+
+/// The HTTP status an error packet maps to (a non-error reply is 200).
+[[nodiscard]] inline unsigned status_for(packet const& reply) {
+    if (!reply.is_error()) return 200;
+    auto reason = reply.data.value("reason", std::string{});
+    if (reason == packet_errors::too_large) return 413;
+    if (reason == "forbidden" || reason == "revoked" || reason == "not_your_unit") return 403;
+    if (reason == "unknown_agent" || reason == packet_errors::not_found) return 404;
+    if (reason == packet_errors::conflict) return 409;
+    if (reason == packet_errors::unavailable || reason == packet_errors::no_handler) return 503;
+    if (reason == packet_errors::internal_error) return 500;
+    return 400;
+}
+
+inline std::optional<std::string> http_request::query_param(std::string_view name) const {
+    std::string_view q = query;
+    while (!q.empty()) {
+        auto amp = q.find('&');
+        auto pair = q.substr(0, amp);
+        auto eq = pair.find('=');
+        if (detail::percent_decode(pair.substr(0, eq)) == name)
+            return eq == std::string_view::npos ? std::string{} : detail::percent_decode(pair.substr(eq + 1));
+        if (amp == std::string_view::npos) break;
+        q.remove_prefix(amp + 1);
+    }
+    return std::nullopt;
+}
+
+}  // namespace crowdline::architects
+
+namespace crowdline::architects::detail {
+
+namespace asio = boost::asio;
+
+/// Bad-token replies an address gets at full speed; after them each refusal waits `auth_delay_step`,
+/// doubled on each further failure, up to `max_auth_delay`. A failure older than `auth_failure_memory` is forgotten.
+inline constexpr std::uint64_t free_auth_failures = 3;
+inline constexpr std::chrono::milliseconds auth_delay_step{50};
+inline constexpr std::chrono::milliseconds max_auth_delay{2000};
+inline constexpr std::chrono::minutes auth_failure_memory{15};
+/// Addresses whose failures are remembered; past it the one whose last failure is oldest is forgotten.
+inline constexpr std::size_t max_tracked_addresses = 4096;
+
+/// Whether a reply refuses a token (an unknown or wrong invite, agent or requester token): what guessing gets.
+[[nodiscard]] inline bool is_auth_failure(unsigned status) noexcept { return status == 401 || status == 403; }
+
+class connection_slot;
+
+/// Connections open now from each client address; the totals are in `http_counters`.
+class connection_limits {
+public:
+    connection_limits(std::size_t max_connections, std::size_t max_per_address, http_counters& counters) noexcept
+        : max_connections_(max_connections), max_per_address_(max_per_address), counters_(counters) {}
+
+    /// Takes a slot in `limits` for a new connection from `a`; `refusal` says why it is over a limit (empty
+    /// when not). The slot keeps `limits` (and what owns it) alive.
+    static connection_slot open(std::shared_ptr<connection_limits> limits, asio::ip::address const& a,
+                                std::optional<http_response>& refusal);
+    void close(asio::ip::address const& a) noexcept {
+        counters_.connections_open.fetch_sub(1);
+        std::lock_guard l{mutex_};
+        if (auto it = per_address_.find(a); it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+    }
+
+private:
+    std::size_t max_connections_;
+    std::size_t max_per_address_;
+    http_counters& counters_;
+    std::mutex mutex_;
+    std::map<asio::ip::address, std::size_t> per_address_;
+};
+
+/// One connection's place in the limits: counted in `connections_open` and in its address's count while it
+/// lives; moves from the HTTP session to the WebSocket it becomes.
+class connection_slot {
+public:
+    connection_slot() = default;
+    connection_slot(std::shared_ptr<connection_limits> limits, asio::ip::address a)
+        : limits_(std::move(limits)), address_(std::move(a)) {}
+    connection_slot(connection_slot&& o) noexcept : limits_(std::move(o.limits_)), address_(o.address_) {}
+    connection_slot& operator=(connection_slot&& o) noexcept {
+        if (this != &o) {
+            release();
+            limits_ = std::move(o.limits_);
+            address_ = o.address_;
+        }
+        return *this;
+    }
+    connection_slot(connection_slot const&) = delete;
+    connection_slot& operator=(connection_slot const&) = delete;
+    ~connection_slot() { release(); }
+    /// The client's address; unspecified for a connection that is not a socket (the fuzz harness).
+    [[nodiscard]] asio::ip::address const& address() const noexcept { return address_; }
+
+private:
+    void release() noexcept {
+        if (limits_) limits_->close(address_);
+        limits_.reset();
+    }
+    std::shared_ptr<connection_limits> limits_;
+    asio::ip::address address_;
+};
+
+inline connection_slot connection_limits::open(std::shared_ptr<connection_limits> limits, asio::ip::address const& a,
+                                               std::optional<http_response>& refusal) {
+    auto& self = *limits;
+    self.counters_.connections_total.fetch_add(1);
+    auto const open = self.counters_.connections_open.fetch_add(1) + 1;
+    std::size_t from_address = 0;
+    {
+        std::lock_guard l{self.mutex_};
+        from_address = ++self.per_address_[a];
+    }
+    connection_slot slot{std::move(limits), a};
+    if (open > self.max_connections_) {
+        self.counters_.connections_refused.fetch_add(1);
+        refusal = http_response::error(503, "too_many_connections", "the server is at its connection limit");
+    } else if (from_address > self.max_per_address_) {
+        self.counters_.connections_refused.fetch_add(1);
+        self.counters_.refused_per_address.fetch_add(1);
+        refusal = http_response::error(503, "too_many_connections",
+                                       "too many connections from " + a.to_string() + " (limit " +
+                                           std::to_string(self.max_per_address_) + ")");
+    }
+    return slot;
+}
+
+/// Token refusals per client address, and how long the next reply to it waits.
+class auth_failure_table {
+public:
+    explicit auth_failure_table(http_counters& counters) noexcept : counters_(counters) {}
+
+    /// How long a reply to `a` waits; `failed`: this reply refuses a token. Only refusals wait: the
+    /// guesser is slowed, while the other requests from its address (a NAT, the requester's dashboard on
+    /// the same machine as a page with a stale token) are not.
+    std::chrono::milliseconds reply_delay(asio::ip::address const& a, bool failed) {
+        if (!failed || a.is_unspecified()) return std::chrono::milliseconds{0};
+        counters_.auth_failures.fetch_add(1, std::memory_order_relaxed);
+        auto const now = std::chrono::steady_clock::now();
+        auto const key = a.to_string();
+        std::lock_guard l{auth_mutex_};
+        auto it = auth_.find(key);
+        if (it == auth_.end()) {
+            if (auth_.size() >= max_tracked_addresses) forget(auth_order_.begin()->second);
+            it = auth_.emplace(key, auth_entry{}).first;
+        }
+        auto& e = it->second;
+        if (now - e.last > auth_failure_memory) {
+            if (e.failures > free_auth_failures) slowed_.fetch_sub(1);
+            e.failures = 0;
+        }
+        if (++e.failures == free_auth_failures + 1) slowed_.fetch_add(1);
+        auth_order_.erase(e.order);
+        e.order = ++auth_sequence_;
+        auth_order_[e.order] = key;
+        e.last = now;
+        if (e.failures <= free_auth_failures) return std::chrono::milliseconds{0};
+        auto const doublings = std::min<std::uint64_t>(e.failures - free_auth_failures - 1, 16);
+        return std::min(max_auth_delay, auth_delay_step * (std::int64_t{1} << doublings));
+    }
+    /// Addresses whose replies are being slowed now.
+    [[nodiscard]] std::size_t addresses_slowed() const noexcept { return slowed_.load(std::memory_order_relaxed); }
+
+private:
+    struct auth_entry {
+        std::uint64_t failures = 0;
+        std::uint64_t order = 0;  ///< key in `auth_order_`
+        std::chrono::steady_clock::time_point last{};
+    };
+    void forget(std::string const& key) {
+        auto it = auth_.find(key);
+        if (it == auth_.end()) return;
+        if (it->second.failures > free_auth_failures) slowed_.fetch_sub(1);
+        auth_order_.erase(it->second.order);
+        auth_.erase(it);
+    }
+    std::mutex auth_mutex_;
+    std::unordered_map<std::string, auth_entry> auth_;
+    std::map<std::uint64_t, std::string> auth_order_;  ///< oldest failure first: what is evicted
+    std::uint64_t auth_sequence_ = 0;
+    std::atomic<std::size_t> slowed_{0};
+    http_counters& counters_;
+};
+
+}  // namespace crowdline::architects::detail
+// ---- crowdline/architect/detail/http_router.hpp
+/// Which answer a request gets: the packet endpoints (answered through the group commit by the session),
+/// and for the rest the embedded pages, `/healthz`, `/metrics` and the application's routes.
+
+#include <algorithm>
+#include <array>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
-#include <thread>
-#include <type_traits>
-#include <unordered_map>
 #include <utility>
-#include <vector>
-
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
-#include <boost/hana/adapt_struct.hpp>
-#include <nlohmann/json.hpp>
 
 // ---- crowdline/architect/detail/http_assets.hpp
 /// Generated by tools/embed_assets from assets/ — do not edit by hand.
@@ -11303,6 +12071,43 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
 // clang-format on
 
 }  // namespace crowdline::architects::detail
+// ---- crowdline/architect/detail/http_state.hpp
+/// What every session shares with the server (`http_state`): settings, routes, counters and limits, which
+/// WebSocket holds which agent, and the group commit — the packets that arrive together are handled as
+/// one store transaction, and none is answered before it commits.
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/error.hpp>
+#include <nlohmann/json.hpp>
+
+// ---- crowdline/architect/http_args.hpp
+/// `architects::http_args`: the settings of an `http` architect, their descriptions and their checks.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <boost/hana/adapt_struct.hpp>
+
 
 namespace crowdline::architects {
 
@@ -11366,171 +12171,31 @@ struct http_args {
     }
 };
 
-/// A request as a route handler sees it.
-struct http_request {
-    std::string method;         ///< "GET", "POST", …
-    std::string path;           ///< the target before '?'
-    std::string query;          ///< the target after '?', undecoded
-    std::string body;
-    std::string authorization;  ///< the Authorization header, as sent
+}  // namespace crowdline::architects
 
-    /// The value of `name` in the query string, percent-decoded; nullopt when absent.
-    [[nodiscard]] std::optional<std::string> query_param(std::string_view name) const;
-    /// The token of an `Authorization: Bearer <token>` header; empty when there is none.
-    [[nodiscard]] std::string bearer_token() const {
-        constexpr std::string_view scheme = "Bearer ";
-        if (authorization.size() <= scheme.size() || authorization.compare(0, scheme.size(), scheme) != 0) return {};
-        return authorization.substr(scheme.size());
-    }
-};
+BOOST_HANA_ADAPT_STRUCT(crowdline::architects::http_args, host, port, public_url, threads, max_body_bytes,
+                        max_header_bytes, max_json_depth, max_connections, idle_timeout_seconds,
+                        disconnect_grace_seconds, max_connections_per_address, max_queued_bytes,
+                        ws_silence_timeout_seconds, metrics_token);
+// ---- crowdline/architect/http_channel.hpp
+/// `architects::http_channel`: how the pipeline talks to an `http` architect — its handlers for requests,
+/// disconnects and groups of requests, and its pushes to a page.
 
-/// What a route handler answers.
-struct http_response {
-    unsigned status = 200;
-    std::string content_type = "application/json";
-    std::string body;
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
 
-    [[nodiscard]] static http_response json(unsigned status, nlohmann::json const& j) {
-        return {status, "application/json", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
-    }
-    /// `{"error": {"reason", "message"}}` — the shape every refusal of the HTTP API has.
-    [[nodiscard]] static http_response error(unsigned status, std::string_view reason, std::string_view message) {
-        return json(status, {{"error", {{"reason", reason}, {"message", message}}}});
-    }
-};
 
-using route_handler = std::function<http_response(http_request const&)>;
+namespace crowdline::architects {
 
-/// The HTTP status an error packet maps to (a non-error reply is 200).
-[[nodiscard]] inline unsigned status_for(packet const& reply) {
-    if (!reply.is_error()) return 200;
-    auto reason = reply.data.value("reason", std::string{});
-    if (reason == packet_errors::too_large) return 413;
-    if (reason == "forbidden" || reason == "revoked" || reason == "not_your_unit") return 403;
-    if (reason == "unknown_agent" || reason == packet_errors::not_found) return 404;
-    if (reason == packet_errors::conflict) return 409;
-    if (reason == packet_errors::unavailable || reason == packet_errors::no_handler) return 503;
-    if (reason == packet_errors::internal_error) return 500;
-    return 400;
-}
+class http;
 
 namespace detail {
-
-inline int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/// Percent-decoding ('+' is a space); a broken escape is kept as written.
-inline std::string percent_decode(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '+') {
-            out += ' ';
-        } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-            out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-            i += 2;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
-
-/// Whether `host` is a host name, an IPv4 or a bracketed IPv6 address, with an optional port: nothing that
-/// could add a directive to a Content-Security-Policy.
-inline bool is_plain_host(std::string_view host) noexcept {
-    if (host.empty() || host.size() > 261) return false;
-    for (char c : host)
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-              c == ':' || c == '[' || c == ']'))
-            return false;
-    return true;
-}
-
-/// The host (and port) the pages' WebSocket connects to: that of `public_url` when one is set (behind a
-/// proxy, the Host header the server sees may be the proxy's upstream), else the request's Host header.
-/// Empty when it is not a plain host (`is_plain_host`).
-inline std::string websocket_host(std::string_view public_url, std::string_view host_header) {
-    std::string_view host = host_header;
-    if (!public_url.empty()) {
-        host = public_url;
-        if (auto scheme = host.find("://"); scheme != std::string_view::npos) host.remove_prefix(scheme + 3);
-        host = host.substr(0, host.find_first_of("/?#"));
-    }
-    return is_plain_host(host) ? std::string(host) : std::string{};
-}
-
-/// The Content-Security-Policy of every response: the served files only, no inline script or style, no
-/// eval, connections to this origin and its WebSocket (`ws://` and `wss://` of `websocket_host`, since not
-/// every browser counts those as 'self'), images from here or `data:`, no framing, no `<base>`, forms
-/// posted here only.
-inline std::string content_security_policy(std::string_view websocket_host) {
-    std::string connect = "'self'";
-    if (is_plain_host(websocket_host)) {
-        connect += " ws://" + std::string(websocket_host);
-        connect += " wss://" + std::string(websocket_host);
-    }
-    return "default-src 'self'; script-src 'self'; style-src 'self'; connect-src " + connect +
-           "; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-}
-
-/// Request latency buckets (seconds) of the `/metrics` histogram.
-inline constexpr std::array<double, 10> latency_buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5};
-
-/// Counters `/metrics` prints; atomics, so sessions on any thread update them without a lock.
-struct http_counters {
-    std::atomic<std::uint64_t> connections_open{0};
-    std::atomic<std::uint64_t> connections_total{0};
-    std::atomic<std::uint64_t> connections_refused{0};
-    std::atomic<std::uint64_t> websockets_open{0};
-    std::atomic<std::uint64_t> timeouts{0};
-    std::array<std::atomic<std::uint64_t>, 6> responses_by_class{};  ///< 1xx … 5xx (index 1..5)
-    std::array<std::atomic<std::uint64_t>, latency_buckets.size() + 1> packet_latency{};  ///< last: +Inf
-    std::atomic<std::uint64_t> packet_latency_sum_ns{0};
-    std::atomic<std::uint64_t> packets{0};
-    std::atomic<std::uint64_t> groups{0};  ///< groups of packets handled together (one commit each)
-    std::atomic<std::uint64_t> refused_per_address{0};  ///< refused at `max_connections_per_address`
-    std::atomic<std::uint64_t> exceptions{0};        ///< exceptions caught on I/O threads (connection closed)
-    std::atomic<std::uint64_t> ws_overflows{0};      ///< WebSockets closed at `max_queued_bytes`
-    std::atomic<std::uint64_t> ws_silent{0};         ///< WebSockets closed after `ws_silence_timeout_seconds`
-    std::atomic<std::uint64_t> auth_failures{0};     ///< 401/403 replies (bad or unknown tokens)
-
-    void observe(std::chrono::nanoseconds took) noexcept {
-        auto seconds = std::chrono::duration<double>(took).count();
-        std::size_t b = 0;
-        while (b < latency_buckets.size() && seconds > latency_buckets[b]) ++b;
-        packet_latency[b].fetch_add(1, std::memory_order_relaxed);
-        packet_latency_sum_ns.fetch_add(static_cast<std::uint64_t>(took.count()), std::memory_order_relaxed);
-        packets.fetch_add(1, std::memory_order_relaxed);
-    }
-    void response(unsigned status) noexcept {
-        auto c = status / 100;
-        if (c >= 1 && c <= 5) responses_by_class[c].fetch_add(1, std::memory_order_relaxed);
-    }
-};
-
 class http_state;
 struct http_harness;
-
 }  // namespace detail
-
-inline std::optional<std::string> http_request::query_param(std::string_view name) const {
-    std::string_view q = query;
-    while (!q.empty()) {
-        auto amp = q.find('&');
-        auto pair = q.substr(0, amp);
-        auto eq = pair.find('=');
-        if (detail::percent_decode(pair.substr(0, eq)) == name)
-            return eq == std::string_view::npos ? std::string{} : detail::percent_decode(pair.substr(eq + 1));
-        if (amp == std::string_view::npos) break;
-        q.remove_prefix(amp + 1);
-    }
-    return std::nullopt;
-}
 
 /// The channel of an `http` architect: pushes go to the WebSocket that holds the agent; requests from any
 /// endpoint reach the one `on_message` handler; a closed WebSocket's agents reach `on_disconnect` after
@@ -11545,6 +12210,7 @@ public:
     http_channel& operator=(http_channel const&) = delete;
 
     /// Queues `p` on the WebSocket of the agent's page; false when it has none open, or the server is down.
+    /// Defined in `architect/http.hpp`, once the WebSocket session it pushes to is known.
     bool send(agent_id agent, packet const& p);
     void on_message(message_handler handler) {
         std::lock_guard l{mutex_};
@@ -11614,62 +12280,14 @@ private:
     std::weak_ptr<detail::http_state> state_;
 };
 
-namespace detail {
+}  // namespace crowdline::architects
 
-namespace beast = boost::beast;
+namespace crowdline::architects::detail {
+
 namespace asio = boost::asio;
-namespace bhttp = boost::beast::http;
-namespace websocket = boost::beast::websocket;
-using tcp = boost::asio::ip::tcp;
+namespace beast = boost::beast;
 
 class ws_session;
-class http_state;
-
-/// Longest chunk extension accepted: the server uses none, so they only cost memory and time.
-inline constexpr std::size_t max_chunk_extension_bytes = 256;
-/// Room in the read buffer past the header limit, for a chunk-size line or what follows the last chunk;
-/// never past `http_args::max_header_limit`, so no trailer field can be longer than Beast holds.
-inline constexpr std::size_t read_buffer_slack = 1024;
-/// How long a connection over a limit has to send `GET /healthz` before it is closed.
-inline constexpr std::chrono::seconds refused_read_deadline{2};
-/// Bad-token replies an address gets at full speed; after them each refusal waits `auth_delay_step`,
-/// doubled on each further failure, up to `max_auth_delay`. A failure older than `auth_failure_memory` is forgotten.
-inline constexpr std::uint64_t free_auth_failures = 3;
-inline constexpr std::chrono::milliseconds auth_delay_step{50};
-inline constexpr std::chrono::milliseconds max_auth_delay{2000};
-inline constexpr std::chrono::minutes auth_failure_memory{15};
-/// Addresses whose failures are remembered; past it the one whose last failure is oldest is forgotten.
-inline constexpr std::size_t max_tracked_addresses = 4096;
-
-/// Whether a reply refuses a token (an unknown or wrong invite, agent or requester token): what guessing gets.
-[[nodiscard]] inline bool is_auth_failure(unsigned status) noexcept { return status == 401 || status == 403; }
-
-/// One connection's place in the limits: counted in `connections_open` and in its address's count while it
-/// lives; moves from the HTTP session to the WebSocket it becomes.
-class connection_slot {
-public:
-    connection_slot() = default;
-    connection_slot(std::shared_ptr<http_state> st, asio::ip::address a) : state_(std::move(st)), address_(std::move(a)) {}
-    connection_slot(connection_slot&& o) noexcept : state_(std::move(o.state_)), address_(o.address_) {}
-    connection_slot& operator=(connection_slot&& o) noexcept {
-        if (this != &o) {
-            release();
-            state_ = std::move(o.state_);
-            address_ = o.address_;
-        }
-        return *this;
-    }
-    connection_slot(connection_slot const&) = delete;
-    connection_slot& operator=(connection_slot const&) = delete;
-    ~connection_slot() { release(); }
-    /// The client's address; unspecified for a connection that is not a socket (the fuzz harness).
-    [[nodiscard]] asio::ip::address const& address() const noexcept { return address_; }
-
-private:
-    void release() noexcept;
-    std::shared_ptr<http_state> state_;
-    asio::ip::address address_;
-};
 
 /// What every session shares with the server: settings, routes, counters, and which WebSocket holds
 /// which agent. Held by shared_ptr, so a session outliving `http::shutdown` touches nothing freed.
@@ -11706,66 +12324,14 @@ public:
     /// A WebSocket closed: after the grace period, each agent it still holds is a disconnect.
     void closed(std::uint64_t session, std::vector<agent_id> agents);
 
-    // --- connection slots ------------------------------------------------------------------------------
+    // --- limits ----------------------------------------------------------------------------------------
+    connection_limits connections{args.max_connections, args.max_connections_per_address, counters};
+    auth_failure_table auth_failures{counters};
     /// Takes a slot for a new connection from `a`; `refusal` says why it is over a limit (empty when not).
     connection_slot open_connection(asio::ip::address const& a, std::optional<http_response>& refusal) {
-        counters.connections_total.fetch_add(1);
-        auto const open = counters.connections_open.fetch_add(1) + 1;
-        std::size_t from_address = 0;
-        {
-            std::lock_guard l{slots_mutex_};
-            from_address = ++per_address_[a];
-        }
-        connection_slot slot{shared_from_this(), a};
-        if (open > args.max_connections) {
-            counters.connections_refused.fetch_add(1);
-            refusal = http_response::error(503, "too_many_connections", "the server is at its connection limit");
-        } else if (from_address > args.max_connections_per_address) {
-            counters.connections_refused.fetch_add(1);
-            counters.refused_per_address.fetch_add(1);
-            refusal = http_response::error(503, "too_many_connections",
-                                           "too many connections from " + a.to_string() + " (limit " +
-                                               std::to_string(args.max_connections_per_address) + ")");
-        }
-        return slot;
+        return connection_limits::open(std::shared_ptr<connection_limits>(shared_from_this(), &connections), a,
+                                       refusal);
     }
-    void close_connection(asio::ip::address const& a) noexcept {
-        counters.connections_open.fetch_sub(1);
-        std::lock_guard l{slots_mutex_};
-        if (auto it = per_address_.find(a); it != per_address_.end() && --it->second == 0) per_address_.erase(it);
-    }
-
-    // --- guessing ----------------------------------------------------------------------------------------
-    /// How long a reply to `a` waits; `failed`: this reply refuses a token. Only refusals wait: the
-    /// guesser is slowed, while the other requests from its address (a NAT, the requester's dashboard on
-    /// the same machine as a page with a stale token) are not.
-    std::chrono::milliseconds reply_delay(asio::ip::address const& a, bool failed) {
-        if (!failed || a.is_unspecified()) return std::chrono::milliseconds{0};
-        counters.auth_failures.fetch_add(1, std::memory_order_relaxed);
-        auto const now = std::chrono::steady_clock::now();
-        auto const key = a.to_string();
-        std::lock_guard l{auth_mutex_};
-        auto it = auth_.find(key);
-        if (it == auth_.end()) {
-            if (auth_.size() >= max_tracked_addresses) forget(auth_order_.begin()->second);
-            it = auth_.emplace(key, auth_entry{}).first;
-        }
-        auto& e = it->second;
-        if (now - e.last > auth_failure_memory) {
-            if (e.failures > free_auth_failures) slowed_.fetch_sub(1);
-            e.failures = 0;
-        }
-        if (++e.failures == free_auth_failures + 1) slowed_.fetch_add(1);
-        auth_order_.erase(e.order);
-        e.order = ++auth_sequence_;
-        auth_order_[e.order] = key;
-        e.last = now;
-        if (e.failures <= free_auth_failures) return std::chrono::milliseconds{0};
-        auto const doublings = std::min<std::uint64_t>(e.failures - free_auth_failures - 1, 16);
-        return std::min(max_auth_delay, auth_delay_step * (std::int64_t{1} << doublings));
-    }
-    /// Addresses whose replies are being slowed now.
-    [[nodiscard]] std::size_t addresses_slowed() const noexcept { return slowed_.load(std::memory_order_relaxed); }
 
     // --- group commit ----------------------------------------------------------------------------------
     /// A packet waiting for its group; `done` gets the reply and the request's id (it posts to its session).
@@ -11787,33 +12353,7 @@ private:
     bool flush_posted_ = false;
     std::mutex bind_mutex_;
     std::unordered_map<agent_id, std::pair<std::uint64_t, std::weak_ptr<ws_session>>> bound_;
-
-    std::mutex slots_mutex_;
-    std::map<asio::ip::address, std::size_t> per_address_;
-
-    struct auth_entry {
-        std::uint64_t failures = 0;
-        std::uint64_t order = 0;  ///< key in `auth_order_`
-        std::chrono::steady_clock::time_point last{};
-    };
-    void forget(std::string const& key) {
-        auto it = auth_.find(key);
-        if (it == auth_.end()) return;
-        if (it->second.failures > free_auth_failures) slowed_.fetch_sub(1);
-        auth_order_.erase(it->second.order);
-        auth_.erase(it);
-    }
-    std::mutex auth_mutex_;
-    std::unordered_map<std::string, auth_entry> auth_;
-    std::map<std::uint64_t, std::string> auth_order_;  ///< oldest failure first: what is evicted
-    std::uint64_t auth_sequence_ = 0;
-    std::atomic<std::size_t> slowed_{0};
 };
-
-inline void connection_slot::release() noexcept {
-    if (state_) state_->close_connection(address_);
-    state_.reset();
-}
 
 /// A reply packet as text, with the request's id when it had one.
 inline std::string reply_text(packet const& reply, nlohmann::json const* id) {
@@ -11885,6 +12425,147 @@ inline void http_state::flush() {
     }
 }
 
+inline void http_state::closed(std::uint64_t session, std::vector<agent_id> agents) {
+    if (agents.empty() || !io) return;
+    auto timer = std::make_shared<asio::steady_timer>(*io, std::chrono::seconds(args.disconnect_grace_seconds));
+    timer->async_wait([self = shared_from_this(), timer, session, agents = std::move(agents)](beast::error_code ec) {
+        if (ec || self->stopping.load()) return;
+        std::vector<agent_id> gone;
+        {
+            std::lock_guard l{self->bind_mutex_};
+            for (auto a : agents)
+                if (auto it = self->bound_.find(a); it != self->bound_.end() && it->second.first == session) {
+                    self->bound_.erase(it);  // no reload picked it up on another socket
+                    gone.push_back(a);
+                }
+        }
+        std::shared_ptr<http_channel::disconnect_handler const> handler;
+        {
+            std::lock_guard l{self->channel.mutex_};
+            handler = self->channel.disconnect_;
+        }
+        if (!handler) return;
+        for (auto a : gone) {
+            try {
+                (*handler)(a);
+            } catch (...) {  // a failing handler must not take the I/O thread down
+            }
+        }
+    });
+}
+
+/// Runs a session's handler body; an exception closes that one connection (`close`) and is counted: no
+/// input ends the process.
+template <class Body, class Close>
+void run_guarded(http_counters& counters, Body&& body, Close&& close) {
+    try {
+        body();
+    } catch (...) {
+        counters.exceptions.fetch_add(1);
+        close();
+    }
+}
+
+}  // namespace crowdline::architects::detail
+
+namespace crowdline::architects::detail {
+
+/// POST /api/packet (type from the body) or /api/<type>: the packet endpoints, answered by the channel.
+inline std::optional<std::optional<std::string_view>> packet_endpoint(http_request const& r) {
+    if (r.method != "POST" || !r.path.starts_with("/api/")) return std::nullopt;
+    std::string_view rest = std::string_view(r.path).substr(5);
+    if (rest == "packet") return std::optional<std::string_view>{};
+    static constexpr std::array<std::string_view, 7> types{"register", "init",        "submit",           "heartbeat",
+                                                           "release",  "live_update", "submit_onboarding"};
+    for (auto t : types)
+        if (rest == t) return std::optional<std::string_view>{t};
+    return std::nullopt;
+}
+
+/// `/metrics`: the server's counters, then what the application adds (`http::set_metrics_source`).
+inline http_response metrics(http_state& st) {
+    auto out = metrics_text(st.counters, st.auth_failures.addresses_slowed());
+    std::function<std::string()> more;
+    {
+        std::lock_guard l{st.routes_mutex};
+        more = st.metrics_source;
+    }
+    if (more) out += more();
+    return {200, "text/plain; version=0.0.4; charset=utf-8", std::move(out)};
+}
+
+/// HEAD is answered as GET is, without the body (`respond`), on every route.
+inline http_response route(http_state& st, http_request const& r) {
+    bool const get = r.method == "GET" || r.method == "HEAD";
+    if (get) {
+        if (r.path == "/healthz")
+            return st.channel.is_alive() ? http_response::json(200, {{"status", "ok"}})
+                                         : http_response::error(503, "unavailable", "not deployed");
+        if (r.path == "/metrics") {
+            auto const& token = st.args.metrics_token;
+            if (!token.empty() && !crowdline::same_token(r.bearer_token(), token))
+                return http_response::error(401, "unauthorized",
+                                            "/metrics needs Authorization: Bearer <server.metrics_token>");
+            return metrics(st);
+        }
+        std::string_view asset = r.path;
+        if (asset == "/") asset = "/worker.html";
+        else if (asset == "/review") asset = "/review.html";
+        for (auto const& a : http_assets)
+            if (a.path == asset) return {200, std::string(a.content_type), std::string(a.body)};
+    }
+    std::shared_ptr<route_handler const> handler;
+    bool path_known = false;  ///< another method is served there: 405, not 404
+    {
+        std::lock_guard l{st.routes_mutex};
+        auto it = st.routes.find({r.method, r.path});
+        if (it == st.routes.end() && r.method == "HEAD") it = st.routes.find({"GET", r.path});
+        if (it != st.routes.end()) handler = it->second;
+        else path_known = std::ranges::any_of(st.routes, [&](auto const& route) { return route.first.second == r.path; });
+    }
+    if (handler) {
+        try {
+            return (*handler)(r);
+        } catch (...) {
+            auto e = crowdline::detail::error_reply_for_current_exception();
+            return http_response::error(status_for(e), e.data.value("reason", ""), e.data.value("message", ""));
+        }
+    }
+    if (path_known) return http_response::error(405, "method_not_allowed", r.method + " is not allowed on " + r.path);
+    return http_response::error(404, "not_found", "no such page or endpoint");
+}
+
+}  // namespace crowdline::architects::detail
+// ---- crowdline/architect/detail/ws_session.hpp
+/// `ws_session`: one WebSocket — the packets a page sends, in order through the group commit, the
+/// replies back, and the server's pushes to the agents the socket holds.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline::architects::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = boost::beast::websocket;
+using tcp = boost::asio::ip::tcp;
+
+
 /// A WebSocket: reads packets, replies in order, and carries the server's pushes, all on one strand.
 /// Messages are read frame by frame against `max_body_bytes`, so one over it gets the `too_large` packet
 /// before the close. What waits to be sent is capped (`max_queued_bytes`); past a quarter of it, reading
@@ -11926,12 +12607,7 @@ private:
     /// Runs a handler's body; an exception closes this socket only (and is counted).
     template <class Body>
     void guarded(Body&& body) {
-        try {
-            body();
-        } catch (...) {
-            state_->counters.exceptions.fetch_add(1);
-            drop();
-        }
+        run_guarded(state_->counters, body, [this] { drop(); });
     }
     /// Closes the socket at once: pending operations end, and with them the session (a normal disconnect).
     void drop() {
@@ -12010,7 +12686,7 @@ private:
     /// The reply to the last packet read: sent, and only then is the next one read (replies stay in order).
     /// A refused token from an address that keeps sending bad ones waits first.
     void answered(packet const& reply, nlohmann::json const& id) {
-        auto const delay = state_->reply_delay(slot_.address(), is_auth_failure(status_for(reply)));
+        auto const delay = state_->auth_failures.reply_delay(slot_.address(), is_auth_failure(status_for(reply)));
         if (delay.count() > 0) {
             auto timer = std::make_shared<asio::steady_timer>(ws_.get_executor(), delay);
             timer->async_wait([self = shared_from_this(), timer, reply, id](beast::error_code) {
@@ -12085,34 +12761,23 @@ private:
     bool dropped_ = false;
 };
 
-inline void http_state::closed(std::uint64_t session, std::vector<agent_id> agents) {
-    if (agents.empty() || !io) return;
-    auto timer = std::make_shared<asio::steady_timer>(*io, std::chrono::seconds(args.disconnect_grace_seconds));
-    timer->async_wait([self = shared_from_this(), timer, session, agents = std::move(agents)](beast::error_code ec) {
-        if (ec || self->stopping.load()) return;
-        std::vector<agent_id> gone;
-        {
-            std::lock_guard l{self->bind_mutex_};
-            for (auto a : agents)
-                if (auto it = self->bound_.find(a); it != self->bound_.end() && it->second.first == session) {
-                    self->bound_.erase(it);  // no reload picked it up on another socket
-                    gone.push_back(a);
-                }
-        }
-        std::shared_ptr<http_channel::disconnect_handler const> handler;
-        {
-            std::lock_guard l{self->channel.mutex_};
-            handler = self->channel.disconnect_;
-        }
-        if (!handler) return;
-        for (auto a : gone) {
-            try {
-                (*handler)(a);
-            } catch (...) {  // a failing handler must not take the I/O thread down
-            }
-        }
-    });
-}
+}  // namespace crowdline::architects::detail
+
+namespace crowdline::architects::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
+using tcp = boost::asio::ip::tcp;
+
+/// Longest chunk extension accepted: the server uses none, so they only cost memory and time.
+inline constexpr std::size_t max_chunk_extension_bytes = 256;
+/// Room in the read buffer past the header limit, for a chunk-size line or what follows the last chunk;
+/// never past `http_args::max_header_limit`, so no trailer field can be longer than Beast holds.
+inline constexpr std::size_t read_buffer_slack = 1024;
+/// How long a connection over a limit has to send `GET /healthz` before it is closed.
+inline constexpr std::chrono::seconds refused_read_deadline{2};
 
 /// Sets a deadline on a socket stream; other streams (the fuzz harness's in-memory one) have none.
 inline void set_deadline(beast::tcp_stream& s, std::chrono::steady_clock::duration d) { s.expires_after(d); }
@@ -12151,12 +12816,7 @@ private:
     /// Runs a handler's body; an exception closes this connection only (and is counted).
     template <class Body>
     void guarded(Body&& body) {
-        try {
-            body();
-        } catch (...) {
-            state_->counters.exceptions.fetch_add(1);
-            beast::get_lowest_layer(stream_).close();
-        }
+        run_guarded(state_->counters, body, [this] { beast::get_lowest_layer(stream_).close(); });
     }
 
     void read() {
@@ -12212,7 +12872,7 @@ private:
         head_ = req.method() == bhttp::verb::head;
         if (refusal_) {
             bool const health = (req.method() == bhttp::verb::get || head_) && req.target() == "/healthz";
-            return respond(health ? route(http_request{std::string(req.method_string()), "/healthz", {}, {}, {}})
+            return respond(health ? route(*state_, http_request{std::string(req.method_string()), "/healthz", {}, {}, {}})
                                   : *refusal_,
                            false, req.version());
         }
@@ -12254,118 +12914,12 @@ private:
                              }});
             return;
         }
-        respond(route(r), keep_alive, version);
-    }
-
-    /// POST /api/packet (type from the body) or /api/<type>: the packet endpoints, answered by the channel.
-    static std::optional<std::optional<std::string_view>> packet_endpoint(http_request const& r) {
-        if (r.method != "POST" || !r.path.starts_with("/api/")) return std::nullopt;
-        std::string_view rest = std::string_view(r.path).substr(5);
-        if (rest == "packet") return std::optional<std::string_view>{};
-        static constexpr std::array<std::string_view, 7> types{"register", "init",        "submit",           "heartbeat",
-                                                               "release",  "live_update", "submit_onboarding"};
-        for (auto t : types)
-            if (rest == t) return std::optional<std::string_view>{t};
-        return std::nullopt;
-    }
-
-    /// HEAD is answered as GET is, without the body (`respond`), on every route.
-    http_response route(http_request const& r) {
-        bool const get = r.method == "GET" || r.method == "HEAD";
-        if (get) {
-            if (r.path == "/healthz")
-                return state_->channel.is_alive() ? http_response::json(200, {{"status", "ok"}})
-                                                  : http_response::error(503, "unavailable", "not deployed");
-            if (r.path == "/metrics") {
-                auto const& token = state_->args.metrics_token;
-                if (!token.empty() && !crowdline::same_token(r.bearer_token(), token))
-                    return http_response::error(401, "unauthorized",
-                                                "/metrics needs Authorization: Bearer <server.metrics_token>");
-                return metrics();
-            }
-            std::string_view asset = r.path;
-            if (asset == "/") asset = "/worker.html";
-            else if (asset == "/review") asset = "/review.html";
-            for (auto const& a : http_assets)
-                if (a.path == asset) return {200, std::string(a.content_type), std::string(a.body)};
-        }
-        std::shared_ptr<route_handler const> handler;
-        bool path_known = false;  ///< another method is served there: 405, not 404
-        {
-            std::lock_guard l{state_->routes_mutex};
-            auto it = state_->routes.find({r.method, r.path});
-            if (it == state_->routes.end() && r.method == "HEAD") it = state_->routes.find({"GET", r.path});
-            if (it != state_->routes.end()) handler = it->second;
-            else path_known = std::ranges::any_of(state_->routes, [&](auto const& route) { return route.first.second == r.path; });
-        }
-        if (handler) {
-            try {
-                return (*handler)(r);
-            } catch (...) {
-                auto e = crowdline::detail::error_reply_for_current_exception();
-                return http_response::error(status_for(e), e.data.value("reason", ""), e.data.value("message", ""));
-            }
-        }
-        if (path_known) return http_response::error(405, "method_not_allowed", r.method + " is not allowed on " + r.path);
-        return http_response::error(404, "not_found", "no such page or endpoint");
-    }
-
-    http_response metrics() {
-        auto& c = state_->counters;
-        std::string out;
-        auto line = [&](std::string_view name, std::string_view help, std::string_view type, auto value) {
-            out += "# HELP " + std::string(name) + ' ' + std::string(help) + "\n# TYPE " + std::string(name) + ' ' +
-                   std::string(type) + '\n' + std::string(name) + ' ' + std::to_string(value) + '\n';
-        };
-        line("crowdline_http_connections_open", "Connections open now.", "gauge", c.connections_open.load());
-        line("crowdline_http_connections_total", "Connections accepted.", "counter", c.connections_total.load());
-        line("crowdline_http_connections_refused_total", "Connections refused at the limit.", "counter",
-             c.connections_refused.load());
-        line("crowdline_http_connections_refused_per_address_total",
-             "Connections refused at the limit per client address.", "counter", c.refused_per_address.load());
-        line("crowdline_http_websockets_open", "WebSockets open now.", "gauge", c.websockets_open.load());
-        line("crowdline_http_timeouts_total", "Requests or sockets cut off by the idle timeout.", "counter",
-             c.timeouts.load());
-        line("crowdline_http_websocket_overflows_total", "WebSockets closed because their replies were not read.",
-             "counter", c.ws_overflows.load());
-        line("crowdline_http_websocket_silent_total", "WebSockets closed after the silence timeout.", "counter",
-             c.ws_silent.load());
-        line("crowdline_http_exceptions_total", "Exceptions caught on I/O threads (each closed its connection).",
-             "counter", c.exceptions.load());
-        line("crowdline_http_auth_failures_total", "Replies refusing a token (401 and 403).", "counter",
-             c.auth_failures.load());
-        line("crowdline_http_addresses_slowed", "Client addresses whose token refusals are delayed.", "gauge",
-             state_->addresses_slowed());
-        out += "# HELP crowdline_http_responses_total HTTP responses by status class.\n"
-               "# TYPE crowdline_http_responses_total counter\n";
-        for (int k = 1; k <= 5; ++k)
-            out += "crowdline_http_responses_total{class=\"" + std::to_string(k) + "xx\"} " +
-                   std::to_string(c.responses_by_class[static_cast<std::size_t>(k)].load()) + '\n';
-        out += "# HELP crowdline_request_duration_seconds Time to handle one packet (HTTP or WebSocket).\n"
-               "# TYPE crowdline_request_duration_seconds histogram\n";
-        std::uint64_t cumulative = 0;
-        for (std::size_t b = 0; b <= latency_buckets.size(); ++b) {
-            cumulative += c.packet_latency[b].load();
-            std::string le = b < latency_buckets.size() ? nlohmann::json(latency_buckets[b]).dump() : "+Inf";
-            out += "crowdline_request_duration_seconds_bucket{le=\"" + le + "\"} " + std::to_string(cumulative) + '\n';
-        }
-        out += "crowdline_request_duration_seconds_sum " +
-               nlohmann::json(static_cast<double>(c.packet_latency_sum_ns.load()) / 1e9).dump() + '\n';
-        out += "crowdline_request_duration_seconds_count " + std::to_string(c.packets.load()) + '\n';
-        line("crowdline_packet_groups_total", "Groups of packets handled together, one store commit each.", "counter",
-             c.groups.load());
-        std::function<std::string()> more;
-        {
-            std::lock_guard l{state_->routes_mutex};
-            more = state_->metrics_source;
-        }
-        if (more) out += more();
-        return {200, "text/plain; version=0.0.4; charset=utf-8", std::move(out)};
+        respond(route(*state_, r), keep_alive, version);
     }
 
     /// Sends `r`; a refused token from an address that keeps sending bad ones waits first (`reply_delay`).
     void respond(http_response r, bool keep_alive, unsigned version) {
-        auto const delay = state_->reply_delay(slot_.address(), is_auth_failure(r.status));
+        auto const delay = state_->auth_failures.reply_delay(slot_.address(), is_auth_failure(r.status));
         if (delay.count() > 0) {
             set_deadline(stream_, delay + std::chrono::seconds(state_->args.idle_timeout_seconds));
             auto timer = std::make_shared<asio::steady_timer>(stream_.get_executor(), delay);
@@ -12424,6 +12978,14 @@ private:
 
 using http_session = basic_http_session<beast::tcp_stream>;
 
+}  // namespace crowdline::architects::detail
+
+namespace crowdline::architects::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = boost::asio::ip::tcp;
+
 /// Accepts connections, each on its own strand, and enforces the connection limits.
 class http_listener : public std::enable_shared_from_this<http_listener> {
 public:
@@ -12478,8 +13040,11 @@ private:
     std::uint64_t next_id_ = 0;
 };
 
-}  // namespace detail
+}  // namespace crowdline::architects::detail
 
+namespace crowdline::architects {
+
+/// Here, where the WebSocket session it pushes to is complete.
 inline bool http_channel::send(agent_id agent, packet const& p) {
     if (!alive_.load()) return false;
     auto st = state_.lock();
@@ -12644,11 +13209,6 @@ static_assert(channel<http_channel>, "architects::http_channel must model crowdl
 static_assert(architect<http>, "architects::http must model crowdline::architect");
 
 }  // namespace crowdline::architects
-
-BOOST_HANA_ADAPT_STRUCT(crowdline::architects::http_args, host, port, public_url, threads, max_body_bytes,
-                        max_header_bytes, max_json_depth, max_connections, idle_timeout_seconds,
-                        disconnect_grace_seconds, max_connections_per_address, max_queued_bytes,
-                        ws_silence_timeout_seconds, metrics_token);
 // ---- crowdline/ops/review_routes.hpp
 /// The requester's side of a served campaign: the review API and live dashboard behind the review page,
 /// JSONL export, and the campaign's Prometheus metrics, added to an `architects::http` server for one
@@ -12699,14 +13259,13 @@ struct review_routes_options {
 
 namespace detail {
 
-/// The group of an item: `field` of its first unit's data, else of its shared data; "" when absent.
+/// The group named by `field` in one object of item data: its text (a non-string as JSON); "" when absent.
 inline std::string group_of(nlohmann::json const& data, std::string const& field) {
     if (field.empty() || !data.is_object()) return {};
     auto it = data.find(field);
     if (it == data.end()) return {};
     return it->is_string() ? it->template get<std::string>() : it->dump();
 }
-
 
 /// The review status filter of the units list.
 inline std::optional<unit_status> review_status(std::string const& s) {
@@ -12728,8 +13287,10 @@ inline nlohmann::json parse_body(architects::http_request const& r) {
 template <class Id>
 Id id_field(nlohmann::json const& body, char const* name) {
     auto it = body.find(name);
+    // JSON reads every integer without a minus sign as unsigned, 0 included.
+    auto const positive = [](std::uint64_t v) { return v > 0 && v <= std::uint64_t{INT64_MAX}; };
     bool const fits = it != body.end() && it->is_number_integer() &&
-                      (it->is_number_unsigned() ? it->template get<std::uint64_t>() <= std::uint64_t{INT64_MAX}
+                      (it->is_number_unsigned() ? positive(it->template get<std::uint64_t>())
                                                 : it->template get<std::int64_t>() > 0);
     if (!fits)
         throw invalid_argument(std::string(name) + ": expected a positive integer id, got " +
@@ -12932,10 +13493,10 @@ void add_review_routes(architects::http& server, Pipeline& run, review_routes_op
     }
 
     // The dashboard's progress per group is counted as units are made and done, not recomputed per request.
-    run.set_group_key([opts](initialization_data const& init) { return item_group(init, opts->group_by); });
+    auto key_of = [opts](initialization_data const& init) { return item_group(init, opts->group_by); };
+    run.set_group_key(key_of);
 
-    server.route("GET", "/api/review/dashboard", guarded([&run, opts](architects::http_request const&) {
-        auto key_of = [opts](initialization_data const& init) { return item_group(init, opts->group_by); };
+    server.route("GET", "/api/review/dashboard", guarded([&run, key_of](architects::http_request const&) {
         nlohmann::json progress = nlohmann::json::array();
         for (auto const& p : run.progress()) progress.push_back({{"key", p.key}, {"done", p.done}, {"total", p.total}});
         nlohmann::json workers = nlohmann::json::array();

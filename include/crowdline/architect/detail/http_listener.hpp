@@ -1,0 +1,82 @@
+#pragma once
+/// `http_listener`: accepts connections, each on its own strand, takes each one's slot in the connection
+/// limits and starts its HTTP session (or its refusal).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+
+#include <crowdline/architect/detail/http_session.hpp>
+#include <crowdline/architect/detail/http_state.hpp>
+#include <crowdline/architect/http_route.hpp>
+#include <crowdline/errors.hpp>
+
+namespace crowdline::architects::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = boost::asio::ip::tcp;
+
+/// Accepts connections, each on its own strand, and enforces the connection limits.
+class http_listener : public std::enable_shared_from_this<http_listener> {
+public:
+    http_listener(std::shared_ptr<http_state> st, asio::io_context& io, tcp::endpoint at)
+        : state_(std::move(st)), io_(io), acceptor_(asio::make_strand(io)) {
+        beast::error_code ec;
+        acceptor_.open(at.protocol(), ec);
+        if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+        if (!ec) acceptor_.bind(at, ec);
+        if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+        if (ec)
+            throw error("architects::http: cannot listen on " + at.address().to_string() + ":" +
+                        std::to_string(at.port()) + " (" + ec.message() + ")");
+    }
+    [[nodiscard]] std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+    void start() { accept(); }
+    void stop() {
+        asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+            beast::error_code ec;
+            self->acceptor_.close(ec);
+        });
+    }
+
+private:
+    void accept() {
+        acceptor_.async_accept(asio::make_strand(io_), beast::bind_front_handler(&http_listener::on_accept, shared_from_this()));
+    }
+    void on_accept(beast::error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || state_->stopping.load()) return;
+        if (!ec) {
+            try {
+                beast::error_code peer_ec;
+                auto const peer = socket.remote_endpoint(peer_ec);
+                if (!peer_ec) {
+                    std::optional<http_response> refusal;
+                    auto slot = state_->open_connection(peer.address(), refusal);
+                    auto session = std::make_shared<http_session>(state_, beast::tcp_stream(std::move(socket)), ++next_id_,
+                                                                  std::move(slot));
+                    if (refusal) session->refuse(std::move(*refusal));
+                    else session->start();
+                }
+            } catch (...) {  // e.g. out of memory: that connection is lost, the server goes on
+                state_->counters.exceptions.fetch_add(1);
+            }
+        }
+        accept();
+    }
+
+    std::shared_ptr<http_state> state_;
+    asio::io_context& io_;
+    tcp::acceptor acceptor_;
+    std::uint64_t next_id_ = 0;
+};
+
+}  // namespace crowdline::architects::detail
