@@ -100,7 +100,7 @@
 #include <crowdline/store/sqlite.hpp>
 
 #include "../common/measure.hpp"
-#include "../../examples/crowdline/campaign.hpp"
+#include "../../apps/crowdline/campaign.hpp"
 
 extern char** environ;
 

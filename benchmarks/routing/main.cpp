@@ -17,6 +17,7 @@
 // Usage: routing_benchmark [--smoke] [--repeat R]
 
 #include <crowdline/routing/dispatcher.hpp>
+#include <crowdline/routing/routers.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -221,26 +222,19 @@ baseline_figures run_baseline(const workload& wl, std::size_t max_calls, double 
     std::vector<session> sessions(w);
     std::vector<std::uint32_t> unit_item;
     std::vector<std::uint8_t> unit_done;
-    // route: two readers of the item's language per item, by a stable hash (as the dispatcher does)
-    std::vector<std::vector<std::uint32_t>> readers(languages);
+    // route: two readers of the item's language per item, chosen by the dispatcher's own router
+    std::vector<std::vector<routing::candidate>> readers(languages);
     for (std::uint32_t s = 0; s < w; ++s)
         for (int l = 0; l < languages; ++l)
-            if (reads(wl.workers[s], static_cast<std::uint8_t>(l))) readers[l].push_back(s);
+            if (reads(wl.workers[s], static_cast<std::uint8_t>(l)))
+                readers[l].push_back({worker_id{static_cast<std::int64_t>(s + 1)}, 0});
+    const routing::average_per_task router{2};
+    std::vector<worker_id> chosen;
     for (std::uint32_t k = 0; k < n_items; ++k) {
-        const auto& cand = readers[wl.items[k].lang];
-        std::uint32_t best[2] = {~0U, ~0U};
-        std::uint64_t score[2] = {0, 0};
-        for (const auto s : cand) {
-            const std::uint64_t h = routing::detail::rendezvous_score(k + 1, s + 1);
-            if (best[0] == ~0U || h > score[0]) {
-                best[1] = best[0], score[1] = score[0];
-                best[0] = s, score[0] = h;
-            } else if (best[1] == ~0U || h > score[1]) {
-                best[1] = s, score[1] = h;
-            }
-        }
-        for (const auto s : best) {
-            if (s == ~0U) continue;
+        chosen.clear();
+        router.route(item_key{k + 1}, wl.items[k], readers[wl.items[k].lang], chosen);
+        for (const auto id : chosen) {
+            const auto s = static_cast<std::size_t>(id.value() - 1);
             sessions[s].open.emplace_back(k, static_cast<std::uint32_t>(unit_item.size()));
             unit_item.push_back(k);
             unit_done.push_back(0);

@@ -1,5 +1,5 @@
 #pragma once
-// What the three loader targets share: `crowdline serve`'s loaders (examples/crowdline/campaign.hpp), and
+// What the three loader targets share: `crowdline serve`'s loaders (apps/crowdline/campaign.hpp), and
 // the rule they are held to: bad input is refused only with a `crowdline::error` (config_error) whose
 // message names the file; anything else (another exception, a crash, a sanitizer report) is a finding.
 
@@ -8,7 +8,7 @@
 
 #include <crowdline/errors.hpp>
 
-#include "../../examples/crowdline/campaign.hpp"
+#include "../../apps/crowdline/campaign.hpp"
 #include "fuzz_common.hpp"
 
 namespace fuzz {

@@ -56,7 +56,7 @@
 #include <crowdline/routing/routers.hpp>
 #include <crowdline/store/memory.hpp>
 
-#include "../../examples/crowdline/campaign.hpp"
+#include "../../apps/crowdline/campaign.hpp"
 #include "fuzz_common.hpp"
 
 namespace {

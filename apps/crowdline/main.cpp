@@ -7,6 +7,7 @@
 //   crowdline review [--db crowdline.db] [--run N] [approve|reject|soft_reject <agent_id> [note]]
 //   crowdline export [--db crowdline.db] [--run N] [--format jsonl] [--out FILE]
 //
+// Every flag is a key of `program_args` (command_line.hpp): `--db F`, `--db=F` and `db=F` are the same.
 // Without --tasks/--workers, `serve` runs the built-in demo: multilingual texts to label by sentiment and
 // four annotators who read different languages. Invite links and the review link are printed; they are
 // kept next to the database (<db>.secrets.json), so a restart resumes the run with the same links. A
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -30,6 +32,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -39,6 +42,7 @@
 #include <crowdline/crowdline.hpp>
 
 #include "campaign.hpp"
+#include "command_line.hpp"
 
 using namespace crowdline;
 using json = nlohmann::json;
@@ -48,7 +52,8 @@ namespace {
 
 // ---- settings ------------------------------------------------------------------------------------------
 
-struct serve_config {
+/// Everything the command line sets, for every command: each key is also a flag (`--db F`, `--new-run`).
+struct program_args {
     std::string db = "crowdline.db";
     std::string tasks{};        ///< JSON lines, one task per line; empty: the demo
     std::string workers{};      ///< JSON list of {name, <profile_key>: [...]}; empty: the demo's
@@ -57,30 +62,44 @@ struct serve_config {
     std::string profile_key = "languages";
     double overlap = 2;         ///< annotations per task (fractional: average)
     std::size_t status_every_seconds = 10;
+    bool new_run = false;       ///< start a new run even though the last one is complete
+    std::optional<std::int64_t> run{};  ///< the task run status, review and export look at; none: every run
+    std::string format = "jsonl";
+    std::string out{};          ///< export's file; empty: standard output
     task_run_args task{};
     architects::http_args server{};
     stores::sqlite_options store{};  ///< the SQLite file's settings (`store.page_size=4096`, …)
 
-    static constexpr std::array<config::description, 8> descriptions{{
+    static constexpr std::array<config::description, 12> descriptions{{
         {"db", "SQLite file holding the campaign"},
-        {"tasks", "tasks, one JSON object per line (empty: the built-in demo)"},
-        {"workers", "annotators: a JSON list of {\"name\", \"languages\": [...]} (empty: the demo's four)"},
-        {"form", "the form, as static_form JSON {\"fields\": [...]} (empty: a sentiment choice over {{text}})"},
-        {"route_by", "task field that decides who may take it (empty: anyone)"},
-        {"profile_key", "worker field listing the values of route_by they may take"},
-        {"overlap", "annotations per task (2.5: two or three, three on half of them)"},
-        {"status_every_seconds", "how often serve prints progress"},
+        {"tasks", "serve: tasks, one JSON object per line (empty: the built-in demo)"},
+        {"workers", "serve: annotators, a JSON list of {\"name\", \"languages\": [...]} (empty: the demo's four)"},
+        {"form", "serve: the form, as static_form JSON {\"fields\": [...]} (empty: a sentiment choice over {{text}})"},
+        {"route_by", "serve: task field that decides who may take it (empty: anyone)"},
+        {"profile_key", "serve: worker field listing the values of route_by they may take"},
+        {"overlap", "serve: annotations per task (2.5: two or three, three on half of them)"},
+        {"status_every_seconds", "serve: how often it prints progress"},
+        {"new_run", "serve: start a new run of the tasks even though the last one is complete"},
+        {"run", "status, review, export: the task run (null: every run; review: the latest)"},
+        {"format", "export: the output format (jsonl)"},
+        {"out", "export: the file to write (empty: standard output)"},
     }};
     void validate() const {
         if (db.empty()) throw config_error("db: must not be empty");
         if (!(overlap >= 1 && overlap <= 20)) throw config_error("overlap: must be between 1 and 20");
+        if (run && *run < 1)
+            throw config_error("run: expected a task run id (a positive number; `crowdline status` lists them), got " +
+                               std::to_string(*run));
     }
 };
 
+/// Flags spelled other than their keys.
+constexpr std::array<flag_alias, 2> flag_aliases{{{"host", "server.host"}, {"port", "server.port"}}};
+
 }  // namespace
 
-BOOST_HANA_ADAPT_STRUCT(serve_config, db, tasks, workers, form, route_by, profile_key, overlap, status_every_seconds,
-                        task, server, store);
+BOOST_HANA_ADAPT_STRUCT(program_args, db, tasks, workers, form, route_by, profile_key, overlap, status_every_seconds,
+                        new_run, run, format, out, task, server, store);
 
 namespace {
 
@@ -251,11 +270,6 @@ void print_progress(Run& run) {
               << " in hand, " << workers << " workers present, " << counts.steals << " steals\n";
 }
 
-/// What `serve` was asked for beyond the settings.
-struct serve_flags {
-    bool new_run = false;  ///< start a new run even though the last one is complete
-};
-
 /// The run `serve` shows again instead of starting one: the task's latest run when it is complete (and
 /// none is open). With `--new-run`, none — and an open run is refused, since it would only be resumed.
 std::optional<task_run_id> completed_run_to_show(stores::sqlite& db, std::string const& task_name, bool new_run) {
@@ -273,7 +287,7 @@ std::optional<task_run_id> completed_run_to_show(stores::sqlite& db, std::string
     return done->id;
 }
 
-int serve(serve_config cfg, serve_flags flags) {
+int serve(program_args cfg) {
     crowdline_serve::route_by = cfg.route_by;
     bool const demo = cfg.tasks.empty();
     // Everything is read and checked before anything is written.
@@ -325,7 +339,7 @@ int serve(serve_config cfg, serve_flags flags) {
     server.prepare();
     server_lock lock{cfg.db};  // a second server on this file is refused here, before it writes anything
     stores::sqlite db{cfg.db, cfg.store};
-    auto const show_completed = completed_run_to_show(db, cfg.task.task_name, flags.new_run);
+    auto const show_completed = completed_run_to_show(db, cfg.task.task_name, cfg.new_run);
     keep_links();
     auto dispatcher = make_routing(cfg.overlap, std::chrono::seconds(cfg.task.assignment_duration_in_seconds));
     pipeline run{std::move(form), kept_serving{server}, crowd, std::move(dispatcher), db, cfg.task};
@@ -420,9 +434,9 @@ stores::sqlite open_existing(std::string const& path) {
     return stores::sqlite{path};
 }
 
-int status(serve_config const& cfg, std::optional<std::int64_t> pick) {
+int status(program_args const& cfg) {
     auto db = open_existing(cfg.db);
-    auto runs = chosen_runs(db, cfg.db, pick);
+    auto runs = chosen_runs(db, cfg.db, cfg.run);
     if (runs.empty()) {
         std::cout << cfg.db << ": no task run yet\n";
         return 0;
@@ -439,9 +453,9 @@ int status(serve_config const& cfg, std::optional<std::int64_t> pick) {
     return 0;
 }
 
-int review_cmd(serve_config const& cfg, std::vector<std::string> const& rest, std::optional<std::int64_t> pick) {
+int review_cmd(program_args const& cfg, std::vector<std::string> const& rest) {
     auto db = open_existing(cfg.db);
-    auto runs = chosen_runs(db, cfg.db, pick);
+    auto runs = chosen_runs(db, cfg.db, cfg.run);
     if (runs.empty()) throw config_error(cfg.db + ": no task run to review");
     auto const run = runs.back().first.id;  // without --run: the latest
     providers::in_house crowd;  // decisions are recorded in the store; the in-house crowd pays nobody
@@ -476,11 +490,11 @@ int review_cmd(serve_config const& cfg, std::vector<std::string> const& rest, st
 
 /// Results of every run (or the one `--run` picks), one JSON line each, each carrying its `task_run_id`
 /// and `task_name` so runs stay apart in one file.
-int export_cmd(serve_config const& cfg, std::string const& format, std::string const& out_path,
-               std::optional<std::int64_t> pick) {
-    if (format != "jsonl") throw config_error("--format: only jsonl is supported, got \"" + format + "\"");
+int export_cmd(program_args const& cfg) {
+    if (cfg.format != "jsonl") throw config_error("--format: only jsonl is supported, got \"" + cfg.format + "\"");
+    auto const& out_path = cfg.out;
     auto db = open_existing(cfg.db);
-    auto runs = chosen_runs(db, cfg.db, pick);
+    auto runs = chosen_runs(db, cfg.db, cfg.run);
     if (runs.empty()) throw config_error(cfg.db + ": no task run to export");
     std::ofstream file;
     if (!out_path.empty()) {
@@ -504,6 +518,13 @@ int export_cmd(serve_config const& cfg, std::string const& format, std::string c
     return 0;
 }
 
+/// The settings before the command line's.
+program_args default_args() {
+    program_args cfg;
+    cfg.task = default_task_args();
+    return cfg;
+}
+
 void usage(std::ostream& out) {
     out << "usage: crowdline serve  [--tasks F.jsonl] [--workers F.json] [--form F.json] [--db F] [--host H] [--port N] "
            "[--new-run] [key=value …]\n"
@@ -511,65 +532,39 @@ void usage(std::ostream& out) {
            "       crowdline review [--db F] [--run N] [approve|reject|soft_reject <agent_id> [note]]\n"
            "       crowdline export [--db F] [--run N] [--format jsonl] [--out F]\n\n"
            "A completed run stays completed: serve shows its review page again; --new-run starts a new run.\n"
-           "status and export cover every run in the file unless --run picks one.\n\nkeys:\n"
-        << config::help(serve_config{});
+           "status and export cover every run in the file unless --run picks one.\n\n"
+        << command_line_help(default_args(), flag_aliases);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
-    if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    auto const flags_end = std::ranges::find(args, "--");
+    bool const help = std::any_of(args.begin(), flags_end, [](auto const& a) { return a == "--help" || a == "-h"; });
+    if (args.empty() || help) {
         usage(args.empty() ? std::cerr : std::cout);
         return args.empty() ? 2 : 0;
     }
-    auto command = args[0];
-    try {
-        serve_config cfg;
-        cfg.task = default_task_args();
-        std::string format = "jsonl", out_path;
-        std::vector<std::string> rest;
-        serve_flags flags;
-        std::optional<std::int64_t> pick_run;
-        for (std::size_t i = 1; i < args.size(); ++i) {
-            auto const& a = args[i];
-            auto value = [&]() -> std::string {
-                if (i + 1 >= args.size()) throw config_error(a + ": needs a value");
-                return args[++i];
-            };
-            if (a == "--db") cfg.db = value();
-            else if (a == "--tasks") cfg.tasks = value();
-            else if (a == "--workers") cfg.workers = value();
-            else if (a == "--form") cfg.form = value();
-            else if (a == "--host") cfg.server.host = value();
-            else if (a == "--port") config::apply_override(cfg, "server.port=" + value());
-            else if (a == "--format") format = value();
-            else if (a == "--out") out_path = value();
-            else if (a == "--new-run") flags.new_run = true;
-            else if (a == "--run") {
-                auto const v = value();
-                std::int64_t n = 0;
-                auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-                if (ec != std::errc{} || end != v.data() + v.size() || n < 1)
-                    throw config_error("--run: expected a task run id (a positive number; `crowdline status` lists them), got \"" +
-                                       v + "\"");
-                pick_run = n;
-            }
-            else if (a == "--help" || a == "-h") return usage(std::cout), 0;
-            else if (a.find('=') != std::string::npos && !a.starts_with("-")) config::apply_override(cfg, a);
-            else if (a.starts_with("--")) throw config_error(a + ": unknown option (see crowdline --help)");
-            else rest.push_back(a);
-        }
-        if (cfg.task.task_name.empty())
-            cfg.task.task_name = cfg.tasks.empty() ? "crowdline-demo" : std::filesystem::path(cfg.tasks).stem().string();
-        config::validate(cfg);
-        if (command == "serve") return serve(std::move(cfg), flags);
-        if (command == "status") return status(cfg, pick_run);
-        if (command == "review") return review_cmd(cfg, rest, pick_run);
-        if (command == "export") return export_cmd(cfg, format, out_path, pick_run);
+    auto const& command = args[0];
+    if (command != "serve" && command != "status" && command != "review" && command != "export") {
         std::cerr << "crowdline: unknown command \"" << command << "\"\n";
         usage(std::cerr);
         return 2;
+    }
+    try {
+        auto cfg = default_args();
+        auto const rest =
+            bind_command_line(cfg, std::span(args).subspan(1), {.aliases = flag_aliases, .help_command = "crowdline --help"});
+        if (cfg.task.task_name.empty())
+            cfg.task.task_name = cfg.tasks.empty() ? "crowdline-demo" : std::filesystem::path(cfg.tasks).stem().string();
+        config::validate(cfg);
+        if (command != "review" && !rest.empty())
+            throw config_error(command + ": unexpected argument \"" + rest.front() + "\" (see crowdline --help)");
+        if (command == "serve") return serve(std::move(cfg));
+        if (command == "status") return status(cfg);
+        if (command == "review") return review_cmd(cfg, rest);
+        return export_cmd(cfg);
     } catch (std::exception const& e) {
         std::cerr << "crowdline: " << e.what() << "\n";
         return 1;
