@@ -29,7 +29,11 @@
 #include <crowdline/ops/data_browser.hpp>
 #include <crowdline/ops/qualifications.hpp>
 #include <crowdline/ops/dashboard.hpp>
+#include <crowdline/ops/task_launcher.hpp>
+#include <crowdline/ops/protocol.hpp>
+#include <crowdline/ops/worker_pool.hpp>
 #include <crowdline/ops/pipeline.hpp>
+#include <crowdline/ops/operator.hpp>
 #include <crowdline/blueprint/blueprint.hpp>
 #include <crowdline/blueprint/static_form.hpp>
 #include <crowdline/blueprint/mock.hpp>

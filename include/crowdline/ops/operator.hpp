@@ -1,0 +1,246 @@
+#pragma once
+/// `crowdline::operator_`: Mephisto's Operator. It owns the architect's handlers and runs one or more task
+/// runs at once over one architect and one store. The run types are a compile-time set
+/// (`make_operator<run_a, run_b>(architect, store)`): runs of different blueprint / dispatcher types live
+/// side by side, several runs of one type too, and a packet reaches its run through a switch over that
+/// set — no virtual call, no `std::function` between the operator and a run.
+///
+/// Each packet names its run in `data.run` (the task name, or the task run id); with a single run it may
+/// say nothing. A run's pages, invite links and units are its own: a packet is only ever handled by the
+/// run it names, which knows nothing of another run's agents, so a worker of run A can never see, claim
+/// or submit a unit of run B. Every run has its own lock (the pipeline's): two runs' packets are handled
+/// at the same time. The store must be safe to call from several threads (`stores::memory`,
+/// `stores::sqlite` are).
+///
+/// Not yet: group commit across runs (packets are handled one transaction each under an operator; a
+/// single `pipeline::launch()` keeps its group commit), and handler types known to the architect at
+/// compile time (the channel still takes `std::function` handlers).
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <crowdline/architect/architect.hpp>
+#include <crowdline/errors.hpp>
+#include <crowdline/model/ids.hpp>
+#include <crowdline/model/time.hpp>
+#include <crowdline/ops/pipeline.hpp>
+#include <crowdline/store/store.hpp>
+
+namespace crowdline {
+
+/// A task run as the operator lists it.
+struct run_entry {
+    task_run_id id;
+    std::string name;  ///< its task's name: what packets name
+    bool active = false;
+    bool complete = false;
+};
+
+/// What a run type must offer the operator (a `crowdline::pipeline` does).
+template <class R>
+concept operator_run = requires(R& r, R const& cr, std::string url, packet const& p, agent_id a, time_point now) {
+    { r.start(url) } -> std::same_as<task_run_id>;
+    { r.handle(p) } -> std::same_as<packet>;
+    r.disconnect(a);
+    r.tick(now);
+    r.shutdown();
+    { cr.task_name() } -> std::convertible_to<std::string const&>;
+    { cr.is_active() } -> std::same_as<bool>;
+    { cr.is_complete() } -> std::same_as<bool>;
+};
+
+template <class Architect, class Store, class... Runs>
+class operator_ {
+    static_assert(sizeof...(Runs) > 0, "crowdline::make_operator: name the run types it serves, e.g. "
+                                       "make_operator<decltype(run_a), decltype(run_b)>(architect, store)");
+    static_assert((operator_run<Runs> && ...), "crowdline::operator_: every run type must be a crowdline::pipeline "
+                                               "(start, handle, disconnect, tick, shutdown, task_name)");
+    static_assert(assert_architect<Architect>());
+    static_assert(assert_store<Store>());
+
+public:
+    operator_(Architect& architect, Store& store) : architect_(architect), store_(store) {}
+    operator_(operator_ const&) = delete;
+    operator_& operator=(operator_ const&) = delete;
+    ~operator_() { detach(); }
+
+    /// Adds a run and starts it (creating or resuming its task run in the store). The first launch brings
+    /// the architect up and takes its handlers. A second run of the same task name is refused
+    /// (`config_error`): packets name runs by task name.
+    template <class Run>
+    task_run_id launch(Run& run) {
+        constexpr std::size_t type = index_of<Run>();
+        static_assert(type < sizeof...(Runs), "crowdline::operator_::launch: the run's type is not one of the "
+                                              "operator's run types (list it in make_operator<...>)");
+        if constexpr (requires { run.store_ref(); })
+            if (static_cast<void const*>(&run.store_ref()) != static_cast<void const*>(&store_))
+                throw config_error("operator: run \"" + run.task_name() + "\" keeps its data in another store");
+        std::unique_lock l{table_mutex_};
+        for (auto const& e : entries_)
+            if (e.name == run.task_name())
+                throw config_error("operator: two runs of task \"" + run.task_name() + "\" (task names name runs)");
+        if (!url_) {
+            architect_.prepare();
+            url_ = architect_.deploy();
+            attach();
+        }
+        auto const id = run.start(*url_);
+        auto& slots = std::get<type>(runs_);
+        slots.push_back(&run);
+        entries_.push_back(entry{id, run.task_name(), type, slots.size() - 1});
+        return id;
+    }
+
+    /// One packet from a page: to the run it names (`data.run`), whose reply it is.
+    packet handle(packet const& p) {
+        std::shared_lock l{table_mutex_};
+        auto const found = route(p);
+        if (auto const* err = std::get_if<packet>(&found)) return *err;
+        auto const& e = entries_[std::get<std::size_t>(found)];
+        packet reply;
+        visit(e, [&](auto& run) { reply = run.handle(p); });
+        return reply;
+    }
+
+    /// A page went away: the run that holds its agent returns the unit (the others hold none of it).
+    void disconnect(agent_id a) {
+        std::shared_lock l{table_mutex_};
+        for (auto const& e : entries_) visit(e, [&](auto& run) { run.disconnect(a); });
+    }
+
+    /// Periodic work of every run at one time.
+    void tick(time_point now) {
+        std::shared_lock l{table_mutex_};
+        for (auto const& e : entries_) visit(e, [&](auto& run) { run.tick(now); });
+    }
+    void tick() { tick(clock::now()); }
+
+    /// Stops one run (its leased units go back); the others keep serving.
+    void shutdown(task_run_id id) {
+        std::shared_lock l{table_mutex_};
+        for (auto const& e : entries_)
+            if (e.id == id) return visit(e, [](auto& run) { run.shutdown(); });
+        throw entry_does_not_exist("operator: no task run " + std::to_string(id.value()));
+    }
+
+    /// Stops every run and the architect.
+    void shutdown() {
+        {
+            std::shared_lock l{table_mutex_};
+            for (auto const& e : entries_) visit(e, [](auto& run) { run.shutdown(); });
+        }
+        detach();
+        if (url_) architect_.shutdown();
+        url_.reset();
+    }
+
+    /// The runs, in the order they were launched.
+    [[nodiscard]] std::vector<run_entry> runs() const {
+        std::shared_lock l{table_mutex_};
+        std::vector<run_entry> out;
+        out.reserve(entries_.size());
+        for (auto const& e : entries_)
+            visit(e, [&](auto const& run) { out.push_back(run_entry{e.id, e.name, run.is_active(), run.is_complete()}); });
+        return out;
+    }
+
+    /// Calls `f(run)` with the run `id` as its own type (a review page, a dashboard): `f` is instantiated
+    /// for each run type.
+    template <class F>
+    void with_run(task_run_id id, F&& f) {
+        std::shared_lock l{table_mutex_};
+        for (auto const& e : entries_)
+            if (e.id == id) return visit(e, f);
+        throw entry_does_not_exist("operator: no task run " + std::to_string(id.value()));
+    }
+
+    [[nodiscard]] std::optional<std::string> const& url() const noexcept { return url_; }
+
+private:
+    struct entry {
+        task_run_id id;
+        std::string name;
+        std::size_t type;   ///< position of the run's type in Runs...
+        std::size_t index;  ///< position in that type's list
+    };
+
+    template <class Run>
+    static constexpr std::size_t index_of() {
+        constexpr bool same[] = {std::is_same_v<Run, Runs>...};
+        for (std::size_t i = 0; i < sizeof...(Runs); ++i)
+            if (same[i]) return i;
+        return sizeof...(Runs);
+    }
+
+    /// `f(run)` with the entry's run as its own type: a switch over the compile-time set.
+    template <class F>
+    void visit(entry const& e, F&& f) const {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (void)((e.type == I ? (f(*std::get<I>(runs_)[e.index]), true) : false) || ...);
+        }(std::index_sequence_for<Runs...>{});
+    }
+
+    /// The entry a packet names: `data.run` as a task name or a task run id; nothing with one run only.
+    std::variant<std::size_t, packet> route(packet const& p) const {
+        nlohmann::json const* named = nullptr;
+        if (p.data.is_object())
+            if (auto it = p.data.find("run"); it != p.data.end() && !it->is_null()) named = &*it;
+        if (!named) {
+            if (entries_.size() == 1) return std::size_t{0};
+            if (entries_.empty()) return packet::error("unavailable", "no task run is being served");
+            return packet::error("bad_request", "packet \"" + p.type + "\" names no run (data.run: a task name)");
+        }
+        for (std::size_t i = 0; i < entries_.size(); ++i) {
+            bool const match = named->is_string() ? named->get_ref<std::string const&>() == entries_[i].name
+                               : named->is_number_integer() ? named->get<std::int64_t>() == entries_[i].id.value()
+                                                            : false;
+            if (match) return i;
+        }
+        if (!named->is_string() && !named->is_number_integer())
+            return packet::error("bad_request", "data.run must be a task name or a task run id");
+        return packet::error("not_found", "no run " + named->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                                              " is served here");
+    }
+
+    void attach() {
+        auto& ch = architect_.channel();
+        ch.on_message([this](packet const& p) { return handle(p); });
+        ch.on_disconnect([this](agent_id a) { disconnect(a); });
+    }
+    /// The channel forgets this operator's handlers (it may outlive it).
+    void detach() noexcept {
+        if (!url_) return;
+        try {
+            auto& ch = architect_.channel();
+            ch.on_message(nullptr);
+            ch.on_disconnect(nullptr);
+        } catch (...) {  // a destructor: nothing to report to
+        }
+    }
+
+    Architect& architect_;
+    Store& store_;
+    std::optional<std::string> url_;
+    mutable std::shared_mutex table_mutex_;
+    std::vector<entry> entries_;
+    std::tuple<std::vector<Runs*>...> runs_;
+};
+
+/// An operator over `architect` and `store` serving runs of the types `Runs...` (pipelines).
+template <class... Runs, class Architect, class Store>
+[[nodiscard]] operator_<Architect, Store, Runs...> make_operator(Architect& architect, Store& store) {
+    return operator_<Architect, Store, Runs...>(architect, store);
+}
+
+}  // namespace crowdline

@@ -1,0 +1,182 @@
+// crowdline::operator_: several task runs over one architect and one store, each packet to the run it
+// names, runs of different types side by side, one run stopped while the others serve.
+
+#include <catch2/catch.hpp>
+
+#include <crowdline/blueprint/live.hpp>
+#include <crowdline/ops/operator.hpp>
+#include <crowdline/store/memory.hpp>
+
+#include "pipeline_common.hpp"
+
+namespace operator_test {
+
+using namespace crowdline;
+using json = nlohmann::json;
+
+/// A page of one run: every packet names the run.
+struct run_page {
+    architects::in_process& arch;
+    std::string run;
+    std::string name;
+    std::optional<agent_id> agent{};
+    std::string token{};
+
+    packet register_() {
+        auto reply = arch.channel().request({"register", std::nullopt, {{"worker_name", name}, {"run", run}}});
+        if (reply.type == "agent_details") {
+            agent = agent_id{reply.data["agent_id"].get<std::int64_t>()};
+            token = reply.data["token"].get<std::string>();
+        }
+        return reply;
+    }
+    packet submit(json submission, std::optional<std::string> to_run = std::nullopt) {
+        return arch.channel().request(
+            {"submit", agent, {{"token", token}, {"submission", std::move(submission)}, {"run", to_run.value_or(run)}}});
+    }
+};
+
+auto live_blueprint() {
+    std::vector<json> topics{{{"topic", "rain"}}, {{"topic", "sun"}}};
+    return blueprints::live{std::move(topics), blueprints::live_args{.title = "Chat", .max_turns = 3, .min_turns = 0},
+                            blueprints::handler{"echo", [](blueprints::live_call const& c) { return c.args; }}};
+}
+
+TEST_CASE("operator_: two runs of different types share one architect and one store", "[operator]") {
+    stores::memory db;
+    architects::in_process arch;
+    providers::mock crowd_a, crowd_b;
+    pipeline labels{blueprints::mock{3}, arch, crowd_a, test::make_test_dispatcher(), db, test::run_args("labels")};
+    pipeline chats{live_blueprint(), arch, crowd_b, test::make_test_dispatcher(), db, test::run_args("chats")};
+    auto op = make_operator<decltype(labels), decltype(chats)>(arch, db);
+
+    auto const a = op.launch(labels);
+    auto const b = op.launch(chats);
+    REQUIRE(a != b);
+    auto const runs = op.runs();
+    REQUIRE(runs.size() == 2);
+    CHECK(runs[0].name == "labels");
+    CHECK(runs[1].name == "chats");
+    CHECK(runs[0].active);
+    CHECK(db.find_units({.task_run = a}).size() == 3);
+    CHECK(db.find_units({.task_run = b}).size() == 2);
+
+    run_page ana{arch, "labels", "ana"};
+    auto got = ana.register_();
+    REQUIRE(got.type == "agent_details");
+    CHECK(db.get_unit(unit_id{got.data["unit_id"].get<std::int64_t>()}).task_run == a);
+
+    run_page bo{arch, "chats", "bo"};
+    got = bo.register_();
+    REQUIRE(got.type == "agent_details");
+    CHECK(db.get_unit(unit_id{got.data["unit_id"].get<std::int64_t>()}).task_run == b);
+
+    SECTION("a packet names its run by task name or task run id") {
+        auto reply = arch.channel().request({"submit", ana.agent, {{"token", ana.token}, {"submission", {{"x", 1}}},
+                                                                   {"run", a.value()}}});
+        CHECK(reply.type == "submitted");
+    }
+    SECTION("a worker of one run cannot submit, release or touch a unit of another") {
+        auto const statuses = [&] {
+            std::vector<unit_status> out;
+            for (auto const& u : db.find_units({.task_run = b})) out.push_back(u.status);
+            return out;
+        };
+        auto const before = statuses();
+        auto reply = ana.submit({{"x", 1}}, "chats");  // ana's agent and token, sent to the other run
+        REQUIRE(reply.is_error());
+        CHECK(reply.data["reason"] == "unknown_agent");
+        // bo's own agent id with ana's token: refused too
+        reply = arch.channel().request({"release", bo.agent, {{"token", ana.token}, {"run", "chats"}}});
+        REQUIRE(reply.is_error());
+        CHECK(reply.data["reason"] == "not_your_unit");
+        CHECK(statuses() == before);
+        CHECK(ana.submit({{"x", 1}}).type == "submitted");  // in its own run it works
+    }
+    SECTION("a packet that names no run, an unknown run or a bad one is refused") {
+        auto reply = arch.channel().request({"register", std::nullopt, {{"worker_name", "cy"}}});
+        CHECK(reply.data["reason"] == "bad_request");
+        reply = arch.channel().request({"register", std::nullopt, {{"worker_name", "cy"}, {"run", "nope"}}});
+        CHECK(reply.data["reason"] == "not_found");
+        reply = arch.channel().request({"register", std::nullopt, {{"worker_name", "cy"}, {"run", json::array()}}});
+        CHECK(reply.data["reason"] == "bad_request");
+        CHECK(db.find_workers({.name = "cy"}).empty());
+    }
+    SECTION("stopping one run leaves the other serving") {
+        op.shutdown(a);
+        CHECK_FALSE(labels.is_active());
+        CHECK(chats.is_active());
+        CHECK(arch.channel().is_alive());
+        run_page cy{arch, "labels", "cy"};
+        auto reply = cy.register_();
+        CHECK(reply.type == "no_work");
+        CHECK(reply.data["reason"] == "run_not_active");
+        run_page di{arch, "chats", "di"};
+        CHECK(di.register_().type == "agent_details");
+        CHECK_THROWS_AS(op.shutdown(task_run_id{999}), entry_does_not_exist);
+        op.shutdown();
+        CHECK_FALSE(arch.channel().is_alive());
+    }
+}
+
+TEST_CASE("operator_: a second run of the same task name is refused before anything is written", "[operator]") {
+    stores::memory db;
+    architects::in_process arch;
+    providers::mock crowd;
+    pipeline one{blueprints::mock{2}, arch, crowd, test::make_test_dispatcher(), db, test::run_args("same")};
+    pipeline two{blueprints::mock{2}, arch, crowd, test::make_test_dispatcher(), db, test::run_args("same")};
+    auto op = make_operator<decltype(one)>(arch, db);
+    op.launch(one);
+    auto const units = db.find_units({}).size();
+    CHECK_THROWS_AS(op.launch(two), config_error);
+    CHECK(db.find_units({}).size() == units);
+    CHECK(op.runs().size() == 1);
+    CHECK_FALSE(two.is_active());
+}
+
+TEST_CASE("operator_: a run keeping its data in another store is refused", "[operator]") {
+    stores::memory db, other;
+    architects::in_process arch;
+    providers::mock crowd;
+    pipeline run{blueprints::mock{2}, arch, crowd, test::make_test_dispatcher(), other, test::run_args("elsewhere")};
+    auto op = make_operator<decltype(run)>(arch, db);
+    CHECK_THROWS_AS(op.launch(run), config_error);
+    CHECK(other.find_units({}).empty());
+}
+
+TEST_CASE("operator_: several runs of one type, ticked at one time; with one run a packet need not name it",
+          "[operator]") {
+    stores::memory db;
+    architects::in_process arch;
+    providers::mock crowd_a, crowd_b;
+    auto args_a = test::run_args("first");
+    args_a.assignment_duration_in_seconds = 60;
+    auto args_b = test::run_args("second");
+    args_b.assignment_duration_in_seconds = 60;
+    pipeline first{blueprints::mock{1}, arch, crowd_a, test::make_test_dispatcher(1, std::chrono::seconds(60)), db, args_a};
+    pipeline second{blueprints::mock{1}, arch, crowd_b, test::make_test_dispatcher(1, std::chrono::seconds(60)), db, args_b};
+    test::manual_clock clock;
+    first.set_clock(clock.source());
+    second.set_clock(clock.source());
+    auto op = make_operator<decltype(first)>(arch, db);
+    op.launch(first);
+
+    // One run: the page of a single-run server names none.
+    test::page solo{arch, "ana"};
+    REQUIRE(solo.register_().type == "agent_details");
+
+    op.launch(second);
+    run_page bo{arch, "second", "bo"};
+    REQUIRE(bo.register_().type == "agent_details");
+    clock.now += std::chrono::seconds(61);
+    op.tick(clock.now);  // both leases lapse at one time
+    auto const timed_out = [&](task_run_id r) {
+        for (auto const& ag : db.find_agents({.task_run = r}))
+            if (ag.status != agent_status::timeout) return false;
+        return !db.find_agents({.task_run = r}).empty();
+    };
+    CHECK(timed_out(*first.run()));
+    CHECK(timed_out(*second.run()));
+}
+
+}  // namespace operator_test
