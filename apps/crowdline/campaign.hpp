@@ -117,22 +117,14 @@ inline json parse_json_text(std::string_view text, std::string const& file) {
     return parse_limited(text, [&](std::size_t offset) { return file + ":" + line_column(text, offset); });
 }
 
-/// `{{key}}` placeholders a form's display texts use: every task must have them. Expects a form that
-/// `parse_form` accepted (anything else yields no keys).
+/// `{{key}}` placeholders a form's labels and display texts use (`static_form::placeholders`): every task
+/// must have them. Expects a form that `parse_form` accepted (anything else yields no keys).
 inline std::vector<std::string> form_placeholders(json const& form) {
-    std::vector<std::string> keys;
-    auto fields = form.is_object() ? form.find("fields") : form.end();
-    if (!form.is_object() || fields == form.end() || !fields->is_array()) return keys;
-    for (auto const& f : *fields) {
-        if (!f.is_object() || !f.contains("text") || !f["text"].is_string()) continue;
-        auto const& text = f["text"].get_ref<std::string const&>();
-        for (std::size_t at = text.find("{{"); at != std::string::npos; at = text.find("{{", at + 2)) {
-            auto end = text.find("}}", at);
-            if (end == std::string::npos) break;
-            keys.push_back(text.substr(at + 2, end - at - 2));
-        }
+    try {
+        return crowdline::blueprints::static_form::from_json(form).placeholders();
+    } catch (crowdline::error const&) {
+        return {};
     }
-    return keys;
 }
 
 /// A form file's text: parsed, then checked by building the `static_form` it describes (no items), so

@@ -340,6 +340,25 @@ public:
         return out;
     }
 
+    /// The keys the page fills from an item (`{{key}}` in labels and display texts), each once, in the
+    /// order they first appear: what every item should hold (`{{}}` names none).
+    [[nodiscard]] std::vector<std::string> placeholders() const {
+        std::vector<std::string> keys;
+        auto collect = [&](std::string_view text) {
+            detail::scan_placeholders(text, [](std::string_view) {}, [&](std::string_view key) {
+                if (!key.empty() && std::ranges::find(keys, key) == keys.end()) keys.emplace_back(key);
+            });
+        };
+        for (auto const& f : fields_)
+            std::visit(
+                [&](auto const& x) {
+                    collect(x.label);
+                    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(x)>, fields::display_text>) collect(x.text);
+                },
+                f);
+        return keys;
+    }
+
     /// The JSON description of the form (fields and args; not the items): `from_json` reads it back.
     [[nodiscard]] nlohmann::json spec() const {
         auto list = nlohmann::json::array();

@@ -376,3 +376,30 @@ TEST_CASE("static_form args are reflected, described and validated", "[blueprint
     auto init = *form.initialization_data().begin();
     CHECK(init.unit_data.size() == 4);
 }
+
+TEST_CASE("static_form placeholders: the keys the page fills, trimmed, once each, labels included",
+          "[blueprint][static_form]") {
+    static_form form({fields::display_text{.name = "intro", .label = "About {{ topic }}", .text = "{{text}} / {{ text }} {{x"},
+                      fields::single_choice{.name = "pick", .label = "Which {{lang}}?", .options = {"a", "b"}},
+                      fields::free_text{.name = "why", .label = "Why? {{}} {{topic}}"}},
+                     std::vector<json>{});
+    CHECK(form.placeholders() == std::vector<std::string>{"topic", "text", "lang"});
+    // What the page fills is what placeholders() names: every key given, no brace left but the unclosed one.
+    auto const page = form.page(crowdline::initialization_data{json::object(), {{{"topic", "T"}, {"text", "X"}, {"lang", "L"}}}}, 0);
+    CHECK(page.find("About T") != std::string::npos);
+    CHECK(page.find("X / X {{x") != std::string::npos);
+    CHECK(page.find("Which L?") != std::string::npos);
+}
+
+TEST_CASE("static_form placeholders: a text of many opening braces is one pass (the first }} closes)",
+          "[blueprint][static_form]") {
+    // 20,000 "{{" then one "}}": one placeholder whose key holds the braces, as the page reads it (a scan
+    // that searched for "}}" from every "{{" copied 20,000 keys of up to 40,000 bytes here).
+    std::string text(40'000, '{');
+    text += "}} tail {{k}}";
+    static_form form({fields::display_text{.name = "intro", .label = "L", .text = text}}, std::vector<json>{});
+    auto const keys = form.placeholders();
+    REQUIRE(keys.size() == 2);
+    CHECK(keys[0] == std::string(39'998, '{'));
+    CHECK(keys[1] == "k");
+}

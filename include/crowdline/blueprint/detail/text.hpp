@@ -109,26 +109,38 @@ inline std::string placeholder_text(const nlohmann::json& value) {
     return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-/// Appends `text_template` HTML-escaped, with each `{{key}}` (spaces allowed inside the braces) replaced by
-/// the escaped value of `key` in `unit` (or, when absent there, in `shared`); an unknown key shows nothing.
-inline void append_filled(std::string& out, std::string_view text_template, const nlohmann::json& unit,
-                          const nlohmann::json& shared) {
+/// Walks `text_template` once, left to right: `literal(text)` for each stretch outside placeholders and
+/// `placeholder(key)` for each `{{key}}` (the key without the spaces around it; the first `}}` after a
+/// `{{` closes it, and an unclosed `{{` is literal). Linear in the text, however many braces it holds.
+template <class Literal, class Placeholder>
+void scan_placeholders(std::string_view text_template, Literal&& literal, Placeholder&& placeholder) {
     while (!text_template.empty()) {
         auto open = text_template.find("{{");
         auto close = open == std::string_view::npos ? open : text_template.find("}}", open + 2);
         if (close == std::string_view::npos) {
-            append_escaped(out, text_template);
+            literal(text_template);
             return;
         }
-        append_escaped(out, text_template.substr(0, open));
+        literal(text_template.substr(0, open));
         auto key = text_template.substr(open + 2, close - open - 2);
         while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
         while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
-        const nlohmann::json* value = lookup(unit, key);
-        if (value == nullptr) value = lookup(shared, key);
-        if (value != nullptr) append_escaped(out, placeholder_text(*value));
+        placeholder(key);
         text_template.remove_prefix(close + 2);
     }
+}
+
+/// Appends `text_template` HTML-escaped, with each `{{key}}` (spaces allowed inside the braces) replaced by
+/// the escaped value of `key` in `unit` (or, when absent there, in `shared`); an unknown key shows nothing.
+inline void append_filled(std::string& out, std::string_view text_template, const nlohmann::json& unit,
+                          const nlohmann::json& shared) {
+    scan_placeholders(
+        text_template, [&](std::string_view literal) { append_escaped(out, literal); },
+        [&](std::string_view key) {
+            const nlohmann::json* value = lookup(unit, key);
+            if (value == nullptr) value = lookup(shared, key);
+            if (value != nullptr) append_escaped(out, placeholder_text(*value));
+        });
 }
 
 }  // namespace crowdline::blueprints::detail
