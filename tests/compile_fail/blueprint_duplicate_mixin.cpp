@@ -1,5 +1,6 @@
-// Two gold_units mixins given to with_mixins: the message names the duplicated kind.
-// build error: crowdline::with_mixins: duplicate mixin kind: gold_units
+// Two gold_units mixins given to with_mixins: the message says so, the note names the kind and both positions.
+// build error: crowdline::with_mixins: duplicate mixin kind
+// build error: crowdline::detail::argument_kind<crowdline::mixins::gold_units_tag, 2, 4>
 #include <crowdline/blueprint/mixins.hpp>
 #include <crowdline/blueprint/mock.hpp>
 

@@ -1,5 +1,6 @@
 // Two user-written mixins declaring the same mixin_kind: a duplicate kind even when it is not a built-in.
 // build error: crowdline::with_mixins: duplicate mixin kind (two mixins declare the same mixin_kind)
+// build error: crowdline::detail::argument_kind<note::kind, 2, 3>
 #include <crowdline/blueprint/mixins.hpp>
 #include <crowdline/blueprint/mock.hpp>
 

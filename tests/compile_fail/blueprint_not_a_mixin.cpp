@@ -1,6 +1,6 @@
 // An argument to with_mixins that is no mixin: the message names its position, the note its type.
-// build error: crowdline::with_mixins: argument 3 is not a blueprint mixin
-// build error: with_mixins_argument<3, double>
+// build error: crowdline::with_mixins: an argument is not a blueprint mixin
+// build error: crowdline::detail::argument<3, double>
 #include <crowdline/blueprint/mixins.hpp>
 #include <crowdline/blueprint/mock.hpp>
 

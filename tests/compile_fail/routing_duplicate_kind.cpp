@@ -1,5 +1,6 @@
-// Two stealing policies given to make_dispatcher: the message names the duplicated kind.
-// build error: crowdline::routing::make_dispatcher: duplicate policy kind: stealing
+// Two stealing policies given to make_dispatcher: the message says so, the note names the kind and both positions.
+// build error: crowdline::routing::make_dispatcher: duplicate policy kind
+// build error: crowdline::detail::argument_kind<crowdline::routing::kinds::stealing, 1, 3>
 #include <crowdline/routing/dispatcher.hpp>
 
 struct item {};

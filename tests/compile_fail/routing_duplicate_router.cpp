@@ -1,5 +1,6 @@
 // A built-in router and a user router together: two routers.
-// build error: crowdline::routing::make_dispatcher: duplicate policy kind: router
+// build error: crowdline::routing::make_dispatcher: duplicate policy kind
+// build error: crowdline::detail::argument_kind<crowdline::routing::kinds::router, 1, 2>
 #include <crowdline/routing/dispatcher.hpp>
 
 #include <span>

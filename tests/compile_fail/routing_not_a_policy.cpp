@@ -1,6 +1,6 @@
 // An argument to make_dispatcher that is no routing policy: the message names its position, the note its type.
-// build error: crowdline::routing::make_dispatcher: argument 3 is not a routing policy
-// build error: make_dispatcher_argument<3, int,
+// build error: crowdline::routing::make_dispatcher: an argument is not a routing policy
+// build error: crowdline::detail::argument<3, int>
 #include <crowdline/routing/dispatcher.hpp>
 
 struct item {};

@@ -139,6 +139,26 @@ TEST_CASE("each blueprint piece rejects a type lacking it, and only that piece",
     STATIC_REQUIRE_FALSE(blueprint<crowdline::mixins::gold_units<>>);
 }
 
+TEST_CASE("the args and initialization pieces split into one concept per member", "[static][blueprint]") {
+    using namespace crowdline;
+    STATIC_REQUIRE(declares_args_type<blueprints::mock>);
+    STATIC_REQUIRE(validates_args<blueprints::static_form>);
+    STATIC_REQUIRE(returns_initialization_range<blueprints::static_form>);
+    STATIC_REQUIRE(yields_initialization_data<blueprints::mock>);
+    STATIC_REQUIRE(yields_initialization_data<infinite>);
+
+    STATIC_REQUIRE_FALSE(declares_args_type<no_args>);
+    STATIC_REQUIRE_FALSE(declares_args_type<unreflected_args>);
+    STATIC_REQUIRE(validates_args<unreflected_args>);
+    STATIC_REQUIRE(declares_args_type<no_validate>);
+    STATIC_REQUIRE_FALSE(validates_args<no_validate>);
+
+    STATIC_REQUIRE_FALSE(returns_initialization_range<no_data>);
+    STATIC_REQUIRE_FALSE(yields_initialization_data<no_data>);
+    STATIC_REQUIRE(returns_initialization_range<wrong_elements>);
+    STATIC_REQUIRE_FALSE(yields_initialization_data<wrong_elements>);
+}
+
 TEST_CASE("the agent state type defaults to agent_state", "[static][blueprint]") {
     struct custom_state : complete {
         struct state_type {};

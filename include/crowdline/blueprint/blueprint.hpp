@@ -90,23 +90,36 @@ concept has_blueprint_type = requires {
     { B::blueprint_type } -> std::convertible_to<std::string_view>;
 };
 
-/// `B::args_type` is a reflected args struct and `b.validate(args)` checks it (throws `config_error`
-/// naming the key: Mephisto's assert_task_args).
+/// `B::args_type` is a struct reflected with BOOST_HANA_DEFINE_STRUCT or BOOST_HANA_ADAPT_STRUCT.
 template <class B>
-concept has_blueprint_args = config::args_struct<typename B::args_type> &&
-                             requires(const B& b, const typename B::args_type& args) { b.validate(args); };
+concept declares_args_type = config::args_struct<typename B::args_type>;
+
+/// `b.validate(args)` checks the args (throws `config_error` naming the key: Mephisto's assert_task_args).
+template <class B>
+concept validates_args = requires(const B& b, const typename B::args_type& args) { b.validate(args); };
+
+/// Reflected args and their check.
+template <class B>
+concept has_blueprint_args = declares_args_type<B> && validates_args<B>;
 
 /// The range type `b.initialization_data()` returns.
 template <class B>
 using initialization_range_t = decltype(std::declval<B&>().initialization_data());
 
-/// `b.initialization_data()` returns an input range (may be lazy and infinite) of values convertible to
-/// `crowdline::initialization_data`: one per assignment.
+/// `b.initialization_data()` returns an input range (may be lazy and infinite), whatever its elements.
 template <class B>
-concept provides_initialization_data =
-    requires(B& b) {
-        { b.initialization_data() } -> std::ranges::input_range;
-    } && std::convertible_to<std::ranges::range_reference_t<initialization_range_t<B>>, initialization_data>;
+concept returns_initialization_range = requires(B& b) {
+    { b.initialization_data() } -> std::ranges::input_range;
+};
+
+/// The elements of `b.initialization_data()` convert to `crowdline::initialization_data`.
+template <class B>
+concept yields_initialization_data =
+    std::convertible_to<std::ranges::range_reference_t<initialization_range_t<B>>, initialization_data>;
+
+/// `b.initialization_data()`: one `crowdline::initialization_data` per assignment.
+template <class B>
+concept provides_initialization_data = returns_initialization_range<B> && yields_initialization_data<B>;
 
 /// `b.page(init, unit_index)` renders the worker-facing page (an HTML fragment) for one unit.
 template <class B>
@@ -142,29 +155,19 @@ template <class B>
 using blueprint_state_t = typename detail::blueprint_state<B>::type;
 
 namespace detail {
-/// `B::args_type` exists and is reflected (false, not an error, when it does not exist).
-template <class B>
-concept reflected_args_type = config::args_struct<typename B::args_type>;
-
-/// `b.initialization_data()` exists and returns an input range, whatever its elements.
-template <class B>
-concept initialization_range = requires(B& b) {
-    { b.initialization_data() } -> std::ranges::input_range;
-};
-
 /// Names each missing piece of `blueprint` for the entry-point message.
 template <class B>
 constexpr void check_blueprint() {
     static_assert(has_blueprint_type<B>,
                   "crowdline::blueprint: the type lacks blueprint_type (a static member convertible to std::string_view)");
-    static_assert(reflected_args_type<B>,
+    static_assert(declares_args_type<B>,
                   "crowdline::blueprint: the type lacks args_type (a struct reflected with BOOST_HANA_DEFINE_STRUCT "
                   "or BOOST_HANA_ADAPT_STRUCT)");
-    static_assert(!reflected_args_type<B> || has_blueprint_args<B>,
+    static_assert(!declares_args_type<B> || validates_args<B>,
                   "crowdline::blueprint: the type lacks validate(const args_type&) const");
-    static_assert(initialization_range<B>, "crowdline::blueprint: the type lacks initialization_data() -> an input range "
-                                           "of crowdline::initialization_data");
-    static_assert(!initialization_range<B> || provides_initialization_data<B>,
+    static_assert(returns_initialization_range<B>, "crowdline::blueprint: the type lacks initialization_data() -> an "
+                                                   "input range of crowdline::initialization_data");
+    static_assert(!returns_initialization_range<B> || yields_initialization_data<B>,
                   "crowdline::blueprint: the elements of initialization_data() do not convert to "
                   "crowdline::initialization_data");
     static_assert(renders_page<B>, "crowdline::blueprint: the type lacks page(const initialization_data&, std::size_t "

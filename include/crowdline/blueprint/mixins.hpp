@@ -19,18 +19,16 @@
 
 #include <boost/hana/adapt_struct.hpp>
 #include <boost/hana/at.hpp>
-#include <boost/hana/count.hpp>
 #include <boost/hana/equal.hpp>
 #include <boost/hana/for_each.hpp>
 #include <boost/hana/index_if.hpp>
-#include <boost/hana/length.hpp>
 #include <boost/hana/optional.hpp>
-#include <boost/hana/set.hpp>
 #include <boost/hana/tuple.hpp>
 #include <boost/hana/type.hpp>
 #include <nlohmann/json.hpp>
 
 #include <crowdline/blueprint/blueprint.hpp>
+#include <crowdline/detail/argument_check.hpp>
 #include <crowdline/errors.hpp>
 
 namespace crowdline {
@@ -400,64 +398,27 @@ std::vector<std::string> required_qualifications(const B& b) {
 
 namespace detail {
 
-/// Named so that the compiler's note names the argument's position and type.
-template <std::size_t Position, class Argument>
-struct with_mixins_argument {
-    static constexpr bool is_a_mixin = blueprint_mixin<Argument>;
+/// `with_mixins`' rule for `check_each_argument`: every argument after the blueprint is a mixin, each kind once.
+struct with_mixins_arguments {
+    template <class Argument>
+    static consteval bool accepts() {
+        static_assert(blueprint_mixin<typename Argument::type>,
+                      "crowdline::with_mixins: an argument is not a blueprint mixin (it lacks mixin_kind, assert_args() "
+                      "or qualifications()); the note naming crowdline::detail::argument<position, type> says which");
+        return blueprint_mixin<typename Argument::type>;
+    }
+
+    template <class Mixin>
+    using kind = typename Mixin::mixin_kind;
+
+    template <class Kind>
+    static consteval bool unique() {
+        static_assert(Kind::is_unique,
+                      "crowdline::with_mixins: duplicate mixin kind (two mixins declare the same mixin_kind); the note "
+                      "naming crowdline::detail::argument_kind<kind, first position, position> says which");
+        return Kind::is_unique;
+    }
 };
-
-#define CROWDLINE_MIXIN_CHECK_ARGUMENT(n)                                                                   \
-    static_assert(Position != n || with_mixins_argument<Position, Argument>::is_a_mixin,                    \
-                  "crowdline::with_mixins: argument " #n                                                     \
-                  " is not a blueprint mixin (it lacks mixin_kind, assert_args() or qualifications(); its " \
-                  "type is named in with_mixins_argument<position, type>)");
-
-template <std::size_t Position, class Argument>
-consteval bool check_mixin_argument() {
-    CROWDLINE_MIXIN_CHECK_ARGUMENT(2)
-    CROWDLINE_MIXIN_CHECK_ARGUMENT(3)
-    CROWDLINE_MIXIN_CHECK_ARGUMENT(4)
-    CROWDLINE_MIXIN_CHECK_ARGUMENT(5)
-    CROWDLINE_MIXIN_CHECK_ARGUMENT(6)
-    CROWDLINE_MIXIN_CHECK_ARGUMENT(7)
-    CROWDLINE_MIXIN_CHECK_ARGUMENT(8)
-    static_assert(Position <= 8 || with_mixins_argument<Position, Argument>::is_a_mixin,
-                  "crowdline::with_mixins: an argument after the 8th is not a blueprint mixin");
-    return with_mixins_argument<Position, Argument>::is_a_mixin;
-}
-#undef CROWDLINE_MIXIN_CHECK_ARGUMENT
-
-/// Argument 1 is the blueprint; mixins are arguments 2, 3, ….
-template <class... Mixins>
-consteval bool check_mixin_arguments() {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-        return (check_mixin_argument<I + 2, Mixins>() && ... && true);
-    }(std::index_sequence_for<Mixins...>{});
-}
-
-template <class Kind, class... Mixins>
-inline constexpr std::size_t count_mixin_kind =
-    decltype(boost::hana::count(boost::hana::tuple_t<typename Mixins::mixin_kind...>, boost::hana::type_c<Kind>))::value;
-
-/// Each kind at most once: the built-in kinds are named in the message; any other duplicate is caught by
-/// comparing the number of distinct kinds with the number of mixins.
-template <class... Mixins>
-consteval bool check_unique_mixin_kinds() {
-    static_assert(count_mixin_kind<mixins::onboarding_tag, Mixins...> <= 1,
-                  "crowdline::with_mixins: duplicate mixin kind: onboarding");
-    static_assert(count_mixin_kind<mixins::screening_tag, Mixins...> <= 1,
-                  "crowdline::with_mixins: duplicate mixin kind: screening");
-    static_assert(count_mixin_kind<mixins::gold_units_tag, Mixins...> <= 1,
-                  "crowdline::with_mixins: duplicate mixin kind: gold_units");
-    constexpr bool built_ins_unique = count_mixin_kind<mixins::onboarding_tag, Mixins...> <= 1 &&
-                                      count_mixin_kind<mixins::screening_tag, Mixins...> <= 1 &&
-                                      count_mixin_kind<mixins::gold_units_tag, Mixins...> <= 1;
-    constexpr std::size_t distinct =
-        decltype(boost::hana::length(boost::hana::to_set(boost::hana::tuple_t<typename Mixins::mixin_kind...>)))::value;
-    static_assert(!built_ins_unique || distinct == sizeof...(Mixins),
-                  "crowdline::with_mixins: duplicate mixin kind (two mixins declare the same mixin_kind)");
-    return distinct == sizeof...(Mixins);
-}
 
 template <class B>
 consteval bool check_mixin_base() {
@@ -475,10 +436,9 @@ struct invalid_blueprint_with_mixins {};
 template <class B, class... Mixins>
 auto with_mixins(B base, Mixins... mixins) {
     constexpr bool base_ok = detail::check_mixin_base<B>();
-    constexpr bool arguments_ok = detail::check_mixin_arguments<Mixins...>();
+    // Argument 1 is the blueprint; mixins are arguments 2, 3, ….
+    constexpr bool arguments_ok = detail::check_each_argument<detail::with_mixins_arguments, 2, Mixins...>();
     if constexpr (!base_ok || !arguments_ok) {
-        return detail::invalid_blueprint_with_mixins{};
-    } else if constexpr (!detail::check_unique_mixin_kinds<Mixins...>()) {
         return detail::invalid_blueprint_with_mixins{};
     } else {
         return blueprint_with_mixins<B, Mixins...>(std::move(base), std::move(mixins)...);

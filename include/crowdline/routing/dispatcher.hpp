@@ -861,10 +861,9 @@ auto make_dispatcher(Policies... policies) {
     namespace hana = boost::hana;
     static_assert(std::is_move_constructible_v<Item>, "crowdline::routing::make_dispatcher: Item must be move constructible");
     static_assert(std::is_move_constructible_v<Profile>, "crowdline::routing::make_dispatcher: Profile must be move constructible");
-    constexpr bool all_policies = detail::check_arguments<Item, std::remove_cvref_t<Policies>...>();
-    if constexpr (!all_policies) {
-        return detail::invalid_dispatcher{};
-    } else if constexpr (!detail::check_unique_kinds<Item, std::remove_cvref_t<Policies>...>()) {
+    constexpr bool arguments_ok = crowdline::detail::check_each_argument<detail::make_dispatcher_arguments<Item>, 1,
+                                                                         std::remove_cvref_t<Policies>...>();
+    if constexpr (!arguments_ok) {
         return detail::invalid_dispatcher{};
     } else {
         auto given = hana::make_map(hana::make_pair(hana::type_c<detail::kind_t<Policies, Item>>, std::move(policies))...);

@@ -1,13 +1,14 @@
 #pragma once
 /// Checks and normalises the policies given to `make_dispatcher`: each argument must be a policy, each
-/// kind may appear once, and every kind absent is filled with its default, in one Hana map.
+/// kind may appear once (both checked by `crowdline::detail::check_each_argument`), and every kind absent
+/// is filled with its default, in one Hana map.
 
+#include <crowdline/detail/argument_check.hpp>
 #include <crowdline/routing/policies.hpp>
 #include <crowdline/routing/router.hpp>
 #include <crowdline/routing/routers.hpp>
 
 #include <boost/hana/at_key.hpp>
-#include <boost/hana/count.hpp>
 #include <boost/hana/find.hpp>
 #include <boost/hana/map.hpp>
 #include <boost/hana/optional.hpp>
@@ -41,58 +42,31 @@ struct kind_of<P, Item> {
 template <class P, class Item>
 using kind_t = typename kind_of<P, Item>::type;
 
-/// Named so that the compiler's note names the argument's position and type.
-template <std::size_t Position, class Argument, class Item>
-struct make_dispatcher_argument {
-    static constexpr bool is_a_routing_policy = policy<Argument> || router<Argument, Item>;
+/// `make_dispatcher`'s rule for `check_each_argument`: every argument is a policy or a router, each kind once.
+template <class Item>
+struct make_dispatcher_arguments {
+    template <class Argument>
+    static consteval bool accepts() {
+        constexpr bool is_a_routing_policy = policy<typename Argument::type> || router<typename Argument::type, Item>;
+        static_assert(is_a_routing_policy,
+                      "crowdline::routing::make_dispatcher: an argument is not a routing policy (it declares no "
+                      "policy_kind and does not model crowdline::routing::router); the note naming "
+                      "crowdline::detail::argument<position, type> says which");
+        return is_a_routing_policy;
+    }
+
+    template <class Policy>
+    using kind = kind_t<Policy, Item>;
+
+    template <class Kind>
+    static consteval bool unique() {
+        static_assert(Kind::is_unique,
+                      "crowdline::routing::make_dispatcher: duplicate policy kind (two arguments of one kind, e.g. two "
+                      "routers); the note naming crowdline::detail::argument_kind<kind, first position, position> says "
+                      "which");
+        return Kind::is_unique;
+    }
 };
-
-#define CROWDLINE_ROUTING_CHECK_ARGUMENT(n)                                                                    \
-    static_assert(Position != n || make_dispatcher_argument<Position, Argument, Item>::is_a_routing_policy,   \
-                  "crowdline::routing::make_dispatcher: argument " #n                                          \
-                  " is not a routing policy (it declares no policy_kind and does not model "                   \
-                  "crowdline::routing::router; its type is named in make_dispatcher_argument<position, type>)");
-
-template <std::size_t Position, class Argument, class Item>
-consteval bool check_argument() {
-    CROWDLINE_ROUTING_CHECK_ARGUMENT(1)
-    CROWDLINE_ROUTING_CHECK_ARGUMENT(2)
-    CROWDLINE_ROUTING_CHECK_ARGUMENT(3)
-    CROWDLINE_ROUTING_CHECK_ARGUMENT(4)
-    CROWDLINE_ROUTING_CHECK_ARGUMENT(5)
-    CROWDLINE_ROUTING_CHECK_ARGUMENT(6)
-    CROWDLINE_ROUTING_CHECK_ARGUMENT(7)
-    CROWDLINE_ROUTING_CHECK_ARGUMENT(8)
-    static_assert(Position <= 8 || make_dispatcher_argument<Position, Argument, Item>::is_a_routing_policy,
-                  "crowdline::routing::make_dispatcher: an argument after the 8th is not a routing policy");
-    return make_dispatcher_argument<Position, Argument, Item>::is_a_routing_policy;
-}
-#undef CROWDLINE_ROUTING_CHECK_ARGUMENT
-
-template <class Item, class... Policies>
-consteval bool check_arguments() {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-        return (check_argument<I + 1, Policies, Item>() && ... && true);
-    }(std::index_sequence_for<Policies...>{});
-}
-
-template <class Kind, class Item, class... Policies>
-inline constexpr std::size_t count_kind =
-    decltype(hana::count(hana::tuple_t<kind_t<Policies, Item>...>, hana::type_c<Kind>))::value;
-
-template <class Item, class... Policies>
-consteval bool check_unique_kinds() {
-    static_assert(count_kind<kinds::router, Item, Policies...> <= 1,
-                  "crowdline::routing::make_dispatcher: duplicate policy kind: router");
-    static_assert(count_kind<kinds::eligibility, Item, Policies...> <= 1,
-                  "crowdline::routing::make_dispatcher: duplicate policy kind: eligibility");
-    static_assert(count_kind<kinds::stealing, Item, Policies...> <= 1,
-                  "crowdline::routing::make_dispatcher: duplicate policy kind: stealing");
-    static_assert(count_kind<kinds::options, Item, Policies...> <= 1,
-                  "crowdline::routing::make_dispatcher: duplicate policy kind: options");
-    return count_kind<kinds::router, Item, Policies...> <= 1 && count_kind<kinds::eligibility, Item, Policies...> <= 1 &&
-           count_kind<kinds::stealing, Item, Policies...> <= 1 && count_kind<kinds::options, Item, Policies...> <= 1;
-}
 
 /// An eligibility policy is callable as bool(const Profile&, const Item&); for eligible_when, its predicate is.
 template <class E, class Profile, class Item>
