@@ -28,15 +28,18 @@ namespace crowdline_serve {
 
 using json = nlohmann::json;
 
-/// The task field routing looks at ("" turns routing off). Set once, before anything is routed: the
-/// dispatcher's Item is built from initialization data alone, so it cannot carry the setting itself.
-inline std::string route_by = "lang";
-
 /// The dispatcher's item: the value of the routing field of a task ("" when routing is off).
 struct routed_item {
     std::string key;
-    explicit routed_item(crowdline::initialization_data const& init)
-        : key(crowdline::item_group(init, route_by)) {}
+};
+
+/// The pipeline's `item_of`: a task's item is the value of its `route_by` field ("" turns routing off).
+/// Each run carries its own, so runs routed by different fields live side by side.
+struct item_by {
+    std::string route_by;
+    routed_item operator()(crowdline::initialization_data const& init) const {
+        return {crowdline::item_group(init, route_by)};
+    }
 };
 
 /// The dispatcher's profile: the keys a worker may take (their languages), from the invite roster.
@@ -47,12 +50,12 @@ inline void from_json(json const& j, routed_profile& p) { p.keys = j.value("keys
 
 // [routing]
 /// `overlap` annotations per task; a worker takes — first or by stealing — only tasks whose key they hold.
-inline auto make_routing(double overlap, std::chrono::seconds lease) {
+inline auto make_routing(double overlap, std::chrono::seconds lease, bool routed = true) {
     return crowdline::routing::make_dispatcher<routed_item, routed_profile>(
         crowdline::routing::average_per_task{overlap},
         crowdline::routing::steal_by_key{[](routed_item const& t) { return t.key; },
-                                         [](routed_profile const& p) {
-                                             return route_by.empty() ? std::vector<std::string>{""} : p.keys;
+                                         [routed](routed_profile const& p) {
+                                             return routed ? p.keys : std::vector<std::string>{""};
                                          }},
         crowdline::routing::options{.lease = lease, .steal_after = std::chrono::seconds(60)});
 }

@@ -288,7 +288,6 @@ std::optional<task_run_id> completed_run_to_show(stores::sqlite& db, std::string
 }
 
 int serve(program_args cfg) {
-    crowdline_serve::route_by = cfg.route_by;
     bool const demo = cfg.tasks.empty();
     // Everything is read and checked before anything is written.
     std::string const form_name = cfg.form.empty() ? std::string("form") : cfg.form;
@@ -341,8 +340,10 @@ int serve(program_args cfg) {
     stores::sqlite db{cfg.db, cfg.store};
     auto const show_completed = completed_run_to_show(db, cfg.task.task_name, cfg.new_run);
     keep_links();
-    auto dispatcher = make_routing(cfg.overlap, std::chrono::seconds(cfg.task.assignment_duration_in_seconds));
-    pipeline run{std::move(form), kept_serving{server}, crowd, std::move(dispatcher), db, cfg.task};
+    auto dispatcher =
+        make_routing(cfg.overlap, std::chrono::seconds(cfg.task.assignment_duration_in_seconds), !cfg.route_by.empty());
+    pipeline run{std::move(form), kept_serving{server}, crowd, std::move(dispatcher), db, cfg.task, {},
+                 item_by{cfg.route_by}};
     if (show_completed) run.reopen_completed(*show_completed);  // a completed run stays completed
     add_review_routes(server, run,
                       {.requester_token = secrets["requester_token"], .group_by = cfg.route_by, .links_changed = keep_links});

@@ -719,7 +719,7 @@ baseline_outcome run_in_process(std::vector<json> const& tasks, std::size_t anno
     task_run_args args = crowdline_serve::default_task_args();
     args.task_name = "tasks";  // the stem of tasks.jsonl, as `serve` names it
     auto dispatcher = crowdline_serve::make_routing(1.0, std::chrono::seconds(args.assignment_duration_in_seconds));
-    pipeline run{std::move(form), server, crowd, std::move(dispatcher), db, args};
+    pipeline run{std::move(form), server, crowd, std::move(dispatcher), db, args, {}, crowdline_serve::item_by{"lang"}};
     {
         auto const t0 = bench_clock::now();
         run.launch();

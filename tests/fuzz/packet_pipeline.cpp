@@ -226,13 +226,14 @@ std::string_view argument(std::string_view text, std::size_t prefix) {
     return text;
 }
 
-template <class Blueprint, class Provider, class Dispatcher>
-void run(Blueprint bp, Provider& prov, Dispatcher dispatcher, campaign const& c, std::vector<std::string_view> const& steps) {
+template <class Blueprint, class Provider, class Dispatcher, class ItemOf>
+void run(Blueprint bp, Provider& prov, Dispatcher dispatcher, ItemOf item_of, campaign const& c,
+         std::vector<std::string_view> const& steps) {
     constexpr bool in_house = std::is_same_v<Provider, providers::in_house>;
     stores::memory db;
     architects::in_process arch;
     auto now = time_point{} + 1000h;
-    pipeline p{std::move(bp), arch, prov, std::move(dispatcher), db, run_args(c)};
+    pipeline p{std::move(bp), arch, prov, std::move(dispatcher), db, run_args(c), {}, std::move(item_of)};
     p.set_clock([&now] { return now; });
     p.set_max_submission_bytes(4096);
     auto const run = p.launch();
@@ -359,15 +360,15 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
             routing::average_per_task{c.overlap}, routing::options{.lease = std::chrono::seconds(lease_seconds)});
     };
     providers::mock mock;
+    constexpr construct_item<initialization_data> as_is{};
     switch (c.blueprint) {
-        case 0: run(blueprints::mock{c.items}, mock, mock_dispatcher(), c, steps); break;
-        case 1: run(make_mixins_blueprint(c), mock, mock_dispatcher(), c, steps); break;
-        case 2: run(make_live_blueprint(c), mock, mock_dispatcher(), c, steps); break;
+        case 0: run(blueprints::mock{c.items}, mock, mock_dispatcher(), as_is, c, steps); break;
+        case 1: run(make_mixins_blueprint(c), mock, mock_dispatcher(), as_is, c, steps); break;
+        case 2: run(make_live_blueprint(c), mock, mock_dispatcher(), as_is, c, steps); break;
         default: {
-            crowdline_serve::route_by = "lang";
             providers::in_house invites{serve_roster()};
             run(make_serve_blueprint(), invites, crowdline_serve::make_routing(c.overlap, std::chrono::seconds(lease_seconds)),
-                c, steps);
+                crowdline_serve::item_by{"lang"}, c, steps);
         }
     }
     return 0;

@@ -31,7 +31,6 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         if (line.find_first_not_of(" \t\r") != std::string_view::npos) ++lines;
     fuzz::check(!tasks.empty() && tasks.size() == lines,
                 std::to_string(tasks.size()) + " tasks from " + std::to_string(lines) + " non-blank lines");
-    crowdline_serve::route_by = route;
     for (auto const& t : tasks) {
         fuzz::check(t.is_object(), "a task that is not an object");
         for (auto const& key : needed) fuzz::check(t.contains(key), "a task without the needed key " + key);
@@ -40,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         } catch (...) {
             fuzz::unexpected_exception("serialising an accepted task");
         }
-        crowdline_serve::routed_item item{crowdline::initialization_data{nlohmann::json::object(), {t}}};
+        auto const item = crowdline_serve::item_by{route}(crowdline::initialization_data{nlohmann::json::object(), {t}});
         if (!route.empty()) {
             fuzz::check(t[route].is_string(), "an accepted task whose routing field is not a string");
             fuzz::check(item.key == t[route].get<std::string>(), "a task routed by \"" + item.key + "\", not its field");

@@ -60,9 +60,24 @@
 
 namespace crowdline {
 
+namespace detail {
+/// `construct_item<Item>` for a dispatcher with an `item_type`; void for anything else (refused by name).
+template <class D>
+struct default_item_of {
+    using type = void;
+};
+template <class D>
+    requires requires { typename D::item_type; }
+struct default_item_of<D> {
+    using type = construct_item<typename D::item_type>;
+};
+}  // namespace detail
+
 /// Each of the first four arguments is held by reference when passed as an lvalue (it stays yours: a test
-/// keeps using its in-process architect as the client) and owned when passed as an rvalue.
-template <class Blueprint, class Architect, class Provider, class Dispatcher, class Store>
+/// keeps using its in-process architect as the client) and owned when passed as an rvalue. `ItemOf` makes
+/// the dispatcher's item from a blueprint's item (default: `Item(initialization_data const&)`).
+template <class Blueprint, class Architect, class Provider, class Dispatcher, class Store,
+          class ItemOf = typename detail::default_item_of<std::remove_cvref_t<Dispatcher>>::type>
 class pipeline {
     using blueprint_t = std::remove_cvref_t<Blueprint>;
     using architect_t = std::remove_cvref_t<Architect>;
@@ -79,15 +94,20 @@ class pipeline {
         static_assert(requires { typename dispatcher_t::item_type; typename dispatcher_t::profile_type; },
                       "crowdline::pipeline: argument 4 (dispatcher) must be a crowdline::routing::dispatcher "
                       "(make one with routing::make_dispatcher<Item, Profile>(...))");
-        static_assert(std::is_constructible_v<typename dispatcher_t::item_type, initialization_data const&>,
-                      "crowdline::pipeline: argument 4 (dispatcher): its Item must be constructible from "
-                      "crowdline::initialization_data");
+        if constexpr (std::is_same_v<ItemOf, construct_item<typename dispatcher_t::item_type>>)
+            static_assert(std::is_constructible_v<typename dispatcher_t::item_type, initialization_data const&>,
+                          "crowdline::pipeline: argument 4 (dispatcher): its Item must be constructible from "
+                          "crowdline::initialization_data, or pass an item_of projection (argument 8)");
+        else
+            static_assert(std::is_invocable_r_v<typename dispatcher_t::item_type, ItemOf const&, initialization_data const&>,
+                          "crowdline::pipeline: argument 8 (item_of) must be callable as item_of(initialization_data "
+                          "const&) and return the dispatcher's item_type");
         detail::check_store<Store>();
         static_assert(store<Store>, "crowdline::pipeline: argument 5 (store) must model crowdline::store");
         return true;
     }();
 
-    using launcher_type = task_launcher<blueprint_t, dispatcher_t, Store>;
+    using launcher_type = task_launcher<blueprint_t, dispatcher_t, Store, ItemOf>;
     using pool_type = worker_pool<blueprint_t, provider_t, dispatcher_t, Store, launcher_type>;
 
 public:
@@ -95,7 +115,7 @@ public:
     using profile_type = typename dispatcher_t::profile_type;
 
     pipeline(Blueprint&& bp, Architect&& arch, Provider&& prov, Dispatcher&& disp, Store& db, task_run_args args,
-             std::vector<qualification_requirement> requirements = {})
+             std::vector<qualification_requirement> requirements = {}, ItemOf item_of = {})
         : blueprint_(std::forward<Blueprint>(bp)),
           architect_(std::forward<Architect>(arch)),
           provider_(std::forward<Provider>(prov)),
@@ -103,7 +123,7 @@ public:
           db_(db),
           args_(std::move(args)),
           requirements_(std::move(requirements)),
-          launcher_(blueprint_, dispatcher_, db_, counts_),
+          launcher_(blueprint_, dispatcher_, db_, counts_, std::move(item_of)),
           pool_(blueprint_, provider_, dispatcher_, db_, launcher_, counts_, args_, requirements_) {
         static_assert(checked);
     }
@@ -481,10 +501,12 @@ template <class B, class A, class P, class D, class S>
 pipeline(B&&, A&&, P&&, D&&, S&, task_run_args) -> pipeline<B, A, P, D, S>;
 template <class B, class A, class P, class D, class S>
 pipeline(B&&, A&&, P&&, D&&, S&, task_run_args, std::vector<qualification_requirement>) -> pipeline<B, A, P, D, S>;
+template <class B, class A, class P, class D, class S, class I>
+pipeline(B&&, A&&, P&&, D&&, S&, task_run_args, std::vector<qualification_requirement>, I) -> pipeline<B, A, P, D, S, I>;
 
 /// `launch(pipeline)` (ARCHITECTURE §7): the same as `p.launch()`.
-template <class B, class A, class P, class D, class S>
-task_run_id launch(pipeline<B, A, P, D, S>& p) {
+template <class B, class A, class P, class D, class S, class I>
+task_run_id launch(pipeline<B, A, P, D, S, I>& p) {
     return p.launch();
 }
 

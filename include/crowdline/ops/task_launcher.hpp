@@ -9,6 +9,7 @@
 /// launched. Not thread-safe: the run's lock covers it.
 
 #include <algorithm>
+#include <concepts>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -39,7 +40,11 @@ namespace crowdline {
 /// reads its language from `init.shared["lang"]`.
 template <class Item>
 struct construct_item {
-    Item operator()(initialization_data const& init) const { return Item(init); }
+    Item operator()(initialization_data const& init) const
+        requires std::constructible_from<Item, initialization_data const&>
+    {
+        return Item(init);
+    }
 };
 
 /// The routing key of an assignment: the dispatcher's items are the run's assignments.
