@@ -1295,9 +1295,11 @@ private:
 // ---- crowdline/store/sqlite.hpp
 /// `stores::sqlite`: the embedded default. One file, WAL, foreign keys on, Mephisto's indexes, statements
 /// prepared once per connection, a migrations table, and a busy timeout so two processes on one file wait
-/// for each other instead of failing. One object is one connection: give each thread its own (they may
-/// all open the same file); claims (`new_agent`) are compare-and-set inside an IMMEDIATE transaction, so
-/// exactly one of two racing connections wins.
+/// for each other instead of failing. One object is one connection, and it is thread-safe like
+/// `stores::memory`: one lock, held by each call and for the whole of a `transaction`, so threads sharing
+/// one object take turns (several objects on one file, e.g. one per thread or process, wait for each other
+/// through SQLite's own locks instead). Claims (`new_agent`) are compare-and-set inside an IMMEDIATE
+/// transaction, so exactly one of two racing callers wins, on one object or on two.
 
 #include <array>
 #include <chrono>
@@ -1306,6 +1308,7 @@ private:
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -2613,10 +2616,11 @@ struct sqlite_options {
 
 class sqlite {
 public:
-    /// Opens (or creates) the campaign database at `path` (":memory:" for a private in-memory one). The
-    /// connection is for one thread at a time (no per-connection mutex: callers serialise, as the pipeline does).
-    /// A file that is not a crowdline database is refused with `db_error` and left as it was; a file made
-    /// by an older crowdline is migrated.
+    /// Opens (or creates) the campaign database at `path` (":memory:" for a private in-memory one). Any
+    /// thread may call any method: the connection is opened without SQLite's per-connection mutex (it
+    /// cost ~20% of a large `find_units`), and one `std::recursive_mutex` of this object is taken once per
+    /// call instead (see `guard()`). A file that is not a crowdline database is refused with `db_error` and
+    /// left as it was; a file made by an older crowdline is migrated.
     explicit sqlite(std::string path, sqlite_options options = {}) : path_(std::move(path)), options_(std::move(options)) {
         try {
             options_.validate();
@@ -2651,9 +2655,13 @@ public:
     }
 
     // --- transactions -----------------------------------------------------------------------------
-    /// Runs `f` atomically (BEGIN IMMEDIATE, or a savepoint when nested); rolls back if `f` throws.
+    /// Runs `f` atomically (BEGIN IMMEDIATE, or a savepoint when nested); rolls back if `f` throws. The
+    /// calling thread holds this object's lock until the commit or rollback, so `f` may call any method
+    /// (and nest transactions) while other threads' calls wait: none lands inside another's transaction.
+    /// So `f` must not wait for another thread that uses this object (it would wait forever).
     template <class F>
     decltype(auto) transaction(F&& f) {
+        auto const lock = guard();  // before `s`: released after its commit or rollback
         scope s{*this};
         if constexpr (std::is_void_v<std::invoke_result_t<F>>) {
             std::invoke(std::forward<F>(f));
@@ -2671,9 +2679,11 @@ public:
     [[nodiscard]] std::string const& path() const noexcept { return path_; }
     [[nodiscard]] sqlite_options const& options() const noexcept { return options_; }
     /// What the background checkpointer has done (all zero when it is off, or the file is not in WAL mode).
+    /// Needs no lock (path(), options() neither): the checkpointer has its own, the rest never changes.
     [[nodiscard]] checkpoint_stats checkpoints() const { return checkpointer_ ? checkpointer_->stats() : checkpoint_stats{}; }
     /// Number of migrations applied to the open file.
     [[nodiscard]] std::size_t schema_version() {
+        auto const lock = guard();
         auto& st = prepare("SELECT COUNT(*) FROM crowdline_migrations");
         reset_guard g{st};
         st.executeStep();
@@ -2682,18 +2692,24 @@ public:
 
     // --- projects, tasks, requesters ---------------------------------------------------------------
     project_id new_project(std::string_view name) {
+        auto const lock = guard();
         crowdline::detail::require_name("project", name);
         return project_id{insert("INSERT INTO projects (project_name) VALUES (?1)", [&](auto& st) { st.bind(1, std::string(name)); },
                                  [&] { crowdline::detail::throw_duplicate_name("project", name); })};
     }
-    project get_project(project_id id) { return get_one<project>(id, "projects", "project_id", detail::sqlite_sql::project_columns); }
+    project get_project(project_id id) {
+        auto const lock = guard();
+        return get_one<project>(id, "projects", "project_id", detail::sqlite_sql::project_columns);
+    }
     std::vector<project> find_projects(project_filter f = {}) {
+        auto const lock = guard();
         query q{detail::sqlite_sql::project_columns, "projects", "project_id"};
         q.where("project_name", f.name);
         return run<project>(q);
     }
 
     task_id new_task(std::string_view name, std::string_view task_type, std::optional<project_id> project = {}) {
+        auto const lock = guard();
         crowdline::detail::require_name("task", name);
         if (project) require_exists(*project, "projects", "project_id");
         return task_id{insert("INSERT INTO tasks (task_name, task_type, project_id) VALUES (?1, ?2, ?3)",
@@ -2704,8 +2720,12 @@ public:
                               },
                               [&] { crowdline::detail::throw_duplicate_name("task", name); })};
     }
-    task get_task(task_id id) { return get_one<task>(id, "tasks", "task_id", detail::sqlite_sql::task_columns); }
+    task get_task(task_id id) {
+        auto const lock = guard();
+        return get_one<task>(id, "tasks", "task_id", detail::sqlite_sql::task_columns);
+    }
     std::vector<task> find_tasks(task_filter f = {}) {
+        auto const lock = guard();
         query q{detail::sqlite_sql::task_columns, "tasks", "task_id"};
         q.where("task_name", f.name);
         q.where("project_id", f.project);
@@ -2726,13 +2746,18 @@ public:
     }
 
     requester_id new_requester(std::string_view name, std::string_view provider_type) {
+        auto const lock = guard();
         crowdline::detail::require_name("requester", name);
         return requester_id{insert("INSERT INTO requesters (requester_name, provider_type) VALUES (?1, ?2)",
                                    [&](auto& st) { st.bind(1, std::string(name)); st.bind(2, std::string(provider_type)); },
                                    [&] { crowdline::detail::throw_duplicate_name("requester", name); })};
     }
-    requester get_requester(requester_id id) { return get_one<requester>(id, "requesters", "requester_id", detail::sqlite_sql::requester_columns); }
+    requester get_requester(requester_id id) {
+        auto const lock = guard();
+        return get_one<requester>(id, "requesters", "requester_id", detail::sqlite_sql::requester_columns);
+    }
     std::vector<requester> find_requesters(requester_filter f = {}) {
+        auto const lock = guard();
         query q{detail::sqlite_sql::requester_columns, "requesters", "requester_id"};
         q.where("requester_name", f.name);
         q.where("provider_type", f.provider_type);
@@ -2742,6 +2767,7 @@ public:
     // --- task runs, assignments --------------------------------------------------------------------
     task_run_id new_task_run(task_id task, requester_id requester, nlohmann::json init_params,
                              std::string_view provider_type, std::string_view task_type, bool sandbox) {
+        auto const lock = guard();
         require_exists(task, "tasks", "task_id");
         require_exists(requester, "requesters", "requester_id");
         return task_run_id{insert(
@@ -2757,8 +2783,12 @@ public:
             },
             [] {})};
     }
-    task_run get_task_run(task_run_id id) { return get_one<task_run>(id, "task_runs", "task_run_id", detail::sqlite_sql::task_run_columns); }
+    task_run get_task_run(task_run_id id) {
+        auto const lock = guard();
+        return get_one<task_run>(id, "task_runs", "task_run_id", detail::sqlite_sql::task_run_columns);
+    }
     std::vector<task_run> find_task_runs(task_run_filter f = {}) {
+        auto const lock = guard();
         query q{detail::sqlite_sql::task_run_columns, "task_runs", "task_run_id"};
         q.where("task_id", f.task);
         q.where("requester_id", f.requester);
@@ -2766,11 +2796,13 @@ public:
         return run<task_run>(q);
     }
     void update_task_run(task_run_id id, bool is_completed) {
+        auto const lock = guard();
         if (exec_bound("UPDATE task_runs SET is_completed = ?1 WHERE task_run_id = ?2", is_completed ? 1 : 0, id.value()) == 0)
             crowdline::detail::throw_missing(id);
     }
 
     assignment_id new_assignment(task_run_id run) {
+        auto const lock = guard();
         auto& st = prepare(
             "INSERT INTO assignments (task_id, task_run_id, requester_id, task_type, provider_type, sandbox) "
             "SELECT task_id, task_run_id, requester_id, task_type, provider_type, sandbox FROM task_runs "
@@ -2781,9 +2813,11 @@ public:
         return assignment_id{db_->getLastInsertRowid()};
     }
     assignment get_assignment(assignment_id id) {
+        auto const lock = guard();
         return get_one<assignment>(id, "assignments", "assignment_id", detail::sqlite_sql::assignment_columns);
     }
     std::vector<assignment> find_assignments(assignment_filter f = {}) {
+        auto const lock = guard();
         query q{detail::sqlite_sql::assignment_columns, "assignments", "assignment_id"};
         q.where("task_run_id", f.task_run);
         q.where("task_id", f.task);
@@ -2793,6 +2827,7 @@ public:
 
     // --- units, agents ----------------------------------------------------------------------------
     unit_id new_unit(assignment_id assignment, int unit_index, double pay_amount) {
+        auto const lock = guard();
         auto id = insert(detail::sqlite_sql::insert_unit,
                          [&](auto& st) { st.bind(1, assignment.value()); st.bind(2, unit_index); st.bind(3, pay_amount); },
                          [&] {
@@ -2802,8 +2837,12 @@ public:
         if (id == 0) crowdline::detail::throw_missing(assignment);
         return unit_id{id};
     }
-    unit get_unit(unit_id id) { return get_one<unit>(id, "units", "unit_id", detail::sqlite_sql::unit_columns); }
+    unit get_unit(unit_id id) {
+        auto const lock = guard();
+        return get_one<unit>(id, "units", "unit_id", detail::sqlite_sql::unit_columns);
+    }
     std::vector<unit> find_units(unit_filter f = {}) {
+        auto const lock = guard();
         query q{detail::sqlite_sql::unit_columns, "units", "unit_id"};
         q.where("task_run_id", f.task_run);
         q.where("assignment_id", f.assignment);
@@ -2814,10 +2853,12 @@ public:
         return run<unit>(q);
     }
     void update_unit(unit_id id, unit_status status) {
+        auto const lock = guard();
         if (exec_bound(detail::sqlite_sql::update_unit(status), std::string(to_string(status)), id.value()) == 1) return;
         crowdline::detail::throw_transition(id, current_status<unit_status>("units", "unit_id", id), status);
     }
     void clear_unit_agent_assignment(unit_id id) {
+        auto const lock = guard();
         unit_status now = current_status<unit_status>("units", "unit_id", id);
         if (now == unit_status::launched) {
             exec_bound("UPDATE units SET agent_id = NULL, worker_id = NULL WHERE unit_id = ?1", id.value());
@@ -2848,8 +2889,12 @@ public:
             return id;
         });
     }
-    agent get_agent(agent_id id) { return get_one<agent>(id, "agents", "agent_id", detail::sqlite_sql::agent_columns); }
+    agent get_agent(agent_id id) {
+        auto const lock = guard();
+        return get_one<agent>(id, "agents", "agent_id", detail::sqlite_sql::agent_columns);
+    }
     std::vector<agent> find_agents(agent_filter f = {}) {
+        auto const lock = guard();
         query q{detail::sqlite_sql::agent_columns, "agents", "agent_id"};
         q.where("worker_id", f.worker);
         q.where("unit_id", f.unit);
@@ -2858,13 +2903,18 @@ public:
         q.where("status", f.status);
         return run<agent>(q);
     }
-    void update_agent(agent_id id, agent_status status) { change_agent("agents", "agent_id", id, status, nullptr); }
+    void update_agent(agent_id id, agent_status status) {
+        auto const lock = guard();
+        change_agent("agents", "agent_id", id, status, nullptr);
+    }
     /// Changes the status and stores what the worker sent, in one statement.
     void update_agent(agent_id id, agent_status status, nlohmann::json state) {
+        auto const lock = guard();
         change_agent("agents", "agent_id", id, status, &state);
     }
 
     onboarding_agent_id new_onboarding_agent(worker_id worker, task_run_id run) {
+        auto const lock = guard();
         require_exists(worker, "workers", "worker_id");
         auto& st = prepare(
             "INSERT INTO onboarding_agents (worker_id, task_id, task_run_id, task_type, status) "
@@ -2876,9 +2926,11 @@ public:
         return onboarding_agent_id{db_->getLastInsertRowid()};
     }
     onboarding_agent get_onboarding_agent(onboarding_agent_id id) {
+        auto const lock = guard();
         return get_one<onboarding_agent>(id, "onboarding_agents", "onboarding_agent_id", detail::sqlite_sql::onboarding_agent_columns);
     }
     std::vector<onboarding_agent> find_onboarding_agents(onboarding_agent_filter f = {}) {
+        auto const lock = guard();
         query q{detail::sqlite_sql::onboarding_agent_columns, "onboarding_agents", "onboarding_agent_id"};
         q.where("worker_id", f.worker);
         q.where("task_run_id", f.task_run);
@@ -2886,21 +2938,28 @@ public:
         return run<onboarding_agent>(q);
     }
     void update_onboarding_agent(onboarding_agent_id id, agent_status status) {
+        auto const lock = guard();
         change_agent("onboarding_agents", "onboarding_agent_id", id, status, nullptr);
     }
     void update_onboarding_agent(onboarding_agent_id id, agent_status status, nlohmann::json state) {
+        auto const lock = guard();
         change_agent("onboarding_agents", "onboarding_agent_id", id, status, &state);
     }
 
     // --- workers, reviews --------------------------------------------------------------------------
     worker_id new_worker(std::string_view name, std::string_view provider_type) {
+        auto const lock = guard();
         crowdline::detail::require_name("worker", name);
         return worker_id{insert("INSERT INTO workers (worker_name, provider_type) VALUES (?1, ?2)",
                                 [&](auto& st) { st.bind(1, std::string(name)); st.bind(2, std::string(provider_type)); },
                                 [&] { crowdline::detail::throw_duplicate_name("worker", name); })};
     }
-    worker get_worker(worker_id id) { return get_one<worker>(id, "workers", "worker_id", detail::sqlite_sql::worker_columns); }
+    worker get_worker(worker_id id) {
+        auto const lock = guard();
+        return get_one<worker>(id, "workers", "worker_id", detail::sqlite_sql::worker_columns);
+    }
     std::vector<worker> find_workers(worker_filter f = {}) {
+        auto const lock = guard();
         query q{detail::sqlite_sql::worker_columns, "workers", "worker_id"};
         q.where("worker_name", f.name);
         q.where("provider_type", f.provider_type);
@@ -2908,6 +2967,7 @@ public:
     }
 
     void new_worker_review(worker_review const& r) {
+        auto const lock = guard();
         require_exists(r.worker, "workers", "worker_id");
         if (r.unit) require_exists(*r.unit, "units", "unit_id");
         if (r.task) require_exists(*r.task, "tasks", "task_id");
@@ -2931,6 +2991,7 @@ public:
                [] {});
     }
     std::vector<worker_review> find_worker_reviews(worker_review_filter f = {}) {
+        auto const lock = guard();
         query q{detail::sqlite_sql::worker_review_columns, "worker_reviews", "worker_review_id"};
         q.where("worker_id", f.worker);
         q.where("unit_id", f.unit);
@@ -2939,15 +3000,18 @@ public:
 
     // --- qualifications ---------------------------------------------------------------------------
     qualification_id make_qualification(std::string_view name, std::string_view description = "") {
+        auto const lock = guard();
         crowdline::detail::require_name("qualification", name);
         return qualification_id{insert("INSERT INTO qualifications (qualification_name, description) VALUES (?1, ?2)",
                                        [&](auto& st) { st.bind(1, std::string(name)); st.bind(2, std::string(description)); },
                                        [&] { crowdline::detail::throw_duplicate_name("qualification", name); })};
     }
     qualification get_qualification(qualification_id id) {
+        auto const lock = guard();
         return get_one<qualification>(id, "qualifications", "qualification_id", detail::sqlite_sql::qualification_columns);
     }
     std::vector<qualification> find_qualifications(qualification_filter f = {}) {
+        auto const lock = guard();
         query q{detail::sqlite_sql::qualification_columns, "qualifications", "qualification_id"};
         q.where("qualification_name", f.name);
         return run<qualification>(q);
@@ -2955,7 +3019,9 @@ public:
     /// Removes the qualification and every grant of it.
     void delete_qualification(std::string_view name) {
         transaction([&] {
-            auto found = find_qualifications({.name = std::string(name)});
+            query q{detail::sqlite_sql::qualification_columns, "qualifications", "qualification_id"};
+            q.where("qualification_name", std::optional<std::string>(name));
+            auto found = run<qualification>(q);
             if (found.empty()) throw entry_does_not_exist("qualification \"" + std::string(name) + "\": does not exist");
             auto id = found.front().id.value();
             exec_bound("DELETE FROM granted_qualifications WHERE qualification_id = ?1", id);
@@ -2966,6 +3032,7 @@ public:
     }
     /// Upsert: granting again replaces the value.
     void grant_qualification(qualification_id q, worker_id w, int value = 1) {
+        auto const lock = guard();
         auto& st = prepare(
             "INSERT INTO granted_qualifications (qualification_id, worker_id, value) VALUES (?1, ?2, ?3) "
             "ON CONFLICT (qualification_id, worker_id) DO UPDATE SET value = excluded.value, "
@@ -2984,11 +3051,13 @@ public:
         }
     }
     void revoke_qualification(qualification_id q, worker_id w) {
+        auto const lock = guard();
         if (exec_bound("DELETE FROM granted_qualifications WHERE qualification_id = ?1 AND worker_id = ?2", q.value(),
                        w.value()) == 0)
             crowdline::detail::throw_missing_grant(q, w);
     }
     granted_qualification get_granted_qualification(qualification_id q, worker_id w) {
+        auto const lock = guard();
         auto& st = prepare(detail::sqlite_sql::get_granted);
         reset_guard g{st};
         st.bind(1, q.value());
@@ -2997,6 +3066,7 @@ public:
         return {q, w, st.getColumn(0).getInt()};
     }
     std::vector<granted_qualification> find_granted_qualifications(granted_qualification_filter f = {}) {
+        auto const lock = guard();
         query q{"qualification_id, worker_id, value", "granted_qualifications", "granted_qualification_id"};
         q.where("worker_id", f.worker);
         q.where("qualification_id", f.qualification);
@@ -3006,6 +3076,14 @@ public:
 private:
     using reset_guard = detail::reset_guard;
     using query = detail::sqlite_query;
+
+    /// The one lock: every public method that touches the connection starts with `auto const lock =
+    /// guard();` (or goes through `transaction`, which holds it until it commits or rolls back), and the
+    /// private helpers below assume it is held. So each call is atomic to other threads, including the
+    /// multi-statement ones (a check then a write, an INSERT then its row id). Recursive, because `f` in
+    /// `transaction(f)` calls public methods and nested transactions are savepoints. One uncontended lock
+    /// and unlock per call, not one per SQLite API call as SQLite's own per-connection mutex would be.
+    [[nodiscard]] std::unique_lock<std::recursive_mutex> guard() const { return std::unique_lock{mutex_}; }
 
     class scope {
     public:
@@ -3184,7 +3262,8 @@ private:
     detail::sqlite_statement_cache cache_;  ///< after db_: its statements are finalised before the connection closes
     std::unique_ptr<detail::wal_checkpointer> checkpointer_;  ///< after db_: stops before the connection closes
     std::array<std::array<std::string, 28>, 2> agent_sql_;  // [agents, onboarding][status * 2 + with_state]
-    int depth_ = 0;
+    int depth_ = 0;                        ///< open transaction and savepoints (with mutex_ held)
+    mutable std::recursive_mutex mutex_;  ///< see guard()
 };
 
 }  // namespace crowdline::stores
@@ -3192,14 +3271,16 @@ private:
 BOOST_HANA_ADAPT_STRUCT(crowdline::stores::sqlite_options, journal_mode, synchronous, gather_log_writes,
                         background_checkpoint, checkpoint_frames, page_size, cache_kib);
 // ---- crowdline/store/store.hpp
-/// The `crowdline::store` concept: everything a campaign keeps. Split into one concept per group of
-/// tables so that a backend missing a method is told which group (and, through the entry-point
-/// static_asserts, which method) it lacks.
+/// The `crowdline::store` concept: everything a campaign keeps. Each method is one small concept
+/// (`store_finds_agents` …), grouped into one concept per group of tables (`unit_store` …);
+/// `detail::check_store` asserts each small concept, so a backend missing a method is told which.
 ///
 /// One model: `crowdline::stores::memory` (store/memory.hpp). One non-model: any type without
 /// `new_unit`, e.g. `struct not_a_store {};` — see tests/static/store_concepts.cpp.
 
 #include <concepts>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -3208,72 +3289,185 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::stores::sqlite_options, journal_mode, synchro
 
 namespace crowdline {
 
-/// Projects, tasks and requesters.
+// ---- one concept per method (the two update_agent forms together); `detail::check_store` names the method
+// of each that fails ------------------------------------------------------------------------------------
+
 template <class S>
-concept project_store = requires(S& s, std::string_view name, project_id p, task_id t, requester_id r) {
+concept store_creates_projects = requires(S& s, std::string_view name) {
     { s.new_project(name) } -> std::same_as<project_id>;
+};
+template <class S>
+concept store_gets_projects = requires(S& s, project_id p) {
     { s.get_project(p) } -> std::same_as<project>;
+};
+template <class S>
+concept store_finds_projects = requires(S& s) {
     { s.find_projects(project_filter{}) } -> std::same_as<std::vector<project>>;
+};
+/// `new_task(name, task_type, project)`.
+template <class S>
+concept store_creates_tasks = requires(S& s, std::string_view name, project_id p) {
     { s.new_task(name, name, p) } -> std::same_as<task_id>;
+};
+template <class S>
+concept store_gets_tasks = requires(S& s, task_id t) {
     { s.get_task(t) } -> std::same_as<task>;
+};
+template <class S>
+concept store_finds_tasks = requires(S& s) {
     { s.find_tasks(task_filter{}) } -> std::same_as<std::vector<task>>;
+};
+/// `update_task(task, new name, new project)`: an empty optional leaves that column as it is.
+template <class S>
+concept store_updates_tasks = requires(S& s, task_id t) {
     s.update_task(t, std::optional<std::string>{}, std::optional<project_id>{});
+};
+/// `new_requester(name, provider_type)`.
+template <class S>
+concept store_creates_requesters = requires(S& s, std::string_view name) {
     { s.new_requester(name, name) } -> std::same_as<requester_id>;
+};
+template <class S>
+concept store_gets_requesters = requires(S& s, requester_id r) {
     { s.get_requester(r) } -> std::same_as<requester>;
+};
+template <class S>
+concept store_finds_requesters = requires(S& s) {
     { s.find_requesters(requester_filter{}) } -> std::same_as<std::vector<requester>>;
 };
 
-/// Task runs and assignments.
+/// `new_task_run(task, requester, init_params, provider_type, task_type, sandbox)`.
 template <class S>
-concept run_store = requires(S& s, task_id t, requester_id r, task_run_id run, assignment_id a, std::string_view sv) {
+concept store_creates_task_runs = requires(S& s, task_id t, requester_id r, std::string_view sv) {
     { s.new_task_run(t, r, nlohmann::json{}, sv, sv, true) } -> std::same_as<task_run_id>;
+};
+template <class S>
+concept store_gets_task_runs = requires(S& s, task_run_id run) {
     { s.get_task_run(run) } -> std::same_as<task_run>;
+};
+template <class S>
+concept store_finds_task_runs = requires(S& s) {
     { s.find_task_runs(task_run_filter{}) } -> std::same_as<std::vector<task_run>>;
-    s.update_task_run(run, true);
+};
+/// `update_task_run(run, is_completed)`.
+template <class S>
+concept store_updates_task_runs = requires(S& s, task_run_id run) { s.update_task_run(run, true); };
+template <class S>
+concept store_creates_assignments = requires(S& s, task_run_id run) {
     { s.new_assignment(run) } -> std::same_as<assignment_id>;
+};
+template <class S>
+concept store_gets_assignments = requires(S& s, assignment_id a) {
     { s.get_assignment(a) } -> std::same_as<assignment>;
+};
+template <class S>
+concept store_finds_assignments = requires(S& s) {
     { s.find_assignments(assignment_filter{}) } -> std::same_as<std::vector<assignment>>;
 };
 
-/// Units and the agents that claim them.
+/// `new_unit(assignment, unit_index, pay_amount)`.
 template <class S>
-concept unit_store = requires(S& s, assignment_id a, unit_id u, worker_id w, agent_id ag, task_run_id run) {
+concept store_creates_units = requires(S& s, assignment_id a) {
     { s.new_unit(a, 0, 0.0) } -> std::same_as<unit_id>;
+};
+template <class S>
+concept store_gets_units = requires(S& s, unit_id u) {
     { s.get_unit(u) } -> std::same_as<unit>;
+};
+template <class S>
+concept store_finds_units = requires(S& s) {
     { s.find_units(unit_filter{}) } -> std::same_as<std::vector<unit>>;
-    s.update_unit(u, unit_status::launched);
-    s.clear_unit_agent_assignment(u);
+};
+template <class S>
+concept store_updates_units = requires(S& s, unit_id u) { s.update_unit(u, unit_status::launched); };
+template <class S>
+concept store_clears_unit_agents = requires(S& s, unit_id u) { s.clear_unit_agent_assignment(u); };
+template <class S>
+concept store_creates_agents = requires(S& s, worker_id w, unit_id u) {
     { s.new_agent(w, u) } -> std::same_as<agent_id>;
+};
+template <class S>
+concept store_gets_agents = requires(S& s, agent_id ag) {
     { s.get_agent(ag) } -> std::same_as<agent>;
+};
+template <class S>
+concept store_finds_agents = requires(S& s) {
     { s.find_agents(agent_filter{}) } -> std::same_as<std::vector<agent>>;
+};
+/// Both forms: the status alone, and the status with the agent's saved state.
+template <class S>
+concept store_updates_agents = requires(S& s, agent_id ag) {
     s.update_agent(ag, agent_status::in_task);
     s.update_agent(ag, agent_status::completed, nlohmann::json{});
+};
+template <class S>
+concept store_creates_onboarding_agents = requires(S& s, worker_id w, task_run_id run) {
     { s.new_onboarding_agent(w, run) } -> std::same_as<onboarding_agent_id>;
 };
 
-/// Workers, onboarding agents and reviews.
+/// `new_worker(name, provider_type)`.
 template <class S>
-concept worker_store = requires(S& s, std::string_view sv, worker_id w, onboarding_agent_id o) {
+concept store_creates_workers = requires(S& s, std::string_view sv) {
     { s.new_worker(sv, sv) } -> std::same_as<worker_id>;
+};
+template <class S>
+concept store_gets_workers = requires(S& s, worker_id w) {
     { s.get_worker(w) } -> std::same_as<worker>;
+};
+template <class S>
+concept store_finds_workers = requires(S& s) {
     { s.find_workers(worker_filter{}) } -> std::same_as<std::vector<worker>>;
+};
+template <class S>
+concept store_gets_onboarding_agents = requires(S& s, onboarding_agent_id o) {
     { s.get_onboarding_agent(o) } -> std::same_as<onboarding_agent>;
+};
+template <class S>
+concept store_finds_onboarding_agents = requires(S& s) {
     { s.find_onboarding_agents(onboarding_agent_filter{}) } -> std::same_as<std::vector<onboarding_agent>>;
+};
+template <class S>
+concept store_updates_onboarding_agents = requires(S& s, onboarding_agent_id o) {
     s.update_onboarding_agent(o, agent_status::onboarding);
-    s.new_worker_review(worker_review{});
+};
+template <class S>
+concept store_creates_worker_reviews = requires(S& s) { s.new_worker_review(worker_review{}); };
+template <class S>
+concept store_finds_worker_reviews = requires(S& s) {
     { s.find_worker_reviews(worker_review_filter{}) } -> std::same_as<std::vector<worker_review>>;
 };
 
-/// Qualifications and their grants.
+/// `make_qualification(name, description)`.
 template <class S>
-concept qualification_store = requires(S& s, std::string_view sv, qualification_id q, worker_id w) {
+concept store_makes_qualifications = requires(S& s, std::string_view sv) {
     { s.make_qualification(sv, sv) } -> std::same_as<qualification_id>;
+};
+template <class S>
+concept store_gets_qualifications = requires(S& s, qualification_id q) {
     { s.get_qualification(q) } -> std::same_as<qualification>;
+};
+template <class S>
+concept store_finds_qualifications = requires(S& s) {
     { s.find_qualifications(qualification_filter{}) } -> std::same_as<std::vector<qualification>>;
-    s.delete_qualification(sv);
+};
+/// `delete_qualification(name)`.
+template <class S>
+concept store_deletes_qualifications = requires(S& s, std::string_view sv) { s.delete_qualification(sv); };
+/// `grant_qualification(qualification, worker, value)`.
+template <class S>
+concept store_grants_qualifications = requires(S& s, qualification_id q, worker_id w) {
     s.grant_qualification(q, w, 1);
+};
+template <class S>
+concept store_revokes_qualifications = requires(S& s, qualification_id q, worker_id w) {
     s.revoke_qualification(q, w);
+};
+template <class S>
+concept store_gets_granted_qualifications = requires(S& s, qualification_id q, worker_id w) {
     { s.get_granted_qualification(q, w) } -> std::same_as<granted_qualification>;
+};
+template <class S>
+concept store_finds_granted_qualifications = requires(S& s) {
     { s.find_granted_qualifications(granted_qualification_filter{}) } -> std::same_as<std::vector<granted_qualification>>;
 };
 
@@ -3283,27 +3477,139 @@ concept transactional_store = requires(S& s) {
     { s.transaction([] { return 1; }) } -> std::same_as<int>;
 };
 
+// ---- the groups: one per group of tables --------------------------------------------------------------
+
+/// Projects, tasks and requesters.
+template <class S>
+concept project_store = store_creates_projects<S> && store_gets_projects<S> && store_finds_projects<S> &&
+                        store_creates_tasks<S> && store_gets_tasks<S> && store_finds_tasks<S> &&
+                        store_updates_tasks<S> && store_creates_requesters<S> && store_gets_requesters<S> &&
+                        store_finds_requesters<S>;
+
+/// Task runs and assignments.
+template <class S>
+concept run_store = store_creates_task_runs<S> && store_gets_task_runs<S> && store_finds_task_runs<S> &&
+                    store_updates_task_runs<S> && store_creates_assignments<S> && store_gets_assignments<S> &&
+                    store_finds_assignments<S>;
+
+/// Units and the agents that claim them.
+template <class S>
+concept unit_store = store_creates_units<S> && store_gets_units<S> && store_finds_units<S> && store_updates_units<S> &&
+                     store_clears_unit_agents<S> && store_creates_agents<S> && store_gets_agents<S> &&
+                     store_finds_agents<S> && store_updates_agents<S> && store_creates_onboarding_agents<S>;
+
+/// Workers, onboarding agents and reviews.
+template <class S>
+concept worker_store = store_creates_workers<S> && store_gets_workers<S> && store_finds_workers<S> &&
+                       store_gets_onboarding_agents<S> && store_finds_onboarding_agents<S> &&
+                       store_updates_onboarding_agents<S> && store_creates_worker_reviews<S> &&
+                       store_finds_worker_reviews<S>;
+
+/// Qualifications and their grants.
+template <class S>
+concept qualification_store = store_makes_qualifications<S> && store_gets_qualifications<S> &&
+                              store_finds_qualifications<S> && store_deletes_qualifications<S> &&
+                              store_grants_qualifications<S> && store_revokes_qualifications<S> &&
+                              store_gets_granted_qualifications<S> && store_finds_granted_qualifications<S>;
+
 /// Everything a campaign keeps: the whole of ARCHITECTURE §4.
 template <class S>
 concept store = project_store<S> && run_store<S> && unit_store<S> && worker_store<S> && qualification_store<S> &&
                 transactional_store<S>;
 
 namespace detail {
-/// Names the first missing piece of `store` for the entry-point message.
+/// Names each missing method of `store` for the entry-point message.
 template <class S>
 constexpr void check_store() {
-    static_assert(requires(S& s, assignment_id a) { s.new_unit(a, 0, 0.0); },
+    // projects, tasks, requesters
+    static_assert(store_creates_projects<S>,
+                  "crowdline::store: the type lacks new_project(std::string_view name) -> project_id");
+    static_assert(store_gets_projects<S>, "crowdline::store: the type lacks get_project(project_id) -> project");
+    static_assert(store_finds_projects<S>,
+                  "crowdline::store: the type lacks find_projects(project_filter) -> std::vector<project>");
+    static_assert(store_creates_tasks<S>, "crowdline::store: the type lacks new_task(std::string_view name, "
+                                          "std::string_view task_type, project_id) -> task_id");
+    static_assert(store_gets_tasks<S>, "crowdline::store: the type lacks get_task(task_id) -> task");
+    static_assert(store_finds_tasks<S>,
+                  "crowdline::store: the type lacks find_tasks(task_filter) -> std::vector<task>");
+    static_assert(store_updates_tasks<S>, "crowdline::store: the type lacks update_task(task_id, "
+                                          "std::optional<std::string> name, std::optional<project_id>)");
+    static_assert(store_creates_requesters<S>, "crowdline::store: the type lacks new_requester(std::string_view name, "
+                                               "std::string_view provider_type) -> requester_id");
+    static_assert(store_gets_requesters<S>,
+                  "crowdline::store: the type lacks get_requester(requester_id) -> requester");
+    static_assert(store_finds_requesters<S>,
+                  "crowdline::store: the type lacks find_requesters(requester_filter) -> std::vector<requester>");
+    // task runs, assignments
+    static_assert(store_creates_task_runs<S>,
+                  "crowdline::store: the type lacks new_task_run(task_id, requester_id, nlohmann::json init_params, "
+                  "std::string_view provider_type, std::string_view task_type, bool sandbox) -> task_run_id");
+    static_assert(store_gets_task_runs<S>, "crowdline::store: the type lacks get_task_run(task_run_id) -> task_run");
+    static_assert(store_finds_task_runs<S>,
+                  "crowdline::store: the type lacks find_task_runs(task_run_filter) -> std::vector<task_run>");
+    static_assert(store_updates_task_runs<S>,
+                  "crowdline::store: the type lacks update_task_run(task_run_id, bool is_completed)");
+    static_assert(store_creates_assignments<S>,
+                  "crowdline::store: the type lacks new_assignment(task_run_id) -> assignment_id");
+    static_assert(store_gets_assignments<S>,
+                  "crowdline::store: the type lacks get_assignment(assignment_id) -> assignment");
+    static_assert(store_finds_assignments<S>,
+                  "crowdline::store: the type lacks find_assignments(assignment_filter) -> std::vector<assignment>");
+    // units, agents
+    static_assert(store_creates_units<S>,
                   "crowdline::store: the type lacks new_unit(assignment_id, int unit_index, double pay_amount) -> unit_id");
-    static_assert(project_store<S>, "crowdline::store: the type does not model crowdline::project_store "
-                                    "(new_project/get_project/find_projects/new_task/…/find_requesters)");
-    static_assert(run_store<S>, "crowdline::store: the type does not model crowdline::run_store "
-                                "(new_task_run/get_task_run/find_task_runs/update_task_run/new_assignment/…)");
-    static_assert(unit_store<S>, "crowdline::store: the type does not model crowdline::unit_store "
-                                 "(new_unit/get_unit/find_units/update_unit/clear_unit_agent_assignment/new_agent/…)");
-    static_assert(worker_store<S>, "crowdline::store: the type does not model crowdline::worker_store "
-                                   "(new_worker/get_worker/find_workers/onboarding agents/worker reviews)");
-    static_assert(qualification_store<S>, "crowdline::store: the type does not model crowdline::qualification_store "
-                                          "(make_qualification/…/get_granted_qualification)");
+    static_assert(store_gets_units<S>, "crowdline::store: the type lacks get_unit(unit_id) -> unit");
+    static_assert(store_finds_units<S>,
+                  "crowdline::store: the type lacks find_units(unit_filter) -> std::vector<unit>");
+    static_assert(store_updates_units<S>, "crowdline::store: the type lacks update_unit(unit_id, unit_status)");
+    static_assert(store_clears_unit_agents<S>, "crowdline::store: the type lacks clear_unit_agent_assignment(unit_id)");
+    static_assert(store_creates_agents<S>,
+                  "crowdline::store: the type lacks new_agent(worker_id, unit_id) -> agent_id");
+    static_assert(store_gets_agents<S>, "crowdline::store: the type lacks get_agent(agent_id) -> agent");
+    static_assert(store_finds_agents<S>,
+                  "crowdline::store: the type lacks find_agents(agent_filter) -> std::vector<agent>");
+    static_assert(store_updates_agents<S>, "crowdline::store: the type lacks update_agent(agent_id, agent_status) or "
+                                           "update_agent(agent_id, agent_status, nlohmann::json state)");
+    static_assert(store_creates_onboarding_agents<S>,
+                  "crowdline::store: the type lacks new_onboarding_agent(worker_id, task_run_id) -> onboarding_agent_id");
+    // workers, onboarding agents, reviews
+    static_assert(store_creates_workers<S>, "crowdline::store: the type lacks new_worker(std::string_view name, "
+                                            "std::string_view provider_type) -> worker_id");
+    static_assert(store_gets_workers<S>, "crowdline::store: the type lacks get_worker(worker_id) -> worker");
+    static_assert(store_finds_workers<S>,
+                  "crowdline::store: the type lacks find_workers(worker_filter) -> std::vector<worker>");
+    static_assert(store_gets_onboarding_agents<S>,
+                  "crowdline::store: the type lacks get_onboarding_agent(onboarding_agent_id) -> onboarding_agent");
+    static_assert(store_finds_onboarding_agents<S>,
+                  "crowdline::store: the type lacks find_onboarding_agents(onboarding_agent_filter) -> "
+                  "std::vector<onboarding_agent>");
+    static_assert(store_updates_onboarding_agents<S>,
+                  "crowdline::store: the type lacks update_onboarding_agent(onboarding_agent_id, agent_status)");
+    static_assert(store_creates_worker_reviews<S>, "crowdline::store: the type lacks new_worker_review(worker_review)");
+    static_assert(store_finds_worker_reviews<S>,
+                  "crowdline::store: the type lacks find_worker_reviews(worker_review_filter) -> "
+                  "std::vector<worker_review>");
+    // qualifications
+    static_assert(store_makes_qualifications<S>, "crowdline::store: the type lacks make_qualification(std::string_view "
+                                                 "name, std::string_view description) -> qualification_id");
+    static_assert(store_gets_qualifications<S>,
+                  "crowdline::store: the type lacks get_qualification(qualification_id) -> qualification");
+    static_assert(store_finds_qualifications<S>,
+                  "crowdline::store: the type lacks find_qualifications(qualification_filter) -> "
+                  "std::vector<qualification>");
+    static_assert(store_deletes_qualifications<S>,
+                  "crowdline::store: the type lacks delete_qualification(std::string_view name)");
+    static_assert(store_grants_qualifications<S>,
+                  "crowdline::store: the type lacks grant_qualification(qualification_id, worker_id, int value)");
+    static_assert(store_revokes_qualifications<S>,
+                  "crowdline::store: the type lacks revoke_qualification(qualification_id, worker_id)");
+    static_assert(store_gets_granted_qualifications<S>,
+                  "crowdline::store: the type lacks get_granted_qualification(qualification_id, worker_id) -> "
+                  "granted_qualification");
+    static_assert(store_finds_granted_qualifications<S>,
+                  "crowdline::store: the type lacks find_granted_qualifications(granted_qualification_filter) -> "
+                  "std::vector<granted_qualification>");
+    // transactions
     static_assert(transactional_store<S>, "crowdline::store: the type lacks transaction(F) -> invoke_result_t<F>");
 }
 }  // namespace detail
@@ -4128,11 +4434,73 @@ private:
 }  // namespace crowdline::routing::detail
 // ---- crowdline/routing/detail/policy_pack.hpp
 /// Checks and normalises the policies given to `make_dispatcher`: each argument must be a policy, each
-/// kind may appear once, and every kind absent is filled with its default, in one Hana map.
+/// kind may appear once (both checked by `crowdline::detail::check_each_argument`), and every kind absent
+/// is filled with its default, in one Hana map.
 
+// ---- crowdline/detail/argument_check.hpp
+/// The argument check of the variadic entry points (`with_mixins`, `routing::make_dispatcher`), for any
+/// number of arguments: each argument, by position, must be accepted by the entry point's rule, and no two
+/// arguments may be of one kind. The rule holds the entry point's messages (a `static_assert` message must
+/// be a literal); this header hands it types whose names carry the positions, so the compiler's
+/// "in instantiation of … [with Argument = crowdline::detail::argument<3, double>]" says which argument.
+
+#include <cstddef>
+#include <type_traits>
+#include <utility>
+
+namespace crowdline::detail {
+
+/// One argument of an entry point: its position (1 = the entry point's first argument) and its type.
+template <std::size_t Position, class Type>
+struct argument {
+    static constexpr std::size_t position = Position;
+    using type = Type;
+};
+
+/// The kind of the argument at `Position`, and the position of the first argument of that kind: unique
+/// when that is `Position` itself. A duplicate's diagnostic names the kind and both positions.
+template <class Kind, std::size_t FirstPosition, std::size_t Position>
+struct argument_kind {
+    using kind = Kind;
+    static constexpr bool is_unique = FirstPosition == Position;
+};
+
+/// The index of the first of `Kinds` that is `Kind` (which must be among them).
+template <class Kind, class... Kinds>
+consteval std::size_t first_index_of() {
+    constexpr bool same[] = {std::is_same_v<Kind, Kinds>...};
+    std::size_t i = 0;
+    while (!same[i]) ++i;
+    return i;
+}
+
+/// Checks `Arguments`, the first of them at position `First`, against `Rule`, which provides:
+/// - `template <class Argument> static consteval bool accepts()`: `static_assert`s with the entry point's
+///   message on `typename Argument::type` (`Argument` is an `argument<position, type>`), returns the verdict;
+/// - `template <class Type> using kind = …`: an accepted argument's kind;
+/// - `template <class Kind> static consteval bool unique()`: `static_assert(Kind::is_unique, …)` with the
+///   entry point's message (`Kind` is an `argument_kind<kind, first position, position>`), returns it.
+/// Stops at the first argument refused (kinds are only asked of accepted arguments), then at the first
+/// duplicate, to keep the error list short. True when every argument passes.
+template <class Rule, std::size_t First, class... Arguments>
+consteval bool check_each_argument() {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+        constexpr bool accepted = (Rule::template accepts<argument<First + I, Arguments>>() && ... && true);
+        if constexpr (!accepted) {
+            return false;
+        } else {
+            return []<class... Kinds>() {
+                return (Rule::template unique<
+                            argument_kind<Kinds, First + first_index_of<Kinds, Kinds...>(), First + I>>() &&
+                        ... && true);
+            }.template operator()<typename Rule::template kind<Arguments>...>();
+        }
+    }(std::index_sequence_for<Arguments...>{});
+}
+
+}  // namespace crowdline::detail
 
 #include <boost/hana/at_key.hpp>
-#include <boost/hana/count.hpp>
 #include <boost/hana/find.hpp>
 #include <boost/hana/map.hpp>
 #include <boost/hana/optional.hpp>
@@ -4166,58 +4534,31 @@ struct kind_of<P, Item> {
 template <class P, class Item>
 using kind_t = typename kind_of<P, Item>::type;
 
-/// Named so that the compiler's note names the argument's position and type.
-template <std::size_t Position, class Argument, class Item>
-struct make_dispatcher_argument {
-    static constexpr bool is_a_routing_policy = policy<Argument> || router<Argument, Item>;
+/// `make_dispatcher`'s rule for `check_each_argument`: every argument is a policy or a router, each kind once.
+template <class Item>
+struct make_dispatcher_arguments {
+    template <class Argument>
+    static consteval bool accepts() {
+        constexpr bool is_a_routing_policy = policy<typename Argument::type> || router<typename Argument::type, Item>;
+        static_assert(is_a_routing_policy,
+                      "crowdline::routing::make_dispatcher: an argument is not a routing policy (it declares no "
+                      "policy_kind and does not model crowdline::routing::router); the note naming "
+                      "crowdline::detail::argument<position, type> says which");
+        return is_a_routing_policy;
+    }
+
+    template <class Policy>
+    using kind = kind_t<Policy, Item>;
+
+    template <class Kind>
+    static consteval bool unique() {
+        static_assert(Kind::is_unique,
+                      "crowdline::routing::make_dispatcher: duplicate policy kind (two arguments of one kind, e.g. two "
+                      "routers); the note naming crowdline::detail::argument_kind<kind, first position, position> says "
+                      "which");
+        return Kind::is_unique;
+    }
 };
-
-#define CROWDLINE_ROUTING_CHECK_ARGUMENT(n)                                                                    \
-    static_assert(Position != n || make_dispatcher_argument<Position, Argument, Item>::is_a_routing_policy,   \
-                  "crowdline::routing::make_dispatcher: argument " #n                                          \
-                  " is not a routing policy (it declares no policy_kind and does not model "                   \
-                  "crowdline::routing::router; its type is named in make_dispatcher_argument<position, type>)");
-
-template <std::size_t Position, class Argument, class Item>
-consteval bool check_argument() {
-    CROWDLINE_ROUTING_CHECK_ARGUMENT(1)
-    CROWDLINE_ROUTING_CHECK_ARGUMENT(2)
-    CROWDLINE_ROUTING_CHECK_ARGUMENT(3)
-    CROWDLINE_ROUTING_CHECK_ARGUMENT(4)
-    CROWDLINE_ROUTING_CHECK_ARGUMENT(5)
-    CROWDLINE_ROUTING_CHECK_ARGUMENT(6)
-    CROWDLINE_ROUTING_CHECK_ARGUMENT(7)
-    CROWDLINE_ROUTING_CHECK_ARGUMENT(8)
-    static_assert(Position <= 8 || make_dispatcher_argument<Position, Argument, Item>::is_a_routing_policy,
-                  "crowdline::routing::make_dispatcher: an argument after the 8th is not a routing policy");
-    return make_dispatcher_argument<Position, Argument, Item>::is_a_routing_policy;
-}
-#undef CROWDLINE_ROUTING_CHECK_ARGUMENT
-
-template <class Item, class... Policies>
-consteval bool check_arguments() {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-        return (check_argument<I + 1, Policies, Item>() && ... && true);
-    }(std::index_sequence_for<Policies...>{});
-}
-
-template <class Kind, class Item, class... Policies>
-inline constexpr std::size_t count_kind =
-    decltype(hana::count(hana::tuple_t<kind_t<Policies, Item>...>, hana::type_c<Kind>))::value;
-
-template <class Item, class... Policies>
-consteval bool check_unique_kinds() {
-    static_assert(count_kind<kinds::router, Item, Policies...> <= 1,
-                  "crowdline::routing::make_dispatcher: duplicate policy kind: router");
-    static_assert(count_kind<kinds::eligibility, Item, Policies...> <= 1,
-                  "crowdline::routing::make_dispatcher: duplicate policy kind: eligibility");
-    static_assert(count_kind<kinds::stealing, Item, Policies...> <= 1,
-                  "crowdline::routing::make_dispatcher: duplicate policy kind: stealing");
-    static_assert(count_kind<kinds::options, Item, Policies...> <= 1,
-                  "crowdline::routing::make_dispatcher: duplicate policy kind: options");
-    return count_kind<kinds::router, Item, Policies...> <= 1 && count_kind<kinds::eligibility, Item, Policies...> <= 1 &&
-           count_kind<kinds::stealing, Item, Policies...> <= 1 && count_kind<kinds::options, Item, Policies...> <= 1;
-}
 
 /// An eligibility policy is callable as bool(const Profile&, const Item&); for eligible_when, its predicate is.
 template <class E, class Profile, class Item>
@@ -5099,10 +5440,9 @@ auto make_dispatcher(Policies... policies) {
     namespace hana = boost::hana;
     static_assert(std::is_move_constructible_v<Item>, "crowdline::routing::make_dispatcher: Item must be move constructible");
     static_assert(std::is_move_constructible_v<Profile>, "crowdline::routing::make_dispatcher: Profile must be move constructible");
-    constexpr bool all_policies = detail::check_arguments<Item, std::remove_cvref_t<Policies>...>();
-    if constexpr (!all_policies) {
-        return detail::invalid_dispatcher{};
-    } else if constexpr (!detail::check_unique_kinds<Item, std::remove_cvref_t<Policies>...>()) {
+    constexpr bool arguments_ok = crowdline::detail::check_each_argument<detail::make_dispatcher_arguments<Item>, 1,
+                                                                         std::remove_cvref_t<Policies>...>();
+    if constexpr (!arguments_ok) {
         return detail::invalid_dispatcher{};
     } else {
         auto given = hana::make_map(hana::make_pair(hana::type_c<detail::kind_t<Policies, Item>>, std::move(policies))...);
@@ -5651,8 +5991,9 @@ static_assert(architect<in_process>, "architects::in_process must model crowdlin
 BOOST_HANA_ADAPT_STRUCT(crowdline::architects::in_process_args, name, max_body_bytes, max_json_depth);
 // ---- crowdline/provider/provider.hpp
 /// The `crowdline::provider` concept: the crowd a campaign sources work from (Mephisto's CrowdProvider
-/// with its wrapped Requester, Worker, Agent and Unit). Split into one concept per wrapped object so a
-/// type missing a method is told which group it lacks, and `detail::check_provider` names the method.
+/// with its wrapped Requester, Worker, Agent and Unit). Each method is one small concept
+/// (`provider_blocks_workers` …), grouped into one concept per wrapped object (`worker_provider` …);
+/// `detail::check_provider` asserts each small concept, so a type missing a method is told which.
 ///
 /// One model: `crowdline::providers::mock` (provider/mock.hpp). One non-model: a type without
 /// `block(worker_id, std::string_view)` — see tests/static/architect_provider_concepts.cpp.
@@ -5675,50 +6016,105 @@ concept typed_provider = requires {
     { P::provider_type } -> std::convertible_to<std::string_view>;
 };
 
-/// The account that pays (Mephisto's Requester): `register_requester` (`register` is a keyword),
-/// `is_registered`, `budget`.
+// ---- one concept per method; `detail::check_provider` names the method of each that fails --------------
+
+/// `register_requester(r)` (`register` is a keyword).
 template <class P>
-concept requester_provider = requires(P& p, requester_id r) {
-    p.register_requester(r);
+concept provider_registers_requesters = requires(P& p, requester_id r) { p.register_requester(r); };
+
+template <class P>
+concept provider_checks_registration = requires(P& p, requester_id r) {
     { p.is_registered(r) } -> std::same_as<bool>;
+};
+
+/// What the requester's account can still pay.
+template <class P>
+concept provider_reports_budget = requires(P& p, requester_id r) {
     { p.budget(r) } -> std::same_as<double>;
 };
 
-/// What a requester does to a person (Mephisto's Worker): block, pay a bonus (false, and nothing paid,
-/// when the budget does not cover it), and sync crowd-side qualifications.
 template <class P>
-concept worker_provider = requires(P& p, worker_id w, std::string_view text, std::optional<unit_id> u) {
-    p.block(w, text);
-    p.unblock(w);
+concept provider_blocks_workers = requires(P& p, worker_id w, std::string_view reason) { p.block(w, reason); };
+
+template <class P>
+concept provider_unblocks_workers = requires(P& p, worker_id w) { p.unblock(w); };
+
+template <class P>
+concept provider_checks_blocked = requires(P& p, worker_id w) {
     { p.is_blocked(w) } -> std::same_as<bool>;
-    { p.bonus(w, 1.0, text, u) } -> std::same_as<bool>;
-    p.grant(w, text, 1);
-    p.revoke(w, text);
 };
 
-/// Judging one attempt at one unit (Mephisto's Agent).
+/// False, and nothing paid, when the budget does not cover the bonus.
 template <class P>
-concept agent_provider = requires(P& p, agent_id a, std::string_view note) {
-    p.approve(a, note);
-    p.reject(a, note);
-    p.soft_reject(a, note);
-    p.mark_done(a);
+concept provider_pays_bonuses = requires(P& p, worker_id w, std::string_view reason, std::optional<unit_id> u) {
+    { p.bonus(w, 1.0, reason, u) } -> std::same_as<bool>;
 };
 
-/// Offering a unit on the crowd and taking it down (Mephisto's Unit).
+/// Crowd-side qualifications: `grant(worker, name, value)`.
 template <class P>
-concept unit_provider = requires(P& p, unit_id u, std::string_view url) {
-    p.launch(u, url);
-    p.expire(u);
+concept provider_grants_qualifications = requires(P& p, worker_id w, std::string_view name) { p.grant(w, name, 1); };
+
+template <class P>
+concept provider_revokes_qualifications = requires(P& p, worker_id w, std::string_view name) { p.revoke(w, name); };
+
+template <class P>
+concept provider_approves_agents = requires(P& p, agent_id a, std::string_view note) { p.approve(a, note); };
+
+template <class P>
+concept provider_rejects_agents = requires(P& p, agent_id a, std::string_view note) { p.reject(a, note); };
+
+template <class P>
+concept provider_soft_rejects_agents = requires(P& p, agent_id a, std::string_view note) { p.soft_reject(a, note); };
+
+template <class P>
+concept provider_marks_agents_done = requires(P& p, agent_id a) { p.mark_done(a); };
+
+/// Offers the unit on the crowd, pointing at `url`.
+template <class P>
+concept provider_launches_units = requires(P& p, unit_id u, std::string_view url) { p.launch(u, url); };
+
+template <class P>
+concept provider_expires_units = requires(P& p, unit_id u) { p.expire(u); };
+
+template <class P>
+concept provider_checks_expired = requires(P& p, unit_id u) {
     { p.is_expired(u) } -> std::same_as<bool>;
 };
 
-/// Per-run setup and teardown on the crowd side (listing the task, registering qualifications …).
+/// Per-run setup on the crowd side (listing the task at `url`, registering qualifications …).
 template <class P>
-concept resource_provider = requires(P& p, task_run_id run, std::string_view url) {
+concept provider_sets_up_resources = requires(P& p, task_run_id run, std::string_view url) {
     p.setup_resources(run, url);
-    p.cleanup_resources(run);
 };
+
+template <class P>
+concept provider_cleans_up_resources = requires(P& p, task_run_id run) { p.cleanup_resources(run); };
+
+// ---- the groups: Mephisto's wrapped objects ---------------------------------------------------------
+
+/// The account that pays (Mephisto's Requester).
+template <class P>
+concept requester_provider =
+    provider_registers_requesters<P> && provider_checks_registration<P> && provider_reports_budget<P>;
+
+/// What a requester does to a person (Mephisto's Worker): block, pay a bonus, sync crowd-side qualifications.
+template <class P>
+concept worker_provider = provider_blocks_workers<P> && provider_unblocks_workers<P> && provider_checks_blocked<P> &&
+                          provider_pays_bonuses<P> && provider_grants_qualifications<P> &&
+                          provider_revokes_qualifications<P>;
+
+/// Judging one attempt at one unit (Mephisto's Agent).
+template <class P>
+concept agent_provider = provider_approves_agents<P> && provider_rejects_agents<P> &&
+                         provider_soft_rejects_agents<P> && provider_marks_agents_done<P>;
+
+/// Offering a unit on the crowd and taking it down (Mephisto's Unit).
+template <class P>
+concept unit_provider = provider_launches_units<P> && provider_expires_units<P> && provider_checks_expired<P>;
+
+/// Per-run setup and teardown on the crowd side.
+template <class P>
+concept resource_provider = provider_sets_up_resources<P> && provider_cleans_up_resources<P>;
 
 /// How a worker's identity arrives: the name a registration says the worker has (throws
 /// `invalid_argument` when it says none).
@@ -5745,57 +6141,41 @@ concept revocable_identity = requires(P const& p, nlohmann::json const& registra
 
 namespace detail {
 
-/// Names the first missing member of `provider` for an entry point's message.
+/// Names each missing member of `provider` for an entry point's message.
 template <class P>
 constexpr void check_provider() {
     static_assert(typed_provider<P>, "crowdline::provider: the type lacks static provider_type (a std::string_view)");
-    // requester
-    static_assert(requires(P& p, requester_id r) { p.register_requester(r); },
+    static_assert(provider_registers_requesters<P>,
                   "crowdline::provider: the type lacks register_requester(requester_id)");
-    static_assert(requires(P& p, requester_id r) {
-        { p.is_registered(r) } -> std::same_as<bool>;
-    }, "crowdline::provider: the type lacks is_registered(requester_id) -> bool");
-    static_assert(requires(P& p, requester_id r) {
-        { p.budget(r) } -> std::same_as<double>;
-    }, "crowdline::provider: the type lacks budget(requester_id) -> double");
-    // worker
-    static_assert(requires(P& p, worker_id w, std::string_view s) { p.block(w, s); },
+    static_assert(provider_checks_registration<P>,
+                  "crowdline::provider: the type lacks is_registered(requester_id) -> bool");
+    static_assert(provider_reports_budget<P>, "crowdline::provider: the type lacks budget(requester_id) -> double");
+    static_assert(provider_blocks_workers<P>,
                   "crowdline::provider: the type lacks block(worker_id, std::string_view reason)");
-    static_assert(requires(P& p, worker_id w) { p.unblock(w); },
-                  "crowdline::provider: the type lacks unblock(worker_id)");
-    static_assert(requires(P& p, worker_id w) {
-        { p.is_blocked(w) } -> std::same_as<bool>;
-    }, "crowdline::provider: the type lacks is_blocked(worker_id) -> bool");
-    static_assert(requires(P& p, worker_id w, std::string_view s, std::optional<unit_id> u) {
-        { p.bonus(w, 1.0, s, u) } -> std::same_as<bool>;
-    }, "crowdline::provider: the type lacks bonus(worker_id, double amount, std::string_view reason, "
-       "std::optional<unit_id>) -> bool");
-    static_assert(requires(P& p, worker_id w, std::string_view s) { p.grant(w, s, 1); },
+    static_assert(provider_unblocks_workers<P>, "crowdline::provider: the type lacks unblock(worker_id)");
+    static_assert(provider_checks_blocked<P>, "crowdline::provider: the type lacks is_blocked(worker_id) -> bool");
+    static_assert(provider_pays_bonuses<P>,
+                  "crowdline::provider: the type lacks bonus(worker_id, double amount, std::string_view reason, "
+                  "std::optional<unit_id>) -> bool");
+    static_assert(provider_grants_qualifications<P>,
                   "crowdline::provider: the type lacks grant(worker_id, std::string_view qualification, int value)");
-    static_assert(requires(P& p, worker_id w, std::string_view s) { p.revoke(w, s); },
+    static_assert(provider_revokes_qualifications<P>,
                   "crowdline::provider: the type lacks revoke(worker_id, std::string_view qualification)");
-    // agent
-    static_assert(requires(P& p, agent_id a, std::string_view s) { p.approve(a, s); },
+    static_assert(provider_approves_agents<P>,
                   "crowdline::provider: the type lacks approve(agent_id, std::string_view note)");
-    static_assert(requires(P& p, agent_id a, std::string_view s) { p.reject(a, s); },
+    static_assert(provider_rejects_agents<P>,
                   "crowdline::provider: the type lacks reject(agent_id, std::string_view note)");
-    static_assert(requires(P& p, agent_id a, std::string_view s) { p.soft_reject(a, s); },
+    static_assert(provider_soft_rejects_agents<P>,
                   "crowdline::provider: the type lacks soft_reject(agent_id, std::string_view note)");
-    static_assert(requires(P& p, agent_id a) { p.mark_done(a); },
-                  "crowdline::provider: the type lacks mark_done(agent_id)");
-    // unit
-    static_assert(requires(P& p, unit_id u, std::string_view s) { p.launch(u, s); },
+    static_assert(provider_marks_agents_done<P>, "crowdline::provider: the type lacks mark_done(agent_id)");
+    static_assert(provider_launches_units<P>,
                   "crowdline::provider: the type lacks launch(unit_id, std::string_view url)");
-    static_assert(requires(P& p, unit_id u) { p.expire(u); }, "crowdline::provider: the type lacks expire(unit_id)");
-    static_assert(requires(P& p, unit_id u) {
-        { p.is_expired(u) } -> std::same_as<bool>;
-    }, "crowdline::provider: the type lacks is_expired(unit_id) -> bool");
-    // resources
-    static_assert(requires(P& p, task_run_id r, std::string_view s) { p.setup_resources(r, s); },
+    static_assert(provider_expires_units<P>, "crowdline::provider: the type lacks expire(unit_id)");
+    static_assert(provider_checks_expired<P>, "crowdline::provider: the type lacks is_expired(unit_id) -> bool");
+    static_assert(provider_sets_up_resources<P>,
                   "crowdline::provider: the type lacks setup_resources(task_run_id, std::string_view url)");
-    static_assert(requires(P& p, task_run_id r) { p.cleanup_resources(r); },
+    static_assert(provider_cleans_up_resources<P>,
                   "crowdline::provider: the type lacks cleanup_resources(task_run_id)");
-    // identity
     static_assert(identity_provider<P>,
                   "crowdline::provider: the type lacks worker_name(nlohmann::json const& registration) -> std::string");
 }
@@ -7076,47 +7456,29 @@ struct worker_progress {
 };
 
 }  // namespace crowdline
-// ---- crowdline/ops/pipeline.hpp
-/// `crowdline::pipeline`: the statically typed task run. It joins a blueprint (what the work is), an
-/// architect (how workers reach it), a provider (who they are, how they are paid), a dispatcher (who gets
-/// which unit) and a store (where everything is kept), and runs Mephisto's operations on them:
+// ---- crowdline/ops/task_launcher.hpp
+/// `crowdline::task_launcher`: Mephisto's TaskLauncher. It pulls items lazily from a blueprint's range (an
+/// infinite one works), writes each as an assignment whose unit count the dispatcher's router decides, in
+/// batches of one transaction, keeps at most `max_num_concurrent_units` units live, refills as units are
+/// finished, and on resume skips the range past the items that already became assignments.
 ///
-///  - the task launcher: assignments made lazily from the blueprint's range (an infinite one works), never
-///    more than `max_num_concurrent_units` units live at once;
-///  - the worker pool: registration → worker → blocked / qualification / limit checks → the dispatcher's
-///    grant → the store's claim (`new_agent`, compare-and-set; a claim lost to another process moves on to
-///    the next grant) → init data to the page;
-///  - submission: validated by the blueprint, agent state and status saved in one transaction, then
-///    acknowledged; a resend with the same `data.key` (its reply lost, even across a restart) gets the
-///    first reply again and writes nothing;
-///  - expiry: a lease past `assignment_duration_in_seconds`, a disconnect, a returned unit or a revoked
-///    invite link (a provider modelling `revocable_identity`) puts the unit back in the pool (dispatcher and
-///    store together); `no_submission_patience` shuts a dead run down;
-///  - blocks: those recorded in the store (`review::block` / `unblock` rows) are replayed onto the provider
-///    at launch, so a restarted program keeps them;
-///  - resume: launching on a database that holds an incomplete run of the same task continues it.
-///
-/// Every call is serialised by one mutex, so an architect may deliver packets from several threads.
-/// Time comes from `set_clock` (default: the system clock), so tests drive leases and patience.
+/// It knows nothing of workers or packets: the worker pool asks it for an assignment's item and tells it
+/// when a routed unit is finished; the run (`crowdline::pipeline`) tells the provider about the units it
+/// launched. Not thread-safe: the run's lock covers it.
 
 #include <algorithm>
-#include <atomic>
+#include <concepts>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <ranges>
-#include <span>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
-#include <variant>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 // ---- crowdline/blueprint/blueprint.hpp
 /// The `crowdline::blueprint` concept: what a kind of task must provide — its type name, its args, a
@@ -7207,23 +7569,36 @@ concept has_blueprint_type = requires {
     { B::blueprint_type } -> std::convertible_to<std::string_view>;
 };
 
-/// `B::args_type` is a reflected args struct and `b.validate(args)` checks it (throws `config_error`
-/// naming the key: Mephisto's assert_task_args).
+/// `B::args_type` is a struct reflected with BOOST_HANA_DEFINE_STRUCT or BOOST_HANA_ADAPT_STRUCT.
 template <class B>
-concept has_blueprint_args = config::args_struct<typename B::args_type> &&
-                             requires(const B& b, const typename B::args_type& args) { b.validate(args); };
+concept declares_args_type = config::args_struct<typename B::args_type>;
+
+/// `b.validate(args)` checks the args (throws `config_error` naming the key: Mephisto's assert_task_args).
+template <class B>
+concept validates_args = requires(const B& b, const typename B::args_type& args) { b.validate(args); };
+
+/// Reflected args and their check.
+template <class B>
+concept has_blueprint_args = declares_args_type<B> && validates_args<B>;
 
 /// The range type `b.initialization_data()` returns.
 template <class B>
 using initialization_range_t = decltype(std::declval<B&>().initialization_data());
 
-/// `b.initialization_data()` returns an input range (may be lazy and infinite) of values convertible to
-/// `crowdline::initialization_data`: one per assignment.
+/// `b.initialization_data()` returns an input range (may be lazy and infinite), whatever its elements.
 template <class B>
-concept provides_initialization_data =
-    requires(B& b) {
-        { b.initialization_data() } -> std::ranges::input_range;
-    } && std::convertible_to<std::ranges::range_reference_t<initialization_range_t<B>>, initialization_data>;
+concept returns_initialization_range = requires(B& b) {
+    { b.initialization_data() } -> std::ranges::input_range;
+};
+
+/// The elements of `b.initialization_data()` convert to `crowdline::initialization_data`.
+template <class B>
+concept yields_initialization_data =
+    std::convertible_to<std::ranges::range_reference_t<initialization_range_t<B>>, initialization_data>;
+
+/// `b.initialization_data()`: one `crowdline::initialization_data` per assignment.
+template <class B>
+concept provides_initialization_data = returns_initialization_range<B> && yields_initialization_data<B>;
 
 /// `b.page(init, unit_index)` renders the worker-facing page (an HTML fragment) for one unit.
 template <class B>
@@ -7259,29 +7634,19 @@ template <class B>
 using blueprint_state_t = typename detail::blueprint_state<B>::type;
 
 namespace detail {
-/// `B::args_type` exists and is reflected (false, not an error, when it does not exist).
-template <class B>
-concept reflected_args_type = config::args_struct<typename B::args_type>;
-
-/// `b.initialization_data()` exists and returns an input range, whatever its elements.
-template <class B>
-concept initialization_range = requires(B& b) {
-    { b.initialization_data() } -> std::ranges::input_range;
-};
-
 /// Names each missing piece of `blueprint` for the entry-point message.
 template <class B>
 constexpr void check_blueprint() {
     static_assert(has_blueprint_type<B>,
                   "crowdline::blueprint: the type lacks blueprint_type (a static member convertible to std::string_view)");
-    static_assert(reflected_args_type<B>,
+    static_assert(declares_args_type<B>,
                   "crowdline::blueprint: the type lacks args_type (a struct reflected with BOOST_HANA_DEFINE_STRUCT "
                   "or BOOST_HANA_ADAPT_STRUCT)");
-    static_assert(!reflected_args_type<B> || has_blueprint_args<B>,
+    static_assert(!declares_args_type<B> || validates_args<B>,
                   "crowdline::blueprint: the type lacks validate(const args_type&) const");
-    static_assert(initialization_range<B>, "crowdline::blueprint: the type lacks initialization_data() -> an input range "
-                                           "of crowdline::initialization_data");
-    static_assert(!initialization_range<B> || provides_initialization_data<B>,
+    static_assert(returns_initialization_range<B>, "crowdline::blueprint: the type lacks initialization_data() -> an "
+                                                   "input range of crowdline::initialization_data");
+    static_assert(!returns_initialization_range<B> || yields_initialization_data<B>,
                   "crowdline::blueprint: the elements of initialization_data() do not convert to "
                   "crowdline::initialization_data");
     static_assert(renders_page<B>, "crowdline::blueprint: the type lacks page(const initialization_data&, std::size_t "
@@ -7304,6 +7669,699 @@ constexpr bool assert_blueprint() {
 BOOST_HANA_ADAPT_STRUCT(crowdline::initialization_data, shared, unit_data);
 BOOST_HANA_ADAPT_STRUCT(crowdline::field_error, field, message);
 BOOST_HANA_ADAPT_STRUCT(crowdline::agent_state, inputs, outputs, updates);
+// ---- crowdline/config/task_run_args.hpp
+/// `task_run_args`: the settings of one task run, with Mephisto's names and defaults.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <boost/hana/define_struct.hpp>
+
+
+namespace crowdline {
+
+/// Mephisto's TaskRunArgs. Durations are in seconds; 0 means "no limit" for the caps.
+struct task_run_args {
+    BOOST_HANA_DEFINE_STRUCT(task_run_args,
+        (std::string, task_name),
+        (std::string, task_title),
+        (std::string, task_description),
+        (double, task_reward),
+        (std::vector<std::string>, task_tags),
+        (std::int64_t, assignment_duration_in_seconds),
+        (std::int64_t, no_submission_patience),
+        (std::int64_t, allowed_concurrent),
+        (std::int64_t, maximum_units_per_worker),
+        (std::int64_t, max_num_concurrent_units),
+        (std::int64_t, submission_timeout));
+
+    task_run_args()
+        : task_reward(0.3), assignment_duration_in_seconds(30 * 60), no_submission_patience(12 * 60 * 60),
+          allowed_concurrent(0), maximum_units_per_worker(0), max_num_concurrent_units(0), submission_timeout(600) {}
+
+    static constexpr std::array<config::description, 11> descriptions{{
+        {"task_name", "name shared by every run of this task (limits like maximum_units_per_worker span them)"},
+        {"task_title", "title shown to workers (required)"},
+        {"task_description", "what workers are asked to do (required)"},
+        {"task_reward", "pay per unit, in the provider's currency"},
+        {"task_tags", "keywords shown to workers"},
+        {"assignment_duration_in_seconds", "time a worker has for one unit before it returns to the pool"},
+        {"no_submission_patience", "seconds without any submission after which the run shuts down"},
+        {"allowed_concurrent", "units one worker may hold at once (0: no limit)"},
+        {"maximum_units_per_worker", "units one worker may do across every run of the task (0: no limit)"},
+        {"max_num_concurrent_units", "units launched at once (0: no limit)"},
+        {"submission_timeout", "seconds to wait for a submission after a unit's work ends"},
+    }};
+
+    /// Mephisto's assert_task_args: every problem names its key.
+    void validate() const {
+        if (task_name.empty()) throw config_error("task_name: must not be empty");
+        if (task_title.empty()) throw config_error("task_title: must not be empty (workers see it)");
+        if (task_description.empty()) throw config_error("task_description: must not be empty (workers see it)");
+        if (!(task_reward >= 0)) throw config_error("task_reward: must be ≥ 0, got " + std::to_string(task_reward));
+        if (assignment_duration_in_seconds <= 0) throw config_error("assignment_duration_in_seconds: must be > 0");
+        if (no_submission_patience <= 0) throw config_error("no_submission_patience: must be > 0");
+        if (allowed_concurrent < 0) throw config_error("allowed_concurrent: must be ≥ 0 (0: no limit)");
+        if (maximum_units_per_worker < 0) throw config_error("maximum_units_per_worker: must be ≥ 0 (0: no limit)");
+        if (max_num_concurrent_units < 0) throw config_error("max_num_concurrent_units: must be ≥ 0 (0: no limit)");
+        if (submission_timeout <= 0) throw config_error("submission_timeout: must be > 0");
+    }
+};
+
+}  // namespace crowdline
+// ---- crowdline/ops/detail/run_counts.hpp
+/// `detail::run_counts`: a pipeline's running dashboard counts — units by status, assignments, agents and
+/// workers (a `run_tally`), units made and done per group of items, units held and done per worker. The
+/// pipeline reports each change once the store has committed it (one call per change, which moves every
+/// count that change touches); the counts have their own mutex, so `pipeline::summary()` and `progress()`
+/// never wait for the pipeline's lock or a store write.
+
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <ranges>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+
+namespace crowdline::detail {
+
+/// The counts a dashboard reads, kept change by change. Assignments are passed as ranges of objects with
+/// `group` (its group key), `units` (a sized range) and `completed` (units done).
+class run_counts {
+public:
+    /// One worker's units in this run.
+    struct worker_counts {
+        std::size_t held = 0;  ///< units in hand now
+        std::size_t done = 0;  ///< units finished in this run (gold included)
+    };
+
+    // --- reads -------------------------------------------------------------------------------------
+
+    [[nodiscard]] run_summary summary() const {
+        std::lock_guard l{mutex_};
+        return tally_.summary();
+    }
+
+    /// Units done and in all per group, sorted by group, in O(groups).
+    [[nodiscard]] std::vector<key_progress> progress() const {
+        std::lock_guard l{mutex_};
+        std::vector<key_progress> out;
+        out.reserve(groups_.size());
+        for (auto const& [key, row] : groups_) out.push_back(row);
+        return out;
+    }
+
+    /// A worker's counts (zero for one who never held a unit here).
+    [[nodiscard]] worker_counts of(worker_id w) const {
+        std::lock_guard l{mutex_};
+        auto it = workers_.find(w);
+        return it == workers_.end() ? worker_counts{} : it->second;
+    }
+
+    // --- full counts -------------------------------------------------------------------------------
+
+    /// The full count: `fresh` (units, assignments and agents from the store, `tally_run`), and the groups
+    /// from the run's assignments (O(assignments), in memory). Worker counts are kept.
+    template <class Assignments>
+    void recount(run_tally fresh, Assignments const& assignments) {
+        auto groups = grouped(assignments);
+        std::lock_guard l{mutex_};
+        groups_ = std::move(groups);
+        tally_ = std::move(fresh);
+    }
+
+    /// Groups counted again from the assignments (after their group keys changed).
+    template <class Assignments>
+    void regroup(Assignments const& assignments) {
+        auto groups = grouped(assignments);
+        std::lock_guard l{mutex_};
+        groups_ = std::move(groups);
+    }
+
+    /// A resumed run's units done per worker, from the store (one read of its units). Returns the workers
+    /// who have done one.
+    template <class Store>
+    std::vector<worker_id> restore_done(Store& db, task_run_id run) {
+        std::unordered_map<worker_id, std::size_t> done;
+        for (auto const& u : db.find_units({.task_run = run}))
+            if (complete(u.status) && u.worker) ++done[*u.worker];
+        std::vector<worker_id> out;
+        out.reserve(done.size());
+        std::lock_guard l{mutex_};
+        for (auto const& [w, n] : done) {
+            workers_[w].done = n;
+            out.push_back(w);
+        }
+        return out;
+    }
+
+    // --- changes, each once the store committed it ------------------------------------------------
+
+    /// New assignments, their units launched; each joins its group.
+    template <class Assignments>
+    void assignments_launched(Assignments const& made) {
+        std::lock_guard l{mutex_};
+        for (auto const& entry : made) {
+            tally_.assignments_added();
+            tally_.units_added(unit_status::launched, std::ranges::size(entry.units));
+            add_to_group(groups_, entry);
+        }
+    }
+
+    /// A launched unit claimed by `w`: assigned, one more agent, held.
+    void unit_claimed(worker_id w) {
+        std::lock_guard l{mutex_};
+        tally_.unit_moved(unit_status::launched, unit_status::assigned);
+        tally_.agent_added(w);
+        ++workers_[w].held;
+    }
+
+    /// A mixin's unit (screening, gold: an assignment of its own) made and claimed by `w` at once.
+    void extra_unit_claimed(worker_id w) {
+        std::lock_guard l{mutex_};
+        tally_.assignments_added();
+        tally_.units_added(unit_status::assigned);
+        tally_.agent_added(w);
+        ++workers_[w].held;
+    }
+
+    /// A unit `w` held leaves them unfinished: launched again (returned, disconnected, timed out, shut
+    /// down) or expired (the run shut down for good).
+    void unit_returned(worker_id w, unit_status to) {
+        std::lock_guard l{mutex_};
+        tally_.unit_moved(unit_status::assigned, to);
+        release(w);
+    }
+
+    /// A unit `w` held is submitted: completed, one more done for `w` and for its group (`group`: nullptr
+    /// for a mixin's unit, which is in no group).
+    void unit_completed(worker_id w, std::string const* group) {
+        std::lock_guard l{mutex_};
+        tally_.unit_moved(unit_status::assigned, unit_status::completed);
+        auto& c = workers_[w];
+        ++c.done;
+        if (group) ++groups_[*group].done;
+        release(w);
+    }
+
+    /// A unit no worker holds changes status (a review decision).
+    void unit_moved(unit_status from, unit_status to) {
+        std::lock_guard l{mutex_};
+        tally_.unit_moved(from, to);
+    }
+
+    /// Units no worker held expire (the run shut down for good), each from its status in `from`.
+    void units_expired(std::span<unit_status const> from) {
+        std::lock_guard l{mutex_};
+        for (auto s : from) tally_.unit_moved(s, unit_status::expired);
+    }
+
+private:
+    template <class Assignment>
+    static void add_to_group(std::map<std::string, key_progress>& groups, Assignment const& entry) {
+        auto& row = groups[entry.group];
+        row.key = entry.group;
+        row.total += std::ranges::size(entry.units);
+        row.done += entry.completed;
+    }
+
+    template <class Assignments>
+    static std::map<std::string, key_progress> grouped(Assignments const& assignments) {
+        std::map<std::string, key_progress> groups;
+        for (auto const& entry : assignments) add_to_group(groups, entry);
+        return groups;
+    }
+
+    /// One unit fewer in `w`'s hands (under `mutex_`).
+    void release(worker_id w) {
+        auto& c = workers_[w];
+        if (c.held > 0) --c.held;
+    }
+
+    /// Guards only the counts below, so reading them never waits for a store write.
+    mutable std::mutex mutex_;
+    run_tally tally_;
+    std::map<std::string, key_progress> groups_;
+    std::unordered_map<worker_id, worker_counts> workers_;
+};
+
+}  // namespace crowdline::detail
+
+namespace crowdline {
+
+/// How a dispatcher's `Item` is made from a blueprint's item: `Item(init)`. Pass another projection to
+/// `task_launcher` (or `pipeline`) when the item type has no such constructor, e.g. a routed item that
+/// reads its language from `init.shared["lang"]`.
+template <class Item>
+struct construct_item {
+    Item operator()(initialization_data const& init) const
+        requires std::constructible_from<Item, initialization_data const&>
+    {
+        return Item(init);
+    }
+};
+
+/// The routing key of an assignment: the dispatcher's items are the run's assignments.
+[[nodiscard]] inline routing::item_key item_key_of(assignment_id a) noexcept {
+    return routing::item_key{static_cast<std::uint64_t>(a.value())};
+}
+
+/// `ItemOf` is a callable `initialization_data const& -> Dispatcher::item_type`.
+template <class Blueprint, class Dispatcher, class Store, class ItemOf = construct_item<typename Dispatcher::item_type>>
+class task_launcher {
+public:
+    using item_type = typename Dispatcher::item_type;
+    static_assert(std::is_invocable_r_v<item_type, ItemOf const&, initialization_data const&>,
+                  "crowdline::task_launcher: argument 4 (item_of) must be callable as item_of(initialization_data "
+                  "const&) and return the dispatcher's item_type");
+
+    /// What the run keeps of an assignment: its item, its units by index, how many are done, its group.
+    struct assignment_state {
+        initialization_data init;
+        std::vector<unit_id> units;  ///< by unit index
+        std::size_t completed = 0;
+        std::string group{};  ///< the group key of `init` (see `set_group_key`)
+    };
+
+    /// Up to this many assignments are written in one transaction: one commit instead of two per assignment
+    /// (launching 20,000 units is 5× faster), while a batch holds the write lock only briefly.
+    static constexpr std::size_t launch_batch = 256;
+
+    task_launcher(Blueprint& bp, Dispatcher& dispatcher, Store& db, detail::run_counts& counts, ItemOf item_of = {})
+        : dispatcher_(dispatcher),
+          db_(db),
+          counts_(counts),
+          item_of_(std::move(item_of)),
+          tasks_(bp.initialization_data()),
+          next_task_(std::ranges::begin(tasks_)) {}
+
+    task_launcher(task_launcher const&) = delete;
+    task_launcher& operator=(task_launcher const&) = delete;
+
+    /// The run it launches for; `args` give the cap (`max_num_concurrent_units`) and the units' pay.
+    void start(task_run_id run, task_run_args const& args) {
+        run_ = run;
+        max_live_ = args.max_num_concurrent_units;
+        reward_ = args.task_reward;
+    }
+
+    /// Pulls items while under the cap, in batches of one transaction each; returns the units launched, for
+    /// the provider. A batch that fails (the database refuses it, or an item does not fit its units) leaves
+    /// the database unchanged but not this launcher's memory: the caller stops the run and rethrows.
+    std::vector<unit_id> launch_more(time_point now) {
+        std::vector<unit_id> launched;
+        while (under_cap() && next_task_ != std::ranges::end(tasks_)) {
+            std::vector<assignment_id> made;
+            db_.transaction([&] {
+                for (std::size_t n = 0; n < launch_batch && under_cap() && next_task_ != std::ranges::end(tasks_); ++n) {
+                    initialization_data init = *next_task_;
+                    ++next_task_;
+                    ++pulled_;
+                    made.push_back(db_.new_assignment(*run_));
+                    for (auto u : fill(made.back(), std::move(init), now)) launched.push_back(u);
+                }
+            });
+            if (group_key_)
+                for (auto a : made) assignments_.at(a).group = group_key_(assignments_.at(a).init);
+            // committed: now it counts
+            counts_.assignments_launched(made | std::views::transform([&](assignment_id a) -> assignment_state const& {
+                                             return assignments_.at(a);
+                                         }));
+        }
+        if (next_task_ == std::ranges::end(tasks_)) exhausted_ = true;
+        return launched;
+    }
+
+    /// A routed unit of `a` was finished (submitted): one fewer live unit, and the assignment is done once
+    /// all its units are.
+    void unit_finished(assignment_id a) {
+        auto& as = assignments_.at(a);
+        if (++as.completed == as.units.size()) --unfinished_;
+        if (live_units_ > 0) --live_units_;
+    }
+
+    /// Every item pulled and every assignment done.
+    [[nodiscard]] bool all_done() const noexcept { return exhausted_ && unfinished_ == 0; }
+    [[nodiscard]] assignment_state const& assignment(assignment_id a) const { return assignments_.at(a); }
+    [[nodiscard]] std::unordered_map<assignment_id, assignment_state> const& assignments() const noexcept {
+        return assignments_;
+    }
+    [[nodiscard]] item_type item_of(initialization_data const& init) const { return item_of_(init); }
+
+    /// Names the group of each item (dashboards' progress bars); applied to the assignments made so far.
+    void set_group_key(std::function<std::string(initialization_data const&)> key_of) {
+        group_key_ = std::move(key_of);
+        regroup();
+    }
+    /// Groups every assignment again with the group key (after a full recount).
+    void regroup() {
+        if (group_key_)
+            for (auto& [id, as] : assignments_) as.group = group_key_(as.init);
+    }
+
+    /// Continues an incomplete run: units that were handed out when the last process stopped go back to
+    /// the pool (their agents expire: nothing submitted is lost, since a submission is saved before it is
+    /// acknowledged), expired units are launched again, completed units stay done (nobody gets them again,
+    /// and whoever did one gets no other unit of that assignment), and the blueprint's range is skipped
+    /// past the items that already became assignments. Every item is pulled before anything is written,
+    /// so a blueprint too short for the run fails with the database untouched.
+    /// Returns the units open again, for the provider to launch once it is set up.
+    std::vector<unit_id> resume(time_point now) {
+        // A mixin's screening or gold unit has an assignment of its own (unit_index < 0) and no blueprint
+        // item: those are closed, and only routed work pairs with the blueprint's items, in order.
+        struct found {
+            crowdline::assignment a;
+            std::vector<unit> units;
+        };
+        std::vector<found> work, extra;
+        for (auto& a : db_.find_assignments({.task_run = *run_})) {
+            auto units = db_.find_units({.assignment = a.id});
+            bool const is_extra = !units.empty() && std::ranges::all_of(units, [](unit const& u) { return u.unit_index < 0; });
+            (is_extra ? extra : work).push_back(found{std::move(a), std::move(units)});
+        }
+        std::vector<initialization_data> inits;
+        inits.reserve(work.size());
+        for (; inits.size() < work.size(); ++next_task_, ++pulled_) {
+            if (next_task_ == std::ranges::end(tasks_))
+                throw error("crowdline::pipeline: resuming task run " + std::to_string(run_->value()) +
+                            ": the blueprint yields " + std::to_string(inits.size()) + " items, fewer items than the run's " +
+                            std::to_string(work.size()) + " assignments");
+            inits.push_back(*next_task_);
+        }
+        db_.transaction([&] {
+            for (auto const& f : extra)
+                for (auto const& u : f.units) {
+                    if (u.status == unit_status::assigned && u.agent) db_.update_agent(*u.agent, agent_status::expired);
+                    if (unit_statuses::incomplete().contains(u.status)) db_.update_unit(u.id, unit_status::expired);
+                }
+        });
+        std::vector<unit_id> reopened;
+        for (std::size_t i = 0; i < work.size(); ++i) {
+            auto const& a = work[i].a;
+            auto const& units = work[i].units;
+            if (units.empty()) {  // stopped between creating the assignment and its units: route it now
+                db_.transaction([&] {
+                    for (auto u : fill(a.id, std::move(inits[i]), now)) reopened.push_back(u);
+                });
+                continue;
+            }
+            reopen_assignment(a.id, units, std::move(inits[i]), reopened, now);
+        }
+        return reopened;
+    }
+
+private:
+    using tasks_range = decltype(std::declval<Blueprint&>().initialization_data());
+
+    bool under_cap() const { return max_live_ == 0 || live_units_ < static_cast<std::size_t>(max_live_); }
+
+    /// Routes an assignment and creates its units (launched), inside the caller's transaction.
+    std::vector<unit_id> fill(assignment_id a, initialization_data init, time_point now) {
+        auto const key = item_key_of(a);
+        dispatcher_.add(key, item_of_(init), now);
+        auto const count = dispatcher_.units_of(key).size();
+        if (!init.unit_data.empty() && init.unit_data.size() != 1 && init.unit_data.size() != count)
+            throw config_error("blueprint item " + std::to_string(pulled_) + ": " + std::to_string(init.unit_data.size()) +
+                               " unit_data entries, but the router asked for " + std::to_string(count) + " units");
+        std::vector<unit_id> units;
+        for (std::size_t i = 0; i < count; ++i) {
+            auto u = db_.new_unit(a, static_cast<int>(i), reward_);
+            db_.update_unit(u, unit_status::launched);
+            units.push_back(u);
+        }
+        live_units_ += count;
+        ++unfinished_;
+        assignments_.emplace(a, assignment_state{std::move(init), units, 0});
+        return units;
+    }
+
+    /// One assignment of a resumed run: its units open again (or stay done), the dispatcher told who did
+    /// and who gave back which unit.
+    void reopen_assignment(assignment_id a, std::vector<unit> const& units, initialization_data init,
+                           std::vector<unit_id>& reopened, time_point now) {
+        std::vector<unit_id> ids(units.size());
+        std::vector<std::pair<std::uint32_t, worker_id>> done;
+        std::size_t completed = 0;
+        db_.transaction([&] {
+            for (auto const& u : units) {
+                if (u.unit_index < 0 || static_cast<std::size_t>(u.unit_index) >= ids.size())
+                    throw error("crowdline::pipeline: resuming: " + detail::describe(u.id) + " has unit_index " +
+                                std::to_string(u.unit_index) + " in an assignment of " + std::to_string(ids.size()) +
+                                " units");
+                ids[static_cast<std::size_t>(u.unit_index)] = u.id;
+                if (u.status == unit_status::assigned) {
+                    if (u.agent) db_.update_agent(*u.agent, agent_status::expired);
+                    db_.clear_unit_agent_assignment(u.id);
+                    reopened.push_back(u.id);
+                } else if (u.status == unit_status::created || u.status == unit_status::expired) {
+                    if (u.status == unit_status::expired) db_.update_unit(u.id, unit_status::created);
+                    db_.update_unit(u.id, unit_status::launched);
+                    reopened.push_back(u.id);
+                } else if (u.status == unit_status::launched) {
+                    reopened.push_back(u.id);
+                } else if (complete(u.status)) {
+                    ++completed;
+                    if (u.worker) done.emplace_back(static_cast<std::uint32_t>(u.unit_index), *u.worker);
+                }
+            }
+        });
+        // Who gave a unit of it back (returned, disconnected, timed out) does not get it again, as before.
+        std::vector<worker_id> returned;
+        for (auto const& ag : db_.find_agents({.assignment = a}))
+            if (ag.status == agent_status::returned || ag.status == agent_status::disconnect ||
+                ag.status == agent_status::timeout)
+                returned.push_back(ag.worker);
+        auto const key = item_key_of(a);
+        if constexpr (requires {
+                          dispatcher_.restore(key, item_of_(init), std::uint32_t{}, done, returned, now);
+                      })
+            dispatcher_.restore(key, item_of_(init), static_cast<std::uint32_t>(ids.size()), done, returned, now);
+        else
+            throw error("crowdline::pipeline: this dispatcher cannot restore items, so the run cannot be resumed");
+        live_units_ += ids.size() - completed;
+        if (completed < ids.size()) ++unfinished_;
+        assignments_.emplace(a, assignment_state{std::move(init), std::move(ids), completed});
+    }
+
+    Dispatcher& dispatcher_;
+    Store& db_;
+    detail::run_counts& counts_;
+    ItemOf item_of_;
+    tasks_range tasks_;
+    std::ranges::iterator_t<tasks_range> next_task_;
+    std::optional<task_run_id> run_;
+    std::int64_t max_live_ = 0;
+    double reward_ = 0;
+    std::function<std::string(initialization_data const&)> group_key_;
+    std::size_t pulled_ = 0;
+    std::size_t live_units_ = 0;
+    std::size_t unfinished_ = 0;  ///< assignments with a unit not completed yet
+    bool exhausted_ = false;
+    std::unordered_map<assignment_id, assignment_state> assignments_;
+};
+
+}  // namespace crowdline
+// ---- crowdline/ops/protocol.hpp
+/// `crowdline::protocol`: the packets a worker's page sends, each decoded into a typed request, and
+/// `protocol::dispatch`, a table fixed at compile time from a packet's `type` to the handler's overload for
+/// that request. Adding a packet type is adding a request struct to `worker_requests`; a handler that lacks
+/// an overload for one fails to compile, naming the request (`protocol::handles`).
+///
+/// Requests point into the packet they were decoded from: they live for one `dispatch` call. A field a
+/// request needs but may lack (a submission, an onboarding id) is decoded as absent and refused by the
+/// handler, so refusals keep their order: who you are is checked before what you sent.
+///
+/// The error packets (`reason`s) are those of docs/pipeline.md: `unknown_packet` for a type outside the
+/// table, `bad_request` for a request whose fields have the wrong shape, and each handler's own.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline::protocol {
+
+/// What every request about a held unit carries: the agent it names and the token that proves it.
+struct agent_fields {
+    std::string_view type;           ///< the packet's type, for messages
+    std::optional<agent_id> agent;   ///< absent: the packet names no agent
+    std::string token;               ///< empty when the packet has none (or not a string)
+};
+
+namespace detail {
+/// The string at `data[key]`, or empty when `data` is not an object or holds none there.
+[[nodiscard]] inline std::string string_field(nlohmann::json const& data, char const* key) {
+    if (!data.is_object()) return {};
+    auto const it = data.find(key);
+    return it != data.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+/// `data[key]` when `data` is an object that has it, else null.
+[[nodiscard]] inline nlohmann::json const* field(nlohmann::json const& data, char const* key) {
+    if (!data.is_object()) return nullptr;
+    auto const it = data.find(key);
+    return it == data.end() ? nullptr : &*it;
+}
+[[nodiscard]] inline agent_fields agent_fields_of(packet const& p, std::string_view type) {
+    return agent_fields{type, p.agent, string_field(p.data, "token")};
+}
+}  // namespace detail
+
+/// `register`: a worker asks for work; `registration` is what the provider reads identity from.
+struct register_request {
+    static constexpr std::string_view type = "register";
+    nlohmann::json const& registration;
+    static register_request decode(packet const& p) { return {p.data}; }
+};
+
+/// `submit`: the answer for the unit the agent holds, with an optional idempotency key (`data.key`).
+struct submit_request : agent_fields {
+    static constexpr std::string_view type = "submit";
+    nlohmann::json const* submission;   ///< `data.submission`; absent → refused after the agent is checked
+    std::optional<std::string> key;     ///< a malformed key is refused at decoding
+    nlohmann::json const& data;         ///< the whole payload: a resend is compared with the saved one
+    static submit_request decode(packet const& p) {
+        auto key = crowdline::detail::submission_key(p.data);
+        return {detail::agent_fields_of(p, type), detail::field(p.data, "submission"), std::move(key), p.data};
+    }
+};
+
+/// `submit_onboarding`: the answer to an onboarding page.
+struct submit_onboarding_request {
+    static constexpr std::string_view type = "submit_onboarding";
+    std::optional<onboarding_agent_id> onboarding_agent;  ///< absent when missing or not an integer
+    std::string token;
+    nlohmann::json const* answer;  ///< `data.answer`
+    static submit_onboarding_request decode(packet const& p) {
+        std::optional<onboarding_agent_id> id;
+        if (auto const* f = detail::field(p.data, "onboarding_agent_id"); f && f->is_number_integer())
+            id = onboarding_agent_id{f->get<std::int64_t>()};
+        return {id, detail::string_field(p.data, "token"), detail::field(p.data, "answer")};
+    }
+};
+
+/// `init`: a reloaded page asks again for the unit its agent holds.
+struct init_request : agent_fields {
+    static constexpr std::string_view type = "init";
+    static init_request decode(packet const& p) { return {detail::agent_fields_of(p, type)}; }
+};
+
+/// `heartbeat`: the page is still there.
+struct heartbeat_request : agent_fields {
+    static constexpr std::string_view type = "heartbeat";
+    static heartbeat_request decode(packet const& p) { return {detail::agent_fields_of(p, type)}; }
+};
+
+/// `release`: the worker gives the unit back.
+struct release_request : agent_fields {
+    static constexpr std::string_view type = "release";
+    static release_request decode(packet const& p) { return {detail::agent_fields_of(p, type)}; }
+};
+
+/// `live_update`: one call from an interactive page (`data.update`).
+struct live_update_request : agent_fields {
+    static constexpr std::string_view type = "live_update";
+    nlohmann::json const* update;
+    static live_update_request decode(packet const& p) {
+        return {detail::agent_fields_of(p, type), detail::field(p.data, "update")};
+    }
+};
+
+/// The table: every packet type a worker's page may send.
+using worker_requests = std::tuple<register_request, submit_request, submit_onboarding_request, init_request,
+                                   heartbeat_request, release_request, live_update_request>;
+
+/// A handler of request `R`: `h.handle(r, now) -> packet`.
+template <class H, class R>
+concept handles = requires(H& h, R const& r, time_point now) {
+    { h.handle(r, now) } -> std::same_as<packet>;
+};
+
+namespace detail {
+template <class H, class Requests>
+struct handles_all;
+template <class H, class... R>
+struct handles_all<H, std::tuple<R...>> : std::bool_constant<(handles<H, R> && ...)> {};
+
+/// Named so that the compiler's note names the request a handler lacks.
+template <class Handler, class Request>
+consteval bool check_handles() {
+    static_assert(handles<Handler, Request>, "crowdline::protocol::dispatch: the handler lacks "
+                                             "handle(Request const&, time_point) -> packet for the request named in "
+                                             "check_handles<Handler, Request>");
+    return handles<Handler, Request>;
+}
+}  // namespace detail
+
+/// Handles every request of the table.
+template <class H>
+concept worker_request_handler = detail::handles_all<H, worker_requests>::value;
+
+/// Decodes `p` as the request its type names and hands it to `h`; the reply is `h`'s. A type outside the
+/// table → `unknown_packet`; a request whose fields have the wrong shape → `bad_request` (or the reason a
+/// `bad_packet` carries, e.g. a provider refusing an invite link). Other exceptions pass through.
+template <class Handler>
+packet dispatch(Handler& h, packet const& p, time_point now) {
+    static_assert([]<class... R>(std::tuple<R...>*) { return (detail::check_handles<Handler, R>() && ...); }(
+        static_cast<worker_requests*>(nullptr)));
+    try {
+        std::optional<packet> reply;
+        [&]<class... R>(std::tuple<R...>*) {
+            (void)((p.type == R::type ? (reply.emplace(h.handle(R::decode(p), now)), true) : false) || ...);
+        }(static_cast<worker_requests*>(nullptr));
+        if (reply) return std::move(*reply);
+        return packet::error("unknown_packet", "unknown packet type \"" + p.type + "\"");
+    } catch (bad_packet const& e) {
+        return packet::error(e.reason, e.what());
+    } catch (invalid_argument const& e) {
+        return packet::error("bad_request", e.what());
+    } catch (nlohmann::json::exception const& e) {
+        return packet::error("bad_request", e.what());
+    }
+}
+
+}  // namespace crowdline::protocol
+// ---- crowdline/ops/worker_pool.hpp
+/// `crowdline::worker_pool`: Mephisto's WorkerPool for one task run. It takes the typed requests of
+/// `ops/protocol.hpp` and answers each with a packet:
+///
+///  - `register`: the provider names the worker → the gates in Mephisto's order (blocked, qualification
+///    requirements, `allowed_concurrent`, `maximum_units_per_worker`, then the blueprint's onboarding,
+///    screening and gold mixins) → the dispatcher's grant → the store's claim (`new_agent`, compare-and-set;
+///    a claim lost to another process moves on to the next grant) → the unit handed over with a fresh token;
+///  - `submit`: validated by the blueprint, agent state and status saved in one transaction, then
+///    acknowledged; a resend with the same `data.key` (its reply lost, even across a restart) gets the first
+///    reply again and writes nothing;
+///  - `init`, `heartbeat`, `release`, `live_update`, `submit_onboarding`;
+///  - the ways a unit goes back to the pool: a lease past its end, a disconnect, a returned unit, a revoked
+///    invite link (a provider modelling `revocable_identity`).
+///
+/// Each change is reported to the run's counts (`detail::run_counts`) once the store has committed it.
+/// The launcher holds the run's assignments; the pool tells it when a routed unit is finished and counts
+/// them (`take_finished`), so the run refills and finishes. Not thread-safe: the run's lock covers it.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
 // ---- crowdline/blueprint/mixins.hpp
 /// Blueprint mixins (Mephisto's OnboardingRequired, ScreenTaskRequired, UseGoldUnit), composed with a
 /// blueprint at compile time: `with_mixins(blueprint, mixins...)` returns a type that still models
@@ -7325,13 +8383,10 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::agent_state, inputs, outputs, updates);
 
 #include <boost/hana/adapt_struct.hpp>
 #include <boost/hana/at.hpp>
-#include <boost/hana/count.hpp>
 #include <boost/hana/equal.hpp>
 #include <boost/hana/for_each.hpp>
 #include <boost/hana/index_if.hpp>
-#include <boost/hana/length.hpp>
 #include <boost/hana/optional.hpp>
-#include <boost/hana/set.hpp>
 #include <boost/hana/tuple.hpp>
 #include <boost/hana/type.hpp>
 #include <nlohmann/json.hpp>
@@ -7704,64 +8759,27 @@ std::vector<std::string> required_qualifications(const B& b) {
 
 namespace detail {
 
-/// Named so that the compiler's note names the argument's position and type.
-template <std::size_t Position, class Argument>
-struct with_mixins_argument {
-    static constexpr bool is_a_mixin = blueprint_mixin<Argument>;
+/// `with_mixins`' rule for `check_each_argument`: every argument after the blueprint is a mixin, each kind once.
+struct with_mixins_arguments {
+    template <class Argument>
+    static consteval bool accepts() {
+        static_assert(blueprint_mixin<typename Argument::type>,
+                      "crowdline::with_mixins: an argument is not a blueprint mixin (it lacks mixin_kind, assert_args() "
+                      "or qualifications()); the note naming crowdline::detail::argument<position, type> says which");
+        return blueprint_mixin<typename Argument::type>;
+    }
+
+    template <class Mixin>
+    using kind = typename Mixin::mixin_kind;
+
+    template <class Kind>
+    static consteval bool unique() {
+        static_assert(Kind::is_unique,
+                      "crowdline::with_mixins: duplicate mixin kind (two mixins declare the same mixin_kind); the note "
+                      "naming crowdline::detail::argument_kind<kind, first position, position> says which");
+        return Kind::is_unique;
+    }
 };
-
-#define CROWDLINE_MIXIN_CHECK_ARGUMENT(n)                                                                   \
-    static_assert(Position != n || with_mixins_argument<Position, Argument>::is_a_mixin,                    \
-                  "crowdline::with_mixins: argument " #n                                                     \
-                  " is not a blueprint mixin (it lacks mixin_kind, assert_args() or qualifications(); its " \
-                  "type is named in with_mixins_argument<position, type>)");
-
-template <std::size_t Position, class Argument>
-consteval bool check_mixin_argument() {
-    CROWDLINE_MIXIN_CHECK_ARGUMENT(2)
-    CROWDLINE_MIXIN_CHECK_ARGUMENT(3)
-    CROWDLINE_MIXIN_CHECK_ARGUMENT(4)
-    CROWDLINE_MIXIN_CHECK_ARGUMENT(5)
-    CROWDLINE_MIXIN_CHECK_ARGUMENT(6)
-    CROWDLINE_MIXIN_CHECK_ARGUMENT(7)
-    CROWDLINE_MIXIN_CHECK_ARGUMENT(8)
-    static_assert(Position <= 8 || with_mixins_argument<Position, Argument>::is_a_mixin,
-                  "crowdline::with_mixins: an argument after the 8th is not a blueprint mixin");
-    return with_mixins_argument<Position, Argument>::is_a_mixin;
-}
-#undef CROWDLINE_MIXIN_CHECK_ARGUMENT
-
-/// Argument 1 is the blueprint; mixins are arguments 2, 3, ….
-template <class... Mixins>
-consteval bool check_mixin_arguments() {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-        return (check_mixin_argument<I + 2, Mixins>() && ... && true);
-    }(std::index_sequence_for<Mixins...>{});
-}
-
-template <class Kind, class... Mixins>
-inline constexpr std::size_t count_mixin_kind =
-    decltype(boost::hana::count(boost::hana::tuple_t<typename Mixins::mixin_kind...>, boost::hana::type_c<Kind>))::value;
-
-/// Each kind at most once: the built-in kinds are named in the message; any other duplicate is caught by
-/// comparing the number of distinct kinds with the number of mixins.
-template <class... Mixins>
-consteval bool check_unique_mixin_kinds() {
-    static_assert(count_mixin_kind<mixins::onboarding_tag, Mixins...> <= 1,
-                  "crowdline::with_mixins: duplicate mixin kind: onboarding");
-    static_assert(count_mixin_kind<mixins::screening_tag, Mixins...> <= 1,
-                  "crowdline::with_mixins: duplicate mixin kind: screening");
-    static_assert(count_mixin_kind<mixins::gold_units_tag, Mixins...> <= 1,
-                  "crowdline::with_mixins: duplicate mixin kind: gold_units");
-    constexpr bool built_ins_unique = count_mixin_kind<mixins::onboarding_tag, Mixins...> <= 1 &&
-                                      count_mixin_kind<mixins::screening_tag, Mixins...> <= 1 &&
-                                      count_mixin_kind<mixins::gold_units_tag, Mixins...> <= 1;
-    constexpr std::size_t distinct =
-        decltype(boost::hana::length(boost::hana::to_set(boost::hana::tuple_t<typename Mixins::mixin_kind...>)))::value;
-    static_assert(!built_ins_unique || distinct == sizeof...(Mixins),
-                  "crowdline::with_mixins: duplicate mixin kind (two mixins declare the same mixin_kind)");
-    return distinct == sizeof...(Mixins);
-}
 
 template <class B>
 consteval bool check_mixin_base() {
@@ -7779,10 +8797,9 @@ struct invalid_blueprint_with_mixins {};
 template <class B, class... Mixins>
 auto with_mixins(B base, Mixins... mixins) {
     constexpr bool base_ok = detail::check_mixin_base<B>();
-    constexpr bool arguments_ok = detail::check_mixin_arguments<Mixins...>();
+    // Argument 1 is the blueprint; mixins are arguments 2, 3, ….
+    constexpr bool arguments_ok = detail::check_each_argument<detail::with_mixins_arguments, 2, Mixins...>();
     if constexpr (!base_ok || !arguments_ok) {
-        return detail::invalid_blueprint_with_mixins{};
-    } else if constexpr (!detail::check_unique_mixin_kinds<Mixins...>()) {
         return detail::invalid_blueprint_with_mixins{};
     } else {
         return blueprint_with_mixins<B, Mixins...>(std::move(base), std::move(mixins)...);
@@ -7793,248 +8810,6 @@ auto with_mixins(B base, Mixins... mixins) {
 
 BOOST_HANA_ADAPT_STRUCT(crowdline::mixins::gold_unit, data, answer);
 BOOST_HANA_ADAPT_STRUCT(crowdline::mixins::qualification_grant, qualification, value);
-// ---- crowdline/config/task_run_args.hpp
-/// `task_run_args`: the settings of one task run, with Mephisto's names and defaults.
-
-#include <cstdint>
-#include <string>
-#include <vector>
-
-#include <boost/hana/define_struct.hpp>
-
-
-namespace crowdline {
-
-/// Mephisto's TaskRunArgs. Durations are in seconds; 0 means "no limit" for the caps.
-struct task_run_args {
-    BOOST_HANA_DEFINE_STRUCT(task_run_args,
-        (std::string, task_name),
-        (std::string, task_title),
-        (std::string, task_description),
-        (double, task_reward),
-        (std::vector<std::string>, task_tags),
-        (std::int64_t, assignment_duration_in_seconds),
-        (std::int64_t, no_submission_patience),
-        (std::int64_t, allowed_concurrent),
-        (std::int64_t, maximum_units_per_worker),
-        (std::int64_t, max_num_concurrent_units),
-        (std::int64_t, submission_timeout));
-
-    task_run_args()
-        : task_reward(0.3), assignment_duration_in_seconds(30 * 60), no_submission_patience(12 * 60 * 60),
-          allowed_concurrent(0), maximum_units_per_worker(0), max_num_concurrent_units(0), submission_timeout(600) {}
-
-    static constexpr std::array<config::description, 11> descriptions{{
-        {"task_name", "name shared by every run of this task (limits like maximum_units_per_worker span them)"},
-        {"task_title", "title shown to workers (required)"},
-        {"task_description", "what workers are asked to do (required)"},
-        {"task_reward", "pay per unit, in the provider's currency"},
-        {"task_tags", "keywords shown to workers"},
-        {"assignment_duration_in_seconds", "time a worker has for one unit before it returns to the pool"},
-        {"no_submission_patience", "seconds without any submission after which the run shuts down"},
-        {"allowed_concurrent", "units one worker may hold at once (0: no limit)"},
-        {"maximum_units_per_worker", "units one worker may do across every run of the task (0: no limit)"},
-        {"max_num_concurrent_units", "units launched at once (0: no limit)"},
-        {"submission_timeout", "seconds to wait for a submission after a unit's work ends"},
-    }};
-
-    /// Mephisto's assert_task_args: every problem names its key.
-    void validate() const {
-        if (task_name.empty()) throw config_error("task_name: must not be empty");
-        if (task_title.empty()) throw config_error("task_title: must not be empty (workers see it)");
-        if (task_description.empty()) throw config_error("task_description: must not be empty (workers see it)");
-        if (!(task_reward >= 0)) throw config_error("task_reward: must be ≥ 0, got " + std::to_string(task_reward));
-        if (assignment_duration_in_seconds <= 0) throw config_error("assignment_duration_in_seconds: must be > 0");
-        if (no_submission_patience <= 0) throw config_error("no_submission_patience: must be > 0");
-        if (allowed_concurrent < 0) throw config_error("allowed_concurrent: must be ≥ 0 (0: no limit)");
-        if (maximum_units_per_worker < 0) throw config_error("maximum_units_per_worker: must be ≥ 0 (0: no limit)");
-        if (max_num_concurrent_units < 0) throw config_error("max_num_concurrent_units: must be ≥ 0 (0: no limit)");
-        if (submission_timeout <= 0) throw config_error("submission_timeout: must be > 0");
-    }
-};
-
-}  // namespace crowdline
-// ---- crowdline/ops/detail/run_counts.hpp
-/// `detail::run_counts`: a pipeline's running dashboard counts — units by status, assignments, agents and
-/// workers (a `run_tally`), units made and done per group of items, units held and done per worker. The
-/// pipeline reports each change once the store has committed it (one call per change, which moves every
-/// count that change touches); the counts have their own mutex, so `pipeline::summary()` and `progress()`
-/// never wait for the pipeline's lock or a store write.
-
-#include <cstddef>
-#include <map>
-#include <mutex>
-#include <ranges>
-#include <span>
-#include <string>
-#include <unordered_map>
-#include <utility>
-#include <vector>
-
-
-namespace crowdline::detail {
-
-/// The counts a dashboard reads, kept change by change. Assignments are passed as ranges of objects with
-/// `group` (its group key), `units` (a sized range) and `completed` (units done).
-class run_counts {
-public:
-    /// One worker's units in this run.
-    struct worker_counts {
-        std::size_t held = 0;  ///< units in hand now
-        std::size_t done = 0;  ///< units finished in this run (gold included)
-    };
-
-    // --- reads -------------------------------------------------------------------------------------
-
-    [[nodiscard]] run_summary summary() const {
-        std::lock_guard l{mutex_};
-        return tally_.summary();
-    }
-
-    /// Units done and in all per group, sorted by group, in O(groups).
-    [[nodiscard]] std::vector<key_progress> progress() const {
-        std::lock_guard l{mutex_};
-        std::vector<key_progress> out;
-        out.reserve(groups_.size());
-        for (auto const& [key, row] : groups_) out.push_back(row);
-        return out;
-    }
-
-    /// A worker's counts (zero for one who never held a unit here).
-    [[nodiscard]] worker_counts of(worker_id w) const {
-        std::lock_guard l{mutex_};
-        auto it = workers_.find(w);
-        return it == workers_.end() ? worker_counts{} : it->second;
-    }
-
-    // --- full counts -------------------------------------------------------------------------------
-
-    /// The full count: `fresh` (units, assignments and agents from the store, `tally_run`), and the groups
-    /// from the run's assignments (O(assignments), in memory). Worker counts are kept.
-    template <class Assignments>
-    void recount(run_tally fresh, Assignments const& assignments) {
-        auto groups = grouped(assignments);
-        std::lock_guard l{mutex_};
-        groups_ = std::move(groups);
-        tally_ = std::move(fresh);
-    }
-
-    /// Groups counted again from the assignments (after their group keys changed).
-    template <class Assignments>
-    void regroup(Assignments const& assignments) {
-        auto groups = grouped(assignments);
-        std::lock_guard l{mutex_};
-        groups_ = std::move(groups);
-    }
-
-    /// A resumed run's units done per worker, from the store (one read of its units). Returns the workers
-    /// who have done one.
-    template <class Store>
-    std::vector<worker_id> restore_done(Store& db, task_run_id run) {
-        std::unordered_map<worker_id, std::size_t> done;
-        for (auto const& u : db.find_units({.task_run = run}))
-            if (complete(u.status) && u.worker) ++done[*u.worker];
-        std::vector<worker_id> out;
-        out.reserve(done.size());
-        std::lock_guard l{mutex_};
-        for (auto const& [w, n] : done) {
-            workers_[w].done = n;
-            out.push_back(w);
-        }
-        return out;
-    }
-
-    // --- changes, each once the store committed it ------------------------------------------------
-
-    /// New assignments, their units launched; each joins its group.
-    template <class Assignments>
-    void assignments_launched(Assignments const& made) {
-        std::lock_guard l{mutex_};
-        for (auto const& entry : made) {
-            tally_.assignments_added();
-            tally_.units_added(unit_status::launched, std::ranges::size(entry.units));
-            add_to_group(groups_, entry);
-        }
-    }
-
-    /// A launched unit claimed by `w`: assigned, one more agent, held.
-    void unit_claimed(worker_id w) {
-        std::lock_guard l{mutex_};
-        tally_.unit_moved(unit_status::launched, unit_status::assigned);
-        tally_.agent_added(w);
-        ++workers_[w].held;
-    }
-
-    /// A mixin's unit (screening, gold: an assignment of its own) made and claimed by `w` at once.
-    void extra_unit_claimed(worker_id w) {
-        std::lock_guard l{mutex_};
-        tally_.assignments_added();
-        tally_.units_added(unit_status::assigned);
-        tally_.agent_added(w);
-        ++workers_[w].held;
-    }
-
-    /// A unit `w` held leaves them unfinished: launched again (returned, disconnected, timed out, shut
-    /// down) or expired (the run shut down for good).
-    void unit_returned(worker_id w, unit_status to) {
-        std::lock_guard l{mutex_};
-        tally_.unit_moved(unit_status::assigned, to);
-        release(w);
-    }
-
-    /// A unit `w` held is submitted: completed, one more done for `w` and for its group (`group`: nullptr
-    /// for a mixin's unit, which is in no group).
-    void unit_completed(worker_id w, std::string const* group) {
-        std::lock_guard l{mutex_};
-        tally_.unit_moved(unit_status::assigned, unit_status::completed);
-        auto& c = workers_[w];
-        ++c.done;
-        if (group) ++groups_[*group].done;
-        release(w);
-    }
-
-    /// A unit no worker holds changes status (a review decision).
-    void unit_moved(unit_status from, unit_status to) {
-        std::lock_guard l{mutex_};
-        tally_.unit_moved(from, to);
-    }
-
-    /// Units no worker held expire (the run shut down for good), each from its status in `from`.
-    void units_expired(std::span<unit_status const> from) {
-        std::lock_guard l{mutex_};
-        for (auto s : from) tally_.unit_moved(s, unit_status::expired);
-    }
-
-private:
-    template <class Assignment>
-    static void add_to_group(std::map<std::string, key_progress>& groups, Assignment const& entry) {
-        auto& row = groups[entry.group];
-        row.key = entry.group;
-        row.total += std::ranges::size(entry.units);
-        row.done += entry.completed;
-    }
-
-    template <class Assignments>
-    static std::map<std::string, key_progress> grouped(Assignments const& assignments) {
-        std::map<std::string, key_progress> groups;
-        for (auto const& entry : assignments) add_to_group(groups, entry);
-        return groups;
-    }
-
-    /// One unit fewer in `w`'s hands (under `mutex_`).
-    void release(worker_id w) {
-        auto& c = workers_[w];
-        if (c.held > 0) --c.held;
-    }
-
-    /// Guards only the counts below, so reading them never waits for a store write.
-    mutable std::mutex mutex_;
-    run_tally tally_;
-    std::map<std::string, key_progress> groups_;
-    std::unordered_map<worker_id, worker_counts> workers_;
-};
-
-}  // namespace crowdline::detail
 
 namespace crowdline {
 
@@ -8047,457 +8822,49 @@ enum class refusal { not_qualified, blocked, no_available_units, too_many_concur
     return names[static_cast<int>(r)];
 }
 
-/// Each of the first four arguments is held by reference when passed as an lvalue (it stays yours: a test
-/// keeps using its in-process architect as the client) and owned when passed as an rvalue.
-template <class Blueprint, class Architect, class Provider, class Dispatcher, class Store>
-class pipeline {
-    using blueprint_t = std::remove_cvref_t<Blueprint>;
-    using architect_t = std::remove_cvref_t<Architect>;
-    using provider_t = std::remove_cvref_t<Provider>;
-    using dispatcher_t = std::remove_cvref_t<Dispatcher>;
+/// The pool's limits on what a page may send.
+struct worker_pool_limits {
+    std::size_t max_submission_bytes = 1 << 20;  ///< largest submission (or update, or answer), in JSON bytes
+    std::size_t max_live_updates = 1000;         ///< live updates kept per unit
+};
 
-    static constexpr bool checked = [] {
-        detail::check_blueprint<blueprint_t>();
-        static_assert(blueprint<blueprint_t>, "crowdline::pipeline: argument 1 (blueprint) must model crowdline::blueprint");
-        detail::check_architect<architect_t>();
-        static_assert(architect<architect_t>, "crowdline::pipeline: argument 2 (architect) must model crowdline::architect");
-        detail::check_provider<provider_t>();
-        static_assert(provider<provider_t>, "crowdline::pipeline: argument 3 (provider) must model crowdline::provider");
-        static_assert(requires { typename dispatcher_t::item_type; typename dispatcher_t::profile_type; },
-                      "crowdline::pipeline: argument 4 (dispatcher) must be a crowdline::routing::dispatcher "
-                      "(make one with routing::make_dispatcher<Item, Profile>(...))");
-        static_assert(std::is_constructible_v<typename dispatcher_t::item_type, initialization_data const&>,
-                      "crowdline::pipeline: argument 4 (dispatcher): its Item must be constructible from "
-                      "crowdline::initialization_data");
-        detail::check_store<Store>();
-        static_assert(store<Store>, "crowdline::pipeline: argument 5 (store) must model crowdline::store");
-        return true;
-    }();
-
+template <class Blueprint, class Provider, class Dispatcher, class Store, class Launcher>
+class worker_pool {
 public:
-    using item_type = typename dispatcher_t::item_type;
-    using profile_type = typename dispatcher_t::profile_type;
+    using profile_type = typename Dispatcher::profile_type;
 
-    pipeline(Blueprint&& bp, Architect&& arch, Provider&& prov, Dispatcher&& disp, Store& db, task_run_args args,
-             std::vector<qualification_requirement> requirements = {})
-        : blueprint_(std::forward<Blueprint>(bp)),
-          architect_(std::forward<Architect>(arch)),
-          provider_(std::forward<Provider>(prov)),
-          dispatcher_(std::forward<Dispatcher>(disp)),
+    worker_pool(Blueprint& bp, Provider& provider, Dispatcher& dispatcher, Store& db, Launcher& launcher,
+                detail::run_counts& counts, task_run_args const& args,
+                std::vector<qualification_requirement> const& requirements)
+        : blueprint_(bp),
+          provider_(provider),
+          dispatcher_(dispatcher),
           db_(db),
-          args_(std::move(args)),
-          requirements_(std::move(requirements)),
-          tasks_(blueprint_.initialization_data()),
-          next_task_(std::ranges::begin(tasks_)) {
-        static_assert(checked);
-    }
+          launcher_(launcher),
+          counts_(counts),
+          args_(args),
+          requirements_(requirements) {}
 
-    pipeline(pipeline const&) = delete;
-    pipeline& operator=(pipeline const&) = delete;
+    worker_pool(worker_pool const&) = delete;
+    worker_pool& operator=(worker_pool const&) = delete;
 
-    /// Where time comes from (tests pass a manual clock).
-    void set_clock(std::function<time_point()> source) { clock_ = std::move(source); }
-    /// Largest submission accepted, in bytes of its JSON text.
-    void set_max_submission_bytes(std::size_t n) { max_submission_bytes_ = n; }
-    /// Most live updates kept per unit (each at most max_submission_bytes): a page cannot grow memory without end.
-    void set_max_live_updates(std::size_t n) { max_live_updates_ = n; }
+    worker_pool_limits limits{};
 
-    /// Makes `launch()` show this completed run of the task again instead of starting a new one: the review
-    /// page and dashboards work as at its end, and a worker who registers is told the run is not active.
-    void reopen_completed(task_run_id run) { std::lock_guard l{mutex_}; reopen_ = run; }
-
-    /// Validates the configuration, creates (or finds, to resume) the task and run rows, prepares and
-    /// deploys the architect, sets up the provider, and launches the first units.
-    task_run_id launch() {
-        std::lock_guard l{mutex_};
-        if (run_) throw error("crowdline::pipeline: already launched (task run " + std::to_string(run_->value()) + ")");
-        auto const now = clock_();
-        config::validate(args_);
-        for (auto const& r : requirements_) r.validate();
-        if constexpr (has_screening)
-            if (args_.allowed_concurrent != 1)
-                throw config_error("allowed_concurrent: must be 1 when the blueprint has a screening mixin (a worker's "
-                                   "screening unit must be done before any other)");
-        validate_blueprint();
-        check_dispatcher_lease();
-
-        requester_ = find_or_create_requester();
-        (void)review::restore_blocks(db_, provider_);  // the store remembers blocks; a fresh provider may not
-        auto tasks = db_.find_tasks({.name = args_.task_name});
-        task_ = tasks.empty() ? db_.new_task(args_.task_name, std::string(blueprint_t::blueprint_type)) : tasks.front().id;
-        auto open_runs = db_.find_task_runs({.task = *task_, .is_completed = false});
-        std::vector<unit_id> reopened;
-        if (reopen_) {
-            auto const r = db_.get_task_run(*reopen_);
-            if (r.task != *task_ || !r.is_completed)
-                throw error("crowdline::pipeline: task run " + std::to_string(reopen_->value()) +
-                            " is not a completed run of task \"" + args_.task_name + "\"");
-            run_ = *reopen_;
-            (void)resume(now);  // its units are all done: this only rebuilds what the dashboards show
-        } else if (!open_runs.empty()) {
-            run_ = open_runs.back().id;
-            reopened = resume(now);
-        } else {
-            run_ = db_.new_task_run(*task_, requester_, config::dump(args_), provider_t::provider_type,
-                                    blueprint_t::blueprint_type, true);
-        }
-        architect_.prepare();
-        url_ = architect_.deploy();
-        provider_.setup_resources(*run_, url_);
-        for (auto u : reopened) provider_.launch(u, url_);  // a resumed run's open units, at the new address
-        auto& ch = architect_.channel();
-        ch.on_message([this](packet const& p) { return handle(p); });
-        ch.on_disconnect([this](agent_id a) { disconnect(a); });
-        if constexpr (requires { ch.on_batch([](std::function<void()> const&) {}); })
-            ch.on_batch([this](std::function<void()> const& requests) { handle_group(requests); });
+    /// Starts serving `run` of `task`: registrations get work from now on.
+    void open(task_id task, task_run_id run, time_point now) {
+        task_ = task;
+        run_ = run;
         last_submission_ = now;
-        active_run_ = true;
-        restore_worker_counts();
-        recount_locked();  // the one full count: from here on every change is counted as it is made
-        if (reopen_) {  // shown again, finished: nothing is launched, a worker hears run_not_active
-            active_run_ = false;
-            complete_ = true;
-            return *run_;
-        }
-        launch_units(now);
-        return *run_;
+        open_ = true;
     }
+    /// Registrations are told the run is not active from now on (units in hand stay until returned).
+    void close() noexcept { open_ = false; }
 
-    /// Periodic work: launch more units, reclaim expired leases, shut a dead run down, finish a done one.
-    void tick() {
-        std::lock_guard l{mutex_};
-        if (!active_run_) return;
-        auto const now = clock_();
-        release_dead_links(now);
-        expire_leases(now);
-        if (now - last_submission_ > std::chrono::seconds(args_.no_submission_patience)) {
-            shut_down_run(now, /*expire_units=*/true);
-            return;
-        }
-        launch_units(now);
-        finish_if_done();
-    }
+    // --- the requests of ops/protocol.hpp ----------------------------------------------------------
 
-    /// One packet from a worker's page; the reply goes back to it.
-    packet handle(packet const& p) {
-        std::lock_guard l{mutex_};
-        auto const now = clock_();
-        try {
-            if (p.type == "register") return register_worker(p.data, now);
-            if (p.type == "submit") return submit(p, now);
-            if (p.type == "submit_onboarding") return submit_onboarding(p, now);
-            if (p.type == "heartbeat") return heartbeat(p, now);
-            if (p.type == "release") return release(p, now);
-            if (p.type == "live_update") return live_update(p, now);
-            if (p.type == "init") return init(p, now);
-            return packet::error("unknown_packet", "unknown packet type \"" + p.type + "\"");
-        } catch (bad_packet const& e) {  // e.g. a provider refusing an invite link: its reason reaches the page
-            return packet::error(e.reason, e.what());
-        } catch (invalid_argument const& e) {
-            return packet::error("bad_request", e.what());
-        } catch (nlohmann::json::exception const& e) {
-            return packet::error("bad_request", e.what());
-        }
-    }
-
-    /// Packets that arrived together (an architect's group, see `http_channel::on_batch`): `requests`
-    /// calls `handle` for each, all in one store transaction, so they cost one commit, and the architect
-    /// answers none of them before it. If that commit fails, none of them was saved while memory (leases,
-    /// the dispatcher) moved on: the run stops, `failure()` says why, and a new pipeline on the same store
-    /// resumes from what was saved.
-    void handle_group(std::function<void()> const& requests) {
-        std::lock_guard l{mutex_};
-        try {
-            db_.transaction([&] { requests(); });
-        } catch (std::exception const& e) {
-            failure_ = std::string("a group of requests could not be saved, so the run stopped: ") + e.what();
-            if (active_run_) wind_down();
-            try {
-                recount_locked();  // what the group counted was rolled back
-            } catch (std::exception const&) {  // the store is failing: the rethrow below says so
-            }
-            throw;
-        }
-    }
-
-    /// A worker's page went away: its unit goes back to the pool, and when it holds nothing else here the
-    /// dispatcher hears it left, so its reserved units may be taken over at once (it re-joins on register).
-    void disconnect(agent_id id) {
-        std::lock_guard l{mutex_};
-        auto it = active_.find(id);
-        if (it == active_.end()) return;
-        auto const w = it->second.worker;
-        auto const now = clock_();
-        return_unit(it, agent_status::disconnect, now);
-        if (counts_.of(w).held == 0 && dispatcher_.is_joined(w)) dispatcher_.leave(w, now);
-    }
-
-    /// Stops the run: leased units go back (their agents expire), the architect and provider wind down.
-    void shutdown() {
-        std::lock_guard l{mutex_};
-        if (active_run_) shut_down_run(clock_(), /*expire_units=*/false);
-    }
-
-    [[nodiscard]] bool is_complete() const { std::lock_guard l{mutex_}; return complete_; }
-    /// Why the run stopped on its own, when launching more units failed after a submission (the
-    /// submission itself was saved and acknowledged); a new pipeline on the same store resumes the run.
-    [[nodiscard]] std::optional<std::string> failure() const { std::lock_guard l{mutex_}; return failure_; }
-    [[nodiscard]] bool is_active() const { std::lock_guard l{mutex_}; return active_run_; }
-    [[nodiscard]] std::optional<task_run_id> run() const { std::lock_guard l{mutex_}; return run_; }
-    [[nodiscard]] std::string const& url() const noexcept { return url_; }
-    /// Units by status, assignments, agents and workers of the run, as `summarize_run` counts them, but kept
-    /// up to date as the run changes: O(1) however large the run, and it never waits for a store write.
-    [[nodiscard]] run_summary summary() const { return counts_.summary(); }
-
-    /// Counts the run again from the store (one full read): after changing units through `locked` other
-    /// than with `decide`, so `summary` and `progress` agree with the store again.
-    void recount() {
-        std::lock_guard l{mutex_};
-        if (run_) recount_locked();
-    }
-
-    /// Names the group of an item for `progress()` (e.g. its language). Groups are kept as units are made
-    /// and done, so `progress()` costs O(groups); set it before launch (set later, it regroups once).
-    void set_group_key(std::function<std::string(initialization_data const&)> key_of) {
-        std::lock_guard l{mutex_};
-        group_key_ = std::move(key_of);
-        for (auto& [id, as] : assignments_) as.group = group_key_(as.init);
-        counts_.regroup(assignments_ | std::views::values);
-    }
-
-    /// Units done and in all per group of `set_group_key` (one group "" without it), sorted by group, in
-    /// O(groups) and without the pipeline's lock.
-    [[nodiscard]] std::vector<key_progress> progress() const { return counts_.progress(); }
-
-    /// Applies a review decision on a unit of this run (`review::decide`: all or nothing) and counts it.
-    /// A unit of another run → `entry_does_not_exist`; every other refusal as `review::decide`.
-    review::outcome decide(review::decision const& d) {
-        std::lock_guard l{mutex_};
-        if (!run_) throw error("crowdline::pipeline: decide before launch");
-        if (db_.get_unit(d.unit).task_run != *run_)
-            throw entry_does_not_exist(detail::describe(d.unit) + " is not part of task run " + std::to_string(run_->value()));
-        auto out = review::decide(db_, provider_, d);
-        counts_.unit_moved(out.before, out.after);
-        return out;
-    }
-
-    /// Units done and in all, per group of items (`key_of(initialization_data const&)` names an item's
-    /// group, e.g. its language), sorted by group: what a dashboard's progress bars show.
-    template <class KeyOf>
-    [[nodiscard]] std::vector<key_progress> progress(KeyOf key_of) const {
-        std::lock_guard l{mutex_};
-        std::map<std::string, key_progress> by_key;
-        for (auto const& [id, as] : assignments_) {
-            std::string key = key_of(as.init);
-            auto& row = by_key[key];
-            row.key = key;
-            row.done += as.completed;
-            row.total += as.units.size();
-        }
-        std::vector<key_progress> out;
-        out.reserve(by_key.size());
-        for (auto& [key, row] : by_key) out.push_back(std::move(row));
-        return out;
-    }
-
-    /// Every worker who registered in this run, by name: units held and done here, and the dispatcher's
-    /// view (joined, units reserved in its queue).
-    [[nodiscard]] std::vector<worker_progress> workers() const {
-        std::lock_guard l{mutex_};
-        std::vector<worker_progress> out;
-        out.reserve(worker_ids_.size());
-        for (auto const& [name, id] : worker_ids_) {
-            worker_progress row{id, name};
-            auto const counted = counts_.of(id);
-            row.held = counted.held;
-            row.done = counted.done;
-            row.joined = dispatcher_.is_joined(id);
-            if (dispatcher_.knows(id)) row.queue = dispatcher_.queue_length(id);
-            out.push_back(std::move(row));
-        }
-        std::ranges::sort(out, {}, &worker_progress::name);
-        return out;
-    }
-
-    /// Items that cannot reach their unit count with the workers present (the dispatcher's `starved()`),
-    /// each with its assignment and `describe(initialization_data const&)` of its item.
-    template <class Describe>
-    [[nodiscard]] auto starved(Describe describe) const {
-        std::lock_guard l{mutex_};
-        std::vector<std::pair<assignment_id, std::invoke_result_t<Describe&, initialization_data const&>>> out;
-        for (auto key : dispatcher_.starved()) {
-            assignment_id a{static_cast<std::int64_t>(key.value())};
-            if (auto it = assignments_.find(a); it != assignments_.end()) out.emplace_back(a, describe(it->second.init));
-        }
-        return out;
-    }
-
-    /// Runs `f(store, provider, dispatcher)` under the pipeline's lock: how a review page or a dashboard on
-    /// another thread reads and writes without racing the worker pool. Unit changes made here are not
-    /// counted by `summary` until `recount()`; review decisions go through `decide`, which counts them.
-    template <class F>
-    decltype(auto) locked(F&& f) {
-        std::lock_guard l{mutex_};
-        return std::forward<F>(f)(db_, provider_, std::as_const(dispatcher_));
-    }
-
-    blueprint_t& blueprint_ref() noexcept { return blueprint_; }
-    architect_t& architect_ref() noexcept { return architect_; }
-    provider_t& provider_ref() noexcept { return provider_; }
-    dispatcher_t& dispatcher_ref() noexcept { return dispatcher_; }
-    Store& store_ref() noexcept { return db_; }
-
-private:
-    using tasks_range = decltype(std::declval<blueprint_t&>().initialization_data());
-
-    /// What a unit handed out is: routed work, or a mixin's screening or gold unit (never routed).
-    enum class unit_kind { work, screening, gold };
-    /// A unit handed to a worker and not yet finished.
-    struct live_agent {
-        worker_id worker;
-        unit_id unit;
-        assignment_id assignment;
-        std::uint32_t unit_index;
-        std::string token;
-        time_point lease_until;
-        nlohmann::json unit_data;
-        unit_kind kind = unit_kind::work;
-        std::size_t gold_index = 0;
-        std::optional<std::uint64_t> link{};  ///< the invite link it was handed out through (`revocable_identity`)
-    };
-    /// What the pool knows about a worker in this run (units held and done: `counts_`).
-    struct worker_state {
-        std::optional<std::size_t> task_units;      ///< units held or done across every run of the task
-        std::size_t gold_served = 0;
-        mixins::accuracy_tally gold;
-        std::string name{};  ///< as the provider said at registration (for `agent_details`)
-        std::optional<std::uint64_t> link{};  ///< the link of the latest registration (`revocable_identity`)
-    };
-    /// An onboarding attempt in progress.
-    struct onboarding_session {
-        worker_id worker;
-        std::string token;
-        std::optional<std::uint64_t> link{};
-    };
-    static constexpr bool has_onboarding = has_mixin_v<mixins::onboarding_tag, blueprint_t>;
-    static constexpr bool has_screening = has_mixin_v<mixins::screening_tag, blueprint_t>;
-    static constexpr bool has_gold = has_mixin_v<mixins::gold_units_tag, blueprint_t>;
-    static constexpr bool revocable = revocable_identity<provider_t>;
-
-    // --- launch ------------------------------------------------------------------------------------
-
-    void validate_blueprint() {
-        if constexpr (requires { blueprint_.args(); }) blueprint_.validate(blueprint_.args());
-    }
-
-    void check_dispatcher_lease() {
-        auto const lease = dispatcher_.settings().lease;
-        auto const want = std::chrono::seconds(args_.assignment_duration_in_seconds);
-        if (std::chrono::duration_cast<std::chrono::seconds>(lease) != want)
-            throw config_error("assignment_duration_in_seconds: " + std::to_string(args_.assignment_duration_in_seconds) +
-                               " s, but the dispatcher's options.lease is " +
-                               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(lease).count()) +
-                               " s; make them equal so the store and the dispatcher expire a unit together");
-    }
-
-    requester_id find_or_create_requester() {
-        std::string name = std::string(provider_t::provider_type) + "-requester";
-        auto found = db_.find_requesters({.name = name});
-        auto id = found.empty() ? db_.new_requester(name, provider_t::provider_type) : found.front().id;
-        if (!provider_.is_registered(id)) provider_.register_requester(id);
-        return id;
-    }
-
-    bool under_cap() const {
-        return args_.max_num_concurrent_units == 0 ||
-               live_units_ < static_cast<std::size_t>(args_.max_num_concurrent_units);
-    }
-
-    /// Up to this many assignments are written in one transaction: one commit instead of two per assignment
-    /// (launching 20,000 units is 5× faster), while a batch holds the write lock only briefly.
-    static constexpr std::size_t launch_batch = 256;
-
-    /// Pulls items from the blueprint's range while under the cap; each becomes an assignment whose unit
-    /// count the dispatcher's router decides. The provider hears of the units once they are committed. If a
-    /// batch fails (the database refuses it, or an item does not fit its units), the database is unchanged
-    /// but this pipeline's memory is not: it stops serving and rethrows; a new pipeline resumes the run.
-    void launch_units(time_point now) {
-        if (!active_run_) return;  // wound down (finished, shut down, or a failed batch): nothing more is written
-        std::vector<unit_id> launched;
-        try {
-            while (under_cap() && next_task_ != std::ranges::end(tasks_)) {
-                std::vector<assignment_id> made;
-                db_.transaction([&] {
-                    for (std::size_t n = 0; n < launch_batch && under_cap() && next_task_ != std::ranges::end(tasks_); ++n) {
-                        initialization_data init = *next_task_;
-                        ++next_task_;
-                        ++pulled_;
-                        made.push_back(db_.new_assignment(*run_));
-                        for (auto u : fill_assignment(made.back(), std::move(init), now)) launched.push_back(u);
-                    }
-                });
-                if (group_key_)
-                    for (auto a : made) assignments_.at(a).group = group_key_(assignments_.at(a).init);
-                // committed: now it counts
-                counts_.assignments_launched(made | std::views::transform([&](assignment_id a) -> assignment_state const& {
-                                                 return assignments_.at(a);
-                                             }));
-            }
-        } catch (...) {
-            if (active_run_) wind_down();
-            throw;
-        }
-        for (auto u : launched) provider_.launch(u, url_);
-        if (next_task_ == std::ranges::end(tasks_)) exhausted_ = true;
-    }
-
-    /// Routes an assignment and creates its units (launched), inside the caller's transaction.
-    std::vector<unit_id> fill_assignment(assignment_id a, initialization_data init, time_point now) {
-        routing::item_key key{static_cast<std::uint64_t>(a.value())};
-        dispatcher_.add(key, item_type(init), now);
-        auto const count = dispatcher_.units_of(key).size();
-        if (!init.unit_data.empty() && init.unit_data.size() != 1 && init.unit_data.size() != count)
-            throw config_error("blueprint item " + std::to_string(pulled_) + ": " + std::to_string(init.unit_data.size()) +
-                               " unit_data entries, but the router asked for " + std::to_string(count) + " units");
-        std::vector<unit_id> units;
-        for (std::size_t i = 0; i < count; ++i) {
-            auto u = db_.new_unit(a, static_cast<int>(i), args_.task_reward);
-            db_.update_unit(u, unit_status::launched);
-            units.push_back(u);
-        }
-        live_units_ += count;
-        ++unfinished_;
-        assignments_.emplace(a, assignment_state{std::move(init), units, 0});
-        return units;
-    }
-
-    // --- the worker pool ---------------------------------------------------------------------------
-
-    packet refuse(refusal why, std::string message) {
-        return packet{"no_work", std::nullopt, {{"reason", std::string(to_string(why))}, {"message", std::move(message)}}};
-    }
-
-    worker_id find_or_create_worker(std::string const& name) {
-        if (auto it = worker_ids_.find(name); it != worker_ids_.end()) return it->second;
-        auto found = db_.find_workers({.name = name});
-        auto id = found.empty() ? db_.new_worker(name, provider_t::provider_type) : found.front().id;
-        worker_ids_.emplace(name, id);
-        return id;
-    }
-
-    /// Units of this task (every run) the worker holds or has done: Mephisto's maximum_units_per_worker count.
-    std::size_t task_units(worker_id w, worker_state& s) {
-        if (!s.task_units) {
-            std::size_t n = 0;
-            for (auto const& u : db_.find_units({.worker = w, .task = *task_}))
-                if (u.status == unit_status::assigned || complete(u.status)) ++n;
-            s.task_units = n;
-        }
-        return *s.task_units;
-    }
-
-    packet register_worker(nlohmann::json const& registration, time_point now) {
-        if (!active_run_) return refuse(refusal::run_not_active, "the run is not accepting work");
+    packet handle(protocol::register_request const& r, time_point now) {
+        if (!open_) return refuse(refusal::run_not_active, "the run is not accepting work");
+        auto const& registration = r.registration;
         auto const name = provider_.worker_name(registration);
         std::optional<std::uint64_t> link;
         if constexpr (revocable) link = provider_.link_id(registration);
@@ -8542,71 +8909,152 @@ private:
             profile = registration.at("profile").template get<profile_type>();
         }
         dispatcher_.join(w, std::move(profile), now);
+        return claim_granted(w, name, state, now);
+    }
 
-        // The dispatcher's grant is a preference; the store's claim decides. A claim lost to another
-        // process (the unit is no longer launched) moves on to the next grant.
-        for (int attempt = 0; attempt < 16; ++attempt) {
-            auto grants = dispatcher_.next(w, 1, now);
-            if (grants.empty()) break;
-            auto const& g = grants.front();
-            assignment_id a{static_cast<std::int64_t>(g.item.value())};
-            auto& as = assignments_.at(a);
-            unit_id u = as.units.at(g.unit_index);
-            agent_id agent;
-            try {
-                agent = db_.transaction([&] {  // the claim and its agent's start: one commit
-                    auto claimed = db_.new_agent(w, u);
-                    db_.update_agent(claimed, agent_status::in_task);
-                    return claimed;
-                });
-            } catch (invalid_transition const&) {
-                dispatcher_.release(w, g.item, now);
+    packet handle(protocol::submit_request const& r, time_point now) {
+        if (r.key && r.agent && !active_.contains(*r.agent))
+            if (auto again = resent_submission(*r.agent, r.data, *r.key)) return *again;
+        auto who = authorise(r, now);
+        if (auto* err = std::get_if<packet>(&who)) return *err;
+        auto it = std::get<0>(who);
+        auto& live = it->second;
+        if (!r.submission) return packet::error("bad_request", "submit: no \"submission\"");
+        auto const& submission = *r.submission;
+        if (submission.dump().size() > limits.max_submission_bytes)
+            return packet::error("too_large",
+                                 "submission larger than " + std::to_string(limits.max_submission_bytes) + " bytes");
+        auto check = check_submission(it->first, live.unit_data, submission);
+        if (!check.ok()) return packet{"submit_refused", r.agent, check.to_json()};
+        nlohmann::json state{{"inputs", live.unit_data}, {"outputs", submission}, {"updates", updates_of(it->first)}};
+        nlohmann::json const reply{{"unit_id", live.unit.value()}, {"done", counts_.of(live.worker).done + 1}};
+        // Saved with the answer, so a resend with this key is acknowledged even after a restart.
+        if (r.key) state[detail::receipt_field] = detail::make_receipt(*r.key, live.token, reply);
+        auto const grants = mixin_grants(live, submission);
+        // Durable before acknowledged: status, data and any qualification it earns in one transaction.
+        db_.transaction([&] {
+            db_.update_agent(it->first, agent_status::completed, state);
+            db_.update_unit(live.unit, unit_status::completed);
+            for (auto const& g : grants) grant(live.worker, g);
+        });
+        counts_.unit_completed(live.worker,
+                               live.kind == unit_kind::work ? &launcher_.assignment(live.assignment).group : nullptr);
+        if (live.kind == unit_kind::work) dispatcher_.complete(live.worker, item_key_of(live.assignment), now);
+        provider_.mark_done(it->first);
+        finish_unit(it);
+        last_submission_ = now;
+        ++finished_;
+        return packet{"submitted", r.agent, reply};
+    }
+
+    /// A reloaded page asks again for the unit its agent holds: the same details (and token), nothing new
+    /// claimed, so a reload neither loses nor duplicates work.
+    packet handle(protocol::init_request const& r, time_point now) {
+        auto who = authorise(r, now);
+        if (auto* err = std::get_if<packet>(&who)) return *err;
+        return packet{"agent_details", r.agent, details_of(*r.agent, std::get<0>(who)->second)};
+    }
+
+    packet handle(protocol::heartbeat_request const& r, time_point now) {
+        auto who = authorise(r, now);
+        if (auto* err = std::get_if<packet>(&who)) return *err;
+        dispatcher_.heartbeat(std::get<0>(who)->second.worker, now);
+        return packet{"ok", r.agent, nlohmann::json::object()};
+    }
+
+    packet handle(protocol::release_request const& r, time_point now) {
+        auto who = authorise(r, now);
+        if (auto* err = std::get_if<packet>(&who)) return *err;
+        return_unit(std::get<0>(who), agent_status::returned, now);
+        return packet{"released", r.agent, nlohmann::json::object()};
+    }
+
+    /// One call from an interactive page. The blueprint answers it (knowing the calls so far, when it
+    /// asks for them); only an answered call is recorded, and the record is saved with the agent's state.
+    packet handle(protocol::live_update_request const& r, time_point now) {
+        auto who = authorise(r, now);
+        if (auto* err = std::get_if<packet>(&who)) return *err;
+        auto const& unit_data = std::get<0>(who)->second.unit_data;
+        if (!r.update) return packet::error("bad_request", "live_update: no \"update\"");
+        auto const& update = *r.update;
+        if (update.dump().size() > limits.max_submission_bytes)
+            return packet::error("too_large", "update larger than " + std::to_string(limits.max_submission_bytes) + " bytes");
+        auto& history = updates_[*r.agent];
+        if (history.size() >= limits.max_live_updates)
+            return packet::error("too_large", "live_update: at most " + std::to_string(limits.max_live_updates) +
+                                                  " live updates per unit");
+        nlohmann::json reply;
+        if constexpr (requires { blueprint_.on_live_update(unit_data, update, std::span<const nlohmann::json>{}); }) {
+            reply = blueprint_.on_live_update(unit_data, update, std::span<const nlohmann::json>{history});
+            history.push_back(reply);
+        } else if constexpr (requires { blueprint_.on_live_update(unit_data, update); }) {
+            reply = blueprint_.on_live_update(unit_data, update);
+            history.push_back({{"update", update}, {"response", reply}});
+        } else {
+            return packet::error("unsupported", std::string("live_update: a \"") + std::string(Blueprint::blueprint_type) +
+                                                    "\" task takes no live updates");
+        }
+        return packet{"live_update", r.agent, reply};
+    }
+
+    packet handle(protocol::submit_onboarding_request const& r, time_point now) {
+        if constexpr (has_onboarding) {
+            auto const& m = blueprint_.template mixin<mixins::onboarding_tag>();
+            if (!r.onboarding_agent) return packet::error("bad_request", "submit_onboarding: no onboarding_agent_id");
+            auto const oa = *r.onboarding_agent;
+            auto it = onboarding_.find(oa);
+            if (it == onboarding_.end())
+                return packet::error("unknown_agent", detail::describe(oa) + " has no onboarding in progress");
+            if (!crowdline::same_token(r.token, it->second.token))
+                return packet::error("not_your_unit", detail::describe(oa) + ": the token does not match");
+            if (!link_live(it->second.link)) {
+                release_dead_links(now);
+                return packet::error("revoked", "this invite link was revoked or replaced: " + detail::describe(oa) +
+                                                    " is closed; ask the campaign owner for a new link");
+            }
+            if (!r.answer) return packet::error("bad_request", "submit_onboarding: no \"answer\"");
+            auto const& answer = *r.answer;
+            if (answer.dump().size() > limits.max_submission_bytes)
+                return packet::error("too_large",
+                                     "answer larger than " + std::to_string(limits.max_submission_bytes) + " bytes");
+            bool const passed = m.validate_onboarding(answer);
+            auto const w = it->second.worker;
+            db_.transaction([&] {
+                db_.update_onboarding_agent(oa, agent_status::waiting, nlohmann::json{{"outputs", answer}});
+                db_.update_onboarding_agent(oa, passed ? agent_status::approved : agent_status::rejected);
+                for (auto const& g : m.grants_for(passed)) grant(w, g);
+            });
+            onboarding_.erase(it);
+            return packet{"onboarding_result", std::nullopt, {{"passed", passed}}};
+        } else {
+            (void)r;
+            (void)now;
+            return packet::error("unknown_packet", "this task has no onboarding");
+        }
+    }
+
+    // --- units going back --------------------------------------------------------------------------
+
+    /// A worker's page went away: its unit goes back to the pool, and when it holds nothing else here the
+    /// dispatcher hears it left, so its reserved units may be taken over at once (it re-joins on register).
+    void disconnect(agent_id id, time_point now) {
+        auto it = active_.find(id);
+        if (it == active_.end()) return;
+        auto const w = it->second.worker;
+        return_unit(it, agent_status::disconnect, now);
+        if (counts_.of(w).held == 0 && dispatcher_.is_joined(w)) dispatcher_.leave(w, now);
+    }
+
+    /// Leases past their end: the store and the dispatcher reclaim them together.
+    void expire_leases(time_point now) {
+        for (auto it = active_.begin(); it != active_.end();) {
+            if (it->second.lease_until > now) {
+                ++it;
                 continue;
             }
-            counts_.unit_claimed(w);
-            auto const data_index = as.init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{g.unit_index};
-            nlohmann::json unit_data = as.init.unit_data.empty() ? as.init.shared : unit_data_for(as.init, data_index);
-            if (state.task_units) ++*state.task_units;
-            return hand_over(agent, live_agent{w, u, a, g.unit_index, {}, g.lease_until, unit_data}, state);
+            it = return_unit(it, agent_status::timeout, now, /*release_lease=*/false);
         }
-        return refuse(refusal::no_available_units, "no unit " + name + " may take now");
-    }
-
-    /// The live agent a packet names, if its token is right and the invite link it was handed out through
-    /// still stands; otherwise the error to send back. A dead link is found here at the latest: the units
-    /// held through dead links go back to the pool (as at `tick`), and the request changes nothing else.
-    std::variant<typename std::unordered_map<agent_id, live_agent>::iterator, packet> authorise(packet const& p,
-                                                                                               time_point now) {
-        if (!p.agent) return packet::error("bad_request", "packet \"" + p.type + "\" names no agent");
-        auto token = p.data.is_object() && p.data.contains("token") && p.data["token"].is_string()
-                         ? p.data["token"].template get<std::string>()
-                         : std::string{};
-        auto it = active_.find(*p.agent);
-        if (it == active_.end()) {
-            if (auto r = revoked_agents_.find(*p.agent); r != revoked_agents_.end() && crowdline::same_token(token, r->second))
-                return revoked_reply(*p.agent);
-            return packet::error("unknown_agent", detail::describe(*p.agent) + " has no unit in progress");
-        }
-        if (!crowdline::same_token(token, it->second.token))
-            return packet::error("not_your_unit", detail::describe(*p.agent) + ": the token does not match");
-        if (!link_live(it->second.link)) {
-            release_dead_links(now);
-            return revoked_reply(*p.agent);
-        }
-        return it;
-    }
-
-    /// The refusal of a request about a unit handed out through a revoked or replaced invite link (it
-    /// names neither token).
-    static packet revoked_reply(agent_id a) {
-        return packet::error("revoked", "this invite link was revoked or replaced, so " + detail::describe(a) +
-                                            " no longer holds its unit (it went back to the pool); ask the "
-                                            "campaign owner for a new link");
-    }
-
-    bool link_live(std::optional<std::uint64_t> link) const {
-        if constexpr (revocable) return !link || provider_.is_link_live(*link);
-        else return true;
+        dispatcher_.expire(now);  // reclaims the same leases: they end at the same time point
     }
 
     /// Units handed out through an invite link revoked or replaced since go back to the pool, as on a
@@ -8630,6 +9078,182 @@ private:
         }
     }
 
+    /// The run stops: every unit in hand ends (agents expire); the unit is expired with them
+    /// (`expire_units`, a dead run) or launched again for a later process (a shutdown).
+    void end_all(time_point now, bool expire_units) {
+        for (auto it = active_.begin(); it != active_.end(); it = active_.begin()) {
+            auto& live = it->second;
+            db_.transaction([&] {
+                end_agent(it->first, agent_status::expired, live.unit_data);
+                if (expire_units)
+                    db_.update_unit(live.unit, unit_status::expired);
+                else
+                    db_.clear_unit_agent_assignment(live.unit);
+            });
+            counts_.unit_returned(live.worker, expire_units ? unit_status::expired : unit_status::launched);
+            if (live.kind == unit_kind::work) dispatcher_.release(live.worker, item_key_of(live.assignment), now);
+            release_hold(it);
+        }
+    }
+
+    // --- what the run reads ------------------------------------------------------------------------
+
+    /// Units held now (any worker).
+    [[nodiscard]] bool idle() const noexcept { return active_.empty(); }
+    [[nodiscard]] time_point last_submission() const noexcept { return last_submission_; }
+    /// Units submitted since the last call: the run refills and checks whether it is done.
+    [[nodiscard]] std::size_t take_finished() noexcept { return std::exchange(finished_, 0); }
+
+    /// Every worker who registered in this run, by name: units held and done here, and the dispatcher's
+    /// view (joined, units reserved in its queue). Unsorted.
+    [[nodiscard]] std::vector<worker_progress> workers() const {
+        std::vector<worker_progress> out;
+        out.reserve(worker_ids_.size());
+        for (auto const& [name, id] : worker_ids_) {
+            worker_progress row{id, name};
+            auto const counted = counts_.of(id);
+            row.held = counted.held;
+            row.done = counted.done;
+            row.joined = dispatcher_.is_joined(id);
+            if (dispatcher_.knows(id)) row.queue = dispatcher_.queue_length(id);
+            out.push_back(std::move(row));
+        }
+        return out;
+    }
+
+    /// A resumed run's workers, as `workers()` shows them: who finished units of the run (and how many).
+    void restore_worker_counts() {
+        for (auto w : counts_.restore_done(db_, *run_)) {
+            auto& state = workers_[w];
+            if (state.name.empty()) state.name = db_.get_worker(w).name;
+            worker_ids_.emplace(state.name, w);
+        }
+    }
+
+private:
+    /// What a unit handed out is: routed work, or a mixin's screening or gold unit (never routed).
+    enum class unit_kind { work, screening, gold };
+    /// A unit handed to a worker and not yet finished.
+    struct live_agent {
+        worker_id worker;
+        unit_id unit;
+        assignment_id assignment;
+        std::uint32_t unit_index;
+        std::string token;
+        time_point lease_until;
+        nlohmann::json unit_data;
+        unit_kind kind = unit_kind::work;
+        std::size_t gold_index = 0;
+        std::optional<std::uint64_t> link{};  ///< the invite link it was handed out through (`revocable_identity`)
+    };
+    /// What the pool knows about a worker in this run (units held and done: `counts_`).
+    struct worker_state {
+        std::optional<std::size_t> task_units;  ///< units held or done across every run of the task
+        std::size_t gold_served = 0;
+        mixins::accuracy_tally gold;
+        std::string name{};                   ///< as the provider said at registration (for `agent_details`)
+        std::optional<std::uint64_t> link{};  ///< the link of the latest registration (`revocable_identity`)
+    };
+    /// An onboarding attempt in progress.
+    struct onboarding_session {
+        worker_id worker;
+        std::string token;
+        std::optional<std::uint64_t> link{};
+    };
+    using live_iterator = typename std::unordered_map<agent_id, live_agent>::iterator;
+
+    static constexpr bool has_onboarding = has_mixin_v<mixins::onboarding_tag, Blueprint>;
+    static constexpr bool has_screening = has_mixin_v<mixins::screening_tag, Blueprint>;
+    static constexpr bool has_gold = has_mixin_v<mixins::gold_units_tag, Blueprint>;
+    static constexpr bool revocable = revocable_identity<Provider>;
+
+    static packet refuse(refusal why, std::string message) {
+        return packet{"no_work", std::nullopt, {{"reason", std::string(to_string(why))}, {"message", std::move(message)}}};
+    }
+
+    worker_id find_or_create_worker(std::string const& name) {
+        if (auto it = worker_ids_.find(name); it != worker_ids_.end()) return it->second;
+        auto found = db_.find_workers({.name = name});
+        auto id = found.empty() ? db_.new_worker(name, Provider::provider_type) : found.front().id;
+        worker_ids_.emplace(name, id);
+        return id;
+    }
+
+    /// Units of this task (every run) the worker holds or has done: Mephisto's maximum_units_per_worker count.
+    std::size_t task_units(worker_id w, worker_state& s) {
+        if (!s.task_units) {
+            std::size_t n = 0;
+            for (auto const& u : db_.find_units({.worker = w, .task = *task_}))
+                if (u.status == unit_status::assigned || complete(u.status)) ++n;
+            s.task_units = n;
+        }
+        return *s.task_units;
+    }
+
+    /// The dispatcher's grant is a preference; the store's claim decides. A claim lost to another process
+    /// (the unit is no longer launched) moves on to the next grant.
+    packet claim_granted(worker_id w, std::string const& name, worker_state& state, time_point now) {
+        for (int attempt = 0; attempt < 16; ++attempt) {
+            auto grants = dispatcher_.next(w, 1, now);
+            if (grants.empty()) break;
+            auto const& g = grants.front();
+            assignment_id a{static_cast<std::int64_t>(g.item.value())};
+            auto const& as = launcher_.assignment(a);
+            unit_id u = as.units.at(g.unit_index);
+            agent_id agent;
+            try {
+                agent = db_.transaction([&] {  // the claim and its agent's start: one commit
+                    auto claimed = db_.new_agent(w, u);
+                    db_.update_agent(claimed, agent_status::in_task);
+                    return claimed;
+                });
+            } catch (invalid_transition const&) {
+                dispatcher_.release(w, g.item, now);
+                continue;
+            }
+            counts_.unit_claimed(w);
+            auto const data_index = as.init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{g.unit_index};
+            nlohmann::json unit_data = as.init.unit_data.empty() ? as.init.shared : unit_data_for(as.init, data_index);
+            if (state.task_units) ++*state.task_units;
+            return hand_over(agent, live_agent{w, u, a, g.unit_index, {}, g.lease_until, unit_data}, state);
+        }
+        return refuse(refusal::no_available_units, "no unit " + name + " may take now");
+    }
+
+    /// The live agent a request names, if its token is right and the invite link it was handed out through
+    /// still stands; otherwise the error to send back. A dead link is found here at the latest: the units
+    /// held through dead links go back to the pool (as at `tick`), and the request changes nothing else.
+    std::variant<live_iterator, packet> authorise(protocol::agent_fields const& r, time_point now) {
+        if (!r.agent) return packet::error("bad_request", "packet \"" + std::string(r.type) + "\" names no agent");
+        auto it = active_.find(*r.agent);
+        if (it == active_.end()) {
+            if (auto k = revoked_agents_.find(*r.agent);
+                k != revoked_agents_.end() && crowdline::same_token(r.token, k->second))
+                return revoked_reply(*r.agent);
+            return packet::error("unknown_agent", detail::describe(*r.agent) + " has no unit in progress");
+        }
+        if (!crowdline::same_token(r.token, it->second.token))
+            return packet::error("not_your_unit", detail::describe(*r.agent) + ": the token does not match");
+        if (!link_live(it->second.link)) {
+            release_dead_links(now);
+            return revoked_reply(*r.agent);
+        }
+        return it;
+    }
+
+    /// The refusal of a request about a unit handed out through a revoked or replaced invite link (it
+    /// names neither token).
+    static packet revoked_reply(agent_id a) {
+        return packet::error("revoked", "this invite link was revoked or replaced, so " + detail::describe(a) +
+                                            " no longer holds its unit (it went back to the pool); ask the "
+                                            "campaign owner for a new link");
+    }
+
+    bool link_live(std::optional<std::uint64_t> link) const {
+        if constexpr (revocable) return !link || provider_.is_link_live(*link);
+        else return true;
+    }
+
     /// A submit naming an agent that is no longer live here, whose submission the store holds with a
     /// receipt: the receipt answers it (`detail::answer_resend`) and nothing is written. No receipt (or an
     /// agent of another task): nullopt, and the submit goes on as before.
@@ -8644,99 +9268,6 @@ private:
         auto const* receipt = detail::saved_receipt(saved->state);
         if (!receipt) return std::nullopt;
         return detail::answer_resend(id, *receipt, data, key);
-    }
-
-    packet submit(packet const& p, time_point now) {
-        auto const key = detail::submission_key(p.data);
-        if (key && p.agent && !active_.contains(*p.agent))
-            if (auto again = resent_submission(*p.agent, p.data, *key)) return *again;
-        auto who = authorise(p, now);
-        if (auto* err = std::get_if<packet>(&who)) return *err;
-        auto it = std::get<0>(who);
-        auto& live = it->second;
-        if (!p.data.contains("submission")) return packet::error("bad_request", "submit: no \"submission\"");
-        auto const& submission = p.data["submission"];
-        if (submission.dump().size() > max_submission_bytes_)
-            return packet::error("too_large", "submission larger than " + std::to_string(max_submission_bytes_) + " bytes");
-        auto check = check_submission(it->first, live.unit_data, submission);
-        if (!check.ok()) return packet{"submit_refused", p.agent, check.to_json()};
-        nlohmann::json state{{"inputs", live.unit_data}, {"outputs", submission}, {"updates", updates_of(it->first)}};
-        nlohmann::json const reply{{"unit_id", live.unit.value()}, {"done", counts_.of(live.worker).done + 1}};
-        // Saved with the answer, so a resend with this key is acknowledged even after a restart.
-        if (key) state[detail::receipt_field] = detail::make_receipt(*key, live.token, reply);
-        auto const grants = mixin_grants(live, submission);
-        // Durable before acknowledged: status, data and any qualification it earns in one transaction.
-        db_.transaction([&] {
-            db_.update_agent(it->first, agent_status::completed, state);
-            db_.update_unit(live.unit, unit_status::completed);
-            for (auto const& g : grants) grant(live.worker, g);
-        });
-        counts_.unit_completed(live.worker, live.kind == unit_kind::work ? &assignments_.at(live.assignment).group : nullptr);
-        if (live.kind == unit_kind::work)
-            dispatcher_.complete(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
-        provider_.mark_done(it->first);
-        finish_unit(it);
-        last_submission_ = now;
-        // The finished unit made room under max_num_concurrent_units: fill it now, not at the next tick. The
-        // submission is saved whatever happens here, so a failed refill stops the run but not the ack.
-        try {
-            launch_units(now);
-        } catch (std::exception const& e) {
-            failure_ = e.what();
-        }
-        finish_if_done();
-        return packet{"submitted", p.agent, reply};
-    }
-
-    /// A reloaded page asks again for the unit its agent holds: the same details (and token), nothing new
-    /// claimed, so a reload neither loses nor duplicates work.
-    packet init(packet const& p, time_point now) {
-        auto who = authorise(p, now);
-        if (auto* err = std::get_if<packet>(&who)) return *err;
-        auto const& live = std::get<0>(who)->second;
-        return packet{"agent_details", p.agent, details_of(*p.agent, live)};
-    }
-
-    packet heartbeat(packet const& p, time_point now) {
-        auto who = authorise(p, now);
-        if (auto* err = std::get_if<packet>(&who)) return *err;
-        dispatcher_.heartbeat(std::get<0>(who)->second.worker, now);
-        return packet{"ok", p.agent, nlohmann::json::object()};
-    }
-
-    packet release(packet const& p, time_point now) {
-        auto who = authorise(p, now);
-        if (auto* err = std::get_if<packet>(&who)) return *err;
-        return_unit(std::get<0>(who), agent_status::returned, now);
-        return packet{"released", p.agent, nlohmann::json::object()};
-    }
-
-    /// One call from an interactive page. The blueprint answers it (knowing the calls so far, when it
-    /// asks for them); only an answered call is recorded, and the record is saved with the agent's state.
-    packet live_update(packet const& p, time_point now) {
-        auto who = authorise(p, now);
-        if (auto* err = std::get_if<packet>(&who)) return *err;
-        auto const& unit_data = std::get<0>(who)->second.unit_data;
-        if (!p.data.contains("update")) return packet::error("bad_request", "live_update: no \"update\"");
-        auto const& update = p.data["update"];
-        if (update.dump().size() > max_submission_bytes_)
-            return packet::error("too_large", "update larger than " + std::to_string(max_submission_bytes_) + " bytes");
-        auto& history = updates_[*p.agent];
-        if (history.size() >= max_live_updates_)
-            return packet::error("too_large", "live_update: at most " + std::to_string(max_live_updates_) +
-                                                  " live updates per unit");
-        nlohmann::json reply;
-        if constexpr (requires { blueprint_.on_live_update(unit_data, update, std::span<const nlohmann::json>{}); }) {
-            reply = blueprint_.on_live_update(unit_data, update, std::span<const nlohmann::json>{history});
-            history.push_back(reply);
-        } else if constexpr (requires { blueprint_.on_live_update(unit_data, update); }) {
-            reply = blueprint_.on_live_update(unit_data, update);
-            history.push_back({{"update", update}, {"response", reply}});
-        } else {
-            return packet::error("unsupported", std::string("live_update: a \"") + std::string(blueprint_t::blueprint_type) +
-                                                    "\" task takes no live updates");
-        }
-        return packet{"live_update", p.agent, reply};
     }
 
     /// The blueprint's verdict on a submission, given the unit's live calls when it asks for them.
@@ -8758,8 +9289,6 @@ private:
         return it == updates_.end() ? nlohmann::json::array() : nlohmann::json(it->second);
     }
 
-    using live_iterator = typename std::unordered_map<agent_id, live_agent>::iterator;
-
     /// The unit goes back to the pool: agent to `why`, unit cleared, and — unless the dispatcher reclaims
     /// the lease itself (`expire`) — the dispatcher's lease released. Returns the next live agent.
     live_iterator return_unit(live_iterator it, agent_status why, time_point now, bool release_lease = true) {
@@ -8770,7 +9299,7 @@ private:
         });
         counts_.unit_returned(live.worker, unit_status::launched);
         if (release_lease && live.kind == unit_kind::work)
-            dispatcher_.release(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
+            dispatcher_.release(live.worker, item_key_of(live.assignment), now);
         auto& s = workers_[live.worker];
         if (live.kind == unit_kind::work && s.task_units && *s.task_units > 0) --*s.task_units;
         return release_hold(it);  // the unit stays live: it is launched again
@@ -8791,11 +9320,7 @@ private:
     }
 
     void finish_unit(live_iterator it) {
-        if (it->second.kind == unit_kind::work) {
-            auto& as = assignments_.at(it->second.assignment);
-            if (++as.completed == as.units.size()) --unfinished_;
-            if (live_units_ > 0) --live_units_;
-        }
+        if (it->second.kind == unit_kind::work) launcher_.unit_finished(it->second.assignment);
         release_hold(it);
     }
 
@@ -8855,44 +9380,6 @@ private:
                        {"token", token},
                        {"init_data", {{"shared", init.shared}, {"unit_data", init.unit_data.front()}}},
                        {"page", blueprint_.page(init, 0)}}};
-    }
-
-    packet submit_onboarding(packet const& p, time_point now) {
-        if constexpr (has_onboarding) {
-            auto const& m = blueprint_.template mixin<mixins::onboarding_tag>();
-            if (!p.data.contains("onboarding_agent_id") || !p.data["onboarding_agent_id"].is_number_integer())
-                return packet::error("bad_request", "submit_onboarding: no onboarding_agent_id");
-            onboarding_agent_id oa{p.data["onboarding_agent_id"].template get<std::int64_t>()};
-            auto it = onboarding_.find(oa);
-            if (it == onboarding_.end())
-                return packet::error("unknown_agent", detail::describe(oa) + " has no onboarding in progress");
-            auto token = p.data.contains("token") && p.data["token"].is_string() ? p.data["token"].template get<std::string>()
-                                                                                 : std::string{};
-            if (!crowdline::same_token(token, it->second.token))
-                return packet::error("not_your_unit", detail::describe(oa) + ": the token does not match");
-            if (!link_live(it->second.link)) {
-                release_dead_links(now);
-                return packet::error("revoked", "this invite link was revoked or replaced: " + detail::describe(oa) +
-                                                    " is closed; ask the campaign owner for a new link");
-            }
-            if (!p.data.contains("answer")) return packet::error("bad_request", "submit_onboarding: no \"answer\"");
-            auto const& answer = p.data["answer"];
-            if (answer.dump().size() > max_submission_bytes_)
-                return packet::error("too_large", "answer larger than " + std::to_string(max_submission_bytes_) + " bytes");
-            bool const passed = m.validate_onboarding(answer);
-            auto const w = it->second.worker;
-            db_.transaction([&] {
-                db_.update_onboarding_agent(oa, agent_status::waiting, nlohmann::json{{"outputs", answer}});
-                db_.update_onboarding_agent(oa, passed ? agent_status::approved : agent_status::rejected);
-                for (auto const& g : m.grants_for(passed)) grant(w, g);
-            });
-            onboarding_.erase(it);
-            return packet{"onboarding_result", std::nullopt, {{"passed", passed}}};
-        } else {
-            (void)p;
-            (void)now;
-            return packet::error("unknown_packet", "this task has no onboarding");
-        }
     }
 
     /// Screening first: a worker who failed it is refused; one who has not taken it gets a screening unit,
@@ -8965,46 +9452,455 @@ private:
                 return build(gold.initialization(gold.pick(live.gold_index)), 0);
             }
         }
-        auto const& init = assignments_.at(live.assignment).init;
+        auto const& init = launcher_.assignment(live.assignment).init;
         return build(init, init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{live.unit_index});
     }
 
-    /// Leases past their end: the store and the dispatcher reclaim them together.
-    void expire_leases(time_point now) {
-        for (auto it = active_.begin(); it != active_.end();) {
-            if (it->second.lease_until > now) {
-                ++it;
-                continue;
-            }
-            it = return_unit(it, agent_status::timeout, now, /*release_lease=*/false);
+    Blueprint& blueprint_;
+    Provider& provider_;
+    Dispatcher& dispatcher_;
+    Store& db_;
+    Launcher& launcher_;
+    detail::run_counts& counts_;
+    task_run_args const& args_;
+    std::vector<qualification_requirement> const& requirements_;
+
+    std::optional<task_id> task_;
+    std::optional<task_run_id> run_;
+    bool open_ = false;
+    time_point last_submission_{};
+    std::size_t finished_ = 0;
+    std::unordered_map<agent_id, live_agent> active_;
+    std::unordered_map<worker_id, worker_state> workers_;
+    std::unordered_map<std::string, worker_id> worker_ids_;
+    std::unordered_map<agent_id, std::vector<nlohmann::json>> updates_;
+    std::unordered_map<onboarding_agent_id, onboarding_session> onboarding_;
+    /// Agents whose unit went back because their invite link died, with their token: asked about again,
+    /// they are refused as revoked rather than unknown.
+    std::unordered_map<agent_id, std::string> revoked_agents_;
+    std::size_t screening_launched_ = 0;
+};
+
+}  // namespace crowdline
+// ---- crowdline/ops/pipeline.hpp
+/// `crowdline::pipeline`: the statically typed task run. It joins a blueprint (what the work is), an
+/// architect (how workers reach it), a provider (who they are, how they are paid), a dispatcher (who gets
+/// which unit) and a store (where everything is kept), and runs Mephisto's operations on them through
+/// named parts, data flowing one way — packet → protocol → worker pool → dispatcher / store → reply:
+///
+///  - `task_launcher` (ops/task_launcher.hpp): assignments made lazily from the blueprint's range, never
+///    more than `max_num_concurrent_units` units live at once; resume;
+///  - `protocol::dispatch` (ops/protocol.hpp): a packet's type → its typed request → the pool's handler;
+///  - `worker_pool` (ops/worker_pool.hpp): registration, the gates, the claim, submission, expiry;
+///  - this class: the run's life (launch, tick, shutdown, finish), its lock, its dashboards, and the
+///    blocks recorded in the store replayed onto the provider at launch, so a restarted program keeps them.
+///
+/// Launching on a database that holds an incomplete run of the same task continues it.
+/// Every call is serialised by one mutex, so an architect may deliver packets from several threads.
+/// Time comes from `set_clock` (default: the system clock), so tests drive leases and patience.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <ranges>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline {
+
+namespace detail {
+/// `construct_item<Item>` for a dispatcher with an `item_type`; void for anything else (refused by name).
+template <class D>
+struct default_item_of {
+    using type = void;
+};
+template <class D>
+    requires requires { typename D::item_type; }
+struct default_item_of<D> {
+    using type = construct_item<typename D::item_type>;
+};
+}  // namespace detail
+
+/// Each of the first four arguments is held by reference when passed as an lvalue (it stays yours: a test
+/// keeps using its in-process architect as the client) and owned when passed as an rvalue. `ItemOf` makes
+/// the dispatcher's item from a blueprint's item (default: `Item(initialization_data const&)`).
+template <class Blueprint, class Architect, class Provider, class Dispatcher, class Store,
+          class ItemOf = typename detail::default_item_of<std::remove_cvref_t<Dispatcher>>::type>
+class pipeline {
+    using blueprint_t = std::remove_cvref_t<Blueprint>;
+    using architect_t = std::remove_cvref_t<Architect>;
+    using provider_t = std::remove_cvref_t<Provider>;
+    using dispatcher_t = std::remove_cvref_t<Dispatcher>;
+
+    static constexpr bool checked = [] {
+        detail::check_blueprint<blueprint_t>();
+        static_assert(blueprint<blueprint_t>, "crowdline::pipeline: argument 1 (blueprint) must model crowdline::blueprint");
+        detail::check_architect<architect_t>();
+        static_assert(architect<architect_t>, "crowdline::pipeline: argument 2 (architect) must model crowdline::architect");
+        detail::check_provider<provider_t>();
+        static_assert(provider<provider_t>, "crowdline::pipeline: argument 3 (provider) must model crowdline::provider");
+        static_assert(requires { typename dispatcher_t::item_type; typename dispatcher_t::profile_type; },
+                      "crowdline::pipeline: argument 4 (dispatcher) must be a crowdline::routing::dispatcher "
+                      "(make one with routing::make_dispatcher<Item, Profile>(...))");
+        if constexpr (std::is_same_v<ItemOf, construct_item<typename dispatcher_t::item_type>>)
+            static_assert(std::is_constructible_v<typename dispatcher_t::item_type, initialization_data const&>,
+                          "crowdline::pipeline: argument 4 (dispatcher): its Item must be constructible from "
+                          "crowdline::initialization_data, or pass an item_of projection (argument 8)");
+        else
+            static_assert(std::is_invocable_r_v<typename dispatcher_t::item_type, ItemOf const&, initialization_data const&>,
+                          "crowdline::pipeline: argument 8 (item_of) must be callable as item_of(initialization_data "
+                          "const&) and return the dispatcher's item_type");
+        detail::check_store<Store>();
+        static_assert(store<Store>, "crowdline::pipeline: argument 5 (store) must model crowdline::store");
+        return true;
+    }();
+
+    using launcher_type = task_launcher<blueprint_t, dispatcher_t, Store, ItemOf>;
+    using pool_type = worker_pool<blueprint_t, provider_t, dispatcher_t, Store, launcher_type>;
+
+public:
+    using item_type = typename dispatcher_t::item_type;
+    using profile_type = typename dispatcher_t::profile_type;
+
+    pipeline(Blueprint&& bp, Architect&& arch, Provider&& prov, Dispatcher&& disp, Store& db, task_run_args args,
+             std::vector<qualification_requirement> requirements = {}, ItemOf item_of = {})
+        : blueprint_(std::forward<Blueprint>(bp)),
+          architect_(std::forward<Architect>(arch)),
+          provider_(std::forward<Provider>(prov)),
+          dispatcher_(std::forward<Dispatcher>(disp)),
+          db_(db),
+          args_(std::move(args)),
+          requirements_(std::move(requirements)),
+          launcher_(blueprint_, dispatcher_, db_, counts_, std::move(item_of)),
+          pool_(blueprint_, provider_, dispatcher_, db_, launcher_, counts_, args_, requirements_) {
+        static_assert(checked);
+    }
+
+    pipeline(pipeline const&) = delete;
+    pipeline& operator=(pipeline const&) = delete;
+
+    /// Where time comes from (tests pass a manual clock).
+    void set_clock(std::function<time_point()> source) { clock_ = std::move(source); }
+    /// Largest submission accepted, in bytes of its JSON text.
+    void set_max_submission_bytes(std::size_t n) { pool_.limits.max_submission_bytes = n; }
+    /// Most live updates kept per unit (each at most max_submission_bytes): a page cannot grow memory without end.
+    void set_max_live_updates(std::size_t n) { pool_.limits.max_live_updates = n; }
+
+    /// Makes `launch()` show this completed run of the task again instead of starting a new one: the review
+    /// page and dashboards work as at its end, and a worker who registers is told the run is not active.
+    void reopen_completed(task_run_id run) { std::lock_guard l{mutex_}; reopen_ = run; }
+
+    /// Validates the configuration, creates (or finds, to resume) the task and run rows, prepares and
+    /// deploys the architect, sets up the provider, and launches the first units.
+    task_run_id launch() { return start_run(std::nullopt); }
+
+    /// Launches the run on an architect someone else deployed at `url` and routes packets from (an
+    /// `operator_`): as `launch()`, but the architect is neither prepared, deployed nor given handlers, and
+    /// the run's end leaves it serving the others.
+    task_run_id start(std::string url) { return start_run(std::move(url)); }
+
+private:
+    task_run_id start_run(std::optional<std::string> given_url) {
+        std::lock_guard l{mutex_};
+        if (run_) throw error("crowdline::pipeline: already launched (task run " + std::to_string(run_->value()) + ")");
+        auto const now = clock_();
+        config::validate(args_);
+        for (auto const& r : requirements_) r.validate();
+        if constexpr (has_screening)
+            if (args_.allowed_concurrent != 1)
+                throw config_error("allowed_concurrent: must be 1 when the blueprint has a screening mixin (a worker's "
+                                   "screening unit must be done before any other)");
+        validate_blueprint();
+        check_dispatcher_lease();
+
+        requester_ = find_or_create_requester();
+        (void)review::restore_blocks(db_, provider_);  // the store remembers blocks; a fresh provider may not
+        auto tasks = db_.find_tasks({.name = args_.task_name});
+        task_ = tasks.empty() ? db_.new_task(args_.task_name, std::string(blueprint_t::blueprint_type)) : tasks.front().id;
+        auto open_runs = db_.find_task_runs({.task = *task_, .is_completed = false});
+        std::vector<unit_id> reopened;
+        if (reopen_) {
+            auto const r = db_.get_task_run(*reopen_);
+            if (r.task != *task_ || !r.is_completed)
+                throw error("crowdline::pipeline: task run " + std::to_string(reopen_->value()) +
+                            " is not a completed run of task \"" + args_.task_name + "\"");
+            run_ = *reopen_;
+            launcher_.start(*run_, args_);
+            (void)launcher_.resume(now);  // its units are all done: this only rebuilds what the dashboards show
+        } else if (!open_runs.empty()) {
+            run_ = open_runs.back().id;
+            launcher_.start(*run_, args_);
+            reopened = launcher_.resume(now);
+        } else {
+            run_ = db_.new_task_run(*task_, requester_, config::dump(args_), provider_t::provider_type,
+                                    blueprint_t::blueprint_type, true);
+            launcher_.start(*run_, args_);
         }
-        dispatcher_.expire(now);  // reclaims the same leases: they end at the same time point
+        owns_architect_ = !given_url;
+        if (owns_architect_) {
+            architect_.prepare();
+            url_ = architect_.deploy();
+        } else {
+            url_ = std::move(*given_url);
+        }
+        provider_.setup_resources(*run_, url_);
+        for (auto u : reopened) provider_.launch(u, url_);  // a resumed run's open units, at the new address
+        if (owns_architect_) {
+            auto& ch = architect_.channel();
+            ch.on_message([this](packet const& p) { return handle(p); });
+            ch.on_disconnect([this](agent_id a) { disconnect(a); });
+            if constexpr (requires { ch.on_batch([](std::function<void()> const&) {}); })
+                ch.on_batch([this](std::function<void()> const& requests) { handle_group(requests); });
+        }
+        active_run_ = true;
+        pool_.open(*task_, *run_, now);
+        pool_.restore_worker_counts();
+        recount_locked();  // the one full count: from here on every change is counted as it is made
+        if (reopen_) {  // shown again, finished: nothing is launched, a worker hears run_not_active
+            active_run_ = false;
+            pool_.close();
+            complete_ = true;
+            return *run_;
+        }
+        launch_units(now);
+        return *run_;
+    }
+
+public:
+
+    /// Periodic work: launch more units, reclaim expired leases, shut a dead run down, finish a done one.
+    void tick() { tick(clock_()); }
+    /// The same, at `now` (an operator drives its runs with one time).
+    void tick(time_point now) {
+        std::lock_guard l{mutex_};
+        if (!active_run_) return;
+        pool_.release_dead_links(now);
+        pool_.expire_leases(now);
+        if (now - pool_.last_submission() > std::chrono::seconds(args_.no_submission_patience)) {
+            shut_down_run(now, /*expire_units=*/true);
+            return;
+        }
+        launch_units(now);
+        finish_if_done();
+    }
+
+    /// One packet from a worker's page; the reply goes back to it.
+    packet handle(packet const& p) {
+        std::lock_guard l{mutex_};
+        auto const now = clock_();
+        auto reply = protocol::dispatch(pool_, p, now);
+        if (pool_.take_finished() > 0) after_submissions(now);
+        return reply;
+    }
+
+    /// Packets that arrived together (an architect's group, see `http_channel::on_batch`): `requests`
+    /// calls `handle` for each, all in one store transaction, so they cost one commit, and the architect
+    /// answers none of them before it. If that commit fails, none of them was saved while memory (leases,
+    /// the dispatcher) moved on: the run stops, `failure()` says why, and a new pipeline on the same store
+    /// resumes from what was saved.
+    void handle_group(std::function<void()> const& requests) {
+        std::lock_guard l{mutex_};
+        try {
+            db_.transaction([&] { requests(); });
+        } catch (std::exception const& e) {
+            failure_ = std::string("a group of requests could not be saved, so the run stopped: ") + e.what();
+            if (active_run_) wind_down();
+            try {
+                recount_locked();  // what the group counted was rolled back
+            } catch (std::exception const&) {  // the store is failing: the rethrow below says so
+            }
+            throw;
+        }
+    }
+
+    /// A worker's page went away: its unit goes back to the pool, and when it holds nothing else here the
+    /// dispatcher hears it left, so its reserved units may be taken over at once (it re-joins on register).
+    void disconnect(agent_id id) {
+        std::lock_guard l{mutex_};
+        pool_.disconnect(id, clock_());
+    }
+
+    /// Stops the run: leased units go back (their agents expire), the architect and provider wind down.
+    void shutdown() {
+        std::lock_guard l{mutex_};
+        if (active_run_) shut_down_run(clock_(), /*expire_units=*/false);
+    }
+
+    [[nodiscard]] bool is_complete() const { std::lock_guard l{mutex_}; return complete_; }
+    /// Why the run stopped on its own, when launching more units failed after a submission (the
+    /// submission itself was saved and acknowledged); a new pipeline on the same store resumes the run.
+    [[nodiscard]] std::optional<std::string> failure() const { std::lock_guard l{mutex_}; return failure_; }
+    [[nodiscard]] bool is_active() const { std::lock_guard l{mutex_}; return active_run_; }
+    [[nodiscard]] std::optional<task_run_id> run() const { std::lock_guard l{mutex_}; return run_; }
+    [[nodiscard]] std::string const& url() const noexcept { return url_; }
+    /// The task this run belongs to (`task_run_args::task_name`).
+    [[nodiscard]] std::string const& task_name() const noexcept { return args_.task_name; }
+    /// Units by status, assignments, agents and workers of the run, as `summarize_run` counts them, but kept
+    /// up to date as the run changes: O(1) however large the run, and it never waits for a store write.
+    [[nodiscard]] run_summary summary() const { return counts_.summary(); }
+
+    /// Counts the run again from the store (one full read): after changing units through `locked` other
+    /// than with `decide`, so `summary` and `progress` agree with the store again.
+    void recount() {
+        std::lock_guard l{mutex_};
+        if (run_) recount_locked();
+    }
+
+    /// Names the group of an item for `progress()` (e.g. its language). Groups are kept as units are made
+    /// and done, so `progress()` costs O(groups); set it before launch (set later, it regroups once).
+    void set_group_key(std::function<std::string(initialization_data const&)> key_of) {
+        std::lock_guard l{mutex_};
+        launcher_.set_group_key(std::move(key_of));
+        counts_.regroup(launcher_.assignments() | std::views::values);
+    }
+
+    /// Units done and in all per group of `set_group_key` (one group "" without it), sorted by group, in
+    /// O(groups) and without the pipeline's lock.
+    [[nodiscard]] std::vector<key_progress> progress() const { return counts_.progress(); }
+
+    /// Applies a review decision on a unit of this run (`review::decide`: all or nothing) and counts it.
+    /// A unit of another run → `entry_does_not_exist`; every other refusal as `review::decide`.
+    review::outcome decide(review::decision const& d) {
+        std::lock_guard l{mutex_};
+        if (!run_) throw error("crowdline::pipeline: decide before launch");
+        if (db_.get_unit(d.unit).task_run != *run_)
+            throw entry_does_not_exist(detail::describe(d.unit) + " is not part of task run " + std::to_string(run_->value()));
+        auto out = review::decide(db_, provider_, d);
+        counts_.unit_moved(out.before, out.after);
+        return out;
+    }
+
+    /// Units done and in all, per group of items (`key_of(initialization_data const&)` names an item's
+    /// group, e.g. its language), sorted by group: what a dashboard's progress bars show.
+    template <class KeyOf>
+    [[nodiscard]] std::vector<key_progress> progress(KeyOf key_of) const {
+        std::lock_guard l{mutex_};
+        std::map<std::string, key_progress> by_key;
+        for (auto const& [id, as] : launcher_.assignments()) {
+            std::string key = key_of(as.init);
+            auto& row = by_key[key];
+            row.key = key;
+            row.done += as.completed;
+            row.total += as.units.size();
+        }
+        std::vector<key_progress> out;
+        out.reserve(by_key.size());
+        for (auto& [key, row] : by_key) out.push_back(std::move(row));
+        return out;
+    }
+
+    /// Every worker who registered in this run, by name: units held and done here, and the dispatcher's
+    /// view (joined, units reserved in its queue).
+    [[nodiscard]] std::vector<worker_progress> workers() const {
+        std::lock_guard l{mutex_};
+        auto out = pool_.workers();
+        std::ranges::sort(out, {}, &worker_progress::name);
+        return out;
+    }
+
+    /// Items that cannot reach their unit count with the workers present (the dispatcher's `starved()`),
+    /// each with its assignment and `describe(initialization_data const&)` of its item.
+    template <class Describe>
+    [[nodiscard]] auto starved(Describe describe) const {
+        std::lock_guard l{mutex_};
+        std::vector<std::pair<assignment_id, std::invoke_result_t<Describe&, initialization_data const&>>> out;
+        for (auto key : dispatcher_.starved()) {
+            assignment_id a{static_cast<std::int64_t>(key.value())};
+            if (auto it = launcher_.assignments().find(a); it != launcher_.assignments().end())
+                out.emplace_back(a, describe(it->second.init));
+        }
+        return out;
+    }
+
+    /// Runs `f(store, provider, dispatcher)` under the pipeline's lock: how a review page or a dashboard on
+    /// another thread reads and writes without racing the worker pool. Unit changes made here are not
+    /// counted by `summary` until `recount()`; review decisions go through `decide`, which counts them.
+    template <class F>
+    decltype(auto) locked(F&& f) {
+        std::lock_guard l{mutex_};
+        return std::forward<F>(f)(db_, provider_, std::as_const(dispatcher_));
+    }
+
+    blueprint_t& blueprint_ref() noexcept { return blueprint_; }
+    architect_t& architect_ref() noexcept { return architect_; }
+    provider_t& provider_ref() noexcept { return provider_; }
+    dispatcher_t& dispatcher_ref() noexcept { return dispatcher_; }
+    Store& store_ref() noexcept { return db_; }
+
+private:
+    static constexpr bool has_screening = has_mixin_v<mixins::screening_tag, blueprint_t>;
+
+    void validate_blueprint() {
+        if constexpr (requires { blueprint_.args(); }) blueprint_.validate(blueprint_.args());
+    }
+
+    void check_dispatcher_lease() {
+        auto const lease = dispatcher_.settings().lease;
+        auto const want = std::chrono::seconds(args_.assignment_duration_in_seconds);
+        if (std::chrono::duration_cast<std::chrono::seconds>(lease) != want)
+            throw config_error("assignment_duration_in_seconds: " + std::to_string(args_.assignment_duration_in_seconds) +
+                               " s, but the dispatcher's options.lease is " +
+                               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(lease).count()) +
+                               " s; make them equal so the store and the dispatcher expire a unit together");
+    }
+
+    requester_id find_or_create_requester() {
+        std::string name = std::string(provider_t::provider_type) + "-requester";
+        auto found = db_.find_requesters({.name = name});
+        auto id = found.empty() ? db_.new_requester(name, provider_t::provider_type) : found.front().id;
+        if (!provider_.is_registered(id)) provider_.register_requester(id);
+        return id;
+    }
+
+    /// The launcher's new units, told to the provider once committed. A failed batch stops the run (the
+    /// database is unchanged, this pipeline's memory is not; a new pipeline resumes) and rethrows.
+    void launch_units(time_point now) {
+        if (!active_run_) return;  // wound down (finished, shut down, or a failed batch): nothing more is written
+        std::vector<unit_id> launched;
+        try {
+            launched = launcher_.launch_more(now);
+        } catch (...) {
+            if (active_run_) wind_down();
+            throw;
+        }
+        for (auto u : launched) provider_.launch(u, url_);
+    }
+
+    /// A submission made room under max_num_concurrent_units: fill it now, not at the next tick. The
+    /// submission is saved whatever happens here, so a failed refill stops the run but not the ack.
+    void after_submissions(time_point now) {
+        try {
+            launch_units(now);
+        } catch (std::exception const& e) {
+            failure_ = e.what();
+        }
+        finish_if_done();
     }
 
     // --- the end of a run --------------------------------------------------------------------------
 
     void finish_if_done() {
-        if (!exhausted_ || !active_.empty() || unfinished_ != 0) return;
+        if (!active_run_ || !launcher_.all_done() || !pool_.idle()) return;
         db_.update_task_run(*run_, true);
         complete_ = true;
         wind_down();
     }
 
     void shut_down_run(time_point now, bool expire_units) {
-        for (auto it = active_.begin(); it != active_.end(); it = active_.begin()) {
-            auto& live = it->second;
-            db_.transaction([&] {
-                end_agent(it->first, agent_status::expired, live.unit_data);
-                if (expire_units)
-                    db_.update_unit(live.unit, unit_status::expired);
-                else
-                    db_.clear_unit_agent_assignment(live.unit);
-            });
-            counts_.unit_returned(live.worker, expire_units ? unit_status::expired : unit_status::launched);
-            if (live.kind == unit_kind::work)
-                dispatcher_.release(live.worker, routing::item_key{static_cast<std::uint64_t>(live.assignment.value())}, now);
-            release_hold(it);
-        }
+        pool_.end_all(now, expire_units);
         if (expire_units) {
             std::vector<unit_status> expired;
             db_.transaction([&] {
@@ -9023,128 +9919,16 @@ private:
 
     void wind_down() {
         active_run_ = false;
+        pool_.close();
         provider_.cleanup_resources(*run_);
-        architect_.shutdown();
+        if (owns_architect_) architect_.shutdown();
     }
-
-    // --- resume ------------------------------------------------------------------------------------
-
-    /// Continues an incomplete run: units that were handed out when the last process stopped go back to
-    /// the pool (their agents expire: nothing submitted is lost, since a submission is saved before it is
-    /// acknowledged), expired units are launched again, completed units stay done (nobody gets them again,
-    /// and whoever did one gets no other unit of that assignment), and the blueprint's range is skipped
-    /// past the items that already became assignments. Every item is pulled before anything is written,
-    /// so a blueprint too short for the run fails with the database untouched.
-    /// Returns the units open again, for the provider to launch once it is set up.
-    std::vector<unit_id> resume(time_point now) {
-        // A mixin's screening or gold unit has an assignment of its own (unit_index < 0) and no blueprint
-        // item: those are closed, and only routed work pairs with the blueprint's items, in order.
-        struct found {
-            assignment a;
-            std::vector<unit> units;
-        };
-        std::vector<found> work, extra;
-        for (auto& a : db_.find_assignments({.task_run = *run_})) {
-            auto units = db_.find_units({.assignment = a.id});
-            bool const is_extra = !units.empty() && std::ranges::all_of(units, [](unit const& u) { return u.unit_index < 0; });
-            (is_extra ? extra : work).push_back(found{std::move(a), std::move(units)});
-        }
-        std::vector<initialization_data> inits;
-        inits.reserve(work.size());
-        for (; inits.size() < work.size(); ++next_task_, ++pulled_) {
-            if (next_task_ == std::ranges::end(tasks_))
-                throw error("crowdline::pipeline: resuming task run " + std::to_string(run_->value()) +
-                            ": the blueprint yields " + std::to_string(inits.size()) + " items, fewer items than the run's " +
-                            std::to_string(work.size()) + " assignments");
-            inits.push_back(*next_task_);
-        }
-        db_.transaction([&] {
-            for (auto const& f : extra)
-                for (auto const& u : f.units) {
-                    if (u.status == unit_status::assigned && u.agent) db_.update_agent(*u.agent, agent_status::expired);
-                    if (unit_statuses::incomplete().contains(u.status)) db_.update_unit(u.id, unit_status::expired);
-                }
-        });
-        std::vector<unit_id> reopened;
-        for (std::size_t i = 0; i < work.size(); ++i) {
-            auto const& a = work[i].a;
-            auto const& units = work[i].units;
-            if (units.empty()) {  // stopped between creating the assignment and its units: route it now
-                db_.transaction([&] {
-                    for (auto u : fill_assignment(a.id, std::move(inits[i]), now)) reopened.push_back(u);
-                });
-                continue;
-            }
-            std::vector<unit_id> ids(units.size());
-            std::vector<std::pair<std::uint32_t, worker_id>> done;
-            std::size_t completed = 0;
-            db_.transaction([&] {
-                for (auto const& u : units) {
-                    if (u.unit_index < 0 || static_cast<std::size_t>(u.unit_index) >= ids.size())
-                        throw error("crowdline::pipeline: resuming: " + detail::describe(u.id) + " has unit_index " +
-                                    std::to_string(u.unit_index) + " in an assignment of " + std::to_string(ids.size()) +
-                                    " units");
-                    ids[static_cast<std::size_t>(u.unit_index)] = u.id;
-                    if (u.status == unit_status::assigned) {
-                        if (u.agent) db_.update_agent(*u.agent, agent_status::expired);
-                        db_.clear_unit_agent_assignment(u.id);
-                        reopened.push_back(u.id);
-                    } else if (u.status == unit_status::created || u.status == unit_status::expired) {
-                        if (u.status == unit_status::expired) db_.update_unit(u.id, unit_status::created);
-                        db_.update_unit(u.id, unit_status::launched);
-                        reopened.push_back(u.id);
-                    } else if (u.status == unit_status::launched) {
-                        reopened.push_back(u.id);
-                    } else if (complete(u.status)) {
-                        ++completed;
-                        if (u.worker) done.emplace_back(static_cast<std::uint32_t>(u.unit_index), *u.worker);
-                    }
-                }
-            });
-            // Who gave a unit of it back (returned, disconnected, timed out) does not get it again, as before.
-            std::vector<worker_id> returned;
-            for (auto const& ag : db_.find_agents({.assignment = a.id}))
-                if (ag.status == agent_status::returned || ag.status == agent_status::disconnect ||
-                    ag.status == agent_status::timeout)
-                    returned.push_back(ag.worker);
-            routing::item_key key{static_cast<std::uint64_t>(a.id.value())};
-            if constexpr (requires {
-                              dispatcher_.restore(key, item_type(inits[i]), std::uint32_t{}, done, returned, now);
-                          })
-                dispatcher_.restore(key, item_type(inits[i]), static_cast<std::uint32_t>(ids.size()), done, returned, now);
-            else
-                throw error("crowdline::pipeline: this dispatcher cannot restore items, so the run cannot be resumed");
-            live_units_ += ids.size() - completed;
-            if (completed < ids.size()) ++unfinished_;
-            assignments_.emplace(a.id, assignment_state{std::move(inits[i]), std::move(ids), completed});
-        }
-        return reopened;
-    }
-
-    struct assignment_state {
-        initialization_data init;
-        std::vector<unit_id> units;  ///< by unit index
-        std::size_t completed = 0;
-        std::string group{};  ///< `group_key_` of init
-    };
-
-    // --- the dashboard's counts --------------------------------------------------------------------
 
     /// The full count: units, assignments and agents from the store, groups from the assignments.
     void recount_locked() {
         auto fresh = tally_run(db_, *run_);
-        if (group_key_)
-            for (auto& [id, as] : assignments_) as.group = group_key_(as.init);
-        counts_.recount(std::move(fresh), assignments_ | std::views::values);
-    }
-
-    /// A resumed run's workers, as `workers()` shows them: who finished units of the run (and how many).
-    void restore_worker_counts() {
-        for (auto w : counts_.restore_done(db_, *run_)) {
-            auto& state = workers_[w];
-            if (state.name.empty()) state.name = db_.get_worker(w).name;
-            worker_ids_.emplace(state.name, w);
-        }
+        launcher_.regroup();
+        counts_.recount(std::move(fresh), launcher_.assignments() | std::views::values);
     }
 
     Blueprint blueprint_;
@@ -9154,40 +9938,23 @@ private:
     Store& db_;
     task_run_args args_;
     std::vector<qualification_requirement> requirements_;
-    tasks_range tasks_;
-    std::ranges::iterator_t<tasks_range> next_task_;
 
     mutable std::recursive_mutex mutex_;
     /// The dashboard's counts, under a mutex of their own, so `summary()` and `progress()` never wait for
     /// a store write.
     detail::run_counts counts_;
-    std::function<std::string(initialization_data const&)> group_key_;
+    launcher_type launcher_;
+    pool_type pool_;
     std::function<time_point()> clock_ = [] { return clock::now(); };
-    std::size_t max_submission_bytes_ = 1 << 20;
-    std::size_t max_live_updates_ = 1000;
     std::optional<task_id> task_;
     std::optional<task_run_id> run_;
     std::optional<task_run_id> reopen_;  ///< a completed run `launch()` shows instead of starting one
     requester_id requester_;
     std::string url_;
     bool active_run_ = false;
-    bool exhausted_ = false;
     bool complete_ = false;
+    bool owns_architect_ = true;  ///< launched by `launch()`, not `start(url)`: its end shuts the architect down
     std::optional<std::string> failure_;
-    std::size_t pulled_ = 0;
-    std::size_t live_units_ = 0;
-    std::size_t unfinished_ = 0;  ///< assignments with a unit not completed yet
-    time_point last_submission_{};
-    std::unordered_map<assignment_id, assignment_state> assignments_;
-    std::unordered_map<agent_id, live_agent> active_;
-    std::unordered_map<worker_id, worker_state> workers_;
-    std::unordered_map<std::string, worker_id> worker_ids_;
-    std::unordered_map<agent_id, std::vector<nlohmann::json>> updates_;
-    std::unordered_map<onboarding_agent_id, onboarding_session> onboarding_;
-    /// Agents whose unit went back because their invite link died, with their token: asked about again,
-    /// they are refused as revoked rather than unknown.
-    std::unordered_map<agent_id, std::string> revoked_agents_;
-    std::size_t screening_launched_ = 0;
 };
 
 /// An lvalue argument is referenced, an rvalue one is owned.
@@ -9195,11 +9962,253 @@ template <class B, class A, class P, class D, class S>
 pipeline(B&&, A&&, P&&, D&&, S&, task_run_args) -> pipeline<B, A, P, D, S>;
 template <class B, class A, class P, class D, class S>
 pipeline(B&&, A&&, P&&, D&&, S&, task_run_args, std::vector<qualification_requirement>) -> pipeline<B, A, P, D, S>;
+template <class B, class A, class P, class D, class S, class I>
+pipeline(B&&, A&&, P&&, D&&, S&, task_run_args, std::vector<qualification_requirement>, I) -> pipeline<B, A, P, D, S, I>;
 
 /// `launch(pipeline)` (ARCHITECTURE §7): the same as `p.launch()`.
-template <class B, class A, class P, class D, class S>
-task_run_id launch(pipeline<B, A, P, D, S>& p) {
+template <class B, class A, class P, class D, class S, class I>
+task_run_id launch(pipeline<B, A, P, D, S, I>& p) {
     return p.launch();
+}
+
+}  // namespace crowdline
+// ---- crowdline/ops/operator.hpp
+/// `crowdline::operator_`: Mephisto's Operator. It owns the architect's handlers and runs one or more task
+/// runs at once over one architect and one store. The run types are a compile-time set
+/// (`make_operator<run_a, run_b>(architect, store)`): runs of different blueprint / dispatcher types live
+/// side by side, several runs of one type too, and a packet reaches its run through a switch over that
+/// set — no virtual call, no `std::function` between the operator and a run.
+///
+/// Each packet names its run in `data.run` (the task name, or the task run id); with a single run it may
+/// say nothing. A run's pages, invite links and units are its own: a packet is only ever handled by the
+/// run it names, which knows nothing of another run's agents, so a worker of run A can never see, claim
+/// or submit a unit of run B. Every run has its own lock (the pipeline's): two runs' packets are handled
+/// at the same time. The store must be safe to call from several threads (`stores::memory`,
+/// `stores::sqlite` are).
+///
+/// Not yet: group commit across runs (packets are handled one transaction each under an operator; a
+/// single `pipeline::launch()` keeps its group commit), and handler types known to the architect at
+/// compile time (the channel still takes `std::function` handlers).
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline {
+
+/// A task run as the operator lists it.
+struct run_entry {
+    task_run_id id;
+    std::string name;  ///< its task's name: what packets name
+    bool active = false;
+    bool complete = false;
+};
+
+/// What a run type must offer the operator (a `crowdline::pipeline` does).
+template <class R>
+concept operator_run = requires(R& r, R const& cr, std::string url, packet const& p, agent_id a, time_point now) {
+    { r.start(url) } -> std::same_as<task_run_id>;
+    { r.handle(p) } -> std::same_as<packet>;
+    r.disconnect(a);
+    r.tick(now);
+    r.shutdown();
+    { cr.task_name() } -> std::convertible_to<std::string const&>;
+    { cr.is_active() } -> std::same_as<bool>;
+    { cr.is_complete() } -> std::same_as<bool>;
+};
+
+template <class Architect, class Store, class... Runs>
+class operator_ {
+    static_assert(sizeof...(Runs) > 0, "crowdline::make_operator: name the run types it serves, e.g. "
+                                       "make_operator<decltype(run_a), decltype(run_b)>(architect, store)");
+    static_assert((operator_run<Runs> && ...), "crowdline::operator_: every run type must be a crowdline::pipeline "
+                                               "(start, handle, disconnect, tick, shutdown, task_name)");
+    static_assert(assert_architect<Architect>());
+    static_assert(assert_store<Store>());
+
+public:
+    operator_(Architect& architect, Store& store) : architect_(architect), store_(store) {}
+    operator_(operator_ const&) = delete;
+    operator_& operator=(operator_ const&) = delete;
+    ~operator_() { detach(); }
+
+    /// Adds a run and starts it (creating or resuming its task run in the store). The first launch brings
+    /// the architect up and takes its handlers. A second run of the same task name is refused
+    /// (`config_error`): packets name runs by task name.
+    template <class Run>
+    task_run_id launch(Run& run) {
+        constexpr std::size_t type = index_of<Run>();
+        static_assert(type < sizeof...(Runs), "crowdline::operator_::launch: the run's type is not one of the "
+                                              "operator's run types (list it in make_operator<...>)");
+        if constexpr (requires { run.store_ref(); })
+            if (static_cast<void const*>(&run.store_ref()) != static_cast<void const*>(&store_))
+                throw config_error("operator: run \"" + run.task_name() + "\" keeps its data in another store");
+        std::unique_lock l{table_mutex_};
+        for (auto const& e : entries_)
+            if (e.name == run.task_name())
+                throw config_error("operator: two runs of task \"" + run.task_name() + "\" (task names name runs)");
+        if (!url_) {
+            architect_.prepare();
+            url_ = architect_.deploy();
+            attach();
+        }
+        auto const id = run.start(*url_);
+        auto& slots = std::get<type>(runs_);
+        slots.push_back(&run);
+        entries_.push_back(entry{id, run.task_name(), type, slots.size() - 1});
+        return id;
+    }
+
+    /// One packet from a page: to the run it names (`data.run`), whose reply it is.
+    packet handle(packet const& p) {
+        std::shared_lock l{table_mutex_};
+        auto const found = route(p);
+        if (auto const* err = std::get_if<packet>(&found)) return *err;
+        auto const& e = entries_[std::get<std::size_t>(found)];
+        packet reply;
+        visit(e, [&](auto& run) { reply = run.handle(p); });
+        return reply;
+    }
+
+    /// A page went away: the run that holds its agent returns the unit (the others hold none of it).
+    void disconnect(agent_id a) {
+        std::shared_lock l{table_mutex_};
+        for (auto const& e : entries_) visit(e, [&](auto& run) { run.disconnect(a); });
+    }
+
+    /// Periodic work of every run at one time.
+    void tick(time_point now) {
+        std::shared_lock l{table_mutex_};
+        for (auto const& e : entries_) visit(e, [&](auto& run) { run.tick(now); });
+    }
+    void tick() { tick(clock::now()); }
+
+    /// Stops one run (its leased units go back); the others keep serving.
+    void shutdown(task_run_id id) {
+        std::shared_lock l{table_mutex_};
+        for (auto const& e : entries_)
+            if (e.id == id) return visit(e, [](auto& run) { run.shutdown(); });
+        throw entry_does_not_exist("operator: no task run " + std::to_string(id.value()));
+    }
+
+    /// Stops every run and the architect.
+    void shutdown() {
+        {
+            std::shared_lock l{table_mutex_};
+            for (auto const& e : entries_) visit(e, [](auto& run) { run.shutdown(); });
+        }
+        detach();
+        if (url_) architect_.shutdown();
+        url_.reset();
+    }
+
+    /// The runs, in the order they were launched.
+    [[nodiscard]] std::vector<run_entry> runs() const {
+        std::shared_lock l{table_mutex_};
+        std::vector<run_entry> out;
+        out.reserve(entries_.size());
+        for (auto const& e : entries_)
+            visit(e, [&](auto const& run) { out.push_back(run_entry{e.id, e.name, run.is_active(), run.is_complete()}); });
+        return out;
+    }
+
+    /// Calls `f(run)` with the run `id` as its own type (a review page, a dashboard): `f` is instantiated
+    /// for each run type.
+    template <class F>
+    void with_run(task_run_id id, F&& f) {
+        std::shared_lock l{table_mutex_};
+        for (auto const& e : entries_)
+            if (e.id == id) return visit(e, f);
+        throw entry_does_not_exist("operator: no task run " + std::to_string(id.value()));
+    }
+
+    [[nodiscard]] std::optional<std::string> const& url() const noexcept { return url_; }
+
+private:
+    struct entry {
+        task_run_id id;
+        std::string name;
+        std::size_t type;   ///< position of the run's type in Runs...
+        std::size_t index;  ///< position in that type's list
+    };
+
+    template <class Run>
+    static constexpr std::size_t index_of() {
+        constexpr bool same[] = {std::is_same_v<Run, Runs>...};
+        for (std::size_t i = 0; i < sizeof...(Runs); ++i)
+            if (same[i]) return i;
+        return sizeof...(Runs);
+    }
+
+    /// `f(run)` with the entry's run as its own type: a switch over the compile-time set.
+    template <class F>
+    void visit(entry const& e, F&& f) const {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (void)((e.type == I ? (f(*std::get<I>(runs_)[e.index]), true) : false) || ...);
+        }(std::index_sequence_for<Runs...>{});
+    }
+
+    /// The entry a packet names: `data.run` as a task name or a task run id; nothing with one run only.
+    std::variant<std::size_t, packet> route(packet const& p) const {
+        nlohmann::json const* named = nullptr;
+        if (p.data.is_object())
+            if (auto it = p.data.find("run"); it != p.data.end() && !it->is_null()) named = &*it;
+        if (!named) {
+            if (entries_.size() == 1) return std::size_t{0};
+            if (entries_.empty()) return packet::error("unavailable", "no task run is being served");
+            return packet::error("bad_request", "packet \"" + p.type + "\" names no run (data.run: a task name)");
+        }
+        for (std::size_t i = 0; i < entries_.size(); ++i) {
+            bool const match = named->is_string() ? named->get_ref<std::string const&>() == entries_[i].name
+                               : named->is_number_integer() ? named->get<std::int64_t>() == entries_[i].id.value()
+                                                            : false;
+            if (match) return i;
+        }
+        if (!named->is_string() && !named->is_number_integer())
+            return packet::error("bad_request", "data.run must be a task name or a task run id");
+        return packet::error("not_found", "no run " + named->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                                              " is served here");
+    }
+
+    void attach() {
+        auto& ch = architect_.channel();
+        ch.on_message([this](packet const& p) { return handle(p); });
+        ch.on_disconnect([this](agent_id a) { disconnect(a); });
+    }
+    /// The channel forgets this operator's handlers (it may outlive it).
+    void detach() noexcept {
+        if (!url_) return;
+        try {
+            auto& ch = architect_.channel();
+            ch.on_message(nullptr);
+            ch.on_disconnect(nullptr);
+        } catch (...) {  // a destructor: nothing to report to
+        }
+    }
+
+    Architect& architect_;
+    Store& store_;
+    std::optional<std::string> url_;
+    mutable std::shared_mutex table_mutex_;
+    std::vector<entry> entries_;
+    std::tuple<std::vector<Runs*>...> runs_;
+};
+
+/// An operator over `architect` and `store` serving runs of the types `Runs...` (pipelines).
+template <class... Runs, class Architect, class Store>
+[[nodiscard]] operator_<Architect, Store, Runs...> make_operator(Architect& architect, Store& store) {
+    return operator_<Architect, Store, Runs...>(architect, store);
 }
 
 }  // namespace crowdline
@@ -9450,26 +10459,38 @@ inline std::string placeholder_text(const nlohmann::json& value) {
     return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-/// Appends `text_template` HTML-escaped, with each `{{key}}` (spaces allowed inside the braces) replaced by
-/// the escaped value of `key` in `unit` (or, when absent there, in `shared`); an unknown key shows nothing.
-inline void append_filled(std::string& out, std::string_view text_template, const nlohmann::json& unit,
-                          const nlohmann::json& shared) {
+/// Walks `text_template` once, left to right: `literal(text)` for each stretch outside placeholders and
+/// `placeholder(key)` for each `{{key}}` (the key without the spaces around it; the first `}}` after a
+/// `{{` closes it, and an unclosed `{{` is literal). Linear in the text, however many braces it holds.
+template <class Literal, class Placeholder>
+void scan_placeholders(std::string_view text_template, Literal&& literal, Placeholder&& placeholder) {
     while (!text_template.empty()) {
         auto open = text_template.find("{{");
         auto close = open == std::string_view::npos ? open : text_template.find("}}", open + 2);
         if (close == std::string_view::npos) {
-            append_escaped(out, text_template);
+            literal(text_template);
             return;
         }
-        append_escaped(out, text_template.substr(0, open));
+        literal(text_template.substr(0, open));
         auto key = text_template.substr(open + 2, close - open - 2);
         while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
         while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
-        const nlohmann::json* value = lookup(unit, key);
-        if (value == nullptr) value = lookup(shared, key);
-        if (value != nullptr) append_escaped(out, placeholder_text(*value));
+        placeholder(key);
         text_template.remove_prefix(close + 2);
     }
+}
+
+/// Appends `text_template` HTML-escaped, with each `{{key}}` (spaces allowed inside the braces) replaced by
+/// the escaped value of `key` in `unit` (or, when absent there, in `shared`); an unknown key shows nothing.
+inline void append_filled(std::string& out, std::string_view text_template, const nlohmann::json& unit,
+                          const nlohmann::json& shared) {
+    scan_placeholders(
+        text_template, [&](std::string_view literal) { append_escaped(out, literal); },
+        [&](std::string_view key) {
+            const nlohmann::json* value = lookup(unit, key);
+            if (value == nullptr) value = lookup(shared, key);
+            if (value != nullptr) append_escaped(out, placeholder_text(*value));
+        });
 }
 
 }  // namespace crowdline::blueprints::detail
@@ -9786,6 +10807,25 @@ public:
         for (std::size_t i = 0; i < list.size(); ++i) out.push_back(detail::field_from_json(list[i], i));
         detail::check_fields(out);
         return out;
+    }
+
+    /// The keys the page fills from an item (`{{key}}` in labels and display texts), each once, in the
+    /// order they first appear: what every item should hold (`{{}}` names none).
+    [[nodiscard]] std::vector<std::string> placeholders() const {
+        std::vector<std::string> keys;
+        auto collect = [&](std::string_view text) {
+            detail::scan_placeholders(text, [](std::string_view) {}, [&](std::string_view key) {
+                if (!key.empty() && std::ranges::find(keys, key) == keys.end()) keys.emplace_back(key);
+            });
+        };
+        for (auto const& f : fields_)
+            std::visit(
+                [&](auto const& x) {
+                    collect(x.label);
+                    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(x)>, fields::display_text>) collect(x.text);
+                },
+                f);
+        return keys;
     }
 
     /// The JSON description of the form (fields and args; not the items): `from_json` reads it back.
