@@ -169,7 +169,7 @@ public:
         inits.reserve(work.size());
         for (; inits.size() < work.size(); ++next_task_, ++pulled_) {
             if (next_task_ == std::ranges::end(tasks_))
-                throw error("crowdline::pipeline: resuming task run " + std::to_string(run_->value()) +
+                throw error("crowdline::task_launcher: resuming task run " + std::to_string(run_->value()) +
                             ": the blueprint yields " + std::to_string(inits.size()) + " items, fewer items than the run's " +
                             std::to_string(work.size()) + " assignments");
             inits.push_back(*next_task_);
@@ -193,6 +193,7 @@ public:
             }
             reopen_assignment(a.id, units, std::move(inits[i]), reopened, now);
         }
+        if (next_task_ == std::ranges::end(tasks_)) exhausted_ = true;  // every item already an assignment
         return reopened;
     }
 
@@ -231,7 +232,7 @@ private:
         db_.transaction([&] {
             for (auto const& u : units) {
                 if (u.unit_index < 0 || static_cast<std::size_t>(u.unit_index) >= ids.size())
-                    throw error("crowdline::pipeline: resuming: " + detail::describe(u.id) + " has unit_index " +
+                    throw error("crowdline::task_launcher: resuming: " + detail::describe(u.id) + " has unit_index " +
                                 std::to_string(u.unit_index) + " in an assignment of " + std::to_string(ids.size()) +
                                 " units");
                 ids[static_cast<std::size_t>(u.unit_index)] = u.id;
@@ -263,7 +264,7 @@ private:
                       })
             dispatcher_.restore(key, item_of_(init), static_cast<std::uint32_t>(ids.size()), done, returned, now);
         else
-            throw error("crowdline::pipeline: this dispatcher cannot restore items, so the run cannot be resumed");
+            throw error("crowdline::task_launcher: this dispatcher cannot restore items, so the run cannot be resumed");
         live_units_ += ids.size() - completed;
         if (completed < ids.size()) ++unfinished_;
         assignments_.emplace(a, assignment_state{std::move(init), std::move(ids), completed});

@@ -496,6 +496,7 @@ private:
     /// receipt: the receipt answers it (`detail::answer_resend`) and nothing is written. No receipt (or an
     /// agent of another task): nullopt, and the submit goes on as before.
     std::optional<packet> resent_submission(agent_id id, nlohmann::json const& data, std::string const& key) {
+        if (!task_) return std::nullopt;  // not opened yet: nothing of this task was saved by this pool
         std::optional<crowdline::agent> saved;
         try {
             saved = db_.get_agent(id);

@@ -1,6 +1,7 @@
 #pragma once
-/// The built-in routers: `average_per_task{x}` (with `pick::hash` or `pick::least_loaded`), `no_overlap`
-/// and `full_overlap{}`.
+/// The built-in routers: `average_per_task{x}` (with `pick::hash` or `pick::least_loaded`), `no_overlap`,
+/// `full_overlap{}` (the workers joined when an item is added) and `full_overlap_of{population, eligible}`
+/// (a roster known in advance, those who join later included).
 
 #include <crowdline/errors.hpp>
 #include <crowdline/routing/detail/hash.hpp>
@@ -124,5 +125,33 @@ struct full_overlap {
         return static_cast<std::uint32_t>(std::max<std::size_t>(1, candidates.size()));
     }
 };
+
+/// Full overlap over a population known in advance (a roster): each item gets one unit per worker of
+/// `population` that `eligible(profile, item)` accepts (at least one), whether or not they have joined
+/// when the item is added — so those who join later get their unit too (the dispatcher never gives one
+/// worker two units of an item). Joined eligible workers reserve theirs. Use the dispatcher's own
+/// eligibility rule as `eligible`, or units are made for workers who may never take them.
+template <class Profile, class Eligible>
+struct full_overlap_of {
+    using policy_kind = kinds::router;
+    std::vector<Profile> population;
+    Eligible eligible;
+
+    template <class Item>
+    std::uint32_t route(item_key, const Item& item, std::span<const candidate> candidates,
+                        std::vector<worker_id>& reserve) const {
+        std::size_t units = 0;
+        for (const auto& p : population)
+            if (eligible(p, item)) ++units;
+        units = std::max<std::size_t>(1, units);
+        for (const auto& c : candidates) {
+            if (reserve.size() == units) break;
+            reserve.push_back(c.worker);
+        }
+        return static_cast<std::uint32_t>(units);
+    }
+};
+template <class Profile, class Eligible>
+full_overlap_of(std::vector<Profile>, Eligible) -> full_overlap_of<Profile, Eligible>;
 
 }  // namespace crowdline::routing

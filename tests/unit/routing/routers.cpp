@@ -133,6 +133,50 @@ TEST_CASE("no_overlap is one unit; full_overlap is one unit per eligible worker"
     CHECK(all.starved() == std::vector<item_key>{item_key{2}});
 }
 
+TEST_CASE("full_overlap_of: one unit per eligible worker of the roster, those who join later included",
+          "[routing][router]") {
+    std::vector<reader> roster{reader{{"en"}}, reader{{"en", "fr"}}, reader{{"fr"}}, reader{{"de"}}};
+    auto d = routing::make_dispatcher<text, reader>(routing::full_overlap_of{roster, reads_language},
+                                                    routing::eligible_when{reads_language});
+    // Nobody has joined yet: the counts come from the roster, every unit open.
+    d.add(item_key{1}, text{"en"}, at(0s));
+    d.add(item_key{2}, text{"fr"}, at(0s));
+    d.add(item_key{3}, text{"it"}, at(0s));
+    CHECK(d.units_of(item_key{1}).size() == 2);
+    CHECK(d.units_of(item_key{2}).size() == 2);
+    CHECK(d.units_of(item_key{3}).size() == 1);  // no reader of it: one open unit, starved
+    // Each roster worker joins later and takes what they may, once per item.
+    std::map<std::int64_t, std::set<std::uint64_t>> done;
+    for (std::int64_t w = 1; w <= 4; ++w) {
+        d.join(worker_id{w}, roster[static_cast<std::size_t>(w - 1)], at(1s));
+        for (;;) {
+            auto g = d.next(worker_id{w}, 1, at(1s));
+            if (g.empty()) break;
+            CHECK(done[w].insert(g.front().item.value()).second);
+            d.complete(worker_id{w}, g.front().item, at(1s));
+        }
+    }
+    CHECK(done[1] == std::set<std::uint64_t>{1});
+    CHECK(done[2] == std::set<std::uint64_t>{1, 2});
+    CHECK(done[3] == std::set<std::uint64_t>{2});
+    CHECK(done[4].empty());
+    CHECK(d.completions(item_key{1}) == 2);
+    CHECK(d.completions(item_key{2}) == 2);
+    CHECK(d.starved() == std::vector<item_key>{item_key{3}});
+}
+
+TEST_CASE("full_overlap_of reserves for joined eligible workers, never more than its unit count", "[routing][router]") {
+    std::vector<reader> roster{reader{{"en"}}};
+    auto d = routing::make_dispatcher<text, reader>(routing::full_overlap_of{roster, reads_language},
+                                                    routing::eligible_when{reads_language});
+    d.join(worker_id{1}, reader{{"en"}}, at(0s));
+    d.join(worker_id{2}, reader{{"en"}}, at(0s));  // joined, but not on the roster
+    d.add(item_key{1}, text{"en"}, at(0s));
+    auto const units = d.units_of(item_key{1});
+    REQUIRE(units.size() == 1);
+    CHECK(units[0].state == routing::unit_state::reserved);
+}
+
 TEST_CASE("a user-written router", "[routing][router]") {
     auto d = routing::make_dispatcher<text, reader>(hard_items_thrice{});
     for (std::int64_t w = 1; w <= 4; ++w) d.join(worker_id{w}, reader{{"en"}}, at(0s));
