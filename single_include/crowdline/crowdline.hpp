@@ -3809,8 +3809,9 @@ concept router = std::move_constructible<R> &&
 
 }  // namespace crowdline::routing
 // ---- crowdline/routing/routers.hpp
-/// The built-in routers: `average_per_task{x}` (with `pick::hash` or `pick::least_loaded`), `no_overlap`
-/// and `full_overlap{}`.
+/// The built-in routers: `average_per_task{x}` (with `pick::hash` or `pick::least_loaded`), `no_overlap`,
+/// `full_overlap{}` (the workers joined when an item is added) and `full_overlap_of{population, eligible}`
+/// (a roster known in advance, those who join later included).
 
 // ---- crowdline/routing/detail/hash.hpp
 /// Stable 64-bit mixing: routing choices must not change between runs or standard libraries.
@@ -4104,6 +4105,34 @@ struct full_overlap {
         return static_cast<std::uint32_t>(std::max<std::size_t>(1, candidates.size()));
     }
 };
+
+/// Full overlap over a population known in advance (a roster): each item gets one unit per worker of
+/// `population` that `eligible(profile, item)` accepts (at least one), whether or not they have joined
+/// when the item is added — so those who join later get their unit too (the dispatcher never gives one
+/// worker two units of an item). Joined eligible workers reserve theirs. Use the dispatcher's own
+/// eligibility rule as `eligible`, or units are made for workers who may never take them.
+template <class Profile, class Eligible>
+struct full_overlap_of {
+    using policy_kind = kinds::router;
+    std::vector<Profile> population;
+    Eligible eligible;
+
+    template <class Item>
+    std::uint32_t route(item_key, const Item& item, std::span<const candidate> candidates,
+                        std::vector<worker_id>& reserve) const {
+        std::size_t units = 0;
+        for (const auto& p : population)
+            if (eligible(p, item)) ++units;
+        units = std::max<std::size_t>(1, units);
+        for (const auto& c : candidates) {
+            if (reserve.size() == units) break;
+            reserve.push_back(c.worker);
+        }
+        return static_cast<std::uint32_t>(units);
+    }
+};
+template <class Profile, class Eligible>
+full_overlap_of(std::vector<Profile>, Eligible) -> full_overlap_of<Profile, Eligible>;
 
 }  // namespace crowdline::routing
 // ---- crowdline/routing/dispatcher.hpp
@@ -8048,7 +8077,7 @@ public:
         inits.reserve(work.size());
         for (; inits.size() < work.size(); ++next_task_, ++pulled_) {
             if (next_task_ == std::ranges::end(tasks_))
-                throw error("crowdline::pipeline: resuming task run " + std::to_string(run_->value()) +
+                throw error("crowdline::task_launcher: resuming task run " + std::to_string(run_->value()) +
                             ": the blueprint yields " + std::to_string(inits.size()) + " items, fewer items than the run's " +
                             std::to_string(work.size()) + " assignments");
             inits.push_back(*next_task_);
@@ -8072,6 +8101,7 @@ public:
             }
             reopen_assignment(a.id, units, std::move(inits[i]), reopened, now);
         }
+        if (next_task_ == std::ranges::end(tasks_)) exhausted_ = true;  // every item already an assignment
         return reopened;
     }
 
@@ -8110,7 +8140,7 @@ private:
         db_.transaction([&] {
             for (auto const& u : units) {
                 if (u.unit_index < 0 || static_cast<std::size_t>(u.unit_index) >= ids.size())
-                    throw error("crowdline::pipeline: resuming: " + detail::describe(u.id) + " has unit_index " +
+                    throw error("crowdline::task_launcher: resuming: " + detail::describe(u.id) + " has unit_index " +
                                 std::to_string(u.unit_index) + " in an assignment of " + std::to_string(ids.size()) +
                                 " units");
                 ids[static_cast<std::size_t>(u.unit_index)] = u.id;
@@ -8142,7 +8172,7 @@ private:
                       })
             dispatcher_.restore(key, item_of_(init), static_cast<std::uint32_t>(ids.size()), done, returned, now);
         else
-            throw error("crowdline::pipeline: this dispatcher cannot restore items, so the run cannot be resumed");
+            throw error("crowdline::task_launcher: this dispatcher cannot restore items, so the run cannot be resumed");
         live_units_ += ids.size() - completed;
         if (completed < ids.size()) ++unfinished_;
         assignments_.emplace(a, assignment_state{std::move(init), std::move(ids), completed});
@@ -9258,6 +9288,7 @@ private:
     /// receipt: the receipt answers it (`detail::answer_resend`) and nothing is written. No receipt (or an
     /// agent of another task): nullopt, and the submit goes on as before.
     std::optional<packet> resent_submission(agent_id id, nlohmann::json const& data, std::string const& key) {
+        if (!task_) return std::nullopt;  // not opened yet: nothing of this task was saved by this pool
         std::optional<crowdline::agent> saved;
         try {
             saved = db_.get_agent(id);
