@@ -7440,6 +7440,14 @@ struct qualification_requirement {
     return false;
 }
 
+/// The value of `qualification` granted to `worker`, or nullopt when it is not granted.
+template <class Store>
+[[nodiscard]] std::optional<int> granted_value(Store& db, worker_id worker, qualification_id qualification) {
+    auto g = db.find_granted_qualifications({.worker = worker, .qualification = qualification});
+    if (g.empty()) return std::nullopt;
+    return g.front().value;
+}
+
 /// The first requirement the worker fails, or nullopt when it meets them all.
 template <class Store>
 [[nodiscard]] std::optional<qualification_requirement> first_unmet(Store& db, worker_id worker,
@@ -7447,10 +7455,7 @@ template <class Store>
     for (auto const& r : requirements) {
         auto q = db.find_qualifications({.name = r.qualification});
         if (q.empty()) continue;  // unknown qualification: skipped, as in Mephisto
-        auto g = db.find_granted_qualifications({.worker = worker, .qualification = q.front().id});
-        std::optional<int> granted;
-        if (!g.empty()) granted = g.front().value;
-        if (!satisfies(granted, r)) return r;
+        if (!satisfies(granted_value(db, worker, q.front().id), r)) return r;
     }
     return std::nullopt;
 }
@@ -9367,9 +9372,7 @@ private:
     std::optional<int> granted(worker_id w, std::string const& qualification) {
         auto found = db_.find_qualifications({.name = qualification});
         if (found.empty()) return std::nullopt;
-        auto g = db_.find_granted_qualifications({.worker = w, .qualification = found.front().id});
-        if (g.empty()) return std::nullopt;
-        return g.front().value;
+        return granted_value(db_, w, found.front().id);
     }
 
     /// What a finished screening or gold unit earns the worker.

@@ -91,6 +91,14 @@ struct qualification_requirement {
     return false;
 }
 
+/// The value of `qualification` granted to `worker`, or nullopt when it is not granted.
+template <class Store>
+[[nodiscard]] std::optional<int> granted_value(Store& db, worker_id worker, qualification_id qualification) {
+    auto g = db.find_granted_qualifications({.worker = worker, .qualification = qualification});
+    if (g.empty()) return std::nullopt;
+    return g.front().value;
+}
+
 /// The first requirement the worker fails, or nullopt when it meets them all.
 template <class Store>
 [[nodiscard]] std::optional<qualification_requirement> first_unmet(Store& db, worker_id worker,
@@ -98,10 +106,7 @@ template <class Store>
     for (auto const& r : requirements) {
         auto q = db.find_qualifications({.name = r.qualification});
         if (q.empty()) continue;  // unknown qualification: skipped, as in Mephisto
-        auto g = db.find_granted_qualifications({.worker = worker, .qualification = q.front().id});
-        std::optional<int> granted;
-        if (!g.empty()) granted = g.front().value;
-        if (!satisfies(granted, r)) return r;
+        if (!satisfies(granted_value(db, worker, q.front().id), r)) return r;
     }
     return std::nullopt;
 }

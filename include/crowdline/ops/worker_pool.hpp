@@ -575,9 +575,7 @@ private:
     std::optional<int> granted(worker_id w, std::string const& qualification) {
         auto found = db_.find_qualifications({.name = qualification});
         if (found.empty()) return std::nullopt;
-        auto g = db_.find_granted_qualifications({.worker = w, .qualification = found.front().id});
-        if (g.empty()) return std::nullopt;
-        return g.front().value;
+        return granted_value(db_, w, found.front().id);
     }
 
     /// What a finished screening or gold unit earns the worker.
