@@ -2,8 +2,15 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const DASH_MS = 2000;
-  const token = new URLSearchParams(location.hash.replace(/^#/, '')).get('token');
+  const hashParams = () => new URLSearchParams(location.hash.slice(1));
+  const token = hashParams().get('token');
   let stopped = false;
+  // The task runs the server serves (GET /api/review/runs): null until known, and for an older server
+  // without that endpoint (then no call names a run). `run` is the chosen run's name ('' = name none).
+  let runs = null;
+  let run = '';
+  let dashTimer = 0;
+  let dashSeq = 0;
   let dashLoaded = false;
   let unitsLoaded = false;
   let lastDash = '';
@@ -44,12 +51,14 @@
   class ApiError extends Error {
     constructor(message, status) { super(message); this.status = status; }
   }
+  // Every API path names the chosen run (`run=<name>`), when there is one.
+  const withRun = (path) => (run ? path + (path.includes('?') ? '&' : '?') + 'run=' + encodeURIComponent(run) : path);
   async function api(method, path, body) {
     const headers = { Authorization: 'Bearer ' + token };
     const init = { method, headers, cache: 'no-store' };
     if (body !== undefined) { headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
     let res;
-    try { res = await fetch(path, init); } catch (e) { throw new ApiError('The server cannot be reached.'); }
+    try { res = await fetch(withRun(path), init); } catch (e) { throw new ApiError('The server cannot be reached.'); }
     if (res.status === 401 || res.status === 403) { authFailed(); throw new ApiError('The requester token is not valid.'); }
     const text = await res.text();
     let json = null;
@@ -74,16 +83,22 @@
   const num = (v) => (typeof v === 'number' && isFinite(v) ? v : 0);
 
   // ---- dashboard ----------------------------------------------------------------------------------
+  // Polls every DASH_MS; a call while one is waiting or in flight (another run chosen) takes over the polling,
+  // and the older answer is dropped.
   async function loadDashboard() {
     if (stopped) return;
+    clearTimeout(dashTimer);
+    const seq = ++dashSeq;
     try {
       const d = await api('GET', '/api/review/dashboard');
+      if (seq !== dashSeq) return;
       renderDashboard(d || {});
       if (!dashLoaded) { dashLoaded = true; ready(); }
     } catch (e) {
+      if (seq !== dashSeq) return;
       if (!stopped && !dashLoaded) show('Dashboard: ' + e.message, 'error');
     }
-    if (!stopped) setTimeout(loadDashboard, DASH_MS);
+    if (!stopped) dashTimer = setTimeout(loadDashboard, DASH_MS);
   }
   function renderDashboard(d) {
     const snapshot = JSON.stringify(d);
@@ -93,6 +108,7 @@
     const complete = $('complete');
     complete.textContent = d.complete ? 'Campaign complete' : 'In progress';
     complete.className = 'badge' + (d.complete ? ' complete' : '');
+    markComplete(!!d.complete);
 
     const progress = Array.isArray(d.progress) ? d.progress : [];
     $('progress').replaceChildren(...(progress.length ? progress.map((p) => {
@@ -171,7 +187,8 @@
     try {
       const r = await api('POST', '/api/review/link', { worker: name, action });
       if (action === 'revoke') show('Revoked ' + name + "'s link; the units it held go back to the pool.", 'success');
-      else show('New link for ' + name + ' (the old one no longer works): ' + location.origin + '/?invite=' + r.invite, 'success');
+      else show('New link for ' + name + ' (the old one no longer works): ' + location.origin + '/?invite=' + r.invite +
+        (runs && runs.length > 1 ? '&run=' + encodeURIComponent(run) : ''), 'success');
     } catch (e) {
       if (!stopped) show(e.message, 'error');
     }
@@ -277,7 +294,7 @@
     const button = $('export');
     button.disabled = true;
     try {
-      const res = await fetch('/api/export?format=jsonl', { headers: { Authorization: 'Bearer ' + token }, cache: 'no-store' });
+      const res = await fetch(withRun('/api/export?format=jsonl'), { headers: { Authorization: 'Bearer ' + token }, cache: 'no-store' });
       if (res.status === 401 || res.status === 403) { authFailed(); return; }
       if (!res.ok) {
         let msg = 'Export failed (HTTP ' + res.status + ').';
@@ -287,7 +304,7 @@
       }
       const blob = new Blob([await res.text()], { type: 'application/x-ndjson' });
       const url = URL.createObjectURL(blob);
-      const a = el('a', { href: url, download: 'crowdline-export.jsonl' });
+      const a = el('a', { href: url, download: runs && runs.length > 1 ? 'crowdline-export-' + run.replace(/[^\w-]+/g, '_') + '.jsonl' : 'crowdline-export.jsonl' });
       document.body.append(a);
       a.click();
       a.remove();
@@ -300,6 +317,79 @@
     }
   }
 
+  // ---- runs ---------------------------------------------------------------------------------------
+  // A server with several runs: a selector (its choice kept in the hash, #token=…&run=<name>); with one
+  // run, its name as a heading; an older server (no /api/review/runs): neither, and no call names a run.
+  const runLabel = (r) => r.name + (r.complete ? ' (complete)' : '');
+  async function loadRuns() {
+    if (stopped) return;
+    let d;
+    try {
+      d = await api('GET', '/api/review/runs');
+    } catch (e) {
+      if (stopped) return;
+      if (e.status === 404) { runs = null; return begin(); }  // an older server: one run, never named
+      show('Runs: ' + e.message + ' Trying again…', 'error');
+      setTimeout(loadRuns, DASH_MS);
+      return;
+    }
+    show('');
+    runs = (d && Array.isArray(d.runs) ? d.runs : [])
+      .filter((r) => r && (typeof r.name === 'string' || typeof r.name === 'number') && String(r.name) !== '')
+      .map((r) => ({ id: r.id, name: String(r.name), active: !!r.active, complete: !!r.complete }));
+    if (runs.length === 1) {
+      run = runs[0].name;
+      const heading = $('run-name');
+      heading.textContent = run;
+      heading.hidden = false;
+      document.title = 'crowdline — review — ' + run;
+    } else if (runs.length > 1) {
+      const wanted = hashParams().get('run');
+      const chosen = runs.find((r) => r.name === wanted) || runs.find((r) => r.active && !r.complete) || runs[0];
+      const select = $('run-select');
+      select.replaceChildren(...runs.map((r) => el('option', { value: r.name, text: runLabel(r) })));
+      select.value = chosen.name;
+      $('run-picker').hidden = false;
+      setRun(chosen.name, false);
+    }
+    begin();
+  }
+  function begin() {
+    loadDashboard();
+    loadUnits();
+  }
+  // Chooses a run: kept in the hash; `reload`: the dashboard and the units list are loaded for it.
+  function setRun(name, reload) {
+    run = name;
+    const select = $('run-select');
+    if (select.value !== name) select.value = name;
+    document.title = 'crowdline — review — ' + name;
+    const h = hashParams();
+    if (h.get('run') !== name) {
+      h.set('run', name);
+      history.replaceState(null, '', location.pathname + location.search + '#' + h.toString());
+    }
+    if (!reload || stopped) return;
+    show('');
+    lastDash = '';
+    lastCounts = '';
+    const complete = $('complete');
+    complete.textContent = 'Loading…';
+    complete.className = 'badge';
+    $('units').replaceChildren();
+    $('units-count').textContent = '';
+    loadDashboard();
+    loadUnits();
+  }
+  // The dashboard's word on the chosen run's completion, shown in the selector too.
+  function markComplete(complete) {
+    if (!runs || runs.length < 2) return;
+    const r = runs.find((x) => x.name === run);
+    if (!r || r.complete === complete) return;
+    r.complete = complete;
+    for (const o of $('run-select').options) if (o.value === r.name) o.textContent = runLabel(r);
+  }
+
   // ---- go -----------------------------------------------------------------------------------------
   if (!token) {
     document.body.dataset.state = 'error';
@@ -309,6 +399,10 @@
   $('export').addEventListener('click', exportJsonl);
   $('status-filter').addEventListener('change', () => loadUnits());
   $('refresh-units').addEventListener('click', () => loadUnits());
-  loadDashboard();
-  loadUnits();
+  $('run-select').addEventListener('change', (e) => { if (e.target.value && e.target.value !== run) setRun(e.target.value, true); });
+  window.addEventListener('hashchange', () => {
+    const wanted = hashParams().get('run');
+    if (runs && runs.length > 1 && wanted && wanted !== run && runs.some((r) => r.name === wanted)) setRun(wanted, true);
+  });
+  loadRuns();
 })();

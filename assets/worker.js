@@ -46,10 +46,16 @@
   let flushTimer = 0;
   let savedTimer = 0;
 
-  const invite = new URLSearchParams(location.search).get('invite');
-  const agentKey = 'crowdline.agent.' + invite;
-  const draftKey = (agentId) => 'crowdline.draft.' + invite + '.' + agentId;
-  const outboxPrefix = 'crowdline.outbox.' + invite + '.';  // + unit id
+  const query = new URLSearchParams(location.search);
+  const invite = query.get('invite');
+  // The run this link is for (a server with several runs prints `?invite=…&run=<task name>`): every packet
+  // names it in data.run, and the kept agent, drafts and outbox are the run's own (two runs in one browser
+  // never mix). No run param (a one-run server): nothing is added and the keys are as they always were.
+  const run = query.get('run') || '';
+  const scope = invite + (run ? '.' + run : '');
+  const agentKey = 'crowdline.agent.' + scope;
+  const draftKey = (agentId) => 'crowdline.draft.' + scope + '.' + agentId;
+  const outboxPrefix = 'crowdline.outbox.' + scope + '.';  // + unit id
 
   // ---- storage (never fatal: private windows may refuse) -------------------------------------------
   const store = {
@@ -86,7 +92,8 @@
     try {
       for (let i = 0; i < localStorage.length; i++) {
         const k = localStorage.key(i);
-        if (k && k.startsWith(outboxPrefix)) names.push(k);
+        // A unit id has no '.': a longer key is another run's (its run name follows the invite), not ours.
+        if (k && k.startsWith(outboxPrefix) && !k.slice(outboxPrefix.length).includes('.')) names.push(k);
       }
     } catch { return; }
     for (const k of names) {
@@ -208,6 +215,7 @@
   function send(type, data, agent, onReply) {
     if (!ws || !connected) return false;
     const msg = { id: nextId++, type, data: data || {} };
+    if (run && (msg.data.run === undefined || msg.data.run === null || msg.data.run === '')) msg.data = { ...msg.data, run };
     if (agent !== undefined && agent !== null) msg.agent = agent;
     if (onReply) pending.set(msg.id, onReply);
     try { ws.send(JSON.stringify(msg)); } catch { pending.delete(msg.id); return false; }

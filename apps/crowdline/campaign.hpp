@@ -3,6 +3,8 @@
 // keys a worker's invite carries), the default form and task settings, and the roster read from JSON.
 // Shared with benchmarks/http_load, whose in-process baseline must run exactly the pipeline `serve` runs.
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -50,16 +52,51 @@ inline void from_json(json const& j, routed_profile& p) { p.keys = j.value("keys
 
 // [routing]
 /// `overlap` annotations per task; a worker takes — first or by stealing — only tasks whose key they hold.
-inline auto make_routing(double overlap, std::chrono::seconds lease, bool routed = true) {
+inline auto make_routing(double overlap, std::chrono::seconds lease, bool routed = true,
+                         std::chrono::seconds steal_after = std::chrono::seconds(60)) {
     return crowdline::routing::make_dispatcher<routed_item, routed_profile>(
         crowdline::routing::average_per_task{overlap},
         crowdline::routing::steal_by_key{[](routed_item const& t) { return t.key; },
                                          [routed](routed_profile const& p) {
                                              return routed ? p.keys : std::vector<std::string>{""};
                                          }},
-        crowdline::routing::options{.lease = lease, .steal_after = std::chrono::seconds(60)});
+        crowdline::routing::options{.lease = lease, .steal_after = steal_after});
 }
 // [routing]
+
+/// `overlap: "full"`: every worker of `roster` who may take a task annotates it once — those who join
+/// later too (`routing::full_overlap_of` counts the roster, not who is present). The same eligibility rule
+/// as `make_routing`: a worker takes a task whose key they hold (anyone, when not routed).
+inline auto make_full_routing(std::vector<routed_profile> roster, std::chrono::seconds lease, bool routed = true,
+                              std::chrono::seconds steal_after = std::chrono::seconds(60)) {
+    auto eligible = [routed](routed_profile const& p, routed_item const& t) {
+        return !routed || std::find(p.keys.begin(), p.keys.end(), t.key) != p.keys.end();
+    };
+    return crowdline::routing::make_dispatcher<routed_item, routed_profile>(
+        crowdline::routing::full_overlap_of{std::move(roster), eligible},
+        crowdline::routing::steal_by_key{[](routed_item const& t) { return t.key; },
+                                         [routed](routed_profile const& p) {
+                                             return routed ? p.keys : std::vector<std::string>{""};
+                                         }},
+        crowdline::routing::options{.lease = lease, .steal_after = steal_after});
+}
+
+/// A text as one query-string value (RFC 3986: unreserved characters kept, every other byte %XX), so a
+/// run's name can go in its invite links (`/?invite=…&run=…`).
+inline std::string query_escape(std::string_view text) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : text) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
 
 /// The form when none is given: the text, and its sentiment.
 inline json default_form() {

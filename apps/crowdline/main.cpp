@@ -1,17 +1,21 @@
 // crowdline — the program a team runs: serve a labelling campaign to named annotators over HTTP, watch it,
 // review it, export it.
 //
-//   crowdline serve  [--tasks tasks.jsonl] [--workers workers.json] [--form form.json] [--db crowdline.db]
-//                    [--host 127.0.0.1] [--port 8080] [--new-run] [key=value …]
+//   crowdline serve  [--campaign campaign.json] [--db crowdline.db] [--host 127.0.0.1] [--port 8080]
+//                    [--new-run] [key=value …]
+//   crowdline serve  --tasks tasks.jsonl [--workers workers.json] [--form form.json] …   (one run, short form)
 //   crowdline status [--db crowdline.db] [--run N]
 //   crowdline review [--db crowdline.db] [--run N] [approve|reject|soft_reject <agent_id> [note]]
 //   crowdline export [--db crowdline.db] [--run N] [--format jsonl] [--out FILE]
 //
 // Every flag is a key of `program_args` (command_line.hpp): `--db F`, `--db=F` and `db=F` are the same.
-// Without --tasks/--workers, `serve` runs the built-in demo: multilingual texts to label by sentiment and
-// four annotators who read different languages. Invite links and the review link are printed; they are
-// kept next to the database (<db>.secrets.json), so a restart resumes the run with the same links. A
-// completed run stays completed: `serve` shows its review page again; `--new-run` starts another run.
+// `--campaign F` serves every run a campaign file declares (docs/campaign.md) through one operator; the
+// file's db, server and store settings apply under the command line's. `--tasks/--workers/--form` is the
+// one-run short form. With neither, `serve` runs the built-in demo: two runs — multilingual texts to label
+// by sentiment for four annotators who read different languages, and headlines to sort by topic for two
+// others. Invite links (`/?invite=…&run=<run>`) and the review link are printed; they are kept next to
+// the database (<db>.secrets.json), so a restart resumes each run with the same links. A completed run
+// stays completed: `serve` shows its review page again; `--new-run` starts another run.
 // One server per database file: `<db>.lock` holds the serving process's PID under an flock.
 
 #include <fcntl.h>
@@ -27,6 +31,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -42,6 +49,7 @@
 #include <crowdline/crowdline.hpp>
 
 #include "campaign.hpp"
+#include "campaign_file.hpp"
 #include "command_line.hpp"
 
 using namespace crowdline;
@@ -55,6 +63,7 @@ namespace {
 /// Everything the command line sets, for every command: each key is also a flag (`--db F`, `--new-run`).
 struct program_args {
     std::string db = "crowdline.db";
+    std::string campaign{};     ///< a campaign file (ARCHITECTURE §12): its runs, database and server
     std::string tasks{};        ///< JSON lines, one task per line; empty: the demo
     std::string workers{};      ///< JSON list of {name, <profile_key>: [...]}; empty: the demo's
     std::string form{};         ///< static_form JSON ({"fields": [...]}); empty: a sentiment choice
@@ -70,8 +79,9 @@ struct program_args {
     architects::http_args server{};
     stores::sqlite_options store{};  ///< the SQLite file's settings (`store.page_size=4096`, …)
 
-    static constexpr std::array<config::description, 12> descriptions{{
+    static constexpr std::array<config::description, 13> descriptions{{
         {"db", "SQLite file holding the campaign"},
+        {"campaign", "a campaign file: one or more runs, the database and the server (docs/campaign.md)"},
         {"tasks", "serve: tasks, one JSON object per line (empty: the built-in demo)"},
         {"workers", "serve: annotators, a JSON list of {\"name\", \"languages\": [...]} (empty: the demo's four)"},
         {"form", "serve: the form, as static_form JSON {\"fields\": [...]} (empty: a sentiment choice over {{text}})"},
@@ -98,7 +108,7 @@ constexpr std::array<flag_alias, 2> flag_aliases{{{"host", "server.host"}, {"por
 
 }  // namespace
 
-BOOST_HANA_ADAPT_STRUCT(program_args, db, tasks, workers, form, route_by, profile_key, overlap, status_every_seconds,
+BOOST_HANA_ADAPT_STRUCT(program_args, db, campaign, tasks, workers, form, route_by, profile_key, overlap, status_every_seconds,
                         new_run, run, format, out, task, server, store);
 
 namespace {
@@ -137,6 +147,61 @@ json demo_workers() {
                         {{"name", "bruno"}, {"languages", {"fr", "es"}}},
                         {{"name", "chen"}, {"languages", {"en", "de"}}},
                         {{"name", "dana"}, {"languages", {"de", "es", "en"}}}});
+}
+
+/// The second demo run: headlines to sort by topic, by two annotators of its own who each label every one
+/// (`overlap: "full"`), whatever language they read.
+std::vector<json> topic_tasks() {
+    static constexpr char const* headlines[] = {
+        "Parliament passes the new budget after a late-night vote",
+        "Local team wins the cup with a goal in extra time",
+        "Telescope finds water vapour on a distant planet",
+        "The city orchestra opens its season with Mahler",
+        "Chip maker's shares jump after record quarterly profit",
+        "Marathon runners brave the rain in record numbers",
+    };
+    std::vector<json> out;
+    for (auto const* h : headlines) out.push_back({{"text", h}});
+    return out;
+}
+
+json topic_form() {
+    return {{"fields",
+             {{{"type", "display_text"}, {"name", "text"}, {"label", "Headline"}, {"text", "{{text}}"}},
+              {{"type", "single_choice"},
+               {"name", "topic"},
+               {"label", "Topic"},
+               {"options", {"politics", "sport", "science", "culture", "business"}}}}}};
+}
+
+/// The built-in demo: two runs in one server, each with its own annotators, form and routing.
+campaign_spec demo_campaign(program_args const& cfg) {
+    campaign_spec spec;
+    spec.db = cfg.db;
+    campaign_run sentiment;
+    sentiment.name = "sentiment";
+    sentiment.tasks = demo_tasks();
+    sentiment.workers = demo_workers();
+    sentiment.route_by = cfg.route_by;
+    sentiment.profile_key = cfg.profile_key;
+    sentiment.overlap = cfg.overlap;
+    sentiment.task = cfg.task;
+    sentiment.task.task_name = sentiment.name;
+    spec.runs.push_back(std::move(sentiment));
+
+    campaign_run topics;
+    topics.name = "topics";
+    topics.tasks = topic_tasks();
+    topics.workers = json::array({{{"name", "emma"}}, {{"name", "farid"}}});
+    topics.form = topic_form();
+    topics.route_by = "";
+    topics.full_overlap = true;
+    topics.task = cfg.task;
+    topics.task.task_name = topics.name;
+    topics.task.task_title = "Sort headlines by topic";
+    topics.task.task_description = "Read each headline and pick its topic";
+    spec.runs.push_back(std::move(topics));
+    return spec;
 }
 
 // ---- input files ----------------------------------------------------------------------------------------
@@ -244,30 +309,19 @@ private:
     int fd_ = -1;
 };
 
-/// The HTTP architect as the pipeline sees it, minus the pipeline's right to stop it: a finished run
-/// still serves the review page, and a worker who arrives late gets `no_work` (run_not_active) instead of
-/// a dead server. The program shuts the server down itself, on Ctrl-C.
-struct kept_serving {
-    architects::http& server;
-    void prepare() { server.prepare(); }
-    std::string deploy() { return server.deploy(); }
-    void shutdown() {}
-    architects::http_channel& channel() { return server.channel(); }
-};
-static_assert(architect<kept_serving>);
-
 std::atomic<bool> g_stop{false};
 extern "C" void on_signal(int) { g_stop = true; }
 
 /// One progress line: units done and in hand (the store), workers present and steals (the dispatcher).
 template <class Run>
-void print_progress(Run& run) {
+void print_progress(Run& run, bool named) {
     auto const s = run.summary();
     auto [counts, workers] = run.locked([](auto&, auto&, auto const& d) { return std::pair{d.counts(), d.joined_workers()}; });
     auto done = s.units(unit_status::completed) + s.units(unit_status::accepted) + s.units(unit_status::rejected) +
                 s.units(unit_status::soft_rejected);
-    std::cerr << "[progress] " << done << "/" << s.units() << " units done, " << s.units(unit_status::assigned)
-              << " in hand, " << workers << " workers present, " << counts.steals << " steals\n";
+    std::cerr << "[progress] " << (named ? run.task_name() + ": " : std::string{}) << done << "/" << s.units()
+              << " units done, " << s.units(unit_status::assigned) << " in hand, " << workers << " workers present, "
+              << counts.steals << " steals\n";
 }
 
 /// The run `serve` shows again instead of starting one: the task's latest run when it is complete (and
@@ -287,122 +341,313 @@ std::optional<task_run_id> completed_run_to_show(stores::sqlite& db, std::string
     return done->id;
 }
 
-int serve(program_args cfg) {
-    bool const demo = cfg.tasks.empty();
-    // Everything is read and checked before anything is written.
-    std::string const form_name = cfg.form.empty() ? std::string("form") : cfg.form;
-    json form_spec = cfg.form.empty() ? default_form() : parse_form(read_file(cfg.form), cfg.form);
-    auto tasks = demo ? demo_tasks()
-                      : parse_tasks(read_file(cfg.tasks), cfg.tasks, form_placeholders(form_spec), cfg.route_by);
-    auto secrets_path = cfg.db + ".secrets.json";
-    auto secrets = load_secrets(secrets_path);
-    std::string const workers_name = cfg.workers.empty() ? std::string("demo workers") : cfg.workers;
-    auto roster = roster_from_json(cfg.workers.empty() ? demo_workers() : parse_json_text(read_file(cfg.workers), cfg.workers),
-                                   workers_name, cfg.profile_key, secrets.value("invites", json::object()));
-    form_spec["items"] = tasks;
-    blueprints::static_form form = [&] {
-        try {
-            return blueprints::static_form::from_json(form_spec);
-        } catch (config_error const& e) {
-            throw config_error(form_name + ": " + e.what());
-        }
-    }();
-    std::optional<providers::in_house> crowd_slot;
-    try {
-        crowd_slot.emplace(roster);
-    } catch (error const& e) {  // e.g. two workers given the same link in the secrets file
-        throw config_error(workers_name + ": " + e.what());
-    }
-    auto& crowd = *crowd_slot;
+/// The one run of `--tasks/--workers/--form` (the short form of a campaign file).
+campaign_spec short_form_campaign(program_args const& cfg) {
+    campaign_spec spec;
+    spec.db = cfg.db;
+    campaign_run r;
+    r.name = cfg.task.task_name;
+    r.form = cfg.form.empty() ? default_form() : parse_form(read_file(cfg.form), cfg.form);
+    r.route_by = cfg.route_by;
+    r.profile_key = cfg.profile_key;
+    r.overlap = cfg.overlap;
+    r.tasks = parse_tasks(read_file(cfg.tasks), cfg.tasks, form_placeholders(r.form), cfg.route_by);
+    r.workers = cfg.workers.empty() ? demo_workers() : parse_json_text(read_file(cfg.workers), cfg.workers);
+    r.task = cfg.task;
+    spec.runs.push_back(std::move(r));
+    return spec;
+}
 
-    if (!secrets.contains("requester_token")) secrets["requester_token"] = crowdline::random_token();
-    // Links revoked from the review page stay revoked after a restart (a renewed one is simply the token kept).
-    auto const revoked = secrets.value("revoked", json::array());
-    for (auto const& w : crowd.roster())
-        if (std::ranges::find(revoked, json(w.name)) != revoked.end()) crowd.revoke_link(w.name);
-    auto keep_links = [&] {
-        secrets["invites"] = json::object();
-        secrets["revoked"] = json::array();
-        for (auto const& w : crowd.roster()) {
-            secrets["invites"][w.name] = w.token;
-            if (crowd.is_revoked(w.name)) secrets["revoked"].push_back(w.name);
+/// The runs `serve` holds. Routed by an average overlap or by full overlap: two dispatcher types, so two
+/// pipeline types side by side in one operator (a compile-time set; no virtual call per packet).
+using routed_dispatcher = decltype(make_routing(1.0, std::chrono::seconds(1)));
+using full_dispatcher = decltype(make_full_routing({}, std::chrono::seconds(1)));
+template <class Dispatcher>
+using served_run = pipeline<blueprints::static_form, architects::http&, providers::in_house&, Dispatcher, stores::sqlite, item_by>;
+using routed_run = served_run<routed_dispatcher>;
+using full_run = served_run<full_dispatcher>;
+
+/// The invite links and the requester token, kept beside the database (`<db>.secrets.json`) so a restart
+/// serves the same links. A campaign keeps each run's links under `runs.<name>`; the one-run short form
+/// keeps them at the top (`invites`, `revoked`), as before campaign files. Every save writes the whole file.
+class secrets_file {
+public:
+    secrets_file(std::string path, bool flat) : path_(std::move(path)), flat_(flat) {
+        data_ = load_secrets(path_);
+        if (!flat_ && data_.contains("runs") && !data_["runs"].is_object())
+            throw config_error(path_ + ": runs: expected an object (run name → its links)");
+        if (!data_.contains("requester_token")) data_["requester_token"] = crowdline::random_token();
+    }
+    std::string requester_token() const { return data_["requester_token"].get<std::string>(); }
+    /// The links kept for run `name`: {invites: {worker: token}, revoked: [worker]}.
+    json run(std::string const& name) const {
+        std::lock_guard l{mutex_};
+        json const* at = &data_;
+        if (!flat_) {
+            auto runs = data_.find("runs");
+            if (runs == data_.end() || !runs->contains(name))
+                return json{{"invites", json::object()}, {"revoked", json::array()}};
+            at = &(*runs)[name];
+            if (!at->is_object()) throw config_error(path_ + ": runs." + name + ": expected an object");
+            if (at->contains("invites") && !(*at)["invites"].is_object())
+                throw config_error(path_ + ": runs." + name + ".invites: expected an object (name → token)");
+            if (at->contains("revoked") && !(*at)["revoked"].is_array())
+                throw config_error(path_ + ": runs." + name + ".revoked: expected a list of names");
         }
-        save_secrets(secrets_path, secrets);
-    };
+        json links = json::object();
+        links["invites"] = at->value("invites", json::object());
+        links["revoked"] = at->value("revoked", json::array());
+        return links;
+    }
+    /// Records run `name`'s links as `crowd` has them now, and saves the file.
+    void keep(std::string const& name, providers::in_house const& crowd) {
+        json links{{"invites", json::object()}, {"revoked", json::array()}};
+        for (auto const& w : crowd.roster()) {
+            links["invites"][w.name] = w.token;
+            if (crowd.is_revoked(w.name)) links["revoked"].push_back(w.name);
+        }
+        std::lock_guard l{mutex_};
+        if (flat_) {
+            data_["invites"] = std::move(links["invites"]);
+            data_["revoked"] = std::move(links["revoked"]);
+        } else {
+            data_["runs"][name] = std::move(links);
+        }
+        save_secrets(path_, data_);
+    }
+
+private:
+    std::string path_;
+    bool flat_;
+    mutable std::mutex mutex_;
+    json data_;
+};
+
+/// One run as `serve` prepares it before anything is written: its form with the items, its roster with
+/// the links kept from an earlier start, and its own invite-link provider.
+struct prepared_run {
+    campaign_run spec;
+    blueprints::static_form form;
+    std::string source;  ///< where its roster came from, for messages
+};
+
+int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string const& what) {
+    // Everything is read and checked before anything is written.
+    secrets_file secrets{cfg.db + ".secrets.json", flat_links};
+    std::deque<providers::in_house> crowds;
+    std::vector<prepared_run> runs;
+    for (auto& r : spec.runs) {
+        auto const source = flat_links ? (cfg.workers.empty() ? std::string("demo workers") : cfg.workers)
+                                       : what + ": run \"" + r.name + "\": workers";
+        auto const kept = secrets.run(r.name);
+        auto roster = roster_from_json(r.workers, source, r.profile_key, kept["invites"]);
+        auto form_spec = r.form;
+        form_spec["items"] = r.tasks;
+        auto form = [&] {
+            try {
+                return blueprints::static_form::from_json(form_spec);
+            } catch (config_error const& e) {
+                throw config_error((flat_links && !cfg.form.empty() ? cfg.form : what + ": run \"" + r.name + "\": form") +
+                                   ": " + e.what());
+            }
+        }();
+        try {
+            crowds.emplace_back(roster);
+        } catch (error const& e) {  // e.g. two workers given the same link in the secrets file
+            throw config_error(source + ": " + e.what());
+        }
+        // Links revoked from the review page stay revoked after a restart (a renewed one is simply the token kept).
+        for (auto const& w : crowds.back().roster())
+            if (std::ranges::find(kept["revoked"], json(w.name)) != kept["revoked"].end()) crowds.back().revoke_link(w.name);
+        runs.push_back(prepared_run{std::move(r), std::move(form), source});
+    }
 
     // [serve]
-    // The same pipeline as any other campaign: only the architect (HTTP) and the provider (invite links)
-    // differ from a simulation's. The server binds before the store opens, so a host that does not resolve
-    // or a port in use fails before any file is made; the review API is added before the run starts.
+    // Every run is a pipeline like any other campaign's; one operator serves them over one HTTP server and
+    // one store. The server binds before the store opens, so a host that does not resolve or a port in use
+    // fails before any file is made.
     architects::http server{cfg.server};
     server.prepare();
     server_lock lock{cfg.db};  // a second server on this file is refused here, before it writes anything
     stores::sqlite db{cfg.db, cfg.store};
-    auto const show_completed = completed_run_to_show(db, cfg.task.task_name, cfg.new_run);
-    keep_links();
-    auto dispatcher =
-        make_routing(cfg.overlap, std::chrono::seconds(cfg.task.assignment_duration_in_seconds), !cfg.route_by.empty());
-    pipeline run{std::move(form), kept_serving{server}, crowd, std::move(dispatcher), db, cfg.task, {},
-                 item_by{cfg.route_by}};
-    if (show_completed) run.reopen_completed(*show_completed);  // a completed run stays completed
-    add_review_routes(server, run,
-                      {.requester_token = secrets["requester_token"], .group_by = cfg.route_by, .links_changed = keep_links});
-    auto id = run.launch();
+    std::vector<std::optional<task_run_id>> shown;
+    for (auto const& r : runs) shown.push_back(completed_run_to_show(db, r.spec.name, cfg.new_run));
+    for (std::size_t i = 0; i < runs.size(); ++i) secrets.keep(runs[i].spec.name, crowds[i]);
+
+    auto op = make_operator<routed_run, full_run>(server, db);
+    std::deque<routed_run> routed;
+    std::deque<full_run> full;
+    std::vector<std::function<std::optional<std::string>()>> failures;  // per run: why it stopped on its own
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        auto& r = runs[i].spec;
+        auto const lease = std::chrono::seconds(r.task.assignment_duration_in_seconds);
+        auto const steal_after = std::chrono::seconds(r.steal_after_seconds);
+        bool const by_key = !r.route_by.empty();
+        auto start = [&](auto& run) {
+            if (shown[i]) run.reopen_completed(*shown[i]);  // a completed run stays completed
+            op.launch(run);
+            failures.push_back([&run] { return run.failure(); });
+        };
+        if (r.full_overlap) {
+            std::vector<routed_profile> profiles;
+            for (auto const& w : crowds[i].roster()) profiles.push_back(w.profile.get<routed_profile>());
+            start(full.emplace_back(std::move(runs[i].form), server, crowds[i],
+                                    make_full_routing(std::move(profiles), lease, by_key, steal_after), db, r.task,
+                                    std::vector<qualification_requirement>{}, item_by{r.route_by}));
+        } else {
+            start(routed.emplace_back(std::move(runs[i].form), server, crowds[i],
+                                      make_routing(r.overlap, lease, by_key, steal_after), db, r.task,
+                                      std::vector<qualification_requirement>{}, item_by{r.route_by}));
+        }
+    }
+    review_routes_options review{.requester_token = secrets.requester_token()};
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        auto const& name = runs[i].spec.name;
+        review.runs[name] = {.group_by = runs[i].spec.route_by,
+                             .links_changed = [&secrets, &crowds, name, i] { secrets.keep(name, crowds[i]); }};
+    }
+    add_review_routes(server, op, std::move(review));
     // [serve]
-    auto url = run.url();
-    auto const review_link = url + "/review#token=" + secrets["requester_token"].get<std::string>();
-    std::cerr << "crowdline: " << tasks.size() << " tasks" << (demo ? " (the built-in demo)" : "") << ", "
-              << roster.size() << " workers, database " << cfg.db << "\n";
+
+    auto const url = *op.url();
+    auto const review_link = url + "/review#token=" + secrets.requester_token();
+    auto const listed = op.runs();
+    bool const one = listed.size() == 1;
+    std::size_t tasks = 0, workers = 0;
+    for (auto const& r : runs) tasks += r.spec.tasks.size(), workers += crowds[&r - runs.data()].roster().size();
+    std::cerr << "crowdline: " << (one ? "" : std::to_string(listed.size()) + " runs, ") << tasks << " tasks"
+              << (what == "the built-in demo" ? " (the built-in demo)" : "") << ", " << workers << " workers, database "
+              << cfg.db << "\n";
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    if (show_completed) {
-        std::cout << "Task run " << id.value() << " is complete: nothing more is handed out, and workers who open "
-                  << "their link are told the run is over.\n\nReview page (keep it private):\n  " << review_link
-                  << "\n\nServing it at " << url << " until Ctrl-C. `crowdline export` writes the results; "
-                  << "`crowdline serve --new-run` starts a new run of these tasks.\n"
-                  << std::flush;
-    } else {
-        std::cout << "Serving task run " << id.value() << " at " << url << "\n\nInvite links (send each person their own):\n";
+    auto invite_lines = [&](std::size_t i) {
+        auto& crowd = crowds[i];
         for (auto const& w : crowd.roster()) {
             auto keys = w.profile.value("keys", json::array());
+            auto link = crowd.invite_link(w.name, url);
+            if (!flat_links) link += "&run=" + query_escape(runs[i].spec.name);
             std::cout << "  " << w.name << (keys.empty() ? "" : " (" + keys.dump() + ")") << "  "
-                      << (crowd.is_revoked(w.name) ? std::string("link revoked (\"New link\" on the review page)")
-                                                   : crowd.invite_link(w.name, url))
+                      << (crowd.is_revoked(w.name) ? std::string("link revoked (\"New link\" on the review page)") : link)
                       << "\n";
         }
-        std::cout << "\nReview page (keep it private):\n  " << review_link
+    };
+    if (one && shown[0]) {
+        std::cout << "Task run " << listed[0].id.value() << " is complete: nothing more is handed out, and workers who "
+                  << "open their link are told the run is over.\n\nReview page (keep it private):\n  " << review_link
+                  << "\n\nServing it at " << url << " until Ctrl-C. `crowdline export` writes the results; "
+                  << "`crowdline serve --new-run` starts a new run of these tasks.\n" << std::flush;
+    } else if (one) {
+        std::cout << "Serving task run " << listed[0].id.value() << " at " << url
+                  << "\n\nInvite links (send each person their own):\n";
+        invite_lines(0);
+        std::cout << "\nReview page (keep it private):\n  " << review_link << "\n\nStop with Ctrl-C; running again resumes.\n"
+                  << std::flush;
+    } else {
+        std::cout << "Serving " << listed.size() << " task runs at " << url << "\n";
+        for (std::size_t i = 0; i < listed.size(); ++i) {
+            std::cout << "\nRun \"" << listed[i].name << "\" (task run " << listed[i].id.value() << ", "
+                      << runs[i].spec.tasks.size() << " tasks)";
+            if (shown[i]) {
+                std::cout << " is complete: nothing more is handed out.\n";
+                continue;
+            }
+            std::cout << ". Invite links (send each person their own):\n";
+            invite_lines(i);
+        }
+        std::cout << "\nReview page, every run (keep it private):\n  " << review_link
                   << "\n\nStop with Ctrl-C; running again resumes.\n" << std::flush;
     }
 
+    auto const failure = [&]() -> std::optional<std::string> {
+        for (std::size_t i = 0; i < failures.size(); ++i)
+            if (auto f = failures[i]()) return one ? *f : "run \"" + listed[i].name + "\": " + *f;
+        return std::nullopt;
+    };
+    auto const all = [&](auto pred) {
+        return std::ranges::all_of(op.runs(), pred);
+    };
+    auto progress = [&] {
+        for (auto& r : routed) print_progress(r, !one);
+        for (auto& r : full) print_progress(r, !one);
+    };
+    bool const all_shown = std::ranges::all_of(shown, [](auto const& s) { return s.has_value(); });
+    bool told_complete = all_shown;
     auto last_status = std::chrono::steady_clock::now();
-    while (!g_stop && run.is_active() && !run.is_complete()) {
+    while (!g_stop && !failure()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
-        run.tick();
-        if (std::chrono::steady_clock::now() - last_status >= std::chrono::seconds(cfg.status_every_seconds)) {
+        op.tick();
+        if (!told_complete && all([](run_entry const& e) { return e.complete; })) {
+            progress();
+            told_complete = true;
+            std::cout << (one ? "The run is complete." : "Every run is complete.")
+                      << " The review page stays up until Ctrl-C; then `crowdline export`.\n" << std::flush;
+        }
+        // A run that stopped without completing (no submission for task.no_submission_patience): once no
+        // run is serving any more, the program ends, and running it again resumes.
+        if (!told_complete && all([](run_entry const& e) { return !e.active; })) break;
+        if (!told_complete && std::chrono::steady_clock::now() - last_status >= std::chrono::seconds(cfg.status_every_seconds)) {
             last_status = std::chrono::steady_clock::now();
-            print_progress(run);
+            progress();
         }
     }
-    bool const complete = run.is_complete();
-    if (!show_completed) print_progress(run);
-    if (complete && !run.failure()) {
-        if (!show_completed)
-            std::cout << "The run is complete. The review page stays up until Ctrl-C; then `crowdline export`.\n"
-                      << std::flush;
-        while (!g_stop && !run.failure()) std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    } else if (!run.failure()) {
-        run.shutdown();
+    auto const failed = failure();
+    bool const complete = all([](run_entry const& e) { return e.complete; });
+    if (!complete && !failed) {
+        progress();
+        op.shutdown();
         std::cout << "Stopped; run the same command again to resume.\n";
     }
     server.shutdown();
     // A run the pipeline stopped on its own (the store refused a write: disk full, file made read-only …)
     // is a failure of the program: say why and exit non-zero, so a supervisor or script sees it.
-    if (auto f = run.failure()) {
-        std::cerr << "crowdline: the run stopped: " << *f << "\ncrowdline: nothing acknowledged was lost; fix the "
+    if (failed) {
+        std::cerr << "crowdline: the run stopped: " << *failed << "\ncrowdline: nothing acknowledged was lost; fix the "
                   << "cause and run the same command again to resume.\n";
         return 1;
     }
     return 0;
+}
+
+/// `crowdline serve`: a campaign file's runs, the one run of --tasks, or the built-in two-run demo.
+int serve(program_args cfg, std::optional<campaign_spec> campaign) {
+    if (campaign) {
+        auto const file = cfg.campaign;
+        return serve(std::move(cfg), std::move(*campaign), false, file);
+    }
+    if (cfg.tasks.empty()) {
+        auto spec = demo_campaign(cfg);
+        return serve(std::move(cfg), std::move(spec), false, "the built-in demo");
+    }
+    auto spec = short_form_campaign(cfg);
+    auto const file = cfg.tasks;
+    return serve(std::move(cfg), std::move(spec), true, file);
+}
+
+/// A campaign file, read and checked whole (every file it names too), and the settings it gives: its
+/// `db` (relative to the file's folder), `server` and `store` — under what the command line sets itself.
+campaign_spec load_campaign(program_args& cfg) {
+    if (!cfg.tasks.empty() || !cfg.workers.empty() || !cfg.form.empty())
+        throw config_error("--campaign: the campaign file names each run's tasks, workers and form; drop "
+                           "--tasks/--workers/--form");
+    auto spec = parse_campaign(read_file(cfg.campaign), cfg.campaign, [](std::string const& path) { return read_file(path); });
+    auto const folder = std::filesystem::path(cfg.campaign).parent_path();
+    auto db = std::filesystem::path(spec.db);
+    spec.db = db.is_absolute() ? db.string() : (folder / db).string();
+    return spec;
+}
+
+/// Binds the campaign's settings onto `cfg` (the command line is applied again after, so it wins).
+void apply_campaign(program_args& cfg, campaign_spec const& spec) {
+    cfg.db = spec.db;
+    auto const at = [&](char const* key, auto& settings, json const& j) {
+        try {
+            config::load(settings, j);
+        } catch (config_error const& e) {
+            throw config_error(cfg.campaign + ": /" + key + ": " + e.what());
+        }
+    };
+    at("server", cfg.server, spec.server);
+    at("store", cfg.store, spec.store);
 }
 
 // ---- status / review / export -----------------------------------------------------------------------------
@@ -527,11 +772,12 @@ program_args default_args() {
 }
 
 void usage(std::ostream& out) {
-    out << "usage: crowdline serve  [--tasks F.jsonl] [--workers F.json] [--form F.json] [--db F] [--host H] [--port N] "
-           "[--new-run] [key=value …]\n"
+    out << "usage: crowdline serve  [--campaign F.json] [--db F] [--host H] [--port N] [--new-run] [key=value …]\n"
+           "       crowdline serve  --tasks F.jsonl [--workers F.json] [--form F.json] [--db F] …  (one run)\n"
            "       crowdline status [--db F] [--run N]\n"
            "       crowdline review [--db F] [--run N] [approve|reject|soft_reject <agent_id> [note]]\n"
            "       crowdline export [--db F] [--run N] [--format jsonl] [--out F]\n\n"
+           "Without --campaign or --tasks, serve runs the built-in two-run demo.\n"
            "A completed run stays completed: serve shows its review page again; --new-run starts a new run.\n"
            "status and export cover every run in the file unless --run picks one.\n\n"
         << command_line_help(default_args(), flag_aliases);
@@ -555,14 +801,26 @@ int main(int argc, char** argv) {
     }
     try {
         auto cfg = default_args();
-        auto const rest =
-            bind_command_line(cfg, std::span(args).subspan(1), {.aliases = flag_aliases, .help_command = "crowdline --help"});
+        auto const bind = [&](program_args& into) {
+            return bind_command_line(into, std::span(args).subspan(1),
+                                     {.aliases = flag_aliases, .help_command = "crowdline --help"});
+        };
+        auto rest = bind(cfg);
+        std::optional<campaign_spec> campaign;
+        if (!cfg.campaign.empty()) {  // the file's settings first, then the command line's over them
+            campaign = load_campaign(cfg);
+            auto with_file = default_args();
+            with_file.campaign = cfg.campaign;
+            apply_campaign(with_file, *campaign);
+            rest = bind(with_file);
+            cfg = std::move(with_file);
+        }
         if (cfg.task.task_name.empty())
             cfg.task.task_name = cfg.tasks.empty() ? "crowdline-demo" : std::filesystem::path(cfg.tasks).stem().string();
         config::validate(cfg);
         if (command != "review" && !rest.empty())
             throw config_error(command + ": unexpected argument \"" + rest.front() + "\" (see crowdline --help)");
-        if (command == "serve") return serve(std::move(cfg));
+        if (command == "serve") return serve(std::move(cfg), std::move(campaign));
         if (command == "status") return status(cfg);
         if (command == "review") return review_cmd(cfg, rest);
         return export_cmd(cfg);

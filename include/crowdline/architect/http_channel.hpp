@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 
 #include <crowdline/architect/architect.hpp>
@@ -43,31 +44,33 @@ public:
         std::lock_guard l{mutex_};
         disconnect_ = handler ? std::make_shared<disconnect_handler const>(std::move(handler)) : nullptr;
     }
-    /// Runs a group of requests as one: the handler calls its argument (which makes the requests) once,
-    /// and throws if the group as a whole failed. The pipeline makes it one store transaction, so packets
-    /// that arrive together cost one commit, and none is answered before that commit (group commit).
-    using batch_handler = std::function<void(std::function<void()> const&)>;
-    void on_batch(batch_handler handler) {
+    /// Handles a group of requests that arrived together, in one call: `replies[i]` answers `requests[i]`
+    /// (the spans have one length). The pipeline or operator makes it one store transaction per run, so
+    /// packets that arrive together cost one commit, and none is answered before that commit (group
+    /// commit). A handler that throws failed the group as a whole: nothing of it was kept.
+    using group_handler = std::function<void(std::span<packet const> requests, std::span<packet> replies)>;
+    void on_batch(group_handler handler) {
         std::lock_guard l{mutex_};
-        batch_ = handler ? std::make_shared<batch_handler const>(std::move(handler)) : nullptr;
+        batch_ = handler ? std::make_shared<group_handler const>(std::move(handler)) : nullptr;
     }
     /// True between deploy() and shutdown().
     [[nodiscard]] bool is_alive() const { return alive_.load(); }
 
-    /// Runs `body` (which calls `request`) inside the batch handler, or plainly when there is none. False
-    /// when the group failed as a whole: nothing of it was kept, so no success may be sent for it.
-    bool batch(std::function<void()> const& body) {
-        std::shared_ptr<batch_handler const> handler;
+    /// Answers a group of requests through the group handler (one call for all of them), or one by one
+    /// through `request` when there is none. False when the group failed as a whole: nothing of it was
+    /// kept, so no success may be sent for it (the caller turns the replies into errors).
+    bool handle_group(std::span<packet const> requests, std::span<packet> replies) {
+        std::shared_ptr<group_handler const> handler;
         {
             std::lock_guard l{mutex_};
             handler = batch_;
         }
-        if (!handler) {
-            body();
+        if (!handler || !alive_.load()) {
+            for (std::size_t i = 0; i < requests.size(); ++i) replies[i] = request(requests[i]);
             return true;
         }
         try {
-            (*handler)(body);
+            (*handler)(requests, replies);
             return true;
         } catch (...) {
             return false;
@@ -99,7 +102,7 @@ private:
     std::mutex mutex_;
     std::shared_ptr<message_handler const> message_;
     std::shared_ptr<disconnect_handler const> disconnect_;
-    std::shared_ptr<batch_handler const> batch_;
+    std::shared_ptr<group_handler const> batch_;
     std::weak_ptr<detail::http_state> state_;
 };
 

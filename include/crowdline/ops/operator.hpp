@@ -12,16 +12,21 @@
 /// at the same time. The store must be safe to call from several threads (`stores::memory`,
 /// `stores::sqlite` are).
 ///
-/// Not yet: group commit across runs (packets are handled one transaction each under an operator; a
-/// single `pipeline::launch()` keeps its group commit), and handler types known to the architect at
-/// compile time (the channel still takes `std::function` handlers).
+/// Packets that arrive together (an architect's group, `http_channel::on_batch`) are split by run, and each
+/// run commits its share as one transaction: one commit per run per group, never a lock over two runs.
+///
+/// Not yet: handler types known to the architect at compile time (the channel still takes one
+/// `std::function` per group of packets, and per packet when it has no group handler).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -113,6 +118,45 @@ public:
         return reply;
     }
 
+    /// Packets that arrived together (`http_channel::on_batch`): each run handles its own share as one
+    /// group — one store transaction per run, under that run's lock only — and `replies[i]` answers
+    /// `requests[i]`. A run whose commit fails answers its share with errors (nothing of it was kept) and
+    /// stops (`failure()`); the other runs' replies stand.
+    void handle_group(std::span<packet const> requests, std::span<packet> replies) {
+        if (replies.size() < requests.size())
+            throw invalid_argument("crowdline::operator_::handle_group: fewer replies than requests");
+        std::shared_lock l{table_mutex_};
+        constexpr auto none = static_cast<std::size_t>(-1);
+        std::vector<std::size_t> entry_of(requests.size(), none);
+        std::size_t first = none;
+        bool one_run = true;
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            auto found = route(requests[i]);
+            if (auto* err = std::get_if<packet>(&found)) {
+                replies[i] = std::move(*err);
+                continue;
+            }
+            entry_of[i] = std::get<std::size_t>(found);
+            if (first == none) first = entry_of[i];
+            one_run = one_run && entry_of[i] == first;
+        }
+        if (first == none) return;
+        if (one_run && std::ranges::count(entry_of, none) == 0) {  // the usual case: no copy
+            group_to(entries_[first], requests, replies);
+            return;
+        }
+        for (std::size_t e = 0; e < entries_.size(); ++e) {
+            std::vector<packet> share;
+            std::vector<std::size_t> slots;
+            for (std::size_t i = 0; i < requests.size(); ++i)
+                if (entry_of[i] == e) share.push_back(requests[i]), slots.push_back(i);
+            if (share.empty()) continue;
+            std::vector<packet> answers(share.size());
+            group_to(entries_[e], share, answers);
+            for (std::size_t k = 0; k < slots.size(); ++k) replies[slots[k]] = std::move(answers[k]);
+        }
+    }
+
     /// A page went away: the run that holds its agent returns the unit (the others hold none of it).
     void disconnect(agent_id a) {
         std::shared_lock l{table_mutex_};
@@ -165,6 +209,16 @@ public:
         throw entry_does_not_exist("operator: no task run " + std::to_string(id.value()));
     }
 
+    /// Calls `f(run)` with the run a page or the review page names: its task name, or its task run id in
+    /// decimal. Unknown → `entry_does_not_exist`.
+    template <class F>
+    void with_run(std::string_view name, F&& f) {
+        std::shared_lock l{table_mutex_};
+        for (auto const& e : entries_)
+            if (e.name == name || std::to_string(e.id.value()) == name) return visit(e, f);
+        throw entry_does_not_exist("operator: no run \"" + std::string(name) + "\" is served here");
+    }
+
     [[nodiscard]] std::optional<std::string> const& url() const noexcept { return url_; }
 
 private:
@@ -189,6 +243,31 @@ private:
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (void)((e.type == I ? (f(*std::get<I>(runs_)[e.index]), true) : false) || ...);
         }(std::index_sequence_for<Runs...>{});
+    }
+
+    /// One run's share of a group: as one group when the run type can (`pipeline::handle_group`), else one
+    /// packet at a time. Never throws: a share that could not be saved is answered with errors.
+    void group_to(entry const& e, std::span<packet const> requests, std::span<packet> replies) {
+        visit(e, [&](auto& run) {
+            if constexpr (requires { run.handle_group(requests, replies); }) {
+                try {
+                    run.handle_group(requests, replies);
+                } catch (...) {
+                    for (std::size_t i = 0; i < requests.size(); ++i)
+                        replies[i] = packet::error(std::string(packet_errors::unavailable),
+                                                   "run \"" + e.name + "\" could not save this request (its store "
+                                                   "refused the commit); nothing of it was kept");
+                }
+            } else {
+                for (std::size_t i = 0; i < requests.size(); ++i) {
+                    try {
+                        replies[i] = run.handle(requests[i]);
+                    } catch (...) {
+                        replies[i] = crowdline::detail::error_reply_for_current_exception();
+                    }
+                }
+            }
+        });
     }
 
     /// The entry a packet names: `data.run` as a task name or a task run id; nothing with one run only.
@@ -217,6 +296,10 @@ private:
         auto& ch = architect_.channel();
         ch.on_message([this](packet const& p) { return handle(p); });
         ch.on_disconnect([this](agent_id a) { disconnect(a); });
+        if constexpr (requires { ch.on_batch([](std::span<packet const>, std::span<packet>) {}); })
+            ch.on_batch([this](std::span<packet const> requests, std::span<packet> replies) {
+                handle_group(requests, replies);
+            });
     }
     /// The channel forgets this operator's handlers (it may outlive it).
     void detach() noexcept {
@@ -225,6 +308,7 @@ private:
             auto& ch = architect_.channel();
             ch.on_message(nullptr);
             ch.on_disconnect(nullptr);
+            if constexpr (requires { ch.on_batch(nullptr); }) ch.on_batch(nullptr);
         } catch (...) {  // a destructor: nothing to report to
         }
     }

@@ -152,6 +152,14 @@ public:
     task_run_id start(std::string url) { return start_run(std::move(url)); }
 
 private:
+    /// One packet, under the lock: the pool answers it, and finished units make room for more.
+    packet handle_locked(packet const& p) {
+        auto const now = clock_();
+        auto reply = protocol::dispatch(pool_, p, now);
+        if (pool_.take_finished() > 0) after_submissions(now);
+        return reply;
+    }
+
     task_run_id start_run(std::optional<std::string> given_url) {
         std::lock_guard l{mutex_};
         if (run_) throw error("crowdline::pipeline: already launched (task run " + std::to_string(run_->value()) + ")");
@@ -201,8 +209,10 @@ private:
             auto& ch = architect_.channel();
             ch.on_message([this](packet const& p) { return handle(p); });
             ch.on_disconnect([this](agent_id a) { disconnect(a); });
-            if constexpr (requires { ch.on_batch([](std::function<void()> const&) {}); })
-                ch.on_batch([this](std::function<void()> const& requests) { handle_group(requests); });
+            if constexpr (requires { ch.on_batch([](std::span<packet const>, std::span<packet>) {}); })
+                ch.on_batch([this](std::span<packet const> requests, std::span<packet> replies) {
+                    handle_group(requests, replies);
+                });
         }
         active_run_ = true;
         pool_.open(*task_, *run_, now);
@@ -239,21 +249,29 @@ public:
     /// One packet from a worker's page; the reply goes back to it.
     packet handle(packet const& p) {
         std::lock_guard l{mutex_};
-        auto const now = clock_();
-        auto reply = protocol::dispatch(pool_, p, now);
-        if (pool_.take_finished() > 0) after_submissions(now);
-        return reply;
+        return handle_locked(p);
     }
 
-    /// Packets that arrived together (an architect's group, see `http_channel::on_batch`): `requests`
-    /// calls `handle` for each, all in one store transaction, so they cost one commit, and the architect
-    /// answers none of them before it. If that commit fails, none of them was saved while memory (leases,
-    /// the dispatcher) moved on: the run stops, `failure()` says why, and a new pipeline on the same store
-    /// resumes from what was saved.
-    void handle_group(std::function<void()> const& requests) {
+    /// Packets that arrived together (an architect's group, see `http_channel::on_batch`): `replies[i]`
+    /// answers `requests[i]`, all handled in one store transaction, so they cost one commit, and the
+    /// architect answers none of them before it. A request that fails alone gets its error reply, as from
+    /// `handle`. If the commit fails, none of them was saved while memory (leases, the dispatcher) moved on:
+    /// the run stops, `failure()` says why, and this throws (a new pipeline on the same store resumes from
+    /// what was saved).
+    void handle_group(std::span<packet const> requests, std::span<packet> replies) {
+        if (replies.size() < requests.size())
+            throw invalid_argument("crowdline::pipeline::handle_group: fewer replies than requests");
         std::lock_guard l{mutex_};
         try {
-            db_.transaction([&] { requests(); });
+            db_.transaction([&] {
+                for (std::size_t i = 0; i < requests.size(); ++i) {
+                    try {
+                        replies[i] = handle_locked(requests[i]);
+                    } catch (...) {
+                        replies[i] = crowdline::detail::error_reply_for_current_exception();
+                    }
+                }
+            });
         } catch (std::exception const& e) {
             failure_ = std::string("a group of requests could not be saved, so the run stopped: ") + e.what();
             if (active_run_) wind_down();

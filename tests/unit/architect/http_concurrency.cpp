@@ -12,6 +12,7 @@
 #include <latch>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -226,13 +227,13 @@ TEST_CASE("http groups: packets that arrive during a group form the next one, ea
         }
         return packet{"echo", std::nullopt, p.data};
     });
-    channel.on_batch([&](std::function<void()> const& requests) {
+    channel.on_batch([&](std::span<packet const> requests, std::span<packet> replies) {
         std::lock_guard l{pipeline_lock};
         {
             std::lock_guard g{m};
             in_group = 0;
         }
-        requests();
+        for (std::size_t i = 0; i < requests.size(); ++i) replies[i] = channel.request(requests[i]);
         std::lock_guard g{m};
         groups.push_back(in_group);
     });

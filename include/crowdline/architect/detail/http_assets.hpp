@@ -40,6 +40,10 @@ body {
 header.top { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem 1rem; margin-bottom: 1rem; }
 header.top h1 { margin: 0; font-size: 1.25rem; }
 header.top .spacer { flex: 1; }
+header.top .run-name { margin: 0; font-size: 1.1rem; overflow-wrap: anywhere; }
+header.top .run-picker { display: inline-flex; align-items: center; gap: .4rem; font-weight: 600; }
+header.top .run-picker select { font-weight: normal; max-width: 24rem; }
+header.top [hidden] { display: none; }
 h2 { font-size: 1rem; margin: 0 0 .6rem; }
 h3 { font-size: .9rem; margin: 0 0 .4rem; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
 h3.spaced { margin-top: .9rem; }
@@ -133,6 +137,10 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
 <div class="wrap">
   <header class="top">
     <h1>crowdline review</h1>
+    <h2 id="run-name" class="run-name" hidden></h2>
+    <label id="run-picker" class="run-picker" hidden>Run
+      <select id="run-select" aria-label="Task run"></select>
+    </label>
     <span id="complete" class="badge">Loading…</span>
     <span class="spacer"></span>
     <button type="button" id="export">Download JSONL</button>
@@ -194,8 +202,15 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
 (() => {
   const $ = (id) => document.getElementById(id);
   const DASH_MS = 2000;
-  const token = new URLSearchParams(location.hash.replace(/^#/, '')).get('token');
+  const hashParams = () => new URLSearchParams(location.hash.slice(1));
+  const token = hashParams().get('token');
   let stopped = false;
+  // The task runs the server serves (GET /api/review/runs): null until known, and for an older server
+  // without that endpoint (then no call names a run). `run` is the chosen run's name ('' = name none).
+  let runs = null;
+  let run = '';
+  let dashTimer = 0;
+  let dashSeq = 0;
   let dashLoaded = false;
   let unitsLoaded = false;
   let lastDash = '';
@@ -236,12 +251,14 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   class ApiError extends Error {
     constructor(message, status) { super(message); this.status = status; }
   }
+  // Every API path names the chosen run (`run=<name>`), when there is one.
+  const withRun = (path) => (run ? path + (path.includes('?') ? '&' : '?') + 'run=' + encodeURIComponent(run) : path);
   async function api(method, path, body) {
     const headers = { Authorization: 'Bearer ' + token };
     const init = { method, headers, cache: 'no-store' };
     if (body !== undefined) { headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
     let res;
-    try { res = await fetch(path, init); } catch (e) { throw new ApiError('The server cannot be reached.'); }
+    try { res = await fetch(withRun(path), init); } catch (e) { throw new ApiError('The server cannot be reached.'); }
     if (res.status === 401 || res.status === 403) { authFailed(); throw new ApiError('The requester token is not valid.'); }
     const text = await res.text();
     let json = null;
@@ -266,16 +283,22 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   const num = (v) => (typeof v === 'number' && isFinite(v) ? v : 0);
 
   // ---- dashboard ----------------------------------------------------------------------------------
+  // Polls every DASH_MS; a call while one is waiting or in flight (another run chosen) takes over the polling,
+  // and the older answer is dropped.
   async function loadDashboard() {
     if (stopped) return;
+    clearTimeout(dashTimer);
+    const seq = ++dashSeq;
     try {
       const d = await api('GET', '/api/review/dashboard');
+      if (seq !== dashSeq) return;
       renderDashboard(d || {});
       if (!dashLoaded) { dashLoaded = true; ready(); }
     } catch (e) {
+      if (seq !== dashSeq) return;
       if (!stopped && !dashLoaded) show('Dashboard: ' + e.message, 'error');
     }
-    if (!stopped) setTimeout(loadDashboard, DASH_MS);
+    if (!stopped) dashTimer = setTimeout(loadDashboard, DASH_MS);
   }
   function renderDashboard(d) {
     const snapshot = JSON.stringify(d);
@@ -285,6 +308,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     const complete = $('complete');
     complete.textContent = d.complete ? 'Campaign complete' : 'In progress';
     complete.className = 'badge' + (d.complete ? ' complete' : '');
+    markComplete(!!d.complete);
 
     const progress = Array.isArray(d.progress) ? d.progress : [];
     $('progress').replaceChildren(...(progress.length ? progress.map((p) => {
@@ -363,7 +387,8 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     try {
       const r = await api('POST', '/api/review/link', { worker: name, action });
       if (action === 'revoke') show('Revoked ' + name + "'s link; the units it held go back to the pool.", 'success');
-      else show('New link for ' + name + ' (the old one no longer works): ' + location.origin + '/?invite=' + r.invite, 'success');
+      else show('New link for ' + name + ' (the old one no longer works): ' + location.origin + '/?invite=' + r.invite +
+        (runs && runs.length > 1 ? '&run=' + encodeURIComponent(run) : ''), 'success');
     } catch (e) {
       if (!stopped) show(e.message, 'error');
     }
@@ -469,8 +494,9 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     const button = $('export');
     button.disabled = true;
     try {
-      const res = await fetch('/api/export?format=jsonl', { headers: { Authorization: 'Bearer ' + token }, cache: 'no-store' });
-      if (res.status === 401 || res.status === 403) { authFailed(); return; }
+      const res = await fetch(withRun('/api/export?format=jsonl'), { headers: { Authorization: 'Bearer ' + token }, cache: 'no-store' });
+)crowdline_asset"
+     R"crowdline_asset(      if (res.status === 401 || res.status === 403) { authFailed(); return; }
       if (!res.ok) {
         let msg = 'Export failed (HTTP ' + res.status + ').';
         try { const j = await res.json(); if (j && j.error && j.error.message) msg = String(j.error.message); } catch { /* keep */ }
@@ -479,7 +505,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
       }
       const blob = new Blob([await res.text()], { type: 'application/x-ndjson' });
       const url = URL.createObjectURL(blob);
-      const a = el('a', { href: url, download: 'crowdline-export.jsonl' });
+      const a = el('a', { href: url, download: runs && runs.length > 1 ? 'crowdline-export-' + run.replace(/[^\w-]+/g, '_') + '.jsonl' : 'crowdline-export.jsonl' });
       document.body.append(a);
       a.click();
       a.remove();
@@ -492,9 +518,81 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     }
   }
 
+  // ---- runs ---------------------------------------------------------------------------------------
+  // A server with several runs: a selector (its choice kept in the hash, #token=…&run=<name>); with one
+  // run, its name as a heading; an older server (no /api/review/runs): neither, and no call names a run.
+  const runLabel = (r) => r.name + (r.complete ? ' (complete)' : '');
+  async function loadRuns() {
+    if (stopped) return;
+    let d;
+    try {
+      d = await api('GET', '/api/review/runs');
+    } catch (e) {
+      if (stopped) return;
+      if (e.status === 404) { runs = null; return begin(); }  // an older server: one run, never named
+      show('Runs: ' + e.message + ' Trying again…', 'error');
+      setTimeout(loadRuns, DASH_MS);
+      return;
+    }
+    show('');
+    runs = (d && Array.isArray(d.runs) ? d.runs : [])
+      .filter((r) => r && (typeof r.name === 'string' || typeof r.name === 'number') && String(r.name) !== '')
+      .map((r) => ({ id: r.id, name: String(r.name), active: !!r.active, complete: !!r.complete }));
+    if (runs.length === 1) {
+      run = runs[0].name;
+      const heading = $('run-name');
+      heading.textContent = run;
+      heading.hidden = false;
+      document.title = 'crowdline — review — ' + run;
+    } else if (runs.length > 1) {
+      const wanted = hashParams().get('run');
+      const chosen = runs.find((r) => r.name === wanted) || runs.find((r) => r.active && !r.complete) || runs[0];
+      const select = $('run-select');
+      select.replaceChildren(...runs.map((r) => el('option', { value: r.name, text: runLabel(r) })));
+      select.value = chosen.name;
+      $('run-picker').hidden = false;
+      setRun(chosen.name, false);
+    }
+    begin();
+  }
+  function begin() {
+    loadDashboard();
+    loadUnits();
+  }
+  // Chooses a run: kept in the hash; `reload`: the dashboard and the units list are loaded for it.
+  function setRun(name, reload) {
+    run = name;
+    const select = $('run-select');
+    if (select.value !== name) select.value = name;
+    document.title = 'crowdline — review — ' + name;
+    const h = hashParams();
+    if (h.get('run') !== name) {
+      h.set('run', name);
+      history.replaceState(null, '', location.pathname + location.search + '#' + h.toString());
+    }
+    if (!reload || stopped) return;
+    show('');
+    lastDash = '';
+    lastCounts = '';
+    const complete = $('complete');
+    complete.textContent = 'Loading…';
+    complete.className = 'badge';
+    $('units').replaceChildren();
+    $('units-count').textContent = '';
+    loadDashboard();
+    loadUnits();
+  }
+  // The dashboard's word on the chosen run's completion, shown in the selector too.
+  function markComplete(complete) {
+    if (!runs || runs.length < 2) return;
+    const r = runs.find((x) => x.name === run);
+    if (!r || r.complete === complete) return;
+    r.complete = complete;
+    for (const o of $('run-select').options) if (o.value === r.name) o.textContent = runLabel(r);
+  }
+
   // ---- go -----------------------------------------------------------------------------------------
-)crowdline_asset"
-     R"crowdline_asset(  if (!token) {
+  if (!token) {
     document.body.dataset.state = 'error';
     show('This page needs the requester link (it ends in #token=…).', 'error');
     return;
@@ -502,8 +600,12 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   $('export').addEventListener('click', exportJsonl);
   $('status-filter').addEventListener('change', () => loadUnits());
   $('refresh-units').addEventListener('click', () => loadUnits());
-  loadDashboard();
-  loadUnits();
+  $('run-select').addEventListener('change', (e) => { if (e.target.value && e.target.value !== run) setRun(e.target.value, true); });
+  window.addEventListener('hashchange', () => {
+    const wanted = hashParams().get('run');
+    if (runs && runs.length > 1 && wanted && wanted !== run && runs.some((r) => r.name === wanted)) setRun(wanted, true);
+  });
+  loadRuns();
 })();
 )crowdline_asset"},
     {"/worker.css", "text/css; charset=utf-8",
@@ -708,10 +810,16 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   let flushTimer = 0;
   let savedTimer = 0;
 
-  const invite = new URLSearchParams(location.search).get('invite');
-  const agentKey = 'crowdline.agent.' + invite;
-  const draftKey = (agentId) => 'crowdline.draft.' + invite + '.' + agentId;
-  const outboxPrefix = 'crowdline.outbox.' + invite + '.';  // + unit id
+  const query = new URLSearchParams(location.search);
+  const invite = query.get('invite');
+  // The run this link is for (a server with several runs prints `?invite=…&run=<task name>`): every packet
+  // names it in data.run, and the kept agent, drafts and outbox are the run's own (two runs in one browser
+  // never mix). No run param (a one-run server): nothing is added and the keys are as they always were.
+  const run = query.get('run') || '';
+  const scope = invite + (run ? '.' + run : '');
+  const agentKey = 'crowdline.agent.' + scope;
+  const draftKey = (agentId) => 'crowdline.draft.' + scope + '.' + agentId;
+  const outboxPrefix = 'crowdline.outbox.' + scope + '.';  // + unit id
 
   // ---- storage (never fatal: private windows may refuse) -------------------------------------------
   const store = {
@@ -748,7 +856,8 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     try {
       for (let i = 0; i < localStorage.length; i++) {
         const k = localStorage.key(i);
-        if (k && k.startsWith(outboxPrefix)) names.push(k);
+        // A unit id has no '.': a longer key is another run's (its run name follows the invite), not ours.
+        if (k && k.startsWith(outboxPrefix) && !k.slice(outboxPrefix.length).includes('.')) names.push(k);
       }
     } catch { return; }
     for (const k of names) {
@@ -870,6 +979,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   function send(type, data, agent, onReply) {
     if (!ws || !connected) return false;
     const msg = { id: nextId++, type, data: data || {} };
+    if (run && (msg.data.run === undefined || msg.data.run === null || msg.data.run === '')) msg.data = { ...msg.data, run };
     if (agent !== undefined && agent !== null) msg.agent = agent;
     if (onReply) pending.set(msg.id, onReply);
     try { ws.send(JSON.stringify(msg)); } catch { pending.delete(msg.id); return false; }
@@ -1001,7 +1111,8 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     if (focusable && !keys.length) focusable.focus({ preventScroll: true });
   }
 
-  // ---- answers ------------------------------------------------------------------------------------
+)crowdline_asset"
+     R"crowdline_asset(  // ---- answers ------------------------------------------------------------------------------------
   function answers() {
     const out = {};
     if (!form) return out;
@@ -1015,8 +1126,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
         if (el.checked) out[el.name] = el.value;
       } else if (type === 'checkbox') {
         if (!Array.isArray(out[el.name])) out[el.name] = [];
-)crowdline_asset"
-     R"crowdline_asset(        if (el.checked) out[el.name].push(el.value);
+        if (el.checked) out[el.name].push(el.value);
       } else if (tag === 'SELECT' && el.multiple) {
         out[el.name] = Array.from(el.selectedOptions, (o) => o.value);
       } else {

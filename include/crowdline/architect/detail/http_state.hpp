@@ -114,24 +114,33 @@ inline std::string reply_text(packet const& reply, nlohmann::json const* id) {
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-/// Handles one packet text; `id_out` receives the request id (when the text had one) so the caller can
-/// echo it. Every refusal is an error packet; the handler never sees bad input.
-inline packet handle_packet_text(http_state& st, std::string_view text, nlohmann::json& id_out,
-                                 std::optional<std::string_view> forced_type = std::nullopt) {
-    auto const started = std::chrono::steady_clock::now();
-    packet reply;
+/// Reads one packet text: true and the request in `out`, or false and the error reply that refuses it in
+/// `out` (the handler never sees bad input). `id_out` receives the request id (when the text had one) so
+/// the caller can echo it.
+inline bool read_packet_text(http_state& st, std::string_view text, nlohmann::json& id_out,
+                             std::optional<std::string_view> forced_type, packet& out) {
     try {
         auto j = parse_message_json(text, st.args.max_body_bytes, st.args.max_json_depth);
         if (j.is_object()) {
             if (auto id = j.find("id"); id != j.end() && (id->is_number_integer() || id->is_string())) id_out = *id;
             if (forced_type) j["type"] = *forced_type;
         }
-        reply = st.channel.request(packet_from_json(std::move(j)));
+        out = packet_from_json(std::move(j));
+        return true;
     } catch (bad_packet const& e) {
-        reply = packet::error(e.reason, e.what());
+        out = packet::error(e.reason, e.what());
     } catch (...) {
-        reply = crowdline::detail::error_reply_for_current_exception();
+        out = crowdline::detail::error_reply_for_current_exception();
     }
+    return false;
+}
+
+/// Handles one packet text on its own (no group); its reply.
+inline packet handle_packet_text(http_state& st, std::string_view text, nlohmann::json& id_out,
+                                 std::optional<std::string_view> forced_type = std::nullopt) {
+    auto const started = std::chrono::steady_clock::now();
+    packet reply;
+    if (read_packet_text(st, text, id_out, forced_type, reply)) reply = st.channel.request(reply);
     st.counters.observe(std::chrono::steady_clock::now() - started);
     return reply;
 }
@@ -160,14 +169,30 @@ inline void http_state::flush() {
         flush_posted_ = false;
     }
     if (group.empty()) return;
+    auto const started = std::chrono::steady_clock::now();
     std::vector<packet> replies(group.size());
     std::vector<nlohmann::json> ids(group.size());
-    bool const saved = channel.batch([&] {
-        for (std::size_t i = 0; i < group.size(); ++i)
-            replies[i] = handle_packet_text(*this, group[i].text, ids[i], group[i].type);
-    });
-    counters.groups.fetch_add(1, std::memory_order_relaxed);
+    // The well-formed requests go to the channel together, in one call; the others are answered as read.
+    std::vector<packet> requests;
+    std::vector<std::size_t> slots;
+    requests.reserve(group.size());
+    slots.reserve(group.size());
     for (std::size_t i = 0; i < group.size(); ++i) {
+        packet p;
+        if (read_packet_text(*this, group[i].text, ids[i], group[i].type, p)) {
+            requests.push_back(std::move(p));
+            slots.push_back(i);
+        } else {
+            replies[i] = std::move(p);
+        }
+    }
+    std::vector<packet> answers(requests.size());
+    bool const saved = requests.empty() || channel.handle_group(requests, answers);
+    auto const took = std::chrono::steady_clock::now() - started;
+    counters.groups.fetch_add(1, std::memory_order_relaxed);
+    for (std::size_t k = 0; k < slots.size(); ++k) replies[slots[k]] = std::move(answers[k]);
+    for (std::size_t i = 0; i < group.size(); ++i) {
+        counters.observe(took);
         if (!saved && !replies[i].is_error())
             replies[i] = packet::error(std::string(packet_errors::unavailable),
                                        "the server could not save this request (its store refused the commit); "
