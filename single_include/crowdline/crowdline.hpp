@@ -9647,6 +9647,14 @@ public:
     task_run_id start(std::string url) { return start_run(std::move(url)); }
 
 private:
+    /// One packet, under the lock: the pool answers it, and finished units make room for more.
+    packet handle_locked(packet const& p) {
+        auto const now = clock_();
+        auto reply = protocol::dispatch(pool_, p, now);
+        if (pool_.take_finished() > 0) after_submissions(now);
+        return reply;
+    }
+
     task_run_id start_run(std::optional<std::string> given_url) {
         std::lock_guard l{mutex_};
         if (run_) throw error("crowdline::pipeline: already launched (task run " + std::to_string(run_->value()) + ")");
@@ -9696,8 +9704,10 @@ private:
             auto& ch = architect_.channel();
             ch.on_message([this](packet const& p) { return handle(p); });
             ch.on_disconnect([this](agent_id a) { disconnect(a); });
-            if constexpr (requires { ch.on_batch([](std::function<void()> const&) {}); })
-                ch.on_batch([this](std::function<void()> const& requests) { handle_group(requests); });
+            if constexpr (requires { ch.on_batch([](std::span<packet const>, std::span<packet>) {}); })
+                ch.on_batch([this](std::span<packet const> requests, std::span<packet> replies) {
+                    handle_group(requests, replies);
+                });
         }
         active_run_ = true;
         pool_.open(*task_, *run_, now);
@@ -9734,21 +9744,29 @@ public:
     /// One packet from a worker's page; the reply goes back to it.
     packet handle(packet const& p) {
         std::lock_guard l{mutex_};
-        auto const now = clock_();
-        auto reply = protocol::dispatch(pool_, p, now);
-        if (pool_.take_finished() > 0) after_submissions(now);
-        return reply;
+        return handle_locked(p);
     }
 
-    /// Packets that arrived together (an architect's group, see `http_channel::on_batch`): `requests`
-    /// calls `handle` for each, all in one store transaction, so they cost one commit, and the architect
-    /// answers none of them before it. If that commit fails, none of them was saved while memory (leases,
-    /// the dispatcher) moved on: the run stops, `failure()` says why, and a new pipeline on the same store
-    /// resumes from what was saved.
-    void handle_group(std::function<void()> const& requests) {
+    /// Packets that arrived together (an architect's group, see `http_channel::on_batch`): `replies[i]`
+    /// answers `requests[i]`, all handled in one store transaction, so they cost one commit, and the
+    /// architect answers none of them before it. A request that fails alone gets its error reply, as from
+    /// `handle`. If the commit fails, none of them was saved while memory (leases, the dispatcher) moved on:
+    /// the run stops, `failure()` says why, and this throws (a new pipeline on the same store resumes from
+    /// what was saved).
+    void handle_group(std::span<packet const> requests, std::span<packet> replies) {
+        if (replies.size() < requests.size())
+            throw invalid_argument("crowdline::pipeline::handle_group: fewer replies than requests");
         std::lock_guard l{mutex_};
         try {
-            db_.transaction([&] { requests(); });
+            db_.transaction([&] {
+                for (std::size_t i = 0; i < requests.size(); ++i) {
+                    try {
+                        replies[i] = handle_locked(requests[i]);
+                    } catch (...) {
+                        replies[i] = crowdline::detail::error_reply_for_current_exception();
+                    }
+                }
+            });
         } catch (std::exception const& e) {
             failure_ = std::string("a group of requests could not be saved, so the run stopped: ") + e.what();
             if (active_run_) wind_down();
@@ -10020,16 +10038,21 @@ task_run_id launch(pipeline<B, A, P, D, S, I>& p) {
 /// at the same time. The store must be safe to call from several threads (`stores::memory`,
 /// `stores::sqlite` are).
 ///
-/// Not yet: group commit across runs (packets are handled one transaction each under an operator; a
-/// single `pipeline::launch()` keeps its group commit), and handler types known to the architect at
-/// compile time (the channel still takes `std::function` handlers).
+/// Packets that arrive together (an architect's group, `http_channel::on_batch`) are split by run, and each
+/// run commits its share as one transaction: one commit per run per group, never a lock over two runs.
+///
+/// Not yet: handler types known to the architect at compile time (the channel still takes one
+/// `std::function` per group of packets, and per packet when it has no group handler).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -10115,6 +10138,45 @@ public:
         return reply;
     }
 
+    /// Packets that arrived together (`http_channel::on_batch`): each run handles its own share as one
+    /// group — one store transaction per run, under that run's lock only — and `replies[i]` answers
+    /// `requests[i]`. A run whose commit fails answers its share with errors (nothing of it was kept) and
+    /// stops (`failure()`); the other runs' replies stand.
+    void handle_group(std::span<packet const> requests, std::span<packet> replies) {
+        if (replies.size() < requests.size())
+            throw invalid_argument("crowdline::operator_::handle_group: fewer replies than requests");
+        std::shared_lock l{table_mutex_};
+        constexpr auto none = static_cast<std::size_t>(-1);
+        std::vector<std::size_t> entry_of(requests.size(), none);
+        std::size_t first = none;
+        bool one_run = true;
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            auto found = route(requests[i]);
+            if (auto* err = std::get_if<packet>(&found)) {
+                replies[i] = std::move(*err);
+                continue;
+            }
+            entry_of[i] = std::get<std::size_t>(found);
+            if (first == none) first = entry_of[i];
+            one_run = one_run && entry_of[i] == first;
+        }
+        if (first == none) return;
+        if (one_run && std::ranges::count(entry_of, none) == 0) {  // the usual case: no copy
+            group_to(entries_[first], requests, replies);
+            return;
+        }
+        for (std::size_t e = 0; e < entries_.size(); ++e) {
+            std::vector<packet> share;
+            std::vector<std::size_t> slots;
+            for (std::size_t i = 0; i < requests.size(); ++i)
+                if (entry_of[i] == e) share.push_back(requests[i]), slots.push_back(i);
+            if (share.empty()) continue;
+            std::vector<packet> answers(share.size());
+            group_to(entries_[e], share, answers);
+            for (std::size_t k = 0; k < slots.size(); ++k) replies[slots[k]] = std::move(answers[k]);
+        }
+    }
+
     /// A page went away: the run that holds its agent returns the unit (the others hold none of it).
     void disconnect(agent_id a) {
         std::shared_lock l{table_mutex_};
@@ -10167,6 +10229,18 @@ public:
         throw entry_does_not_exist("operator: no task run " + std::to_string(id.value()));
     }
 
+    /// Calls `f(run)` with the run a page or the review page names: its task name, or its task run id in
+    /// decimal. Unknown → `entry_does_not_exist`.
+    template <class F>
+    void with_run(std::string_view name, F&& f) {
+        std::shared_lock l{table_mutex_};
+        for (auto const& e : entries_)  // a name first: a task may be named "2"
+            if (e.name == name) return visit(e, f);
+        for (auto const& e : entries_)
+            if (std::to_string(e.id.value()) == name) return visit(e, f);
+        throw entry_does_not_exist("operator: no run \"" + std::string(name) + "\" is served here");
+    }
+
     [[nodiscard]] std::optional<std::string> const& url() const noexcept { return url_; }
 
 private:
@@ -10191,6 +10265,31 @@ private:
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (void)((e.type == I ? (f(*std::get<I>(runs_)[e.index]), true) : false) || ...);
         }(std::index_sequence_for<Runs...>{});
+    }
+
+    /// One run's share of a group: as one group when the run type can (`pipeline::handle_group`), else one
+    /// packet at a time. Never throws: a share that could not be saved is answered with errors.
+    void group_to(entry const& e, std::span<packet const> requests, std::span<packet> replies) {
+        visit(e, [&](auto& run) {
+            if constexpr (requires { run.handle_group(requests, replies); }) {
+                try {
+                    run.handle_group(requests, replies);
+                } catch (...) {
+                    for (std::size_t i = 0; i < requests.size(); ++i)
+                        replies[i] = packet::error(std::string(packet_errors::unavailable),
+                                                   "run \"" + e.name + "\" could not save this request (its store "
+                                                   "refused the commit); nothing of it was kept");
+                }
+            } else {
+                for (std::size_t i = 0; i < requests.size(); ++i) {
+                    try {
+                        replies[i] = run.handle(requests[i]);
+                    } catch (...) {
+                        replies[i] = crowdline::detail::error_reply_for_current_exception();
+                    }
+                }
+            }
+        });
     }
 
     /// The entry a packet names: `data.run` as a task name or a task run id; nothing with one run only.
@@ -10219,6 +10318,10 @@ private:
         auto& ch = architect_.channel();
         ch.on_message([this](packet const& p) { return handle(p); });
         ch.on_disconnect([this](agent_id a) { disconnect(a); });
+        if constexpr (requires { ch.on_batch([](std::span<packet const>, std::span<packet>) {}); })
+            ch.on_batch([this](std::span<packet const> requests, std::span<packet> replies) {
+                handle_group(requests, replies);
+            });
     }
     /// The channel forgets this operator's handlers (it may outlive it).
     void detach() noexcept {
@@ -10227,6 +10330,7 @@ private:
             auto& ch = architect_.channel();
             ch.on_message(nullptr);
             ch.on_disconnect(nullptr);
+            if constexpr (requires { ch.on_batch(nullptr); }) ch.on_batch(nullptr);
         } catch (...) {  // a destructor: nothing to report to
         }
     }
@@ -11932,6 +12036,10 @@ body {
 header.top { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem 1rem; margin-bottom: 1rem; }
 header.top h1 { margin: 0; font-size: 1.25rem; }
 header.top .spacer { flex: 1; }
+header.top .run-name { margin: 0; font-size: 1.1rem; overflow-wrap: anywhere; }
+header.top .run-picker { display: inline-flex; align-items: center; gap: .4rem; font-weight: 600; }
+header.top .run-picker select { font-weight: normal; max-width: 24rem; }
+header.top [hidden] { display: none; }
 h2 { font-size: 1rem; margin: 0 0 .6rem; }
 h3 { font-size: .9rem; margin: 0 0 .4rem; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
 h3.spaced { margin-top: .9rem; }
@@ -12025,6 +12133,10 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
 <div class="wrap">
   <header class="top">
     <h1>crowdline review</h1>
+    <h2 id="run-name" class="run-name" hidden></h2>
+    <label id="run-picker" class="run-picker" hidden>Run
+      <select id="run-select" aria-label="Task run"></select>
+    </label>
     <span id="complete" class="badge">Loading…</span>
     <span class="spacer"></span>
     <button type="button" id="export">Download JSONL</button>
@@ -12086,8 +12198,15 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
 (() => {
   const $ = (id) => document.getElementById(id);
   const DASH_MS = 2000;
-  const token = new URLSearchParams(location.hash.replace(/^#/, '')).get('token');
+  const hashParams = () => new URLSearchParams(location.hash.slice(1));
+  const token = hashParams().get('token');
   let stopped = false;
+  // The task runs the server serves (GET /api/review/runs): null until known, and for an older server
+  // without that endpoint (then no call names a run). `run` is the chosen run's name ('' = name none).
+  let runs = null;
+  let run = '';
+  let dashTimer = 0;
+  let dashSeq = 0;
   let dashLoaded = false;
   let unitsLoaded = false;
   let lastDash = '';
@@ -12128,12 +12247,14 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   class ApiError extends Error {
     constructor(message, status) { super(message); this.status = status; }
   }
+  // Every API path names the chosen run (`run=<name>`), when there is one.
+  const withRun = (path) => (run ? path + (path.includes('?') ? '&' : '?') + 'run=' + encodeURIComponent(run) : path);
   async function api(method, path, body) {
     const headers = { Authorization: 'Bearer ' + token };
     const init = { method, headers, cache: 'no-store' };
     if (body !== undefined) { headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
     let res;
-    try { res = await fetch(path, init); } catch (e) { throw new ApiError('The server cannot be reached.'); }
+    try { res = await fetch(withRun(path), init); } catch (e) { throw new ApiError('The server cannot be reached.'); }
     if (res.status === 401 || res.status === 403) { authFailed(); throw new ApiError('The requester token is not valid.'); }
     const text = await res.text();
     let json = null;
@@ -12158,16 +12279,22 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   const num = (v) => (typeof v === 'number' && isFinite(v) ? v : 0);
 
   // ---- dashboard ----------------------------------------------------------------------------------
+  // Polls every DASH_MS; a call while one is waiting or in flight (another run chosen) takes over the polling,
+  // and the older answer is dropped.
   async function loadDashboard() {
     if (stopped) return;
+    clearTimeout(dashTimer);
+    const seq = ++dashSeq;
     try {
       const d = await api('GET', '/api/review/dashboard');
+      if (seq !== dashSeq) return;
       renderDashboard(d || {});
       if (!dashLoaded) { dashLoaded = true; ready(); }
     } catch (e) {
+      if (seq !== dashSeq) return;
       if (!stopped && !dashLoaded) show('Dashboard: ' + e.message, 'error');
     }
-    if (!stopped) setTimeout(loadDashboard, DASH_MS);
+    if (!stopped) dashTimer = setTimeout(loadDashboard, DASH_MS);
   }
   function renderDashboard(d) {
     const snapshot = JSON.stringify(d);
@@ -12177,6 +12304,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     const complete = $('complete');
     complete.textContent = d.complete ? 'Campaign complete' : 'In progress';
     complete.className = 'badge' + (d.complete ? ' complete' : '');
+    markComplete(!!d.complete);
 
     const progress = Array.isArray(d.progress) ? d.progress : [];
     $('progress').replaceChildren(...(progress.length ? progress.map((p) => {
@@ -12255,7 +12383,8 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     try {
       const r = await api('POST', '/api/review/link', { worker: name, action });
       if (action === 'revoke') show('Revoked ' + name + "'s link; the units it held go back to the pool.", 'success');
-      else show('New link for ' + name + ' (the old one no longer works): ' + location.origin + '/?invite=' + r.invite, 'success');
+      else show('New link for ' + name + ' (the old one no longer works): ' + location.origin + '/?invite=' + r.invite +
+        (runs && runs.length > 1 ? '&run=' + encodeURIComponent(run) : ''), 'success');
     } catch (e) {
       if (!stopped) show(e.message, 'error');
     }
@@ -12361,8 +12490,9 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     const button = $('export');
     button.disabled = true;
     try {
-      const res = await fetch('/api/export?format=jsonl', { headers: { Authorization: 'Bearer ' + token }, cache: 'no-store' });
-      if (res.status === 401 || res.status === 403) { authFailed(); return; }
+      const res = await fetch(withRun('/api/export?format=jsonl'), { headers: { Authorization: 'Bearer ' + token }, cache: 'no-store' });
+)crowdline_asset"
+     R"crowdline_asset(      if (res.status === 401 || res.status === 403) { authFailed(); return; }
       if (!res.ok) {
         let msg = 'Export failed (HTTP ' + res.status + ').';
         try { const j = await res.json(); if (j && j.error && j.error.message) msg = String(j.error.message); } catch { /* keep */ }
@@ -12371,7 +12501,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
       }
       const blob = new Blob([await res.text()], { type: 'application/x-ndjson' });
       const url = URL.createObjectURL(blob);
-      const a = el('a', { href: url, download: 'crowdline-export.jsonl' });
+      const a = el('a', { href: url, download: runs && runs.length > 1 ? 'crowdline-export-' + run.replace(/[^\w-]+/g, '_') + '.jsonl' : 'crowdline-export.jsonl' });
       document.body.append(a);
       a.click();
       a.remove();
@@ -12384,9 +12514,81 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     }
   }
 
+  // ---- runs ---------------------------------------------------------------------------------------
+  // A server with several runs: a selector (its choice kept in the hash, #token=…&run=<name>); with one
+  // run, its name as a heading; an older server (no /api/review/runs): neither, and no call names a run.
+  const runLabel = (r) => r.name + (r.complete ? ' (complete)' : '');
+  async function loadRuns() {
+    if (stopped) return;
+    let d;
+    try {
+      d = await api('GET', '/api/review/runs');
+    } catch (e) {
+      if (stopped) return;
+      if (e.status === 404) { runs = null; return begin(); }  // an older server: one run, never named
+      show('Runs: ' + e.message + ' Trying again…', 'error');
+      setTimeout(loadRuns, DASH_MS);
+      return;
+    }
+    show('');
+    runs = (d && Array.isArray(d.runs) ? d.runs : [])
+      .filter((r) => r && (typeof r.name === 'string' || typeof r.name === 'number') && String(r.name) !== '')
+      .map((r) => ({ id: r.id, name: String(r.name), active: !!r.active, complete: !!r.complete }));
+    if (runs.length === 1) {
+      run = runs[0].name;
+      const heading = $('run-name');
+      heading.textContent = run;
+      heading.hidden = false;
+      document.title = 'crowdline — review — ' + run;
+    } else if (runs.length > 1) {
+      const wanted = hashParams().get('run');
+      const chosen = runs.find((r) => r.name === wanted) || runs.find((r) => r.active && !r.complete) || runs[0];
+      const select = $('run-select');
+      select.replaceChildren(...runs.map((r) => el('option', { value: r.name, text: runLabel(r) })));
+      select.value = chosen.name;
+      $('run-picker').hidden = false;
+      setRun(chosen.name, false);
+    }
+    begin();
+  }
+  function begin() {
+    loadDashboard();
+    loadUnits();
+  }
+  // Chooses a run: kept in the hash; `reload`: the dashboard and the units list are loaded for it.
+  function setRun(name, reload) {
+    run = name;
+    const select = $('run-select');
+    if (select.value !== name) select.value = name;
+    document.title = 'crowdline — review — ' + name;
+    const h = hashParams();
+    if (h.get('run') !== name) {
+      h.set('run', name);
+      history.replaceState(null, '', location.pathname + location.search + '#' + h.toString());
+    }
+    if (!reload || stopped) return;
+    show('');
+    lastDash = '';
+    lastCounts = '';
+    const complete = $('complete');
+    complete.textContent = 'Loading…';
+    complete.className = 'badge';
+    $('units').replaceChildren();
+    $('units-count').textContent = '';
+    loadDashboard();
+    loadUnits();
+  }
+  // The dashboard's word on the chosen run's completion, shown in the selector too.
+  function markComplete(complete) {
+    if (!runs || runs.length < 2) return;
+    const r = runs.find((x) => x.name === run);
+    if (!r || r.complete === complete) return;
+    r.complete = complete;
+    for (const o of $('run-select').options) if (o.value === r.name) o.textContent = runLabel(r);
+  }
+
   // ---- go -----------------------------------------------------------------------------------------
-)crowdline_asset"
-     R"crowdline_asset(  if (!token) {
+  if (!token) {
     document.body.dataset.state = 'error';
     show('This page needs the requester link (it ends in #token=…).', 'error');
     return;
@@ -12394,8 +12596,12 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   $('export').addEventListener('click', exportJsonl);
   $('status-filter').addEventListener('change', () => loadUnits());
   $('refresh-units').addEventListener('click', () => loadUnits());
-  loadDashboard();
-  loadUnits();
+  $('run-select').addEventListener('change', (e) => { if (e.target.value && e.target.value !== run) setRun(e.target.value, true); });
+  window.addEventListener('hashchange', () => {
+    const wanted = hashParams().get('run');
+    if (runs && runs.length > 1 && wanted && wanted !== run && runs.some((r) => r.name === wanted)) setRun(wanted, true);
+  });
+  loadRuns();
 })();
 )crowdline_asset"},
     {"/worker.css", "text/css; charset=utf-8",
@@ -12600,10 +12806,16 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   let flushTimer = 0;
   let savedTimer = 0;
 
-  const invite = new URLSearchParams(location.search).get('invite');
-  const agentKey = 'crowdline.agent.' + invite;
-  const draftKey = (agentId) => 'crowdline.draft.' + invite + '.' + agentId;
-  const outboxPrefix = 'crowdline.outbox.' + invite + '.';  // + unit id
+  const query = new URLSearchParams(location.search);
+  const invite = query.get('invite');
+  // The run this link is for (a server with several runs prints `?invite=…&run=<task name>`): every packet
+  // names it in data.run, and the kept agent, drafts and outbox are the run's own (two runs in one browser
+  // never mix). No run param (a one-run server): nothing is added and the keys are as they always were.
+  const run = query.get('run') || '';
+  const scope = invite + (run ? '.' + run : '');
+  const agentKey = 'crowdline.agent.' + scope;
+  const draftKey = (agentId) => 'crowdline.draft.' + scope + '.' + agentId;
+  const outboxPrefix = 'crowdline.outbox.' + scope + '.';  // + unit id
 
   // ---- storage (never fatal: private windows may refuse) -------------------------------------------
   const store = {
@@ -12640,7 +12852,8 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     try {
       for (let i = 0; i < localStorage.length; i++) {
         const k = localStorage.key(i);
-        if (k && k.startsWith(outboxPrefix)) names.push(k);
+        // A unit id has no '.': a longer key is another run's (its run name follows the invite), not ours.
+        if (k && k.startsWith(outboxPrefix) && !k.slice(outboxPrefix.length).includes('.')) names.push(k);
       }
     } catch { return; }
     for (const k of names) {
@@ -12762,6 +12975,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   function send(type, data, agent, onReply) {
     if (!ws || !connected) return false;
     const msg = { id: nextId++, type, data: data || {} };
+    if (run && (msg.data.run === undefined || msg.data.run === null || msg.data.run === '')) msg.data = { ...msg.data, run };
     if (agent !== undefined && agent !== null) msg.agent = agent;
     if (onReply) pending.set(msg.id, onReply);
     try { ws.send(JSON.stringify(msg)); } catch { pending.delete(msg.id); return false; }
@@ -12893,7 +13107,8 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     if (focusable && !keys.length) focusable.focus({ preventScroll: true });
   }
 
-  // ---- answers ------------------------------------------------------------------------------------
+)crowdline_asset"
+     R"crowdline_asset(  // ---- answers ------------------------------------------------------------------------------------
   function answers() {
     const out = {};
     if (!form) return out;
@@ -12907,8 +13122,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
         if (el.checked) out[el.name] = el.value;
       } else if (type === 'checkbox') {
         if (!Array.isArray(out[el.name])) out[el.name] = [];
-)crowdline_asset"
-     R"crowdline_asset(        if (el.checked) out[el.name].push(el.value);
+        if (el.checked) out[el.name].push(el.value);
       } else if (tag === 'SELECT' && el.multiple) {
         out[el.name] = Array.from(el.selectedOptions, (o) => o.value);
       } else {
@@ -13259,6 +13473,7 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::architects::http_args, host, port, public_url
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 
 
@@ -13294,31 +13509,33 @@ public:
         std::lock_guard l{mutex_};
         disconnect_ = handler ? std::make_shared<disconnect_handler const>(std::move(handler)) : nullptr;
     }
-    /// Runs a group of requests as one: the handler calls its argument (which makes the requests) once,
-    /// and throws if the group as a whole failed. The pipeline makes it one store transaction, so packets
-    /// that arrive together cost one commit, and none is answered before that commit (group commit).
-    using batch_handler = std::function<void(std::function<void()> const&)>;
-    void on_batch(batch_handler handler) {
+    /// Handles a group of requests that arrived together, in one call: `replies[i]` answers `requests[i]`
+    /// (the spans have one length). The pipeline or operator makes it one store transaction per run, so
+    /// packets that arrive together cost one commit, and none is answered before that commit (group
+    /// commit). A handler that throws failed the group as a whole: nothing of it was kept.
+    using group_handler = std::function<void(std::span<packet const> requests, std::span<packet> replies)>;
+    void on_batch(group_handler handler) {
         std::lock_guard l{mutex_};
-        batch_ = handler ? std::make_shared<batch_handler const>(std::move(handler)) : nullptr;
+        batch_ = handler ? std::make_shared<group_handler const>(std::move(handler)) : nullptr;
     }
     /// True between deploy() and shutdown().
     [[nodiscard]] bool is_alive() const { return alive_.load(); }
 
-    /// Runs `body` (which calls `request`) inside the batch handler, or plainly when there is none. False
-    /// when the group failed as a whole: nothing of it was kept, so no success may be sent for it.
-    bool batch(std::function<void()> const& body) {
-        std::shared_ptr<batch_handler const> handler;
+    /// Answers a group of requests through the group handler (one call for all of them), or one by one
+    /// through `request` when there is none. False when the group failed as a whole: nothing of it was
+    /// kept, so no success may be sent for it (the caller turns the replies into errors).
+    bool handle_group(std::span<packet const> requests, std::span<packet> replies) {
+        std::shared_ptr<group_handler const> handler;
         {
             std::lock_guard l{mutex_};
             handler = batch_;
         }
-        if (!handler) {
-            body();
+        if (!handler || !alive_.load()) {
+            for (std::size_t i = 0; i < requests.size(); ++i) replies[i] = request(requests[i]);
             return true;
         }
         try {
-            (*handler)(body);
+            (*handler)(requests, replies);
             return true;
         } catch (...) {
             return false;
@@ -13350,7 +13567,7 @@ private:
     std::mutex mutex_;
     std::shared_ptr<message_handler const> message_;
     std::shared_ptr<disconnect_handler const> disconnect_;
-    std::shared_ptr<batch_handler const> batch_;
+    std::shared_ptr<group_handler const> batch_;
     std::weak_ptr<detail::http_state> state_;
 };
 
@@ -13437,24 +13654,33 @@ inline std::string reply_text(packet const& reply, nlohmann::json const* id) {
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-/// Handles one packet text; `id_out` receives the request id (when the text had one) so the caller can
-/// echo it. Every refusal is an error packet; the handler never sees bad input.
-inline packet handle_packet_text(http_state& st, std::string_view text, nlohmann::json& id_out,
-                                 std::optional<std::string_view> forced_type = std::nullopt) {
-    auto const started = std::chrono::steady_clock::now();
-    packet reply;
+/// Reads one packet text: true and the request in `out`, or false and the error reply that refuses it in
+/// `out` (the handler never sees bad input). `id_out` receives the request id (when the text had one) so
+/// the caller can echo it.
+inline bool read_packet_text(http_state& st, std::string_view text, nlohmann::json& id_out,
+                             std::optional<std::string_view> forced_type, packet& out) {
     try {
         auto j = parse_message_json(text, st.args.max_body_bytes, st.args.max_json_depth);
         if (j.is_object()) {
             if (auto id = j.find("id"); id != j.end() && (id->is_number_integer() || id->is_string())) id_out = *id;
             if (forced_type) j["type"] = *forced_type;
         }
-        reply = st.channel.request(packet_from_json(std::move(j)));
+        out = packet_from_json(std::move(j));
+        return true;
     } catch (bad_packet const& e) {
-        reply = packet::error(e.reason, e.what());
+        out = packet::error(e.reason, e.what());
     } catch (...) {
-        reply = crowdline::detail::error_reply_for_current_exception();
+        out = crowdline::detail::error_reply_for_current_exception();
     }
+    return false;
+}
+
+/// Handles one packet text on its own (no group); its reply.
+inline packet handle_packet_text(http_state& st, std::string_view text, nlohmann::json& id_out,
+                                 std::optional<std::string_view> forced_type = std::nullopt) {
+    auto const started = std::chrono::steady_clock::now();
+    packet reply;
+    if (read_packet_text(st, text, id_out, forced_type, reply)) reply = st.channel.request(reply);
     st.counters.observe(std::chrono::steady_clock::now() - started);
     return reply;
 }
@@ -13483,14 +13709,30 @@ inline void http_state::flush() {
         flush_posted_ = false;
     }
     if (group.empty()) return;
+    auto const started = std::chrono::steady_clock::now();
     std::vector<packet> replies(group.size());
     std::vector<nlohmann::json> ids(group.size());
-    bool const saved = channel.batch([&] {
-        for (std::size_t i = 0; i < group.size(); ++i)
-            replies[i] = handle_packet_text(*this, group[i].text, ids[i], group[i].type);
-    });
-    counters.groups.fetch_add(1, std::memory_order_relaxed);
+    // The well-formed requests go to the channel together, in one call; the others are answered as read.
+    std::vector<packet> requests;
+    std::vector<std::size_t> slots;
+    requests.reserve(group.size());
+    slots.reserve(group.size());
     for (std::size_t i = 0; i < group.size(); ++i) {
+        packet p;
+        if (read_packet_text(*this, group[i].text, ids[i], group[i].type, p)) {
+            requests.push_back(std::move(p));
+            slots.push_back(i);
+        } else {
+            replies[i] = std::move(p);
+        }
+    }
+    std::vector<packet> answers(requests.size());
+    bool const saved = requests.empty() || channel.handle_group(requests, answers);
+    auto const took = std::chrono::steady_clock::now() - started;
+    counters.groups.fetch_add(1, std::memory_order_relaxed);
+    for (std::size_t k = 0; k < slots.size(); ++k) replies[slots[k]] = std::move(answers[k]);
+    for (std::size_t i = 0; i < group.size(); ++i) {
+        counters.observe(took);
         if (!saved && !replies[i].is_error())
             replies[i] = packet::error(std::string(packet_errors::unavailable),
                                        "the server could not save this request (its store refused the commit); "
@@ -14299,12 +14541,21 @@ static_assert(architect<http>, "architects::http must model crowdline::architect
 ///  - `GET  /api/review/dashboard` — units by status, progress per group, workers, steals, starved items
 ///  - `GET  /api/export?format=jsonl`
 ///
+/// Over an `operator_` (several runs), every endpoint above takes `?run=<task name>` (or the task run id;
+/// optional with one run), acts on that run only, and `GET /api/review/runs` lists the runs; `/metrics`
+/// labels each sample with its `run`.
+///
 /// Each handler runs under the pipeline's lock (`pipeline::locked`), so a review never races the worker
 /// pool on the store; the dashboard and the metrics read the pipeline's running counts, never every unit.
 /// Errors are `{"error": {reason, message}}` with 400 / 404 / 409 / 402 statuses; a body that is not what
 /// an endpoint expects (a wrong type, a number out of range) is a 400 naming the field.
 
+#include <array>
 #include <cmath>
+#include <map>
+#include <memory>
+#include <string_view>
+#include <type_traits>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -14314,11 +14565,18 @@ static_assert(architect<http>, "architects::http must model crowdline::architect
 #include <tuple>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 
 namespace crowdline {
+
+/// What differs between the runs of one operator's review API.
+struct review_run_options {
+    std::string group_by{};
+    std::function<void()> links_changed{};
+};
 
 /// Settings of `add_review_routes`.
 struct review_routes_options {
@@ -14329,6 +14587,8 @@ struct review_routes_options {
     std::function<void()> links_changed{};
     /// The largest bonus one review action may pay: a typo (an extra zero, 1e30) is refused with 400.
     double max_bonus = 1000;
+    /// With an operator: a run's own `group_by` and `links_changed`, by task name (others use the above).
+    std::map<std::string, review_run_options, std::less<>> runs{};
 };
 
 namespace detail {
@@ -14437,188 +14697,347 @@ inline architects::http_response review_error() {
     return detail::group_of(init.shared, field);
 }
 
+namespace detail {
+
+/// The token first, then any exception as an error response: what every review endpoint does first.
+template <class Handler>
+auto guarded(std::shared_ptr<review_routes_options const> opts, Handler handler) {
+    return [opts = std::move(opts), handler = std::move(handler)](architects::http_request const& r) -> architects::http_response {
+        auto token = r.bearer_token();
+        if (token.empty())
+            return architects::http_response::error(401, "unauthorized",
+                                                    "this endpoint needs the requester token (Authorization: Bearer …)");
+        if (!crowdline::same_token(token, opts->requester_token))
+            return architects::http_response::error(403, "forbidden", "the requester token is not valid");
+        try {
+            return handler(r);
+        } catch (...) {
+            return detail::review_error();
+        }
+    };
+}
+
+/// The group key of an item under `opts` (its `group_by` field).
+inline auto group_key(std::shared_ptr<review_routes_options const> opts) {
+    return [opts = std::move(opts)](initialization_data const& init) { return item_group(init, opts->group_by); };
+}
+
+/// `GET /api/review/units`: the run's finished units with their answers.
+template <class Pipeline>
+architects::http_response review_units(Pipeline& run, review_routes_options const& opts, architects::http_request const& r) {
+    auto status = review_status(r.query_param("status").value_or("completed"));
+    auto const this_run = run.run().value();
+    nlohmann::json units = nlohmann::json::array();
+    run.locked([&](auto& db, auto&, auto const&) {
+        // One read of the units, one of the run's agents, one per worker seen: never a query per unit.
+        std::unordered_map<agent_id, crowdline::agent> agents;
+        for (auto& a : db.find_agents({.task_run = this_run})) agents.emplace(a.id, std::move(a));
+        std::unordered_map<worker_id, crowdline::worker> workers;
+        for (auto const& u : db.find_units({.task_run = this_run, .status = status})) {
+            if (!complete(u.status) || !u.agent) continue;
+            auto found = agents.find(*u.agent);
+            if (found == agents.end()) continue;
+            auto const& a = found->second;
+            auto w_it = workers.find(a.worker);
+            if (w_it == workers.end()) w_it = workers.emplace(a.worker, db.get_worker(a.worker)).first;
+            auto const& w = w_it->second;
+            auto inputs = a.state.is_object() && a.state.contains("inputs") ? a.state["inputs"] : nlohmann::json(nullptr);
+            auto outputs = a.state.is_object() && a.state.contains("outputs") ? a.state["outputs"] : nlohmann::json(nullptr);
+            auto group = group_of(inputs, opts.group_by);
+            units.push_back({{"agent_id", a.id.value()},
+                             {"unit_id", u.id.value()},
+                             {"worker_id", w.id.value()},
+                             {"worker_name", w.name},
+                             {"status", std::string(to_string(u.status))},
+                             {"agent_status", std::string(to_string(a.status))},
+                             {"key", group.empty() ? nlohmann::json(nullptr) : nlohmann::json(group)},
+                             {"inputs", inputs},
+                             {"outputs", outputs}});
+        }
+    });
+    return architects::http_response::json(200, {{"units", std::move(units)}});
+}
+
+/// `POST /api/review/decide`: one decision, all of it or nothing; an agent of another run is not found.
+template <class Pipeline>
+architects::http_response review_decide(Pipeline& run, review_routes_options const& opts, architects::http_request const& r) {
+    // Every field is checked before anything is read or written.
+    auto body = parse_body(r);
+    review::decision d;
+    auto const a = read_request("review decision", [&] {
+        auto const agent = id_field<agent_id>(body, "agent_id");
+        d.action = verdict_field(body);
+        d.note = text_field(body, "note");
+        d.bonus = bonus_field(body, opts.max_bonus);
+        if (flag_field(body, "block")) d.block = d.note.empty() ? "blocked in review" : d.note;
+        return agent;
+    });
+    auto const this_run = run.run().value();
+    nlohmann::json out;
+    run.locked([&](auto& db, auto&, auto const&) {
+        auto agent = db.get_agent(a);
+        if (agent.task_run != this_run)
+            throw entry_does_not_exist("agent " + std::to_string(a.value()) + " is not part of this run");
+        d.unit = agent.unit;
+        auto const done = run.decide(d);  // all of it, or an error and nothing recorded
+        out = {{"ok", true}, {"agent_id", a.value()}, {"status", std::string(to_string(done.after))},
+               {"recorded", done.to_json()}};
+    });
+    return architects::http_response::json(200, out);
+}
+
+/// `POST /api/review/block`: blocks or unblocks a worker, through the run's provider.
+template <class Pipeline>
+architects::http_response review_block(Pipeline& run, review_routes_options const&, architects::http_request const& r) {
+    auto body = parse_body(r);
+    auto const [w, blocking, note] = read_request("review block", [&] {
+        auto it = body.find("block");
+        if (it == body.end() || !it->is_boolean()) throw invalid_argument("block: expected true or false");
+        return std::tuple{id_field<worker_id>(body, "worker_id"), it->template get<bool>(), text_field(body, "note")};
+    });
+    run.locked([&](auto& db, auto& provider, auto const&) {
+        if (blocking) review::block(db, provider, w, note.empty() ? "blocked in review" : note);
+        else review::unblock(db, provider, w, note);
+    });
+    return architects::http_response::json(200, {{"ok", true}});
+}
+
+/// True when the run's provider hands out invite links it can revoke and renew (`providers::in_house`).
+template <class Pipeline>
+inline constexpr bool has_links = requires(std::remove_cvref_t<decltype(std::declval<Pipeline&>().provider_ref())>& p,
+                                           std::string_view name) {
+    p.revoke_link(name);
+    { p.renew_link(name) } -> std::convertible_to<std::string>;
+};
+
+/// `POST /api/review/link`: revokes or renews a worker's invite link of this run.
+template <class Pipeline>
+architects::http_response review_link(Pipeline& run, review_routes_options const& opts, architects::http_request const& r) {
+    if constexpr (!has_links<Pipeline>) {
+        throw invalid_argument("this run's provider has no invite links");
+    } else {
+        auto body = parse_body(r);
+        auto const who = body.find("worker");
+        if (who == body.end() || !who->is_string()) throw invalid_argument("worker: expected the worker's name");
+        auto const act = body.find("action");
+        std::string const action = act != body.end() && act->is_string() ? act->template get<std::string>() : "";
+        if (action != "revoke" && action != "renew")
+            throw invalid_argument("action: expected revoke or renew, got " + (act == body.end() ? "nothing" : act->dump()));
+        auto const name = who->template get<std::string>();
+        nlohmann::json out{{"ok", true}, {"worker", name}};
+        run.locked([&](auto&, auto& provider, auto const&) {
+            if (action == "revoke") {
+                provider.revoke_link(name);  // unknown name: entry_does_not_exist, 404
+                out["revoked"] = true;
+            } else {
+                out["invite"] = std::string(provider.renew_link(name));
+                out["revoked"] = false;
+            }
+            if (opts.links_changed) opts.links_changed();
+        });
+        return architects::http_response::json(200, out);
+    }
+}
+
+/// `GET /api/review/dashboard`: the run's counts, progress per group, workers and starved items.
+template <class Pipeline>
+architects::http_response review_dashboard(Pipeline& run, review_routes_options const& opts, architects::http_request const&) {
+    auto const key_of = [&opts](initialization_data const& init) { return item_group(init, opts.group_by); };
+    nlohmann::json progress = nlohmann::json::array();
+    for (auto const& p : run.progress()) progress.push_back({{"key", p.key}, {"done", p.done}, {"total", p.total}});
+    nlohmann::json workers = nlohmann::json::array();
+    for (auto const& w : run.workers())
+        workers.push_back({{"worker_id", w.id.value()}, {"name", w.name}, {"joined", w.joined},
+                           {"held", w.held}, {"queue", w.queue}, {"done", w.done}});
+    nlohmann::json starved = nlohmann::json::array();
+    auto describe = [&key_of](initialization_data const& init) {
+        auto item = init.unit_data.empty() ? init.shared : init.unit_data.front();
+        return std::pair{key_of(init), std::move(item)};
+    };
+    for (auto const& [a, what] : run.starved(describe))
+        starved.push_back({{"assignment_id", a.value()}, {"key", what.first}, {"item", what.second}});
+    auto counts = run.locked([](auto&, auto&, auto const& dispatcher) { return dispatcher.counts(); });
+    auto summary = run.summary();
+    return architects::http_response::json(200, {{"run", run.task_name()},
+                                                 {"task_run_id", run.run() ? nlohmann::json(run.run()->value()) : nlohmann::json(nullptr)},
+                                                 {"complete", run.is_complete()},
+                                                 {"units", summary.to_json()["units"]},
+                                                 {"progress", std::move(progress)},
+                                                 {"workers", std::move(workers)},
+                                                 {"steals", counts.steals},
+                                                 {"starved", std::move(starved)}});
+}
+
+/// `GET /api/export?format=jsonl`: the run's results as JSON lines.
+template <class Pipeline>
+architects::http_response review_export(Pipeline& run, review_routes_options const&, architects::http_request const& r) {
+    auto format = r.query_param("format").value_or("jsonl");
+    if (format != "jsonl") throw invalid_argument("format: only jsonl is supported, got \"" + format + "\"");
+    std::ostringstream out;
+    run.locked([&](auto& db, auto&, auto const&) { export_jsonl(out, data_browser{db}.results_for_run(run.run().value())); });
+    return architects::http_response{200, "application/x-ndjson; charset=utf-8", out.str()};
+}
+
+/// A run's figures for `/metrics`.
+struct run_metrics {
+    std::string label;  ///< `run="name"`, or empty with one run
+    nlohmann::json units;
+    std::size_t joined = 0, steals = 0, leased = 0;
+};
+template <class Pipeline>
+run_metrics metrics_of(Pipeline& run, std::string label) {
+    run_metrics m{std::move(label), run.summary().to_json()["units"]};
+    auto [counts, joined] = run.locked([](auto&, auto&, auto const& d) { return std::pair{d.counts(), d.joined_workers()}; });
+    m.joined = joined;
+    m.steals = counts.steals;
+    m.leased = counts.leased;
+    return m;
+}
+
+/// A label value as Prometheus' text format writes it (`\\`, `"` and newlines escaped).
+inline std::string metrics_label(std::string_view value) {
+    std::string out;
+    for (char c : value) {
+        if (c == '\\' || c == '"') out += '\\', out += c;
+        else if (c == '\n') out += "\\n";
+        else out += c;
+    }
+    return out;
+}
+
+/// The runs' figures in Prometheus' text format, each metric's samples together.
+inline std::string metrics_text(std::vector<run_metrics> const& runs) {
+    auto const labels = [](std::string const& run, std::string const& more) {
+        if (run.empty() && more.empty()) return std::string{};
+        return "{" + run + (run.empty() || more.empty() ? "" : ",") + more + "}";
+    };
+    std::string out = "# HELP crowdline_units Units of the run by status.\n# TYPE crowdline_units gauge\n";
+    for (auto const& m : runs)
+        for (auto const& [status, n] : m.units.items())
+            out += "crowdline_units" + labels(m.label, "status=\"" + status + "\"") + ' ' + n.dump() + '\n';
+    auto const gauge = [&](char const* name, char const* help, char const* type, std::size_t run_metrics::*field) {
+        out += std::string("# HELP ") + name + ' ' + help + "\n# TYPE " + name + ' ' + type + '\n';
+        for (auto const& m : runs) out += name + labels(m.label, "") + ' ' + std::to_string(m.*field) + '\n';
+    };
+    gauge("crowdline_workers_active", "Workers the dispatcher counts as present.", "gauge", &run_metrics::joined);
+    gauge("crowdline_steals_total", "Units taken over from another worker's reservation.", "counter", &run_metrics::steals);
+    gauge("crowdline_units_leased", "Units handed out and not finished.", "gauge", &run_metrics::leased);
+    return out;
+}
+
+/// The review endpoints, each as `f(run, options, request)`.
+template <class Pipeline>
+struct review_endpoint {
+    char const* method;
+    char const* path;
+    architects::http_response (*handler)(Pipeline&, review_routes_options const&, architects::http_request const&);
+};
+template <class Pipeline>
+constexpr std::array<review_endpoint<Pipeline>, 6> review_endpoints() {
+    return {{{"GET", "/api/review/units", &review_units<Pipeline>},
+             {"POST", "/api/review/decide", &review_decide<Pipeline>},
+             {"POST", "/api/review/block", &review_block<Pipeline>},
+             {"POST", "/api/review/link", &review_link<Pipeline>},
+             {"GET", "/api/review/dashboard", &review_dashboard<Pipeline>},
+             {"GET", "/api/export", &review_export<Pipeline>}}};
+}
+
+inline void check_requester_token(review_routes_options const& options) {
+    if (options.requester_token.size() < 16)
+        throw config_error("requester_token: must be at least 16 characters (it guards the review pages)");
+}
+
+}  // namespace detail
+
 /// Adds the review API, the export and the campaign's metrics to `server` for `run` (a launched
 /// `crowdline::pipeline`). `server` and `run` must outlive the server's threads.
 template <class Pipeline>
 void add_review_routes(architects::http& server, Pipeline& run, review_routes_options options) {
-    if (options.requester_token.size() < 16)
-        throw config_error("requester_token: must be at least 16 characters (it guards the review pages)");
+    detail::check_requester_token(options);
     auto opts = std::make_shared<review_routes_options const>(std::move(options));
-
-    /// Wraps a handler: the token first, then any exception as an error response.
-    auto guarded = [opts](auto handler) {
-        return [opts, handler = std::move(handler)](architects::http_request const& r) -> architects::http_response {
-            auto token = r.bearer_token();
-            if (token.empty())
-                return architects::http_response::error(401, "unauthorized",
-                                                        "this endpoint needs the requester token (Authorization: Bearer …)");
-            if (!crowdline::same_token(token, opts->requester_token))
-                return architects::http_response::error(403, "forbidden", "the requester token is not valid");
-            try {
-                return handler(r);
-            } catch (...) {
-                return detail::review_error();
-            }
-        };
-    };
-
-    server.route("GET", "/api/review/units", guarded([&run, opts](architects::http_request const& r) {
-        auto status = detail::review_status(r.query_param("status").value_or("completed"));
-        auto const this_run = run.run().value();
-        nlohmann::json units = nlohmann::json::array();
-        run.locked([&](auto& db, auto&, auto const&) {
-            // One read of the units, one of the run's agents, one per worker seen: never a query per unit.
-            std::unordered_map<agent_id, crowdline::agent> agents;
-            for (auto& a : db.find_agents({.task_run = this_run})) agents.emplace(a.id, std::move(a));
-            std::unordered_map<worker_id, crowdline::worker> workers;
-            for (auto const& u : db.find_units({.task_run = this_run, .status = status})) {
-                if (!complete(u.status) || !u.agent) continue;
-                auto found = agents.find(*u.agent);
-                if (found == agents.end()) continue;
-                auto const& a = found->second;
-                auto w_it = workers.find(a.worker);
-                if (w_it == workers.end()) w_it = workers.emplace(a.worker, db.get_worker(a.worker)).first;
-                auto const& w = w_it->second;
-                auto inputs = a.state.is_object() && a.state.contains("inputs") ? a.state["inputs"] : nlohmann::json(nullptr);
-                auto outputs = a.state.is_object() && a.state.contains("outputs") ? a.state["outputs"] : nlohmann::json(nullptr);
-                auto group = detail::group_of(inputs, opts->group_by);
-                units.push_back({{"agent_id", a.id.value()},
-                                 {"unit_id", u.id.value()},
-                                 {"worker_id", w.id.value()},
-                                 {"worker_name", w.name},
-                                 {"status", std::string(to_string(u.status))},
-                                 {"agent_status", std::string(to_string(a.status))},
-                                 {"key", group.empty() ? nlohmann::json(nullptr) : nlohmann::json(group)},
-                                 {"inputs", inputs},
-                                 {"outputs", outputs}});
-            }
-        });
-        return architects::http_response::json(200, {{"units", std::move(units)}});
-    }));
-
-    server.route("POST", "/api/review/decide", guarded([&run, opts](architects::http_request const& r) {
-        // Every field is checked before anything is read or written.
-        auto body = detail::parse_body(r);
-        review::decision d;
-        auto const a = read_request("review decision", [&] {
-            auto const agent = detail::id_field<agent_id>(body, "agent_id");
-            d.action = detail::verdict_field(body);
-            d.note = detail::text_field(body, "note");
-            d.bonus = detail::bonus_field(body, opts->max_bonus);
-            if (detail::flag_field(body, "block")) d.block = d.note.empty() ? "blocked in review" : d.note;
-            return agent;
-        });
-        auto const this_run = run.run().value();
-        nlohmann::json out;
-        run.locked([&](auto& db, auto&, auto const&) {
-            auto agent = db.get_agent(a);
-            if (agent.task_run != this_run)
-                throw entry_does_not_exist("agent " + std::to_string(a.value()) + " is not part of this run");
-            d.unit = agent.unit;
-            auto const done = run.decide(d);  // all of it, or an error and nothing recorded
-            out = {{"ok", true}, {"agent_id", a.value()}, {"status", std::string(to_string(done.after))},
-                   {"recorded", done.to_json()}};
-        });
-        return architects::http_response::json(200, out);
-    }));
-
-    server.route("POST", "/api/review/block", guarded([&run](architects::http_request const& r) {
-        auto body = detail::parse_body(r);
-        auto const [w, blocking, note] = read_request("review block", [&] {
-            auto it = body.find("block");
-            if (it == body.end() || !it->is_boolean()) throw invalid_argument("block: expected true or false");
-            return std::tuple{detail::id_field<worker_id>(body, "worker_id"), it->template get<bool>(),
-                              detail::text_field(body, "note")};
-        });
-        run.locked([&](auto& db, auto& provider, auto const&) {
-            if (blocking) review::block(db, provider, w, note.empty() ? "blocked in review" : note);
-            else review::unblock(db, provider, w, note);
-        });
-        return architects::http_response::json(200, {{"ok", true}});
-    }));
-
-    using provider_type = std::remove_cvref_t<decltype(run.provider_ref())>;
-    if constexpr (requires(provider_type& p, std::string_view name) {
-                      p.revoke_link(name);
-                      { p.renew_link(name) } -> std::convertible_to<std::string>;
-                  }) {
-        server.route("POST", "/api/review/link", guarded([&run, opts](architects::http_request const& r) {
-            auto body = detail::parse_body(r);
-            auto const who = body.find("worker");
-            if (who == body.end() || !who->is_string()) throw invalid_argument("worker: expected the worker's name");
-            auto const act = body.find("action");
-            std::string const action = act != body.end() && act->is_string() ? act->template get<std::string>() : "";
-            if (action != "revoke" && action != "renew")
-                throw invalid_argument("action: expected revoke or renew, got " + (act == body.end() ? "nothing" : act->dump()));
-            auto const name = who->template get<std::string>();
-            nlohmann::json out{{"ok", true}, {"worker", name}};
-            run.locked([&](auto&, auto& provider, auto const&) {
-                if (action == "revoke") {
-                    provider.revoke_link(name);  // unknown name: entry_does_not_exist, 404
-                    out["revoked"] = true;
-                } else {
-                    out["invite"] = std::string(provider.renew_link(name));
-                    out["revoked"] = false;
-                }
-                if (opts->links_changed) opts->links_changed();
-            });
-            return architects::http_response::json(200, out);
+    for (auto const& e : detail::review_endpoints<Pipeline>()) {
+        if (std::string_view(e.path) == "/api/review/link" && !detail::has_links<Pipeline>) continue;
+        server.route(e.method, e.path, detail::guarded(opts, [&run, opts, h = e.handler](architects::http_request const& r) {
+            return h(run, *opts, r);
         }));
     }
-
     // The dashboard's progress per group is counted as units are made and done, not recomputed per request.
-    auto key_of = [opts](initialization_data const& init) { return item_group(init, opts->group_by); };
-    run.set_group_key(key_of);
+    run.set_group_key(detail::group_key(opts));
+    server.set_metrics_source([&run] { return detail::metrics_text({detail::metrics_of(run, {})}); });
+}
 
-    server.route("GET", "/api/review/dashboard", guarded([&run, key_of](architects::http_request const&) {
-        nlohmann::json progress = nlohmann::json::array();
-        for (auto const& p : run.progress()) progress.push_back({{"key", p.key}, {"done", p.done}, {"total", p.total}});
-        nlohmann::json workers = nlohmann::json::array();
-        for (auto const& w : run.workers())
-            workers.push_back({{"worker_id", w.id.value()}, {"name", w.name}, {"joined", w.joined},
-                               {"held", w.held}, {"queue", w.queue}, {"done", w.done}});
-        nlohmann::json starved = nlohmann::json::array();
-        auto describe = [&key_of](initialization_data const& init) {
-            auto item = init.unit_data.empty() ? init.shared : init.unit_data.front();
-            return std::pair{key_of(init), std::move(item)};
-        };
-        for (auto const& [a, what] : run.starved(describe))
-            starved.push_back({{"assignment_id", a.value()}, {"key", what.first}, {"item", what.second}});
-        auto counts = run.locked([](auto&, auto&, auto const& dispatcher) { return dispatcher.counts(); });
-        auto summary = run.summary();
-        return architects::http_response::json(200, {{"complete", run.is_complete()},
-                                                     {"units", summary.to_json()["units"]},
-                                                     {"progress", std::move(progress)},
-                                                     {"workers", std::move(workers)},
-                                                     {"steals", counts.steals},
-                                                     {"starved", std::move(starved)}});
-    }));
+/// The same API for every run of an operator: each request names its run with `?run=<task name>` (or the
+/// task run id; optional when the operator serves one run), and `GET /api/review/runs` lists them. A
+/// run's `group_by` and `links_changed` come from `options.runs[name]` when given. An agent, unit or
+/// worker link of another run is never reached through a run's endpoints. Call it once the runs are
+/// launched (each run's group key is set here); `server` and `op` must outlive the server's threads.
+template <class Architect, class Store, class... Runs>
+void add_review_routes(architects::http& server, operator_<Architect, Store, Runs...>& op, review_routes_options options) {
+    detail::check_requester_token(options);
+    using options_ptr = std::shared_ptr<review_routes_options const>;
+    auto base = std::make_shared<review_routes_options const>(options);
+    auto per_run = std::make_shared<std::map<std::string, options_ptr, std::less<>>>();
+    for (auto const& [name, o] : options.runs) {
+        auto mine = options;
+        mine.runs.clear();
+        mine.group_by = o.group_by;
+        mine.links_changed = o.links_changed;
+        (*per_run)[name] = std::make_shared<review_routes_options const>(std::move(mine));
+    }
+    auto options_of = [base, per_run](std::string const& name) -> options_ptr {
+        auto it = per_run->find(name);
+        return it == per_run->end() ? base : it->second;
+    };
+    for (auto const& entry : op.runs()) {
+        auto o = options_of(entry.name);
+        op.with_run(entry.id, [&](auto& run) { run.set_group_key(detail::group_key(o)); });
+    }
 
-    server.route("GET", "/api/export", guarded([&run](architects::http_request const& r) {
-        auto format = r.query_param("format").value_or("jsonl");
-        if (format != "jsonl") throw invalid_argument("format: only jsonl is supported, got \"" + format + "\"");
-        std::ostringstream out;
-        run.locked([&](auto& db, auto&, auto const&) {
-            export_jsonl(out, data_browser{db}.results_for_run(run.run().value()));
+    /// The run a request names; with one run, that one.
+    auto run_named = [&op](architects::http_request const& r) {
+        if (auto named = r.query_param("run"); named && !named->empty()) return *named;
+        auto const runs = op.runs();
+        if (runs.size() == 1) return runs.front().name;
+        throw invalid_argument("run: this server serves " + std::to_string(runs.size()) +
+                               " runs; name one (?run=<task name>; GET /api/review/runs lists them)");
+    };
+    auto dispatch = [&op, run_named, options_of](architects::http_request const& r, auto endpoint) {
+        auto const name = run_named(r);
+        architects::http_response out;
+        op.with_run(std::string_view(name), [&](auto& run) {
+            auto const o = options_of(run.task_name());
+            if constexpr (requires { endpoint(run, *o, r); }) out = endpoint(run, *o, r);
         });
-        return architects::http_response{200, "application/x-ndjson; charset=utf-8", out.str()};
+        return out;
+    };
+    auto const add = [&](char const* method, char const* path, auto endpoint) {
+        server.route(method, path, detail::guarded(base, [dispatch, endpoint](architects::http_request const& r) {
+            return dispatch(r, endpoint);
+        }));
+    };
+    add("GET", "/api/review/units", [](auto& run, auto const& o, auto const& r) { return detail::review_units(run, o, r); });
+    add("POST", "/api/review/decide", [](auto& run, auto const& o, auto const& r) { return detail::review_decide(run, o, r); });
+    add("POST", "/api/review/block", [](auto& run, auto const& o, auto const& r) { return detail::review_block(run, o, r); });
+    add("POST", "/api/review/link", [](auto& run, auto const& o, auto const& r) { return detail::review_link(run, o, r); });
+    add("GET", "/api/review/dashboard", [](auto& run, auto const& o, auto const& r) { return detail::review_dashboard(run, o, r); });
+    add("GET", "/api/export", [](auto& run, auto const& o, auto const& r) { return detail::review_export(run, o, r); });
+
+    server.route("GET", "/api/review/runs", detail::guarded(base, [&op](architects::http_request const&) {
+        nlohmann::json runs = nlohmann::json::array();
+        for (auto const& e : op.runs()) {
+            nlohmann::json units;
+            op.with_run(e.id, [&](auto& run) { units = run.summary().to_json()["units"]; });
+            runs.push_back({{"id", e.id.value()}, {"name", e.name}, {"active", e.active}, {"complete", e.complete},
+                            {"units", std::move(units)}});
+        }
+        return architects::http_response::json(200, {{"runs", std::move(runs)}});
     }));
 
-    server.set_metrics_source([&run] {
-        std::string out;
-        auto summary = run.summary();
-        out += "# HELP crowdline_units Units of the run by status.\n# TYPE crowdline_units gauge\n";
-        auto const by_status = summary.to_json()["units"];  // named: items() must not outlive a temporary
-        for (auto const& [status, n] : by_status.items())
-            out += "crowdline_units{status=\"" + status + "\"} " + n.dump() + '\n';
-        auto [counts, joined] = run.locked([](auto&, auto&, auto const& d) { return std::pair{d.counts(), d.joined_workers()}; });
-        out += "# HELP crowdline_workers_active Workers the dispatcher counts as present.\n"
-               "# TYPE crowdline_workers_active gauge\ncrowdline_workers_active " + std::to_string(joined) + '\n';
-        out += "# HELP crowdline_steals_total Units taken over from another worker's reservation.\n"
-               "# TYPE crowdline_steals_total counter\ncrowdline_steals_total " + std::to_string(counts.steals) + '\n';
-        out += "# HELP crowdline_units_leased Units handed out and not finished.\n"
-               "# TYPE crowdline_units_leased gauge\ncrowdline_units_leased " + std::to_string(counts.leased) + '\n';
-        return out;
+    server.set_metrics_source([&op] {
+        std::vector<detail::run_metrics> runs;
+        for (auto const& e : op.runs())
+            op.with_run(e.id, [&](auto& run) { runs.push_back(detail::metrics_of(run, "run=\"" + detail::metrics_label(e.name) + "\"")); });
+        return detail::metrics_text(runs);
     });
 }
 

@@ -3,6 +3,9 @@
 // Files come from memory through the reader, as the fuzz target's do.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -336,4 +339,25 @@ TEST_CASE("campaign file: a reader that fails otherwise still gives a config_err
         parse_campaign(c, "campaign.json", [](std::string const&) -> std::string { throw std::runtime_error("disk on fire"); }),
         "campaign.json: /runs/0/tasks: tasks.jsonl: cannot read (disk on fire)");
     CHECK_THROWS_AS(parse_campaign(c, "campaign.json", {}), crowdline::config_error);
+}
+
+TEST_CASE("campaign file: the example under apps/crowdline/examples loads from disk, as the docs show it",
+          "[campaign]") {
+    auto const folder = std::filesystem::path(__FILE__).parent_path() / "../../apps/crowdline/examples/newsroom";
+    auto const read = [](std::string const& path) {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) throw crowdline::config_error(path + ": cannot open");
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    auto const file = (folder / "campaign.json").string();
+    auto const spec = parse_campaign(read(file), file, read);
+    REQUIRE(spec.runs.size() == 2);
+    CHECK(spec.runs[0].name == "sentiment");
+    CHECK(spec.runs[0].tasks.size() == 8);
+    CHECK(spec.runs[0].roster.size() == 4);
+    CHECK(spec.runs[0].overlap == 2.5);
+    CHECK(spec.runs[1].name == "topics");
+    CHECK(spec.runs[1].full_overlap);
+    CHECK(spec.runs[1].route_by.empty());
+    CHECK(spec.server["port"] == 8080);
 }

@@ -439,3 +439,172 @@ TEST_CASE("program: a second server on the same file is refused at once, naming 
     CHECK_THAT(third.out(), Contains("Serving task run 1"));
     CHECK(third.interrupt() == 0);
 }
+
+// ---- a campaign file: several runs in one server -----------------------------------------------------------
+
+namespace {
+
+/// Two runs in one campaign file: "sentiment" (two English texts, one annotation each, for ann) and
+/// "topics" (two headlines, every one of its two annotators labels each: overlap "full").
+struct two_run_campaign {
+    scratch_dir dir;
+    std::string file = (dir / "campaign.json").string();
+    std::string db = (dir / "two.db").string();
+    two_run_campaign() {
+        write_text(dir / "sentiment.jsonl", R"({"lang": "en", "text": "What a lovely day"})" "\n"
+                                            R"({"lang": "en", "text": "The bus was late again"})" "\n");
+        write_text(file, R"({
+          "db": "two.db",
+          "runs": [
+            {"name": "sentiment", "tasks": "sentiment.jsonl", "workers": [{"name": "ann", "languages": ["en"]}],
+             "routing": {"overlap": 1}},
+            {"name": "topics", "tasks": [{"text": "Parliament votes"}, {"text": "Cup final tonight"}],
+             "workers": [{"name": "bob"}, {"name": "cy"}],
+             "form": {"fields": [{"type": "display_text", "name": "text", "label": "Headline", "text": "{{text}}"},
+                                 {"type": "single_choice", "name": "topic", "label": "Topic",
+                                  "options": ["politics", "sport"]}]},
+             "routing": {"route_by": "", "overlap": "full"}}
+          ]
+        })");
+    }
+    std::vector<std::string> serve() const { return {"serve", "--campaign", file, "--port", "0"}; }
+};
+
+test::http_reply packet_to(std::uint16_t port, std::string const& type, json body) {
+    return test::http_request(port, "POST", "/api/" + type, body.dump());
+}
+json register_in(std::uint16_t port, std::string const& token, json run) {
+    json data{{"invite", token}};
+    if (!run.is_null()) data["run"] = std::move(run);
+    return packet_to(port, "register", {{"data", data}}).parsed();
+}
+/// Registers in `run` and answers each unit handed out with `answer`; the units answered.
+int answer_all(std::uint16_t port, std::string const& token, std::string const& run, json const& answer) {
+    int n = 0;
+    for (;;) {
+        auto r = register_in(port, token, run);
+        if (r["type"] != "agent_details") return n;
+        auto ok = packet_to(port, "submit", {{"agent", r["data"]["agent_id"]},
+                                             {"data", {{"run", run}, {"token", r["data"]["token"]}, {"submission", answer}}}});
+        REQUIRE(ok.parsed()["type"] == "submitted");
+        ++n;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("program: a campaign file's runs are served together, each with its own links, units and review",
+          "[program][campaign]") {
+    two_run_campaign c;
+    program p(c.serve(), c.dir.path);
+    REQUIRE(p.wait_for_output("Review page"));
+    auto const port = p.port();
+    auto const out = p.out();
+    CHECK_THAT(out, Contains("Serving 2 task runs") && Contains("Run \"sentiment\"") && Contains("Run \"topics\""));
+    CHECK_THAT(out, Contains("&run=sentiment") && Contains("&run=topics"));
+    auto const ann = p.invite("ann"), bob = p.invite("bob"), cy = p.invite("cy");
+    auto const secrets = json::parse(read_bytes(c.db + ".secrets.json"));
+    CHECK(secrets["runs"]["sentiment"]["invites"]["ann"] == ann);
+    CHECK(secrets["runs"]["topics"]["invites"]["bob"] == bob);
+    auto const bearer = "Bearer " + secrets["requester_token"].get<std::string>();
+
+    // A packet names its run: none, an unknown one, or one of the wrong type is refused, nothing handed out.
+    auto unnamed = packet_to(port, "register", {{"data", {{"invite", ann}}}});
+    CHECK(unnamed.status == 400);
+    CHECK(unnamed.parsed()["data"]["reason"] == "bad_request");
+    CHECK(packet_to(port, "register", {{"data", {{"invite", ann}, {"run", "elsewhere"}}}}).status == 404);
+    CHECK(packet_to(port, "register", {{"data", {{"invite", ann}, {"run", json::array()}}}}).status == 400);
+    // ann's link is sentiment's: the topics run does not know it.
+    auto crossed = packet_to(port, "register", {{"data", {{"invite", ann}, {"run", "topics"}}}});
+    CHECK(crossed.status == 403);
+
+    auto a = register_in(port, ann, "sentiment");
+    REQUIRE(a["type"] == "agent_details");
+    auto b = register_in(port, bob, "topics");
+    REQUIRE(b["type"] == "agent_details");
+    // bob, with his own agent token, cannot submit ann's unit through either run, nor can ann's agent be
+    // reached through the topics run even with its own token.
+    for (auto const* run : {"topics", "sentiment"}) {
+        auto stolen = packet_to(port, "submit", {{"agent", a["data"]["agent_id"]},
+                                                 {"data", {{"run", run}, {"token", b["data"]["token"]},
+                                                           {"submission", {{"sentiment", "negative"}}}}}});
+        CHECK(stolen.status >= 400);
+        CHECK(stolen.parsed()["type"] != "submitted");
+    }
+    auto through_other = packet_to(port, "submit", {{"agent", a["data"]["agent_id"]},
+                                                    {"data", {{"run", "topics"}, {"token", a["data"]["token"]},
+                                                              {"submission", {{"topic", "sport"}}}}}});
+    CHECK(through_other.status >= 400);
+    CHECK(through_other.parsed()["type"] != "submitted");
+    // ... and the unit is still ann's, in her run.
+    auto mine = packet_to(port, "submit", {{"agent", a["data"]["agent_id"]},
+                                           {"data", {{"run", "sentiment"}, {"token", a["data"]["token"]},
+                                                     {"submission", {{"sentiment", "positive"}}}}}});
+    REQUIRE(mine.parsed()["type"] == "submitted");
+
+    // The review API acts on the run it names.
+    auto runs = test::http_request(port, "GET", "/api/review/runs", {}, bearer);
+    REQUIRE(runs.status == 200);
+    REQUIRE(runs.parsed()["runs"].size() == 2);
+    CHECK(runs.parsed()["runs"][0]["name"] == "sentiment");
+    CHECK(runs.parsed()["runs"][1]["name"] == "topics");
+    CHECK(test::http_request(port, "GET", "/api/review/units", {}, bearer).status == 400);  // which run?
+    CHECK(test::http_request(port, "GET", "/api/review/units?run=nope", {}, bearer).status == 404);
+    auto sentiment_units = test::http_request(port, "GET", "/api/review/units?run=sentiment", {}, bearer);
+    REQUIRE(sentiment_units.status == 200);
+    CHECK(sentiment_units.parsed()["units"].size() == 1);
+    CHECK(test::http_request(port, "GET", "/api/review/units?run=topics", {}, bearer).parsed()["units"].empty());
+    auto wrong_run = test::http_request(port, "POST", "/api/review/decide?run=topics",
+                                        json{{"agent_id", a["data"]["agent_id"]}, {"action", "approve"}}.dump(), bearer);
+    CHECK(wrong_run.status == 404);
+    auto link = test::http_request(port, "POST", "/api/review/link?run=topics",
+                                   json{{"worker", "ann"}, {"action", "revoke"}}.dump(), bearer);
+    CHECK(link.status == 404);  // ann has no link in topics: hers in sentiment is untouched
+    auto metrics = test::http_request(port, "GET", "/metrics");
+    CHECK_THAT(metrics.body, Contains("run=\"sentiment\"") && Contains("run=\"topics\""));
+
+    // Everyone finishes: one unit left of sentiment, two topics units each for bob and cy (full overlap).
+    CHECK(packet_to(port, "submit", {{"agent", b["data"]["agent_id"]},
+                                     {"data", {{"run", "topics"}, {"token", b["data"]["token"]},
+                                               {"submission", {{"topic", "politics"}}}}}})
+              .parsed()["type"] == "submitted");
+    CHECK(answer_all(port, ann, "sentiment", {{"sentiment", "negative"}}) == 1);
+    CHECK(answer_all(port, bob, "topics", {{"topic", "sport"}}) == 1);
+    CHECK(answer_all(port, cy, "topics", {{"topic", "sport"}}) == 2);
+    REQUIRE(p.wait_for_output("Every run is complete"));
+    CHECK(p.interrupt() == 0);
+
+    // A restart shows both runs complete, with the same links; status and export cover both.
+    {
+        program again(c.serve(), c.dir.path);
+        REQUIRE(again.wait_for_output("Review page"));
+        CHECK_THAT(again.out(), Contains("Run \"sentiment\" (task run 1") && Contains("is complete"));
+        CHECK(register_in(again.port(), ann, "sentiment")["data"]["reason"] == "run_not_active");
+        CHECK(again.interrupt() == 0);
+    }
+    auto status = run({"status", "--campaign", c.file}, c.dir.path);
+    CHECK(status.code == 0);
+    CHECK_THAT(status.out, Contains("task run 1 of \"sentiment\" (complete)") && Contains("task run 2 of \"topics\" (complete)"));
+    auto exported = run({"export", "--db", c.db}, c.dir.path);
+    REQUIRE(exported.code == 0);
+    std::map<std::string, int> lines;
+    std::istringstream in(exported.out);
+    for (std::string line; std::getline(in, line);) ++lines[json::parse(line)["task_name"].get<std::string>()];
+    CHECK(lines == std::map<std::string, int>{{"sentiment", 2}, {"topics", 4}});
+}
+
+TEST_CASE("program: a campaign file with a mistake is refused naming the file and the JSON pointer, nothing written",
+          "[program][campaign]") {
+    two_run_campaign c;
+    auto text = read_bytes(c.file);
+    text.replace(text.find("\"overlap\": 1"), 12, "\"overlap\": 0");
+    write_text(c.file, text);
+    auto r = run(c.serve(), c.dir.path);
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Contains(c.file + ": /runs/0/routing/overlap: must be >= 1"));
+    CHECK_FALSE(fs::exists(c.db));
+    CHECK_FALSE(fs::exists(c.db + ".secrets.json"));
+    auto both = run({"serve", "--campaign", c.file, "--tasks", "x.jsonl"}, c.dir.path);
+    CHECK(both.code == 1);
+    CHECK_THAT(both.err, Contains("--campaign") && Contains("--tasks"));
+}

@@ -214,8 +214,10 @@ public:
     template <class F>
     void with_run(std::string_view name, F&& f) {
         std::shared_lock l{table_mutex_};
+        for (auto const& e : entries_)  // a name first: a task may be named "2"
+            if (e.name == name) return visit(e, f);
         for (auto const& e : entries_)
-            if (e.name == name || std::to_string(e.id.value()) == name) return visit(e, f);
+            if (std::to_string(e.id.value()) == name) return visit(e, f);
         throw entry_does_not_exist("operator: no run \"" + std::string(name) + "\" is served here");
     }
 

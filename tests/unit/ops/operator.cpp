@@ -3,6 +3,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
 #include <crowdline/blueprint/live.hpp>
 #include <crowdline/ops/operator.hpp>
 #include <crowdline/store/memory.hpp>
@@ -177,6 +182,54 @@ TEST_CASE("operator_: several runs of one type, ticked at one time; with one run
     };
     CHECK(timed_out(*first.run()));
     CHECK(timed_out(*second.run()));
+}
+
+}  // namespace operator_test
+
+namespace operator_test {
+
+TEST_CASE("operator_: a group of packets is split by run, each run's share handled together, replies in order",
+          "[operator]") {
+    stores::memory db;
+    architects::in_process arch;
+    providers::mock crowd_a, crowd_b;
+    pipeline labels{blueprints::mock{4}, arch, crowd_a, test::make_test_dispatcher(), db, test::run_args("labels")};
+    pipeline other{blueprints::mock{4}, arch, crowd_b, test::make_test_dispatcher(), db, test::run_args("other")};
+    auto op = make_operator<decltype(labels)>(arch, db);
+    op.launch(labels);
+    op.launch(other);
+
+    // Interleaved: labels, other, a packet naming no run, labels, an unknown run, other.
+    std::vector<packet> const group{
+        {"register", std::nullopt, {{"worker_name", "ana"}, {"run", "labels"}}},
+        {"register", std::nullopt, {{"worker_name", "ben"}, {"run", "other"}}},
+        {"register", std::nullopt, {{"worker_name", "cy"}}},
+        {"register", std::nullopt, {{"worker_name", "dee"}, {"run", "labels"}}},
+        {"register", std::nullopt, {{"worker_name", "eve"}, {"run", "nowhere"}}},
+        {"register", std::nullopt, {{"worker_name", "fay"}, {"run", "other"}}},
+    };
+    std::vector<packet> replies(group.size());
+    op.handle_group(group, replies);
+
+    CHECK(replies[2].data["reason"] == "bad_request");
+    CHECK(replies[4].data["reason"] == "not_found");
+    // Each accepted registration got a unit of the run it named, in the order sent.
+    std::map<std::size_t, std::string> run_of{{0, "labels"}, {1, "other"}, {3, "labels"}, {5, "other"}};
+    std::set<std::int64_t> units;
+    for (auto const& [i, run] : run_of) {
+        REQUIRE(replies[i].type == "agent_details");
+        auto const agent = db.get_agent(agent_id{replies[i].data["agent_id"].get<std::int64_t>()});
+        CHECK(agent.task_run == *(run == "labels" ? labels.run() : other.run()));
+        CHECK(units.insert(agent.unit.value()).second);
+        CHECK(db.get_worker(agent.worker).name.starts_with(group[i].data["worker_name"].get<std::string>()));
+    }
+
+    SECTION("fewer replies than requests is refused before anything is handled") {
+        std::vector<packet> short_replies(1);
+        auto const agents_before = db.find_agents({}).size();
+        CHECK_THROWS_AS(op.handle_group(group, short_replies), invalid_argument);
+        CHECK(db.find_agents({}).size() == agents_before);
+    }
 }
 
 }  // namespace operator_test
