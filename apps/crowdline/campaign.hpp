@@ -5,10 +5,18 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <ranges>
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,9 +38,22 @@ namespace crowdline_serve {
 
 using json = nlohmann::json;
 
+/// One copy of each routing key for the whole process (a node set: addresses stay put, nothing is freed).
+/// A served run holds an item per task, and its key is one of a few values (languages): a pointer is 8
+/// bytes where a string is 32.
+inline std::string const* intern_key(std::string key) {
+    static std::mutex mutex;
+    static std::set<std::string, std::less<>> keys;
+    std::lock_guard l{mutex};
+    return &*keys.insert(std::move(key)).first;
+}
+
 /// The dispatcher's item: the value of the routing field of a task ("" when routing is off).
 struct routed_item {
-    std::string key;
+    std::string const* interned = intern_key({});
+    routed_item() = default;
+    explicit routed_item(std::string key) : interned(intern_key(std::move(key))) {}
+    [[nodiscard]] std::string const& key() const noexcept { return *interned; }
 };
 
 /// The pipeline's `item_of`: a task's item is the value of its `route_by` field ("" turns routing off).
@@ -40,7 +61,7 @@ struct routed_item {
 struct item_by {
     std::string route_by;
     routed_item operator()(crowdline::initialization_data const& init) const {
-        return {crowdline::item_group(init, route_by)};
+        return routed_item{crowdline::item_group(init, route_by)};
     }
 };
 
@@ -56,7 +77,7 @@ inline auto make_routing(double overlap, std::chrono::seconds lease, bool routed
                          std::chrono::seconds steal_after = std::chrono::seconds(60)) {
     return crowdline::routing::make_dispatcher<routed_item, routed_profile>(
         crowdline::routing::average_per_task{overlap},
-        crowdline::routing::steal_by_key{[](routed_item const& t) { return t.key; },
+        crowdline::routing::steal_by_key{[](routed_item const& t) -> std::string const& { return t.key(); },
                                          [routed](routed_profile const& p) {
                                              return routed ? p.keys : std::vector<std::string>{""};
                                          }},
@@ -70,11 +91,11 @@ inline auto make_routing(double overlap, std::chrono::seconds lease, bool routed
 inline auto make_full_routing(std::vector<routed_profile> roster, std::chrono::seconds lease, bool routed = true,
                               std::chrono::seconds steal_after = std::chrono::seconds(60)) {
     auto eligible = [routed](routed_profile const& p, routed_item const& t) {
-        return !routed || std::find(p.keys.begin(), p.keys.end(), t.key) != p.keys.end();
+        return !routed || std::find(p.keys.begin(), p.keys.end(), t.key()) != p.keys.end();
     };
     return crowdline::routing::make_dispatcher<routed_item, routed_profile>(
         crowdline::routing::full_overlap_of{std::move(roster), eligible},
-        crowdline::routing::steal_by_key{[](routed_item const& t) { return t.key; },
+        crowdline::routing::steal_by_key{[](routed_item const& t) -> std::string const& { return t.key(); },
                                          [routed](routed_profile const& p) {
                                              return routed ? p.keys : std::vector<std::string>{""};
                                          }},
@@ -181,13 +202,14 @@ inline json parse_form(std::string_view text, std::string const& file) {
     return spec;
 }
 
-/// Tasks from JSON lines (blank lines skipped). Each problem names the file, the line and the field:
-/// every key in `needed` must be present, and `route_by` (unless empty) must be a string.
-inline std::vector<json> parse_tasks(std::string_view text, std::string const& file,
-                                     std::vector<std::string> const& needed, std::string const& route_by) {
+namespace detail {
+/// Calls `each(task)` for every task of a JSON-lines text (blank lines skipped), each checked: every key
+/// in `needed` present, `route_by` (unless empty) a string. Problems name the file, the line and the field.
+template <class Each>
+std::size_t for_each_task(std::string_view text, std::string const& file, std::vector<std::string> const& needed,
+                          std::string const& route_by, Each&& each) {
     using crowdline::config_error;
-    std::vector<json> tasks;
-    std::size_t number = 0;
+    std::size_t number = 0, count = 0;
     for (std::size_t start = 0; start < text.size();) {
         auto end = text.find('\n', start);
         if (end == std::string_view::npos) end = text.size();
@@ -203,11 +225,96 @@ inline std::vector<json> parse_tasks(std::string_view text, std::string const& f
                 throw config_error(at + ": field \"" + key + "\": missing (the form shows {{" + key + "}})");
         if (!route_by.empty() && (!j.contains(route_by) || !j[route_by].is_string()))
             throw config_error(at + ": field \"" + route_by + "\": missing or not a string (tasks are routed by it)");
-        tasks.push_back(std::move(j));
+        each(std::move(j));
+        ++count;
     }
-    if (tasks.empty()) throw config_error(file + ": no tasks");
+    if (count == 0) throw config_error(file + ": no tasks");
+    return count;
+}
+}  // namespace detail
+
+/// Tasks from JSON lines (blank lines skipped). Each problem names the file, the line and the field:
+/// every key in `needed` must be present, and `route_by` (unless empty) must be a string.
+inline std::vector<json> parse_tasks(std::string_view text, std::string const& file,
+                                     std::vector<std::string> const& needed, std::string const& route_by) {
+    std::vector<json> tasks;
+    detail::for_each_task(text, file, needed, route_by, [&](json&& j) { tasks.push_back(std::move(j)); });
     return tasks;
 }
+
+/// As `parse_tasks`, keeping nothing: how many tasks the text holds, every one checked.
+inline std::size_t check_tasks(std::string_view text, std::string const& file, std::vector<std::string> const& needed,
+                               std::string const& route_by) {
+    return detail::for_each_task(text, file, needed, route_by, [](json&&) {});
+}
+
+/// The tasks of a JSON-lines file that `check_tasks` accepted, read one line at a time as the run launches
+/// them: a served run holds the items it launched, never the whole file. A line that no longer parses (the
+/// file changed after it was checked) is a `config_error` naming the file and the line.
+class jsonl_file_tasks : public std::ranges::view_interface<jsonl_file_tasks> {
+    struct reader {
+        std::string path;
+        std::ifstream in;
+        std::size_t number = 0;
+        json current;
+        bool done = false;
+
+        void next() {
+            for (std::string line; !done;) {
+                if (!std::getline(in, line)) {
+                    if (in.bad()) throw crowdline::config_error(path + ": cannot read (" + std::strerror(errno) + ")");
+                    done = true;
+                    return;
+                }
+                ++number;
+                if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+                auto const at = path + ":" + std::to_string(number);
+                try {
+                    current = parse_limited(line, [&](std::size_t offset) { return at + ":" + std::to_string(offset + 1); });
+                } catch (crowdline::config_error const& e) {
+                    throw crowdline::config_error(std::string(e.what()) + " (the file changed after it was checked)");
+                }
+                return;
+            }
+        }
+    };
+
+public:
+    class iterator {
+    public:
+        using value_type = json;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        explicit iterator(std::shared_ptr<reader> r) : r_(std::move(r)) {}
+        json const& operator*() const { return r_->current; }
+        iterator& operator++() {
+            r_->next();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(iterator const& it, std::default_sentinel_t) { return !it.r_ || it.r_->done; }
+
+    private:
+        std::shared_ptr<reader> r_;
+    };
+
+    jsonl_file_tasks() = default;
+    explicit jsonl_file_tasks(std::string path) : path_(std::move(path)) {}
+
+    /// Opens the file and reads its first task: each `begin()` starts from the top.
+    iterator begin() const {
+        auto r = std::make_shared<reader>();
+        r->path = path_;
+        r->in.open(path_, std::ios::binary);
+        if (!r->in) throw crowdline::config_error(path_ + ": cannot open (" + std::strerror(errno) + ")");
+        r->next();
+        return iterator{std::move(r)};
+    }
+    std::default_sentinel_t end() const noexcept { return {}; }
+
+private:
+    std::string path_;
+};
 
 /// The roster from `[{name, <profile_key>: [...], ...}]`: the profile is the entry without its name, plus
 /// `keys` (the routing keys). A worker named in `known_tokens` (name → token, from an earlier run) keeps

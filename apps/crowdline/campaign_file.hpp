@@ -46,7 +46,10 @@ inline constexpr std::size_t max_run_name = 256;
 /// One task run of a campaign, checked: what `serve` composes a pipeline from.
 struct campaign_run {
     std::string name;                      ///< the task name (also `task.task_name`)
-    std::vector<json> tasks;               ///< the items: objects holding the form's placeholders
+    std::vector<json> tasks;               ///< the items: objects holding the form's placeholders (none
+                                           ///< when `tasks_file` is set: read lazily from there)
+    std::string tasks_file{};              ///< with `campaign_options::lazy_task_files`: the JSONL path
+    std::size_t task_count = 0;            ///< how many tasks, from either
     json workers = json::array();          ///< the roster as written: roster_from_json again with kept links
     std::vector<crowdline::providers::in_house_worker> roster;  ///< roster_from_json's, no links kept yet
     json form = default_form();            ///< a static_form spec (no items)
@@ -65,6 +68,13 @@ struct campaign_spec {
     json store = json::object();
     json server = json::object();
     std::vector<campaign_run> runs;
+};
+
+/// How `parse_campaign` keeps what it read.
+struct campaign_options {
+    /// Tasks in a JSONL file are checked whole but not kept: the run reads them again lazily from
+    /// `campaign_run::tasks_file` (`jsonl_file_tasks`), so a large file is never held in memory.
+    bool lazy_task_files = false;
 };
 
 namespace campaign_detail {
@@ -148,8 +158,8 @@ inline std::pair<pointer, std::string> at_worker(pointer at, std::string_view me
 /// The checks, with what every message starts with: the campaign file's name.
 class parser {
 public:
-    parser(std::string const& file, read_file_fn const& read)
-        : file_(file), read_(read), folder_(std::filesystem::path(file).parent_path()) {}
+    parser(std::string const& file, read_file_fn const& read, campaign_options options)
+        : file_(file), read_(read), folder_(std::filesystem::path(file).parent_path()), options_(options) {}
 
     campaign_spec campaign(std::string_view text) const {
         auto const doc = parse_json_text(text, file_);
@@ -295,11 +305,18 @@ private:
         return parse_form(j.dump(), file_ + ": " + at.to_string());
     }
 
-    std::vector<json> read_tasks(json const& j, pointer const& at, campaign_run const& r) const {
+    std::vector<json> read_tasks(json const& j, pointer const& at, campaign_run& r) const {
         auto const needed = form_placeholders(r.form);
         if (j.is_string()) {
             auto const [path, text] = referenced(j, at);
-            return within(at, [&] { return parse_tasks(text, path, needed, r.route_by); });
+            if (options_.lazy_task_files) {
+                r.task_count = within(at, [&] { return check_tasks(text, path, needed, r.route_by); });
+                r.tasks_file = path;
+                return {};
+            }
+            auto tasks = within(at, [&] { return parse_tasks(text, path, needed, r.route_by); });
+            r.task_count = tasks.size();
+            return tasks;
         }
         if (!j.is_array()) fail(at, "expected a JSONL path or an array of task objects, got " + shown(j));
         if (j.empty()) fail(at, "no tasks");
@@ -311,6 +328,7 @@ private:
             if (!r.route_by.empty() && (!task.contains(r.route_by) || !task[r.route_by].is_string()))
                 fail(at / i / r.route_by, "missing or not a string (tasks are routed by it)");
         }
+        r.task_count = j.size();
         return j.get<std::vector<json>>();
     }
 
@@ -362,14 +380,16 @@ private:
     std::string file_;
     read_file_fn const& read_;
     std::filesystem::path folder_;
+    campaign_options options_;
 };
 
 }  // namespace campaign_detail
 
 /// The campaign in `text` (the contents of `file`), with every file it names read through `read` (paths
 /// relative to `file`'s folder) and checked. Throws `crowdline::config_error` only: "file: /pointer: …".
-inline campaign_spec parse_campaign(std::string_view text, std::string const& file, read_file_fn read) {
-    return campaign_detail::parser{file, read}.campaign(text);
+inline campaign_spec parse_campaign(std::string_view text, std::string const& file, read_file_fn read,
+                                    campaign_options options = {}) {
+    return campaign_detail::parser{file, read, options}.campaign(text);
 }
 
 }  // namespace crowdline_serve

@@ -181,6 +181,7 @@ campaign_spec demo_campaign(program_args const& cfg) {
     campaign_run sentiment;
     sentiment.name = "sentiment";
     sentiment.tasks = demo_tasks();
+    sentiment.task_count = sentiment.tasks.size();
     sentiment.workers = demo_workers();
     sentiment.route_by = cfg.route_by;
     sentiment.profile_key = cfg.profile_key;
@@ -192,6 +193,7 @@ campaign_spec demo_campaign(program_args const& cfg) {
     campaign_run topics;
     topics.name = "topics";
     topics.tasks = topic_tasks();
+    topics.task_count = topics.tasks.size();
     topics.workers = json::array({{{"name", "emma"}}, {{"name", "farid"}}});
     topics.form = topic_form();
     topics.route_by = "";
@@ -351,7 +353,9 @@ campaign_spec short_form_campaign(program_args const& cfg) {
     r.route_by = cfg.route_by;
     r.profile_key = cfg.profile_key;
     r.overlap = cfg.overlap;
-    r.tasks = parse_tasks(read_file(cfg.tasks), cfg.tasks, form_placeholders(r.form), cfg.route_by);
+    // Checked whole, then read again lazily as units are launched: the run never holds the whole file.
+    r.task_count = check_tasks(read_file(cfg.tasks), cfg.tasks, form_placeholders(r.form), cfg.route_by);
+    r.tasks_file = cfg.tasks;
     r.workers = cfg.workers.empty() ? demo_workers() : parse_json_text(read_file(cfg.workers), cfg.workers);
     r.task = cfg.task;
     spec.runs.push_back(std::move(r));
@@ -441,11 +445,10 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
                                        : what + ": run \"" + r.name + "\": workers";
         auto const kept = secrets.run(r.name);
         auto roster = roster_from_json(r.workers, source, r.profile_key, kept["invites"]);
-        auto form_spec = r.form;
-        form_spec["items"] = r.tasks;
         auto form = [&] {
             try {
-                return blueprints::static_form::from_json(form_spec);
+                if (!r.tasks_file.empty()) return blueprints::static_form::from_json(r.form, jsonl_file_tasks{r.tasks_file});
+                return blueprints::static_form::from_json(r.form, std::exchange(r.tasks, {}));
             } catch (config_error const& e) {
                 throw config_error((flat_links && !cfg.form.empty() ? cfg.form : what + ": run \"" + r.name + "\": form") +
                                    ": " + e.what());
@@ -485,6 +488,8 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
         bool const by_key = !r.route_by.empty();
         auto start = [&](auto& run) {
             if (shown[i]) run.reopen_completed(*shown[i]);  // a completed run stays completed
+            // Serving starts after a second of launching at most; the rest is launched tick by tick.
+            run.set_launch_budget(typename std::remove_cvref_t<decltype(run)>::launch_budget{});
             op.launch(run);
             failures.push_back([&run] { return run.failure(); });
         };
@@ -514,7 +519,7 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
     auto const listed = op.runs();
     bool const one = listed.size() == 1;
     std::size_t tasks = 0, workers = 0;
-    for (auto const& r : runs) tasks += r.spec.tasks.size(), workers += crowds[&r - runs.data()].roster().size();
+    for (auto const& r : runs) tasks += r.spec.task_count, workers += crowds[&r - runs.data()].roster().size();
     std::cerr << "crowdline: " << (one ? "" : std::to_string(listed.size()) + " runs, ") << tasks << " tasks"
               << (what == "the built-in demo" ? " (the built-in demo)" : "") << ", " << workers << " workers, database "
               << cfg.db << "\n";
@@ -546,7 +551,7 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
         std::cout << "Serving " << listed.size() << " task runs at " << url << "\n";
         for (std::size_t i = 0; i < listed.size(); ++i) {
             std::cout << "\nRun \"" << listed[i].name << "\" (task run " << listed[i].id.value() << ", "
-                      << runs[i].spec.tasks.size() << " tasks)";
+                      << runs[i].spec.task_count << " tasks)";
             if (shown[i]) {
                 std::cout << " is complete: nothing more is handed out.\n";
                 continue;
@@ -573,8 +578,13 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
     bool const all_shown = std::ranges::all_of(shown, [](auto const& s) { return s.has_value(); });
     bool told_complete = all_shown;
     auto last_status = std::chrono::steady_clock::now();
+    auto const launching = [&] {
+        return std::ranges::any_of(routed, [](auto& r) { return r.launching(); }) ||
+               std::ranges::any_of(full, [](auto& r) { return r.launching(); });
+    };
     while (!g_stop && !failure()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        // While units are still being launched, tick at once again: each tick launches for a moment.
+        std::this_thread::sleep_for(std::chrono::milliseconds(launching() ? 5 : 250));
         op.tick();
         if (!told_complete && all([](run_entry const& e) { return e.complete; })) {
             progress();
@@ -629,7 +639,8 @@ campaign_spec load_campaign(program_args& cfg) {
     if (!cfg.tasks.empty() || !cfg.workers.empty() || !cfg.form.empty())
         throw config_error("--campaign: the campaign file names each run's tasks, workers and form; drop "
                            "--tasks/--workers/--form");
-    auto spec = parse_campaign(read_file(cfg.campaign), cfg.campaign, [](std::string const& path) { return read_file(path); });
+    auto spec = parse_campaign(read_file(cfg.campaign), cfg.campaign, [](std::string const& path) { return read_file(path); },
+                               {.lazy_task_files = true});
     auto const folder = std::filesystem::path(cfg.campaign).parent_path();
     auto db = std::filesystem::path(spec.db);
     spec.db = db.is_absolute() ? db.string() : (folder / db).string();

@@ -1,7 +1,9 @@
 // campaign_scale: `crowdline serve` with T tasks (one JSON line each, as `benchmarks/http_load` writes them,
-// ~61 bytes a line) and overlap 1 — how long until it is ready (its invite links printed, every unit
-// launched), and the most memory it held (peak RSS, /proc/<pid>/status VmHWM, read once it is ready), next
-// to the tasks file's own size, at 100,000 and 1,000,000 tasks (--tasks N[,N…]).
+// ~61 bytes a line) and overlap 1 — how long until it is ready (its invite links printed: it answers
+// workers from then on), how long until every unit is launched (it launches a little per tick after it
+// is ready; its progress line, printed every second, counts the units launched), and the most memory it
+// held over all of it (peak RSS, /proc/<pid>/status VmHWM, read once every unit is launched), next to the
+// tasks file's own size, at 100,000 and 1,000,000 tasks (--tasks N[,N…]).
 //
 // Baselines, in the same run: the tasks file's size (peak RSS ÷ file size: how many times the file the
 // server holds), and the smaller run (bytes per task at each size: memory that grows with the tasks
@@ -73,6 +75,7 @@ struct measured {
     std::size_t tasks = 0;
     std::uint64_t file_bytes = 0;
     double ready_seconds = 0;
+    double launched_seconds = 0;
     std::uint64_t peak_kb = 0;
     std::uint64_t ready_rss_kb = 0;
 };
@@ -86,7 +89,7 @@ measured run_once(fs::path const& program, fs::path const& dir, std::size_t task
     std::ofstream(dir / "workers.json") << R"([{"name": "ann", "languages": ["en"]}, {"name": "bo", "languages": ["en"]}])";
     auto const out_path = dir / "serve.out", err_path = dir / "serve.err";
     std::vector<std::string> args{program.string(), "serve", "--tasks", "tasks.jsonl", "--workers", "workers.json",
-                                  "--db", "scale.db", "--port", "0", "overlap=1", "status_every_seconds=3600"};
+                                  "--db", "scale.db", "--port", "0", "overlap=1", "status_every_seconds=1"};
     auto const t0 = std::chrono::steady_clock::now();
     pid_t pid = ::fork();
     if (pid < 0) fail("fork failed");
@@ -116,6 +119,20 @@ measured run_once(fs::path const& program, fs::path const& dir, std::size_t task
     }
     m.ready_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     m.ready_rss_kb = status_kb(pid, "VmRSS").value_or(0);
+    // Every unit launched: the last progress line ("[progress] 0/N units done, …") counts N of them.
+    auto const all = "/" + std::to_string(tasks) + " units done";
+    for (;;) {
+        auto const err = read_text(err_path);
+        if (err.find(all) != std::string::npos) break;
+        int st = 0;
+        if (::waitpid(pid, &st, WNOHANG) == pid) fail("crowdline serve ended while launching; its stderr:\n" + err);
+        if (std::chrono::steady_clock::now() - t0 > 900s) {
+            ::kill(pid, SIGKILL);
+            fail("crowdline serve had not launched every unit after 900 s");
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    m.launched_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     m.peak_kb = status_kb(pid, "VmHWM").value_or(0);
     ::kill(pid, SIGTERM);
     int st = 0;
@@ -159,7 +176,7 @@ int main(int argc, char** argv) {
         runs.push_back(run_once(program, dir, n));
         auto const& m = runs.back();
         std::cout << "\r" << with_commas(n) << " tasks: tasks file " << with_commas(m.file_bytes / 1024) << " kB; ready in "
-                  << m.ready_seconds << " s; peak RSS " << with_commas(m.peak_kb) << " kB ("
+                  << m.ready_seconds << " s; every unit launched in " << m.launched_seconds << " s; peak RSS " << with_commas(m.peak_kb) << " kB ("
                   << with_commas(m.peak_kb * 1024 / n) << " bytes per task, " << static_cast<double>(m.peak_kb * 1024) / m.file_bytes
                   << "x the tasks file); RSS when ready " << with_commas(m.ready_rss_kb) << " kB\n";
     }

@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         auto const item = crowdline_serve::item_by{route}(crowdline::initialization_data{nlohmann::json::object(), {t}});
         if (!route.empty()) {
             fuzz::check(t[route].is_string(), "an accepted task whose routing field is not a string");
-            fuzz::check(item.key == t[route].get<std::string>(), "a task routed by \"" + item.key + "\", not its field");
+            fuzz::check(item.key() == t[route].get<std::string>(), "a task routed by \"" + item.key() + "\", not its field");
         }
     }
     return 0;

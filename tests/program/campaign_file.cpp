@@ -361,3 +361,23 @@ TEST_CASE("campaign file: the example under apps/crowdline/examples loads from d
     CHECK(spec.runs[1].route_by.empty());
     CHECK(spec.server["port"] == 8080);
 }
+
+TEST_CASE("campaign file: with lazy_task_files, a JSONL file's tasks are checked and counted, not kept",
+          "[campaign]") {
+    fake_files f;
+    auto const spec = parse_campaign(
+        R"({"runs": [{"name": "s", "tasks": "tasks.jsonl", "workers": "workers.json"},
+                     {"name": "t", "tasks": [{"lang": "en", "text": "inline"}], "workers": "workers.json"}]})",
+        "campaign.json", f.reader(), {.lazy_task_files = true});
+    CHECK(spec.runs[0].tasks.empty());
+    CHECK(spec.runs[0].tasks_file == "tasks.jsonl");
+    CHECK(spec.runs[0].task_count == 2);
+    CHECK(spec.runs[1].tasks_file.empty());  // inline tasks are kept as written
+    CHECK(spec.runs[1].task_count == 1);
+    REQUIRE(spec.runs[1].tasks.size() == 1);
+    // Checked all the same: a bad line is refused with its file and line.
+    f.files["tasks.jsonl"] = "{\"lang\": \"en\", \"text\": \"ok\"}\n{\"lang\": \"en\"}\n";
+    CHECK_THROWS_WITH(parse_campaign(R"({"runs": [{"name": "s", "tasks": "tasks.jsonl", "workers": "workers.json"}]})",
+                                     "campaign.json", f.reader(), {.lazy_task_files = true}),
+                      Catch::Contains("tasks.jsonl:2: field \"text\": missing"));
+}

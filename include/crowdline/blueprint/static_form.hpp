@@ -307,6 +307,17 @@ public:
 
     /// A form from its JSON description: `{"fields": [...], "args": {...}, "items": [...]}` ("args" and
     /// "items" optional). A malformed spec is a `config_error` naming the bad field and key.
+    /// The same description with the items given apart (`spec` must hold none): a lazy range, e.g. tasks
+    /// read one line at a time from a file, so the form never holds them all.
+    template <detail::json_item_range Items>
+        requires std::ranges::viewable_range<Items>
+    static static_form from_json(const nlohmann::json& spec, Items&& items) {
+        if (spec.is_object() && spec.contains("items"))
+            throw config_error("items: given twice (in the form's description and apart)");
+        auto form = from_json(spec);
+        return static_form(std::move(form.fields_), std::forward<Items>(items), std::move(form.args_));
+    }
+
     static static_form from_json(const nlohmann::json& spec) {
         if (!spec.is_object()) throw config_error("static_form: expected an object, got " + std::string(spec.type_name()));
         for (auto const& [key, value] : spec.items())

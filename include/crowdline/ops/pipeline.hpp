@@ -224,26 +224,72 @@ private:
             complete_ = true;
             return *run_;
         }
-        launch_units(now);
+        if (!launch_budget_) {
+            launch_units(now);
+        } else {  // the first batches now, the rest tick by tick while workers are already served
+            auto const until = std::chrono::steady_clock::now() + launch_budget_->at_start;
+            do launch_units(now, 1);
+            while (launcher_.can_launch_more() && std::chrono::steady_clock::now() < until);
+        }
         return *run_;
     }
 
 public:
+    /// Launching a little at a time: `launch()` launches batches (`task_launcher::launch_batch`
+    /// assignments each) for at most `at_start`, then returns (the run serves workers from then on), and
+    /// each `tick()` launches more for at most `per_tick`, taking the run's lock for one batch at a time,
+    /// so packets are answered between batches. A submission that makes room launches one batch at most.
+    /// Without a budget (the default) `launch()` launches everything the cap allows before it returns.
+    /// Mephisto's TaskLauncher launches units from a thread of its own for the same reason: a run of a
+    /// million tasks can take half a minute to write.
+    struct launch_budget {
+        std::chrono::milliseconds at_start{1000};
+        std::chrono::milliseconds per_tick{100};
+    };
+    void set_launch_budget(std::optional<launch_budget> budget) {
+        std::lock_guard l{mutex_};
+        launch_budget_ = budget;
+    }
+    /// True while the run has items it may launch now (some not pulled yet, room under the cap): with a
+    /// launch budget, the caller ticks again soon.
+    [[nodiscard]] bool launching() {
+        std::lock_guard l{mutex_};
+        return active_run_ && launcher_.can_launch_more();
+    }
 
     /// Periodic work: launch more units, reclaim expired leases, shut a dead run down, finish a done one.
     void tick() { tick(clock_()); }
     /// The same, at `now` (an operator drives its runs with one time).
     void tick(time_point now) {
-        std::lock_guard l{mutex_};
-        if (!active_run_) return;
-        pool_.release_dead_links(now);
-        pool_.expire_leases(now);
-        if (now - pool_.last_submission() > std::chrono::seconds(args_.no_submission_patience)) {
-            shut_down_run(now, /*expire_units=*/true);
-            return;
+        std::optional<launch_budget> budget;
+        {
+            std::lock_guard l{mutex_};
+            if (!active_run_) return;
+            pool_.release_dead_links(now);
+            pool_.expire_leases(now);
+            if (now - pool_.last_submission() > std::chrono::seconds(args_.no_submission_patience)) {
+                shut_down_run(now, /*expire_units=*/true);
+                return;
+            }
+            budget = launch_budget_;
+            if (!budget) {
+                launch_units(now);
+                finish_if_done();
+                return;
+            }
         }
-        launch_units(now);
-        finish_if_done();
+        // One batch per lock: packets that arrive meanwhile are answered between batches.
+        auto const until = std::chrono::steady_clock::now() + budget->per_tick;
+        for (;;) {
+            std::lock_guard l{mutex_};
+            if (!active_run_) return;
+            if (!launcher_.can_launch_more()) {
+                finish_if_done();
+                return;
+            }
+            launch_units(now, 1);
+            if (std::chrono::steady_clock::now() >= until) return;
+        }
     }
 
     /// One packet from a worker's page; the reply goes back to it.
@@ -347,7 +393,7 @@ public:
         std::lock_guard l{mutex_};
         std::map<std::string, key_progress> by_key;
         for (auto const& [id, as] : launcher_.assignments()) {
-            std::string key = key_of(as.init);
+            std::string key = key_of(as.init());
             auto& row = by_key[key];
             row.key = key;
             row.done += as.completed;
@@ -377,7 +423,7 @@ public:
         for (auto key : dispatcher_.starved()) {
             assignment_id a{static_cast<std::int64_t>(key.value())};
             if (auto it = launcher_.assignments().find(a); it != launcher_.assignments().end())
-                out.emplace_back(a, describe(it->second.init));
+                out.emplace_back(a, describe(it->second.init()));
         }
         return out;
     }
@@ -424,11 +470,11 @@ private:
 
     /// The launcher's new units, told to the provider once committed. A failed batch stops the run (the
     /// database is unchanged, this pipeline's memory is not; a new pipeline resumes) and rethrows.
-    void launch_units(time_point now) {
+    void launch_units(time_point now, std::size_t max_batches = static_cast<std::size_t>(-1)) {
         if (!active_run_) return;  // wound down (finished, shut down, or a failed batch): nothing more is written
         std::vector<unit_id> launched;
         try {
-            launched = launcher_.launch_more(now);
+            launched = launcher_.launch_more(now, max_batches);
         } catch (...) {
             if (active_run_) wind_down();
             throw;
@@ -440,7 +486,7 @@ private:
     /// submission is saved whatever happens here, so a failed refill stops the run but not the ack.
     void after_submissions(time_point now) {
         try {
-            launch_units(now);
+            launch_units(now, launch_budget_ ? 1 : static_cast<std::size_t>(-1));
         } catch (std::exception const& e) {
             failure_ = e.what();
         }
@@ -505,6 +551,7 @@ private:
     std::function<time_point()> clock_ = [] { return clock::now(); };
     std::optional<task_id> task_;
     std::optional<task_run_id> run_;
+    std::optional<launch_budget> launch_budget_;  ///< none: launch everything the cap allows at once
     std::optional<task_run_id> reopen_;  ///< a completed run `launch()` shows instead of starting one
     requester_id requester_;
     std::string url_;

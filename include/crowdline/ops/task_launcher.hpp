@@ -14,8 +14,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <ranges>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -52,6 +54,48 @@ struct construct_item {
     return routing::item_key{static_cast<std::uint64_t>(a.value())};
 }
 
+namespace detail {
+/// An item as MessagePack bytes, `[shared, unit_data]`, its buffer no larger than its bytes.
+inline std::vector<std::uint8_t> pack_init(initialization_data const& init) {
+    auto bytes = nlohmann::json::to_msgpack(nlohmann::json::array({init.shared, init.unit_data}));
+    bytes.shrink_to_fit();
+    return bytes;
+}
+inline initialization_data unpack_init(std::vector<std::uint8_t> const& bytes) {
+    auto j = nlohmann::json::from_msgpack(bytes);
+    return {std::move(j[0]), std::move(j[1].get_ref<nlohmann::json::array_t&>())};
+}
+/// An assignment's units by index, in 24 bytes: units made together have consecutive ids, kept as the
+/// first and a count; only ids that are not consecutive (a store that interleaves them) are kept one by one.
+class unit_list {
+public:
+    unit_list() = default;
+    explicit unit_list(std::vector<unit_id> const& ids) : count_(static_cast<std::uint32_t>(ids.size())) {
+        if (ids.empty()) return;
+        first_ = ids.front();
+        for (std::size_t i = 1; i < ids.size(); ++i)
+            if (ids[i].value() != first_.value() + static_cast<std::int64_t>(i)) {
+                scattered_ = std::make_unique<unit_id[]>(ids.size());
+                std::ranges::copy(ids, scattered_.get());
+                break;
+            }
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return count_; }
+    [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
+    [[nodiscard]] unit_id at(std::size_t i) const {
+        if (i >= count_)
+            throw invalid_argument("unit index " + std::to_string(i) + " of an assignment of " + std::to_string(count_) +
+                                   " units");
+        return scattered_ ? scattered_[i] : unit_id{first_.value() + static_cast<std::int64_t>(i)};
+    }
+
+private:
+    unit_id first_{};
+    std::uint32_t count_ = 0;
+    std::unique_ptr<unit_id[]> scattered_;
+};
+}  // namespace detail
+
 /// `ItemOf` is a callable `initialization_data const& -> Dispatcher::item_type`.
 template <class Blueprint, class Dispatcher, class Store, class ItemOf = construct_item<typename Dispatcher::item_type>>
 class task_launcher {
@@ -62,11 +106,18 @@ public:
                   "const&) and return the dispatcher's item_type");
 
     /// What the run keeps of an assignment: its item, its units by index, how many are done, its group.
+    /// The item is kept packed (MessagePack bytes), and unpacked when a unit of it is handed out: a run
+    /// holds the item of every launched assignment, and a parsed JSON tree costs several times its bytes.
     struct assignment_state {
-        initialization_data init;
-        std::vector<unit_id> units;  ///< by unit index
-        std::size_t completed = 0;
-        std::string group{};  ///< the group key of `init` (see `set_group_key`)
+        std::vector<std::uint8_t> item;  ///< `initialization_data` as MessagePack: [shared, unit_data]
+        detail::unit_list units;         ///< by unit index
+        std::uint32_t completed = 0;
+        std::string const* group_name = &no_group;  ///< interned by the launcher: one string per group
+
+        /// The item, unpacked (a fresh copy each call).
+        [[nodiscard]] initialization_data init() const { return detail::unpack_init(item); }
+        /// The group key of the item (see `set_group_key`); "" without one.
+        [[nodiscard]] std::string const& group() const noexcept { return *group_name; }
     };
 
     /// Up to this many assignments are written in one transaction: one commit instead of two per assignment
@@ -94,9 +145,11 @@ public:
     /// Pulls items while under the cap, in batches of one transaction each; returns the units launched, for
     /// the provider. A batch that fails (the database refuses it, or an item does not fit its units) leaves
     /// the database unchanged but not this launcher's memory: the caller stops the run and rethrows.
-    std::vector<unit_id> launch_more(time_point now) {
+    /// At most `max_batches` batches (one transaction each): a caller that must answer packets meanwhile
+    /// launches a little at a time (`pipeline::set_launch_budget`).
+    std::vector<unit_id> launch_more(time_point now, std::size_t max_batches = static_cast<std::size_t>(-1)) {
         std::vector<unit_id> launched;
-        while (under_cap() && next_task_ != std::ranges::end(tasks_)) {
+        for (std::size_t batch = 0; batch < max_batches && under_cap() && next_task_ != std::ranges::end(tasks_); ++batch) {
             std::vector<assignment_id> made;
             db_.transaction([&] {
                 for (std::size_t n = 0; n < launch_batch && under_cap() && next_task_ != std::ranges::end(tasks_); ++n) {
@@ -107,8 +160,6 @@ public:
                     for (auto u : fill(made.back(), std::move(init), now)) launched.push_back(u);
                 }
             });
-            if (group_key_)
-                for (auto a : made) assignments_.at(a).group = group_key_(assignments_.at(a).init);
             // committed: now it counts
             counts_.assignments_launched(made | std::views::transform([&](assignment_id a) -> assignment_state const& {
                                              return assignments_.at(a);
@@ -126,6 +177,9 @@ public:
         if (live_units_ > 0) --live_units_;
     }
 
+    /// Items left to launch now: some not pulled yet, and room under the cap.
+    [[nodiscard]] bool can_launch_more() { return under_cap() && next_task_ != std::ranges::end(tasks_); }
+
     /// Every item pulled and every assignment done.
     [[nodiscard]] bool all_done() const noexcept { return exhausted_ && unfinished_ == 0; }
     [[nodiscard]] assignment_state const& assignment(assignment_id a) const { return assignments_.at(a); }
@@ -142,7 +196,7 @@ public:
     /// Groups every assignment again with the group key (after a full recount).
     void regroup() {
         if (group_key_)
-            for (auto& [id, as] : assignments_) as.group = group_key_(as.init);
+            for (auto& [id, as] : assignments_) as.group_name = intern(group_key_(as.init()));
     }
 
     /// Continues an incomplete run: units that were handed out when the last process stopped go back to
@@ -218,7 +272,7 @@ private:
         }
         live_units_ += count;
         ++unfinished_;
-        assignments_.emplace(a, assignment_state{std::move(init), units, 0});
+        keep(a, init, units, 0);
         return units;
     }
 
@@ -267,8 +321,21 @@ private:
             throw error("crowdline::task_launcher: this dispatcher cannot restore items, so the run cannot be resumed");
         live_units_ += ids.size() - completed;
         if (completed < ids.size()) ++unfinished_;
-        assignments_.emplace(a, assignment_state{std::move(init), std::move(ids), completed});
+        keep(a, init, std::move(ids), completed);
     }
+
+    /// Records an assignment with its item packed and its group named.
+    void keep(assignment_id a, initialization_data const& init, std::vector<unit_id> units, std::size_t completed) {
+        auto const* group = group_key_ ? intern(group_key_(init)) : &no_group;
+        assignments_.emplace(a, assignment_state{detail::pack_init(init), detail::unit_list{units},
+                                                 static_cast<std::uint32_t>(completed), group});
+    }
+    /// One string per distinct group key (a node set: its addresses stay put), shared by its assignments.
+    std::string const* intern(std::string key) {
+        if (key.empty()) return &no_group;
+        return &*groups_.insert(std::move(key)).first;
+    }
+    static inline std::string const no_group{};
 
     Dispatcher& dispatcher_;
     Store& db_;
@@ -285,6 +352,7 @@ private:
     std::size_t unfinished_ = 0;  ///< assignments with a unit not completed yet
     bool exhausted_ = false;
     std::unordered_map<assignment_id, assignment_state> assignments_;
+    std::set<std::string> groups_;  ///< the group keys `assignment_state::group_name` points into
 };
 
 }  // namespace crowdline

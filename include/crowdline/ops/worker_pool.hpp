@@ -176,7 +176,7 @@ public:
             for (auto const& g : grants) grant(live.worker, g);
         });
         counts_.unit_completed(live.worker,
-                               live.kind == unit_kind::work ? &launcher_.assignment(live.assignment).group : nullptr);
+                               live.kind == unit_kind::work ? &launcher_.assignment(live.assignment).group() : nullptr);
         if (live.kind == unit_kind::work) dispatcher_.complete(live.worker, item_key_of(live.assignment), now);
         provider_.mark_done(it->first);
         finish_unit(it);
@@ -450,8 +450,9 @@ private:
                 continue;
             }
             counts_.unit_claimed(w);
-            auto const data_index = as.init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{g.unit_index};
-            nlohmann::json unit_data = as.init.unit_data.empty() ? as.init.shared : unit_data_for(as.init, data_index);
+            auto const init = as.init();
+            auto const data_index = init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{g.unit_index};
+            nlohmann::json unit_data = init.unit_data.empty() ? init.shared : unit_data_for(init, data_index);
             if (state.task_units) ++*state.task_units;
             return hand_over(agent, live_agent{w, u, a, g.unit_index, {}, g.lease_until, unit_data}, state);
         }
@@ -689,7 +690,7 @@ private:
                 return build(gold.initialization(gold.pick(live.gold_index)), 0);
             }
         }
-        auto const& init = launcher_.assignment(live.assignment).init;
+        auto const init = launcher_.assignment(live.assignment).init();
         return build(init, init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{live.unit_index});
     }
 

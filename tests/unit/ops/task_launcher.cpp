@@ -138,7 +138,7 @@ TEST_CASE("task_launcher pulls an endless range lazily and keeps at most the cap
     CHECK(db.find_units({.task_run = run}).size() == 7);
     CHECK(counts.summary().units(unit_status::launched) == 7);
     std::set<std::size_t> indices;
-    for (auto a : assignments_of(db, more)) indices.insert(launcher.assignment(a).init.shared["index"].get<std::size_t>());
+    for (auto a : assignments_of(db, more)) indices.insert(launcher.assignment(a).init().shared["index"].get<std::size_t>());
     CHECK(indices == std::set<std::size_t>{5, 6});
     CHECK(launcher.launch_more(t0).empty());
     CHECK(*bp.pulls == 7);
@@ -379,7 +379,7 @@ TEST_CASE("task_launcher resumes an incomplete run: open units back, completed o
     CHECK_FALSE(launcher.assignments().contains(s.extra_a));
 
     // Items pair with the routed assignments in order, skipping the extra one.
-    auto index_of = [&](assignment_id a) { return launcher.assignment(a).init.unit_data.at(0)["index"].get<std::size_t>(); };
+    auto index_of = [&](assignment_id a) { return launcher.assignment(a).init().unit_data.at(0)["index"].get<std::size_t>(); };
     CHECK(index_of(s.done_a) == 0);
     CHECK(index_of(s.held_a) == 1);
     CHECK(index_of(s.expired_a) == 2);
@@ -471,14 +471,14 @@ TEST_CASE("task_launcher set_group_key groups assignments made before and after"
     launcher.start(run, args);
     auto const first = assignments_of(db, launcher.launch_more(t0));
     REQUIRE(first.size() == 2);
-    CHECK(launcher.assignment(first[0]).group.empty());
+    CHECK(launcher.assignment(first[0]).group().empty());
     launcher.set_group_key([](initialization_data const& init) { return init.shared.at("lang").get<std::string>(); });
-    CHECK(launcher.assignment(first[0]).group == "fr");
-    CHECK(launcher.assignment(first[1]).group == "de");
+    CHECK(launcher.assignment(first[0]).group() == "fr");
+    CHECK(launcher.assignment(first[1]).group() == "de");
     launcher.unit_finished(first[0]);
     auto const last = assignments_of(db, launcher.launch_more(t0));
     REQUIRE(last.size() == 1);
-    CHECK(launcher.assignment(last[0]).group == "fr");  // grouped as it is made
+    CHECK(launcher.assignment(last[0]).group() == "fr");  // grouped as it is made
     auto const progress = counts.progress();  // launched units counted under their group from now on
     auto fr = std::ranges::find(progress, std::string("fr"), &key_progress::key);
     REQUIRE(fr != progress.end());

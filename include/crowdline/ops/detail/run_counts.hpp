@@ -23,7 +23,7 @@
 namespace crowdline::detail {
 
 /// The counts a dashboard reads, kept change by change. Assignments are passed as ranges of objects with
-/// `group` (its group key), `units` (a sized range) and `completed` (units done).
+/// `group()` (its group key), `units` (a sized range) and `completed` (units done).
 class run_counts {
 public:
     /// One worker's units in this run.
@@ -156,8 +156,8 @@ public:
 private:
     template <class Assignment>
     static void add_to_group(std::map<std::string, key_progress>& groups, Assignment const& entry) {
-        auto& row = groups[entry.group];
-        row.key = entry.group;
+        auto& row = groups[entry.group()];
+        row.key = entry.group();
         row.total += std::ranges::size(entry.units);
         row.done += entry.completed;
     }
