@@ -6256,7 +6256,9 @@ namespace crowdline::providers {
 /// only in how a worker's identity arrives). Each is a `ledger` plus its identity methods; no virtual
 /// call. Thread-safe (one mutex).
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstddef>
 #include <map>
 #include <mutex>
@@ -6392,8 +6394,12 @@ public:
         lock l{mutex_};
         ++calls_;
         if (url.empty()) throw invalid_argument("launch of unit " + std::to_string(u.value()) + ": empty URL");
-        launched_[u] = std::string(url);
-        expired_.erase(u);
+        // One entry per launch, naming its URL by index: a served run launches every unit, and a string
+        // per unit was most of this ledger's memory (~95 bytes a unit at 100,000 units).
+        auto found = std::find(urls_.begin(), urls_.end(), url);  // one URL, or a few: a restart's new one
+        if (found == urls_.end()) found = urls_.insert(urls_.end(), std::string(url));
+        launched_.emplace_back(u, static_cast<std::uint32_t>(found - urls_.begin()));
+        if (!expired_.empty()) expired_.erase(u);
     }
     void expire(unit_id u) {
         lock l{mutex_};
@@ -6436,7 +6442,12 @@ public:
     /// Agents `mark_done` was called for.
     [[nodiscard]] std::set<agent_id> done() const { lock l{mutex_}; return done_; }
     /// Units launched (and their URL), expired ones included.
-    [[nodiscard]] std::map<unit_id, std::string> launched() const { lock l{mutex_}; return launched_; }
+    [[nodiscard]] std::map<unit_id, std::string> launched() const {
+        lock l{mutex_};
+        std::map<unit_id, std::string> out;
+        for (auto const& [u, url] : launched_) out[u] = urls_[url];  // a later launch's URL wins
+        return out;
+    }
     [[nodiscard]] std::set<unit_id> expired() const { lock l{mutex_}; return expired_; }
     /// Crowd-side qualifications of a worker: name → value.
     [[nodiscard]] std::map<std::string, int> qualifications(worker_id w) const {
@@ -6486,7 +6497,8 @@ private:
     std::map<worker_id, std::map<std::string, int>> qualifications_;
     std::vector<recorded_decision> approved_, rejected_, soft_rejected_;
     std::set<agent_id> done_;
-    std::map<unit_id, std::string> launched_;
+    std::vector<std::pair<unit_id, std::uint32_t>> launched_;  ///< each launch: unit, index in urls_
+    std::vector<std::string> urls_;
     std::set<unit_id> expired_;
     std::map<task_run_id, std::string> resources_;
     std::set<task_run_id> cleaned_;
@@ -7506,8 +7518,10 @@ struct worker_progress {
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <ranges>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -7785,7 +7799,7 @@ struct task_run_args {
 namespace crowdline::detail {
 
 /// The counts a dashboard reads, kept change by change. Assignments are passed as ranges of objects with
-/// `group` (its group key), `units` (a sized range) and `completed` (units done).
+/// `group()` (its group key), `units` (a sized range) and `completed` (units done).
 class run_counts {
 public:
     /// One worker's units in this run.
@@ -7918,8 +7932,8 @@ public:
 private:
     template <class Assignment>
     static void add_to_group(std::map<std::string, key_progress>& groups, Assignment const& entry) {
-        auto& row = groups[entry.group];
-        row.key = entry.group;
+        auto& row = groups[entry.group()];
+        row.key = entry.group();
         row.total += std::ranges::size(entry.units);
         row.done += entry.completed;
     }
@@ -7965,6 +7979,48 @@ struct construct_item {
     return routing::item_key{static_cast<std::uint64_t>(a.value())};
 }
 
+namespace detail {
+/// An item as MessagePack bytes, `[shared, unit_data]`, its buffer no larger than its bytes.
+inline std::vector<std::uint8_t> pack_init(initialization_data const& init) {
+    auto bytes = nlohmann::json::to_msgpack(nlohmann::json::array({init.shared, init.unit_data}));
+    bytes.shrink_to_fit();
+    return bytes;
+}
+inline initialization_data unpack_init(std::vector<std::uint8_t> const& bytes) {
+    auto j = nlohmann::json::from_msgpack(bytes);
+    return {std::move(j[0]), std::move(j[1].get_ref<nlohmann::json::array_t&>())};
+}
+/// An assignment's units by index, in 24 bytes: units made together have consecutive ids, kept as the
+/// first and a count; only ids that are not consecutive (a store that interleaves them) are kept one by one.
+class unit_list {
+public:
+    unit_list() = default;
+    explicit unit_list(std::vector<unit_id> const& ids) : count_(static_cast<std::uint32_t>(ids.size())) {
+        if (ids.empty()) return;
+        first_ = ids.front();
+        for (std::size_t i = 1; i < ids.size(); ++i)
+            if (ids[i].value() != first_.value() + static_cast<std::int64_t>(i)) {
+                scattered_ = std::make_unique<unit_id[]>(ids.size());
+                std::ranges::copy(ids, scattered_.get());
+                break;
+            }
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return count_; }
+    [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
+    [[nodiscard]] unit_id at(std::size_t i) const {
+        if (i >= count_)
+            throw invalid_argument("unit index " + std::to_string(i) + " of an assignment of " + std::to_string(count_) +
+                                   " units");
+        return scattered_ ? scattered_[i] : unit_id{first_.value() + static_cast<std::int64_t>(i)};
+    }
+
+private:
+    unit_id first_{};
+    std::uint32_t count_ = 0;
+    std::unique_ptr<unit_id[]> scattered_;
+};
+}  // namespace detail
+
 /// `ItemOf` is a callable `initialization_data const& -> Dispatcher::item_type`.
 template <class Blueprint, class Dispatcher, class Store, class ItemOf = construct_item<typename Dispatcher::item_type>>
 class task_launcher {
@@ -7975,11 +8031,18 @@ public:
                   "const&) and return the dispatcher's item_type");
 
     /// What the run keeps of an assignment: its item, its units by index, how many are done, its group.
+    /// The item is kept packed (MessagePack bytes), and unpacked when a unit of it is handed out: a run
+    /// holds the item of every launched assignment, and a parsed JSON tree costs several times its bytes.
     struct assignment_state {
-        initialization_data init;
-        std::vector<unit_id> units;  ///< by unit index
-        std::size_t completed = 0;
-        std::string group{};  ///< the group key of `init` (see `set_group_key`)
+        std::vector<std::uint8_t> item;  ///< `initialization_data` as MessagePack: [shared, unit_data]
+        detail::unit_list units;         ///< by unit index
+        std::uint32_t completed = 0;
+        std::string const* group_name = &no_group;  ///< interned by the launcher: one string per group
+
+        /// The item, unpacked (a fresh copy each call).
+        [[nodiscard]] initialization_data init() const { return detail::unpack_init(item); }
+        /// The group key of the item (see `set_group_key`); "" without one.
+        [[nodiscard]] std::string const& group() const noexcept { return *group_name; }
     };
 
     /// Up to this many assignments are written in one transaction: one commit instead of two per assignment
@@ -8007,9 +8070,11 @@ public:
     /// Pulls items while under the cap, in batches of one transaction each; returns the units launched, for
     /// the provider. A batch that fails (the database refuses it, or an item does not fit its units) leaves
     /// the database unchanged but not this launcher's memory: the caller stops the run and rethrows.
-    std::vector<unit_id> launch_more(time_point now) {
+    /// At most `max_batches` batches (one transaction each): a caller that must answer packets meanwhile
+    /// launches a little at a time (`pipeline::set_launch_budget`).
+    std::vector<unit_id> launch_more(time_point now, std::size_t max_batches = static_cast<std::size_t>(-1)) {
         std::vector<unit_id> launched;
-        while (under_cap() && next_task_ != std::ranges::end(tasks_)) {
+        for (std::size_t batch = 0; batch < max_batches && under_cap() && next_task_ != std::ranges::end(tasks_); ++batch) {
             std::vector<assignment_id> made;
             db_.transaction([&] {
                 for (std::size_t n = 0; n < launch_batch && under_cap() && next_task_ != std::ranges::end(tasks_); ++n) {
@@ -8020,8 +8085,6 @@ public:
                     for (auto u : fill(made.back(), std::move(init), now)) launched.push_back(u);
                 }
             });
-            if (group_key_)
-                for (auto a : made) assignments_.at(a).group = group_key_(assignments_.at(a).init);
             // committed: now it counts
             counts_.assignments_launched(made | std::views::transform([&](assignment_id a) -> assignment_state const& {
                                              return assignments_.at(a);
@@ -8039,6 +8102,9 @@ public:
         if (live_units_ > 0) --live_units_;
     }
 
+    /// Items left to launch now: some not pulled yet, and room under the cap.
+    [[nodiscard]] bool can_launch_more() { return under_cap() && next_task_ != std::ranges::end(tasks_); }
+
     /// Every item pulled and every assignment done.
     [[nodiscard]] bool all_done() const noexcept { return exhausted_ && unfinished_ == 0; }
     [[nodiscard]] assignment_state const& assignment(assignment_id a) const { return assignments_.at(a); }
@@ -8055,7 +8121,7 @@ public:
     /// Groups every assignment again with the group key (after a full recount).
     void regroup() {
         if (group_key_)
-            for (auto& [id, as] : assignments_) as.group = group_key_(as.init);
+            for (auto& [id, as] : assignments_) as.group_name = intern(group_key_(as.init()));
     }
 
     /// Continues an incomplete run: units that were handed out when the last process stopped go back to
@@ -8131,7 +8197,7 @@ private:
         }
         live_units_ += count;
         ++unfinished_;
-        assignments_.emplace(a, assignment_state{std::move(init), units, 0});
+        keep(a, init, units, 0);
         return units;
     }
 
@@ -8180,8 +8246,21 @@ private:
             throw error("crowdline::task_launcher: this dispatcher cannot restore items, so the run cannot be resumed");
         live_units_ += ids.size() - completed;
         if (completed < ids.size()) ++unfinished_;
-        assignments_.emplace(a, assignment_state{std::move(init), std::move(ids), completed});
+        keep(a, init, std::move(ids), completed);
     }
+
+    /// Records an assignment with its item packed and its group named.
+    void keep(assignment_id a, initialization_data const& init, std::vector<unit_id> units, std::size_t completed) {
+        auto const* group = group_key_ ? intern(group_key_(init)) : &no_group;
+        assignments_.emplace(a, assignment_state{detail::pack_init(init), detail::unit_list{units},
+                                                 static_cast<std::uint32_t>(completed), group});
+    }
+    /// One string per distinct group key (a node set: its addresses stay put), shared by its assignments.
+    std::string const* intern(std::string key) {
+        if (key.empty()) return &no_group;
+        return &*groups_.insert(std::move(key)).first;
+    }
+    static inline std::string const no_group{};
 
     Dispatcher& dispatcher_;
     Store& db_;
@@ -8198,6 +8277,7 @@ private:
     std::size_t unfinished_ = 0;  ///< assignments with a unit not completed yet
     bool exhausted_ = false;
     std::unordered_map<assignment_id, assignment_state> assignments_;
+    std::set<std::string> groups_;  ///< the group keys `assignment_state::group_name` points into
 };
 
 }  // namespace crowdline
@@ -8898,9 +8978,11 @@ public:
     // --- the requests of ops/protocol.hpp ----------------------------------------------------------
 
     packet handle(protocol::register_request const& r, time_point now) {
-        if (!open_) return refuse(refusal::run_not_active, "the run is not accepting work");
         auto const& registration = r.registration;
+        // Who is asking comes first: a link that is not this run's (another run's, a revoked one) is refused
+        // as such even once the run is over, and saying the run is over tells nothing to a stranger.
         auto const name = provider_.worker_name(registration);
+        if (!open_) return refuse(refusal::run_not_active, "the run is not accepting work");
         std::optional<std::uint64_t> link;
         if constexpr (revocable) link = provider_.link_id(registration);
         auto const w = find_or_create_worker(name);
@@ -8973,7 +9055,7 @@ public:
             for (auto const& g : grants) grant(live.worker, g);
         });
         counts_.unit_completed(live.worker,
-                               live.kind == unit_kind::work ? &launcher_.assignment(live.assignment).group : nullptr);
+                               live.kind == unit_kind::work ? &launcher_.assignment(live.assignment).group() : nullptr);
         if (live.kind == unit_kind::work) dispatcher_.complete(live.worker, item_key_of(live.assignment), now);
         provider_.mark_done(it->first);
         finish_unit(it);
@@ -9247,8 +9329,9 @@ private:
                 continue;
             }
             counts_.unit_claimed(w);
-            auto const data_index = as.init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{g.unit_index};
-            nlohmann::json unit_data = as.init.unit_data.empty() ? as.init.shared : unit_data_for(as.init, data_index);
+            auto const init = as.init();
+            auto const data_index = init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{g.unit_index};
+            nlohmann::json unit_data = init.unit_data.empty() ? init.shared : unit_data_for(init, data_index);
             if (state.task_units) ++*state.task_units;
             return hand_over(agent, live_agent{w, u, a, g.unit_index, {}, g.lease_until, unit_data}, state);
         }
@@ -9486,7 +9569,7 @@ private:
                 return build(gold.initialization(gold.pick(live.gold_index)), 0);
             }
         }
-        auto const& init = launcher_.assignment(live.assignment).init;
+        auto const init = launcher_.assignment(live.assignment).init();
         return build(init, init.unit_data.size() <= 1 ? std::size_t{0} : std::size_t{live.unit_index});
     }
 
@@ -9719,26 +9802,72 @@ private:
             complete_ = true;
             return *run_;
         }
-        launch_units(now);
+        if (!launch_budget_) {
+            launch_units(now);
+        } else {  // the first batches now, the rest tick by tick while workers are already served
+            auto const until = std::chrono::steady_clock::now() + launch_budget_->at_start;
+            do launch_units(now, 1);
+            while (launcher_.can_launch_more() && std::chrono::steady_clock::now() < until);
+        }
         return *run_;
     }
 
 public:
+    /// Launching a little at a time: `launch()` launches batches (`task_launcher::launch_batch`
+    /// assignments each) for at most `at_start`, then returns (the run serves workers from then on), and
+    /// each `tick()` launches more for at most `per_tick`, taking the run's lock for one batch at a time,
+    /// so packets are answered between batches. A submission that makes room launches one batch at most.
+    /// Without a budget (the default) `launch()` launches everything the cap allows before it returns.
+    /// Mephisto's TaskLauncher launches units from a thread of its own for the same reason: a run of a
+    /// million tasks can take half a minute to write.
+    struct launch_budget {
+        std::chrono::milliseconds at_start{1000};
+        std::chrono::milliseconds per_tick{100};
+    };
+    void set_launch_budget(std::optional<launch_budget> budget) {
+        std::lock_guard l{mutex_};
+        launch_budget_ = budget;
+    }
+    /// True while the run has items it may launch now (some not pulled yet, room under the cap): with a
+    /// launch budget, the caller ticks again soon.
+    [[nodiscard]] bool launching() {
+        std::lock_guard l{mutex_};
+        return active_run_ && launcher_.can_launch_more();
+    }
 
     /// Periodic work: launch more units, reclaim expired leases, shut a dead run down, finish a done one.
     void tick() { tick(clock_()); }
     /// The same, at `now` (an operator drives its runs with one time).
     void tick(time_point now) {
-        std::lock_guard l{mutex_};
-        if (!active_run_) return;
-        pool_.release_dead_links(now);
-        pool_.expire_leases(now);
-        if (now - pool_.last_submission() > std::chrono::seconds(args_.no_submission_patience)) {
-            shut_down_run(now, /*expire_units=*/true);
-            return;
+        std::optional<launch_budget> budget;
+        {
+            std::lock_guard l{mutex_};
+            if (!active_run_) return;
+            pool_.release_dead_links(now);
+            pool_.expire_leases(now);
+            if (now - pool_.last_submission() > std::chrono::seconds(args_.no_submission_patience)) {
+                shut_down_run(now, /*expire_units=*/true);
+                return;
+            }
+            budget = launch_budget_;
+            if (!budget) {
+                launch_units(now);
+                finish_if_done();
+                return;
+            }
         }
-        launch_units(now);
-        finish_if_done();
+        // One batch per lock: packets that arrive meanwhile are answered between batches.
+        auto const until = std::chrono::steady_clock::now() + budget->per_tick;
+        for (;;) {
+            std::lock_guard l{mutex_};
+            if (!active_run_) return;
+            if (!launcher_.can_launch_more()) {
+                finish_if_done();
+                return;
+            }
+            launch_units(now, 1);
+            if (std::chrono::steady_clock::now() >= until) return;
+        }
     }
 
     /// One packet from a worker's page; the reply goes back to it.
@@ -9842,7 +9971,7 @@ public:
         std::lock_guard l{mutex_};
         std::map<std::string, key_progress> by_key;
         for (auto const& [id, as] : launcher_.assignments()) {
-            std::string key = key_of(as.init);
+            std::string key = key_of(as.init());
             auto& row = by_key[key];
             row.key = key;
             row.done += as.completed;
@@ -9872,7 +10001,7 @@ public:
         for (auto key : dispatcher_.starved()) {
             assignment_id a{static_cast<std::int64_t>(key.value())};
             if (auto it = launcher_.assignments().find(a); it != launcher_.assignments().end())
-                out.emplace_back(a, describe(it->second.init));
+                out.emplace_back(a, describe(it->second.init()));
         }
         return out;
     }
@@ -9919,11 +10048,11 @@ private:
 
     /// The launcher's new units, told to the provider once committed. A failed batch stops the run (the
     /// database is unchanged, this pipeline's memory is not; a new pipeline resumes) and rethrows.
-    void launch_units(time_point now) {
+    void launch_units(time_point now, std::size_t max_batches = static_cast<std::size_t>(-1)) {
         if (!active_run_) return;  // wound down (finished, shut down, or a failed batch): nothing more is written
         std::vector<unit_id> launched;
         try {
-            launched = launcher_.launch_more(now);
+            launched = launcher_.launch_more(now, max_batches);
         } catch (...) {
             if (active_run_) wind_down();
             throw;
@@ -9935,7 +10064,7 @@ private:
     /// submission is saved whatever happens here, so a failed refill stops the run but not the ack.
     void after_submissions(time_point now) {
         try {
-            launch_units(now);
+            launch_units(now, launch_budget_ ? 1 : static_cast<std::size_t>(-1));
         } catch (std::exception const& e) {
             failure_ = e.what();
         }
@@ -10000,6 +10129,7 @@ private:
     std::function<time_point()> clock_ = [] { return clock::now(); };
     std::optional<task_id> task_;
     std::optional<task_run_id> run_;
+    std::optional<launch_budget> launch_budget_;  ///< none: launch everything the cap allows at once
     std::optional<task_run_id> reopen_;  ///< a completed run `launch()` shows instead of starting one
     requester_id requester_;
     std::string url_;
@@ -10914,6 +11044,17 @@ public:
 
     /// A form from its JSON description: `{"fields": [...], "args": {...}, "items": [...]}` ("args" and
     /// "items" optional). A malformed spec is a `config_error` naming the bad field and key.
+    /// The same description with the items given apart (`spec` must hold none): a lazy range, e.g. tasks
+    /// read one line at a time from a file, so the form never holds them all.
+    template <detail::json_item_range Items>
+        requires std::ranges::viewable_range<Items>
+    static static_form from_json(const nlohmann::json& spec, Items&& items) {
+        if (spec.is_object() && spec.contains("items"))
+            throw config_error("items: given twice (in the form's description and apart)");
+        auto form = from_json(spec);
+        return static_form(std::move(form.fields_), std::forward<Items>(items), std::move(form.args_));
+    }
+
     static static_form from_json(const nlohmann::json& spec) {
         if (!spec.is_object()) throw config_error("static_form: expected an object, got " + std::string(spec.type_name()));
         for (auto const& [key, value] : spec.items())
@@ -12310,7 +12451,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     $('progress').replaceChildren(...(progress.length ? progress.map((p) => {
       const done = num(p.done), total = num(p.total);
       const pct = total > 0 ? Math.min(100, Math.round((done / total) * 100)) : 0;
-      const label = p.key === null || p.key === undefined ? '(all)' : String(p.key);
+      const label = p.key === null || p.key === undefined || p.key === '' ? '(all)' : String(p.key);
       const bar = el('div', { class: 'bar' + (total > 0 && done >= total ? ' full' : ''), role: 'progressbar',
         'aria-valuemin': 0, 'aria-valuemax': total, 'aria-valuenow': done, 'aria-label': label });
       const fill = el('span');
@@ -12330,7 +12471,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
 
     const starved = Array.isArray(d.starved) ? d.starved : [];
     $('starved').replaceChildren(...starved.map((s) => el('li', {},
-      el('strong', { text: s.key === null || s.key === undefined ? '(no key)' : String(s.key) }), ' — ',
+      el('strong', { text: s.key === null || s.key === undefined || s.key === '' ? '(no key)' : String(s.key) }), ' — ',
       el('span', { text: typeof s.item === 'string' ? s.item
         : (s.item && typeof s.item.text === 'string') ? s.item.text : JSON.stringify(s.item ?? null) }),
       ...(typeof s.eligible_workers === 'number'

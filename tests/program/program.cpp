@@ -580,6 +580,9 @@ TEST_CASE("program: a campaign file's runs are served together, each with its ow
         REQUIRE(again.wait_for_output("Review page"));
         CHECK_THAT(again.out(), Contains("Run \"sentiment\" (task run 1") && Contains("is complete"));
         CHECK(register_in(again.port(), ann, "sentiment")["data"]["reason"] == "run_not_active");
+        // A link of the other run, or none that exists, is refused as such, even though the run is over.
+        CHECK(register_in(again.port(), bob, "sentiment")["data"]["reason"] == "forbidden");
+        CHECK(register_in(again.port(), std::string(32, 'a'), "topics")["data"]["reason"] == "forbidden");
         CHECK(again.interrupt() == 0);
     }
     auto status = run({"status", "--campaign", c.file}, c.dir.path);

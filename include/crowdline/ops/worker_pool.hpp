@@ -101,9 +101,11 @@ public:
     // --- the requests of ops/protocol.hpp ----------------------------------------------------------
 
     packet handle(protocol::register_request const& r, time_point now) {
-        if (!open_) return refuse(refusal::run_not_active, "the run is not accepting work");
         auto const& registration = r.registration;
+        // Who is asking comes first: a link that is not this run's (another run's, a revoked one) is refused
+        // as such even once the run is over, and saying the run is over tells nothing to a stranger.
         auto const name = provider_.worker_name(registration);
+        if (!open_) return refuse(refusal::run_not_active, "the run is not accepting work");
         std::optional<std::uint64_t> link;
         if constexpr (revocable) link = provider_.link_id(registration);
         auto const w = find_or_create_worker(name);

@@ -314,7 +314,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     $('progress').replaceChildren(...(progress.length ? progress.map((p) => {
       const done = num(p.done), total = num(p.total);
       const pct = total > 0 ? Math.min(100, Math.round((done / total) * 100)) : 0;
-      const label = p.key === null || p.key === undefined ? '(all)' : String(p.key);
+      const label = p.key === null || p.key === undefined || p.key === '' ? '(all)' : String(p.key);
       const bar = el('div', { class: 'bar' + (total > 0 && done >= total ? ' full' : ''), role: 'progressbar',
         'aria-valuemin': 0, 'aria-valuemax': total, 'aria-valuenow': done, 'aria-label': label });
       const fill = el('span');
@@ -334,7 +334,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
 
     const starved = Array.isArray(d.starved) ? d.starved : [];
     $('starved').replaceChildren(...starved.map((s) => el('li', {},
-      el('strong', { text: s.key === null || s.key === undefined ? '(no key)' : String(s.key) }), ' — ',
+      el('strong', { text: s.key === null || s.key === undefined || s.key === '' ? '(no key)' : String(s.key) }), ' — ',
       el('span', { text: typeof s.item === 'string' ? s.item
         : (s.item && typeof s.item.text === 'string') ? s.item.text : JSON.stringify(s.item ?? null) }),
       ...(typeof s.eligible_workers === 'number'
