@@ -16,19 +16,19 @@
 //     POST /api/register {"data": {"invite": …}}                     → agent_details (a unit, its token)
 //     POST /api/submit   {"agent", "data": {"token", "submission": {"sentiment": "positive"}}}
 //                                                                     → submitted: one acknowledged submit
-// until `no_work` (reason no_available_units or run_not_active: every task done, and `serve` exits by itself
-// once the run is complete) or the time budget (--seconds, default 20; an annotator holding a unit when it
-// runs out stops without submitting). With --think-ms an annotator reads for a while (uniform in [½, 1½] ×
-// the value) before each submit; without it (the default) the loop is closed: every annotator always has a
-// request at the server, so latency is mostly queueing (≈ annotators ÷ requests/s, printed). A submit's
-// latency is send → reply, as the annotator sees it (client queueing included: the client's CPU use, and
-// how long both sides waited for a CPU other processes had, are printed). Every other reply — an error
-// packet, a status other than 200, a transport failure or a timeout (--timeout, default 30 s) — is an
-// error: counted, the first 5 printed, and that annotator stops. One exception, counted and shown apart:
-// once every task has been acknowledged, `serve` winds its server down, so registers still arriving get
-// HTTP 503 "unavailable" (or a closed connection as it exits) instead of no_work run_not_active; a server
-// that is down acknowledges nothing, so when every task ended up acknowledged these can only have come
-// after the last submit.
+// until `no_work` (reason no_available_units or run_not_active: every task done; `serve` then keeps
+// serving, its review page up, until it is stopped) or the time budget (--seconds, default 20; an annotator
+// holding a unit when it runs out stops without submitting). With --think-ms an annotator reads for a while
+// (uniform in [½, 1½] × the value) before each submit; without it (the default) the loop is closed: every
+// annotator always has a request at the server, so latency is mostly queueing (≈ annotators ÷ requests/s,
+// printed). A submit's latency is send → reply, as the annotator sees it (client queueing included: the
+// client's CPU use, and how long both sides waited for a CPU other processes had, are printed). Every
+// other reply — an error packet, a status other than 200, a transport failure or a timeout (--timeout,
+// default 30 s) — is an error: counted, the first 5 printed, and that annotator stops. One exception,
+// counted and shown apart: should `serve` wind its server down once every task of a run has been
+// acknowledged, registers still arriving get HTTP 503 "unavailable" (or a closed connection as it exits)
+// instead of no_work run_not_active; a server that is down acknowledges nothing, so when every task of that
+// run ended up acknowledged these can only have come after its last submit.
 //
 // Afterwards the server is stopped (SIGTERM unless it already exited; its exit is reported) and the SQLite
 // file is opened with stores::sqlite, only read: every unit a `submitted` reply named must be completed,
@@ -47,6 +47,38 @@
 // The targets (the issue's): ≥ 5,000 acknowledged durable submits/s, p99 submit latency < 50 ms, zero lost
 // or duplicated; printed PASS/MISS, never asserted. Lost, duplicated or any error fails the program (exit 1).
 // --smoke: 50 annotators, 500 tasks, 3 s: checks the data, does not judge the speed.
+//
+// --runs N (2 to 26; the default, 1, is everything above, unchanged): N task runs "a", "b", … served at once
+// by one `crowdline serve --campaign campaign.json` (one operator, one HTTP server, one SQLite file), the
+// annotators and the tasks split evenly between them (the first runs take what does not divide). Each run
+// has its own <run>.jsonl and <run>_workers.json and, in the campaign file, routing {route_by "lang",
+// profile_key "languages", overlap 1} and task {allowed_concurrent 1}; server.threads and the connection
+// limits stay on the command line. Each annotator belongs to one run, is named <run>-annotator-0001 …, and
+// names its run in every packet: register {"data": {"invite", "run"}}, submit {"agent", "data": {"run",
+// "token", "submission"}}. The annotators of all runs share the one client thread, interleaved (the first of
+// every run, then the second …) so no run starts ahead. Two phases, each in a fresh folder with a fresh
+// server, each with the same time budget:
+//   1. run "a" alone, the baseline: a campaign file of run "a" only, with run "a"'s annotators and tasks, the
+//      same settings and the same packets. A one-run campaign rather than the N-run campaign with only run
+//      "a" driven, because it is the stricter, fairer baseline for "splitting costs nothing": a server that
+//      has never heard of the other runs, so the ratios charge the split with all it costs (the other runs'
+//      units in the same SQLite file, their pipelines and dispatchers, their share of the operator's ticks),
+//      not only with their load.
+//   2. all runs loaded: the N-run campaign, every annotator working.
+// Per run: acknowledged submits/s, submit and register latency (p50 … p99), and the data check above, run by
+// run (the units of that run's task run in the file). Per phase: the client's CPU and the server process's.
+// The server's CPU per submit cycle is its CPU during the phase ÷ the acknowledged submits of every run:
+// one process serves them all, so its CPU cannot be split by run; each run is charged CPU × (its submits ÷
+// all submits), which per submit is the same figure for every run, printed per run and labelled shared.
+// Then: all runs' submits/s ÷ run "a"'s alone (the issue's target: ≥ 1.0, splitting costs nothing) and each
+// run's p99 loaded ÷ run "a"'s p99 alone (target: ≤ 1.5), PASS/MISS, never asserted (not judged in --smoke).
+// In a closed loop (no --think-ms) phase 2 keeps N× the requests at the server, so at a saturated server
+// latency grows ≈ N× by queueing alone; with --think-ms phase 2 offers N× the load, so unless the server is
+// saturated in both phases the submits/s ratio measures the offered load (both said next to the ratios).
+// No in-process baseline with --runs.
+// `serve` does not end by itself when its runs are complete (nor with one run); it is stopped with SIGTERM
+// after each phase. Lost, duplicated or any error, in either phase and any run, fails the program (exit 1).
+// `--smoke --runs 2` (25 annotators and 250 tasks per run) is a ctest next to `--smoke`.
 
 #include <algorithm>
 #include <atomic>
@@ -117,6 +149,9 @@ using namespace bench;
 
 constexpr double target_rate = 5000;  // acknowledged durable submits/s
 constexpr double target_p99_ms = 50;  // p99 submit latency
+constexpr double target_runs_rate_ratio = 1.0;  // --runs N: all runs' submits/s ÷ one run's alone, at least
+constexpr double target_runs_p99_ratio = 1.5;   // --runs N: each run's p99 loaded ÷ run "a"'s alone, at most
+constexpr std::size_t max_runs = 26;            // runs are named "a" … "z"
 constexpr std::size_t errors_shown = 5;
 constexpr std::size_t slowest_kept = 3;
 
@@ -134,6 +169,7 @@ struct params {
     std::optional<fs::path> dir;
     bool keep = false;
     bool smoke = false;
+    std::size_t runs = 1;  // --runs: task runs served by one `crowdline serve --campaign`, annotators split
 };
 
 /// 1,234 for counts (with_commas shows one decimal below 100).
@@ -141,11 +177,15 @@ std::string count(double n) { return n < 100 ? std::to_string(static_cast<long l
 
 // --- the workload's files ----------------------------------------------------------------------------------
 
-std::string annotator_name(std::size_t i) {
+/// "annotator-0001"; in run "a" of a campaign, "a-annotator-0001" (names unique across the runs too).
+std::string annotator_name(std::size_t i, std::string const& run = {}) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "annotator-%04zu", i + 1);
-    return buf;
+    return run.empty() ? std::string(buf) : run + "-" + buf;
 }
+
+/// Run r of a campaign: "a", "b", …
+std::string run_name(std::size_t r) { return std::string(1, static_cast<char>('a' + r)); }
 
 std::vector<json> make_tasks(std::size_t n) {
     static constexpr char const* texts[] = {
@@ -165,9 +205,9 @@ std::vector<json> make_tasks(std::size_t n) {
     return out;
 }
 
-json make_workers(std::size_t n) {
+json make_workers(std::size_t n, std::string const& run = {}) {
     json list = json::array();
-    for (std::size_t i = 0; i < n; ++i) list.push_back({{"name", annotator_name(i)}, {"languages", {"en"}}});
+    for (std::size_t i = 0; i < n; ++i) list.push_back({{"name", annotator_name(i, run)}, {"languages", {"en"}}});
     return list;
 }
 
@@ -330,7 +370,8 @@ struct served {
     std::string url;
     std::string host;
     std::uint16_t port = 0;
-    std::map<std::string, std::string> invites;  // name → token
+    std::map<std::string, std::string> invites;    // name → token
+    std::map<std::string, std::string> run_of;     // name → the run its link names (`&run=`), if any
     double startup_seconds = 0;
 };
 
@@ -345,13 +386,19 @@ served wait_until_ready(server_process& proc, fs::path const& out, fs::path cons
             std::istringstream lines(text);
             std::string line;
             while (std::getline(lines, line)) {
-                if (line.starts_with("Serving task run ")) {
+                // "Serving task run 1 at URL" (one run) or "Serving 2 task runs at URL" (a campaign of several)
+                if (line.starts_with("Serving ") && line.find("task run") != std::string::npos) {
                     auto at = line.find(" at ");
                     if (at != std::string::npos) s.url = line.substr(at + 4);
                 } else if (auto inv = line.find("/?invite="); inv != std::string::npos) {
                     auto first = line.find_first_not_of(' ');
                     auto name = line.substr(first, line.find(' ', first) - first);
-                    s.invites[name] = line.substr(inv + 9);
+                    auto token = line.substr(inv + 9);  // <hex token>, then "&run=<name>" in a campaign
+                    if (auto amp = token.find('&'); amp != std::string::npos) {
+                        if (auto run = token.find("run=", amp); run != std::string::npos) s.run_of[name] = token.substr(run + 4);
+                        token.resize(amp);
+                    }
+                    s.invites[name] = token;
                 }
             }
             constexpr std::string_view scheme = "http://";
@@ -374,7 +421,16 @@ served wait_until_ready(server_process& proc, fs::path const& out, fs::path cons
 
 // --- the load generator ------------------------------------------------------------------------------------
 
-/// What one run of annotators did.
+/// One simulated annotator: its name, its invite token, the run it works in ("": the one-run short form,
+/// whose packets name no run) and that run's place in the load generator's outcomes.
+struct annotator_spec {
+    std::string name;
+    std::string invite;
+    std::string run;
+    std::size_t group = 0;
+};
+
+/// What the annotators of one run did.
 struct outcome {
     std::size_t annotators = 0;
     std::size_t acked = 0;
@@ -392,49 +448,60 @@ struct outcome {
     std::vector<std::size_t> per_second;            // submits acknowledged in each second of the run
     std::vector<std::pair<double, std::string>> slowest;  // the slowest replies, slowest first
     double connect_seconds = 0;
-    double wall = 0;   // first request sent → last reply
-    double cpu = 0;    // this process's CPU during the run
+    double wall = 0;   // first request sent → last reply (of this run's annotators)
+    double cpu = 0;    // this process's CPU during the run (with several runs: all of them, shared)
 };
 
+/// The annotators of one or more runs (groups), all on this thread; one outcome per group.
 class load_generator {
 public:
-    load_generator(params const& p, served const& s, std::vector<std::string> invites)
-        : p_(p), timeout_(std::chrono::seconds(p.timeout_seconds)), progress_timer_(io_), guard_timer_(io_) {
+    /// `tasks[g]`: the tasks of group g's run (an outcome's capacity, and how the end of that run is told).
+    load_generator(params const& p, served const& s, std::vector<annotator_spec> const& specs, std::vector<std::size_t> tasks)
+        : p_(p), timeout_(std::chrono::seconds(p.timeout_seconds)), progress_timer_(io_), guard_timer_(io_),
+          tasks_(std::move(tasks)), outs_(tasks_.size()), acked_at_last_tick_(tasks_.size(), 0) {
         endpoint_ = tcp::endpoint(asio::ip::make_address(s.host), s.port);
         host_ = s.host + ":" + std::to_string(s.port);
-        for (std::size_t i = 0; i < invites.size(); ++i) {
+        for (auto const& spec : specs) {
+            if (spec.group >= outs_.size()) fail("annotator " + spec.name + ": no such group");
             auto a = std::make_unique<annotator>(io_);
-            a->index = i;
-            a->register_body = R"({"data":{"invite":")" + invites[i] + R"("}})";
+            a->name = spec.name;
+            a->run = spec.run;
+            a->group = spec.group;
+            a->register_body = spec.run.empty() ? R"({"data":{"invite":")" + spec.invite + R"("}})"
+                                                 : R"({"data":{"invite":")" + spec.invite + R"(","run":")" + spec.run + R"("}})";
             a->req.version(11);
             a->req.method(bhttp::verb::post);
             a->req.set(bhttp::field::host, host_);
             a->req.set(bhttp::field::content_type, "application/json");
             a->req.keep_alive(true);
+            ++outs_[spec.group].annotators;
             annotators_.push_back(std::move(a));
         }
-        out_.annotators = annotators_.size();
-        out_.submit_ms.reserve(p.tasks);
-        out_.register_ms.reserve(p.tasks + annotators_.size());
-        out_.acked_units.reserve(p.tasks);
+        for (std::size_t g = 0; g < outs_.size(); ++g) {
+            outs_[g].submit_ms.reserve(tasks_[g]);
+            outs_[g].register_ms.reserve(tasks_[g] + outs_[g].annotators);
+            outs_[g].acked_units.reserve(tasks_[g]);
+        }
     }
 
     /// Connects every annotator, then runs the workload on this thread until every annotator stopped.
-    outcome run(std::function<void()> on_start) {
+    std::vector<outcome> run(std::function<void()> on_start) {
         on_start_ = std::move(on_start);
         connect_started_ = bench_clock::now();
         pending_connects_ = annotators_.size();
         for (auto& a : annotators_) connect(*a);
         double const c0 = cpu_seconds();
         io_.run();
-        out_.cpu = cpu_seconds() - c0;
-        return std::move(out_);
+        for (auto& o : outs_) o.cpu = cpu_seconds() - c0;
+        return std::move(outs_);
     }
 
 private:
     struct annotator {
         explicit annotator(asio::io_context& io) : stream(io), think(io) {}
-        std::size_t index = 0;
+        std::string name;
+        std::string run;  // named in every packet ("": the short form, no run named)
+        std::size_t group = 0;
         std::string register_body;
         beast::tcp_stream stream;
         asio::steady_timer think;
@@ -468,10 +535,18 @@ private:
         return std::chrono::microseconds(static_cast<std::int64_t>(1e3 * static_cast<double>(p_.think_ms) * d(rng_)));
     }
 
+    outcome& out(annotator const& a) { return outs_[a.group]; }
+    std::size_t acked_all() const {
+        std::size_t n = 0;
+        for (auto const& o : outs_) n += o.acked;
+        return n;
+    }
+
     void start() {
-        out_.connect_seconds = seconds_since(connect_started_);
+        for (auto& o : outs_) o.connect_seconds = seconds_since(connect_started_);
         if (on_start_) on_start_();
-        t0_ = last_reply_ = bench_clock::now();
+        t0_ = bench_clock::now();
+        last_reply_.assign(outs_.size(), t0_);
         deadline_ = t0_ + std::chrono::duration_cast<bench_clock::duration>(std::chrono::duration<double>(p_.seconds));
         for (auto& a : annotators_) {
             if (a->stopped) continue;
@@ -502,11 +577,15 @@ private:
         progress_timer_.expires_after(std::chrono::seconds(1));
         progress_timer_.async_wait([this](beast::error_code ec) {
             if (ec || active_ == 0) return;
-            out_.per_second.push_back(out_.acked - acked_at_last_tick_);
-            acked_at_last_tick_ = out_.acked;
+            std::size_t last_second = 0;
+            for (std::size_t g = 0; g < outs_.size(); ++g) {
+                outs_[g].per_second.push_back(outs_[g].acked - acked_at_last_tick_[g]);
+                acked_at_last_tick_[g] = outs_[g].acked;
+                last_second += outs_[g].per_second.back();
+            }
             if (!p_.smoke)
-                std::cerr << "  [" << out_.per_second.size() << " s] " << count(static_cast<double>(out_.acked))
-                          << " submits acknowledged, " << count(static_cast<double>(out_.per_second.back()))
+                std::cerr << "  [" << outs_.front().per_second.size() << " s] " << count(static_cast<double>(acked_all()))
+                          << " submits acknowledged, " << count(static_cast<double>(last_second))
                           << " in the last second, " << active_ << " annotators working\n";
             tick();
         });
@@ -527,7 +606,8 @@ private:
     }
 
     static std::string submit_body(annotator const& a) {
-        return R"({"agent":)" + std::to_string(a.agent) + R"(,"data":{"token":")" + a.token +
+        return R"({"agent":)" + std::to_string(a.agent) + R"(,"data":{)" +
+               (a.run.empty() ? std::string() : R"("run":")" + a.run + R"(",)") + R"("token":")" + a.token +
                R"(","submission":{"sentiment":"positive"}}})";
     }
 
@@ -536,7 +616,7 @@ private:
         try {
             handle_reply(a, ec);
         } catch (std::exception const& e) {  // a reply of an unexpected shape
-            if (a.submitting) out_.in_doubt.insert(a.unit);
+            if (a.submitting) out(a).in_doubt.insert(a.unit);
             fail_annotator(a, std::string(a.submitting ? "submit" : "register") + ": unexpected reply (" + e.what() +
                                   "): " + a.res.body().substr(0, 300));
         }
@@ -546,7 +626,8 @@ private:
         auto const now = bench_clock::now();
         double const ms = 1e3 * std::chrono::duration<double>(now - a.sent).count();
         if (ec) return transport_failure(a, "read", ec);
-        last_reply_ = now;
+        last_reply_[a.group] = now;
+        outcome& o = out(a);
         unsigned const status = a.res.result_int();
         json j = json::parse(a.res.body(), nullptr, /*allow_exceptions=*/false);
         std::string const type = j.is_object() ? j.value("type", std::string{}) : std::string{};
@@ -563,8 +644,8 @@ private:
         note_slow(a, ms, status);
         ++a.cycles;
         if (!a.submitting) {
-            out_.register_ms.push_back(ms);
-            ++out_.registers;
+            o.register_ms.push_back(ms);
+            ++o.registers;
             if (status == 200 && type == "agent_details") {
                 auto const& d = j["data"];
                 if (!d.is_object() || !d.contains("agent_id") || !d.contains("unit_id") || !d.contains("token"))
@@ -589,7 +670,7 @@ private:
             if (status == 503 && type == "error" && j["data"].is_object() && j["data"].value("reason", "") == "unavailable") {
                 // The channel is down. If every task ends up acknowledged, this came after the last submit (a
                 // server that is down acknowledges nothing): the end of the run. Decided in finish().
-                unavailable_.push_back(annotator_name(a.index) + " at " + decimals(seconds_since(t0_)) + " s: " + describe());
+                unavailable_.emplace_back(a.group, a.name + " at " + decimals(seconds_since(t0_)) + " s: " + describe());
                 return stop(a, "register → HTTP 503 unavailable");
             }
             return fail_annotator(a, describe());
@@ -597,23 +678,23 @@ private:
         if (status == 200 && type == "submitted") {
             auto const& d = j["data"];
             std::int64_t const acked_unit = d.is_object() && d.contains("unit_id") ? d["unit_id"].get<std::int64_t>() : -1;
-            ++out_.acked;
-            out_.submit_ms.push_back(ms);
-            out_.acked_units.push_back(acked_unit);
+            ++o.acked;
+            o.submit_ms.push_back(ms);
+            o.acked_units.push_back(acked_unit);
             if (acked_unit != a.unit) return fail_annotator(a, describe() + " (for unit " + std::to_string(a.unit) + ")");
             a.submitting = false;
             if (now >= deadline_) return stop(a, "time budget");
             return send(a, "/api/register", a.register_body);
         }
-        out_.in_doubt.insert(a.unit);  // refused, or something failed after the commit: either way, no ack
+        o.in_doubt.insert(a.unit);  // refused, or something failed after the commit: either way, no ack
         return fail_annotator(a, describe());
     }
 
     /// Keeps the slowest replies (what, when sent, how long) to show where a tail comes from.
     void note_slow(annotator const& a, double ms, unsigned status) {
-        auto& slow = out_.slowest;
+        auto& slow = out(a).slowest;
         if (slow.size() == slowest_kept && ms <= slow.back().first) return;
-        std::string what = annotator_name(a.index) + (a.submitting ? " submit" : " register") + " sent at " +
+        std::string what = a.name + (a.submitting ? " submit" : " register") + " sent at " +
                            decimals(std::chrono::duration<double>(a.sent - t0_).count()) + " s: " + decimals(ms) +
                            " ms, HTTP " + std::to_string(status) + (a.cycles == 0 ? " (its first request)" : "");
         slow.emplace_back(ms, std::move(what));
@@ -622,30 +703,32 @@ private:
     }
 
     void transport_failure(annotator& a, char const* what, beast::error_code ec) {
-        if (!a.submitting && out_.acked == p_.tasks && ec != beast::error::timeout) {
-            // Every task is done, so `serve` is exiting: a register cut off now is the end of the run.
-            if (out_.end_of_run_examples.size() < errors_shown)
-                out_.end_of_run_examples.push_back(annotator_name(a.index) + " at " + decimals(seconds_since(t0_)) +
-                                                   " s: register: " + what + ": " + ec.message());
-            ++out_.end_of_run;
+        outcome& o = out(a);
+        if (!a.submitting && o.acked == tasks_[a.group] && ec != beast::error::timeout) {
+            // Every task of its run is done, so `serve` may be exiting: a register cut off now is the end of the run.
+            if (o.end_of_run_examples.size() < errors_shown)
+                o.end_of_run_examples.push_back(a.name + " at " + decimals(seconds_since(t0_)) + " s: register: " + what +
+                                                ": " + ec.message());
+            ++o.end_of_run;
             return stop(a, "register: connection closed after the last task (" + ec.message() + ")");
         }
-        if (a.submitting) out_.in_doubt.insert(a.unit);  // it may have been committed
+        if (a.submitting) o.in_doubt.insert(a.unit);  // it may have been committed
         fail_annotator(a, std::string(a.submitting ? "submit" : "register") + ": " + what + ": " + ec.message() +
                               (ec == beast::error::timeout ? " (no reply within " + std::to_string(p_.timeout_seconds) + " s)" : ""));
     }
 
     void fail_annotator(annotator& a, std::string const& what) {
-        ++out_.errors;
-        if (out_.first_errors.size() < errors_shown)
-            out_.first_errors.push_back(annotator_name(a.index) + " at " + decimals(seconds_since(t0_)) + " s: " + what);
+        outcome& o = out(a);
+        ++o.errors;
+        if (o.first_errors.size() < errors_shown)
+            o.first_errors.push_back(a.name + " at " + decimals(seconds_since(t0_)) + " s: " + what);
         stop(a, "error");
     }
 
     void stop(annotator& a, std::string const& why) {
         if (a.stopped) return;
         a.stopped = true;
-        ++out_.stopped_by[why];
+        ++out(a).stopped_by[why];
         beast::error_code ignored;
         a.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
         a.stream.close();
@@ -653,24 +736,29 @@ private:
     }
     /// An annotator that could not connect: an error, and it never starts.
     void drop(annotator& a, std::string const& what) {
-        ++out_.errors;
-        if (out_.first_errors.size() < errors_shown) out_.first_errors.push_back(annotator_name(a.index) + ": " + what);
+        outcome& o = out(a);
+        ++o.errors;
+        if (o.first_errors.size() < errors_shown) o.first_errors.push_back(a.name + ": " + what);
         a.stopped = true;
-        ++out_.stopped_by["error"];
+        ++o.stopped_by["error"];
     }
 
     void finish() {
-        for (auto& u : unavailable_) {
-            if (out_.acked == p_.tasks) {
-                ++out_.end_of_run;
-                if (out_.end_of_run_examples.size() < errors_shown) out_.end_of_run_examples.push_back(std::move(u));
+        for (auto& [g, u] : unavailable_) {
+            outcome& o = outs_[g];
+            if (o.acked == tasks_[g]) {
+                ++o.end_of_run;
+                if (o.end_of_run_examples.size() < errors_shown) o.end_of_run_examples.push_back(std::move(u));
             } else {
-                ++out_.errors;
-                if (out_.first_errors.size() < errors_shown) out_.first_errors.push_back(std::move(u));
+                ++o.errors;
+                if (o.first_errors.size() < errors_shown) o.first_errors.push_back(std::move(u));
             }
         }
-        out_.wall = std::chrono::duration<double>(last_reply_ - t0_).count();
-        if (out_.acked > acked_at_last_tick_) out_.per_second.push_back(out_.acked - acked_at_last_tick_);
+        for (std::size_t g = 0; g < outs_.size(); ++g) {
+            outcome& o = outs_[g];
+            o.wall = std::chrono::duration<double>(last_reply_[g] - t0_).count();
+            if (o.acked > acked_at_last_tick_[g]) o.per_second.push_back(o.acked - acked_at_last_tick_[g]);
+        }
         progress_timer_.cancel();
         guard_timer_.cancel();
     }
@@ -683,14 +771,17 @@ private:
     std::vector<std::unique_ptr<annotator>> annotators_;
     asio::steady_timer progress_timer_;
     asio::steady_timer guard_timer_;
+    std::vector<std::size_t> tasks_;  // per group
+    std::vector<outcome> outs_;       // per group
     std::function<void()> on_start_;
     std::mt19937_64 rng_{20240601};
-    std::vector<std::string> unavailable_;  // 503 "unavailable" replies to registers, judged in finish()
+    std::vector<std::pair<std::size_t, std::string>> unavailable_;  // 503 "unavailable" replies to registers (group,
+                                                                    // what), judged in finish()
     std::size_t pending_connects_ = 0;
     std::size_t active_ = 0;
-    std::size_t acked_at_last_tick_ = 0;
-    bench_clock::time_point connect_started_, t0_, last_reply_, deadline_;
-    outcome out_;
+    std::vector<std::size_t> acked_at_last_tick_;      // per group
+    std::vector<bench_clock::time_point> last_reply_;  // per group
+    bench_clock::time_point connect_started_, t0_, deadline_;
 };
 
 // --- the in-process baseline -------------------------------------------------------------------------------
@@ -799,16 +890,18 @@ struct data_check {
     }
 };
 
-data_check check_data(stores::sqlite& db, std::vector<std::int64_t> const& acked, std::set<std::int64_t> const& in_doubt) {
+/// `task_name`: the run of a campaign to check (its task's latest run); empty: the file's latest task run.
+data_check check_data(stores::sqlite& db, std::vector<std::int64_t> const& acked, std::set<std::int64_t> const& in_doubt,
+                      std::string const& task_name = {}) {
     data_check c;
     auto problem = [&](std::string what) {
         if (c.problems.size() < errors_shown) c.problems.push_back(std::move(what));
     };
     std::optional<task_run_id> run;
-    for (auto const& t : db.find_tasks({}))
+    for (auto const& t : task_name.empty() ? db.find_tasks({}) : db.find_tasks({.name = task_name}))
         for (auto const& r : db.find_task_runs({.task = t.id}))
             if (!run || r.id.value() > run->value()) run = r.id;
-    if (!run) fail("the database holds no task run");
+    if (!run) fail(task_name.empty() ? "the database holds no task run" : "the database holds no task run of \"" + task_name + "\"");
     std::unordered_map<std::int64_t, unit> units;
     for (auto& u : db.find_units({.task_run = *run})) units.emplace(u.id.value(), std::move(u));
     std::unordered_map<std::int64_t, std::vector<agent>> completed_agents;  // unit → its completed agents
@@ -909,6 +1002,371 @@ std::vector<std::string> unusual_stderr(fs::path const& err) {
     return out;
 }
 
+// --- one phase: the files, the server, the load, the data check --------------------------------------------
+
+/// One run a phase serves: its name ("": the one-run short form, `--tasks/--workers`, whose packets name no
+/// run), its annotators and its tasks.
+struct run_plan {
+    std::string name;
+    std::size_t annotators = 0;
+    std::size_t tasks = 0;
+};
+
+/// Writes a phase's files into `folder` and returns the `crowdline serve` command line: the short form for
+/// one unnamed run (tasks.jsonl, workers.json), else a campaign file of `plans` (campaign.json; each run's
+/// tasks in <run>.jsonl, its roster in <run>_workers.json; overlap 1, allowed_concurrent 1 in every run).
+std::vector<std::string> prepare_server(params const& p, fs::path const& folder, std::vector<run_plan> const& plans) {
+    auto tasks_text = [](std::size_t n) {
+        std::string text;
+        for (auto const& t : make_tasks(n)) text += t.dump() + "\n";
+        return text;
+    };
+    std::vector<std::string> argv{p.crowdline, "serve"};
+    if (plans.size() == 1 && plans.front().name.empty()) {
+        write_file(folder / "tasks.jsonl", tasks_text(plans.front().tasks));
+        write_file(folder / "workers.json", make_workers(plans.front().annotators).dump() + "\n");
+        argv.insert(argv.end(), {"--tasks", (folder / "tasks.jsonl").string(), "--workers", (folder / "workers.json").string(),
+                                 "--db", (folder / "crowdline.db").string(), "--port", "0", "overlap=1",
+                                 "task.allowed_concurrent=1"});
+    } else {
+        json runs = json::array();
+        for (auto const& r : plans) {
+            write_file(folder / (r.name + ".jsonl"), tasks_text(r.tasks));
+            write_file(folder / (r.name + "_workers.json"), make_workers(r.annotators, r.name).dump() + "\n");
+            runs.push_back({{"name", r.name},
+                            {"tasks", r.name + ".jsonl"},
+                            {"workers", r.name + "_workers.json"},
+                            {"routing", {{"route_by", "lang"}, {"profile_key", "languages"}, {"overlap", 1}}},
+                            {"task", {{"allowed_concurrent", 1}}}});
+        }
+        write_file(folder / "campaign.json", json{{"db", "crowdline.db"}, {"runs", std::move(runs)}}.dump(2) + "\n");
+        argv.insert(argv.end(), {"--campaign", (folder / "campaign.json").string(), "--port", "0"});
+    }
+    argv.insert(argv.end(), {"server.threads=" + std::to_string(p.server_threads), "server.max_connections=4096",
+                             "server.max_connections_per_address=4096"});  // every annotator is on 127.0.0.1
+    for (auto const& a : p.server_args) argv.push_back(a);
+    return argv;
+}
+
+void print_server_line(params const& p, std::vector<std::string> const& argv, fs::path const& folder) {
+    std::string shown;
+    for (std::size_t i = 1; i < argv.size(); ++i) {
+        auto const& a = argv[i];
+        shown += " " + (a.starts_with(folder.string()) ? fs::path(a).filename().string() : a);
+    }
+    std::cout << "server: " << p.crowdline << shown << "\n";
+}
+
+/// What one phase measured: each run's outcome and data check (in the order of its plans), and the server's side.
+struct phase_result {
+    std::vector<outcome> runs;
+    std::vector<data_check> checks;
+    std::optional<double> server_cpu_load;  // the server's CPU seconds during the load
+    bool server_cpu_from_exit = false;      // … read from its exit rusage (it had exited)
+    double server_cpu_total = 0;            // its whole life
+    std::optional<double> server_waiting, client_waiting;  // seconds runnable but not on a CPU, during the load
+    bool server_alive_after_load = false;
+    std::string server_ended;
+    std::vector<std::string> server_stderr;  // beyond its start and [progress] lines
+    [[nodiscard]] std::size_t acked() const {
+        std::size_t n = 0;
+        for (auto const& o : runs) n += o.acked;
+        return n;
+    }
+    [[nodiscard]] double wall() const {  // first request sent → last reply of any run
+        double w = 0;
+        for (auto const& o : runs) w = std::max(w, o.wall);
+        return w;
+    }
+};
+
+/// Starts `crowdline serve` (argv) in `folder`, runs every annotator of `plans` against it for the time
+/// budget (the i-th annotator of each run, then the (i+1)-th …, so no run starts ahead), stops the server
+/// (SIGTERM unless it already exited) and reads the SQLite file back, run by run.
+phase_result run_phase(params const& p, fs::path const& folder, std::vector<std::string> const& argv,
+                       std::vector<run_plan> const& plans) {
+    phase_result r;
+    fs::path const out_file = folder / "serve.stdout", err_file = folder / "serve.stderr";
+    std::size_t annotators = 0, most = 0;
+    for (auto const& plan : plans) annotators += plan.annotators, most = std::max(most, plan.annotators);
+    server_process server;
+    server.start(argv, out_file, err_file);
+    std::cout << "starting crowdline serve ..." << std::flush;
+    served const s = wait_until_ready(server, out_file, err_file, annotators);
+    std::cout << " ready in " << decimals(s.startup_seconds) << " s at " << s.url << " (pid " << server.pid() << ")\n";
+    std::vector<annotator_spec> specs;
+    std::vector<std::size_t> tasks;
+    for (auto const& plan : plans) tasks.push_back(plan.tasks);
+    for (std::size_t i = 0; i < most; ++i)
+        for (std::size_t g = 0; g < plans.size(); ++g) {
+            if (i >= plans[g].annotators) continue;
+            auto const name = annotator_name(i, plans[g].name);
+            auto it = s.invites.find(name);
+            if (it == s.invites.end()) fail("serve printed no invite link for " + name);
+            if (!plans[g].name.empty() && (!s.run_of.contains(name) || s.run_of.at(name) != plans[g].name))
+                fail("serve printed " + name + "'s invite link for run \"" + (s.run_of.contains(name) ? s.run_of.at(name) : "") +
+                     "\", expected \"" + plans[g].name + "\"");
+            specs.push_back({name, it->second, plans[g].name, g});
+        }
+
+    std::cout << "running the HTTP load ..." << (p.smoke ? "" : "\n") << std::flush;
+    std::optional<double> server_cpu_at_start, server_cpu_at_end;
+    std::optional<sched_times> server_sched_at_start, server_sched_at_end, client_sched_at_start, client_sched_at_end;
+    load_generator gen(p, s, specs, std::move(tasks));
+    r.runs = gen.run([&] {
+        server_cpu_at_start = server.cpu_now();
+        server_sched_at_start = sched_of(server.pid());
+        client_sched_at_start = sched_of(0);
+    });
+    server_cpu_at_end = server.cpu_now();  // before it is stopped
+    server_sched_at_end = sched_of(server.pid());
+    client_sched_at_end = sched_of(0);
+    r.server_alive_after_load = !server.exited();
+    server.stop(std::chrono::seconds(30));
+    r.server_cpu_total = server.cpu_total();
+    if (server_cpu_at_start)
+        r.server_cpu_load = (server_cpu_at_end ? *server_cpu_at_end : r.server_cpu_total) - *server_cpu_at_start;
+    r.server_cpu_from_exit = !server_cpu_at_end;
+    if (server_sched_at_start && server_sched_at_end && client_sched_at_start && client_sched_at_end) {
+        r.server_waiting = server_sched_at_end->waiting - server_sched_at_start->waiting;
+        r.client_waiting = client_sched_at_end->waiting - client_sched_at_start->waiting;
+    }
+    r.server_ended = server.how_it_ended();
+    r.server_stderr = unusual_stderr(err_file);
+    std::cout << (p.smoke ? " " : "  ") << "done: " << count(static_cast<double>(r.acked())) << " submits in "
+              << decimals(r.wall()) << " s\n";
+
+    stores::sqlite db{(folder / "crowdline.db").string()};
+    for (std::size_t g = 0; g < plans.size(); ++g)
+        r.checks.push_back(check_data(db, r.runs[g].acked_units, r.runs[g].in_doubt, plans[g].name));
+    return r;
+}
+
+/// One run's outcome, "annotators" to "annotators stopped by" (`in`: the indent of the lines).
+void print_outcome(outcome const& o, params const& p, std::string const& in) {
+    double const rate = o.wall > 0 ? static_cast<double>(o.acked) / o.wall : 0;
+    std::cout << in << "annotators              " << count(static_cast<double>(o.annotators)) << " (connected in "
+              << decimals(o.connect_seconds) << " s, not timed)\n";
+    std::cout << in << "submits acknowledged    " << count(static_cast<double>(o.acked)) << " (and "
+              << count(static_cast<double>(o.registers)) << " registers)\n";
+    std::cout << in << "wall seconds            " << decimals(o.wall) << " (first request sent → last reply)\n";
+    std::cout << in << "submits/s               " << with_commas(rate) << "\n";
+    std::cout << in << "submit latency, ms      " << latency_line(o.submit_ms) << "\n";
+    std::cout << in << "register latency, ms    " << latency_line(o.register_ms) << "\n";
+    for (auto const& [ms, what] : o.slowest) std::cout << in << "  slowest: " << what << "\n";
+    if (o.wall > 0 && p.think_ms == 0) {
+        double const requests_per_s = static_cast<double>(o.registers + o.acked) / o.wall;
+        std::cout << in << "closed loop             every annotator always has one request at the server, so mean latency ≈ "
+                           "annotators ÷ requests/s = "
+                  << count(static_cast<double>(o.annotators)) << " ÷ " << count(requests_per_s) << " = "
+                  << decimals(1e3 * static_cast<double>(o.annotators) / requests_per_s)
+                  << " ms: queueing. p99 < 50 ms with " << count(static_cast<double>(o.annotators))
+                  << " annotators and no think time needs > " << count(static_cast<double>(o.annotators) / 0.05)
+                  << " requests/s (see --think-ms)\n";
+    }
+    std::cout << in << "errors                  " << o.errors << "\n";
+    print_errors(o, in + "  ");
+    if (o.end_of_run) {
+        std::cout << in << "after the last task     " << o.end_of_run
+                  << " register(s) refused with HTTP 503 \"unavailable\" or a closed connection instead of no_work "
+                     "run_not_active (serve winds its server down as the run completes); not counted as errors:\n";
+        for (auto const& e : o.end_of_run_examples) std::cout << in << "  " << e << "\n";
+    }
+    std::cout << in << "per second              ";
+    for (std::size_t i = 0; i < o.per_second.size(); ++i)
+        std::cout << (i ? " " : "") << count(static_cast<double>(o.per_second[i]));
+    std::cout << "\n" << in << "annotators stopped by   ";
+    {
+        bool first = true;
+        for (auto const& [why, n] : o.stopped_by) std::cout << (first ? "" : "; ") << why << ": " << n, first = false;
+    }
+    std::cout << "\n";
+}
+
+/// The client's and the server's CPU in a phase, `acked` submits over `wall` seconds, and how the server ended.
+void print_server_side(phase_result const& r, double client_cpu, double wall, std::size_t acked, std::string const& in) {
+    std::cout << in << "client CPU              " << decimals(client_cpu) << " s = " << decimals(100 * client_cpu / std::max(1e-9, wall))
+              << "% of one core; " << decimals(acked ? 1e6 * client_cpu / static_cast<double>(acked) : 0) << " µs per submit cycle\n";
+    std::cout << in << "server CPU              ";
+    if (r.server_cpu_load)
+        std::cout << decimals(*r.server_cpu_load) << " s during the run = " << decimals(100 * *r.server_cpu_load / std::max(1e-9, wall))
+                  << "% of one core; " << decimals(acked ? 1e6 * *r.server_cpu_load / static_cast<double>(acked) : 0)
+                  << " µs per submit cycle (register + submit)" << (r.server_cpu_from_exit ? " [from its exit rusage]" : "") << "; ";
+    std::cout << decimals(r.server_cpu_total) << " s in its whole life\n";
+    if (r.server_waiting && r.client_waiting) {
+        double const w = std::max(1e-9, wall);
+        std::cout << in << "waiting for a CPU       server threads " << decimals(*r.server_waiting) << " s ("
+                  << decimals(100 * *r.server_waiting / w) << "% of the run), client " << decimals(*r.client_waiting) << " s ("
+                  << decimals(100 * *r.client_waiting / w)
+                  << "%): runnable, but the CPU was elsewhere (other processes on this machine)\n";
+    }
+    if (r.server_cpu_load && *r.server_cpu_load > 0 && acked)
+        std::cout << in << "one dedicated core      would give the server ≈ "
+                  << count(static_cast<double>(acked) / *r.server_cpu_load)
+                  << " submits/s at its measured CPU per submit cycle (a CPU-bound ceiling; disk waits not counted)\n";
+    std::cout << in << "server                  " << r.server_ended
+              << (r.server_alive_after_load ? "" : "; it had exited before the last annotator stopped") << "\n";
+    if (!r.server_stderr.empty()) {
+        std::cout << in << "server stderr           " << r.server_stderr.size() << " line(s) beyond the start and [progress] lines:\n";
+        for (std::size_t i = 0; i < r.server_stderr.size() && i < 10; ++i) std::cout << in << "  " << r.server_stderr[i] << "\n";
+    }
+}
+
+double p99_of(outcome const& o) {
+    std::vector<double> v = o.submit_ms;
+    std::sort(v.begin(), v.end());
+    return percentile(v, 0.99);
+}
+double p50_of(outcome const& o) {
+    std::vector<double> v = o.submit_ms;
+    std::sort(v.begin(), v.end());
+    return percentile(v, 0.50);
+}
+double rate_of(std::size_t acked, double wall) { return wall > 0 ? static_cast<double>(acked) / wall : 0; }
+
+std::string verdict(bool pass, bool judged) { return !judged ? "n/a " : pass ? "PASS" : "MISS"; }
+
+// --- --runs N: run "a" alone, then every run loaded --------------------------------------------------------
+
+int several_runs(params const& p, fs::path const& dir) {
+    std::size_t const n = p.runs;
+    std::vector<run_plan> plans;  // split evenly; the first runs take what does not divide
+    for (std::size_t r = 0; r < n; ++r)
+        plans.push_back({run_name(r), p.annotators / n + (r < p.annotators % n), p.tasks / n + (r < p.tasks % n)});
+    run_plan const& a = plans.front();
+    std::string names;
+    for (auto const& r : plans) names += (names.empty() ? "\"" : ", \"") + r.name + "\"";
+
+    std::cout << "workload: " << n << " task runs (" << names << ") served at once by one `crowdline serve --campaign` "
+              << "(one operator, one HTTP server, one SQLite file); " << count(static_cast<double>(p.annotators))
+              << " annotators (all read \"en\") split evenly, " << count(static_cast<double>(a.annotators))
+              << " in run \"a\": each belongs to one run and names it (data.run) in every packet; "
+              << count(static_cast<double>(p.tasks)) << " tasks {\"lang\": \"en\", \"text\": …} split evenly, "
+              << count(static_cast<double>(a.tasks)) << " in run \"a\"; overlap=1, task.allowed_concurrent=1 in every run; "
+              << "each annotator: register → " << (p.think_ms ? "wait " + std::to_string(p.think_ms) + " ms → " : std::string())
+              << "submit → register … until no_work or " << decimals(p.seconds) << " s\n";
+    std::cout << "phases: (1) run \"a\" alone, the baseline: a campaign of run \"a\" only, its "
+              << count(static_cast<double>(a.annotators)) << " annotators on its " << count(static_cast<double>(a.tasks))
+              << " tasks; (2) all " << n << " runs loaded: a fresh folder and server, the campaign of every run, every "
+                 "annotator working. The same time budget each\n";
+    std::cout << "client: one asio io_context on one thread in this process, one keep-alive HTTP/1.1 connection per "
+                 "annotator (Boost.Beast), all connected before the clock starts\n";
+    std::cout << "directory: " << dir.string() << (p.keep ? " (kept)" : " (removed afterwards)") << "\n";
+
+    fs::path const alone_dir = dir / "alone", loaded_dir = dir / "loaded";
+    fs::create_directories(alone_dir);
+    fs::create_directories(loaded_dir);
+    std::cout << "\nPhase 1: run \"a\" alone\n";
+    std::vector<run_plan> const alone_plans{a};
+    auto const alone_argv = prepare_server(p, alone_dir, alone_plans);
+    print_server_line(p, alone_argv, alone_dir);
+    phase_result const alone = run_phase(p, alone_dir, alone_argv, alone_plans);
+    std::cout << "\nPhase 2: all " << n << " runs loaded\n";
+    auto const loaded_argv = prepare_server(p, loaded_dir, plans);
+    print_server_line(p, loaded_argv, loaded_dir);
+    phase_result const loaded = run_phase(p, loaded_dir, loaded_argv, plans);
+
+    // --- the report --------------------------------------------------------------------------------------
+    outcome const& base = alone.runs.front();
+    double const base_rate = rate_of(base.acked, base.wall), base_p99 = p99_of(base), base_p50 = p50_of(base);
+    std::optional<double> base_cpu_us;
+    if (alone.server_cpu_load && base.acked) base_cpu_us = 1e6 * *alone.server_cpu_load / static_cast<double>(base.acked);
+    std::cout << "\nRun \"a\" alone: a campaign of that run only, over loopback\n";
+    print_outcome(base, p, "  ");
+    print_server_side(alone, base.cpu, base.wall, base.acked, "  ");
+    std::cout << "  data check (SQLite file read after the server stopped)\n";
+    print_check(alone.checks.front(), "    ");
+
+    std::size_t const all_acked = loaded.acked();
+    double const all_wall = loaded.wall(), all_rate = rate_of(all_acked, all_wall);
+    std::optional<double> loaded_cpu_us;
+    if (loaded.server_cpu_load && all_acked) loaded_cpu_us = 1e6 * *loaded.server_cpu_load / static_cast<double>(all_acked);
+    std::cout << "\nAll " << n << " runs loaded: one campaign, one server process\n";
+    std::cout << "  submits acknowledged    " << count(static_cast<double>(all_acked)) << " (";
+    for (std::size_t g = 0; g < n; ++g)
+        std::cout << (g ? ", " : "") << "\"" << plans[g].name << "\" " << count(static_cast<double>(loaded.runs[g].acked));
+    std::cout << ")\n";
+    std::cout << "  wall seconds            " << decimals(all_wall) << " (first request sent → last reply, every run)\n";
+    std::cout << "  submits/s, all runs     " << with_commas(all_rate) << "\n";
+    print_server_side(loaded, loaded.runs.front().cpu, all_wall, all_acked, "  ");
+    for (std::size_t g = 0; g < n; ++g) {
+        outcome const& o = loaded.runs[g];
+        std::cout << "  Run \"" << plans[g].name << "\" (" << count(static_cast<double>(plans[g].annotators)) << " annotators, "
+                  << count(static_cast<double>(plans[g].tasks)) << " tasks)\n";
+        print_outcome(o, p, "    ");
+        // One process serves every run, so its CPU cannot be told apart by run: each run is charged its share
+        // by submits, total CPU × (its submits ÷ all submits), which per submit is the same for every run.
+        std::cout << "    server CPU per submit   ";
+        if (loaded.server_cpu_load && o.acked) {
+            double const share = *loaded.server_cpu_load * static_cast<double>(o.acked) / static_cast<double>(all_acked);
+            std::cout << decimals(1e6 * share / static_cast<double>(o.acked)) << " µs per submit cycle — shared: the server's "
+                      << decimals(*loaded.server_cpu_load) << " s CPU during the phase × (this run's "
+                      << count(static_cast<double>(o.acked)) << " ÷ all " << count(static_cast<double>(all_acked))
+                      << " submits) ÷ this run's submits; one process serves every run, so per-run CPU cannot be separated\n";
+        } else {
+            std::cout << "—\n";
+        }
+        std::cout << "    data check (SQLite file read after the server stopped)\n";
+        print_check(loaded.checks[g], "      ");
+    }
+
+    std::cout << "\nAll " << n << " runs loaded vs run \"a\" alone\n";
+    double const rate_ratio = all_rate / base_rate;
+    std::cout << "  submits/s               all runs " << with_commas(all_rate) << " vs run \"a\" alone " << with_commas(base_rate)
+              << ": ratio " << decimals(rate_ratio) << "\n";
+    std::vector<double> p99_ratios;
+    for (std::size_t g = 0; g < n; ++g) {
+        outcome const& o = loaded.runs[g];
+        p99_ratios.push_back(p99_of(o) / base_p99);
+        std::cout << "  run \"" << plans[g].name << "\" loaded          submits/s " << with_commas(rate_of(o.acked, o.wall))
+                  << "; submit p50 " << decimals(p50_of(o)) << " ms vs " << decimals(base_p50) << " alone; p99 "
+                  << decimals(p99_of(o)) << " ms vs " << decimals(base_p99) << " alone: ratio " << decimals(p99_ratios.back()) << "\n";
+    }
+    std::cout << "  server CPU per submit   loaded " << (loaded_cpu_us ? decimals(*loaded_cpu_us) + " µs" : std::string("—"))
+              << " (shared by every run) vs alone " << (base_cpu_us ? decimals(*base_cpu_us) + " µs" : std::string("—"))
+              << (loaded_cpu_us && base_cpu_us ? ": ratio " + decimals(*loaded_cpu_us / *base_cpu_us) : std::string()) << "\n";
+    if (p.think_ms == 0)
+        std::cout << "  closed loop             loaded, " << n << "× the annotators of run \"a\" alone each keep a request at "
+                     "the server: if it is saturated in both phases (submits/s ratio ≈ 1), latency ≈ annotators ÷ "
+                     "requests/s makes every request wait ≈ "
+                  << n << "× as long, so a p99 ratio near " << n
+                  << " is queueing for the one server, not one run slowing the other (see --think-ms)\n";
+    else
+        std::cout << "  think time              each annotator offers about one submit per (think time + its latencies), so "
+                     "loaded the annotators offer "
+                  << n << "× what run \"a\" alone offers: unless the server is saturated in both phases, the submits/s "
+                          "ratio measures that offered load, not the server\n";
+
+    bool data_ok = true;
+    std::size_t lost = 0, duplicated = 0, errors = 0;
+    for (auto const* ph : {&alone, &loaded}) {
+        for (auto const& c : ph->checks) data_ok = data_ok && c.ok(), lost += c.lost, duplicated += c.duplicated;
+        for (auto const& o : ph->runs) errors += o.errors;
+    }
+    bool const judge_speed = !p.smoke;
+    std::string const smoke_note = judge_speed ? "" : "  — not judged in --smoke";
+    std::cout << "\nTargets (the issue's, --runs " << n << ": all runs together ≥ " << decimals(target_runs_rate_ratio)
+              << "× one run's submits/s alone, each run's p99 loaded ≤ " << decimals(target_runs_p99_ratio)
+              << "× run \"a\"'s p99 alone, zero lost or duplicated)\n";
+    std::cout << "  [" << verdict(rate_ratio >= target_runs_rate_ratio, judge_speed) << "] "
+              << pad("submits/s all runs ÷ \"a\" alone", 34) << " goal ≥ " << pad(decimals(target_runs_rate_ratio), 6, true)
+              << "   measured " << decimals(rate_ratio) << smoke_note << "\n";
+    for (std::size_t g = 0; g < n; ++g)
+        std::cout << "  [" << verdict(p99_ratios[g] <= target_runs_p99_ratio, judge_speed) << "] "
+                  << pad("p99 \"" + plans[g].name + "\" loaded ÷ \"a\" alone", 34) << " goal ≤ "
+                  << pad(decimals(target_runs_p99_ratio), 6, true) << "   measured " << decimals(p99_ratios[g]) << smoke_note << "\n";
+    std::cout << "  [" << verdict(lost + duplicated == 0 && data_ok, true) << "] " << pad("lost or duplicated submits", 34)
+              << " goal = " << pad("0", 6, true) << "   measured LOST " << lost << ", DUPLICATED " << duplicated
+              << " (both phases, every run)\n";
+
+    if (!data_ok || errors) {
+        std::cerr << "\nhttp_load_benchmark: " << (!data_ok ? "the data check failed" : "")
+                  << (!data_ok && errors ? "; " : "") << (errors ? "errors during the run" : "") << "\n";
+        return 1;
+    }
+    return 0;
+}
+
 std::size_t to_count(std::string const& flag, char const* text, std::size_t max = 100'000'000) {
     char* end = nullptr;
     long long v = std::strtoll(text, &end, 10);
@@ -918,7 +1376,8 @@ std::size_t to_count(std::string const& flag, char const* text, std::size_t max 
 
 void usage() {
     std::cout << "http_load_benchmark [--crowdline PATH] [--smoke] [--annotators N] [--tasks N] [--seconds S]\n"
-                 "                    [--think-ms N] [--timeout S] [--server-threads N] [--server-arg key=value]... [--dir PATH] [--keep]\n"
+                 "                    [--think-ms N] [--timeout S] [--server-threads N] [--server-arg key=value]... [--runs N]\n"
+                 "                    [--dir PATH] [--keep]\n"
                  "  --crowdline PATH    the `crowdline` program to start as the server"
 #ifdef CROWDLINE_PROGRAM_PATH
                  " (default: the one built with this benchmark)"
@@ -934,6 +1393,10 @@ void usage() {
                  "  --timeout S         longest wait for one reply before it counts as an error (default 30)\n"
                  "  --server-threads N  serve's server.threads (default 2)\n"
                  "  --server-arg K=V    one more setting for `crowdline serve` (repeatable), e.g. status_every_seconds=3600\n"
+                 "  --runs N            N task runs (\"a\", \"b\", …; at most 26) served at once by one `crowdline serve\n"
+                 "                      --campaign`, annotators and tasks split evenly between them: first run \"a\" alone\n"
+                 "                      (a one-run campaign, its share of annotators and tasks), then every run loaded; no\n"
+                 "                      in-process baseline (default 1: one run, the short form --tasks/--workers)\n"
                  "  --dir PATH          where the run's folder is made (default: the temp dir); removed afterwards\n"
                  "  --keep              keep the run's folder (tasks, workers, databases, the server's output)\n";
 }
@@ -968,6 +1431,7 @@ int main(int argc, char** argv) try {
         else if (a == "--server-arg") p.server_args.push_back(value());
         else if (a == "--dir") p.dir = fs::path(value());
         else if (a == "--keep") p.keep = true;
+        else if (a == "--runs") p.runs = to_count(a, value());
         else if (a == "--help" || a == "-h") {
             usage();
             return 0;
@@ -988,6 +1452,10 @@ int main(int argc, char** argv) try {
     if (p.crowdline.empty()) fail("--crowdline PATH is required (the `crowdline` program to serve)");
     if (!fs::exists(p.crowdline)) fail("--crowdline: " + p.crowdline + ": no such file");
     if (p.annotators < 1 || p.tasks < 1) fail("--annotators and --tasks must be at least 1");
+    if (p.runs < 1 || p.runs > max_runs) fail("--runs: from 1 to " + std::to_string(max_runs) + " (runs \"a\" … \"z\")");
+    if (p.annotators < p.runs || p.tasks < p.runs)
+        fail("--runs " + std::to_string(p.runs) + ": every run needs an annotator and a task (--annotators " +
+             std::to_string(p.annotators) + ", --tasks " + std::to_string(p.tasks) + ")");
 
     // One descriptor per connection on each side, inherited by the server.
     rlimit lim{};
@@ -1015,7 +1483,12 @@ int main(int argc, char** argv) try {
         }
     } dir_guard{dir, p.keep};
 
-    std::cout << "crowdline http_load benchmark" << (p.smoke ? " (--smoke)" : "") << "\n";
+    std::cout << "crowdline http_load benchmark"
+              << (p.smoke && p.runs > 1 ? " (--smoke --runs " + std::to_string(p.runs) + ")"
+                  : p.smoke            ? std::string(" (--smoke)")
+                  : p.runs > 1         ? " (--runs " + std::to_string(p.runs) + ")"
+                                       : std::string())
+              << "\n";
 #ifdef NDEBUG
     std::cout << "build: optimised (NDEBUG defined)\n";
 #else
@@ -1028,95 +1501,31 @@ int main(int argc, char** argv) try {
         std::cout << "compiler: " << __VERSION__ << "; SQLite " << sqlite3_libversion() << "; "
                   << std::thread::hardware_concurrency() << " hardware threads; load average " << load << "\n";
     }
+    if (p.runs > 1) return several_runs(p, dir);
+
     std::cout << "workload: " << count(static_cast<double>(p.annotators)) << " annotators (all read \"en\"), "
               << count(static_cast<double>(p.tasks)) << " tasks {\"lang\": \"en\", \"text\": …}, overlap=1 (one unit per "
               << "task), task.allowed_concurrent=1; each annotator: register → "
               << (p.think_ms ? "wait " + std::to_string(p.think_ms) + " ms → " : std::string()) << "submit → register … until no_work or "
               << decimals(p.seconds) << " s\n";
 
-    // --- the files, the server ---------------------------------------------------------------------------
-    auto const task_list = make_tasks(p.tasks);
-    {
-        std::string text;
-        for (auto const& t : task_list) text += t.dump() + "\n";
-        write_file(dir / "tasks.jsonl", text);
-        write_file(dir / "workers.json", make_workers(p.annotators).dump() + "\n");
-    }
-    std::vector<std::string> argv_serve{p.crowdline,
-                                        "serve",
-                                        "--tasks",
-                                        (dir / "tasks.jsonl").string(),
-                                        "--workers",
-                                        (dir / "workers.json").string(),
-                                        "--db",
-                                        (dir / "crowdline.db").string(),
-                                        "--port",
-                                        "0",
-                                        "overlap=1",
-                                        "task.allowed_concurrent=1",
-                                        "server.threads=" + std::to_string(p.server_threads),
-                                        "server.max_connections=4096",
-                                        "server.max_connections_per_address=4096"};  // every annotator is on 127.0.0.1
-    for (auto const& a : p.server_args) argv_serve.push_back(a);
-    {
-        std::string shown;
-        for (std::size_t i = 1; i < argv_serve.size(); ++i) {
-            auto const& a = argv_serve[i];
-            shown += " " + (a.starts_with(dir.string()) ? fs::path(a).filename().string() : a);
-        }
-        std::cout << "server: " << p.crowdline << shown << "\n";
-    }
+    // --- the files, the server, the HTTP run ---------------------------------------------------------------
+    std::vector<run_plan> const plans{{"", p.annotators, p.tasks}};  // the short form: --tasks/--workers
+    auto const argv_serve = prepare_server(p, dir, plans);
+    print_server_line(p, argv_serve, dir);
     std::cout << "client: one asio io_context on one thread in this process, one keep-alive HTTP/1.1 connection per "
                  "annotator (Boost.Beast), all connected before the clock starts\n";
     std::cout << "directory: " << dir.string() << (p.keep ? " (kept)" : " (removed afterwards)") << "\n\n";
-
-    fs::path const out_file = dir / "serve.stdout", err_file = dir / "serve.stderr";
-    server_process server;
-    server.start(argv_serve, out_file, err_file);
-    std::cout << "starting crowdline serve ..." << std::flush;
-    served const s = wait_until_ready(server, out_file, err_file, p.annotators);
-    std::cout << " ready in " << decimals(s.startup_seconds) << " s at " << s.url << " (pid " << server.pid() << ")\n";
-    std::vector<std::string> invites;
-    for (std::size_t i = 0; i < p.annotators; ++i) {
-        auto it = s.invites.find(annotator_name(i));
-        if (it == s.invites.end()) fail("serve printed no invite link for " + annotator_name(i));
-        invites.push_back(it->second);
-    }
-
-    // --- the HTTP run ------------------------------------------------------------------------------------
-    std::cout << "running the HTTP load ..." << (p.smoke ? "" : "\n") << std::flush;
-    std::optional<double> server_cpu_at_start, server_cpu_at_end;
-    std::optional<sched_times> server_sched_at_start, server_sched_at_end, client_sched_at_start, client_sched_at_end;
-    load_generator gen(p, s, invites);
-    outcome http = gen.run([&] {
-        server_cpu_at_start = server.cpu_now();
-        server_sched_at_start = sched_of(server.pid());
-        client_sched_at_start = sched_of(0);
-    });
-    server_cpu_at_end = server.cpu_now();  // before it exits on its own (it polls every 250 ms)
-    server_sched_at_end = sched_of(server.pid());
-    client_sched_at_end = sched_of(0);
-    bool const server_alive_after_load = !server.exited();
-    server.stop(std::chrono::seconds(30));
-    double const server_cpu_total = server.cpu_total();
-    std::optional<double> server_cpu_load;
-    if (server_cpu_at_start)
-        server_cpu_load = (server_cpu_at_end ? *server_cpu_at_end : server_cpu_total) - *server_cpu_at_start;
-    std::cout << (p.smoke ? " " : "  ") << "done: " << count(static_cast<double>(http.acked)) << " submits in "
-              << decimals(http.wall) << " s\n";
-
-    data_check http_check;
-    {
-        stores::sqlite db{(dir / "crowdline.db").string()};
-        http_check = check_data(db, http.acked_units, http.in_doubt);
-    }
+    phase_result const phase = run_phase(p, dir, argv_serve, plans);
+    outcome const& http = phase.runs.front();
+    data_check const& http_check = phase.checks.front();
 
     // --- the in-process baseline -------------------------------------------------------------------------
     std::optional<baseline_outcome> base;
     data_check base_check;
     if (http.acked > 0) {
         std::cout << "running the in-process baseline (" << count(static_cast<double>(http.acked)) << " submits) ..." << std::flush;
-        base = run_in_process(task_list, p.annotators, dir / "baseline.db", http.acked);
+        base = run_in_process(make_tasks(p.tasks), p.annotators, dir / "baseline.db", http.acked);
         {
             stores::sqlite db{(dir / "baseline.db").string()};
             base_check = check_data(db, base->run.acked_units, base->run.in_doubt);
@@ -1131,68 +1540,8 @@ int main(int argc, char** argv) try {
     double const p99 = percentile(sorted_submit, 0.99);
 
     std::cout << "\nHTTP: crowdline serve over loopback\n";
-    std::cout << "  annotators              " << count(static_cast<double>(http.annotators)) << " (connected in "
-              << decimals(http.connect_seconds) << " s, not timed)\n";
-    std::cout << "  submits acknowledged    " << count(static_cast<double>(http.acked)) << " (and "
-              << count(static_cast<double>(http.registers)) << " registers)\n";
-    std::cout << "  wall seconds            " << decimals(http.wall) << " (first request sent → last reply)\n";
-    std::cout << "  submits/s               " << with_commas(http_rate) << "\n";
-    std::cout << "  submit latency, ms      " << latency_line(http.submit_ms) << "\n";
-    std::cout << "  register latency, ms    " << latency_line(http.register_ms) << "\n";
-    for (auto const& [ms, what] : http.slowest) std::cout << "    slowest: " << what << "\n";
-    if (http.wall > 0 && p.think_ms == 0) {
-        double const requests_per_s = static_cast<double>(http.registers + http.acked) / http.wall;
-        std::cout << "  closed loop             every annotator always has one request at the server, so mean latency ≈ "
-                     "annotators ÷ requests/s = "
-                  << count(static_cast<double>(http.annotators)) << " ÷ " << count(requests_per_s) << " = "
-                  << decimals(1e3 * static_cast<double>(http.annotators) / requests_per_s)
-                  << " ms: queueing. p99 < 50 ms with " << count(static_cast<double>(http.annotators))
-                  << " annotators and no think time needs > " << count(static_cast<double>(http.annotators) / 0.05)
-                  << " requests/s (see --think-ms)\n";
-    }
-    std::cout << "  errors                  " << http.errors << "\n";
-    print_errors(http, "    ");
-    if (http.end_of_run) {
-        std::cout << "  after the last task     " << http.end_of_run
-                  << " register(s) refused with HTTP 503 \"unavailable\" or a closed connection instead of no_work "
-                     "run_not_active (serve winds its server down as the run completes); not counted as errors:\n";
-        for (auto const& e : http.end_of_run_examples) std::cout << "    " << e << "\n";
-    }
-    std::cout << "  per second              ";
-    for (std::size_t i = 0; i < http.per_second.size(); ++i)
-        std::cout << (i ? " " : "") << count(static_cast<double>(http.per_second[i]));
-    std::cout << "\n  annotators stopped by   ";
-    {
-        bool first = true;
-        for (auto const& [why, n] : http.stopped_by) std::cout << (first ? "" : "; ") << why << ": " << n, first = false;
-    }
-    std::cout << "\n  client CPU              " << decimals(http.cpu) << " s = " << decimals(100 * http.cpu / std::max(1e-9, http.wall))
-              << "% of one core; " << decimals(http.acked ? 1e6 * http.cpu / static_cast<double>(http.acked) : 0) << " µs per submit cycle\n";
-    std::cout << "  server CPU              ";
-    if (server_cpu_load)
-        std::cout << decimals(*server_cpu_load) << " s during the run = " << decimals(100 * *server_cpu_load / std::max(1e-9, http.wall))
-                  << "% of one core; " << decimals(http.acked ? 1e6 * *server_cpu_load / static_cast<double>(http.acked) : 0)
-                  << " µs per submit cycle (register + submit)" << (server_cpu_at_end ? "" : " [from its exit rusage]") << "; ";
-    std::cout << decimals(server_cpu_total) << " s in its whole life\n";
-    if (server_sched_at_start && server_sched_at_end && client_sched_at_start && client_sched_at_end) {
-        double const w = std::max(1e-9, http.wall);
-        std::cout << "  waiting for a CPU       server threads " << decimals(server_sched_at_end->waiting - server_sched_at_start->waiting)
-                  << " s (" << decimals(100 * (server_sched_at_end->waiting - server_sched_at_start->waiting) / w)
-                  << "% of the run), client " << decimals(client_sched_at_end->waiting - client_sched_at_start->waiting) << " s ("
-                  << decimals(100 * (client_sched_at_end->waiting - client_sched_at_start->waiting) / w)
-                  << "%): runnable, but the CPU was elsewhere (other processes on this machine)\n";
-    }
-    if (server_cpu_load && *server_cpu_load > 0 && http.acked)
-        std::cout << "  one dedicated core      would give the server ≈ "
-                  << count(static_cast<double>(http.acked) / *server_cpu_load)
-                  << " submits/s at its measured CPU per submit cycle (a CPU-bound ceiling; disk waits not counted)\n";
-    std::cout << "  server                  " << server.how_it_ended()
-              << (server_alive_after_load ? "" : "; it had exited before the last annotator stopped") << "\n";
-    auto const extra = unusual_stderr(err_file);
-    if (!extra.empty()) {
-        std::cout << "  server stderr           " << extra.size() << " line(s) beyond the start and [progress] lines:\n";
-        for (std::size_t i = 0; i < extra.size() && i < 10; ++i) std::cout << "    " << extra[i] << "\n";
-    }
+    print_outcome(http, p, "  ");
+    print_server_side(phase, http.cpu, http.wall, http.acked, "  ");
     std::cout << "  data check (SQLite file read after the server stopped)\n";
     print_check(http_check, "    ");
 
@@ -1226,7 +1575,6 @@ int main(int argc, char** argv) try {
     bool const data_ok = http_check.ok() && (!base || base_check.ok());
     std::size_t const lost_dup = http_check.lost + http_check.duplicated;
     std::cout << "\nTargets (the issue's: ≥ 5,000 acknowledged durable submits/s, p99 < 50 ms, zero lost or duplicated)\n";
-    auto verdict = [&](bool pass, bool judged) { return !judged ? std::string("n/a ") : pass ? std::string("PASS") : std::string("MISS"); };
     bool const judge_speed = !p.smoke;
     std::cout << "  [" << verdict(http_rate >= target_rate, judge_speed) << "] "
               << pad("acknowledged durable submits/s", 34) << " goal ≥ " << pad(with_commas(target_rate), 6, true)
