@@ -364,13 +364,16 @@ TEST_CASE("http hardening: a WebSocket that answers pings but never speaks is cl
     ws_client talking(f.port());
     std::atomic<bool> talking_ok{true};
     std::thread talker([&] {
-        for (int i = 0; i < 8 && talking_ok; ++i) {
+        // Speaks every 200 ms for 4 s, past the silence timeout: a margin of 800 ms under the 1 s idle
+        // timeout (this client answers the server's pings only while it reads), so a loaded CI machine
+        // that delays this thread does not make a speaking socket look idle.
+        for (int i = 0; i < 20 && talking_ok; ++i) {
             beast::error_code ec;
             talking.ws.write(asio::buffer(std::string(R"({"type":"heartbeat"})")), ec);
             beast::flat_buffer b;
             if (!ec) talking.ws.read(b, ec);
             if (ec) talking_ok = false;
-            std::this_thread::sleep_for(500ms);
+            std::this_thread::sleep_for(200ms);
         }
     });
     auto const started = std::chrono::steady_clock::now();
