@@ -33,6 +33,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
+import { CheckFailed, api, check, makeLog, sleep, waitUntil as waitUntilWithin } from './harness.mjs';
 
 const execFileP = promisify(execFile);
 const [binaryArg, artifactsArg] = process.argv.slice(2);
@@ -47,15 +48,7 @@ const overallMs = Number(process.env.CROWDLINE_BROWSER_TIMEOUT_MS || 60000);
 const WAIT_MS = 15000;    // any single wait for the page or the server
 const NAME = 'browser.two_runs';
 
-const started = Date.now();
-const elapsed = () => ((Date.now() - started) / 1000).toFixed(1) + 's';
-const log = (...a) => console.log(`[${elapsed()}]`, ...a);
-
-class CheckFailed extends Error {}
-function check(cond, message) {
-  if (!cond) throw new CheckFailed(message);
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { started, elapsed, log } = makeLog();
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
 // ---- the campaign ---------------------------------------------------------------------------------------
@@ -167,13 +160,6 @@ async function startServer() {
   return { base: base[1], invites, reviewUrl: review[1], reviewToken: review[2], runIds: { sentiment: sections.sentiment.id, topics: sections.topics.id }, stdout: () => out };
 }
 
-async function api(ctx, pathAndQuery) {
-  const res = await fetch(ctx.base + pathAndQuery, { headers: { Authorization: 'Bearer ' + ctx.reviewToken } });
-  const text = await res.text();
-  check(res.ok, `GET ${pathAndQuery}: HTTP ${res.status}: ${text}`);
-  return JSON.parse(text);
-}
-
 /** One packet through the HTTP packet API (`POST /api/<type>`): the reply packet, whatever the HTTP status. */
 async function packet(ctx, type, body) {
   const res = await fetch(`${ctx.base}/api/${type}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
@@ -184,13 +170,7 @@ async function packet(ctx, type, body) {
 }
 
 /** Waits until `cond()` holds, polling; fails with `what` after WAIT_MS. */
-async function waitUntil(cond, what) {
-  const deadline = Date.now() + WAIT_MS;
-  while (!(await cond())) {
-    check(Date.now() < deadline, `${what} within ${WAIT_MS} ms`);
-    await sleep(50);
-  }
-}
+const waitUntil = (cond, what) => waitUntilWithin(cond, what, WAIT_MS);
 
 // ---- the worker page ------------------------------------------------------------------------------------
 /** A page in `context` (a new context when none) on `url`, its console watched and the packets it receives kept. */

@@ -32,6 +32,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
+import { CheckFailed, api, check, makeLog, sleep, waitUntil as waitUntilWithin } from './harness.mjs';
 
 const execFileP = promisify(execFile);
 const [binaryArg, artifactsArg] = process.argv.slice(2);
@@ -46,15 +47,7 @@ const overallMs = Number(process.env.CROWDLINE_BROWSER_TIMEOUT_MS || 120000);
 const GRACE_S = 2;        // server.disconnect_grace_seconds
 const WAIT_MS = 15000;    // any single wait for the page or the server
 
-const started = Date.now();
-const elapsed = () => ((Date.now() - started) / 1000).toFixed(1) + 's';
-const log = (...a) => console.log(`[${elapsed()}]`, ...a);
-
-class CheckFailed extends Error {}
-function check(cond, message) {
-  if (!cond) throw new CheckFailed(message);
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { started, elapsed, log } = makeLog();
 
 // ---- the campaign ---------------------------------------------------------------------------------------
 // Each text names its language and a number, so it is unique and the page shows which language it is in.
@@ -134,21 +127,8 @@ async function startServer(port = 0) {
   return { base: base[1], invites, reviewUrl: review[1], reviewToken: review[2], stdout: () => out };
 }
 
-async function api(ctx, pathAndQuery) {
-  const res = await fetch(ctx.base + pathAndQuery, { headers: { Authorization: 'Bearer ' + ctx.reviewToken } });
-  const text = await res.text();
-  check(res.ok, `GET ${pathAndQuery}: HTTP ${res.status}: ${text}`);
-  return JSON.parse(text);
-}
-
 /** Waits until `cond()` holds, polling; fails with `what` after WAIT_MS. */
-async function waitUntil(cond, what) {
-  const deadline = Date.now() + WAIT_MS;
-  while (!(await cond())) {
-    check(Date.now() < deadline, `${what} within ${WAIT_MS} ms`);
-    await sleep(50);
-  }
-}
+const waitUntil = (cond, what) => waitUntilWithin(cond, what, WAIT_MS);
 
 // ---- the network between a page and the server -----------------------------------------------------------
 /** A proxy on every WebSocket of a browser context: it passes packets both ways, records each submit the page
