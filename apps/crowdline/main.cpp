@@ -735,12 +735,18 @@ int review_cmd(program_args const& cfg, std::vector<std::string> const& rest) {
     if (auto [end, ec] = std::from_chars(rest[1].data(), rest[1].data() + rest[1].size(), id);
         ec != std::errc{} || end != rest[1].data() + rest[1].size())
         throw config_error("review: \"" + rest[1] + "\" is not an agent id (a number; `crowdline review` lists them)");
+    if (rest[0] != "approve" && rest[0] != "reject" && rest[0] != "soft_reject")
+        throw config_error("review: unknown action \"" + rest[0] + "\" (approve, reject or soft_reject)");
     auto a = db.get_agent(agent_id{id});
+    // `--run N` names the run being reviewed: an agent of another run is refused, nothing recorded.
+    if (cfg.run && a.task_run != run)
+        throw config_error("review: agent " + std::to_string(id) + " is not part of task run " +
+                           std::to_string(run.value()) + " (it belongs to task run " +
+                           std::to_string(a.task_run.value()) + ")");
     auto note = rest.size() > 2 ? rest[2] : std::string{};
     if (rest[0] == "approve") review::approve(db, crowd, a.unit, note);
     else if (rest[0] == "reject") review::reject(db, crowd, a.unit, note);
-    else if (rest[0] == "soft_reject") review::soft_reject(db, crowd, a.unit, note);
-    else throw config_error("review: unknown action \"" + rest[0] + "\"");
+    else review::soft_reject(db, crowd, a.unit, note);
     std::cout << "agent " << a.id.value() << ": " << to_string(db.get_unit(a.unit).status) << "\n";
     return 0;
 }

@@ -594,6 +594,15 @@ TEST_CASE("program: a campaign file's runs are served together, each with its ow
     std::istringstream in(exported.out);
     for (std::string line; std::getline(in, line);) ++lines[json::parse(line)["task_name"].get<std::string>()];
     CHECK(lines == std::map<std::string, int>{{"sentiment", 2}, {"topics", 4}});
+
+    // `review --run N` acts only on run N's agents: ann's agent through the topics run is refused.
+    auto const ann_agent = std::to_string(a["data"]["agent_id"].get<std::int64_t>());
+    auto wrong = run({"review", "--db", c.db, "--run", "2", "approve", ann_agent}, c.dir.path);
+    CHECK(wrong.code == 1);
+    CHECK_THAT(wrong.err, Contains("agent " + ann_agent + " is not part of task run 2"));
+    auto right = run({"review", "--db", c.db, "--run", "1", "approve", ann_agent}, c.dir.path);
+    CHECK(right.code == 0);
+    CHECK_THAT(right.out, Contains("agent " + ann_agent + ": accepted"));
 }
 
 TEST_CASE("program: a campaign file with a mistake is refused naming the file and the JSON pointer, nothing written",
