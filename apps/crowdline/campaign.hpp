@@ -202,7 +202,6 @@ inline json parse_form(std::string_view text, std::string const& file) {
     return spec;
 }
 
-namespace detail {
 /// Calls `each(task)` for every task of a JSON-lines text (blank lines skipped), each checked: every key
 /// in `needed` present, `route_by` (unless empty) a string. Problems name the file, the line and the field.
 template <class Each>
@@ -231,21 +230,20 @@ std::size_t for_each_task(std::string_view text, std::string const& file, std::v
     if (count == 0) throw config_error(file + ": no tasks");
     return count;
 }
-}  // namespace detail
 
 /// Tasks from JSON lines (blank lines skipped). Each problem names the file, the line and the field:
 /// every key in `needed` must be present, and `route_by` (unless empty) must be a string.
 inline std::vector<json> parse_tasks(std::string_view text, std::string const& file,
                                      std::vector<std::string> const& needed, std::string const& route_by) {
     std::vector<json> tasks;
-    detail::for_each_task(text, file, needed, route_by, [&](json&& j) { tasks.push_back(std::move(j)); });
+    for_each_task(text, file, needed, route_by, [&](json&& j) { tasks.push_back(std::move(j)); });
     return tasks;
 }
 
 /// As `parse_tasks`, keeping nothing: how many tasks the text holds, every one checked.
 inline std::size_t check_tasks(std::string_view text, std::string const& file, std::vector<std::string> const& needed,
                                std::string const& route_by) {
-    return detail::for_each_task(text, file, needed, route_by, [](json&&) {});
+    return for_each_task(text, file, needed, route_by, [](json&&) {});
 }
 
 /// The tasks of a JSON-lines file that `check_tasks` accepted, read one line at a time as the run launches

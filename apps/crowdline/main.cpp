@@ -427,12 +427,11 @@ private:
     json data_;
 };
 
-/// One run as `serve` prepares it before anything is written: its form with the items, its roster with
-/// the links kept from an earlier start, and its own invite-link provider.
+/// One run as `serve` prepares it before anything is written: what the campaign says of it, and its form
+/// with its items (read lazily from the tasks file when there is one).
 struct prepared_run {
     campaign_run spec;
     blueprints::static_form form;
-    std::string source;  ///< where its roster came from, for messages
 };
 
 int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string const& what) {
@@ -462,7 +461,7 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
         // Links revoked from the review page stay revoked after a restart (a renewed one is simply the token kept).
         for (auto const& w : crowds.back().roster())
             if (std::ranges::find(kept["revoked"], json(w.name)) != kept["revoked"].end()) crowds.back().revoke_link(w.name);
-        runs.push_back(prepared_run{std::move(r), std::move(form), source});
+        runs.push_back(prepared_run{std::move(r), std::move(form)});
     }
 
     // [serve]
@@ -480,7 +479,6 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
     auto op = make_operator<routed_run, full_run>(server, db);
     std::deque<routed_run> routed;
     std::deque<full_run> full;
-    std::vector<std::function<std::optional<std::string>()>> failures;  // per run: why it stopped on its own
     for (std::size_t i = 0; i < runs.size(); ++i) {
         auto& r = runs[i].spec;
         auto const lease = std::chrono::seconds(r.task.assignment_duration_in_seconds);
@@ -491,7 +489,6 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
             // Serving starts after a second of launching at most; the rest is launched tick by tick.
             run.set_launch_budget(typename std::remove_cvref_t<decltype(run)>::launch_budget{});
             op.launch(run);
-            failures.push_back([&run] { return run.failure(); });
         };
         if (r.full_overlap) {
             std::vector<routed_profile> profiles;
@@ -563,10 +560,15 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
                   << "\n\nStop with Ctrl-C; running again resumes.\n" << std::flush;
     }
 
+    /// Why a run stopped on its own (the store refused a write), named when there are several.
     auto const failure = [&]() -> std::optional<std::string> {
-        for (std::size_t i = 0; i < failures.size(); ++i)
-            if (auto f = failures[i]()) return one ? *f : "run \"" + listed[i].name + "\": " + *f;
-        return std::nullopt;
+        std::optional<std::string> why;
+        auto const check = [&](auto& run) {
+            if (auto f = run.failure(); f && !why) why = one ? *f : "run \"" + run.task_name() + "\": " + *f;
+        };
+        std::ranges::for_each(routed, check);
+        std::ranges::for_each(full, check);
+        return why;
     };
     auto const all = [&](auto pred) {
         return std::ranges::all_of(op.runs(), pred);

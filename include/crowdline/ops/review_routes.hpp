@@ -408,21 +408,31 @@ inline std::string metrics_text(std::vector<run_metrics> const& runs) {
     return out;
 }
 
-/// The review endpoints, each as `f(run, options, request)`.
-template <class Pipeline>
+/// The review endpoints: one table for a lone pipeline and for an operator's runs, each handler a generic
+/// `f(run, options, request)` instantiated for the run's type.
+template <class Handler>
 struct review_endpoint {
     char const* method;
     char const* path;
-    architects::http_response (*handler)(Pipeline&, review_routes_options const&, architects::http_request const&);
+    Handler handler;
 };
-template <class Pipeline>
-constexpr std::array<review_endpoint<Pipeline>, 6> review_endpoints() {
-    return {{{"GET", "/api/review/units", &review_units<Pipeline>},
-             {"POST", "/api/review/decide", &review_decide<Pipeline>},
-             {"POST", "/api/review/block", &review_block<Pipeline>},
-             {"POST", "/api/review/link", &review_link<Pipeline>},
-             {"GET", "/api/review/dashboard", &review_dashboard<Pipeline>},
-             {"GET", "/api/export", &review_export<Pipeline>}}};
+template <class Handler>
+review_endpoint(char const*, char const*, Handler) -> review_endpoint<Handler>;
+
+inline constexpr auto review_endpoints = std::tuple{
+    review_endpoint{"GET", "/api/review/units", [](auto& run, auto const& o, auto const& r) { return review_units(run, o, r); }},
+    review_endpoint{"POST", "/api/review/decide", [](auto& run, auto const& o, auto const& r) { return review_decide(run, o, r); }},
+    review_endpoint{"POST", "/api/review/block", [](auto& run, auto const& o, auto const& r) { return review_block(run, o, r); }},
+    review_endpoint{"POST", "/api/review/link", [](auto& run, auto const& o, auto const& r) { return review_link(run, o, r); }},
+    review_endpoint{"GET", "/api/review/dashboard",
+                    [](auto& run, auto const& o, auto const& r) { return review_dashboard(run, o, r); }},
+    review_endpoint{"GET", "/api/export", [](auto& run, auto const& o, auto const& r) { return review_export(run, o, r); }},
+};
+
+/// Calls `f(endpoint)` for each review endpoint.
+template <class F>
+void for_each_review_endpoint(F&& f) {
+    std::apply([&](auto const&... e) { (f(e), ...); }, review_endpoints);
 }
 
 inline void check_requester_token(review_routes_options const& options) {
@@ -438,12 +448,12 @@ template <class Pipeline>
 void add_review_routes(architects::http& server, Pipeline& run, review_routes_options options) {
     detail::check_requester_token(options);
     auto opts = std::make_shared<review_routes_options const>(std::move(options));
-    for (auto const& e : detail::review_endpoints<Pipeline>()) {
-        if (std::string_view(e.path) == "/api/review/link" && !detail::has_links<Pipeline>) continue;
+    detail::for_each_review_endpoint([&](auto const& e) {
+        if (std::string_view(e.path) == "/api/review/link" && !detail::has_links<Pipeline>) return;
         server.route(e.method, e.path, detail::guarded(opts, [&run, opts, h = e.handler](architects::http_request const& r) {
             return h(run, *opts, r);
         }));
-    }
+    });
     // The dashboard's progress per group is counted as units are made and done, not recomputed per request.
     run.set_group_key(detail::group_key(opts));
     server.set_metrics_source([&run] { return detail::metrics_text({detail::metrics_of(run, {})}); });
@@ -484,26 +494,15 @@ void add_review_routes(architects::http& server, operator_<Architect, Store, Run
         throw invalid_argument("run: this server serves " + std::to_string(runs.size()) +
                                " runs; name one (?run=<task name>; GET /api/review/runs lists them)");
     };
-    auto dispatch = [&op, run_named, options_of](architects::http_request const& r, auto endpoint) {
-        auto const name = run_named(r);
-        architects::http_response out;
-        op.with_run(std::string_view(name), [&](auto& run) {
-            auto const o = options_of(run.task_name());
-            if constexpr (requires { endpoint(run, *o, r); }) out = endpoint(run, *o, r);
-        });
-        return out;
-    };
-    auto const add = [&](char const* method, char const* path, auto endpoint) {
-        server.route(method, path, detail::guarded(base, [dispatch, endpoint](architects::http_request const& r) {
-            return dispatch(r, endpoint);
-        }));
-    };
-    add("GET", "/api/review/units", [](auto& run, auto const& o, auto const& r) { return detail::review_units(run, o, r); });
-    add("POST", "/api/review/decide", [](auto& run, auto const& o, auto const& r) { return detail::review_decide(run, o, r); });
-    add("POST", "/api/review/block", [](auto& run, auto const& o, auto const& r) { return detail::review_block(run, o, r); });
-    add("POST", "/api/review/link", [](auto& run, auto const& o, auto const& r) { return detail::review_link(run, o, r); });
-    add("GET", "/api/review/dashboard", [](auto& run, auto const& o, auto const& r) { return detail::review_dashboard(run, o, r); });
-    add("GET", "/api/export", [](auto& run, auto const& o, auto const& r) { return detail::review_export(run, o, r); });
+    detail::for_each_review_endpoint([&](auto const& e) {
+        server.route(e.method, e.path,
+                     detail::guarded(base, [&op, run_named, options_of, h = e.handler](architects::http_request const& r) {
+                         architects::http_response out;
+                         op.with_run(std::string_view(run_named(r)),
+                                     [&](auto& run) { out = h(run, *options_of(run.task_name()), r); });
+                         return out;
+                     }));
+    });
 
     server.route("GET", "/api/review/runs", detail::guarded(base, [&op](architects::http_request const&) {
         nlohmann::json runs = nlohmann::json::array();
