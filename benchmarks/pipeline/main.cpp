@@ -274,7 +274,8 @@ figures run_pipeline(params const& p, fs::path const& dir, std::string const& la
     auto dispatcher = routing::make_dispatcher<initialization_data, nlohmann::json>(routing::average_per_task{1},
                                                                                     routing::options{});
     pipeline pl{blueprints::mock{p.units}, arch, prov, std::move(dispatcher), db, run_args(p)};
-    pl.set_clock([now] { return now; });
+    auto const read_now = [now] { return now; };
+    pl.set_clock(read_now);
 
     meter setup;
     task_run_id run;

@@ -33,7 +33,7 @@ int main() {
 
     // [serve]
     // The server side: a worker's "claim" gets a unit, a "submit" saves the answer and completes the unit.
-    server.channel().on_message([&](packet const& request) -> packet {
+    crowdline::handler_of handler{[&](packet const& request) -> packet {
         if (request.type == "claim") {
             auto name = crowd.worker_name(request.data);  // refuses a registration without a usable name
             auto found = db.find_workers({.name = name});
@@ -53,7 +53,8 @@ int main() {
             return packet{"saved", request.agent};
         }
         return packet::error("unknown_type", "unknown packet type \"" + request.type + "\"");
-    });
+    }};
+    server.channel().on_message(handler);
     server.prepare();
     std::string url = server.deploy();  // "inproc://review-export": what the provider lists
     // [serve]

@@ -249,7 +249,8 @@ int main(int argc, char** argv) {
 
     // Simulated time: the pipeline reads this clock, the annotators act on it.
     time_point now = time_point{} + std::chrono::hours(24 * 365 * 56);
-    campaign.set_clock([&] { return now; });
+    auto const read_now = [&] { return now; };
+    campaign.set_clock(read_now);  // kept by reference: it lives as long as the campaign
     auto const wall_start = std::chrono::steady_clock::now();
     auto const started = now;
     bool const resumed = !db.find_task_runs({.is_completed = false}).empty();

@@ -574,11 +574,36 @@ void from_json(const nlohmann::json& j, T& value) {
 /// drive it.
 
 #include <chrono>
+#include <memory>
+#include <type_traits>
 
 namespace crowdline {
 
 using clock = std::chrono::system_clock;
 using time_point = clock::time_point;
+
+/// Where a run reads the time: the system clock (default), a plain function, or any object `c` with
+/// `c() -> time_point` kept by reference (a test's manual clock, a simulation's). One function pointer,
+/// no allocation; a temporary is refused at compile time, as it would be gone before the first tick.
+class clock_ref {
+public:
+    clock_ref() noexcept = default;
+    clock_ref(time_point (*now)()) noexcept : source_{nullptr}, read_{nullptr}, plain_{now} {}
+    template <class C>
+        requires std::is_invocable_r_v<time_point, C const&>
+    clock_ref(C const& source) noexcept
+        : source_{std::addressof(source)},
+          read_{[](void const* s) -> time_point { return (*static_cast<C const*>(s))(); }} {}
+    template <class C>
+    clock_ref(C const&&) = delete;
+
+    time_point operator()() const { return read_ ? read_(source_) : plain_(); }
+
+private:
+    void const* source_ = nullptr;
+    time_point (*read_)(void const*) = nullptr;
+    time_point (*plain_)() = [] { return clock::now(); };
+};
 
 }  // namespace crowdline
 // ---- crowdline/model/json_text.hpp
@@ -5528,9 +5553,10 @@ auto make_dispatcher(Policies... policies) {
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -5708,16 +5734,83 @@ concept push_channel = requires(C& c, agent_id a, packet const& p) {
     { c.send(a, p) } -> std::same_as<bool>;
 };
 
-/// Worker → server requests: the handler's return value is the reply.
-template <class C>
-concept request_channel = requires(C& c, std::function<packet(packet const&)> handler) {
-    c.on_message(std::move(handler));
+/// What a channel delivers a worker's requests to: `handle(p)` returns the reply; `disconnect(a)` hears
+/// that an agent's page went away. `pipeline` and `operator_` model it; `handler_of` makes one of lambdas.
+template <class H>
+concept packet_handler = requires(H& h, packet const& p, agent_id a) {
+    { h.handle(p) } -> std::same_as<packet>;
+    h.disconnect(a);
 };
 
-/// Tells the server when a worker's connection is gone.
+/// A handler that also takes requests that arrived together in one call (`replies[i]` answers
+/// `requests[i]`), so a server can make them one store transaction (group commit).
+template <class H>
+concept group_packet_handler = packet_handler<H> && requires(H& h, std::span<packet const> rq, std::span<packet> rp) {
+    h.handle_group(rq, rp);
+};
+
+/// Does nothing with a disconnected agent (the default of `handler_of`).
+struct ignore_disconnect {
+    void operator()(agent_id) const noexcept {}
+};
+
+/// A `packet_handler` made of callables, for small servers, examples and tests: `reply(p) -> packet`
+/// answers, `gone(agent)` hears disconnects. A channel holds it by reference: keep it alive while installed.
+template <class Reply, class Gone = ignore_disconnect>
+struct handler_of {
+    Reply reply;
+    Gone gone{};
+    packet handle(packet const& p) { return reply(p); }
+    void disconnect(agent_id a) { gone(a); }
+};
+template <class Reply>
+handler_of(Reply) -> handler_of<Reply>;
+template <class Reply, class Gone>
+handler_of(Reply, Gone) -> handler_of<Reply, Gone>;
+
+namespace detail {
+
+/// How a channel holds its handler: the object and one plain function pointer per call, generated for
+/// the handler's type when it is installed. The server's I/O code is compiled once for every handler, so
+/// this one indirect call is the whole boundary: no allocation, no `std::function`, no virtual call.
+struct handler_ref {
+    void* target = nullptr;
+    packet (*handle)(void*, packet const&) = nullptr;
+    void (*disconnect)(void*, agent_id) = nullptr;
+    /// Null when the handler takes requests one at a time only.
+    void (*handle_group)(void*, std::span<packet const>, std::span<packet>) = nullptr;
+
+    explicit operator bool() const noexcept { return target != nullptr; }
+
+    template <packet_handler H>
+    static handler_ref to(H& h) noexcept {
+        handler_ref r;
+        r.target = std::addressof(h);
+        r.handle = [](void* t, packet const& p) -> packet { return static_cast<H*>(t)->handle(p); };
+        r.disconnect = [](void* t, agent_id a) { static_cast<H*>(t)->disconnect(a); };
+        if constexpr (group_packet_handler<H>)
+            r.handle_group = [](void* t, std::span<packet const> rq, std::span<packet> rp) {
+                static_cast<H*>(t)->handle_group(rq, rp);
+            };
+        return r;
+    }
+};
+
+/// The least a `packet_handler` has: what the channel concept installs to check `on_message`.
+struct packet_handler_archetype {
+    packet handle(packet const&);
+    void disconnect(agent_id);
+};
+
+}  // namespace detail
+
+/// Worker → server requests and disconnects go to one handler: `on_message(h)` installs any
+/// `packet_handler` (kept by reference, its type known where it is installed); `on_message(nullptr)`
+/// removes it.
 template <class C>
-concept disconnect_channel = requires(C& c, std::function<void(agent_id)> handler) {
-    c.on_disconnect(std::move(handler));
+concept request_channel = requires(C& c, detail::packet_handler_archetype& h) {
+    c.on_message(h);
+    c.on_message(nullptr);
 };
 
 /// Says whether the channel carries packets at all.
@@ -5728,7 +5821,7 @@ concept liveness_channel = requires(C const& c) {
 
 /// How packets travel between the server and workers' pages (ARCHITECTURE §6).
 template <class C>
-concept channel = push_channel<C> && request_channel<C> && disconnect_channel<C> && liveness_channel<C>;
+concept channel = push_channel<C> && request_channel<C> && liveness_channel<C>;
 
 /// Brings a server up and down: `prepare()` (build what it serves), `deploy()` → the URL workers
 /// open, `shutdown()`.
@@ -5758,8 +5851,8 @@ template <class C>
 constexpr void check_channel() {
     static_assert(push_channel<C>, "crowdline::channel: the type lacks send(agent_id, packet const&) -> bool");
     static_assert(request_channel<C>,
-                  "crowdline::channel: the type lacks on_message(std::function<packet(packet const&)>)");
-    static_assert(disconnect_channel<C>, "crowdline::channel: the type lacks on_disconnect(std::function<void(agent_id)>)");
+                  "crowdline::channel: the type lacks on_message(H& handler) for any crowdline::packet_handler H "
+                  "(handle(packet const&) -> packet, disconnect(agent_id)), and on_message(nullptr)");
     static_assert(liveness_channel<C>, "crowdline::channel: the type lacks is_alive() const -> bool");
 }
 
@@ -5801,7 +5894,6 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::packet, type, agent, data);
 #include <array>
 #include <cstddef>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -5836,13 +5928,9 @@ struct in_process_args {
     }
 };
 
-/// The channel of an `in_process` architect: server side (`send`, `on_message`, `on_disconnect`,
-/// `is_alive`) and the worker side tests drive (`request`, `request_text`, `inbox`, `disconnect`).
+/// The channel of an `in_process` architect: server side (`send`, `on_message`, `is_alive`) and the worker side tests drive (`request`, `request_text`, `inbox`, `disconnect`).
 class in_process_channel {
 public:
-    using message_handler = std::function<packet(packet const&)>;
-    using disconnect_handler = std::function<void(agent_id)>;
-
     explicit in_process_channel(std::size_t max_body_bytes = std::size_t{1} << 20, std::size_t max_json_depth = 64)
         : max_body_bytes_{max_body_bytes}, max_json_depth_{max_json_depth} {}
     in_process_channel(in_process_channel const&) = delete;
@@ -5856,15 +5944,16 @@ public:
         inboxes_[agent].push_back(p);
         return true;
     }
-    /// Installs (or replaces) what answers requests.
-    void on_message(message_handler handler) {
+    /// Installs (or replaces) what answers requests and hears about disconnected agents, kept by reference.
+    template <packet_handler H>
+    void on_message(H& handler) {
         std::lock_guard l{mutex_};
-        message_ = handler ? std::make_shared<message_handler const>(std::move(handler)) : nullptr;
+        handler_ = crowdline::detail::handler_ref::to(handler);
     }
-    /// Installs (or replaces) what hears about disconnected agents.
-    void on_disconnect(disconnect_handler handler) {
+    /// Removes the handler: requests get `no_handler`, disconnects go unheard.
+    void on_message(std::nullptr_t) {
         std::lock_guard l{mutex_};
-        disconnect_ = handler ? std::make_shared<disconnect_handler const>(std::move(handler)) : nullptr;
+        handler_ = {};
     }
     /// True between the architect's deploy() and shutdown().
     [[nodiscard]] bool is_alive() const {
@@ -5876,17 +5965,17 @@ public:
     /// Sends a request and returns the reply. Never throws for the server's failures: a channel that is
     /// down, a missing handler or a handler that throws become error packets, as a network would give.
     packet request(packet const& p) {
-        std::shared_ptr<message_handler const> handler;
+        crowdline::detail::handler_ref handler;
         {
             std::lock_guard l{mutex_};
             if (!alive_) return packet::error(std::string(packet_errors::unavailable), unavailable_message_);
             if (p.agent) gone_.erase(*p.agent);  // a request from a disconnected agent is a reconnect
-            handler = message_;
+            handler = handler_;
         }
         if (!handler)
             return packet::error(std::string(packet_errors::no_handler), "the server does not serve requests yet");
         try {
-            return (*handler)(p);
+            return handler.handle(handler.target, p);
         } catch (...) {
             return crowdline::detail::error_reply_for_current_exception();
         }
@@ -5914,14 +6003,14 @@ public:
     /// The agent's page went away: drops its unread pushes, refuses further sends until it makes a
     /// request again, and tells the disconnect handler.
     void disconnect(agent_id agent) {
-        std::shared_ptr<disconnect_handler const> handler;
+        crowdline::detail::handler_ref handler;
         {
             std::lock_guard l{mutex_};
             gone_.insert(agent);
             inboxes_.erase(agent);
-            handler = disconnect_;
+            handler = handler_;
         }
-        if (handler) (*handler)(agent);
+        if (handler) handler.disconnect(handler.target, agent);
     }
 
     // --- for the architect ------------------------------------------------------------------------
@@ -5939,8 +6028,7 @@ private:
     mutable std::mutex mutex_;
     bool alive_ = false;
     std::string unavailable_message_ = "the server is not deployed";
-    std::shared_ptr<message_handler const> message_;
-    std::shared_ptr<disconnect_handler const> disconnect_;
+    crowdline::detail::handler_ref handler_;
     std::unordered_map<agent_id, std::deque<packet>> inboxes_;
     std::unordered_set<agent_id> gone_;
 };
@@ -9708,9 +9796,18 @@ public:
 
     pipeline(pipeline const&) = delete;
     pipeline& operator=(pipeline const&) = delete;
+    /// The architect (perhaps the caller's, which outlives this) forgets this run's handler.
+    ~pipeline() {
+        if (!run_ || !owns_architect_) return;
+        try {
+            architect_.channel().on_message(nullptr);
+        } catch (...) {  // a destructor: nothing to report to
+        }
+    }
 
-    /// Where time comes from (tests pass a manual clock).
-    void set_clock(std::function<time_point()> source) { clock_ = std::move(source); }
+    /// Where time comes from: a plain function or an object `c() -> time_point` kept by reference (tests
+    /// pass a manual clock). See `clock_ref`.
+    void set_clock(clock_ref source) { clock_ = source; }
     /// Largest submission accepted, in bytes of its JSON text.
     void set_max_submission_bytes(std::size_t n) { pool_.limits.max_submission_bytes = n; }
     /// Most live updates kept per unit (each at most max_submission_bytes): a page cannot grow memory without end.
@@ -9783,15 +9880,7 @@ private:
         }
         provider_.setup_resources(*run_, url_);
         for (auto u : reopened) provider_.launch(u, url_);  // a resumed run's open units, at the new address
-        if (owns_architect_) {
-            auto& ch = architect_.channel();
-            ch.on_message([this](packet const& p) { return handle(p); });
-            ch.on_disconnect([this](agent_id a) { disconnect(a); });
-            if constexpr (requires { ch.on_batch([](std::span<packet const>, std::span<packet>) {}); })
-                ch.on_batch([this](std::span<packet const> requests, std::span<packet> replies) {
-                    handle_group(requests, replies);
-                });
-        }
+        if (owns_architect_) architect_.channel().on_message(*this);
         active_run_ = true;
         pool_.open(*task_, *run_, now);
         pool_.restore_worker_counts();
@@ -9876,7 +9965,7 @@ public:
         return handle_locked(p);
     }
 
-    /// Packets that arrived together (an architect's group, see `http_channel::on_batch`): `replies[i]`
+    /// Packets that arrived together (an architect's group, see `group_packet_handler`): `replies[i]`
     /// answers `requests[i]`, all handled in one store transaction, so they cost one commit, and the
     /// architect answers none of them before it. A request that fails alone gets its error reply, as from
     /// `handle`. If the commit fails, none of them was saved while memory (leases, the dispatcher) moved on:
@@ -10126,7 +10215,7 @@ private:
     detail::run_counts counts_;
     launcher_type launcher_;
     pool_type pool_;
-    std::function<time_point()> clock_ = [] { return clock::now(); };
+    clock_ref clock_;
     std::optional<task_id> task_;
     std::optional<task_run_id> run_;
     std::optional<launch_budget> launch_budget_;  ///< none: launch everything the cap allows at once
@@ -10155,7 +10244,7 @@ task_run_id launch(pipeline<B, A, P, D, S, I>& p) {
 
 }  // namespace crowdline
 // ---- crowdline/ops/operator.hpp
-/// `crowdline::operator_`: Mephisto's Operator. It owns the architect's handlers and runs one or more task
+/// `crowdline::operator_`: Mephisto's Operator. It is the architect's handler and runs one or more task
 /// runs at once over one architect and one store. The run types are a compile-time set
 /// (`make_operator<run_a, run_b>(architect, store)`): runs of different blueprint / dispatcher types live
 /// side by side, several runs of one type too, and a packet reaches its run through a switch over that
@@ -10168,11 +10257,11 @@ task_run_id launch(pipeline<B, A, P, D, S, I>& p) {
 /// at the same time. The store must be safe to call from several threads (`stores::memory`,
 /// `stores::sqlite` are).
 ///
-/// Packets that arrive together (an architect's group, `http_channel::on_batch`) are split by run, and each
-/// run commits its share as one transaction: one commit per run per group, never a lock over two runs.
+/// Packets that arrive together (an architect's group: `handle_group`) are split by run, and each run
+/// commits its share as one transaction: one commit per run per group, never a lock over two runs.
 ///
-/// Not yet: handler types known to the architect at compile time (the channel still takes one
-/// `std::function` per group of packets, and per packet when it has no group handler).
+/// The architect holds the operator as a `packet_handler` of known type (`channel.on_message(op)`): a
+/// packet reaches a run through one function pointer made for `operator_` and the switch over the set.
 
 #include <algorithm>
 #include <cstddef>
@@ -10268,7 +10357,7 @@ public:
         return reply;
     }
 
-    /// Packets that arrived together (`http_channel::on_batch`): each run handles its own share as one
+    /// Packets that arrived together (an architect's group): each run handles its own share as one
     /// group — one store transaction per run, under that run's lock only — and `replies[i]` answers
     /// `requests[i]`. A run whose commit fails answers its share with errors (nothing of it was kept) and
     /// stops (`failure()`); the other runs' replies stand.
@@ -10445,22 +10534,13 @@ private:
     }
 
     void attach() {
-        auto& ch = architect_.channel();
-        ch.on_message([this](packet const& p) { return handle(p); });
-        ch.on_disconnect([this](agent_id a) { disconnect(a); });
-        if constexpr (requires { ch.on_batch([](std::span<packet const>, std::span<packet>) {}); })
-            ch.on_batch([this](std::span<packet const> requests, std::span<packet> replies) {
-                handle_group(requests, replies);
-            });
+        architect_.channel().on_message(*this);
     }
     /// The channel forgets this operator's handlers (it may outlive it).
     void detach() noexcept {
         if (!url_) return;
         try {
-            auto& ch = architect_.channel();
-            ch.on_message(nullptr);
-            ch.on_disconnect(nullptr);
-            if constexpr (requires { ch.on_batch(nullptr); }) ch.on_batch(nullptr);
+            architect_.channel().on_message(nullptr);
         } catch (...) {  // a destructor: nothing to report to
         }
     }
@@ -13611,7 +13691,7 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::architects::http_args, host, port, public_url
 /// disconnects and groups of requests, and its pushes to a page.
 
 #include <atomic>
-#include <functional>
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -13628,13 +13708,10 @@ struct http_harness;
 }  // namespace detail
 
 /// The channel of an `http` architect: pushes go to the WebSocket that holds the agent; requests from any
-/// endpoint reach the one `on_message` handler; a closed WebSocket's agents reach `on_disconnect` after
+/// endpoint reach the one `on_message` handler; a closed WebSocket's agents reach the handler's `disconnect` after
 /// the grace period.
 class http_channel {
 public:
-    using message_handler = std::function<packet(packet const&)>;
-    using disconnect_handler = std::function<void(agent_id)>;
-
     http_channel() = default;
     http_channel(http_channel const&) = delete;
     http_channel& operator=(http_channel const&) = delete;
@@ -13642,41 +13719,34 @@ public:
     /// Queues `p` on the WebSocket of the agent's page; false when it has none open, or the server is down.
     /// Defined in `architect/http.hpp`, once the WebSocket session it pushes to is known.
     bool send(agent_id agent, packet const& p);
-    void on_message(message_handler handler) {
+    /// Installs (or replaces) the handler of requests and disconnects, kept by reference. A handler that
+    /// also has `handle_group` (a `group_packet_handler`) gets each group of requests that arrived together
+    /// in one call: the pipeline or operator makes it one store transaction per run, so packets that arrive
+    /// together cost one commit, and none is answered before that commit (group commit).
+    template <packet_handler H>
+    void on_message(H& handler) {
         std::lock_guard l{mutex_};
-        message_ = handler ? std::make_shared<message_handler const>(std::move(handler)) : nullptr;
+        handler_ = crowdline::detail::handler_ref::to(handler);
     }
-    void on_disconnect(disconnect_handler handler) {
+    /// Removes the handler: requests get `no_handler`, disconnects go unheard.
+    void on_message(std::nullptr_t) {
         std::lock_guard l{mutex_};
-        disconnect_ = handler ? std::make_shared<disconnect_handler const>(std::move(handler)) : nullptr;
-    }
-    /// Handles a group of requests that arrived together, in one call: `replies[i]` answers `requests[i]`
-    /// (the spans have one length). The pipeline or operator makes it one store transaction per run, so
-    /// packets that arrive together cost one commit, and none is answered before that commit (group
-    /// commit). A handler that throws failed the group as a whole: nothing of it was kept.
-    using group_handler = std::function<void(std::span<packet const> requests, std::span<packet> replies)>;
-    void on_batch(group_handler handler) {
-        std::lock_guard l{mutex_};
-        batch_ = handler ? std::make_shared<group_handler const>(std::move(handler)) : nullptr;
+        handler_ = {};
     }
     /// True between deploy() and shutdown().
     [[nodiscard]] bool is_alive() const { return alive_.load(); }
 
-    /// Answers a group of requests through the group handler (one call for all of them), or one by one
-    /// through `request` when there is none. False when the group failed as a whole: nothing of it was
-    /// kept, so no success may be sent for it (the caller turns the replies into errors).
+    /// Answers a group of requests in one call of the handler's `handle_group`, or one by one through
+    /// `request` when it has none. False when the group failed as a whole (the handler threw): nothing of
+    /// it was kept, so no success may be sent for it (the caller turns the replies into errors).
     bool handle_group(std::span<packet const> requests, std::span<packet> replies) {
-        std::shared_ptr<group_handler const> handler;
-        {
-            std::lock_guard l{mutex_};
-            handler = batch_;
-        }
-        if (!handler || !alive_.load()) {
+        auto const h = handler();
+        if (!h || !h.handle_group || !alive_.load()) {
             for (std::size_t i = 0; i < requests.size(); ++i) replies[i] = request(requests[i]);
             return true;
         }
         try {
-            (*handler)(requests, replies);
+            h.handle_group(h.target, requests, replies);
             return true;
         } catch (...) {
             return false;
@@ -13686,29 +13756,37 @@ public:
     /// One request through the handler; never throws (a failure is an error packet, as for `in_process`).
     packet request(packet const& p) {
         if (!alive_.load()) return packet::error(std::string(packet_errors::unavailable), "the server is not deployed");
-        std::shared_ptr<message_handler const> handler;
-        {
-            std::lock_guard l{mutex_};
-            handler = message_;
-        }
-        if (!handler)
-            return packet::error(std::string(packet_errors::no_handler), "the server does not serve requests yet");
+        auto const h = handler();
+        if (!h) return packet::error(std::string(packet_errors::no_handler), "the server does not serve requests yet");
         try {
-            return (*handler)(p);
+            return h.handle(h.target, p);
         } catch (...) {
             return crowdline::detail::error_reply_for_current_exception();
         }
     }
 
 private:
+    /// Tells the handler that `agent`'s page is gone; a handler that throws is ignored (an I/O thread calls this).
+    void disconnected(agent_id agent) noexcept {
+        auto const h = handler();
+        if (!h) return;
+        try {
+            h.disconnect(h.target, agent);
+        } catch (...) {
+        }
+    }
+
     friend class http;
     friend class detail::http_state;
     friend struct detail::http_harness;
     std::atomic<bool> alive_{false};
+    [[nodiscard]] crowdline::detail::handler_ref handler() {
+        std::lock_guard l{mutex_};
+        return handler_;
+    }
+
     std::mutex mutex_;
-    std::shared_ptr<message_handler const> message_;
-    std::shared_ptr<disconnect_handler const> disconnect_;
-    std::shared_ptr<group_handler const> batch_;
+    crowdline::detail::handler_ref handler_;
     std::weak_ptr<detail::http_state> state_;
 };
 
@@ -13896,18 +13974,7 @@ inline void http_state::closed(std::uint64_t session, std::vector<agent_id> agen
                     gone.push_back(a);
                 }
         }
-        std::shared_ptr<http_channel::disconnect_handler const> handler;
-        {
-            std::lock_guard l{self->channel.mutex_};
-            handler = self->channel.disconnect_;
-        }
-        if (!handler) return;
-        for (auto a : gone) {
-            try {
-                (*handler)(a);
-            } catch (...) {  // a failing handler must not take the I/O thread down
-            }
-        }
+        for (auto a : gone) self->channel.disconnected(a);
     });
 }
 

@@ -1,6 +1,6 @@
 // An architect whose channel takes a handler of the wrong type (text in, not a packet), given to an
 // operator: the error must say which handler signature the channel must accept.
-// build error: crowdline::channel: the type lacks on_message(std::function<packet(packet const&)>)
+// build error: crowdline::channel: the type lacks on_message(H& handler) for any crowdline::packet_handler H
 #include <functional>
 #include <string>
 
@@ -10,8 +10,7 @@
 
 struct text_channel {
     bool send(crowdline::agent_id, crowdline::packet const&) { return true; }
-    void on_message(std::function<crowdline::packet(std::string const&)>) {}  // wrong: a packet comes in
-    void on_disconnect(std::function<void(crowdline::agent_id)>) {}
+    void on_message(std::function<crowdline::packet(std::string const&)>) {}  // wrong: a packet handler comes in
     bool is_alive() const { return true; }
 };
 

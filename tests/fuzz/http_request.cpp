@@ -33,13 +33,14 @@ namespace bhttp = boost::beast::http;
 architects::http_channel& served_channel() {
     static architects::http_channel ch;
     static bool const installed = [] {
-        ch.on_message([](packet const& p) {
+        static crowdline::handler_of handler{[](packet const& p) {
             if (p.type == "secret")
                 return p.data.value("token", "") == "right" ? packet{"ok", std::nullopt, {}}
                                                             : packet::error("forbidden", "the token is not valid");
             if (p.type == "boom") throw std::runtime_error("a handler that throws");
             return packet{"echo", p.agent, p.data};
-        });
+        }};
+        ch.on_message(handler);
         return true;
     }();
     (void)installed;

@@ -234,7 +234,8 @@ void run(Blueprint bp, Provider& prov, Dispatcher dispatcher, ItemOf item_of, ca
     architects::in_process arch;
     auto now = time_point{} + 1000h;
     pipeline p{std::move(bp), arch, prov, std::move(dispatcher), db, run_args(c), {}, std::move(item_of)};
-    p.set_clock([&now] { return now; });
+    auto const read_now = [&now] { return now; };
+    p.set_clock(read_now);
     p.set_max_submission_bytes(4096);
     auto const run = p.launch();
 

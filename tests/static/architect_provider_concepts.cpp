@@ -2,9 +2,11 @@
 // missing exactly its piece.
 #include <catch2/catch.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -21,13 +23,15 @@ using crowdline::packet;
 // --- channels: a full one, then one missing each piece ---------------------------------------------
 struct full_channel {
     bool send(agent_id, packet const&) { return true; }
-    void on_message(std::function<packet(packet const&)>) {}
-    void on_disconnect(std::function<void(agent_id)>) {}
+    template <crowdline::packet_handler H>
+    void on_message(H&) {}
+    void on_message(std::nullptr_t) {}
     bool is_alive() const { return true; }
 };
 struct no_send {
-    void on_message(std::function<packet(packet const&)>) {}
-    void on_disconnect(std::function<void(agent_id)>) {}
+    template <crowdline::packet_handler H>
+    void on_message(H&) {}
+    void on_message(std::nullptr_t) {}
     bool is_alive() const { return true; }
 };
 struct send_returns_void : no_send {
@@ -35,18 +39,22 @@ struct send_returns_void : no_send {
 };
 struct no_on_message {
     bool send(agent_id, packet const&) { return true; }
-    void on_disconnect(std::function<void(agent_id)>) {}
     bool is_alive() const { return true; }
 };
-struct no_on_disconnect {
-    bool send(agent_id, packet const&) { return true; }
+/// The old shape: a type-erased callable instead of a handler of known type.
+struct function_on_message : no_on_message {
     void on_message(std::function<packet(packet const&)>) {}
-    bool is_alive() const { return true; }
+};
+/// A handler can be installed but never removed.
+struct no_detach : no_on_message {
+    template <crowdline::packet_handler H>
+    void on_message(H&) {}
 };
 struct no_is_alive {
     bool send(agent_id, packet const&) { return true; }
-    void on_message(std::function<packet(packet const&)>) {}
-    void on_disconnect(std::function<void(agent_id)>) {}
+    template <crowdline::packet_handler H>
+    void on_message(H&) {}
+    void on_message(std::nullptr_t) {}
 };
 struct is_alive_not_const : no_is_alive {
     bool is_alive() { return true; }
@@ -156,7 +164,33 @@ struct link_liveness_returns_int : link_id_only {
 struct full_revocable : link_id_only {
     bool is_link_live(std::uint64_t) const { return true; }
 };
+
+// --- packet handlers -------------------------------------------------------------------------------
+struct replies_only {
+    packet handle(packet const& p) { return p; }
+};
+struct replies_text {
+    std::string handle(packet const& p) { return p.type; }
+    void disconnect(agent_id) {}
+};
+struct with_group {
+    packet handle(packet const& p) { return p; }
+    void disconnect(agent_id) {}
+    void handle_group(std::span<packet const>, std::span<packet>) {}
+};
 }  // namespace
+
+TEST_CASE("packet_handler: handle(packet) -> packet and disconnect(agent_id); a group handler adds handle_group",
+          "[static]") {
+    using namespace crowdline;
+    auto echo = [](packet const& p) { return p; };
+    STATIC_REQUIRE(packet_handler<handler_of<decltype(echo)>>);
+    STATIC_REQUIRE_FALSE(group_packet_handler<handler_of<decltype(echo)>>);
+    STATIC_REQUIRE_FALSE(packet_handler<replies_only>);  // no disconnect
+    STATIC_REQUIRE_FALSE(packet_handler<replies_text>);  // the reply is not a packet
+    STATIC_REQUIRE(group_packet_handler<with_group>);
+    STATIC_REQUIRE_FALSE(packet_handler<decltype(echo)>);  // a bare callable: wrap it in handler_of
+}
 
 TEST_CASE("channel concepts accept the built-in and a full type, and name each missing piece", "[static]") {
     using namespace crowdline;
@@ -172,13 +206,13 @@ TEST_CASE("channel concepts accept the built-in and a full type, and name each m
     STATIC_REQUIRE(push_channel<no_on_message>);
     STATIC_REQUIRE_FALSE(channel<no_on_message>);
 
-    STATIC_REQUIRE_FALSE(disconnect_channel<no_on_disconnect>);
-    STATIC_REQUIRE(liveness_channel<no_on_disconnect>);
-    STATIC_REQUIRE_FALSE(channel<no_on_disconnect>);
+    STATIC_REQUIRE_FALSE(request_channel<function_on_message>);
+    STATIC_REQUIRE_FALSE(channel<function_on_message>);
+    STATIC_REQUIRE_FALSE(request_channel<no_detach>);
 
     STATIC_REQUIRE_FALSE(liveness_channel<no_is_alive>);
     STATIC_REQUIRE_FALSE(liveness_channel<is_alive_not_const>);
-    STATIC_REQUIRE(disconnect_channel<no_is_alive>);
+    STATIC_REQUIRE(request_channel<no_is_alive>);
     STATIC_REQUIRE_FALSE(channel<no_is_alive>);
     STATIC_REQUIRE_FALSE(channel<int>);
 }

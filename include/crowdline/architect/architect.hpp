@@ -11,9 +11,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -195,16 +196,83 @@ concept push_channel = requires(C& c, agent_id a, packet const& p) {
     { c.send(a, p) } -> std::same_as<bool>;
 };
 
-/// Worker → server requests: the handler's return value is the reply.
-template <class C>
-concept request_channel = requires(C& c, std::function<packet(packet const&)> handler) {
-    c.on_message(std::move(handler));
+/// What a channel delivers a worker's requests to: `handle(p)` returns the reply; `disconnect(a)` hears
+/// that an agent's page went away. `pipeline` and `operator_` model it; `handler_of` makes one of lambdas.
+template <class H>
+concept packet_handler = requires(H& h, packet const& p, agent_id a) {
+    { h.handle(p) } -> std::same_as<packet>;
+    h.disconnect(a);
 };
 
-/// Tells the server when a worker's connection is gone.
+/// A handler that also takes requests that arrived together in one call (`replies[i]` answers
+/// `requests[i]`), so a server can make them one store transaction (group commit).
+template <class H>
+concept group_packet_handler = packet_handler<H> && requires(H& h, std::span<packet const> rq, std::span<packet> rp) {
+    h.handle_group(rq, rp);
+};
+
+/// Does nothing with a disconnected agent (the default of `handler_of`).
+struct ignore_disconnect {
+    void operator()(agent_id) const noexcept {}
+};
+
+/// A `packet_handler` made of callables, for small servers, examples and tests: `reply(p) -> packet`
+/// answers, `gone(agent)` hears disconnects. A channel holds it by reference: keep it alive while installed.
+template <class Reply, class Gone = ignore_disconnect>
+struct handler_of {
+    Reply reply;
+    Gone gone{};
+    packet handle(packet const& p) { return reply(p); }
+    void disconnect(agent_id a) { gone(a); }
+};
+template <class Reply>
+handler_of(Reply) -> handler_of<Reply>;
+template <class Reply, class Gone>
+handler_of(Reply, Gone) -> handler_of<Reply, Gone>;
+
+namespace detail {
+
+/// How a channel holds its handler: the object and one plain function pointer per call, generated for
+/// the handler's type when it is installed. The server's I/O code is compiled once for every handler, so
+/// this one indirect call is the whole boundary: no allocation, no `std::function`, no virtual call.
+struct handler_ref {
+    void* target = nullptr;
+    packet (*handle)(void*, packet const&) = nullptr;
+    void (*disconnect)(void*, agent_id) = nullptr;
+    /// Null when the handler takes requests one at a time only.
+    void (*handle_group)(void*, std::span<packet const>, std::span<packet>) = nullptr;
+
+    explicit operator bool() const noexcept { return target != nullptr; }
+
+    template <packet_handler H>
+    static handler_ref to(H& h) noexcept {
+        handler_ref r;
+        r.target = std::addressof(h);
+        r.handle = [](void* t, packet const& p) -> packet { return static_cast<H*>(t)->handle(p); };
+        r.disconnect = [](void* t, agent_id a) { static_cast<H*>(t)->disconnect(a); };
+        if constexpr (group_packet_handler<H>)
+            r.handle_group = [](void* t, std::span<packet const> rq, std::span<packet> rp) {
+                static_cast<H*>(t)->handle_group(rq, rp);
+            };
+        return r;
+    }
+};
+
+/// The least a `packet_handler` has: what the channel concept installs to check `on_message`.
+struct packet_handler_archetype {
+    packet handle(packet const&);
+    void disconnect(agent_id);
+};
+
+}  // namespace detail
+
+/// Worker → server requests and disconnects go to one handler: `on_message(h)` installs any
+/// `packet_handler` (kept by reference, its type known where it is installed); `on_message(nullptr)`
+/// removes it.
 template <class C>
-concept disconnect_channel = requires(C& c, std::function<void(agent_id)> handler) {
-    c.on_disconnect(std::move(handler));
+concept request_channel = requires(C& c, detail::packet_handler_archetype& h) {
+    c.on_message(h);
+    c.on_message(nullptr);
 };
 
 /// Says whether the channel carries packets at all.
@@ -215,7 +283,7 @@ concept liveness_channel = requires(C const& c) {
 
 /// How packets travel between the server and workers' pages (ARCHITECTURE §6).
 template <class C>
-concept channel = push_channel<C> && request_channel<C> && disconnect_channel<C> && liveness_channel<C>;
+concept channel = push_channel<C> && request_channel<C> && liveness_channel<C>;
 
 /// Brings a server up and down: `prepare()` (build what it serves), `deploy()` → the URL workers
 /// open, `shutdown()`.
@@ -245,8 +313,8 @@ template <class C>
 constexpr void check_channel() {
     static_assert(push_channel<C>, "crowdline::channel: the type lacks send(agent_id, packet const&) -> bool");
     static_assert(request_channel<C>,
-                  "crowdline::channel: the type lacks on_message(std::function<packet(packet const&)>)");
-    static_assert(disconnect_channel<C>, "crowdline::channel: the type lacks on_disconnect(std::function<void(agent_id)>)");
+                  "crowdline::channel: the type lacks on_message(H& handler) for any crowdline::packet_handler H "
+                  "(handle(packet const&) -> packet, disconnect(agent_id)), and on_message(nullptr)");
     static_assert(liveness_channel<C>, "crowdline::channel: the type lacks is_alive() const -> bool");
 }
 

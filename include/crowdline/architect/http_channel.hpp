@@ -3,7 +3,7 @@
 /// disconnects and groups of requests, and its pushes to a page.
 
 #include <atomic>
-#include <functional>
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -22,13 +22,10 @@ struct http_harness;
 }  // namespace detail
 
 /// The channel of an `http` architect: pushes go to the WebSocket that holds the agent; requests from any
-/// endpoint reach the one `on_message` handler; a closed WebSocket's agents reach `on_disconnect` after
+/// endpoint reach the one `on_message` handler; a closed WebSocket's agents reach the handler's `disconnect` after
 /// the grace period.
 class http_channel {
 public:
-    using message_handler = std::function<packet(packet const&)>;
-    using disconnect_handler = std::function<void(agent_id)>;
-
     http_channel() = default;
     http_channel(http_channel const&) = delete;
     http_channel& operator=(http_channel const&) = delete;
@@ -36,41 +33,34 @@ public:
     /// Queues `p` on the WebSocket of the agent's page; false when it has none open, or the server is down.
     /// Defined in `architect/http.hpp`, once the WebSocket session it pushes to is known.
     bool send(agent_id agent, packet const& p);
-    void on_message(message_handler handler) {
+    /// Installs (or replaces) the handler of requests and disconnects, kept by reference. A handler that
+    /// also has `handle_group` (a `group_packet_handler`) gets each group of requests that arrived together
+    /// in one call: the pipeline or operator makes it one store transaction per run, so packets that arrive
+    /// together cost one commit, and none is answered before that commit (group commit).
+    template <packet_handler H>
+    void on_message(H& handler) {
         std::lock_guard l{mutex_};
-        message_ = handler ? std::make_shared<message_handler const>(std::move(handler)) : nullptr;
+        handler_ = crowdline::detail::handler_ref::to(handler);
     }
-    void on_disconnect(disconnect_handler handler) {
+    /// Removes the handler: requests get `no_handler`, disconnects go unheard.
+    void on_message(std::nullptr_t) {
         std::lock_guard l{mutex_};
-        disconnect_ = handler ? std::make_shared<disconnect_handler const>(std::move(handler)) : nullptr;
-    }
-    /// Handles a group of requests that arrived together, in one call: `replies[i]` answers `requests[i]`
-    /// (the spans have one length). The pipeline or operator makes it one store transaction per run, so
-    /// packets that arrive together cost one commit, and none is answered before that commit (group
-    /// commit). A handler that throws failed the group as a whole: nothing of it was kept.
-    using group_handler = std::function<void(std::span<packet const> requests, std::span<packet> replies)>;
-    void on_batch(group_handler handler) {
-        std::lock_guard l{mutex_};
-        batch_ = handler ? std::make_shared<group_handler const>(std::move(handler)) : nullptr;
+        handler_ = {};
     }
     /// True between deploy() and shutdown().
     [[nodiscard]] bool is_alive() const { return alive_.load(); }
 
-    /// Answers a group of requests through the group handler (one call for all of them), or one by one
-    /// through `request` when there is none. False when the group failed as a whole: nothing of it was
-    /// kept, so no success may be sent for it (the caller turns the replies into errors).
+    /// Answers a group of requests in one call of the handler's `handle_group`, or one by one through
+    /// `request` when it has none. False when the group failed as a whole (the handler threw): nothing of
+    /// it was kept, so no success may be sent for it (the caller turns the replies into errors).
     bool handle_group(std::span<packet const> requests, std::span<packet> replies) {
-        std::shared_ptr<group_handler const> handler;
-        {
-            std::lock_guard l{mutex_};
-            handler = batch_;
-        }
-        if (!handler || !alive_.load()) {
+        auto const h = handler();
+        if (!h || !h.handle_group || !alive_.load()) {
             for (std::size_t i = 0; i < requests.size(); ++i) replies[i] = request(requests[i]);
             return true;
         }
         try {
-            (*handler)(requests, replies);
+            h.handle_group(h.target, requests, replies);
             return true;
         } catch (...) {
             return false;
@@ -80,29 +70,37 @@ public:
     /// One request through the handler; never throws (a failure is an error packet, as for `in_process`).
     packet request(packet const& p) {
         if (!alive_.load()) return packet::error(std::string(packet_errors::unavailable), "the server is not deployed");
-        std::shared_ptr<message_handler const> handler;
-        {
-            std::lock_guard l{mutex_};
-            handler = message_;
-        }
-        if (!handler)
-            return packet::error(std::string(packet_errors::no_handler), "the server does not serve requests yet");
+        auto const h = handler();
+        if (!h) return packet::error(std::string(packet_errors::no_handler), "the server does not serve requests yet");
         try {
-            return (*handler)(p);
+            return h.handle(h.target, p);
         } catch (...) {
             return crowdline::detail::error_reply_for_current_exception();
         }
     }
 
 private:
+    /// Tells the handler that `agent`'s page is gone; a handler that throws is ignored (an I/O thread calls this).
+    void disconnected(agent_id agent) noexcept {
+        auto const h = handler();
+        if (!h) return;
+        try {
+            h.disconnect(h.target, agent);
+        } catch (...) {
+        }
+    }
+
     friend class http;
     friend class detail::http_state;
     friend struct detail::http_harness;
     std::atomic<bool> alive_{false};
+    [[nodiscard]] crowdline::detail::handler_ref handler() {
+        std::lock_guard l{mutex_};
+        return handler_;
+    }
+
     std::mutex mutex_;
-    std::shared_ptr<message_handler const> message_;
-    std::shared_ptr<disconnect_handler const> disconnect_;
-    std::shared_ptr<group_handler const> batch_;
+    crowdline::detail::handler_ref handler_;
     std::weak_ptr<detail::http_state> state_;
 };
 

@@ -8,7 +8,6 @@
 #include <array>
 #include <cstddef>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -47,13 +46,9 @@ struct in_process_args {
     }
 };
 
-/// The channel of an `in_process` architect: server side (`send`, `on_message`, `on_disconnect`,
-/// `is_alive`) and the worker side tests drive (`request`, `request_text`, `inbox`, `disconnect`).
+/// The channel of an `in_process` architect: server side (`send`, `on_message`, `is_alive`) and the worker side tests drive (`request`, `request_text`, `inbox`, `disconnect`).
 class in_process_channel {
 public:
-    using message_handler = std::function<packet(packet const&)>;
-    using disconnect_handler = std::function<void(agent_id)>;
-
     explicit in_process_channel(std::size_t max_body_bytes = std::size_t{1} << 20, std::size_t max_json_depth = 64)
         : max_body_bytes_{max_body_bytes}, max_json_depth_{max_json_depth} {}
     in_process_channel(in_process_channel const&) = delete;
@@ -67,15 +62,16 @@ public:
         inboxes_[agent].push_back(p);
         return true;
     }
-    /// Installs (or replaces) what answers requests.
-    void on_message(message_handler handler) {
+    /// Installs (or replaces) what answers requests and hears about disconnected agents, kept by reference.
+    template <packet_handler H>
+    void on_message(H& handler) {
         std::lock_guard l{mutex_};
-        message_ = handler ? std::make_shared<message_handler const>(std::move(handler)) : nullptr;
+        handler_ = crowdline::detail::handler_ref::to(handler);
     }
-    /// Installs (or replaces) what hears about disconnected agents.
-    void on_disconnect(disconnect_handler handler) {
+    /// Removes the handler: requests get `no_handler`, disconnects go unheard.
+    void on_message(std::nullptr_t) {
         std::lock_guard l{mutex_};
-        disconnect_ = handler ? std::make_shared<disconnect_handler const>(std::move(handler)) : nullptr;
+        handler_ = {};
     }
     /// True between the architect's deploy() and shutdown().
     [[nodiscard]] bool is_alive() const {
@@ -87,17 +83,17 @@ public:
     /// Sends a request and returns the reply. Never throws for the server's failures: a channel that is
     /// down, a missing handler or a handler that throws become error packets, as a network would give.
     packet request(packet const& p) {
-        std::shared_ptr<message_handler const> handler;
+        crowdline::detail::handler_ref handler;
         {
             std::lock_guard l{mutex_};
             if (!alive_) return packet::error(std::string(packet_errors::unavailable), unavailable_message_);
             if (p.agent) gone_.erase(*p.agent);  // a request from a disconnected agent is a reconnect
-            handler = message_;
+            handler = handler_;
         }
         if (!handler)
             return packet::error(std::string(packet_errors::no_handler), "the server does not serve requests yet");
         try {
-            return (*handler)(p);
+            return handler.handle(handler.target, p);
         } catch (...) {
             return crowdline::detail::error_reply_for_current_exception();
         }
@@ -125,14 +121,14 @@ public:
     /// The agent's page went away: drops its unread pushes, refuses further sends until it makes a
     /// request again, and tells the disconnect handler.
     void disconnect(agent_id agent) {
-        std::shared_ptr<disconnect_handler const> handler;
+        crowdline::detail::handler_ref handler;
         {
             std::lock_guard l{mutex_};
             gone_.insert(agent);
             inboxes_.erase(agent);
-            handler = disconnect_;
+            handler = handler_;
         }
-        if (handler) (*handler)(agent);
+        if (handler) handler.disconnect(handler.target, agent);
     }
 
     // --- for the architect ------------------------------------------------------------------------
@@ -150,8 +146,7 @@ private:
     mutable std::mutex mutex_;
     bool alive_ = false;
     std::string unavailable_message_ = "the server is not deployed";
-    std::shared_ptr<message_handler const> message_;
-    std::shared_ptr<disconnect_handler const> disconnect_;
+    crowdline::detail::handler_ref handler_;
     std::unordered_map<agent_id, std::deque<packet>> inboxes_;
     std::unordered_set<agent_id> gone_;
 };

@@ -1,5 +1,5 @@
 #pragma once
-/// `crowdline::operator_`: Mephisto's Operator. It owns the architect's handlers and runs one or more task
+/// `crowdline::operator_`: Mephisto's Operator. It is the architect's handler and runs one or more task
 /// runs at once over one architect and one store. The run types are a compile-time set
 /// (`make_operator<run_a, run_b>(architect, store)`): runs of different blueprint / dispatcher types live
 /// side by side, several runs of one type too, and a packet reaches its run through a switch over that
@@ -12,11 +12,11 @@
 /// at the same time. The store must be safe to call from several threads (`stores::memory`,
 /// `stores::sqlite` are).
 ///
-/// Packets that arrive together (an architect's group, `http_channel::on_batch`) are split by run, and each
-/// run commits its share as one transaction: one commit per run per group, never a lock over two runs.
+/// Packets that arrive together (an architect's group: `handle_group`) are split by run, and each run
+/// commits its share as one transaction: one commit per run per group, never a lock over two runs.
 ///
-/// Not yet: handler types known to the architect at compile time (the channel still takes one
-/// `std::function` per group of packets, and per packet when it has no group handler).
+/// The architect holds the operator as a `packet_handler` of known type (`channel.on_message(op)`): a
+/// packet reaches a run through one function pointer made for `operator_` and the switch over the set.
 
 #include <algorithm>
 #include <cstddef>
@@ -118,7 +118,7 @@ public:
         return reply;
     }
 
-    /// Packets that arrived together (`http_channel::on_batch`): each run handles its own share as one
+    /// Packets that arrived together (an architect's group): each run handles its own share as one
     /// group — one store transaction per run, under that run's lock only — and `replies[i]` answers
     /// `requests[i]`. A run whose commit fails answers its share with errors (nothing of it was kept) and
     /// stops (`failure()`); the other runs' replies stand.
@@ -295,22 +295,13 @@ private:
     }
 
     void attach() {
-        auto& ch = architect_.channel();
-        ch.on_message([this](packet const& p) { return handle(p); });
-        ch.on_disconnect([this](agent_id a) { disconnect(a); });
-        if constexpr (requires { ch.on_batch([](std::span<packet const>, std::span<packet>) {}); })
-            ch.on_batch([this](std::span<packet const> requests, std::span<packet> replies) {
-                handle_group(requests, replies);
-            });
+        architect_.channel().on_message(*this);
     }
     /// The channel forgets this operator's handlers (it may outlive it).
     void detach() noexcept {
         if (!url_) return;
         try {
-            auto& ch = architect_.channel();
-            ch.on_message(nullptr);
-            ch.on_disconnect(nullptr);
-            if constexpr (requires { ch.on_batch(nullptr); }) ch.on_batch(nullptr);
+            architect_.channel().on_message(nullptr);
         } catch (...) {  // a destructor: nothing to report to
         }
     }

@@ -130,9 +130,18 @@ public:
 
     pipeline(pipeline const&) = delete;
     pipeline& operator=(pipeline const&) = delete;
+    /// The architect (perhaps the caller's, which outlives this) forgets this run's handler.
+    ~pipeline() {
+        if (!run_ || !owns_architect_) return;
+        try {
+            architect_.channel().on_message(nullptr);
+        } catch (...) {  // a destructor: nothing to report to
+        }
+    }
 
-    /// Where time comes from (tests pass a manual clock).
-    void set_clock(std::function<time_point()> source) { clock_ = std::move(source); }
+    /// Where time comes from: a plain function or an object `c() -> time_point` kept by reference (tests
+    /// pass a manual clock). See `clock_ref`.
+    void set_clock(clock_ref source) { clock_ = source; }
     /// Largest submission accepted, in bytes of its JSON text.
     void set_max_submission_bytes(std::size_t n) { pool_.limits.max_submission_bytes = n; }
     /// Most live updates kept per unit (each at most max_submission_bytes): a page cannot grow memory without end.
@@ -205,15 +214,7 @@ private:
         }
         provider_.setup_resources(*run_, url_);
         for (auto u : reopened) provider_.launch(u, url_);  // a resumed run's open units, at the new address
-        if (owns_architect_) {
-            auto& ch = architect_.channel();
-            ch.on_message([this](packet const& p) { return handle(p); });
-            ch.on_disconnect([this](agent_id a) { disconnect(a); });
-            if constexpr (requires { ch.on_batch([](std::span<packet const>, std::span<packet>) {}); })
-                ch.on_batch([this](std::span<packet const> requests, std::span<packet> replies) {
-                    handle_group(requests, replies);
-                });
-        }
+        if (owns_architect_) architect_.channel().on_message(*this);
         active_run_ = true;
         pool_.open(*task_, *run_, now);
         pool_.restore_worker_counts();
@@ -298,7 +299,7 @@ public:
         return handle_locked(p);
     }
 
-    /// Packets that arrived together (an architect's group, see `http_channel::on_batch`): `replies[i]`
+    /// Packets that arrived together (an architect's group, see `group_packet_handler`): `replies[i]`
     /// answers `requests[i]`, all handled in one store transaction, so they cost one commit, and the
     /// architect answers none of them before it. A request that fails alone gets its error reply, as from
     /// `handle`. If the commit fails, none of them was saved while memory (leases, the dispatcher) moved on:
@@ -548,7 +549,7 @@ private:
     detail::run_counts counts_;
     launcher_type launcher_;
     pool_type pool_;
-    std::function<time_point()> clock_ = [] { return clock::now(); };
+    clock_ref clock_;
     std::optional<task_id> task_;
     std::optional<task_run_id> run_;
     std::optional<launch_budget> launch_budget_;  ///< none: launch everything the cap allows at once

@@ -19,11 +19,13 @@ struct served {
     served() {
         a.prepare();
         (void)a.deploy();
-        a.channel().on_message([this](packet const& p) {
-            ++handled;
-            return packet{"ok", p.agent};
-        });
+        a.channel().on_message(*this);
     }
+    packet handle(packet const& p) {
+        ++handled;
+        return packet{"ok", p.agent};
+    }
+    void disconnect(agent_id) {}
 };
 
 std::string nested(std::size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); }
@@ -72,7 +74,8 @@ TEST_CASE("deep nesting of 100,000 levels is refused without exhausting the stac
     architects::in_process a;
     a.prepare();
     (void)a.deploy();
-    a.channel().on_message([](packet const& p) { return p; });
+    crowdline::handler_of handler{[](packet const& p) { return p; }};
+    a.channel().on_message(handler);
     auto reply = a.request_text(R"({"type":"x","data":)" + deep + "}");
     REQUIRE(reply.is_error());
     CHECK(reply.data["reason"] == "too_deep");
@@ -129,14 +132,15 @@ TEST_CASE("read_request: a request of the wrong shape is a bad request; the same
     architects::in_process a;
     a.prepare();
     (void)a.deploy();
-    a.channel().on_message([](packet const& p) {
+    crowdline::handler_of handler2{[](packet const& p) {
         if (p.type == "checked")  // reads the request through read_request: the sender's mistake
             return read_request("checked request", [&] {
                 return packet{"ok", p.agent, {{"n", p.data.at("n").get<std::int64_t>()}}};
             });
         // an unchecked read: the handler's own bug, an internal error
         return packet{"ok", p.agent, {{"n", p.data.at("n").get<std::int64_t>()}}};
-    });
+    }};
+    a.channel().on_message(handler2);
     for (std::string const data : {R"({"n":"12"})", R"({"n":[1]})", R"({"m":1})", R"({"n":null})"}) {
         INFO(data);
         auto checked = a.request_text(R"({"type":"checked","data":)" + data + "}");

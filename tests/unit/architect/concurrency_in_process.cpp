@@ -22,14 +22,15 @@ TEST_CASE("in_process: concurrent requests, pushes, reads and disconnects", "[ar
     a.prepare();
     (void)a.deploy();
     std::atomic<int> served{0};
-    a.channel().on_message([&](packet const& p) {
-        ++served;
-        // a handler that pushes while serving: must not deadlock nor race
-        (void)a.channel().send(*p.agent, packet{"ack", p.agent, {{"n", p.data["n"]}}});
-        return packet{"reply", p.agent, {{"n", p.data["n"]}}};
-    });
     std::atomic<int> disconnects{0};
-    a.channel().on_disconnect([&](agent_id) { ++disconnects; });
+    handler_of handler{[&](packet const& p) {
+                           ++served;
+                           // a handler that pushes while serving: must not deadlock nor race
+                           (void)a.channel().send(*p.agent, packet{"ack", p.agent, {{"n", p.data["n"]}}});
+                           return packet{"reply", p.agent, {{"n", p.data["n"]}}};
+                       },
+                       [&](agent_id) { ++disconnects; }};
+    a.channel().on_message(handler);
 
     std::barrier start(workers + 1);
     std::atomic<int> wrong_replies{0};
@@ -94,9 +95,11 @@ TEST_CASE("in_process: disconnects, handler swaps and shutdown while requests ar
     architects::in_process a;
     a.prepare();
     (void)a.deploy();
-    a.channel().on_message([](packet const& p) { return packet{"v1", p.agent}; });
     std::atomic<int> disconnects{0};
-    a.channel().on_disconnect([&](agent_id) { ++disconnects; });
+    auto const count = [&](agent_id) { ++disconnects; };
+    handler_of v1{[](packet const& p) { return packet{"v1", p.agent}; }, count};
+    handler_of v2{[](packet const& p) { return packet{"v2", p.agent}; }, count};
+    a.channel().on_message(v1);
 
     std::atomic<bool> stop{false};
     std::atomic<int> bad{0};
@@ -116,7 +119,7 @@ TEST_CASE("in_process: disconnects, handler swaps and shutdown while requests ar
         for (int i = 0; i < 200; ++i) {
             a.disconnect(agent_id{i % 3 + 1});
             (void)a.channel().send(agent_id{i % 3 + 1}, packet{"push"});
-            if (i == 100) a.channel().on_message([](packet const& p) { return packet{"v2", p.agent}; });
+            if (i == 100) a.channel().on_message(v2);
         }
         a.shutdown();
         stop = true;

@@ -215,7 +215,7 @@ TEST_CASE("http groups: packets that arrive during a group form the next one, ea
     std::latch first_in_handler(1);
     std::latch others_sent(1);
     std::atomic<bool> first{true};
-    channel.on_message([&](packet const& p) {
+    auto one = [&](packet const& p) {
         {
             std::lock_guard l{m};
             ++in_group;
@@ -226,8 +226,8 @@ TEST_CASE("http groups: packets that arrive during a group form the next one, ea
             std::this_thread::sleep_for(std::chrono::milliseconds(150));  // ... and reach the server's queue
         }
         return packet{"echo", std::nullopt, p.data};
-    });
-    channel.on_batch([&](std::span<packet const> requests, std::span<packet> replies) {
+    };
+    auto many = [&](std::span<packet const> requests, std::span<packet> replies) {
         std::lock_guard l{pipeline_lock};
         {
             std::lock_guard g{m};
@@ -236,7 +236,17 @@ TEST_CASE("http groups: packets that arrive during a group form the next one, ea
         for (std::size_t i = 0; i < requests.size(); ++i) replies[i] = channel.request(requests[i]);
         std::lock_guard g{m};
         groups.push_back(in_group);
-    });
+    };
+    /// A group_packet_handler: packets one by one through `one`, groups through `many`.
+    struct grouping {
+        decltype(one)& one_;
+        decltype(many)& many_;
+        packet handle(packet const& p) { return one_(p); }
+        void disconnect(agent_id) {}
+        void handle_group(std::span<packet const> rq, std::span<packet> rp) { many_(rq, rp); }
+    } handler{one, many};
+    static_assert(group_packet_handler<grouping>);
+    channel.on_message(handler);
     server.prepare();
     server.deploy();
     auto const port = server.port();
@@ -338,10 +348,11 @@ TEST_CASE("http hardening under load: per-address slots and the bad-token table 
     args.threads = 3;
     args.max_connections_per_address = 4;
     architects::http server{args};
-    server.channel().on_message([](packet const& p) {
+    crowdline::handler_of handler{[](packet const& p) {
         return p.data.value("token", "") == "right" ? packet{"ok", agent_id{1}, {}}
                                                     : packet::error("forbidden", "the token is not valid");
-    });
+    }};
+    server.channel().on_message(handler);
     server.route("GET", "/secret", [](architects::http_request const& r) {
         return r.bearer_token() == "right" ? architects::http_response::json(200, {{"secret", 1}})
                                            : architects::http_response::error(403, "forbidden", "bad token");

@@ -65,14 +65,7 @@ struct hostile_fixture {
         return a;
     }
     explicit hostile_fixture(architects::http_args a = defaults()) : server(std::move(a)) {
-        server.channel().on_message([](packet const& p) {
-            if (p.type == "secret")
-                return p.data.value("token", "") == "right" ? packet{"ok", std::nullopt, {}}
-                                                            : packet::error("forbidden", "the token is not valid");
-            if (p.type == "bind") return packet{"agent_details", agent_id{7}, {}};
-            return packet{"echo", p.agent, {{"pad", std::string(p.data.value("pad", std::size_t{0}), 'x')}}};
-        });
-        server.channel().on_disconnect([this](agent_id) { ++disconnects; });
+        server.channel().on_message(*this);
         server.route("GET", "/secret", [](architects::http_request const& r) {
             return r.bearer_token() == "right" ? architects::http_response::json(200, {{"secret", 42}})
                                                : architects::http_response::error(403, "forbidden", "bad token");
@@ -81,6 +74,15 @@ struct hostile_fixture {
         server.deploy();
     }
     ~hostile_fixture() { server.shutdown(); }
+    /// The server's handler: a token check, a bind, an echo padded on demand.
+    packet handle(packet const& p) {
+        if (p.type == "secret")
+            return p.data.value("token", "") == "right" ? packet{"ok", std::nullopt, {}}
+                                                        : packet::error("forbidden", "the token is not valid");
+        if (p.type == "bind") return packet{"agent_details", agent_id{7}, {}};
+        return packet{"echo", p.agent, {{"pad", std::string(p.data.value("pad", std::size_t{0}), 'x')}}};
+    }
+    void disconnect(agent_id) { ++disconnects; }
     std::uint16_t port() const { return server.port(); }
     unsigned health() { return test::http_request(port(), "GET", "/healthz").status; }
     std::string metrics() { return test::http_request(port(), "GET", "/metrics").body; }

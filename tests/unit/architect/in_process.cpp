@@ -27,7 +27,8 @@ TEST_CASE("in_process lifecycle: prepare, deploy (up), shutdown (down)", "[archi
     CHECK(a.deploy() == "inproc://lifecycle");
     CHECK(a.is_up());
     CHECK(a.channel().is_alive());
-    a.channel().on_message([](packet const& p) { return packet{"pong", p.agent, p.data}; });
+    crowdline::handler_of handler{[](packet const& p) { return packet{"pong", p.agent, p.data}; }};
+    a.channel().on_message(handler);
     CHECK(a.request(ping()).type == "pong");
 
     a.shutdown();
@@ -63,7 +64,8 @@ TEST_CASE("in_process args are validated, naming the key", "[architect][errors]"
 
 TEST_CASE("in_process before deploy answers requests with an error, and sends fail", "[architect]") {
     in_process a;
-    a.channel().on_message([](packet const& p) { return p; });
+    crowdline::handler_of handler2{[](packet const& p) { return p; }};
+    a.channel().on_message(handler2);
     auto reply = a.request(ping());
     CHECK(reply.is_error());
     CHECK(reply.data["reason"] == "unavailable");
@@ -82,10 +84,11 @@ TEST_CASE("in_process requests reach the handler and return its reply", "[archit
     }
     SECTION("the handler sees the packet as sent and its reply comes back") {
         std::vector<packet> seen;
-        a.channel().on_message([&](packet const& p) {
+        crowdline::handler_of handler3{[&](packet const& p) {
             seen.push_back(p);
             return packet{"sum", p.agent, {{"sum", p.data["a"].get<int>() + p.data["b"].get<int>()}}};
-        });
+        }};
+        a.channel().on_message(handler3);
         auto r = a.request(packet{"add", agent_id{7}, {{"a", 2}, {"b", 40}}});
         CHECK(r == packet{"sum", agent_id{7}, {{"sum", 42}}});
         REQUIRE(seen.size() == 1);
@@ -93,12 +96,15 @@ TEST_CASE("in_process requests reach the handler and return its reply", "[archit
         CHECK(seen[0].agent == agent_id{7});
     }
     SECTION("a replaced handler serves the next request") {
-        a.channel().on_message([](packet const&) { return packet{"first"}; });
-        a.channel().on_message([](packet const&) { return packet{"second"}; });
+        crowdline::handler_of handler4{[](packet const&) { return packet{"first"}; }};
+        a.channel().on_message(handler4);
+        crowdline::handler_of handler5{[](packet const&) { return packet{"second"}; }};
+        a.channel().on_message(handler5);
         CHECK(a.request(ping()).type == "second");
     }
     SECTION("request_text parses a good packet and serves it") {
-        a.channel().on_message([](packet const& p) { return packet{"echo", p.agent, p.data}; });
+        crowdline::handler_of handler6{[](packet const& p) { return packet{"echo", p.agent, p.data}; }};
+        a.channel().on_message(handler6);
         auto r = a.request_text(R"({"type":"hello","agent":5,"data":{"text":"bonjour"}})");
         CHECK(r == packet{"echo", agent_id{5}, {{"text", "bonjour"}}});
         auto no_data = a.request_text(R"({"type":"hello"})");
@@ -107,12 +113,13 @@ TEST_CASE("in_process requests reach the handler and return its reply", "[archit
         CHECK(no_data.data == nlohmann::json::object());
     }
     SECTION("a handler that throws gives an error reply whose reason fits the exception") {
-        a.channel().on_message([](packet const& p) -> packet {
+        crowdline::handler_of handler7{[](packet const& p) -> packet {
             if (p.type == "bad") throw invalid_argument("field \"label\" is missing");
             if (p.type == "missing") throw entry_does_not_exist("unit 9: does not exist");
             if (p.type == "late") throw invalid_transition("unit 9: cannot be claimed: it is assigned, not launched");
             throw std::runtime_error("disk full");
-        });
+        }};
+        a.channel().on_message(handler7);
         auto bad = a.request(packet{"bad"});
         CHECK(bad.data["reason"] == "bad_request");
         CHECK_THAT(bad.data["message"].get<std::string>(), Catch::Contains("label"));
@@ -140,10 +147,11 @@ TEST_CASE("in_process pushes land in the agent's inbox, in order, drained on rea
     CHECK(a.inbox(agent_id{99}).empty());
 
     SECTION("a handler may push while serving a request (no deadlock: handlers run unlocked)") {
-        a.channel().on_message([&](packet const& p) {
+        crowdline::handler_of handler8{[&](packet const& p) {
             a.channel().send(*p.agent, packet{"pushed during request", p.agent});
             return packet{"ok", p.agent};
-        });
+        }};
+        a.channel().on_message(handler8);
         CHECK(a.request(packet{"go", alice}).type == "ok");
         auto pushed = a.inbox(alice);
         REQUIRE(pushed.size() == 1);
@@ -156,8 +164,9 @@ TEST_CASE("in_process disconnect: the handler hears it, pushes stop until the ag
     a.prepare();
     (void)a.deploy();
     std::vector<agent_id> gone;
-    a.channel().on_disconnect([&](agent_id who) { gone.push_back(who); });
-    a.channel().on_message([](packet const& p) { return packet{"ok", p.agent}; });
+    crowdline::handler_of handler{[](packet const& p) { return packet{"ok", p.agent}; },
+                                  [&](agent_id who) { gone.push_back(who); }};
+    a.channel().on_message(handler);
     agent_id const alice{1};
 
     CHECK(a.channel().send(alice, packet{"unread"}));

@@ -54,6 +54,9 @@ TEST_CASE("operator_: two runs of different types share one architect and one st
     pipeline labels{blueprints::mock{3}, arch, crowd_a, test::make_test_dispatcher(), db, test::run_args("labels")};
     pipeline chats{live_blueprint(), arch, crowd_b, test::make_test_dispatcher(), db, test::run_args("chats")};
     auto op = make_operator<decltype(labels), decltype(chats)>(arch, db);
+    // The architect holds the operator (and a lone pipeline) as a handler of known type, groups included.
+    STATIC_REQUIRE(group_packet_handler<decltype(op)>);
+    STATIC_REQUIRE(group_packet_handler<decltype(labels)>);
 
     auto const a = op.launch(labels);
     auto const b = op.launch(chats);
@@ -161,8 +164,8 @@ TEST_CASE("operator_: several runs of one type, ticked at one time; with one run
     pipeline first{blueprints::mock{1}, arch, crowd_a, test::make_test_dispatcher(1, std::chrono::seconds(60)), db, args_a};
     pipeline second{blueprints::mock{1}, arch, crowd_b, test::make_test_dispatcher(1, std::chrono::seconds(60)), db, args_b};
     test::manual_clock clock;
-    first.set_clock(clock.source());
-    second.set_clock(clock.source());
+    first.set_clock(clock);
+    second.set_clock(clock);
     auto op = make_operator<decltype(first)>(arch, db);
     op.launch(first);
 

@@ -16,7 +16,7 @@ TEMPLATE_TEST_CASE("a one-worker task runs to completion", "[pipeline]", STORE_B
     providers::mock prov;
     test::manual_clock clock;
     pipeline p{blueprints::mock{3}, arch, prov, test::make_test_dispatcher(), *db, test::run_args()};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     auto run = p.launch();
     CHECK(db->find_units({.task_run = run, .status = unit_status::launched}).size() == 3);
     CHECK(prov.launched().size() == 3);
@@ -51,7 +51,7 @@ TEMPLATE_TEST_CASE("a two-unit assignment goes to two different workers", "[pipe
     providers::mock prov;
     test::manual_clock clock;
     pipeline p{blueprints::mock{1}, arch, prov, test::make_test_dispatcher(2), *db, test::run_args()};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     auto run = launch(p);  // the free form of ARCHITECTURE §7
     test::page alice{arch, "alice"}, bob{arch, "bob"};
     REQUIRE(alice.register_().type == "agent_details");
@@ -72,7 +72,7 @@ TEMPLATE_TEST_CASE("a disconnected worker's unit is relaunched and done by anoth
     providers::mock prov;
     test::manual_clock clock;
     pipeline p{blueprints::mock{1}, arch, prov, test::make_test_dispatcher(), *db, test::run_args()};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     auto run = p.launch();
     test::page alice{arch, "alice"}, bob{arch, "bob"};
     REQUIRE(alice.register_().type == "agent_details");
@@ -103,7 +103,7 @@ TEMPLATE_TEST_CASE("a lease past assignment_duration returns the unit to the poo
     providers::mock prov;
     test::manual_clock clock;
     pipeline p{blueprints::mock{1}, arch, prov, test::make_test_dispatcher(1, 600s), *db, test::run_args()};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     auto run = p.launch();
     test::page slow{arch, "slow"}, quick{arch, "quick"};
     REQUIRE(slow.register_().type == "agent_details");
@@ -130,7 +130,7 @@ TEMPLATE_TEST_CASE("no_submission_patience shuts a dead run down", "[pipeline]",
     auto args = test::run_args();
     args.no_submission_patience = 60;
     pipeline p{blueprints::mock{2}, arch, prov, test::make_test_dispatcher(), *db, args};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     auto run = p.launch();
     test::page idle{arch, "idle"};
     REQUIRE(idle.register_().type == "agent_details");
@@ -155,7 +155,7 @@ TEMPLATE_TEST_CASE("the blueprint refuses a bad submission per field and nothing
     providers::mock prov;
     test::manual_clock clock;
     pipeline p{blueprints::mock{1}, arch, prov, test::make_test_dispatcher(), *db, test::run_args()};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     p.launch();
     test::page alice{arch, "alice"};
     REQUIRE(alice.register_().type == "agent_details");
@@ -174,7 +174,7 @@ TEMPLATE_TEST_CASE("hostile packets get errors and change nothing", "[pipeline]"
     providers::mock prov;
     test::manual_clock clock;
     pipeline p{blueprints::mock{2}, arch, prov, test::make_test_dispatcher(), *db, test::run_args()};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     p.set_max_submission_bytes(4096);
     p.launch();
     test::page alice{arch, "alice"}, mallory{arch, "mallory"};
@@ -217,7 +217,7 @@ TEMPLATE_TEST_CASE("allowed_concurrent and maximum_units_per_worker limit a work
         architects::in_process arch;
         providers::mock prov;
         pipeline p{blueprints::mock{2}, arch, prov, test::make_test_dispatcher(), *db, args};
-        p.set_clock(clock.source());
+        p.set_clock(clock);
         p.launch();
         test::page alice{arch, "alice"};
         REQUIRE(alice.register_().type == "agent_details");
@@ -232,7 +232,7 @@ TEMPLATE_TEST_CASE("allowed_concurrent and maximum_units_per_worker limit a work
     architects::in_process arch;
     providers::mock prov;
     pipeline p{blueprints::mock{5}, arch, prov, test::make_test_dispatcher(), *db, args};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     auto run2 = p.launch();
     test::page alice{arch, "alice"};
     REQUIRE(alice.register_().type == "agent_details");
@@ -257,7 +257,7 @@ TEMPLATE_TEST_CASE("qualification requirements and blocked workers are refused",
     prov.block(banned, "spam");
     pipeline p{blueprints::mock{3}, arch, prov, test::make_test_dispatcher(), *db, test::run_args(),
                {{"accuracy", comparator::greater_than_or_equal, 80}, {"unknown_qualification", comparator::exists, {}}}};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     p.launch();
     test::page s{arch, "skilled"}, n{arch, "novice"}, b{arch, "banned"}, fresh{arch, "fresh"};
     CHECK(s.register_().type == "agent_details");
@@ -298,7 +298,7 @@ TEMPLATE_TEST_CASE("an infinite blueprint is consumed lazily under max_num_concu
     auto args = test::run_args();
     args.max_num_concurrent_units = 4;
     pipeline p{blueprints::mock{}, arch, prov, test::make_test_dispatcher(), *db, args};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     auto run = p.launch();
     CHECK(db->find_units({.task_run = run}).size() == 4);
     test::page w{arch, "w"};
@@ -360,7 +360,7 @@ TEMPLATE_TEST_CASE("a launch batch that fails writes nothing and stops the pipel
     providers::mock prov;
     test::manual_clock clock;
     pipeline p{misfit_items{}, arch, prov, test::make_test_dispatcher(2), *db, test::run_args()};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     CHECK_THROWS_WITH(p.launch(), Catch::Contains("3 unit_data entries, but the router asked for 2 units"));
     auto const runs = db->find_task_runs({});
     REQUIRE(runs.size() == 1);
@@ -381,7 +381,7 @@ TEMPLATE_TEST_CASE("a refill that fails after a submission still acknowledges it
     auto args = test::run_args();
     args.max_num_concurrent_units = 2;  // item 0 (2 units) first; item 2 does not fit and comes in a refill
     pipeline p{misfit_items{}, arch, prov, test::make_test_dispatcher(2), *db, args};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     auto const run = p.launch();
     test::page a{arch, "a"}, b{arch, "b"};
     REQUIRE(a.register_().type == "agent_details");
@@ -405,7 +405,7 @@ TEMPLATE_TEST_CASE("init gives a reloaded page the unit it holds, and claims not
     providers::mock prov;
     test::manual_clock clock;
     pipeline p{blueprints::mock{2}, arch, prov, test::make_test_dispatcher(2), *db, test::run_args()};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     auto run = p.launch();
     test::page alice{arch, "alice"}, bob{arch, "bob"};
     auto handed = alice.register_();

@@ -39,9 +39,7 @@ inline auto make_test_dispatcher(double units_per_item = 1, std::chrono::seconds
 /// A manual clock shared by the pipeline and the test.
 struct manual_clock {
     crowdline::time_point now = crowdline::time_point{} + 1000h;
-    auto source() {
-        return [this] { return now; };
-    }
+    crowdline::time_point operator()() const { return now; }
 };
 
 /// What a worker's page does, over the in-process channel.

@@ -91,7 +91,7 @@ TEMPLATE_TEST_CASE("running counts agree with a full recount from the store afte
         p.reset();
         arch = std::make_unique<architects::in_process>();
         p = std::make_unique<pipeline_type>(blueprints::mock{40}, *arch, prov, test::make_test_dispatcher(2), *db, args);
-        p->set_clock(clock.source());
+        p->set_clock(clock);
         p->set_group_key(group_of);
         pages.clear();
         for (auto name : {"ann", "ben", "cat", "dan", "eve"}) pages.push_back(test::page{*arch, name});
@@ -163,7 +163,7 @@ TEMPLATE_TEST_CASE("a resumed run's counts come from the store, and recount() ca
     {
         architects::in_process arch;
         pipeline p{blueprints::mock{6}, arch, prov, test::make_test_dispatcher(), *db, args};
-        p.set_clock(clock.source());
+        p.set_clock(clock);
         run = p.launch();
         test::page ann{arch, "ann"};
         for (int i = 0; i < 2; ++i) {
@@ -174,7 +174,7 @@ TEMPLATE_TEST_CASE("a resumed run's counts come from the store, and recount() ca
     }
     architects::in_process arch;
     pipeline p{blueprints::mock{6}, arch, prov, test::make_test_dispatcher(), *db, args};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     p.set_group_key(group_of);
     REQUIRE(p.launch() == run);
     require_counts_match(p, *db, run, "resume");

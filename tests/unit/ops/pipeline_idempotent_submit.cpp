@@ -29,7 +29,7 @@ struct server {
              decltype(test::make_test_dispatcher()), Store>
         p;
     explicit server(Store& db) : p{blueprints::mock{6}, arch, prov, test::make_test_dispatcher(), db, test::run_args()} {
-        p.set_clock(clock.source());
+        p.set_clock(clock);
         p.launch();
     }
 };

@@ -34,7 +34,7 @@ TEMPLATE_TEST_CASE("a live unit: calls answered in order and saved with the subm
     providers::mock prov;
     test::manual_clock clock;
     pipeline p{chat(1), arch, prov, test::make_test_dispatcher(), *db, test::run_args()};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     auto run = p.launch();
     test::page alice{arch, "alice"};
     REQUIRE(alice.register_().type == "agent_details");
@@ -72,7 +72,7 @@ TEMPLATE_TEST_CASE("a live unit past max_turns is refused; another worker's toke
     providers::mock prov;
     test::manual_clock clock;
     pipeline p{chat(2), arch, prov, test::make_test_dispatcher(), *db, test::run_args()};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     p.launch();
     test::page alice{arch, "alice"}, bob{arch, "bob"};
     REQUIRE(alice.register_().type == "agent_details");
@@ -96,7 +96,7 @@ TEMPLATE_TEST_CASE("a worker who leaves mid-conversation keeps the conversation 
     providers::mock prov;
     test::manual_clock clock;
     pipeline p{chat(1), arch, prov, test::make_test_dispatcher(), *db, test::run_args()};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     p.launch();
     test::page alice{arch, "alice"}, bob{arch, "bob"};
     REQUIRE(alice.register_().type == "agent_details");
@@ -121,7 +121,7 @@ TEMPLATE_TEST_CASE("a blueprint without live handlers refuses live updates", "[p
     providers::mock prov;
     test::manual_clock clock;
     pipeline p{blueprints::mock{1}, arch, prov, test::make_test_dispatcher(), *db, test::run_args()};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     p.launch();
     test::page alice{arch, "alice"};
     REQUIRE(alice.register_().type == "agent_details");

@@ -18,7 +18,7 @@ TEMPLATE_TEST_CASE("onboarding: a pass grants the qualification, a fail refuses 
     test::manual_clock clock;
     auto bp = with_mixins(blueprints::mock{3}, mixins::onboarding{"trained", {{"question", "2+2?"}}, answers_four});
     pipeline p{std::move(bp), arch, prov, test::make_test_dispatcher(), *db, test::run_args()};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     p.launch();
     auto& ch = arch.channel();
 
@@ -65,7 +65,7 @@ TEMPLATE_TEST_CASE("screening: at most max_screening_units, and a failed worker 
     args.allowed_concurrent = 1;
     auto bp = with_mixins(blueprints::mock{5}, mixins::screening{"screened", 2, {{"q", "2+2"}}, answers_four});
     pipeline p{std::move(bp), arch, prov, test::make_test_dispatcher(), *db, args};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     auto run = p.launch();
     test::page a{arch, "a"}, b{arch, "b"}, c{arch, "c"};
     auto ra = a.register_();
@@ -110,7 +110,7 @@ TEMPLATE_TEST_CASE("gold units are mixed in at their rate and accuracy is kept a
     std::vector<mixins::gold_unit> gold{{{{"text", "gold A"}}, {{"label", "a"}}}, {{{"text", "gold B"}}, {{"label", "b"}}}};
     auto bp = with_mixins(blueprints::mock{20}, mixins::gold_units{gold, 0.25, "accuracy"});
     pipeline p{std::move(bp), arch, prov, test::make_test_dispatcher(), *db, test::run_args()};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     p.launch();
     test::page w{arch, "w"};
     int gold_seen = 0, right = 0;

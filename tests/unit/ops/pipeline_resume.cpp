@@ -36,7 +36,7 @@ bool first_half(std::string const& file, bool* held_out = nullptr) {
     providers::mock prov;
     test::manual_clock clock;
     pipeline p{blueprints::mock{items}, arch, prov, test::make_test_dispatcher(2), db, resume_args()};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     p.launch();
     test::page alice{arch, "alice"}, bob{arch, "bob"}, carol{arch, "carol"};
     for (test::page* w : {&alice, &bob, &carol}) {
@@ -78,7 +78,7 @@ void second_half(std::string const& file) {
     providers::mock prov;
     test::manual_clock clock;
     pipeline p{blueprints::mock{items}, arch, prov, test::make_test_dispatcher(2), db, resume_args()};
-    p.set_clock(clock.source());
+    p.set_clock(clock);
     auto const run = p.launch();
     CHECK(run == run_before);
     CHECK(db.find_task_runs({}).size() == 1);

@@ -215,18 +215,7 @@ inline void http_state::closed(std::uint64_t session, std::vector<agent_id> agen
                     gone.push_back(a);
                 }
         }
-        std::shared_ptr<http_channel::disconnect_handler const> handler;
-        {
-            std::lock_guard l{self->channel.mutex_};
-            handler = self->channel.disconnect_;
-        }
-        if (!handler) return;
-        for (auto a : gone) {
-            try {
-                (*handler)(a);
-            } catch (...) {  // a failing handler must not take the I/O thread down
-            }
-        }
+        for (auto a : gone) self->channel.disconnected(a);
     });
 }
 
