@@ -11814,8 +11814,9 @@ inline constexpr bool is_dataset_v<dataset<Item, Worker, Label>> = true;
 
 namespace detail {
 
-/// Gives each distinct key an index in order of first appearance; `finish` sorts the keys and says where
-/// each first-appearance index went.
+/// Gives each distinct key an index in order of first appearance (an open-addressing table of
+/// (hash tag, index) pairs over a vector of the keys); `finish` sorts the keys and says where each
+/// first-appearance index went.
 template <class Key>
 class interner {
 public:
@@ -11828,36 +11829,100 @@ public:
         }
     }
 
+    [[nodiscard]] std::size_t size() const noexcept { return keys_.size(); }
+
     /// The keys, sorted; `remap[first-appearance index]` = sorted index. Empties the interner.
     std::vector<Key> finish(std::vector<std::uint32_t>& remap) {
-        std::vector<Key> keys(index_.size());
-        while (!index_.empty()) {
-            auto node = index_.extract(index_.begin());
-            keys[node.mapped()] = std::move(node.key());
-        }
-        std::vector<std::uint32_t> order(keys.size());
-        std::iota(order.begin(), order.end(), std::uint32_t{0});
-        std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return keys[a] < keys[b]; });
-        remap.assign(keys.size(), 0);
+        std::vector<slot>().swap(slots_);
+        std::vector<std::uint64_t>().swap(hashes_);
+        std::vector<std::pair<Key, std::uint32_t>> pairs;
+        pairs.reserve(keys_.size());
+        for (std::uint32_t i = 0; i < keys_.size(); ++i) pairs.emplace_back(std::move(keys_[i]), i);
+        std::vector<Key>().swap(keys_);
+        std::sort(pairs.begin(), pairs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        remap.assign(pairs.size(), 0);
         std::vector<Key> sorted;
-        sorted.reserve(keys.size());
-        for (std::uint32_t pos = 0; pos < order.size(); ++pos) {
-            remap[order[pos]] = pos;
-            sorted.push_back(std::move(keys[order[pos]]));
+        sorted.reserve(pairs.size());
+        for (std::uint32_t pos = 0; pos < pairs.size(); ++pos) {
+            remap[pairs[pos].second] = pos;
+            sorted.push_back(std::move(pairs[pos].first));
         }
         return sorted;
     }
 
-private:
-    std::uint32_t intern(const Key& key) {
-        auto const next = index_.size();
-        if (next >= std::numeric_limits<std::uint32_t>::max())
-            throw invalid_argument("crowdline::quality::make_dataset: more than 2^32 - 1 distinct keys");
-        auto [it, inserted] = index_.try_emplace(key, static_cast<std::uint32_t>(next));
-        return it->second;
+    /// Hints for a key about to be interned: `touch_slot` some rounds ahead loads its home slot,
+    /// `touch_key` a few rounds ahead loads the key that slot names (both only prefetch).
+    template <class K>
+    void touch_slot(const K& key) const {
+        if constexpr (std::is_same_v<K, Key>) {
+#if defined(__GNUC__) || defined(__clang__)
+            __builtin_prefetch(&slots_[mix(static_cast<std::uint64_t>(std::hash<Key>{}(key))) & (slots_.size() - 1)]);
+#endif
+        }
+    }
+    template <class K>
+    void touch_key(const K& key) const {
+        if constexpr (std::is_same_v<K, Key>) {
+#if defined(__GNUC__) || defined(__clang__)
+            slot const s = slots_[mix(static_cast<std::uint64_t>(std::hash<Key>{}(key))) & (slots_.size() - 1)];
+            if (s.index != empty) __builtin_prefetch(&keys_[s.index]);
+#endif
+        }
     }
 
-    std::unordered_map<Key, std::uint32_t> index_;
+private:
+    static constexpr std::uint32_t empty = std::numeric_limits<std::uint32_t>::max();
+    struct slot {
+        std::uint32_t tag;
+        std::uint32_t index;
+    };
+
+    /// std::hash of an integer is the integer itself: mix it (splitmix64's finaliser) before probing.
+    static std::uint64_t mix(std::uint64_t h) noexcept {
+        h ^= h >> 30;
+        h *= 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 27;
+        h *= 0x94d049bb133111ebULL;
+        return h ^ (h >> 31);
+    }
+
+    std::uint32_t intern(const Key& key) {
+        std::uint64_t const h = mix(static_cast<std::uint64_t>(std::hash<Key>{}(key)));
+        auto const tag = static_cast<std::uint32_t>(h >> 32);
+        std::size_t mask = slots_.size() - 1;
+        for (std::size_t pos = h & mask;; pos = (pos + 1) & mask) {
+            slot const s = slots_[pos];
+            if (s.index == empty) break;
+            if (s.tag == tag && keys_[s.index] == key) return s.index;
+        }
+        if (keys_.size() >= empty - 1)
+            throw invalid_argument("crowdline::quality::make_dataset: more than 2^32 - 2 distinct keys");
+        auto const index = static_cast<std::uint32_t>(keys_.size());
+        keys_.push_back(key);
+        hashes_.push_back(h);
+        if (2 * keys_.size() > slots_.size()) {
+            grow();
+        } else {
+            place(h, index);
+        }
+        return index;
+    }
+
+    void place(std::uint64_t h, std::uint32_t index) {
+        std::size_t const mask = slots_.size() - 1;
+        std::size_t pos = h & mask;
+        while (slots_[pos].index != empty) pos = (pos + 1) & mask;
+        slots_[pos] = {static_cast<std::uint32_t>(h >> 32), index};
+    }
+
+    void grow() {
+        slots_.assign(slots_.size() * 2, slot{0, empty});
+        for (std::uint32_t i = 0; i < keys_.size(); ++i) place(hashes_[i], i);
+    }
+
+    std::vector<slot> slots_ = std::vector<slot>(16, slot{0, empty});
+    std::vector<Key> keys_;
+    std::vector<std::uint64_t> hashes_;
 };
 
 struct dataset_access {
@@ -11872,6 +11937,57 @@ struct dataset_access {
     template <class Data>
     static auto& entries(Data& d) { return d.entries_; }
 };
+
+/// Calls `visit(annotation)` for each element in order. On random-access input it hints the item interner
+/// ahead: items are many and come in any order, so each lookup misses the cache twice (slot, then key);
+/// looking 16 and 8 elements ahead overlaps those misses.
+template <class R, class Proj, class Items, class Visit>
+void for_each_annotation(R& annotations, Proj& proj, const Items& items, Visit visit) {
+    if constexpr (std::ranges::random_access_range<R> && std::ranges::sized_range<R>) {
+        auto const first = std::ranges::begin(annotations);
+        auto const count = static_cast<std::ptrdiff_t>(std::ranges::size(annotations));
+        for (std::ptrdiff_t j = 0; j < count; ++j) {
+            if (j + 16 < count) items.touch_slot(item_of(std::invoke(proj, first[j + 16])));
+            if (j + 8 < count) items.touch_key(item_of(std::invoke(proj, first[j + 8])));
+            visit(std::invoke(proj, first[j]));
+        }
+    } else {
+        for (auto&& element_ref : annotations) visit(std::invoke(proj, std::forward<decltype(element_ref)>(element_ref)));
+    }
+}
+
+/// Labels grouped by item, items in first-appearance order, for measures that need neither the workers
+/// nor any order (alpha, Fleiss' kappa): cheaper than a dataset when starting from a range.
+struct label_groups {
+    std::size_t labels = 0;
+    std::vector<std::size_t> offsets{0};
+    std::vector<std::uint32_t> label;
+
+    [[nodiscard]] std::size_t items() const noexcept { return offsets.size() - 1; }
+    [[nodiscard]] std::span<const std::uint32_t> of(std::size_t i) const noexcept {
+        return {label.data() + offsets[i], offsets[i + 1] - offsets[i]};
+    }
+};
+
+template <class R, class Proj>
+label_groups group_labels(R&& annotations, Proj proj) {
+    using element = std::remove_cvref_t<std::invoke_result_t<Proj&, std::ranges::range_reference_t<R>>>;
+    interner<item_key_t<element>> items;
+    interner<label_key_t<element>> labels;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> raw;  // (item, label)
+    if constexpr (std::ranges::sized_range<R>) raw.reserve(static_cast<std::size_t>(std::ranges::size(annotations)));
+    for_each_annotation(annotations, proj, items,
+                        [&](const auto& a) { raw.emplace_back(items(item_of(a)), labels(label_of(a))); });
+    label_groups out;
+    out.labels = labels.size();
+    out.offsets.assign(items.size() + 1, 0);
+    for (const auto& [item, label] : raw) ++out.offsets[item + 1];
+    for (std::size_t i = 1; i < out.offsets.size(); ++i) out.offsets[i] += out.offsets[i - 1];
+    std::vector<std::size_t> fill(out.offsets.begin(), out.offsets.end() - 1);
+    out.label.resize(raw.size());
+    for (const auto& [item, label] : raw) out.label[fill[item]++] = label;
+    return out;
+}
 
 template <class R, class Proj, class L>
 auto make_dataset_impl(R&& annotations, Proj proj, const std::vector<L>* domain) {
@@ -11892,10 +12008,9 @@ auto make_dataset_impl(R&& annotations, Proj proj, const std::vector<L>* domain)
     };
     std::vector<triple> raw;
     if constexpr (std::ranges::sized_range<R>) raw.reserve(static_cast<std::size_t>(std::ranges::size(annotations)));
-    for (auto&& element_ref : annotations) {
-        auto&& a = std::invoke(proj, std::forward<decltype(element_ref)>(element_ref));
+    for_each_annotation(annotations, proj, items, [&](const auto& a) {
         raw.push_back({items(item_of(a)), workers(worker_of(a)), labels(label_of(a))});
-    }
+    });
 
     result_t out;
     auto& items_of_out = dataset_access::items(out);
@@ -12008,6 +12123,8 @@ decltype(auto) as_dataset(Source&& source, Proj proj) {
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <ranges>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12069,66 +12186,94 @@ auto coincidences(Source&& annotations, Proj proj = {}) {
     return out;
 }
 
-/// Krippendorff's alpha, nominal metric: α = 1 − D_o / D_e = 1 − (n − 1) · (n − Σ_c o_cc) / (n² − Σ_c n_c²),
-/// from the coincidences o_ck of the pairable values (Krippendorff 2011, "Computing Krippendorff's
-/// Alpha-Reliability", section C; any number of annotations per item, items with fewer than two left out).
-/// std::nullopt when alpha is not defined: fewer than two pairable values (no item has two annotations), or
-/// D_e = 0 (every pairable value is the same label). O(N).
-template <class Source, class Proj = std::identity>
-std::optional<double> krippendorff_alpha(Source&& annotations, Proj proj = {}) {
-    auto&& data = detail::as_dataset(std::forward<Source>(annotations), std::move(proj));
-    const std::size_t labels = data.labels().size();
-    std::vector<std::uint64_t> n_c(labels, 0);
-    std::vector<std::uint32_t> n(labels, 0);
+namespace detail {
+
+/// The label indices of each item's annotations, from a dataset.
+template <class Data>
+struct dataset_labels {
+    const Data& data;
+    [[nodiscard]] std::size_t items() const { return data.items().size(); }
+    [[nodiscard]] std::size_t labels() const { return data.labels().size(); }
+    [[nodiscard]] auto of(std::size_t i) const {
+        return data.annotations_of(i) | std::views::transform(&Data::entry::label);
+    }
+};
+
+/// The label indices of each item's annotations, from label_groups.
+struct grouped_labels {
+    const label_groups& groups;
+    [[nodiscard]] std::size_t items() const { return groups.items(); }
+    [[nodiscard]] std::size_t labels() const { return groups.labels; }
+    [[nodiscard]] std::span<const std::uint32_t> of(std::size_t i) const { return groups.of(i); }
+};
+
+/// Calls `f` with the labels grouped by item: the dataset's own, or grouped from the range (items and
+/// labels only: no worker keys, no sorting).
+template <class Source, class Proj, class F>
+auto with_labels_by_item(Source&& source, Proj proj, F f) {
+    using source_t = std::remove_cvref_t<Source>;
+    if constexpr (is_dataset_v<source_t>) {
+        return f(dataset_labels<source_t>{source});
+    } else if constexpr (check_annotation_range<Source, Proj>()) {
+        auto const groups = group_labels(std::forward<Source>(source), std::move(proj));
+        return f(grouped_labels{groups});
+    } else {
+        return std::optional<double>{};  // not reached: the static_assert above has failed
+    }
+}
+
+template <class Labels>
+std::optional<double> krippendorff_alpha_of(const Labels& by_item) {
+    std::vector<std::uint64_t> n_c(by_item.labels(), 0);
+    std::vector<std::uint32_t> n(by_item.labels(), 0);
+    std::vector<std::uint64_t> same_by_size;  // [m]: Σ_c n_uc (n_uc − 1) over the items u with m annotations
     std::uint64_t pairable = 0;
-    double agreeing = 0;  // Σ_c o_cc
-    for (std::size_t i = 0; i < data.items().size(); ++i) {
-        auto const entries = data.annotations_of(i);
-        if (entries.size() < 2) continue;
-        for (const auto& e : entries) ++n[e.label];
-        std::uint64_t same_pairs = 0;  // Σ_c n_uc (n_uc − 1)
-        for (const auto& e : entries) {
-            if (auto& count = n[e.label]; count != 0) {
-                same_pairs += std::uint64_t{count} * (count - 1);
-                n_c[e.label] += count;
+    for (std::size_t i = 0; i < by_item.items(); ++i) {
+        auto const labels = by_item.of(i);
+        auto const m = static_cast<std::size_t>(std::ranges::size(labels));
+        if (m < 2) continue;
+        for (auto l : labels) ++n[l];
+        std::uint64_t same = 0;
+        for (auto l : labels) {
+            if (auto& count = n[l]; count != 0) {
+                same += std::uint64_t{count} * (count - 1);
+                n_c[l] += count;
                 count = 0;
             }
         }
-        agreeing += static_cast<double>(same_pairs) / static_cast<double>(entries.size() - 1);
-        pairable += entries.size();
+        if (same_by_size.size() <= m) same_by_size.resize(m + 1, 0);
+        same_by_size[m] += same;
+        pairable += m;
     }
     if (pairable < 2) return std::nullopt;
     std::uint64_t sum_squares = 0;
     for (auto c : n_c) sum_squares += c * c;
     std::uint64_t const expected = pairable * pairable - sum_squares;  // n(n − 1) D_e
     if (expected == 0) return std::nullopt;
+    double agreeing = 0;  // Σ_c o_cc, summed by item size: the same whatever the order of the items
+    for (std::size_t m = 2; m < same_by_size.size(); ++m)
+        agreeing += static_cast<double>(same_by_size[m]) / static_cast<double>(m - 1);
     auto const n_values = static_cast<double>(pairable);
     return 1.0 - (n_values - 1.0) * (n_values - agreeing) / static_cast<double>(expected);
 }
 
-/// Fleiss' kappa: κ = (P̄ − P̄_e) / (1 − P̄_e), with P_i = (Σ_j n_ij² − n) / (n(n − 1)), P̄ their mean over
-/// the N items, p_j = Σ_i n_ij / (N n) and P̄_e = Σ_j p_j² (Fleiss 1971, "Measuring nominal scale agreement
-/// among many raters", Psychological Bulletin 76(5)). Every item must carry the same number n of
-/// annotations; who gave them does not matter. std::nullopt when kappa is not defined: no items, items with
-/// differing numbers of annotations, n < 2, or P̄_e = 1 (every annotation is the same label).
-template <class Source, class Proj = std::identity>
-std::optional<double> fleiss_kappa(Source&& annotations, Proj proj = {}) {
-    auto&& data = detail::as_dataset(std::forward<Source>(annotations), std::move(proj));
-    std::size_t const items = data.items().size();
+template <class Labels>
+std::optional<double> fleiss_kappa_of(const Labels& by_item) {
+    std::size_t const items = by_item.items();
     if (items == 0) return std::nullopt;
-    std::size_t const raters = data.annotations_of(0).size();
+    auto const raters = static_cast<std::size_t>(std::ranges::size(by_item.of(0)));
     if (raters < 2) return std::nullopt;
-    std::vector<std::uint64_t> totals(data.labels().size(), 0);
-    std::vector<std::uint32_t> n(data.labels().size(), 0);
+    std::vector<std::uint64_t> totals(by_item.labels(), 0);
+    std::vector<std::uint32_t> n(by_item.labels(), 0);
     std::uint64_t squares = 0;  // Σ_i Σ_j n_ij²
     for (std::size_t i = 0; i < items; ++i) {
-        auto const entries = data.annotations_of(i);
-        if (entries.size() != raters) return std::nullopt;
-        for (const auto& e : entries) ++n[e.label];
-        for (const auto& e : entries) {
-            if (auto& count = n[e.label]; count != 0) {
+        auto const labels = by_item.of(i);
+        if (static_cast<std::size_t>(std::ranges::size(labels)) != raters) return std::nullopt;
+        for (auto l : labels) ++n[l];
+        for (auto l : labels) {
+            if (auto& count = n[l]; count != 0) {
                 squares += std::uint64_t{count} * count;
-                totals[e.label] += count;
+                totals[l] += count;
                 count = 0;
             }
         }
@@ -12141,6 +12286,30 @@ std::optional<double> fleiss_kappa(Source&& annotations, Proj proj = {}) {
     double const p_bar = (static_cast<double>(squares) - static_cast<double>(all)) / (static_cast<double>(items) * r * (r - 1.0));
     double const p_e = static_cast<double>(totals_squared) / (static_cast<double>(all) * static_cast<double>(all));
     return (p_bar - p_e) / (1.0 - p_e);
+}
+
+}  // namespace detail
+
+/// Krippendorff's alpha, nominal metric: α = 1 − D_o / D_e = 1 − (n − 1) · (n − Σ_c o_cc) / (n² − Σ_c n_c²),
+/// from the coincidences o_ck of the pairable values (Krippendorff 2011, "Computing Krippendorff's
+/// Alpha-Reliability", section C; any number of annotations per item, items with fewer than two left out).
+/// std::nullopt when alpha is not defined: fewer than two pairable values (no item has two annotations), or
+/// D_e = 0 (every pairable value is the same label). O(N); from a range it interns only items and labels.
+template <class Source, class Proj = std::identity>
+std::optional<double> krippendorff_alpha(Source&& annotations, Proj proj = {}) {
+    return detail::with_labels_by_item(std::forward<Source>(annotations), std::move(proj),
+                                       [](const auto& by_item) { return detail::krippendorff_alpha_of(by_item); });
+}
+
+/// Fleiss' kappa: κ = (P̄ − P̄_e) / (1 − P̄_e), with P_i = (Σ_j n_ij² − n) / (n(n − 1)), P̄ their mean over
+/// the N items, p_j = Σ_i n_ij / (N n) and P̄_e = Σ_j p_j² (Fleiss 1971, "Measuring nominal scale agreement
+/// among many raters", Psychological Bulletin 76(5)). Every item must carry the same number n of
+/// annotations; who gave them does not matter. std::nullopt when kappa is not defined: no items, items with
+/// differing numbers of annotations, n < 2, or P̄_e = 1 (every annotation is the same label).
+template <class Source, class Proj = std::identity>
+std::optional<double> fleiss_kappa(Source&& annotations, Proj proj = {}) {
+    return detail::with_labels_by_item(std::forward<Source>(annotations), std::move(proj),
+                                       [](const auto& by_item) { return detail::fleiss_kappa_of(by_item); });
 }
 
 /// Cohen's kappa between workers `a` and `b` over the items both annotated: κ = (p_o − p_e) / (1 − p_e), with

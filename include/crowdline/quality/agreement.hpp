@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <ranges>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,66 +74,94 @@ auto coincidences(Source&& annotations, Proj proj = {}) {
     return out;
 }
 
-/// Krippendorff's alpha, nominal metric: α = 1 − D_o / D_e = 1 − (n − 1) · (n − Σ_c o_cc) / (n² − Σ_c n_c²),
-/// from the coincidences o_ck of the pairable values (Krippendorff 2011, "Computing Krippendorff's
-/// Alpha-Reliability", section C; any number of annotations per item, items with fewer than two left out).
-/// std::nullopt when alpha is not defined: fewer than two pairable values (no item has two annotations), or
-/// D_e = 0 (every pairable value is the same label). O(N).
-template <class Source, class Proj = std::identity>
-std::optional<double> krippendorff_alpha(Source&& annotations, Proj proj = {}) {
-    auto&& data = detail::as_dataset(std::forward<Source>(annotations), std::move(proj));
-    const std::size_t labels = data.labels().size();
-    std::vector<std::uint64_t> n_c(labels, 0);
-    std::vector<std::uint32_t> n(labels, 0);
+namespace detail {
+
+/// The label indices of each item's annotations, from a dataset.
+template <class Data>
+struct dataset_labels {
+    const Data& data;
+    [[nodiscard]] std::size_t items() const { return data.items().size(); }
+    [[nodiscard]] std::size_t labels() const { return data.labels().size(); }
+    [[nodiscard]] auto of(std::size_t i) const {
+        return data.annotations_of(i) | std::views::transform(&Data::entry::label);
+    }
+};
+
+/// The label indices of each item's annotations, from label_groups.
+struct grouped_labels {
+    const label_groups& groups;
+    [[nodiscard]] std::size_t items() const { return groups.items(); }
+    [[nodiscard]] std::size_t labels() const { return groups.labels; }
+    [[nodiscard]] std::span<const std::uint32_t> of(std::size_t i) const { return groups.of(i); }
+};
+
+/// Calls `f` with the labels grouped by item: the dataset's own, or grouped from the range (items and
+/// labels only: no worker keys, no sorting).
+template <class Source, class Proj, class F>
+auto with_labels_by_item(Source&& source, Proj proj, F f) {
+    using source_t = std::remove_cvref_t<Source>;
+    if constexpr (is_dataset_v<source_t>) {
+        return f(dataset_labels<source_t>{source});
+    } else if constexpr (check_annotation_range<Source, Proj>()) {
+        auto const groups = group_labels(std::forward<Source>(source), std::move(proj));
+        return f(grouped_labels{groups});
+    } else {
+        return std::optional<double>{};  // not reached: the static_assert above has failed
+    }
+}
+
+template <class Labels>
+std::optional<double> krippendorff_alpha_of(const Labels& by_item) {
+    std::vector<std::uint64_t> n_c(by_item.labels(), 0);
+    std::vector<std::uint32_t> n(by_item.labels(), 0);
+    std::vector<std::uint64_t> same_by_size;  // [m]: Σ_c n_uc (n_uc − 1) over the items u with m annotations
     std::uint64_t pairable = 0;
-    double agreeing = 0;  // Σ_c o_cc
-    for (std::size_t i = 0; i < data.items().size(); ++i) {
-        auto const entries = data.annotations_of(i);
-        if (entries.size() < 2) continue;
-        for (const auto& e : entries) ++n[e.label];
-        std::uint64_t same_pairs = 0;  // Σ_c n_uc (n_uc − 1)
-        for (const auto& e : entries) {
-            if (auto& count = n[e.label]; count != 0) {
-                same_pairs += std::uint64_t{count} * (count - 1);
-                n_c[e.label] += count;
+    for (std::size_t i = 0; i < by_item.items(); ++i) {
+        auto const labels = by_item.of(i);
+        auto const m = static_cast<std::size_t>(std::ranges::size(labels));
+        if (m < 2) continue;
+        for (auto l : labels) ++n[l];
+        std::uint64_t same = 0;
+        for (auto l : labels) {
+            if (auto& count = n[l]; count != 0) {
+                same += std::uint64_t{count} * (count - 1);
+                n_c[l] += count;
                 count = 0;
             }
         }
-        agreeing += static_cast<double>(same_pairs) / static_cast<double>(entries.size() - 1);
-        pairable += entries.size();
+        if (same_by_size.size() <= m) same_by_size.resize(m + 1, 0);
+        same_by_size[m] += same;
+        pairable += m;
     }
     if (pairable < 2) return std::nullopt;
     std::uint64_t sum_squares = 0;
     for (auto c : n_c) sum_squares += c * c;
     std::uint64_t const expected = pairable * pairable - sum_squares;  // n(n − 1) D_e
     if (expected == 0) return std::nullopt;
+    double agreeing = 0;  // Σ_c o_cc, summed by item size: the same whatever the order of the items
+    for (std::size_t m = 2; m < same_by_size.size(); ++m)
+        agreeing += static_cast<double>(same_by_size[m]) / static_cast<double>(m - 1);
     auto const n_values = static_cast<double>(pairable);
     return 1.0 - (n_values - 1.0) * (n_values - agreeing) / static_cast<double>(expected);
 }
 
-/// Fleiss' kappa: κ = (P̄ − P̄_e) / (1 − P̄_e), with P_i = (Σ_j n_ij² − n) / (n(n − 1)), P̄ their mean over
-/// the N items, p_j = Σ_i n_ij / (N n) and P̄_e = Σ_j p_j² (Fleiss 1971, "Measuring nominal scale agreement
-/// among many raters", Psychological Bulletin 76(5)). Every item must carry the same number n of
-/// annotations; who gave them does not matter. std::nullopt when kappa is not defined: no items, items with
-/// differing numbers of annotations, n < 2, or P̄_e = 1 (every annotation is the same label).
-template <class Source, class Proj = std::identity>
-std::optional<double> fleiss_kappa(Source&& annotations, Proj proj = {}) {
-    auto&& data = detail::as_dataset(std::forward<Source>(annotations), std::move(proj));
-    std::size_t const items = data.items().size();
+template <class Labels>
+std::optional<double> fleiss_kappa_of(const Labels& by_item) {
+    std::size_t const items = by_item.items();
     if (items == 0) return std::nullopt;
-    std::size_t const raters = data.annotations_of(0).size();
+    auto const raters = static_cast<std::size_t>(std::ranges::size(by_item.of(0)));
     if (raters < 2) return std::nullopt;
-    std::vector<std::uint64_t> totals(data.labels().size(), 0);
-    std::vector<std::uint32_t> n(data.labels().size(), 0);
+    std::vector<std::uint64_t> totals(by_item.labels(), 0);
+    std::vector<std::uint32_t> n(by_item.labels(), 0);
     std::uint64_t squares = 0;  // Σ_i Σ_j n_ij²
     for (std::size_t i = 0; i < items; ++i) {
-        auto const entries = data.annotations_of(i);
-        if (entries.size() != raters) return std::nullopt;
-        for (const auto& e : entries) ++n[e.label];
-        for (const auto& e : entries) {
-            if (auto& count = n[e.label]; count != 0) {
+        auto const labels = by_item.of(i);
+        if (static_cast<std::size_t>(std::ranges::size(labels)) != raters) return std::nullopt;
+        for (auto l : labels) ++n[l];
+        for (auto l : labels) {
+            if (auto& count = n[l]; count != 0) {
                 squares += std::uint64_t{count} * count;
-                totals[e.label] += count;
+                totals[l] += count;
                 count = 0;
             }
         }
@@ -144,6 +174,30 @@ std::optional<double> fleiss_kappa(Source&& annotations, Proj proj = {}) {
     double const p_bar = (static_cast<double>(squares) - static_cast<double>(all)) / (static_cast<double>(items) * r * (r - 1.0));
     double const p_e = static_cast<double>(totals_squared) / (static_cast<double>(all) * static_cast<double>(all));
     return (p_bar - p_e) / (1.0 - p_e);
+}
+
+}  // namespace detail
+
+/// Krippendorff's alpha, nominal metric: α = 1 − D_o / D_e = 1 − (n − 1) · (n − Σ_c o_cc) / (n² − Σ_c n_c²),
+/// from the coincidences o_ck of the pairable values (Krippendorff 2011, "Computing Krippendorff's
+/// Alpha-Reliability", section C; any number of annotations per item, items with fewer than two left out).
+/// std::nullopt when alpha is not defined: fewer than two pairable values (no item has two annotations), or
+/// D_e = 0 (every pairable value is the same label). O(N); from a range it interns only items and labels.
+template <class Source, class Proj = std::identity>
+std::optional<double> krippendorff_alpha(Source&& annotations, Proj proj = {}) {
+    return detail::with_labels_by_item(std::forward<Source>(annotations), std::move(proj),
+                                       [](const auto& by_item) { return detail::krippendorff_alpha_of(by_item); });
+}
+
+/// Fleiss' kappa: κ = (P̄ − P̄_e) / (1 − P̄_e), with P_i = (Σ_j n_ij² − n) / (n(n − 1)), P̄ their mean over
+/// the N items, p_j = Σ_i n_ij / (N n) and P̄_e = Σ_j p_j² (Fleiss 1971, "Measuring nominal scale agreement
+/// among many raters", Psychological Bulletin 76(5)). Every item must carry the same number n of
+/// annotations; who gave them does not matter. std::nullopt when kappa is not defined: no items, items with
+/// differing numbers of annotations, n < 2, or P̄_e = 1 (every annotation is the same label).
+template <class Source, class Proj = std::identity>
+std::optional<double> fleiss_kappa(Source&& annotations, Proj proj = {}) {
+    return detail::with_labels_by_item(std::forward<Source>(annotations), std::move(proj),
+                                       [](const auto& by_item) { return detail::fleiss_kappa_of(by_item); });
 }
 
 /// Cohen's kappa between workers `a` and `b` over the items both annotated: κ = (p_o − p_e) / (1 − p_e), with

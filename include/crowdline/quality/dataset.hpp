@@ -218,8 +218,9 @@ inline constexpr bool is_dataset_v<dataset<Item, Worker, Label>> = true;
 
 namespace detail {
 
-/// Gives each distinct key an index in order of first appearance; `finish` sorts the keys and says where
-/// each first-appearance index went.
+/// Gives each distinct key an index in order of first appearance (an open-addressing table of
+/// (hash tag, index) pairs over a vector of the keys); `finish` sorts the keys and says where each
+/// first-appearance index went.
 template <class Key>
 class interner {
 public:
@@ -232,36 +233,100 @@ public:
         }
     }
 
+    [[nodiscard]] std::size_t size() const noexcept { return keys_.size(); }
+
     /// The keys, sorted; `remap[first-appearance index]` = sorted index. Empties the interner.
     std::vector<Key> finish(std::vector<std::uint32_t>& remap) {
-        std::vector<Key> keys(index_.size());
-        while (!index_.empty()) {
-            auto node = index_.extract(index_.begin());
-            keys[node.mapped()] = std::move(node.key());
-        }
-        std::vector<std::uint32_t> order(keys.size());
-        std::iota(order.begin(), order.end(), std::uint32_t{0});
-        std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return keys[a] < keys[b]; });
-        remap.assign(keys.size(), 0);
+        std::vector<slot>().swap(slots_);
+        std::vector<std::uint64_t>().swap(hashes_);
+        std::vector<std::pair<Key, std::uint32_t>> pairs;
+        pairs.reserve(keys_.size());
+        for (std::uint32_t i = 0; i < keys_.size(); ++i) pairs.emplace_back(std::move(keys_[i]), i);
+        std::vector<Key>().swap(keys_);
+        std::sort(pairs.begin(), pairs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        remap.assign(pairs.size(), 0);
         std::vector<Key> sorted;
-        sorted.reserve(keys.size());
-        for (std::uint32_t pos = 0; pos < order.size(); ++pos) {
-            remap[order[pos]] = pos;
-            sorted.push_back(std::move(keys[order[pos]]));
+        sorted.reserve(pairs.size());
+        for (std::uint32_t pos = 0; pos < pairs.size(); ++pos) {
+            remap[pairs[pos].second] = pos;
+            sorted.push_back(std::move(pairs[pos].first));
         }
         return sorted;
     }
 
-private:
-    std::uint32_t intern(const Key& key) {
-        auto const next = index_.size();
-        if (next >= std::numeric_limits<std::uint32_t>::max())
-            throw invalid_argument("crowdline::quality::make_dataset: more than 2^32 - 1 distinct keys");
-        auto [it, inserted] = index_.try_emplace(key, static_cast<std::uint32_t>(next));
-        return it->second;
+    /// Hints for a key about to be interned: `touch_slot` some rounds ahead loads its home slot,
+    /// `touch_key` a few rounds ahead loads the key that slot names (both only prefetch).
+    template <class K>
+    void touch_slot(const K& key) const {
+        if constexpr (std::is_same_v<K, Key>) {
+#if defined(__GNUC__) || defined(__clang__)
+            __builtin_prefetch(&slots_[mix(static_cast<std::uint64_t>(std::hash<Key>{}(key))) & (slots_.size() - 1)]);
+#endif
+        }
+    }
+    template <class K>
+    void touch_key(const K& key) const {
+        if constexpr (std::is_same_v<K, Key>) {
+#if defined(__GNUC__) || defined(__clang__)
+            slot const s = slots_[mix(static_cast<std::uint64_t>(std::hash<Key>{}(key))) & (slots_.size() - 1)];
+            if (s.index != empty) __builtin_prefetch(&keys_[s.index]);
+#endif
+        }
     }
 
-    std::unordered_map<Key, std::uint32_t> index_;
+private:
+    static constexpr std::uint32_t empty = std::numeric_limits<std::uint32_t>::max();
+    struct slot {
+        std::uint32_t tag;
+        std::uint32_t index;
+    };
+
+    /// std::hash of an integer is the integer itself: mix it (splitmix64's finaliser) before probing.
+    static std::uint64_t mix(std::uint64_t h) noexcept {
+        h ^= h >> 30;
+        h *= 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 27;
+        h *= 0x94d049bb133111ebULL;
+        return h ^ (h >> 31);
+    }
+
+    std::uint32_t intern(const Key& key) {
+        std::uint64_t const h = mix(static_cast<std::uint64_t>(std::hash<Key>{}(key)));
+        auto const tag = static_cast<std::uint32_t>(h >> 32);
+        std::size_t mask = slots_.size() - 1;
+        for (std::size_t pos = h & mask;; pos = (pos + 1) & mask) {
+            slot const s = slots_[pos];
+            if (s.index == empty) break;
+            if (s.tag == tag && keys_[s.index] == key) return s.index;
+        }
+        if (keys_.size() >= empty - 1)
+            throw invalid_argument("crowdline::quality::make_dataset: more than 2^32 - 2 distinct keys");
+        auto const index = static_cast<std::uint32_t>(keys_.size());
+        keys_.push_back(key);
+        hashes_.push_back(h);
+        if (2 * keys_.size() > slots_.size()) {
+            grow();
+        } else {
+            place(h, index);
+        }
+        return index;
+    }
+
+    void place(std::uint64_t h, std::uint32_t index) {
+        std::size_t const mask = slots_.size() - 1;
+        std::size_t pos = h & mask;
+        while (slots_[pos].index != empty) pos = (pos + 1) & mask;
+        slots_[pos] = {static_cast<std::uint32_t>(h >> 32), index};
+    }
+
+    void grow() {
+        slots_.assign(slots_.size() * 2, slot{0, empty});
+        for (std::uint32_t i = 0; i < keys_.size(); ++i) place(hashes_[i], i);
+    }
+
+    std::vector<slot> slots_ = std::vector<slot>(16, slot{0, empty});
+    std::vector<Key> keys_;
+    std::vector<std::uint64_t> hashes_;
 };
 
 struct dataset_access {
@@ -276,6 +341,57 @@ struct dataset_access {
     template <class Data>
     static auto& entries(Data& d) { return d.entries_; }
 };
+
+/// Calls `visit(annotation)` for each element in order. On random-access input it hints the item interner
+/// ahead: items are many and come in any order, so each lookup misses the cache twice (slot, then key);
+/// looking 16 and 8 elements ahead overlaps those misses.
+template <class R, class Proj, class Items, class Visit>
+void for_each_annotation(R& annotations, Proj& proj, const Items& items, Visit visit) {
+    if constexpr (std::ranges::random_access_range<R> && std::ranges::sized_range<R>) {
+        auto const first = std::ranges::begin(annotations);
+        auto const count = static_cast<std::ptrdiff_t>(std::ranges::size(annotations));
+        for (std::ptrdiff_t j = 0; j < count; ++j) {
+            if (j + 16 < count) items.touch_slot(item_of(std::invoke(proj, first[j + 16])));
+            if (j + 8 < count) items.touch_key(item_of(std::invoke(proj, first[j + 8])));
+            visit(std::invoke(proj, first[j]));
+        }
+    } else {
+        for (auto&& element_ref : annotations) visit(std::invoke(proj, std::forward<decltype(element_ref)>(element_ref)));
+    }
+}
+
+/// Labels grouped by item, items in first-appearance order, for measures that need neither the workers
+/// nor any order (alpha, Fleiss' kappa): cheaper than a dataset when starting from a range.
+struct label_groups {
+    std::size_t labels = 0;
+    std::vector<std::size_t> offsets{0};
+    std::vector<std::uint32_t> label;
+
+    [[nodiscard]] std::size_t items() const noexcept { return offsets.size() - 1; }
+    [[nodiscard]] std::span<const std::uint32_t> of(std::size_t i) const noexcept {
+        return {label.data() + offsets[i], offsets[i + 1] - offsets[i]};
+    }
+};
+
+template <class R, class Proj>
+label_groups group_labels(R&& annotations, Proj proj) {
+    using element = std::remove_cvref_t<std::invoke_result_t<Proj&, std::ranges::range_reference_t<R>>>;
+    interner<item_key_t<element>> items;
+    interner<label_key_t<element>> labels;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> raw;  // (item, label)
+    if constexpr (std::ranges::sized_range<R>) raw.reserve(static_cast<std::size_t>(std::ranges::size(annotations)));
+    for_each_annotation(annotations, proj, items,
+                        [&](const auto& a) { raw.emplace_back(items(item_of(a)), labels(label_of(a))); });
+    label_groups out;
+    out.labels = labels.size();
+    out.offsets.assign(items.size() + 1, 0);
+    for (const auto& [item, label] : raw) ++out.offsets[item + 1];
+    for (std::size_t i = 1; i < out.offsets.size(); ++i) out.offsets[i] += out.offsets[i - 1];
+    std::vector<std::size_t> fill(out.offsets.begin(), out.offsets.end() - 1);
+    out.label.resize(raw.size());
+    for (const auto& [item, label] : raw) out.label[fill[item]++] = label;
+    return out;
+}
 
 template <class R, class Proj, class L>
 auto make_dataset_impl(R&& annotations, Proj proj, const std::vector<L>* domain) {
@@ -296,10 +412,9 @@ auto make_dataset_impl(R&& annotations, Proj proj, const std::vector<L>* domain)
     };
     std::vector<triple> raw;
     if constexpr (std::ranges::sized_range<R>) raw.reserve(static_cast<std::size_t>(std::ranges::size(annotations)));
-    for (auto&& element_ref : annotations) {
-        auto&& a = std::invoke(proj, std::forward<decltype(element_ref)>(element_ref));
+    for_each_annotation(annotations, proj, items, [&](const auto& a) {
         raw.push_back({items(item_of(a)), workers(worker_of(a)), labels(label_of(a))});
-    }
+    });
 
     result_t out;
     auto& items_of_out = dataset_access::items(out);

@@ -224,3 +224,23 @@ TEST_CASE("Dawid-Skene result as JSON", "[quality][dawid_skene][json]") {
     CHECK(m["pairable"] == 4);
     CHECK(m["totals"] == nlohmann::json{3, 1});
 }
+
+TEST_CASE("From a range or from its dataset: the same figures", "[quality][property]") {
+    rng r(23);
+    for (int round = 0; round < 30; ++round) {
+        std::vector<quality::annotation> data;
+        std::size_t const items = 1 + r.below(50), labels = 1 + r.below(5), per_item = 1 + r.below(4);
+        bool const even = r.below(2) == 0;  // the same number of annotations on every item (Fleiss defined)
+        for (std::size_t i = 0; i < items; ++i) {
+            std::size_t const n = even ? per_item : 1 + r.below(5);
+            for (std::size_t a = 0; a < n; ++a) data.push_back({numbered("i", i), numbered("w", a), label_name(r.below(labels))});
+        }
+        r.shuffle(data);
+        auto const d = quality::make_dataset(data);
+        INFO("round " << round);
+        CHECK(quality::krippendorff_alpha(data) == quality::krippendorff_alpha(d));
+        CHECK(quality::fleiss_kappa(data) == quality::fleiss_kappa(d));
+        CHECK(quality::majority_vote(data) == quality::majority_vote(d));
+        CHECK(quality::dawid_skene(data).posteriors == quality::dawid_skene(d).posteriors);
+    }
+}
