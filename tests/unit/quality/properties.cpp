@@ -244,3 +244,20 @@ TEST_CASE("From a range or from its dataset: the same figures", "[quality][prope
         CHECK(quality::dawid_skene(data).posteriors == quality::dawid_skene(d).posteriors);
     }
 }
+
+TEST_CASE("With the same number of annotations per item, 1 - alpha = (1 - Fleiss' kappa)(1 - 1/n)", "[quality][property]") {
+    // Both use the pooled label shares; alpha's expected disagreement divides by n(n - 1), Fleiss' by n².
+    rng r(31);
+    for (int round = 0; round < 20; ++round) {
+        std::vector<quality::annotation> data;
+        std::size_t const items = 2 + r.below(60), per_item = 2 + r.below(5), labels = 2 + r.below(4);
+        for (std::size_t i = 0; i < items; ++i)
+            for (std::size_t a = 0; a < per_item; ++a) data.push_back({numbered("i", i), numbered("w", a), label_name(r.below(labels))});
+        auto const alpha = quality::krippendorff_alpha(data);
+        auto const kappa = quality::fleiss_kappa(data);
+        REQUIRE(alpha.has_value() == kappa.has_value());
+        if (!alpha) continue;
+        auto const n = static_cast<double>(data.size());
+        CHECK(1.0 - *alpha == Approx((1.0 - *kappa) * (1.0 - 1.0 / n)).margin(1e-12));
+    }
+}
