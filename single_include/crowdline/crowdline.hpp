@@ -11600,7 +11600,8 @@ live(Items&&, live_args, handler<Fs>...) -> live<Fs...>;
 /// elements expose `.item`, `.worker` and `.label` (like `quality::annotation`) or are 3-tuples in that order,
 /// directly or through a projection. Keys may be strings, integers, strong ids: any type that is totally
 /// ordered and has a `std::hash`. `quality::make_dataset` interns them once into dense indices (keys sorted,
-/// annotations grouped by item), which is what the measures run on; pass the dataset instead of the range
+/// annotations grouped by item), which is what the measures run on (alpha and Fleiss' kappa from a range
+/// group only items and labels, which is cheaper); pass the dataset instead of the range
 /// to compute several measures without interning again.
 ///
 ///     quality::annotation              models quality::annotation_like (members item, worker, label)
@@ -11784,11 +11785,6 @@ public:
     /// Index of a worker or label key, if present.
     [[nodiscard]] std::optional<std::size_t> find_worker(const Worker& w) const { return find(workers_, w); }
     [[nodiscard]] std::optional<std::size_t> find_label(const Label& l) const { return find(labels_, l); }
-
-    /// Bytes held on the heap for indices (not counting the keys' own heap storage).
-    [[nodiscard]] std::size_t index_bytes() const noexcept {
-        return entries_.capacity() * sizeof(entry) + offsets_.capacity() * sizeof(std::size_t);
-    }
 
 private:
     friend struct detail::dataset_access;
@@ -12126,6 +12122,7 @@ decltype(auto) as_dataset(Source&& source, Proj proj) {
 #include <ranges>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -12381,6 +12378,7 @@ std::optional<double> cohen_kappa(Source&& annotations, const WorkerA& a, const 
 #include <limits>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
