@@ -41,6 +41,9 @@
 #include <crowdline/blueprint/live.hpp>
 #include <crowdline/config/args.hpp>
 #include <crowdline/config/task_run_args.hpp>
+#include <crowdline/quality/dataset.hpp>
+#include <crowdline/quality/agreement.hpp>
+#include <crowdline/quality/aggregate.hpp>
 
 #if defined(CROWDLINE_WITH_HTTP)
 #include <crowdline/architect/http.hpp>

@@ -11675,6 +11675,1092 @@ template <class Items, class... Fs>
 live(Items&&, live_args, handler<Fs>...) -> live<Fs...>;
 
 }  // namespace crowdline::blueprints
+// ---- crowdline/quality/dataset.hpp
+/// The input of every quality measure: `(item, worker, label)` annotations, taken from any range whose
+/// elements expose `.item`, `.worker` and `.label` (like `quality::annotation`) or are 3-tuples in that order,
+/// directly or through a projection. Keys may be strings, integers, strong ids: any type that is totally
+/// ordered and has a `std::hash`. `quality::make_dataset` interns them once into dense indices (keys sorted,
+/// annotations grouped by item), which is what the measures run on (alpha and Fleiss' kappa from a range
+/// group only items and labels, which is cheaper); pass the dataset instead of the range
+/// to compute several measures without interning again.
+///
+///     quality::annotation              models quality::annotation_like (members item, worker, label)
+///     std::tuple<int, long, char>      models it too (a 3-tuple: item, worker, label)
+///     std::pair<std::string, int>      does not (no worker), nor does a struct with `.answer` for `.label`
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <iterator>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <ostream>
+#include <ranges>
+#include <span>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+
+namespace crowdline::quality {
+
+/// One answer: `worker` gave `label` to `item`.
+template <class Item = std::string, class Worker = std::string, class Label = std::string>
+struct basic_annotation {
+    Item item;
+    Worker worker;
+    Label label;
+
+    friend bool operator==(const basic_annotation&, const basic_annotation&) = default;
+};
+
+/// The usual annotation: string keys.
+using annotation = basic_annotation<>;
+
+/// A key the measures can intern: totally ordered (output order, tie-breaking) and hashable.
+template <class K>
+concept annotation_key = std::totally_ordered<K> && std::copy_constructible<K> && requires(const K& k) {
+    { std::hash<K>{}(k) } -> std::convertible_to<std::size_t>;
+};
+
+namespace detail {
+
+template <class T>
+concept has_annotation_members = requires(const T& a) {
+    a.item;
+    a.worker;
+    a.label;
+};
+
+template <class T>
+concept annotation_triple = !has_annotation_members<T> && requires {
+    typename std::tuple_size<T>::type;
+} && std::tuple_size_v<T> == 3;
+
+template <class T>
+decltype(auto) item_of(const T& a) {
+    if constexpr (has_annotation_members<T>) {
+        return (a.item);
+    } else {
+        using std::get;
+        return get<0>(a);
+    }
+}
+template <class T>
+decltype(auto) worker_of(const T& a) {
+    if constexpr (has_annotation_members<T>) {
+        return (a.worker);
+    } else {
+        using std::get;
+        return get<1>(a);
+    }
+}
+template <class T>
+decltype(auto) label_of(const T& a) {
+    if constexpr (has_annotation_members<T>) {
+        return (a.label);
+    } else {
+        using std::get;
+        return get<2>(a);
+    }
+}
+
+/// The stored key type of a field: C strings are kept as std::string (a pointer would compare addresses).
+template <class T, class U = std::remove_cvref_t<T>>
+using key_t = std::conditional_t<std::is_same_v<std::decay_t<U>, char*> || std::is_same_v<std::decay_t<U>, const char*>,
+                                 std::string, U>;
+
+template <class T>
+using item_key_t = key_t<decltype(item_of(std::declval<const T&>()))>;
+template <class T>
+using worker_key_t = key_t<decltype(worker_of(std::declval<const T&>()))>;
+template <class T>
+using label_key_t = key_t<decltype(label_of(std::declval<const T&>()))>;
+
+/// The key as it appears in error messages: streamed if it can be, strings quoted.
+template <class K>
+std::string describe(const K& key) {
+    if constexpr (std::is_convertible_v<const K&, std::string_view>) {
+        return '"' + std::string(std::string_view(key)) + '"';
+    } else if constexpr (requires(std::ostream& os) { os << key; }) {
+        std::ostringstream out;
+        out << key;
+        return out.str();
+    } else {
+        return "(a key that cannot be printed)";
+    }
+}
+
+}  // namespace detail
+
+/// An element the measures can read: members `item`, `worker`, `label`, or a 3-tuple (item, worker, label),
+/// each an `annotation_key`.
+template <class T>
+concept annotation_like = (detail::has_annotation_members<T> || detail::annotation_triple<T>) && requires {
+    typename detail::item_key_t<T>;
+    typename detail::worker_key_t<T>;
+    typename detail::label_key_t<T>;
+} && annotation_key<detail::item_key_t<T>> && annotation_key<detail::worker_key_t<T>> && annotation_key<detail::label_key_t<T>>;
+
+/// The full label domain, for labels that may not occur in the data (`make_dataset(annotations, label_set{...})`).
+template <class Label>
+struct label_set {
+    std::vector<Label> labels;
+};
+template <class Label>
+label_set(std::vector<Label>) -> label_set<Label>;
+
+template <class T>
+inline constexpr bool is_label_set_v = false;
+template <class Label>
+inline constexpr bool is_label_set_v<label_set<Label>> = true;
+
+namespace detail {
+struct dataset_access;
+}  // namespace detail
+
+/// Annotations interned to dense indices: keys sorted ascending, annotations grouped by item and, within an
+/// item, ordered by (worker, label). The same annotations in any input order give the same dataset.
+/// Read-only once made; `make_dataset` is the way to build one.
+template <class Item, class Worker, class Label>
+class dataset {
+public:
+    using item_type = Item;
+    using worker_type = Worker;
+    using label_type = Label;
+    using index = std::uint32_t;
+
+    /// One annotation of an item: indices into `workers()` and `labels()`.
+    struct entry {
+        index worker;
+        index label;
+        friend bool operator==(const entry&, const entry&) = default;
+        friend auto operator<=>(const entry&, const entry&) = default;
+    };
+
+    dataset() = default;
+
+    /// Item, worker and label keys, each sorted ascending; an index below is a position here.
+    [[nodiscard]] const std::vector<Item>& items() const noexcept { return items_; }
+    [[nodiscard]] const std::vector<Worker>& workers() const noexcept { return workers_; }
+    [[nodiscard]] const std::vector<Label>& labels() const noexcept { return labels_; }
+
+    /// Number of annotations.
+    [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
+
+    /// The annotations of item `i`, ordered by (worker, label).
+    [[nodiscard]] std::span<const entry> annotations_of(std::size_t i) const noexcept {
+        return {entries_.data() + offsets_[i], offsets_[i + 1] - offsets_[i]};
+    }
+
+    /// Index of a worker or label key, if present.
+    [[nodiscard]] std::optional<std::size_t> find_worker(const Worker& w) const { return find(workers_, w); }
+    [[nodiscard]] std::optional<std::size_t> find_label(const Label& l) const { return find(labels_, l); }
+
+private:
+    friend struct detail::dataset_access;
+
+    template <class K>
+    static std::optional<std::size_t> find(const std::vector<K>& keys, const K& key) {
+        auto it = std::lower_bound(keys.begin(), keys.end(), key);
+        if (it == keys.end() || !(*it == key)) return std::nullopt;
+        return static_cast<std::size_t>(it - keys.begin());
+    }
+
+    std::vector<Item> items_;
+    std::vector<Worker> workers_;
+    std::vector<Label> labels_;
+    std::vector<std::size_t> offsets_{0};  // items_.size() + 1
+    std::vector<entry> entries_;
+};
+
+template <class T>
+inline constexpr bool is_dataset_v = false;
+template <class Item, class Worker, class Label>
+inline constexpr bool is_dataset_v<dataset<Item, Worker, Label>> = true;
+
+namespace detail {
+
+/// Gives each distinct key an index in order of first appearance (an open-addressing table of
+/// (hash tag, index) pairs over a vector of the keys); `finish` sorts the keys and says where each
+/// first-appearance index went.
+template <class Key>
+class interner {
+public:
+    template <class K>
+    std::uint32_t operator()(const K& key) {
+        if constexpr (std::is_same_v<K, Key>) {
+            return intern(key);
+        } else {
+            return intern(Key(key));
+        }
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return keys_.size(); }
+
+    /// The keys, sorted; `remap[first-appearance index]` = sorted index. Empties the interner.
+    std::vector<Key> finish(std::vector<std::uint32_t>& remap) {
+        std::vector<slot>().swap(slots_);
+        std::vector<std::uint64_t>().swap(hashes_);
+        std::vector<std::pair<Key, std::uint32_t>> pairs;
+        pairs.reserve(keys_.size());
+        for (std::uint32_t i = 0; i < keys_.size(); ++i) pairs.emplace_back(std::move(keys_[i]), i);
+        std::vector<Key>().swap(keys_);
+        std::sort(pairs.begin(), pairs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        remap.assign(pairs.size(), 0);
+        std::vector<Key> sorted;
+        sorted.reserve(pairs.size());
+        for (std::uint32_t pos = 0; pos < pairs.size(); ++pos) {
+            remap[pairs[pos].second] = pos;
+            sorted.push_back(std::move(pairs[pos].first));
+        }
+        return sorted;
+    }
+
+    /// Hints for a key about to be interned: `touch_slot` some rounds ahead loads its home slot,
+    /// `touch_key` a few rounds ahead loads the key that slot names (both only prefetch).
+    template <class K>
+    void touch_slot(const K& key) const {
+        if constexpr (std::is_same_v<K, Key>) {
+#if defined(__GNUC__) || defined(__clang__)
+            __builtin_prefetch(&slots_[mix(static_cast<std::uint64_t>(std::hash<Key>{}(key))) & (slots_.size() - 1)]);
+#endif
+        }
+    }
+    template <class K>
+    void touch_key(const K& key) const {
+        if constexpr (std::is_same_v<K, Key>) {
+#if defined(__GNUC__) || defined(__clang__)
+            slot const s = slots_[mix(static_cast<std::uint64_t>(std::hash<Key>{}(key))) & (slots_.size() - 1)];
+            if (s.index != empty) __builtin_prefetch(&keys_[s.index]);
+#endif
+        }
+    }
+
+private:
+    static constexpr std::uint32_t empty = std::numeric_limits<std::uint32_t>::max();
+    struct slot {
+        std::uint32_t tag;
+        std::uint32_t index;
+    };
+
+    /// std::hash of an integer is the integer itself: mix it (splitmix64's finaliser) before probing.
+    static std::uint64_t mix(std::uint64_t h) noexcept {
+        h ^= h >> 30;
+        h *= 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 27;
+        h *= 0x94d049bb133111ebULL;
+        return h ^ (h >> 31);
+    }
+
+    std::uint32_t intern(const Key& key) {
+        std::uint64_t const h = mix(static_cast<std::uint64_t>(std::hash<Key>{}(key)));
+        auto const tag = static_cast<std::uint32_t>(h >> 32);
+        std::size_t mask = slots_.size() - 1;
+        for (std::size_t pos = h & mask;; pos = (pos + 1) & mask) {
+            slot const s = slots_[pos];
+            if (s.index == empty) break;
+            if (s.tag == tag && keys_[s.index] == key) return s.index;
+        }
+        if (keys_.size() >= empty - 1)
+            throw invalid_argument("crowdline::quality::make_dataset: more than 2^32 - 2 distinct keys");
+        auto const index = static_cast<std::uint32_t>(keys_.size());
+        keys_.push_back(key);
+        hashes_.push_back(h);
+        if (2 * keys_.size() > slots_.size()) {
+            grow();
+        } else {
+            place(h, index);
+        }
+        return index;
+    }
+
+    void place(std::uint64_t h, std::uint32_t index) {
+        std::size_t const mask = slots_.size() - 1;
+        std::size_t pos = h & mask;
+        while (slots_[pos].index != empty) pos = (pos + 1) & mask;
+        slots_[pos] = {static_cast<std::uint32_t>(h >> 32), index};
+    }
+
+    void grow() {
+        slots_.assign(slots_.size() * 2, slot{0, empty});
+        for (std::uint32_t i = 0; i < keys_.size(); ++i) place(hashes_[i], i);
+    }
+
+    std::vector<slot> slots_ = std::vector<slot>(16, slot{0, empty});
+    std::vector<Key> keys_;
+    std::vector<std::uint64_t> hashes_;
+};
+
+struct dataset_access {
+    template <class Data>
+    static auto& items(Data& d) { return d.items_; }
+    template <class Data>
+    static auto& workers(Data& d) { return d.workers_; }
+    template <class Data>
+    static auto& labels(Data& d) { return d.labels_; }
+    template <class Data>
+    static auto& offsets(Data& d) { return d.offsets_; }
+    template <class Data>
+    static auto& entries(Data& d) { return d.entries_; }
+};
+
+/// Calls `visit(annotation)` for each element in order. On random-access input it hints the item interner
+/// ahead: items are many and come in any order, so each lookup misses the cache twice (slot, then key);
+/// looking 16 and 8 elements ahead overlaps those misses.
+template <class R, class Proj, class Items, class Visit>
+void for_each_annotation(R& annotations, Proj& proj, const Items& items, Visit visit) {
+    if constexpr (std::ranges::random_access_range<R> && std::ranges::sized_range<R>) {
+        auto const first = std::ranges::begin(annotations);
+        auto const count = static_cast<std::ptrdiff_t>(std::ranges::size(annotations));
+        for (std::ptrdiff_t j = 0; j < count; ++j) {
+            if (j + 16 < count) items.touch_slot(item_of(std::invoke(proj, first[j + 16])));
+            if (j + 8 < count) items.touch_key(item_of(std::invoke(proj, first[j + 8])));
+            visit(std::invoke(proj, first[j]));
+        }
+    } else {
+        for (auto&& element_ref : annotations) visit(std::invoke(proj, std::forward<decltype(element_ref)>(element_ref)));
+    }
+}
+
+/// Labels grouped by item, items in first-appearance order, for measures that need neither the workers
+/// nor any order (alpha, Fleiss' kappa): cheaper than a dataset when starting from a range.
+struct label_groups {
+    std::size_t labels = 0;
+    std::vector<std::size_t> offsets{0};
+    std::vector<std::uint32_t> label;
+
+    [[nodiscard]] std::size_t items() const noexcept { return offsets.size() - 1; }
+    [[nodiscard]] std::span<const std::uint32_t> of(std::size_t i) const noexcept {
+        return {label.data() + offsets[i], offsets[i + 1] - offsets[i]};
+    }
+};
+
+template <class R, class Proj>
+label_groups group_labels(R&& annotations, Proj proj) {
+    using element = std::remove_cvref_t<std::invoke_result_t<Proj&, std::ranges::range_reference_t<R>>>;
+    interner<item_key_t<element>> items;
+    interner<label_key_t<element>> labels;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> raw;  // (item, label)
+    if constexpr (std::ranges::sized_range<R>) raw.reserve(static_cast<std::size_t>(std::ranges::size(annotations)));
+    for_each_annotation(annotations, proj, items,
+                        [&](const auto& a) { raw.emplace_back(items(item_of(a)), labels(label_of(a))); });
+    label_groups out;
+    out.labels = labels.size();
+    out.offsets.assign(items.size() + 1, 0);
+    for (const auto& [item, label] : raw) ++out.offsets[item + 1];
+    for (std::size_t i = 1; i < out.offsets.size(); ++i) out.offsets[i] += out.offsets[i - 1];
+    std::vector<std::size_t> fill(out.offsets.begin(), out.offsets.end() - 1);
+    out.label.resize(raw.size());
+    for (const auto& [item, label] : raw) out.label[fill[item]++] = label;
+    return out;
+}
+
+template <class R, class Proj, class L>
+auto make_dataset_impl(R&& annotations, Proj proj, const std::vector<L>* domain) {
+    using element = std::remove_cvref_t<std::invoke_result_t<Proj&, std::ranges::range_reference_t<R>>>;
+    using item_t = item_key_t<element>;
+    using worker_t = worker_key_t<element>;
+    using label_t = label_key_t<element>;
+    using result_t = dataset<item_t, worker_t, label_t>;
+
+    interner<item_t> items;
+    interner<worker_t> workers;
+    interner<label_t> labels;
+    if (domain != nullptr)
+        for (const auto& l : *domain) labels(l);
+
+    struct triple {
+        std::uint32_t item, worker, label;
+    };
+    std::vector<triple> raw;
+    if constexpr (std::ranges::sized_range<R>) raw.reserve(static_cast<std::size_t>(std::ranges::size(annotations)));
+    for_each_annotation(annotations, proj, items, [&](const auto& a) {
+        raw.push_back({items(item_of(a)), workers(worker_of(a)), labels(label_of(a))});
+    });
+
+    result_t out;
+    auto& items_of_out = dataset_access::items(out);
+    auto& workers_of_out = dataset_access::workers(out);
+    auto& labels_of_out = dataset_access::labels(out);
+    auto& offsets = dataset_access::offsets(out);
+    auto& entries = dataset_access::entries(out);
+    std::vector<std::uint32_t> item_at, worker_at, label_at;
+    items_of_out = items.finish(item_at);
+    workers_of_out = workers.finish(worker_at);
+    labels_of_out = labels.finish(label_at);
+
+    // Counting sort by item, then each item's annotations by (worker, label).
+    offsets.assign(items_of_out.size() + 1, 0);
+    for (auto& t : raw) {
+        t.item = item_at[t.item];
+        ++offsets[t.item + 1];
+    }
+    for (std::size_t i = 1; i < offsets.size(); ++i) offsets[i] += offsets[i - 1];
+    std::vector<std::size_t> fill(offsets.begin(), offsets.end() - 1);
+    entries.resize(raw.size());
+    for (const auto& t : raw) entries[fill[t.item]++] = {worker_at[t.worker], label_at[t.label]};
+    std::vector<triple>().swap(raw);
+    for (std::size_t i = 0; i + 1 < offsets.size(); ++i)
+        std::sort(entries.begin() + static_cast<std::ptrdiff_t>(offsets[i]),
+                  entries.begin() + static_cast<std::ptrdiff_t>(offsets[i + 1]));
+    return out;
+}
+
+}  // namespace detail
+
+namespace detail {
+
+template <class R, class Proj>
+constexpr bool check_annotation_range() {
+    static_assert(std::ranges::input_range<R>, "crowdline::quality: the annotations must be an input range");
+    if constexpr (std::ranges::input_range<R>) {
+        static_assert(std::is_invocable_v<Proj&, std::ranges::range_reference_t<R>>,
+                      "crowdline::quality: the projection is not callable with an element of the range");
+        if constexpr (std::is_invocable_v<Proj&, std::ranges::range_reference_t<R>>) {
+            using element = std::remove_cvref_t<std::invoke_result_t<Proj&, std::ranges::range_reference_t<R>>>;
+            static_assert(annotation_like<element>,
+                          "crowdline::quality: each annotation must expose .item, .worker and .label, or be a 3-tuple "
+                          "(item, worker, label), with keys that are totally ordered and hashable; pass a projection "
+                          "that returns one (e.g. std::tie(row.unit, row.who, row.answer))");
+            return annotation_like<element>;
+        }
+    }
+    return false;
+}
+
+}  // namespace detail
+
+/// Interns annotations: keys sorted ascending, annotations grouped by item. O(N) hashing + sorting the keys.
+template <class R, class Proj = std::identity>
+    requires(!is_label_set_v<std::remove_cvref_t<Proj>>)
+auto make_dataset(R&& annotations, Proj proj = {}) {
+    if constexpr (detail::check_annotation_range<R, Proj>()) {
+        using element = std::remove_cvref_t<std::invoke_result_t<Proj&, std::ranges::range_reference_t<R>>>;
+        return detail::make_dataset_impl(std::forward<R>(annotations), std::move(proj),
+                                 static_cast<const std::vector<detail::label_key_t<element>>*>(nullptr));
+    } else {
+        return dataset<int, int, int>{};  // not reached: the static_assert above has failed; keeps the error alone
+    }
+}
+
+/// As above, with the full label domain: labels in `domain` that no one used are kept (a label in the
+/// data and not in `domain` is kept too).
+template <class R, class L, class Proj = std::identity>
+auto make_dataset(R&& annotations, const label_set<L>& domain, Proj proj = {}) {
+    if constexpr (detail::check_annotation_range<R, Proj>()) {
+        using element = std::remove_cvref_t<std::invoke_result_t<Proj&, std::ranges::range_reference_t<R>>>;
+        using label_t = detail::label_key_t<element>;
+        static_assert(std::is_convertible_v<const L&, label_t>,
+                      "crowdline::quality::make_dataset: the label_set's labels must convert to the annotations' label type");
+        if constexpr (std::is_same_v<L, label_t>) {
+            return detail::make_dataset_impl(std::forward<R>(annotations), std::move(proj), &domain.labels);
+        } else {
+            std::vector<label_t> converted(domain.labels.begin(), domain.labels.end());
+            return detail::make_dataset_impl(std::forward<R>(annotations), std::move(proj), &converted);
+        }
+    } else {
+        return dataset<int, int, int>{};  // not reached: the static_assert above has failed
+    }
+}
+
+namespace detail {
+
+/// A dataset as is, or the one made from a range of annotations.
+template <class Source, class Proj>
+decltype(auto) as_dataset(Source&& source, Proj proj) {
+    if constexpr (is_dataset_v<std::remove_cvref_t<Source>>) {
+        return std::forward<Source>(source);
+    } else {
+        return make_dataset(std::forward<Source>(source), std::move(proj));
+    }
+}
+
+}  // namespace detail
+
+}  // namespace crowdline::quality
+// ---- crowdline/quality/agreement.hpp
+/// Chance-corrected agreement between annotators on one single-choice field: Krippendorff's alpha (any
+/// number of annotations per item, missing ones allowed), Fleiss' kappa (the same number of annotations on
+/// every item) and Cohen's kappa (two named annotators, the items both did). Each takes a range of
+/// annotations (see quality/dataset.hpp) or a `quality::dataset`, and returns std::nullopt where the
+/// coefficient is not defined instead of a NaN.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <ranges>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline::quality {
+
+/// Krippendorff's coincidence matrix over the pairable values (items with at least two annotations):
+/// `counts[c][k]` = Σ_u n_uc·(n_uk − [c = k]) / (m_u − 1), where n_uc counts label c on item u and m_u is
+/// u's number of annotations. `totals[c]` = n_c (row sums), `pairable` = n.. (all pairable values).
+template <class Label>
+struct coincidence_matrix {
+    std::vector<Label> labels;                ///< the dataset's labels, sorted; index c above
+    std::vector<std::vector<double>> counts;  ///< labels.size() × labels.size(), symmetric
+    std::vector<std::size_t> totals;          ///< n_c
+    std::size_t pairable = 0;                 ///< n.. = Σ n_c
+    std::size_t items = 0;                    ///< items with at least two annotations
+};
+
+template <class Label>
+void to_json(nlohmann::json& j, const coincidence_matrix<Label>& m) {
+    j = nlohmann::json{{"labels", m.labels}, {"counts", m.counts}, {"totals", m.totals},
+                       {"pairable", m.pairable}, {"items", m.items}};
+}
+
+/// The coincidence matrix of Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C;
+/// items with fewer than two annotations contribute nothing.
+template <class Source, class Proj = std::identity>
+auto coincidences(Source&& annotations, Proj proj = {}) {
+    auto&& data = detail::as_dataset(std::forward<Source>(annotations), std::move(proj));
+    using label_t = typename std::remove_cvref_t<decltype(data)>::label_type;
+    const std::size_t labels = data.labels().size();
+    coincidence_matrix<label_t> out;
+    out.labels = data.labels();
+    out.counts.assign(labels, std::vector<double>(labels, 0.0));
+    out.totals.assign(labels, 0);
+    std::vector<std::size_t> n(labels, 0);
+    std::vector<std::size_t> used;
+    for (std::size_t i = 0; i < data.items().size(); ++i) {
+        auto const entries = data.annotations_of(i);
+        if (entries.size() < 2) continue;
+        used.clear();
+        for (const auto& e : entries)
+            if (n[e.label]++ == 0) used.push_back(e.label);
+        auto const pairs = static_cast<double>(entries.size() - 1);
+        for (std::size_t c : used) {
+            for (std::size_t k : used) {
+                auto const same = c == k ? std::size_t{1} : std::size_t{0};
+                out.counts[c][k] += static_cast<double>(n[c] * (n[k] - same)) / pairs;
+            }
+            out.totals[c] += n[c];
+        }
+        for (std::size_t c : used) n[c] = 0;
+        out.pairable += entries.size();
+        ++out.items;
+    }
+    return out;
+}
+
+namespace detail {
+
+/// The label indices of each item's annotations, from a dataset.
+template <class Data>
+struct dataset_labels {
+    const Data& data;
+    [[nodiscard]] std::size_t items() const { return data.items().size(); }
+    [[nodiscard]] std::size_t labels() const { return data.labels().size(); }
+    [[nodiscard]] auto of(std::size_t i) const {
+        return data.annotations_of(i) | std::views::transform(&Data::entry::label);
+    }
+};
+
+/// The label indices of each item's annotations, from label_groups.
+struct grouped_labels {
+    const label_groups& groups;
+    [[nodiscard]] std::size_t items() const { return groups.items(); }
+    [[nodiscard]] std::size_t labels() const { return groups.labels; }
+    [[nodiscard]] std::span<const std::uint32_t> of(std::size_t i) const { return groups.of(i); }
+};
+
+/// Calls `f` with the labels grouped by item: the dataset's own, or grouped from the range (items and
+/// labels only: no worker keys, no sorting).
+template <class Source, class Proj, class F>
+auto with_labels_by_item(Source&& source, Proj proj, F f) {
+    using source_t = std::remove_cvref_t<Source>;
+    if constexpr (is_dataset_v<source_t>) {
+        return f(dataset_labels<source_t>{source});
+    } else if constexpr (check_annotation_range<Source, Proj>()) {
+        auto const groups = group_labels(std::forward<Source>(source), std::move(proj));
+        return f(grouped_labels{groups});
+    } else {
+        return std::optional<double>{};  // not reached: the static_assert above has failed
+    }
+}
+
+template <class Labels>
+std::optional<double> krippendorff_alpha_of(const Labels& by_item) {
+    std::vector<std::uint64_t> n_c(by_item.labels(), 0);
+    std::vector<std::uint32_t> n(by_item.labels(), 0);
+    std::vector<std::uint64_t> same_by_size;  // [m]: Σ_c n_uc (n_uc − 1) over the items u with m annotations
+    std::uint64_t pairable = 0;
+    for (std::size_t i = 0; i < by_item.items(); ++i) {
+        auto const labels = by_item.of(i);
+        auto const m = static_cast<std::size_t>(std::ranges::size(labels));
+        if (m < 2) continue;
+        for (auto l : labels) ++n[l];
+        std::uint64_t same = 0;
+        for (auto l : labels) {
+            if (auto& count = n[l]; count != 0) {
+                same += std::uint64_t{count} * (count - 1);
+                n_c[l] += count;
+                count = 0;
+            }
+        }
+        if (same_by_size.size() <= m) same_by_size.resize(m + 1, 0);
+        same_by_size[m] += same;
+        pairable += m;
+    }
+    if (pairable < 2) return std::nullopt;
+    std::uint64_t sum_squares = 0;
+    for (auto c : n_c) sum_squares += c * c;
+    std::uint64_t const expected = pairable * pairable - sum_squares;  // n(n − 1) D_e
+    if (expected == 0) return std::nullopt;
+    double agreeing = 0;  // Σ_c o_cc, summed by item size: the same whatever the order of the items
+    for (std::size_t m = 2; m < same_by_size.size(); ++m)
+        agreeing += static_cast<double>(same_by_size[m]) / static_cast<double>(m - 1);
+    auto const n_values = static_cast<double>(pairable);
+    return 1.0 - (n_values - 1.0) * (n_values - agreeing) / static_cast<double>(expected);
+}
+
+template <class Labels>
+std::optional<double> fleiss_kappa_of(const Labels& by_item) {
+    std::size_t const items = by_item.items();
+    if (items == 0) return std::nullopt;
+    auto const raters = static_cast<std::size_t>(std::ranges::size(by_item.of(0)));
+    if (raters < 2) return std::nullopt;
+    std::vector<std::uint64_t> totals(by_item.labels(), 0);
+    std::vector<std::uint32_t> n(by_item.labels(), 0);
+    std::uint64_t squares = 0;  // Σ_i Σ_j n_ij²
+    for (std::size_t i = 0; i < items; ++i) {
+        auto const labels = by_item.of(i);
+        if (static_cast<std::size_t>(std::ranges::size(labels)) != raters) return std::nullopt;
+        for (auto l : labels) ++n[l];
+        for (auto l : labels) {
+            if (auto& count = n[l]; count != 0) {
+                squares += std::uint64_t{count} * count;
+                totals[l] += count;
+                count = 0;
+            }
+        }
+    }
+    std::uint64_t const all = std::uint64_t{items} * raters;
+    std::uint64_t totals_squared = 0;
+    for (auto t : totals) totals_squared += t * t;
+    if (totals_squared == all * all) return std::nullopt;  // P̄_e = 1
+    auto const r = static_cast<double>(raters);
+    double const p_bar = (static_cast<double>(squares) - static_cast<double>(all)) / (static_cast<double>(items) * r * (r - 1.0));
+    double const p_e = static_cast<double>(totals_squared) / (static_cast<double>(all) * static_cast<double>(all));
+    return (p_bar - p_e) / (1.0 - p_e);
+}
+
+}  // namespace detail
+
+/// Krippendorff's alpha, nominal metric: α = 1 − D_o / D_e = 1 − (n − 1) · (n − Σ_c o_cc) / (n² − Σ_c n_c²),
+/// from the coincidences o_ck of the pairable values (Krippendorff 2011, "Computing Krippendorff's
+/// Alpha-Reliability", section C; any number of annotations per item, items with fewer than two left out).
+/// std::nullopt when alpha is not defined: fewer than two pairable values (no item has two annotations), or
+/// D_e = 0 (every pairable value is the same label). O(N); from a range it interns only items and labels.
+template <class Source, class Proj = std::identity>
+std::optional<double> krippendorff_alpha(Source&& annotations, Proj proj = {}) {
+    return detail::with_labels_by_item(std::forward<Source>(annotations), std::move(proj),
+                                       [](const auto& by_item) { return detail::krippendorff_alpha_of(by_item); });
+}
+
+/// Fleiss' kappa: κ = (P̄ − P̄_e) / (1 − P̄_e), with P_i = (Σ_j n_ij² − n) / (n(n − 1)), P̄ their mean over
+/// the N items, p_j = Σ_i n_ij / (N n) and P̄_e = Σ_j p_j² (Fleiss 1971, "Measuring nominal scale agreement
+/// among many raters", Psychological Bulletin 76(5)). Every item must carry the same number n of
+/// annotations; who gave them does not matter. std::nullopt when kappa is not defined: no items, items with
+/// differing numbers of annotations, n < 2, or P̄_e = 1 (every annotation is the same label).
+template <class Source, class Proj = std::identity>
+std::optional<double> fleiss_kappa(Source&& annotations, Proj proj = {}) {
+    return detail::with_labels_by_item(std::forward<Source>(annotations), std::move(proj),
+                                       [](const auto& by_item) { return detail::fleiss_kappa_of(by_item); });
+}
+
+/// Cohen's kappa between workers `a` and `b` over the items both annotated: κ = (p_o − p_e) / (1 − p_e), with
+/// p_o the share of those items where they gave the same label and p_e = Σ_k p_a(k) p_b(k) from each
+/// one's own label shares (Cohen 1960, "A coefficient of agreement for nominal scales", Educational and
+/// Psychological Measurement 20(1)). std::nullopt when kappa is not defined: no item done by both (also when
+/// either worker is absent), or p_e = 1 (both gave one and the same label on every shared item). Throws
+/// crowdline::invalid_argument when a = b, or when either gave an item more than one label.
+template <class Source, class WorkerA, class WorkerB, class Proj = std::identity>
+std::optional<double> cohen_kappa(Source&& annotations, const WorkerA& a, const WorkerB& b, Proj proj = {}) {
+    auto&& data = detail::as_dataset(std::forward<Source>(annotations), std::move(proj));
+    using worker_t = typename std::remove_cvref_t<decltype(data)>::worker_type;
+    static_assert(std::is_convertible_v<const WorkerA&, worker_t> && std::is_convertible_v<const WorkerB&, worker_t>,
+                  "crowdline::quality::cohen_kappa: the two workers must convert to the annotations' worker type");
+    worker_t const first(a), second(b);
+    if (first == second)
+        throw invalid_argument("crowdline::quality::cohen_kappa: both workers are " + detail::describe(first) +
+                               "; expected two different workers");
+    auto const wa = data.find_worker(first);
+    auto const wb = data.find_worker(second);
+    if (!wa || !wb) return std::nullopt;
+    std::size_t const labels = data.labels().size();
+    std::vector<std::uint64_t> count_a(labels, 0), count_b(labels, 0);
+    std::uint64_t shared = 0, agree = 0;
+    auto const twice = [&](std::size_t item, const worker_t& w) {
+        return invalid_argument("crowdline::quality::cohen_kappa: worker " + detail::describe(w) +
+                                " gave item " + detail::describe(data.items()[item]) +
+                                " more than one label; expected one label per worker and item");
+    };
+    for (std::size_t i = 0; i < data.items().size(); ++i) {
+        std::optional<std::size_t> la, lb;
+        for (const auto& e : data.annotations_of(i)) {
+            if (e.worker == *wa) {
+                if (la) throw twice(i, first);
+                la = e.label;
+            } else if (e.worker == *wb) {
+                if (lb) throw twice(i, second);
+                lb = e.label;
+            }
+        }
+        if (!la || !lb) continue;
+        ++shared;
+        ++count_a[*la];
+        ++count_b[*lb];
+        if (*la == *lb) ++agree;
+    }
+    if (shared == 0) return std::nullopt;
+    std::uint64_t chance = 0;  // N² p_e
+    for (std::size_t k = 0; k < labels; ++k) chance += count_a[k] * count_b[k];
+    if (chance == shared * shared) return std::nullopt;  // p_e = 1
+    auto const total = static_cast<double>(shared);
+    double const p_o = static_cast<double>(agree) / total;
+    double const p_e = static_cast<double>(chance) / (total * total);
+    return (p_o - p_e) / (1.0 - p_e);
+}
+
+}  // namespace crowdline::quality
+// ---- crowdline/quality/aggregate.hpp
+/// One label per item from many annotators' answers: the majority vote (ties reported, not hidden) and
+/// Dawid–Skene (EM over a confusion matrix per worker: a posterior over labels per item, an estimated
+/// accuracy per worker). Each takes a range of annotations (see quality/dataset.hpp) or a
+/// `quality::dataset`. Single-threaded; nothing prints.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline::quality {
+
+// --- majority vote ---------------------------------------------------------------------------------------
+
+/// The majority label of one item. On a tie `label` is the smallest of the tied labels and `tie` is set.
+template <class Item, class Label>
+struct item_majority {
+    Item item;
+    Label label;
+    std::size_t votes = 0;        ///< annotations giving `label`
+    std::size_t annotations = 0;  ///< annotations of the item
+    double share = 0;             ///< votes / annotations
+    bool tie = false;             ///< another label has as many votes
+
+    friend bool operator==(const item_majority&, const item_majority&) = default;
+};
+
+template <class Item, class Label>
+void to_json(nlohmann::json& j, const item_majority<Item, Label>& m) {
+    j = nlohmann::json{{"item", m.item},   {"label", m.label}, {"votes", m.votes}, {"annotations", m.annotations},
+                       {"share", m.share}, {"tie", m.tie}};
+}
+
+/// Majority vote per item: the label with the most annotations, `share` = its votes / the item's
+/// annotations. Ties are reported (`tie = true`) and resolved to the smallest tied label, so the result
+/// does not depend on input order. Items in ascending key order. O(N + items × labels).
+template <class Source, class Proj = std::identity>
+auto majority_vote(Source&& annotations, Proj proj = {}) {
+    auto&& data = detail::as_dataset(std::forward<Source>(annotations), std::move(proj));
+    using data_t = std::remove_cvref_t<decltype(data)>;
+    using result_t = item_majority<typename data_t::item_type, typename data_t::label_type>;
+    std::vector<result_t> out;
+    out.reserve(data.items().size());
+    std::vector<std::size_t> votes(data.labels().size(), 0);
+    for (std::size_t i = 0; i < data.items().size(); ++i) {
+        auto const entries = data.annotations_of(i);
+        for (const auto& e : entries) ++votes[e.label];
+        std::size_t top = 0;
+        for (const auto& e : entries) top = std::max(top, votes[e.label]);
+        std::size_t best = data.labels().size(), at_top = 0;  // smallest label with `top` votes; how many have it
+        for (const auto& e : entries) {
+            auto& v = votes[e.label];
+            if (v == top) {
+                ++at_top;
+                best = std::min<std::size_t>(best, e.label);
+            }
+            v = 0;
+        }
+        bool const tie = at_top > 1;
+        out.push_back({data.items()[i], data.labels()[best], top, entries.size(),
+                       static_cast<double>(top) / static_cast<double>(entries.size()), tie});
+    }
+    return out;
+}
+
+// --- Dawid–Skene -----------------------------------------------------------------------------------------
+
+/// How Dawid–Skene runs. Both pseudo-counts must be > 0: they keep every probability above zero, so a
+/// worker with one answer or a label nobody used gives no NaN.
+struct dawid_skene_options {
+    std::size_t max_iterations = 100;  ///< cap on EM rounds (each an M-step then an E-step); at least 1
+    double tolerance = 1e-7;           ///< stop when |ΔL| ≤ tolerance · |L|, L the log posterior below
+    double smoothing = 1.0;            ///< pseudo-count added to every confusion-matrix cell (Laplace)
+    double prior_smoothing = 1.0;      ///< pseudo-count added to every class prior
+};
+
+inline void to_json(nlohmann::json& j, const dawid_skene_options& o) {
+    j = nlohmann::json{{"max_iterations", o.max_iterations}, {"tolerance", o.tolerance}, {"smoothing", o.smoothing},
+                       {"prior_smoothing", o.prior_smoothing}};
+}
+
+/// One item's estimate: the label of highest posterior (the smallest such label on a tie) and that
+/// posterior. The full posterior is `dawid_skene_result::posterior(i)`.
+template <class Item, class Label>
+struct item_estimate {
+    Item item;
+    Label label;
+    double confidence = 0;  ///< posterior probability of `label`
+
+    friend bool operator==(const item_estimate&, const item_estimate&) = default;
+};
+
+/// One worker's estimate: `confusion[k][l]` = P(answers label l | true label k), each row summing to 1;
+/// `accuracy` = Σ_k π_k · confusion[k][k], the chance of a right answer on an item drawn from the priors.
+template <class Worker>
+struct worker_estimate {
+    Worker worker;
+    std::size_t annotations = 0;
+    double accuracy = 0;
+    std::vector<std::vector<double>> confusion;
+
+    friend bool operator==(const worker_estimate&, const worker_estimate&) = default;
+};
+
+/// What Dawid–Skene found. Label index k everywhere is a position in `labels` (sorted ascending).
+template <class Item, class Worker, class Label>
+struct dawid_skene_result {
+    std::vector<Label> labels;
+    std::vector<double> class_priors;                  ///< π_k
+    std::vector<item_estimate<Item, Label>> items;     ///< ascending item keys
+    std::vector<worker_estimate<Worker>> workers;      ///< ascending worker keys
+    std::vector<double> posteriors;                    ///< items.size() × labels.size(), row i = item i
+    std::size_t iterations = 0;                        ///< EM rounds run
+    bool converged = false;                            ///< true: stopped on tolerance; false: hit max_iterations
+    double log_likelihood = 0;                         ///< Σ_i log P(answers of item i), at the final parameters
+    double log_posterior = 0;                          ///< log_likelihood + log prior of the pseudo-counts (what EM raises)
+
+    /// The posterior over `labels` of item i.
+    [[nodiscard]] std::span<const double> posterior(std::size_t i) const {
+        return {posteriors.data() + i * labels.size(), labels.size()};
+    }
+};
+
+template <class Item, class Label>
+void to_json(nlohmann::json& j, const item_estimate<Item, Label>& e) {
+    j = nlohmann::json{{"item", e.item}, {"label", e.label}, {"confidence", e.confidence}};
+}
+
+template <class Worker>
+void to_json(nlohmann::json& j, const worker_estimate<Worker>& w) {
+    j = nlohmann::json{{"worker", w.worker}, {"annotations", w.annotations}, {"estimated_accuracy", w.accuracy},
+                       {"confusion", w.confusion}};
+}
+
+/// The result as one object: labels, class_priors, iterations, converged, log_likelihood, log_posterior,
+/// items (each with its posterior), workers.
+template <class Item, class Worker, class Label>
+void to_json(nlohmann::json& j, const dawid_skene_result<Item, Worker, Label>& r) {
+    auto items = nlohmann::json::array();
+    for (std::size_t i = 0; i < r.items.size(); ++i) {
+        nlohmann::json item = r.items[i];
+        auto const p = r.posterior(i);
+        item["posterior"] = std::vector<double>(p.begin(), p.end());
+        items.push_back(std::move(item));
+    }
+    j = nlohmann::json{{"labels", r.labels},
+                       {"class_priors", r.class_priors},
+                       {"iterations", r.iterations},
+                       {"converged", r.converged},
+                       {"log_likelihood", r.log_likelihood},
+                       {"log_posterior", r.log_posterior},
+                       {"items", std::move(items)},
+                       {"workers", r.workers}};
+}
+
+/// Dawid & Skene (1979), "Maximum likelihood estimation of observer error-rates using the EM algorithm",
+/// Applied Statistics 28(1). Each worker w has a confusion matrix θ_w[k][l] = P(w answers l | true label k);
+/// labels have priors π_k. Starts from the soft majority vote (T_ik = share of item i's annotations giving
+/// k), then repeats:
+///   M-step  π_k = (Σ_i T_ik + a) / (I + K a);
+///           θ_w[k][l] = (Σ_{i: w answered l} T_ik + s) / (Σ_{i answered by w} T_ik + K s)
+///   E-step  T_ik ∝ π_k Π_{(w, l) on i} θ_w[k][l]   (in logs, normalised with log-sum-exp)
+/// with s = `smoothing`, a = `prior_smoothing` (Dirichlet pseudo-counts: MAP rather than ML, which keeps a
+/// one-answer worker's matrix near uniform and every probability finite). A worker who labels an item
+/// twice counts twice, as in the paper. Stops when the log posterior
+/// L = Σ_i log Σ_k π_k Π θ_w[k][l] + s Σ log θ + a Σ log π changes by at most tolerance · |L| between two
+/// rounds (`converged`), or after max_iterations rounds. Each round is O(N K + W K²). Throws
+/// crowdline::invalid_argument on options out of range.
+template <class Source, class Proj = std::identity>
+auto dawid_skene(Source&& annotations, const dawid_skene_options& options = {}, Proj proj = {}) {
+    if (options.max_iterations == 0)
+        throw invalid_argument("crowdline::quality::dawid_skene: max_iterations is 0; expected at least 1");
+    if (!(options.smoothing > 0) || !std::isfinite(options.smoothing))
+        throw invalid_argument("crowdline::quality::dawid_skene: smoothing is " + std::to_string(options.smoothing) +
+                               "; expected a finite value > 0");
+    if (!(options.prior_smoothing > 0) || !std::isfinite(options.prior_smoothing))
+        throw invalid_argument("crowdline::quality::dawid_skene: prior_smoothing is " +
+                               std::to_string(options.prior_smoothing) + "; expected a finite value > 0");
+    if (!(options.tolerance >= 0) || !std::isfinite(options.tolerance))
+        throw invalid_argument("crowdline::quality::dawid_skene: tolerance is " + std::to_string(options.tolerance) +
+                               "; expected a finite value >= 0");
+
+    auto&& data = detail::as_dataset(std::forward<Source>(annotations), std::move(proj));
+    using data_t = std::remove_cvref_t<decltype(data)>;
+    dawid_skene_result<typename data_t::item_type, typename data_t::worker_type, typename data_t::label_type> out;
+
+    std::size_t const K = data.labels().size();
+    std::size_t const I = data.items().size();
+    std::size_t const W = data.workers().size();
+    out.labels = data.labels();
+    if (I == 0) {
+        out.class_priors.assign(K, K == 0 ? 0.0 : 1.0 / static_cast<double>(K));
+        out.converged = true;
+        return out;
+    }
+
+    // T: the posteriors, soft majority vote to start.
+    std::vector<double>& T = out.posteriors;
+    T.assign(I * K, 0.0);
+    for (std::size_t i = 0; i < I; ++i) {
+        auto const entries = data.annotations_of(i);
+        double const share = 1.0 / static_cast<double>(entries.size());
+        for (const auto& e : entries) T[i * K + e.label] += share;
+    }
+
+    double const s = options.smoothing;
+    double const a = options.prior_smoothing;
+    std::vector<double> log_prior(K);
+    std::vector<double> counts(W * K * K);     // [w][l][k]: Σ T_ik over w's answers l
+    std::vector<double> log_theta(W * K * K);  // [w][l][k]: log θ_w[k][l]
+    std::vector<double> row_total(W * K);      // [w][k]: Σ_l counts + K s
+    std::vector<double> acc(K);
+    double previous = 0;
+
+    for (std::size_t round = 1; round <= options.max_iterations; ++round) {
+        // M-step.
+        std::fill(counts.begin(), counts.end(), 0.0);
+        std::vector<double> mass(K, 0.0);
+        for (std::size_t i = 0; i < I; ++i) {
+            double const* t = T.data() + i * K;
+            for (std::size_t k = 0; k < K; ++k) mass[k] += t[k];
+            for (const auto& e : data.annotations_of(i)) {
+                double* c = counts.data() + (std::size_t{e.worker} * K + e.label) * K;
+                for (std::size_t k = 0; k < K; ++k) c[k] += t[k];
+            }
+        }
+        double penalty = 0;
+        double const prior_total = static_cast<double>(I) + static_cast<double>(K) * a;
+        for (std::size_t k = 0; k < K; ++k) {
+            log_prior[k] = std::log((mass[k] + a) / prior_total);
+            penalty += a * log_prior[k];
+        }
+        for (std::size_t w = 0; w < W; ++w) {
+            double* total = row_total.data() + w * K;
+            std::fill(total, total + K, static_cast<double>(K) * s);
+            for (std::size_t l = 0; l < K; ++l) {
+                double const* c = counts.data() + (w * K + l) * K;
+                for (std::size_t k = 0; k < K; ++k) total[k] += c[k];
+            }
+            for (std::size_t l = 0; l < K; ++l) {
+                double const* c = counts.data() + (w * K + l) * K;
+                double* lt = log_theta.data() + (w * K + l) * K;
+                for (std::size_t k = 0; k < K; ++k) {
+                    lt[k] = std::log((c[k] + s) / total[k]);
+                    penalty += s * lt[k];
+                }
+            }
+        }
+
+        // E-step.
+        double log_likelihood = 0;
+        for (std::size_t i = 0; i < I; ++i) {
+            std::copy(log_prior.begin(), log_prior.end(), acc.begin());
+            for (const auto& e : data.annotations_of(i)) {
+                double const* lt = log_theta.data() + (std::size_t{e.worker} * K + e.label) * K;
+                for (std::size_t k = 0; k < K; ++k) acc[k] += lt[k];
+            }
+            double const top = *std::max_element(acc.begin(), acc.end());
+            double sum = 0;
+            for (std::size_t k = 0; k < K; ++k) sum += std::exp(acc[k] - top);
+            double const log_sum = top + std::log(sum);
+            log_likelihood += log_sum;
+            double* t = T.data() + i * K;
+            for (std::size_t k = 0; k < K; ++k) t[k] = std::exp(acc[k] - log_sum);
+        }
+
+        double const objective = log_likelihood + penalty;
+        out.iterations = round;
+        out.log_likelihood = log_likelihood;
+        out.log_posterior = objective;
+        if (round > 1 && std::abs(objective - previous) <= options.tolerance * std::abs(objective)) {
+            out.converged = true;
+            break;
+        }
+        previous = objective;
+    }
+
+    // The parameters of the last M-step (the ones the final posteriors come from).
+    out.class_priors.resize(K);
+    for (std::size_t k = 0; k < K; ++k) out.class_priors[k] = std::exp(log_prior[k]);
+    out.items.reserve(I);
+    for (std::size_t i = 0; i < I; ++i) {
+        double const* t = T.data() + i * K;
+        std::size_t best = 0;
+        for (std::size_t k = 1; k < K; ++k)
+            if (t[k] > t[best]) best = k;
+        out.items.push_back({data.items()[i], data.labels()[best], t[best]});
+    }
+    std::vector<std::size_t> answered(W, 0);
+    for (std::size_t i = 0; i < I; ++i)
+        for (const auto& e : data.annotations_of(i)) ++answered[e.worker];
+    out.workers.reserve(W);
+    for (std::size_t w = 0; w < W; ++w) {
+        worker_estimate<typename data_t::worker_type> est{data.workers()[w], answered[w], 0.0,
+                                                          std::vector<std::vector<double>>(K, std::vector<double>(K))};
+        for (std::size_t k = 0; k < K; ++k) {
+            for (std::size_t l = 0; l < K; ++l)
+                est.confusion[k][l] = std::exp(log_theta[(w * K + l) * K + k]);
+            est.accuracy += out.class_priors[k] * est.confusion[k][k];
+        }
+        out.workers.push_back(std::move(est));
+    }
+    return out;
+}
+
+}  // namespace crowdline::quality
 
 #if defined(CROWDLINE_WITH_HTTP)
 // ---- crowdline/architect/http.hpp
