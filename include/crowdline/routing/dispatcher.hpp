@@ -241,6 +241,75 @@ public:
         }
     }
 
+    /// Adds one unit to an item already added, at the next unit_index (returned): reserved for `for_worker`,
+    /// or open to every eligible worker. What adaptive overlap (one more answer when answers disagree) and
+    /// full overlap over workers who join later are made of. The new unit is routed and stolen like any
+    /// other, so every invariant holds: `for_worker` must be joined, eligible for the item, and have no unit
+    /// of it (nor have given one back); otherwise `invalid_argument` and nothing changes.
+    std::uint32_t grow(item_key key, std::optional<worker_id> for_worker, time_point now) {
+        const std::uint32_t ii = item_at(key, "grow");
+        const auto fail = [&](const auto&... why) {
+            throw crowdline::invalid_argument(detail::message("crowdline::routing::dispatcher::grow: ", key, ": ", why...));
+        };
+        const std::uint32_t index = total_units(ii);
+        if (index >= max_units_per_item) fail(index, " units already; at most ", max_units_per_item, " allowed");
+        if (units_.size() >= std::numeric_limits<std::uint32_t>::max() - 1) fail("too many units");
+        std::uint32_t wi = none;
+        if (for_worker) {
+            wi = worker_at(*for_worker, "grow");
+            const worker_rec& w = workers_[wi];
+            if (w.state == presence::left) fail(*for_worker, " has not joined");
+            if (!eligible(w, ii)) fail(*for_worker, " is not eligible for it");
+            if (has_any(units_[items_[ii].first_unit], wi)) fail(*for_worker, " already has (or gave back) a unit of it");
+        }
+        (void)now;
+        // Nothing can fail past this point except allocation: the side list first, so a failed
+        // allocation leaves no unit that no list finds.
+        auto& extras = extra_units_[ii];
+        extras.reserve(extras.size() + 1);
+        const auto u = static_cast<std::uint32_t>(units_.size());
+        unit_rec& unit = units_.emplace_back();
+        extras.push_back(u);
+        units_[items_[ii].first_unit].grown = 1;
+        unit.key = key;
+        unit.item = ii;
+        unit.worker = none;
+        unit.bucket = items_[ii].bucket;
+        unit.index = static_cast<std::uint16_t>(index);
+        unit.extra = 1;
+        if (wi != none) {
+            worker_rec& w = workers_[wi];
+            unit.state = unit_state::reserved;
+            unit.worker = wi;
+            const tier t = w.state == presence::active ? reserved_tier : orphan_tier;
+            unit.tier = static_cast<std::uint8_t>(t & 3u);  // a tier fits the 2-bit field
+            unit.slot = buckets_[t][unit.bucket].push(u);
+            w.queue.push_back(u);
+            ++w.reserved;
+            ++counts_.reserved;
+        } else {
+            unit.state = unit_state::open;
+            unit.tier = open_tier;
+            unit.slot = buckets_[open_tier][unit.bucket].push(u);
+            ++counts_.open;
+        }
+        return index;
+    }
+
+    /// The first item at or after `cursor` (an index in the order items were added) that `worker` is
+    /// eligible for and has no unit of (nor gave one back): where full overlap over workers who join later
+    /// adds the worker's unit. `cursor` moves past every item looked at, so a worker's scans together
+    /// read each item once; nothing when there is none.
+    std::optional<item_key> next_item_without(worker_id worker, std::size_t& cursor) const {
+        const std::uint32_t wi = worker_at(worker, "next_item_without");
+        const worker_rec& w = workers_[wi];
+        while (cursor < items_.size()) {
+            const auto ii = static_cast<std::uint32_t>(cursor++);
+            if (eligible(w, ii) && !has_any(units_[items_[ii].first_unit], wi)) return items_[ii].key;
+        }
+        return std::nullopt;
+    }
+
     /// Re-creates an item after a restart (the pipeline's resume): `unit_count` units, those named in
     /// `completed_by` (unit index, worker) already done, the rest open to every eligible worker. No router
     /// runs (nobody has joined yet); a worker who completed a unit of the item never gets another, and one
@@ -431,16 +500,16 @@ public:
     [[nodiscard]] bool contains(item_key key) const noexcept { return item_index_.find(key.value()).has_value(); }
     /// The units of one item, in unit_index order.
     [[nodiscard]] std::vector<unit_view> units_of(item_key key) const {
-        const item_rec& it = items_[item_at(key, "units_of")];
+        const std::uint32_t ii = item_at(key, "units_of");
         std::vector<unit_view> out;
-        out.reserve(it.unit_count);
-        for (std::uint32_t j = 0; j < it.unit_count; ++j) {
-            const unit_rec& unit = units_[it.first_unit + j];
+        out.reserve(total_units(ii));
+        for_each_unit(ii, [&](std::uint32_t u) {
+            const unit_rec& unit = units_[u];
             unit_view v{unit.index, unit.state, std::nullopt, std::nullopt};
             if (unit.state != unit_state::open) v.worker = workers_[unit.worker].id;
             if (unit.state == unit_state::leased) v.lease_until = leases_.until(unit.slot);
             out.push_back(v);
-        }
+        });
         return out;
     }
     /// The item added under `key` (what the router and the predicates saw); the reference is good until
@@ -468,7 +537,9 @@ private:
         std::uint16_t index = 0;   ///< unit_index within the item
         unit_state state = unit_state::open;
         std::uint8_t tier : 2 = not_waiting;  ///< where it waits, or not_waiting
-        std::uint8_t last : 1 = 0;            ///< the last unit of its item
+        std::uint8_t last : 1 = 0;            ///< the last of its item's adjacent units
+        std::uint8_t extra : 1 = 0;           ///< added by `grow`: kept apart from its item's adjacent units
+        std::uint8_t grown : 1 = 0;           ///< (an item's first unit) the item has units added by `grow`
     };
     static_assert(sizeof(unit_rec) == 32);
     static constexpr std::uint32_t max_units_per_item = 65536;
@@ -509,12 +580,32 @@ private:
     }
     /// Whether f holds for a unit of the item `of` belongs to; siblings are adjacent and the last one is marked,
     /// so neither the item record nor the next item's units are read.
+    /// A grown item's added units are found through `extra_units_`, read only when its first unit says so.
     template <class F>
     bool any_sibling(const unit_rec& of, F f) const noexcept {
-        for (const unit_rec* u = &of - of.index;; ++u) {
+        const unit_rec* const first = of.extra ? &units_[items_[of.item].first_unit] : &of - of.index;
+        for (const unit_rec* u = first;; ++u) {
             if (f(*u)) return true;
-            if (u->last) return false;
+            if (u->last) break;
         }
+        if (!first->grown) return false;
+        for (const std::uint32_t x : extra_units_.find(of.item)->second)
+            if (f(units_[x])) return true;
+        return false;
+    }
+    /// Every unit of item `ii` in unit_index order: the adjacent ones, then those `grow` added.
+    template <class F>
+    void for_each_unit(std::uint32_t ii, F f) const {
+        const item_rec& it = items_[ii];
+        for (std::uint32_t u = it.first_unit; u < it.first_unit + it.unit_count; ++u) f(u);
+        if (units_[it.first_unit].grown)
+            for (const std::uint32_t x : extra_units_.find(ii)->second) f(x);
+    }
+    /// Units of item `ii`, added ones included.
+    std::uint32_t total_units(std::uint32_t ii) const {
+        const item_rec& it = items_[ii];
+        if (!units_[it.first_unit].grown) return it.unit_count;
+        return it.unit_count + static_cast<std::uint32_t>(extra_units_.find(ii)->second.size());
     }
     bool gave_back(std::uint32_t ii, std::uint32_t wi) const noexcept {
         return former_.size() != 0 && former_.contains(seen_key(ii, wi));
@@ -546,8 +637,11 @@ private:
     }
     std::uint32_t held_unit(std::uint32_t ii, std::uint32_t wi, const char* operation) const {
         const item_rec& it = items_[ii];
-        for (std::uint32_t u = it.first_unit; u < it.first_unit + it.unit_count; ++u)
-            if (units_[u].state == unit_state::leased && units_[u].worker == wi) return u;
+        std::uint32_t found = none;
+        for_each_unit(ii, [&](std::uint32_t u) {
+            if (found == none && units_[u].state == unit_state::leased && units_[u].worker == wi) found = u;
+        });
+        if (found != none) return found;
         throw crowdline::invalid_argument(detail::message("crowdline::routing::dispatcher::", operation, ": ", workers_[wi].id,
                                                           " does not hold a unit of ", it.key));
     }
@@ -801,8 +895,9 @@ private:
     bool is_starved(std::uint32_t ii) const {
         const item_rec& it = items_[ii];
         std::size_t waiting = 0;
-        for (std::uint32_t u = it.first_unit; u < it.first_unit + it.unit_count; ++u)
+        for_each_unit(ii, [&](std::uint32_t u) {
             if (units_[u].state == unit_state::open || units_[u].state == unit_state::reserved) ++waiting;
+        });
         if (waiting == 0) return false;
         std::size_t able = 0;
         for (const std::uint32_t wi : joined_by_bucket_[it.bucket]) {
@@ -813,9 +908,10 @@ private:
         if (able < waiting) return true;
         if constexpr (!std::is_same_v<Stealing, steal_eligible> && !keyed) {
             // A stricter (or no) stealing rule can strand a unit reserved for a worker who left.
-            for (std::uint32_t u = it.first_unit; u < it.first_unit + it.unit_count; ++u) {
+            bool stranded = false;
+            for_each_unit(ii, [&](std::uint32_t u) {
                 const unit_rec& unit = units_[u];
-                if (unit.state != unit_state::reserved || workers_[unit.worker].state != presence::left) continue;
+                if (stranded || unit.state != unit_state::reserved || workers_[unit.worker].state != presence::left) return;
                 bool takeable = false;
                 for (const std::uint32_t wi : joined_by_bucket_[it.bucket]) {
                     const worker_rec& w = workers_[wi];
@@ -824,8 +920,9 @@ private:
                         break;
                     }
                 }
-                if (!takeable) return true;
-            }
+                if (!takeable) stranded = true;
+            });
+            if (stranded) return true;
         }
         return false;
     }
@@ -838,6 +935,8 @@ private:
     std::vector<worker_rec> workers_;
     std::unordered_map<worker_id, std::uint32_t> worker_index_;
     detail::flat_set former_;  ///< (item, worker) pairs whose unit was released or expired: it gets no other
+    /// The units `grow` added to an item, by item index, in unit_index order (most items have none).
+    std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> extra_units_;
     std::array<std::vector<detail::bucket>, 3> buckets_;  ///< [tier][bucket key]
     std::vector<std::vector<std::uint32_t>> joined_by_bucket_;
     std::unordered_map<typename detail::bucket_key<Stealing, Item>::type, std::uint32_t> key_ids_;

@@ -1,5 +1,5 @@
-// Randomized: thousands of seeded steps of join/leave/heartbeat/add/next/complete/release/expire (and bad
-// input) with random profiles, checking all five invariants after every step against a plain model.
+// Randomized: thousands of seeded steps of join/leave/heartbeat/add/grow/next/complete/release/expire (and
+// bad input) with random profiles, checking all five invariants after every step against a plain model.
 
 #include "unit/routing/common.hpp"
 
@@ -70,6 +70,7 @@ struct model {
     std::vector<m_item> items;
     std::map<int, m_worker> workers;
     std::size_t steals = 0;
+    std::size_t grown = 0;  ///< units added by grow
 
     bool steal_ok(const m_worker& w) const {
         switch (r.stealing) {
@@ -176,7 +177,7 @@ void check_same(const Dispatcher& d, const model& m) {
 
 template <class Dispatcher>
 void run(Dispatcher d, rules r, std::uint64_t seed, int steps) {
-    model m{std::move(r), {}, {}, 0};
+    model m{std::move(r), {}, {}, 0, 0};
     rng g{seed};
     time_point now = at(1000s);
     std::uint64_t next_key = 1;
@@ -247,6 +248,31 @@ void run(Dispatcher d, rules r, std::uint64_t seed, int steps) {
                 }
                 REQUIRE(reserved.size() == std::min(views.size(), active.size()));
                 m.items.push_back(std::move(it));
+            }
+        } else if (op < 40) {  // grow: one more unit on an existing item, for a worker or open
+            if (m.items.empty()) {
+                REQUIRE_THROWS_AS(d.grow(item_key{next_key + 5}, std::nullopt, now), crowdline::invalid_argument);
+            } else {
+                m_item& it = m.items[g.below(m.items.size())];
+                const bool for_one = g.chance(60);
+                const int who = g.chance(5) ? stranger : w;
+                bool legal = true;
+                if (for_one) {
+                    const auto found = m.workers.find(who);
+                    legal = found != m.workers.end() && found->second.joined && reads(found->second.profile, it.payload) &&
+                            !it.seen.count(who);
+                    for (const auto& u : it.units) legal &= !(u.worker == who && u.state != unit_state::open);
+                }
+                const auto target = for_one ? std::optional<worker_id>{worker_id{who}} : std::nullopt;
+                if (!legal) {
+                    const auto before = d.units_of(it.key).size();
+                    REQUIRE_THROWS_AS(d.grow(it.key, target, now), crowdline::invalid_argument);
+                    REQUIRE(d.units_of(it.key).size() == before);  // a refusal changes nothing
+                } else {
+                    REQUIRE(d.grow(it.key, target, now) == it.units.size());
+                    it.units.push_back(for_one ? m_unit{unit_state::reserved, who, {}} : m_unit{});
+                    ++m.grown;
+                }
             }
         } else if (op < 64) {  // next
             const std::size_t n = 1 + g.below(4);
@@ -362,6 +388,7 @@ void run(Dispatcher d, rules r, std::uint64_t seed, int steps) {
     CHECK(m.items.size() > 100);
     CHECK(completed > 100);
     if (m.r.stealing != steal_rule::none) CHECK(m.steals > 10);
+    CHECK(m.grown > 20);
 }
 
 constexpr int steps = 4000;
