@@ -4115,13 +4115,23 @@ private:
     pick how_;
 };
 
+/// Whether a router wants a unit added to each of its items for every eligible worker who joins after
+/// the item was added (the worker pool adds them through `dispatcher::grow`). `full_overlap{}` does.
+template <class Router>
+concept grows_for_late_workers = requires {
+    requires Router::grows_for_late_workers;
+};
+
 /// One unit per item, reserved by hash: `average_per_task{1}`.
 inline constexpr average_per_task no_overlap{1.0};
 
 /// Every eligible worker gets every item once: the unit count is the number of eligible joined workers
 /// when the item is added (at least one, left open when nobody is eligible yet), one reserved for each.
+/// Workers who join later get theirs too when the dispatcher runs inside a pipeline: its worker pool adds
+/// one unit reserved for a late worker to each item it lacks (`grows_for_late_workers`, `dispatcher::grow`).
 struct full_overlap {
     using policy_kind = kinds::router;
+    static constexpr bool grows_for_late_workers = true;
 
     template <class Item>
     std::uint32_t route(item_key, const Item&, std::span<const candidate> candidates,
@@ -4874,6 +4884,75 @@ public:
         }
     }
 
+    /// Adds one unit to an item already added, at the next unit_index (returned): reserved for `for_worker`,
+    /// or open to every eligible worker. What adaptive overlap (one more answer when answers disagree) and
+    /// full overlap over workers who join later are made of. The new unit is routed and stolen like any
+    /// other, so every invariant holds: `for_worker` must be joined, eligible for the item, and have no unit
+    /// of it (nor have given one back); otherwise `invalid_argument` and nothing changes.
+    std::uint32_t grow(item_key key, std::optional<worker_id> for_worker, time_point now) {
+        const std::uint32_t ii = item_at(key, "grow");
+        const auto fail = [&](const auto&... why) {
+            throw crowdline::invalid_argument(detail::message("crowdline::routing::dispatcher::grow: ", key, ": ", why...));
+        };
+        const std::uint32_t index = total_units(ii);
+        if (index >= max_units_per_item) fail(index, " units already; at most ", max_units_per_item, " allowed");
+        if (units_.size() >= std::numeric_limits<std::uint32_t>::max() - 1) fail("too many units");
+        std::uint32_t wi = none;
+        if (for_worker) {
+            wi = worker_at(*for_worker, "grow");
+            const worker_rec& w = workers_[wi];
+            if (w.state == presence::left) fail(*for_worker, " has not joined");
+            if (!eligible(w, ii)) fail(*for_worker, " is not eligible for it");
+            if (has_any(units_[items_[ii].first_unit], wi)) fail(*for_worker, " already has (or gave back) a unit of it");
+        }
+        (void)now;
+        // Nothing can fail past this point except allocation: the side list first, so a failed
+        // allocation leaves no unit that no list finds.
+        auto& extras = extra_units_[ii];
+        extras.reserve(extras.size() + 1);
+        const auto u = static_cast<std::uint32_t>(units_.size());
+        unit_rec& unit = units_.emplace_back();
+        extras.push_back(u);
+        units_[items_[ii].first_unit].grown = 1;
+        unit.key = key;
+        unit.item = ii;
+        unit.worker = none;
+        unit.bucket = items_[ii].bucket;
+        unit.index = static_cast<std::uint16_t>(index);
+        unit.extra = 1;
+        if (wi != none) {
+            worker_rec& w = workers_[wi];
+            unit.state = unit_state::reserved;
+            unit.worker = wi;
+            const tier t = w.state == presence::active ? reserved_tier : orphan_tier;
+            unit.tier = static_cast<std::uint8_t>(t & 3u);  // a tier fits the 2-bit field
+            unit.slot = buckets_[t][unit.bucket].push(u);
+            w.queue.push_back(u);
+            ++w.reserved;
+            ++counts_.reserved;
+        } else {
+            unit.state = unit_state::open;
+            unit.tier = open_tier;
+            unit.slot = buckets_[open_tier][unit.bucket].push(u);
+            ++counts_.open;
+        }
+        return index;
+    }
+
+    /// The first item at or after `cursor` (an index in the order items were added) that `worker` is
+    /// eligible for and has no unit of (nor gave one back): where full overlap over workers who join later
+    /// adds the worker's unit. `cursor` moves past every item looked at, so a worker's scans together
+    /// read each item once; nothing when there is none.
+    std::optional<item_key> next_item_without(worker_id worker, std::size_t& cursor) const {
+        const std::uint32_t wi = worker_at(worker, "next_item_without");
+        const worker_rec& w = workers_[wi];
+        while (cursor < items_.size()) {
+            const auto ii = static_cast<std::uint32_t>(cursor++);
+            if (eligible(w, ii) && !has_any(units_[items_[ii].first_unit], wi)) return items_[ii].key;
+        }
+        return std::nullopt;
+    }
+
     /// Re-creates an item after a restart (the pipeline's resume): `unit_count` units, those named in
     /// `completed_by` (unit index, worker) already done, the rest open to every eligible worker. No router
     /// runs (nobody has joined yet); a worker who completed a unit of the item never gets another, and one
@@ -5064,16 +5143,16 @@ public:
     [[nodiscard]] bool contains(item_key key) const noexcept { return item_index_.find(key.value()).has_value(); }
     /// The units of one item, in unit_index order.
     [[nodiscard]] std::vector<unit_view> units_of(item_key key) const {
-        const item_rec& it = items_[item_at(key, "units_of")];
+        const std::uint32_t ii = item_at(key, "units_of");
         std::vector<unit_view> out;
-        out.reserve(it.unit_count);
-        for (std::uint32_t j = 0; j < it.unit_count; ++j) {
-            const unit_rec& unit = units_[it.first_unit + j];
+        out.reserve(total_units(ii));
+        for_each_unit(ii, [&](std::uint32_t u) {
+            const unit_rec& unit = units_[u];
             unit_view v{unit.index, unit.state, std::nullopt, std::nullopt};
             if (unit.state != unit_state::open) v.worker = workers_[unit.worker].id;
             if (unit.state == unit_state::leased) v.lease_until = leases_.until(unit.slot);
             out.push_back(v);
-        }
+        });
         return out;
     }
     /// The item added under `key` (what the router and the predicates saw); the reference is good until
@@ -5101,7 +5180,9 @@ private:
         std::uint16_t index = 0;   ///< unit_index within the item
         unit_state state = unit_state::open;
         std::uint8_t tier : 2 = not_waiting;  ///< where it waits, or not_waiting
-        std::uint8_t last : 1 = 0;            ///< the last unit of its item
+        std::uint8_t last : 1 = 0;            ///< the last of its item's adjacent units
+        std::uint8_t extra : 1 = 0;           ///< added by `grow`: kept apart from its item's adjacent units
+        std::uint8_t grown : 1 = 0;           ///< (an item's first unit) the item has units added by `grow`
     };
     static_assert(sizeof(unit_rec) == 32);
     static constexpr std::uint32_t max_units_per_item = 65536;
@@ -5142,12 +5223,32 @@ private:
     }
     /// Whether f holds for a unit of the item `of` belongs to; siblings are adjacent and the last one is marked,
     /// so neither the item record nor the next item's units are read.
+    /// A grown item's added units are found through `extra_units_`, read only when its first unit says so.
     template <class F>
     bool any_sibling(const unit_rec& of, F f) const noexcept {
-        for (const unit_rec* u = &of - of.index;; ++u) {
+        const unit_rec* const first = of.extra ? &units_[items_[of.item].first_unit] : &of - of.index;
+        for (const unit_rec* u = first;; ++u) {
             if (f(*u)) return true;
-            if (u->last) return false;
+            if (u->last) break;
         }
+        if (!first->grown) return false;
+        for (const std::uint32_t x : extra_units_.find(of.item)->second)
+            if (f(units_[x])) return true;
+        return false;
+    }
+    /// Every unit of item `ii` in unit_index order: the adjacent ones, then those `grow` added.
+    template <class F>
+    void for_each_unit(std::uint32_t ii, F f) const {
+        const item_rec& it = items_[ii];
+        for (std::uint32_t u = it.first_unit; u < it.first_unit + it.unit_count; ++u) f(u);
+        if (units_[it.first_unit].grown)
+            for (const std::uint32_t x : extra_units_.find(ii)->second) f(x);
+    }
+    /// Units of item `ii`, added ones included.
+    std::uint32_t total_units(std::uint32_t ii) const {
+        const item_rec& it = items_[ii];
+        if (!units_[it.first_unit].grown) return it.unit_count;
+        return it.unit_count + static_cast<std::uint32_t>(extra_units_.find(ii)->second.size());
     }
     bool gave_back(std::uint32_t ii, std::uint32_t wi) const noexcept {
         return former_.size() != 0 && former_.contains(seen_key(ii, wi));
@@ -5179,8 +5280,11 @@ private:
     }
     std::uint32_t held_unit(std::uint32_t ii, std::uint32_t wi, const char* operation) const {
         const item_rec& it = items_[ii];
-        for (std::uint32_t u = it.first_unit; u < it.first_unit + it.unit_count; ++u)
-            if (units_[u].state == unit_state::leased && units_[u].worker == wi) return u;
+        std::uint32_t found = none;
+        for_each_unit(ii, [&](std::uint32_t u) {
+            if (found == none && units_[u].state == unit_state::leased && units_[u].worker == wi) found = u;
+        });
+        if (found != none) return found;
         throw crowdline::invalid_argument(detail::message("crowdline::routing::dispatcher::", operation, ": ", workers_[wi].id,
                                                           " does not hold a unit of ", it.key));
     }
@@ -5434,8 +5538,9 @@ private:
     bool is_starved(std::uint32_t ii) const {
         const item_rec& it = items_[ii];
         std::size_t waiting = 0;
-        for (std::uint32_t u = it.first_unit; u < it.first_unit + it.unit_count; ++u)
+        for_each_unit(ii, [&](std::uint32_t u) {
             if (units_[u].state == unit_state::open || units_[u].state == unit_state::reserved) ++waiting;
+        });
         if (waiting == 0) return false;
         std::size_t able = 0;
         for (const std::uint32_t wi : joined_by_bucket_[it.bucket]) {
@@ -5446,9 +5551,10 @@ private:
         if (able < waiting) return true;
         if constexpr (!std::is_same_v<Stealing, steal_eligible> && !keyed) {
             // A stricter (or no) stealing rule can strand a unit reserved for a worker who left.
-            for (std::uint32_t u = it.first_unit; u < it.first_unit + it.unit_count; ++u) {
+            bool stranded = false;
+            for_each_unit(ii, [&](std::uint32_t u) {
                 const unit_rec& unit = units_[u];
-                if (unit.state != unit_state::reserved || workers_[unit.worker].state != presence::left) continue;
+                if (stranded || unit.state != unit_state::reserved || workers_[unit.worker].state != presence::left) return;
                 bool takeable = false;
                 for (const std::uint32_t wi : joined_by_bucket_[it.bucket]) {
                     const worker_rec& w = workers_[wi];
@@ -5457,8 +5563,9 @@ private:
                         break;
                     }
                 }
-                if (!takeable) return true;
-            }
+                if (!takeable) stranded = true;
+            });
+            if (stranded) return true;
         }
         return false;
     }
@@ -5471,6 +5578,8 @@ private:
     std::vector<worker_rec> workers_;
     std::unordered_map<worker_id, std::uint32_t> worker_index_;
     detail::flat_set former_;  ///< (item, worker) pairs whose unit was released or expired: it gets no other
+    /// The units `grow` added to an item, by item index, in unit_index order (most items have none).
+    std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> extra_units_;
     std::array<std::vector<detail::bucket>, 3> buckets_;  ///< [tier][bucket key]
     std::vector<std::vector<std::uint32_t>> joined_by_bucket_;
     std::unordered_map<typename detail::bucket_key<Stealing, Item>::type, std::uint32_t> key_ids_;
@@ -7969,6 +8078,16 @@ public:
         }
     }
 
+    /// One more unit launched on an assignment already counted (it grew after launch): its group's too.
+    template <class Assignment>
+    void unit_added(Assignment const& entry) {
+        std::lock_guard l{mutex_};
+        tally_.units_added(unit_status::launched, 1);
+        auto& row = groups_[entry.group()];
+        row.key = entry.group();
+        ++row.total;
+    }
+
     /// A launched unit claimed by `w`: assigned, one more agent, held.
     void unit_claimed(worker_id w) {
         std::lock_guard l{mutex_};
@@ -8101,6 +8220,18 @@ public:
                                    " units");
         return scattered_ ? scattered_[i] : unit_id{first_.value() + static_cast<std::int64_t>(i)};
     }
+    /// One more unit (an assignment grown after launch): still two numbers when its id follows the last.
+    void push_back(unit_id u) {
+        if (count_ == 0) {
+            first_ = u;
+        } else if (scattered_ || u.value() != first_.value() + static_cast<std::int64_t>(count_)) {
+            auto ids = std::make_unique<unit_id[]>(count_ + std::size_t{1});
+            for (std::uint32_t i = 0; i < count_; ++i) ids[i] = at(i);
+            ids[count_] = u;
+            scattered_ = std::move(ids);
+        }
+        ++count_;
+    }
 
 private:
     unit_id first_{};
@@ -8180,6 +8311,29 @@ public:
         }
         if (next_task_ == std::ranges::end(tasks_)) exhausted_ = true;
         return launched;
+    }
+
+    /// One more unit of an assignment already launched: written launched (one transaction), then added to
+    /// the dispatcher, reserved for `for_worker` (who must be joined, eligible and without a unit of it) or
+    /// open (`dispatcher::grow`). A done assignment is open again until the unit is done. Full overlap over
+    /// workers who join later is made of this. The caller checks `for_worker` first (`next_item_without`):
+    /// a refusal after the write would leave a launched unit the dispatcher does not route until a resume.
+    unit_id add_unit(assignment_id a, std::optional<worker_id> for_worker, time_point now) {
+        auto& as = assignments_.at(a);
+        auto const index = as.units.size();
+        auto const u = db_.transaction([&] {
+            auto made = db_.new_unit(a, static_cast<int>(index), reward_);
+            db_.update_unit(made, unit_status::launched);
+            return made;
+        });
+        if (dispatcher_.grow(item_key_of(a), for_worker, now) != index)
+            throw error("crowdline::task_launcher: assignment " + std::to_string(a.value()) +
+                        ": the dispatcher's unit count differs from the run's");
+        if (as.completed == as.units.size()) ++unfinished_;
+        as.units.push_back(u);
+        ++live_units_;
+        counts_.unit_added(as);
+        return u;
     }
 
     /// A routed unit of `a` was finished (submitted): one fewer live unit, and the assignment is done once
@@ -9308,6 +9462,9 @@ public:
     [[nodiscard]] time_point last_submission() const noexcept { return last_submission_; }
     /// Units submitted since the last call: the run refills and checks whether it is done.
     [[nodiscard]] std::size_t take_finished() noexcept { return std::exchange(finished_, 0); }
+    /// Units added to launched assignments since the last call (full overlap over late workers), for the
+    /// provider to launch.
+    [[nodiscard]] std::vector<unit_id> take_grown() noexcept { return std::exchange(grown_, {}); }
 
     /// Every worker who registered in this run, by name: units held and done here, and the dispatcher's
     /// view (joined, units reserved in its queue). Unsorted.
@@ -9358,6 +9515,7 @@ private:
         mixins::accuracy_tally gold;
         std::string name{};                   ///< as the provider said at registration (for `agent_details`)
         std::optional<std::uint64_t> link{};  ///< the link of the latest registration (`revocable_identity`)
+        std::size_t grow_cursor = 0;          ///< full overlap: items before it were looked at for a unit to add
     };
     /// An onboarding attempt in progress.
     struct onboarding_session {
@@ -9400,7 +9558,17 @@ private:
     packet claim_granted(worker_id w, std::string const& name, worker_state& state, time_point now) {
         for (int attempt = 0; attempt < 16; ++attempt) {
             auto grants = dispatcher_.next(w, 1, now);
-            if (grants.empty()) break;
+            if (grants.empty()) {
+                if constexpr (routing::grows_for_late_workers<typename Dispatcher::router_type>) {
+                    // Full overlap over whoever joins: the next item this worker lacks gets a unit for it.
+                    if (dispatcher_.held(w) < dispatcher_.settings().max_concurrent_per_worker)
+                        if (auto key = dispatcher_.next_item_without(w, state.grow_cursor)) {
+                            grown_.push_back(launcher_.add_unit(assignment_id{static_cast<std::int64_t>(key->value())}, w, now));
+                            continue;
+                        }
+                }
+                break;
+            }
             auto const& g = grants.front();
             assignment_id a{static_cast<std::int64_t>(g.item.value())};
             auto const& as = launcher_.assignment(a);
@@ -9675,6 +9843,7 @@ private:
     bool open_ = false;
     time_point last_submission_{};
     std::size_t finished_ = 0;
+    std::vector<unit_id> grown_;  ///< units added since `take_grown`
     std::unordered_map<agent_id, live_agent> active_;
     std::unordered_map<worker_id, worker_state> workers_;
     std::unordered_map<std::string, worker_id> worker_ids_;
@@ -9831,6 +10000,7 @@ private:
     packet handle_locked(packet const& p) {
         auto const now = clock_();
         auto reply = protocol::dispatch(pool_, p, now);
+        for (auto u : pool_.take_grown()) provider_.launch(u, url_);  // added for a late worker (full overlap)
         if (pool_.take_finished() > 0) after_submissions(now);
         return reply;
     }
@@ -10162,7 +10332,10 @@ private:
 
     // --- the end of a run --------------------------------------------------------------------------
 
+    /// A run whose router adds units for workers who join later (`full_overlap{}`) is never done by its
+    /// units: the next worker would find it closed. It ends by `shutdown()` or `no_submission_patience`.
     void finish_if_done() {
+        if constexpr (routing::grows_for_late_workers<typename dispatcher_t::router_type>) return;
         if (!active_run_ || !launcher_.all_done() || !pool_.idle()) return;
         db_.update_task_run(*run_, true);
         complete_ = true;

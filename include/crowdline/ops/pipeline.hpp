@@ -165,6 +165,7 @@ private:
     packet handle_locked(packet const& p) {
         auto const now = clock_();
         auto reply = protocol::dispatch(pool_, p, now);
+        for (auto u : pool_.take_grown()) provider_.launch(u, url_);  // added for a late worker (full overlap)
         if (pool_.take_finished() > 0) after_submissions(now);
         return reply;
     }
@@ -496,7 +497,10 @@ private:
 
     // --- the end of a run --------------------------------------------------------------------------
 
+    /// A run whose router adds units for workers who join later (`full_overlap{}`) is never done by its
+    /// units: the next worker would find it closed. It ends by `shutdown()` or `no_submission_patience`.
     void finish_if_done() {
+        if constexpr (routing::grows_for_late_workers<typename dispatcher_t::router_type>) return;
         if (!active_run_ || !launcher_.all_done() || !pool_.idle()) return;
         db_.update_task_run(*run_, true);
         complete_ = true;

@@ -88,6 +88,18 @@ public:
                                    " units");
         return scattered_ ? scattered_[i] : unit_id{first_.value() + static_cast<std::int64_t>(i)};
     }
+    /// One more unit (an assignment grown after launch): still two numbers when its id follows the last.
+    void push_back(unit_id u) {
+        if (count_ == 0) {
+            first_ = u;
+        } else if (scattered_ || u.value() != first_.value() + static_cast<std::int64_t>(count_)) {
+            auto ids = std::make_unique<unit_id[]>(count_ + std::size_t{1});
+            for (std::uint32_t i = 0; i < count_; ++i) ids[i] = at(i);
+            ids[count_] = u;
+            scattered_ = std::move(ids);
+        }
+        ++count_;
+    }
 
 private:
     unit_id first_{};
@@ -167,6 +179,29 @@ public:
         }
         if (next_task_ == std::ranges::end(tasks_)) exhausted_ = true;
         return launched;
+    }
+
+    /// One more unit of an assignment already launched: written launched (one transaction), then added to
+    /// the dispatcher, reserved for `for_worker` (who must be joined, eligible and without a unit of it) or
+    /// open (`dispatcher::grow`). A done assignment is open again until the unit is done. Full overlap over
+    /// workers who join later is made of this. The caller checks `for_worker` first (`next_item_without`):
+    /// a refusal after the write would leave a launched unit the dispatcher does not route until a resume.
+    unit_id add_unit(assignment_id a, std::optional<worker_id> for_worker, time_point now) {
+        auto& as = assignments_.at(a);
+        auto const index = as.units.size();
+        auto const u = db_.transaction([&] {
+            auto made = db_.new_unit(a, static_cast<int>(index), reward_);
+            db_.update_unit(made, unit_status::launched);
+            return made;
+        });
+        if (dispatcher_.grow(item_key_of(a), for_worker, now) != index)
+            throw error("crowdline::task_launcher: assignment " + std::to_string(a.value()) +
+                        ": the dispatcher's unit count differs from the run's");
+        if (as.completed == as.units.size()) ++unfinished_;
+        as.units.push_back(u);
+        ++live_units_;
+        counts_.unit_added(as);
+        return u;
     }
 
     /// A routed unit of `a` was finished (submitted): one fewer live unit, and the assignment is done once

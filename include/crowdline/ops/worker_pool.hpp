@@ -47,6 +47,7 @@
 #include <crowdline/ops/qualifications.hpp>
 #include <crowdline/ops/task_launcher.hpp>
 #include <crowdline/provider/provider.hpp>
+#include <crowdline/routing/routers.hpp>
 #include <crowdline/store/detail/messages.hpp>
 
 namespace crowdline {
@@ -343,6 +344,9 @@ public:
     [[nodiscard]] time_point last_submission() const noexcept { return last_submission_; }
     /// Units submitted since the last call: the run refills and checks whether it is done.
     [[nodiscard]] std::size_t take_finished() noexcept { return std::exchange(finished_, 0); }
+    /// Units added to launched assignments since the last call (full overlap over late workers), for the
+    /// provider to launch.
+    [[nodiscard]] std::vector<unit_id> take_grown() noexcept { return std::exchange(grown_, {}); }
 
     /// Every worker who registered in this run, by name: units held and done here, and the dispatcher's
     /// view (joined, units reserved in its queue). Unsorted.
@@ -393,6 +397,7 @@ private:
         mixins::accuracy_tally gold;
         std::string name{};                   ///< as the provider said at registration (for `agent_details`)
         std::optional<std::uint64_t> link{};  ///< the link of the latest registration (`revocable_identity`)
+        std::size_t grow_cursor = 0;          ///< full overlap: items before it were looked at for a unit to add
     };
     /// An onboarding attempt in progress.
     struct onboarding_session {
@@ -435,7 +440,17 @@ private:
     packet claim_granted(worker_id w, std::string const& name, worker_state& state, time_point now) {
         for (int attempt = 0; attempt < 16; ++attempt) {
             auto grants = dispatcher_.next(w, 1, now);
-            if (grants.empty()) break;
+            if (grants.empty()) {
+                if constexpr (routing::grows_for_late_workers<typename Dispatcher::router_type>) {
+                    // Full overlap over whoever joins: the next item this worker lacks gets a unit for it.
+                    if (dispatcher_.held(w) < dispatcher_.settings().max_concurrent_per_worker)
+                        if (auto key = dispatcher_.next_item_without(w, state.grow_cursor)) {
+                            grown_.push_back(launcher_.add_unit(assignment_id{static_cast<std::int64_t>(key->value())}, w, now));
+                            continue;
+                        }
+                }
+                break;
+            }
             auto const& g = grants.front();
             assignment_id a{static_cast<std::int64_t>(g.item.value())};
             auto const& as = launcher_.assignment(a);
@@ -710,6 +725,7 @@ private:
     bool open_ = false;
     time_point last_submission_{};
     std::size_t finished_ = 0;
+    std::vector<unit_id> grown_;  ///< units added since `take_grown`
     std::unordered_map<agent_id, live_agent> active_;
     std::unordered_map<worker_id, worker_state> workers_;
     std::unordered_map<std::string, worker_id> worker_ids_;

@@ -110,13 +110,23 @@ private:
     pick how_;
 };
 
+/// Whether a router wants a unit added to each of its items for every eligible worker who joins after
+/// the item was added (the worker pool adds them through `dispatcher::grow`). `full_overlap{}` does.
+template <class Router>
+concept grows_for_late_workers = requires {
+    requires Router::grows_for_late_workers;
+};
+
 /// One unit per item, reserved by hash: `average_per_task{1}`.
 inline constexpr average_per_task no_overlap{1.0};
 
 /// Every eligible worker gets every item once: the unit count is the number of eligible joined workers
 /// when the item is added (at least one, left open when nobody is eligible yet), one reserved for each.
+/// Workers who join later get theirs too when the dispatcher runs inside a pipeline: its worker pool adds
+/// one unit reserved for a late worker to each item it lacks (`grows_for_late_workers`, `dispatcher::grow`).
 struct full_overlap {
     using policy_kind = kinds::router;
+    static constexpr bool grows_for_late_workers = true;
 
     template <class Item>
     std::uint32_t route(item_key, const Item&, std::span<const candidate> candidates,

@@ -105,6 +105,16 @@ public:
         }
     }
 
+    /// One more unit launched on an assignment already counted (it grew after launch): its group's too.
+    template <class Assignment>
+    void unit_added(Assignment const& entry) {
+        std::lock_guard l{mutex_};
+        tally_.units_added(unit_status::launched, 1);
+        auto& row = groups_[entry.group()];
+        row.key = entry.group();
+        ++row.total;
+    }
+
     /// A launched unit claimed by `w`: assigned, one more agent, held.
     void unit_claimed(worker_id w) {
         std::lock_guard l{mutex_};
