@@ -1,17 +1,45 @@
-# The Debian 12 packages crowdline builds on, found the way each package exports itself.
-# Shared by the build tree (REQUIRED) and the installed package config (find_dependency), so a consumer
-# finds exactly what crowdline was built with.
+# The Debian 12 packages crowdline builds on, per component, found the way each package exports itself.
+# Shared by the build tree and the installed package config, so a consumer finds exactly what crowdline
+# was built with, and only what the components it asks for need:
+#   core    Threads, Boost (headers: Hana; Beast and Asio for http), range-v3, nlohmann_json
+#   sqlite  core + SQLiteCpp (which brings SQLite3)
+#   http    core: Beast and Asio are Boost headers, the server's threads are Threads; nothing more
+#           (no OpenSSL: the server speaks plain HTTP)
+#
+# crowdline_find_dependencies(<component> [REQUIRED|OPTIONAL]) is a macro, so that a find_dependency()
+# that fails returns from the package config itself, as it must. In the build tree every package is
+# REQUIRED; in the installed config a required component uses find_dependency() (failing the whole
+# find_package) and an OPTIONAL one looks QUIETly and sets crowdline_<component>_FOUND to FALSE when a
+# package is missing.
 include(CMakeFindDependencyMacro)
-macro(_crowdline_find)
-  if(CMAKE_FIND_PACKAGE_NAME STREQUAL "crowdline")
-    find_dependency(${ARGN})
+
+# _crowdline_dependency(<component> <how> <package> [find_package arguments...])
+macro(_crowdline_dependency _cl_component _cl_how _cl_package)
+  if(NOT CMAKE_FIND_PACKAGE_NAME STREQUAL "crowdline")
+    find_package(${_cl_package} ${ARGN} REQUIRED)
+  elseif("${_cl_how}" STREQUAL "OPTIONAL")
+    find_package(${_cl_package} ${ARGN} QUIET)
+    if(NOT ${_cl_package}_FOUND)
+      set(crowdline_${_cl_component}_FOUND FALSE)
+    endif()
   else()
-    find_package(${ARGN} REQUIRED)
+    find_dependency(${_cl_package} ${ARGN})
   endif()
 endmacro()
-set(THREADS_PREFER_PTHREAD_FLAG ON)
-_crowdline_find(Threads)
-_crowdline_find(Boost 1.74)                 # libboost-dev: Hana, Beast, Asio (headers only)
-_crowdline_find(range-v3 CONFIG)            # librange-v3-dev: no two-part version in its config
-_crowdline_find(SQLiteCpp CONFIG)           # libsqlitecpp-dev: target SQLiteCpp
-_crowdline_find(nlohmann_json 3.11 CONFIG)  # nlohmann-json3-dev
+
+macro(crowdline_find_dependencies _crowdline_component)
+  set(_crowdline_how "${ARGN}")
+  if("${_crowdline_component}" STREQUAL "core")
+    set(THREADS_PREFER_PTHREAD_FLAG ON)
+    _crowdline_dependency(core "${_crowdline_how}" Threads)
+    _crowdline_dependency(core "${_crowdline_how}" Boost 1.74)                 # libboost-dev (headers only)
+    _crowdline_dependency(core "${_crowdline_how}" range-v3 CONFIG)            # librange-v3-dev: no two-part version
+    _crowdline_dependency(core "${_crowdline_how}" nlohmann_json 3.11 CONFIG)  # nlohmann-json3-dev
+  elseif("${_crowdline_component}" STREQUAL "sqlite")
+    _crowdline_dependency(sqlite "${_crowdline_how}" SQLiteCpp CONFIG)         # libsqlitecpp-dev: target SQLiteCpp
+  elseif("${_crowdline_component}" STREQUAL "http")
+    # Boost.Beast and Boost.Asio are headers of libboost-dev, and Threads: both found for core.
+  else()
+    message(FATAL_ERROR "crowdline_find_dependencies: unknown component '${_crowdline_component}'")
+  endif()
+endmacro()

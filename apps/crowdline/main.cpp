@@ -45,7 +45,8 @@
 #include <thread>
 #include <vector>
 
-#define CROWDLINE_WITH_HTTP  // the umbrella then brings the HTTP architect and the review API
+#define CROWDLINE_WITH_HTTP    // the umbrella then brings the HTTP architect and the review API
+#define CROWDLINE_WITH_SQLITE  // … and stores::sqlite
 #include <crowdline/crowdline.hpp>
 
 #include "campaign.hpp"

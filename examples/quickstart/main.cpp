@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <crowdline/crowdline.hpp>
+#include <crowdline/store/sqlite.hpp>  // stores::sqlite is not in the umbrella: it needs SQLiteCpp
 
 namespace {
 

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <crowdline/crowdline.hpp>
+#include <crowdline/store/sqlite.hpp>  // stores::sqlite is not in the umbrella: it needs SQLiteCpp
 
 using namespace crowdline;
 using json = nlohmann::json;

@@ -7,6 +7,7 @@
 #include <crowdline/crowdline.hpp>
 #include <crowdline/blueprint/live.hpp>
 #include <crowdline/ops/operator.hpp>
+#include <crowdline/store/sqlite.hpp>  // stores::sqlite is not in the umbrella: it needs SQLiteCpp
 
 using namespace crowdline;
 using json = nlohmann::json;

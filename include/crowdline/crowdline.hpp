@@ -1,7 +1,12 @@
 #pragma once
-/// The umbrella header: everything that needs no optional dependency. The HTTP server (Boost.Beast) and
-/// the review API on it come in when asked: `#define CROWDLINE_WITH_HTTP` before including this.
+/// The umbrella header: everything that needs no optional dependency (Boost headers, range-v3,
+/// nlohmann/json and the standard library only: what `crowdline::core` brings). The rest comes in when
+/// asked, with a macro defined before including this, or with its own header:
+///   CROWDLINE_WITH_SQLITE  `stores::sqlite` (SQLiteCpp)                 <crowdline/store/sqlite.hpp>
+///   CROWDLINE_WITH_HTTP    `architects::http` (Boost.Beast), review API  <crowdline/architect/http.hpp>,
+///                                                                        <crowdline/ops/review_routes.hpp>
 
+#include <crowdline/fwd.hpp>
 #include <crowdline/errors.hpp>
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/json.hpp>
@@ -12,7 +17,6 @@
 #include <crowdline/model/token.hpp>
 #include <crowdline/store/filters.hpp>
 #include <crowdline/store/memory.hpp>
-#include <crowdline/store/sqlite.hpp>
 #include <crowdline/store/store.hpp>
 #include <crowdline/store/summary.hpp>
 #include <crowdline/routing/types.hpp>
@@ -44,6 +48,10 @@
 #include <crowdline/quality/dataset.hpp>
 #include <crowdline/quality/agreement.hpp>
 #include <crowdline/quality/aggregate.hpp>
+
+#if defined(CROWDLINE_WITH_SQLITE)
+#include <crowdline/store/sqlite.hpp>
+#endif
 
 #if defined(CROWDLINE_WITH_HTTP)
 #include <crowdline/architect/http.hpp>

@@ -1,4 +1,7 @@
+// A user of the full package (crowdline::crowdline, or crowdline::sqlite): the SQLite store, asked for by
+// name since the umbrella leaves it out.
 #include <crowdline/crowdline.hpp>
+#include <crowdline/store/sqlite.hpp>
 
 #include <iostream>
 

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include <crowdline/errors.hpp>
+#include <crowdline/fwd.hpp>
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/json.hpp>
 #include <crowdline/model/json_text.hpp>
@@ -218,7 +219,7 @@ struct ignore_disconnect {
 
 /// A `packet_handler` made of callables, for small servers, examples and tests: `reply(p) -> packet`
 /// answers, `gone(agent)` hears disconnects. A channel holds it by reference: keep it alive while installed.
-template <class Reply, class Gone = ignore_disconnect>
+template <class Reply, class Gone>  // Gone = ignore_disconnect (the default is in fwd.hpp)
 struct handler_of {
     Reply reply;
     Gone gone{};

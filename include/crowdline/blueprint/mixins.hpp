@@ -30,6 +30,7 @@
 #include <crowdline/blueprint/blueprint.hpp>
 #include <crowdline/detail/argument_check.hpp>
 #include <crowdline/errors.hpp>
+#include <crowdline/fwd.hpp>
 
 namespace crowdline {
 
@@ -180,7 +181,7 @@ struct accuracy_tally {
 
 /// Mephisto's UseGoldUnit: units with known `answer`s are mixed into a worker's stream at `rate`
 /// (0 < rate ≤ 1) and scored; the worker's accuracy is stored as the `accuracy_qualification` grant.
-template <class Compare = match_answer_keys>
+template <class Compare>  // = match_answer_keys (the default is in fwd.hpp)
 struct gold_units {
     using mixin_kind = gold_units_tag;
     static_assert(std::predicate<const Compare&, const nlohmann::json&, const nlohmann::json&>,

@@ -9,10 +9,13 @@
 #include <ostream>
 #include <string_view>
 
+#include <crowdline/fwd.hpp>
+
 namespace crowdline {
 
-/// An integer id tagged with the entity it names. `Tag::name` is used when printing ("unit 42").
-template <class Tag, class Rep = std::int64_t>
+/// An integer id tagged with the entity it names. `Tag::name` is used when printing ("unit 42"). `Rep` is
+/// `std::int64_t` unless given (the default is in fwd.hpp).
+template <class Tag, class Rep>
 class strong_id {
 public:
     using tag_type = Tag;

@@ -41,6 +41,7 @@
 #include <crowdline/config/task_run_args.hpp>
 #include <crowdline/model/token.hpp>
 #include <crowdline/errors.hpp>
+#include <crowdline/fwd.hpp>
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/status.hpp>
 #include <crowdline/model/time.hpp>
@@ -76,8 +77,8 @@ struct default_item_of<D> {
 /// Each of the first four arguments is held by reference when passed as an lvalue (it stays yours: a test
 /// keeps using its in-process architect as the client) and owned when passed as an rvalue. `ItemOf` makes
 /// the dispatcher's item from a blueprint's item (default: `Item(initialization_data const&)`).
-template <class Blueprint, class Architect, class Provider, class Dispatcher, class Store,
-          class ItemOf = typename detail::default_item_of<std::remove_cvref_t<Dispatcher>>::type>
+/// (That default, `detail::default_item_of<Dispatcher>::type`, is given in fwd.hpp.)
+template <class Blueprint, class Architect, class Provider, class Dispatcher, class Store, class ItemOf>
 class pipeline {
     using blueprint_t = std::remove_cvref_t<Blueprint>;
     using architect_t = std::remove_cvref_t<Architect>;

@@ -27,6 +27,7 @@
 #include <crowdline/blueprint/blueprint.hpp>
 #include <crowdline/config/task_run_args.hpp>
 #include <crowdline/errors.hpp>
+#include <crowdline/fwd.hpp>
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/records.hpp>
 #include <crowdline/model/status.hpp>
@@ -108,8 +109,9 @@ private:
 };
 }  // namespace detail
 
-/// `ItemOf` is a callable `initialization_data const& -> Dispatcher::item_type`.
-template <class Blueprint, class Dispatcher, class Store, class ItemOf = construct_item<typename Dispatcher::item_type>>
+/// `ItemOf` is a callable `initialization_data const& -> Dispatcher::item_type`, by default
+/// `construct_item<Dispatcher::item_type>` (the default is in fwd.hpp).
+template <class Blueprint, class Dispatcher, class Store, class ItemOf>
 class task_launcher {
 public:
     using item_type = typename Dispatcher::item_type;
