@@ -270,7 +270,7 @@ public:
         const auto u = static_cast<std::uint32_t>(units_.size());
         unit_rec& unit = units_.emplace_back();
         extras.push_back(u);
-        units_[items_[ii].first_unit].grown = 1;
+        units_[items_[ii].first_unit + items_[ii].unit_count - 1].grown = 1;
         unit.key = key;
         unit.item = ii;
         unit.worker = none;
@@ -539,7 +539,7 @@ private:
         std::uint8_t tier : 2 = not_waiting;  ///< where it waits, or not_waiting
         std::uint8_t last : 1 = 0;            ///< the last of its item's adjacent units
         std::uint8_t extra : 1 = 0;           ///< added by `grow`: kept apart from its item's adjacent units
-        std::uint8_t grown : 1 = 0;           ///< (an item's first unit) the item has units added by `grow`
+        std::uint8_t grown : 1 = 0;           ///< (an item's last adjacent unit) the item has units added by `grow`
     };
     static_assert(sizeof(unit_rec) == 32);
     static constexpr std::uint32_t max_units_per_item = 65536;
@@ -580,31 +580,42 @@ private:
     }
     /// Whether f holds for a unit of the item `of` belongs to; siblings are adjacent and the last one is marked,
     /// so neither the item record nor the next item's units are read.
-    /// A grown item's added units are found through `extra_units_`, read only when its first unit says so.
+    /// A grown item's added units are found through `extra_units_`, looked up only when its last adjacent
+    /// unit says so (the hot scan of an item never grown reads nothing more than before).
     template <class F>
     bool any_sibling(const unit_rec& of, F f) const noexcept {
-        const unit_rec* const first = of.extra ? &units_[items_[of.item].first_unit] : &of - of.index;
-        for (const unit_rec* u = first;; ++u) {
+        if (of.extra) [[unlikely]]
+            return any_unit_of_grown(of.item, f);
+        for (const unit_rec* u = &of - of.index;; ++u) {
             if (f(*u)) return true;
-            if (u->last) break;
+            if (u->last) return u->grown && any_added_unit(of.item, f);
         }
-        if (!first->grown) return false;
-        for (const std::uint32_t x : extra_units_.find(of.item)->second)
+    }
+    template <class F>
+    [[gnu::noinline]] bool any_added_unit(std::uint32_t ii, F& f) const noexcept {
+        for (const std::uint32_t x : extra_units_.find(ii)->second)
             if (f(units_[x])) return true;
         return false;
+    }
+    template <class F>
+    [[gnu::noinline]] bool any_unit_of_grown(std::uint32_t ii, F& f) const noexcept {
+        const item_rec& it = items_[ii];
+        for (std::uint32_t u = it.first_unit; u < it.first_unit + it.unit_count; ++u)
+            if (f(units_[u])) return true;
+        return any_added_unit(ii, f);
     }
     /// Every unit of item `ii` in unit_index order: the adjacent ones, then those `grow` added.
     template <class F>
     void for_each_unit(std::uint32_t ii, F f) const {
         const item_rec& it = items_[ii];
         for (std::uint32_t u = it.first_unit; u < it.first_unit + it.unit_count; ++u) f(u);
-        if (units_[it.first_unit].grown)
+        if (units_[it.first_unit + it.unit_count - 1].grown)
             for (const std::uint32_t x : extra_units_.find(ii)->second) f(x);
     }
     /// Units of item `ii`, added ones included.
     std::uint32_t total_units(std::uint32_t ii) const {
         const item_rec& it = items_[ii];
-        if (!units_[it.first_unit].grown) return it.unit_count;
+        if (!units_[it.first_unit + it.unit_count - 1].grown) return it.unit_count;
         return it.unit_count + static_cast<std::uint32_t>(extra_units_.find(ii)->second.size());
     }
     bool gave_back(std::uint32_t ii, std::uint32_t wi) const noexcept {
