@@ -34,34 +34,10 @@
 
 #include "../common/measure.hpp"
 
-// --- counting allocator ----------------------------------------------------------------------------------
+#include "../common/counting_new.hpp"
 
-namespace {
-std::int64_t live_bytes = 0;  // single-threaded program
-std::int64_t peak_bytes = 0;
-constexpr std::size_t header = 16;  // keeps max_align_t alignment
-}  // namespace
-
-void* operator new(std::size_t n) {
-    void* p = std::malloc(n + header);
-    if (p == nullptr) throw std::bad_alloc{};
-    std::memcpy(p, &n, sizeof n);
-    live_bytes += static_cast<std::int64_t>(n);
-    peak_bytes = std::max(peak_bytes, live_bytes);
-    return static_cast<char*>(p) + header;
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept {
-    if (p == nullptr) return;
-    char* block = static_cast<char*>(p) - header;
-    std::size_t n;
-    std::memcpy(&n, block, sizeof n);
-    live_bytes -= static_cast<std::int64_t>(n);
-    std::free(block);
-}
-void operator delete[](void* p) noexcept { operator delete(p); }
-void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
-void operator delete[](void* p, std::size_t) noexcept { operator delete(p); }
+using bench::live_bytes;
+using bench::peak_bytes;
 
 namespace {
 
@@ -71,9 +47,9 @@ using bench::seconds_since;
 
 /// Peak live heap bytes above the level at construction, while this lives.
 struct heap_peak {
-    std::int64_t start = live_bytes;
-    heap_peak() { peak_bytes = live_bytes; }
-    [[nodiscard]] std::int64_t bytes() const { return peak_bytes - start; }
+    std::int64_t start = live_bytes.load();
+    heap_peak() { peak_bytes.store(live_bytes.load()); }
+    [[nodiscard]] std::int64_t bytes() const { return peak_bytes.load() - start; }
 };
 
 /// A line of /proc/self/status, in kB (0 where there is no /proc).

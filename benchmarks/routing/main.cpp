@@ -38,32 +38,10 @@
 #define CROWDLINE_BENCH_RUSAGE 1
 #endif
 
-// --- counting allocator --------------------------------------------------------------------------
+#include "../common/counting_new.hpp"
 
-namespace {
-std::atomic<std::int64_t> live_bytes{0};
-constexpr std::size_t header = 16;  // keeps max_align_t alignment
-}  // namespace
-
-void* operator new(std::size_t n) {
-    void* p = std::malloc(n + header);
-    if (p == nullptr) throw std::bad_alloc{};
-    std::memcpy(p, &n, sizeof n);
-    live_bytes.fetch_add(static_cast<std::int64_t>(n), std::memory_order_relaxed);
-    return static_cast<char*>(p) + header;
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept {
-    if (p == nullptr) return;
-    char* block = static_cast<char*>(p) - header;
-    std::size_t n;
-    std::memcpy(&n, block, sizeof n);
-    live_bytes.fetch_sub(static_cast<std::int64_t>(n), std::memory_order_relaxed);
-    std::free(block);
-}
-void operator delete[](void* p) noexcept { operator delete(p); }
-void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
-void operator delete[](void* p, std::size_t) noexcept { operator delete(p); }
+using bench::live_bytes;
+using bench::peak_bytes;
 
 namespace {
 
