@@ -102,6 +102,20 @@ inline auto make_full_routing(std::vector<routed_profile> roster, std::chrono::s
         crowdline::routing::options{.lease = lease, .steal_after = steal_after});
 }
 
+/// `overlap: {"adaptive": …}`: `min` units per task, one more while the answers disagree, up to `max`; the
+/// added units go to whoever may take the task under the same rule as `make_routing` (a French task's
+/// tie-breaker reads French).
+inline auto make_adaptive_routing(crowdline::routing::adaptive_overlap adaptive, std::chrono::seconds lease,
+                                  bool routed = true, std::chrono::seconds steal_after = std::chrono::seconds(60)) {
+    return crowdline::routing::make_dispatcher<routed_item, routed_profile>(
+        std::move(adaptive),
+        crowdline::routing::steal_by_key{[](routed_item const& t) -> std::string const& { return t.key(); },
+                                         [routed](routed_profile const& p) {
+                                             return routed ? p.keys : std::vector<std::string>{""};
+                                         }},
+        crowdline::routing::options{.lease = lease, .steal_after = steal_after});
+}
+
 /// A text as one query-string value (RFC 3986: unreserved characters kept, every other byte %XX), so a
 /// run's name can go in its invite links (`/?invite=…&run=…`).
 inline std::string query_escape(std::string_view text) {

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <new>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,6 +28,7 @@
 #include <crowdline/errors.hpp>
 #include <crowdline/provider/in_house.hpp>
 #include <crowdline/provider/provider.hpp>
+#include <crowdline/routing/routers.hpp>
 
 #include "campaign.hpp"
 
@@ -57,6 +59,9 @@ struct campaign_run {
     std::string profile_key = "languages"; ///< worker field listing the route_by values they take
     double overlap = 2;                    ///< annotations per task (fractional: an average); see full_overlap
     bool full_overlap = false;             ///< `"overlap": "full"`: every eligible worker annotates each task
+    /// `"overlap": {"adaptive": {"min", "max", "agreement", "field"}}`: `min` units per task, one more while
+    /// the answers in `field` (default: the form's first single_choice field) disagree, up to `max`.
+    std::optional<crowdline::routing::adaptive_overlap> adaptive{};
     std::int64_t steal_after_seconds = 60;
     crowdline::task_run_args task = default_task_args();  ///< task_name is `name`
 };
@@ -87,6 +92,8 @@ inline constexpr std::array<std::string_view, 7> run_keys{"name", "tasks", "work
                                                           "form", "routing", "task"};
 inline constexpr std::array<std::string_view, 6> later_keys{"onboarding", "screening", "gold",
                                                             "qualifications", "live", "chat"};
+inline constexpr std::array<std::string_view, 1> adaptive_outer_keys{"adaptive"};
+inline constexpr std::array<std::string_view, 4> adaptive_keys{"min", "max", "agreement", "field"};
 inline constexpr std::array<std::string_view, 4> routing_keys{"route_by", "profile_key", "overlap",
                                                               "steal_after_seconds"};
 
@@ -260,6 +267,7 @@ private:
         }
         if (auto const* routing = find(j, "routing")) read_routing(*routing, at / "routing", r);
         if (auto const* form = find(j, "form")) r.form = read_form(*form, at / "form");
+        resolve_adaptive_field(r, at / "routing" / "overlap" / "adaptive");
         r.tasks = read_tasks(required(j, at, "tasks", "a JSONL path or an array of tasks"), at / "tasks", r);
         read_workers(required(j, at, "workers", "a roster path or an array of workers"), at / "workers", r);
         r.task = read_task(find(j, "task"), at / "task", r.name);
@@ -273,12 +281,14 @@ private:
         if (auto const* v = find(j, "profile_key")) r.profile_key = text_at(*v, at / "profile_key", false);
         if (auto const* v = find(j, "overlap")) {
             auto const here = at / "overlap";
-            if (v->is_object() && v->contains("adaptive"))
-                fail(here / "adaptive", "adaptive overlap is not supported yet by crowdline serve");
-            if (v->is_string() && v->get_ref<std::string const&>() == "full") {
+            if (v->is_object()) {
+                only(*v, here, adaptive_outer_keys);
+                r.adaptive = read_adaptive(required(*v, here, "adaptive", "{\"min\", \"max\", \"agreement\"}"),
+                                           here / "adaptive");
+            } else if (v->is_string() && v->get_ref<std::string const&>() == "full") {
                 r.full_overlap = true;
             } else {
-                if (!v->is_number()) fail(here, "expected a number >= 1 or \"full\", got " + shown(*v));
+                if (!v->is_number()) fail(here, "expected a number >= 1, \"full\" or {\"adaptive\": {…}}, got " + shown(*v));
                 r.overlap = v->get<double>();
                 if (!(r.overlap >= 1)) fail(here, "must be >= 1");
                 if (r.overlap > max_campaign_overlap) fail(here, "must be <= " + std::to_string(max_campaign_overlap));
@@ -293,6 +303,45 @@ private:
             r.steal_after_seconds = v->get<std::int64_t>();
             if (r.steal_after_seconds < 0) fail(here, "must be >= 0");
         }
+    }
+
+    crowdline::routing::adaptive_overlap read_adaptive(json const& j, pointer const& at) const {
+        if (!j.is_object()) fail(at, "expected an object {\"min\", \"max\", \"agreement\"}, got " + shown(j));
+        only(j, at, adaptive_keys);
+        crowdline::routing::adaptive_overlap a;
+        a.field.clear();  // the form's first single_choice field, once the form is read
+        auto const whole = [&](char const* key, std::uint32_t& into) {
+            if (auto const* v = find(j, key)) {
+                if (!v->is_number_integer()) fail(at / key, "expected a whole number, got " + shown(*v));
+                auto const n = v->get<std::int64_t>();
+                if (n < 1) fail(at / key, "must be >= 1");
+                if (n > max_campaign_overlap) fail(at / key, "must be <= " + std::to_string(max_campaign_overlap));
+                into = static_cast<std::uint32_t>(n);
+            }
+        };
+        whole("min", a.min);
+        whole("max", a.max);
+        if (a.max < a.min) fail(at / "max", "must be >= min (" + std::to_string(a.min) + ")");
+        if (auto const* v = find(j, "agreement")) {
+            if (!v->is_number()) fail(at / "agreement", "expected a number in (0, 1], got " + shown(*v));
+            a.agreement = v->get<double>();
+            if (!(a.agreement > 0 && a.agreement <= 1)) fail(at / "agreement", "must be in (0, 1]");
+        }
+        if (auto const* v = find(j, "field")) a.field = text_at(*v, at / "field", false);
+        return a;
+    }
+
+    /// The single_choice field adaptive overlap compares: the one named, or the form's first.
+    void resolve_adaptive_field(campaign_run& r, pointer const& at) const {
+        if (!r.adaptive) return;
+        for (auto const& f : r.form.value("fields", json::array()))
+            if (f.value("type", "") == "single_choice" && (r.adaptive->field.empty() || f.value("name", "") == r.adaptive->field)) {
+                r.adaptive->field = f.value("name", "");
+                return;
+            }
+        if (r.adaptive->field.empty())
+            fail(at, "adaptive overlap compares answers of a single_choice field, and the form has none");
+        fail(at / "field", "the form has no single_choice field \"" + r.adaptive->field + "\"");
     }
 
     json read_form(json const& j, pointer const& at) const {

@@ -363,14 +363,17 @@ campaign_spec short_form_campaign(program_args const& cfg) {
     return spec;
 }
 
-/// The runs `serve` holds. Routed by an average overlap or by full overlap: two dispatcher types, so two
-/// pipeline types side by side in one operator (a compile-time set; no virtual call per packet).
+/// The runs `serve` holds. Routed by an average overlap, by full overlap or by adaptive overlap: three
+/// dispatcher types, so three pipeline types side by side in one operator (a compile-time set; no
+/// virtual call per packet).
 using routed_dispatcher = decltype(make_routing(1.0, std::chrono::seconds(1)));
 using full_dispatcher = decltype(make_full_routing({}, std::chrono::seconds(1)));
+using adaptive_dispatcher = decltype(make_adaptive_routing({}, std::chrono::seconds(1)));
 template <class Dispatcher>
 using served_run = pipeline<blueprints::static_form, architects::http&, providers::in_house&, Dispatcher, stores::sqlite, item_by>;
 using routed_run = served_run<routed_dispatcher>;
 using full_run = served_run<full_dispatcher>;
+using adaptive_run = served_run<adaptive_dispatcher>;
 
 /// The invite links and the requester token, kept beside the database (`<db>.secrets.json`) so a restart
 /// serves the same links. A campaign keeps each run's links under `runs.<name>`; the one-run short form
@@ -477,9 +480,10 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
     for (auto const& r : runs) shown.push_back(completed_run_to_show(db, r.spec.name, cfg.new_run));
     for (std::size_t i = 0; i < runs.size(); ++i) secrets.keep(runs[i].spec.name, crowds[i]);
 
-    auto op = make_operator<routed_run, full_run>(server, db);
+    auto op = make_operator<routed_run, full_run, adaptive_run>(server, db);
     std::deque<routed_run> routed;
     std::deque<full_run> full;
+    std::deque<adaptive_run> adaptive;
     for (std::size_t i = 0; i < runs.size(); ++i) {
         auto& r = runs[i].spec;
         auto const lease = std::chrono::seconds(r.task.assignment_duration_in_seconds);
@@ -491,7 +495,11 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
             run.set_launch_budget(typename std::remove_cvref_t<decltype(run)>::launch_budget{});
             op.launch(run);
         };
-        if (r.full_overlap) {
+        if (r.adaptive) {
+            start(adaptive.emplace_back(std::move(runs[i].form), server, crowds[i],
+                                        make_adaptive_routing(*r.adaptive, lease, by_key, steal_after), db, r.task,
+                                        std::vector<qualification_requirement>{}, item_by{r.route_by}));
+        } else if (r.full_overlap) {
             std::vector<routed_profile> profiles;
             for (auto const& w : crowds[i].roster()) profiles.push_back(w.profile.get<routed_profile>());
             start(full.emplace_back(std::move(runs[i].form), server, crowds[i],
@@ -569,6 +577,7 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
         };
         std::ranges::for_each(routed, check);
         std::ranges::for_each(full, check);
+        std::ranges::for_each(adaptive, check);
         return why;
     };
     auto const all = [&](auto pred) {
@@ -577,13 +586,15 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
     auto progress = [&] {
         for (auto& r : routed) print_progress(r, !one);
         for (auto& r : full) print_progress(r, !one);
+        for (auto& r : adaptive) print_progress(r, !one);
     };
     bool const all_shown = std::ranges::all_of(shown, [](auto const& s) { return s.has_value(); });
     bool told_complete = all_shown;
     auto last_status = std::chrono::steady_clock::now();
     auto const launching = [&] {
         return std::ranges::any_of(routed, [](auto& r) { return r.launching(); }) ||
-               std::ranges::any_of(full, [](auto& r) { return r.launching(); });
+               std::ranges::any_of(full, [](auto& r) { return r.launching(); }) ||
+               std::ranges::any_of(adaptive, [](auto& r) { return r.launching(); });
     };
     while (!g_stop && !failure()) {
         // While units are still being launched, tick at once again: each tick launches for a moment.

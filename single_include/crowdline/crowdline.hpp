@@ -2425,6 +2425,55 @@ struct full_overlap {
     }
 };
 
+/// Adaptive overlap (what Toloka sells as "dynamic overlap", here under eligibility): an item starts with
+/// `min` units; once each of its units is answered, if the most common answer has a share below
+/// `agreement`, one more unit is added, up to `max`. An added unit is open to every worker eligible for the
+/// item and routed and stolen like any other (a French item's tie-breaker reads French; nobody gets two
+/// units of one item). The worker pool tells the dispatcher each answer of the field `field` of the
+/// submission (`dispatcher::record_answer`) and adds the unit the dispatcher asks for (`wants_unit`,
+/// `grow`). Reservations of the first `min` go to the least loaded candidates.
+struct adaptive_overlap {
+    using policy_kind = kinds::router;
+    std::uint32_t min = 2;
+    std::uint32_t max = 5;
+    double agreement = 0.8;    ///< in (0, 1]: the share of the most common answer that settles an item
+    std::string field = "label";  ///< the submission's key whose value is the answer compared
+
+    /// Refuses settings that cannot work, naming the key.
+    void validate() const {
+        if (min < 1) throw crowdline::invalid_argument("adaptive_overlap.min: must be at least 1");
+        if (max < min) throw crowdline::invalid_argument("adaptive_overlap.max: must be at least min");
+        if (max > 65536) throw crowdline::invalid_argument("adaptive_overlap.max: at most 65536");
+        if (!(agreement > 0.0 && agreement <= 1.0))
+            throw crowdline::invalid_argument("adaptive_overlap.agreement: must be in (0, 1]");
+        if (field.empty()) throw crowdline::invalid_argument("adaptive_overlap.field: must not be empty");
+    }
+
+    template <class Item>
+    std::uint32_t route(item_key, const Item&, std::span<const candidate> candidates,
+                        std::vector<worker_id>& reserve) const {
+        detail::append_best(candidates, min, [&](std::size_t i) {
+            return std::pair{candidates[i].load, candidates[i].worker.value()};
+        }, reserve);
+        return min;
+    }
+
+    /// Whether an item of `units` units, `answers` of them answered, the most common answer given `top`
+    /// times, wants one more unit: every unit answered, fewer than `max`, and top / answers < agreement.
+    [[nodiscard]] bool wants_more(std::uint32_t units, std::uint32_t answers, std::uint32_t top) const noexcept {
+        if (units >= max || answers < units || answers == 0) return false;
+        return static_cast<double>(top) < agreement * static_cast<double>(answers);
+    }
+};
+
+/// Whether a router adds units as answers come in (`adaptive_overlap`): the dispatcher keeps each item's
+/// answers for it, and the worker pool reports them.
+template <class Router>
+concept grows_on_answers = requires(const Router& r, std::uint32_t n) {
+    { r.wants_more(n, n, n) } -> std::same_as<bool>;
+    { r.field } -> std::convertible_to<std::string const&>;
+};
+
 /// Full overlap over a population known in advance (a roster): each item gets one unit per worker of
 /// `population` that `eligible(profile, item)` accepts (at least one), whether or not they have joined
 /// when the item is added — so those who join later get their unit too (the dispatcher never gives one
@@ -2961,6 +3010,7 @@ struct invalid_dispatcher {};
 #include <span>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -3034,6 +3084,7 @@ public:
             throw crowdline::invalid_argument("crowdline::routing::options: max_concurrent_per_worker must be at least 1");
         if (o.max_units_per_worker == 0)
             throw crowdline::invalid_argument("crowdline::routing::options: max_units_per_worker must be at least 1");
+        if constexpr (requires { router_policy().validate(); }) router_policy().validate();
         for (auto& t : buckets_) t.resize(1);
         joined_by_bucket_.resize(1);
     }
@@ -3221,6 +3272,34 @@ public:
             ++counts_.open;
         }
         return index;
+    }
+
+    /// Adaptive overlap (a router with `wants_more`, e.g. `adaptive_overlap`): the answer one completed unit
+    /// of `key` gave, as the worker pool read it from the submission. Kept per item, one count per label.
+    void record_answer(item_key key, std::string_view label)
+        requires grows_on_answers<Router>
+    {
+        auto& counts = answers_[item_at(key, "record_answer")];
+        for (auto& [l, n] : counts)
+            if (l == label) {
+                ++n;
+                return;
+            }
+        counts.emplace_back(std::string(label), 1U);
+    }
+    /// Whether the item's answers ask for one more unit (the router's `wants_more` over its units, its
+    /// answers and the most common answer's count); the caller adds it with `grow(key, std::nullopt, now)`.
+    [[nodiscard]] bool wants_unit(item_key key) const
+        requires grows_on_answers<Router>
+    {
+        const std::uint32_t ii = item_at(key, "wants_unit");
+        std::uint32_t answers = 0, top = 0;
+        if (const auto it = answers_.find(ii); it != answers_.end())
+            for (const auto& [l, n] : it->second) {
+                answers += n;
+                top = std::max(top, n);
+            }
+        return router_policy().wants_more(total_units(ii), answers, top);
     }
 
     /// The first item at or after `cursor` (an index in the order items were added) that `worker` is
@@ -3873,6 +3952,8 @@ private:
     std::vector<worker_rec> workers_;
     std::unordered_map<worker_id, std::uint32_t> worker_index_;
     detail::flat_set former_;  ///< (item, worker) pairs whose unit was released or expired: it gets no other
+    /// Adaptive overlap: each item's answers so far, (label, count), by item index.
+    std::unordered_map<std::uint32_t, std::vector<std::pair<std::string, std::uint32_t>>> answers_;
     /// The units `grow` added to an item, by item index, in unit_index order (most items have none).
     std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> extra_units_;
     std::array<std::vector<detail::bucket>, 3> buckets_;  ///< [tier][bucket key]
@@ -6335,6 +6416,10 @@ struct worker_progress {
 #include <utility>
 #include <vector>
 
+#include <boost/hana/at_key.hpp>
+#include <boost/hana/type.hpp>
+#include <nlohmann/json.hpp>
+
 // ---- crowdline/blueprint/blueprint.hpp
 /// The `crowdline::blueprint` concept: what a kind of task must provide — its type name, its args, a
 /// (possibly lazy, possibly infinite) range of `initialization_data`, the worker-facing page, and the check
@@ -6850,6 +6935,15 @@ private:
 };
 }  // namespace detail
 
+/// The answer a submission gives in `field`, as adaptive overlap compares it: a string as it is, any
+/// other value as its JSON text, and "" when the field is missing (no answer is an answer too).
+[[nodiscard]] inline std::string answer_label(nlohmann::json const& submission, std::string const& field) {
+    if (!submission.is_object()) return submission.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    auto const it = submission.find(field);
+    if (it == submission.end()) return {};
+    return it->is_string() ? it->get<std::string>() : it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 /// `ItemOf` is a callable `initialization_data const& -> Dispatcher::item_type`, by default
 /// `construct_item<Dispatcher::item_type>` (the default is in fwd.hpp).
 template <class Blueprint, class Dispatcher, class Store, class ItemOf>
@@ -7097,9 +7191,19 @@ private:
             dispatcher_.restore(key, item_of_(init), static_cast<std::uint32_t>(ids.size()), done, returned, now);
         else
             throw error("crowdline::task_launcher: this dispatcher cannot restore items, so the run cannot be resumed");
+        if constexpr (routing::grows_on_answers<typename Dispatcher::router_type>) {
+            // Adaptive overlap: the answers given before the restart count again, and decide as before.
+            auto const& field = dispatcher_.policies()[boost::hana::type_c<routing::kinds::router>].field;
+            for (auto const& u : units)
+                if (complete(u.status) && u.agent)
+                    dispatcher_.record_answer(
+                        key, answer_label(db_.get_agent(*u.agent).state.value("outputs", nlohmann::json()), field));
+        }
         live_units_ += ids.size() - completed;
         if (completed < ids.size()) ++unfinished_;
         keep(a, init, std::move(ids), completed);
+        if constexpr (routing::grows_on_answers<typename Dispatcher::router_type>)
+            if (dispatcher_.wants_unit(key)) reopened.push_back(add_unit(a, std::nullopt, now));  // stopped before it was added
     }
 
     /// Records an assignment with its item packed and its group named.
@@ -7909,7 +8013,15 @@ public:
         });
         counts_.unit_completed(live.worker,
                                live.kind == unit_kind::work ? &launcher_.assignment(live.assignment).group() : nullptr);
-        if (live.kind == unit_kind::work) dispatcher_.complete(live.worker, item_key_of(live.assignment), now);
+        if (live.kind == unit_kind::work) {
+            dispatcher_.complete(live.worker, item_key_of(live.assignment), now);
+            if constexpr (routing::grows_on_answers<typename Dispatcher::router_type>) {
+                // Adaptive overlap: the answer counts, and answers that disagree add a unit to the item.
+                auto const key = item_key_of(live.assignment);
+                dispatcher_.record_answer(key, answer_label(submission, adaptive_field()));
+                if (dispatcher_.wants_unit(key)) grown_.push_back(launcher_.add_unit(live.assignment, std::nullopt, now));
+            }
+        }
         provider_.mark_done(it->first);
         finish_unit(it);
         last_submission_ = now;
@@ -8140,6 +8252,13 @@ private:
     static constexpr bool has_screening = has_mixin_v<mixins::screening_tag, Blueprint>;
     static constexpr bool has_gold = has_mixin_v<mixins::gold_units_tag, Blueprint>;
     static constexpr bool revocable = revocable_identity<Provider>;
+
+    /// The field adaptive overlap compares (the router's `field`).
+    std::string const& adaptive_field() const
+        requires routing::grows_on_answers<typename Dispatcher::router_type>
+    {
+        return dispatcher_.policies()[boost::hana::type_c<routing::kinds::router>].field;
+    }
 
     static packet refuse(refusal why, std::string message) {
         return packet{"no_work", std::nullopt, {{"reason", std::string(to_string(why))}, {"message", std::move(message)}}};

@@ -210,8 +210,45 @@ TEST_CASE("campaign file: what crowdline serve does not do yet is refused by nam
           "campaign.json: /runs/0/provider: \"prolific\" is not supported yet by crowdline serve");
     CHECK(refusal(with("/runs/0/provider", "mturk")) ==
           "campaign.json: /runs/0/provider: expected \"in_house\" or \"prolific\", got \"mturk\"");
-    CHECK(refusal(with("/runs/1/routing/overlap", json{{"adaptive", {{"min", 2}, {"max", 5}, {"agreement", 0.8}}}})) ==
-          "campaign.json: /runs/1/routing/overlap/adaptive: adaptive overlap is not supported yet by crowdline serve");
+}
+
+TEST_CASE("campaign file: adaptive overlap, checked key by key; the field is the form's single_choice", "[campaign]") {
+    fake_files files;
+    auto const adaptive = [](json settings) { return json{{"adaptive", std::move(settings)}}; };
+    {
+        auto const spec = parsed(with("/runs/0/routing/overlap", adaptive({{"min", 2}, {"max", 5}, {"agreement", 0.8}})), files);
+        REQUIRE(spec.runs[0].adaptive);
+        CHECK(spec.runs[0].adaptive->min == 2);
+        CHECK(spec.runs[0].adaptive->max == 5);
+        CHECK(spec.runs[0].adaptive->agreement == 0.8);
+        CHECK(spec.runs[0].adaptive->field == "sentiment");  // the default form's single_choice field
+        CHECK_FALSE(spec.runs[1].adaptive);
+    }
+    {
+        auto const spec = parsed(with("/runs/1/routing/overlap", adaptive({{"min", 1}, {"max", 3}, {"field", "topic"}})), files);
+        REQUIRE(spec.runs[1].adaptive);
+        CHECK(spec.runs[1].adaptive->field == "topic");
+        CHECK(spec.runs[1].adaptive->agreement == 0.8);  // the default
+        CHECK_FALSE(spec.runs[1].full_overlap);
+    }
+    auto const at = std::string("campaign.json: /runs/1/routing/overlap");
+    CHECK(refusal(with("/runs/1/routing/overlap", adaptive({{"min", 0}}))) == at + "/adaptive/min: must be >= 1");
+    CHECK(refusal(with("/runs/1/routing/overlap", adaptive({{"min", 3}, {"max", 2}}))) ==
+          at + "/adaptive/max: must be >= min (3)");
+    CHECK(refusal(with("/runs/1/routing/overlap", adaptive({{"max", 21}}))) == at + "/adaptive/max: must be <= 20");
+    CHECK(refusal(with("/runs/1/routing/overlap", adaptive({{"min", 1.5}}))) ==
+          at + "/adaptive/min: expected a whole number, got 1.5");
+    CHECK(refusal(with("/runs/1/routing/overlap", adaptive({{"agreement", 1.5}}))) ==
+          at + "/adaptive/agreement: must be in (0, 1]");
+    CHECK(refusal(with("/runs/1/routing/overlap", adaptive({{"agreement", 0}}))) ==
+          at + "/adaptive/agreement: must be in (0, 1]");
+    CHECK(refusal(with("/runs/1/routing/overlap", adaptive({{"spread", 1}}))).starts_with(at + "/adaptive/spread: unknown key"));
+    CHECK(refusal(with("/runs/1/routing/overlap", json{{"dynamic", 1}})).starts_with(at + "/dynamic: unknown key"));
+    CHECK(refusal(with("/runs/1/routing/overlap", adaptive({{"field", "t"}}))) ==
+          at + "/adaptive/field: the form has no single_choice field \"t\"");  // display text, not a choice
+    files.files["topics_form.json"] = R"({"fields": [{"type": "display_text", "name": "t", "label": "Text", "text": "{{text}}"}]})";
+    CHECK(refusal(with("/runs/1/routing/overlap", adaptive(json::object())), files) ==
+          at + "/adaptive: adaptive overlap compares answers of a single_choice field, and the form has none");
 }
 
 TEST_CASE("campaign file: routing", "[campaign]") {
@@ -219,11 +256,11 @@ TEST_CASE("campaign file: routing", "[campaign]") {
     CHECK(refusal(with("/runs/1/routing/overlap", 0.5)) == "campaign.json: /runs/1/routing/overlap: must be >= 1");
     CHECK(refusal(with("/runs/1/routing/overlap", 21)) == "campaign.json: /runs/1/routing/overlap: must be <= 20");
     CHECK(refusal(with("/runs/1/routing/overlap", "half")) ==
-          "campaign.json: /runs/1/routing/overlap: expected a number >= 1 or \"full\", got \"half\"");
+          "campaign.json: /runs/1/routing/overlap: expected a number >= 1, \"full\" or {\"adaptive\": {…}}, got \"half\"");
     CHECK(refusal(with("/runs/1/routing/overlap", true)) ==
-          "campaign.json: /runs/1/routing/overlap: expected a number >= 1 or \"full\", got true");
+          "campaign.json: /runs/1/routing/overlap: expected a number >= 1, \"full\" or {\"adaptive\": {…}}, got true");
     CHECK(refusal(with("/runs/1/routing/overlap", json{{"fixed", 2}})) ==
-          "campaign.json: /runs/1/routing/overlap: expected a number >= 1 or \"full\", got {\"fixed\":2}");
+          "campaign.json: /runs/1/routing/overlap/fixed: unknown key (expected one of: adaptive)");
     CHECK(refusal(with("/runs/1/routing/overlap", 1)) == "accepted");
     CHECK(refusal(with("/runs/0/routing/steal_after_seconds", -1)) ==
           "campaign.json: /runs/0/routing/steal_after_seconds: must be >= 0");

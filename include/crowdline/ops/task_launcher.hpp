@@ -24,6 +24,10 @@
 #include <utility>
 #include <vector>
 
+#include <boost/hana/at_key.hpp>
+#include <boost/hana/type.hpp>
+#include <nlohmann/json.hpp>
+
 #include <crowdline/blueprint/blueprint.hpp>
 #include <crowdline/config/task_run_args.hpp>
 #include <crowdline/errors.hpp>
@@ -33,6 +37,7 @@
 #include <crowdline/model/status.hpp>
 #include <crowdline/model/time.hpp>
 #include <crowdline/ops/detail/run_counts.hpp>
+#include <crowdline/routing/routers.hpp>
 #include <crowdline/routing/types.hpp>
 #include <crowdline/store/detail/messages.hpp>
 
@@ -108,6 +113,15 @@ private:
     std::unique_ptr<unit_id[]> scattered_;
 };
 }  // namespace detail
+
+/// The answer a submission gives in `field`, as adaptive overlap compares it: a string as it is, any
+/// other value as its JSON text, and "" when the field is missing (no answer is an answer too).
+[[nodiscard]] inline std::string answer_label(nlohmann::json const& submission, std::string const& field) {
+    if (!submission.is_object()) return submission.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    auto const it = submission.find(field);
+    if (it == submission.end()) return {};
+    return it->is_string() ? it->get<std::string>() : it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 /// `ItemOf` is a callable `initialization_data const& -> Dispatcher::item_type`, by default
 /// `construct_item<Dispatcher::item_type>` (the default is in fwd.hpp).
@@ -356,9 +370,19 @@ private:
             dispatcher_.restore(key, item_of_(init), static_cast<std::uint32_t>(ids.size()), done, returned, now);
         else
             throw error("crowdline::task_launcher: this dispatcher cannot restore items, so the run cannot be resumed");
+        if constexpr (routing::grows_on_answers<typename Dispatcher::router_type>) {
+            // Adaptive overlap: the answers given before the restart count again, and decide as before.
+            auto const& field = dispatcher_.policies()[boost::hana::type_c<routing::kinds::router>].field;
+            for (auto const& u : units)
+                if (complete(u.status) && u.agent)
+                    dispatcher_.record_answer(
+                        key, answer_label(db_.get_agent(*u.agent).state.value("outputs", nlohmann::json()), field));
+        }
         live_units_ += ids.size() - completed;
         if (completed < ids.size()) ++unfinished_;
         keep(a, init, std::move(ids), completed);
+        if constexpr (routing::grows_on_answers<typename Dispatcher::router_type>)
+            if (dispatcher_.wants_unit(key)) reopened.push_back(add_unit(a, std::nullopt, now));  // stopped before it was added
     }
 
     /// Records an assignment with its item packed and its group named.

@@ -180,7 +180,15 @@ public:
         });
         counts_.unit_completed(live.worker,
                                live.kind == unit_kind::work ? &launcher_.assignment(live.assignment).group() : nullptr);
-        if (live.kind == unit_kind::work) dispatcher_.complete(live.worker, item_key_of(live.assignment), now);
+        if (live.kind == unit_kind::work) {
+            dispatcher_.complete(live.worker, item_key_of(live.assignment), now);
+            if constexpr (routing::grows_on_answers<typename Dispatcher::router_type>) {
+                // Adaptive overlap: the answer counts, and answers that disagree add a unit to the item.
+                auto const key = item_key_of(live.assignment);
+                dispatcher_.record_answer(key, answer_label(submission, adaptive_field()));
+                if (dispatcher_.wants_unit(key)) grown_.push_back(launcher_.add_unit(live.assignment, std::nullopt, now));
+            }
+        }
         provider_.mark_done(it->first);
         finish_unit(it);
         last_submission_ = now;
@@ -411,6 +419,13 @@ private:
     static constexpr bool has_screening = has_mixin_v<mixins::screening_tag, Blueprint>;
     static constexpr bool has_gold = has_mixin_v<mixins::gold_units_tag, Blueprint>;
     static constexpr bool revocable = revocable_identity<Provider>;
+
+    /// The field adaptive overlap compares (the router's `field`).
+    std::string const& adaptive_field() const
+        requires routing::grows_on_answers<typename Dispatcher::router_type>
+    {
+        return dispatcher_.policies()[boost::hana::type_c<routing::kinds::router>].field;
+    }
 
     static packet refuse(refusal why, std::string message) {
         return packet{"no_work", std::nullopt, {{"reason", std::string(to_string(why))}, {"message", std::move(message)}}};

@@ -34,6 +34,7 @@
 #include <span>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -107,6 +108,7 @@ public:
             throw crowdline::invalid_argument("crowdline::routing::options: max_concurrent_per_worker must be at least 1");
         if (o.max_units_per_worker == 0)
             throw crowdline::invalid_argument("crowdline::routing::options: max_units_per_worker must be at least 1");
+        if constexpr (requires { router_policy().validate(); }) router_policy().validate();
         for (auto& t : buckets_) t.resize(1);
         joined_by_bucket_.resize(1);
     }
@@ -294,6 +296,34 @@ public:
             ++counts_.open;
         }
         return index;
+    }
+
+    /// Adaptive overlap (a router with `wants_more`, e.g. `adaptive_overlap`): the answer one completed unit
+    /// of `key` gave, as the worker pool read it from the submission. Kept per item, one count per label.
+    void record_answer(item_key key, std::string_view label)
+        requires grows_on_answers<Router>
+    {
+        auto& counts = answers_[item_at(key, "record_answer")];
+        for (auto& [l, n] : counts)
+            if (l == label) {
+                ++n;
+                return;
+            }
+        counts.emplace_back(std::string(label), 1U);
+    }
+    /// Whether the item's answers ask for one more unit (the router's `wants_more` over its units, its
+    /// answers and the most common answer's count); the caller adds it with `grow(key, std::nullopt, now)`.
+    [[nodiscard]] bool wants_unit(item_key key) const
+        requires grows_on_answers<Router>
+    {
+        const std::uint32_t ii = item_at(key, "wants_unit");
+        std::uint32_t answers = 0, top = 0;
+        if (const auto it = answers_.find(ii); it != answers_.end())
+            for (const auto& [l, n] : it->second) {
+                answers += n;
+                top = std::max(top, n);
+            }
+        return router_policy().wants_more(total_units(ii), answers, top);
     }
 
     /// The first item at or after `cursor` (an index in the order items were added) that `worker` is
@@ -946,6 +976,8 @@ private:
     std::vector<worker_rec> workers_;
     std::unordered_map<worker_id, std::uint32_t> worker_index_;
     detail::flat_set former_;  ///< (item, worker) pairs whose unit was released or expired: it gets no other
+    /// Adaptive overlap: each item's answers so far, (label, count), by item index.
+    std::unordered_map<std::uint32_t, std::vector<std::pair<std::string, std::uint32_t>>> answers_;
     /// The units `grow` added to an item, by item index, in unit_index order (most items have none).
     std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> extra_units_;
     std::array<std::vector<detail::bucket>, 3> buckets_;  ///< [tier][bucket key]

@@ -136,6 +136,55 @@ struct full_overlap {
     }
 };
 
+/// Adaptive overlap (what Toloka sells as "dynamic overlap", here under eligibility): an item starts with
+/// `min` units; once each of its units is answered, if the most common answer has a share below
+/// `agreement`, one more unit is added, up to `max`. An added unit is open to every worker eligible for the
+/// item and routed and stolen like any other (a French item's tie-breaker reads French; nobody gets two
+/// units of one item). The worker pool tells the dispatcher each answer of the field `field` of the
+/// submission (`dispatcher::record_answer`) and adds the unit the dispatcher asks for (`wants_unit`,
+/// `grow`). Reservations of the first `min` go to the least loaded candidates.
+struct adaptive_overlap {
+    using policy_kind = kinds::router;
+    std::uint32_t min = 2;
+    std::uint32_t max = 5;
+    double agreement = 0.8;    ///< in (0, 1]: the share of the most common answer that settles an item
+    std::string field = "label";  ///< the submission's key whose value is the answer compared
+
+    /// Refuses settings that cannot work, naming the key.
+    void validate() const {
+        if (min < 1) throw crowdline::invalid_argument("adaptive_overlap.min: must be at least 1");
+        if (max < min) throw crowdline::invalid_argument("adaptive_overlap.max: must be at least min");
+        if (max > 65536) throw crowdline::invalid_argument("adaptive_overlap.max: at most 65536");
+        if (!(agreement > 0.0 && agreement <= 1.0))
+            throw crowdline::invalid_argument("adaptive_overlap.agreement: must be in (0, 1]");
+        if (field.empty()) throw crowdline::invalid_argument("adaptive_overlap.field: must not be empty");
+    }
+
+    template <class Item>
+    std::uint32_t route(item_key, const Item&, std::span<const candidate> candidates,
+                        std::vector<worker_id>& reserve) const {
+        detail::append_best(candidates, min, [&](std::size_t i) {
+            return std::pair{candidates[i].load, candidates[i].worker.value()};
+        }, reserve);
+        return min;
+    }
+
+    /// Whether an item of `units` units, `answers` of them answered, the most common answer given `top`
+    /// times, wants one more unit: every unit answered, fewer than `max`, and top / answers < agreement.
+    [[nodiscard]] bool wants_more(std::uint32_t units, std::uint32_t answers, std::uint32_t top) const noexcept {
+        if (units >= max || answers < units || answers == 0) return false;
+        return static_cast<double>(top) < agreement * static_cast<double>(answers);
+    }
+};
+
+/// Whether a router adds units as answers come in (`adaptive_overlap`): the dispatcher keeps each item's
+/// answers for it, and the worker pool reports them.
+template <class Router>
+concept grows_on_answers = requires(const Router& r, std::uint32_t n) {
+    { r.wants_more(n, n, n) } -> std::same_as<bool>;
+    { r.field } -> std::convertible_to<std::string const&>;
+};
+
 /// Full overlap over a population known in advance (a roster): each item gets one unit per worker of
 /// `population` that `eligible(profile, item)` accepts (at least one), whether or not they have joined
 /// when the item is added — so those who join later get their unit too (the dispatcher never gives one

@@ -25,6 +25,7 @@ struct rules {
     steal_rule stealing;
     bool keyed;
     routing::options opts;
+    std::optional<routing::adaptive_overlap> adaptive{};  ///< answers are given, and disagreement grows items
 };
 
 /// Deterministic everywhere (no std distributions, whose output differs between standard libraries).
@@ -56,6 +57,7 @@ struct m_item {
     std::vector<m_unit> units;
     std::set<int> seen;
     std::uint32_t completed = 0;
+    std::map<std::string, std::uint32_t> answers{};  ///< adaptive overlap: label → times given
 };
 struct m_worker {
     bool known = false;
@@ -361,6 +363,27 @@ void run(Dispatcher d, rules r, std::uint64_t seed, int steps) {
                     d.complete(worker_id{who}, key, now);
                     it->units[j].state = unit_state::completed;
                     ++it->completed;
+                    if constexpr (requires { d.wants_unit(key); }) {
+                        // The pool's part: the answer counts; when answers disagree, one more open unit.
+                        static const char* const labels[] = {"yes", "no", "maybe"};
+                        const std::string label = labels[g.chance(60) ? 0 : 1 + g.below(2)];
+                        d.record_answer(key, label);
+                        ++it->answers[label];
+                        std::uint32_t answers = 0, top = 0;
+                        for (const auto& [l, n] : it->answers) {
+                            answers += n;
+                            top = std::max(top, n);
+                        }
+                        const auto& a = *m.r.adaptive;
+                        const auto units = static_cast<std::uint32_t>(it->units.size());
+                        const bool wants = units < a.max && answers >= units && top < a.agreement * answers;
+                        REQUIRE(d.wants_unit(key) == wants);
+                        if (wants) {  // (wants_unit says no at max: the random grow op above may pass it)
+                            REQUIRE(d.grow(key, std::nullopt, now) == units);
+                            it->units.push_back({});
+                            ++m.grown;
+                        }
+                    }
                 } else {
                     d.release(worker_id{who}, key, now);
                     m.reopen(it->units[j]);
@@ -424,4 +447,15 @@ TEST_CASE("randomized: full_overlap, no_stealing", "[routing][randomized]") {
         rules{[](item_key, std::size_t active) { return static_cast<std::uint32_t>(std::max<std::size_t>(1, active)); },
               steal_rule::none, false, opts},
         4, steps);
+}
+
+TEST_CASE("randomized: adaptive_overlap{2, 4, 0.7}, eligible_when, steal_eligible: answers that disagree add units",
+          "[routing][randomized][adaptive]") {
+    const routing::adaptive_overlap adaptive{.min = 2, .max = 4, .agreement = 0.7};
+    for (std::uint64_t seed : {11u, 12u, 13u})
+        run(routing::make_dispatcher<text, reader>(adaptive, routing::eligible_when{reads_language}, routing::steal_eligible{},
+                                                   routing::options{.lease = 120s, .steal_after = 60s}),
+            rules{[](item_key, std::size_t) { return 2u; }, steal_rule::eligible, false,
+                  routing::options{.lease = 120s, .steal_after = 60s}, adaptive},
+            seed, steps);
 }
