@@ -24,8 +24,6 @@
 #include <utility>
 #include <vector>
 
-#include <boost/hana/at_key.hpp>
-#include <boost/hana/type.hpp>
 #include <nlohmann/json.hpp>
 
 #include <crowdline/blueprint/blueprint.hpp>
@@ -114,6 +112,7 @@ private:
 };
 }  // namespace detail
 
+namespace detail {
 /// The answer a submission gives in `field`, as adaptive overlap compares it: a string as it is, any
 /// other value as its JSON text, and "" when the field is missing (no answer is an answer too).
 [[nodiscard]] inline std::string answer_label(nlohmann::json const& submission, std::string const& field) {
@@ -122,6 +121,7 @@ private:
     if (it == submission.end()) return {};
     return it->is_string() ? it->get<std::string>() : it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
+}  // namespace detail
 
 /// `ItemOf` is a callable `initialization_data const& -> Dispatcher::item_type`, by default
 /// `construct_item<Dispatcher::item_type>` (the default is in fwd.hpp).
@@ -218,6 +218,29 @@ public:
         ++live_units_;
         counts_.unit_added(as);
         return u;
+    }
+
+    /// Full overlap over whoever joins (`routing::grows_for_late_workers`): a unit for worker `w` on the next
+    /// launched item it may take and has none of, from `cursor` on (the worker's, kept by the caller), or
+    /// nothing when there is no such item. The unit is reserved for `w`.
+    std::optional<unit_id> unit_for_late_worker(worker_id w, std::size_t& cursor, time_point now)
+        requires routing::grows_for_late_workers<typename Dispatcher::router_type>
+    {
+        auto const key = dispatcher_.next_item_without(w, cursor);
+        if (!key) return std::nullopt;
+        return add_unit(assignment_id{static_cast<std::int64_t>(key->value())}, w, now);
+    }
+
+    /// Adaptive overlap (`routing::grows_on_answers`): a unit of `a` was submitted with `submission`; its
+    /// answer (the router's `field`) counts, and when the item's answers now disagree, one more unit, open
+    /// to the item's eligible workers, is added and returned.
+    std::optional<unit_id> answered(assignment_id a, nlohmann::json const& submission, time_point now)
+        requires routing::grows_on_answers<typename Dispatcher::router_type>
+    {
+        auto const key = item_key_of(a);
+        dispatcher_.record_answer(key, detail::answer_label(submission, dispatcher_.router().field));
+        if (!dispatcher_.wants_unit(key)) return std::nullopt;
+        return add_unit(a, std::nullopt, now);
     }
 
     /// A routed unit of `a` was finished (submitted): one fewer live unit, and the assignment is done once
@@ -372,11 +395,11 @@ private:
             throw error("crowdline::task_launcher: this dispatcher cannot restore items, so the run cannot be resumed");
         if constexpr (routing::grows_on_answers<typename Dispatcher::router_type>) {
             // Adaptive overlap: the answers given before the restart count again, and decide as before.
-            auto const& field = dispatcher_.policies()[boost::hana::type_c<routing::kinds::router>].field;
+            auto const& field = dispatcher_.router().field;
             for (auto const& u : units)
                 if (complete(u.status) && u.agent)
                     dispatcher_.record_answer(
-                        key, answer_label(db_.get_agent(*u.agent).state.value("outputs", nlohmann::json()), field));
+                        key, detail::answer_label(db_.get_agent(*u.agent).state.value("outputs", nlohmann::json()), field));
         }
         live_units_ += ids.size() - completed;
         if (completed < ids.size()) ++unfinished_;

@@ -182,12 +182,8 @@ public:
                                live.kind == unit_kind::work ? &launcher_.assignment(live.assignment).group() : nullptr);
         if (live.kind == unit_kind::work) {
             dispatcher_.complete(live.worker, item_key_of(live.assignment), now);
-            if constexpr (routing::grows_on_answers<typename Dispatcher::router_type>) {
-                // Adaptive overlap: the answer counts, and answers that disagree add a unit to the item.
-                auto const key = item_key_of(live.assignment);
-                dispatcher_.record_answer(key, answer_label(submission, adaptive_field()));
-                if (dispatcher_.wants_unit(key)) grown_.push_back(launcher_.add_unit(live.assignment, std::nullopt, now));
-            }
+            if constexpr (routing::grows_on_answers<typename Dispatcher::router_type>)
+                if (auto added = launcher_.answered(live.assignment, submission, now)) grown_.push_back(*added);
         }
         provider_.mark_done(it->first);
         finish_unit(it);
@@ -420,13 +416,6 @@ private:
     static constexpr bool has_gold = has_mixin_v<mixins::gold_units_tag, Blueprint>;
     static constexpr bool revocable = revocable_identity<Provider>;
 
-    /// The field adaptive overlap compares (the router's `field`).
-    std::string const& adaptive_field() const
-        requires routing::grows_on_answers<typename Dispatcher::router_type>
-    {
-        return dispatcher_.policies()[boost::hana::type_c<routing::kinds::router>].field;
-    }
-
     static packet refuse(refusal why, std::string message) {
         return packet{"no_work", std::nullopt, {{"reason", std::string(to_string(why))}, {"message", std::move(message)}}};
     }
@@ -459,8 +448,8 @@ private:
                 if constexpr (routing::grows_for_late_workers<typename Dispatcher::router_type>) {
                     // Full overlap over whoever joins: the next item this worker lacks gets a unit for it.
                     if (dispatcher_.held(w) < dispatcher_.settings().max_concurrent_per_worker)
-                        if (auto key = dispatcher_.next_item_without(w, state.grow_cursor)) {
-                            grown_.push_back(launcher_.add_unit(assignment_id{static_cast<std::int64_t>(key->value())}, w, now));
+                        if (auto added = launcher_.unit_for_late_worker(w, state.grow_cursor, now)) {
+                            grown_.push_back(*added);
                             continue;
                         }
                 }

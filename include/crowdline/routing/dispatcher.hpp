@@ -8,6 +8,7 @@
 #include <crowdline/errors.hpp>
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/time.hpp>
+#include <crowdline/routing/detail/answer_tally.hpp>
 #include <crowdline/routing/detail/bucket.hpp>
 #include <crowdline/routing/detail/cache_aligned.hpp>
 #include <crowdline/routing/detail/flat_table.hpp>
@@ -303,13 +304,7 @@ public:
     void record_answer(item_key key, std::string_view label)
         requires grows_on_answers<Router>
     {
-        auto& counts = answers_[item_at(key, "record_answer")];
-        for (auto& [l, n] : counts)
-            if (l == label) {
-                ++n;
-                return;
-            }
-        counts.emplace_back(std::string(label), 1U);
+        answers_.record(item_at(key, "record_answer"), label);
     }
     /// Whether the item's answers ask for one more unit (the router's `wants_more` over its units, its
     /// answers and the most common answer's count); the caller adds it with `grow(key, std::nullopt, now)`.
@@ -317,13 +312,8 @@ public:
         requires grows_on_answers<Router>
     {
         const std::uint32_t ii = item_at(key, "wants_unit");
-        std::uint32_t answers = 0, top = 0;
-        if (const auto it = answers_.find(ii); it != answers_.end())
-            for (const auto& [l, n] : it->second) {
-                answers += n;
-                top = std::max(top, n);
-            }
-        return router_policy().wants_more(total_units(ii), answers, top);
+        const auto given = answers_.of(ii);
+        return router_policy().wants_more(total_units(ii), given.answers, given.top);
     }
 
     /// The first item at or after `cursor` (an index in the order items were added) that `worker` is
@@ -551,6 +541,8 @@ public:
     [[nodiscard]] const options& settings() const { return policies_[boost::hana::type_c<kinds::options>]; }
     /// The normalised policy pack.
     [[nodiscard]] const policy_map& policies() const noexcept { return policies_; }
+    /// The router policy (e.g. to read `adaptive_overlap::field`).
+    [[nodiscard]] const Router& router() const { return router_policy(); }
 
 private:
     /// The tier of a unit that is not waiting (leased or completed).
@@ -976,8 +968,9 @@ private:
     std::vector<worker_rec> workers_;
     std::unordered_map<worker_id, std::uint32_t> worker_index_;
     detail::flat_set former_;  ///< (item, worker) pairs whose unit was released or expired: it gets no other
-    /// Adaptive overlap: each item's answers so far, (label, count), by item index.
-    std::unordered_map<std::uint32_t, std::vector<std::pair<std::string, std::uint32_t>>> answers_;
+    /// Adaptive overlap: each item's answers so far (nothing for other routers).
+    [[no_unique_address]] std::conditional_t<grows_on_answers<Router>, detail::answer_tally, detail::no_answer_tally>
+        answers_;
     /// The units `grow` added to an item, by item index, in unit_index order (most items have none).
     std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> extra_units_;
     std::array<std::vector<detail::bucket>, 3> buckets_;  ///< [tier][bucket key]

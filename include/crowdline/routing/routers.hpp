@@ -111,7 +111,8 @@ private:
 };
 
 /// Whether a router wants a unit added to each of its items for every eligible worker who joins after
-/// the item was added (the worker pool adds them through `dispatcher::grow`). `full_overlap{}` does.
+/// the item was added (in a pipeline, `task_launcher::unit_for_late_worker` adds them through
+/// `dispatcher::grow`). `full_overlap{}` does.
 template <class Router>
 concept grows_for_late_workers = requires {
     requires Router::grows_for_late_workers;
@@ -122,8 +123,8 @@ inline constexpr average_per_task no_overlap{1.0};
 
 /// Every eligible worker gets every item once: the unit count is the number of eligible joined workers
 /// when the item is added (at least one, left open when nobody is eligible yet), one reserved for each.
-/// Workers who join later get theirs too when the dispatcher runs inside a pipeline: its worker pool adds
-/// one unit reserved for a late worker to each item it lacks (`grows_for_late_workers`, `dispatcher::grow`).
+/// Workers who join later get theirs too when the dispatcher runs inside a pipeline: its launcher adds one
+/// unit reserved for a late worker to each item it lacks (`grows_for_late_workers`, `dispatcher::grow`).
 struct full_overlap {
     using policy_kind = kinds::router;
     static constexpr bool grows_for_late_workers = true;
@@ -140,9 +141,9 @@ struct full_overlap {
 /// `min` units; once each of its units is answered, if the most common answer has a share below
 /// `agreement`, one more unit is added, up to `max`. An added unit is open to every worker eligible for the
 /// item and routed and stolen like any other (a French item's tie-breaker reads French; nobody gets two
-/// units of one item). The worker pool tells the dispatcher each answer of the field `field` of the
-/// submission (`dispatcher::record_answer`) and adds the unit the dispatcher asks for (`wants_unit`,
-/// `grow`). Reservations of the first `min` go to the least loaded candidates.
+/// units of one item). In a pipeline the launcher tells the dispatcher each answer of the field `field` of
+/// a submission (`dispatcher::record_answer`) and adds the unit the dispatcher asks for (`wants_unit`,
+/// `grow`): `task_launcher::answered`. Reservations of the first `min` go to the least loaded candidates.
 struct adaptive_overlap {
     using policy_kind = kinds::router;
     std::uint32_t min = 2;
@@ -178,7 +179,7 @@ struct adaptive_overlap {
 };
 
 /// Whether a router adds units as answers come in (`adaptive_overlap`): the dispatcher keeps each item's
-/// answers for it, and the worker pool reports them.
+/// answers for it, and the launcher reports them (`task_launcher::answered`).
 template <class Router>
 concept grows_on_answers = requires(const Router& r, std::uint32_t n) {
     { r.wants_more(n, n, n) } -> std::same_as<bool>;
