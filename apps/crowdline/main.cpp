@@ -572,29 +572,22 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
     /// Why a run stopped on its own (the store refused a write), named when there are several.
     auto const failure = [&]() -> std::optional<std::string> {
         std::optional<std::string> why;
-        auto const check = [&](auto& run) {
+        op.for_each_run([&](auto& run) {
             if (auto f = run.failure(); f && !why) why = one ? *f : "run \"" + run.task_name() + "\": " + *f;
-        };
-        std::ranges::for_each(routed, check);
-        std::ranges::for_each(full, check);
-        std::ranges::for_each(adaptive, check);
+        });
         return why;
     };
     auto const all = [&](auto pred) {
         return std::ranges::all_of(op.runs(), pred);
     };
-    auto progress = [&] {
-        for (auto& r : routed) print_progress(r, !one);
-        for (auto& r : full) print_progress(r, !one);
-        for (auto& r : adaptive) print_progress(r, !one);
-    };
+    auto progress = [&] { op.for_each_run([&](auto& run) { print_progress(run, !one); }); };
     bool const all_shown = std::ranges::all_of(shown, [](auto const& s) { return s.has_value(); });
     bool told_complete = all_shown;
     auto last_status = std::chrono::steady_clock::now();
     auto const launching = [&] {
-        return std::ranges::any_of(routed, [](auto& r) { return r.launching(); }) ||
-               std::ranges::any_of(full, [](auto& r) { return r.launching(); }) ||
-               std::ranges::any_of(adaptive, [](auto& r) { return r.launching(); });
+        bool any = false;
+        op.for_each_run([&](auto& run) { any = any || run.launching(); });
+        return any;
     };
     while (!g_stop && !failure()) {
         // While units are still being launched, tick at once again: each tick launches for a moment.

@@ -159,14 +159,12 @@ public:
 
     /// A page went away: the run that holds its agent returns the unit (the others hold none of it).
     void disconnect(agent_id a) {
-        std::shared_lock l{table_mutex_};
-        for (auto const& e : entries_) visit(e, [&](auto& run) { run.disconnect(a); });
+        for_each_run([&](auto& run) { run.disconnect(a); });
     }
 
     /// Periodic work of every run at one time.
     void tick(time_point now) {
-        std::shared_lock l{table_mutex_};
-        for (auto const& e : entries_) visit(e, [&](auto& run) { run.tick(now); });
+        for_each_run([&](auto& run) { run.tick(now); });
     }
     void tick() { tick(clock::now()); }
 
@@ -180,10 +178,7 @@ public:
 
     /// Stops every run and the architect.
     void shutdown() {
-        {
-            std::shared_lock l{table_mutex_};
-            for (auto const& e : entries_) visit(e, [](auto& run) { run.shutdown(); });
-        }
+        for_each_run([](auto& run) { run.shutdown(); });
         detach();
         if (url_) architect_.shutdown();
         url_.reset();
@@ -197,6 +192,13 @@ public:
         for (auto const& e : entries_)
             visit(e, [&](auto const& run) { out.push_back(run_entry{e.id, e.name, run.is_active(), run.is_complete()}); });
         return out;
+    }
+
+    /// Calls `f(run)` for every run, in the order they were launched, each as its own type.
+    template <class F>
+    void for_each_run(F&& f) {
+        std::shared_lock l{table_mutex_};
+        for (auto const& e : entries_) visit(e, f);
     }
 
     /// Calls `f(run)` with the run `id` as its own type (a review page, a dashboard): `f` is instantiated
