@@ -56,7 +56,7 @@ public:
     bool handle_group(std::span<packet const> requests, std::span<packet> replies) {
         auto const h = handler();
         if (!h || !h.handle_group || !alive_.load()) {
-            for (std::size_t i = 0; i < requests.size(); ++i) replies[i] = request(requests[i]);
+            for (std::size_t i = 0; i < requests.size(); ++i) replies[i] = answer(h, requests[i]);
             return true;
         }
         try {
@@ -68,9 +68,13 @@ public:
     }
 
     /// One request through the handler; never throws (a failure is an error packet, as for `in_process`).
-    packet request(packet const& p) {
+    packet request(packet const& p) { return answer(handler(), p); }
+
+private:
+    /// `p` answered by `h` (the handler read once for a whole group); an error packet when the server is
+    /// down, there is no handler, or it throws.
+    packet answer(crowdline::detail::handler_ref const& h, packet const& p) {
         if (!alive_.load()) return packet::error(std::string(packet_errors::unavailable), "the server is not deployed");
-        auto const h = handler();
         if (!h) return packet::error(std::string(packet_errors::no_handler), "the server does not serve requests yet");
         try {
             return h.handle(h.target, p);
@@ -79,7 +83,6 @@ public:
         }
     }
 
-private:
     /// Tells the handler that `agent`'s page is gone; a handler that throws is ignored (an I/O thread calls this).
     void disconnected(agent_id agent) noexcept {
         auto const h = handler();

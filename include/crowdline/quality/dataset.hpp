@@ -33,6 +33,7 @@
 #include <vector>
 
 #include <crowdline/errors.hpp>
+#include <crowdline/routing/detail/hash.hpp>
 
 namespace crowdline::quality {
 
@@ -256,7 +257,7 @@ public:
     void touch_slot(const K& key) const {
         if constexpr (std::is_same_v<K, Key>) {
 #if defined(__GNUC__) || defined(__clang__)
-            __builtin_prefetch(&slots_[mix(static_cast<std::uint64_t>(std::hash<Key>{}(key))) & (slots_.size() - 1)]);
+            __builtin_prefetch(&slots_[hash_of(key) & (slots_.size() - 1)]);
 #endif
         }
     }
@@ -264,7 +265,7 @@ public:
     void touch_key(const K& key) const {
         if constexpr (std::is_same_v<K, Key>) {
 #if defined(__GNUC__) || defined(__clang__)
-            slot const s = slots_[mix(static_cast<std::uint64_t>(std::hash<Key>{}(key))) & (slots_.size() - 1)];
+            slot const s = slots_[hash_of(key) & (slots_.size() - 1)];
             if (s.index != empty) __builtin_prefetch(&keys_[s.index]);
 #endif
         }
@@ -277,17 +278,14 @@ private:
         std::uint32_t index;
     };
 
-    /// std::hash of an integer is the integer itself: mix it (splitmix64's finaliser) before probing.
-    static std::uint64_t mix(std::uint64_t h) noexcept {
-        h ^= h >> 30;
-        h *= 0xbf58476d1ce4e5b9ULL;
-        h ^= h >> 27;
-        h *= 0x94d049bb133111ebULL;
-        return h ^ (h >> 31);
+
+    /// std::hash of an integer is the integer itself: mixed before probing.
+    static std::uint64_t hash_of(const Key& key) noexcept {
+        return crowdline::routing::detail::mix64(static_cast<std::uint64_t>(std::hash<Key>{}(key)));
     }
 
     std::uint32_t intern(const Key& key) {
-        std::uint64_t const h = mix(static_cast<std::uint64_t>(std::hash<Key>{}(key)));
+        std::uint64_t const h = hash_of(key);
         auto const tag = static_cast<std::uint32_t>(h >> 32);
         std::size_t mask = slots_.size() - 1;
         for (std::size_t pos = h & mask;; pos = (pos + 1) & mask) {

@@ -110,9 +110,7 @@ public:
     void unit_added(Assignment const& entry) {
         std::lock_guard l{mutex_};
         tally_.units_added(unit_status::launched, 1);
-        auto& row = groups_[entry.group()];
-        row.key = entry.group();
-        ++row.total;
+        count_in_group(groups_, entry.group(), 1, 0);
     }
 
     /// A launched unit claimed by `w`: assigned, one more agent, held.
@@ -166,10 +164,14 @@ public:
 private:
     template <class Assignment>
     static void add_to_group(std::map<std::string, key_progress>& groups, Assignment const& entry) {
-        auto& row = groups[entry.group()];
-        row.key = entry.group();
-        row.total += std::ranges::size(entry.units);
-        row.done += entry.completed;
+        count_in_group(groups, entry.group(), std::ranges::size(entry.units), entry.completed);
+    }
+    static void count_in_group(std::map<std::string, key_progress>& groups, std::string const& key, std::size_t total,
+                               std::size_t done) {
+        auto& row = groups[key];
+        row.key = key;
+        row.total += total;
+        row.done += done;
     }
 
     template <class Assignments>
