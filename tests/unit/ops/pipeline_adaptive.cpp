@@ -11,7 +11,6 @@
 #include <string>
 
 #include <crowdline/store/memory.hpp>
-#include <crowdline/store/sqlite.hpp>
 
 #include "pipeline_common.hpp"
 
@@ -21,22 +20,16 @@ using namespace crowdline;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-/// The dispatcher's item: the language of a mock item (index 0, 2, … French; 1, 3, … English).
-struct lang_item {
-    std::string lang;
-};
+using test::lang_item;
+/// The language of a mock item: index 0, 2, … French; 1, 3, … English.
 lang_item language_of(initialization_data const& init) {
-    return {init.unit_data.at(0).at("index").get<std::size_t>() % 2 == 0 ? "fr" : "en"};
-}
-bool reads(json const& profile, lang_item const& item) {
-    for (auto const& l : profile.value("langs", json::array()))
-        if (l == item.lang) return true;
-    return false;
+    static constexpr char const* langs[] = {"fr", "en"};
+    return test::mock_language(init, langs);
 }
 
 auto make_dispatcher() {
     return routing::make_dispatcher<lang_item, json>(
-        routing::adaptive_overlap{.min = 2, .max = 3, .agreement = 0.8, .field = "label"}, routing::eligible_when{reads},
+        routing::adaptive_overlap{.min = 2, .max = 3, .agreement = 0.8, .field = "label"}, routing::eligible_when{test::reads_lang},
         routing::options{.lease = 600s});
 }
 

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <optional>
+#include <span>
 #include <string>
 
 #include <crowdline/architect/in_process.hpp>
@@ -34,6 +35,21 @@ inline crowdline::task_run_args run_args(std::string name = "label") {
 inline auto make_test_dispatcher(double units_per_item = 1, std::chrono::seconds lease = 600s) {
     return crowdline::routing::make_dispatcher<crowdline::initialization_data, nlohmann::json>(
         crowdline::routing::average_per_task{units_per_item}, crowdline::routing::options{.lease = lease});
+}
+
+/// A dispatcher item for routing tests: the language of an item.
+struct lang_item {
+    std::string lang;
+};
+/// The language of a mock blueprint item: `langs[index % langs.size()]`.
+inline lang_item mock_language(crowdline::initialization_data const& init, std::span<char const* const> langs) {
+    return {langs[init.unit_data.at(0).at("index").get<std::size_t>() % langs.size()]};
+}
+/// Whether a worker whose profile is `{"langs": [...]}` reads the item's language (the eligibility rule).
+inline bool reads_lang(nlohmann::json const& profile, lang_item const& item) {
+    for (auto const& l : profile.value("langs", nlohmann::json::array()))
+        if (l == item.lang) return true;
+    return false;
 }
 
 /// A manual clock shared by the pipeline and the test.

@@ -19,18 +19,11 @@ using namespace crowdline;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-/// The dispatcher's item: the language of a mock item (index 0, 3, … English; 1, 4, … French; 2, … German).
-struct lang_item {
-    std::string lang;
-};
+using test::lang_item;
+/// The language of a mock item: index 0, 3, … English; 1, 4, … French; 2, … German.
 lang_item language_of(initialization_data const& init) {
     static constexpr char const* langs[] = {"en", "fr", "de"};
-    return {langs[init.unit_data.at(0).at("index").get<std::size_t>() % 3]};
-}
-bool reads(json const& profile, lang_item const& item) {
-    for (auto const& l : profile.value("langs", json::array()))
-        if (l == item.lang) return true;
-    return false;
+    return test::mock_language(init, langs);
 }
 
 TEST_CASE("full overlap through the pipeline: each eligible roster worker does each item once, joining after launch",
@@ -39,8 +32,8 @@ TEST_CASE("full overlap through the pipeline: each eligible roster worker does e
     architects::in_process arch;
     providers::mock crowd;
     std::vector<json> const roster{{{"langs", {"en"}}}, {{"langs", {"en", "fr"}}}, {{"langs", {"fr"}}}};
-    auto dispatcher = routing::make_dispatcher<lang_item, json>(routing::full_overlap_of{roster, reads},
-                                                                routing::eligible_when{reads},
+    auto dispatcher = routing::make_dispatcher<lang_item, json>(routing::full_overlap_of{roster, test::reads_lang},
+                                                                routing::eligible_when{test::reads_lang},
                                                                 routing::options{.lease = 600s});
     pipeline p{blueprints::mock{6}, arch, crowd, std::move(dispatcher), db, test::run_args("full"), {}, language_of};
     auto const run = p.launch();
@@ -74,7 +67,7 @@ TEST_CASE("full_overlap{} through the pipeline: every eligible worker who joins,
     stores::memory db;
     architects::in_process arch;
     providers::mock crowd;  // no roster: who comes is not known in advance
-    auto dispatcher = routing::make_dispatcher<lang_item, json>(routing::full_overlap{}, routing::eligible_when{reads},
+    auto dispatcher = routing::make_dispatcher<lang_item, json>(routing::full_overlap{}, routing::eligible_when{test::reads_lang},
                                                                 routing::options{.lease = 600s});
     pipeline p{blueprints::mock{6}, arch, crowd, std::move(dispatcher), db, test::run_args("open-full"), {}, language_of};
     auto const run = p.launch();
@@ -141,7 +134,7 @@ TEST_CASE("full_overlap{}: units added for late workers survive a restart; nobod
     {
         architects::in_process arch;
         providers::mock crowd;
-        auto dispatcher = routing::make_dispatcher<lang_item, json>(routing::full_overlap{}, routing::eligible_when{reads},
+        auto dispatcher = routing::make_dispatcher<lang_item, json>(routing::full_overlap{}, routing::eligible_when{test::reads_lang},
                                                                     routing::options{.lease = 600s});
         pipeline p{blueprints::mock{3}, arch, crowd, std::move(dispatcher), db, test::run_args("open-full"), {}, language_of};
         p.launch();
@@ -159,7 +152,7 @@ TEST_CASE("full_overlap{}: units added for late workers survive a restart; nobod
     }
     architects::in_process arch;
     providers::mock crowd;
-    auto dispatcher = routing::make_dispatcher<lang_item, json>(routing::full_overlap{}, routing::eligible_when{reads},
+    auto dispatcher = routing::make_dispatcher<lang_item, json>(routing::full_overlap{}, routing::eligible_when{test::reads_lang},
                                                                 routing::options{.lease = 600s});
     pipeline p{blueprints::mock{3}, arch, crowd, std::move(dispatcher), db, test::run_args("open-full"), {}, language_of};
     p.launch();

@@ -95,6 +95,8 @@ TEST_CASE("grow refuses what would break an invariant, and changes nothing", "[r
     CHECK_THROWS_AS(d.grow(item_key{1}, worker_id{7}, at(1s)), crowdline::invalid_argument);     // unknown worker
     CHECK_THROWS_WITH(d.grow(item_key{1}, worker_id{2}, at(1s)), Catch::Contains("not eligible"));  // reads English
     CHECK_THROWS_WITH(d.grow(item_key{1}, holder, at(1s)), Catch::Contains("already has"));       // reserved already
+    CHECK(d.counts() == before);  // the refusals changed nothing
+    CHECK(d.units_of(item_key{1}).size() == 1);
     worker_id const third{holder.value() == 1 ? 3 : 1};
     d.leave(third, at(1s));
     CHECK_THROWS_WITH(d.grow(item_key{1}, third, at(1s)), Catch::Contains("not joined"));
@@ -107,7 +109,6 @@ TEST_CASE("grow refuses what would break an invariant, and changes nothing", "[r
     CHECK_THROWS_WITH(d.grow(item_key{1}, third, at(3s)), Catch::Contains("already has"));
     CHECK(d.counts() == after_release);
     CHECK(d.units_of(item_key{1}).size() == 2);
-    (void)before;
 }
 
 TEST_CASE("grow: a released or expired added unit goes back to the open pool; held_unit finds it", "[routing][grow]") {
