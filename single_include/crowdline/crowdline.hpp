@@ -2400,7 +2400,8 @@ private:
 };
 
 /// Whether a router wants a unit added to each of its items for every eligible worker who joins after
-/// the item was added (the worker pool adds them through `dispatcher::grow`). `full_overlap{}` does.
+/// the item was added (in a pipeline, `task_launcher::unit_for_late_worker` adds them through
+/// `dispatcher::grow`). `full_overlap{}` does.
 template <class Router>
 concept grows_for_late_workers = requires {
     requires Router::grows_for_late_workers;
@@ -2411,8 +2412,8 @@ inline constexpr average_per_task no_overlap{1.0};
 
 /// Every eligible worker gets every item once: the unit count is the number of eligible joined workers
 /// when the item is added (at least one, left open when nobody is eligible yet), one reserved for each.
-/// Workers who join later get theirs too when the dispatcher runs inside a pipeline: its worker pool adds
-/// one unit reserved for a late worker to each item it lacks (`grows_for_late_workers`, `dispatcher::grow`).
+/// Workers who join later get theirs too when the dispatcher runs inside a pipeline: its launcher adds one
+/// unit reserved for a late worker to each item it lacks (`grows_for_late_workers`, `dispatcher::grow`).
 struct full_overlap {
     using policy_kind = kinds::router;
     static constexpr bool grows_for_late_workers = true;
@@ -2429,9 +2430,9 @@ struct full_overlap {
 /// `min` units; once each of its units is answered, if the most common answer has a share below
 /// `agreement`, one more unit is added, up to `max`. An added unit is open to every worker eligible for the
 /// item and routed and stolen like any other (a French item's tie-breaker reads French; nobody gets two
-/// units of one item). The worker pool tells the dispatcher each answer of the field `field` of the
-/// submission (`dispatcher::record_answer`) and adds the unit the dispatcher asks for (`wants_unit`,
-/// `grow`). Reservations of the first `min` go to the least loaded candidates.
+/// units of one item). In a pipeline the launcher tells the dispatcher each answer of the field `field` of
+/// a submission (`dispatcher::record_answer`) and adds the unit the dispatcher asks for (`wants_unit`,
+/// `grow`): `task_launcher::answered`. Reservations of the first `min` go to the least loaded candidates.
 struct adaptive_overlap {
     using policy_kind = kinds::router;
     std::uint32_t min = 2;
@@ -2467,7 +2468,7 @@ struct adaptive_overlap {
 };
 
 /// Whether a router adds units as answers come in (`adaptive_overlap`): the dispatcher keeps each item's
-/// answers for it, and the worker pool reports them.
+/// answers for it, and the launcher reports them (`task_launcher::answered`).
 template <class Router>
 concept grows_on_answers = requires(const Router& r, std::uint32_t n) {
     { r.wants_more(n, n, n) } -> std::same_as<bool>;
@@ -2510,6 +2511,56 @@ full_overlap_of(std::vector<Profile>, Eligible) -> full_overlap_of<Profile, Elig
 /// Not thread-safe: the caller synchronises (one mutex around the dispatcher, or one thread). Time is
 /// always passed in; nothing here reads a clock.
 
+// ---- crowdline/routing/detail/answer_tally.hpp
+/// What adaptive overlap needs to know of an item's answers: how many, and how often the most common one
+/// was given. Kept per item index, only by a dispatcher whose router grows on answers.
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace crowdline::routing::detail {
+
+/// Answer counts by item: (label, times given) pairs, few per item.
+class answer_tally {
+public:
+    /// One more answer `label` for item `item`.
+    void record(std::uint32_t item, std::string_view label) {
+        auto& counts = by_item_[item];
+        for (auto& [l, n] : counts)
+            if (l == label) {
+                ++n;
+                return;
+            }
+        counts.emplace_back(std::string(label), 1U);
+    }
+    /// The item's answers so far, and the count of its most common one.
+    struct summary {
+        std::uint32_t answers = 0;
+        std::uint32_t top = 0;
+    };
+    [[nodiscard]] summary of(std::uint32_t item) const {
+        summary s;
+        if (const auto it = by_item_.find(item); it != by_item_.end())
+            for (const auto& [l, n] : it->second) {
+                s.answers += n;
+                s.top = std::max(s.top, n);
+            }
+        return s;
+    }
+
+private:
+    std::unordered_map<std::uint32_t, std::vector<std::pair<std::string, std::uint32_t>>> by_item_;
+};
+
+/// In place of `answer_tally` for routers that do not grow on answers: nothing kept.
+struct no_answer_tally {};
+
+}  // namespace crowdline::routing::detail
 // ---- crowdline/routing/detail/bucket.hpp
 /// An append-only queue of units, oldest first. A unit leaving the bucket leaves a tombstone at its position
 /// (the owner remembers it), so moving a unit never searches a bucket and a scan skips dead entries without
@@ -3279,13 +3330,7 @@ public:
     void record_answer(item_key key, std::string_view label)
         requires grows_on_answers<Router>
     {
-        auto& counts = answers_[item_at(key, "record_answer")];
-        for (auto& [l, n] : counts)
-            if (l == label) {
-                ++n;
-                return;
-            }
-        counts.emplace_back(std::string(label), 1U);
+        answers_.record(item_at(key, "record_answer"), label);
     }
     /// Whether the item's answers ask for one more unit (the router's `wants_more` over its units, its
     /// answers and the most common answer's count); the caller adds it with `grow(key, std::nullopt, now)`.
@@ -3293,13 +3338,8 @@ public:
         requires grows_on_answers<Router>
     {
         const std::uint32_t ii = item_at(key, "wants_unit");
-        std::uint32_t answers = 0, top = 0;
-        if (const auto it = answers_.find(ii); it != answers_.end())
-            for (const auto& [l, n] : it->second) {
-                answers += n;
-                top = std::max(top, n);
-            }
-        return router_policy().wants_more(total_units(ii), answers, top);
+        const auto given = answers_.of(ii);
+        return router_policy().wants_more(total_units(ii), given.answers, given.top);
     }
 
     /// The first item at or after `cursor` (an index in the order items were added) that `worker` is
@@ -3527,6 +3567,8 @@ public:
     [[nodiscard]] const options& settings() const { return policies_[boost::hana::type_c<kinds::options>]; }
     /// The normalised policy pack.
     [[nodiscard]] const policy_map& policies() const noexcept { return policies_; }
+    /// The router policy (e.g. to read `adaptive_overlap::field`).
+    [[nodiscard]] const Router& router() const { return router_policy(); }
 
 private:
     /// The tier of a unit that is not waiting (leased or completed).
@@ -3952,8 +3994,9 @@ private:
     std::vector<worker_rec> workers_;
     std::unordered_map<worker_id, std::uint32_t> worker_index_;
     detail::flat_set former_;  ///< (item, worker) pairs whose unit was released or expired: it gets no other
-    /// Adaptive overlap: each item's answers so far, (label, count), by item index.
-    std::unordered_map<std::uint32_t, std::vector<std::pair<std::string, std::uint32_t>>> answers_;
+    /// Adaptive overlap: each item's answers so far (nothing for other routers).
+    [[no_unique_address]] std::conditional_t<grows_on_answers<Router>, detail::answer_tally, detail::no_answer_tally>
+        answers_;
     /// The units `grow` added to an item, by item index, in unit_index order (most items have none).
     std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> extra_units_;
     std::array<std::vector<detail::bucket>, 3> buckets_;  ///< [tier][bucket key]
@@ -6416,8 +6459,6 @@ struct worker_progress {
 #include <utility>
 #include <vector>
 
-#include <boost/hana/at_key.hpp>
-#include <boost/hana/type.hpp>
 #include <nlohmann/json.hpp>
 
 // ---- crowdline/blueprint/blueprint.hpp
@@ -6778,9 +6819,7 @@ public:
     void unit_added(Assignment const& entry) {
         std::lock_guard l{mutex_};
         tally_.units_added(unit_status::launched, 1);
-        auto& row = groups_[entry.group()];
-        row.key = entry.group();
-        ++row.total;
+        count_in_group(groups_, entry.group(), 1, 0);
     }
 
     /// A launched unit claimed by `w`: assigned, one more agent, held.
@@ -6834,10 +6873,14 @@ public:
 private:
     template <class Assignment>
     static void add_to_group(std::map<std::string, key_progress>& groups, Assignment const& entry) {
-        auto& row = groups[entry.group()];
-        row.key = entry.group();
-        row.total += std::ranges::size(entry.units);
-        row.done += entry.completed;
+        count_in_group(groups, entry.group(), std::ranges::size(entry.units), entry.completed);
+    }
+    static void count_in_group(std::map<std::string, key_progress>& groups, std::string const& key, std::size_t total,
+                               std::size_t done) {
+        auto& row = groups[key];
+        row.key = key;
+        row.total += total;
+        row.done += done;
     }
 
     template <class Assignments>
@@ -6935,6 +6978,7 @@ private:
 };
 }  // namespace detail
 
+namespace detail {
 /// The answer a submission gives in `field`, as adaptive overlap compares it: a string as it is, any
 /// other value as its JSON text, and "" when the field is missing (no answer is an answer too).
 [[nodiscard]] inline std::string answer_label(nlohmann::json const& submission, std::string const& field) {
@@ -6943,6 +6987,7 @@ private:
     if (it == submission.end()) return {};
     return it->is_string() ? it->get<std::string>() : it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
+}  // namespace detail
 
 /// `ItemOf` is a callable `initialization_data const& -> Dispatcher::item_type`, by default
 /// `construct_item<Dispatcher::item_type>` (the default is in fwd.hpp).
@@ -7039,6 +7084,29 @@ public:
         ++live_units_;
         counts_.unit_added(as);
         return u;
+    }
+
+    /// Full overlap over whoever joins (`routing::grows_for_late_workers`): a unit for worker `w` on the next
+    /// launched item it may take and has none of, from `cursor` on (the worker's, kept by the caller), or
+    /// nothing when there is no such item. The unit is reserved for `w`.
+    std::optional<unit_id> unit_for_late_worker(worker_id w, std::size_t& cursor, time_point now)
+        requires routing::grows_for_late_workers<typename Dispatcher::router_type>
+    {
+        auto const key = dispatcher_.next_item_without(w, cursor);
+        if (!key) return std::nullopt;
+        return add_unit(assignment_id{static_cast<std::int64_t>(key->value())}, w, now);
+    }
+
+    /// Adaptive overlap (`routing::grows_on_answers`): a unit of `a` was submitted with `submission`; its
+    /// answer (the router's `field`) counts, and when the item's answers now disagree, one more unit, open
+    /// to the item's eligible workers, is added and returned.
+    std::optional<unit_id> answered(assignment_id a, nlohmann::json const& submission, time_point now)
+        requires routing::grows_on_answers<typename Dispatcher::router_type>
+    {
+        auto const key = item_key_of(a);
+        dispatcher_.record_answer(key, detail::answer_label(submission, dispatcher_.router().field));
+        if (!dispatcher_.wants_unit(key)) return std::nullopt;
+        return add_unit(a, std::nullopt, now);
     }
 
     /// A routed unit of `a` was finished (submitted): one fewer live unit, and the assignment is done once
@@ -7193,11 +7261,11 @@ private:
             throw error("crowdline::task_launcher: this dispatcher cannot restore items, so the run cannot be resumed");
         if constexpr (routing::grows_on_answers<typename Dispatcher::router_type>) {
             // Adaptive overlap: the answers given before the restart count again, and decide as before.
-            auto const& field = dispatcher_.policies()[boost::hana::type_c<routing::kinds::router>].field;
+            auto const& field = dispatcher_.router().field;
             for (auto const& u : units)
                 if (complete(u.status) && u.agent)
                     dispatcher_.record_answer(
-                        key, answer_label(db_.get_agent(*u.agent).state.value("outputs", nlohmann::json()), field));
+                        key, detail::answer_label(db_.get_agent(*u.agent).state.value("outputs", nlohmann::json()), field));
         }
         live_units_ += ids.size() - completed;
         if (completed < ids.size()) ++unfinished_;
@@ -8015,12 +8083,8 @@ public:
                                live.kind == unit_kind::work ? &launcher_.assignment(live.assignment).group() : nullptr);
         if (live.kind == unit_kind::work) {
             dispatcher_.complete(live.worker, item_key_of(live.assignment), now);
-            if constexpr (routing::grows_on_answers<typename Dispatcher::router_type>) {
-                // Adaptive overlap: the answer counts, and answers that disagree add a unit to the item.
-                auto const key = item_key_of(live.assignment);
-                dispatcher_.record_answer(key, answer_label(submission, adaptive_field()));
-                if (dispatcher_.wants_unit(key)) grown_.push_back(launcher_.add_unit(live.assignment, std::nullopt, now));
-            }
+            if constexpr (routing::grows_on_answers<typename Dispatcher::router_type>)
+                if (auto added = launcher_.answered(live.assignment, submission, now)) grown_.push_back(*added);
         }
         provider_.mark_done(it->first);
         finish_unit(it);
@@ -8253,13 +8317,6 @@ private:
     static constexpr bool has_gold = has_mixin_v<mixins::gold_units_tag, Blueprint>;
     static constexpr bool revocable = revocable_identity<Provider>;
 
-    /// The field adaptive overlap compares (the router's `field`).
-    std::string const& adaptive_field() const
-        requires routing::grows_on_answers<typename Dispatcher::router_type>
-    {
-        return dispatcher_.policies()[boost::hana::type_c<routing::kinds::router>].field;
-    }
-
     static packet refuse(refusal why, std::string message) {
         return packet{"no_work", std::nullopt, {{"reason", std::string(to_string(why))}, {"message", std::move(message)}}};
     }
@@ -8292,8 +8349,8 @@ private:
                 if constexpr (routing::grows_for_late_workers<typename Dispatcher::router_type>) {
                     // Full overlap over whoever joins: the next item this worker lacks gets a unit for it.
                     if (dispatcher_.held(w) < dispatcher_.settings().max_concurrent_per_worker)
-                        if (auto key = dispatcher_.next_item_without(w, state.grow_cursor)) {
-                            grown_.push_back(launcher_.add_unit(assignment_id{static_cast<std::int64_t>(key->value())}, w, now));
+                        if (auto added = launcher_.unit_for_late_worker(w, state.grow_cursor, now)) {
+                            grown_.push_back(*added);
                             continue;
                         }
                 }
@@ -9301,14 +9358,12 @@ public:
 
     /// A page went away: the run that holds its agent returns the unit (the others hold none of it).
     void disconnect(agent_id a) {
-        std::shared_lock l{table_mutex_};
-        for (auto const& e : entries_) visit(e, [&](auto& run) { run.disconnect(a); });
+        for_each_run([&](auto& run) { run.disconnect(a); });
     }
 
     /// Periodic work of every run at one time.
     void tick(time_point now) {
-        std::shared_lock l{table_mutex_};
-        for (auto const& e : entries_) visit(e, [&](auto& run) { run.tick(now); });
+        for_each_run([&](auto& run) { run.tick(now); });
     }
     void tick() { tick(clock::now()); }
 
@@ -9322,10 +9377,7 @@ public:
 
     /// Stops every run and the architect.
     void shutdown() {
-        {
-            std::shared_lock l{table_mutex_};
-            for (auto const& e : entries_) visit(e, [](auto& run) { run.shutdown(); });
-        }
+        for_each_run([](auto& run) { run.shutdown(); });
         detach();
         if (url_) architect_.shutdown();
         url_.reset();
@@ -9339,6 +9391,13 @@ public:
         for (auto const& e : entries_)
             visit(e, [&](auto const& run) { out.push_back(run_entry{e.id, e.name, run.is_active(), run.is_complete()}); });
         return out;
+    }
+
+    /// Calls `f(run)` for every run, in the order they were launched, each as its own type.
+    template <class F>
+    void for_each_run(F&& f) {
+        std::shared_lock l{table_mutex_};
+        for (auto const& e : entries_) visit(e, f);
     }
 
     /// Calls `f(run)` with the run `id` as its own type (a review page, a dashboard): `f` is instantiated
@@ -10835,7 +10894,7 @@ public:
     void touch_slot(const K& key) const {
         if constexpr (std::is_same_v<K, Key>) {
 #if defined(__GNUC__) || defined(__clang__)
-            __builtin_prefetch(&slots_[mix(static_cast<std::uint64_t>(std::hash<Key>{}(key))) & (slots_.size() - 1)]);
+            __builtin_prefetch(&slots_[hash_of(key) & (slots_.size() - 1)]);
 #endif
         }
     }
@@ -10843,7 +10902,7 @@ public:
     void touch_key(const K& key) const {
         if constexpr (std::is_same_v<K, Key>) {
 #if defined(__GNUC__) || defined(__clang__)
-            slot const s = slots_[mix(static_cast<std::uint64_t>(std::hash<Key>{}(key))) & (slots_.size() - 1)];
+            slot const s = slots_[hash_of(key) & (slots_.size() - 1)];
             if (s.index != empty) __builtin_prefetch(&keys_[s.index]);
 #endif
         }
@@ -10856,17 +10915,14 @@ private:
         std::uint32_t index;
     };
 
-    /// std::hash of an integer is the integer itself: mix it (splitmix64's finaliser) before probing.
-    static std::uint64_t mix(std::uint64_t h) noexcept {
-        h ^= h >> 30;
-        h *= 0xbf58476d1ce4e5b9ULL;
-        h ^= h >> 27;
-        h *= 0x94d049bb133111ebULL;
-        return h ^ (h >> 31);
+
+    /// std::hash of an integer is the integer itself: mixed before probing.
+    static std::uint64_t hash_of(const Key& key) noexcept {
+        return crowdline::routing::detail::mix64(static_cast<std::uint64_t>(std::hash<Key>{}(key)));
     }
 
     std::uint32_t intern(const Key& key) {
-        std::uint64_t const h = mix(static_cast<std::uint64_t>(std::hash<Key>{}(key)));
+        std::uint64_t const h = hash_of(key);
         auto const tag = static_cast<std::uint32_t>(h >> 32);
         std::size_t mask = slots_.size() - 1;
         for (std::size_t pos = h & mask;; pos = (pos + 1) & mask) {
@@ -15397,7 +15453,7 @@ public:
     bool handle_group(std::span<packet const> requests, std::span<packet> replies) {
         auto const h = handler();
         if (!h || !h.handle_group || !alive_.load()) {
-            for (std::size_t i = 0; i < requests.size(); ++i) replies[i] = request(requests[i]);
+            for (std::size_t i = 0; i < requests.size(); ++i) replies[i] = answer(h, requests[i]);
             return true;
         }
         try {
@@ -15409,9 +15465,13 @@ public:
     }
 
     /// One request through the handler; never throws (a failure is an error packet, as for `in_process`).
-    packet request(packet const& p) {
+    packet request(packet const& p) { return answer(handler(), p); }
+
+private:
+    /// `p` answered by `h` (the handler read once for a whole group); an error packet when the server is
+    /// down, there is no handler, or it throws.
+    packet answer(crowdline::detail::handler_ref const& h, packet const& p) {
         if (!alive_.load()) return packet::error(std::string(packet_errors::unavailable), "the server is not deployed");
-        auto const h = handler();
         if (!h) return packet::error(std::string(packet_errors::no_handler), "the server does not serve requests yet");
         try {
             return h.handle(h.target, p);
@@ -15420,7 +15480,6 @@ public:
         }
     }
 
-private:
     /// Tells the handler that `agent`'s page is gone; a handler that throws is ignored (an I/O thread calls this).
     void disconnected(agent_id agent) noexcept {
         auto const h = handler();
