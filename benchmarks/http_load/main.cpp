@@ -56,7 +56,7 @@
 // limits stay on the command line. Each annotator belongs to one run, is named <run>-annotator-0001 …, and
 // names its run in every packet: register {"data": {"invite", "run"}}, submit {"agent", "data": {"run",
 // "token", "submission"}}. The annotators of all runs share the one client thread, interleaved (the first of
-// every run, then the second …) so no run starts ahead. Two phases, each in a fresh folder with a fresh
+// every run, then the second …) so no run starts ahead. Three phases, each in a fresh folder with a fresh
 // server, each with the same time budget:
 //   1. run "a" alone, the baseline: a campaign file of run "a" only, with run "a"'s annotators and tasks, the
 //      same settings and the same packets. A one-run campaign rather than the N-run campaign with only run
@@ -65,6 +65,9 @@
 //      units in the same SQLite file, their pipelines and dispatchers, their share of the operator's ticks),
 //      not only with their load.
 //   2. all runs loaded: the N-run campaign, every annotator working.
+//   3. the same load as one run: a one-run campaign with every annotator and every task. Against phase 1 the
+//      offered load doubles (N× the annotators), so phase 3 is the baseline at equal load: what splitting one
+//      campaign into N runs costs, with nothing else changed. Both comparisons are printed and judged.
 // Per run: acknowledged submits/s, submit and register latency (p50 … p99), and the data check above, run by
 // run (the units of that run's task run in the file). Per phase: the client's CPU and the server process's.
 // The server's CPU per submit cycle is its CPU during the phase ÷ the acknowledged submits of every run:
@@ -77,7 +80,7 @@
 // saturated in both phases the submits/s ratio measures the offered load (both said next to the ratios).
 // No in-process baseline with --runs.
 // `serve` does not end by itself when its runs are complete (nor with one run); it is stopped with SIGTERM
-// after each phase. Lost, duplicated or any error, in either phase and any run, fails the program (exit 1).
+// after each phase. Lost, duplicated or any error, in any phase and any run, fails the program (exit 1).
 // `--smoke --runs 2` (25 annotators and 250 tasks per run) is a ctest next to `--smoke`.
 
 #include <algorithm>
@@ -1248,14 +1251,16 @@ int several_runs(params const& p, fs::path const& dir) {
     std::cout << "phases: (1) run \"a\" alone, the baseline: a campaign of run \"a\" only, its "
               << count(static_cast<double>(a.annotators)) << " annotators on its " << count(static_cast<double>(a.tasks))
               << " tasks; (2) all " << n << " runs loaded: a fresh folder and server, the campaign of every run, every "
-                 "annotator working. The same time budget each\n";
+                 "annotator working; (3) the same load as one run: a campaign of one run with every annotator and "
+                 "every task. The same time budget each\n";
     std::cout << "client: one asio io_context on one thread in this process, one keep-alive HTTP/1.1 connection per "
                  "annotator (Boost.Beast), all connected before the clock starts\n";
     std::cout << "directory: " << dir.string() << (p.keep ? " (kept)" : " (removed afterwards)") << "\n";
 
-    fs::path const alone_dir = dir / "alone", loaded_dir = dir / "loaded";
+    fs::path const alone_dir = dir / "alone", loaded_dir = dir / "loaded", whole_dir = dir / "whole";
     fs::create_directories(alone_dir);
     fs::create_directories(loaded_dir);
+    fs::create_directories(whole_dir);
     std::cout << "\nPhase 1: run \"a\" alone\n";
     std::vector<run_plan> const alone_plans{a};
     auto const alone_argv = prepare_server(p, alone_dir, alone_plans);
@@ -1265,6 +1270,11 @@ int several_runs(params const& p, fs::path const& dir) {
     auto const loaded_argv = prepare_server(p, loaded_dir, plans);
     print_server_line(p, loaded_argv, loaded_dir);
     phase_result const loaded = run_phase(p, loaded_dir, loaded_argv, plans);
+    std::cout << "\nPhase 3: the same load as one run\n";
+    std::vector<run_plan> const whole_plans{{run_name(0), p.annotators, p.tasks}};
+    auto const whole_argv = prepare_server(p, whole_dir, whole_plans);
+    print_server_line(p, whole_argv, whole_dir);
+    phase_result const whole = run_phase(p, whole_dir, whole_argv, whole_plans);
 
     // --- the report --------------------------------------------------------------------------------------
     outcome const& base = alone.runs.front();
@@ -1337,9 +1347,34 @@ int several_runs(params const& p, fs::path const& dir) {
                   << n << "× what run \"a\" alone offers: unless the server is saturated in both phases, the submits/s "
                           "ratio measures that offered load, not the server\n";
 
+    // The same annotators and tasks as one run: what splitting them into runs costs at the same offered load.
+    outcome const& one = whole.runs.front();
+    double const one_rate = rate_of(one.acked, one.wall), one_p99 = p99_of(one);
+    std::optional<double> one_cpu_us;
+    if (whole.server_cpu_load && one.acked) one_cpu_us = 1e6 * *whole.server_cpu_load / static_cast<double>(one.acked);
+    std::cout << "\nThe same load as one run: a campaign of one run with every annotator and every task\n";
+    print_outcome(one, p, "  ");
+    print_server_side(whole, one.cpu, one.wall, one.acked, "  ");
+    std::cout << "  data check (SQLite file read after the server stopped)\n";
+    print_check(whole.checks.front(), "    ");
+    std::cout << "\nAll " << n << " runs loaded vs the same load as one run\n";
+    double const split_ratio = all_rate / one_rate;
+    std::cout << "  submits/s               all runs " << with_commas(all_rate) << " vs one run " << with_commas(one_rate)
+              << ": ratio " << decimals(split_ratio) << "\n";
+    std::vector<double> split_p99_ratios;
+    for (std::size_t g = 0; g < n; ++g) {
+        outcome const& o = loaded.runs[g];
+        split_p99_ratios.push_back(p99_of(o) / one_p99);
+        std::cout << "  run \"" << plans[g].name << "\" loaded          submit p99 " << decimals(p99_of(o)) << " ms vs "
+                  << decimals(one_p99) << " as one run: ratio " << decimals(split_p99_ratios.back()) << "\n";
+    }
+    std::cout << "  server CPU per submit   loaded " << (loaded_cpu_us ? decimals(*loaded_cpu_us) + " µs" : std::string("—"))
+              << " vs one run " << (one_cpu_us ? decimals(*one_cpu_us) + " µs" : std::string("—"))
+              << (loaded_cpu_us && one_cpu_us ? ": ratio " + decimals(*loaded_cpu_us / *one_cpu_us) : std::string()) << "\n";
+
     bool data_ok = true;
     std::size_t lost = 0, duplicated = 0, errors = 0;
-    for (auto const* ph : {&alone, &loaded}) {
+    for (auto const* ph : {&alone, &loaded, &whole}) {
         for (auto const& c : ph->checks) data_ok = data_ok && c.ok(), lost += c.lost, duplicated += c.duplicated;
         for (auto const& o : ph->runs) errors += o.errors;
     }
@@ -1357,7 +1392,17 @@ int several_runs(params const& p, fs::path const& dir) {
                   << pad(decimals(target_runs_p99_ratio), 6, true) << "   measured " << decimals(p99_ratios[g]) << smoke_note << "\n";
     std::cout << "  [" << verdict(lost + duplicated == 0 && data_ok, true) << "] " << pad("lost or duplicated submits", 34)
               << " goal = " << pad("0", 6, true) << "   measured LOST " << lost << ", DUPLICATED " << duplicated
-              << " (both phases, every run)\n";
+              << " (every phase, every run)\n";
+    std::cout << "Splitting at the same offered load (the runs together ÷ the same annotators and tasks as one run; "
+                 "against run \"a\" alone the load doubles, see above)\n";
+    std::cout << "  [" << verdict(split_ratio >= target_runs_rate_ratio, judge_speed) << "] "
+              << pad("submits/s all runs ÷ one run", 34) << " goal ≥ " << pad(decimals(target_runs_rate_ratio), 6, true)
+              << "   measured " << decimals(split_ratio) << smoke_note << "\n";
+    for (std::size_t g = 0; g < n; ++g)
+        std::cout << "  [" << verdict(split_p99_ratios[g] <= target_runs_p99_ratio, judge_speed) << "] "
+                  << pad("p99 \"" + plans[g].name + "\" loaded ÷ one run", 34) << " goal ≤ "
+                  << pad(decimals(target_runs_p99_ratio), 6, true) << "   measured " << decimals(split_p99_ratios[g])
+                  << smoke_note << "\n";
 
     if (!data_ok || errors) {
         std::cerr << "\nhttp_load_benchmark: " << (!data_ok ? "the data check failed" : "")
