@@ -12,8 +12,8 @@
 /// at the same time. The store must be safe to call from several threads (`stores::memory`,
 /// `stores::sqlite` are).
 ///
-/// Packets that arrive together (an architect's group: `handle_group`) are split by run, and each run
-/// commits its share as one transaction: one commit per run per group, never a lock over two runs.
+/// Packets that arrive together (an architect's group: `handle_group`) are one store transaction, under
+/// the lock of each run they name: one commit per group, whatever runs it names.
 ///
 /// The architect holds the operator as a `packet_handler` of known type (`channel.on_message(op)`): a
 /// packet reaches a run through one function pointer made for `operator_` and the switch over the set.
@@ -63,6 +63,10 @@ concept operator_run = requires(R& r, R const& cr, std::string url, packet const
     { cr.task_name() } -> std::convertible_to<std::string const&>;
     { cr.is_active() } -> std::same_as<bool>;
     { cr.is_complete() } -> std::same_as<bool>;
+    // A group over several runs is one store transaction (see `operator_::handle_group`).
+    { r.lock_for_group() } -> std::same_as<run_lock>;
+    { r.handle_in_group(std::declval<run_lock const&>(), p) } -> std::same_as<packet>;
+    r.group_not_saved(std::declval<run_lock const&>(), std::string_view{});
 };
 
 template <class Architect, class Store, class... Runs>
@@ -70,7 +74,7 @@ class operator_ {
     static_assert(sizeof...(Runs) > 0, "crowdline::make_operator: name the run types it serves, e.g. "
                                        "make_operator<decltype(run_a), decltype(run_b)>(architect, store)");
     static_assert((operator_run<Runs> && ...), "crowdline::operator_: every run type must be a crowdline::pipeline "
-                                               "(start, handle, disconnect, tick, shutdown, task_name)");
+                                               "(start, handle, disconnect, tick, shutdown, task_name, lock_for_group, handle_in_group, group_not_saved)");
     static_assert(assert_architect<Architect>());
     static_assert(assert_store<Store>());
 
@@ -118,42 +122,41 @@ public:
         return reply;
     }
 
-    /// Packets that arrived together (an architect's group): each run handles its own share as one
-    /// group — one store transaction per run, under that run's lock only — and `replies[i]` answers
-    /// `requests[i]`. A run whose commit fails answers its share with errors (nothing of it was kept) and
-    /// stops (`failure()`); the other runs' replies stand.
+    /// Packets that arrived together (an architect's group): `replies[i]` answers `requests[i]`, and the
+    /// whole group is one store transaction, so it costs one commit however many runs it names. Each run
+    /// it names is held by its own lock for that time (taken in launch order, then the store's, so two
+    /// groups never wait for each other in a circle); a group of other runs goes on meanwhile. If the
+    /// commit fails, every run the group named answers its share with errors (nothing of it was kept) and
+    /// stops (`failure()`).
     void handle_group(std::span<packet const> requests, std::span<packet> replies) {
         if (replies.size() < requests.size())
             throw invalid_argument("crowdline::operator_::handle_group: fewer replies than requests");
         std::shared_lock l{table_mutex_};
         constexpr auto none = static_cast<std::size_t>(-1);
         std::vector<std::size_t> entry_of(requests.size(), none);
-        std::size_t first = none;
-        bool one_run = true;
+        std::vector<run_lock> held(entries_.size());
         for (std::size_t i = 0; i < requests.size(); ++i) {
             auto found = route(requests[i]);
-            if (auto* err = std::get_if<packet>(&found)) {
-                replies[i] = std::move(*err);
-                continue;
-            }
-            entry_of[i] = std::get<std::size_t>(found);
-            if (first == none) first = entry_of[i];
-            one_run = one_run && entry_of[i] == first;
+            if (auto* err = std::get_if<packet>(&found)) replies[i] = std::move(*err);
+            else entry_of[i] = std::get<std::size_t>(found);
         }
-        if (first == none) return;
-        if (one_run && std::ranges::count(entry_of, none) == 0) {  // the usual case: no copy
-            group_to(entries_[first], requests, replies);
-            return;
-        }
-        for (std::size_t e = 0; e < entries_.size(); ++e) {
-            std::vector<packet> share;
-            std::vector<std::size_t> slots;
+        for (std::size_t e = 0; e < entries_.size(); ++e)  // launch order
+            if (std::ranges::find(entry_of, e) != entry_of.end())
+                visit(entries_[e], [&](auto& run) { held[e] = run.lock_for_group(); });
+        try {
+            store_.transaction([&] {
+                for (std::size_t i = 0; i < requests.size(); ++i)
+                    if (auto const e = entry_of[i]; e != none)
+                        visit(entries_[e], [&](auto& run) { replies[i] = run.handle_in_group(held[e], requests[i]); });
+            });
+        } catch (std::exception const& ex) {
+            for (std::size_t e = 0; e < entries_.size(); ++e)
+                if (held[e].owns_lock()) visit(entries_[e], [&](auto& run) { run.group_not_saved(held[e], ex.what()); });
             for (std::size_t i = 0; i < requests.size(); ++i)
-                if (entry_of[i] == e) share.push_back(requests[i]), slots.push_back(i);
-            if (share.empty()) continue;
-            std::vector<packet> answers(share.size());
-            group_to(entries_[e], share, answers);
-            for (std::size_t k = 0; k < slots.size(); ++k) replies[slots[k]] = std::move(answers[k]);
+                if (auto const e = entry_of[i]; e != none)
+                    replies[i] = packet::error(std::string(packet_errors::unavailable),
+                                               "run \"" + entries_[e].name + "\" could not save this request (its store "
+                                               "refused the commit); nothing of it was kept");
         }
     }
 
@@ -247,31 +250,6 @@ private:
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (void)((e.type == I ? (f(*std::get<I>(runs_)[e.index]), true) : false) || ...);
         }(std::index_sequence_for<Runs...>{});
-    }
-
-    /// One run's share of a group: as one group when the run type can (`pipeline::handle_group`), else one
-    /// packet at a time. Never throws: a share that could not be saved is answered with errors.
-    void group_to(entry const& e, std::span<packet const> requests, std::span<packet> replies) {
-        visit(e, [&](auto& run) {
-            if constexpr (requires { run.handle_group(requests, replies); }) {
-                try {
-                    run.handle_group(requests, replies);
-                } catch (...) {
-                    for (std::size_t i = 0; i < requests.size(); ++i)
-                        replies[i] = packet::error(std::string(packet_errors::unavailable),
-                                                   "run \"" + e.name + "\" could not save this request (its store "
-                                                   "refused the commit); nothing of it was kept");
-                }
-            } else {
-                for (std::size_t i = 0; i < requests.size(); ++i) {
-                    try {
-                        replies[i] = run.handle(requests[i]);
-                    } catch (...) {
-                        replies[i] = crowdline::detail::error_reply_for_current_exception();
-                    }
-                }
-            }
-        });
     }
 
     /// The entry a packet names: `data.run` as a task name or a task run id; nothing with one run only.

@@ -26,6 +26,7 @@
 #include <ranges>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -60,6 +61,9 @@
 #include <crowdline/store/summary.hpp>
 
 namespace crowdline {
+
+/// A run's lock as an operator holds it while it answers a group over several runs in one transaction.
+using run_lock = std::unique_lock<std::recursive_mutex>;
 
 namespace detail {
 /// `construct_item<Item>` for a dispatcher with an `item_type`; void for anything else (refused by name).
@@ -310,25 +314,44 @@ public:
     void handle_group(std::span<packet const> requests, std::span<packet> replies) {
         if (replies.size() < requests.size())
             throw invalid_argument("crowdline::pipeline::handle_group: fewer replies than requests");
-        std::lock_guard l{mutex_};
+        auto held = lock_for_group();
         try {
             db_.transaction([&] {
-                for (std::size_t i = 0; i < requests.size(); ++i) {
-                    try {
-                        replies[i] = handle_locked(requests[i]);
-                    } catch (...) {
-                        replies[i] = crowdline::detail::error_reply_for_current_exception();
-                    }
-                }
+                for (std::size_t i = 0; i < requests.size(); ++i) replies[i] = handle_in_group(held, requests[i]);
             });
         } catch (std::exception const& e) {
-            failure_ = std::string("a group of requests could not be saved, so the run stopped: ") + e.what();
-            if (active_run_) wind_down();
-            try {
-                recount_locked();  // what the group counted was rolled back
-            } catch (std::exception const&) {  // the store is failing: the rethrow below says so
-            }
+            group_not_saved(held, e.what());
             throw;
+        }
+    }
+
+    // --- one store transaction over several runs (an operator's group) ---------------------------------
+    // An operator answers a group naming several runs in one commit: it takes each run's lock with
+    // `lock_for_group()` (runs always in the same order, then the store's transaction), answers with
+    // `handle_in_group`, and if the commit fails tells each run with `group_not_saved`. The lock is passed
+    // back to the other two so they cannot be called without it.
+
+    /// This run's lock, held for a group.
+    [[nodiscard]] run_lock lock_for_group() { return run_lock{mutex_}; }
+    /// One packet of a group, inside the caller's store transaction. Never throws: a request that fails
+    /// alone gets its error reply.
+    packet handle_in_group(run_lock const& held, packet const& p) {
+        require_held(held, "handle_in_group");
+        try {
+            return handle_locked(p);
+        } catch (...) {
+            return crowdline::detail::error_reply_for_current_exception();
+        }
+    }
+    /// The group's commit failed: nothing of it was saved while memory moved on, so the run stops and
+    /// `failure()` says why.
+    void group_not_saved(run_lock const& held, std::string_view why) {
+        require_held(held, "group_not_saved");
+        failure_ = "a group of requests could not be saved, so the run stopped: " + std::string(why);
+        if (active_run_) wind_down();
+        try {
+            recount_locked();  // what the group counted was rolled back
+        } catch (std::exception const&) {  // the store is failing: the caller reports it
         }
     }
 
@@ -526,6 +549,10 @@ private:
         wind_down();
     }
 
+    void require_held(run_lock const& held, char const* what) const {
+        if (!held.owns_lock() || held.mutex() != &mutex_)
+            throw invalid_argument(std::string("crowdline::pipeline::") + what + ": call it with this run's lock_for_group()");
+    }
     void wind_down() {
         active_run_ = false;
         pool_.close();

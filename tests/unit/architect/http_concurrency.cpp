@@ -33,6 +33,7 @@
 #include <crowdline/routing/routers.hpp>
 #include <crowdline/store/memory.hpp>
 
+#include "../store/failing_store.hpp"
 #include "http_client.hpp"
 
 using namespace crowdline;
@@ -83,30 +84,7 @@ private:
     beast::flat_buffer buffer_;
 };
 
-/// stores::memory whose outermost commit fails on demand, as a full disk would make SQLite's.
-struct failing_store : stores::memory {
-    bool fail_commit = false;
-    int depth = 0;
-    template <class F>
-    decltype(auto) transaction(F&& f) {
-        return stores::memory::transaction([&]() -> decltype(auto) {
-            ++depth;
-            struct leave {
-                int& d;
-                ~leave() { --d; }
-            } guard{depth};
-            if constexpr (std::is_void_v<std::invoke_result_t<F>>) {
-                std::invoke(f);
-                if (depth == 1 && fail_commit) throw db_error("disk I/O error (test): the commit failed");
-            } else {
-                decltype(auto) result = std::invoke(f);
-                if (depth == 1 && fail_commit) throw db_error("disk I/O error (test): the commit failed");
-                return result;
-            }
-        });
-    }
-};
-
+using test::failing_store;  // a memory store whose outermost commit fails on demand
 
 }  // namespace
 

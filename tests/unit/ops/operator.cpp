@@ -12,6 +12,7 @@
 #include <crowdline/ops/operator.hpp>
 #include <crowdline/store/memory.hpp>
 
+#include "../store/failing_store.hpp"
 #include "pipeline_common.hpp"
 
 namespace operator_test {
@@ -191,9 +192,8 @@ TEST_CASE("operator_: several runs of one type, ticked at one time; with one run
 
 namespace operator_test {
 
-TEST_CASE("operator_: a group of packets is split by run, each run's share handled together, replies in order",
-          "[operator]") {
-    stores::memory db;
+TEST_CASE("operator_: a group naming several runs is one transaction, replies in order", "[operator]") {
+    test::failing_store db;
     architects::in_process arch;
     providers::mock crowd_a, crowd_b;
     pipeline labels{blueprints::mock{4}, arch, crowd_a, test::make_test_dispatcher(), db, test::run_args("labels")};
@@ -212,7 +212,9 @@ TEST_CASE("operator_: a group of packets is split by run, each run's share handl
         {"register", std::nullopt, {{"worker_name", "fay"}, {"run", "other"}}},
     };
     std::vector<packet> replies(group.size());
+    auto const commits_before = db.commits;
     op.handle_group(group, replies);
+    CHECK(db.commits == commits_before + 1);  // one commit for both runs' packets
 
     CHECK(replies[2].data["reason"] == "bad_request");
     CHECK(replies[4].data["reason"] == "not_found");
@@ -233,6 +235,56 @@ TEST_CASE("operator_: a group of packets is split by run, each run's share handl
         CHECK_THROWS_AS(op.handle_group(group, short_replies), invalid_argument);
         CHECK(db.find_agents({}).size() == agents_before);
     }
+}
+
+TEST_CASE("operator_: a group over two runs whose commit fails keeps nothing of either and stops both",
+          "[operator][errors]") {
+    test::failing_store db;
+    architects::in_process arch;
+    providers::mock crowd_a, crowd_b;
+    pipeline labels{blueprints::mock{2}, arch, crowd_a, test::make_test_dispatcher(), db, test::run_args("labels")};
+    pipeline other{blueprints::mock{2}, arch, crowd_b, test::make_test_dispatcher(), db, test::run_args("other")};
+    auto op = make_operator<decltype(labels)>(arch, db);
+    op.launch(labels);
+    op.launch(other);
+    run_page ana{arch, "labels", "ana"}, ben{arch, "other", "ben"};
+    REQUIRE(ana.register_().type == "agent_details");
+    REQUIRE(ben.register_().type == "agent_details");
+
+    std::vector<packet> const group{
+        {"submit", ana.agent, {{"token", ana.token}, {"submission", {{"x", 1}}}, {"run", "labels"}}},
+        {"submit", ben.agent, {{"token", ben.token}, {"submission", {{"x", 2}}}, {"run", "other"}}},
+        {"register", std::nullopt, {{"worker_name", "cy"}}},  // names no run: refused before the transaction
+    };
+    std::vector<packet> replies(group.size());
+    db.fail_commit = true;
+    op.handle_group(group, replies);
+    db.fail_commit = false;
+
+    for (std::size_t i : {0u, 1u}) {
+        CHECK(replies[i].data["reason"] == "unavailable");
+        CHECK_THAT(replies[i].data["message"].get<std::string>(), Catch::Matchers::Contains("nothing of it was kept"));
+    }
+    CHECK(replies[2].data["reason"] == "bad_request");
+    for (auto const& a : db.find_agents({})) CHECK(a.status != agent_status::completed);
+    REQUIRE(labels.failure().has_value());
+    REQUIRE(other.failure().has_value());
+    CHECK_THAT(*labels.failure(), Catch::Matchers::Contains("disk I/O error"));
+    CHECK_FALSE(labels.is_active());
+    CHECK_FALSE(other.is_active());
+}
+
+TEST_CASE("pipeline: the group calls refuse a lock that is not the run's", "[operator][errors]") {
+    stores::memory db;
+    architects::in_process arch;
+    providers::mock crowd_a, crowd_b;
+    pipeline a{blueprints::mock{1}, arch, crowd_a, test::make_test_dispatcher(), db, test::run_args("a")};
+    pipeline b{blueprints::mock{1}, arch, crowd_b, test::make_test_dispatcher(), db, test::run_args("b")};
+    auto const held_b = b.lock_for_group();
+    packet const p{"register", std::nullopt, {{"worker_name", "ana"}}};
+    CHECK_THROWS_AS(a.handle_in_group(held_b, p), invalid_argument);
+    CHECK_THROWS_AS(a.group_not_saved(run_lock{}, "why"), invalid_argument);
+    CHECK_FALSE(a.failure().has_value());
 }
 
 }  // namespace operator_test
