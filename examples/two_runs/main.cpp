@@ -54,10 +54,9 @@ int main() {
                                     blueprints::handler{"echo", [](blueprints::live_call const& c) { return c.args; }}},
                    arch, crowd_chats, dispatcher(), db, args_for("chats")};
 
-    // The run types are a compile-time set: a packet reaches its run without a virtual call.
-    auto op = make_operator<decltype(labels), decltype(chats)>(arch, db);
-    op.launch(labels);  // brings the architect up
-    op.launch(chats);   // a second run on the same architect and store
+    // Starts both runs on one architect and store (the first brings the architect up). Their types are a
+    // compile-time set, deduced here: a packet reaches its run without a virtual call.
+    auto op = make_operator(arch, db, labels, chats);
     // [operator]
 
     // [packets]

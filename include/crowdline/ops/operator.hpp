@@ -1,7 +1,8 @@
 #pragma once
 /// `crowdline::operator_`: Mephisto's Operator. It is the architect's handler and runs one or more task
-/// runs at once over one architect and one store. The run types are a compile-time set
-/// (`make_operator<run_a, run_b>(architect, store)`): runs of different blueprint / dispatcher types live
+/// runs at once over one architect and one store. The run types are a compile-time set, deduced from the
+/// runs it starts with (`make_operator(architect, store, run_a, run_b)`) or named for runs launched later
+/// (`make_operator<run_a_type, run_b_type>(architect, store)`, then `op.launch(run)`): runs of different blueprint / dispatcher types live
 /// side by side, several runs of one type too, and a packet reaches its run through a switch over that
 /// set — no virtual call, no `std::function` between the operator and a run.
 ///
@@ -71,7 +72,8 @@ concept operator_run = requires(R& r, R const& cr, std::string url, packet const
 
 template <class Architect, class Store, class... Runs>
 class operator_ {
-    static_assert(sizeof...(Runs) > 0, "crowdline::make_operator: name the run types it serves, e.g. "
+    static_assert(sizeof...(Runs) > 0, "crowdline::make_operator: give it the runs it starts with, "
+                                       "make_operator(architect, store, run_a, run_b), or name their types, "
                                        "make_operator<decltype(run_a), decltype(run_b)>(architect, store)");
     static_assert((operator_run<Runs> && ...), "crowdline::operator_: every run type must be a crowdline::pipeline "
                                                "(start, handle, disconnect, tick, shutdown, task_name, lock_for_group, handle_in_group, group_not_saved)");
@@ -80,6 +82,12 @@ class operator_ {
 
 public:
     operator_(Architect& architect, Store& store) : architect_(architect), store_(store) {}
+    /// The same, launching `runs` in order (what `make_operator(architect, store, runs...)` builds).
+    template <class... Launch>
+        requires(sizeof...(Launch) > 0)
+    operator_(Architect& architect, Store& store, Launch&... runs) : operator_(architect, store) {
+        (launch(runs), ...);  // a refusal throws out of a constructed operator: its destructor detaches
+    }
     operator_(operator_ const&) = delete;
     operator_& operator=(operator_ const&) = delete;
     ~operator_() { detach(); }
@@ -294,10 +302,43 @@ private:
     std::tuple<std::vector<Runs*>...> runs_;
 };
 
-/// An operator over `architect` and `store` serving runs of the types `Runs...` (pipelines).
+/// An operator over `architect` and `store` serving runs of the types `Runs...` (pipelines), each started
+/// later with `op.launch(run)`.
 template <class... Runs, class Architect, class Store>
 [[nodiscard]] operator_<Architect, Store, Runs...> make_operator(Architect& architect, Store& store) {
     return operator_<Architect, Store, Runs...>(architect, store);
+}
+
+namespace detail {
+template <class... Runs>
+struct run_types {};
+/// `run_types` of `Ts...` with each type once, in first-seen order (two runs of one type share its slot).
+template <class Seen, class... Ts>
+struct unique_run_types {
+    using type = Seen;
+};
+template <class... Seen, class T, class... Ts>
+struct unique_run_types<run_types<Seen...>, T, Ts...>
+    : unique_run_types<std::conditional_t<(std::is_same_v<T, Seen> || ...), run_types<Seen...>, run_types<Seen..., T>>,
+                       Ts...> {};
+template <class Architect, class Store, class Types>
+struct operator_over;
+template <class Architect, class Store, class... Runs>
+struct operator_over<Architect, Store, run_types<Runs...>> {
+    using type = operator_<Architect, Store, Runs...>;
+};
+/// The operator type serving runs of the types `Runs...`, each type listed once.
+template <class Architect, class Store, class... Runs>
+using operator_for =
+    typename operator_over<Architect, Store, typename unique_run_types<run_types<>, Runs...>::type>::type;
+}  // namespace detail
+
+/// An operator over `architect` and `store` serving `runs`, launched in order (the first brings the
+/// architect up): the run types are deduced, each once. More runs of those types may be launched later.
+template <class Architect, class Store, class First, class... Rest>
+[[nodiscard]] detail::operator_for<Architect, Store, First, Rest...> make_operator(Architect& architect, Store& store,
+                                                                                  First& first, Rest&... rest) {
+    return detail::operator_for<Architect, Store, First, Rest...>(architect, store, first, rest...);
 }
 
 }  // namespace crowdline

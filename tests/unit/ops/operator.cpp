@@ -188,6 +188,40 @@ TEST_CASE("operator_: several runs of one type, ticked at one time; with one run
     CHECK(timed_out(*second.run()));
 }
 
+TEST_CASE("operator_: make_operator(architect, store, runs...) deduces the run types, each once, and launches the runs",
+          "[operator]") {
+    stores::memory db;
+    architects::in_process arch;
+    providers::mock crowd_a, crowd_b, crowd_c;
+    pipeline labels{blueprints::mock{2}, arch, crowd_a, test::make_test_dispatcher(), db, test::run_args("labels")};
+    pipeline chats{live_blueprint(), arch, crowd_b, test::make_test_dispatcher(), db, test::run_args("chats")};
+    pipeline more{blueprints::mock{1}, arch, crowd_c, test::make_test_dispatcher(), db, test::run_args("more")};
+    auto op = make_operator(arch, db, labels, chats, more);
+    STATIC_REQUIRE(std::is_same_v<decltype(op), operator_<architects::in_process, stores::memory, decltype(labels),
+                                                           decltype(chats)>>);  // labels and more: one type
+    auto const runs = op.runs();
+    REQUIRE(runs.size() == 3);
+    CHECK(runs[0].name == "labels");
+    CHECK(runs[1].name == "chats");
+    CHECK(runs[2].name == "more");
+    for (auto const& r : runs) CHECK(r.active);
+    run_page cy{arch, "more", "cy"};
+    auto const got = cy.register_();
+    REQUIRE(got.type == "agent_details");
+    CHECK(db.get_unit(unit_id{got.data["unit_id"].get<std::int64_t>()}).task_run == *more.run());
+
+    SECTION("a run refused while the operator is made: the error comes out, and the architect keeps no handler") {
+        stores::memory db2;
+        architects::in_process arch2;
+        providers::mock crowd_d, crowd_e;
+        pipeline one{blueprints::mock{1}, arch2, crowd_d, test::make_test_dispatcher(), db2, test::run_args("dup")};
+        pipeline two{blueprints::mock{1}, arch2, crowd_e, test::make_test_dispatcher(), db2, test::run_args("dup")};
+        CHECK_THROWS_AS(make_operator(arch2, db2, one, two), config_error);  // two runs of task "dup"
+        auto const reply = arch2.channel().request({"register", std::nullopt, {{"worker_name", "dee"}}});
+        CHECK(reply.data["reason"] == std::string(packet_errors::no_handler));
+    }
+}
+
 }  // namespace operator_test
 
 namespace operator_test {
