@@ -10,7 +10,6 @@
 #include <crowdline/model/time.hpp>
 #include <crowdline/routing/detail/answer_tally.hpp>
 #include <crowdline/routing/detail/bucket.hpp>
-#include <crowdline/routing/detail/cache_aligned.hpp>
 #include <crowdline/routing/detail/flat_table.hpp>
 #include <crowdline/routing/detail/lease_queue.hpp>
 #include <crowdline/routing/detail/policy_pack.hpp>
@@ -19,6 +18,7 @@
 #include <crowdline/routing/routers.hpp>
 #include <crowdline/routing/types.hpp>
 
+#include <boost/align/aligned_allocator_adaptor.hpp>
 #include <boost/hana/at_key.hpp>
 #include <boost/hana/map.hpp>
 #include <boost/hana/pair.hpp>
@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -964,7 +965,9 @@ private:
     std::vector<item_rec> items_;
     std::vector<Item> payload_;
     detail::flat_index item_index_;
-    std::vector<unit_rec, detail::cache_aligned_allocator<unit_rec>> units_;
+    /// On a cache line (64 bytes), through the ordinary allocator (a replaced `operator new` sees every
+    /// byte): with 32-byte unit records the two units of a two-unit item share one line.
+    std::vector<unit_rec, boost::alignment::aligned_allocator_adaptor<std::allocator<unit_rec>, 64>> units_;
     std::vector<worker_rec> workers_;
     std::unordered_map<worker_id, std::uint32_t> worker_index_;
     detail::flat_set former_;  ///< (item, worker) pairs whose unit was released or expired: it gets no other
