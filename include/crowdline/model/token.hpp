@@ -48,4 +48,26 @@ inline constexpr std::size_t token_chars = 2 * token_bytes;
     return diff == 0;
 }
 
+/// A keyed 64-bit fingerprint of `token`, to find it in a table of issued tokens without comparing it with
+/// every one: a table draws its own random `key`, so which entry a guess lands on tells a guesser nothing,
+/// and the entry found is still confirmed with `same_token`. Time depends only on the length.
+[[nodiscard]] inline std::uint64_t token_fingerprint(std::string_view token, std::uint64_t key) noexcept {
+    std::uint64_t h = key ^ (token.size() * 0x9e3779b97f4a7c15ull);
+    for (char c : token) {
+        h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    h ^= h >> 33;  // a 64-bit finalizer (MurmurHash3's): every input bit reaches every output bit
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
+}
+
+/// A random key for `token_fingerprint`, drawn from the OS's entropy.
+[[nodiscard]] inline std::uint64_t random_fingerprint_key() {
+    std::random_device rng;
+    return (std::uint64_t{rng()} << 32) ^ rng();
+}
+
 }  // namespace crowdline

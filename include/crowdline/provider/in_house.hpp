@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -97,8 +98,15 @@ public:
         std::string token = w.token;
         std::string name = w.name;
         roster_.push_back({std::move(w), false, 1});
+        auto const at = roster_.size() - 1;
         try {
-            index_.emplace(std::move(name), roster_.size() - 1);
+            index_.emplace(std::move(name), at);
+            try {
+                live_tokens_.emplace(fingerprint(token), at);
+            } catch (...) {
+                index_.erase(roster_.back().worker.name);
+                throw;
+            }
         } catch (...) {
             roster_.pop_back();
             throw;
@@ -131,9 +139,30 @@ public:
     std::string renew_link(std::string_view name) {
         lock l{mutex_};
         auto& e = entry(name);
+        auto const at = static_cast<std::size_t>(&e - roster_.data());
         std::string token = fresh_token(), replacement = token;
+        auto const old_print = fingerprint(e.worker.token), new_print = fingerprint(token);
+        // What can fail comes first, each step undone if a later one fails; then what cannot. With room
+        // for one more entry reserved, the insert below does not rehash, so `old_entry` stays valid.
+        live_tokens_.reserve(live_tokens_.size() + 1);
+        auto old_entry = live_tokens_.end();
+        for (auto [it, end] = live_tokens_.equal_range(old_print); it != end; ++it)
+            if (it->second == at) old_entry = it;
         retired_.push_back(e.worker.token);
-        e.worker.token.swap(replacement);  // cannot throw: the old token is retired or nothing changed
+        try {
+            auto const retired_entry = retired_tokens_.emplace(old_print, retired_.size() - 1);
+            try {
+                live_tokens_.emplace(new_print, at);
+            } catch (...) {
+                retired_tokens_.erase(retired_entry);
+                throw;
+            }
+        } catch (...) {
+            retired_.pop_back();
+            throw;
+        }
+        if (old_entry != live_tokens_.end()) live_tokens_.erase(old_entry);
+        e.worker.token.swap(replacement);
         e.revoked = false;
         ++e.generation;
         return token;
@@ -230,18 +259,24 @@ private:
     roster_entry& entry(std::string_view name) {
         return const_cast<roster_entry&>(std::as_const(*this).entry(name));
     }
-    /// Compares `token` with every token ever issued, each in constant time and without stopping at a
-    /// match, so the time taken says nothing about which (or whether one) matched.
+    /// Finds `token` among the tokens ever issued by its keyed fingerprint (O(1) whatever the roster's
+    /// size; the key is this roster's own and random) and confirms each candidate with the constant-time
+    /// `same_token`, so the time taken says nothing about how much of a guess was right.
     token_match find_token(std::string_view token) const {
         token_match found;
-        for (auto const& e : roster_) {
-            bool const same = crowdline::same_token(e.worker.token, token);
-            if (same && e.revoked) found.dead = true;
-            else if (same) found.live = &e;
+        auto const print = fingerprint(token);
+        for (auto [it, end] = live_tokens_.equal_range(print); it != end; ++it) {
+            auto const& e = roster_[it->second];
+            if (!crowdline::same_token(e.worker.token, token)) continue;
+            if (e.revoked) found.dead = true;
+            else found.live = &e;
         }
-        for (auto const& old : retired_)
-            if (crowdline::same_token(old, token)) found.dead = true;
+        for (auto [it, end] = retired_tokens_.equal_range(print); it != end; ++it)
+            if (crowdline::same_token(retired_[it->second], token)) found.dead = true;
         return found;
+    }
+    std::uint64_t fingerprint(std::string_view token) const noexcept {
+        return crowdline::token_fingerprint(token, token_key_);
     }
     bool issued(std::string_view token) const {
         auto found = find_token(token);
@@ -266,6 +301,9 @@ private:
     std::vector<roster_entry> roster_;                      ///< insertion order
     std::map<std::string, std::size_t, std::less<>> index_;  ///< name → position in `roster_`
     std::vector<std::string> retired_;                      ///< tokens replaced by `renew_link`: refused for good
+    std::uint64_t token_key_ = crowdline::random_fingerprint_key();
+    std::unordered_multimap<std::uint64_t, std::size_t> live_tokens_;     ///< fingerprint → roster position
+    std::unordered_multimap<std::uint64_t, std::size_t> retired_tokens_;  ///< fingerprint → position in `retired_`
 };
 
 static_assert(provider<in_house>, "providers::in_house must model crowdline::provider");

@@ -3,6 +3,8 @@
 // the mock's tests check it: requester, block, bonus within and beyond budget, judgements, units, resources.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -189,6 +191,31 @@ TEST_CASE("in_house revoke_link and renew_link", "[provider][in_house]") {
     CHECK_THROWS_AS(p.revoke_link("nobody"), entry_does_not_exist);
     CHECK_THROWS_AS(p.renew_link("nobody"), entry_does_not_exist);
     CHECK_THROWS_AS(p.is_revoked("nobody"), entry_does_not_exist);
+}
+
+TEST_CASE("in_house over a large roster: each token opens its own worker, renewed and near-miss tokens do not",
+          "[provider][in_house]") {
+    // Tokens are found by a keyed fingerprint, not by comparing with every token issued: every one must
+    // still find exactly its worker, through renewals, and a token one character off finds nobody.
+    in_house p;
+    constexpr int n = 3000;
+    std::vector<std::string> tokens;
+    for (int i = 0; i < n; ++i) tokens.push_back(p.add_worker({"w" + std::to_string(i)}));
+    std::vector<std::string> retired;
+    for (int i = 0; i < n; i += 7) {
+        retired.push_back(tokens[static_cast<std::size_t>(i)]);
+        tokens[static_cast<std::size_t>(i)] = p.renew_link("w" + std::to_string(i));
+    }
+    for (int i = 0; i < n; ++i) {
+        auto const& t = tokens[static_cast<std::size_t>(i)];
+        REQUIRE(p.worker_name({{"invite", t}}) == "w" + std::to_string(i));
+        auto near = t;
+        near.back() = near.back() == '0' ? '1' : '0';
+        if (std::find(tokens.begin(), tokens.end(), near) == tokens.end())
+            CHECK(refusal_reason([&] { (void)p.worker_name({{"invite", near}}); }) == "forbidden");
+    }
+    for (auto const& t : retired) CHECK(refusal_reason([&] { (void)p.worker_name({{"invite", t}}); }) == "revoked");
+    for (auto const& t : retired) CHECK_THROWS_AS(p.add_worker({"late", json::object(), t}), entry_already_exists);
 }
 
 TEST_CASE("in_house link ids: live until the link is revoked or replaced, never live again", "[provider][in_house]") {
