@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include <crowdline/architect/http.hpp>
 #include <crowdline/provider/prolific.hpp>
 
 #include "prolific/fake_prolific.hpp"
@@ -458,8 +459,8 @@ TEST_CASE("prolific: a whole run of 20 participants through the fake, with retur
     }
     CHECK(db.find_units({.task_run = run, .status = unit_status::launched}).size() == 17);
     f.set_status(leaver_subs[0], "RETURNED");
-    CHECK(prov.submission_status(study, "leaver0", "RETURNED") == std::vector<agent_id>{*leavers[0].agent});
-    CHECK(prov.submission_status(study, "leaver0", "RETURNED").empty());  // a replay finds nothing at work
+    CHECK(prov.submission_status("leaver0", "RETURNED") == std::vector<agent_id>{*leavers[0].agent});
+    CHECK(prov.submission_status("leaver0", "RETURNED").empty());  // again: nothing of theirs is at work
     f.set_status(leaver_subs[1], "RETURNED");
     f.set_status(leaver_subs[2], "TIMED-OUT");
     auto polled = prov.sync_status(run);
@@ -467,7 +468,7 @@ TEST_CASE("prolific: a whole run of 20 participants through the fake, with retur
     CHECK(prov.sync_status(run).empty());
     CHECK(db.find_units({.task_run = run, .status = unit_status::launched}).size() == 20);
     for (auto const& l : leavers) CHECK(db.get_agent(*l.agent).status == agent_status::disconnect);
-    CHECK(prov.submission_status(study, "leaver0", "AWAITING REVIEW").empty());  // nothing new
+    CHECK(prov.submission_status("leaver0", "AWAITING REVIEW").empty());  // nothing new
 
     // Twenty participants do the twenty units.
     std::vector<participant_page> pages;
@@ -507,4 +508,97 @@ TEST_CASE("prolific: a whole run of 20 participants through the fake, with retur
     for (auto const& [id, n] : f.pays()) CHECK(n <= 1);
 
     check_every_call_documented(f);
+}
+
+namespace {
+
+/// POSTs a hook to the architect's socket, as Prolific does: signature and timestamp in X- headers.
+std::pair<unsigned, nlohmann::json> post_hook(std::uint16_t port, std::string const& body, std::string const& stamp,
+                                              std::string const& signature) {
+    namespace http = boost::beast::http;
+    boost::asio::io_context io;
+    boost::beast::tcp_stream stream{io};
+    stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+    http::request<http::string_body> req{http::verb::post, "/prolific/hook", 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::content_type, "application/json");
+    req.set("X-Prolific-Request-Timestamp", stamp);
+    req.set("X-Prolific-Request-Signature", signature);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream, req);
+    boost::beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    return {res.result_int(), nlohmann::json::parse(res.body(), nullptr, false)};
+}
+
+std::string now_stamp(std::chrono::seconds shift = 0s) {
+    auto t = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()) + shift;
+    return std::to_string(t.count());
+}
+
+}  // namespace
+
+TEST_CASE("prolific: signed hooks over a real socket hand returned and timed-out participants back, once",
+          "[prolific][hooks]") {
+    fake f;
+    small_campaign camp;
+    stores::memory ledger;
+    auto o = options_for(f);
+    o.webhook_secret = "hook-secret";
+    providers::prolific<stores::memory, stores::memory> prov{camp.db, ledger, o};
+    prov.setup_resources(camp.c.run, "http://x/");
+    for (auto pid : {"h1", "h2", "h3"}) camp.add(pid);
+    std::vector<agent_id> handed;
+    prov.on_returned([&](agent_id a) { handed.push_back(a); });
+
+    architects::http arch{{.host = "127.0.0.1", .port = 0}};
+    arch.route("POST", "/prolific/hook", prov.hook_route());
+    arch.prepare();
+    (void)arch.deploy();
+    auto const port = arch.port();
+    auto event = [](std::string const& sub, std::string const& pid, std::string const& status) {
+        return nlohmann::json{{"resource_id", sub}, {"event_type", "submission.status.change"},
+                              {"participant_id", pid}, {"status", status}}.dump();
+    };
+    auto send = [&](std::string const& body, std::string stamp = now_stamp()) {
+        return post_hook(port, body, stamp, providers::detail::hook_signature("hook-secret", stamp, body));
+    };
+
+    auto returned = event("sub-h1", "h1", "RETURNED");
+    auto [status, reply] = send(returned);
+    CHECK(status == 200);
+    CHECK(reply["taken"] == true);
+    CHECK(handed == std::vector<agent_id>{camp.agents[0]});
+    // Prolific retries a delivery: the same event does nothing, even once the agent is at work again.
+    camp.db.update_agent(camp.agents[0], agent_status::in_task);
+    auto again = send(returned);
+    CHECK(again.first == 200);
+    CHECK(again.second["taken"] == false);
+    CHECK(handed.size() == 1);
+
+    CHECK(send(event("sub-h2", "h2", "AWAITING REVIEW")).second["returned"] == 0);  // nothing new
+    CHECK(send(event("sub-h2", "h2", "TIMED-OUT")).second["returned"] == 1);
+    CHECK(handed == std::vector<agent_id>{camp.agents[0], camp.agents[1]});
+
+    // Forged, tampered, stale or unsigned: refused, nothing handed back.
+    auto h3 = event("sub-h3", "h3", "RETURNED");
+    auto stamp = now_stamp();
+    CHECK(post_hook(port, h3, stamp, providers::detail::hook_signature("wrong-secret", stamp, h3)).first == 401);
+    CHECK(post_hook(port, h3, stamp, providers::detail::hook_signature("hook-secret", stamp, h3 + " ")).first == 401);
+    CHECK(send(h3, now_stamp(-3600s)).first == 401);
+    CHECK(post_hook(port, h3, stamp, "").first == 401);
+    CHECK(send("not json").first == 400);
+    CHECK(handed.size() == 2);
+    CHECK(send(h3).first == 200);  // the genuine one is still taken
+    CHECK(handed.size() == 3);
+
+    // A provider without a secret refuses every hook.
+    stores::memory ledger2;
+    providers::prolific<stores::memory, stores::memory> unsigned_prov{camp.db, ledger2, options_for(f)};
+    architects::http_request bare;
+    bare.body = h3;
+    CHECK(unsigned_prov.handle_hook(bare).status == 503);
+    arch.shutdown();
 }

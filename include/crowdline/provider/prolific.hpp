@@ -17,6 +17,7 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -33,6 +34,8 @@
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/status.hpp>
 #include <crowdline/model/token.hpp>
+#include <crowdline/architect/http_route.hpp>
+#include <crowdline/provider/detail/hook_signature.hpp>
 #include <crowdline/provider/detail/prolific_api.hpp>
 #include <crowdline/provider/provider.hpp>
 #include <crowdline/store/store.hpp>
@@ -53,6 +56,8 @@ struct prolific_options {
     std::string extra_ca_pem{};                          ///< a certificate to trust besides the system's (tests)
     bool system_ca = true;
     std::string block_group = "crowdline blocked";       ///< the participant group `block` adds to
+    std::string webhook_secret{};                        ///< the hooks' signing secret (empty: hooks refused)
+    std::chrono::seconds hook_tolerance{300};            ///< a hook signed longer ago (or ahead) is refused
     /// Called at each step of a study's setup and a bonus's payment, with the step's name (see
     /// docs/prolific.md); a test throws from it to stop the provider there, as a crash would.
     std::function<void(std::string_view step)> step_hook{};
@@ -394,17 +399,73 @@ public:
         hand_back(back);
         return back;
     }
-    /// One submission's new status, as a webhook tells it: RETURNED and TIMED-OUT hand the participant's
-    /// working agents back (`on_returned`); anything else (AWAITING REVIEW …) changes nothing.
-    std::vector<agent_id> submission_status(std::string_view study, std::string_view participant_id,
-                                            std::string_view status) {
+    /// A participant's submission has a new status, as a hook tells it (its payload names the participant,
+    /// not the study): RETURNED and TIMED-OUT hand the participant's working agents, in any run of this
+    /// provider, back (`on_returned`); anything else (AWAITING REVIEW …) changes nothing.
+    std::vector<agent_id> submission_status(std::string_view participant_id, std::string_view status) {
         if (status != "RETURNED" && status != "TIMED-OUT") return {};
         std::vector<agent_id> back;
         for (auto const& [run, v] : ledger_.find_values(scope_study))
-            if (nlohmann::json::parse(v).value("id", std::string()) == study)
-                back = working_agents(task_run_id{std::stoll(run)}, participant_id);
+            for (auto a : working_agents(task_run_id{std::stoll(run)}, participant_id)) back.push_back(a);
         hand_back(back);
         return back;
+    }
+
+    // --- hooks -------------------------------------------------------------------------------------
+    /// One hook delivery: the signature (X-Prolific-Request-Signature over X-Prolific-Request-Timestamp
+    /// and the body) and its age are checked, then the event is taken once: a delivery of an event
+    /// already taken (Prolific retries) answers 200 and does nothing. An event is `event_id` when the
+    /// payload has one, else the submission and its status (a submission reaches each status once).
+    /// Answers 401 for a bad or stale signature, 400 for a body that is not an event, 503 without a
+    /// secret, 500 (with the reason) when the event could not be handled: the status poll catches it.
+    architects::http_response handle_hook(architects::http_request const& req) {
+        using architects::http_response;
+        if (options_.webhook_secret.empty())
+            return http_response::error(503, "unavailable", "prolific hooks: no webhook secret is configured");
+        auto stamp = req.header("x-prolific-request-timestamp");
+        auto signature = req.header("x-prolific-request-signature");
+        if (!stamp || !signature ||
+            !detail::hook_signature_matches(options_.webhook_secret, *stamp, req.body, *signature))
+            return http_response::error(401, "forbidden", "prolific hooks: bad or missing signature");
+        long long sent = 0;
+        try {
+            sent = std::stoll(*stamp);
+        } catch (std::exception const&) {
+            return http_response::error(401, "forbidden", "prolific hooks: the timestamp is not a number");
+        }
+        auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+        if (std::llabs(now.count() - sent) > options_.hook_tolerance.count())
+            return http_response::error(401, "forbidden", "prolific hooks: signed too long ago (a replay?)");
+        auto event = nlohmann::json::parse(req.body, nullptr, false);
+        if (!event.is_object() || !event.contains("event_type") || !event["event_type"].is_string())
+            return http_response::error(400, "invalid_json", "prolific hooks: the body is not an event");
+        if (event["event_type"] != "submission.status.change")
+            return http_response::json(200, {{"taken", false}, {"why", "not a submission's status"}});
+        auto field = [&](char const* name) {
+            auto it = event.find(name);
+            return it != event.end() && it->is_string() ? it->template get<std::string>() : std::string();
+        };
+        auto id = field("event_id");
+        if (id.empty()) id = field("resource_id") + ":" + field("status");
+        bool const fresh = ledger_.transaction([&] {
+            if (ledger_.get_value(scope_hook, id)) return false;
+            ledger_.put_value(scope_hook, id, req.body);
+            return true;
+        });
+        if (!fresh) return http_response::json(200, {{"taken", false}, {"why", "already taken"}});
+        auto back = submission_status(field("participant_id"), field("status"));
+        return http_response::json(200, {{"taken", true}, {"returned", back.size()}});
+    }
+    /// `handle_hook` as a route for an `architects::http` (`arch.route("POST", "/prolific/hook", …)`).
+    /// It never throws into the server's I/O thread: a failure is a 500 naming it.
+    [[nodiscard]] architects::route_handler hook_route() {
+        return [this](architects::http_request const& req) {
+            try {
+                return handle_hook(req);
+            } catch (std::exception const& e) {
+                return architects::http_response::error(500, "internal_error", std::string("prolific hooks: ") + e.what());
+            }
+        };
     }
 
 private:
@@ -416,6 +477,7 @@ private:
     static constexpr std::string_view scope_launched = "prolific.launched";
     static constexpr std::string_view scope_expired = "prolific.expired";
     static constexpr std::string_view scope_requester = "prolific.requester";
+    static constexpr std::string_view scope_hook = "prolific.hook";
 
     struct study_record {
         std::string id, state, completion_code;
