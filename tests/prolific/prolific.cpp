@@ -28,14 +28,16 @@ using fake = test::fake_prolific;
 
 providers::prolific_options options_for(fake const& f, std::function<void(std::string_view)> hook = {},
                                         std::chrono::milliseconds timeout = 5000ms) {
-    return {.token = fake::token,
-            .base_url = f.base_url(),
+    // [options]
+    return {.token = fake::token,                 // in a program: std::getenv("PROLIFIC_TOKEN")
+            .base_url = f.base_url(),             // default: https://api.prolific.com
             .workspace_id = fake::workspace,
-            .places = 5,
+            .places = 5,                          // then raised as units launch
             .timeout = timeout,
-            .extra_ca_pem = f.certificate_pem(),
+            .extra_ca_pem = f.certificate_pem(),  // the fake's own certificate; a program trusts the system's
             .system_ca = false,
             .step_hook = std::move(hook)};
+    // [options]
 }
 
 /// Thrown by a step hook: the provider "dies" at that step.
@@ -433,14 +435,16 @@ struct participant_page {
 TEST_CASE("prolific: a whole run of 20 participants through the fake, with returns, a time-out and a crash mid-payment",
           "[prolific][run]") {
     fake f;
-    stores::memory db, ledger;
-    architects::in_process arch;
     using prov_t = providers::prolific<stores::memory, stores::memory>;
-    prov_t prov{db, ledger, options_for(f)};
-    test::manual_clock clock;
+    // [wiring]
+    stores::memory db, ledger;  // the campaign's store, and the provider's own records (a second store)
+    architects::in_process arch;
+    providers::prolific<stores::memory, stores::memory> prov{db, ledger, options_for(f)};
     pipeline p{blueprints::mock{20}, arch, prov, test::make_test_dispatcher(), db, test::run_args()};
+    prov.on_returned([&](agent_id a) { p.disconnect(a); });  // returned or timed out: back to the pool
+    // [wiring]
+    test::manual_clock clock;
     p.set_clock(clock);
-    prov.on_returned([&](agent_id a) { p.disconnect(a); });
 
     auto run = p.launch();
     auto study = *prov.study_id(run);
@@ -500,8 +504,12 @@ TEST_CASE("prolific: a whole run of 20 participants through the fake, with retur
         prov_t dying{db, ledger, options_for(f, crash_at("bonus.stored"))};
         CHECK_THROWS_AS(dying.bonus(worker_of(2), 0.75, "agreement bonus", unit_of(2)), crash);
     }
-    prov_t rebuilt{db, ledger, options_for(f)};
-    CHECK(rebuilt.resume_payments().paid.size() == 1);
+    // [restart]
+    prov_t rebuilt{db, ledger, options_for(f)};  // a new process over the same ledger
+    auto report = rebuilt.resume_payments();     // pays what was owed; lists what may have been paid
+    // [restart]
+    CHECK(report.paid.size() == 1);
+    CHECK(report.uncertain.empty());
     for (std::size_t i = 2; i < 5; ++i) CHECK(rebuilt.bonus(worker_of(i), 0.75, "agreement bonus", unit_of(i)));
     for (std::size_t i = 0; i < 20; ++i) CHECK(f.bonus_paid_to(pages[i].pid) == (i < 5 ? 75 : 0));
     CHECK(calls_to(f, "POST", "/pay/").size() == 5);
@@ -554,7 +562,9 @@ TEST_CASE("prolific: signed hooks over a real socket hand returned and timed-out
     prov.on_returned([&](agent_id a) { handed.push_back(a); });
 
     architects::http arch{{.host = "127.0.0.1", .port = 0}};
-    arch.route("POST", "/prolific/hook", prov.hook_route());
+    // [hook]
+    arch.route("POST", "/prolific/hook", prov.hook_route());  // options.webhook_secret signs the deliveries
+    // [hook]
     arch.prepare();
     (void)arch.deploy();
     auto const port = arch.port();
