@@ -26,14 +26,13 @@ namespace {
 
 using fake = test::fake_prolific;
 
-providers::prolific_options options_for(fake const& f, std::function<void(std::string_view)> hook = {},
-                                        std::chrono::milliseconds timeout = 5000ms) {
+providers::prolific_options options_for(fake const& f, std::function<void(std::string_view)> hook = {}) {
     // [options]
     return {.token = fake::token,                 // in a program: std::getenv("PROLIFIC_TOKEN")
             .base_url = f.base_url(),             // default: https://api.prolific.com
             .workspace_id = fake::workspace,
             .places = 5,                          // then raised as units launch
-            .timeout = timeout,
+            .timeout = 5000ms,                    // per call
             .extra_ca_pem = f.certificate_pem(),  // the fake's own certificate; a program trusts the system's
             .system_ca = false,
             .step_hook = std::move(hook)};
@@ -123,6 +122,32 @@ std::string long_note() {
            "most items, so we cannot use this submission.";
 }
 
+/// A fake, a campaign, a ledger and a provider whose run's study is published: what most cases start from.
+struct published_study {
+    fake f;
+    small_campaign camp;
+    stores::memory ledger;
+    providers::prolific<stores::memory, stores::memory> prov;
+    std::string study;
+
+    explicit published_study(std::function<void(providers::prolific_options&)> const& adjust = {})
+        : prov{camp.db, ledger, [&] {
+                   auto o = options_for(f);
+                   if (adjust) adjust(o);
+                   return o;
+               }()} {
+        prov.setup_resources(camp.c.run, "http://x/");
+        study = *prov.study_id(camp.c.run);
+    }
+};
+/// Calls time out after 1.5 s, so a stalled call fails quickly.
+struct impatient_study : published_study {
+    impatient_study() : published_study([](auto& o) { o.timeout = 1500ms; }) {}
+};
+struct hooked_study : published_study {
+    hooked_study() : published_study([](auto& o) { o.webhook_secret = "hook-secret"; }) {}
+};
+
 }  // namespace
 
 TEST_CASE("prolific: a study is made as documented, published, raised as units launch, never lowered, and stopped",
@@ -172,28 +197,29 @@ TEST_CASE("prolific: a study is made as documented, published, raised as units l
 TEST_CASE("prolific: a crash between creating the draft and keeping its id, or before publishing, resumes",
           "[prolific]") {
     fake f;
+    using prov_t = providers::prolific<stores::memory, stores::memory>;
+    /// Sets the run up with a provider killed at `point`, then again with a new one over the same ledger.
+    auto crash_then_resume = [&](small_campaign& camp, stores::memory& ledger, std::string const& point) {
+        {
+            prov_t dying{camp.db, ledger, options_for(f, crash_at(point))};
+            CHECK_THROWS_AS(dying.setup_resources(camp.c.run, "http://x/"), crash);
+        }
+        prov_t prov{camp.db, ledger, options_for(f)};
+        prov.setup_resources(camp.c.run, "http://x/");
+        return *prov.study_id(camp.c.run);
+    };
     small_campaign camp;
     stores::memory ledger;
-    {
-        providers::prolific<stores::memory, stores::memory> dying{camp.db, ledger, options_for(f, crash_at("study.stored"))};
-        CHECK_THROWS_AS(dying.setup_resources(camp.c.run, "http://x/"), crash);
-    }
-    providers::prolific<stores::memory, stores::memory> prov{camp.db, ledger, options_for(f)};
-    prov.setup_resources(camp.c.run, "http://x/");
+    auto kept = crash_then_resume(camp, ledger, "study.stored");
     REQUIRE(f.study_ids().size() == 1);  // kept, then published: no second study
-    CHECK(f.study(f.study_ids()[0])["status"] == "ACTIVE");
+    CHECK(f.study(kept)["status"] == "ACTIVE");
 
     small_campaign other;
     stores::memory ledger2;
-    {
-        providers::prolific<stores::memory, stores::memory> dying{other.db, ledger2, options_for(f, crash_at("study.created"))};
-        CHECK_THROWS_AS(dying.setup_resources(other.c.run, "http://x/"), crash);
-    }
-    providers::prolific<stores::memory, stores::memory> again{other.db, ledger2, options_for(f)};
-    again.setup_resources(other.c.run, "http://x/");
+    auto made_again = crash_then_resume(other, ledger2, "study.created");
     // The first draft was never kept: it stays an unpublished draft nobody sees; the run has a new one.
     REQUIRE(f.study_ids().size() == 3);
-    CHECK(f.study(*again.study_id(other.c.run))["status"] == "ACTIVE");
+    CHECK(f.study(made_again)["status"] == "ACTIVE");
     int drafts = 0;
     for (auto const& id : f.study_ids()) drafts += f.study(id)["status"] == "UNPUBLISHED";
     CHECK(drafts == 1);
@@ -254,14 +280,8 @@ TEMPLATE_TEST_CASE("prolific: a bonus is paid exactly once whatever step the pro
     check_every_call_documented(f);
 }
 
-TEST_CASE("prolific: a bonus survives refused and lost calls without paying twice", "[prolific][bonus]") {
-    fake f;
-    small_campaign camp;
-    stores::memory ledger;
-    using prov_t = providers::prolific<stores::memory, stores::memory>;
-    prov_t prov{camp.db, ledger, options_for(f, {}, 1500ms)};
-    prov.setup_resources(camp.c.run, "http://x/");
-    auto study = *prov.study_id(camp.c.run);
+TEST_CASE_METHOD(impatient_study, "prolific: a bonus survives refused and lost calls without paying twice",
+                 "[prolific][bonus]") {
     for (auto pid : {"bob1", "carol1", "dan1", "erin1"}) {
         camp.add(pid);
         f.set_status(f.arrive(study, pid), "AWAITING REVIEW");
@@ -330,13 +350,8 @@ TEST_CASE("prolific: a run that would overspend stops launching and says why", "
     CHECK(calls_to(f, "PATCH", "/studies/").size() == patches);
 }
 
-TEST_CASE("prolific: approve, reject with Prolific's required message, soft reject, block and groups", "[prolific]") {
-    fake f;
-    small_campaign camp;
-    stores::memory ledger;
-    providers::prolific<stores::memory, stores::memory> prov{camp.db, ledger, options_for(f)};
-    prov.setup_resources(camp.c.run, "http://x/");
-    auto study = *prov.study_id(camp.c.run);
+TEST_CASE_METHOD(published_study, "prolific: approve, reject with Prolific's required message, soft reject, block and groups",
+                 "[prolific]") {
     std::vector<std::string> subs;
     for (auto pid : {"r1", "r2", "r3"}) {
         camp.add(pid);
@@ -380,13 +395,8 @@ TEST_CASE("prolific: approve, reject with Prolific's required message, soft reje
     check_every_call_documented(f);
 }
 
-TEST_CASE("prolific: identity is the participant id; a foreign study or a missing id is refused", "[prolific]") {
-    fake f;
-    small_campaign camp;
-    stores::memory ledger;
-    providers::prolific<stores::memory, stores::memory> prov{camp.db, ledger, options_for(f)};
-    prov.setup_resources(camp.c.run, "http://x/");
-    auto study = *prov.study_id(camp.c.run);
+TEST_CASE_METHOD(published_study, "prolific: identity is the participant id; a foreign study or a missing id is refused",
+                 "[prolific]") {
     CHECK(prov.worker_name({{"prolific_pid", "5f1a2b3c4d"}, {"study_id", study}, {"session_id", "s1"}}) == "5f1a2b3c4d");
     CHECK(prov.worker_name({{"prolific_pid", "abc"}}) == "abc");
     CHECK_THROWS_AS(prov.worker_name({{"prolific_pid", "abc"}, {"study_id", "someone-elses"}}), bad_packet);
@@ -548,15 +558,8 @@ std::string now_stamp(std::chrono::seconds shift = 0s) {
 
 }  // namespace
 
-TEST_CASE("prolific: signed hooks over a real socket hand returned and timed-out participants back, once",
-          "[prolific][hooks]") {
-    fake f;
-    small_campaign camp;
-    stores::memory ledger;
-    auto o = options_for(f);
-    o.webhook_secret = "hook-secret";
-    providers::prolific<stores::memory, stores::memory> prov{camp.db, ledger, o};
-    prov.setup_resources(camp.c.run, "http://x/");
+TEST_CASE_METHOD(hooked_study, "prolific: signed hooks over a real socket hand returned and timed-out participants back, once",
+                 "[prolific][hooks]") {
     for (auto pid : {"h1", "h2", "h3"}) camp.add(pid);
     std::vector<agent_id> handed;
     prov.on_returned([&](agent_id a) { handed.push_back(a); });
