@@ -140,9 +140,9 @@ struct published_study {
         study = *prov.study_id(camp.c.run);
     }
 };
-/// Calls time out after 1.5 s, so a stalled call fails quickly.
+/// Calls time out after 2.5 s (not 5), so the stalled call's case ends sooner.
 struct impatient_study : published_study {
-    impatient_study() : published_study([](auto& o) { o.timeout = 1500ms; }) {}
+    impatient_study() : published_study([](auto& o) { o.timeout = 2500ms; }) {}
 };
 struct hooked_study : published_study {
     hooked_study() : published_study([](auto& o) { o.webhook_secret = "hook-secret"; }) {}
