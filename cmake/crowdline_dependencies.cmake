@@ -5,6 +5,7 @@
 #   sqlite  core + SQLiteCpp (which brings SQLite3)
 #   http    core: Beast and Asio are Boost headers, the server's threads are Threads; nothing more
 #           (no OpenSSL: the server speaks plain HTTP)
+#   prolific  http + OpenSSL (providers::prolific calls Prolific over HTTPS); opt-in, never implied
 #
 # crowdline_find_dependencies(<component> [REQUIRED|OPTIONAL]) is a macro, so that a find_dependency()
 # that fails returns from the package config itself, as it must. In the build tree every package is
@@ -37,6 +38,8 @@ macro(crowdline_find_dependencies _crowdline_component)
     _crowdline_dependency(core "${_crowdline_how}" nlohmann_json 3.11 CONFIG)  # nlohmann-json3-dev
   elseif("${_crowdline_component}" STREQUAL "sqlite")
     _crowdline_dependency(sqlite "${_crowdline_how}" SQLiteCpp CONFIG)         # libsqlitecpp-dev: target SQLiteCpp
+  elseif("${_crowdline_component}" STREQUAL "prolific")
+    _crowdline_dependency(prolific "${_crowdline_how}" OpenSSL)               # libssl-dev: OpenSSL::SSL, ::Crypto
   elseif("${_crowdline_component}" STREQUAL "http")
     # Boost.Beast and Boost.Asio are headers of libboost-dev, and Threads: both found for core.
   else()

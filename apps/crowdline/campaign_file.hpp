@@ -45,6 +45,16 @@ inline constexpr std::int64_t max_steal_after_seconds = 1'000'000'000;
 /// Longest run name, in bytes (a run's name is its task's name; the same rule as a worker's name).
 inline constexpr std::size_t max_run_name = 256;
 
+/// `"provider": {"prolific": {…}}`: where the run's Prolific settings come from. Secrets are never in
+/// the file: it names the environment variables that hold them.
+struct campaign_prolific {
+    std::string token_env;                      ///< the variable holding the API token
+    std::string workspace_id;                   ///< whose balance pays
+    std::optional<std::int64_t> reward_cents{};  ///< per place; none: the run's task_reward
+    std::optional<std::int64_t> places{};        ///< places the study starts with
+    std::string webhook_secret_env{};           ///< the variable holding the hooks' secret ("": no hooks)
+};
+
 /// One task run of a campaign, checked: what `serve` composes a pipeline from.
 struct campaign_run {
     std::string name;                      ///< the task name (also `task.task_name`)
@@ -64,6 +74,7 @@ struct campaign_run {
     std::optional<crowdline::routing::adaptive_overlap> adaptive{};
     std::int64_t steal_after_seconds = 60;
     crowdline::task_run_args task = default_task_args();  ///< task_name is `name`
+    std::optional<campaign_prolific> prolific{};  ///< set: the run's crowd is Prolific (no roster)
 };
 
 /// A whole campaign: the database, its settings and the server's (JSON, for the program's own binding),
@@ -94,6 +105,9 @@ inline constexpr std::array<std::string_view, 6> later_keys{"onboarding", "scree
                                                             "qualifications", "live", "chat"};
 inline constexpr std::array<std::string_view, 1> adaptive_outer_keys{"adaptive"};
 inline constexpr std::array<std::string_view, 4> adaptive_keys{"min", "max", "agreement", "field"};
+inline constexpr std::array<std::string_view, 1> provider_keys{"prolific"};
+inline constexpr std::array<std::string_view, 5> prolific_keys{"token_env", "workspace_id", "reward_cents", "places",
+                                                               "webhook_secret_env"};
 inline constexpr std::array<std::string_view, 4> routing_keys{"route_by", "profile_key", "overlap",
                                                               "steal_after_seconds"};
 
@@ -260,18 +274,57 @@ private:
         campaign_run r;
         r.name = text_at(required(j, at, "name", "the task name"), at / "name", false);
         if (auto problem = crowdline::providers::worker_name_problem(r.name, max_run_name)) fail(at / "name", *problem);
-        if (auto const* provider = find(j, "provider")) {
-            auto const kind = text_at(*provider, at / "provider", false);
-            if (kind == "prolific") fail(at / "provider", "\"prolific\" is not supported yet by crowdline serve");
-            if (kind != "in_house") fail(at / "provider", "expected \"in_house\" or \"prolific\", got " + shown(*provider));
-        }
+        if (auto const* provider = find(j, "provider")) r.prolific = read_provider(*provider, at / "provider");
         if (auto const* routing = find(j, "routing")) read_routing(*routing, at / "routing", r);
         if (auto const* form = find(j, "form")) r.form = read_form(*form, at / "form");
         resolve_adaptive_field(r, at / "routing" / "overlap" / "adaptive");
         r.tasks = read_tasks(required(j, at, "tasks", "a JSONL path or an array of tasks"), at / "tasks", r);
-        read_workers(required(j, at, "workers", "a roster path or an array of workers"), at / "workers", r);
+        if (!r.prolific) read_workers(required(j, at, "workers", "a roster path or an array of workers"), at / "workers", r);
+        else if (find(j, "workers")) fail(at / "workers", "a Prolific run has no roster (its workers are Prolific's participants)");
         r.task = read_task(find(j, "task"), at / "task", r.name);
         return r;
+    }
+
+    /// `"in_house"` (nothing to keep) or `{"prolific": {"token_env", "workspace_id", …}}`.
+    std::optional<campaign_prolific> read_provider(json const& j, pointer const& at) const {
+        if (j.is_string()) {
+            auto const kind = j.get<std::string>();
+            if (kind == "in_house") return std::nullopt;
+            if (kind == "prolific")
+                fail(at, "expected {\"prolific\": {\"token_env\": …, \"workspace_id\": …}} (its settings), got \"prolific\"");
+            fail(at, "expected \"in_house\" or {\"prolific\": {…}}, got " + shown(j));
+        }
+        if (!j.is_object()) fail(at, "expected \"in_house\" or {\"prolific\": {…}}, got " + shown(j));
+        only(j, at, provider_keys);
+        auto const here = at / "prolific";
+        auto const& p = required(j, at, "prolific", "the Prolific settings");
+        if (!p.is_object()) fail(here, "expected an object, got " + shown(p));
+        only(p, here, prolific_keys);
+        campaign_prolific out;
+        out.token_env = env_name(required(p, here, "token_env", "the environment variable holding the API token"),
+                                 here / "token_env");
+        out.workspace_id = text_at(required(p, here, "workspace_id", "the Prolific workspace that pays"),
+                                   here / "workspace_id", false);
+        auto whole = [&](char const* key, std::int64_t least) -> std::optional<std::int64_t> {
+            auto const* v = find(p, key);
+            if (!v) return std::nullopt;
+            if (!v->is_number_integer() || v->get<std::int64_t>() < least)
+                fail(here / key, "expected a whole number >= " + std::to_string(least) + ", got " + shown(*v));
+            return v->get<std::int64_t>();
+        };
+        out.reward_cents = whole("reward_cents", 0);
+        out.places = whole("places", 1);
+        if (auto const* v = find(p, "webhook_secret_env")) out.webhook_secret_env = env_name(*v, here / "webhook_secret_env");
+        return out;
+    }
+
+    /// An environment variable's name: letters, digits and '_', not starting with a digit.
+    std::string env_name(json const& j, pointer const& at) const {
+        auto name = text_at(j, at, false);
+        bool ok = !std::isdigit(static_cast<unsigned char>(name[0]));
+        for (unsigned char c : name) ok = ok && (std::isalnum(c) || c == '_');
+        if (!ok) fail(at, "expected the name of an environment variable (letters, digits, _), got " + shown(j));
+        return name;
     }
 
     void read_routing(json const& j, pointer const& at, campaign_run& r) const {

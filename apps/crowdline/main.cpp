@@ -30,6 +30,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -43,6 +44,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #define CROWDLINE_WITH_HTTP    // the umbrella then brings the HTTP architect and the review API
@@ -625,10 +627,32 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
     return 0;
 }
 
+/// A Prolific run's secrets come from the environment: a variable the campaign names that is unset is
+/// refused by name before anything is written. Serving the run itself is not done by this program yet
+/// (providers::prolific is used from C++: docs/prolific.md), and it says so rather than serve it in-house.
+void refuse_prolific_runs(campaign_spec const& spec, std::string const& file) {
+    for (std::size_t i = 0; i < spec.runs.size(); ++i) {
+        auto const& p = spec.runs[i].prolific;
+        if (!p) continue;
+        auto const at = file + ": /runs/" + std::to_string(i) + "/provider/prolific";
+        for (auto const& [key, variable, what] : {std::tuple{"token_env", p->token_env, "your Prolific API token"},
+                                                  std::tuple{"webhook_secret_env", p->webhook_secret_env, "the hooks' secret"}}) {
+            if (variable.empty()) continue;
+            char const* value = std::getenv(variable.c_str());
+            if (value == nullptr || *value == '\0')
+                throw config_error(at + "/" + key + ": the environment variable " + variable + " is not set (set it to " +
+                                   what + ")");
+        }
+        throw config_error(at + ": crowdline serve does not serve Prolific runs yet; use providers::prolific from C++ "
+                                "(docs/prolific.md)");
+    }
+}
+
 /// `crowdline serve`: a campaign file's runs, the one run of --tasks, or the built-in two-run demo.
 int serve(program_args cfg, std::optional<campaign_spec> campaign) {
     if (campaign) {
         auto const file = cfg.campaign;
+        refuse_prolific_runs(*campaign, file);
         return serve(std::move(cfg), std::move(*campaign), false, file);
     }
     if (cfg.tasks.empty()) {

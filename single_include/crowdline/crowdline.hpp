@@ -1080,6 +1080,12 @@ inline void require_name(std::string_view entity, std::string_view name) {
     if (name.empty()) throw invalid_argument(std::string(entity) + " name: must not be empty");
 }
 
+/// A `keyed_store` value needs a scope and a key.
+inline void require_value_key(std::string_view scope, std::string_view key) {
+    if (scope.empty()) throw invalid_argument("stored value: the scope must not be empty");
+    if (key.empty()) throw invalid_argument("stored value in \"" + std::string(scope) + "\": the key must not be empty");
+}
+
 template <class Tag, class Rep, class Status>
 [[noreturn]] void throw_transition(strong_id<Tag, Rep> id, Status from, Status to) {
     throw invalid_transition(describe(id) + ": cannot go from " + std::string(to_string(from)) + " to " +
@@ -1456,6 +1462,46 @@ public:
         return out;
     }
 
+    // --- keyed values (`keyed_store`) -------------------------------------------------------------
+    /// The value under `key` in `scope`, or nothing.
+    std::optional<std::string> get_value(std::string_view scope, std::string_view key) const {
+        lock l{mutex_};
+        auto s = values_.find(scope);
+        if (s == values_.end()) return std::nullopt;
+        auto k = s->second.index.find(key);
+        if (k == s->second.index.end()) return std::nullopt;
+        return s->second.rows[k->second].second;
+    }
+    /// Inserts or replaces. An empty scope or key → `invalid_argument`.
+    void put_value(std::string_view scope, std::string_view key, std::string_view value) {
+        lock l{mutex_};
+        detail::require_value_key(scope, key);
+        auto [s, new_scope] = values_.try_emplace(std::string(scope));
+        auto& table = s->second;
+        if (auto k = table.index.find(key); k != table.index.end()) {
+            std::string old = std::exchange(table.rows[k->second].second, std::string(value));
+            on_undo([this, sc = std::string(scope), i = k->second, old = std::move(old)]() mutable {
+                values_.find(sc)->second.rows[i].second = std::move(old);
+            });
+            return;
+        }
+        table.rows.emplace_back(std::string(key), std::string(value));
+        table.index.emplace(std::string(key), table.rows.size() - 1);
+        on_undo([this, sc = std::string(scope), new_scope]() {
+            auto it = values_.find(sc);
+            it->second.index.erase(it->second.rows.back().first);
+            it->second.rows.pop_back();
+            if (new_scope) values_.erase(it);
+        });
+    }
+    /// Every key and value in `scope`, in the order the keys were first put.
+    std::vector<std::pair<std::string, std::string>> find_values(std::string_view scope) const {
+        lock l{mutex_};
+        auto s = values_.find(scope);
+        if (s == values_.end()) return {};
+        return s->second.rows;
+    }
+
     // --- transactions -----------------------------------------------------------------------------
     /// Runs `f` atomically: other threads wait, and if `f` throws every change it made is undone.
     template <class F>
@@ -1575,6 +1621,11 @@ private:
     std::map<grant_key, grant_row> grants_;
     std::uint64_t grant_sequence_ = 0;
     int depth_ = 0;
+    struct value_table {
+        std::vector<std::pair<std::string, std::string>> rows;  ///< first-put order
+        std::map<std::string, std::size_t, std::less<>> index;  ///< key → position in rows
+    };
+    std::map<std::string, value_table, std::less<>> values_;  ///< `keyed_store`: scope → its values
     std::vector<std::function<void()>> undo_;
 };
 
@@ -1591,6 +1642,7 @@ private:
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -1825,6 +1877,17 @@ concept qualification_store = store_makes_qualifications<S> && store_gets_qualif
 template <class S>
 concept store = project_store<S> && run_store<S> && unit_store<S> && worker_store<S> && qualification_store<S> &&
                 transactional_store<S>;
+
+/// Optional, beyond `store`: small records a component keeps for itself (a provider's study ids, its
+/// payment ledger), as text values under a key within a scope. `put_value` inserts or replaces;
+/// `find_values(scope)` answers in the order keys were first put. Inside `transaction` these roll back
+/// with everything else, which is what lets a provider record a step and its effect atomically.
+template <class S>
+concept keyed_store = requires(S& s, std::string_view sv) {
+    { s.get_value(sv, sv) } -> std::same_as<std::optional<std::string>>;
+    s.put_value(sv, sv, sv);
+    { s.find_values(sv) } -> std::same_as<std::vector<std::pair<std::string, std::string>>>;
+};
 
 namespace detail {
 /// Names each missing method of `store` for the entry-point message.
@@ -12042,7 +12105,7 @@ struct sqlite_migration {
 
 /// Every schema step this build knows, oldest first. A file is at version N when the first N are applied.
 inline std::span<sqlite_migration const> sqlite_migrations() noexcept {
-    static constexpr std::array<sqlite_migration, 3> steps{{
+    static constexpr std::array<sqlite_migration, 4> steps{{
         {"001_initial", R"sql(
 CREATE TABLE projects (
   project_id INTEGER PRIMARY KEY, project_name TEXT NOT NULL UNIQUE,
@@ -12138,6 +12201,14 @@ CREATE INDEX worker_reviews_by_worker ON worker_reviews(worker_id);
 DROP INDEX units_by_assignment;
 DROP INDEX units_by_run;
 DROP INDEX units_by_status;
+)sql"},
+        // `keyed_store`: small records a component keeps for itself (a provider's study ids and payment
+        // ledger). A new table only: a file made by an older crowdline gains it and loses nothing.
+        {"004_keyed_values", R"sql(
+CREATE TABLE keyed_values (
+  value_id INTEGER PRIMARY KEY, scope TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  update_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
+  UNIQUE (scope, key));
 )sql"},
     }};
     return steps;
@@ -13188,6 +13259,37 @@ public:
         return run<granted_qualification>(q);
     }
 
+    // --- keyed values (`keyed_store`) -------------------------------------------------------------
+    /// The value under `key` in `scope_name`, or nothing.
+    std::optional<std::string> get_value(std::string_view scope_name, std::string_view key) {
+        auto const lock = guard();
+        auto& st = prepare("SELECT value FROM keyed_values WHERE scope = ?1 AND key = ?2");
+        reset_guard g{st};
+        st.bind(1, std::string(scope_name));
+        st.bind(2, std::string(key));
+        if (!st.executeStep()) return std::nullopt;
+        return st.getColumn(0).getString();
+    }
+    /// Inserts or replaces (the row keeps its place in `find_values`). An empty scope or key →
+    /// `invalid_argument`.
+    void put_value(std::string_view scope_name, std::string_view key, std::string_view value) {
+        auto const lock = guard();
+        crowdline::detail::require_value_key(scope_name, key);
+        exec_bound("INSERT INTO keyed_values (scope, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (scope, key) DO "
+                   "UPDATE SET value = excluded.value, update_date = strftime('%Y-%m-%d %H:%M:%f','now')",
+                   std::string(scope_name), std::string(key), std::string(value));
+    }
+    /// Every key and value in `scope_name`, in the order the keys were first put.
+    std::vector<std::pair<std::string, std::string>> find_values(std::string_view scope_name) {
+        auto const lock = guard();
+        auto& st = prepare("SELECT key, value FROM keyed_values WHERE scope = ?1 ORDER BY value_id");
+        reset_guard g{st};
+        st.bind(1, std::string(scope_name));
+        std::vector<std::pair<std::string, std::string>> out;
+        while (st.executeStep()) out.emplace_back(st.getColumn(0).getString(), st.getColumn(1).getString());
+        return out;
+    }
+
 private:
     using reset_guard = detail::reset_guard;
     using query = detail::sqlite_query;
@@ -13469,6 +13571,7 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::stores::sqlite_options, journal_mode, synchro
 /// headers, keep alive. `http_session` is the one on a TCP socket.
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -13614,6 +13717,8 @@ inline std::string metrics_text(http_counters const& c, std::size_t addresses_sl
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -13700,6 +13805,15 @@ struct http_request {
     std::string query;          ///< the target after '?', undecoded
     std::string body;
     std::string authorization;  ///< the Authorization header, as sent
+    /// The `X-…` headers, names in lowercase (a signed webhook's signature and timestamp); the rest are not kept.
+    std::vector<std::pair<std::string, std::string>> x_headers{};
+
+    /// The value of the `X-…` header `lowercase_name`; nullopt when absent.
+    [[nodiscard]] std::optional<std::string> header(std::string_view lowercase_name) const {
+        for (auto const& [name, value] : x_headers)
+            if (name == lowercase_name) return value;
+        return std::nullopt;
+    }
 
     /// The value of `name` in the query string, percent-decoded; nullopt when absent.
     [[nodiscard]] std::optional<std::string> query_param(std::string_view name) const;
@@ -16110,7 +16224,7 @@ private:
         head_ = req.method() == bhttp::verb::head;
         if (refusal_) {
             bool const health = (req.method() == bhttp::verb::get || head_) && req.target() == "/healthz";
-            return respond(health ? route(*state_, http_request{std::string(req.method_string()), "/healthz", {}, {}, {}})
+            return respond(health ? route(*state_, http_request{std::string(req.method_string()), "/healthz", {}, {}, {}, {}})
                                   : *refusal_,
                            false, req.version());
         }
@@ -16141,6 +16255,14 @@ private:
         if (q != std::string_view::npos) r.query = std::string(target.substr(q + 1));
         r.body = std::move(req.body());
         if (auto it = req.find(bhttp::field::authorization); it != req.end()) r.authorization = std::string(it->value());
+        for (auto const& field : req) {
+            auto name = field.name_string();
+            if (name.size() > 2 && (name[0] == 'x' || name[0] == 'X') && name[1] == '-') {
+                std::string lower(name.data(), name.size());
+                for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                r.x_headers.emplace_back(std::move(lower), std::string(field.value()));
+            }
+        }
         if (auto type = packet_endpoint(r)) {
             // A packet joins the group being gathered; its reply comes back on this connection's strand.
             state_->enqueue({std::move(r.body), *type, [self = this->shared_from_this(), keep_alive, version](packet reply, nlohmann::json id) {
@@ -16234,6 +16356,7 @@ public:
         if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
         if (!ec) acceptor_.bind(at, ec);
         if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+        if (!ec) acceptor_.non_blocking(true, ec);  // so `on_accept` can drain the backlog without waiting
         if (ec)
             throw error("architects::http: cannot listen on " + at.address().to_string() + ":" +
                         std::to_string(at.port()) + " (" + ec.message() + ")");
@@ -16251,25 +16374,37 @@ private:
     void accept() {
         acceptor_.async_accept(asio::make_strand(io_), beast::bind_front_handler(&http_listener::on_accept, shared_from_this()));
     }
+    /// Connections taken per turn of the io_context beyond the one the turn was for. One accept per turn
+    /// starves arrivals behind busy keep-alive clients (1,000 pages opened at once waited up to 8 s for their
+    /// first reply while the first ones cycled); a bounded batch keeps the accept loop from starving them.
+    static constexpr int max_accepts_per_turn = 64;
+
     void on_accept(beast::error_code ec, tcp::socket socket) {
         if (ec == asio::error::operation_aborted || state_->stopping.load()) return;
-        if (!ec) {
-            try {
-                beast::error_code peer_ec;
-                auto const peer = socket.remote_endpoint(peer_ec);
-                if (!peer_ec) {
-                    std::optional<http_response> refusal;
-                    auto slot = state_->open_connection(peer.address(), refusal);
-                    auto session = std::make_shared<http_session>(state_, beast::tcp_stream(std::move(socket)), ++next_id_,
-                                                                  std::move(slot));
-                    if (refusal) session->refuse(std::move(*refusal));
-                    else session->start();
-                }
-            } catch (...) {  // e.g. out of memory: that connection is lost, the server goes on
-                state_->counters.exceptions.fetch_add(1);
-            }
+        if (!ec) admit(std::move(socket));
+        for (int i = 0; i < max_accepts_per_turn; ++i) {
+            beast::error_code more_ec;
+            tcp::socket more = acceptor_.accept(asio::make_strand(io_), more_ec);
+            if (more_ec) break;  // would_block: the backlog is empty (or an error the next async_accept sees)
+            admit(std::move(more));
         }
         accept();
+    }
+    /// Takes the connection's slot in the limits and starts its session (or its refusal).
+    void admit(tcp::socket socket) {
+        try {
+            beast::error_code peer_ec;
+            auto const peer = socket.remote_endpoint(peer_ec);
+            if (peer_ec) return;  // gone before it was seen
+            std::optional<http_response> refusal;
+            auto slot = state_->open_connection(peer.address(), refusal);
+            auto session =
+                std::make_shared<http_session>(state_, beast::tcp_stream(std::move(socket)), ++next_id_, std::move(slot));
+            if (refusal) session->refuse(std::move(*refusal));
+            else session->start();
+        } catch (...) {  // e.g. out of memory: that connection is lost, the server goes on
+            state_->counters.exceptions.fetch_add(1);
+        }
     }
 
     std::shared_ptr<http_state> state_;

@@ -206,10 +206,53 @@ TEST_CASE("campaign file: what crowdline serve does not do yet is refused by nam
     for (auto key : {"onboarding", "screening", "gold", "qualifications", "live", "chat"})
         CHECK(refusal(with(std::string("/runs/1/") + key, json::object())) ==
               std::string("campaign.json: /runs/1/") + key + ": not supported yet by crowdline serve");
-    CHECK(refusal(with("/runs/0/provider", "prolific")) ==
-          "campaign.json: /runs/0/provider: \"prolific\" is not supported yet by crowdline serve");
     CHECK(refusal(with("/runs/0/provider", "mturk")) ==
-          "campaign.json: /runs/0/provider: expected \"in_house\" or \"prolific\", got \"mturk\"");
+          "campaign.json: /runs/0/provider: expected \"in_house\" or {\"prolific\": {…}}, got \"mturk\"");
+}
+
+TEST_CASE("campaign file: a Prolific run names its settings and the variables holding its secrets", "[campaign]") {
+    fake_files files;
+    auto c = two_runs();
+    c["runs"][0].erase("workers");
+    c["runs"][0]["provider"] = {{"prolific", {{"token_env", "PROLIFIC_TOKEN"}, {"workspace_id", "ws1"},
+                                              {"reward_cents", 120}, {"places", 10},
+                                              {"webhook_secret_env", "PROLIFIC_HOOK_SECRET"}}}};
+    auto spec = parsed(c, files);
+    REQUIRE(spec.runs[0].prolific);
+    CHECK(spec.runs[0].prolific->token_env == "PROLIFIC_TOKEN");
+    CHECK(spec.runs[0].prolific->workspace_id == "ws1");
+    CHECK(spec.runs[0].prolific->reward_cents == 120);
+    CHECK(spec.runs[0].prolific->places == 10);
+    CHECK(spec.runs[0].prolific->webhook_secret_env == "PROLIFIC_HOOK_SECRET");
+    CHECK_FALSE(spec.runs[1].prolific);
+    CHECK(spec.runs[0].roster.empty());
+
+    auto bad = [&](std::string const& at, json value) {
+        auto b = c;
+        json::json_pointer p(at);
+        if (value.is_null()) b[p.parent_pointer()].erase(p.back());
+        else b[p] = std::move(value);
+        return refusal(b);
+    };
+    CHECK(bad("/runs/0/provider", "prolific") ==
+          "campaign.json: /runs/0/provider: expected {\"prolific\": {\"token_env\": …, \"workspace_id\": …}} (its "
+          "settings), got \"prolific\"");
+    CHECK(bad("/runs/0/provider/prolific/token_env", nullptr) ==
+          "campaign.json: /runs/0/provider/prolific/token_env: missing (the environment variable holding the API token)");
+    CHECK(bad("/runs/0/provider/prolific/token_env", "MY TOKEN") ==
+          "campaign.json: /runs/0/provider/prolific/token_env: expected the name of an environment variable (letters, "
+          "digits, _), got \"MY TOKEN\"");
+    CHECK(bad("/runs/0/provider/prolific/places", 0) ==
+          "campaign.json: /runs/0/provider/prolific/places: expected a whole number >= 1, got 0");
+    CHECK(bad("/runs/0/provider/prolific/reward_cents", 1.5) ==
+          "campaign.json: /runs/0/provider/prolific/reward_cents: expected a whole number >= 0, got 1.5");
+    CHECK(bad("/runs/0/provider/prolific/token", "secret") ==
+          "campaign.json: /runs/0/provider/prolific/token: unknown key (expected one of: token_env, workspace_id, "
+          "reward_cents, places, webhook_secret_env)");
+    CHECK(bad("/runs/0/provider/mturk", json::object()) ==
+          "campaign.json: /runs/0/provider/mturk: unknown key (expected one of: prolific)");
+    CHECK(bad("/runs/0/workers", "workers.json") ==
+          "campaign.json: /runs/0/workers: a Prolific run has no roster (its workers are Prolific's participants)");
 }
 
 TEST_CASE("campaign file: adaptive overlap, checked key by key; the field is the form's single_choice", "[campaign]") {

@@ -26,7 +26,19 @@ struct no_transaction : private crowdline::stores::memory {
     using memory::new_unit;
 };
 struct not_a_store {};
+/// Keyed values that cannot be listed: not a keyed_store.
+struct no_find_values : private crowdline::stores::memory {
+    using memory::get_value, memory::put_value;
+};
 }  // namespace
+
+TEST_CASE("keyed_store accepts both backends and rejects a type missing a piece", "[static]") {
+    STATIC_REQUIRE(crowdline::keyed_store<crowdline::stores::memory>);
+    STATIC_REQUIRE(crowdline::keyed_store<crowdline::stores::sqlite>);
+    STATIC_REQUIRE_FALSE(crowdline::keyed_store<no_find_values>);
+    STATIC_REQUIRE_FALSE(crowdline::keyed_store<no_new_unit>);  // the store's methods are not enough
+    STATIC_REQUIRE_FALSE(crowdline::keyed_store<not_a_store>);
+}
 
 TEST_CASE("store concepts accept the backends", "[static]") {
     STATIC_REQUIRE(crowdline::store<crowdline::stores::memory>);

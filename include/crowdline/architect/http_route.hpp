@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +23,15 @@ struct http_request {
     std::string query;          ///< the target after '?', undecoded
     std::string body;
     std::string authorization;  ///< the Authorization header, as sent
+    /// The `X-…` headers, names in lowercase (a signed webhook's signature and timestamp); the rest are not kept.
+    std::vector<std::pair<std::string, std::string>> x_headers{};
+
+    /// The value of the `X-…` header `lowercase_name`; nullopt when absent.
+    [[nodiscard]] std::optional<std::string> header(std::string_view lowercase_name) const {
+        for (auto const& [name, value] : x_headers)
+            if (name == lowercase_name) return value;
+        return std::nullopt;
+    }
 
     /// The value of `name` in the query string, percent-decoded; nullopt when absent.
     [[nodiscard]] std::optional<std::string> query_param(std::string_view name) const;

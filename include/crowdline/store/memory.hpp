@@ -379,6 +379,46 @@ public:
         return out;
     }
 
+    // --- keyed values (`keyed_store`) -------------------------------------------------------------
+    /// The value under `key` in `scope`, or nothing.
+    std::optional<std::string> get_value(std::string_view scope, std::string_view key) const {
+        lock l{mutex_};
+        auto s = values_.find(scope);
+        if (s == values_.end()) return std::nullopt;
+        auto k = s->second.index.find(key);
+        if (k == s->second.index.end()) return std::nullopt;
+        return s->second.rows[k->second].second;
+    }
+    /// Inserts or replaces. An empty scope or key → `invalid_argument`.
+    void put_value(std::string_view scope, std::string_view key, std::string_view value) {
+        lock l{mutex_};
+        detail::require_value_key(scope, key);
+        auto [s, new_scope] = values_.try_emplace(std::string(scope));
+        auto& table = s->second;
+        if (auto k = table.index.find(key); k != table.index.end()) {
+            std::string old = std::exchange(table.rows[k->second].second, std::string(value));
+            on_undo([this, sc = std::string(scope), i = k->second, old = std::move(old)]() mutable {
+                values_.find(sc)->second.rows[i].second = std::move(old);
+            });
+            return;
+        }
+        table.rows.emplace_back(std::string(key), std::string(value));
+        table.index.emplace(std::string(key), table.rows.size() - 1);
+        on_undo([this, sc = std::string(scope), new_scope]() {
+            auto it = values_.find(sc);
+            it->second.index.erase(it->second.rows.back().first);
+            it->second.rows.pop_back();
+            if (new_scope) values_.erase(it);
+        });
+    }
+    /// Every key and value in `scope`, in the order the keys were first put.
+    std::vector<std::pair<std::string, std::string>> find_values(std::string_view scope) const {
+        lock l{mutex_};
+        auto s = values_.find(scope);
+        if (s == values_.end()) return {};
+        return s->second.rows;
+    }
+
     // --- transactions -----------------------------------------------------------------------------
     /// Runs `f` atomically: other threads wait, and if `f` throws every change it made is undone.
     template <class F>
@@ -498,6 +538,11 @@ private:
     std::map<grant_key, grant_row> grants_;
     std::uint64_t grant_sequence_ = 0;
     int depth_ = 0;
+    struct value_table {
+        std::vector<std::pair<std::string, std::string>> rows;  ///< first-put order
+        std::map<std::string, std::size_t, std::less<>> index;  ///< key → position in rows
+    };
+    std::map<std::string, value_table, std::less<>> values_;  ///< `keyed_store`: scope → its values
     std::vector<std::function<void()>> undo_;
 };
 

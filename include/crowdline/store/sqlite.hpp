@@ -566,6 +566,37 @@ public:
         return run<granted_qualification>(q);
     }
 
+    // --- keyed values (`keyed_store`) -------------------------------------------------------------
+    /// The value under `key` in `scope_name`, or nothing.
+    std::optional<std::string> get_value(std::string_view scope_name, std::string_view key) {
+        auto const lock = guard();
+        auto& st = prepare("SELECT value FROM keyed_values WHERE scope = ?1 AND key = ?2");
+        reset_guard g{st};
+        st.bind(1, std::string(scope_name));
+        st.bind(2, std::string(key));
+        if (!st.executeStep()) return std::nullopt;
+        return st.getColumn(0).getString();
+    }
+    /// Inserts or replaces (the row keeps its place in `find_values`). An empty scope or key →
+    /// `invalid_argument`.
+    void put_value(std::string_view scope_name, std::string_view key, std::string_view value) {
+        auto const lock = guard();
+        crowdline::detail::require_value_key(scope_name, key);
+        exec_bound("INSERT INTO keyed_values (scope, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (scope, key) DO "
+                   "UPDATE SET value = excluded.value, update_date = strftime('%Y-%m-%d %H:%M:%f','now')",
+                   std::string(scope_name), std::string(key), std::string(value));
+    }
+    /// Every key and value in `scope_name`, in the order the keys were first put.
+    std::vector<std::pair<std::string, std::string>> find_values(std::string_view scope_name) {
+        auto const lock = guard();
+        auto& st = prepare("SELECT key, value FROM keyed_values WHERE scope = ?1 ORDER BY value_id");
+        reset_guard g{st};
+        st.bind(1, std::string(scope_name));
+        std::vector<std::pair<std::string, std::string>> out;
+        while (st.executeStep()) out.emplace_back(st.getColumn(0).getString(), st.getColumn(1).getString());
+        return out;
+    }
+
 private:
     using reset_guard = detail::reset_guard;
     using query = detail::sqlite_query;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -248,6 +249,17 @@ concept qualification_store = store_makes_qualifications<S> && store_gets_qualif
 template <class S>
 concept store = project_store<S> && run_store<S> && unit_store<S> && worker_store<S> && qualification_store<S> &&
                 transactional_store<S>;
+
+/// Optional, beyond `store`: small records a component keeps for itself (a provider's study ids, its
+/// payment ledger), as text values under a key within a scope. `put_value` inserts or replaces;
+/// `find_values(scope)` answers in the order keys were first put. Inside `transaction` these roll back
+/// with everything else, which is what lets a provider record a step and its effect atomically.
+template <class S>
+concept keyed_store = requires(S& s, std::string_view sv) {
+    { s.get_value(sv, sv) } -> std::same_as<std::optional<std::string>>;
+    s.put_value(sv, sv, sv);
+    { s.find_values(sv) } -> std::same_as<std::vector<std::pair<std::string, std::string>>>;
+};
 
 namespace detail {
 /// Names each missing method of `store` for the entry-point message.

@@ -66,6 +66,25 @@ TEST_CASE("a file made by an older schema is migrated and keeps its data", "[sto
     CHECK(db->get_agent(ag).state == nlohmann::json{{"live", true}});
 }
 
+TEST_CASE("a file made before keyed values gains them and keeps its data", "[store][sqlite][keyed]") {
+    test::sqlite_backend backend;
+    nlohmann::json written;
+    {
+        stores::sqlite old(backend.file(), {.schema_version = 3});
+        REQUIRE(old.schema_version() == 3);
+        auto c = test::make_chain(old);
+        (void)test::launched_unit(old, c.assignment, 0);
+        written = nlohmann::json{{"units", old.find_units()}, {"workers", old.find_workers()}};
+        CHECK_THROWS_AS(old.put_value("s", "k", "v"), db_error);  // no table yet at version 3
+    }
+    auto db = backend.reopen();
+    CHECK(db->schema_version() == stores::sqlite_migrations().size());
+    CHECK(nlohmann::json{{"units", db->find_units()}, {"workers", db->find_workers()}} == written);
+    db->put_value("s", "k", "v");
+    db.reset();
+    CHECK(backend.reopen()->get_value("s", "k") == std::optional<std::string>("v"));
+}
+
 TEST_CASE("a file that is not a crowdline database is refused and left unchanged", "[store][sqlite]") {
     test::scratch_dir dir;
     SECTION("random bytes") {

@@ -540,3 +540,43 @@ TEMPLATE_TEST_CASE("transaction commits, returns, and rolls back everything on a
     auto ag = db->new_agent(c.worker, u);
     CHECK(db->get_unit(u).agent == ag);
 }
+
+#ifndef CROWDLINE_TEST_SINGLE_HEADER
+static_assert(keyed_store<stores::memory> && keyed_store<stores::sqlite>, "both backends keep keyed values");
+#endif
+
+TEMPLATE_TEST_CASE("keyed values: put, replace, find in first-put order, scopes apart", "[store][keyed]", STORE_BACKENDS) {
+    TestType backend;
+    auto db = backend.open();
+    CHECK_FALSE(db->get_value("ledger", "a").has_value());
+    CHECK(db->find_values("ledger").empty());
+    db->put_value("ledger", "b", "1");
+    db->put_value("ledger", "a", "2");
+    db->put_value("other", "b", "x");
+    db->put_value("ledger", "b", "3");  // replaced, keeps its place
+    CHECK(db->get_value("ledger", "b") == std::optional<std::string>("3"));
+    CHECK(db->get_value("other", "b") == std::optional<std::string>("x"));
+    using rows = std::vector<std::pair<std::string, std::string>>;
+    CHECK(db->find_values("ledger") == rows{{"b", "3"}, {"a", "2"}});
+    CHECK(db->find_values("other") == rows{{"b", "x"}});
+    CHECK_THROWS_AS(db->put_value("", "k", "v"), crowdline::invalid_argument);
+    CHECK_THROWS_AS(db->put_value("ledger", "", "v"), crowdline::invalid_argument);
+    CHECK(db->find_values("ledger") == rows{{"b", "3"}, {"a", "2"}});
+}
+
+TEMPLATE_TEST_CASE("keyed values roll back with the transaction that put them", "[store][keyed]", STORE_BACKENDS) {
+    TestType backend;
+    auto db = backend.open();
+    db->put_value("s", "kept", "1");
+    CHECK_THROWS_AS(db->transaction([&] {
+        db->put_value("s", "kept", "changed");
+        db->put_value("s", "new", "2");
+        db->put_value("fresh scope", "k", "3");
+        throw std::runtime_error("boom");
+    }), std::runtime_error);
+    using rows = std::vector<std::pair<std::string, std::string>>;
+    CHECK(db->find_values("s") == rows{{"kept", "1"}});
+    CHECK(db->find_values("fresh scope").empty());
+    db->transaction([&] { db->put_value("s", "new", "2"); });
+    CHECK(db->get_value("s", "new") == std::optional<std::string>("2"));
+}

@@ -4,6 +4,7 @@
 /// headers, keep alive. `http_session` is the one on a TCP socket.
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -140,7 +141,7 @@ private:
         head_ = req.method() == bhttp::verb::head;
         if (refusal_) {
             bool const health = (req.method() == bhttp::verb::get || head_) && req.target() == "/healthz";
-            return respond(health ? route(*state_, http_request{std::string(req.method_string()), "/healthz", {}, {}, {}})
+            return respond(health ? route(*state_, http_request{std::string(req.method_string()), "/healthz", {}, {}, {}, {}})
                                   : *refusal_,
                            false, req.version());
         }
@@ -171,6 +172,14 @@ private:
         if (q != std::string_view::npos) r.query = std::string(target.substr(q + 1));
         r.body = std::move(req.body());
         if (auto it = req.find(bhttp::field::authorization); it != req.end()) r.authorization = std::string(it->value());
+        for (auto const& field : req) {
+            auto name = field.name_string();
+            if (name.size() > 2 && (name[0] == 'x' || name[0] == 'X') && name[1] == '-') {
+                std::string lower(name.data(), name.size());
+                for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                r.x_headers.emplace_back(std::move(lower), std::string(field.value()));
+            }
+        }
         if (auto type = packet_endpoint(r)) {
             // A packet joins the group being gathered; its reply comes back on this connection's strand.
             state_->enqueue({std::move(r.body), *type, [self = this->shared_from_this(), keep_alive, version](packet reply, nlohmann::json id) {

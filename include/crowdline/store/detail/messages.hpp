@@ -28,6 +28,12 @@ inline void require_name(std::string_view entity, std::string_view name) {
     if (name.empty()) throw invalid_argument(std::string(entity) + " name: must not be empty");
 }
 
+/// A `keyed_store` value needs a scope and a key.
+inline void require_value_key(std::string_view scope, std::string_view key) {
+    if (scope.empty()) throw invalid_argument("stored value: the scope must not be empty");
+    if (key.empty()) throw invalid_argument("stored value in \"" + std::string(scope) + "\": the key must not be empty");
+}
+
 template <class Tag, class Rep, class Status>
 [[noreturn]] void throw_transition(strong_id<Tag, Rep> id, Status from, Status to) {
     throw invalid_transition(describe(id) + ": cannot go from " + std::string(to_string(from)) + " to " +

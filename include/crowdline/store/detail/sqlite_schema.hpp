@@ -29,7 +29,7 @@ struct sqlite_migration {
 
 /// Every schema step this build knows, oldest first. A file is at version N when the first N are applied.
 inline std::span<sqlite_migration const> sqlite_migrations() noexcept {
-    static constexpr std::array<sqlite_migration, 3> steps{{
+    static constexpr std::array<sqlite_migration, 4> steps{{
         {"001_initial", R"sql(
 CREATE TABLE projects (
   project_id INTEGER PRIMARY KEY, project_name TEXT NOT NULL UNIQUE,
@@ -125,6 +125,14 @@ CREATE INDEX worker_reviews_by_worker ON worker_reviews(worker_id);
 DROP INDEX units_by_assignment;
 DROP INDEX units_by_run;
 DROP INDEX units_by_status;
+)sql"},
+        // `keyed_store`: small records a component keeps for itself (a provider's study ids and payment
+        // ledger). A new table only: a file made by an older crowdline gains it and loses nothing.
+        {"004_keyed_values", R"sql(
+CREATE TABLE keyed_values (
+  value_id INTEGER PRIMARY KEY, scope TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  update_date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')),
+  UNIQUE (scope, key));
 )sql"},
     }};
     return steps;
