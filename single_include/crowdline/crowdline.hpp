@@ -964,6 +964,28 @@ inline constexpr std::size_t token_chars = 2 * token_bytes;
     return diff == 0;
 }
 
+/// A keyed 64-bit fingerprint of `token`, to find it in a table of issued tokens without comparing it with
+/// every one: a table draws its own random `key`, so which entry a guess lands on tells a guesser nothing,
+/// and the entry found is still confirmed with `same_token`. Time depends only on the length.
+[[nodiscard]] inline std::uint64_t token_fingerprint(std::string_view token, std::uint64_t key) noexcept {
+    std::uint64_t h = key ^ (token.size() * 0x9e3779b97f4a7c15ull);
+    for (char c : token) {
+        h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    h ^= h >> 33;  // a 64-bit finalizer (MurmurHash3's): every input bit reaches every output bit
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
+}
+
+/// A random key for `token_fingerprint`, drawn from the OS's entropy.
+[[nodiscard]] inline std::uint64_t random_fingerprint_key() {
+    std::random_device rng;
+    return (std::uint64_t{rng()} << 32) ^ rng();
+}
+
 }  // namespace crowdline
 // ---- crowdline/store/filters.hpp
 /// Typed query filters, one per entity. Every member is optional and unset means "any"; members are
@@ -2682,51 +2704,6 @@ private:
 };
 
 }  // namespace crowdline::routing::detail
-// ---- crowdline/routing/detail/cache_aligned.hpp
-/// An allocator whose arrays start on a cache line (64 bytes), through the ordinary `operator new` (so a
-/// replaced global `operator new` still sees every byte). With 32-byte unit records, the two units of a
-/// two-unit item then share one cache line.
-
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <limits>
-#include <new>
-
-namespace crowdline::routing::detail {
-
-inline constexpr std::size_t cache_line = 64;
-
-template <class T>
-struct cache_aligned_allocator {
-    using value_type = T;
-
-    cache_aligned_allocator() noexcept = default;
-    template <class U>
-    cache_aligned_allocator(const cache_aligned_allocator<U>&) noexcept {}  // NOLINT: rebinding copy
-
-    [[nodiscard]] T* allocate(std::size_t n) {
-        constexpr std::size_t extra = cache_line + sizeof(void*);
-        if (n > (std::numeric_limits<std::size_t>::max() - extra) / sizeof(T)) throw std::bad_array_new_length{};
-        void* raw = ::operator new(n * sizeof(T) + extra);
-        const auto at = (reinterpret_cast<std::uintptr_t>(raw) + extra) & ~std::uintptr_t{cache_line - 1};
-        void* const aligned = reinterpret_cast<void*>(at);
-        std::memcpy(static_cast<char*>(aligned) - sizeof(void*), &raw, sizeof(void*));  // where the block starts
-        return static_cast<T*>(aligned);
-    }
-    void deallocate(T* p, std::size_t) noexcept {
-        void* raw = nullptr;
-        std::memcpy(&raw, reinterpret_cast<char*>(p) - sizeof(void*), sizeof(void*));
-        ::operator delete(raw);
-    }
-
-    template <class U>
-    friend bool operator==(const cache_aligned_allocator&, const cache_aligned_allocator<U>&) noexcept {
-        return true;
-    }
-};
-
-}  // namespace crowdline::routing::detail
 // ---- crowdline/routing/detail/flat_table.hpp
 /// Open-addressing hash tables over 64-bit keys, with no erase: a million items cost a few flat arrays,
 /// not a million nodes.
@@ -3108,6 +3085,7 @@ struct invalid_dispatcher {};
 
 }  // namespace crowdline::routing::detail
 
+#include <boost/align/aligned_allocator_adaptor.hpp>
 #include <boost/hana/at_key.hpp>
 #include <boost/hana/map.hpp>
 #include <boost/hana/pair.hpp>
@@ -3119,6 +3097,7 @@ struct invalid_dispatcher {};
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -4053,7 +4032,9 @@ private:
     std::vector<item_rec> items_;
     std::vector<Item> payload_;
     detail::flat_index item_index_;
-    std::vector<unit_rec, detail::cache_aligned_allocator<unit_rec>> units_;
+    /// On a cache line (64 bytes), through the ordinary allocator (a replaced `operator new` sees every
+    /// byte): with 32-byte unit records the two units of a two-unit item share one line.
+    std::vector<unit_rec, boost::alignment::aligned_allocator_adaptor<std::allocator<unit_rec>, 64>> units_;
     std::vector<worker_rec> workers_;
     std::unordered_map<worker_id, std::uint32_t> worker_index_;
     detail::flat_set former_;  ///< (item, worker) pairs whose unit was released or expired: it gets no other
@@ -5567,6 +5548,7 @@ static_assert(provider<mock>, "providers::mock must model crowdline::provider");
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -5641,8 +5623,15 @@ public:
         std::string token = w.token;
         std::string name = w.name;
         roster_.push_back({std::move(w), false, 1});
+        auto const at = roster_.size() - 1;
         try {
-            index_.emplace(std::move(name), roster_.size() - 1);
+            index_.emplace(std::move(name), at);
+            try {
+                live_tokens_.emplace(fingerprint(token), at);
+            } catch (...) {
+                index_.erase(roster_.back().worker.name);
+                throw;
+            }
         } catch (...) {
             roster_.pop_back();
             throw;
@@ -5675,9 +5664,30 @@ public:
     std::string renew_link(std::string_view name) {
         lock l{mutex_};
         auto& e = entry(name);
+        auto const at = static_cast<std::size_t>(&e - roster_.data());
         std::string token = fresh_token(), replacement = token;
+        auto const old_print = fingerprint(e.worker.token), new_print = fingerprint(token);
+        // What can fail comes first, each step undone if a later one fails; then what cannot. With room
+        // for one more entry reserved, the insert below does not rehash, so `old_entry` stays valid.
+        live_tokens_.reserve(live_tokens_.size() + 1);
+        auto old_entry = live_tokens_.end();
+        for (auto [it, end] = live_tokens_.equal_range(old_print); it != end; ++it)
+            if (it->second == at) old_entry = it;
         retired_.push_back(e.worker.token);
-        e.worker.token.swap(replacement);  // cannot throw: the old token is retired or nothing changed
+        try {
+            auto const retired_entry = retired_tokens_.emplace(old_print, retired_.size() - 1);
+            try {
+                live_tokens_.emplace(new_print, at);
+            } catch (...) {
+                retired_tokens_.erase(retired_entry);
+                throw;
+            }
+        } catch (...) {
+            retired_.pop_back();
+            throw;
+        }
+        if (old_entry != live_tokens_.end()) live_tokens_.erase(old_entry);
+        e.worker.token.swap(replacement);
         e.revoked = false;
         ++e.generation;
         return token;
@@ -5774,18 +5784,24 @@ private:
     roster_entry& entry(std::string_view name) {
         return const_cast<roster_entry&>(std::as_const(*this).entry(name));
     }
-    /// Compares `token` with every token ever issued, each in constant time and without stopping at a
-    /// match, so the time taken says nothing about which (or whether one) matched.
+    /// Finds `token` among the tokens ever issued by its keyed fingerprint (O(1) whatever the roster's
+    /// size; the key is this roster's own and random) and confirms each candidate with the constant-time
+    /// `same_token`, so the time taken says nothing about how much of a guess was right.
     token_match find_token(std::string_view token) const {
         token_match found;
-        for (auto const& e : roster_) {
-            bool const same = crowdline::same_token(e.worker.token, token);
-            if (same && e.revoked) found.dead = true;
-            else if (same) found.live = &e;
+        auto const print = fingerprint(token);
+        for (auto [it, end] = live_tokens_.equal_range(print); it != end; ++it) {
+            auto const& e = roster_[it->second];
+            if (!crowdline::same_token(e.worker.token, token)) continue;
+            if (e.revoked) found.dead = true;
+            else found.live = &e;
         }
-        for (auto const& old : retired_)
-            if (crowdline::same_token(old, token)) found.dead = true;
+        for (auto [it, end] = retired_tokens_.equal_range(print); it != end; ++it)
+            if (crowdline::same_token(retired_[it->second], token)) found.dead = true;
         return found;
+    }
+    std::uint64_t fingerprint(std::string_view token) const noexcept {
+        return crowdline::token_fingerprint(token, token_key_);
     }
     bool issued(std::string_view token) const {
         auto found = find_token(token);
@@ -5810,6 +5826,9 @@ private:
     std::vector<roster_entry> roster_;                      ///< insertion order
     std::map<std::string, std::size_t, std::less<>> index_;  ///< name → position in `roster_`
     std::vector<std::string> retired_;                      ///< tokens replaced by `renew_link`: refused for good
+    std::uint64_t token_key_ = crowdline::random_fingerprint_key();
+    std::unordered_multimap<std::uint64_t, std::size_t> live_tokens_;     ///< fingerprint → roster position
+    std::unordered_multimap<std::uint64_t, std::size_t> retired_tokens_;  ///< fingerprint → position in `retired_`
 };
 
 static_assert(provider<in_house>, "providers::in_house must model crowdline::provider");
@@ -8734,6 +8753,7 @@ private:
 #include <ranges>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -8744,6 +8764,9 @@ private:
 
 
 namespace crowdline {
+
+/// A run's lock as an operator holds it while it answers a group over several runs in one transaction.
+using run_lock = std::unique_lock<std::recursive_mutex>;
 
 namespace detail {
 /// `construct_item<Item>` for a dispatcher with an `item_type`; void for anything else (refused by name).
@@ -8994,25 +9017,44 @@ public:
     void handle_group(std::span<packet const> requests, std::span<packet> replies) {
         if (replies.size() < requests.size())
             throw invalid_argument("crowdline::pipeline::handle_group: fewer replies than requests");
-        std::lock_guard l{mutex_};
+        auto held = lock_for_group();
         try {
             db_.transaction([&] {
-                for (std::size_t i = 0; i < requests.size(); ++i) {
-                    try {
-                        replies[i] = handle_locked(requests[i]);
-                    } catch (...) {
-                        replies[i] = crowdline::detail::error_reply_for_current_exception();
-                    }
-                }
+                for (std::size_t i = 0; i < requests.size(); ++i) replies[i] = handle_in_group(held, requests[i]);
             });
         } catch (std::exception const& e) {
-            failure_ = std::string("a group of requests could not be saved, so the run stopped: ") + e.what();
-            if (active_run_) wind_down();
-            try {
-                recount_locked();  // what the group counted was rolled back
-            } catch (std::exception const&) {  // the store is failing: the rethrow below says so
-            }
+            group_not_saved(held, e.what());
             throw;
+        }
+    }
+
+    // --- one store transaction over several runs (an operator's group) ---------------------------------
+    // An operator answers a group naming several runs in one commit: it takes each run's lock with
+    // `lock_for_group()` (runs always in the same order, then the store's transaction), answers with
+    // `handle_in_group`, and if the commit fails tells each run with `group_not_saved`. The lock is passed
+    // back to the other two so they cannot be called without it.
+
+    /// This run's lock, held for a group.
+    [[nodiscard]] run_lock lock_for_group() { return run_lock{mutex_}; }
+    /// One packet of a group, inside the caller's store transaction. Never throws: a request that fails
+    /// alone gets its error reply.
+    packet handle_in_group(run_lock const& held, packet const& p) {
+        require_held(held, "handle_in_group");
+        try {
+            return handle_locked(p);
+        } catch (...) {
+            return crowdline::detail::error_reply_for_current_exception();
+        }
+    }
+    /// The group's commit failed: nothing of it was saved while memory moved on, so the run stops and
+    /// `failure()` says why.
+    void group_not_saved(run_lock const& held, std::string_view why) {
+        require_held(held, "group_not_saved");
+        failure_ = "a group of requests could not be saved, so the run stopped: " + std::string(why);
+        if (active_run_) wind_down();
+        try {
+            recount_locked();  // what the group counted was rolled back
+        } catch (std::exception const&) {  // the store is failing: the caller reports it
         }
     }
 
@@ -9210,6 +9252,10 @@ private:
         wind_down();
     }
 
+    void require_held(run_lock const& held, char const* what) const {
+        if (!held.owns_lock() || held.mutex() != &mutex_)
+            throw invalid_argument(std::string("crowdline::pipeline::") + what + ": call it with this run's lock_for_group()");
+    }
     void wind_down() {
         active_run_ = false;
         pool_.close();
@@ -9268,8 +9314,9 @@ task_run_id launch(pipeline<B, A, P, D, S, I>& p) {
 }  // namespace crowdline
 // ---- crowdline/ops/operator.hpp
 /// `crowdline::operator_`: Mephisto's Operator. It is the architect's handler and runs one or more task
-/// runs at once over one architect and one store. The run types are a compile-time set
-/// (`make_operator<run_a, run_b>(architect, store)`): runs of different blueprint / dispatcher types live
+/// runs at once over one architect and one store. The run types are a compile-time set, deduced from the
+/// runs it starts with (`make_operator(architect, store, run_a, run_b)`) or named for runs launched later
+/// (`make_operator<run_a_type, run_b_type>(architect, store)`, then `op.launch(run)`): runs of different blueprint / dispatcher types live
 /// side by side, several runs of one type too, and a packet reaches its run through a switch over that
 /// set — no virtual call, no `std::function` between the operator and a run.
 ///
@@ -9280,8 +9327,8 @@ task_run_id launch(pipeline<B, A, P, D, S, I>& p) {
 /// at the same time. The store must be safe to call from several threads (`stores::memory`,
 /// `stores::sqlite` are).
 ///
-/// Packets that arrive together (an architect's group: `handle_group`) are split by run, and each run
-/// commits its share as one transaction: one commit per run per group, never a lock over two runs.
+/// Packets that arrive together (an architect's group: `handle_group`) are one store transaction, under
+/// the lock of each run they name: one commit per group, whatever runs it names.
 ///
 /// The architect holds the operator as a `packet_handler` of known type (`channel.on_message(op)`): a
 /// packet reaches a run through one function pointer made for `operator_` and the switch over the set.
@@ -9325,19 +9372,30 @@ concept operator_run = requires(R& r, R const& cr, std::string url, packet const
     { cr.task_name() } -> std::convertible_to<std::string const&>;
     { cr.is_active() } -> std::same_as<bool>;
     { cr.is_complete() } -> std::same_as<bool>;
+    // A group over several runs is one store transaction (see `operator_::handle_group`).
+    { r.lock_for_group() } -> std::same_as<run_lock>;
+    { r.handle_in_group(std::declval<run_lock const&>(), p) } -> std::same_as<packet>;
+    r.group_not_saved(std::declval<run_lock const&>(), std::string_view{});
 };
 
 template <class Architect, class Store, class... Runs>
 class operator_ {
-    static_assert(sizeof...(Runs) > 0, "crowdline::make_operator: name the run types it serves, e.g. "
+    static_assert(sizeof...(Runs) > 0, "crowdline::make_operator: give it the runs it starts with, "
+                                       "make_operator(architect, store, run_a, run_b), or name their types, "
                                        "make_operator<decltype(run_a), decltype(run_b)>(architect, store)");
     static_assert((operator_run<Runs> && ...), "crowdline::operator_: every run type must be a crowdline::pipeline "
-                                               "(start, handle, disconnect, tick, shutdown, task_name)");
+                                               "(start, handle, disconnect, tick, shutdown, task_name, lock_for_group, handle_in_group, group_not_saved)");
     static_assert(assert_architect<Architect>());
     static_assert(assert_store<Store>());
 
 public:
     operator_(Architect& architect, Store& store) : architect_(architect), store_(store) {}
+    /// The same, launching `runs` in order (what `make_operator(architect, store, runs...)` builds).
+    template <class... Launch>
+        requires(sizeof...(Launch) > 0)
+    operator_(Architect& architect, Store& store, Launch&... runs) : operator_(architect, store) {
+        (launch(runs), ...);  // a refusal throws out of a constructed operator: its destructor detaches
+    }
     operator_(operator_ const&) = delete;
     operator_& operator=(operator_ const&) = delete;
     ~operator_() { detach(); }
@@ -9380,42 +9438,41 @@ public:
         return reply;
     }
 
-    /// Packets that arrived together (an architect's group): each run handles its own share as one
-    /// group — one store transaction per run, under that run's lock only — and `replies[i]` answers
-    /// `requests[i]`. A run whose commit fails answers its share with errors (nothing of it was kept) and
-    /// stops (`failure()`); the other runs' replies stand.
+    /// Packets that arrived together (an architect's group): `replies[i]` answers `requests[i]`, and the
+    /// whole group is one store transaction, so it costs one commit however many runs it names. Each run
+    /// it names is held by its own lock for that time (taken in launch order, then the store's, so two
+    /// groups never wait for each other in a circle); a group of other runs goes on meanwhile. If the
+    /// commit fails, every run the group named answers its share with errors (nothing of it was kept) and
+    /// stops (`failure()`).
     void handle_group(std::span<packet const> requests, std::span<packet> replies) {
         if (replies.size() < requests.size())
             throw invalid_argument("crowdline::operator_::handle_group: fewer replies than requests");
         std::shared_lock l{table_mutex_};
         constexpr auto none = static_cast<std::size_t>(-1);
         std::vector<std::size_t> entry_of(requests.size(), none);
-        std::size_t first = none;
-        bool one_run = true;
+        std::vector<run_lock> held(entries_.size());
         for (std::size_t i = 0; i < requests.size(); ++i) {
             auto found = route(requests[i]);
-            if (auto* err = std::get_if<packet>(&found)) {
-                replies[i] = std::move(*err);
-                continue;
-            }
-            entry_of[i] = std::get<std::size_t>(found);
-            if (first == none) first = entry_of[i];
-            one_run = one_run && entry_of[i] == first;
+            if (auto* err = std::get_if<packet>(&found)) replies[i] = std::move(*err);
+            else entry_of[i] = std::get<std::size_t>(found);
         }
-        if (first == none) return;
-        if (one_run && std::ranges::count(entry_of, none) == 0) {  // the usual case: no copy
-            group_to(entries_[first], requests, replies);
-            return;
-        }
-        for (std::size_t e = 0; e < entries_.size(); ++e) {
-            std::vector<packet> share;
-            std::vector<std::size_t> slots;
+        for (std::size_t e = 0; e < entries_.size(); ++e)  // launch order
+            if (std::ranges::find(entry_of, e) != entry_of.end())
+                visit(entries_[e], [&](auto& run) { held[e] = run.lock_for_group(); });
+        try {
+            store_.transaction([&] {
+                for (std::size_t i = 0; i < requests.size(); ++i)
+                    if (auto const e = entry_of[i]; e != none)
+                        visit(entries_[e], [&](auto& run) { replies[i] = run.handle_in_group(held[e], requests[i]); });
+            });
+        } catch (std::exception const& ex) {
+            for (std::size_t e = 0; e < entries_.size(); ++e)
+                if (held[e].owns_lock()) visit(entries_[e], [&](auto& run) { run.group_not_saved(held[e], ex.what()); });
             for (std::size_t i = 0; i < requests.size(); ++i)
-                if (entry_of[i] == e) share.push_back(requests[i]), slots.push_back(i);
-            if (share.empty()) continue;
-            std::vector<packet> answers(share.size());
-            group_to(entries_[e], share, answers);
-            for (std::size_t k = 0; k < slots.size(); ++k) replies[slots[k]] = std::move(answers[k]);
+                if (auto const e = entry_of[i]; e != none)
+                    replies[i] = packet::error(std::string(packet_errors::unavailable),
+                                               "run \"" + entries_[e].name + "\" could not save this request (its store "
+                                               "refused the commit); nothing of it was kept");
         }
     }
 
@@ -9511,31 +9568,6 @@ private:
         }(std::index_sequence_for<Runs...>{});
     }
 
-    /// One run's share of a group: as one group when the run type can (`pipeline::handle_group`), else one
-    /// packet at a time. Never throws: a share that could not be saved is answered with errors.
-    void group_to(entry const& e, std::span<packet const> requests, std::span<packet> replies) {
-        visit(e, [&](auto& run) {
-            if constexpr (requires { run.handle_group(requests, replies); }) {
-                try {
-                    run.handle_group(requests, replies);
-                } catch (...) {
-                    for (std::size_t i = 0; i < requests.size(); ++i)
-                        replies[i] = packet::error(std::string(packet_errors::unavailable),
-                                                   "run \"" + e.name + "\" could not save this request (its store "
-                                                   "refused the commit); nothing of it was kept");
-                }
-            } else {
-                for (std::size_t i = 0; i < requests.size(); ++i) {
-                    try {
-                        replies[i] = run.handle(requests[i]);
-                    } catch (...) {
-                        replies[i] = crowdline::detail::error_reply_for_current_exception();
-                    }
-                }
-            }
-        });
-    }
-
     /// The entry a packet names: `data.run` as a task name or a task run id; nothing with one run only.
     std::variant<std::size_t, packet> route(packet const& p) const {
         nlohmann::json const* named = nullptr;
@@ -9578,10 +9610,43 @@ private:
     std::tuple<std::vector<Runs*>...> runs_;
 };
 
-/// An operator over `architect` and `store` serving runs of the types `Runs...` (pipelines).
+/// An operator over `architect` and `store` serving runs of the types `Runs...` (pipelines), each started
+/// later with `op.launch(run)`.
 template <class... Runs, class Architect, class Store>
 [[nodiscard]] operator_<Architect, Store, Runs...> make_operator(Architect& architect, Store& store) {
     return operator_<Architect, Store, Runs...>(architect, store);
+}
+
+namespace detail {
+template <class... Runs>
+struct run_types {};
+/// `run_types` of `Ts...` with each type once, in first-seen order (two runs of one type share its slot).
+template <class Seen, class... Ts>
+struct unique_run_types {
+    using type = Seen;
+};
+template <class... Seen, class T, class... Ts>
+struct unique_run_types<run_types<Seen...>, T, Ts...>
+    : unique_run_types<std::conditional_t<(std::is_same_v<T, Seen> || ...), run_types<Seen...>, run_types<Seen..., T>>,
+                       Ts...> {};
+template <class Architect, class Store, class Types>
+struct operator_over;
+template <class Architect, class Store, class... Runs>
+struct operator_over<Architect, Store, run_types<Runs...>> {
+    using type = operator_<Architect, Store, Runs...>;
+};
+/// The operator type serving runs of the types `Runs...`, each type listed once.
+template <class Architect, class Store, class... Runs>
+using operator_for =
+    typename operator_over<Architect, Store, typename unique_run_types<run_types<>, Runs...>::type>::type;
+}  // namespace detail
+
+/// An operator over `architect` and `store` serving `runs`, launched in order (the first brings the
+/// architect up): the run types are deduced, each once. More runs of those types may be launched later.
+template <class Architect, class Store, class First, class... Rest>
+[[nodiscard]] detail::operator_for<Architect, Store, First, Rest...> make_operator(Architect& architect, Store& store,
+                                                                                  First& first, Rest&... rest) {
+    return detail::operator_for<Architect, Store, First, Rest...>(architect, store, first, rest...);
 }
 
 }  // namespace crowdline
