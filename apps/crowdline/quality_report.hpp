@@ -1,24 +1,18 @@
 #pragma once
 // `crowdline quality` and `crowdline export --aggregate`: the figures of crowdline/quality on the answers a
-// database holds. Every figure comes from the library's functions (make_dataset, krippendorff_alpha,
-// fleiss_kappa, majority_vote, dawid_skene) on `(item, worker, label)` triples read out of the store: the
-// item is the unit's assignment, the worker the agent's worker (by name), the label one field of what the
-// worker sent (`state["outputs"]`). Which results count is what `crowdline export` writes: every unit whose
-// work is done (completed, accepted, rejected, soft_rejected), read through `data_browser`.
+// database holds, per run. The answers, their label fields and each run's report are the library's
+// (quality/run_report.hpp: item = the unit's assignment, worker = the agent's worker, label = one field of
+// `state["outputs"]`); here are what the command line adds: `--field` across runs, the table, and the
+// aggregated export.
 
-#include <compare>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <iomanip>
-#include <limits>
 #include <map>
-#include <optional>
 #include <ostream>
 #include <set>
 #include <sstream>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -26,127 +20,27 @@
 
 #include <crowdline/errors.hpp>
 #include <crowdline/model/records.hpp>
-#include <crowdline/ops/data_browser.hpp>
 #include <crowdline/quality/aggregate.hpp>
-#include <crowdline/quality/agreement.hpp>
 #include <crowdline/quality/dataset.hpp>
-#include <crowdline/routing/detail/hash.hpp>
+#include <crowdline/quality/run_report.hpp>
 
 namespace crowdline_serve {
 
-/// One answer's value of a field, as a label the measures can key on. Only values that name a category
-/// qualify: strings, booleans and integers (a float is a measurement, a list or an object several labels).
-/// Kept typed, not as text, so the integer 3 and the string "3" stay two labels, integers order as numbers,
-/// and strings order as themselves: the smallest-label tie-break is the one an independent implementation
-/// on the raw values makes.
-struct label_value {
-    enum class kind_t : std::uint8_t { boolean, integer, string };
-    kind_t kind = kind_t::string;
-    std::int64_t number = 0;  ///< a boolean's 0 / 1, or the integer
-    std::string text{};       ///< the string
-
-    friend bool operator==(label_value const&, label_value const&) = default;
-    friend std::strong_ordering operator<=>(label_value const&, label_value const&) = default;
-
-    /// The label of a JSON value; nothing when it is not a string, boolean or integer (within 64-bit signed).
-    static std::optional<label_value> of(nlohmann::json const& v) {
-        if (v.is_string()) return label_value{kind_t::string, 0, v.get<std::string>()};
-        if (v.is_boolean()) return label_value{kind_t::boolean, v.get<bool>() ? 1 : 0, {}};
-        if (v.is_number_integer()) {
-            if (v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t(std::numeric_limits<std::int64_t>::max()))
-                return std::nullopt;
-            return label_value{kind_t::integer, v.get<std::int64_t>(), {}};
-        }
-        return std::nullopt;
-    }
-    /// The value as the worker sent it.
-    [[nodiscard]] nlohmann::json to_json() const {
-        switch (kind) {
-            case kind_t::boolean: return number != 0;
-            case kind_t::integer: return number;
-            case kind_t::string: break;
-        }
-        return text;
-    }
-};
-
-}  // namespace crowdline_serve
-
-template <>
-struct std::hash<crowdline_serve::label_value> {
-    std::size_t operator()(crowdline_serve::label_value const& l) const noexcept {
-        auto const h = l.kind == crowdline_serve::label_value::kind_t::string ? std::hash<std::string>{}(l.text)
-                                                                              : static_cast<std::size_t>(l.number);
-        return static_cast<std::size_t>(
-            crowdline::routing::detail::mix64(static_cast<std::uint64_t>(h) ^ static_cast<std::uint64_t>(l.kind)));
-    }
-};
-
-namespace crowdline_serve {
+using crowdline::quality::run_answer;
 
 /// A run as the commands name it: the run and its task's name.
 using named_run = std::pair<crowdline::task_run, std::string>;
 
-/// One done unit's answer: its item (the assignment), who answered, what they saw and what they sent.
-struct run_answer {
-    std::int64_t item = 0;
-    std::string worker{};
-    std::int64_t agent = 0;
-    nlohmann::json inputs{};
-    nlohmann::json outputs{};  ///< always an object
-};
-
-/// The answers of a run's done units (export's set), in unit creation order. A unit without an agent or
-/// whose outputs are not an object (nothing was sent) has no answer.
-template <class Store>
-std::vector<run_answer> answers_of(Store& db, crowdline::task_run_id run) {
-    std::vector<run_answer> out;
-    for (auto&& r : crowdline::data_browser{db}.results_for_run(run)) {
-        crowdline::unit_result const& result = r;
-        if (!result.agent || !result.worker || !result.agent_state.is_object()) continue;
-        auto const outputs = result.agent_state.find("outputs");
-        if (outputs == result.agent_state.end() || !outputs->is_object()) continue;
-        out.push_back({result.unit.assignment.value(), result.worker->name, result.agent->id.value(),
-                       result.agent_state.value("inputs", nlohmann::json(nullptr)), *outputs});
+/// `f()`, with the library's refusal of a field that holds a value that is not a label (only a field named
+/// by --field can) turned into a command-line error naming the flag and the run.
+template <class F>
+auto refusing_field(std::string const& field, named_run const& run, F f) {
+    try {
+        return f();
+    } catch (crowdline::invalid_argument const& e) {
+        throw crowdline::config_error("--field " + field + ": in task run " + std::to_string(run.first.id.value()) +
+                                      " (\"" + run.second + "\"): " + e.what());
     }
-    return out;
-}
-
-/// The label fields of a run's answers: every output key whose value is a label (label_value::of) in every
-/// answer that has it. Sorted by name.
-inline std::vector<std::string> label_fields(std::vector<run_answer> const& answers) {
-    std::map<std::string, bool> scalar;  // every key seen → all its values are labels
-    for (auto const& a : answers)
-        for (auto const& [key, value] : a.outputs.items()) {
-            auto [it, fresh] = scalar.try_emplace(key, true);
-            it->second = it->second && label_value::of(value).has_value();
-        }
-    std::vector<std::string> out;
-    for (auto const& [key, ok] : scalar)
-        if (ok) out.push_back(key);
-    return out;
-}
-
-/// `(item, worker, label)`: the input of every measure.
-using label_triple = crowdline::quality::basic_annotation<std::int64_t, std::string, label_value>;
-
-/// The triples of `field`: one per answer that has it. A value that is not a label is an error naming the
-/// run, the agent and the value (the field was asked for by name: it is refused, not skipped).
-inline std::vector<label_triple> triples_of(std::vector<run_answer> const& answers, std::string const& field,
-                                            named_run const& run) {
-    std::vector<label_triple> out;
-    for (auto const& a : answers) {
-        auto const v = a.outputs.find(field);
-        if (v == a.outputs.end()) continue;
-        auto label = label_value::of(*v);
-        if (!label)
-            throw crowdline::config_error(
-                "--field " + field + ": in task run " + std::to_string(run.first.id.value()) + " (\"" + run.second +
-                "\"), agent " + std::to_string(a.agent) + " answered " + v->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
-                ": not a label (a string, a boolean or an integer), so the field has no agreement to measure");
-        out.push_back({a.item, a.worker, std::move(*label)});
-    }
-    return out;
 }
 
 /// The fields to report for each run: `--field` if given (refused when no chosen run has it), otherwise
@@ -162,14 +56,14 @@ inline chosen_fields pick_fields(std::vector<std::vector<run_answer>> const& ans
     bool found = false;
     std::set<std::string> seen;
     for (std::size_t r = 0; r < runs.size(); ++r) {
-        auto const& run_answers = answers[r];
+        auto const& these = answers[r];
         std::vector<std::string> fields;
         std::string note;
-        if (run_answers.empty()) {
+        if (these.empty()) {
             note = "no answers yet";
         } else if (!field.empty()) {
             bool has = false;
-            for (auto const& a : run_answers) {
+            for (auto const& a : these) {
                 if (a.outputs.contains(field)) has = true;
                 for (auto const& [key, value] : a.outputs.items()) seen.insert(key);
             }
@@ -177,7 +71,7 @@ inline chosen_fields pick_fields(std::vector<std::vector<run_answer>> const& ans
             else note = "no answer has the field \"" + field + "\"";
             found = found || has;
         } else {
-            fields = label_fields(run_answers);
+            fields = crowdline::quality::label_fields(these);
             if (fields.empty())
                 note = "no label field: no output field holds only strings, booleans or integers";
         }
@@ -196,45 +90,13 @@ inline chosen_fields pick_fields(std::vector<std::vector<run_answer>> const& ans
     return out;
 }
 
-/// A number, or null where the coefficient is not defined.
-inline nlohmann::json number_or_null(std::optional<double> v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
-
-/// The report of one run: its fields' agreement and aggregation figures, and each worker's. Dawid–Skene
-/// runs with its defaults (quality::dawid_skene_options{}).
+/// The report of one run (quality::run_report) with its id and name, and why it has no field if so.
 inline nlohmann::json run_quality(named_run const& run, std::vector<run_answer> const& answers,
                                   std::vector<std::string> const& fields, std::string const& note) {
-    namespace q = crowdline::quality;
-    nlohmann::json report{{"task_run_id", run.first.id.value()}, {"task_name", run.second},
-                          {"fields", nlohmann::json::array()}, {"workers", nlohmann::json::array()}};
+    nlohmann::json report{{"task_run_id", run.first.id.value()}, {"task_name", run.second}};
+    report.update(refusing_field(fields.empty() ? std::string() : fields.front(), run,
+                                 [&] { return crowdline::quality::run_report(answers, fields); }));
     if (!note.empty()) report["note"] = note;
-    std::map<std::string, std::size_t> answered;  // worker → answers in the run
-    for (auto const& a : answers) ++answered[a.worker];
-    std::map<std::string, nlohmann::json> by_field;  // worker → {field: estimated accuracy}
-    for (auto const& field : fields) {
-        auto const triples = triples_of(answers, field, run);
-        auto const data = q::make_dataset(triples);
-        auto const votes = q::majority_vote(data);
-        auto const ds = q::dawid_skene(data);
-        std::size_t ties = 0;
-        for (auto const& v : votes) ties += v.tie ? 1 : 0;
-        report["fields"].push_back({{"field", field},
-                                    {"items", data.items().size()},
-                                    {"annotations", data.size()},
-                                    {"krippendorff_alpha", number_or_null(q::krippendorff_alpha(data))},
-                                    {"fleiss_kappa", number_or_null(q::fleiss_kappa(data))},
-                                    {"majority_vote", {{"ties", ties}}},
-                                    {"dawid_skene", {{"iterations", ds.iterations}, {"converged", ds.converged}}}});
-        for (auto const& w : ds.workers) by_field[w.worker][field] = w.accuracy;
-    }
-    for (auto const& [worker, n] : answered) {
-        auto const estimates = by_field.contains(worker) ? by_field[worker] : nlohmann::json::object();
-        auto const first = fields.empty() ? estimates.end() : estimates.find(fields.front());
-        report["workers"].push_back({{"worker", worker},
-                                     {"annotations", n},
-                                     {"gold_accuracy", nullptr},  // gold answers are not kept in the store yet
-                                     {"estimated_accuracy", first == estimates.end() ? nlohmann::json(nullptr) : *first},
-                                     {"estimated_accuracy_by_field", estimates}});
-    }
     return report;
 }
 
@@ -309,7 +171,7 @@ template <class Store>
 int print_quality(Store& db, std::vector<named_run> const& runs, quality_options const& options, std::ostream& out,
                   std::ostream& err) {
     std::vector<std::vector<run_answer>> answers;
-    for (auto const& r : runs) answers.push_back(answers_of(db, r.first.id));
+    for (auto const& r : runs) answers.push_back(crowdline::quality::run_answers(db, r.first.id));
     auto const chosen = pick_fields(answers, options.field, runs);
     nlohmann::json document{{"runs", nlohmann::json::array()}};
     for (std::size_t r = 0; r < runs.size(); ++r)
@@ -350,14 +212,15 @@ std::size_t export_aggregate(Store& db, std::vector<named_run> const& runs, aggr
                              std::string const& field, std::ostream& out, std::string const& out_name) {
     namespace q = crowdline::quality;
     std::vector<std::vector<run_answer>> answers;
-    for (auto const& r : runs) answers.push_back(answers_of(db, r.first.id));
+    for (auto const& r : runs) answers.push_back(crowdline::quality::run_answers(db, r.first.id));
     auto const chosen = pick_fields(answers, field, runs);
     std::size_t lines = 0;
     for (std::size_t r = 0; r < runs.size(); ++r) {
         std::map<std::int64_t, nlohmann::json const*> inputs;  // item → what its first answer saw
         for (auto const& a : answers[r]) inputs.try_emplace(a.item, &a.inputs);
         for (auto const& f : chosen.per_run[r]) {
-            auto const data = q::make_dataset(triples_of(answers[r], f, runs[r]));
+            auto const data =
+                q::make_dataset(refusing_field(f, runs[r], [&] { return q::field_annotations(answers[r], f); }));
             std::vector<nlohmann::json> items(data.items().size());
             if (method == aggregate_method::majority) {
                 auto const votes = q::majority_vote(data);

@@ -8671,6 +8671,7 @@ private:
 #include <ranges>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -8681,6 +8682,9 @@ private:
 
 
 namespace crowdline {
+
+/// A run's lock as an operator holds it while it answers a group over several runs in one transaction.
+using run_lock = std::unique_lock<std::recursive_mutex>;
 
 namespace detail {
 /// `construct_item<Item>` for a dispatcher with an `item_type`; void for anything else (refused by name).
@@ -8931,25 +8935,44 @@ public:
     void handle_group(std::span<packet const> requests, std::span<packet> replies) {
         if (replies.size() < requests.size())
             throw invalid_argument("crowdline::pipeline::handle_group: fewer replies than requests");
-        std::lock_guard l{mutex_};
+        auto held = lock_for_group();
         try {
             db_.transaction([&] {
-                for (std::size_t i = 0; i < requests.size(); ++i) {
-                    try {
-                        replies[i] = handle_locked(requests[i]);
-                    } catch (...) {
-                        replies[i] = crowdline::detail::error_reply_for_current_exception();
-                    }
-                }
+                for (std::size_t i = 0; i < requests.size(); ++i) replies[i] = handle_in_group(held, requests[i]);
             });
         } catch (std::exception const& e) {
-            failure_ = std::string("a group of requests could not be saved, so the run stopped: ") + e.what();
-            if (active_run_) wind_down();
-            try {
-                recount_locked();  // what the group counted was rolled back
-            } catch (std::exception const&) {  // the store is failing: the rethrow below says so
-            }
+            group_not_saved(held, e.what());
             throw;
+        }
+    }
+
+    // --- one store transaction over several runs (an operator's group) ---------------------------------
+    // An operator answers a group naming several runs in one commit: it takes each run's lock with
+    // `lock_for_group()` (runs always in the same order, then the store's transaction), answers with
+    // `handle_in_group`, and if the commit fails tells each run with `group_not_saved`. The lock is passed
+    // back to the other two so they cannot be called without it.
+
+    /// This run's lock, held for a group.
+    [[nodiscard]] run_lock lock_for_group() { return run_lock{mutex_}; }
+    /// One packet of a group, inside the caller's store transaction. Never throws: a request that fails
+    /// alone gets its error reply.
+    packet handle_in_group(run_lock const& held, packet const& p) {
+        require_held(held, "handle_in_group");
+        try {
+            return handle_locked(p);
+        } catch (...) {
+            return crowdline::detail::error_reply_for_current_exception();
+        }
+    }
+    /// The group's commit failed: nothing of it was saved while memory moved on, so the run stops and
+    /// `failure()` says why.
+    void group_not_saved(run_lock const& held, std::string_view why) {
+        require_held(held, "group_not_saved");
+        failure_ = "a group of requests could not be saved, so the run stopped: " + std::string(why);
+        if (active_run_) wind_down();
+        try {
+            recount_locked();  // what the group counted was rolled back
+        } catch (std::exception const&) {  // the store is failing: the caller reports it
         }
     }
 
@@ -9147,6 +9170,10 @@ private:
         wind_down();
     }
 
+    void require_held(run_lock const& held, char const* what) const {
+        if (!held.owns_lock() || held.mutex() != &mutex_)
+            throw invalid_argument(std::string("crowdline::pipeline::") + what + ": call it with this run's lock_for_group()");
+    }
     void wind_down() {
         active_run_ = false;
         pool_.close();
@@ -9205,8 +9232,9 @@ task_run_id launch(pipeline<B, A, P, D, S, I>& p) {
 }  // namespace crowdline
 // ---- crowdline/ops/operator.hpp
 /// `crowdline::operator_`: Mephisto's Operator. It is the architect's handler and runs one or more task
-/// runs at once over one architect and one store. The run types are a compile-time set
-/// (`make_operator<run_a, run_b>(architect, store)`): runs of different blueprint / dispatcher types live
+/// runs at once over one architect and one store. The run types are a compile-time set, deduced from the
+/// runs it starts with (`make_operator(architect, store, run_a, run_b)`) or named for runs launched later
+/// (`make_operator<run_a_type, run_b_type>(architect, store)`, then `op.launch(run)`): runs of different blueprint / dispatcher types live
 /// side by side, several runs of one type too, and a packet reaches its run through a switch over that
 /// set — no virtual call, no `std::function` between the operator and a run.
 ///
@@ -9217,8 +9245,8 @@ task_run_id launch(pipeline<B, A, P, D, S, I>& p) {
 /// at the same time. The store must be safe to call from several threads (`stores::memory`,
 /// `stores::sqlite` are).
 ///
-/// Packets that arrive together (an architect's group: `handle_group`) are split by run, and each run
-/// commits its share as one transaction: one commit per run per group, never a lock over two runs.
+/// Packets that arrive together (an architect's group: `handle_group`) are one store transaction, under
+/// the lock of each run they name: one commit per group, whatever runs it names.
 ///
 /// The architect holds the operator as a `packet_handler` of known type (`channel.on_message(op)`): a
 /// packet reaches a run through one function pointer made for `operator_` and the switch over the set.
@@ -9262,19 +9290,30 @@ concept operator_run = requires(R& r, R const& cr, std::string url, packet const
     { cr.task_name() } -> std::convertible_to<std::string const&>;
     { cr.is_active() } -> std::same_as<bool>;
     { cr.is_complete() } -> std::same_as<bool>;
+    // A group over several runs is one store transaction (see `operator_::handle_group`).
+    { r.lock_for_group() } -> std::same_as<run_lock>;
+    { r.handle_in_group(std::declval<run_lock const&>(), p) } -> std::same_as<packet>;
+    r.group_not_saved(std::declval<run_lock const&>(), std::string_view{});
 };
 
 template <class Architect, class Store, class... Runs>
 class operator_ {
-    static_assert(sizeof...(Runs) > 0, "crowdline::make_operator: name the run types it serves, e.g. "
+    static_assert(sizeof...(Runs) > 0, "crowdline::make_operator: give it the runs it starts with, "
+                                       "make_operator(architect, store, run_a, run_b), or name their types, "
                                        "make_operator<decltype(run_a), decltype(run_b)>(architect, store)");
     static_assert((operator_run<Runs> && ...), "crowdline::operator_: every run type must be a crowdline::pipeline "
-                                               "(start, handle, disconnect, tick, shutdown, task_name)");
+                                               "(start, handle, disconnect, tick, shutdown, task_name, lock_for_group, handle_in_group, group_not_saved)");
     static_assert(assert_architect<Architect>());
     static_assert(assert_store<Store>());
 
 public:
     operator_(Architect& architect, Store& store) : architect_(architect), store_(store) {}
+    /// The same, launching `runs` in order (what `make_operator(architect, store, runs...)` builds).
+    template <class... Launch>
+        requires(sizeof...(Launch) > 0)
+    operator_(Architect& architect, Store& store, Launch&... runs) : operator_(architect, store) {
+        (launch(runs), ...);  // a refusal throws out of a constructed operator: its destructor detaches
+    }
     operator_(operator_ const&) = delete;
     operator_& operator=(operator_ const&) = delete;
     ~operator_() { detach(); }
@@ -9317,42 +9356,41 @@ public:
         return reply;
     }
 
-    /// Packets that arrived together (an architect's group): each run handles its own share as one
-    /// group — one store transaction per run, under that run's lock only — and `replies[i]` answers
-    /// `requests[i]`. A run whose commit fails answers its share with errors (nothing of it was kept) and
-    /// stops (`failure()`); the other runs' replies stand.
+    /// Packets that arrived together (an architect's group): `replies[i]` answers `requests[i]`, and the
+    /// whole group is one store transaction, so it costs one commit however many runs it names. Each run
+    /// it names is held by its own lock for that time (taken in launch order, then the store's, so two
+    /// groups never wait for each other in a circle); a group of other runs goes on meanwhile. If the
+    /// commit fails, every run the group named answers its share with errors (nothing of it was kept) and
+    /// stops (`failure()`).
     void handle_group(std::span<packet const> requests, std::span<packet> replies) {
         if (replies.size() < requests.size())
             throw invalid_argument("crowdline::operator_::handle_group: fewer replies than requests");
         std::shared_lock l{table_mutex_};
         constexpr auto none = static_cast<std::size_t>(-1);
         std::vector<std::size_t> entry_of(requests.size(), none);
-        std::size_t first = none;
-        bool one_run = true;
+        std::vector<run_lock> held(entries_.size());
         for (std::size_t i = 0; i < requests.size(); ++i) {
             auto found = route(requests[i]);
-            if (auto* err = std::get_if<packet>(&found)) {
-                replies[i] = std::move(*err);
-                continue;
-            }
-            entry_of[i] = std::get<std::size_t>(found);
-            if (first == none) first = entry_of[i];
-            one_run = one_run && entry_of[i] == first;
+            if (auto* err = std::get_if<packet>(&found)) replies[i] = std::move(*err);
+            else entry_of[i] = std::get<std::size_t>(found);
         }
-        if (first == none) return;
-        if (one_run && std::ranges::count(entry_of, none) == 0) {  // the usual case: no copy
-            group_to(entries_[first], requests, replies);
-            return;
-        }
-        for (std::size_t e = 0; e < entries_.size(); ++e) {
-            std::vector<packet> share;
-            std::vector<std::size_t> slots;
+        for (std::size_t e = 0; e < entries_.size(); ++e)  // launch order
+            if (std::ranges::find(entry_of, e) != entry_of.end())
+                visit(entries_[e], [&](auto& run) { held[e] = run.lock_for_group(); });
+        try {
+            store_.transaction([&] {
+                for (std::size_t i = 0; i < requests.size(); ++i)
+                    if (auto const e = entry_of[i]; e != none)
+                        visit(entries_[e], [&](auto& run) { replies[i] = run.handle_in_group(held[e], requests[i]); });
+            });
+        } catch (std::exception const& ex) {
+            for (std::size_t e = 0; e < entries_.size(); ++e)
+                if (held[e].owns_lock()) visit(entries_[e], [&](auto& run) { run.group_not_saved(held[e], ex.what()); });
             for (std::size_t i = 0; i < requests.size(); ++i)
-                if (entry_of[i] == e) share.push_back(requests[i]), slots.push_back(i);
-            if (share.empty()) continue;
-            std::vector<packet> answers(share.size());
-            group_to(entries_[e], share, answers);
-            for (std::size_t k = 0; k < slots.size(); ++k) replies[slots[k]] = std::move(answers[k]);
+                if (auto const e = entry_of[i]; e != none)
+                    replies[i] = packet::error(std::string(packet_errors::unavailable),
+                                               "run \"" + entries_[e].name + "\" could not save this request (its store "
+                                               "refused the commit); nothing of it was kept");
         }
     }
 
@@ -9448,31 +9486,6 @@ private:
         }(std::index_sequence_for<Runs...>{});
     }
 
-    /// One run's share of a group: as one group when the run type can (`pipeline::handle_group`), else one
-    /// packet at a time. Never throws: a share that could not be saved is answered with errors.
-    void group_to(entry const& e, std::span<packet const> requests, std::span<packet> replies) {
-        visit(e, [&](auto& run) {
-            if constexpr (requires { run.handle_group(requests, replies); }) {
-                try {
-                    run.handle_group(requests, replies);
-                } catch (...) {
-                    for (std::size_t i = 0; i < requests.size(); ++i)
-                        replies[i] = packet::error(std::string(packet_errors::unavailable),
-                                                   "run \"" + e.name + "\" could not save this request (its store "
-                                                   "refused the commit); nothing of it was kept");
-                }
-            } else {
-                for (std::size_t i = 0; i < requests.size(); ++i) {
-                    try {
-                        replies[i] = run.handle(requests[i]);
-                    } catch (...) {
-                        replies[i] = crowdline::detail::error_reply_for_current_exception();
-                    }
-                }
-            }
-        });
-    }
-
     /// The entry a packet names: `data.run` as a task name or a task run id; nothing with one run only.
     std::variant<std::size_t, packet> route(packet const& p) const {
         nlohmann::json const* named = nullptr;
@@ -9515,10 +9528,43 @@ private:
     std::tuple<std::vector<Runs*>...> runs_;
 };
 
-/// An operator over `architect` and `store` serving runs of the types `Runs...` (pipelines).
+/// An operator over `architect` and `store` serving runs of the types `Runs...` (pipelines), each started
+/// later with `op.launch(run)`.
 template <class... Runs, class Architect, class Store>
 [[nodiscard]] operator_<Architect, Store, Runs...> make_operator(Architect& architect, Store& store) {
     return operator_<Architect, Store, Runs...>(architect, store);
+}
+
+namespace detail {
+template <class... Runs>
+struct run_types {};
+/// `run_types` of `Ts...` with each type once, in first-seen order (two runs of one type share its slot).
+template <class Seen, class... Ts>
+struct unique_run_types {
+    using type = Seen;
+};
+template <class... Seen, class T, class... Ts>
+struct unique_run_types<run_types<Seen...>, T, Ts...>
+    : unique_run_types<std::conditional_t<(std::is_same_v<T, Seen> || ...), run_types<Seen...>, run_types<Seen..., T>>,
+                       Ts...> {};
+template <class Architect, class Store, class Types>
+struct operator_over;
+template <class Architect, class Store, class... Runs>
+struct operator_over<Architect, Store, run_types<Runs...>> {
+    using type = operator_<Architect, Store, Runs...>;
+};
+/// The operator type serving runs of the types `Runs...`, each type listed once.
+template <class Architect, class Store, class... Runs>
+using operator_for =
+    typename operator_over<Architect, Store, typename unique_run_types<run_types<>, Runs...>::type>::type;
+}  // namespace detail
+
+/// An operator over `architect` and `store` serving `runs`, launched in order (the first brings the
+/// architect up): the run types are deduced, each once. More runs of those types may be launched later.
+template <class Architect, class Store, class First, class... Rest>
+[[nodiscard]] detail::operator_for<Architect, Store, First, Rest...> make_operator(Architect& architect, Store& store,
+                                                                                  First& first, Rest&... rest) {
+    return detail::operator_for<Architect, Store, First, Rest...>(architect, store, first, rest...);
 }
 
 }  // namespace crowdline
@@ -11717,6 +11763,188 @@ auto dawid_skene(Source&& annotations, const dawid_skene_options& options = {}, 
         out.workers.push_back(std::move(est));
     }
     return out;
+}
+
+}  // namespace crowdline::quality
+// ---- crowdline/quality/run_report.hpp
+/// The quality figures of one task run's answers, read out of a store: what `crowdline quality` prints
+/// and the review page shows. The annotations are `(item, worker, label)` with the item the unit's
+/// assignment, the worker the agent's worker (by name) and the label one field of what the worker sent
+/// (the agent's `state["outputs"]`). The answers counted are those `data_browser` lists (and `crowdline
+/// export` writes): every unit whose work is done (completed, accepted, rejected, soft_rejected).
+/// Every figure is computed by quality/agreement.hpp and quality/aggregate.hpp; nothing here is a measure.
+
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline::quality {
+
+/// One answer's value of a field, as a label the measures can key on. Only values that name a category
+/// qualify: strings, booleans and integers (a number with a fraction is a measurement, a list or an object
+/// several labels, null no answer). Kept typed, not as text, so the integer 3 and the string "3" stay two
+/// labels, integers order as numbers and strings as themselves: the smallest-label tie-break of
+/// `majority_vote` is the one an implementation on the raw values makes.
+struct output_label {
+    enum class kind_t : std::uint8_t { boolean, integer, string };
+    kind_t kind = kind_t::string;
+    std::int64_t number = 0;  ///< a boolean's 0 / 1, or the integer
+    std::string text{};       ///< the string
+
+    friend bool operator==(output_label const&, output_label const&) = default;
+    friend std::strong_ordering operator<=>(output_label const&, output_label const&) = default;
+
+    /// The label of a JSON value; nothing when it is not a string, a boolean or an integer (64-bit signed).
+    static std::optional<output_label> of(nlohmann::json const& v) {
+        if (v.is_string()) return output_label{kind_t::string, 0, v.get<std::string>()};
+        if (v.is_boolean()) return output_label{kind_t::boolean, v.get<bool>() ? 1 : 0, {}};
+        if (v.is_number_integer()) {
+            if (v.is_number_unsigned() &&
+                v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+                return std::nullopt;
+            return output_label{kind_t::integer, v.get<std::int64_t>(), {}};
+        }
+        return std::nullopt;
+    }
+    /// The value as the worker sent it.
+    [[nodiscard]] nlohmann::json to_json() const {
+        switch (kind) {
+            case kind_t::boolean: return number != 0;
+            case kind_t::integer: return number;
+            case kind_t::string: break;
+        }
+        return text;
+    }
+};
+
+}  // namespace crowdline::quality
+
+template <>
+struct std::hash<crowdline::quality::output_label> {
+    std::size_t operator()(crowdline::quality::output_label const& l) const noexcept {
+        auto const h = l.kind == crowdline::quality::output_label::kind_t::string ? std::hash<std::string>{}(l.text)
+                                                                                  : static_cast<std::size_t>(l.number);
+        return static_cast<std::size_t>(
+            crowdline::routing::detail::mix64(static_cast<std::uint64_t>(h) ^ static_cast<std::uint64_t>(l.kind)));
+    }
+};
+
+namespace crowdline::quality {
+
+/// One done unit's answer: its item (the assignment), who answered, what they saw and what they sent.
+struct run_answer {
+    std::int64_t item = 0;
+    std::string worker{};
+    std::int64_t agent = 0;
+    nlohmann::json inputs{};
+    nlohmann::json outputs{};  ///< always an object
+};
+
+/// The answers of a run's done units, in unit creation order. A unit without an agent, or whose outputs
+/// are not an object (nothing was sent), has none. Unknown run → `entry_does_not_exist`.
+template <class Store>
+std::vector<run_answer> run_answers(Store& db, task_run_id run) {
+    std::vector<run_answer> out;
+    for (auto&& r : data_browser{db}.results_for_run(run)) {
+        unit_result const& result = r;
+        if (!result.agent || !result.worker || !result.agent_state.is_object()) continue;
+        auto const outputs = result.agent_state.find("outputs");
+        if (outputs == result.agent_state.end() || !outputs->is_object()) continue;
+        out.push_back({result.unit.assignment.value(), result.worker->name, result.agent->id.value(),
+                       result.agent_state.value("inputs", nlohmann::json(nullptr)), *outputs});
+    }
+    return out;
+}
+
+/// The label fields of a run's answers: every output field whose value is a label (`output_label::of`)
+/// in every answer that has it. Sorted by name.
+inline std::vector<std::string> label_fields(std::vector<run_answer> const& answers) {
+    std::map<std::string, bool> all_labels;  // every field seen → all its values are labels
+    for (auto const& a : answers)
+        for (auto const& [key, value] : a.outputs.items()) {
+            auto [it, fresh] = all_labels.try_emplace(key, true);
+            it->second = it->second && output_label::of(value).has_value();
+        }
+    std::vector<std::string> out;
+    for (auto const& [key, ok] : all_labels)
+        if (ok) out.push_back(key);
+    return out;
+}
+
+/// `(assignment id, worker name, label)`.
+using output_annotation = basic_annotation<std::int64_t, std::string, output_label>;
+
+/// The annotations of `field`: one per answer that has it. A value that is not a label →
+/// `invalid_argument` naming the field, the agent and the value.
+inline std::vector<output_annotation> field_annotations(std::vector<run_answer> const& answers, std::string const& field) {
+    std::vector<output_annotation> out;
+    for (auto const& a : answers) {
+        auto const v = a.outputs.find(field);
+        if (v == a.outputs.end()) continue;
+        auto label = output_label::of(*v);
+        if (!label)
+            throw invalid_argument("field \"" + field + "\": agent " + std::to_string(a.agent) + " answered " +
+                                   v->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                                   ": not a label (a string, a boolean or an integer), so the field has no agreement "
+                                   "to measure");
+        out.push_back({a.item, a.worker, std::move(*label)});
+    }
+    return out;
+}
+
+/// A number, or null where a coefficient is not defined.
+inline nlohmann::json number_or_null(std::optional<double> v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+
+/// The report of a run's answers on `fields` (in that order):
+///   fields:  [{field, items (with at least one answer on it), annotations, krippendorff_alpha,
+///              fleiss_kappa (null unless every item has as many answers), majority_vote: {ties},
+///              dawid_skene: {iterations, converged}}]
+///   workers: [{worker, annotations (answers in the run), gold_accuracy (null: gold is not kept in the store
+///              yet), estimated_accuracy (Dawid–Skene's on the first field, null when the worker did not
+///              answer it), estimated_accuracy_by_field: {field: accuracy}}], by name
+/// Dawid–Skene runs with `options`. A field holding a value that is not a label → `invalid_argument`.
+inline nlohmann::json run_report(std::vector<run_answer> const& answers, std::vector<std::string> const& fields,
+                                 dawid_skene_options const& options = {}) {
+    nlohmann::json report{{"fields", nlohmann::json::array()}, {"workers", nlohmann::json::array()}};
+    std::map<std::string, std::size_t> answered;  // worker → answers in the run
+    for (auto const& a : answers) ++answered[a.worker];
+    std::map<std::string, nlohmann::json> by_field;  // worker → {field: estimated accuracy}
+    for (auto const& field : fields) {
+        auto const data = make_dataset(field_annotations(answers, field));
+        auto const votes = majority_vote(data);
+        auto const ds = dawid_skene(data, options);
+        std::size_t ties = 0;
+        for (auto const& v : votes) ties += v.tie ? 1 : 0;
+        report["fields"].push_back({{"field", field},
+                                    {"items", data.items().size()},
+                                    {"annotations", data.size()},
+                                    {"krippendorff_alpha", number_or_null(krippendorff_alpha(data))},
+                                    {"fleiss_kappa", number_or_null(fleiss_kappa(data))},
+                                    {"majority_vote", {{"ties", ties}}},
+                                    {"dawid_skene", {{"iterations", ds.iterations}, {"converged", ds.converged}}}});
+        for (auto const& w : ds.workers) by_field[w.worker][field] = w.accuracy;
+    }
+    for (auto const& [worker, n] : answered) {
+        auto const found = by_field.find(worker);
+        auto const estimates = found == by_field.end() ? nlohmann::json::object() : found->second;
+        auto const first = fields.empty() ? estimates.end() : estimates.find(fields.front());
+        report["workers"].push_back({{"worker", worker},
+                                     {"annotations", n},
+                                     {"gold_accuracy", nullptr},
+                                     {"estimated_accuracy", first == estimates.end() ? nlohmann::json(nullptr) : *first},
+                                     {"estimated_accuracy_by_field", estimates}});
+    }
+    return report;
 }
 
 }  // namespace crowdline::quality
@@ -13999,6 +14227,7 @@ body[data-state="error"] main { display: none; }
 .dash-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(16rem, 1fr)); gap: 1rem 1.5rem; }
 .badge { display: inline-block; padding: .1rem .55rem; border-radius: 999px; font-size: .82rem; border: 1px solid var(--line); background: var(--soft); }
 .badge.complete { background: var(--ok-soft); border-color: var(--ok); color: var(--ok); }
+.badge.agreement.disagree { background: var(--warn-soft); border-color: var(--warn); color: var(--warn); }
 .chips { display: flex; flex-wrap: wrap; gap: .35rem; margin: 0; padding: 0; list-style: none; }
 .stat { font-size: 1.6rem; font-weight: 700; line-height: 1.2; }
 .bar-row { display: grid; grid-template-columns: minmax(4rem, 9rem) 1fr auto; gap: .6rem; align-items: center; margin: .25rem 0; }
@@ -14100,6 +14329,19 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
           <tbody></tbody>
         </table>
       </div>
+      <h3 class="spaced-more">Agreement</h3>
+      <div class="table-scroll">
+        <table id="quality-fields">
+          <thead><tr><th>Field</th><th class="n">Items</th><th class="n">Answers</th><th class="n">Krippendorff's α</th><th class="n">Fleiss' κ</th><th class="n">Ties</th></tr></thead>
+          <tbody></tbody>
+        </table>
+      </div>
+      <div class="table-scroll">
+        <table id="quality-workers">
+          <thead><tr><th>Worker</th><th class="n">Answers</th><th class="n">Estimated accuracy (Dawid–Skene)</th></tr></thead>
+          <tbody></tbody>
+        </table>
+      </div>
     </section>
     <section class="card" aria-label="Units">
       <div class="filter">
@@ -14113,6 +14355,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
             <option value="all">all</option>
           </select>
         </label>
+        <label><input type="checkbox" id="disagreements-first"> disagreements first</label>
         <button type="button" id="refresh-units">Refresh</button>
         <span id="units-count" class="muted"></span>
       </div>
@@ -14144,6 +14387,9 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   let lastDash = '';
   let lastCounts = '';
   let unitsSeq = 0;
+  // GET /api/review/quality of the chosen run: agreement per field, estimated accuracy per worker, and each
+  // item's majority share (the "disagreements first" order). Null until loaded or on an older server.
+  let quality = null;
 
   // ---- helpers ------------------------------------------------------------------------------------
   // el('tag', {class, text, ...attributes}, ...children): strings become text nodes, never HTML.
@@ -14328,8 +14574,11 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     const seq = ++unitsSeq;
     const status = $('status-filter').value;
     try {
-      const d = await api('GET', '/api/review/units?status=' + encodeURIComponent(status));
+      const [d, q] = await Promise.all([api('GET', '/api/review/units?status=' + encodeURIComponent(status)),
+        api('GET', '/api/review/quality').catch(() => null)]);  // no figures (an older server): units all the same
       if (seq !== unitsSeq) return;  // a newer request is on its way
+      quality = q && typeof q === 'object' ? q : null;
+      renderQuality(quality);
       renderUnits(d && Array.isArray(d.units) ? d.units : []);
       if (!unitsLoaded) { unitsLoaded = true; ready(); }
     } catch (e) {
@@ -14348,7 +14597,38 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
         : el('dd', { class: answer ? 'answer' : '', text: asText(obj[k]) }),
     ]));
   }
-  function renderUnits(units) {
+  const fixed = (v) => (typeof v === 'number' && isFinite(v) ? v.toFixed(3) : '–');
+  // The run's agreement per label field and each worker's estimated accuracy on the first field.
+  function renderQuality(q) {
+    const fields = q && Array.isArray(q.fields) ? q.fields : [];
+    $('quality-fields').tBodies[0].replaceChildren(...(fields.length ? fields.map((f) => el('tr', { dataset: { field: String(f.field) } },
+      el('td', { text: String(f.field) }),
+      el('td', { class: 'n', text: num(f.items) }),
+      el('td', { class: 'n', text: num(f.annotations) }),
+      el('td', { class: 'n alpha', text: fixed(f.krippendorff_alpha) }),
+      el('td', { class: 'n', text: fixed(f.fleiss_kappa) }),
+      el('td', { class: 'n', text: num(f.majority_vote && f.majority_vote.ties) })))
+      : [el('tr', {}, el('td', { colspan: 6, class: 'empty', text: 'No answers with a label field yet.' }))]));
+    const workers = q && Array.isArray(q.workers) ? q.workers : [];
+    $('quality-workers').tBodies[0].replaceChildren(...workers.map((w) => el('tr', { dataset: { worker: String(w.worker) } },
+      el('td', { text: String(w.worker) }),
+      el('td', { class: 'n', text: num(w.annotations) }),
+      el('td', { class: 'n accuracy', text: fixed(w.estimated_accuracy) }))));
+  }
+  // Each item's majority share on the first label field, by assignment id.
+  function agreementOf() {
+    const items = quality && Array.isArray(quality.items) ? quality.items : [];
+    return new Map(items.map((i) => [i.assignment_id, i]));
+  }
+  function renderUnits(all) {
+    const agreement = agreementOf();
+    let units = all;
+    if ($('disagreements-first').checked) {  // the least agreed items first; units of one item together
+      const share = (u) => (agreement.has(u.assignment_id) ? num(agreement.get(u.assignment_id).agreement) : 2);
+      units = all.map((u, i) => [u, i]).sort((a, b) => share(a[0]) - share(b[0]) ||
+        num(a[0].assignment_id) - num(b[0].assignment_id) || a[1] - b[1]).map((p) => p[0]);
+    }
+    for (const u of units) u.agreement = agreement.get(u.assignment_id);
     $('units-count').textContent = units.length + (units.length === 1 ? ' unit' : ' units');
     $('units').replaceChildren(...(units.length ? units.map(renderUnit)
       : [el('p', { class: 'empty', text: 'No units with this status.' })]));
@@ -14364,6 +14644,9 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
         el('span', { class: 'muted', text: 'worker ' + u.worker_id }),
         el('span', { class: 'status status-' + status, text: status }),
         u.key === null || u.key === undefined ? null : el('span', { class: 'badge key', text: String(u.key) }),
+        u.agreement ? el('span', { class: 'badge agreement' + (u.agreement.agreement < 1 ? ' disagree' : ''),
+          title: 'Share of this item\'s answers on "' + u.agreement.field + '" that agree with the majority' + (u.agreement.tie ? ' (a tie)' : ''),
+          text: 'agreement ' + Math.round(num(u.agreement.agreement) * 100) + '%' + (u.agreement.tie ? ' · tie' : '') }) : null,
         el('span', { class: 'muted', text: 'unit ' + u.unit_id + ' · agent ' + u.agent_id }),
         u.submitted_at === null || u.submitted_at === undefined ? null : el('span', { class: 'muted', text: 'submitted ' + when(u.submitted_at) })),
       el('div', { class: 'unit-body' },
@@ -14373,7 +14656,8 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
         'Decision: ', el('strong', { text: DECISIONS[status] || status || 'unknown' })));
     return node;
   }
-  // Note, bonus, "block worker" and the three decision buttons of a unit awaiting a decision.
+)crowdline_asset"
+     R"crowdline_asset(  // Note, bonus, "block worker" and the three decision buttons of a unit awaiting a decision.
   function decisionControls(u) {
     const note = el('input', { type: 'text', class: 'note', placeholder: 'Note to the worker (optional)', 'aria-label': 'Note' });
     const bonus = el('input', { type: 'number', class: 'bonus', min: 0, step: '0.01', placeholder: 'Bonus', 'aria-label': 'Bonus amount' });
@@ -14423,8 +14707,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     button.disabled = true;
     try {
       const res = await fetch(withRun('/api/export?format=jsonl'), { headers: { Authorization: 'Bearer ' + token }, cache: 'no-store' });
-)crowdline_asset"
-     R"crowdline_asset(      if (res.status === 401 || res.status === 403) { authFailed(); return; }
+      if (res.status === 401 || res.status === 403) { authFailed(); return; }
       if (!res.ok) {
         let msg = 'Export failed (HTTP ' + res.status + ').';
         try { const j = await res.json(); if (j && j.error && j.error.message) msg = String(j.error.message); } catch { /* keep */ }
@@ -14528,6 +14811,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   $('export').addEventListener('click', exportJsonl);
   $('status-filter').addEventListener('change', () => loadUnits());
   $('refresh-units').addEventListener('click', () => loadUnits());
+  $('disagreements-first').addEventListener('change', () => loadUnits());
   $('run-select').addEventListener('change', (e) => { if (e.target.value && e.target.value !== run) setRun(e.target.value, true); });
   window.addEventListener('hashchange', () => {
     const wanted = hashParams().get('run');
@@ -16234,6 +16518,7 @@ public:
         if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
         if (!ec) acceptor_.bind(at, ec);
         if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+        if (!ec) acceptor_.non_blocking(true, ec);  // so `on_accept` can drain the backlog without waiting
         if (ec)
             throw error("architects::http: cannot listen on " + at.address().to_string() + ":" +
                         std::to_string(at.port()) + " (" + ec.message() + ")");
@@ -16251,25 +16536,37 @@ private:
     void accept() {
         acceptor_.async_accept(asio::make_strand(io_), beast::bind_front_handler(&http_listener::on_accept, shared_from_this()));
     }
+    /// Connections taken per turn of the io_context beyond the one the turn was for. One accept per turn
+    /// starves arrivals behind busy keep-alive clients (1,000 pages opened at once waited up to 8 s for their
+    /// first reply while the first ones cycled); a bounded batch keeps the accept loop from starving them.
+    static constexpr int max_accepts_per_turn = 64;
+
     void on_accept(beast::error_code ec, tcp::socket socket) {
         if (ec == asio::error::operation_aborted || state_->stopping.load()) return;
-        if (!ec) {
-            try {
-                beast::error_code peer_ec;
-                auto const peer = socket.remote_endpoint(peer_ec);
-                if (!peer_ec) {
-                    std::optional<http_response> refusal;
-                    auto slot = state_->open_connection(peer.address(), refusal);
-                    auto session = std::make_shared<http_session>(state_, beast::tcp_stream(std::move(socket)), ++next_id_,
-                                                                  std::move(slot));
-                    if (refusal) session->refuse(std::move(*refusal));
-                    else session->start();
-                }
-            } catch (...) {  // e.g. out of memory: that connection is lost, the server goes on
-                state_->counters.exceptions.fetch_add(1);
-            }
+        if (!ec) admit(std::move(socket));
+        for (int i = 0; i < max_accepts_per_turn; ++i) {
+            beast::error_code more_ec;
+            tcp::socket more = acceptor_.accept(asio::make_strand(io_), more_ec);
+            if (more_ec) break;  // would_block: the backlog is empty (or an error the next async_accept sees)
+            admit(std::move(more));
         }
         accept();
+    }
+    /// Takes the connection's slot in the limits and starts its session (or its refusal).
+    void admit(tcp::socket socket) {
+        try {
+            beast::error_code peer_ec;
+            auto const peer = socket.remote_endpoint(peer_ec);
+            if (peer_ec) return;  // gone before it was seen
+            std::optional<http_response> refusal;
+            auto slot = state_->open_connection(peer.address(), refusal);
+            auto session =
+                std::make_shared<http_session>(state_, beast::tcp_stream(std::move(socket)), ++next_id_, std::move(slot));
+            if (refusal) session->refuse(std::move(*refusal));
+            else session->start();
+        } catch (...) {  // e.g. out of memory: that connection is lost, the server goes on
+            state_->counters.exceptions.fetch_add(1);
+        }
     }
 
     std::shared_ptr<http_state> state_;
@@ -16461,6 +16758,9 @@ static_assert(architect<http>, "architects::http must model crowdline::architect
 ///  - `POST /api/review/link` `{worker, action: revoke|renew}` — with a provider that has invite links
 ///    (`revoke_link`, `renew_link`, e.g. `providers::in_house`); renew answers the new `invite` token
 ///  - `GET  /api/review/dashboard` — units by status, progress per group, workers, steals, starved items
+///  - `GET  /api/review/quality` — agreement per label field and each worker's estimated accuracy
+///    (`quality::run_report`, as `crowdline quality` prints them), and each item's majority share on the
+///    first field, lowest first: the review page's "disagreements first" order
 ///  - `GET  /api/export?format=jsonl`
 ///
 /// Over an `operator_` (several runs), every endpoint above takes `?run=<task name>` (or the task run id;
@@ -16472,6 +16772,7 @@ static_assert(architect<http>, "architects::http must model crowdline::architect
 /// Errors are `{"error": {reason, message}}` with 400 / 404 / 409 / 402 statuses; a body that is not what
 /// an endpoint expects (a wrong type, a number out of range) is a 400 naming the field.
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <map>
@@ -16668,6 +16969,7 @@ architects::http_response review_units(Pipeline& run, review_routes_options cons
             auto group = group_of(inputs, opts.group_by);
             units.push_back({{"agent_id", a.id.value()},
                              {"unit_id", u.id.value()},
+                             {"assignment_id", u.assignment.value()},
                              {"worker_id", w.id.value()},
                              {"worker_name", w.name},
                              {"status", std::string(to_string(u.status))},
@@ -16790,6 +17092,29 @@ architects::http_response review_dashboard(Pipeline& run, review_routes_options 
                                                  {"starved", std::move(starved)}});
 }
 
+/// `GET /api/review/quality`: `quality::run_report` of the run's answers on every label field, and under
+/// `items` each item's majority vote on the first field (`assignment_id`, `field`, `agreement` = the share
+/// of the votes, `tie`), the least agreed first (ties broken by assignment id). Reads every done unit of the
+/// run, like `/api/review/units`: a page asks for it when it lists units, not on each dashboard poll.
+template <class Pipeline>
+architects::http_response review_quality(Pipeline& run, review_routes_options const&, architects::http_request const&) {
+    std::vector<quality::run_answer> answers;
+    run.locked([&](auto& db, auto&, auto const&) { answers = quality::run_answers(db, run.run().value()); });
+    auto const fields = quality::label_fields(answers);
+    auto report = quality::run_report(answers, fields);
+    auto items = nlohmann::json::array();
+    if (!fields.empty()) {
+        auto votes = quality::majority_vote(quality::field_annotations(answers, fields.front()));
+        std::stable_sort(votes.begin(), votes.end(), [](auto const& a, auto const& b) { return a.share < b.share; });
+        for (auto const& v : votes)
+            items.push_back({{"assignment_id", v.item}, {"field", fields.front()}, {"agreement", v.share}, {"tie", v.tie}});
+    }
+    report["run"] = run.task_name();
+    report["task_run_id"] = run.run() ? nlohmann::json(run.run()->value()) : nlohmann::json(nullptr);
+    report["items"] = std::move(items);
+    return architects::http_response::json(200, report);
+}
+
 /// `GET /api/export?format=jsonl`: the run's results as JSON lines.
 template <class Pipeline>
 architects::http_response review_export(Pipeline& run, review_routes_options const&, architects::http_request const& r) {
@@ -16865,6 +17190,8 @@ inline constexpr auto review_endpoints = std::tuple{
     review_endpoint{"POST", "/api/review/link", [](auto& run, auto const& o, auto const& r) { return review_link(run, o, r); }},
     review_endpoint{"GET", "/api/review/dashboard",
                     [](auto& run, auto const& o, auto const& r) { return review_dashboard(run, o, r); }},
+    review_endpoint{"GET", "/api/review/quality",
+                    [](auto& run, auto const& o, auto const& r) { return review_quality(run, o, r); }},
     review_endpoint{"GET", "/api/export", [](auto& run, auto const& o, auto const& r) { return review_export(run, o, r); }},
 };
 

@@ -916,3 +916,42 @@ TEST_CASE("program: crowdline quality on a database with no run, or no answer, s
     CHECK(missing.code == 1);
     CHECK_THAT(missing.err, Contains("no such database"));
 }
+
+TEST_CASE("program: the review page's quality figures are crowdline quality's, with items least agreed first",
+          "[program][quality]") {
+    labelled_campaign c;
+    auto cli = run({"quality", "--db", c.db, "--run", "1", "--json"}, c.dir.path);
+    REQUIRE(cli.code == 0);
+    auto const expected = json::parse(cli.out)["runs"][0];
+
+    program again({"serve", "--campaign", c.file, "--port", "0"}, c.dir.path);  // the runs are complete: review only
+    REQUIRE(again.wait_for_output("Review page"));
+    auto const bearer = "Bearer " + json::parse(read_bytes(c.db + ".secrets.json"))["requester_token"].get<std::string>();
+    CHECK(test::http_request(again.port(), "GET", "/api/review/quality?run=labels").status == 401);
+    auto reply = test::http_request(again.port(), "GET", "/api/review/quality?run=labels", {}, bearer);
+    REQUIRE(reply.status == 200);
+    auto const page = reply.parsed();
+    CHECK(page["run"] == "labels");
+    CHECK(page["task_run_id"] == 1);
+    CHECK(page["fields"] == expected["fields"]);
+    CHECK(page["workers"] == expected["workers"]);
+    // Items by the majority's share on the first field, lowest first: item 2 (a, b, c: a tie), then 5 and 6
+    // (two of three), then the unanimous ones.
+    auto const& items = page["items"];
+    REQUIRE(items.size() == 6);
+    CHECK(items[0]["field"] == "label");
+    CHECK(items[0]["tie"] == true);
+    CHECK(items[0]["agreement"].get<double>() == Approx(1.0 / 3));
+    CHECK(items[1]["agreement"].get<double>() == Approx(2.0 / 3));
+    CHECK(items[2]["agreement"].get<double>() == Approx(2.0 / 3));
+    for (std::size_t i = 3; i < 6; ++i) CHECK(items[i]["agreement"] == 1.0);
+    // The units name their item, so the page can order them by it.
+    auto units = test::http_request(again.port(), "GET", "/api/review/units?run=labels", {}, bearer).parsed()["units"];
+    REQUIRE(units.size() == 18);
+    std::set<std::int64_t> items_of_units;
+    for (auto const& u : units) items_of_units.insert(u["assignment_id"].get<std::int64_t>());
+    std::set<std::int64_t> items_reported;
+    for (auto const& i : items) items_reported.insert(i["assignment_id"].get<std::int64_t>());
+    CHECK(items_of_units == items_reported);
+    CHECK(again.interrupt() == 0);
+}
