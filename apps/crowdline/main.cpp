@@ -76,7 +76,7 @@ struct program_args {
     double overlap = 2;         ///< annotations per task (fractional: average)
     std::size_t status_every_seconds = 10;
     bool new_run = false;       ///< start a new run even though the last one is complete
-    std::optional<std::int64_t> run{};  ///< the task run status, review and export look at; none: every run
+    std::optional<std::int64_t> run{};  ///< the task run status, review, export and quality look at; none: every run
     std::string format = "jsonl";
     std::string out{};          ///< export's file; empty: standard output
     std::string aggregate{};    ///< export: majority or dawid_skene, one line per item; empty: one per result
