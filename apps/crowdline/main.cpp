@@ -7,6 +7,8 @@
 //   crowdline status [--db crowdline.db] [--run N]
 //   crowdline review [--db crowdline.db] [--run N] [approve|reject|soft_reject <agent_id> [note]]
 //   crowdline export [--db crowdline.db] [--run N] [--format jsonl] [--out FILE]
+//                    [--aggregate majority|dawid_skene] [--field NAME]
+//   crowdline quality [--db crowdline.db] [--run N] [--field NAME] [--json]
 //
 // Every flag is a key of `program_args` (command_line.hpp): `--db F`, `--db=F` and `db=F` are the same.
 // `--campaign F` serves every run a campaign file declares (docs/campaign.md) through one operator; the
@@ -54,6 +56,7 @@
 #include "campaign.hpp"
 #include "campaign_file.hpp"
 #include "command_line.hpp"
+#include "quality_report.hpp"
 
 using namespace crowdline;
 using json = nlohmann::json;
@@ -75,14 +78,17 @@ struct program_args {
     double overlap = 2;         ///< annotations per task (fractional: average)
     std::size_t status_every_seconds = 10;
     bool new_run = false;       ///< start a new run even though the last one is complete
-    std::optional<std::int64_t> run{};  ///< the task run status, review and export look at; none: every run
+    std::optional<std::int64_t> run{};  ///< the task run status, review, export and quality look at; none: every run
     std::string format = "jsonl";
     std::string out{};          ///< export's file; empty: standard output
+    std::string aggregate{};    ///< export: majority or dawid_skene, one line per item; empty: one per result
+    std::string field{};        ///< quality, export --aggregate: the output field; empty: every label field
+    bool json = false;          ///< quality: one JSON document instead of tables
     task_run_args task{};
     architects::http_args server{};
     stores::sqlite_options store{};  ///< the SQLite file's settings (`store.page_size=4096`, …)
 
-    static constexpr std::array<config::description, 13> descriptions{{
+    static constexpr std::array<config::description, 16> descriptions{{
         {"db", "SQLite file holding the campaign"},
         {"campaign", "a campaign file: one or more runs, the database and the server (docs/campaign.md)"},
         {"tasks", "serve: tasks, one JSON object per line (empty: the built-in demo)"},
@@ -93,9 +99,13 @@ struct program_args {
         {"overlap", "serve: annotations per task (2.5: two or three, three on half of them)"},
         {"status_every_seconds", "serve: how often it prints progress"},
         {"new_run", "serve: start a new run of the tasks even though the last one is complete"},
-        {"run", "status, review, export: the task run (null: every run; review: the latest)"},
+        {"run", "status, review, export, quality: the task run (null: every run; review: the latest)"},
         {"format", "export: the output format (jsonl)"},
         {"out", "export: the file to write (empty: standard output)"},
+        {"aggregate", "export: one line per item with its label by majority or dawid_skene (empty: one line per result)"},
+        {"field", "quality, export --aggregate: the output field to measure (empty: every field whose value is a "
+                  "string, boolean or integer in every answer that has it)"},
+        {"json", "quality: print one JSON document instead of tables"},
     }};
     void validate() const {
         if (db.empty()) throw config_error("db: must not be empty");
@@ -112,7 +122,7 @@ constexpr std::array<flag_alias, 2> flag_aliases{{{"host", "server.host"}, {"por
 }  // namespace
 
 BOOST_HANA_ADAPT_STRUCT(program_args, db, campaign, tasks, workers, form, route_by, profile_key, overlap, status_every_seconds,
-                        new_run, run, format, out, task, server, store);
+                        new_run, run, format, out, aggregate, field, json, task, server, store);
 
 namespace {
 
@@ -786,6 +796,9 @@ int review_cmd(program_args const& cfg, std::vector<std::string> const& rest) {
 /// and `task_name` so runs stay apart in one file.
 int export_cmd(program_args const& cfg) {
     if (cfg.format != "jsonl") throw config_error("--format: only jsonl is supported, got \"" + cfg.format + "\"");
+    std::optional<aggregate_method> method;  // checked before --out is truncated
+    if (!cfg.aggregate.empty()) method = parse_aggregate(cfg.aggregate);
+    else if (!cfg.field.empty()) throw config_error("--field: export writes every result whole; --field goes with --aggregate");
     auto const& out_path = cfg.out;
     auto db = open_existing(cfg.db);
     auto runs = chosen_runs(db, cfg.db, cfg.run);
@@ -796,6 +809,14 @@ int export_cmd(program_args const& cfg) {
         if (!file) throw config_error(out_path + ": cannot write");
     }
     std::ostream& out = out_path.empty() ? std::cout : file;
+    auto const out_name = out_path.empty() ? std::string("standard output") : out_path;
+    if (method) {
+        auto const lines = export_aggregate(db, runs, *method, cfg.field, out, out_name);
+        out.flush();
+        std::cerr << "exported " << lines << " aggregated items (" << cfg.aggregate << ") from " << runs.size()
+                  << " task run" << (runs.size() == 1 ? "" : "s") << "\n";
+        return 0;
+    }
     std::size_t n = 0;
     for (auto const& [r, name] : runs)
         for (auto&& result : data_browser{db}.results_for_run(r.id)) {
@@ -803,13 +824,19 @@ int export_cmd(program_args const& cfg) {
             line["task_run_id"] = r.id.value();
             line["task_name"] = name;
             out << line.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
-            if (!out) throw error((out_path.empty() ? std::string("standard output") : out_path) +
-                                  ": writing failed after " + std::to_string(n) + " lines");
+            if (!out) throw error(out_name + ": writing failed after " + std::to_string(n) + " lines");
             ++n;
         }
     out.flush();
     std::cerr << "exported " << n << " results from " << runs.size() << " task run" << (runs.size() == 1 ? "" : "s") << "\n";
     return 0;
+}
+
+/// `crowdline quality`: agreement and aggregation figures per run and field (quality_report.hpp).
+int quality_cmd(program_args const& cfg) {
+    auto db = open_existing(cfg.db);
+    return print_quality(db, chosen_runs(db, cfg.db, cfg.run), {.db = cfg.db, .field = cfg.field, .json = cfg.json},
+                         std::cout, std::cerr);
 }
 
 /// The settings before the command line's.
@@ -824,10 +851,15 @@ void usage(std::ostream& out) {
            "       crowdline serve  --tasks F.jsonl [--workers F.json] [--form F.json] [--db F] …  (one run)\n"
            "       crowdline status [--db F] [--run N]\n"
            "       crowdline review [--db F] [--run N] [approve|reject|soft_reject <agent_id> [note]]\n"
-           "       crowdline export [--db F] [--run N] [--format jsonl] [--out F]\n\n"
+           "       crowdline export [--db F] [--run N] [--format jsonl] [--out F] [--aggregate majority|dawid_skene]\n"
+           "                        [--field NAME]\n"
+           "       crowdline quality [--db F] [--run N] [--field NAME] [--json]\n\n"
            "Without --campaign or --tasks, serve runs the built-in two-run demo.\n"
            "A completed run stays completed: serve shows its review page again; --new-run starts a new run.\n"
-           "status and export cover every run in the file unless --run picks one.\n\n"
+           "status, export and quality cover every run in the file unless --run picks one.\n"
+           "quality and export --aggregate measure each label field of the answers: a field whose value is a string,\n"
+           "a boolean or an integer in every answer that has it (--field NAME picks one); an item is a task\n"
+           "(assignment), its answers those of its done units.\n\n"
         << command_line_help(default_args(), flag_aliases);
 }
 
@@ -842,7 +874,8 @@ int main(int argc, char** argv) {
         return args.empty() ? 2 : 0;
     }
     auto const& command = args[0];
-    if (command != "serve" && command != "status" && command != "review" && command != "export") {
+    if (command != "serve" && command != "status" && command != "review" && command != "export" &&
+        command != "quality") {
         std::cerr << "crowdline: unknown command \"" << command << "\"\n";
         usage(std::cerr);
         return 2;
@@ -871,6 +904,7 @@ int main(int argc, char** argv) {
         if (command == "serve") return serve(std::move(cfg), std::move(campaign));
         if (command == "status") return status(cfg);
         if (command == "review") return review_cmd(cfg, rest);
+        if (command == "quality") return quality_cmd(cfg);
         return export_cmd(cfg);
     } catch (std::exception const& e) {
         std::cerr << "crowdline: " << e.what() << "\n";

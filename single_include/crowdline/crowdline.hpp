@@ -11848,6 +11848,200 @@ auto dawid_skene(Source&& annotations, const dawid_skene_options& options = {}, 
 }
 
 }  // namespace crowdline::quality
+// ---- crowdline/quality/run_report.hpp
+/// The quality figures of one task run's answers, read out of a store: what `crowdline quality` prints
+/// and the review page shows. The annotations are `(item, worker, label)` with the item the unit's
+/// assignment, the worker the agent's worker (by name) and the label one field of what the worker sent
+/// (the agent's `state["outputs"]`). The answers counted are those `data_browser` lists (and `crowdline
+/// export` writes): every unit whose work is done (completed, accepted, rejected, soft_rejected).
+/// Every figure is computed by quality/agreement.hpp and quality/aggregate.hpp; nothing here is a measure.
+
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline::quality {
+
+/// One answer's value of a field, as a label the measures can key on. Only values that name a category
+/// qualify: strings, booleans and integers (a number with a fraction is a measurement, a list or an object
+/// several labels, null no answer). Kept typed, not as text, so the integer 3 and the string "3" stay two
+/// labels, integers order as numbers and strings as themselves: the smallest-label tie-break of
+/// `majority_vote` is the one an implementation on the raw values makes.
+struct output_label {
+    enum class kind_t : std::uint8_t { boolean, integer, string };
+    kind_t kind = kind_t::string;
+    std::int64_t number = 0;  ///< a boolean's 0 / 1, or the integer
+    std::string text{};       ///< the string
+
+    friend bool operator==(output_label const&, output_label const&) = default;
+    friend std::strong_ordering operator<=>(output_label const&, output_label const&) = default;
+
+    /// The label of a JSON value; nothing when it is not a string, a boolean or an integer (64-bit signed).
+    static std::optional<output_label> of(nlohmann::json const& v) {
+        if (v.is_string()) return output_label{kind_t::string, 0, v.get<std::string>()};
+        if (v.is_boolean()) return output_label{kind_t::boolean, v.get<bool>() ? 1 : 0, {}};
+        if (v.is_number_integer()) {
+            if (v.is_number_unsigned() &&
+                v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+                return std::nullopt;
+            return output_label{kind_t::integer, v.get<std::int64_t>(), {}};
+        }
+        return std::nullopt;
+    }
+    /// The value as the worker sent it.
+    [[nodiscard]] nlohmann::json to_json() const {
+        switch (kind) {
+            case kind_t::boolean: return number != 0;
+            case kind_t::integer: return number;
+            case kind_t::string: break;
+        }
+        return text;
+    }
+};
+
+}  // namespace crowdline::quality
+
+template <>
+struct std::hash<crowdline::quality::output_label> {
+    std::size_t operator()(crowdline::quality::output_label const& l) const noexcept {
+        auto const h = l.kind == crowdline::quality::output_label::kind_t::string ? std::hash<std::string>{}(l.text)
+                                                                                  : static_cast<std::size_t>(l.number);
+        return static_cast<std::size_t>(
+            crowdline::routing::detail::mix64(static_cast<std::uint64_t>(h) ^ static_cast<std::uint64_t>(l.kind)));
+    }
+};
+
+namespace crowdline::quality {
+
+/// One done unit's answer: its item (the assignment), who answered, what they saw and what they sent.
+struct run_answer {
+    std::int64_t item = 0;
+    std::string worker{};
+    std::int64_t agent = 0;
+    nlohmann::json inputs{};
+    nlohmann::json outputs{};  ///< always an object
+};
+
+/// The answers of a run's done units (the units `data_browser::results_for_run` lists), in unit creation
+/// order. A unit without an agent, or whose outputs are not an object (nothing was sent), has none.
+/// Three reads whatever the run's size — its units, its agents, each worker once — not three per unit as
+/// through `data_browser`: the review API calls this under the run's lock. Unknown run → `entry_does_not_exist`.
+template <class Store>
+std::vector<run_answer> run_answers(Store& db, task_run_id run) {
+    (void)db.get_task_run(run);
+    std::unordered_map<agent_id, agent> agents;
+    for (auto& a : db.find_agents({.task_run = run})) agents.emplace(a.id, std::move(a));
+    std::unordered_map<worker_id, std::string> names;
+    std::vector<run_answer> out;
+    for (auto const& u : db.find_units({.task_run = run})) {
+        if (!complete(u.status) || !u.agent) continue;
+        auto const found = agents.find(*u.agent);
+        if (found == agents.end()) continue;
+        auto const& a = found->second;
+        if (!a.state.is_object()) continue;
+        auto const outputs = a.state.find("outputs");
+        if (outputs == a.state.end() || !outputs->is_object()) continue;
+        auto name = names.find(a.worker);
+        if (name == names.end()) name = names.emplace(a.worker, db.get_worker(a.worker).name).first;
+        out.push_back({u.assignment.value(), name->second, a.id.value(), a.state.value("inputs", nlohmann::json(nullptr)),
+                       *outputs});
+    }
+    return out;
+}
+
+/// The label fields of a run's answers: every output field whose value is a label (`output_label::of`)
+/// in every answer that has it. Sorted by name.
+inline std::vector<std::string> label_fields(std::vector<run_answer> const& answers) {
+    std::map<std::string, bool> all_labels;  // every field seen → all its values are labels
+    for (auto const& a : answers)
+        for (auto const& [key, value] : a.outputs.items()) {
+            auto [it, fresh] = all_labels.try_emplace(key, true);
+            it->second = it->second && output_label::of(value).has_value();
+        }
+    std::vector<std::string> out;
+    for (auto const& [key, ok] : all_labels)
+        if (ok) out.push_back(key);
+    return out;
+}
+
+/// `(assignment id, worker name, label)`.
+using output_annotation = basic_annotation<std::int64_t, std::string, output_label>;
+
+/// The annotations of `field`: one per answer that has it. A value that is not a label →
+/// `invalid_argument` naming the field, the agent and the value.
+inline std::vector<output_annotation> field_annotations(std::vector<run_answer> const& answers, std::string const& field) {
+    std::vector<output_annotation> out;
+    for (auto const& a : answers) {
+        auto const v = a.outputs.find(field);
+        if (v == a.outputs.end()) continue;
+        auto label = output_label::of(*v);
+        if (!label)
+            throw invalid_argument("field \"" + field + "\": agent " + std::to_string(a.agent) + " answered " +
+                                   v->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                                   ": not a label (a string, a boolean or an integer), so the field has no agreement "
+                                   "to measure");
+        out.push_back({a.item, a.worker, std::move(*label)});
+    }
+    return out;
+}
+
+/// A number, or null where a coefficient is not defined.
+inline nlohmann::json number_or_null(std::optional<double> v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+
+/// The report of a run's answers on `fields` (in that order):
+///   fields:  [{field, items (with at least one answer on it), annotations, krippendorff_alpha,
+///              fleiss_kappa (null unless every item has as many answers), majority_vote: {ties},
+///              dawid_skene: {iterations, converged}}]
+///   workers: [{worker, annotations (answers in the run), gold_accuracy (null: gold is not kept in the store
+///              yet), estimated_accuracy (Dawid–Skene's on the first field, null when the worker did not
+///              answer it), estimated_accuracy_by_field: {field: accuracy}}], by name
+/// Dawid–Skene runs with `options`. A field holding a value that is not a label → `invalid_argument`.
+inline nlohmann::json run_report(std::vector<run_answer> const& answers, std::vector<std::string> const& fields,
+                                 dawid_skene_options const& options = {}) {
+    nlohmann::json report{{"fields", nlohmann::json::array()}, {"workers", nlohmann::json::array()}};
+    std::map<std::string, std::size_t> answered;  // worker → answers in the run
+    for (auto const& a : answers) ++answered[a.worker];
+    std::map<std::string, nlohmann::json> by_field;  // worker → {field: estimated accuracy}
+    for (auto const& field : fields) {
+        auto const data = make_dataset(field_annotations(answers, field));
+        auto const votes = majority_vote(data);
+        auto const ds = dawid_skene(data, options);
+        std::size_t ties = 0;
+        for (auto const& v : votes) ties += v.tie ? 1 : 0;
+        report["fields"].push_back({{"field", field},
+                                    {"items", data.items().size()},
+                                    {"annotations", data.size()},
+                                    {"krippendorff_alpha", number_or_null(krippendorff_alpha(data))},
+                                    {"fleiss_kappa", number_or_null(fleiss_kappa(data))},
+                                    {"majority_vote", {{"ties", ties}}},
+                                    {"dawid_skene", {{"iterations", ds.iterations}, {"converged", ds.converged}}}});
+        for (auto const& w : ds.workers) by_field[w.worker][field] = w.accuracy;
+    }
+    for (auto const& [worker, n] : answered) {
+        auto const found = by_field.find(worker);
+        auto const estimates = found == by_field.end() ? nlohmann::json::object() : found->second;
+        auto const first = fields.empty() ? estimates.end() : estimates.find(fields.front());
+        report["workers"].push_back({{"worker", worker},
+                                     {"annotations", n},
+                                     {"gold_accuracy", nullptr},
+                                     {"estimated_accuracy", first == estimates.end() ? nlohmann::json(nullptr) : *first},
+                                     {"estimated_accuracy_by_field", estimates}});
+    }
+    return report;
+}
+
+}  // namespace crowdline::quality
 
 #if defined(CROWDLINE_WITH_SQLITE)
 // ---- crowdline/store/sqlite.hpp
@@ -14178,6 +14372,7 @@ body[data-state="error"] main { display: none; }
 .dash-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(16rem, 1fr)); gap: 1rem 1.5rem; }
 .badge { display: inline-block; padding: .1rem .55rem; border-radius: 999px; font-size: .82rem; border: 1px solid var(--line); background: var(--soft); }
 .badge.complete { background: var(--ok-soft); border-color: var(--ok); color: var(--ok); }
+.badge.agreement.disagree { background: var(--warn-soft); border-color: var(--warn); color: var(--warn); }
 .chips { display: flex; flex-wrap: wrap; gap: .35rem; margin: 0; padding: 0; list-style: none; }
 .stat { font-size: 1.6rem; font-weight: 700; line-height: 1.2; }
 .bar-row { display: grid; grid-template-columns: minmax(4rem, 9rem) 1fr auto; gap: .6rem; align-items: center; margin: .25rem 0; }
@@ -14279,6 +14474,19 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
           <tbody></tbody>
         </table>
       </div>
+      <h3 class="spaced-more">Agreement</h3>
+      <div class="table-scroll">
+        <table id="quality-fields">
+          <thead><tr><th>Field</th><th class="n">Items</th><th class="n">Answers</th><th class="n">Krippendorff's α</th><th class="n">Fleiss' κ</th><th class="n">Ties</th></tr></thead>
+          <tbody></tbody>
+        </table>
+      </div>
+      <div class="table-scroll">
+        <table id="quality-workers">
+          <thead><tr><th>Worker</th><th class="n">Answers</th><th class="n">Estimated accuracy (Dawid–Skene)</th></tr></thead>
+          <tbody></tbody>
+        </table>
+      </div>
     </section>
     <section class="card" aria-label="Units">
       <div class="filter">
@@ -14292,6 +14500,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
             <option value="all">all</option>
           </select>
         </label>
+        <label><input type="checkbox" id="disagreements-first"> disagreements first</label>
         <button type="button" id="refresh-units">Refresh</button>
         <span id="units-count" class="muted"></span>
       </div>
@@ -14323,6 +14532,9 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   let lastDash = '';
   let lastCounts = '';
   let unitsSeq = 0;
+  // GET /api/review/quality of the chosen run: agreement per field, estimated accuracy per worker, and each
+  // item's majority share (the "disagreements first" order). Null until loaded or on an older server.
+  let quality = null;
 
   // ---- helpers ------------------------------------------------------------------------------------
   // el('tag', {class, text, ...attributes}, ...children): strings become text nodes, never HTML.
@@ -14507,8 +14719,11 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     const seq = ++unitsSeq;
     const status = $('status-filter').value;
     try {
-      const d = await api('GET', '/api/review/units?status=' + encodeURIComponent(status));
+      const [d, q] = await Promise.all([api('GET', '/api/review/units?status=' + encodeURIComponent(status)),
+        api('GET', '/api/review/quality').catch(() => null)]);  // no figures (an older server): units all the same
       if (seq !== unitsSeq) return;  // a newer request is on its way
+      quality = q && typeof q === 'object' ? q : null;
+      renderQuality(quality);
       renderUnits(d && Array.isArray(d.units) ? d.units : []);
       if (!unitsLoaded) { unitsLoaded = true; ready(); }
     } catch (e) {
@@ -14527,7 +14742,38 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
         : el('dd', { class: answer ? 'answer' : '', text: asText(obj[k]) }),
     ]));
   }
-  function renderUnits(units) {
+  const fixed = (v) => (typeof v === 'number' && isFinite(v) ? v.toFixed(3) : '–');
+  // The run's agreement per label field and each worker's estimated accuracy on the first field.
+  function renderQuality(q) {
+    const fields = q && Array.isArray(q.fields) ? q.fields : [];
+    $('quality-fields').tBodies[0].replaceChildren(...(fields.length ? fields.map((f) => el('tr', { dataset: { field: String(f.field) } },
+      el('td', { text: String(f.field) }),
+      el('td', { class: 'n', text: num(f.items) }),
+      el('td', { class: 'n', text: num(f.annotations) }),
+      el('td', { class: 'n alpha', text: fixed(f.krippendorff_alpha) }),
+      el('td', { class: 'n', text: fixed(f.fleiss_kappa) }),
+      el('td', { class: 'n', text: num(f.majority_vote && f.majority_vote.ties) })))
+      : [el('tr', {}, el('td', { colspan: 6, class: 'empty', text: 'No answers with a label field yet.' }))]));
+    const workers = q && Array.isArray(q.workers) ? q.workers : [];
+    $('quality-workers').tBodies[0].replaceChildren(...workers.map((w) => el('tr', { dataset: { worker: String(w.worker) } },
+      el('td', { text: String(w.worker) }),
+      el('td', { class: 'n', text: num(w.annotations) }),
+      el('td', { class: 'n accuracy', text: fixed(w.estimated_accuracy) }))));
+  }
+  // Each item's majority share on the first label field, by assignment id.
+  function agreementOf() {
+    const items = quality && Array.isArray(quality.items) ? quality.items : [];
+    return new Map(items.map((i) => [i.assignment_id, i]));
+  }
+  function renderUnits(all) {
+    const agreement = agreementOf();
+    let units = all;
+    if ($('disagreements-first').checked) {  // the least agreed items first; units of one item together
+      const share = (u) => (agreement.has(u.assignment_id) ? num(agreement.get(u.assignment_id).agreement) : 2);
+      units = all.map((u, i) => [u, i]).sort((a, b) => share(a[0]) - share(b[0]) ||
+        num(a[0].assignment_id) - num(b[0].assignment_id) || a[1] - b[1]).map((p) => p[0]);
+    }
+    for (const u of units) u.agreement = agreement.get(u.assignment_id);
     $('units-count').textContent = units.length + (units.length === 1 ? ' unit' : ' units');
     $('units').replaceChildren(...(units.length ? units.map(renderUnit)
       : [el('p', { class: 'empty', text: 'No units with this status.' })]));
@@ -14543,6 +14789,9 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
         el('span', { class: 'muted', text: 'worker ' + u.worker_id }),
         el('span', { class: 'status status-' + status, text: status }),
         u.key === null || u.key === undefined ? null : el('span', { class: 'badge key', text: String(u.key) }),
+        u.agreement ? el('span', { class: 'badge agreement' + (u.agreement.agreement < 1 ? ' disagree' : ''),
+          title: 'Share of this item\'s answers on "' + u.agreement.field + '" that agree with the majority' + (u.agreement.tie ? ' (a tie)' : ''),
+          text: 'agreement ' + Math.round(num(u.agreement.agreement) * 100) + '%' + (u.agreement.tie ? ' · tie' : '') }) : null,
         el('span', { class: 'muted', text: 'unit ' + u.unit_id + ' · agent ' + u.agent_id }),
         u.submitted_at === null || u.submitted_at === undefined ? null : el('span', { class: 'muted', text: 'submitted ' + when(u.submitted_at) })),
       el('div', { class: 'unit-body' },
@@ -14552,7 +14801,8 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
         'Decision: ', el('strong', { text: DECISIONS[status] || status || 'unknown' })));
     return node;
   }
-  // Note, bonus, "block worker" and the three decision buttons of a unit awaiting a decision.
+)crowdline_asset"
+     R"crowdline_asset(  // Note, bonus, "block worker" and the three decision buttons of a unit awaiting a decision.
   function decisionControls(u) {
     const note = el('input', { type: 'text', class: 'note', placeholder: 'Note to the worker (optional)', 'aria-label': 'Note' });
     const bonus = el('input', { type: 'number', class: 'bonus', min: 0, step: '0.01', placeholder: 'Bonus', 'aria-label': 'Bonus amount' });
@@ -14602,8 +14852,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     button.disabled = true;
     try {
       const res = await fetch(withRun('/api/export?format=jsonl'), { headers: { Authorization: 'Bearer ' + token }, cache: 'no-store' });
-)crowdline_asset"
-     R"crowdline_asset(      if (res.status === 401 || res.status === 403) { authFailed(); return; }
+      if (res.status === 401 || res.status === 403) { authFailed(); return; }
       if (!res.ok) {
         let msg = 'Export failed (HTTP ' + res.status + ').';
         try { const j = await res.json(); if (j && j.error && j.error.message) msg = String(j.error.message); } catch { /* keep */ }
@@ -14707,6 +14956,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   $('export').addEventListener('click', exportJsonl);
   $('status-filter').addEventListener('change', () => loadUnits());
   $('refresh-units').addEventListener('click', () => loadUnits());
+  $('disagreements-first').addEventListener('change', () => loadUnits());
   $('run-select').addEventListener('change', (e) => { if (e.target.value && e.target.value !== run) setRun(e.target.value, true); });
   window.addEventListener('hashchange', () => {
     const wanted = hashParams().get('run');
@@ -16661,6 +16911,9 @@ static_assert(architect<http>, "architects::http must model crowdline::architect
 ///  - `POST /api/review/link` `{worker, action: revoke|renew}` — with a provider that has invite links
 ///    (`revoke_link`, `renew_link`, e.g. `providers::in_house`); renew answers the new `invite` token
 ///  - `GET  /api/review/dashboard` — units by status, progress per group, workers, steals, starved items
+///  - `GET  /api/review/quality` — agreement per label field and each worker's estimated accuracy
+///    (`quality::run_report`, as `crowdline quality` prints them), and each item's majority share on the
+///    first field, lowest first: the review page's "disagreements first" order
 ///  - `GET  /api/export?format=jsonl`
 ///
 /// Over an `operator_` (several runs), every endpoint above takes `?run=<task name>` (or the task run id;
@@ -16672,6 +16925,7 @@ static_assert(architect<http>, "architects::http must model crowdline::architect
 /// Errors are `{"error": {reason, message}}` with 400 / 404 / 409 / 402 statuses; a body that is not what
 /// an endpoint expects (a wrong type, a number out of range) is a 400 naming the field.
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <map>
@@ -16868,6 +17122,7 @@ architects::http_response review_units(Pipeline& run, review_routes_options cons
             auto group = group_of(inputs, opts.group_by);
             units.push_back({{"agent_id", a.id.value()},
                              {"unit_id", u.id.value()},
+                             {"assignment_id", u.assignment.value()},
                              {"worker_id", w.id.value()},
                              {"worker_name", w.name},
                              {"status", std::string(to_string(u.status))},
@@ -16990,6 +17245,29 @@ architects::http_response review_dashboard(Pipeline& run, review_routes_options 
                                                  {"starved", std::move(starved)}});
 }
 
+/// `GET /api/review/quality`: `quality::run_report` of the run's answers on every label field, and under
+/// `items` each item's majority vote on the first field (`assignment_id`, `field`, `agreement` = the share
+/// of the votes, `tie`), the least agreed first (ties broken by assignment id). Reads every done unit of the
+/// run, like `/api/review/units`: a page asks for it when it lists units, not on each dashboard poll.
+template <class Pipeline>
+architects::http_response review_quality(Pipeline& run, review_routes_options const&, architects::http_request const&) {
+    std::vector<quality::run_answer> answers;
+    run.locked([&](auto& db, auto&, auto const&) { answers = quality::run_answers(db, run.run().value()); });
+    auto const fields = quality::label_fields(answers);
+    auto report = quality::run_report(answers, fields);
+    auto items = nlohmann::json::array();
+    if (!fields.empty()) {
+        auto votes = quality::majority_vote(quality::field_annotations(answers, fields.front()));
+        std::stable_sort(votes.begin(), votes.end(), [](auto const& a, auto const& b) { return a.share < b.share; });
+        for (auto const& v : votes)
+            items.push_back({{"assignment_id", v.item}, {"field", fields.front()}, {"agreement", v.share}, {"tie", v.tie}});
+    }
+    report["run"] = run.task_name();
+    report["task_run_id"] = run.run() ? nlohmann::json(run.run()->value()) : nlohmann::json(nullptr);
+    report["items"] = std::move(items);
+    return architects::http_response::json(200, report);
+}
+
 /// `GET /api/export?format=jsonl`: the run's results as JSON lines.
 template <class Pipeline>
 architects::http_response review_export(Pipeline& run, review_routes_options const&, architects::http_request const& r) {
@@ -17065,6 +17343,8 @@ inline constexpr auto review_endpoints = std::tuple{
     review_endpoint{"POST", "/api/review/link", [](auto& run, auto const& o, auto const& r) { return review_link(run, o, r); }},
     review_endpoint{"GET", "/api/review/dashboard",
                     [](auto& run, auto const& o, auto const& r) { return review_dashboard(run, o, r); }},
+    review_endpoint{"GET", "/api/review/quality",
+                    [](auto& run, auto const& o, auto const& r) { return review_quality(run, o, r); }},
     review_endpoint{"GET", "/api/export", [](auto& run, auto const& o, auto const& r) { return review_export(run, o, r); }},
 };
 

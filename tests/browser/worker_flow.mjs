@@ -451,6 +451,23 @@ async function scenario() {
   check(await rp.locator('#starved li').count() === 2, `review page: #starved lists ${await rp.locator('#starved li').count()} items, expected 2`);
   const steals = await rp.locator('#steals').innerText();
   check(/^\d+$/.test(steals.trim()), `review page: #steals shows ${JSON.stringify(steals)}`);
+  // Agreement: the sentiment field with every answer (one per text: no alpha, shown as "–"), each worker
+  // who answered with an estimate; "disagreements first" keeps every unit, each with its item's agreement.
+  await rp.waitForFunction(() => !!document.querySelector('#quality-fields tr[data-field="sentiment"]'), null, { timeout: WAIT_MS })
+    .catch(() => { throw new CheckFailed('review page: the Agreement table has no row for the sentiment field'); });
+  const fieldCells = await rp.locator('#quality-fields tr[data-field="sentiment"] td').allInnerTexts();
+  check(Number(fieldCells[2]) === submitted.size && fieldCells[3] === '–',
+    `review page: Agreement row for sentiment reads ${JSON.stringify(fieldCells)}, expected ${submitted.size} answers and no alpha`);
+  const answeredBy = new Set([...submitted.values()].map((s) => s.worker));
+  const estimated = await rp.locator('#quality-workers tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.worker));
+  check(JSON.stringify(estimated.sort()) === JSON.stringify([...answeredBy].sort()),
+    `review page: estimated accuracy for ${JSON.stringify(estimated)}, expected those who answered ${JSON.stringify([...answeredBy])}`);
+  await rp.check('#disagreements-first');
+  await rp.waitForFunction((n) => document.querySelectorAll('#units .unit').length === n &&
+    document.querySelectorAll('#units .unit .badge.agreement').length === n, submitted.size, { timeout: WAIT_MS })
+    .catch(() => { throw new CheckFailed('review page: "disagreements first" does not list every unit with its agreement'); });
+  await rp.uncheck('#disagreements-first');
+  await rp.waitForFunction((n) => document.querySelectorAll('#units .unit').length === n, submitted.size, { timeout: WAIT_MS });
   const approved = [];
   for (let i = 0; i < 2; ++i) {
     const unit = units.first();

@@ -1,6 +1,7 @@
 // The `crowdline` program itself, run as a user runs it: the built binary (CROWDLINE_PROGRAM) on real files
 // in a scratch folder, on free ports. Restarts after a completed run, every run in status/export, inputs
-// that are refused before anything is written, one server per database file, a store that fails mid-run.
+// that are refused before anything is written, one server per database file, a store that fails mid-run,
+// and `quality` / `export --aggregate` against the library's figures on the same answers.
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
@@ -14,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -25,12 +27,17 @@
 #include <random>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <SQLiteCpp/Database.h>
 #include <nlohmann/json.hpp>
+
+#include <crowdline/quality/aggregate.hpp>
+#include <crowdline/quality/agreement.hpp>
+#include <crowdline/store/sqlite.hpp>
 
 #include "../unit/architect/http_client.hpp"  // the architect tests' HTTP client
 
@@ -619,4 +626,332 @@ TEST_CASE("program: a campaign file with a mistake is refused naming the file an
     auto both = run({"serve", "--campaign", c.file, "--tasks", "x.jsonl"}, c.dir.path);
     CHECK(both.code == 1);
     CHECK_THAT(both.err, Contains("--campaign") && Contains("--tasks"));
+}
+
+// ---- crowdline quality and export --aggregate ------------------------------------------------------------
+
+namespace {
+
+/// A served, finished campaign with answers planted per worker and item. Run 1, "labels": ann, bob and cy
+/// each label all six items (overlap "full") in three fields: `label` (a/b/c; ann always right, bob and cy
+/// wrong twice each, item 2 a three-way split), `sure` (yes/no) and `tags` (a list: no label field).
+/// Run 2, "agree": dee and eve agree on both headlines (perfect agreement).
+struct labelled_campaign {
+    scratch_dir dir;
+    std::string file = (dir / "campaign.json").string();
+    std::string db = (dir / "labels.db").string();
+
+    /// worker → the `label` of items 1..6.
+    static inline std::map<std::string, std::vector<std::string>> const labels{
+        {"ann", {"a", "b", "c", "a", "b", "c"}},
+        {"bob", {"a", "a", "c", "a", "c", "c"}},
+        {"cy", {"a", "c", "c", "a", "b", "a"}},
+    };
+    static inline std::map<std::string, std::vector<std::string>> const sure{
+        {"ann", {"yes", "yes", "yes", "yes", "yes", "yes"}},
+        {"bob", {"no", "no", "no", "yes", "yes", "yes"}},
+        {"cy", {"yes", "yes", "yes", "yes", "yes", "no"}},
+    };
+
+    labelled_campaign() {
+        std::string tasks;
+        for (int i = 1; i <= 6; ++i) tasks += R"({"text": "item )" + std::to_string(i) + "\"}\n";
+        write_text(dir / "labels.jsonl", tasks);
+        write_text(file, R"({
+          "db": "labels.db",
+          "runs": [
+            {"name": "labels", "tasks": "labels.jsonl",
+             "workers": [{"name": "ann"}, {"name": "bob"}, {"name": "cy"}],
+             "form": {"fields": [{"type": "display_text", "name": "text", "label": "Item", "text": "{{text}}"},
+                                 {"type": "single_choice", "name": "label", "label": "Label", "options": ["a", "b", "c"]},
+                                 {"type": "single_choice", "name": "sure", "label": "Sure?", "options": ["yes", "no"]},
+                                 {"type": "multiple_choice", "name": "tags", "label": "Tags", "options": ["x", "y"]}]},
+             "routing": {"route_by": "", "overlap": "full"}},
+            {"name": "agree", "tasks": [{"text": "Parliament votes"}, {"text": "Cup final tonight"}],
+             "workers": [{"name": "dee"}, {"name": "eve"}],
+             "form": {"fields": [{"type": "display_text", "name": "text", "label": "Headline", "text": "{{text}}"},
+                                 {"type": "single_choice", "name": "topic", "label": "Topic",
+                                  "options": ["politics", "sport"]}]},
+             "routing": {"route_by": "", "overlap": "full"}}
+          ]
+        })");
+        program p({"serve", "--campaign", file, "--port", "0"}, dir.path);
+        REQUIRE(p.wait_for_output("Review page"));
+        auto const port = p.port();
+        // Each worker takes units until none is left, answering each from the text it shows.
+        auto const answer_each = [&](std::string const& name, std::string const& run, auto answer_for) {
+            auto const token = p.invite(name);
+            int answered = 0;
+            for (auto r = register_in(port, token, run); r["type"] == "agent_details"; r = register_in(port, token, run)) {
+                auto const text = r["data"]["init_data"]["unit_data"]["text"].get<std::string>();
+                auto ok = packet_to(port, "submit", {{"agent", r["data"]["agent_id"]},
+                                                     {"data", {{"run", run}, {"token", r["data"]["token"]},
+                                                               {"submission", answer_for(text)}}}});
+                REQUIRE(ok.parsed()["type"] == "submitted");
+                ++answered;
+            }
+            return answered;
+        };
+        for (auto const& worker : labels)
+            REQUIRE(answer_each(worker.first, "labels", [&](std::string const& text) {
+                        auto const i = static_cast<std::size_t>(std::stoi(text.substr(5)) - 1);  // "item N"
+                        return json{{"label", worker.second[i]}, {"sure", sure.at(worker.first)[i]},
+                                    {"tags", i % 2 ? json{"x"} : json{"x", "y"}}};
+                    }) == 6);
+        for (auto const* name : {"dee", "eve"})
+            REQUIRE(answer_each(name, "agree", [](std::string const& text) {
+                        return json{{"topic", text.starts_with("Cup") ? "sport" : "politics"}};
+                    }) == 2);
+        REQUIRE(p.wait_for_output("Every run is complete"));
+        REQUIRE(p.interrupt() == 0);
+    }
+};
+
+using exported_annotation = crowdline::quality::basic_annotation<std::int64_t, std::string, std::string>;
+
+/// The `(assignment, worker, field value)` triples of run `run`, read from plain `crowdline export`: what an
+/// independent tool would start from.
+std::vector<exported_annotation> exported_triples(labelled_campaign const& c, std::string const& run,
+                                                  std::string const& field) {
+    auto r = ::run({"export", "--db", c.db, "--run", run}, c.dir.path);
+    REQUIRE(r.code == 0);
+    std::vector<exported_annotation> out;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+        auto const j = json::parse(line);
+        out.push_back({j["assignment_id"].get<std::int64_t>(), j["worker_name"].get<std::string>(),
+                       j["state"]["outputs"][field].get<std::string>()});
+    }
+    return out;
+}
+
+json optional_number(std::optional<double> v) { return v ? json(*v) : json(nullptr); }
+
+}  // namespace
+
+TEST_CASE("program: crowdline quality reports the library's figures per run, field and worker", "[program][quality]") {
+    namespace q = crowdline::quality;
+    labelled_campaign c;
+    auto r = run({"quality", "--db", c.db, "--json"}, c.dir.path);
+    REQUIRE(r.code == 0);
+    auto const report = json::parse(r.out);
+    REQUIRE(report["runs"].size() == 2);
+    auto const& labels = report["runs"][0];
+    CHECK(labels["task_run_id"] == 1);
+    CHECK(labels["task_name"] == "labels");
+    // `tags` holds lists: not a label field. The others, by name.
+    REQUIRE(labels["fields"].size() == 2);
+    CHECK(labels["fields"][0]["field"] == "label");
+    CHECK(labels["fields"][1]["field"] == "sure");
+
+    for (auto const& field : labels["fields"]) {
+        auto const name = field["field"].get<std::string>();
+        CAPTURE(name);
+        auto const triples = exported_triples(c, "1", name);
+        REQUIRE(triples.size() == 18);
+        CHECK(field["items"] == 6);
+        CHECK(field["annotations"] == 18);
+        CHECK(field["krippendorff_alpha"] == optional_number(q::krippendorff_alpha(triples)));
+        CHECK(field["fleiss_kappa"] == optional_number(q::fleiss_kappa(triples)));
+        auto const votes = q::majority_vote(triples);
+        CHECK(field["majority_vote"]["ties"] == std::ranges::count_if(votes, [](auto const& v) { return v.tie; }));
+        auto const ds = q::dawid_skene(triples);
+        CHECK(field["dawid_skene"]["iterations"] == ds.iterations);
+        CHECK(field["dawid_skene"]["converged"] == ds.converged);
+        for (auto const& w : ds.workers) {
+            auto const it = std::ranges::find_if(labels["workers"], [&](json const& x) { return x["worker"] == w.worker; });
+            REQUIRE(it != labels["workers"].end());
+            CHECK((*it)["estimated_accuracy_by_field"][name] == w.accuracy);
+            if (name == "label") CHECK((*it)["estimated_accuracy"] == w.accuracy);
+        }
+    }
+    // By hand (items: aaa, bac, ccc, aaa, bcb, cca): 18 pairable values, n_a = 8, n_b = 3, n_c = 7,
+    // Σ o_cc = 11: α = 1 − 17 · 7 / (18² − 122) = 83/202; Fleiss: P̄ = 11/18, P̄_e = 122/324, κ = 76/202.
+    CHECK(labels["fields"][0]["krippendorff_alpha"].get<double>() == Approx(83.0 / 202).epsilon(1e-12));
+    CHECK(labels["fields"][0]["fleiss_kappa"].get<double>() == Approx(76.0 / 202).epsilon(1e-12));
+    CHECK(labels["fields"][0]["majority_vote"]["ties"] == 1);  // item 2: a, b, c
+
+    REQUIRE(labels["workers"].size() == 3);
+    for (auto const& w : labels["workers"]) {
+        CHECK(w["annotations"] == 6);
+        CHECK(w["gold_accuracy"].is_null());
+        CHECK(w["estimated_accuracy_by_field"].size() == 2);
+    }
+    // Workers by name; the estimate reported is the first field's (six items are far too few for Dawid–Skene
+    // to rank them: the pseudo-counts hold all three near 0.36, which is why no order is asserted).
+    CHECK(labels["workers"][0]["worker"] == "ann");
+    CHECK(labels["workers"][2]["worker"] == "cy");
+    for (auto const& w : labels["workers"]) CHECK(w["estimated_accuracy"] == w["estimated_accuracy_by_field"]["label"]);
+
+    // Perfect agreement with two labels in use: alpha and kappa are 1.
+    auto const& agree = report["runs"][1];
+    CHECK(agree["task_name"] == "agree");
+    REQUIRE(agree["fields"].size() == 1);
+    CHECK(agree["fields"][0]["field"] == "topic");
+    CHECK(agree["fields"][0]["krippendorff_alpha"] == 1.0);
+    CHECK(agree["fields"][0]["fleiss_kappa"] == 1.0);
+    CHECK(agree["fields"][0]["items"] == 2);
+
+    // The table says the same.
+    auto table = run({"quality", "--db", c.db}, c.dir.path);
+    REQUIRE(table.code == 0);
+    CHECK_THAT(table.out, Contains("task run 1 of \"labels\"") && Contains("task run 2 of \"agree\"") &&
+                              Contains("0.411") && Contains("0.376") && Contains("1.000"));
+}
+
+TEST_CASE("program: crowdline quality --run and --field pick, and refuse what is not there", "[program][quality]") {
+    labelled_campaign c;
+    auto second = run({"quality", "--db", c.db, "--run", "2", "--json"}, c.dir.path);
+    REQUIRE(second.code == 0);
+    auto const report = json::parse(second.out);
+    REQUIRE(report["runs"].size() == 1);
+    CHECK(report["runs"][0]["task_run_id"] == 2);
+    CHECK(report["runs"][0]["task_name"] == "agree");
+
+    auto one_field = run({"quality", "--db", c.db, "--run", "1", "--field", "sure", "--json"}, c.dir.path);
+    REQUIRE(one_field.code == 0);
+    auto const sure = json::parse(one_field.out)["runs"][0];
+    REQUIRE(sure["fields"].size() == 1);
+    CHECK(sure["fields"][0]["field"] == "sure");
+    CHECK(sure["workers"][0]["estimated_accuracy_by_field"].size() == 1);
+
+    // A field in one run only: the other says it has none.
+    auto topic = run({"quality", "--db", c.db, "--field", "topic", "--json"}, c.dir.path);
+    REQUIRE(topic.code == 0);
+    auto const both = json::parse(topic.out)["runs"];
+    CHECK(both[0]["fields"].empty());
+    CHECK_THAT(both[0]["note"].get<std::string>(), Contains("topic"));
+    CHECK(both[1]["fields"].size() == 1);
+
+    auto unknown = run({"quality", "--db", c.db, "--field", "nope"}, c.dir.path);
+    CHECK(unknown.code == 1);
+    CHECK_THAT(unknown.err, Contains("--field nope") && Contains("no answer") && Contains("label, sure, tags"));
+    CHECK(unknown.out.empty());
+    auto lists = run({"quality", "--db", c.db, "--field", "tags"}, c.dir.path);
+    CHECK(lists.code == 1);
+    CHECK_THAT(lists.err, Contains("--field tags") && Contains("not a label"));
+    auto no_run = run({"quality", "--db", c.db, "--run", "9"}, c.dir.path);
+    CHECK(no_run.code == 1);
+    CHECK_THAT(no_run.err, Contains("--run 9") && Contains("no such task run"));
+}
+
+TEST_CASE("program: export --aggregate writes one line per item with its label, confidence and answers",
+          "[program][quality]") {
+    labelled_campaign c;
+    auto majority = run({"export", "--db", c.db, "--run", "1", "--aggregate", "majority", "--field", "label"}, c.dir.path);
+    REQUIRE(majority.code == 0);
+    std::map<std::string, json> by_text;
+    std::istringstream lines(majority.out);
+    for (std::string line; std::getline(lines, line);) {
+        auto j = json::parse(line);
+        by_text[j["inputs"]["text"].get<std::string>()] = j;
+    }
+    REQUIRE(by_text.size() == 6);
+    auto const& one = by_text["item 1"];  // a, a, a
+    CHECK(one["task_run_id"] == 1);
+    CHECK(one["task_name"] == "labels");
+    CHECK(one["field"] == "label");
+    CHECK(one["label"] == "a");
+    CHECK(one["confidence"] == 1.0);
+    CHECK(one["tie"] == false);
+    CHECK(one["answers"] == json::parse(R"([{"worker": "ann", "label": "a"}, {"worker": "bob", "label": "a"},
+                                            {"worker": "cy", "label": "a"}])"));
+    auto const& two = by_text["item 2"];  // b, a, c: a tie, resolved to the smallest label
+    CHECK(two["tie"] == true);
+    CHECK(two["label"] == "a");
+    CHECK(two["confidence"].get<double>() == Approx(1.0 / 3));
+    auto const& five = by_text["item 5"];  // b, c, b
+    CHECK(five["label"] == "b");
+    CHECK(five["confidence"].get<double>() == Approx(2.0 / 3));
+    CHECK(five["tie"] == false);
+    // Lines of one item are distinct assignments.
+    std::set<std::int64_t> assignments;
+    for (auto const& [text, j] : by_text) assignments.insert(j["assignment_id"].get<std::int64_t>());
+    CHECK(assignments.size() == 6);
+
+    // Dawid–Skene: the posterior of the label chosen, no tie flag; every field without --field.
+    auto ds = run({"export", "--db", c.db, "--aggregate", "dawid_skene"}, c.dir.path);
+    REQUIRE(ds.code == 0);
+    std::map<std::pair<std::string, std::string>, int> per_run_field;
+    std::istringstream ds_lines(ds.out);
+    for (std::string line; std::getline(ds_lines, line);) {
+        auto j = json::parse(line);
+        ++per_run_field[{j["task_name"].get<std::string>(), j["field"].get<std::string>()}];
+        CHECK_FALSE(j.contains("tie"));
+        CHECK(j["confidence"].get<double>() > 0.0);
+        CHECK(j["confidence"].get<double>() <= 1.0);
+    }
+    CHECK(per_run_field == std::map<std::pair<std::string, std::string>, int>{
+                               {{"labels", "label"}, 6}, {{"labels", "sure"}, 6}, {{"agree", "topic"}, 2}});
+
+    auto bogus = run({"export", "--db", c.db, "--aggregate", "bogus"}, c.dir.path);
+    CHECK(bogus.code == 1);
+    CHECK_THAT(bogus.err, Contains("--aggregate") && Contains("\"bogus\"") && Contains("majority") && Contains("dawid_skene"));
+    CHECK(bogus.out.empty());
+}
+
+TEST_CASE("program: crowdline quality on a database with no run, or no answer, says so", "[program][quality]") {
+    tiny_campaign c;
+    { crowdline::stores::sqlite made{c.db}; }  // a crowdline database with nothing in it
+    auto nothing = run({"quality", "--db", c.db}, c.dir.path);
+    CHECK(nothing.code == 0);
+    CHECK_THAT(nothing.out, Contains(c.db + ": no task run yet"));
+    auto nothing_json = run({"quality", "--db", c.db, "--json"}, c.dir.path);
+    CHECK(nothing_json.code == 0);
+    CHECK(json::parse(nothing_json.out) == json::parse(R"({"runs": []})"));
+    CHECK_THAT(nothing_json.err, Contains("no task run yet"));
+    // A run but no answer yet: served, then stopped before anyone answered.
+    {
+        program p(c.serve(), c.dir.path);
+        REQUIRE(p.wait_for_output("Review page"));
+        CHECK(p.interrupt() == 0);
+    }
+    auto r = run({"quality", "--db", c.db, "--json"}, c.dir.path);
+    REQUIRE(r.code == 0);
+    auto const report = json::parse(r.out);
+    REQUIRE(report["runs"].size() == 1);
+    CHECK(report["runs"][0]["fields"].empty());
+    CHECK_THAT(report["runs"][0]["note"].get<std::string>(), Contains("no answers yet"));
+    auto missing = run({"quality", "--db", (c.dir / "none.db").string()}, c.dir.path);
+    CHECK(missing.code == 1);
+    CHECK_THAT(missing.err, Contains("no such database"));
+}
+
+TEST_CASE("program: the review page's quality figures are crowdline quality's, with items least agreed first",
+          "[program][quality]") {
+    labelled_campaign c;
+    auto cli = run({"quality", "--db", c.db, "--run", "1", "--json"}, c.dir.path);
+    REQUIRE(cli.code == 0);
+    auto const expected = json::parse(cli.out)["runs"][0];
+
+    program again({"serve", "--campaign", c.file, "--port", "0"}, c.dir.path);  // the runs are complete: review only
+    REQUIRE(again.wait_for_output("Review page"));
+    auto const bearer = "Bearer " + json::parse(read_bytes(c.db + ".secrets.json"))["requester_token"].get<std::string>();
+    CHECK(test::http_request(again.port(), "GET", "/api/review/quality?run=labels").status == 401);
+    auto reply = test::http_request(again.port(), "GET", "/api/review/quality?run=labels", {}, bearer);
+    REQUIRE(reply.status == 200);
+    auto const page = reply.parsed();
+    CHECK(page["run"] == "labels");
+    CHECK(page["task_run_id"] == 1);
+    CHECK(page["fields"] == expected["fields"]);
+    CHECK(page["workers"] == expected["workers"]);
+    // Items by the majority's share on the first field, lowest first: item 2 (a, b, c: a tie), then 5 and 6
+    // (two of three), then the unanimous ones.
+    auto const& items = page["items"];
+    REQUIRE(items.size() == 6);
+    CHECK(items[0]["field"] == "label");
+    CHECK(items[0]["tie"] == true);
+    CHECK(items[0]["agreement"].get<double>() == Approx(1.0 / 3));
+    CHECK(items[1]["agreement"].get<double>() == Approx(2.0 / 3));
+    CHECK(items[2]["agreement"].get<double>() == Approx(2.0 / 3));
+    for (std::size_t i = 3; i < 6; ++i) CHECK(items[i]["agreement"] == 1.0);
+    // The units name their item, so the page can order them by it.
+    auto units = test::http_request(again.port(), "GET", "/api/review/units?run=labels", {}, bearer).parsed()["units"];
+    REQUIRE(units.size() == 18);
+    std::set<std::int64_t> items_of_units;
+    for (auto const& u : units) items_of_units.insert(u["assignment_id"].get<std::int64_t>());
+    std::set<std::int64_t> items_reported;
+    for (auto const& i : items) items_reported.insert(i["assignment_id"].get<std::int64_t>());
+    CHECK(items_of_units == items_reported);
+    CHECK(again.interrupt() == 0);
 }

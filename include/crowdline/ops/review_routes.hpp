@@ -12,6 +12,9 @@
 ///  - `POST /api/review/link` `{worker, action: revoke|renew}` — with a provider that has invite links
 ///    (`revoke_link`, `renew_link`, e.g. `providers::in_house`); renew answers the new `invite` token
 ///  - `GET  /api/review/dashboard` — units by status, progress per group, workers, steals, starved items
+///  - `GET  /api/review/quality` — agreement per label field and each worker's estimated accuracy
+///    (`quality::run_report`, as `crowdline quality` prints them), and each item's majority share on the
+///    first field, lowest first: the review page's "disagreements first" order
 ///  - `GET  /api/export?format=jsonl`
 ///
 /// Over an `operator_` (several runs), every endpoint above takes `?run=<task name>` (or the task run id;
@@ -23,6 +26,7 @@
 /// Errors are `{"error": {reason, message}}` with 400 / 404 / 409 / 402 statuses; a body that is not what
 /// an endpoint expects (a wrong type, a number out of range) is a 400 naming the field.
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <map>
@@ -52,6 +56,8 @@
 #include <crowdline/ops/operator.hpp>
 #include <crowdline/ops/pipeline.hpp>
 #include <crowdline/ops/review.hpp>
+#include <crowdline/quality/aggregate.hpp>
+#include <crowdline/quality/run_report.hpp>
 
 namespace crowdline {
 
@@ -229,6 +235,7 @@ architects::http_response review_units(Pipeline& run, review_routes_options cons
             auto group = group_of(inputs, opts.group_by);
             units.push_back({{"agent_id", a.id.value()},
                              {"unit_id", u.id.value()},
+                             {"assignment_id", u.assignment.value()},
                              {"worker_id", w.id.value()},
                              {"worker_name", w.name},
                              {"status", std::string(to_string(u.status))},
@@ -351,6 +358,29 @@ architects::http_response review_dashboard(Pipeline& run, review_routes_options 
                                                  {"starved", std::move(starved)}});
 }
 
+/// `GET /api/review/quality`: `quality::run_report` of the run's answers on every label field, and under
+/// `items` each item's majority vote on the first field (`assignment_id`, `field`, `agreement` = the share
+/// of the votes, `tie`), the least agreed first (ties broken by assignment id). Reads every done unit of the
+/// run, like `/api/review/units`: a page asks for it when it lists units, not on each dashboard poll.
+template <class Pipeline>
+architects::http_response review_quality(Pipeline& run, review_routes_options const&, architects::http_request const&) {
+    std::vector<quality::run_answer> answers;
+    run.locked([&](auto& db, auto&, auto const&) { answers = quality::run_answers(db, run.run().value()); });
+    auto const fields = quality::label_fields(answers);
+    auto report = quality::run_report(answers, fields);
+    auto items = nlohmann::json::array();
+    if (!fields.empty()) {
+        auto votes = quality::majority_vote(quality::field_annotations(answers, fields.front()));
+        std::stable_sort(votes.begin(), votes.end(), [](auto const& a, auto const& b) { return a.share < b.share; });
+        for (auto const& v : votes)
+            items.push_back({{"assignment_id", v.item}, {"field", fields.front()}, {"agreement", v.share}, {"tie", v.tie}});
+    }
+    report["run"] = run.task_name();
+    report["task_run_id"] = run.run() ? nlohmann::json(run.run()->value()) : nlohmann::json(nullptr);
+    report["items"] = std::move(items);
+    return architects::http_response::json(200, report);
+}
+
 /// `GET /api/export?format=jsonl`: the run's results as JSON lines.
 template <class Pipeline>
 architects::http_response review_export(Pipeline& run, review_routes_options const&, architects::http_request const& r) {
@@ -426,6 +456,8 @@ inline constexpr auto review_endpoints = std::tuple{
     review_endpoint{"POST", "/api/review/link", [](auto& run, auto const& o, auto const& r) { return review_link(run, o, r); }},
     review_endpoint{"GET", "/api/review/dashboard",
                     [](auto& run, auto const& o, auto const& r) { return review_dashboard(run, o, r); }},
+    review_endpoint{"GET", "/api/review/quality",
+                    [](auto& run, auto const& o, auto const& r) { return review_quality(run, o, r); }},
     review_endpoint{"GET", "/api/export", [](auto& run, auto const& o, auto const& r) { return review_export(run, o, r); }},
 };
 

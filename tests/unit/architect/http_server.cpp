@@ -262,7 +262,7 @@ TEST_CASE("http: review endpoints need the requester token", "[architect][http][
                   {"data", {{"token", alice["data"]["token"]}, {"submission", {{"sentiment", "pos"}}}}}})
                 .status == 200);
     auto const bearer = std::string("Bearer ") + requester_token;
-    for (auto target : {"/api/review/units", "/api/review/dashboard", "/api/export?format=jsonl"}) {
+    for (auto target : {"/api/review/units", "/api/review/dashboard", "/api/review/quality", "/api/export?format=jsonl"}) {
         INFO(target);
         CHECK(request(s.port(), "GET", target).status == 401);
         CHECK(request(s.port(), "GET", target, {}, "Bearer nope").status == 403);

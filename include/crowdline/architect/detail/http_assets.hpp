@@ -71,6 +71,7 @@ body[data-state="error"] main { display: none; }
 .dash-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(16rem, 1fr)); gap: 1rem 1.5rem; }
 .badge { display: inline-block; padding: .1rem .55rem; border-radius: 999px; font-size: .82rem; border: 1px solid var(--line); background: var(--soft); }
 .badge.complete { background: var(--ok-soft); border-color: var(--ok); color: var(--ok); }
+.badge.agreement.disagree { background: var(--warn-soft); border-color: var(--warn); color: var(--warn); }
 .chips { display: flex; flex-wrap: wrap; gap: .35rem; margin: 0; padding: 0; list-style: none; }
 .stat { font-size: 1.6rem; font-weight: 700; line-height: 1.2; }
 .bar-row { display: grid; grid-template-columns: minmax(4rem, 9rem) 1fr auto; gap: .6rem; align-items: center; margin: .25rem 0; }
@@ -172,6 +173,19 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
           <tbody></tbody>
         </table>
       </div>
+      <h3 class="spaced-more">Agreement</h3>
+      <div class="table-scroll">
+        <table id="quality-fields">
+          <thead><tr><th>Field</th><th class="n">Items</th><th class="n">Answers</th><th class="n">Krippendorff's α</th><th class="n">Fleiss' κ</th><th class="n">Ties</th></tr></thead>
+          <tbody></tbody>
+        </table>
+      </div>
+      <div class="table-scroll">
+        <table id="quality-workers">
+          <thead><tr><th>Worker</th><th class="n">Answers</th><th class="n">Estimated accuracy (Dawid–Skene)</th></tr></thead>
+          <tbody></tbody>
+        </table>
+      </div>
     </section>
     <section class="card" aria-label="Units">
       <div class="filter">
@@ -185,6 +199,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
             <option value="all">all</option>
           </select>
         </label>
+        <label><input type="checkbox" id="disagreements-first"> disagreements first</label>
         <button type="button" id="refresh-units">Refresh</button>
         <span id="units-count" class="muted"></span>
       </div>
@@ -216,6 +231,9 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   let lastDash = '';
   let lastCounts = '';
   let unitsSeq = 0;
+  // GET /api/review/quality of the chosen run: agreement per field, estimated accuracy per worker, and each
+  // item's majority share (the "disagreements first" order). Null until loaded or on an older server.
+  let quality = null;
 
   // ---- helpers ------------------------------------------------------------------------------------
   // el('tag', {class, text, ...attributes}, ...children): strings become text nodes, never HTML.
@@ -400,8 +418,11 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     const seq = ++unitsSeq;
     const status = $('status-filter').value;
     try {
-      const d = await api('GET', '/api/review/units?status=' + encodeURIComponent(status));
+      const [d, q] = await Promise.all([api('GET', '/api/review/units?status=' + encodeURIComponent(status)),
+        api('GET', '/api/review/quality').catch(() => null)]);  // no figures (an older server): units all the same
       if (seq !== unitsSeq) return;  // a newer request is on its way
+      quality = q && typeof q === 'object' ? q : null;
+      renderQuality(quality);
       renderUnits(d && Array.isArray(d.units) ? d.units : []);
       if (!unitsLoaded) { unitsLoaded = true; ready(); }
     } catch (e) {
@@ -420,7 +441,38 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
         : el('dd', { class: answer ? 'answer' : '', text: asText(obj[k]) }),
     ]));
   }
-  function renderUnits(units) {
+  const fixed = (v) => (typeof v === 'number' && isFinite(v) ? v.toFixed(3) : '–');
+  // The run's agreement per label field and each worker's estimated accuracy on the first field.
+  function renderQuality(q) {
+    const fields = q && Array.isArray(q.fields) ? q.fields : [];
+    $('quality-fields').tBodies[0].replaceChildren(...(fields.length ? fields.map((f) => el('tr', { dataset: { field: String(f.field) } },
+      el('td', { text: String(f.field) }),
+      el('td', { class: 'n', text: num(f.items) }),
+      el('td', { class: 'n', text: num(f.annotations) }),
+      el('td', { class: 'n alpha', text: fixed(f.krippendorff_alpha) }),
+      el('td', { class: 'n', text: fixed(f.fleiss_kappa) }),
+      el('td', { class: 'n', text: num(f.majority_vote && f.majority_vote.ties) })))
+      : [el('tr', {}, el('td', { colspan: 6, class: 'empty', text: 'No answers with a label field yet.' }))]));
+    const workers = q && Array.isArray(q.workers) ? q.workers : [];
+    $('quality-workers').tBodies[0].replaceChildren(...workers.map((w) => el('tr', { dataset: { worker: String(w.worker) } },
+      el('td', { text: String(w.worker) }),
+      el('td', { class: 'n', text: num(w.annotations) }),
+      el('td', { class: 'n accuracy', text: fixed(w.estimated_accuracy) }))));
+  }
+  // Each item's majority share on the first label field, by assignment id.
+  function agreementOf() {
+    const items = quality && Array.isArray(quality.items) ? quality.items : [];
+    return new Map(items.map((i) => [i.assignment_id, i]));
+  }
+  function renderUnits(all) {
+    const agreement = agreementOf();
+    let units = all;
+    if ($('disagreements-first').checked) {  // the least agreed items first; units of one item together
+      const share = (u) => (agreement.has(u.assignment_id) ? num(agreement.get(u.assignment_id).agreement) : 2);
+      units = all.map((u, i) => [u, i]).sort((a, b) => share(a[0]) - share(b[0]) ||
+        num(a[0].assignment_id) - num(b[0].assignment_id) || a[1] - b[1]).map((p) => p[0]);
+    }
+    for (const u of units) u.agreement = agreement.get(u.assignment_id);
     $('units-count').textContent = units.length + (units.length === 1 ? ' unit' : ' units');
     $('units').replaceChildren(...(units.length ? units.map(renderUnit)
       : [el('p', { class: 'empty', text: 'No units with this status.' })]));
@@ -436,6 +488,9 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
         el('span', { class: 'muted', text: 'worker ' + u.worker_id }),
         el('span', { class: 'status status-' + status, text: status }),
         u.key === null || u.key === undefined ? null : el('span', { class: 'badge key', text: String(u.key) }),
+        u.agreement ? el('span', { class: 'badge agreement' + (u.agreement.agreement < 1 ? ' disagree' : ''),
+          title: 'Share of this item\'s answers on "' + u.agreement.field + '" that agree with the majority' + (u.agreement.tie ? ' (a tie)' : ''),
+          text: 'agreement ' + Math.round(num(u.agreement.agreement) * 100) + '%' + (u.agreement.tie ? ' · tie' : '') }) : null,
         el('span', { class: 'muted', text: 'unit ' + u.unit_id + ' · agent ' + u.agent_id }),
         u.submitted_at === null || u.submitted_at === undefined ? null : el('span', { class: 'muted', text: 'submitted ' + when(u.submitted_at) })),
       el('div', { class: 'unit-body' },
@@ -445,7 +500,8 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
         'Decision: ', el('strong', { text: DECISIONS[status] || status || 'unknown' })));
     return node;
   }
-  // Note, bonus, "block worker" and the three decision buttons of a unit awaiting a decision.
+)crowdline_asset"
+     R"crowdline_asset(  // Note, bonus, "block worker" and the three decision buttons of a unit awaiting a decision.
   function decisionControls(u) {
     const note = el('input', { type: 'text', class: 'note', placeholder: 'Note to the worker (optional)', 'aria-label': 'Note' });
     const bonus = el('input', { type: 'number', class: 'bonus', min: 0, step: '0.01', placeholder: 'Bonus', 'aria-label': 'Bonus amount' });
@@ -495,8 +551,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
     button.disabled = true;
     try {
       const res = await fetch(withRun('/api/export?format=jsonl'), { headers: { Authorization: 'Bearer ' + token }, cache: 'no-store' });
-)crowdline_asset"
-     R"crowdline_asset(      if (res.status === 401 || res.status === 403) { authFailed(); return; }
+      if (res.status === 401 || res.status === 403) { authFailed(); return; }
       if (!res.ok) {
         let msg = 'Export failed (HTTP ' + res.status + ').';
         try { const j = await res.json(); if (j && j.error && j.error.message) msg = String(j.error.message); } catch { /* keep */ }
@@ -600,6 +655,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size:
   $('export').addEventListener('click', exportJsonl);
   $('status-filter').addEventListener('change', () => loadUnits());
   $('refresh-units').addEventListener('click', () => loadUnits());
+  $('disagreements-first').addEventListener('change', () => loadUnits());
   $('run-select').addEventListener('change', (e) => { if (e.target.value && e.target.value !== run) setRun(e.target.value, true); });
   window.addEventListener('hashchange', () => {
     const wanted = hashParams().get('run');
