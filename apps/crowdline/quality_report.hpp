@@ -92,10 +92,11 @@ inline chosen_fields pick_fields(std::vector<std::vector<run_answer>> const& ans
 
 /// The report of one run (quality::run_report) with its id and name, and why it has no field if so.
 inline nlohmann::json run_quality(named_run const& run, std::vector<run_answer> const& answers,
-                                  std::vector<std::string> const& fields, std::string const& note) {
+                                  std::vector<std::string> const& fields, std::string const& note,
+                                  std::map<std::string, crowdline::quality::gold_tally> const& gold) {
     nlohmann::json report{{"task_run_id", run.first.id.value()}, {"task_name", run.second}};
     report.update(refusing_field(fields.empty() ? std::string() : fields.front(), run,
-                                 [&] { return crowdline::quality::run_report(answers, fields); }));
+                                 [&] { return crowdline::quality::run_report(answers, fields, gold); }));
     if (!note.empty()) report["note"] = note;
     return report;
 }
@@ -175,7 +176,8 @@ int print_quality(Store& db, std::vector<named_run> const& runs, quality_options
     auto const chosen = pick_fields(answers, options.field, runs);
     nlohmann::json document{{"runs", nlohmann::json::array()}};
     for (std::size_t r = 0; r < runs.size(); ++r)
-        document["runs"].push_back(run_quality(runs[r], answers[r], chosen.per_run[r], chosen.notes[r]));
+        document["runs"].push_back(run_quality(runs[r], answers[r], chosen.per_run[r], chosen.notes[r],
+                                               crowdline::quality::gold_accuracy(db, runs[r].first.id)));
     if (runs.empty()) (options.json ? err : out) << options.db << ": no task run yet: nothing to measure\n";
     if (options.json) {
         out << document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
@@ -186,8 +188,8 @@ int print_quality(Store& db, std::vector<named_run> const& runs, quality_options
         }
         if (!runs.empty())
             out << "\nalpha: Krippendorff's (nominal); fleiss: Fleiss' kappa, only when every item has as many answers; "
-                   "ties: items the majority vote cannot decide; estimated accuracy: Dawid-Skene's; gold: not kept "
-                   "yet.\n";
+                   "ties: items the majority vote cannot decide; estimated accuracy: Dawid-Skene's; gold: the share of "
+                   "gold units answered right (runs with gold units only).\n";
     }
     return 0;
 }

@@ -48,6 +48,7 @@
 #include <crowdline/quality/dataset.hpp>
 #include <crowdline/quality/agreement.hpp>
 #include <crowdline/quality/aggregate.hpp>
+#include <crowdline/quality/gold.hpp>
 #include <crowdline/quality/run_report.hpp>
 
 #if defined(CROWDLINE_WITH_SQLITE)

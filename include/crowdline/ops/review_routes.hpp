@@ -365,9 +365,13 @@ architects::http_response review_dashboard(Pipeline& run, review_routes_options 
 template <class Pipeline>
 architects::http_response review_quality(Pipeline& run, review_routes_options const&, architects::http_request const&) {
     std::vector<quality::run_answer> answers;
-    run.locked([&](auto& db, auto&, auto const&) { answers = quality::run_answers(db, run.run().value()); });
+    std::map<std::string, quality::gold_tally> gold;
+    run.locked([&](auto& db, auto&, auto const&) {
+        answers = quality::run_answers(db, run.run().value());
+        gold = quality::gold_accuracy(db, run.run().value());
+    });
     auto const fields = quality::label_fields(answers);
-    auto report = quality::run_report(answers, fields);
+    auto report = quality::run_report(answers, fields, gold);
     auto items = nlohmann::json::array();
     if (!fields.empty()) {
         auto votes = quality::majority_vote(quality::field_annotations(answers, fields.front()));

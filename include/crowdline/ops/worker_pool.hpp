@@ -171,7 +171,7 @@ public:
         nlohmann::json const reply{{"unit_id", live.unit.value()}, {"done", counts_.of(live.worker).done + 1}};
         // Saved with the answer, so a resend with this key is acknowledged even after a restart.
         if (r.key) state[detail::receipt_field] = detail::make_receipt(*r.key, live.token, reply);
-        auto const grants = mixin_grants(live, submission);
+        auto const grants = mixin_grants(live, submission, state);
         // Durable before acknowledged: status, data and any qualification it earns in one transaction.
         db_.transaction([&] {
             db_.update_agent(it->first, agent_status::completed, state);
@@ -600,8 +600,10 @@ private:
         return granted_value(db_, w, found.front().id);
     }
 
-    /// What a finished screening or gold unit earns the worker.
-    std::vector<mixins::qualification_grant> mixin_grants(live_agent const& live, nlohmann::json const& submission) {
+    /// What a finished screening or gold unit earns the worker. A gold answer's verdict is saved with it
+    /// (`state.gold.correct`), so accuracy on gold can be read from the store (`quality::gold_accuracy`).
+    std::vector<mixins::qualification_grant> mixin_grants(live_agent const& live, nlohmann::json const& submission,
+                                                          nlohmann::json& state) {
         if constexpr (has_screening) {
             if (live.kind == unit_kind::screening) {
                 auto const& m = blueprint_.template mixin<mixins::screening_tag>();
@@ -612,12 +614,15 @@ private:
             if (live.kind == unit_kind::gold) {
                 auto const& m = blueprint_.template mixin<mixins::gold_units_tag>();
                 auto& tally = workers_[live.worker].gold;
-                tally.record(m.score(m.pick(live.gold_index), submission));
+                bool const right = m.score(m.pick(live.gold_index), submission);
+                tally.record(right);
+                state["gold"] = {{"correct", right}};
                 return m.grants_for(tally);
             }
         }
         (void)live;
         (void)submission;
+        (void)state;
         return {};
     }
 

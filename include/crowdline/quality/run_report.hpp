@@ -26,6 +26,7 @@
 #include <crowdline/model/status.hpp>
 #include <crowdline/store/filters.hpp>
 #include <crowdline/quality/aggregate.hpp>
+#include <crowdline/quality/gold.hpp>
 #include <crowdline/quality/agreement.hpp>
 #include <crowdline/quality/dataset.hpp>
 #include <crowdline/routing/detail/hash.hpp>
@@ -105,6 +106,7 @@ std::vector<run_answer> run_answers(Store& db, task_run_id run) {
     std::vector<run_answer> out;
     for (auto const& u : db.find_units({.task_run = run})) {
         if (!complete(u.status) || !u.agent) continue;
+        if (u.unit_index < 0) continue;  // screening and gold units: never data (gold is `gold_accuracy`'s)
         auto const found = agents.find(*u.agent);
         if (found == agents.end()) continue;
         auto const& a = found->second;
@@ -162,15 +164,19 @@ inline nlohmann::json number_or_null(std::optional<double> v) { return v ? nlohm
 ///   fields:  [{field, items (with at least one answer on it), annotations, krippendorff_alpha,
 ///              fleiss_kappa (null unless every item has as many answers), majority_vote: {ties},
 ///              dawid_skene: {iterations, converged}}]
-///   workers: [{worker, annotations (answers in the run), gold_accuracy (null: gold is not kept in the store
-///              yet), estimated_accuracy (Dawid–Skene's on the first field, null when the worker did not
-///              answer it), estimated_accuracy_by_field: {field: accuracy}}], by name
-/// Dawid–Skene runs with `options`. A field holding a value that is not a label → `invalid_argument`.
+///   workers: [{worker, annotations (answers in the run), gold_accuracy (from `gold`: null when the worker
+///              answered no gold unit), gold_answers, estimated_accuracy (Dawid–Skene's on the first field,
+///              null when the worker did not answer it), estimated_accuracy_by_field: {field: accuracy}}],
+///              by name
+/// `gold` is the run's `gold_accuracy` (empty: no gold units). Dawid–Skene runs with `options`. A field
+/// holding a value that is not a label → `invalid_argument`.
 inline nlohmann::json run_report(std::vector<run_answer> const& answers, std::vector<std::string> const& fields,
+                                 std::map<std::string, gold_tally> const& gold = {},
                                  dawid_skene_options const& options = {}) {
     nlohmann::json report{{"fields", nlohmann::json::array()}, {"workers", nlohmann::json::array()}};
     std::map<std::string, std::size_t> answered;  // worker → answers in the run
     for (auto const& a : answers) ++answered[a.worker];
+    for (auto const& g : gold) answered.try_emplace(g.first, 0);  // a worker who answered gold units only
     std::map<std::string, nlohmann::json> by_field;  // worker → {field: estimated accuracy}
     for (auto const& field : fields) {
         auto const data = make_dataset(field_annotations(answers, field));
@@ -191,9 +197,12 @@ inline nlohmann::json run_report(std::vector<run_answer> const& answers, std::ve
         auto const found = by_field.find(worker);
         auto const estimates = found == by_field.end() ? nlohmann::json::object() : found->second;
         auto const first = fields.empty() ? estimates.end() : estimates.find(fields.front());
+        auto const on_gold = gold.find(worker);
+        auto const gold_score = on_gold == gold.end() ? std::nullopt : on_gold->second.accuracy();
         report["workers"].push_back({{"worker", worker},
                                      {"annotations", n},
-                                     {"gold_accuracy", nullptr},
+                                     {"gold_accuracy", number_or_null(gold_score)},
+                                     {"gold_answers", on_gold == gold.end() ? 0 : on_gold->second.total},
                                      {"estimated_accuracy", first == estimates.end() ? nlohmann::json(nullptr) : *first},
                                      {"estimated_accuracy_by_field", estimates}});
     }

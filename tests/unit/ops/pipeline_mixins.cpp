@@ -1,6 +1,9 @@
 // Onboarding, screening and gold units run through the pipeline's worker pool.
 #include <catch2/catch.hpp>
 
+#include <crowdline/quality/gold.hpp>
+#include <crowdline/quality/run_report.hpp>
+
 #include "pipeline_common.hpp"
 
 using namespace crowdline;
@@ -133,4 +136,19 @@ TEMPLATE_TEST_CASE("gold units are mixed in at their rate and accuracy is kept a
     auto worker = db->find_workers({.name = "w_sandbox"}).at(0).id;
     CHECK(db->get_granted_qualification(acc, worker).value == 33);  // 1 of 3
     CHECK(right == 1);
+
+    // The verdicts are in the store with the answers: accuracy on gold is read back without the mixin,
+    // and gold answers are not data (the run's answers hold the 9 real units only).
+    auto const run = *p.run();
+    auto const on_gold = quality::gold_accuracy(*db, run);
+    REQUIRE(on_gold.size() == 1);
+    CHECK(on_gold.at("w_sandbox") == quality::gold_tally{1, 3});
+    CHECK(on_gold.at("w_sandbox").accuracy() == Approx(1.0 / 3.0));
+    auto const answers = quality::run_answers(*db, run);
+    CHECK(answers.size() == 9);
+    for (auto const& a : answers) CHECK(a.inputs.value("text", std::string()).rfind("gold", 0) != 0);
+    auto const report = quality::run_report(answers, quality::label_fields(answers), on_gold);
+    REQUIRE(report["workers"].size() == 1);
+    CHECK(report["workers"][0]["gold_accuracy"].template get<double>() == Approx(1.0 / 3.0));
+    CHECK(report["workers"][0]["gold_answers"] == 3);
 }
