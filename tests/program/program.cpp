@@ -620,3 +620,7 @@ TEST_CASE("program: a campaign file with a mistake is refused naming the file an
     CHECK(both.code == 1);
     CHECK_THAT(both.err, Contains("--campaign") && Contains("--tasks"));
 }
+
+#ifdef CROWDLINE_WITH_PROLIFIC  // the program serves Prolific runs: against the fake of Prolific's API
+#include "prolific_serve.hpp"
+#endif
