@@ -785,6 +785,7 @@ int review_cmd(program_args const& cfg, std::vector<std::string> const& rest) {
     if (rest[0] != "approve" && rest[0] != "reject" && rest[0] != "soft_reject")
         throw config_error("review: unknown action \"" + rest[0] + "\" (approve, reject or soft_reject)");
     auto a = db.get_agent(agent_id{id});
+    refuse_offline_prolific_review(db.get_task_run(a.task_run));
     // `--run N` names the run being reviewed: an agent of another run is refused, nothing recorded.
     if (cfg.run && a.task_run != run)
         throw config_error("review: agent " + std::to_string(id) + " is not part of task run " +

@@ -40,9 +40,9 @@ struct prolific_serve_args {
         {"sync_every_seconds", "serve: how often a Prolific run asks for its submissions' statuses (catches a lost hook)"},
     }};
     void validate() const {
-        if (sync_every_seconds == 0) throw crowdline::config_error("prolific.sync_every_seconds: must be > 0");
+        if (sync_every_seconds == 0) throw crowdline::config_error("sync_every_seconds: must be > 0");
         if (!sandbox_ca.empty() && sandbox.empty())
-            throw crowdline::config_error("prolific.sandbox_ca: only with --sandbox (the real API is trusted through the "
+            throw crowdline::config_error("sandbox_ca: only with --sandbox (the real API is trusted through the "
                                           "system's certificates)");
     }
 };
@@ -72,6 +72,15 @@ inline void check_prolific_runs(campaign_spec const& spec, std::string const& fi
                                            "-DCROWDLINE_WITH_PROLIFIC=ON, which needs OpenSSL)");
 #endif
     }
+}
+
+/// `crowdline review approve|reject|soft_reject` decides offline, paying nobody; a Prolific run's decisions
+/// approve, reject and pay through Prolific, so they are made on the review page of `crowdline serve`.
+inline void refuse_offline_prolific_review(crowdline::task_run const& run) {
+    if (run.provider_type == "prolific")
+        throw crowdline::config_error("review: task run " + std::to_string(run.id.value()) +
+                                      " is a Prolific run: decide on the review page of `crowdline serve`, which "
+                                      "approves, rejects and pays through Prolific");
 }
 
 /// A Prolific run's provider, as `serve` keeps track of it (defined only with `crowdline::prolific`).

@@ -218,4 +218,9 @@ TEST_CASE("program: serve runs a Prolific study: participants by their ids, hook
     CHECK(c.fake.shape_errors().empty());
     // The ledger is its own file beside the database.
     CHECK(fs::exists(c.db + ".prolific"));
+    // `crowdline review` decides offline, paying nobody: a Prolific run's agents are decided while serving.
+    auto offline = run({"review", "--db", c.db, "reject", std::to_string(first["data"]["agent_id"].get<std::int64_t>())},
+                       c.dir.path);
+    CHECK(offline.code == 1);
+    CHECK_THAT(offline.err, Contains("is a Prolific run: decide on the review page of `crowdline serve`"));
 }
