@@ -496,10 +496,10 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
     for (std::size_t i = 0; i < runs.size(); ++i) secrets.keep(runs[i].spec.name, crowds[i]);
 
     auto op = make_operator<CROWDLINE_SERVED_RUNS>(server, db);
-#ifdef CROWDLINE_WITH_PROLIFIC
+    #ifdef CROWDLINE_WITH_PROLIFIC
     prolific_runs prolific{cfg.db, db, cfg.prolific};  // its ledger, <db>.prolific, opens with the first Prolific run
     std::deque<prolific_run> prolific_pipelines;
-#endif
+    #endif
     std::vector<served_prolific*> prolific_of(runs.size());
     std::deque<routed_run> routed;
     std::deque<full_run> full;
@@ -515,7 +515,7 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
             run.set_launch_budget(typename std::remove_cvref_t<decltype(run)>::launch_budget{});
             op.launch(run);
         };
-#ifdef CROWDLINE_WITH_PROLIFIC
+        #ifdef CROWDLINE_WITH_PROLIFIC
         if (r.prolific) {
             auto& provider = prolific.add(r);
             prolific_of[i] = &provider;
@@ -524,7 +524,7 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
                                                   std::vector<qualification_requirement>{}, item_by{""}));
             continue;
         }
-#endif
+        #endif
         if (r.adaptive) {
             start(adaptive.emplace_back(std::move(runs[i].form), server, crowds[i],
                                         make_adaptive_routing(*r.adaptive, lease, by_key, steal_after), db, r.task,
@@ -549,9 +549,9 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
     }
     add_review_routes(server, op, std::move(review));
     // [serve]
-#ifdef CROWDLINE_WITH_PROLIFIC
-    prolific.wire(op, server);
-#endif
+    #ifdef CROWDLINE_WITH_PROLIFIC
+    auto const hooks = prolific.wire(op, server);  // after the runs: gone first, so no hook reaches them as they go
+    #endif
 
     auto const url = *op.url();
     auto const review_link = url + "/review#token=" + secrets.requester_token();
@@ -565,9 +565,9 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     auto invite_lines = [&](std::size_t i) {
-#ifdef CROWDLINE_WITH_PROLIFIC
+        #ifdef CROWDLINE_WITH_PROLIFIC
         if (prolific_of[i]) return prolific.describe(*prolific_of[i], listed[i].id, url, std::cout);
-#endif
+        #endif
         auto& crowd = crowds[i];
         for (auto const& w : crowd.roster()) {
             auto keys = w.profile.value("keys", json::array());
@@ -629,9 +629,9 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
         // While units are still being launched, tick at once again: each tick launches for a moment.
         std::this_thread::sleep_for(std::chrono::milliseconds(launching() ? 5 : 250));
         op.tick();
-#ifdef CROWDLINE_WITH_PROLIFIC
+        #ifdef CROWDLINE_WITH_PROLIFIC
         prolific.tick(prolific_pipelines);
-#endif
+        #endif
         if (!told_complete && all([](run_entry const& e) { return e.complete; })) {
             progress();
             told_complete = true;

@@ -11,7 +11,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -114,6 +116,12 @@ private:
     std::string run_name_;
 };
 
+/// Whether the hook routes may still reach the providers (see `prolific_runs::hooks_open`).
+struct prolific_hook_gate {
+    std::shared_mutex mutex;
+    bool open = true;
+};
+
 /// Every Prolific run of one `serve`: their providers, over one ledger beside the database
 /// (`<db>.prolific`: study ids, places, bonuses, hook events — what a restart needs so it neither makes a
 /// second study nor pays twice), their hook routes and their status poll.
@@ -157,14 +165,46 @@ public:
         return "/prolific/hook/" + query_escape(name);
     }
 
+    /// Open while it lives: the hook routes answer 503 once it is gone. The server outlives the runs and
+    /// their providers (it is made first), so a hook arriving while serve unwinds must not reach them.
+    class hooks_open {
+    public:
+        explicit hooks_open(std::shared_ptr<prolific_hook_gate> gate) : gate_(std::move(gate)) {}
+        hooks_open(hooks_open const&) = delete;
+        hooks_open& operator=(hooks_open const&) = delete;
+        ~hooks_open() {
+            std::unique_lock l{gate_->mutex};  // waits for a hook being handled
+            gate_->open = false;
+        }
+
+    private:
+        std::shared_ptr<prolific_hook_gate> gate_;
+    };
+
     /// Once every run is launched: a returned or timed-out participant's unit goes back to the pool of
     /// whichever run holds it, each run's hooks are received, and bonuses a crash left owed are paid.
+    /// Keep the result after the runs (declared last): hooks are received while it lives.
     template <class Operator>
-    void wire(Operator& op, crowdline::architects::http& server) {
+    [[nodiscard]] hooks_open wire(Operator& op, crowdline::architects::http& server) {
+        auto gate = std::make_shared<prolific_hook_gate>();
         for (auto& p : providers_) {
             p.on_returned([&op](crowdline::agent_id a) { op.disconnect(a); });
-            server.route("POST", hook_path(p.run_name()), p.hook_route());
+            server.route("POST", hook_path(p.run_name()),
+                         [gate, handle = p.hook_route()](crowdline::architects::http_request const& req) {
+                             std::shared_lock l{gate->mutex};
+                             if (!gate->open)
+                                 return crowdline::architects::http_response::error(503, "unavailable",
+                                                                                    "prolific hooks: the server is stopping");
+                             return handle(req);
+                         });
         }
+        resume_payments();
+        return hooks_open{gate};
+    }
+
+private:
+    /// Bonuses a crash left owed are paid; one whose pay call got no answer is named, never sent again.
+    void resume_payments() {
         if (providers_.empty()) return;
         try {  // one ledger: any provider resumes every owed bonus
             auto report = providers_.front().resume_payments();
@@ -177,6 +217,8 @@ public:
             std::cerr << "crowdline: Prolific: owed bonuses not resumed: " << e.what() << "\n";
         }
     }
+
+public:
 
     /// What `serve` prints for run `name`'s participants: the study, the page, and the hook to subscribe.
     void describe(served_prolific& p, std::optional<crowdline::task_run_id> run, std::string const& url,
