@@ -73,27 +73,12 @@ json submit_unit(std::uint16_t port, json const& details) {
         .parsed();
 }
 
-/// One hook delivery, signed as Prolific signs it, over a real socket.
+/// One hook delivery, signed now as Prolific signs it, over a real socket.
 std::pair<unsigned, json> post_prolific_hook(std::uint16_t port, std::string const& path, std::string const& body,
                                              std::string const& secret) {
-    namespace http = boost::beast::http;
     auto const stamp = std::to_string(
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-    boost::asio::io_context ioc;
-    boost::beast::tcp_stream stream{ioc};
-    stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
-    http::request<http::string_body> req{http::verb::post, path, 11};
-    req.set(http::field::host, "127.0.0.1");
-    req.set(http::field::content_type, "application/json");
-    req.set("X-Prolific-Request-Timestamp", stamp);
-    req.set("X-Prolific-Request-Signature", crowdline::providers::detail::hook_signature(secret, stamp, body));
-    req.body() = body;
-    req.prepare_payload();
-    http::write(stream, req);
-    boost::beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(stream, buffer, res);
-    return {res.result_int(), json::parse(res.body(), nullptr, false)};
+    return test::post_hook(port, path, body, stamp, crowdline::providers::detail::hook_signature(secret, stamp, body));
 }
 
 }  // namespace
