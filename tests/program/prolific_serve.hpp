@@ -209,3 +209,22 @@ TEST_CASE("program: serve runs a Prolific study: participants by their ids, hook
     CHECK(offline.code == 1);
     CHECK_THAT(offline.err, Contains("is a Prolific run: decide on the review page of `crowdline serve`"));
 }
+
+TEST_CASE("program: a Prolific workspace that cannot pay for the study stops serve, saying why, the token unsaid",
+          "[program][prolific]") {
+    prolific_serve_campaign c;
+    c.fake.set_balance(10);  // 0.10: not one place of 0.50 with fees
+    program p(c.serve(), c.dir.path);
+    auto const code = p.wait(30s);
+    REQUIRE(code);
+    CHECK(*code == 1);
+    CHECK_THAT(p.err(), Contains("crowdline: prolific: publish study") && Contains("insufficient balance"));
+    CHECK_THAT(p.out() + p.err(), !Contains(test::fake_prolific::token));
+    // Nothing was published; a start after a top-up publishes the same draft instead of making another.
+    c.fake.set_balance(100000);
+    program again(c.serve(), c.dir.path);
+    REQUIRE(again.wait_for_output("Review page"));
+    CHECK(c.fake.study_ids().size() == 1);
+    CHECK(c.fake.study(c.fake.study_ids().front())["status"] == "ACTIVE");
+    CHECK(again.interrupt() == 0);
+}
