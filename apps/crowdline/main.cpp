@@ -17,6 +17,8 @@
 // the database (<db>.secrets.json), so a restart resumes each run with the same links. A completed run
 // stays completed: `serve` shows its review page again; `--new-run` starts another run.
 // One server per database file: `<db>.lock` holds the serving process's PID under an flock.
+// A campaign's Prolific runs are served through providers::prolific (prolific_serve.hpp, docs/prolific.md):
+// their ledger is `<db>.prolific`; `--sandbox URL` points them at another API than Prolific's.
 
 #include <fcntl.h>
 #include <sys/file.h>
