@@ -275,7 +275,14 @@ private:
         r.name = text_at(required(j, at, "name", "the task name"), at / "name", false);
         if (auto problem = crowdline::providers::worker_name_problem(r.name, max_run_name)) fail(at / "name", *problem);
         if (auto const* provider = find(j, "provider")) r.prolific = read_provider(*provider, at / "provider");
+        if (r.prolific) r.route_by.clear();  // participants come with no profile: any of them takes any task
         if (auto const* routing = find(j, "routing")) read_routing(*routing, at / "routing", r);
+        if (r.prolific && !r.route_by.empty())
+            fail(at / "routing" / "route_by", "a Prolific run is not routed by a task field (its participants have no "
+                                              "profile to match); remove it");
+        if (r.prolific && (r.full_overlap || r.adaptive))
+            fail(at / "routing" / "overlap", "a Prolific run takes a number of annotations per task (full and adaptive "
+                                             "overlap are not served with Prolific)");
         if (auto const* form = find(j, "form")) r.form = read_form(*form, at / "form");
         resolve_adaptive_field(r, at / "routing" / "overlap" / "adaptive");
         r.tasks = read_tasks(required(j, at, "tasks", "a JSONL path or an array of tasks"), at / "tasks", r);

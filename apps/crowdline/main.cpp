@@ -19,6 +19,8 @@
 // the database (<db>.secrets.json), so a restart resumes each run with the same links. A completed run
 // stays completed: `serve` shows its review page again; `--new-run` starts another run.
 // One server per database file: `<db>.lock` holds the serving process's PID under an flock.
+// A campaign's Prolific runs are served through providers::prolific (prolific_serve.hpp, docs/prolific.md):
+// their ledger is `<db>.prolific`; `--sandbox URL` points them at another API than Prolific's.
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -57,6 +59,7 @@
 #include "campaign_file.hpp"
 #include "command_line.hpp"
 #include "quality_report.hpp"
+#include "prolific_serve.hpp"
 
 using namespace crowdline;
 using json = nlohmann::json;
@@ -87,6 +90,7 @@ struct program_args {
     task_run_args task{};
     architects::http_args server{};
     stores::sqlite_options store{};  ///< the SQLite file's settings (`store.page_size=4096`, …)
+    prolific_serve_args prolific{};  ///< Prolific runs: `--sandbox URL`, `--sandbox-ca F` (prolific_serve.hpp)
 
     static constexpr std::array<config::description, 16> descriptions{{
         {"db", "SQLite file holding the campaign"},
@@ -117,12 +121,13 @@ struct program_args {
 };
 
 /// Flags spelled other than their keys.
-constexpr std::array<flag_alias, 2> flag_aliases{{{"host", "server.host"}, {"port", "server.port"}}};
+constexpr std::array<flag_alias, 4> flag_aliases{{{"host", "server.host"}, {"port", "server.port"},
+                                                   {"sandbox", "prolific.sandbox"}, {"sandbox-ca", "prolific.sandbox_ca"}}};
 
 }  // namespace
 
 BOOST_HANA_ADAPT_STRUCT(program_args, db, campaign, tasks, workers, form, route_by, profile_key, overlap, status_every_seconds,
-                        new_run, run, format, out, aggregate, field, json, task, server, store);
+                        new_run, run, format, out, aggregate, field, json, task, server, store, prolific);
 
 namespace {
 
@@ -386,6 +391,14 @@ using served_run = pipeline<blueprints::static_form, architects::http&, provider
 using routed_run = served_run<routed_dispatcher>;
 using full_run = served_run<full_dispatcher>;
 using adaptive_run = served_run<adaptive_dispatcher>;
+#ifdef CROWDLINE_WITH_PROLIFIC
+/// A Prolific run: routed by its overlap alone (participants bring no profile), paid through Prolific.
+using prolific_run = pipeline<blueprints::static_form, architects::http&, served_prolific&, routed_dispatcher, stores::sqlite,
+                              item_by>;
+#define CROWDLINE_SERVED_RUNS routed_run, full_run, adaptive_run, prolific_run
+#else
+#define CROWDLINE_SERVED_RUNS routed_run, full_run, adaptive_run
+#endif
 
 /// The invite links and the requester token, kept beside the database (`<db>.secrets.json`) so a restart
 /// serves the same links. A campaign keeps each run's links under `runs.<name>`; the one-run short form
@@ -459,7 +472,9 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
         auto const source = flat_links ? (cfg.workers.empty() ? std::string("demo workers") : cfg.workers)
                                        : what + ": run \"" + r.name + "\": workers";
         auto const kept = secrets.run(r.name);
-        auto roster = roster_from_json(r.workers, source, r.profile_key, kept["invites"]);
+        // A Prolific run has no roster: its crowd is Prolific's participants (an empty in-house crowd holds its place).
+        auto roster = r.prolific ? std::vector<providers::in_house_worker>{}
+                                 : roster_from_json(r.workers, source, r.profile_key, kept["invites"]);
         auto form = [&] {
             try {
                 if (!r.tasks_file.empty()) return blueprints::static_form::from_json(r.form, jsonl_file_tasks{r.tasks_file});
@@ -492,7 +507,12 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
     for (auto const& r : runs) shown.push_back(completed_run_to_show(db, r.spec.name, cfg.new_run));
     for (std::size_t i = 0; i < runs.size(); ++i) secrets.keep(runs[i].spec.name, crowds[i]);
 
-    auto op = make_operator<routed_run, full_run, adaptive_run>(server, db);
+    auto op = make_operator<CROWDLINE_SERVED_RUNS>(server, db);
+    #ifdef CROWDLINE_WITH_PROLIFIC
+    prolific_runs prolific{cfg.db, db, cfg.prolific};  // its ledger, <db>.prolific, opens with the first Prolific run
+    std::deque<prolific_run> prolific_pipelines;
+    #endif
+    std::vector<served_prolific*> prolific_of(runs.size());
     std::deque<routed_run> routed;
     std::deque<full_run> full;
     std::deque<adaptive_run> adaptive;
@@ -507,6 +527,16 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
             run.set_launch_budget(typename std::remove_cvref_t<decltype(run)>::launch_budget{});
             op.launch(run);
         };
+        #ifdef CROWDLINE_WITH_PROLIFIC
+        if (r.prolific) {
+            auto& provider = prolific.add(r);
+            prolific_of[i] = &provider;
+            start(prolific_pipelines.emplace_back(std::move(runs[i].form), server, provider,
+                                                  make_routing(r.overlap, lease, false, steal_after), db, r.task,
+                                                  std::vector<qualification_requirement>{}, item_by{""}));
+            continue;
+        }
+        #endif
         if (r.adaptive) {
             start(adaptive.emplace_back(std::move(runs[i].form), server, crowds[i],
                                         make_adaptive_routing(*r.adaptive, lease, by_key, steal_after), db, r.task,
@@ -531,6 +561,9 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
     }
     add_review_routes(server, op, std::move(review));
     // [serve]
+    #ifdef CROWDLINE_WITH_PROLIFIC
+    auto const hooks = prolific.wire(op, server);  // after the runs: gone first, so no hook reaches them as they go
+    #endif
 
     auto const url = *op.url();
     auto const review_link = url + "/review#token=" + secrets.requester_token();
@@ -544,6 +577,9 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     auto invite_lines = [&](std::size_t i) {
+        #ifdef CROWDLINE_WITH_PROLIFIC
+        if (prolific_of[i]) return prolific.describe(*prolific_of[i], listed[i].id, url, std::cout);
+        #endif
         auto& crowd = crowds[i];
         for (auto const& w : crowd.roster()) {
             auto keys = w.profile.value("keys", json::array());
@@ -561,7 +597,7 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
                   << "`crowdline serve --new-run` starts a new run of these tasks.\n" << std::flush;
     } else if (one) {
         std::cout << "Serving task run " << listed[0].id.value() << " at " << url
-                  << "\n\nInvite links (send each person their own):\n";
+                  << (prolific_of[0] ? "\n\nOn Prolific:\n" : "\n\nInvite links (send each person their own):\n");
         invite_lines(0);
         std::cout << "\nReview page (keep it private):\n  " << review_link << "\n\nStop with Ctrl-C; running again resumes.\n"
                   << std::flush;
@@ -574,7 +610,7 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
                 std::cout << " is complete: nothing more is handed out.\n";
                 continue;
             }
-            std::cout << ". Invite links (send each person their own):\n";
+            std::cout << (prolific_of[i] ? ". On Prolific:\n" : ". Invite links (send each person their own):\n");
             invite_lines(i);
         }
         std::cout << "\nReview page, every run (keep it private):\n  " << review_link
@@ -605,6 +641,9 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
         // While units are still being launched, tick at once again: each tick launches for a moment.
         std::this_thread::sleep_for(std::chrono::milliseconds(launching() ? 5 : 250));
         op.tick();
+        #ifdef CROWDLINE_WITH_PROLIFIC
+        prolific.tick(prolific_pipelines);
+        #endif
         if (!told_complete && all([](run_entry const& e) { return e.complete; })) {
             progress();
             told_complete = true;
@@ -637,32 +676,11 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
     return 0;
 }
 
-/// A Prolific run's secrets come from the environment: a variable the campaign names that is unset is
-/// refused by name before anything is written. Serving the run itself is not done by this program yet
-/// (providers::prolific is used from C++: docs/prolific.md), and it says so rather than serve it in-house.
-void refuse_prolific_runs(campaign_spec const& spec, std::string const& file) {
-    for (std::size_t i = 0; i < spec.runs.size(); ++i) {
-        auto const& p = spec.runs[i].prolific;
-        if (!p) continue;
-        auto const at = file + ": /runs/" + std::to_string(i) + "/provider/prolific";
-        for (auto const& [key, variable, what] : {std::tuple{"token_env", p->token_env, "your Prolific API token"},
-                                                  std::tuple{"webhook_secret_env", p->webhook_secret_env, "the hooks' secret"}}) {
-            if (variable.empty()) continue;
-            char const* value = std::getenv(variable.c_str());
-            if (value == nullptr || *value == '\0')
-                throw config_error(at + "/" + key + ": the environment variable " + variable + " is not set (set it to " +
-                                   what + ")");
-        }
-        throw config_error(at + ": crowdline serve does not serve Prolific runs yet; use providers::prolific from C++ "
-                                "(docs/prolific.md)");
-    }
-}
-
 /// `crowdline serve`: a campaign file's runs, the one run of --tasks, or the built-in two-run demo.
 int serve(program_args cfg, std::optional<campaign_spec> campaign) {
     if (campaign) {
         auto const file = cfg.campaign;
-        refuse_prolific_runs(*campaign, file);
+        check_prolific_runs(*campaign, file);
         return serve(std::move(cfg), std::move(*campaign), false, file);
     }
     if (cfg.tasks.empty()) {
@@ -779,6 +797,7 @@ int review_cmd(program_args const& cfg, std::vector<std::string> const& rest) {
     if (rest[0] != "approve" && rest[0] != "reject" && rest[0] != "soft_reject")
         throw config_error("review: unknown action \"" + rest[0] + "\" (approve, reject or soft_reject)");
     auto a = db.get_agent(agent_id{id});
+    refuse_offline_prolific_review(db.get_task_run(a.task_run));
     // `--run N` names the run being reviewed: an agent of another run is refused, nothing recorded.
     if (cfg.run && a.task_run != run)
         throw config_error("review: agent " + std::to_string(id) + " is not part of task run " +

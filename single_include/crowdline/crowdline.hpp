@@ -8154,7 +8154,7 @@ public:
         nlohmann::json const reply{{"unit_id", live.unit.value()}, {"done", counts_.of(live.worker).done + 1}};
         // Saved with the answer, so a resend with this key is acknowledged even after a restart.
         if (r.key) state[detail::receipt_field] = detail::make_receipt(*r.key, live.token, reply);
-        auto const grants = mixin_grants(live, submission);
+        auto const grants = mixin_grants(live, submission, state);
         // Durable before acknowledged: status, data and any qualification it earns in one transaction.
         db_.transaction([&] {
             db_.update_agent(it->first, agent_status::completed, state);
@@ -8583,8 +8583,10 @@ private:
         return granted_value(db_, w, found.front().id);
     }
 
-    /// What a finished screening or gold unit earns the worker.
-    std::vector<mixins::qualification_grant> mixin_grants(live_agent const& live, nlohmann::json const& submission) {
+    /// What a finished screening or gold unit earns the worker. A gold answer's verdict is saved with it
+    /// (`state.gold.correct`), so accuracy on gold can be read from the store (`quality::gold_accuracy`).
+    std::vector<mixins::qualification_grant> mixin_grants(live_agent const& live, nlohmann::json const& submission,
+                                                          nlohmann::json& state) {
         if constexpr (has_screening) {
             if (live.kind == unit_kind::screening) {
                 auto const& m = blueprint_.template mixin<mixins::screening_tag>();
@@ -8595,12 +8597,15 @@ private:
             if (live.kind == unit_kind::gold) {
                 auto const& m = blueprint_.template mixin<mixins::gold_units_tag>();
                 auto& tally = workers_[live.worker].gold;
-                tally.record(m.score(m.pick(live.gold_index), submission));
+                bool const right = m.score(m.pick(live.gold_index), submission);
+                tally.record(right);
+                state["gold"] = {{"correct", right}};
                 return m.grants_for(tally);
             }
         }
         (void)live;
         (void)submission;
+        (void)state;
         return {};
     }
 
@@ -8673,7 +8678,7 @@ private:
     nlohmann::json details_of(agent_id agent, live_agent const& live) {
         auto const& state = workers_[live.worker];
         auto build = [&](initialization_data const& init, std::size_t data_index) {
-            return nlohmann::json{
+            nlohmann::json out{
                 {"worker_id", live.worker.value()},
                 {"worker_name", state.name},
                 {"agent_id", agent.value()},
@@ -8684,6 +8689,11 @@ private:
                 {"init_data", {{"shared", init.shared}, {"unit_data", live.unit_data}}},
                 {"page", blueprint_.page(init, data_index)},
                 {"done", counts_.of(live.worker).done}};
+            // A crowd that pays on its own site (`providers::prolific`) names the page where the worker says
+            // they are done: the page keeps it and goes there once no more work is left for them.
+            if constexpr (requires(Provider& p, task_run_id r) { { p.completion_url(r) } -> std::convertible_to<std::string>; })
+                if (run_) out["completion_url"] = std::string(provider_.completion_url(*run_));
+            return out;
         };
         if constexpr (has_screening)
             if (live.kind == unit_kind::screening)
@@ -11848,6 +11858,64 @@ auto dawid_skene(Source&& annotations, const dawid_skene_options& options = {}, 
 }
 
 }  // namespace crowdline::quality
+// ---- crowdline/quality/gold.hpp
+/// `quality::gold_accuracy`: each worker's accuracy on gold units (units with a known answer that the
+/// `mixins::gold_units` mixin mixes into their stream), read from the store. The worker pool scores a gold
+/// answer when it is submitted and saves the verdict with it (`state.gold.correct`), so the figure needs
+/// neither the gold answers nor the run being served: `crowdline quality` reads it from the database.
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline::quality {
+
+/// A worker's gold answers: how many were right of how many.
+struct gold_tally {
+    std::size_t correct = 0;
+    std::size_t total = 0;
+
+    /// correct / total; nothing when the worker answered no gold unit.
+    [[nodiscard]] std::optional<double> accuracy() const {
+        if (total == 0) return std::nullopt;
+        return static_cast<double>(correct) / static_cast<double>(total);
+    }
+    friend bool operator==(gold_tally const&, gold_tally const&) = default;
+};
+
+inline void to_json(nlohmann::json& j, gold_tally const& t) {
+    auto const a = t.accuracy();
+    j = nlohmann::json{{"correct", t.correct}, {"total", t.total}, {"accuracy", a ? nlohmann::json(*a) : nlohmann::json(nullptr)}};
+}
+
+/// Per worker name, the gold answers saved in task run `run` (an agent whose state holds a boolean
+/// `gold.correct`), whatever happened to them after (approved, rejected…). Workers who answered no gold unit
+/// are absent. Unknown run → `entry_does_not_exist`.
+template <class Store>
+std::map<std::string, gold_tally> gold_accuracy(Store& db, task_run_id run) {
+    (void)db.get_task_run(run);
+    std::unordered_map<worker_id, gold_tally> by_worker;
+    for (auto const& a : db.find_agents({.task_run = run})) {
+        if (!a.state.is_object()) continue;
+        auto const gold = a.state.find("gold");
+        if (gold == a.state.end() || !gold->is_object()) continue;
+        auto const correct = gold->find("correct");
+        if (correct == gold->end() || !correct->is_boolean()) continue;
+        auto& t = by_worker[a.worker];
+        ++t.total;
+        if (correct->template get<bool>()) ++t.correct;
+    }
+    std::map<std::string, gold_tally> out;
+    for (auto const& [w, t] : by_worker) out.emplace(db.get_worker(w).name, t);
+    return out;
+}
+
+}  // namespace crowdline::quality
 // ---- crowdline/quality/run_report.hpp
 /// The quality figures of one task run's answers, read out of a store: what `crowdline quality` prints
 /// and the review page shows. The annotations are `(item, worker, label)` with the item the unit's
@@ -11946,6 +12014,7 @@ std::vector<run_answer> run_answers(Store& db, task_run_id run) {
     std::vector<run_answer> out;
     for (auto const& u : db.find_units({.task_run = run})) {
         if (!complete(u.status) || !u.agent) continue;
+        if (u.unit_index < 0) continue;  // screening and gold units: never data (gold is `gold_accuracy`'s)
         auto const found = agents.find(*u.agent);
         if (found == agents.end()) continue;
         auto const& a = found->second;
@@ -12003,15 +12072,19 @@ inline nlohmann::json number_or_null(std::optional<double> v) { return v ? nlohm
 ///   fields:  [{field, items (with at least one answer on it), annotations, krippendorff_alpha,
 ///              fleiss_kappa (null unless every item has as many answers), majority_vote: {ties},
 ///              dawid_skene: {iterations, converged}}]
-///   workers: [{worker, annotations (answers in the run), gold_accuracy (null: gold is not kept in the store
-///              yet), estimated_accuracy (Dawid–Skene's on the first field, null when the worker did not
-///              answer it), estimated_accuracy_by_field: {field: accuracy}}], by name
-/// Dawid–Skene runs with `options`. A field holding a value that is not a label → `invalid_argument`.
+///   workers: [{worker, annotations (answers in the run), gold_accuracy (from `gold`: null when the worker
+///              answered no gold unit), gold_answers, estimated_accuracy (Dawid–Skene's on the first field,
+///              null when the worker did not answer it), estimated_accuracy_by_field: {field: accuracy}}],
+///              by name
+/// `gold` is the run's `gold_accuracy` (empty: no gold units). Dawid–Skene runs with `options`. A field
+/// holding a value that is not a label → `invalid_argument`.
 inline nlohmann::json run_report(std::vector<run_answer> const& answers, std::vector<std::string> const& fields,
+                                 std::map<std::string, gold_tally> const& gold = {},
                                  dawid_skene_options const& options = {}) {
     nlohmann::json report{{"fields", nlohmann::json::array()}, {"workers", nlohmann::json::array()}};
     std::map<std::string, std::size_t> answered;  // worker → answers in the run
     for (auto const& a : answers) ++answered[a.worker];
+    for (auto const& g : gold) answered.try_emplace(g.first, 0);  // a worker who answered gold units only
     std::map<std::string, nlohmann::json> by_field;  // worker → {field: estimated accuracy}
     for (auto const& field : fields) {
         auto const data = make_dataset(field_annotations(answers, field));
@@ -12032,9 +12105,12 @@ inline nlohmann::json run_report(std::vector<run_answer> const& answers, std::ve
         auto const found = by_field.find(worker);
         auto const estimates = found == by_field.end() ? nlohmann::json::object() : found->second;
         auto const first = fields.empty() ? estimates.end() : estimates.find(fields.front());
+        auto const on_gold = gold.find(worker);
+        auto const gold_score = on_gold == gold.end() ? std::nullopt : on_gold->second.accuracy();
         report["workers"].push_back({{"worker", worker},
                                      {"annotations", n},
-                                     {"gold_accuracy", nullptr},
+                                     {"gold_accuracy", number_or_null(gold_score)},
+                                     {"gold_answers", on_gold == gold.end() ? 0 : on_gold->second.total},
                                      {"estimated_accuracy", first == estimates.end() ? nlohmann::json(nullptr) : *first},
                                      {"estimated_accuracy_by_field", estimates}});
     }
@@ -15169,11 +15245,18 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
 
   const query = new URLSearchParams(location.search);
   const invite = query.get('invite');
+  // A Prolific study opens the page with the participant's ids (PROLIFIC_PID, STUDY_ID, SESSION_ID) instead
+  // of an invite: they go in the register packet, and the participant id keys what the page keeps.
+  const prolific = {
+    prolific_pid: query.get('PROLIFIC_PID'), study_id: query.get('STUDY_ID'), session_id: query.get('SESSION_ID'),
+  };
+  const identity = invite || (prolific.prolific_pid ? 'prolific.' + prolific.prolific_pid : null);
   // The run this link is for (a server with several runs prints `?invite=…&run=<task name>`): every packet
   // names it in data.run, and the kept agent, drafts and outbox are the run's own (two runs in one browser
   // never mix). No run param (a one-run server): nothing is added and the keys are as they always were.
   const run = query.get('run') || '';
-  const scope = invite + (run ? '.' + run : '');
+  const scope = identity + (run ? '.' + run : '');
+  const completionKey = 'crowdline.completion.' + scope;
   const agentKey = 'crowdline.agent.' + scope;
   const draftKey = (agentId) => 'crowdline.draft.' + scope + '.' + agentId;
   const outboxPrefix = 'crowdline.outbox.' + scope + '.';  // + unit id
@@ -15374,7 +15457,9 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     clearTimeout(retryTimer);
     if (!form) { setState('loading'); setMessage('Looking for an item for you…'); }
     busy = true;
-    if (!send('register', { invite }, undefined, (type, data) => {
+    const who = invite ? { invite } : {};
+    for (const k of Object.keys(prolific)) if (prolific[k]) who[k] = prolific[k];
+    if (!send('register', who, undefined, (type, data) => {
       busy = false;
       if (type === 'agent_details') return start(data);
       if (type === 'no_work') return noWork(data);
@@ -15397,7 +15482,26 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
       failed(data, true);
     })) busy = false;
   }
+  // A crowd that pays on its own site (Prolific) gives a completion URL with each unit; it is kept once an
+  // answer is saved, and when no more work is left for that worker the page takes them there (where they
+  // are marked done and paid). A worker who saved nothing is never sent there.
+  const FINISHED = new Set(['no_available_units', 'max_for_task', 'run_not_active']);
+  let completionUrl = null;
+  function finish(data) {
+    const url = store.get(completionKey);
+    if (!FINISHED.has(data.reason) || typeof url !== 'string' || !/^https:\/\//.test(url)) return false;
+    terminal = true;
+    showMessage('no_work', 'All done — thank you! Taking you back to Prolific to complete your submission…');
+    const link = document.createElement('a');
+    link.href = url;
+    link.textContent = 'Continue to Prolific';
+    link.id = 'completion-link';
+    ui.message.append(' ', link);
+    location.assign(url);
+    return true;
+  }
   function noWork(data) {
+    if (finish(data)) return;
     const known = NO_WORK[data.reason];
     showMessage('no_work', known ? known.text : (data.message || 'There is no work for you right now. This page checks again every 15 s.'));
     if (known && !known.retry) { terminal = true; return; }
@@ -15428,13 +15532,15 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     current = { agent_id: d.agent_id, token: d.token, unit_id: d.unit_id };
     store.set(agentKey, agent);
     if (typeof d.worker_name === 'string') ui.name.textContent = d.worker_name;
+    if (typeof d.completion_url === 'string') completionUrl = d.completion_url;
     setDone(d.done);
     document.body.dataset.unit = String(d.unit_id);
     setMessage('');
     if (!same) render(String(d.page || ''));
     ui.actions.hidden = false;
     setState('working');
-    setBusyControls(false);
+)crowdline_asset"
+     R"crowdline_asset(    setBusyControls(false);
     if (refused && refused.agent_id === d.agent_id && form) showErrors(refused.errors);
     refused = null;
   }
@@ -15468,8 +15574,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     if (focusable && !keys.length) focusable.focus({ preventScroll: true });
   }
 
-)crowdline_asset"
-     R"crowdline_asset(  // ---- answers ------------------------------------------------------------------------------------
+  // ---- answers ------------------------------------------------------------------------------------
   function answers() {
     const out = {};
     if (!form) return out;
@@ -15612,6 +15717,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
       showOutbox(true);
       if (!mine) return notify('An answer you gave earlier was saved.', 4000);
       forgetAgent(held);
+      if (completionUrl) store.set(completionKey, completionUrl);
       setDone(data.done);
       clearUnit();
       notify('Thank you — your answer was saved.', 4000);
@@ -15703,7 +15809,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   ui.skip.addEventListener('click', skip);
 
   // ---- go -----------------------------------------------------------------------------------------
-  if (!invite) {
+  if (!identity) {
     setConn('offline', 'Not connected');
     showMessage('error', 'This page needs your invite link. Open the link you were given (it ends in ?invite=…).');
     return;
@@ -17252,9 +17358,13 @@ architects::http_response review_dashboard(Pipeline& run, review_routes_options 
 template <class Pipeline>
 architects::http_response review_quality(Pipeline& run, review_routes_options const&, architects::http_request const&) {
     std::vector<quality::run_answer> answers;
-    run.locked([&](auto& db, auto&, auto const&) { answers = quality::run_answers(db, run.run().value()); });
+    std::map<std::string, quality::gold_tally> gold;
+    run.locked([&](auto& db, auto&, auto const&) {
+        answers = quality::run_answers(db, run.run().value());
+        gold = quality::gold_accuracy(db, run.run().value());
+    });
     auto const fields = quality::label_fields(answers);
-    auto report = quality::run_report(answers, fields);
+    auto report = quality::run_report(answers, fields, gold);
     auto items = nlohmann::json::array();
     if (!fields.empty()) {
         auto votes = quality::majority_vote(quality::field_annotations(answers, fields.front()));

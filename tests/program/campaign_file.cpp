@@ -253,6 +253,14 @@ TEST_CASE("campaign file: a Prolific run names its settings and the variables ho
           "campaign.json: /runs/0/provider/mturk: unknown key (expected one of: prolific)");
     CHECK(bad("/runs/0/workers", "workers.json") ==
           "campaign.json: /runs/0/workers: a Prolific run has no roster (its workers are Prolific's participants)");
+    // Participants bring no profile: a Prolific run is routed by its overlap alone.
+    CHECK(spec.runs[0].route_by.empty());
+    CHECK(bad("/runs/0/routing/route_by", "lang") ==
+          "campaign.json: /runs/0/routing/route_by: a Prolific run is not routed by a task field (its participants have "
+          "no profile to match); remove it");
+    CHECK(bad("/runs/0/routing/overlap", "full") ==
+          "campaign.json: /runs/0/routing/overlap: a Prolific run takes a number of annotations per task (full and "
+          "adaptive overlap are not served with Prolific)");
 }
 
 TEST_CASE("campaign file: adaptive overlap, checked key by key; the field is the form's single_choice", "[campaign]") {

@@ -955,3 +955,6 @@ TEST_CASE("program: the review page's quality figures are crowdline quality's, w
     CHECK(items_of_units == items_reported);
     CHECK(again.interrupt() == 0);
 }
+#ifdef CROWDLINE_WITH_PROLIFIC  // the program serves Prolific runs: against the fake of Prolific's API
+#include "prolific_serve.hpp"
+#endif

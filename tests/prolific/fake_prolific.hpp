@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <openssl/evp.h>
@@ -476,5 +477,27 @@ private:
     std::int64_t balance_ = 100000;
     int next_id_ = 0;
 };
+
+/// POSTs a hook to 127.0.0.1:`port` at `path`, as Prolific does: the timestamp and signature in X- headers.
+/// The status and the JSON answered (discarded when it is not JSON).
+inline std::pair<unsigned, nlohmann::json> post_hook(std::uint16_t port, std::string const& path, std::string const& body,
+                                                     std::string const& stamp, std::string const& signature) {
+    namespace http = boost::beast::http;
+    boost::asio::io_context io;
+    boost::beast::tcp_stream stream{io};
+    stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+    http::request<http::string_body> req{http::verb::post, path, 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::content_type, "application/json");
+    req.set("X-Prolific-Request-Timestamp", stamp);
+    req.set("X-Prolific-Request-Signature", signature);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream, req);
+    boost::beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    return {res.result_int(), nlohmann::json::parse(res.body(), nullptr, false)};
+}
 
 }  // namespace test

@@ -530,25 +530,10 @@ TEST_CASE("prolific: a whole run of 20 participants through the fake, with retur
 
 namespace {
 
-/// POSTs a hook to the architect's socket, as Prolific does: signature and timestamp in X- headers.
+/// POSTs a hook to the architect's socket at /prolific/hook (`test::post_hook`).
 std::pair<unsigned, nlohmann::json> post_hook(std::uint16_t port, std::string const& body, std::string const& stamp,
                                               std::string const& signature) {
-    namespace http = boost::beast::http;
-    boost::asio::io_context io;
-    boost::beast::tcp_stream stream{io};
-    stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
-    http::request<http::string_body> req{http::verb::post, "/prolific/hook", 11};
-    req.set(http::field::host, "127.0.0.1");
-    req.set(http::field::content_type, "application/json");
-    req.set("X-Prolific-Request-Timestamp", stamp);
-    req.set("X-Prolific-Request-Signature", signature);
-    req.body() = body;
-    req.prepare_payload();
-    http::write(stream, req);
-    boost::beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(stream, buffer, res);
-    return {res.result_int(), nlohmann::json::parse(res.body(), nullptr, false)};
+    return test::post_hook(port, "/prolific/hook", body, stamp, signature);
 }
 
 std::string now_stamp(std::chrono::seconds shift = 0s) {

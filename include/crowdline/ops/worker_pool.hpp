@@ -695,7 +695,7 @@ private:
     nlohmann::json details_of(agent_id agent, live_agent const& live) {
         auto const& state = workers_[live.worker];
         auto build = [&](initialization_data const& init, std::size_t data_index) {
-            return nlohmann::json{
+            nlohmann::json out{
                 {"worker_id", live.worker.value()},
                 {"worker_name", state.name},
                 {"agent_id", agent.value()},
@@ -706,6 +706,11 @@ private:
                 {"init_data", {{"shared", init.shared}, {"unit_data", live.unit_data}}},
                 {"page", blueprint_.page(init, data_index)},
                 {"done", counts_.of(live.worker).done}};
+            // A crowd that pays on its own site (`providers::prolific`) names the page where the worker says
+            // they are done: the page keeps it and goes there once no more work is left for them.
+            if constexpr (requires(Provider& p, task_run_id r) { { p.completion_url(r) } -> std::convertible_to<std::string>; })
+                if (run_) out["completion_url"] = std::string(provider_.completion_url(*run_));
+            return out;
         };
         if constexpr (has_screening)
             if (live.kind == unit_kind::screening)

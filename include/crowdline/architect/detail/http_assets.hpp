@@ -868,11 +868,18 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
 
   const query = new URLSearchParams(location.search);
   const invite = query.get('invite');
+  // A Prolific study opens the page with the participant's ids (PROLIFIC_PID, STUDY_ID, SESSION_ID) instead
+  // of an invite: they go in the register packet, and the participant id keys what the page keeps.
+  const prolific = {
+    prolific_pid: query.get('PROLIFIC_PID'), study_id: query.get('STUDY_ID'), session_id: query.get('SESSION_ID'),
+  };
+  const identity = invite || (prolific.prolific_pid ? 'prolific.' + prolific.prolific_pid : null);
   // The run this link is for (a server with several runs prints `?invite=…&run=<task name>`): every packet
   // names it in data.run, and the kept agent, drafts and outbox are the run's own (two runs in one browser
   // never mix). No run param (a one-run server): nothing is added and the keys are as they always were.
   const run = query.get('run') || '';
-  const scope = invite + (run ? '.' + run : '');
+  const scope = identity + (run ? '.' + run : '');
+  const completionKey = 'crowdline.completion.' + scope;
   const agentKey = 'crowdline.agent.' + scope;
   const draftKey = (agentId) => 'crowdline.draft.' + scope + '.' + agentId;
   const outboxPrefix = 'crowdline.outbox.' + scope + '.';  // + unit id
@@ -1073,7 +1080,9 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     clearTimeout(retryTimer);
     if (!form) { setState('loading'); setMessage('Looking for an item for you…'); }
     busy = true;
-    if (!send('register', { invite }, undefined, (type, data) => {
+    const who = invite ? { invite } : {};
+    for (const k of Object.keys(prolific)) if (prolific[k]) who[k] = prolific[k];
+    if (!send('register', who, undefined, (type, data) => {
       busy = false;
       if (type === 'agent_details') return start(data);
       if (type === 'no_work') return noWork(data);
@@ -1096,7 +1105,26 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
       failed(data, true);
     })) busy = false;
   }
+  // A crowd that pays on its own site (Prolific) gives a completion URL with each unit; it is kept once an
+  // answer is saved, and when no more work is left for that worker the page takes them there (where they
+  // are marked done and paid). A worker who saved nothing is never sent there.
+  const FINISHED = new Set(['no_available_units', 'max_for_task', 'run_not_active']);
+  let completionUrl = null;
+  function finish(data) {
+    const url = store.get(completionKey);
+    if (!FINISHED.has(data.reason) || typeof url !== 'string' || !/^https:\/\//.test(url)) return false;
+    terminal = true;
+    showMessage('no_work', 'All done — thank you! Taking you back to Prolific to complete your submission…');
+    const link = document.createElement('a');
+    link.href = url;
+    link.textContent = 'Continue to Prolific';
+    link.id = 'completion-link';
+    ui.message.append(' ', link);
+    location.assign(url);
+    return true;
+  }
   function noWork(data) {
+    if (finish(data)) return;
     const known = NO_WORK[data.reason];
     showMessage('no_work', known ? known.text : (data.message || 'There is no work for you right now. This page checks again every 15 s.'));
     if (known && !known.retry) { terminal = true; return; }
@@ -1127,13 +1155,15 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     current = { agent_id: d.agent_id, token: d.token, unit_id: d.unit_id };
     store.set(agentKey, agent);
     if (typeof d.worker_name === 'string') ui.name.textContent = d.worker_name;
+    if (typeof d.completion_url === 'string') completionUrl = d.completion_url;
     setDone(d.done);
     document.body.dataset.unit = String(d.unit_id);
     setMessage('');
     if (!same) render(String(d.page || ''));
     ui.actions.hidden = false;
     setState('working');
-    setBusyControls(false);
+)crowdline_asset"
+     R"crowdline_asset(    setBusyControls(false);
     if (refused && refused.agent_id === d.agent_id && form) showErrors(refused.errors);
     refused = null;
   }
@@ -1167,8 +1197,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     if (focusable && !keys.length) focusable.focus({ preventScroll: true });
   }
 
-)crowdline_asset"
-     R"crowdline_asset(  // ---- answers ------------------------------------------------------------------------------------
+  // ---- answers ------------------------------------------------------------------------------------
   function answers() {
     const out = {};
     if (!form) return out;
@@ -1311,6 +1340,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
       showOutbox(true);
       if (!mine) return notify('An answer you gave earlier was saved.', 4000);
       forgetAgent(held);
+      if (completionUrl) store.set(completionKey, completionUrl);
       setDone(data.done);
       clearUnit();
       notify('Thank you — your answer was saved.', 4000);
@@ -1402,7 +1432,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
   ui.skip.addEventListener('click', skip);
 
   // ---- go -----------------------------------------------------------------------------------------
-  if (!invite) {
+  if (!identity) {
     setConn('offline', 'Not connected');
     showMessage('error', 'This page needs your invite link. Open the link you were given (it ends in ?invite=…).');
     return;
