@@ -108,7 +108,8 @@ struct quality_options {
     bool json = false;    ///< one JSON document instead of tables
 };
 
-namespace detail {
+/// The text form of a run's report (`crowdline quality` without --json).
+namespace quality_table {
 
 inline std::string fixed(nlohmann::json const& v, int digits = 3) {
     if (v.is_null()) return "-";
@@ -164,7 +165,7 @@ inline void print_run_table(std::ostream& out, nlohmann::json const& run) {
     }
 }
 
-}  // namespace detail
+}  // namespace quality_table
 
 /// `crowdline quality`: the report of each run in `runs`, as one JSON document ({"runs": [...]}) or as
 /// tables. No run at all is said (to `err` under --json, whose document is then {"runs": []}).
@@ -184,7 +185,7 @@ int print_quality(Store& db, std::vector<named_run> const& runs, quality_options
     } else {
         for (std::size_t r = 0; r < runs.size(); ++r) {
             if (r > 0) out << "\n";
-            detail::print_run_table(out, document["runs"][r]);
+            quality_table::print_run_table(out, document["runs"][r]);
         }
         if (!runs.empty())
             out << "\nalpha: Krippendorff's (nominal); fleiss: Fleiss' kappa, only when every item has as many answers; "

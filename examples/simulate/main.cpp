@@ -263,13 +263,14 @@ struct label_quality {
 /// Reads the run's answers from the store and scores them.
 template <class Store>
 label_quality score_labels(Store& db, task_run_id run, options const& o, std::vector<annotator> const& people) {
+    // The run's done answers as the quality tools read them (one read of units, agents, workers), keyed by
+    // the text's own id, which the hidden truth is kept by.
     using answer = quality::basic_annotation<std::int64_t, std::string, std::string>;
     std::vector<answer> answers;
-    for (auto const& a : db.find_agents({.task_run = run, .status = agent_status::completed})) {
-        auto const& out = a.state["outputs"];
-        if (!out.is_object() || !out.contains("sentiment")) continue;
-        answers.push_back({a.state["inputs"].value("id", std::int64_t{-1}), db.get_worker(a.worker).name,
-                           out["sentiment"].template get<std::string>()});
+    for (auto const& a : quality::run_answers(db, run)) {
+        auto const label = a.outputs.find("sentiment");
+        if (label == a.outputs.end() || !label->is_string()) continue;
+        answers.push_back({a.inputs.value("id", std::int64_t{-1}), a.worker, label->template get<std::string>()});
     }
     label_quality q;
     q.annotations = answers.size();

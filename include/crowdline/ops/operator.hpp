@@ -143,14 +143,14 @@ public:
         constexpr auto none = static_cast<std::size_t>(-1);
         std::vector<std::size_t> entry_of(requests.size(), none);
         std::vector<run_lock> held(entries_.size());
+        std::vector<bool> named(entries_.size(), false);
         for (std::size_t i = 0; i < requests.size(); ++i) {
             auto found = route(requests[i]);
             if (auto* err = std::get_if<packet>(&found)) replies[i] = std::move(*err);
-            else entry_of[i] = std::get<std::size_t>(found);
+            else named[entry_of[i] = std::get<std::size_t>(found)] = true;
         }
         for (std::size_t e = 0; e < entries_.size(); ++e)  // launch order
-            if (std::ranges::find(entry_of, e) != entry_of.end())
-                visit(entries_[e], [&](auto& run) { held[e] = run.lock_for_group(); });
+            if (named[e]) visit(entries_[e], [&](auto& run) { held[e] = run.lock_for_group(); });
         try {
             store_.transaction([&] {
                 for (std::size_t i = 0; i < requests.size(); ++i)
