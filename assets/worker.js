@@ -24,6 +24,8 @@
     forbidden: 'This invite link is not valid.',
     revoked: 'This invite link was revoked. Ask the campaign owner for a new one.',
   };
+  // A page Prolific opened has no invite: its refusal speaks of the study.
+  const FATAL_PROLIFIC = { forbidden: 'This study link is not valid. Open the study again from Prolific.' };
   // Error reasons that say the server is in trouble, not that the answer is wrong: the answer stays in the
   // outbox and is sent again later. Every other refusal would fail again, so it is shown and dropped.
   const TRANSIENT = new Set(['internal_error', 'unavailable', 'no_handler']);
@@ -315,7 +317,7 @@
     if (FATAL[data.reason]) {
       terminal = true;
       forgetAgent(storedAgent());
-      showMessage('error', FATAL[data.reason]);
+      showMessage('error', (!invite && prolific.prolific_pid && FATAL_PROLIFIC[data.reason]) || FATAL[data.reason]);
       return;
     }
     showMessage('error', (data.message || 'Something went wrong.') + (retry ? ' Trying again in 15 s.' : ''));

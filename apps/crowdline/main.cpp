@@ -46,6 +46,7 @@
 #include <optional>
 #include <span>
 #include <sstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -637,7 +638,20 @@ int serve(program_args cfg, campaign_spec spec, bool flat_links, std::string con
         op.for_each_run([&](auto& run) { any = any || run.launching(); });
         return any;
     };
+    // A run whose provider refused to launch more (Prolific's balance ran short) is told once; it keeps
+    // serving what it has, and the other runs go on.
+    std::set<std::string> told_stopped;
+    auto const tell_launch_stopped = [&] {
+        op.for_each_run([&](auto& run) {
+            auto const why = run.launch_stopped();
+            if (!why || !told_stopped.insert(run.task_name()).second) return;
+            std::cout << "Run \"" << run.task_name() << "\" stopped launching: " << *why
+                      << "\n  It keeps serving the units it has" << (one ? "" : "; the other runs go on") << ".\n"
+                      << std::flush;
+        });
+    };
     while (!g_stop && !failure()) {
+        tell_launch_stopped();
         // While units are still being launched, tick at once again: each tick launches for a moment.
         std::this_thread::sleep_for(std::chrono::milliseconds(launching() ? 5 : 250));
         op.tick();

@@ -177,14 +177,14 @@ int main(int argc, char** argv) {
         auto const& m = runs.back();
         std::cout << "\r" << with_commas(n) << " tasks: tasks file " << with_commas(m.file_bytes / 1024) << " kB; ready in "
                   << m.ready_seconds << " s; every unit launched in " << m.launched_seconds << " s; peak RSS " << with_commas(m.peak_kb) << " kB ("
-                  << with_commas(m.peak_kb * 1024 / n) << " bytes per task, " << static_cast<double>(m.peak_kb * 1024) / m.file_bytes
+                  << with_commas(m.peak_kb * 1024 / n) << " bytes per task, " << static_cast<double>(m.peak_kb * 1024) / static_cast<double>(m.file_bytes)
                   << "x the tasks file); RSS when ready " << with_commas(m.ready_rss_kb) << " kB\n";
     }
     if (runs.size() >= 2) {
         auto const& a = runs.front();
         auto const& b = runs.back();
         std::cout << "bytes per task, " << with_commas(b.tasks) << " vs " << with_commas(a.tasks) << " tasks: "
-                  << static_cast<double>(b.peak_kb) / b.tasks / (static_cast<double>(a.peak_kb) / a.tasks)
+                  << static_cast<double>(b.peak_kb) / static_cast<double>(b.tasks) / (static_cast<double>(a.peak_kb) / static_cast<double>(a.tasks))
                   << "x (1.0: memory grows with the tasks; below: a fixed part shared)\n";
     }
     for (auto const& m : runs)

@@ -7,7 +7,8 @@
 //   - memory beyond the input: the peak of live heap bytes during dawid_skene(annotations) (its result kept)
 //     minus the live bytes before, per annotation, counted through a global operator new/delete replacement;
 //     the peak RSS growth (VmHWM) over the same call is printed too;
-//   - krippendorff_alpha(annotations) end to end, and on the interned dataset.
+//   - krippendorff_alpha(annotations) end to end, and on the interned dataset;
+//   - quality::running_alpha fed every annotation once (what /metrics keeps), which must equal the batch alpha.
 // The run checks the two implementations agree (posteriors, alpha) and exits 1 if they do not. Timings are
 // medians of --repeat runs (5 unless said; the baseline runs once: it is slow).
 //
@@ -16,6 +17,7 @@
 #include <crowdline/quality/aggregate.hpp>
 #include <crowdline/quality/agreement.hpp>
 #include <crowdline/quality/dataset.hpp>
+#include <crowdline/quality/running_alpha.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -288,6 +290,13 @@ int main(int argc, char** argv) {
     std::optional<double> alpha_ours;
     double const t_alpha_total = median_seconds(repeat, [&] { alpha_ours = quality::krippendorff_alpha(data.annotations); });
     double const t_alpha_dataset = median_seconds(repeat, [&] { alpha_ours = quality::krippendorff_alpha(dataset); });
+    // Alpha kept answer by answer (what /metrics reads): every annotation added once, then read once.
+    std::optional<double> alpha_running;
+    double const t_alpha_running = median_seconds(repeat, [&] {
+        quality::running_alpha<std::string, std::string> running;
+        for (auto const& a : data.annotations) running.add(a.item, a.label);
+        alpha_running = running.value();
+    });
 
     // Accuracy against the planted truth (information).
     auto const votes = quality::majority_vote(dataset);
@@ -329,6 +338,8 @@ int main(int argc, char** argv) {
     std::printf("%-44s %11.3fs %11.3fs %7.1fx\n", "Krippendorff's alpha from the annotations", t_alpha_total, t_base_alpha,
                 t_base_alpha / t_alpha_total);
     std::printf("%-44s %11.3fs %12s\n", "Krippendorff's alpha on the dataset", t_alpha_dataset, "-");
+    std::printf("%-44s %11.3fs %12s   (%.0f ns per answer)\n", "Krippendorff's alpha kept answer by answer", t_alpha_running,
+                "-", 1e9 * t_alpha_running / n);
     std::printf("\n(information) peak RSS growth over the end-to-end crowdline Dawid-Skene runs: %.1f bytes/annotation "
                 "(VmRSS before %ld kB, VmHWM after %ld kB)\n",
                 1024.0 * static_cast<double>(std::max(0L, hwm_after - rss_before)) / n, rss_before, hwm_after);
@@ -348,7 +359,7 @@ int main(int argc, char** argv) {
                     verdict(alpha_ok));
         std::printf("%s\n", em_ok && mem_ok && alpha_ok && t_ds_total <= 2.0 ? "all targets met" : "some targets missed (see MISS above)");
     }
-    if (!(max_diff < 1e-9) || !alpha_ours || std::abs(*alpha_ours - alpha_base) > 1e-12) {
+    if (!(max_diff < 1e-9) || !alpha_ours || std::abs(*alpha_ours - alpha_base) > 1e-12 || alpha_running != alpha_ours) {
         std::printf("error: crowdline and the baseline disagree\n");
         return 1;
     }

@@ -349,7 +349,7 @@ int main(int argc, char** argv) {
     for (const auto w : worker_counts) {
         for (const auto n : item_counts) {
             const workload wl = make_workload(w, n, 20261122 + w * 31 + n);
-            row r{w, n, {}, {}, {}, {}, {}};
+            row r{w, n, {}, {}, {}, {}, {}, {}};
             for (std::size_t run = 0; run < repeat; ++run) {
                 {
                     const auto before = live_bytes.load();

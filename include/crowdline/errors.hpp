@@ -41,4 +41,11 @@ struct config_error : error {
     using error::error;
 };
 
+/// A crowd provider will not offer more units of a run (the requester's balance would not cover them):
+/// thrown by a provider's `launch`. The pipeline stops launching that run, keeps serving the units it
+/// has, and says why (`pipeline::launch_stopped`); other runs are not touched.
+struct launch_refused : error {
+    using error::error;
+};
+
 }  // namespace crowdline

@@ -307,6 +307,13 @@ struct config_error : error {
     using error::error;
 };
 
+/// A crowd provider will not offer more units of a run (the requester's balance would not cover them):
+/// thrown by a provider's `launch`. The pipeline stops launching that run, keeps serving the units it
+/// has, and says why (`pipeline::launch_stopped`); other runs are not touched.
+struct launch_refused : error {
+    using error::error;
+};
+
 }  // namespace crowdline
 // ---- crowdline/model/ids.hpp
 /// Strong id types: one distinct type per entity, so a unit id can never be passed where a worker id
@@ -5143,6 +5150,13 @@ concept revocable_identity = requires(P const& p, nlohmann::json const& registra
     { p.is_link_live(link) } -> std::same_as<bool>;
 };
 
+/// Optional, beyond `provider`: a crowd that pays on its own site names the page where a worker says they
+/// are done (`providers::prolific`'s completion URL); the worker page goes there once no work is left.
+template <class P>
+concept names_completion_url = requires(P& p, task_run_id run) {
+    { p.completion_url(run) } -> std::convertible_to<std::string>;
+};
+
 namespace detail {
 
 /// Names each missing member of `provider` for an entry point's message.
@@ -6795,7 +6809,8 @@ struct task_run_args {
 }  // namespace crowdline
 // ---- crowdline/ops/detail/run_counts.hpp
 /// `detail::run_counts`: a pipeline's running dashboard counts — units by status, assignments, agents and
-/// workers (a `run_tally`), units made and done per group of items, units held and done per worker. The
+/// workers (a `run_tally`), units made and done per group of items, units held and done per worker, and
+/// Krippendorff's alpha per label field of the answers (`quality::running_agreement`). The
 /// pipeline reports each change once the store has committed it (one call per change, which moves every
 /// count that change touches); the counts have their own mutex, so `pipeline::summary()` and `progress()`
 /// never wait for the pipeline's lock or a store write.
@@ -6810,6 +6825,996 @@ struct task_run_args {
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+// ---- crowdline/quality/running_alpha.hpp
+/// Krippendorff's nominal alpha kept up to date one annotation at a time, for figures a server shows
+/// while answers arrive (`/metrics`): `running_alpha` for one field, `running_agreement` for every label
+/// field of a run's answers. Each `add` is O(labels on the item); reading the value is O(largest number of
+/// annotations on one item). The value is computed from the same integer sums, by the same function, as
+/// the batch `krippendorff_alpha` (quality/agreement.hpp), so the two give the same double on the same
+/// annotations, in any order.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+// ---- crowdline/quality/agreement.hpp
+/// Chance-corrected agreement between annotators on one single-choice field: Krippendorff's alpha (any
+/// number of annotations per item, missing ones allowed), Fleiss' kappa (the same number of annotations on
+/// every item) and Cohen's kappa (two named annotators, the items both did). Each takes a range of
+/// annotations (see quality/dataset.hpp) or a `quality::dataset`, and returns std::nullopt where the
+/// coefficient is not defined instead of a NaN.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <ranges>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+// ---- crowdline/quality/dataset.hpp
+/// The input of every quality measure: `(item, worker, label)` annotations, taken from any range whose
+/// elements expose `.item`, `.worker` and `.label` (like `quality::annotation`) or are 3-tuples in that order,
+/// directly or through a projection. Keys may be strings, integers, strong ids: any type that is totally
+/// ordered and has a `std::hash`. `quality::make_dataset` interns them once into dense indices (keys sorted,
+/// annotations grouped by item), which is what the measures run on (alpha and Fleiss' kappa from a range
+/// group only items and labels, which is cheaper); pass the dataset instead of the range
+/// to compute several measures without interning again.
+///
+///     quality::annotation              models quality::annotation_like (members item, worker, label)
+///     std::tuple<int, long, char>      models it too (a 3-tuple: item, worker, label)
+///     std::pair<std::string, int>      does not (no worker), nor does a struct with `.answer` for `.label`
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <iterator>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <ostream>
+#include <ranges>
+#include <span>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+
+namespace crowdline::quality {
+
+/// One answer: `worker` gave `label` to `item`.
+template <class Item = std::string, class Worker = std::string, class Label = std::string>
+struct basic_annotation {
+    Item item;
+    Worker worker;
+    Label label;
+
+    friend bool operator==(const basic_annotation&, const basic_annotation&) = default;
+};
+
+/// The usual annotation: string keys.
+using annotation = basic_annotation<>;
+
+/// A key the measures can intern: totally ordered (output order, tie-breaking) and hashable.
+template <class K>
+concept annotation_key = std::totally_ordered<K> && std::copy_constructible<K> && requires(const K& k) {
+    { std::hash<K>{}(k) } -> std::convertible_to<std::size_t>;
+};
+
+namespace detail {
+
+template <class T>
+concept has_annotation_members = requires(const T& a) {
+    a.item;
+    a.worker;
+    a.label;
+};
+
+template <class T>
+concept annotation_triple = !has_annotation_members<T> && requires {
+    typename std::tuple_size<T>::type;
+} && std::tuple_size_v<T> == 3;
+
+template <class T>
+decltype(auto) item_of(const T& a) {
+    if constexpr (has_annotation_members<T>) {
+        return (a.item);
+    } else {
+        using std::get;
+        return get<0>(a);
+    }
+}
+template <class T>
+decltype(auto) worker_of(const T& a) {
+    if constexpr (has_annotation_members<T>) {
+        return (a.worker);
+    } else {
+        using std::get;
+        return get<1>(a);
+    }
+}
+template <class T>
+decltype(auto) label_of(const T& a) {
+    if constexpr (has_annotation_members<T>) {
+        return (a.label);
+    } else {
+        using std::get;
+        return get<2>(a);
+    }
+}
+
+/// The stored key type of a field: C strings are kept as std::string (a pointer would compare addresses).
+template <class T, class U = std::remove_cvref_t<T>>
+using key_t = std::conditional_t<std::is_same_v<std::decay_t<U>, char*> || std::is_same_v<std::decay_t<U>, const char*>,
+                                 std::string, U>;
+
+template <class T>
+using item_key_t = key_t<decltype(item_of(std::declval<const T&>()))>;
+template <class T>
+using worker_key_t = key_t<decltype(worker_of(std::declval<const T&>()))>;
+template <class T>
+using label_key_t = key_t<decltype(label_of(std::declval<const T&>()))>;
+
+/// The key as it appears in error messages: streamed if it can be, strings quoted.
+template <class K>
+std::string describe(const K& key) {
+    if constexpr (std::is_convertible_v<const K&, std::string_view>) {
+        return '"' + std::string(std::string_view(key)) + '"';
+    } else if constexpr (requires(std::ostream& os) { os << key; }) {
+        std::ostringstream out;
+        out << key;
+        return out.str();
+    } else {
+        return "(a key that cannot be printed)";
+    }
+}
+
+}  // namespace detail
+
+/// An element the measures can read: members `item`, `worker`, `label`, or a 3-tuple (item, worker, label),
+/// each an `annotation_key`.
+template <class T>
+concept annotation_like = (detail::has_annotation_members<T> || detail::annotation_triple<T>) && requires {
+    typename detail::item_key_t<T>;
+    typename detail::worker_key_t<T>;
+    typename detail::label_key_t<T>;
+} && annotation_key<detail::item_key_t<T>> && annotation_key<detail::worker_key_t<T>> && annotation_key<detail::label_key_t<T>>;
+
+/// The full label domain, for labels that may not occur in the data (`make_dataset(annotations, label_set{...})`).
+template <class Label>
+struct label_set {
+    std::vector<Label> labels;
+};
+template <class Label>
+label_set(std::vector<Label>) -> label_set<Label>;
+
+template <class T>
+inline constexpr bool is_label_set_v = false;
+template <class Label>
+inline constexpr bool is_label_set_v<label_set<Label>> = true;
+
+namespace detail {
+struct dataset_access;
+}  // namespace detail
+
+/// Annotations interned to dense indices: keys sorted ascending, annotations grouped by item and, within an
+/// item, ordered by (worker, label). The same annotations in any input order give the same dataset.
+/// Read-only once made; `make_dataset` is the way to build one.
+template <class Item, class Worker, class Label>
+class dataset {
+public:
+    using item_type = Item;
+    using worker_type = Worker;
+    using label_type = Label;
+    using index = std::uint32_t;
+
+    /// One annotation of an item: indices into `workers()` and `labels()`.
+    struct entry {
+        index worker;
+        index label;
+        friend bool operator==(const entry&, const entry&) = default;
+        friend auto operator<=>(const entry&, const entry&) = default;
+    };
+
+    dataset() = default;
+
+    /// Item, worker and label keys, each sorted ascending; an index below is a position here.
+    [[nodiscard]] const std::vector<Item>& items() const noexcept { return items_; }
+    [[nodiscard]] const std::vector<Worker>& workers() const noexcept { return workers_; }
+    [[nodiscard]] const std::vector<Label>& labels() const noexcept { return labels_; }
+
+    /// Number of annotations.
+    [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
+
+    /// The annotations of item `i`, ordered by (worker, label).
+    [[nodiscard]] std::span<const entry> annotations_of(std::size_t i) const noexcept {
+        return {entries_.data() + offsets_[i], offsets_[i + 1] - offsets_[i]};
+    }
+
+    /// Index of a worker or label key, if present.
+    [[nodiscard]] std::optional<std::size_t> find_worker(const Worker& w) const { return find(workers_, w); }
+    [[nodiscard]] std::optional<std::size_t> find_label(const Label& l) const { return find(labels_, l); }
+
+private:
+    friend struct detail::dataset_access;
+
+    template <class K>
+    static std::optional<std::size_t> find(const std::vector<K>& keys, const K& key) {
+        auto it = std::lower_bound(keys.begin(), keys.end(), key);
+        if (it == keys.end() || !(*it == key)) return std::nullopt;
+        return static_cast<std::size_t>(it - keys.begin());
+    }
+
+    std::vector<Item> items_;
+    std::vector<Worker> workers_;
+    std::vector<Label> labels_;
+    std::vector<std::size_t> offsets_{0};  // items_.size() + 1
+    std::vector<entry> entries_;
+};
+
+template <class T>
+inline constexpr bool is_dataset_v = false;
+template <class Item, class Worker, class Label>
+inline constexpr bool is_dataset_v<dataset<Item, Worker, Label>> = true;
+
+namespace detail {
+
+/// Gives each distinct key an index in order of first appearance (an open-addressing table of
+/// (hash tag, index) pairs over a vector of the keys); `finish` sorts the keys and says where each
+/// first-appearance index went.
+template <class Key>
+class interner {
+public:
+    template <class K>
+    std::uint32_t operator()(const K& key) {
+        if constexpr (std::is_same_v<K, Key>) {
+            return intern(key);
+        } else {
+            return intern(Key(key));
+        }
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return keys_.size(); }
+
+    /// The keys, sorted; `remap[first-appearance index]` = sorted index. Empties the interner.
+    std::vector<Key> finish(std::vector<std::uint32_t>& remap) {
+        std::vector<slot>().swap(slots_);
+        std::vector<std::uint64_t>().swap(hashes_);
+        std::vector<std::pair<Key, std::uint32_t>> pairs;
+        pairs.reserve(keys_.size());
+        for (std::uint32_t i = 0; i < keys_.size(); ++i) pairs.emplace_back(std::move(keys_[i]), i);
+        std::vector<Key>().swap(keys_);
+        std::sort(pairs.begin(), pairs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        remap.assign(pairs.size(), 0);
+        std::vector<Key> sorted;
+        sorted.reserve(pairs.size());
+        for (std::uint32_t pos = 0; pos < pairs.size(); ++pos) {
+            remap[pairs[pos].second] = pos;
+            sorted.push_back(std::move(pairs[pos].first));
+        }
+        return sorted;
+    }
+
+    /// Hints for a key about to be interned: `touch_slot` some rounds ahead loads its home slot,
+    /// `touch_key` a few rounds ahead loads the key that slot names (both only prefetch).
+    template <class K>
+    void touch_slot(const K& key) const {
+        if constexpr (std::is_same_v<K, Key>) {
+#if defined(__GNUC__) || defined(__clang__)
+            __builtin_prefetch(&slots_[hash_of(key) & (slots_.size() - 1)]);
+#endif
+        }
+    }
+    template <class K>
+    void touch_key(const K& key) const {
+        if constexpr (std::is_same_v<K, Key>) {
+#if defined(__GNUC__) || defined(__clang__)
+            slot const s = slots_[hash_of(key) & (slots_.size() - 1)];
+            if (s.index != empty) __builtin_prefetch(&keys_[s.index]);
+#endif
+        }
+    }
+
+private:
+    static constexpr std::uint32_t empty = std::numeric_limits<std::uint32_t>::max();
+    struct slot {
+        std::uint32_t tag;
+        std::uint32_t index;
+    };
+
+
+    /// std::hash of an integer is the integer itself: mixed before probing.
+    static std::uint64_t hash_of(const Key& key) noexcept {
+        return crowdline::routing::detail::mix64(static_cast<std::uint64_t>(std::hash<Key>{}(key)));
+    }
+
+    std::uint32_t intern(const Key& key) {
+        std::uint64_t const h = hash_of(key);
+        auto const tag = static_cast<std::uint32_t>(h >> 32);
+        std::size_t mask = slots_.size() - 1;
+        for (std::size_t pos = h & mask;; pos = (pos + 1) & mask) {
+            slot const s = slots_[pos];
+            if (s.index == empty) break;
+            if (s.tag == tag && keys_[s.index] == key) return s.index;
+        }
+        if (keys_.size() >= empty - 1)
+            throw invalid_argument("crowdline::quality::make_dataset: more than 2^32 - 2 distinct keys");
+        auto const index = static_cast<std::uint32_t>(keys_.size());
+        keys_.push_back(key);
+        hashes_.push_back(h);
+        if (2 * keys_.size() > slots_.size()) {
+            grow();
+        } else {
+            place(h, index);
+        }
+        return index;
+    }
+
+    void place(std::uint64_t h, std::uint32_t index) {
+        std::size_t const mask = slots_.size() - 1;
+        std::size_t pos = h & mask;
+        while (slots_[pos].index != empty) pos = (pos + 1) & mask;
+        slots_[pos] = {static_cast<std::uint32_t>(h >> 32), index};
+    }
+
+    void grow() {
+        slots_.assign(slots_.size() * 2, slot{0, empty});
+        for (std::uint32_t i = 0; i < keys_.size(); ++i) place(hashes_[i], i);
+    }
+
+    std::vector<slot> slots_ = std::vector<slot>(16, slot{0, empty});
+    std::vector<Key> keys_;
+    std::vector<std::uint64_t> hashes_;
+};
+
+struct dataset_access {
+    template <class Data>
+    static auto& items(Data& d) { return d.items_; }
+    template <class Data>
+    static auto& workers(Data& d) { return d.workers_; }
+    template <class Data>
+    static auto& labels(Data& d) { return d.labels_; }
+    template <class Data>
+    static auto& offsets(Data& d) { return d.offsets_; }
+    template <class Data>
+    static auto& entries(Data& d) { return d.entries_; }
+};
+
+/// Calls `visit(annotation)` for each element in order. On random-access input it hints the item interner
+/// ahead: items are many and come in any order, so each lookup misses the cache twice (slot, then key);
+/// looking 16 and 8 elements ahead overlaps those misses.
+template <class R, class Proj, class Items, class Visit>
+void for_each_annotation(R& annotations, Proj& proj, const Items& items, Visit visit) {
+    if constexpr (std::ranges::random_access_range<R> && std::ranges::sized_range<R>) {
+        auto const first = std::ranges::begin(annotations);
+        auto const count = static_cast<std::ptrdiff_t>(std::ranges::size(annotations));
+        for (std::ptrdiff_t j = 0; j < count; ++j) {
+            if (j + 16 < count) items.touch_slot(item_of(std::invoke(proj, first[j + 16])));
+            if (j + 8 < count) items.touch_key(item_of(std::invoke(proj, first[j + 8])));
+            visit(std::invoke(proj, first[j]));
+        }
+    } else {
+        for (auto&& element_ref : annotations) visit(std::invoke(proj, std::forward<decltype(element_ref)>(element_ref)));
+    }
+}
+
+/// Labels grouped by item, items in first-appearance order, for measures that need neither the workers
+/// nor any order (alpha, Fleiss' kappa): cheaper than a dataset when starting from a range.
+struct label_groups {
+    std::size_t labels = 0;
+    std::vector<std::size_t> offsets{0};
+    std::vector<std::uint32_t> label;
+
+    [[nodiscard]] std::size_t items() const noexcept { return offsets.size() - 1; }
+    [[nodiscard]] std::span<const std::uint32_t> of(std::size_t i) const noexcept {
+        return {label.data() + offsets[i], offsets[i + 1] - offsets[i]};
+    }
+};
+
+template <class R, class Proj>
+label_groups group_labels(R&& annotations, Proj proj) {
+    using element = std::remove_cvref_t<std::invoke_result_t<Proj&, std::ranges::range_reference_t<R>>>;
+    interner<item_key_t<element>> items;
+    interner<label_key_t<element>> labels;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> raw;  // (item, label)
+    if constexpr (std::ranges::sized_range<R>) raw.reserve(static_cast<std::size_t>(std::ranges::size(annotations)));
+    for_each_annotation(annotations, proj, items,
+                        [&](const auto& a) { raw.emplace_back(items(item_of(a)), labels(label_of(a))); });
+    label_groups out;
+    out.labels = labels.size();
+    out.offsets.assign(items.size() + 1, 0);
+    for (const auto& [item, label] : raw) ++out.offsets[item + 1];
+    for (std::size_t i = 1; i < out.offsets.size(); ++i) out.offsets[i] += out.offsets[i - 1];
+    std::vector<std::size_t> fill(out.offsets.begin(), out.offsets.end() - 1);
+    out.label.resize(raw.size());
+    for (const auto& [item, label] : raw) out.label[fill[item]++] = label;
+    return out;
+}
+
+template <class R, class Proj, class L>
+auto make_dataset_impl(R&& annotations, Proj proj, const std::vector<L>* domain) {
+    using element = std::remove_cvref_t<std::invoke_result_t<Proj&, std::ranges::range_reference_t<R>>>;
+    using item_t = item_key_t<element>;
+    using worker_t = worker_key_t<element>;
+    using label_t = label_key_t<element>;
+    using result_t = dataset<item_t, worker_t, label_t>;
+
+    interner<item_t> items;
+    interner<worker_t> workers;
+    interner<label_t> labels;
+    if (domain != nullptr)
+        for (const auto& l : *domain) labels(l);
+
+    struct triple {
+        std::uint32_t item, worker, label;
+    };
+    std::vector<triple> raw;
+    if constexpr (std::ranges::sized_range<R>) raw.reserve(static_cast<std::size_t>(std::ranges::size(annotations)));
+    for_each_annotation(annotations, proj, items, [&](const auto& a) {
+        raw.push_back({items(item_of(a)), workers(worker_of(a)), labels(label_of(a))});
+    });
+
+    result_t out;
+    auto& items_of_out = dataset_access::items(out);
+    auto& workers_of_out = dataset_access::workers(out);
+    auto& labels_of_out = dataset_access::labels(out);
+    auto& offsets = dataset_access::offsets(out);
+    auto& entries = dataset_access::entries(out);
+    std::vector<std::uint32_t> item_at, worker_at, label_at;
+    items_of_out = items.finish(item_at);
+    workers_of_out = workers.finish(worker_at);
+    labels_of_out = labels.finish(label_at);
+
+    // Counting sort by item, then each item's annotations by (worker, label).
+    offsets.assign(items_of_out.size() + 1, 0);
+    for (auto& t : raw) {
+        t.item = item_at[t.item];
+        ++offsets[t.item + 1];
+    }
+    for (std::size_t i = 1; i < offsets.size(); ++i) offsets[i] += offsets[i - 1];
+    std::vector<std::size_t> fill(offsets.begin(), offsets.end() - 1);
+    entries.resize(raw.size());
+    for (const auto& t : raw) entries[fill[t.item]++] = {worker_at[t.worker], label_at[t.label]};
+    std::vector<triple>().swap(raw);
+    for (std::size_t i = 0; i + 1 < offsets.size(); ++i)
+        std::sort(entries.begin() + static_cast<std::ptrdiff_t>(offsets[i]),
+                  entries.begin() + static_cast<std::ptrdiff_t>(offsets[i + 1]));
+    return out;
+}
+
+}  // namespace detail
+
+namespace detail {
+
+template <class R, class Proj>
+constexpr bool check_annotation_range() {
+    static_assert(std::ranges::input_range<R>, "crowdline::quality: the annotations must be an input range");
+    if constexpr (std::ranges::input_range<R>) {
+        static_assert(std::is_invocable_v<Proj&, std::ranges::range_reference_t<R>>,
+                      "crowdline::quality: the projection is not callable with an element of the range");
+        if constexpr (std::is_invocable_v<Proj&, std::ranges::range_reference_t<R>>) {
+            using element = std::remove_cvref_t<std::invoke_result_t<Proj&, std::ranges::range_reference_t<R>>>;
+            static_assert(annotation_like<element>,
+                          "crowdline::quality: each annotation must expose .item, .worker and .label, or be a 3-tuple "
+                          "(item, worker, label), with keys that are totally ordered and hashable; pass a projection "
+                          "that returns one (e.g. std::tie(row.unit, row.who, row.answer))");
+            return annotation_like<element>;
+        }
+    }
+    return false;
+}
+
+}  // namespace detail
+
+/// Interns annotations: keys sorted ascending, annotations grouped by item. O(N) hashing + sorting the keys.
+template <class R, class Proj = std::identity>
+    requires(!is_label_set_v<std::remove_cvref_t<Proj>>)
+auto make_dataset(R&& annotations, Proj proj = {}) {
+    if constexpr (detail::check_annotation_range<R, Proj>()) {
+        using element = std::remove_cvref_t<std::invoke_result_t<Proj&, std::ranges::range_reference_t<R>>>;
+        return detail::make_dataset_impl(std::forward<R>(annotations), std::move(proj),
+                                 static_cast<const std::vector<detail::label_key_t<element>>*>(nullptr));
+    } else {
+        return dataset<int, int, int>{};  // not reached: the static_assert above has failed; keeps the error alone
+    }
+}
+
+/// As above, with the full label domain: labels in `domain` that no one used are kept (a label in the
+/// data and not in `domain` is kept too).
+template <class R, class L, class Proj = std::identity>
+auto make_dataset(R&& annotations, const label_set<L>& domain, Proj proj = {}) {
+    if constexpr (detail::check_annotation_range<R, Proj>()) {
+        using element = std::remove_cvref_t<std::invoke_result_t<Proj&, std::ranges::range_reference_t<R>>>;
+        using label_t = detail::label_key_t<element>;
+        static_assert(std::is_convertible_v<const L&, label_t>,
+                      "crowdline::quality::make_dataset: the label_set's labels must convert to the annotations' label type");
+        if constexpr (std::is_same_v<L, label_t>) {
+            return detail::make_dataset_impl(std::forward<R>(annotations), std::move(proj), &domain.labels);
+        } else {
+            std::vector<label_t> converted(domain.labels.begin(), domain.labels.end());
+            return detail::make_dataset_impl(std::forward<R>(annotations), std::move(proj), &converted);
+        }
+    } else {
+        return dataset<int, int, int>{};  // not reached: the static_assert above has failed
+    }
+}
+
+namespace detail {
+
+/// A dataset as is, or the one made from a range of annotations.
+template <class Source, class Proj>
+decltype(auto) as_dataset(Source&& source, Proj proj) {
+    if constexpr (is_dataset_v<std::remove_cvref_t<Source>>) {
+        return std::forward<Source>(source);
+    } else {
+        return make_dataset(std::forward<Source>(source), std::move(proj));
+    }
+}
+
+}  // namespace detail
+
+}  // namespace crowdline::quality
+
+namespace crowdline::quality {
+
+/// Krippendorff's coincidence matrix over the pairable values (items with at least two annotations):
+/// `counts[c][k]` = Σ_u n_uc·(n_uk − [c = k]) / (m_u − 1), where n_uc counts label c on item u and m_u is
+/// u's number of annotations. `totals[c]` = n_c (row sums), `pairable` = n.. (all pairable values).
+template <class Label>
+struct coincidence_matrix {
+    std::vector<Label> labels;                ///< the dataset's labels, sorted; index c above
+    std::vector<std::vector<double>> counts;  ///< labels.size() × labels.size(), symmetric
+    std::vector<std::size_t> totals;          ///< n_c
+    std::size_t pairable = 0;                 ///< n.. = Σ n_c
+    std::size_t items = 0;                    ///< items with at least two annotations
+};
+
+template <class Label>
+void to_json(nlohmann::json& j, const coincidence_matrix<Label>& m) {
+    j = nlohmann::json{{"labels", m.labels}, {"counts", m.counts}, {"totals", m.totals},
+                       {"pairable", m.pairable}, {"items", m.items}};
+}
+
+/// The coincidence matrix of Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C;
+/// items with fewer than two annotations contribute nothing.
+template <class Source, class Proj = std::identity>
+auto coincidences(Source&& annotations, Proj proj = {}) {
+    auto&& data = detail::as_dataset(std::forward<Source>(annotations), std::move(proj));
+    using label_t = typename std::remove_cvref_t<decltype(data)>::label_type;
+    const std::size_t labels = data.labels().size();
+    coincidence_matrix<label_t> out;
+    out.labels = data.labels();
+    out.counts.assign(labels, std::vector<double>(labels, 0.0));
+    out.totals.assign(labels, 0);
+    std::vector<std::size_t> n(labels, 0);
+    std::vector<std::size_t> used;
+    for (std::size_t i = 0; i < data.items().size(); ++i) {
+        auto const entries = data.annotations_of(i);
+        if (entries.size() < 2) continue;
+        used.clear();
+        for (const auto& e : entries)
+            if (n[e.label]++ == 0) used.push_back(e.label);
+        auto const pairs = static_cast<double>(entries.size() - 1);
+        for (std::size_t c : used) {
+            for (std::size_t k : used) {
+                auto const same = c == k ? std::size_t{1} : std::size_t{0};
+                out.counts[c][k] += static_cast<double>(n[c] * (n[k] - same)) / pairs;
+            }
+            out.totals[c] += n[c];
+        }
+        for (std::size_t c : used) n[c] = 0;
+        out.pairable += entries.size();
+        ++out.items;
+    }
+    return out;
+}
+
+namespace detail {
+
+/// The label indices of each item's annotations, from a dataset.
+template <class Data>
+struct dataset_labels {
+    const Data& data;
+    [[nodiscard]] std::size_t items() const { return data.items().size(); }
+    [[nodiscard]] std::size_t labels() const { return data.labels().size(); }
+    [[nodiscard]] auto of(std::size_t i) const {
+        return data.annotations_of(i) | std::views::transform(&Data::entry::label);
+    }
+};
+
+/// The label indices of each item's annotations, from label_groups.
+struct grouped_labels {
+    const label_groups& groups;
+    [[nodiscard]] std::size_t items() const { return groups.items(); }
+    [[nodiscard]] std::size_t labels() const { return groups.labels; }
+    [[nodiscard]] std::span<const std::uint32_t> of(std::size_t i) const { return groups.of(i); }
+};
+
+/// Calls `f` with the labels grouped by item: the dataset's own, or grouped from the range (items and
+/// labels only: no worker keys, no sorting).
+template <class Source, class Proj, class F>
+auto with_labels_by_item(Source&& source, Proj proj, F f) {
+    using source_t = std::remove_cvref_t<Source>;
+    if constexpr (is_dataset_v<source_t>) {
+        return f(dataset_labels<source_t>{source});
+    } else if constexpr (check_annotation_range<Source, Proj>()) {
+        auto const groups = group_labels(std::forward<Source>(source), std::move(proj));
+        return f(grouped_labels{groups});
+    } else {
+        return std::optional<double>{};  // not reached: the static_assert above has failed
+    }
+}
+
+/// Nominal alpha from its integer sums: `pairable` = n (annotations on items with at least two),
+/// `sum_squares` = Σ_c n_c², `same_by_size[m]` = Σ_c n_uc (n_uc − 1) over the items u with m annotations.
+/// Shared by the batch `krippendorff_alpha` and `running_alpha`, so both give the same double.
+inline std::optional<double> alpha_of_counts(std::uint64_t pairable, std::uint64_t sum_squares,
+                                             std::span<std::uint64_t const> same_by_size) {
+    if (pairable < 2) return std::nullopt;
+    std::uint64_t const expected = pairable * pairable - sum_squares;  // n(n − 1) D_e
+    if (expected == 0) return std::nullopt;
+    double agreeing = 0;  // Σ_c o_cc, summed by item size: the same whatever the order of the items
+    for (std::size_t m = 2; m < same_by_size.size(); ++m)
+        agreeing += static_cast<double>(same_by_size[m]) / static_cast<double>(m - 1);
+    auto const n_values = static_cast<double>(pairable);
+    return 1.0 - (n_values - 1.0) * (n_values - agreeing) / static_cast<double>(expected);
+}
+
+template <class Labels>
+std::optional<double> krippendorff_alpha_of(const Labels& by_item) {
+    std::vector<std::uint64_t> n_c(by_item.labels(), 0);
+    std::vector<std::uint32_t> n(by_item.labels(), 0);
+    std::vector<std::uint64_t> same_by_size;  // [m]: Σ_c n_uc (n_uc − 1) over the items u with m annotations
+    std::uint64_t pairable = 0;
+    for (std::size_t i = 0; i < by_item.items(); ++i) {
+        auto const labels = by_item.of(i);
+        auto const m = static_cast<std::size_t>(std::ranges::size(labels));
+        if (m < 2) continue;
+        for (auto l : labels) ++n[l];
+        std::uint64_t same = 0;
+        for (auto l : labels) {
+            if (auto& count = n[l]; count != 0) {
+                same += std::uint64_t{count} * (count - 1);
+                n_c[l] += count;
+                count = 0;
+            }
+        }
+        if (same_by_size.size() <= m) same_by_size.resize(m + 1, 0);
+        same_by_size[m] += same;
+        pairable += m;
+    }
+    std::uint64_t sum_squares = 0;
+    for (auto c : n_c) sum_squares += c * c;
+    return alpha_of_counts(pairable, sum_squares, same_by_size);
+}
+
+template <class Labels>
+std::optional<double> fleiss_kappa_of(const Labels& by_item) {
+    std::size_t const items = by_item.items();
+    if (items == 0) return std::nullopt;
+    auto const raters = static_cast<std::size_t>(std::ranges::size(by_item.of(0)));
+    if (raters < 2) return std::nullopt;
+    std::vector<std::uint64_t> totals(by_item.labels(), 0);
+    std::vector<std::uint32_t> n(by_item.labels(), 0);
+    std::uint64_t squares = 0;  // Σ_i Σ_j n_ij²
+    for (std::size_t i = 0; i < items; ++i) {
+        auto const labels = by_item.of(i);
+        if (static_cast<std::size_t>(std::ranges::size(labels)) != raters) return std::nullopt;
+        for (auto l : labels) ++n[l];
+        for (auto l : labels) {
+            if (auto& count = n[l]; count != 0) {
+                squares += std::uint64_t{count} * count;
+                totals[l] += count;
+                count = 0;
+            }
+        }
+    }
+    std::uint64_t const all = std::uint64_t{items} * raters;
+    std::uint64_t totals_squared = 0;
+    for (auto t : totals) totals_squared += t * t;
+    if (totals_squared == all * all) return std::nullopt;  // P̄_e = 1
+    auto const r = static_cast<double>(raters);
+    double const p_bar = (static_cast<double>(squares) - static_cast<double>(all)) / (static_cast<double>(items) * r * (r - 1.0));
+    double const p_e = static_cast<double>(totals_squared) / (static_cast<double>(all) * static_cast<double>(all));
+    return (p_bar - p_e) / (1.0 - p_e);
+}
+
+}  // namespace detail
+
+/// Krippendorff's alpha, nominal metric: α = 1 − D_o / D_e = 1 − (n − 1) · (n − Σ_c o_cc) / (n² − Σ_c n_c²),
+/// from the coincidences o_ck of the pairable values (Krippendorff 2011, "Computing Krippendorff's
+/// Alpha-Reliability", section C; any number of annotations per item, items with fewer than two left out).
+/// std::nullopt when alpha is not defined: fewer than two pairable values (no item has two annotations), or
+/// D_e = 0 (every pairable value is the same label). O(N); from a range it interns only items and labels.
+template <class Source, class Proj = std::identity>
+std::optional<double> krippendorff_alpha(Source&& annotations, Proj proj = {}) {
+    return detail::with_labels_by_item(std::forward<Source>(annotations), std::move(proj),
+                                       [](const auto& by_item) { return detail::krippendorff_alpha_of(by_item); });
+}
+
+/// Fleiss' kappa: κ = (P̄ − P̄_e) / (1 − P̄_e), with P_i = (Σ_j n_ij² − n) / (n(n − 1)), P̄ their mean over
+/// the N items, p_j = Σ_i n_ij / (N n) and P̄_e = Σ_j p_j² (Fleiss 1971, "Measuring nominal scale agreement
+/// among many raters", Psychological Bulletin 76(5)). Every item must carry the same number n of
+/// annotations; who gave them does not matter. std::nullopt when kappa is not defined: no items, items with
+/// differing numbers of annotations, n < 2, or P̄_e = 1 (every annotation is the same label).
+template <class Source, class Proj = std::identity>
+std::optional<double> fleiss_kappa(Source&& annotations, Proj proj = {}) {
+    return detail::with_labels_by_item(std::forward<Source>(annotations), std::move(proj),
+                                       [](const auto& by_item) { return detail::fleiss_kappa_of(by_item); });
+}
+
+/// Cohen's kappa between workers `a` and `b` over the items both annotated: κ = (p_o − p_e) / (1 − p_e), with
+/// p_o the share of those items where they gave the same label and p_e = Σ_k p_a(k) p_b(k) from each
+/// one's own label shares (Cohen 1960, "A coefficient of agreement for nominal scales", Educational and
+/// Psychological Measurement 20(1)). std::nullopt when kappa is not defined: no item done by both (also when
+/// either worker is absent), or p_e = 1 (both gave one and the same label on every shared item). Throws
+/// crowdline::invalid_argument when a = b, or when either gave an item more than one label.
+template <class Source, class WorkerA, class WorkerB, class Proj = std::identity>
+std::optional<double> cohen_kappa(Source&& annotations, const WorkerA& a, const WorkerB& b, Proj proj = {}) {
+    auto&& data = detail::as_dataset(std::forward<Source>(annotations), std::move(proj));
+    using worker_t = typename std::remove_cvref_t<decltype(data)>::worker_type;
+    static_assert(std::is_convertible_v<const WorkerA&, worker_t> && std::is_convertible_v<const WorkerB&, worker_t>,
+                  "crowdline::quality::cohen_kappa: the two workers must convert to the annotations' worker type");
+    worker_t const first(a), second(b);
+    if (first == second)
+        throw invalid_argument("crowdline::quality::cohen_kappa: both workers are " + detail::describe(first) +
+                               "; expected two different workers");
+    auto const wa = data.find_worker(first);
+    auto const wb = data.find_worker(second);
+    if (!wa || !wb) return std::nullopt;
+    std::size_t const labels = data.labels().size();
+    std::vector<std::uint64_t> count_a(labels, 0), count_b(labels, 0);
+    std::uint64_t shared = 0, agree = 0;
+    auto const twice = [&](std::size_t item, const worker_t& w) {
+        return invalid_argument("crowdline::quality::cohen_kappa: worker " + detail::describe(w) +
+                                " gave item " + detail::describe(data.items()[item]) +
+                                " more than one label; expected one label per worker and item");
+    };
+    for (std::size_t i = 0; i < data.items().size(); ++i) {
+        std::optional<std::size_t> la, lb;
+        for (const auto& e : data.annotations_of(i)) {
+            if (e.worker == *wa) {
+                if (la) throw twice(i, first);
+                la = e.label;
+            } else if (e.worker == *wb) {
+                if (lb) throw twice(i, second);
+                lb = e.label;
+            }
+        }
+        if (!la || !lb) continue;
+        ++shared;
+        ++count_a[*la];
+        ++count_b[*lb];
+        if (*la == *lb) ++agree;
+    }
+    if (shared == 0) return std::nullopt;
+    std::uint64_t chance = 0;  // N² p_e
+    for (std::size_t k = 0; k < labels; ++k) chance += count_a[k] * count_b[k];
+    if (chance == shared * shared) return std::nullopt;  // p_e = 1
+    auto const total = static_cast<double>(shared);
+    double const p_o = static_cast<double>(agree) / total;
+    double const p_e = static_cast<double>(chance) / (total * total);
+    return (p_o - p_e) / (1.0 - p_e);
+}
+
+}  // namespace crowdline::quality
+// ---- crowdline/quality/output_label.hpp
+/// `quality::output_label`: one value a worker sent on a field, as a label the quality measures can key
+/// on (strings, booleans and integers; anything else is not a category).
+
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+
+namespace crowdline::quality {
+
+/// One answer's value of a field, as a label the measures can key on. Only values that name a category
+/// qualify: strings, booleans and integers (a number with a fraction is a measurement, a list or an object
+/// several labels, null no answer). Kept typed, not as text, so the integer 3 and the string "3" stay two
+/// labels, integers order as numbers and strings as themselves: the smallest-label tie-break of
+/// `majority_vote` is the one an implementation on the raw values makes.
+struct output_label {
+    enum class kind_t : std::uint8_t { boolean, integer, string };
+    kind_t kind = kind_t::string;
+    std::int64_t number = 0;  ///< a boolean's 0 / 1, or the integer
+    std::string text{};       ///< the string
+
+    friend bool operator==(output_label const&, output_label const&) = default;
+    friend std::strong_ordering operator<=>(output_label const&, output_label const&) = default;
+
+    /// The label of a JSON value; nothing when it is not a string, a boolean or an integer (64-bit signed).
+    static std::optional<output_label> of(nlohmann::json const& v) {
+        if (v.is_string()) return output_label{kind_t::string, 0, v.get<std::string>()};
+        if (v.is_boolean()) return output_label{kind_t::boolean, v.get<bool>() ? 1 : 0, {}};
+        if (v.is_number_integer()) {
+            if (v.is_number_unsigned() &&
+                v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+                return std::nullopt;
+            return output_label{kind_t::integer, v.get<std::int64_t>(), {}};
+        }
+        return std::nullopt;
+    }
+    /// The value as the worker sent it.
+    [[nodiscard]] nlohmann::json to_json() const {
+        switch (kind) {
+            case kind_t::boolean: return number != 0;
+            case kind_t::integer: return number;
+            case kind_t::string: break;
+        }
+        return text;
+    }
+};
+
+}  // namespace crowdline::quality
+
+template <>
+struct std::hash<crowdline::quality::output_label> {
+    std::size_t operator()(crowdline::quality::output_label const& l) const noexcept {
+        auto const h = l.kind == crowdline::quality::output_label::kind_t::string ? std::hash<std::string>{}(l.text)
+                                                                                  : static_cast<std::size_t>(l.number);
+        return static_cast<std::size_t>(
+            crowdline::routing::detail::mix64(static_cast<std::uint64_t>(h) ^ static_cast<std::uint64_t>(l.kind)));
+    }
+};
+
+
+namespace crowdline::quality {
+
+/// Nominal alpha over `(item, label)` annotations added one by one (who gave them does not matter to
+/// alpha). Item and label are `annotation_key`s. Keeps, per item, its label counts; in all, the sums of
+/// `detail::alpha_of_counts`: n (values on items with at least two), Σ_c n_c² and, per item size m,
+/// Σ_c n_uc (n_uc − 1). Memory: O(items + annotations).
+template <class Item, class Label>
+class running_alpha {
+    static_assert(annotation_key<Item>, "crowdline::quality::running_alpha: Item must be an annotation_key (ordered, hashable)");
+    static_assert(annotation_key<Label>, "crowdline::quality::running_alpha: Label must be an annotation_key (ordered, hashable)");
+
+public:
+    /// One more annotation: `label` on `item`.
+    void add(Item const& item, Label const& label) {
+        auto const l = intern(label);
+        auto& u = items_[item];
+        std::uint64_t* count = nullptr;
+        for (auto& [c, n] : u.labels)
+            if (c == l) count = &n;
+        std::uint64_t const before = count ? *count : 0;
+        auto const m = u.size;
+        if (m >= 2) same_by_size_[m] -= u.same;
+        u.same += 2 * before;  // (k + 1) k − k (k − 1)
+        if (count) ++*count;
+        else u.labels.emplace_back(l, 1);
+        u.size = m + 1;
+        if (u.size >= 2) {
+            if (same_by_size_.size() <= u.size) same_by_size_.resize(u.size + 1, 0);
+            same_by_size_[u.size] += u.same;
+        }
+        if (m == 1) {  // the item's values become pairable: both count from now on
+            for (auto const& [c, n] : u.labels) bump(c, n);
+            pairable_ += 2;
+        } else if (m >= 2) {
+            bump(l, 1);
+            ++pairable_;
+        }
+        ++annotations_;
+    }
+
+    /// Alpha of the annotations so far; std::nullopt where `krippendorff_alpha` has none (fewer than two
+    /// pairable values, or every pairable value the same label).
+    [[nodiscard]] std::optional<double> value() const {
+        return detail::alpha_of_counts(pairable_, sum_squares_, same_by_size_);
+    }
+    /// Items with at least one annotation.
+    [[nodiscard]] std::size_t items() const noexcept { return items_.size(); }
+    /// Annotations added.
+    [[nodiscard]] std::size_t annotations() const noexcept { return annotations_; }
+
+private:
+    struct item_counts {
+        std::uint64_t size = 0;                                      ///< m_u
+        std::uint64_t same = 0;                                      ///< Σ_c n_uc (n_uc − 1)
+        std::vector<std::pair<std::uint32_t, std::uint64_t>> labels;  ///< (label, n_uc); few per item
+    };
+
+    std::uint32_t intern(Label const& label) {
+        auto [it, fresh] = labels_.try_emplace(label, static_cast<std::uint32_t>(totals_.size()));
+        if (fresh) totals_.push_back(0);
+        return it->second;
+    }
+    /// n_c += by, keeping Σ_c n_c².
+    void bump(std::uint32_t c, std::uint64_t by) {
+        auto& n = totals_[c];
+        sum_squares_ += 2 * n * by + by * by;
+        n += by;
+    }
+
+    std::unordered_map<Item, item_counts> items_;
+    std::unordered_map<Label, std::uint32_t> labels_;
+    std::vector<std::uint64_t> totals_;        ///< n_c over pairable values
+    std::vector<std::uint64_t> same_by_size_;  ///< [m]: Σ over items of size m of Σ_c n_uc (n_uc − 1)
+    std::uint64_t pairable_ = 0;
+    std::uint64_t sum_squares_ = 0;
+    std::uint64_t annotations_ = 0;
+};
+
+/// One label field's agreement so far.
+struct field_agreement {
+    std::string field;
+    std::size_t items = 0;        ///< items with at least one answer on the field
+    std::size_t annotations = 0;  ///< answers on the field
+    std::optional<double> krippendorff_alpha;
+};
+
+inline void to_json(nlohmann::json& j, field_agreement const& f) {
+    j = nlohmann::json{{"field", f.field},
+                       {"items", f.items},
+                       {"annotations", f.annotations},
+                       {"krippendorff_alpha", f.krippendorff_alpha ? nlohmann::json(*f.krippendorff_alpha) : nlohmann::json(nullptr)}};
+}
+
+/// Alpha per label field of a run's answers, answer by answer: each answer is an item (the unit's
+/// assignment) and the object the worker sent. The fields are those `label_fields` finds in the same
+/// answers (quality/run_report.hpp): a field counts while every value sent on it is a label
+/// (`output_label::of`); the first value that is not (a list, a fraction, null) drops the field for good.
+/// So `fields()` equals `run_report`'s `items`, `annotations` and `krippendorff_alpha` per field.
+class running_agreement {
+public:
+    /// One answer: `outputs` is what the worker sent (an answer that is not an object has no fields).
+    void add(std::int64_t item, nlohmann::json const& outputs) {
+        if (!outputs.is_object()) return;
+        for (auto const& [key, value] : outputs.items()) {
+            auto it = fields_.find(key);
+            if (it == fields_.end()) it = fields_.emplace(key, std::optional<alpha>{std::in_place}).first;
+            if (!it->second) continue;  // not a label field
+            if (auto label = output_label::of(value)) it->second->add(item, *label);
+            else it->second.reset();
+        }
+    }
+
+    /// The label fields, by name.
+    [[nodiscard]] std::vector<field_agreement> fields() const {
+        std::vector<field_agreement> out;
+        for (auto const& [name, a] : fields_)
+            if (a) out.push_back({name, a->items(), a->annotations(), a->value()});
+        return out;
+    }
+
+private:
+    using alpha = running_alpha<std::int64_t, output_label>;
+    std::map<std::string, std::optional<alpha>, std::less<>> fields_;  ///< nullopt: a field that is not a label field
+};
+
+}  // namespace crowdline::quality
 
 namespace crowdline::detail {
 
@@ -6839,6 +7844,12 @@ public:
         return out;
     }
 
+    /// Alpha per label field of the answers so far, as `quality::run_report` computes it from the store.
+    [[nodiscard]] std::vector<quality::field_agreement> agreement() const {
+        std::lock_guard l{mutex_};
+        return agreement_.fields();
+    }
+
     /// A worker's counts (zero for one who never held a unit here).
     [[nodiscard]] worker_counts of(worker_id w) const {
         std::lock_guard l{mutex_};
@@ -6851,11 +7862,12 @@ public:
     /// The full count: `fresh` (units, assignments and agents from the store, `tally_run`), and the groups
     /// from the run's assignments (O(assignments), in memory). Worker counts are kept.
     template <class Assignments>
-    void recount(run_tally fresh, Assignments const& assignments) {
+    void recount(run_tally fresh, Assignments const& assignments, quality::running_agreement agreement) {
         auto groups = grouped(assignments);
         std::lock_guard l{mutex_};
         groups_ = std::move(groups);
         tally_ = std::move(fresh);
+        agreement_ = std::move(agreement);
     }
 
     /// Groups counted again from the assignments (after their group keys changed).
@@ -6929,14 +7941,26 @@ public:
         release(w);
     }
 
-    /// A unit `w` held is submitted: completed, one more done for `w` and for its group (`group`: nullptr
-    /// for a mixin's unit, which is in no group).
-    void unit_completed(worker_id w, std::string const* group) {
+    /// A work unit's answer: its assignment's group, the assignment (the item agreement is measured on)
+    /// and what the worker sent.
+    struct work_answer {
+        std::string const& group;
+        assignment_id item;
+        nlohmann::json const& outputs;
+    };
+
+    /// A unit `w` held is submitted: completed, one more done for `w`; for a work unit (`work`: nullptr for
+    /// a mixin's unit, which is in no group and never data) one more done for its group, and its answer
+    /// counted in the agreement.
+    void unit_completed(worker_id w, work_answer const* work) {
         std::lock_guard l{mutex_};
         tally_.unit_moved(unit_status::assigned, unit_status::completed);
         auto& c = workers_[w];
         ++c.done;
-        if (group) ++groups_[*group].done;
+        if (work) {
+            ++groups_[work->group].done;
+            agreement_.add(work->item.value(), work->outputs);
+        }
         release(w);
     }
 
@@ -6983,7 +8007,27 @@ private:
     run_tally tally_;
     std::map<std::string, key_progress> groups_;
     std::unordered_map<worker_id, worker_counts> workers_;
+    quality::running_agreement agreement_;
 };
+
+/// The agreement of `run`'s answers as the store holds them (one read of its agents and units): the
+/// answers `quality::run_answers` reads, so a resumed run's `/metrics` starts where it stopped.
+template <class Store>
+quality::running_agreement agreement_of(Store& db, task_run_id run) {
+    std::unordered_map<agent_id, nlohmann::json> outputs;
+    for (auto& a : db.find_agents({.task_run = run})) {
+        if (!a.state.is_object()) continue;
+        auto found = a.state.find("outputs");
+        if (found != a.state.end() && found->is_object()) outputs.emplace(a.id, std::move(*found));
+    }
+    quality::running_agreement out;
+    if (outputs.empty()) return out;
+    for (auto const& u : db.find_units({.task_run = run})) {
+        if (!complete(u.status) || !u.agent || u.unit_index < 0) continue;  // screening and gold: never data
+        if (auto found = outputs.find(*u.agent); found != outputs.end()) out.add(u.assignment.value(), found->second);
+    }
+    return out;
+}
 
 }  // namespace crowdline::detail
 
@@ -8161,8 +9205,13 @@ public:
             db_.update_unit(live.unit, unit_status::completed);
             for (auto const& g : grants) grant(live.worker, g);
         });
-        counts_.unit_completed(live.worker,
-                               live.kind == unit_kind::work ? &launcher_.assignment(live.assignment).group() : nullptr);
+        if (live.kind == unit_kind::work) {
+            detail::run_counts::work_answer const answer{launcher_.assignment(live.assignment).group(), live.assignment,
+                                                         submission};
+            counts_.unit_completed(live.worker, &answer);
+        } else {
+            counts_.unit_completed(live.worker, nullptr);
+        }
         if (live.kind == unit_kind::work) {
             dispatcher_.complete(live.worker, item_key_of(live.assignment), now);
             if constexpr (routing::grows_on_answers<typename Dispatcher::router_type>)
@@ -8691,7 +9740,7 @@ private:
                 {"done", counts_.of(live.worker).done}};
             // A crowd that pays on its own site (`providers::prolific`) names the page where the worker says
             // they are done: the page keeps it and goes there once no more work is left for them.
-            if constexpr (requires(Provider& p, task_run_id r) { { p.completion_url(r) } -> std::convertible_to<std::string>; })
+            if constexpr (names_completion_url<Provider>)
                 if (run_) out["completion_url"] = std::string(provider_.completion_url(*run_));
             return out;
         };
@@ -8883,7 +9932,7 @@ private:
     packet handle_locked(packet const& p) {
         auto const now = clock_();
         auto reply = protocol::dispatch(pool_, p, now);
-        for (auto u : pool_.take_grown()) provider_.launch(u, url_);  // added for a late worker (full overlap)
+        offer(pool_.take_grown());  // added for a late worker (full overlap)
         if (pool_.take_finished() > 0) after_submissions(now);
         return reply;
     }
@@ -8932,7 +9981,7 @@ private:
             url_ = std::move(*given_url);
         }
         provider_.setup_resources(*run_, url_);
-        for (auto u : reopened) provider_.launch(u, url_);  // a resumed run's open units, at the new address
+        offer(reopened);  // a resumed run's open units, at the new address
         if (owns_architect_) architect_.channel().on_message(*this);
         active_run_ = true;
         pool_.open(*task_, *run_, now);
@@ -8949,7 +9998,7 @@ private:
         } else {  // the first batches now, the rest tick by tick while workers are already served
             auto const until = std::chrono::steady_clock::now() + launch_budget_->at_start;
             do launch_units(now, 1);
-            while (launcher_.can_launch_more() && std::chrono::steady_clock::now() < until);
+            while (may_launch() && std::chrono::steady_clock::now() < until);
         }
         return *run_;
     }
@@ -8974,7 +10023,7 @@ public:
     /// launch budget, the caller ticks again soon.
     [[nodiscard]] bool launching() {
         std::lock_guard l{mutex_};
-        return active_run_ && launcher_.can_launch_more();
+        return active_run_ && may_launch();
     }
 
     /// Periodic work: launch more units, reclaim expired leases, shut a dead run down, finish a done one.
@@ -9003,7 +10052,7 @@ public:
         for (;;) {
             std::lock_guard l{mutex_};
             if (!active_run_) return;
-            if (!launcher_.can_launch_more()) {
+            if (!may_launch()) {
                 finish_if_done();
                 return;
             }
@@ -9085,6 +10134,10 @@ public:
     /// Why the run stopped on its own, when launching more units failed after a submission (the
     /// submission itself was saved and acknowledged); a new pipeline on the same store resumes the run.
     [[nodiscard]] std::optional<std::string> failure() const { std::lock_guard l{mutex_}; return failure_; }
+    /// Why this run stopped launching while it still had items (its provider refused a unit:
+    /// `launch_refused`, e.g. Prolific's balance ran short), or nothing. The run keeps serving the units it
+    /// has; a new pipeline (a restart, after the cause is fixed) resumes launching.
+    [[nodiscard]] std::optional<std::string> launch_stopped() const { std::lock_guard l{mutex_}; return launch_stopped_; }
     [[nodiscard]] bool is_active() const { std::lock_guard l{mutex_}; return active_run_; }
     [[nodiscard]] std::optional<task_run_id> run() const { std::lock_guard l{mutex_}; return run_; }
     [[nodiscard]] std::string const& url() const noexcept { return url_; }
@@ -9108,6 +10161,11 @@ public:
         launcher_.set_group_key(std::move(key_of));
         counts_.regroup(launcher_.assignments() | std::views::values);
     }
+
+    /// Krippendorff's alpha per label field of the run's answers so far (`quality::field_agreement`, by
+    /// field name): kept answer by answer, equal to `quality::run_report`'s figures on the same answers,
+    /// O(fields) to read and without the pipeline's lock (`/metrics` prints it).
+    [[nodiscard]] std::vector<quality::field_agreement> agreement() const { return counts_.agreement(); }
 
     /// Units done and in all per group of `set_group_key` (one group "" without it), sorted by group, in
     /// O(groups) and without the pipeline's lock.
@@ -9210,7 +10268,7 @@ private:
     /// The launcher's new units, told to the provider once committed. A failed batch stops the run (the
     /// database is unchanged, this pipeline's memory is not; a new pipeline resumes) and rethrows.
     void launch_units(time_point now, std::size_t max_batches = static_cast<std::size_t>(-1)) {
-        if (!active_run_) return;  // wound down (finished, shut down, or a failed batch): nothing more is written
+        if (!active_run_ || launch_stopped_) return;  // wound down, or the provider refused: nothing more is written
         std::vector<unit_id> launched;
         try {
             launched = launcher_.launch_more(now, max_batches);
@@ -9218,8 +10276,24 @@ private:
             if (active_run_) wind_down();
             throw;
         }
-        for (auto u : launched) provider_.launch(u, url_);
+        offer(launched);
     }
+
+    /// Tells the provider about units launched in the store. A provider that refuses (`launch_refused`:
+    /// the requester's money ran out) stops this run's launching: the units it has keep being served,
+    /// nothing more is pulled, and `launch_stopped()` says why.
+    void offer(std::span<unit_id const> units) {
+        for (auto u : units) {
+            try {
+                provider_.launch(u, url_);
+            } catch (launch_refused const& e) {
+                if (!launch_stopped_) launch_stopped_ = e.what();
+                return;
+            }
+        }
+    }
+    /// More items may be launched now: some left, room under the cap, and the provider has not refused.
+    [[nodiscard]] bool may_launch() { return !launch_stopped_ && launcher_.can_launch_more(); }
 
     /// A submission made room under max_num_concurrent_units: fill it now, not at the next tick. The
     /// submission is saved whatever happens here, so a failed refill stops the run but not the ack.
@@ -9277,7 +10351,11 @@ private:
     void recount_locked() {
         auto fresh = tally_run(db_, *run_);
         launcher_.regroup();
-        counts_.recount(std::move(fresh), launcher_.assignments() | std::views::values);
+        auto const& units = fresh.summary().units_by_status;
+        bool answered = false;  // a fresh run has no answers: no second read of its units
+        for (std::size_t st = 0; st < units.size(); ++st) answered = answered || (complete(static_cast<unit_status>(st)) && units[st] > 0);
+        counts_.recount(std::move(fresh), launcher_.assignments() | std::views::values,
+                        answered ? detail::agreement_of(db_, *run_) : quality::running_agreement{});
     }
 
     Blueprint blueprint_;
@@ -9305,6 +10383,7 @@ private:
     bool complete_ = false;
     bool owns_architect_ = true;  ///< launched by `launch()`, not `start(url)`: its end shuts the architect down
     std::optional<std::string> failure_;
+    std::optional<std::string> launch_stopped_;  ///< the provider refused a launch: why
 };
 
 /// An lvalue argument is referenced, an rvalue one is owned.
@@ -10775,772 +11854,6 @@ template <class Items, class... Fs>
 live(Items&&, live_args, handler<Fs>...) -> live<Fs...>;
 
 }  // namespace crowdline::blueprints
-// ---- crowdline/quality/dataset.hpp
-/// The input of every quality measure: `(item, worker, label)` annotations, taken from any range whose
-/// elements expose `.item`, `.worker` and `.label` (like `quality::annotation`) or are 3-tuples in that order,
-/// directly or through a projection. Keys may be strings, integers, strong ids: any type that is totally
-/// ordered and has a `std::hash`. `quality::make_dataset` interns them once into dense indices (keys sorted,
-/// annotations grouped by item), which is what the measures run on (alpha and Fleiss' kappa from a range
-/// group only items and labels, which is cheaper); pass the dataset instead of the range
-/// to compute several measures without interning again.
-///
-///     quality::annotation              models quality::annotation_like (members item, worker, label)
-///     std::tuple<int, long, char>      models it too (a 3-tuple: item, worker, label)
-///     std::pair<std::string, int>      does not (no worker), nor does a struct with `.answer` for `.label`
-
-#include <algorithm>
-#include <concepts>
-#include <cstddef>
-#include <cstdint>
-#include <functional>
-#include <iterator>
-#include <limits>
-#include <numeric>
-#include <optional>
-#include <ostream>
-#include <ranges>
-#include <span>
-#include <sstream>
-#include <string>
-#include <string_view>
-#include <tuple>
-#include <type_traits>
-#include <unordered_map>
-#include <utility>
-#include <vector>
-
-
-namespace crowdline::quality {
-
-/// One answer: `worker` gave `label` to `item`.
-template <class Item = std::string, class Worker = std::string, class Label = std::string>
-struct basic_annotation {
-    Item item;
-    Worker worker;
-    Label label;
-
-    friend bool operator==(const basic_annotation&, const basic_annotation&) = default;
-};
-
-/// The usual annotation: string keys.
-using annotation = basic_annotation<>;
-
-/// A key the measures can intern: totally ordered (output order, tie-breaking) and hashable.
-template <class K>
-concept annotation_key = std::totally_ordered<K> && std::copy_constructible<K> && requires(const K& k) {
-    { std::hash<K>{}(k) } -> std::convertible_to<std::size_t>;
-};
-
-namespace detail {
-
-template <class T>
-concept has_annotation_members = requires(const T& a) {
-    a.item;
-    a.worker;
-    a.label;
-};
-
-template <class T>
-concept annotation_triple = !has_annotation_members<T> && requires {
-    typename std::tuple_size<T>::type;
-} && std::tuple_size_v<T> == 3;
-
-template <class T>
-decltype(auto) item_of(const T& a) {
-    if constexpr (has_annotation_members<T>) {
-        return (a.item);
-    } else {
-        using std::get;
-        return get<0>(a);
-    }
-}
-template <class T>
-decltype(auto) worker_of(const T& a) {
-    if constexpr (has_annotation_members<T>) {
-        return (a.worker);
-    } else {
-        using std::get;
-        return get<1>(a);
-    }
-}
-template <class T>
-decltype(auto) label_of(const T& a) {
-    if constexpr (has_annotation_members<T>) {
-        return (a.label);
-    } else {
-        using std::get;
-        return get<2>(a);
-    }
-}
-
-/// The stored key type of a field: C strings are kept as std::string (a pointer would compare addresses).
-template <class T, class U = std::remove_cvref_t<T>>
-using key_t = std::conditional_t<std::is_same_v<std::decay_t<U>, char*> || std::is_same_v<std::decay_t<U>, const char*>,
-                                 std::string, U>;
-
-template <class T>
-using item_key_t = key_t<decltype(item_of(std::declval<const T&>()))>;
-template <class T>
-using worker_key_t = key_t<decltype(worker_of(std::declval<const T&>()))>;
-template <class T>
-using label_key_t = key_t<decltype(label_of(std::declval<const T&>()))>;
-
-/// The key as it appears in error messages: streamed if it can be, strings quoted.
-template <class K>
-std::string describe(const K& key) {
-    if constexpr (std::is_convertible_v<const K&, std::string_view>) {
-        return '"' + std::string(std::string_view(key)) + '"';
-    } else if constexpr (requires(std::ostream& os) { os << key; }) {
-        std::ostringstream out;
-        out << key;
-        return out.str();
-    } else {
-        return "(a key that cannot be printed)";
-    }
-}
-
-}  // namespace detail
-
-/// An element the measures can read: members `item`, `worker`, `label`, or a 3-tuple (item, worker, label),
-/// each an `annotation_key`.
-template <class T>
-concept annotation_like = (detail::has_annotation_members<T> || detail::annotation_triple<T>) && requires {
-    typename detail::item_key_t<T>;
-    typename detail::worker_key_t<T>;
-    typename detail::label_key_t<T>;
-} && annotation_key<detail::item_key_t<T>> && annotation_key<detail::worker_key_t<T>> && annotation_key<detail::label_key_t<T>>;
-
-/// The full label domain, for labels that may not occur in the data (`make_dataset(annotations, label_set{...})`).
-template <class Label>
-struct label_set {
-    std::vector<Label> labels;
-};
-template <class Label>
-label_set(std::vector<Label>) -> label_set<Label>;
-
-template <class T>
-inline constexpr bool is_label_set_v = false;
-template <class Label>
-inline constexpr bool is_label_set_v<label_set<Label>> = true;
-
-namespace detail {
-struct dataset_access;
-}  // namespace detail
-
-/// Annotations interned to dense indices: keys sorted ascending, annotations grouped by item and, within an
-/// item, ordered by (worker, label). The same annotations in any input order give the same dataset.
-/// Read-only once made; `make_dataset` is the way to build one.
-template <class Item, class Worker, class Label>
-class dataset {
-public:
-    using item_type = Item;
-    using worker_type = Worker;
-    using label_type = Label;
-    using index = std::uint32_t;
-
-    /// One annotation of an item: indices into `workers()` and `labels()`.
-    struct entry {
-        index worker;
-        index label;
-        friend bool operator==(const entry&, const entry&) = default;
-        friend auto operator<=>(const entry&, const entry&) = default;
-    };
-
-    dataset() = default;
-
-    /// Item, worker and label keys, each sorted ascending; an index below is a position here.
-    [[nodiscard]] const std::vector<Item>& items() const noexcept { return items_; }
-    [[nodiscard]] const std::vector<Worker>& workers() const noexcept { return workers_; }
-    [[nodiscard]] const std::vector<Label>& labels() const noexcept { return labels_; }
-
-    /// Number of annotations.
-    [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
-    [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
-
-    /// The annotations of item `i`, ordered by (worker, label).
-    [[nodiscard]] std::span<const entry> annotations_of(std::size_t i) const noexcept {
-        return {entries_.data() + offsets_[i], offsets_[i + 1] - offsets_[i]};
-    }
-
-    /// Index of a worker or label key, if present.
-    [[nodiscard]] std::optional<std::size_t> find_worker(const Worker& w) const { return find(workers_, w); }
-    [[nodiscard]] std::optional<std::size_t> find_label(const Label& l) const { return find(labels_, l); }
-
-private:
-    friend struct detail::dataset_access;
-
-    template <class K>
-    static std::optional<std::size_t> find(const std::vector<K>& keys, const K& key) {
-        auto it = std::lower_bound(keys.begin(), keys.end(), key);
-        if (it == keys.end() || !(*it == key)) return std::nullopt;
-        return static_cast<std::size_t>(it - keys.begin());
-    }
-
-    std::vector<Item> items_;
-    std::vector<Worker> workers_;
-    std::vector<Label> labels_;
-    std::vector<std::size_t> offsets_{0};  // items_.size() + 1
-    std::vector<entry> entries_;
-};
-
-template <class T>
-inline constexpr bool is_dataset_v = false;
-template <class Item, class Worker, class Label>
-inline constexpr bool is_dataset_v<dataset<Item, Worker, Label>> = true;
-
-namespace detail {
-
-/// Gives each distinct key an index in order of first appearance (an open-addressing table of
-/// (hash tag, index) pairs over a vector of the keys); `finish` sorts the keys and says where each
-/// first-appearance index went.
-template <class Key>
-class interner {
-public:
-    template <class K>
-    std::uint32_t operator()(const K& key) {
-        if constexpr (std::is_same_v<K, Key>) {
-            return intern(key);
-        } else {
-            return intern(Key(key));
-        }
-    }
-
-    [[nodiscard]] std::size_t size() const noexcept { return keys_.size(); }
-
-    /// The keys, sorted; `remap[first-appearance index]` = sorted index. Empties the interner.
-    std::vector<Key> finish(std::vector<std::uint32_t>& remap) {
-        std::vector<slot>().swap(slots_);
-        std::vector<std::uint64_t>().swap(hashes_);
-        std::vector<std::pair<Key, std::uint32_t>> pairs;
-        pairs.reserve(keys_.size());
-        for (std::uint32_t i = 0; i < keys_.size(); ++i) pairs.emplace_back(std::move(keys_[i]), i);
-        std::vector<Key>().swap(keys_);
-        std::sort(pairs.begin(), pairs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-        remap.assign(pairs.size(), 0);
-        std::vector<Key> sorted;
-        sorted.reserve(pairs.size());
-        for (std::uint32_t pos = 0; pos < pairs.size(); ++pos) {
-            remap[pairs[pos].second] = pos;
-            sorted.push_back(std::move(pairs[pos].first));
-        }
-        return sorted;
-    }
-
-    /// Hints for a key about to be interned: `touch_slot` some rounds ahead loads its home slot,
-    /// `touch_key` a few rounds ahead loads the key that slot names (both only prefetch).
-    template <class K>
-    void touch_slot(const K& key) const {
-        if constexpr (std::is_same_v<K, Key>) {
-#if defined(__GNUC__) || defined(__clang__)
-            __builtin_prefetch(&slots_[hash_of(key) & (slots_.size() - 1)]);
-#endif
-        }
-    }
-    template <class K>
-    void touch_key(const K& key) const {
-        if constexpr (std::is_same_v<K, Key>) {
-#if defined(__GNUC__) || defined(__clang__)
-            slot const s = slots_[hash_of(key) & (slots_.size() - 1)];
-            if (s.index != empty) __builtin_prefetch(&keys_[s.index]);
-#endif
-        }
-    }
-
-private:
-    static constexpr std::uint32_t empty = std::numeric_limits<std::uint32_t>::max();
-    struct slot {
-        std::uint32_t tag;
-        std::uint32_t index;
-    };
-
-
-    /// std::hash of an integer is the integer itself: mixed before probing.
-    static std::uint64_t hash_of(const Key& key) noexcept {
-        return crowdline::routing::detail::mix64(static_cast<std::uint64_t>(std::hash<Key>{}(key)));
-    }
-
-    std::uint32_t intern(const Key& key) {
-        std::uint64_t const h = hash_of(key);
-        auto const tag = static_cast<std::uint32_t>(h >> 32);
-        std::size_t mask = slots_.size() - 1;
-        for (std::size_t pos = h & mask;; pos = (pos + 1) & mask) {
-            slot const s = slots_[pos];
-            if (s.index == empty) break;
-            if (s.tag == tag && keys_[s.index] == key) return s.index;
-        }
-        if (keys_.size() >= empty - 1)
-            throw invalid_argument("crowdline::quality::make_dataset: more than 2^32 - 2 distinct keys");
-        auto const index = static_cast<std::uint32_t>(keys_.size());
-        keys_.push_back(key);
-        hashes_.push_back(h);
-        if (2 * keys_.size() > slots_.size()) {
-            grow();
-        } else {
-            place(h, index);
-        }
-        return index;
-    }
-
-    void place(std::uint64_t h, std::uint32_t index) {
-        std::size_t const mask = slots_.size() - 1;
-        std::size_t pos = h & mask;
-        while (slots_[pos].index != empty) pos = (pos + 1) & mask;
-        slots_[pos] = {static_cast<std::uint32_t>(h >> 32), index};
-    }
-
-    void grow() {
-        slots_.assign(slots_.size() * 2, slot{0, empty});
-        for (std::uint32_t i = 0; i < keys_.size(); ++i) place(hashes_[i], i);
-    }
-
-    std::vector<slot> slots_ = std::vector<slot>(16, slot{0, empty});
-    std::vector<Key> keys_;
-    std::vector<std::uint64_t> hashes_;
-};
-
-struct dataset_access {
-    template <class Data>
-    static auto& items(Data& d) { return d.items_; }
-    template <class Data>
-    static auto& workers(Data& d) { return d.workers_; }
-    template <class Data>
-    static auto& labels(Data& d) { return d.labels_; }
-    template <class Data>
-    static auto& offsets(Data& d) { return d.offsets_; }
-    template <class Data>
-    static auto& entries(Data& d) { return d.entries_; }
-};
-
-/// Calls `visit(annotation)` for each element in order. On random-access input it hints the item interner
-/// ahead: items are many and come in any order, so each lookup misses the cache twice (slot, then key);
-/// looking 16 and 8 elements ahead overlaps those misses.
-template <class R, class Proj, class Items, class Visit>
-void for_each_annotation(R& annotations, Proj& proj, const Items& items, Visit visit) {
-    if constexpr (std::ranges::random_access_range<R> && std::ranges::sized_range<R>) {
-        auto const first = std::ranges::begin(annotations);
-        auto const count = static_cast<std::ptrdiff_t>(std::ranges::size(annotations));
-        for (std::ptrdiff_t j = 0; j < count; ++j) {
-            if (j + 16 < count) items.touch_slot(item_of(std::invoke(proj, first[j + 16])));
-            if (j + 8 < count) items.touch_key(item_of(std::invoke(proj, first[j + 8])));
-            visit(std::invoke(proj, first[j]));
-        }
-    } else {
-        for (auto&& element_ref : annotations) visit(std::invoke(proj, std::forward<decltype(element_ref)>(element_ref)));
-    }
-}
-
-/// Labels grouped by item, items in first-appearance order, for measures that need neither the workers
-/// nor any order (alpha, Fleiss' kappa): cheaper than a dataset when starting from a range.
-struct label_groups {
-    std::size_t labels = 0;
-    std::vector<std::size_t> offsets{0};
-    std::vector<std::uint32_t> label;
-
-    [[nodiscard]] std::size_t items() const noexcept { return offsets.size() - 1; }
-    [[nodiscard]] std::span<const std::uint32_t> of(std::size_t i) const noexcept {
-        return {label.data() + offsets[i], offsets[i + 1] - offsets[i]};
-    }
-};
-
-template <class R, class Proj>
-label_groups group_labels(R&& annotations, Proj proj) {
-    using element = std::remove_cvref_t<std::invoke_result_t<Proj&, std::ranges::range_reference_t<R>>>;
-    interner<item_key_t<element>> items;
-    interner<label_key_t<element>> labels;
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> raw;  // (item, label)
-    if constexpr (std::ranges::sized_range<R>) raw.reserve(static_cast<std::size_t>(std::ranges::size(annotations)));
-    for_each_annotation(annotations, proj, items,
-                        [&](const auto& a) { raw.emplace_back(items(item_of(a)), labels(label_of(a))); });
-    label_groups out;
-    out.labels = labels.size();
-    out.offsets.assign(items.size() + 1, 0);
-    for (const auto& [item, label] : raw) ++out.offsets[item + 1];
-    for (std::size_t i = 1; i < out.offsets.size(); ++i) out.offsets[i] += out.offsets[i - 1];
-    std::vector<std::size_t> fill(out.offsets.begin(), out.offsets.end() - 1);
-    out.label.resize(raw.size());
-    for (const auto& [item, label] : raw) out.label[fill[item]++] = label;
-    return out;
-}
-
-template <class R, class Proj, class L>
-auto make_dataset_impl(R&& annotations, Proj proj, const std::vector<L>* domain) {
-    using element = std::remove_cvref_t<std::invoke_result_t<Proj&, std::ranges::range_reference_t<R>>>;
-    using item_t = item_key_t<element>;
-    using worker_t = worker_key_t<element>;
-    using label_t = label_key_t<element>;
-    using result_t = dataset<item_t, worker_t, label_t>;
-
-    interner<item_t> items;
-    interner<worker_t> workers;
-    interner<label_t> labels;
-    if (domain != nullptr)
-        for (const auto& l : *domain) labels(l);
-
-    struct triple {
-        std::uint32_t item, worker, label;
-    };
-    std::vector<triple> raw;
-    if constexpr (std::ranges::sized_range<R>) raw.reserve(static_cast<std::size_t>(std::ranges::size(annotations)));
-    for_each_annotation(annotations, proj, items, [&](const auto& a) {
-        raw.push_back({items(item_of(a)), workers(worker_of(a)), labels(label_of(a))});
-    });
-
-    result_t out;
-    auto& items_of_out = dataset_access::items(out);
-    auto& workers_of_out = dataset_access::workers(out);
-    auto& labels_of_out = dataset_access::labels(out);
-    auto& offsets = dataset_access::offsets(out);
-    auto& entries = dataset_access::entries(out);
-    std::vector<std::uint32_t> item_at, worker_at, label_at;
-    items_of_out = items.finish(item_at);
-    workers_of_out = workers.finish(worker_at);
-    labels_of_out = labels.finish(label_at);
-
-    // Counting sort by item, then each item's annotations by (worker, label).
-    offsets.assign(items_of_out.size() + 1, 0);
-    for (auto& t : raw) {
-        t.item = item_at[t.item];
-        ++offsets[t.item + 1];
-    }
-    for (std::size_t i = 1; i < offsets.size(); ++i) offsets[i] += offsets[i - 1];
-    std::vector<std::size_t> fill(offsets.begin(), offsets.end() - 1);
-    entries.resize(raw.size());
-    for (const auto& t : raw) entries[fill[t.item]++] = {worker_at[t.worker], label_at[t.label]};
-    std::vector<triple>().swap(raw);
-    for (std::size_t i = 0; i + 1 < offsets.size(); ++i)
-        std::sort(entries.begin() + static_cast<std::ptrdiff_t>(offsets[i]),
-                  entries.begin() + static_cast<std::ptrdiff_t>(offsets[i + 1]));
-    return out;
-}
-
-}  // namespace detail
-
-namespace detail {
-
-template <class R, class Proj>
-constexpr bool check_annotation_range() {
-    static_assert(std::ranges::input_range<R>, "crowdline::quality: the annotations must be an input range");
-    if constexpr (std::ranges::input_range<R>) {
-        static_assert(std::is_invocable_v<Proj&, std::ranges::range_reference_t<R>>,
-                      "crowdline::quality: the projection is not callable with an element of the range");
-        if constexpr (std::is_invocable_v<Proj&, std::ranges::range_reference_t<R>>) {
-            using element = std::remove_cvref_t<std::invoke_result_t<Proj&, std::ranges::range_reference_t<R>>>;
-            static_assert(annotation_like<element>,
-                          "crowdline::quality: each annotation must expose .item, .worker and .label, or be a 3-tuple "
-                          "(item, worker, label), with keys that are totally ordered and hashable; pass a projection "
-                          "that returns one (e.g. std::tie(row.unit, row.who, row.answer))");
-            return annotation_like<element>;
-        }
-    }
-    return false;
-}
-
-}  // namespace detail
-
-/// Interns annotations: keys sorted ascending, annotations grouped by item. O(N) hashing + sorting the keys.
-template <class R, class Proj = std::identity>
-    requires(!is_label_set_v<std::remove_cvref_t<Proj>>)
-auto make_dataset(R&& annotations, Proj proj = {}) {
-    if constexpr (detail::check_annotation_range<R, Proj>()) {
-        using element = std::remove_cvref_t<std::invoke_result_t<Proj&, std::ranges::range_reference_t<R>>>;
-        return detail::make_dataset_impl(std::forward<R>(annotations), std::move(proj),
-                                 static_cast<const std::vector<detail::label_key_t<element>>*>(nullptr));
-    } else {
-        return dataset<int, int, int>{};  // not reached: the static_assert above has failed; keeps the error alone
-    }
-}
-
-/// As above, with the full label domain: labels in `domain` that no one used are kept (a label in the
-/// data and not in `domain` is kept too).
-template <class R, class L, class Proj = std::identity>
-auto make_dataset(R&& annotations, const label_set<L>& domain, Proj proj = {}) {
-    if constexpr (detail::check_annotation_range<R, Proj>()) {
-        using element = std::remove_cvref_t<std::invoke_result_t<Proj&, std::ranges::range_reference_t<R>>>;
-        using label_t = detail::label_key_t<element>;
-        static_assert(std::is_convertible_v<const L&, label_t>,
-                      "crowdline::quality::make_dataset: the label_set's labels must convert to the annotations' label type");
-        if constexpr (std::is_same_v<L, label_t>) {
-            return detail::make_dataset_impl(std::forward<R>(annotations), std::move(proj), &domain.labels);
-        } else {
-            std::vector<label_t> converted(domain.labels.begin(), domain.labels.end());
-            return detail::make_dataset_impl(std::forward<R>(annotations), std::move(proj), &converted);
-        }
-    } else {
-        return dataset<int, int, int>{};  // not reached: the static_assert above has failed
-    }
-}
-
-namespace detail {
-
-/// A dataset as is, or the one made from a range of annotations.
-template <class Source, class Proj>
-decltype(auto) as_dataset(Source&& source, Proj proj) {
-    if constexpr (is_dataset_v<std::remove_cvref_t<Source>>) {
-        return std::forward<Source>(source);
-    } else {
-        return make_dataset(std::forward<Source>(source), std::move(proj));
-    }
-}
-
-}  // namespace detail
-
-}  // namespace crowdline::quality
-// ---- crowdline/quality/agreement.hpp
-/// Chance-corrected agreement between annotators on one single-choice field: Krippendorff's alpha (any
-/// number of annotations per item, missing ones allowed), Fleiss' kappa (the same number of annotations on
-/// every item) and Cohen's kappa (two named annotators, the items both did). Each takes a range of
-/// annotations (see quality/dataset.hpp) or a `quality::dataset`, and returns std::nullopt where the
-/// coefficient is not defined instead of a NaN.
-
-#include <cstddef>
-#include <cstdint>
-#include <functional>
-#include <optional>
-#include <ranges>
-#include <span>
-#include <string>
-#include <type_traits>
-#include <utility>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
-
-namespace crowdline::quality {
-
-/// Krippendorff's coincidence matrix over the pairable values (items with at least two annotations):
-/// `counts[c][k]` = Σ_u n_uc·(n_uk − [c = k]) / (m_u − 1), where n_uc counts label c on item u and m_u is
-/// u's number of annotations. `totals[c]` = n_c (row sums), `pairable` = n.. (all pairable values).
-template <class Label>
-struct coincidence_matrix {
-    std::vector<Label> labels;                ///< the dataset's labels, sorted; index c above
-    std::vector<std::vector<double>> counts;  ///< labels.size() × labels.size(), symmetric
-    std::vector<std::size_t> totals;          ///< n_c
-    std::size_t pairable = 0;                 ///< n.. = Σ n_c
-    std::size_t items = 0;                    ///< items with at least two annotations
-};
-
-template <class Label>
-void to_json(nlohmann::json& j, const coincidence_matrix<Label>& m) {
-    j = nlohmann::json{{"labels", m.labels}, {"counts", m.counts}, {"totals", m.totals},
-                       {"pairable", m.pairable}, {"items", m.items}};
-}
-
-/// The coincidence matrix of Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C;
-/// items with fewer than two annotations contribute nothing.
-template <class Source, class Proj = std::identity>
-auto coincidences(Source&& annotations, Proj proj = {}) {
-    auto&& data = detail::as_dataset(std::forward<Source>(annotations), std::move(proj));
-    using label_t = typename std::remove_cvref_t<decltype(data)>::label_type;
-    const std::size_t labels = data.labels().size();
-    coincidence_matrix<label_t> out;
-    out.labels = data.labels();
-    out.counts.assign(labels, std::vector<double>(labels, 0.0));
-    out.totals.assign(labels, 0);
-    std::vector<std::size_t> n(labels, 0);
-    std::vector<std::size_t> used;
-    for (std::size_t i = 0; i < data.items().size(); ++i) {
-        auto const entries = data.annotations_of(i);
-        if (entries.size() < 2) continue;
-        used.clear();
-        for (const auto& e : entries)
-            if (n[e.label]++ == 0) used.push_back(e.label);
-        auto const pairs = static_cast<double>(entries.size() - 1);
-        for (std::size_t c : used) {
-            for (std::size_t k : used) {
-                auto const same = c == k ? std::size_t{1} : std::size_t{0};
-                out.counts[c][k] += static_cast<double>(n[c] * (n[k] - same)) / pairs;
-            }
-            out.totals[c] += n[c];
-        }
-        for (std::size_t c : used) n[c] = 0;
-        out.pairable += entries.size();
-        ++out.items;
-    }
-    return out;
-}
-
-namespace detail {
-
-/// The label indices of each item's annotations, from a dataset.
-template <class Data>
-struct dataset_labels {
-    const Data& data;
-    [[nodiscard]] std::size_t items() const { return data.items().size(); }
-    [[nodiscard]] std::size_t labels() const { return data.labels().size(); }
-    [[nodiscard]] auto of(std::size_t i) const {
-        return data.annotations_of(i) | std::views::transform(&Data::entry::label);
-    }
-};
-
-/// The label indices of each item's annotations, from label_groups.
-struct grouped_labels {
-    const label_groups& groups;
-    [[nodiscard]] std::size_t items() const { return groups.items(); }
-    [[nodiscard]] std::size_t labels() const { return groups.labels; }
-    [[nodiscard]] std::span<const std::uint32_t> of(std::size_t i) const { return groups.of(i); }
-};
-
-/// Calls `f` with the labels grouped by item: the dataset's own, or grouped from the range (items and
-/// labels only: no worker keys, no sorting).
-template <class Source, class Proj, class F>
-auto with_labels_by_item(Source&& source, Proj proj, F f) {
-    using source_t = std::remove_cvref_t<Source>;
-    if constexpr (is_dataset_v<source_t>) {
-        return f(dataset_labels<source_t>{source});
-    } else if constexpr (check_annotation_range<Source, Proj>()) {
-        auto const groups = group_labels(std::forward<Source>(source), std::move(proj));
-        return f(grouped_labels{groups});
-    } else {
-        return std::optional<double>{};  // not reached: the static_assert above has failed
-    }
-}
-
-template <class Labels>
-std::optional<double> krippendorff_alpha_of(const Labels& by_item) {
-    std::vector<std::uint64_t> n_c(by_item.labels(), 0);
-    std::vector<std::uint32_t> n(by_item.labels(), 0);
-    std::vector<std::uint64_t> same_by_size;  // [m]: Σ_c n_uc (n_uc − 1) over the items u with m annotations
-    std::uint64_t pairable = 0;
-    for (std::size_t i = 0; i < by_item.items(); ++i) {
-        auto const labels = by_item.of(i);
-        auto const m = static_cast<std::size_t>(std::ranges::size(labels));
-        if (m < 2) continue;
-        for (auto l : labels) ++n[l];
-        std::uint64_t same = 0;
-        for (auto l : labels) {
-            if (auto& count = n[l]; count != 0) {
-                same += std::uint64_t{count} * (count - 1);
-                n_c[l] += count;
-                count = 0;
-            }
-        }
-        if (same_by_size.size() <= m) same_by_size.resize(m + 1, 0);
-        same_by_size[m] += same;
-        pairable += m;
-    }
-    if (pairable < 2) return std::nullopt;
-    std::uint64_t sum_squares = 0;
-    for (auto c : n_c) sum_squares += c * c;
-    std::uint64_t const expected = pairable * pairable - sum_squares;  // n(n − 1) D_e
-    if (expected == 0) return std::nullopt;
-    double agreeing = 0;  // Σ_c o_cc, summed by item size: the same whatever the order of the items
-    for (std::size_t m = 2; m < same_by_size.size(); ++m)
-        agreeing += static_cast<double>(same_by_size[m]) / static_cast<double>(m - 1);
-    auto const n_values = static_cast<double>(pairable);
-    return 1.0 - (n_values - 1.0) * (n_values - agreeing) / static_cast<double>(expected);
-}
-
-template <class Labels>
-std::optional<double> fleiss_kappa_of(const Labels& by_item) {
-    std::size_t const items = by_item.items();
-    if (items == 0) return std::nullopt;
-    auto const raters = static_cast<std::size_t>(std::ranges::size(by_item.of(0)));
-    if (raters < 2) return std::nullopt;
-    std::vector<std::uint64_t> totals(by_item.labels(), 0);
-    std::vector<std::uint32_t> n(by_item.labels(), 0);
-    std::uint64_t squares = 0;  // Σ_i Σ_j n_ij²
-    for (std::size_t i = 0; i < items; ++i) {
-        auto const labels = by_item.of(i);
-        if (static_cast<std::size_t>(std::ranges::size(labels)) != raters) return std::nullopt;
-        for (auto l : labels) ++n[l];
-        for (auto l : labels) {
-            if (auto& count = n[l]; count != 0) {
-                squares += std::uint64_t{count} * count;
-                totals[l] += count;
-                count = 0;
-            }
-        }
-    }
-    std::uint64_t const all = std::uint64_t{items} * raters;
-    std::uint64_t totals_squared = 0;
-    for (auto t : totals) totals_squared += t * t;
-    if (totals_squared == all * all) return std::nullopt;  // P̄_e = 1
-    auto const r = static_cast<double>(raters);
-    double const p_bar = (static_cast<double>(squares) - static_cast<double>(all)) / (static_cast<double>(items) * r * (r - 1.0));
-    double const p_e = static_cast<double>(totals_squared) / (static_cast<double>(all) * static_cast<double>(all));
-    return (p_bar - p_e) / (1.0 - p_e);
-}
-
-}  // namespace detail
-
-/// Krippendorff's alpha, nominal metric: α = 1 − D_o / D_e = 1 − (n − 1) · (n − Σ_c o_cc) / (n² − Σ_c n_c²),
-/// from the coincidences o_ck of the pairable values (Krippendorff 2011, "Computing Krippendorff's
-/// Alpha-Reliability", section C; any number of annotations per item, items with fewer than two left out).
-/// std::nullopt when alpha is not defined: fewer than two pairable values (no item has two annotations), or
-/// D_e = 0 (every pairable value is the same label). O(N); from a range it interns only items and labels.
-template <class Source, class Proj = std::identity>
-std::optional<double> krippendorff_alpha(Source&& annotations, Proj proj = {}) {
-    return detail::with_labels_by_item(std::forward<Source>(annotations), std::move(proj),
-                                       [](const auto& by_item) { return detail::krippendorff_alpha_of(by_item); });
-}
-
-/// Fleiss' kappa: κ = (P̄ − P̄_e) / (1 − P̄_e), with P_i = (Σ_j n_ij² − n) / (n(n − 1)), P̄ their mean over
-/// the N items, p_j = Σ_i n_ij / (N n) and P̄_e = Σ_j p_j² (Fleiss 1971, "Measuring nominal scale agreement
-/// among many raters", Psychological Bulletin 76(5)). Every item must carry the same number n of
-/// annotations; who gave them does not matter. std::nullopt when kappa is not defined: no items, items with
-/// differing numbers of annotations, n < 2, or P̄_e = 1 (every annotation is the same label).
-template <class Source, class Proj = std::identity>
-std::optional<double> fleiss_kappa(Source&& annotations, Proj proj = {}) {
-    return detail::with_labels_by_item(std::forward<Source>(annotations), std::move(proj),
-                                       [](const auto& by_item) { return detail::fleiss_kappa_of(by_item); });
-}
-
-/// Cohen's kappa between workers `a` and `b` over the items both annotated: κ = (p_o − p_e) / (1 − p_e), with
-/// p_o the share of those items where they gave the same label and p_e = Σ_k p_a(k) p_b(k) from each
-/// one's own label shares (Cohen 1960, "A coefficient of agreement for nominal scales", Educational and
-/// Psychological Measurement 20(1)). std::nullopt when kappa is not defined: no item done by both (also when
-/// either worker is absent), or p_e = 1 (both gave one and the same label on every shared item). Throws
-/// crowdline::invalid_argument when a = b, or when either gave an item more than one label.
-template <class Source, class WorkerA, class WorkerB, class Proj = std::identity>
-std::optional<double> cohen_kappa(Source&& annotations, const WorkerA& a, const WorkerB& b, Proj proj = {}) {
-    auto&& data = detail::as_dataset(std::forward<Source>(annotations), std::move(proj));
-    using worker_t = typename std::remove_cvref_t<decltype(data)>::worker_type;
-    static_assert(std::is_convertible_v<const WorkerA&, worker_t> && std::is_convertible_v<const WorkerB&, worker_t>,
-                  "crowdline::quality::cohen_kappa: the two workers must convert to the annotations' worker type");
-    worker_t const first(a), second(b);
-    if (first == second)
-        throw invalid_argument("crowdline::quality::cohen_kappa: both workers are " + detail::describe(first) +
-                               "; expected two different workers");
-    auto const wa = data.find_worker(first);
-    auto const wb = data.find_worker(second);
-    if (!wa || !wb) return std::nullopt;
-    std::size_t const labels = data.labels().size();
-    std::vector<std::uint64_t> count_a(labels, 0), count_b(labels, 0);
-    std::uint64_t shared = 0, agree = 0;
-    auto const twice = [&](std::size_t item, const worker_t& w) {
-        return invalid_argument("crowdline::quality::cohen_kappa: worker " + detail::describe(w) +
-                                " gave item " + detail::describe(data.items()[item]) +
-                                " more than one label; expected one label per worker and item");
-    };
-    for (std::size_t i = 0; i < data.items().size(); ++i) {
-        std::optional<std::size_t> la, lb;
-        for (const auto& e : data.annotations_of(i)) {
-            if (e.worker == *wa) {
-                if (la) throw twice(i, first);
-                la = e.label;
-            } else if (e.worker == *wb) {
-                if (lb) throw twice(i, second);
-                lb = e.label;
-            }
-        }
-        if (!la || !lb) continue;
-        ++shared;
-        ++count_a[*la];
-        ++count_b[*lb];
-        if (*la == *lb) ++agree;
-    }
-    if (shared == 0) return std::nullopt;
-    std::uint64_t chance = 0;  // N² p_e
-    for (std::size_t k = 0; k < labels; ++k) chance += count_a[k] * count_b[k];
-    if (chance == shared * shared) return std::nullopt;  // p_e = 1
-    auto const total = static_cast<double>(shared);
-    double const p_o = static_cast<double>(agree) / total;
-    double const p_e = static_cast<double>(chance) / (total * total);
-    return (p_o - p_e) / (1.0 - p_e);
-}
-
-}  // namespace crowdline::quality
 // ---- crowdline/quality/aggregate.hpp
 /// One label per item from many annotators' answers: the majority vote (ties reported, not hidden) and
 /// Dawid–Skene (EM over a confusion matrix per worker: a posterior over labels per item, an estimated
@@ -11938,57 +12251,6 @@ std::map<std::string, gold_tally> gold_accuracy(Store& db, task_run_id run) {
 
 #include <nlohmann/json.hpp>
 
-
-namespace crowdline::quality {
-
-/// One answer's value of a field, as a label the measures can key on. Only values that name a category
-/// qualify: strings, booleans and integers (a number with a fraction is a measurement, a list or an object
-/// several labels, null no answer). Kept typed, not as text, so the integer 3 and the string "3" stay two
-/// labels, integers order as numbers and strings as themselves: the smallest-label tie-break of
-/// `majority_vote` is the one an implementation on the raw values makes.
-struct output_label {
-    enum class kind_t : std::uint8_t { boolean, integer, string };
-    kind_t kind = kind_t::string;
-    std::int64_t number = 0;  ///< a boolean's 0 / 1, or the integer
-    std::string text{};       ///< the string
-
-    friend bool operator==(output_label const&, output_label const&) = default;
-    friend std::strong_ordering operator<=>(output_label const&, output_label const&) = default;
-
-    /// The label of a JSON value; nothing when it is not a string, a boolean or an integer (64-bit signed).
-    static std::optional<output_label> of(nlohmann::json const& v) {
-        if (v.is_string()) return output_label{kind_t::string, 0, v.get<std::string>()};
-        if (v.is_boolean()) return output_label{kind_t::boolean, v.get<bool>() ? 1 : 0, {}};
-        if (v.is_number_integer()) {
-            if (v.is_number_unsigned() &&
-                v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-                return std::nullopt;
-            return output_label{kind_t::integer, v.get<std::int64_t>(), {}};
-        }
-        return std::nullopt;
-    }
-    /// The value as the worker sent it.
-    [[nodiscard]] nlohmann::json to_json() const {
-        switch (kind) {
-            case kind_t::boolean: return number != 0;
-            case kind_t::integer: return number;
-            case kind_t::string: break;
-        }
-        return text;
-    }
-};
-
-}  // namespace crowdline::quality
-
-template <>
-struct std::hash<crowdline::quality::output_label> {
-    std::size_t operator()(crowdline::quality::output_label const& l) const noexcept {
-        auto const h = l.kind == crowdline::quality::output_label::kind_t::string ? std::hash<std::string>{}(l.text)
-                                                                                  : static_cast<std::size_t>(l.number);
-        return static_cast<std::size_t>(
-            crowdline::routing::detail::mix64(static_cast<std::uint64_t>(h) ^ static_cast<std::uint64_t>(l.kind)));
-    }
-};
 
 namespace crowdline::quality {
 
@@ -15221,6 +15483,8 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     forbidden: 'This invite link is not valid.',
     revoked: 'This invite link was revoked. Ask the campaign owner for a new one.',
   };
+  // A page Prolific opened has no invite: its refusal speaks of the study.
+  const FATAL_PROLIFIC = { forbidden: 'This study link is not valid. Open the study again from Prolific.' };
   // Error reasons that say the server is in trouble, not that the answer is wrong: the answer stays in the
   // outbox and is sent again later. Every other refusal would fail again, so it is shown and dropped.
   const TRANSIENT = new Set(['internal_error', 'unavailable', 'no_handler']);
@@ -15512,7 +15776,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     if (FATAL[data.reason]) {
       terminal = true;
       forgetAgent(storedAgent());
-      showMessage('error', FATAL[data.reason]);
+      showMessage('error', (!invite && prolific.prolific_pid && FATAL_PROLIFIC[data.reason]) || FATAL[data.reason]);
       return;
     }
     showMessage('error', (data.message || 'Something went wrong.') + (retry ? ' Trying again in 15 s.' : ''));
@@ -15532,15 +15796,15 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     current = { agent_id: d.agent_id, token: d.token, unit_id: d.unit_id };
     store.set(agentKey, agent);
     if (typeof d.worker_name === 'string') ui.name.textContent = d.worker_name;
-    if (typeof d.completion_url === 'string') completionUrl = d.completion_url;
+)crowdline_asset"
+     R"crowdline_asset(    if (typeof d.completion_url === 'string') completionUrl = d.completion_url;
     setDone(d.done);
     document.body.dataset.unit = String(d.unit_id);
     setMessage('');
     if (!same) render(String(d.page || ''));
     ui.actions.hidden = false;
     setState('working');
-)crowdline_asset"
-     R"crowdline_asset(    setBusyControls(false);
+    setBusyControls(false);
     if (refused && refused.agent_id === d.agent_id && form) showErrors(refused.errors);
     refused = null;
   }
@@ -17016,11 +17280,14 @@ static_assert(architect<http>, "architects::http must model crowdline::architect
 ///  - `POST /api/review/block` `{worker_id, block: bool, note?}`
 ///  - `POST /api/review/link` `{worker, action: revoke|renew}` — with a provider that has invite links
 ///    (`revoke_link`, `renew_link`, e.g. `providers::in_house`); renew answers the new `invite` token
-///  - `GET  /api/review/dashboard` — units by status, progress per group, workers, steals, starved items
+///  - `GET  /api/review/dashboard` — units by status, progress per group, workers, steals, starved items,
+///    and why the run stopped launching (`launch_stopped`, null while it has not)
 ///  - `GET  /api/review/quality` — agreement per label field and each worker's estimated accuracy
 ///    (`quality::run_report`, as `crowdline quality` prints them), and each item's majority share on the
 ///    first field, lowest first: the review page's "disagreements first" order
 ///  - `GET  /api/export?format=jsonl`
+///  - `/metrics` gains the campaign's figures: units by status, workers present, steals, leases, and per
+///    label field `crowdline_agreement_alpha` and `crowdline_agreement_annotations` (`pipeline::agreement`)
 ///
 /// Over an `operator_` (several runs), every endpoint above takes `?run=<task name>` (or the task run id;
 /// optional with one run), acts on that run only, and `GET /api/review/runs` lists the runs; `/metrics`
@@ -17344,6 +17611,8 @@ architects::http_response review_dashboard(Pipeline& run, review_routes_options 
     return architects::http_response::json(200, {{"run", run.task_name()},
                                                  {"task_run_id", run.run() ? nlohmann::json(run.run()->value()) : nlohmann::json(nullptr)},
                                                  {"complete", run.is_complete()},
+                                                 {"launch_stopped", run.launch_stopped() ? nlohmann::json(*run.launch_stopped())
+                                                                                         : nlohmann::json(nullptr)},
                                                  {"units", summary.to_json()["units"]},
                                                  {"progress", std::move(progress)},
                                                  {"workers", std::move(workers)},
@@ -17393,6 +17662,7 @@ struct run_metrics {
     std::string label;  ///< `run="name"`, or empty with one run
     nlohmann::json units;
     std::size_t joined = 0, steals = 0, leased = 0;
+    std::vector<quality::field_agreement> agreement{};  ///< per label field, kept as answers arrive
 };
 template <class Pipeline>
 run_metrics metrics_of(Pipeline& run, std::string label) {
@@ -17401,6 +17671,7 @@ run_metrics metrics_of(Pipeline& run, std::string label) {
     m.joined = joined;
     m.steals = counts.steals;
     m.leased = counts.leased;
+    m.agreement = run.agreement();
     return m;
 }
 
@@ -17432,6 +17703,20 @@ inline std::string metrics_text(std::vector<run_metrics> const& runs) {
     gauge("crowdline_workers_active", "Workers the dispatcher counts as present.", "gauge", &run_metrics::joined);
     gauge("crowdline_steals_total", "Units taken over from another worker's reservation.", "counter", &run_metrics::steals);
     gauge("crowdline_units_leased", "Units handed out and not finished.", "gauge", &run_metrics::leased);
+    // Per label field: alpha (NaN while undefined: fewer than two answers on one item, or one label only)
+    // and the answers it is computed from, so a dashboard can tell "no agreement" from "too few answers".
+    out += "# HELP crowdline_agreement_alpha Krippendorff's alpha (nominal) of the answers on a label field.\n"
+           "# TYPE crowdline_agreement_alpha gauge\n";
+    auto const field_label = [](quality::field_agreement const& f) { return "field=\"" + metrics_label(f.field) + '"'; };
+    for (auto const& m : runs)
+        for (auto const& f : m.agreement)
+            out += "crowdline_agreement_alpha" + labels(m.label, field_label(f)) + ' ' +
+                   (f.krippendorff_alpha ? nlohmann::json(*f.krippendorff_alpha).dump() : std::string("NaN")) + '\n';
+    out += "# HELP crowdline_agreement_annotations Answers on a label field (items with two or more count in alpha).\n"
+           "# TYPE crowdline_agreement_annotations gauge\n";
+    for (auto const& m : runs)
+        for (auto const& f : m.agreement)
+            out += "crowdline_agreement_annotations" + labels(m.label, field_label(f)) + ' ' + std::to_string(f.annotations) + '\n';
     return out;
 }
 

@@ -32,3 +32,13 @@ export async function api(ctx, pathAndQuery) {
   check(res.ok, `GET ${pathAndQuery}: HTTP ${res.status}: ${text}`);
   return JSON.parse(text);
 }
+
+/** Records on `errors` every uncaught exception, Content-Security-Policy violation and console error of `page`
+ *  (Chromium reports a CSP violation on the console); its request for /favicon.ico may 404. */
+export function watchConsole(errors, name, page) {
+  page.on('pageerror', (e) => errors.push(`${name}: ${e.message}`));
+  page.on('console', (m) => {
+    if (/Content.Security.Policy/i.test(m.text())) errors.push(`${name}: ${m.text()}`);
+    else if (m.type() === 'error' && !/\/favicon\.ico$/.test(m.location().url)) errors.push(`${name}: console error: ${m.text()} at ${m.location().url}`);
+  });
+}

@@ -33,7 +33,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
-import { CheckFailed, api, check, makeLog, sleep, waitUntil as waitUntilWithin } from './harness.mjs';
+import { CheckFailed, watchConsole as watchPage, api, check, makeLog, sleep, waitUntil as waitUntilWithin } from './harness.mjs';
 
 const execFileP = promisify(execFile);
 const [binaryArg, artifactsArg] = process.argv.slice(2);
@@ -94,15 +94,6 @@ let serverExit = null;    // promise of [code, signal]
 let browser = null;
 let workDir = null;
 const pageErrors = [];    // uncaught exceptions, console errors and CSP violations on any page: always a failure
-
-/** Records a CSP violation or a console error (Chromium reports each on the console) as a page error. */
-function watchConsole(name, page) {
-  page.on('pageerror', (e) => pageErrors.push(`${name}: ${e.message}`));
-  page.on('console', (m) => {
-    if (/Content.Security.Policy/i.test(m.text())) pageErrors.push(`${name}: ${m.text()}`);
-    else if (m.type() === 'error' && !/\/favicon\.ico$/.test(m.location().url)) pageErrors.push(`${name}: console error: ${m.text()} at ${m.location().url}`);
-  });
-}
 
 // What was answered: `${worker}\n${text}` -> {run, worker, text, unit, agent, answer}; and what each worker was shown.
 const answers = new Map();
@@ -177,7 +168,7 @@ const waitUntil = (cond, what) => waitUntilWithin(cond, what, WAIT_MS);
 async function openWorker(name, url, context = null) {
   context = context || await browser.newContext({ viewport: { width: 900, height: 720 } });
   const page = await context.newPage();
-  watchConsole(name, page);
+  watchPage(pageErrors, name, page);
   const received = [];
   page.on('websocket', (ws) => ws.on('framereceived', (f) => {
     try { received.push(JSON.parse(typeof f.payload === 'string' ? f.payload : f.payload.toString())); } catch { /* not JSON */ }
@@ -416,7 +407,7 @@ async function scenario() {
   }
   const reviewCtx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   const rp = await reviewCtx.newPage();
-  watchConsole('review', rp);
+  watchPage(pageErrors, 'review', rp);
   await rp.goto(ctx.reviewUrl);
   await rp.waitForSelector('body[data-state="ready"]', { timeout: WAIT_MS })
     .catch(async () => { throw new CheckFailed(`review page: not ready; it says ${JSON.stringify(await rp.locator('#review-message').innerText())}`); });

@@ -210,6 +210,36 @@ TEST_CASE("program: serve runs a Prolific study: participants by their ids, hook
     CHECK_THAT(offline.err, Contains("is a Prolific run: decide on the review page of `crowdline serve`"));
 }
 
+TEST_CASE("program: a Prolific workspace that runs short mid-run stops that run's launching, not serve",
+          "[program][prolific]") {
+    prolific_serve_campaign c;
+    c.fake.set_balance(2 * 67);  // the 2 places published (0.50 + 33% each), not the third unit's place
+    program p(c.serve(), c.dir.path);
+    REQUIRE(p.wait_for_output("stopped launching"));
+    CHECK_THAT(p.out(), Contains("Run \"labels\" stopped launching: prolific study") && Contains("from 2 to 3") &&
+                            Contains("It keeps serving the units it has"));
+    CHECK_FALSE(p.wait(500ms));  // still serving
+    auto const study = c.fake.study_ids().front();
+    CHECK(c.fake.study(study)["total_available_places"] == 2);
+    // A participant still gets a unit and saves an answer.
+    auto const port = p.port();
+    auto details = register_participant(port, "p1", study);
+    REQUIRE(details["type"] == "agent_details");
+    CHECK(submit_unit(port, details)["type"] == "submitted");
+    auto const bearer = "Bearer " + json::parse(read_bytes(c.db + ".secrets.json"))["requester_token"].get<std::string>();
+    auto dashboard = test::http_request(port, "GET", "/api/review/dashboard", {}, bearer);
+    REQUIRE(dashboard.status == 200);
+    CHECK_THAT(dashboard.parsed()["launch_stopped"].get<std::string>(), Contains("top up"));
+    CHECK(p.interrupt() == 0);
+    // After a top-up a restart raises the place the refused unit needs.
+    c.fake.set_balance(100000);
+    program again(c.serve(), c.dir.path);
+    REQUIRE(again.wait_for_output("Review page"));
+    CHECK(c.fake.study(study)["total_available_places"] == 3);
+    CHECK(again.out().find("stopped launching") == std::string::npos);
+    CHECK(again.interrupt() == 0);
+}
+
 TEST_CASE("program: a Prolific workspace that cannot pay for the study stops serve, saying why, the token unsaid",
           "[program][prolific]") {
     prolific_serve_campaign c;

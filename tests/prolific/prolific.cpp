@@ -346,8 +346,16 @@ TEST_CASE("prolific: a run that would overspend stops launching and says why", "
     CHECK_THAT(*prov.launch_refusal(), Contains("from 7 to 8") && Contains("0.67") && Contains("0.00 available") && Contains("top up"));
     CHECK(f.study(*prov.study_id(camp.c.run))["total_available_places"] == 7);
     auto patches = calls_to(f, "PATCH", "/studies/").size();
-    CHECK_THROWS_AS(prov.launch(camp.units[7], "http://x/"), providers::budget_exhausted);  // refused at once
+    CHECK_THROWS_AS(prov.launch(camp.units[7], "http://x/"), launch_refused);  // refused at once
     CHECK(calls_to(f, "PATCH", "/studies/").size() == patches);
+    // A restart after a top-up: the refused unit was not counted as placed, so offering it again raises
+    // the places to 8 (a unit counted before its refusal would have been taken for placed).
+    f.set_balance(100000);
+    providers::prolific<stores::memory, stores::memory> again{camp.db, ledger, options_for(f)};
+    again.launch(camp.units[7], "http://x/");
+    CHECK(f.study(*again.study_id(camp.c.run))["total_available_places"] == 8);
+    again.launch(camp.units[7], "http://x/");  // offered again (a second restart): no ninth place
+    CHECK(f.study(*again.study_id(camp.c.run))["total_available_places"] == 8);
 }
 
 TEST_CASE_METHOD(published_study, "prolific: approve, reject with Prolific's required message, soft reject, block and groups",

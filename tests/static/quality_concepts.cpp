@@ -13,7 +13,9 @@
 
 namespace quality = crowdline::quality;
 
-namespace {
+// A named namespace, not an anonymous one: clang warns that the defaulted comparisons of internal
+// types only ever named in concepts are "not needed" (-Wunneeded-internal-declaration).
+namespace quality_concepts_test {
 
 struct row_with_members {
     int item;
@@ -32,10 +34,12 @@ struct unordered_key {
     friend bool operator==(const unordered_key&, const unordered_key&) = default;
 };
 
-}  // namespace
+}  // namespace quality_concepts_test
+
+using namespace quality_concepts_test;
 
 template <>
-struct std::hash<unordered_key> {
+struct std::hash<quality_concepts_test::unordered_key> {
     std::size_t operator()(const unordered_key& k) const noexcept { return std::hash<int>{}(k.value); }
 };
 

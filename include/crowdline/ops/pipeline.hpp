@@ -55,6 +55,7 @@
 #include <crowdline/ops/task_launcher.hpp>
 #include <crowdline/ops/worker_pool.hpp>
 #include <crowdline/provider/provider.hpp>
+#include <crowdline/quality/running_alpha.hpp>
 #include <crowdline/routing/dispatcher.hpp>
 #include <crowdline/store/detail/messages.hpp>
 #include <crowdline/store/store.hpp>
@@ -170,7 +171,7 @@ private:
     packet handle_locked(packet const& p) {
         auto const now = clock_();
         auto reply = protocol::dispatch(pool_, p, now);
-        for (auto u : pool_.take_grown()) provider_.launch(u, url_);  // added for a late worker (full overlap)
+        offer(pool_.take_grown());  // added for a late worker (full overlap)
         if (pool_.take_finished() > 0) after_submissions(now);
         return reply;
     }
@@ -219,7 +220,7 @@ private:
             url_ = std::move(*given_url);
         }
         provider_.setup_resources(*run_, url_);
-        for (auto u : reopened) provider_.launch(u, url_);  // a resumed run's open units, at the new address
+        offer(reopened);  // a resumed run's open units, at the new address
         if (owns_architect_) architect_.channel().on_message(*this);
         active_run_ = true;
         pool_.open(*task_, *run_, now);
@@ -236,7 +237,7 @@ private:
         } else {  // the first batches now, the rest tick by tick while workers are already served
             auto const until = std::chrono::steady_clock::now() + launch_budget_->at_start;
             do launch_units(now, 1);
-            while (launcher_.can_launch_more() && std::chrono::steady_clock::now() < until);
+            while (may_launch() && std::chrono::steady_clock::now() < until);
         }
         return *run_;
     }
@@ -261,7 +262,7 @@ public:
     /// launch budget, the caller ticks again soon.
     [[nodiscard]] bool launching() {
         std::lock_guard l{mutex_};
-        return active_run_ && launcher_.can_launch_more();
+        return active_run_ && may_launch();
     }
 
     /// Periodic work: launch more units, reclaim expired leases, shut a dead run down, finish a done one.
@@ -290,7 +291,7 @@ public:
         for (;;) {
             std::lock_guard l{mutex_};
             if (!active_run_) return;
-            if (!launcher_.can_launch_more()) {
+            if (!may_launch()) {
                 finish_if_done();
                 return;
             }
@@ -372,6 +373,10 @@ public:
     /// Why the run stopped on its own, when launching more units failed after a submission (the
     /// submission itself was saved and acknowledged); a new pipeline on the same store resumes the run.
     [[nodiscard]] std::optional<std::string> failure() const { std::lock_guard l{mutex_}; return failure_; }
+    /// Why this run stopped launching while it still had items (its provider refused a unit:
+    /// `launch_refused`, e.g. Prolific's balance ran short), or nothing. The run keeps serving the units it
+    /// has; a new pipeline (a restart, after the cause is fixed) resumes launching.
+    [[nodiscard]] std::optional<std::string> launch_stopped() const { std::lock_guard l{mutex_}; return launch_stopped_; }
     [[nodiscard]] bool is_active() const { std::lock_guard l{mutex_}; return active_run_; }
     [[nodiscard]] std::optional<task_run_id> run() const { std::lock_guard l{mutex_}; return run_; }
     [[nodiscard]] std::string const& url() const noexcept { return url_; }
@@ -395,6 +400,11 @@ public:
         launcher_.set_group_key(std::move(key_of));
         counts_.regroup(launcher_.assignments() | std::views::values);
     }
+
+    /// Krippendorff's alpha per label field of the run's answers so far (`quality::field_agreement`, by
+    /// field name): kept answer by answer, equal to `quality::run_report`'s figures on the same answers,
+    /// O(fields) to read and without the pipeline's lock (`/metrics` prints it).
+    [[nodiscard]] std::vector<quality::field_agreement> agreement() const { return counts_.agreement(); }
 
     /// Units done and in all per group of `set_group_key` (one group "" without it), sorted by group, in
     /// O(groups) and without the pipeline's lock.
@@ -497,7 +507,7 @@ private:
     /// The launcher's new units, told to the provider once committed. A failed batch stops the run (the
     /// database is unchanged, this pipeline's memory is not; a new pipeline resumes) and rethrows.
     void launch_units(time_point now, std::size_t max_batches = static_cast<std::size_t>(-1)) {
-        if (!active_run_) return;  // wound down (finished, shut down, or a failed batch): nothing more is written
+        if (!active_run_ || launch_stopped_) return;  // wound down, or the provider refused: nothing more is written
         std::vector<unit_id> launched;
         try {
             launched = launcher_.launch_more(now, max_batches);
@@ -505,8 +515,24 @@ private:
             if (active_run_) wind_down();
             throw;
         }
-        for (auto u : launched) provider_.launch(u, url_);
+        offer(launched);
     }
+
+    /// Tells the provider about units launched in the store. A provider that refuses (`launch_refused`:
+    /// the requester's money ran out) stops this run's launching: the units it has keep being served,
+    /// nothing more is pulled, and `launch_stopped()` says why.
+    void offer(std::span<unit_id const> units) {
+        for (auto u : units) {
+            try {
+                provider_.launch(u, url_);
+            } catch (launch_refused const& e) {
+                if (!launch_stopped_) launch_stopped_ = e.what();
+                return;
+            }
+        }
+    }
+    /// More items may be launched now: some left, room under the cap, and the provider has not refused.
+    [[nodiscard]] bool may_launch() { return !launch_stopped_ && launcher_.can_launch_more(); }
 
     /// A submission made room under max_num_concurrent_units: fill it now, not at the next tick. The
     /// submission is saved whatever happens here, so a failed refill stops the run but not the ack.
@@ -564,7 +590,11 @@ private:
     void recount_locked() {
         auto fresh = tally_run(db_, *run_);
         launcher_.regroup();
-        counts_.recount(std::move(fresh), launcher_.assignments() | std::views::values);
+        auto const& units = fresh.summary().units_by_status;
+        bool answered = false;  // a fresh run has no answers: no second read of its units
+        for (std::size_t st = 0; st < units.size(); ++st) answered = answered || (complete(static_cast<unit_status>(st)) && units[st] > 0);
+        counts_.recount(std::move(fresh), launcher_.assignments() | std::views::values,
+                        answered ? detail::agreement_of(db_, *run_) : quality::running_agreement{});
     }
 
     Blueprint blueprint_;
@@ -592,6 +622,7 @@ private:
     bool complete_ = false;
     bool owns_architect_ = true;  ///< launched by `launch()`, not `start(url)`: its end shuts the architect down
     std::optional<std::string> failure_;
+    std::optional<std::string> launch_stopped_;  ///< the provider refused a launch: why
 };
 
 /// An lvalue argument is referenced, an rvalue one is owned.

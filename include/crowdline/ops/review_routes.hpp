@@ -11,11 +11,14 @@
 ///  - `POST /api/review/block` `{worker_id, block: bool, note?}`
 ///  - `POST /api/review/link` `{worker, action: revoke|renew}` — with a provider that has invite links
 ///    (`revoke_link`, `renew_link`, e.g. `providers::in_house`); renew answers the new `invite` token
-///  - `GET  /api/review/dashboard` — units by status, progress per group, workers, steals, starved items
+///  - `GET  /api/review/dashboard` — units by status, progress per group, workers, steals, starved items,
+///    and why the run stopped launching (`launch_stopped`, null while it has not)
 ///  - `GET  /api/review/quality` — agreement per label field and each worker's estimated accuracy
 ///    (`quality::run_report`, as `crowdline quality` prints them), and each item's majority share on the
 ///    first field, lowest first: the review page's "disagreements first" order
 ///  - `GET  /api/export?format=jsonl`
+///  - `/metrics` gains the campaign's figures: units by status, workers present, steals, leases, and per
+///    label field `crowdline_agreement_alpha` and `crowdline_agreement_annotations` (`pipeline::agreement`)
 ///
 /// Over an `operator_` (several runs), every endpoint above takes `?run=<task name>` (or the task run id;
 /// optional with one run), acts on that run only, and `GET /api/review/runs` lists the runs; `/metrics`
@@ -351,6 +354,8 @@ architects::http_response review_dashboard(Pipeline& run, review_routes_options 
     return architects::http_response::json(200, {{"run", run.task_name()},
                                                  {"task_run_id", run.run() ? nlohmann::json(run.run()->value()) : nlohmann::json(nullptr)},
                                                  {"complete", run.is_complete()},
+                                                 {"launch_stopped", run.launch_stopped() ? nlohmann::json(*run.launch_stopped())
+                                                                                         : nlohmann::json(nullptr)},
                                                  {"units", summary.to_json()["units"]},
                                                  {"progress", std::move(progress)},
                                                  {"workers", std::move(workers)},
@@ -400,6 +405,7 @@ struct run_metrics {
     std::string label;  ///< `run="name"`, or empty with one run
     nlohmann::json units;
     std::size_t joined = 0, steals = 0, leased = 0;
+    std::vector<quality::field_agreement> agreement{};  ///< per label field, kept as answers arrive
 };
 template <class Pipeline>
 run_metrics metrics_of(Pipeline& run, std::string label) {
@@ -408,6 +414,7 @@ run_metrics metrics_of(Pipeline& run, std::string label) {
     m.joined = joined;
     m.steals = counts.steals;
     m.leased = counts.leased;
+    m.agreement = run.agreement();
     return m;
 }
 
@@ -439,6 +446,20 @@ inline std::string metrics_text(std::vector<run_metrics> const& runs) {
     gauge("crowdline_workers_active", "Workers the dispatcher counts as present.", "gauge", &run_metrics::joined);
     gauge("crowdline_steals_total", "Units taken over from another worker's reservation.", "counter", &run_metrics::steals);
     gauge("crowdline_units_leased", "Units handed out and not finished.", "gauge", &run_metrics::leased);
+    // Per label field: alpha (NaN while undefined: fewer than two answers on one item, or one label only)
+    // and the answers it is computed from, so a dashboard can tell "no agreement" from "too few answers".
+    out += "# HELP crowdline_agreement_alpha Krippendorff's alpha (nominal) of the answers on a label field.\n"
+           "# TYPE crowdline_agreement_alpha gauge\n";
+    auto const field_label = [](quality::field_agreement const& f) { return "field=\"" + metrics_label(f.field) + '"'; };
+    for (auto const& m : runs)
+        for (auto const& f : m.agreement)
+            out += "crowdline_agreement_alpha" + labels(m.label, field_label(f)) + ' ' +
+                   (f.krippendorff_alpha ? nlohmann::json(*f.krippendorff_alpha).dump() : std::string("NaN")) + '\n';
+    out += "# HELP crowdline_agreement_annotations Answers on a label field (items with two or more count in alpha).\n"
+           "# TYPE crowdline_agreement_annotations gauge\n";
+    for (auto const& m : runs)
+        for (auto const& f : m.agreement)
+            out += "crowdline_agreement_annotations" + labels(m.label, field_label(f)) + ' ' + std::to_string(f.annotations) + '\n';
     return out;
 }
 

@@ -178,8 +178,13 @@ public:
             db_.update_unit(live.unit, unit_status::completed);
             for (auto const& g : grants) grant(live.worker, g);
         });
-        counts_.unit_completed(live.worker,
-                               live.kind == unit_kind::work ? &launcher_.assignment(live.assignment).group() : nullptr);
+        if (live.kind == unit_kind::work) {
+            detail::run_counts::work_answer const answer{launcher_.assignment(live.assignment).group(), live.assignment,
+                                                         submission};
+            counts_.unit_completed(live.worker, &answer);
+        } else {
+            counts_.unit_completed(live.worker, nullptr);
+        }
         if (live.kind == unit_kind::work) {
             dispatcher_.complete(live.worker, item_key_of(live.assignment), now);
             if constexpr (routing::grows_on_answers<typename Dispatcher::router_type>)
@@ -708,7 +713,7 @@ private:
                 {"done", counts_.of(live.worker).done}};
             // A crowd that pays on its own site (`providers::prolific`) names the page where the worker says
             // they are done: the page keeps it and goes there once no more work is left for them.
-            if constexpr (requires(Provider& p, task_run_id r) { { p.completion_url(r) } -> std::convertible_to<std::string>; })
+            if constexpr (names_completion_url<Provider>)
                 if (run_) out["completion_url"] = std::string(provider_.completion_url(*run_));
             return out;
         };

@@ -82,9 +82,10 @@ struct prolific_resume_report {
     std::vector<std::string> failed;     ///< still owed, with `last_error` set; tried again next time
 };
 
-/// Raised when launching more would cost more than the workspace holds: the run stops launching.
-struct budget_exhausted : error {
-    using error::error;
+/// Raised when launching more would cost more than the workspace holds: a `launch_refused`, so the
+/// pipeline stops launching the run and keeps serving the units it has.
+struct budget_exhausted : launch_refused {
+    using launch_refused::launch_refused;
 };
 
 template <class Campaign, class Ledger>
@@ -261,7 +262,7 @@ public:
             auto s = study_of(run);
             auto v = ledger_.get_value(scope_launched, key(u));
             ledger_.put_value(scope_expired, key(u), "0");
-            if (v) return std::nullopt;  // relaunched (a resumed run): its place was counted
+            if (v && !v->empty()) return std::nullopt;  // relaunched (a resumed run): its place was counted
             ledger_.put_value(scope_launched, key(u), key(run));
             s.launched += 1;
             put_study(run, s);
@@ -280,6 +281,13 @@ public:
                 std::lock_guard l{mutex_};
                 refusal_ = why;
             }
+            // Not offered after all: uncounted, so a restart after a top-up raises a place for it.
+            ledger_.transaction([&] {
+                auto now = study_of(run);
+                now.launched -= 1;
+                put_study(run, now);
+                ledger_.put_value(scope_launched, key(u), "");
+            });
             throw budget_exhausted(why);
         }
         require(api_.set_places(s.id, wanted), "raise the places of study " + s.id);

@@ -149,6 +149,13 @@ concept revocable_identity = requires(P const& p, nlohmann::json const& registra
     { p.is_link_live(link) } -> std::same_as<bool>;
 };
 
+/// Optional, beyond `provider`: a crowd that pays on its own site names the page where a worker says they
+/// are done (`providers::prolific`'s completion URL); the worker page goes there once no work is left.
+template <class P>
+concept names_completion_url = requires(P& p, task_run_id run) {
+    { p.completion_url(run) } -> std::convertible_to<std::string>;
+};
+
 namespace detail {
 
 /// Names each missing member of `provider` for an entry point's message.

@@ -111,6 +111,21 @@ auto with_labels_by_item(Source&& source, Proj proj, F f) {
     }
 }
 
+/// Nominal alpha from its integer sums: `pairable` = n (annotations on items with at least two),
+/// `sum_squares` = Σ_c n_c², `same_by_size[m]` = Σ_c n_uc (n_uc − 1) over the items u with m annotations.
+/// Shared by the batch `krippendorff_alpha` and `running_alpha`, so both give the same double.
+inline std::optional<double> alpha_of_counts(std::uint64_t pairable, std::uint64_t sum_squares,
+                                             std::span<std::uint64_t const> same_by_size) {
+    if (pairable < 2) return std::nullopt;
+    std::uint64_t const expected = pairable * pairable - sum_squares;  // n(n − 1) D_e
+    if (expected == 0) return std::nullopt;
+    double agreeing = 0;  // Σ_c o_cc, summed by item size: the same whatever the order of the items
+    for (std::size_t m = 2; m < same_by_size.size(); ++m)
+        agreeing += static_cast<double>(same_by_size[m]) / static_cast<double>(m - 1);
+    auto const n_values = static_cast<double>(pairable);
+    return 1.0 - (n_values - 1.0) * (n_values - agreeing) / static_cast<double>(expected);
+}
+
 template <class Labels>
 std::optional<double> krippendorff_alpha_of(const Labels& by_item) {
     std::vector<std::uint64_t> n_c(by_item.labels(), 0);
@@ -134,16 +149,9 @@ std::optional<double> krippendorff_alpha_of(const Labels& by_item) {
         same_by_size[m] += same;
         pairable += m;
     }
-    if (pairable < 2) return std::nullopt;
     std::uint64_t sum_squares = 0;
     for (auto c : n_c) sum_squares += c * c;
-    std::uint64_t const expected = pairable * pairable - sum_squares;  // n(n − 1) D_e
-    if (expected == 0) return std::nullopt;
-    double agreeing = 0;  // Σ_c o_cc, summed by item size: the same whatever the order of the items
-    for (std::size_t m = 2; m < same_by_size.size(); ++m)
-        agreeing += static_cast<double>(same_by_size[m]) / static_cast<double>(m - 1);
-    auto const n_values = static_cast<double>(pairable);
-    return 1.0 - (n_values - 1.0) * (n_values - agreeing) / static_cast<double>(expected);
+    return alpha_of_counts(pairable, sum_squares, same_by_size);
 }
 
 template <class Labels>

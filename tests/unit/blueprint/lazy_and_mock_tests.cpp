@@ -7,6 +7,8 @@
 #include <crowdline/blueprint/static_form.hpp>
 
 #include <range/v3/view/generate.hpp>
+#include <range/v3/view/iota.hpp>
+#include <range/v3/view/transform.hpp>
 
 #include <list>
 #include <ranges>
@@ -92,9 +94,19 @@ TEST_CASE("a static_form over an infinite std view pulls only what is read", "[b
 
 TEST_CASE("a static_form over an infinite range-v3 generator", "[blueprint][static_form][lazy]") {
     int next = 100;
+#if defined(__clang__)
+    // clang 16 cannot use range-v3 0.12's generate_view as a view (its copy assignment is deleted: the
+    // constraints of range-v3's optional "depend on themselves", a clang/range-v3 incompatibility), so under
+    // clang the infinite range-v3 range is an iota transformed instead; g++ runs the generator itself.
+    (void)next;
+    static_form form({fields::free_text{.name = "t"}},
+                     ranges::views::iota(100) | ranges::views::transform([](int n) { return json{{"n", n}}; }),
+                     {.units_per_assignment = 2});
+#else
     static_form form({fields::free_text{.name = "t"}},
                      ranges::views::generate([next]() mutable { return json{{"n", next++}}; }),
                      {.units_per_assignment = 2});
+#endif
     auto five = take(form.initialization_data(), 5);
     REQUIRE(five.size() == 5);
     CHECK(five[0].unit_data[0]["n"] == 100);

@@ -2,6 +2,8 @@
 // after every step of a randomized mix of what a run goes through: registrations, submissions, returns,
 // disconnects, expired leases, review decisions (with bonuses, blocks and refusals), shutdowns and
 // resumes, and the run's end. A count that drifts from the store fails at the step that made it drift.
+// The running agreement (`pipeline::agreement`, what /metrics prints) is held to quality::run_report's
+// figures from the store in the same way.
 #include <catch2/catch.hpp>
 
 #include <map>
@@ -9,6 +11,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include <crowdline/quality/run_report.hpp>
 
 #include "pipeline_common.hpp"
 
@@ -64,6 +68,29 @@ void require_counts_match(Pipeline& p, Store& db, task_run_id run, std::string c
     for (auto const& w : p.workers())
         if (w.held != 0 || w.done != 0) shown[w.id] = {w.held, w.done};
     REQUIRE(shown == in_store);
+
+    auto const answers = quality::run_answers(db, run);
+    auto const fields = quality::label_fields(answers);
+    auto const agreement = p.agreement();
+    REQUIRE(agreement.size() == fields.size());
+    for (std::size_t f = 0; f < fields.size(); ++f) {
+        INFO("field " << fields[f]);
+        auto const data = quality::make_dataset(quality::field_annotations(answers, fields[f]));
+        REQUIRE(agreement[f].field == fields[f]);
+        REQUIRE(agreement[f].items == data.items().size());
+        REQUIRE(agreement[f].annotations == data.size());
+        REQUIRE(agreement[f].krippendorff_alpha == quality::krippendorff_alpha(data));
+    }
+}
+
+/// A random answer: a label of three, sometimes a yes/no, rarely a field that is no label field.
+template <class Random>
+nlohmann::json random_answer(Random& random) {
+    auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(random); };
+    nlohmann::json out{{"label", std::string(1, static_cast<char>('a' + pick(3)))}};
+    if (pick(2) == 0) out["urgent"] = pick(2) == 0;
+    if (pick(4) == 0) out["note"] = pick(10) == 0 ? nlohmann::json(0.25) : nlohmann::json("fine");
+    return out;
 }
 
 }  // namespace
@@ -108,7 +135,7 @@ TEMPLATE_TEST_CASE("running counts agree with a full recount from the store afte
             (void)page.register_();
         } else if (what < 55) {
             step = page.name + " submits";
-            if (page.agent) (void)page.submit({{"label", "x"}});
+            if (page.agent) (void)page.submit(random_answer(random));
             page.agent.reset();
         } else if (what < 60) {
             step = page.name + " returns the unit";

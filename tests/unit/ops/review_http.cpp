@@ -12,6 +12,7 @@
 #include <crowdline/blueprint/static_form.hpp>
 #include <crowdline/ops/review_routes.hpp>
 #include <crowdline/provider/in_house.hpp>
+#include <crowdline/quality/run_report.hpp>
 #include <crowdline/store/memory.hpp>
 
 #include "../architect/http_client.hpp"
@@ -25,13 +26,13 @@ namespace {
 constexpr char const* requester_token = "0123456789abcdef0123456789abcdef";
 std::string const bearer = std::string("Bearer ") + requester_token;
 
-/// A served campaign of two texts, one unit each; the crowd has a budget of 10 for bonuses, and the review
+/// A served campaign of two texts (or as many as asked), one unit each (or as many as asked); the crowd has a budget of 10 for bonuses, and the review
 /// API pays at most 100 in one action.
 struct served {
     stores::memory db;
     architects::http server{args()};
     providers::in_house crowd{{{"alice", json::object(), {}}, {"bob", json::object(), {}}}, {.budget = 10}};
-    decltype(test::make_test_dispatcher()) dispatcher = test::make_test_dispatcher();
+    decltype(test::make_test_dispatcher()) dispatcher;
     std::optional<pipeline<blueprints::static_form, architects::http&, providers::in_house&, decltype(dispatcher)&,
                            stores::memory>>
         run;
@@ -43,11 +44,14 @@ struct served {
         a.max_body_bytes = 4096;
         return a;
     }
-    served() {
+    /// `units_per_item`: how many workers answer each text; `texts`: how many texts ("text 1", …).
+    explicit served(double units_per_item = 1, std::size_t texts = 2) : dispatcher(test::make_test_dispatcher(units_per_item)) {
+        std::vector<json> items;
+        for (std::size_t i = 1; i <= texts; ++i) items.push_back({{"text", "text " + std::to_string(i)}});
         blueprints::static_form form{
             {blueprints::fields::display_text{.name = "text", .label = "Text", .text = "{{text}}"},
              blueprints::fields::single_choice{.name = "sentiment", .label = "Sentiment", .options = {"neg", "pos"}}},
-            std::vector<json>{{{"text", "one"}}, {{"text", "two"}}}};
+            std::move(items)};
         run.emplace(std::move(form), server, crowd, dispatcher, db, test::run_args("review-http"));
         server.prepare();
         add_review_routes(server, *run, {.requester_token = requester_token, .max_bonus = 100});
@@ -61,11 +65,11 @@ struct served {
         return test::http_request(server.port(), "POST", target, std::move(body), std::move(authorization));
     }
     /// Registers `name` and submits an answer: the agent id of the completed unit.
-    std::int64_t submitted(std::string const& name) {
+    std::int64_t submitted(std::string const& name, std::string const& sentiment = "pos") {
         auto reg = post("/api/register", json{{"data", {{"invite", crowd.invite_token(name)}}}}.dump(), {}).parsed();
         auto const agent = reg["data"]["agent_id"].get<std::int64_t>();
         auto ack = post("/api/submit", json{{"agent", agent},
-                                            {"data", {{"token", reg["data"]["token"]}, {"submission", {{"sentiment", "pos"}}}}}}
+                                            {"data", {{"token", reg["data"]["token"]}, {"submission", {{"sentiment", sentiment}}}}}}
                                            .dump(),
                         {});
         REQUIRE(ack.status == 200);
@@ -186,4 +190,33 @@ TEST_CASE("http: numbers out of range and fields of the wrong type are 400 namin
         CHECK(s.state() == before);
     }
     CHECK(s.run->summary().units(unit_status::completed) == 1);
+}
+
+TEST_CASE("http: /metrics shows Krippendorff's alpha per label field as answers arrive, equal to the report's",
+          "[ops][review][http][metrics][quality]") {
+    served s{2, 3};  // two answers per text; a third text keeps the run open after the four answers below
+    auto const metrics = [&] { return test::http_request(s.server.port(), "GET", "/metrics", "", {}).body; };
+    auto const alpha_line = [](std::string const& body) {
+        auto const at = body.find("\ncrowdline_agreement_alpha{field=\"sentiment\"} ");
+        if (at == std::string::npos) return std::string{};
+        return body.substr(at + 1, body.find('\n', at + 1) - at - 1);
+    };
+    CHECK(alpha_line(metrics()).empty());  // no answer yet: no field
+    (void)s.submitted("alice", "pos");
+    CHECK(alpha_line(metrics()) == "crowdline_agreement_alpha{field=\"sentiment\"} NaN");  // one answer: undefined
+    CHECK(metrics().find("crowdline_agreement_annotations{field=\"sentiment\"} 1\n") != std::string::npos);
+    (void)s.submitted("alice", "pos");
+    (void)s.submitted("bob", "pos");
+    (void)s.submitted("bob", "neg");
+    auto const run = *s.run->run();
+    auto const answers = s.run->locked([&](auto& db, auto&, auto const&) { return quality::run_answers(db, run); });
+    REQUIRE(answers.size() == 4);
+    auto const expected = quality::krippendorff_alpha(quality::field_annotations(answers, "sentiment"));
+    REQUIRE(expected.has_value());
+    // Where bob's answers fell depends on routing; at least one text has two answers, both labels occur.
+    CHECK(alpha_line(metrics()) == "crowdline_agreement_alpha{field=\"sentiment\"} " + json(*expected).dump());
+    CHECK(metrics().find("crowdline_agreement_annotations{field=\"sentiment\"} 4\n") != std::string::npos);
+    // The review API's report says the same.
+    auto const report = test::http_request(s.server.port(), "GET", "/api/review/quality", "", bearer).parsed();
+    CHECK(report["fields"][0]["krippendorff_alpha"] == json(*expected));
 }

@@ -19,7 +19,8 @@ using namespace crowdline;
 namespace fs = std::filesystem;
 
 namespace {
-constexpr std::uintmax_t frame_bytes = stores::sqlite_options{}.page_size + 24;  // a new file's page and its header
+// const, not constexpr: sqlite_options holds a std::string, which clang 16 will not build in a constant.
+const std::uintmax_t frame_bytes = stores::sqlite_options{}.page_size + 24;  // a new file's page and its header
 
 std::uintmax_t size_of(fs::path const& p) {
     std::error_code ec;

@@ -844,6 +844,8 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     forbidden: 'This invite link is not valid.',
     revoked: 'This invite link was revoked. Ask the campaign owner for a new one.',
   };
+  // A page Prolific opened has no invite: its refusal speaks of the study.
+  const FATAL_PROLIFIC = { forbidden: 'This study link is not valid. Open the study again from Prolific.' };
   // Error reasons that say the server is in trouble, not that the answer is wrong: the answer stays in the
   // outbox and is sent again later. Every other refusal would fail again, so it is shown and dropped.
   const TRANSIENT = new Set(['internal_error', 'unavailable', 'no_handler']);
@@ -1135,7 +1137,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     if (FATAL[data.reason]) {
       terminal = true;
       forgetAgent(storedAgent());
-      showMessage('error', FATAL[data.reason]);
+      showMessage('error', (!invite && prolific.prolific_pid && FATAL_PROLIFIC[data.reason]) || FATAL[data.reason]);
       return;
     }
     showMessage('error', (data.message || 'Something went wrong.') + (retry ? ' Trying again in 15 s.' : ''));
@@ -1155,15 +1157,15 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
     current = { agent_id: d.agent_id, token: d.token, unit_id: d.unit_id };
     store.set(agentKey, agent);
     if (typeof d.worker_name === 'string') ui.name.textContent = d.worker_name;
-    if (typeof d.completion_url === 'string') completionUrl = d.completion_url;
+)crowdline_asset"
+     R"crowdline_asset(    if (typeof d.completion_url === 'string') completionUrl = d.completion_url;
     setDone(d.done);
     document.body.dataset.unit = String(d.unit_id);
     setMessage('');
     if (!same) render(String(d.page || ''));
     ui.actions.hidden = false;
     setState('working');
-)crowdline_asset"
-     R"crowdline_asset(    setBusyControls(false);
+    setBusyControls(false);
     if (refused && refused.agent_id === d.agent_id && form) showErrors(refused.errors);
     refused = null;
   }

@@ -1,6 +1,7 @@
 #pragma once
 /// `detail::run_counts`: a pipeline's running dashboard counts — units by status, assignments, agents and
-/// workers (a `run_tally`), units made and done per group of items, units held and done per worker. The
+/// workers (a `run_tally`), units made and done per group of items, units held and done per worker, and
+/// Krippendorff's alpha per label field of the answers (`quality::running_agreement`). The
 /// pipeline reports each change once the store has committed it (one call per change, which moves every
 /// count that change touches); the counts have their own mutex, so `pipeline::summary()` and `progress()`
 /// never wait for the pipeline's lock or a store write.
@@ -15,9 +16,13 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/status.hpp>
 #include <crowdline/ops/dashboard.hpp>
+#include <crowdline/quality/running_alpha.hpp>
+#include <crowdline/store/filters.hpp>
 #include <crowdline/store/summary.hpp>
 
 namespace crowdline::detail {
@@ -48,6 +53,12 @@ public:
         return out;
     }
 
+    /// Alpha per label field of the answers so far, as `quality::run_report` computes it from the store.
+    [[nodiscard]] std::vector<quality::field_agreement> agreement() const {
+        std::lock_guard l{mutex_};
+        return agreement_.fields();
+    }
+
     /// A worker's counts (zero for one who never held a unit here).
     [[nodiscard]] worker_counts of(worker_id w) const {
         std::lock_guard l{mutex_};
@@ -60,11 +71,12 @@ public:
     /// The full count: `fresh` (units, assignments and agents from the store, `tally_run`), and the groups
     /// from the run's assignments (O(assignments), in memory). Worker counts are kept.
     template <class Assignments>
-    void recount(run_tally fresh, Assignments const& assignments) {
+    void recount(run_tally fresh, Assignments const& assignments, quality::running_agreement agreement) {
         auto groups = grouped(assignments);
         std::lock_guard l{mutex_};
         groups_ = std::move(groups);
         tally_ = std::move(fresh);
+        agreement_ = std::move(agreement);
     }
 
     /// Groups counted again from the assignments (after their group keys changed).
@@ -138,14 +150,26 @@ public:
         release(w);
     }
 
-    /// A unit `w` held is submitted: completed, one more done for `w` and for its group (`group`: nullptr
-    /// for a mixin's unit, which is in no group).
-    void unit_completed(worker_id w, std::string const* group) {
+    /// A work unit's answer: its assignment's group, the assignment (the item agreement is measured on)
+    /// and what the worker sent.
+    struct work_answer {
+        std::string const& group;
+        assignment_id item;
+        nlohmann::json const& outputs;
+    };
+
+    /// A unit `w` held is submitted: completed, one more done for `w`; for a work unit (`work`: nullptr for
+    /// a mixin's unit, which is in no group and never data) one more done for its group, and its answer
+    /// counted in the agreement.
+    void unit_completed(worker_id w, work_answer const* work) {
         std::lock_guard l{mutex_};
         tally_.unit_moved(unit_status::assigned, unit_status::completed);
         auto& c = workers_[w];
         ++c.done;
-        if (group) ++groups_[*group].done;
+        if (work) {
+            ++groups_[work->group].done;
+            agreement_.add(work->item.value(), work->outputs);
+        }
         release(w);
     }
 
@@ -192,6 +216,26 @@ private:
     run_tally tally_;
     std::map<std::string, key_progress> groups_;
     std::unordered_map<worker_id, worker_counts> workers_;
+    quality::running_agreement agreement_;
 };
+
+/// The agreement of `run`'s answers as the store holds them (one read of its agents and units): the
+/// answers `quality::run_answers` reads, so a resumed run's `/metrics` starts where it stopped.
+template <class Store>
+quality::running_agreement agreement_of(Store& db, task_run_id run) {
+    std::unordered_map<agent_id, nlohmann::json> outputs;
+    for (auto& a : db.find_agents({.task_run = run})) {
+        if (!a.state.is_object()) continue;
+        auto found = a.state.find("outputs");
+        if (found != a.state.end() && found->is_object()) outputs.emplace(a.id, std::move(*found));
+    }
+    quality::running_agreement out;
+    if (outputs.empty()) return out;
+    for (auto const& u : db.find_units({.task_run = run})) {
+        if (!complete(u.status) || !u.agent || u.unit_index < 0) continue;  // screening and gold: never data
+        if (auto found = outputs.find(*u.agent); found != outputs.end()) out.add(u.assignment.value(), found->second);
+    }
+    return out;
+}
 
 }  // namespace crowdline::detail
