@@ -390,6 +390,17 @@ struct std::hash<crowdline::strong_id<Tag, Rep>> {
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <type_traits>
+
+#include <nlohmann/json.hpp>
+
+// ---- crowdline/detail/members.hpp
+/// The one walk over a Hana-reflected struct's members (BOOST_HANA_DEFINE_STRUCT / BOOST_HANA_ADAPT_STRUCT):
+/// JSON for value types (model/json.hpp) and config binding (config/args.hpp) both go through it, so the
+/// Hana machinery is instantiated one way only.
+
+#include <string_view>
 #include <type_traits>
 
 #include <boost/hana/accessors.hpp>
@@ -397,8 +408,24 @@ struct std::hash<crowdline::strong_id<Tag, Rep>> {
 #include <boost/hana/for_each.hpp>
 #include <boost/hana/pair.hpp>
 #include <boost/hana/string.hpp>
-#include <nlohmann/json.hpp>
 
+namespace crowdline::detail {
+
+/// Whether Hana can enumerate `T`'s members.
+template <class T>
+inline constexpr bool hana_struct = boost::hana::Struct<std::remove_cv_t<T>>::value;
+
+/// Calls `f(name, member)` for each member of `value`, in declaration order. `name` views a NUL-terminated
+/// string (so `name.data()` is a C string); `member` refers into `value`, const when `value` is.
+template <class T, class F>
+    requires hana_struct<T>
+constexpr void for_each_member(T& value, F&& f) {
+    boost::hana::for_each(boost::hana::accessors<std::remove_cv_t<T>>(), [&](auto accessor) {
+        f(std::string_view(boost::hana::to<char const*>(boost::hana::first(accessor))), boost::hana::second(accessor)(value));
+    });
+}
+
+}  // namespace crowdline::detail
 // ---- crowdline/detail/traits.hpp
 // Type traits shared by the JSON reflection (model/json.hpp) and the config binding (config/args.hpp).
 
@@ -763,7 +790,7 @@ namespace crowdline {
 
 /// Types reflected with BOOST_HANA_ADAPT_STRUCT / BOOST_HANA_DEFINE_STRUCT.
 template <class T>
-concept reflected = boost::hana::Struct<T>::value;
+concept reflected = detail::hana_struct<T>;
 
 template <class Tag, class Rep>
 void to_json(nlohmann::json& j, strong_id<Tag, Rep> id) {
@@ -812,10 +839,7 @@ void member_from_json(const nlohmann::json& in, Member& value) {
 template <reflected T>
 void to_json(nlohmann::json& j, const T& value) {
     j = nlohmann::json::object();
-    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-        detail::member_to_json(j[boost::hana::to<char const*>(boost::hana::first(accessor))],
-                               boost::hana::second(accessor)(value));
-    });
+    detail::for_each_member(value, [&](std::string_view key, auto const& member) { detail::member_to_json(j[key.data()], member); });
 }
 
 /// A JSON object → a reflected struct. A missing key keeps the member's default, so older exports load;
@@ -823,16 +847,15 @@ void to_json(nlohmann::json& j, const T& value) {
 template <reflected T>
 void from_json(const nlohmann::json& j, T& value) {
     if (!j.is_object()) throw invalid_argument("expected a JSON object, got " + j.dump());
-    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-        char const* key = boost::hana::to<char const*>(boost::hana::first(accessor));
-        auto it = j.find(key);
+    detail::for_each_member(value, [&](std::string_view key, auto& member) {
+        auto it = j.find(key.data());
         if (it == j.end()) return;
         try {
-            detail::member_from_json(*it, boost::hana::second(accessor)(value));
+            detail::member_from_json(*it, member);
         } catch (nlohmann::json::exception const& e) {
-            throw invalid_argument(std::string("key \"") + key + "\": " + e.what());
+            throw invalid_argument("key \"" + std::string(key) + "\": " + e.what());
         } catch (invalid_argument const& e) {
-            throw invalid_argument(std::string("key \"") + key + "\": " + e.what());
+            throw invalid_argument("key \"" + std::string(key) + "\": " + e.what());
         }
     });
 }
@@ -2032,6 +2055,7 @@ constexpr bool assert_store() {
 #include <cstddef>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -2091,18 +2115,26 @@ private:
     std::unordered_set<worker_id> workers_;
 };
 
+/// Counts rows of `run` already read (how many assignments it has, its units and its agents), for a
+/// caller that reads them for more than the count (a resumed pipeline also rebuilds its agreement).
+inline run_tally tally_rows(task_run_id run, std::size_t assignments, std::vector<unit> const& units,
+                            std::vector<agent> const& agents) {
+    run_tally out{run};
+    out.assignments_added(assignments);
+    for (auto const& u : units) out.units_added(u.status);
+    for (auto const& a : agents) out.agent_added(a.worker);
+    return out;
+}
+
 /// Counts what `db` holds for `run` (one read of its assignments, units and agents), as a tally that
 /// can then be kept up to date.
 template <class Store>
 run_tally tally_run(Store& db, task_run_id run) {
     detail::check_store<Store>();  // names the missing piece
     static_assert(store<Store>, "crowdline::tally_run: argument 1 (db) must model crowdline::store");
-    run_tally out{run};
     (void)db.get_task_run(run);  // unknown run → entry_does_not_exist
-    out.assignments_added(db.find_assignments({.task_run = run}).size());
-    for (auto const& u : db.find_units({.task_run = run})) out.units_added(u.status);
-    for (auto const& a : db.find_agents({.task_run = run})) out.agent_added(a.worker);
-    return out;
+    return tally_rows(run, db.find_assignments({.task_run = run}).size(), db.find_units({.task_run = run}),
+                      db.find_agents({.task_run = run}));
 }
 
 /// Counts what `db` holds for `run`.
@@ -4501,11 +4533,6 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::packet, type, agent, data);
 #include <utility>
 #include <vector>
 
-#include <boost/hana/accessors.hpp>
-#include <boost/hana/concept/struct.hpp>
-#include <boost/hana/for_each.hpp>
-#include <boost/hana/pair.hpp>
-#include <boost/hana/string.hpp>
 #include <nlohmann/json.hpp>
 
 
@@ -4513,7 +4540,7 @@ namespace crowdline::config {
 
 /// A struct whose members Hana can enumerate.
 template <class T>
-concept args_struct = boost::hana::Struct<T>::value;
+concept args_struct = crowdline::detail::hana_struct<T>;
 
 /// One `{key, text}` description entry.
 struct description {
@@ -4565,11 +4592,10 @@ void read_struct(nlohmann::json const& j, T& out, std::string const& prefix) {
         auto const& k = item.key();
         auto const& v = item.value();
         bool known = false;
-        boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-            std::string_view name = boost::hana::to<char const*>(boost::hana::first(accessor));
+        crowdline::detail::for_each_member(out, [&](std::string_view name, auto& member) {
             if (name != k) return;
             known = true;
-            read_value(v, boost::hana::second(accessor)(out), join(prefix, name));
+            read_value(v, member, join(prefix, name));
         });
         if (!known) throw config_error(join(prefix, k) + ": unknown key");
     }
@@ -4632,9 +4658,7 @@ nlohmann::json write_value(T const& v) {
         return out;
     } else if constexpr (args_struct<T> && !std::is_same_v<T, nlohmann::json>) {
         auto out = nlohmann::json::object();
-        boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-            out[boost::hana::to<char const*>(boost::hana::first(accessor))] = write_value(boost::hana::second(accessor)(v));
-        });
+        crowdline::detail::for_each_member(v, [&](std::string_view name, auto const& member) { out[name.data()] = write_value(member); });
         return out;
     } else {
         return nlohmann::json(v);
@@ -4689,11 +4713,9 @@ bool apply_path(T& args, std::string_view path, std::string_view text, std::stri
     auto dot = path.find('.');
     auto head = path.substr(0, dot);
     bool found = false;
-    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-        std::string_view name = boost::hana::to<char const*>(boost::hana::first(accessor));
+    crowdline::detail::for_each_member(args, [&](std::string_view name, auto& member) {
         if (found || name != head) return;
         found = true;
-        auto& member = boost::hana::second(accessor)(args);
         using member_type = std::remove_cvref_t<decltype(member)>;
         auto key = join(prefix, name);
         if constexpr (args_struct<member_type> && !std::is_same_v<member_type, nlohmann::json>) {
@@ -4710,9 +4732,7 @@ bool apply_path(T& args, std::string_view path, std::string_view text, std::stri
 
 template <args_struct T>
 void help_lines(T const& defaults, std::string const& prefix, std::ostringstream& out) {
-    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-        std::string_view name = boost::hana::to<char const*>(boost::hana::first(accessor));
-        auto const& member = boost::hana::second(accessor)(defaults);
+    crowdline::detail::for_each_member(defaults, [&](std::string_view name, auto const& member) {
         using member_type = std::remove_cvref_t<decltype(member)>;
         auto key = join(prefix, name);
         if constexpr (args_struct<member_type> && !std::is_same_v<member_type, nlohmann::json>) {
@@ -4736,11 +4756,9 @@ void validate_tree(T const& args, std::string const& prefix) {
         }
     }
     if constexpr (args_struct<T>) {
-        boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-            using member_type = std::remove_cvref_t<decltype(boost::hana::second(accessor)(args))>;
-            if constexpr (args_struct<member_type> && !std::is_same_v<member_type, nlohmann::json>)
-                validate_tree(boost::hana::second(accessor)(args),
-                              join(prefix, boost::hana::to<char const*>(boost::hana::first(accessor))));
+        crowdline::detail::for_each_member(args, [&](std::string_view name, auto const& member) {
+            using member_type = std::remove_cvref_t<decltype(member)>;
+            if constexpr (args_struct<member_type> && !std::is_same_v<member_type, nlohmann::json>) validate_tree(member, join(prefix, name));
         });
     }
 }
@@ -7859,7 +7877,7 @@ public:
 
     // --- full counts -------------------------------------------------------------------------------
 
-    /// The full count: `fresh` (units, assignments and agents from the store, `tally_run`), and the groups
+    /// The full count: `fresh` (units, assignments and agents from the store, `tally_rows`), and the groups
     /// from the run's assignments (O(assignments), in memory). Worker counts are kept.
     template <class Assignments>
     void recount(run_tally fresh, Assignments const& assignments, quality::running_agreement agreement) {
@@ -8010,21 +8028,20 @@ private:
     quality::running_agreement agreement_;
 };
 
-/// The agreement of `run`'s answers as the store holds them (one read of its agents and units): the
-/// answers `quality::run_answers` reads, so a resumed run's `/metrics` starts where it stopped.
-template <class Store>
-quality::running_agreement agreement_of(Store& db, task_run_id run) {
-    std::unordered_map<agent_id, nlohmann::json> outputs;
-    for (auto& a : db.find_agents({.task_run = run})) {
+/// The agreement of a run's answers from its units and agents as the store holds them: the answers
+/// `quality::run_answers` reads, so a resumed run's `/metrics` starts where it stopped.
+inline quality::running_agreement agreement_of(std::vector<unit> const& units, std::vector<agent> const& agents) {
+    std::unordered_map<agent_id, nlohmann::json const*> outputs;
+    for (auto const& a : agents) {
         if (!a.state.is_object()) continue;
         auto found = a.state.find("outputs");
-        if (found != a.state.end() && found->is_object()) outputs.emplace(a.id, std::move(*found));
+        if (found != a.state.end() && found->is_object()) outputs.emplace(a.id, &*found);
     }
     quality::running_agreement out;
-    if (outputs.empty()) return out;
-    for (auto const& u : db.find_units({.task_run = run})) {
+    if (outputs.empty()) return out;  // a fresh run: no answers
+    for (auto const& u : units) {
         if (!complete(u.status) || !u.agent || u.unit_index < 0) continue;  // screening and gold: never data
-        if (auto found = outputs.find(*u.agent); found != outputs.end()) out.add(u.assignment.value(), found->second);
+        if (auto found = outputs.find(*u.agent); found != outputs.end()) out.add(u.assignment.value(), *found->second);
     }
     return out;
 }
@@ -10347,15 +10364,15 @@ private:
         if (owns_architect_) architect_.shutdown();
     }
 
-    /// The full count: units, assignments and agents from the store, groups from the assignments.
+    /// The full count: units, assignments and agents from the store (one read of each), groups from the
+    /// assignments, the agreement from the answers.
     void recount_locked() {
-        auto fresh = tally_run(db_, *run_);
+        (void)db_.get_task_run(*run_);  // unknown run → entry_does_not_exist
+        auto const units = db_.find_units({.task_run = *run_});
+        auto const agents = db_.find_agents({.task_run = *run_});
+        auto fresh = tally_rows(*run_, db_.find_assignments({.task_run = *run_}).size(), units, agents);
         launcher_.regroup();
-        auto const& units = fresh.summary().units_by_status;
-        bool answered = false;  // a fresh run has no answers: no second read of its units
-        for (std::size_t st = 0; st < units.size(); ++st) answered = answered || (complete(static_cast<unit_status>(st)) && units[st] > 0);
-        counts_.recount(std::move(fresh), launcher_.assignments() | std::views::values,
-                        answered ? detail::agreement_of(db_, *run_) : quality::running_agreement{});
+        counts_.recount(std::move(fresh), launcher_.assignments() | std::views::values, detail::agreement_of(units, agents));
     }
 
     Blueprint blueprint_;
@@ -12931,9 +12948,6 @@ inline void refuse_foreign_file(SQLite::Database& db, std::string const& path) {
 
 #include <SQLiteCpp/Column.h>
 #include <SQLiteCpp/Statement.h>
-#include <boost/hana/accessors.hpp>
-#include <boost/hana/for_each.hpp>
-#include <boost/hana/second.hpp>
 #include <nlohmann/json.hpp>
 
 
@@ -12981,9 +12995,7 @@ template <class Row>
 Row read_row(SQLite::Statement& st) {
     Row row{};
     int i = 0;
-    boost::hana::for_each(boost::hana::accessors<Row>(), [&](auto accessor) {
-        read_column(st.getColumn(i++), boost::hana::second(accessor)(row));
-    });
+    crowdline::detail::for_each_member(row, [&](std::string_view, auto& member) { read_column(st.getColumn(i++), member); });
     return row;
 }
 

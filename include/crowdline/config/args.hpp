@@ -15,13 +15,9 @@
 #include <utility>
 #include <vector>
 
-#include <boost/hana/accessors.hpp>
-#include <boost/hana/concept/struct.hpp>
-#include <boost/hana/for_each.hpp>
-#include <boost/hana/pair.hpp>
-#include <boost/hana/string.hpp>
 #include <nlohmann/json.hpp>
 
+#include <crowdline/detail/members.hpp>
 #include <crowdline/detail/traits.hpp>
 #include <crowdline/errors.hpp>
 
@@ -29,7 +25,7 @@ namespace crowdline::config {
 
 /// A struct whose members Hana can enumerate.
 template <class T>
-concept args_struct = boost::hana::Struct<T>::value;
+concept args_struct = crowdline::detail::hana_struct<T>;
 
 /// One `{key, text}` description entry.
 struct description {
@@ -81,11 +77,10 @@ void read_struct(nlohmann::json const& j, T& out, std::string const& prefix) {
         auto const& k = item.key();
         auto const& v = item.value();
         bool known = false;
-        boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-            std::string_view name = boost::hana::to<char const*>(boost::hana::first(accessor));
+        crowdline::detail::for_each_member(out, [&](std::string_view name, auto& member) {
             if (name != k) return;
             known = true;
-            read_value(v, boost::hana::second(accessor)(out), join(prefix, name));
+            read_value(v, member, join(prefix, name));
         });
         if (!known) throw config_error(join(prefix, k) + ": unknown key");
     }
@@ -148,9 +143,7 @@ nlohmann::json write_value(T const& v) {
         return out;
     } else if constexpr (args_struct<T> && !std::is_same_v<T, nlohmann::json>) {
         auto out = nlohmann::json::object();
-        boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-            out[boost::hana::to<char const*>(boost::hana::first(accessor))] = write_value(boost::hana::second(accessor)(v));
-        });
+        crowdline::detail::for_each_member(v, [&](std::string_view name, auto const& member) { out[name.data()] = write_value(member); });
         return out;
     } else {
         return nlohmann::json(v);
@@ -205,11 +198,9 @@ bool apply_path(T& args, std::string_view path, std::string_view text, std::stri
     auto dot = path.find('.');
     auto head = path.substr(0, dot);
     bool found = false;
-    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-        std::string_view name = boost::hana::to<char const*>(boost::hana::first(accessor));
+    crowdline::detail::for_each_member(args, [&](std::string_view name, auto& member) {
         if (found || name != head) return;
         found = true;
-        auto& member = boost::hana::second(accessor)(args);
         using member_type = std::remove_cvref_t<decltype(member)>;
         auto key = join(prefix, name);
         if constexpr (args_struct<member_type> && !std::is_same_v<member_type, nlohmann::json>) {
@@ -226,9 +217,7 @@ bool apply_path(T& args, std::string_view path, std::string_view text, std::stri
 
 template <args_struct T>
 void help_lines(T const& defaults, std::string const& prefix, std::ostringstream& out) {
-    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-        std::string_view name = boost::hana::to<char const*>(boost::hana::first(accessor));
-        auto const& member = boost::hana::second(accessor)(defaults);
+    crowdline::detail::for_each_member(defaults, [&](std::string_view name, auto const& member) {
         using member_type = std::remove_cvref_t<decltype(member)>;
         auto key = join(prefix, name);
         if constexpr (args_struct<member_type> && !std::is_same_v<member_type, nlohmann::json>) {
@@ -252,11 +241,9 @@ void validate_tree(T const& args, std::string const& prefix) {
         }
     }
     if constexpr (args_struct<T>) {
-        boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-            using member_type = std::remove_cvref_t<decltype(boost::hana::second(accessor)(args))>;
-            if constexpr (args_struct<member_type> && !std::is_same_v<member_type, nlohmann::json>)
-                validate_tree(boost::hana::second(accessor)(args),
-                              join(prefix, boost::hana::to<char const*>(boost::hana::first(accessor))));
+        crowdline::detail::for_each_member(args, [&](std::string_view name, auto const& member) {
+            using member_type = std::remove_cvref_t<decltype(member)>;
+            if constexpr (args_struct<member_type> && !std::is_same_v<member_type, nlohmann::json>) validate_tree(member, join(prefix, name));
         });
     }
 }

@@ -5,15 +5,12 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
-#include <boost/hana/accessors.hpp>
-#include <boost/hana/concept/struct.hpp>
-#include <boost/hana/for_each.hpp>
-#include <boost/hana/pair.hpp>
-#include <boost/hana/string.hpp>
 #include <nlohmann/json.hpp>
 
+#include <crowdline/detail/members.hpp>
 #include <crowdline/detail/traits.hpp>
 #include <crowdline/errors.hpp>
 #include <crowdline/model/ids.hpp>
@@ -24,7 +21,7 @@ namespace crowdline {
 
 /// Types reflected with BOOST_HANA_ADAPT_STRUCT / BOOST_HANA_DEFINE_STRUCT.
 template <class T>
-concept reflected = boost::hana::Struct<T>::value;
+concept reflected = detail::hana_struct<T>;
 
 template <class Tag, class Rep>
 void to_json(nlohmann::json& j, strong_id<Tag, Rep> id) {
@@ -73,10 +70,7 @@ void member_from_json(const nlohmann::json& in, Member& value) {
 template <reflected T>
 void to_json(nlohmann::json& j, const T& value) {
     j = nlohmann::json::object();
-    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-        detail::member_to_json(j[boost::hana::to<char const*>(boost::hana::first(accessor))],
-                               boost::hana::second(accessor)(value));
-    });
+    detail::for_each_member(value, [&](std::string_view key, auto const& member) { detail::member_to_json(j[key.data()], member); });
 }
 
 /// A JSON object → a reflected struct. A missing key keeps the member's default, so older exports load;
@@ -84,16 +78,15 @@ void to_json(nlohmann::json& j, const T& value) {
 template <reflected T>
 void from_json(const nlohmann::json& j, T& value) {
     if (!j.is_object()) throw invalid_argument("expected a JSON object, got " + j.dump());
-    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-        char const* key = boost::hana::to<char const*>(boost::hana::first(accessor));
-        auto it = j.find(key);
+    detail::for_each_member(value, [&](std::string_view key, auto& member) {
+        auto it = j.find(key.data());
         if (it == j.end()) return;
         try {
-            detail::member_from_json(*it, boost::hana::second(accessor)(value));
+            detail::member_from_json(*it, member);
         } catch (nlohmann::json::exception const& e) {
-            throw invalid_argument(std::string("key \"") + key + "\": " + e.what());
+            throw invalid_argument("key \"" + std::string(key) + "\": " + e.what());
         } catch (invalid_argument const& e) {
-            throw invalid_argument(std::string("key \"") + key + "\": " + e.what());
+            throw invalid_argument("key \"" + std::string(key) + "\": " + e.what());
         }
     });
 }

@@ -586,15 +586,15 @@ private:
         if (owns_architect_) architect_.shutdown();
     }
 
-    /// The full count: units, assignments and agents from the store, groups from the assignments.
+    /// The full count: units, assignments and agents from the store (one read of each), groups from the
+    /// assignments, the agreement from the answers.
     void recount_locked() {
-        auto fresh = tally_run(db_, *run_);
+        (void)db_.get_task_run(*run_);  // unknown run → entry_does_not_exist
+        auto const units = db_.find_units({.task_run = *run_});
+        auto const agents = db_.find_agents({.task_run = *run_});
+        auto fresh = tally_rows(*run_, db_.find_assignments({.task_run = *run_}).size(), units, agents);
         launcher_.regroup();
-        auto const& units = fresh.summary().units_by_status;
-        bool answered = false;  // a fresh run has no answers: no second read of its units
-        for (std::size_t st = 0; st < units.size(); ++st) answered = answered || (complete(static_cast<unit_status>(st)) && units[st] > 0);
-        counts_.recount(std::move(fresh), launcher_.assignments() | std::views::values,
-                        answered ? detail::agreement_of(db_, *run_) : quality::running_agreement{});
+        counts_.recount(std::move(fresh), launcher_.assignments() | std::views::values, detail::agreement_of(units, agents));
     }
 
     Blueprint blueprint_;

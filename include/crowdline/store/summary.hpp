@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -69,18 +70,26 @@ private:
     std::unordered_set<worker_id> workers_;
 };
 
+/// Counts rows of `run` already read (how many assignments it has, its units and its agents), for a
+/// caller that reads them for more than the count (a resumed pipeline also rebuilds its agreement).
+inline run_tally tally_rows(task_run_id run, std::size_t assignments, std::vector<unit> const& units,
+                            std::vector<agent> const& agents) {
+    run_tally out{run};
+    out.assignments_added(assignments);
+    for (auto const& u : units) out.units_added(u.status);
+    for (auto const& a : agents) out.agent_added(a.worker);
+    return out;
+}
+
 /// Counts what `db` holds for `run` (one read of its assignments, units and agents), as a tally that
 /// can then be kept up to date.
 template <class Store>
 run_tally tally_run(Store& db, task_run_id run) {
     detail::check_store<Store>();  // names the missing piece
     static_assert(store<Store>, "crowdline::tally_run: argument 1 (db) must model crowdline::store");
-    run_tally out{run};
     (void)db.get_task_run(run);  // unknown run → entry_does_not_exist
-    out.assignments_added(db.find_assignments({.task_run = run}).size());
-    for (auto const& u : db.find_units({.task_run = run})) out.units_added(u.status);
-    for (auto const& a : db.find_agents({.task_run = run})) out.agent_added(a.worker);
-    return out;
+    return tally_rows(run, db.find_assignments({.task_run = run}).size(), db.find_units({.task_run = run}),
+                      db.find_agents({.task_run = run}));
 }
 
 /// Counts what `db` holds for `run`.

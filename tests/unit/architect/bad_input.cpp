@@ -8,6 +8,9 @@
 
 #include <crowdline/architect/in_process.hpp>
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_bad_input {
+
 using namespace crowdline;
 
 namespace {
@@ -153,3 +156,5 @@ TEST_CASE("read_request: a request of the wrong shape is a bad request; the same
     }
     CHECK(a.request_text(R"({"type":"checked","data":{"n":7}})").data["n"] == 7);
 }
+
+}  // namespace tu_bad_input

@@ -41,6 +41,9 @@ extern "C" std::size_t __sanitizer_get_current_allocated_bytes();  // the ASan r
 
 #include "http_client.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_http_hardening {
+
 using namespace crowdline;
 using json = nlohmann::json;
 namespace beast = boost::beast;
@@ -537,3 +540,5 @@ TEST_CASE("http hardening: repeated bad tokens from one address get slower repli
     CHECK(m.find("crowdline_http_auth_failures_total 10") != std::string::npos);
     CHECK(m.find("crowdline_http_addresses_slowed 1") != std::string::npos);
 }
+
+}  // namespace tu_http_hardening

@@ -36,6 +36,9 @@
 #include "../store/fixtures.hpp"
 #include "http_client.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_http_server {
+
 using namespace crowdline;
 using json = nlohmann::json;
 namespace beast = boost::beast;
@@ -720,3 +723,5 @@ TEST_CASE("http: every page, asset and reply carries the Content-Security-Policy
     CHECK_THAT(csp, Catch::Contains("connect-src 'self';"));
     CHECK_THAT(csp, !Catch::Contains("script-src *"));
 }
+
+}  // namespace tu_http_server

@@ -7,6 +7,9 @@
 
 #include <crowdline/architect/in_process.hpp>
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_in_process {
+
 using namespace crowdline;
 using architects::in_process;
 
@@ -202,3 +205,5 @@ TEST_CASE("packets round-trip through JSON and the error helper has the document
     CHECK(nlohmann::json(e) ==
           nlohmann::json{{"type", "error"}, {"agent", nullptr}, {"data", {{"reason", "no_units"}, {"message", "nothing left for you"}}}});
 }
+
+}  // namespace tu_in_process

@@ -18,6 +18,9 @@
 #include "../store/backends.hpp"
 #include "../store/fixtures.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_data_browser_results {
+
 using namespace crowdline;
 
 namespace {
@@ -194,3 +197,5 @@ TEMPLATE_TEST_CASE("export_jsonl: one parseable object per line, count right, fi
         CHECK_THROWS_WITH(export_jsonl(broken, browser.results_for_run(t.c.run)), Catch::Contains("after 0 lines"));
     }
 }
+
+}  // namespace tu_data_browser_results

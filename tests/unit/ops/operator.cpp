@@ -15,6 +15,9 @@
 #include "../store/failing_store.hpp"
 #include "pipeline_common.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_operator {
+
 namespace operator_test {
 
 using namespace crowdline;
@@ -322,3 +325,5 @@ TEST_CASE("pipeline: the group calls refuse a lock that is not the run's", "[ope
 }
 
 }  // namespace operator_test
+
+}  // namespace tu_operator

@@ -14,6 +14,9 @@
 
 #include "pipeline_common.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_pipeline_adaptive {
+
 namespace adaptive_test {
 
 using namespace crowdline;
@@ -102,3 +105,5 @@ TEST_CASE("adaptive overlap: agreement reached at min adds nothing; a bad settin
 }
 
 }  // namespace adaptive_test
+
+}  // namespace tu_pipeline_adaptive

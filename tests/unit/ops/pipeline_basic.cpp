@@ -6,6 +6,9 @@
 
 #include "pipeline_common.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_pipeline_basic {
+
 using namespace crowdline;
 using namespace std::chrono_literals;
 
@@ -424,3 +427,5 @@ TEMPLATE_TEST_CASE("init gives a reloaded page the unit it holds, and claims not
     auto after = alice.send("init");
     CHECK(after.data["reason"] == "unknown_agent");  // submitted: nothing to pick up again, register anew
 }
+
+}  // namespace tu_pipeline_basic

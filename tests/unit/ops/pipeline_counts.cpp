@@ -15,6 +15,10 @@
 #include <crowdline/quality/run_report.hpp>
 
 #include "pipeline_common.hpp"
+#include "unit/quality/batch_figures.hpp"
+
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_pipeline_counts {
 
 using namespace crowdline;
 using namespace std::chrono_literals;
@@ -69,18 +73,7 @@ void require_counts_match(Pipeline& p, Store& db, task_run_id run, std::string c
         if (w.held != 0 || w.done != 0) shown[w.id] = {w.held, w.done};
     REQUIRE(shown == in_store);
 
-    auto const answers = quality::run_answers(db, run);
-    auto const fields = quality::label_fields(answers);
-    auto const agreement = p.agreement();
-    REQUIRE(agreement.size() == fields.size());
-    for (std::size_t f = 0; f < fields.size(); ++f) {
-        INFO("field " << fields[f]);
-        auto const data = quality::make_dataset(quality::field_annotations(answers, fields[f]));
-        REQUIRE(agreement[f].field == fields[f]);
-        REQUIRE(agreement[f].items == data.items().size());
-        REQUIRE(agreement[f].annotations == data.size());
-        REQUIRE(agreement[f].krippendorff_alpha == quality::krippendorff_alpha(data));
-    }
+    quality_test::require_batch_figures(p.agreement(), quality::run_answers(db, run));
 }
 
 /// A random answer: a label of three, sometimes a yes/no, rarely a field that is no label field.
@@ -218,3 +211,5 @@ TEMPLATE_TEST_CASE("a resumed run's counts come from the store, and recount() ca
     require_counts_match(p, *db, run, "approve through locked, then recount");
     CHECK(p.summary().units(unit_status::accepted) == 1);
 }
+
+}  // namespace tu_pipeline_counts

@@ -13,6 +13,9 @@
 
 #include "pipeline_common.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_pipeline_full_overlap {
+
 namespace full_overlap_test {
 
 using namespace crowdline;
@@ -170,3 +173,5 @@ TEST_CASE("full_overlap{}: units added for late workers survive a restart; nobod
 }
 
 }  // namespace full_overlap_test
+
+}  // namespace tu_pipeline_full_overlap

@@ -10,6 +10,9 @@
 
 #include "pipeline_common.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_pipeline_idempotent_submit {
+
 using namespace crowdline;
 using namespace std::chrono_literals;
 
@@ -231,3 +234,5 @@ TEMPLATE_TEST_CASE("a keyed submit's receipt stays out of results and exports", 
     CHECK(line.find(alice.token) == std::string::npos);
     CHECK(line.find(key_a) == std::string::npos);
 }
+
+}  // namespace tu_pipeline_idempotent_submit

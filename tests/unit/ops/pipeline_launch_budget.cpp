@@ -10,6 +10,9 @@
 
 #include "pipeline_common.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_pipeline_launch_budget {
+
 namespace launch_budget_test {
 
 using namespace crowdline;
@@ -57,3 +60,5 @@ TEST_CASE("launch budget: the first batch at launch, the rest tick by tick, work
 }
 
 }  // namespace launch_budget_test
+
+}  // namespace tu_pipeline_launch_budget

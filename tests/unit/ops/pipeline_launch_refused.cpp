@@ -11,6 +11,9 @@
 
 #include "pipeline_common.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_pipeline_launch_refused {
+
 namespace launch_refused_test {
 
 using namespace crowdline;
@@ -113,3 +116,5 @@ TEST_CASE("in an operator, one run's refused launch leaves the other runs launch
 }
 
 }  // namespace launch_refused_test
+
+}  // namespace tu_pipeline_launch_refused

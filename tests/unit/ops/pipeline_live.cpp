@@ -8,6 +8,9 @@
 
 #include "pipeline_common.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_pipeline_live {
+
 using namespace crowdline;
 using json = nlohmann::json;
 
@@ -131,3 +134,5 @@ TEMPLATE_TEST_CASE("a blueprint without live handlers refuses live updates", "[p
     REQUIRE(alice.submit({{"label", "ok"}}).type == "submitted");
     for (auto const& a : db->find_agents({.status = agent_status::completed})) CHECK(a.state["updates"].empty());
 }
+
+}  // namespace tu_pipeline_live

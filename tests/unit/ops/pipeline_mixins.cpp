@@ -6,6 +6,9 @@
 
 #include "pipeline_common.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_pipeline_mixins {
+
 using namespace crowdline;
 using namespace std::chrono_literals;
 
@@ -152,3 +155,5 @@ TEMPLATE_TEST_CASE("gold units are mixed in at their rate and accuracy is kept a
     CHECK(report["workers"][0]["gold_accuracy"].template get<double>() == Approx(1.0 / 3.0));
     CHECK(report["workers"][0]["gold_answers"] == 3);
 }
+
+}  // namespace tu_pipeline_mixins

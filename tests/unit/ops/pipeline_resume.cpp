@@ -15,6 +15,9 @@
 
 #include "pipeline_common.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_pipeline_resume {
+
 using namespace crowdline;
 using namespace std::chrono_literals;
 
@@ -291,3 +294,5 @@ TEST_CASE("in_house blocks survive a restart on the same SQLite file, and so doe
         CHECK(served.data["worker_id"] == ann.value());
     });
 }
+
+}  // namespace tu_pipeline_resume

@@ -14,6 +14,9 @@
 
 #include <crowdline/ops/protocol.hpp>
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_protocol {
+
 using namespace crowdline;
 using namespace std::chrono_literals;
 
@@ -277,3 +280,5 @@ TEST_CASE("protocol::dispatch turns a handler's exceptions into error packets", 
         CHECK_THROWS_AS(protocol::dispatch(h, p, t0), config_error);
     }
 }
+
+}  // namespace tu_protocol

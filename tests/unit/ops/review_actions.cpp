@@ -13,6 +13,9 @@
 #include "../store/backends.hpp"
 #include "../store/fixtures.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_review_actions {
+
 using namespace crowdline;
 
 namespace {
@@ -260,3 +263,5 @@ TEMPLATE_TEST_CASE("review::restore_blocks replays the block and unblock rows on
                                                               {untouched, "set directly, never recorded"}});
     CHECK_FALSE(fresh.is_blocked(elsewhere));
 }
+
+}  // namespace tu_review_actions

@@ -14,6 +14,9 @@
 #include "../store/backends.hpp"
 #include "../store/fixtures.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_review_atomic {
+
 using namespace crowdline;
 
 namespace {
@@ -183,3 +186,5 @@ TEMPLATE_TEST_CASE("review::approve: a judgement that fails after the bonus was 
     CHECK(t.provider.approved().empty());
     CHECK(db.get_unit(t.done).status == unit_status::completed);  // not approved: it can be decided again
 }
+
+}  // namespace tu_review_atomic

@@ -18,6 +18,9 @@
 #include "../architect/http_client.hpp"
 #include "pipeline_common.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_review_http {
+
 using namespace crowdline;
 using json = nlohmann::json;
 
@@ -220,3 +223,5 @@ TEST_CASE("http: /metrics shows Krippendorff's alpha per label field as answers 
     auto const report = test::http_request(s.server.port(), "GET", "/api/review/quality", "", bearer).parsed();
     CHECK(report["fields"][0]["krippendorff_alpha"] == json(*expected));
 }
+
+}  // namespace tu_review_http

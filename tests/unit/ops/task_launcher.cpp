@@ -23,6 +23,9 @@
 
 #include "../store/fixtures.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_task_launcher {
+
 using namespace crowdline;
 using namespace std::chrono_literals;
 
@@ -484,3 +487,5 @@ TEST_CASE("task_launcher set_group_key groups assignments made before and after"
     REQUIRE(fr != progress.end());
     CHECK(fr->total == 1);
 }
+
+}  // namespace tu_task_launcher

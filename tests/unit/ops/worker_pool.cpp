@@ -21,6 +21,9 @@
 
 #include "../store/fixtures.hpp"
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_worker_pool {
+
 using namespace crowdline;
 using namespace std::chrono_literals;
 
@@ -394,3 +397,5 @@ TEST_CASE("worker_pool limits: an oversized submission is too_large and writes n
     CHECK(test::snapshot(r.db) == before);
     CHECK(r.submit(alice, {{"x", 1}}).type == "submitted");
 }
+
+}  // namespace tu_worker_pool

@@ -1,6 +1,7 @@
 // quality::running_alpha and running_agreement: the alpha kept answer by answer is the batch
 // krippendorff_alpha of the answers so far — the same double, after every answer, in any order.
 
+#include "unit/quality/batch_figures.hpp"
 #include "unit/quality/common.hpp"
 
 #include <crowdline/quality/run_report.hpp>
@@ -104,17 +105,8 @@ TEST_CASE("running agreement: the label fields and figures run_report finds in t
             running.add(item, outputs);
             answers.push_back({item, "w" + std::to_string(r.below(8)), i, json::object(), outputs});
         }
-        auto const fields = quality::label_fields(answers);
         auto const shown = running.fields();
-        REQUIRE(shown.size() == fields.size());
-        for (std::size_t f = 0; f < fields.size(); ++f) {
-            INFO("field " << fields[f]);
-            auto const data = quality::make_dataset(quality::field_annotations(answers, fields[f]));
-            CHECK(shown[f].field == fields[f]);
-            CHECK(shown[f].items == data.items().size());
-            CHECK(shown[f].annotations == data.size());
-            CHECK(shown[f].krippendorff_alpha == quality::krippendorff_alpha(data));
-        }
+        require_batch_figures(shown, answers);
         for (auto const& f : shown) CHECK(f.field != "tags");
     }
 }

@@ -4,6 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_bad_input {
+
 using namespace routing_test;
 namespace routing = crowdline::routing;
 
@@ -91,3 +94,5 @@ TEST_CASE("re-joining with a new profile drops reservations it no longer qualifi
     CHECK(g[0].item == item_key{2});
     CHECK(d.starved() == std::vector<item_key>{item_key{1}});
 }
+
+}  // namespace tu_bad_input

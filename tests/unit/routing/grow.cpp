@@ -8,6 +8,9 @@
 #include <optional>
 #include <set>
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_grow {
+
 using namespace routing_test;
 namespace routing = crowdline::routing;
 using routing::unit_state;
@@ -149,3 +152,5 @@ TEST_CASE("next_item_without: the items a late worker is eligible for and has no
     CHECK_FALSE(d.next_item_without(worker_id{1}, again));  // worker 1 has a unit of every item it reads
     CHECK_THROWS_AS(d.next_item_without(worker_id{9}, again), crowdline::invalid_argument);
 }
+
+}  // namespace tu_grow

@@ -6,6 +6,9 @@
 
 #include <set>
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_invariants {
+
 using namespace routing_test;
 namespace routing = crowdline::routing;
 
@@ -129,3 +132,5 @@ TEST_CASE("invariant 5: an expired lease returns its unit; a completed unit is n
     CHECK(d.next(b, 10, at(63s)).empty());
     CHECK(d.counts().completed == 2);
 }
+
+}  // namespace tu_invariants

@@ -10,6 +10,9 @@
 #include <map>
 #include <vector>
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_leases {
+
 using namespace routing_test;
 namespace routing = crowdline::routing;
 
@@ -129,3 +132,5 @@ TEST_CASE("lease_queue: removal, expiry in order of end, positions reported when
     CHECK(q.live() == 0);
     CHECK(q.stored() == 0);
 }
+
+}  // namespace tu_leases

@@ -4,6 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_options_and_order {
+
 using namespace routing_test;
 namespace routing = crowdline::routing;
 
@@ -135,3 +138,5 @@ TEST_CASE("observers: queue length, counts, steals", "[routing][observers]") {
     CHECK(d.queue_length(b) == 1);
     CHECK(d.held(c) == 3);
 }
+
+}  // namespace tu_options_and_order

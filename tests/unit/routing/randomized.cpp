@@ -12,6 +12,9 @@
 #include <sstream>
 #include <string>
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_randomized {
+
 using namespace routing_test;
 namespace routing = crowdline::routing;
 using routing::unit_state;
@@ -459,3 +462,5 @@ TEST_CASE("randomized: adaptive_overlap{2, 4, 0.7}, eligible_when, steal_eligibl
                   routing::options{.lease = 120s, .steal_after = 60s}, adaptive},
             seed, steps);
 }
+
+}  // namespace tu_randomized

@@ -9,6 +9,9 @@
 #include <utility>
 #include <vector>
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_restore {
+
 using namespace routing_test;
 namespace routing = crowdline::routing;
 using done_list = std::vector<std::pair<std::uint32_t, worker_id>>;
@@ -116,3 +119,5 @@ TEST_CASE("restore keeps workers who gave a unit back away from that item", "[ro
     CHECK(d.next(bob, 10, at(1s)).size() == 1);  // one unit of item 1 (one per item)
     CHECK(d.starved() == std::vector<item_key>{item_key{1}});  // its second unit: no one else eligible has joined
 }
+
+}  // namespace tu_restore

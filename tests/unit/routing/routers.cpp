@@ -8,6 +8,9 @@
 #include <set>
 #include <span>
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_routers {
+
 using namespace routing_test;
 namespace routing = crowdline::routing;
 
@@ -196,3 +199,5 @@ TEST_CASE("a user-written router", "[routing][router]") {
         CHECK(bad.counts() == routing::unit_counts{});
     }
 }
+
+}  // namespace tu_routers

@@ -7,6 +7,9 @@
 
 #include <set>
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_scans {
+
 using namespace routing_test;
 namespace routing = crowdline::routing;
 
@@ -40,3 +43,5 @@ TEST_CASE("a newcomer scans past thousands of taken units at the front of a buck
               2);
     }
 }
+
+}  // namespace tu_scans

@@ -8,6 +8,9 @@
 #include <map>
 #include <set>
 
+// Everything below is this file's own: test files are compiled in unity batches.
+namespace tu_scenario {
+
 using namespace routing_test;
 namespace routing = crowdline::routing;
 
@@ -150,3 +153,5 @@ TEST_CASE("multilingual scenario without stealing: Dave's units stay reserved an
     for (const auto& [who, grants] : r.got)
         for (const auto& g : grants) CHECK_FALSE(g.stolen_from.has_value());
 }
+
+}  // namespace tu_scenario

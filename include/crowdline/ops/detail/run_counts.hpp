@@ -68,7 +68,7 @@ public:
 
     // --- full counts -------------------------------------------------------------------------------
 
-    /// The full count: `fresh` (units, assignments and agents from the store, `tally_run`), and the groups
+    /// The full count: `fresh` (units, assignments and agents from the store, `tally_rows`), and the groups
     /// from the run's assignments (O(assignments), in memory). Worker counts are kept.
     template <class Assignments>
     void recount(run_tally fresh, Assignments const& assignments, quality::running_agreement agreement) {
@@ -219,21 +219,20 @@ private:
     quality::running_agreement agreement_;
 };
 
-/// The agreement of `run`'s answers as the store holds them (one read of its agents and units): the
-/// answers `quality::run_answers` reads, so a resumed run's `/metrics` starts where it stopped.
-template <class Store>
-quality::running_agreement agreement_of(Store& db, task_run_id run) {
-    std::unordered_map<agent_id, nlohmann::json> outputs;
-    for (auto& a : db.find_agents({.task_run = run})) {
+/// The agreement of a run's answers from its units and agents as the store holds them: the answers
+/// `quality::run_answers` reads, so a resumed run's `/metrics` starts where it stopped.
+inline quality::running_agreement agreement_of(std::vector<unit> const& units, std::vector<agent> const& agents) {
+    std::unordered_map<agent_id, nlohmann::json const*> outputs;
+    for (auto const& a : agents) {
         if (!a.state.is_object()) continue;
         auto found = a.state.find("outputs");
-        if (found != a.state.end() && found->is_object()) outputs.emplace(a.id, std::move(*found));
+        if (found != a.state.end() && found->is_object()) outputs.emplace(a.id, &*found);
     }
     quality::running_agreement out;
-    if (outputs.empty()) return out;
-    for (auto const& u : db.find_units({.task_run = run})) {
+    if (outputs.empty()) return out;  // a fresh run: no answers
+    for (auto const& u : units) {
         if (!complete(u.status) || !u.agent || u.unit_index < 0) continue;  // screening and gold: never data
-        if (auto found = outputs.find(*u.agent); found != outputs.end()) out.add(u.assignment.value(), found->second);
+        if (auto found = outputs.find(*u.agent); found != outputs.end()) out.add(u.assignment.value(), *found->second);
     }
     return out;
 }

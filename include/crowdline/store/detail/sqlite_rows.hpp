@@ -14,11 +14,9 @@
 
 #include <SQLiteCpp/Column.h>
 #include <SQLiteCpp/Statement.h>
-#include <boost/hana/accessors.hpp>
-#include <boost/hana/for_each.hpp>
-#include <boost/hana/second.hpp>
 #include <nlohmann/json.hpp>
 
+#include <crowdline/detail/members.hpp>
 #include <crowdline/detail/traits.hpp>
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/status.hpp>
@@ -67,9 +65,7 @@ template <class Row>
 Row read_row(SQLite::Statement& st) {
     Row row{};
     int i = 0;
-    boost::hana::for_each(boost::hana::accessors<Row>(), [&](auto accessor) {
-        read_column(st.getColumn(i++), boost::hana::second(accessor)(row));
-    });
+    crowdline::detail::for_each_member(row, [&](std::string_view, auto& member) { read_column(st.getColumn(i++), member); });
     return row;
 }
 
