@@ -221,7 +221,10 @@ struct http_args;                     // http_args.hpp
 struct http_request;                  // http_route.hpp
 struct http_response;
 class http_channel;                   // http_channel.hpp
-class http;                           // http.hpp (Boost.Beast; CROWDLINE_WITH_HTTP in the umbrella)
+struct tcp_transport;                 // http.hpp (Boost.Beast; CROWDLINE_WITH_HTTP in the umbrella)
+template <class Transport>
+class basic_http;
+using http = basic_http<tcp_transport>;
 }  // namespace architects
 
 namespace providers {

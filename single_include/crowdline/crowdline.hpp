@@ -231,7 +231,10 @@ struct http_args;                     // http_args.hpp
 struct http_request;                  // http_route.hpp
 struct http_response;
 class http_channel;                   // http_channel.hpp
-class http;                           // http.hpp (Boost.Beast; CROWDLINE_WITH_HTTP in the umbrella)
+struct tcp_transport;                 // http.hpp (Boost.Beast; CROWDLINE_WITH_HTTP in the umbrella)
+template <class Transport>
+class basic_http;
+using http = basic_http<tcp_transport>;
 }  // namespace architects
 
 namespace providers {
@@ -396,7 +399,7 @@ struct std::hash<crowdline::strong_id<Tag, Rep>> {
 #include <nlohmann/json.hpp>
 
 // ---- crowdline/detail/members.hpp
-/// The one walk over a Hana-reflected struct's members (BOOST_HANA_DEFINE_STRUCT / BOOST_HANA_ADAPT_STRUCT):
+/// The one walk over a Hana-reflected struct's members (CROWDLINE_REFLECT, or Hana's own macros):
 /// JSON for value types (model/json.hpp) and config binding (config/args.hpp) both go through it, so the
 /// Hana machinery is instantiated one way only.
 
@@ -452,9 +455,45 @@ inline constexpr bool is_vector_v<std::vector<T>> = true;
 #include <optional>
 #include <string>
 
-#include <boost/hana/adapt_struct.hpp>
 #include <nlohmann/json.hpp>
 
+// ---- crowdline/model/reflect.hpp
+/// `CROWDLINE_REFLECT(type, member...)`: makes `type` a Boost.Hana `Struct` (its members, by name, for JSON,
+/// config binding and SQLite rows), like `BOOST_HANA_ADAPT_STRUCT`, but lazily: the member table is built
+/// by a function template, so a TU that includes the type and never walks it instantiates no Hana code.
+/// Hana's own macros build the table in a plain function, which every TU compiles; over the library's
+/// 35 reflected types that was ~1.4 s of every `#include <crowdline/crowdline.hpp>` (g++ 12, -O0).
+///
+/// Written at global scope, after the type (it specialises `boost::hana::accessors_impl`, Hana's
+/// documented way to model `Struct`). Types reflected with Hana's own macros work the same everywhere.
+
+#include <boost/hana/accessors.hpp>
+#include <boost/hana/pair.hpp>
+#include <boost/hana/string.hpp>
+#include <boost/hana/tuple.hpp>
+#include <boost/preprocessor/seq/enum.hpp>
+#include <boost/preprocessor/seq/transform.hpp>
+#include <boost/preprocessor/variadic/to_seq.hpp>
+
+/// One `(name, accessor)` pair; the accessor returns the member with the constness and value category
+/// of the object it is given.
+#define CROWDLINE_DETAIL_REFLECT_MEMBER(s, data, member)                                         \
+    ::boost::hana::make_pair(BOOST_HANA_STRING(#member), [](auto&& self) -> decltype(auto) { \
+        return (static_cast<decltype(self)&&>(self).member);                                   \
+    })
+
+#define CROWDLINE_REFLECT(TYPE, ...)                                                                       \
+    namespace boost::hana {                                                                                \
+    template <>                                                                                            \
+    struct accessors_impl<TYPE> {                                                                          \
+        template <class Lazy = void>                                                                       \
+        static constexpr auto apply() {                                                                    \
+            return ::boost::hana::make_tuple(BOOST_PP_SEQ_ENUM(                                            \
+                BOOST_PP_SEQ_TRANSFORM(CROWDLINE_DETAIL_REFLECT_MEMBER, ~, BOOST_PP_VARIADIC_TO_SEQ(__VA_ARGS__)))); \
+        }                                                                                                  \
+    };                                                                                                     \
+    }                                                                                                      \
+    static_assert(true, "CROWDLINE_REFLECT ends with a semicolon")
 // ---- crowdline/model/status.hpp
 /// The two state machines of a campaign — units and agents — as constexpr tables. Unlike Mephisto,
 /// crowdline enforces them: every store refuses a change that `can_transition` does not allow.
@@ -769,26 +808,26 @@ struct worker_review {
 
 }  // namespace crowdline
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::project, id, name);
-BOOST_HANA_ADAPT_STRUCT(crowdline::task, id, name, task_type, project, parent_task);
-BOOST_HANA_ADAPT_STRUCT(crowdline::requester, id, name, provider_type);
-BOOST_HANA_ADAPT_STRUCT(crowdline::task_run, id, task, requester, init_params, is_completed, provider_type, task_type,
-                        sandbox);
-BOOST_HANA_ADAPT_STRUCT(crowdline::assignment, id, task, task_run, requester, task_type, provider_type, sandbox);
-BOOST_HANA_ADAPT_STRUCT(crowdline::unit, id, assignment, unit_index, pay_amount, provider_type, status, agent, worker,
-                        task_type, task, task_run, sandbox, requester);
-BOOST_HANA_ADAPT_STRUCT(crowdline::worker, id, name, provider_type);
-BOOST_HANA_ADAPT_STRUCT(crowdline::agent, id, worker, unit, task, task_run, assignment, task_type, provider_type, status,
-                        state);
-BOOST_HANA_ADAPT_STRUCT(crowdline::onboarding_agent, id, worker, task, task_run, task_type, status, state);
-BOOST_HANA_ADAPT_STRUCT(crowdline::qualification, id, name, description);
-BOOST_HANA_ADAPT_STRUCT(crowdline::granted_qualification, qualification, worker, value);
-BOOST_HANA_ADAPT_STRUCT(crowdline::worker_review, id, unit, worker, task, status, review_note, bonus, blocked_worker,
-                        updated_qualification, updated_qualification_value, revoked_qualification);
+CROWDLINE_REFLECT(crowdline::project, id, name);
+CROWDLINE_REFLECT(crowdline::task, id, name, task_type, project, parent_task);
+CROWDLINE_REFLECT(crowdline::requester, id, name, provider_type);
+CROWDLINE_REFLECT(crowdline::task_run, id, task, requester, init_params, is_completed, provider_type, task_type,
+                  sandbox);
+CROWDLINE_REFLECT(crowdline::assignment, id, task, task_run, requester, task_type, provider_type, sandbox);
+CROWDLINE_REFLECT(crowdline::unit, id, assignment, unit_index, pay_amount, provider_type, status, agent, worker,
+                  task_type, task, task_run, sandbox, requester);
+CROWDLINE_REFLECT(crowdline::worker, id, name, provider_type);
+CROWDLINE_REFLECT(crowdline::agent, id, worker, unit, task, task_run, assignment, task_type, provider_type, status,
+                  state);
+CROWDLINE_REFLECT(crowdline::onboarding_agent, id, worker, task, task_run, task_type, status, state);
+CROWDLINE_REFLECT(crowdline::qualification, id, name, description);
+CROWDLINE_REFLECT(crowdline::granted_qualification, qualification, worker, value);
+CROWDLINE_REFLECT(crowdline::worker_review, id, unit, worker, task, status, review_note, bonus, blocked_worker,
+                  updated_qualification, updated_qualification_value, revoked_qualification);
 
 namespace crowdline {
 
-/// Types reflected with BOOST_HANA_ADAPT_STRUCT / BOOST_HANA_DEFINE_STRUCT.
+/// Types reflected with CROWDLINE_REFLECT (or BOOST_HANA_ADAPT_STRUCT / BOOST_HANA_DEFINE_STRUCT).
 template <class T>
 concept reflected = detail::hana_struct<T>;
 
@@ -4173,7 +4212,6 @@ auto make_dispatcher(Policies... policies) {
 #include <type_traits>
 #include <utility>
 
-#include <boost/hana/adapt_struct.hpp>
 #include <nlohmann/json.hpp>
 
 
@@ -4494,7 +4532,7 @@ constexpr bool assert_architect() {
 
 }  // namespace crowdline
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::packet, type, agent, data);
+CROWDLINE_REFLECT(crowdline::packet, type, agent, data);
 // ---- crowdline/architect/in_process.hpp
 /// `architects::in_process`: an architect whose channel is direct function calls. For tests, simulations
 /// and applications that embed the worker's side themselves: a "worker" calls `request`/`request_text`
@@ -4514,11 +4552,10 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::packet, type, agent, data);
 #include <utility>
 #include <vector>
 
-#include <boost/hana/adapt_struct.hpp>
 
 // ---- crowdline/config/args.hpp
-/// Config binding: an args struct reflected with Boost.Hana (BOOST_HANA_DEFINE_STRUCT or
-/// BOOST_HANA_ADAPT_STRUCT) gets, from that one definition, JSON load and dump, `key=value` overrides
+/// Config binding: an args struct reflected with Boost.Hana (CROWDLINE_REFLECT, or Hana's
+/// BOOST_HANA_DEFINE_STRUCT / BOOST_HANA_ADAPT_STRUCT) gets, from that one definition, JSON load and dump, `key=value` overrides
 /// (`task.task_reward=0.5`, nested structs by dotted path), `--help` text with each default, and
 /// `validate()` that names the bad key. Descriptions are optional: a static member
 /// `descriptions` of `{key, text}` pairs.
@@ -4533,6 +4570,8 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::packet, type, agent, data);
 #include <utility>
 #include <vector>
 
+#include <boost/hana/adapt_struct.hpp>   // an application's args may use Hana's own macros
+#include <boost/hana/define_struct.hpp>
 #include <nlohmann/json.hpp>
 
 
@@ -5017,7 +5056,7 @@ static_assert(architect<in_process>, "architects::in_process must model crowdlin
 
 }  // namespace crowdline::architects
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::architects::in_process_args, name, max_body_bytes, max_json_depth);
+CROWDLINE_REFLECT(crowdline::architects::in_process_args, name, max_body_bytes, max_json_depth);
 // ---- crowdline/provider/provider.hpp
 /// The `crowdline::provider` concept: the crowd a campaign sources work from (Mephisto's CrowdProvider
 /// with its wrapped Requester, Worker, Agent and Unit). Each method is one small concept
@@ -6593,7 +6632,6 @@ struct worker_progress {
 #include <utility>
 #include <vector>
 
-#include <boost/hana/adapt_struct.hpp>
 #include <nlohmann/json.hpp>
 
 
@@ -6664,7 +6702,7 @@ concept has_blueprint_type = requires {
     { B::blueprint_type } -> std::convertible_to<std::string_view>;
 };
 
-/// `B::args_type` is a struct reflected with BOOST_HANA_DEFINE_STRUCT or BOOST_HANA_ADAPT_STRUCT.
+/// `B::args_type` is a struct reflected with CROWDLINE_REFLECT (or Hana's own struct macros).
 template <class B>
 concept declares_args_type = config::args_struct<typename B::args_type>;
 
@@ -6735,8 +6773,8 @@ constexpr void check_blueprint() {
     static_assert(has_blueprint_type<B>,
                   "crowdline::blueprint: the type lacks blueprint_type (a static member convertible to std::string_view)");
     static_assert(declares_args_type<B>,
-                  "crowdline::blueprint: the type lacks args_type (a struct reflected with BOOST_HANA_DEFINE_STRUCT "
-                  "or BOOST_HANA_ADAPT_STRUCT)");
+                  "crowdline::blueprint: the type lacks args_type (a struct reflected with CROWDLINE_REFLECT "
+                  "or Hana's BOOST_HANA_ADAPT_STRUCT)");
     static_assert(!declares_args_type<B> || validates_args<B>,
                   "crowdline::blueprint: the type lacks validate(const args_type&) const");
     static_assert(returns_initialization_range<B>, "crowdline::blueprint: the type lacks initialization_data() -> an "
@@ -6761,9 +6799,9 @@ constexpr bool assert_blueprint() {
 
 }  // namespace crowdline
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::initialization_data, shared, unit_data);
-BOOST_HANA_ADAPT_STRUCT(crowdline::field_error, field, message);
-BOOST_HANA_ADAPT_STRUCT(crowdline::agent_state, inputs, outputs, updates);
+CROWDLINE_REFLECT(crowdline::initialization_data, shared, unit_data);
+CROWDLINE_REFLECT(crowdline::field_error, field, message);
+CROWDLINE_REFLECT(crowdline::agent_state, inputs, outputs, updates);
 // ---- crowdline/config/task_run_args.hpp
 /// `task_run_args`: the settings of one task run, with Mephisto's names and defaults.
 
@@ -6771,25 +6809,22 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::agent_state, inputs, outputs, updates);
 #include <string>
 #include <vector>
 
-#include <boost/hana/define_struct.hpp>
-
 
 namespace crowdline {
 
 /// Mephisto's TaskRunArgs. Durations are in seconds; 0 means "no limit" for the caps.
 struct task_run_args {
-    BOOST_HANA_DEFINE_STRUCT(task_run_args,
-        (std::string, task_name),
-        (std::string, task_title),
-        (std::string, task_description),
-        (double, task_reward),
-        (std::vector<std::string>, task_tags),
-        (std::int64_t, assignment_duration_in_seconds),
-        (std::int64_t, no_submission_patience),
-        (std::int64_t, allowed_concurrent),
-        (std::int64_t, maximum_units_per_worker),
-        (std::int64_t, max_num_concurrent_units),
-        (std::int64_t, submission_timeout));
+    std::string task_name;
+    std::string task_title;
+    std::string task_description;
+    double task_reward;
+    std::vector<std::string> task_tags;
+    std::int64_t assignment_duration_in_seconds;
+    std::int64_t no_submission_patience;
+    std::int64_t allowed_concurrent;
+    std::int64_t maximum_units_per_worker;
+    std::int64_t max_num_concurrent_units;
+    std::int64_t submission_timeout;
 
     task_run_args()
         : task_reward(0.3), assignment_duration_in_seconds(30 * 60), no_submission_patience(12 * 60 * 60),
@@ -6825,6 +6860,10 @@ struct task_run_args {
 };
 
 }  // namespace crowdline
+
+CROWDLINE_REFLECT(crowdline::task_run_args, task_name, task_title, task_description, task_reward, task_tags,
+                  assignment_duration_in_seconds, no_submission_patience, allowed_concurrent, maximum_units_per_worker,
+                  max_num_concurrent_units, submission_timeout);
 // ---- crowdline/ops/detail/run_counts.hpp
 /// `detail::run_counts`: a pipeline's running dashboard counts — units by status, assignments, agents and
 /// workers (a `run_tally`), units made and done per group of items, units held and done per worker, and
@@ -8664,7 +8703,6 @@ packet dispatch(Handler& h, packet const& p, time_point now) {
 #include <utility>
 #include <vector>
 
-#include <boost/hana/adapt_struct.hpp>
 #include <boost/hana/at.hpp>
 #include <boost/hana/equal.hpp>
 #include <boost/hana/for_each.hpp>
@@ -9091,8 +9129,8 @@ auto with_mixins(B base, Mixins... mixins) {
 
 }  // namespace crowdline
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::mixins::gold_unit, data, answer);
-BOOST_HANA_ADAPT_STRUCT(crowdline::mixins::qualification_grant, qualification, value);
+CROWDLINE_REFLECT(crowdline::mixins::gold_unit, data, answer);
+CROWDLINE_REFLECT(crowdline::mixins::qualification_grant, qualification, value);
 
 namespace crowdline {
 
@@ -10775,7 +10813,6 @@ template <class Architect, class Store, class First, class... Rest>
 #include <variant>
 #include <vector>
 
-#include <boost/hana/adapt_struct.hpp>
 #include <nlohmann/json.hpp>
 
 // ---- crowdline/blueprint/detail/json_items.hpp
@@ -11122,14 +11159,14 @@ struct static_form_args {
 
 }  // namespace crowdline::blueprints
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::fields::display_text, name, label, text);
-BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::fields::single_choice, name, label, options, required);
-BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::fields::multiple_choice, name, label, options, required, min_selected,
-                        max_selected);
-BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::fields::free_text, name, label, required, min_length, max_length,
-                        multiline, placeholder);
-BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::static_form_args, units_per_assignment, submit_label, max_text_length,
-                        allow_extra_keys);
+CROWDLINE_REFLECT(crowdline::blueprints::fields::display_text, name, label, text);
+CROWDLINE_REFLECT(crowdline::blueprints::fields::single_choice, name, label, options, required);
+CROWDLINE_REFLECT(crowdline::blueprints::fields::multiple_choice, name, label, options, required, min_selected,
+                  max_selected);
+CROWDLINE_REFLECT(crowdline::blueprints::fields::free_text, name, label, required, min_length, max_length,
+                  multiline, placeholder);
+CROWDLINE_REFLECT(crowdline::blueprints::static_form_args, units_per_assignment, submit_label, max_text_length,
+                  allow_extra_keys);
 
 namespace crowdline::blueprints {
 
@@ -11591,7 +11628,6 @@ private:
 #include <string_view>
 #include <vector>
 
-#include <boost/hana/adapt_struct.hpp>
 #include <nlohmann/json.hpp>
 
 
@@ -11613,7 +11649,7 @@ struct mock_args {
 
 }  // namespace crowdline::blueprints
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::mock_args, units_per_assignment);
+CROWDLINE_REFLECT(crowdline::blueprints::mock_args, units_per_assignment);
 
 namespace crowdline::blueprints {
 
@@ -11692,7 +11728,6 @@ private:
 #include <utility>
 #include <vector>
 
-#include <boost/hana/adapt_struct.hpp>
 #include <boost/hana/for_each.hpp>
 #include <boost/hana/tuple.hpp>
 #include <nlohmann/json.hpp>
@@ -11723,7 +11758,7 @@ struct live_args {
 
 }  // namespace crowdline::blueprints
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::live_args, title, max_turns, min_turns);
+CROWDLINE_REFLECT(crowdline::blueprints::live_args, title, max_turns, min_turns);
 
 namespace crowdline::blueprints {
 
@@ -12427,7 +12462,6 @@ inline nlohmann::json run_report(std::vector<run_answer> const& answers, std::ve
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
-#include <boost/hana/adapt_struct.hpp>
 #include <nlohmann/json.hpp>
 
 // ---- crowdline/store/detail/checkpointer.hpp
@@ -13125,7 +13159,6 @@ inline constexpr char get_granted[] =
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -13135,16 +13168,6 @@ inline constexpr char get_granted[] =
 #include <vector>
 
 namespace crowdline::stores::detail {
-
-/// Counters for tests and benchmarks: write() calls SQLite asked for on log files, and the ones made.
-struct wal_write_counters {
-    std::atomic<std::uint64_t> requested{0};
-    std::atomic<std::uint64_t> issued{0};
-};
-inline wal_write_counters& wal_writes() noexcept {
-    static wal_write_counters counters;
-    return counters;
-}
 
 class wal_vfs {
 public:
@@ -13248,7 +13271,6 @@ private:
             std::size_t const n = std::min(max_write, f.gathered->size() - done);
             rc = f.real->pMethods->xWrite(f.real, f.gathered->data() + done, static_cast<int>(n),
                                           f.gathered_at + static_cast<sqlite3_int64>(done));
-            wal_writes().issued.fetch_add(1, std::memory_order_relaxed);
             done += n;
         }
         f.gathered->clear();
@@ -13258,7 +13280,6 @@ private:
     static int write(sqlite3_file* p, void const* data, int amount, sqlite3_int64 offset) {
         file& f = self(p);
         if (f.gathered == nullptr) return f.real->pMethods->xWrite(f.real, data, amount, offset);
-        wal_writes().requested.fetch_add(1, std::memory_order_relaxed);
         if (!f.gathered->empty() && offset != f.gathered_at + static_cast<sqlite3_int64>(f.gathered->size())) {
             if (int const rc = flush(f); rc != SQLITE_OK) return rc;
         }
@@ -13268,7 +13289,6 @@ private:
             f.gathered->insert(f.gathered->end(), bytes, bytes + amount);
         } catch (std::bad_alloc const&) {
             if (int const rc = flush(f); rc != SQLITE_OK) return rc;
-            wal_writes().issued.fetch_add(1, std::memory_order_relaxed);
             return f.real->pMethods->xWrite(f.real, data, amount, offset);
         }
         bool complete = false;
@@ -14094,8 +14114,8 @@ private:
 
 }  // namespace crowdline::stores
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::stores::sqlite_options, journal_mode, synchronous, gather_log_writes,
-                        background_checkpoint, checkpoint_frames, page_size, cache_kib);
+CROWDLINE_REFLECT(crowdline::stores::sqlite_options, journal_mode, synchronous, gather_log_writes,
+                  background_checkpoint, checkpoint_frames, page_size, cache_kib);
 #endif
 
 #if defined(CROWDLINE_WITH_HTTP)
@@ -14157,9 +14177,10 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::stores::sqlite_options, journal_mode, synchro
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 
 // ---- crowdline/architect/detail/http_listener.hpp
-/// `http_listener`: accepts connections, each on its own strand, takes each one's slot in the connection
+/// `basic_http_listener`: accepts connections, each on its own strand, takes each one's slot in the connection
 /// limits and starts its HTTP session (or its refusal).
 
 #include <cstdint>
@@ -14177,7 +14198,7 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::stores::sqlite_options, journal_mode, synchro
 // ---- crowdline/architect/detail/http_session.hpp
 /// `basic_http_session`: one HTTP/1.1 connection — parse a request under the limits, route it (or hand a
 /// packet to the group commit, or the connection to a WebSocket), write the answer with the security
-/// headers, keep alive. `http_session` is the one on a TCP socket.
+/// headers, keep alive. `architects::http` runs it on `beast::tcp_stream`, the fuzz harness on an in-memory stream.
 
 #include <algorithm>
 #include <cctype>
@@ -14188,7 +14209,6 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::stores::sqlite_options, journal_mode, synchro
 #include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 
 #include <boost/asio/dispatch.hpp>
@@ -16103,7 +16123,7 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
 
 }  // namespace crowdline::architects::detail
 // ---- crowdline/architect/detail/http_state.hpp
-/// What every session shares with the server (`http_state`): settings, routes, counters and limits, which
+/// What every session shares with the server (`basic_http_state`): settings, routes, counters and limits, which
 /// WebSocket holds which agent, and the group commit — the packets that arrive together are handled as
 /// one store transaction, and none is answered before it commits.
 
@@ -16137,7 +16157,6 @@ body[data-state="submitting"] .crowdline-form { opacity: .7; }
 #include <cstdint>
 #include <string>
 
-#include <boost/hana/adapt_struct.hpp>
 
 
 namespace crowdline::architects {
@@ -16204,10 +16223,10 @@ struct http_args {
 
 }  // namespace crowdline::architects
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::architects::http_args, host, port, public_url, threads, max_body_bytes,
-                        max_header_bytes, max_json_depth, max_connections, idle_timeout_seconds,
-                        disconnect_grace_seconds, max_connections_per_address, max_queued_bytes,
-                        ws_silence_timeout_seconds, metrics_token);
+CROWDLINE_REFLECT(crowdline::architects::http_args, host, port, public_url, threads, max_body_bytes,
+                  max_header_bytes, max_json_depth, max_connections, idle_timeout_seconds,
+                  disconnect_grace_seconds, max_connections_per_address, max_queued_bytes,
+                  ws_silence_timeout_seconds, metrics_token);
 // ---- crowdline/architect/http_channel.hpp
 /// `architects::http_channel`: how the pipeline talks to an `http` architect — its handlers for requests,
 /// disconnects and groups of requests, and its pushes to a page.
@@ -16222,10 +16241,12 @@ BOOST_HANA_ADAPT_STRUCT(crowdline::architects::http_args, host, port, public_url
 
 namespace crowdline::architects {
 
-class http;
+template <class Transport>
+class basic_http;
 
 namespace detail {
-class http_state;
+template <class Stream>
+class basic_http_state;
 struct http_harness;
 }  // namespace detail
 
@@ -16239,8 +16260,11 @@ public:
     http_channel& operator=(http_channel const&) = delete;
 
     /// Queues `p` on the WebSocket of the agent's page; false when it has none open, or the server is down.
-    /// Defined in `architect/http.hpp`, once the WebSocket session it pushes to is known.
-    bool send(agent_id agent, packet const& p);
+    bool send(agent_id agent, packet const& p) {
+        if (!alive_.load()) return false;
+        auto const st = state_.lock();
+        return st && push_(st.get(), agent, p);
+    }
     /// Installs (or replaces) the handler of requests and disconnects, kept by reference. A handler that
     /// also has `handle_group` (a `group_packet_handler`) gets each group of requests that arrived together
     /// in one call: the pipeline or operator makes it one store transaction per run, so packets that arrive
@@ -16301,8 +16325,10 @@ private:
         }
     }
 
-    friend class http;
-    friend class detail::http_state;
+    template <class>
+    friend class basic_http;
+    template <class>
+    friend class detail::basic_http_state;
     friend struct detail::http_harness;
     std::atomic<bool> alive_{false};
     [[nodiscard]] crowdline::detail::handler_ref handler() {
@@ -16312,7 +16338,10 @@ private:
 
     std::mutex mutex_;
     crowdline::detail::handler_ref handler_;
-    std::weak_ptr<detail::http_state> state_;
+    /// The server's shared state and how to push to one of its WebSockets, set by the server that owns
+    /// this channel (its session types are known there, not here).
+    std::weak_ptr<void> state_;
+    bool (*push_)(void* state, agent_id agent, packet const& p) = nullptr;
 };
 
 }  // namespace crowdline::architects
@@ -16322,13 +16351,19 @@ namespace crowdline::architects::detail {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 
-class ws_session;
+template <class Stream>
+class basic_ws_session;
 
 /// What every session shares with the server: settings, routes, counters, and which WebSocket holds
-/// which agent. Held by shared_ptr, so a session outliving `http::shutdown` touches nothing freed.
-class http_state : public std::enable_shared_from_this<http_state> {
+/// which agent. Held by shared_ptr, so a session outliving `http::shutdown` touches nothing freed. A
+/// template on the connections' stream (as the sessions are), so a TU that includes the server but never
+/// runs one compiles none of its Asio operations.
+template <class Stream>
+class basic_http_state : public std::enable_shared_from_this<basic_http_state<Stream>> {
 public:
-    http_state(http_args a, http_channel& ch) : args(std::move(a)), channel(ch) {}
+    using ws_session = basic_ws_session<Stream>;
+
+    basic_http_state(http_args a, http_channel& ch) : args(std::move(a)), channel(ch) {}
 
     http_args args;
     http_channel& channel;
@@ -16364,7 +16399,7 @@ public:
     auth_failure_table auth_failures{counters};
     /// Takes a slot for a new connection from `a`; `refusal` says why it is over a limit (empty when not).
     connection_slot open_connection(asio::ip::address const& a, std::optional<http_response>& refusal) {
-        return connection_limits::open(std::shared_ptr<connection_limits>(shared_from_this(), &connections), a,
+        return connection_limits::open(std::shared_ptr<connection_limits>(this->shared_from_this(), &connections), a,
                                        refusal);
     }
 
@@ -16401,7 +16436,8 @@ inline std::string reply_text(packet const& reply, nlohmann::json const* id) {
 /// Reads one packet text: true and the request in `out`, or false and the error reply that refuses it in
 /// `out` (the handler never sees bad input). `id_out` receives the request id (when the text had one) so
 /// the caller can echo it.
-inline bool read_packet_text(http_state& st, std::string_view text, nlohmann::json& id_out,
+template <class State>
+bool read_packet_text(State& st, std::string_view text, nlohmann::json& id_out,
                              std::optional<std::string_view> forced_type, packet& out) {
     try {
         auto j = parse_message_json(text, st.args.max_body_bytes, st.args.max_json_depth);
@@ -16420,7 +16456,8 @@ inline bool read_packet_text(http_state& st, std::string_view text, nlohmann::js
 }
 
 /// Handles one packet text on its own (no group); its reply.
-inline packet handle_packet_text(http_state& st, std::string_view text, nlohmann::json& id_out,
+template <class State>
+packet handle_packet_text(State& st, std::string_view text, nlohmann::json& id_out,
                                  std::optional<std::string_view> forced_type = std::nullopt) {
     auto const started = std::chrono::steady_clock::now();
     packet reply;
@@ -16429,7 +16466,8 @@ inline packet handle_packet_text(http_state& st, std::string_view text, nlohmann
     return reply;
 }
 
-inline void http_state::enqueue(queued_packet p) {
+template <class Stream>
+void basic_http_state<Stream>::enqueue(queued_packet p) {
     if (io == nullptr) {  // not serving: nothing to group with
         nlohmann::json id;
         auto reply = handle_packet_text(*this, p.text, id, p.type);
@@ -16442,10 +16480,11 @@ inline void http_state::enqueue(queued_packet p) {
         queue_.push_back(std::move(p));
         post = !std::exchange(flush_posted_, true);
     }
-    if (post) asio::post(*io, [self = shared_from_this()] { self->flush(); });
+    if (post) asio::post(*io, [self = this->shared_from_this()] { self->flush(); });
 }
 
-inline void http_state::flush() {
+template <class Stream>
+void basic_http_state<Stream>::flush() {
     std::vector<queued_packet> group;
     {
         std::lock_guard l{queue_mutex_};
@@ -16485,10 +16524,11 @@ inline void http_state::flush() {
     }
 }
 
-inline void http_state::closed(std::uint64_t session, std::vector<agent_id> agents) {
+template <class Stream>
+void basic_http_state<Stream>::closed(std::uint64_t session, std::vector<agent_id> agents) {
     if (agents.empty() || !io) return;
     auto timer = std::make_shared<asio::steady_timer>(*io, std::chrono::seconds(args.disconnect_grace_seconds));
-    timer->async_wait([self = shared_from_this(), timer, session, agents = std::move(agents)](beast::error_code ec) {
+    timer->async_wait([self = this->shared_from_this(), timer, session, agents = std::move(agents)](beast::error_code ec) {
         if (ec || self->stopping.load()) return;
         std::vector<agent_id> gone;
         {
@@ -16532,7 +16572,8 @@ inline std::optional<std::optional<std::string_view>> packet_endpoint(http_reque
 }
 
 /// `/metrics`: the server's counters, then what the application adds (`http::set_metrics_source`).
-inline http_response metrics(http_state& st) {
+template <class State>
+http_response metrics(State& st) {
     auto out = metrics_text(st.counters, st.auth_failures.addresses_slowed());
     std::function<std::string()> more;
     {
@@ -16544,7 +16585,8 @@ inline http_response metrics(http_state& st) {
 }
 
 /// HEAD is answered as GET is, without the body (`respond`), on every route.
-inline http_response route(http_state& st, http_request const& r) {
+template <class State>
+http_response route(State& st, http_request const& r) {
     bool const get = r.method == "GET" || r.method == "HEAD";
     if (get) {
         if (r.path == "/healthz")
@@ -16586,7 +16628,7 @@ inline http_response route(http_state& st, http_request const& r) {
 
 }  // namespace crowdline::architects::detail
 // ---- crowdline/architect/detail/ws_session.hpp
-/// `ws_session`: one WebSocket — the packets a page sends, in order through the group commit, the
+/// `basic_ws_session`: one WebSocket — the packets a page sends, in order through the group commit, the
 /// replies back, and the server's pushes to the agents the socket holds.
 
 #include <chrono>
@@ -16614,19 +16656,23 @@ namespace beast = boost::beast;
 namespace websocket = boost::beast::websocket;
 using tcp = boost::asio::ip::tcp;
 
-
 /// A WebSocket: reads packets, replies in order, and carries the server's pushes, all on one strand.
 /// Messages are read frame by frame against `max_body_bytes`, so one over it gets the `too_large` packet
 /// before the close. What waits to be sent is capped (`max_queued_bytes`); past a quarter of it, reading
 /// pauses until the client has read. A watchdog closes it when it stays silent past
-/// `ws_silence_timeout_seconds` or does not read for `idle_timeout_seconds` while replies wait.
-class ws_session : public std::enable_shared_from_this<ws_session> {
+/// `ws_silence_timeout_seconds` or does not read for `idle_timeout_seconds` while replies wait. `Stream`
+/// is the connection's stream (a `beast::basic_stream`), made from the socket the HTTP session hands over.
+template <class Stream>
+class basic_ws_session : public std::enable_shared_from_this<basic_ws_session<Stream>> {
 public:
-    ws_session(std::shared_ptr<http_state> st, tcp::socket&& socket, std::uint64_t id, connection_slot slot)
+    using state_type = basic_http_state<Stream>;
+
+    basic_ws_session(std::shared_ptr<state_type> st, typename Stream::socket_type&& socket, std::uint64_t id,
+                     connection_slot slot)
         : state_(std::move(st)), ws_(std::move(socket)), id_(id), slot_(std::move(slot)),
           watchdog_(ws_.get_executor()) {}
 
-    ~ws_session() {
+    ~basic_ws_session() {
         state_->counters.websockets_open.fetch_sub(1);
         if (!state_->stopping.load()) state_->closed(id_, {agents_.begin(), agents_.end()});
     }
@@ -16642,12 +16688,12 @@ public:
         ws_.set_option(t);
         ws_.read_message_max(0);  // no limit in Beast: read() checks the size itself, to answer too_large first
         last_heard_ = last_sent_ = std::chrono::steady_clock::now();
-        ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
+        ws_.async_accept(req, beast::bind_front_handler(&basic_ws_session::on_accept, this->shared_from_this()));
     }
 
     /// From any thread: queue a text for this socket.
     void push(std::string text) {
-        asio::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
+        asio::post(ws_.get_executor(), [self = this->shared_from_this(), text = std::move(text)]() mutable {
             self->guarded([&] { self->queue(std::move(text)); });
         });
     }
@@ -16672,7 +16718,7 @@ private:
     }
     void watch() {
         watchdog_.expires_after(std::chrono::seconds(1));
-        watchdog_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+        watchdog_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
             if (ec) return;
             if (auto self = weak.lock()) self->guarded([&] { self->on_watch(); });
         });
@@ -16702,7 +16748,7 @@ private:
     }
     void read_more() {
         auto const limit = state_->args.max_body_bytes + 1 - buffer_.size();
-        ws_.async_read_some(buffer_, limit, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+        ws_.async_read_some(buffer_, limit, beast::bind_front_handler(&basic_ws_session::on_read, this->shared_from_this()));
     }
     void on_read(beast::error_code ec, std::size_t) {
         guarded([&] { handle_read(ec); });
@@ -16726,7 +16772,7 @@ private:
         if (!ws_.got_text())
             return answered(packet::error(std::string(packet_errors::invalid_json), "binary messages are not packets"), {});
         state_->enqueue({beast::buffers_to_string(buffer_.data()), std::nullopt,
-                         [self = shared_from_this()](packet reply, nlohmann::json id) {
+                         [self = this->shared_from_this()](packet reply, nlohmann::json id) {
                              asio::post(self->ws_.get_executor(), [self, reply = std::move(reply), id = std::move(id)] {
                                  self->guarded([&] { self->answered(reply, id); });
                              });
@@ -16738,7 +16784,7 @@ private:
         auto const delay = state_->auth_failures.reply_delay(slot_.address(), is_auth_failure(status_for(reply)));
         if (delay.count() > 0) {
             auto timer = std::make_shared<asio::steady_timer>(ws_.get_executor(), delay);
-            timer->async_wait([self = shared_from_this(), timer, reply, id](beast::error_code) {
+            timer->async_wait([self = this->shared_from_this(), timer, reply, id](beast::error_code) {
                 self->guarded([&] { self->send_reply(reply, id); });
             });
             return;
@@ -16759,7 +16805,7 @@ private:
             state_->unbind(a);
         } else {
             agents_.insert(a);
-            state_->bind(a, id_, weak_from_this());
+            state_->bind(a, id_, this->weak_from_this());
         }
     }
     [[nodiscard]] std::size_t high_water() const noexcept { return state_->args.max_queued_bytes / 4; }
@@ -16776,7 +16822,7 @@ private:
     }
     void write() {
         ws_.text(true);
-        ws_.async_write(asio::buffer(outbox_.front()), beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+        ws_.async_write(asio::buffer(outbox_.front()), beast::bind_front_handler(&basic_ws_session::on_write, this->shared_from_this()));
     }
     void on_write(beast::error_code ec, std::size_t) {
         guarded([&] {
@@ -16790,12 +16836,12 @@ private:
                 read();
             }
             if (outbox_.empty() && closing_)
-                ws_.async_close(websocket::close_code::too_big, [self = shared_from_this()](beast::error_code) {});
+                ws_.async_close(websocket::close_code::too_big, [self = this->shared_from_this()](beast::error_code) {});
         });
     }
 
-    std::shared_ptr<http_state> state_;
-    websocket::stream<beast::tcp_stream> ws_;
+    std::shared_ptr<state_type> state_;
+    websocket::stream<Stream> ws_;
     std::uint64_t id_;
     connection_slot slot_;
     asio::steady_timer watchdog_;
@@ -16829,13 +16875,17 @@ inline constexpr std::size_t read_buffer_slack = 1024;
 inline constexpr std::chrono::seconds refused_read_deadline{2};
 
 /// Sets a deadline on a socket stream; other streams (the fuzz harness's in-memory one) have none.
-inline void set_deadline(beast::tcp_stream& s, std::chrono::steady_clock::duration d) { s.expires_after(d); }
+template <class Protocol, class Executor, class RatePolicy>
+void set_deadline(beast::basic_stream<Protocol, Executor, RatePolicy>& s, std::chrono::steady_clock::duration d) {
+    s.expires_after(d);
+}
 template <class Stream>
 void set_deadline(Stream&, std::chrono::steady_clock::duration) {}
 /// Ends the sending side (the client sees the end of the response); the socket closes with the session.
-inline void shutdown_send(beast::tcp_stream& s) {
+template <class Protocol, class Executor, class RatePolicy>
+void shutdown_send(beast::basic_stream<Protocol, Executor, RatePolicy>& s) {
     beast::error_code ec;
-    s.socket().shutdown(tcp::socket::shutdown_send, ec);
+    s.socket().shutdown(Protocol::socket::shutdown_send, ec);
 }
 template <class Stream>
 void shutdown_send(Stream& s) {
@@ -16847,7 +16897,9 @@ void shutdown_send(Stream& s) {
 template <class Stream>
 class basic_http_session : public std::enable_shared_from_this<basic_http_session<Stream>> {
 public:
-    basic_http_session(std::shared_ptr<http_state> st, Stream&& stream, std::uint64_t id, connection_slot slot)
+    using state_type = basic_http_state<Stream>;
+
+    basic_http_session(std::shared_ptr<state_type> st, Stream&& stream, std::uint64_t id, connection_slot slot)
         : state_(std::move(st)), stream_(std::move(stream)), id_(id), slot_(std::move(slot)),
           buffer_(std::min(state_->args.max_header_bytes + read_buffer_slack, http_args::max_header_limit)) {}
 
@@ -16928,9 +16980,10 @@ private:
         if (websocket::is_upgrade(req)) {
             if (req.target() != "/ws")
                 return respond(http_response::error(404, "not_found", "WebSocket endpoint is /ws"), false, req.version());
-            if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+            if constexpr (requires { stream_.release_socket(); }) {
                 // The connection and its slot now belong to the WebSocket.
-                std::make_shared<ws_session>(state_, stream_.release_socket(), id_, std::move(slot_))->start(std::move(req));
+                std::make_shared<basic_ws_session<Stream>>(state_, stream_.release_socket(), id_, std::move(slot_))
+                    ->start(std::move(req));
                 return;
             } else {
                 return respond(http_response::error(501, "not_implemented", "no WebSocket on this stream"), false,
@@ -17016,7 +17069,7 @@ private:
 
     void close() { shutdown_send(stream_); }
 
-    std::shared_ptr<http_state> state_;
+    std::shared_ptr<state_type> state_;
     Stream stream_;
     std::uint64_t id_;
     connection_slot slot_;
@@ -17033,7 +17086,6 @@ private:
     } refuse_long_extensions_;
 };
 
-using http_session = basic_http_session<beast::tcp_stream>;
 
 }  // namespace crowdline::architects::detail
 
@@ -17043,10 +17095,14 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = boost::asio::ip::tcp;
 
-/// Accepts connections, each on its own strand, and enforces the connection limits.
-class http_listener : public std::enable_shared_from_this<http_listener> {
+/// Accepts connections, each on its own strand, and enforces the connection limits. Each connection's
+/// session runs on a `Stream` made from its socket.
+template <class Stream>
+class basic_http_listener : public std::enable_shared_from_this<basic_http_listener<Stream>> {
 public:
-    http_listener(std::shared_ptr<http_state> st, asio::io_context& io, tcp::endpoint at)
+    using state_type = basic_http_state<Stream>;
+
+    basic_http_listener(std::shared_ptr<state_type> st, asio::io_context& io, tcp::endpoint at)
         : state_(std::move(st)), io_(io), acceptor_(asio::make_strand(io)) {
         beast::error_code ec;
         acceptor_.open(at.protocol(), ec);
@@ -17061,7 +17117,7 @@ public:
     [[nodiscard]] std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
     void start() { accept(); }
     void stop() {
-        asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+        asio::post(acceptor_.get_executor(), [self = this->shared_from_this()] {
             beast::error_code ec;
             self->acceptor_.close(ec);
         });
@@ -17069,7 +17125,7 @@ public:
 
 private:
     void accept() {
-        acceptor_.async_accept(asio::make_strand(io_), beast::bind_front_handler(&http_listener::on_accept, shared_from_this()));
+        acceptor_.async_accept(asio::make_strand(io_), beast::bind_front_handler(&basic_http_listener::on_accept, this->shared_from_this()));
     }
     /// Connections taken per turn of the io_context beyond the one the turn was for. One accept per turn
     /// starves arrivals behind busy keep-alive clients (1,000 pages opened at once waited up to 8 s for their
@@ -17095,8 +17151,8 @@ private:
             if (peer_ec) return;  // gone before it was seen
             std::optional<http_response> refusal;
             auto slot = state_->open_connection(peer.address(), refusal);
-            auto session =
-                std::make_shared<http_session>(state_, beast::tcp_stream(std::move(socket)), ++next_id_, std::move(slot));
+            auto session = std::make_shared<basic_http_session<Stream>>(state_, Stream(std::move(socket)), ++next_id_,
+                                                                        std::move(slot));
             if (refusal) session->refuse(std::move(*refusal));
             else session->start();
         } catch (...) {  // e.g. out of memory: that connection is lost, the server goes on
@@ -17104,7 +17160,7 @@ private:
         }
     }
 
-    std::shared_ptr<http_state> state_;
+    std::shared_ptr<state_type> state_;
     asio::io_context& io_;
     tcp::acceptor acceptor_;
     std::uint64_t next_id_ = 0;
@@ -17114,28 +17170,30 @@ private:
 
 namespace crowdline::architects {
 
-/// Here, where the WebSocket session it pushes to is complete.
-inline bool http_channel::send(agent_id agent, packet const& p) {
-    if (!alive_.load()) return false;
-    auto st = state_.lock();
-    if (!st) return false;
-    auto session = st->session_of(agent);
-    if (!session) return false;
-    session->push(detail::reply_text(p, nullptr));
-    return true;
-}
+/// How `basic_http` carries its connections: a TCP socket in a `beast::tcp_stream` (deadlines on every
+/// read and write). The server and its sessions are templates on it, so a TU that includes this header
+/// but runs no server compiles none of the Asio and Beast operations behind them.
+struct tcp_transport {
+    using stream = boost::beast::tcp_stream;
+};
 
-/// The HTTP/WebSocket architect. prepare() binds the port (so a busy port fails early, and `port()` is
-/// known), deploy() starts the I/O threads and returns the URL, shutdown() stops and joins them (final).
-class http {
+/// The HTTP/WebSocket architect (`http` is `basic_http<tcp_transport>`). prepare() binds the port (so a busy
+/// port fails early, and `port()` is known), deploy() starts the I/O threads and returns the URL, shutdown()
+/// stops and joins them (final).
+template <class Transport>
+class basic_http {
+    using stream_type = typename Transport::stream;
+    using state_type = detail::basic_http_state<stream_type>;
+    using listener_type = detail::basic_http_listener<stream_type>;
+
 public:
     using args_type = http_args;
 
     /// Refuses invalid args with `config_error` naming the key.
-    explicit http(args_type args = {}) : args_{(args.validate(), std::move(args))} {}
-    http(http const&) = delete;
-    http& operator=(http const&) = delete;
-    ~http() { shutdown(); }
+    explicit basic_http(args_type args = {}) : args_{(args.validate(), std::move(args))} {}
+    basic_http(basic_http const&) = delete;
+    basic_http& operator=(basic_http const&) = delete;
+    ~basic_http() { shutdown(); }
 
     /// Binds and listens. A port in use (or an address that is not this machine's) → `crowdline::error`.
     void prepare() {
@@ -17143,7 +17201,7 @@ public:
         if (stage_ == stage::shut_down) throw error("architects::http: prepare() after shutdown()");
         if (stage_ != stage::created) return;
         io_ = std::make_unique<boost::asio::io_context>(static_cast<int>(args_.threads));
-        state_ = std::make_shared<detail::http_state>(args_, channel_);
+        state_ = std::make_shared<state_type>(args_, channel_);
         state_->io = io_.get();
         state_->routes = std::move(pending_routes_);
         state_->metrics_source = std::move(pending_metrics_);
@@ -17157,8 +17215,14 @@ public:
                                    (ec ? ec.message() : std::string("no address")) + ")");
             address = found.begin()->endpoint().address();
         }
-        listener_ = std::make_shared<detail::http_listener>(state_, *io_, detail::tcp::endpoint{address, args_.port});
+        listener_ = std::make_shared<listener_type>(state_, *io_, detail::tcp::endpoint{address, args_.port});
         channel_.state_ = state_;
+        channel_.push_ = [](void* state, agent_id agent, packet const& p) {
+            auto session = static_cast<state_type*>(state)->session_of(agent);
+            if (!session) return false;
+            session->push(detail::reply_text(p, nullptr));
+            return true;
+        };
         stage_ = stage::prepared;
     }
 
@@ -17268,12 +17332,14 @@ private:
     mutable std::mutex mutex_;
     stage stage_ = stage::created;
     std::unique_ptr<boost::asio::io_context> io_;
-    std::shared_ptr<detail::http_state> state_;
-    std::shared_ptr<detail::http_listener> listener_;
+    std::shared_ptr<state_type> state_;
+    std::shared_ptr<listener_type> listener_;
     std::vector<std::thread> threads_;
     std::map<std::pair<std::string, std::string>, std::shared_ptr<route_handler const>> pending_routes_;
     std::function<std::string()> pending_metrics_;
 };
+
+using http = basic_http<tcp_transport>;
 
 static_assert(channel<http_channel>, "architects::http_channel must model crowdline::channel");
 static_assert(architect<http>, "architects::http must model crowdline::architect");

@@ -20,7 +20,6 @@
 #include <type_traits>
 #include <utility>
 
-#include <boost/hana/adapt_struct.hpp>
 #include <nlohmann/json.hpp>
 
 #include <crowdline/errors.hpp>
@@ -28,6 +27,7 @@
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/json.hpp>
 #include <crowdline/model/json_text.hpp>
+#include <crowdline/model/reflect.hpp>
 
 namespace crowdline {
 
@@ -346,4 +346,4 @@ constexpr bool assert_architect() {
 
 }  // namespace crowdline
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::packet, type, agent, data);
+CROWDLINE_REFLECT(crowdline::packet, type, agent, data);

@@ -56,6 +56,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 
 #include <crowdline/architect/architect.hpp>
 #include <crowdline/architect/detail/http_listener.hpp>
@@ -69,28 +70,30 @@
 
 namespace crowdline::architects {
 
-/// Here, where the WebSocket session it pushes to is complete.
-inline bool http_channel::send(agent_id agent, packet const& p) {
-    if (!alive_.load()) return false;
-    auto st = state_.lock();
-    if (!st) return false;
-    auto session = st->session_of(agent);
-    if (!session) return false;
-    session->push(detail::reply_text(p, nullptr));
-    return true;
-}
+/// How `basic_http` carries its connections: a TCP socket in a `beast::tcp_stream` (deadlines on every
+/// read and write). The server and its sessions are templates on it, so a TU that includes this header
+/// but runs no server compiles none of the Asio and Beast operations behind them.
+struct tcp_transport {
+    using stream = boost::beast::tcp_stream;
+};
 
-/// The HTTP/WebSocket architect. prepare() binds the port (so a busy port fails early, and `port()` is
-/// known), deploy() starts the I/O threads and returns the URL, shutdown() stops and joins them (final).
-class http {
+/// The HTTP/WebSocket architect (`http` is `basic_http<tcp_transport>`). prepare() binds the port (so a busy
+/// port fails early, and `port()` is known), deploy() starts the I/O threads and returns the URL, shutdown()
+/// stops and joins them (final).
+template <class Transport>
+class basic_http {
+    using stream_type = typename Transport::stream;
+    using state_type = detail::basic_http_state<stream_type>;
+    using listener_type = detail::basic_http_listener<stream_type>;
+
 public:
     using args_type = http_args;
 
     /// Refuses invalid args with `config_error` naming the key.
-    explicit http(args_type args = {}) : args_{(args.validate(), std::move(args))} {}
-    http(http const&) = delete;
-    http& operator=(http const&) = delete;
-    ~http() { shutdown(); }
+    explicit basic_http(args_type args = {}) : args_{(args.validate(), std::move(args))} {}
+    basic_http(basic_http const&) = delete;
+    basic_http& operator=(basic_http const&) = delete;
+    ~basic_http() { shutdown(); }
 
     /// Binds and listens. A port in use (or an address that is not this machine's) → `crowdline::error`.
     void prepare() {
@@ -98,7 +101,7 @@ public:
         if (stage_ == stage::shut_down) throw error("architects::http: prepare() after shutdown()");
         if (stage_ != stage::created) return;
         io_ = std::make_unique<boost::asio::io_context>(static_cast<int>(args_.threads));
-        state_ = std::make_shared<detail::http_state>(args_, channel_);
+        state_ = std::make_shared<state_type>(args_, channel_);
         state_->io = io_.get();
         state_->routes = std::move(pending_routes_);
         state_->metrics_source = std::move(pending_metrics_);
@@ -112,8 +115,14 @@ public:
                                    (ec ? ec.message() : std::string("no address")) + ")");
             address = found.begin()->endpoint().address();
         }
-        listener_ = std::make_shared<detail::http_listener>(state_, *io_, detail::tcp::endpoint{address, args_.port});
+        listener_ = std::make_shared<listener_type>(state_, *io_, detail::tcp::endpoint{address, args_.port});
         channel_.state_ = state_;
+        channel_.push_ = [](void* state, agent_id agent, packet const& p) {
+            auto session = static_cast<state_type*>(state)->session_of(agent);
+            if (!session) return false;
+            session->push(detail::reply_text(p, nullptr));
+            return true;
+        };
         stage_ = stage::prepared;
     }
 
@@ -223,12 +232,14 @@ private:
     mutable std::mutex mutex_;
     stage stage_ = stage::created;
     std::unique_ptr<boost::asio::io_context> io_;
-    std::shared_ptr<detail::http_state> state_;
-    std::shared_ptr<detail::http_listener> listener_;
+    std::shared_ptr<state_type> state_;
+    std::shared_ptr<listener_type> listener_;
     std::vector<std::thread> threads_;
     std::map<std::pair<std::string, std::string>, std::shared_ptr<route_handler const>> pending_routes_;
     std::function<std::string()> pending_metrics_;
 };
+
+using http = basic_http<tcp_transport>;
 
 static_assert(channel<http_channel>, "architects::http_channel must model crowdline::channel");
 static_assert(architect<http>, "architects::http must model crowdline::architect");

@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <string>
 
-#include <boost/hana/adapt_struct.hpp>
 
 #include <crowdline/config/args.hpp>
 #include <crowdline/errors.hpp>
+#include <crowdline/model/reflect.hpp>
 
 namespace crowdline::architects {
 
@@ -75,7 +75,7 @@ struct http_args {
 
 }  // namespace crowdline::architects
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::architects::http_args, host, port, public_url, threads, max_body_bytes,
-                        max_header_bytes, max_json_depth, max_connections, idle_timeout_seconds,
-                        disconnect_grace_seconds, max_connections_per_address, max_queued_bytes,
-                        ws_silence_timeout_seconds, metrics_token);
+CROWDLINE_REFLECT(crowdline::architects::http_args, host, port, public_url, threads, max_body_bytes,
+                  max_header_bytes, max_json_depth, max_connections, idle_timeout_seconds,
+                  disconnect_grace_seconds, max_connections_per_address, max_queued_bytes,
+                  ws_silence_timeout_seconds, metrics_token);

@@ -14,10 +14,12 @@
 
 namespace crowdline::architects {
 
-class http;
+template <class Transport>
+class basic_http;
 
 namespace detail {
-class http_state;
+template <class Stream>
+class basic_http_state;
 struct http_harness;
 }  // namespace detail
 
@@ -31,8 +33,11 @@ public:
     http_channel& operator=(http_channel const&) = delete;
 
     /// Queues `p` on the WebSocket of the agent's page; false when it has none open, or the server is down.
-    /// Defined in `architect/http.hpp`, once the WebSocket session it pushes to is known.
-    bool send(agent_id agent, packet const& p);
+    bool send(agent_id agent, packet const& p) {
+        if (!alive_.load()) return false;
+        auto const st = state_.lock();
+        return st && push_(st.get(), agent, p);
+    }
     /// Installs (or replaces) the handler of requests and disconnects, kept by reference. A handler that
     /// also has `handle_group` (a `group_packet_handler`) gets each group of requests that arrived together
     /// in one call: the pipeline or operator makes it one store transaction per run, so packets that arrive
@@ -93,8 +98,10 @@ private:
         }
     }
 
-    friend class http;
-    friend class detail::http_state;
+    template <class>
+    friend class basic_http;
+    template <class>
+    friend class detail::basic_http_state;
     friend struct detail::http_harness;
     std::atomic<bool> alive_{false};
     [[nodiscard]] crowdline::detail::handler_ref handler() {
@@ -104,7 +111,10 @@ private:
 
     std::mutex mutex_;
     crowdline::detail::handler_ref handler_;
-    std::weak_ptr<detail::http_state> state_;
+    /// The server's shared state and how to push to one of its WebSockets, set by the server that owns
+    /// this channel (its session types are known there, not here).
+    std::weak_ptr<void> state_;
+    bool (*push_)(void* state, agent_id agent, packet const& p) = nullptr;
 };
 
 }  // namespace crowdline::architects

@@ -17,12 +17,12 @@
 #include <utility>
 #include <vector>
 
-#include <boost/hana/adapt_struct.hpp>
 
 #include <crowdline/architect/architect.hpp>
 #include <crowdline/config/args.hpp>
 #include <crowdline/errors.hpp>
 #include <crowdline/model/ids.hpp>
+#include <crowdline/model/reflect.hpp>
 
 namespace crowdline::architects {
 
@@ -223,4 +223,4 @@ static_assert(architect<in_process>, "architects::in_process must model crowdlin
 
 }  // namespace crowdline::architects
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::architects::in_process_args, name, max_body_bytes, max_json_depth);
+CROWDLINE_REFLECT(crowdline::architects::in_process_args, name, max_body_bytes, max_json_depth);

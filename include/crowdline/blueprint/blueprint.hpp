@@ -16,12 +16,12 @@
 #include <utility>
 #include <vector>
 
-#include <boost/hana/adapt_struct.hpp>
 #include <nlohmann/json.hpp>
 
 #include <crowdline/config/args.hpp>
 #include <crowdline/errors.hpp>
 #include <crowdline/model/json.hpp>
+#include <crowdline/model/reflect.hpp>
 
 namespace crowdline {
 
@@ -90,7 +90,7 @@ concept has_blueprint_type = requires {
     { B::blueprint_type } -> std::convertible_to<std::string_view>;
 };
 
-/// `B::args_type` is a struct reflected with BOOST_HANA_DEFINE_STRUCT or BOOST_HANA_ADAPT_STRUCT.
+/// `B::args_type` is a struct reflected with CROWDLINE_REFLECT (or Hana's own struct macros).
 template <class B>
 concept declares_args_type = config::args_struct<typename B::args_type>;
 
@@ -161,8 +161,8 @@ constexpr void check_blueprint() {
     static_assert(has_blueprint_type<B>,
                   "crowdline::blueprint: the type lacks blueprint_type (a static member convertible to std::string_view)");
     static_assert(declares_args_type<B>,
-                  "crowdline::blueprint: the type lacks args_type (a struct reflected with BOOST_HANA_DEFINE_STRUCT "
-                  "or BOOST_HANA_ADAPT_STRUCT)");
+                  "crowdline::blueprint: the type lacks args_type (a struct reflected with CROWDLINE_REFLECT "
+                  "or Hana's BOOST_HANA_ADAPT_STRUCT)");
     static_assert(!declares_args_type<B> || validates_args<B>,
                   "crowdline::blueprint: the type lacks validate(const args_type&) const");
     static_assert(returns_initialization_range<B>, "crowdline::blueprint: the type lacks initialization_data() -> an "
@@ -187,6 +187,6 @@ constexpr bool assert_blueprint() {
 
 }  // namespace crowdline
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::initialization_data, shared, unit_data);
-BOOST_HANA_ADAPT_STRUCT(crowdline::field_error, field, message);
-BOOST_HANA_ADAPT_STRUCT(crowdline::agent_state, inputs, outputs, updates);
+CROWDLINE_REFLECT(crowdline::initialization_data, shared, unit_data);
+CROWDLINE_REFLECT(crowdline::field_error, field, message);
+CROWDLINE_REFLECT(crowdline::agent_state, inputs, outputs, updates);

@@ -19,7 +19,6 @@
 #include <utility>
 #include <vector>
 
-#include <boost/hana/adapt_struct.hpp>
 #include <boost/hana/for_each.hpp>
 #include <boost/hana/tuple.hpp>
 #include <nlohmann/json.hpp>
@@ -29,6 +28,7 @@
 #include <crowdline/blueprint/detail/text.hpp>
 #include <crowdline/config/args.hpp>
 #include <crowdline/errors.hpp>
+#include <crowdline/model/reflect.hpp>
 
 namespace crowdline::blueprints {
 
@@ -55,7 +55,7 @@ struct live_args {
 
 }  // namespace crowdline::blueprints
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::live_args, title, max_turns, min_turns);
+CROWDLINE_REFLECT(crowdline::blueprints::live_args, title, max_turns, min_turns);
 
 namespace crowdline::blueprints {
 

@@ -17,7 +17,6 @@
 #include <utility>
 #include <vector>
 
-#include <boost/hana/adapt_struct.hpp>
 #include <boost/hana/at.hpp>
 #include <boost/hana/equal.hpp>
 #include <boost/hana/for_each.hpp>
@@ -31,6 +30,7 @@
 #include <crowdline/detail/argument_check.hpp>
 #include <crowdline/errors.hpp>
 #include <crowdline/fwd.hpp>
+#include <crowdline/model/reflect.hpp>
 
 namespace crowdline {
 
@@ -448,5 +448,5 @@ auto with_mixins(B base, Mixins... mixins) {
 
 }  // namespace crowdline
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::mixins::gold_unit, data, answer);
-BOOST_HANA_ADAPT_STRUCT(crowdline::mixins::qualification_grant, qualification, value);
+CROWDLINE_REFLECT(crowdline::mixins::gold_unit, data, answer);
+CROWDLINE_REFLECT(crowdline::mixins::qualification_grant, qualification, value);

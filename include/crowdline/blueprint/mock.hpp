@@ -11,13 +11,13 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/hana/adapt_struct.hpp>
 #include <nlohmann/json.hpp>
 
 #include <crowdline/blueprint/blueprint.hpp>
 #include <crowdline/blueprint/detail/text.hpp>
 #include <crowdline/config/args.hpp>
 #include <crowdline/errors.hpp>
+#include <crowdline/model/reflect.hpp>
 
 namespace crowdline::blueprints {
 
@@ -37,7 +37,7 @@ struct mock_args {
 
 }  // namespace crowdline::blueprints
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::mock_args, units_per_assignment);
+CROWDLINE_REFLECT(crowdline::blueprints::mock_args, units_per_assignment);
 
 namespace crowdline::blueprints {
 

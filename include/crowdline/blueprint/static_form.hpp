@@ -17,7 +17,6 @@
 #include <variant>
 #include <vector>
 
-#include <boost/hana/adapt_struct.hpp>
 #include <nlohmann/json.hpp>
 
 #include <crowdline/blueprint/blueprint.hpp>
@@ -25,6 +24,7 @@
 #include <crowdline/blueprint/detail/text.hpp>
 #include <crowdline/config/args.hpp>
 #include <crowdline/errors.hpp>
+#include <crowdline/model/reflect.hpp>
 
 namespace crowdline::blueprints {
 
@@ -109,14 +109,14 @@ struct static_form_args {
 
 }  // namespace crowdline::blueprints
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::fields::display_text, name, label, text);
-BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::fields::single_choice, name, label, options, required);
-BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::fields::multiple_choice, name, label, options, required, min_selected,
-                        max_selected);
-BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::fields::free_text, name, label, required, min_length, max_length,
-                        multiline, placeholder);
-BOOST_HANA_ADAPT_STRUCT(crowdline::blueprints::static_form_args, units_per_assignment, submit_label, max_text_length,
-                        allow_extra_keys);
+CROWDLINE_REFLECT(crowdline::blueprints::fields::display_text, name, label, text);
+CROWDLINE_REFLECT(crowdline::blueprints::fields::single_choice, name, label, options, required);
+CROWDLINE_REFLECT(crowdline::blueprints::fields::multiple_choice, name, label, options, required, min_selected,
+                  max_selected);
+CROWDLINE_REFLECT(crowdline::blueprints::fields::free_text, name, label, required, min_length, max_length,
+                  multiline, placeholder);
+CROWDLINE_REFLECT(crowdline::blueprints::static_form_args, units_per_assignment, submit_label, max_text_length,
+                  allow_extra_keys);
 
 namespace crowdline::blueprints {
 

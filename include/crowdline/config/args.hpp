@@ -1,6 +1,6 @@
 #pragma once
-/// Config binding: an args struct reflected with Boost.Hana (BOOST_HANA_DEFINE_STRUCT or
-/// BOOST_HANA_ADAPT_STRUCT) gets, from that one definition, JSON load and dump, `key=value` overrides
+/// Config binding: an args struct reflected with Boost.Hana (CROWDLINE_REFLECT, or Hana's
+/// BOOST_HANA_DEFINE_STRUCT / BOOST_HANA_ADAPT_STRUCT) gets, from that one definition, JSON load and dump, `key=value` overrides
 /// (`task.task_reward=0.5`, nested structs by dotted path), `--help` text with each default, and
 /// `validate()` that names the bad key. Descriptions are optional: a static member
 /// `descriptions` of `{key, text}` pairs.
@@ -15,11 +15,14 @@
 #include <utility>
 #include <vector>
 
+#include <boost/hana/adapt_struct.hpp>   // an application's args may use Hana's own macros
+#include <boost/hana/define_struct.hpp>
 #include <nlohmann/json.hpp>
 
 #include <crowdline/detail/members.hpp>
 #include <crowdline/detail/traits.hpp>
 #include <crowdline/errors.hpp>
+#include <crowdline/model/reflect.hpp>
 
 namespace crowdline::config {
 

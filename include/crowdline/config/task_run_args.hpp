@@ -5,27 +5,25 @@
 #include <string>
 #include <vector>
 
-#include <boost/hana/define_struct.hpp>
-
 #include <crowdline/config/args.hpp>
 #include <crowdline/errors.hpp>
+#include <crowdline/model/reflect.hpp>
 
 namespace crowdline {
 
 /// Mephisto's TaskRunArgs. Durations are in seconds; 0 means "no limit" for the caps.
 struct task_run_args {
-    BOOST_HANA_DEFINE_STRUCT(task_run_args,
-        (std::string, task_name),
-        (std::string, task_title),
-        (std::string, task_description),
-        (double, task_reward),
-        (std::vector<std::string>, task_tags),
-        (std::int64_t, assignment_duration_in_seconds),
-        (std::int64_t, no_submission_patience),
-        (std::int64_t, allowed_concurrent),
-        (std::int64_t, maximum_units_per_worker),
-        (std::int64_t, max_num_concurrent_units),
-        (std::int64_t, submission_timeout));
+    std::string task_name;
+    std::string task_title;
+    std::string task_description;
+    double task_reward;
+    std::vector<std::string> task_tags;
+    std::int64_t assignment_duration_in_seconds;
+    std::int64_t no_submission_patience;
+    std::int64_t allowed_concurrent;
+    std::int64_t maximum_units_per_worker;
+    std::int64_t max_num_concurrent_units;
+    std::int64_t submission_timeout;
 
     task_run_args()
         : task_reward(0.3), assignment_duration_in_seconds(30 * 60), no_submission_patience(12 * 60 * 60),
@@ -61,3 +59,7 @@ struct task_run_args {
 };
 
 }  // namespace crowdline
+
+CROWDLINE_REFLECT(crowdline::task_run_args, task_name, task_title, task_description, task_reward, task_tags,
+                  assignment_duration_in_seconds, no_submission_patience, allowed_concurrent, maximum_units_per_worker,
+                  max_num_concurrent_units, submission_timeout);

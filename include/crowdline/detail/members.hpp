@@ -1,5 +1,5 @@
 #pragma once
-/// The one walk over a Hana-reflected struct's members (BOOST_HANA_DEFINE_STRUCT / BOOST_HANA_ADAPT_STRUCT):
+/// The one walk over a Hana-reflected struct's members (CROWDLINE_REFLECT, or Hana's own macros):
 /// JSON for value types (model/json.hpp) and config binding (config/args.hpp) both go through it, so the
 /// Hana machinery is instantiated one way only.
 

@@ -19,7 +19,7 @@
 
 namespace crowdline {
 
-/// Types reflected with BOOST_HANA_ADAPT_STRUCT / BOOST_HANA_DEFINE_STRUCT.
+/// Types reflected with CROWDLINE_REFLECT (or BOOST_HANA_ADAPT_STRUCT / BOOST_HANA_DEFINE_STRUCT).
 template <class T>
 concept reflected = detail::hana_struct<T>;
 

@@ -5,10 +5,10 @@
 #include <optional>
 #include <string>
 
-#include <boost/hana/adapt_struct.hpp>
 #include <nlohmann/json.hpp>
 
 #include <crowdline/model/ids.hpp>
+#include <crowdline/model/reflect.hpp>
 #include <crowdline/model/status.hpp>
 
 namespace crowdline {
@@ -138,19 +138,19 @@ struct worker_review {
 
 }  // namespace crowdline
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::project, id, name);
-BOOST_HANA_ADAPT_STRUCT(crowdline::task, id, name, task_type, project, parent_task);
-BOOST_HANA_ADAPT_STRUCT(crowdline::requester, id, name, provider_type);
-BOOST_HANA_ADAPT_STRUCT(crowdline::task_run, id, task, requester, init_params, is_completed, provider_type, task_type,
-                        sandbox);
-BOOST_HANA_ADAPT_STRUCT(crowdline::assignment, id, task, task_run, requester, task_type, provider_type, sandbox);
-BOOST_HANA_ADAPT_STRUCT(crowdline::unit, id, assignment, unit_index, pay_amount, provider_type, status, agent, worker,
-                        task_type, task, task_run, sandbox, requester);
-BOOST_HANA_ADAPT_STRUCT(crowdline::worker, id, name, provider_type);
-BOOST_HANA_ADAPT_STRUCT(crowdline::agent, id, worker, unit, task, task_run, assignment, task_type, provider_type, status,
-                        state);
-BOOST_HANA_ADAPT_STRUCT(crowdline::onboarding_agent, id, worker, task, task_run, task_type, status, state);
-BOOST_HANA_ADAPT_STRUCT(crowdline::qualification, id, name, description);
-BOOST_HANA_ADAPT_STRUCT(crowdline::granted_qualification, qualification, worker, value);
-BOOST_HANA_ADAPT_STRUCT(crowdline::worker_review, id, unit, worker, task, status, review_note, bonus, blocked_worker,
-                        updated_qualification, updated_qualification_value, revoked_qualification);
+CROWDLINE_REFLECT(crowdline::project, id, name);
+CROWDLINE_REFLECT(crowdline::task, id, name, task_type, project, parent_task);
+CROWDLINE_REFLECT(crowdline::requester, id, name, provider_type);
+CROWDLINE_REFLECT(crowdline::task_run, id, task, requester, init_params, is_completed, provider_type, task_type,
+                  sandbox);
+CROWDLINE_REFLECT(crowdline::assignment, id, task, task_run, requester, task_type, provider_type, sandbox);
+CROWDLINE_REFLECT(crowdline::unit, id, assignment, unit_index, pay_amount, provider_type, status, agent, worker,
+                  task_type, task, task_run, sandbox, requester);
+CROWDLINE_REFLECT(crowdline::worker, id, name, provider_type);
+CROWDLINE_REFLECT(crowdline::agent, id, worker, unit, task, task_run, assignment, task_type, provider_type, status,
+                  state);
+CROWDLINE_REFLECT(crowdline::onboarding_agent, id, worker, task, task_run, task_type, status, state);
+CROWDLINE_REFLECT(crowdline::qualification, id, name, description);
+CROWDLINE_REFLECT(crowdline::granted_qualification, qualification, worker, value);
+CROWDLINE_REFLECT(crowdline::worker_review, id, unit, worker, task, status, review_note, bonus, blocked_worker,
+                  updated_qualification, updated_qualification_value, revoked_qualification);

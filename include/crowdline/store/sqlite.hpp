@@ -26,7 +26,6 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
-#include <boost/hana/adapt_struct.hpp>
 #include <nlohmann/json.hpp>
 
 #include <crowdline/config/args.hpp>
@@ -34,6 +33,7 @@
 #include <crowdline/model/json.hpp>
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/records.hpp>
+#include <crowdline/model/reflect.hpp>
 #include <crowdline/model/status.hpp>
 #include <crowdline/store/detail/checkpointer.hpp>
 #include <crowdline/store/detail/messages.hpp>
@@ -792,5 +792,5 @@ private:
 
 }  // namespace crowdline::stores
 
-BOOST_HANA_ADAPT_STRUCT(crowdline::stores::sqlite_options, journal_mode, synchronous, gather_log_writes,
-                        background_checkpoint, checkpoint_frames, page_size, cache_kib);
+CROWDLINE_REFLECT(crowdline::stores::sqlite_options, journal_mode, synchronous, gather_log_writes,
+                  background_checkpoint, checkpoint_frames, page_size, cache_kib);

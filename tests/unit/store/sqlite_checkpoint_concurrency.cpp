@@ -13,6 +13,7 @@
 #include <SQLiteCpp/Database.h>
 
 #include "backends.hpp"
+#include "counting_vfs.hpp"
 #include "fixtures.hpp"
 
 using namespace crowdline;
@@ -28,8 +29,8 @@ std::uintmax_t size_of(fs::path const& p) {
     return ec ? 0 : n;
 }
 
-/// Frames SQLite asked the gathering VFS to write so far (a header and a page per frame).
-std::uint64_t frames_requested() { return stores::detail::wal_writes().requested.load() / 2; }
+/// Log frames written so far in this process (a header and a page each), counted below every VFS.
+std::uint64_t frames_requested() { return test::counting_vfs::instance().wal().bytes / frame_bytes; }
 
 template <class Pred>
 bool wait_for(Pred pred, std::chrono::seconds limit = std::chrono::seconds(20)) {

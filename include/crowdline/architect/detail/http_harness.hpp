@@ -27,7 +27,7 @@ struct http_harness {
     static result serve(http_args args, http_channel& channel, std::string_view input,
                              std::map<std::pair<std::string, std::string>, std::shared_ptr<route_handler const>> routes = {}) {
         boost::asio::io_context io;
-        auto state = std::make_shared<http_state>(std::move(args), channel);
+        auto state = std::make_shared<basic_http_state<beast::test::stream>>(std::move(args), channel);
         state->io = &io;
         state->routes = std::move(routes);
         channel.alive_ = true;

@@ -1,5 +1,5 @@
 #pragma once
-/// `http_listener`: accepts connections, each on its own strand, takes each one's slot in the connection
+/// `basic_http_listener`: accepts connections, each on its own strand, takes each one's slot in the connection
 /// limits and starts its HTTP session (or its refusal).
 
 #include <cstdint>
@@ -25,10 +25,14 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = boost::asio::ip::tcp;
 
-/// Accepts connections, each on its own strand, and enforces the connection limits.
-class http_listener : public std::enable_shared_from_this<http_listener> {
+/// Accepts connections, each on its own strand, and enforces the connection limits. Each connection's
+/// session runs on a `Stream` made from its socket.
+template <class Stream>
+class basic_http_listener : public std::enable_shared_from_this<basic_http_listener<Stream>> {
 public:
-    http_listener(std::shared_ptr<http_state> st, asio::io_context& io, tcp::endpoint at)
+    using state_type = basic_http_state<Stream>;
+
+    basic_http_listener(std::shared_ptr<state_type> st, asio::io_context& io, tcp::endpoint at)
         : state_(std::move(st)), io_(io), acceptor_(asio::make_strand(io)) {
         beast::error_code ec;
         acceptor_.open(at.protocol(), ec);
@@ -43,7 +47,7 @@ public:
     [[nodiscard]] std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
     void start() { accept(); }
     void stop() {
-        asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+        asio::post(acceptor_.get_executor(), [self = this->shared_from_this()] {
             beast::error_code ec;
             self->acceptor_.close(ec);
         });
@@ -51,7 +55,7 @@ public:
 
 private:
     void accept() {
-        acceptor_.async_accept(asio::make_strand(io_), beast::bind_front_handler(&http_listener::on_accept, shared_from_this()));
+        acceptor_.async_accept(asio::make_strand(io_), beast::bind_front_handler(&basic_http_listener::on_accept, this->shared_from_this()));
     }
     /// Connections taken per turn of the io_context beyond the one the turn was for. One accept per turn
     /// starves arrivals behind busy keep-alive clients (1,000 pages opened at once waited up to 8 s for their
@@ -77,8 +81,8 @@ private:
             if (peer_ec) return;  // gone before it was seen
             std::optional<http_response> refusal;
             auto slot = state_->open_connection(peer.address(), refusal);
-            auto session =
-                std::make_shared<http_session>(state_, beast::tcp_stream(std::move(socket)), ++next_id_, std::move(slot));
+            auto session = std::make_shared<basic_http_session<Stream>>(state_, Stream(std::move(socket)), ++next_id_,
+                                                                        std::move(slot));
             if (refusal) session->refuse(std::move(*refusal));
             else session->start();
         } catch (...) {  // e.g. out of memory: that connection is lost, the server goes on
@@ -86,7 +90,7 @@ private:
         }
     }
 
-    std::shared_ptr<http_state> state_;
+    std::shared_ptr<state_type> state_;
     asio::io_context& io_;
     tcp::acceptor acceptor_;
     std::uint64_t next_id_ = 0;

@@ -34,7 +34,8 @@ inline std::optional<std::optional<std::string_view>> packet_endpoint(http_reque
 }
 
 /// `/metrics`: the server's counters, then what the application adds (`http::set_metrics_source`).
-inline http_response metrics(http_state& st) {
+template <class State>
+http_response metrics(State& st) {
     auto out = metrics_text(st.counters, st.auth_failures.addresses_slowed());
     std::function<std::string()> more;
     {
@@ -46,7 +47,8 @@ inline http_response metrics(http_state& st) {
 }
 
 /// HEAD is answered as GET is, without the body (`respond`), on every route.
-inline http_response route(http_state& st, http_request const& r) {
+template <class State>
+http_response route(State& st, http_request const& r) {
     bool const get = r.method == "GET" || r.method == "HEAD";
     if (get) {
         if (r.path == "/healthz")

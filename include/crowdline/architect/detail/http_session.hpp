@@ -1,7 +1,7 @@
 #pragma once
 /// `basic_http_session`: one HTTP/1.1 connection — parse a request under the limits, route it (or hand a
 /// packet to the group commit, or the connection to a WebSocket), write the answer with the security
-/// headers, keep alive. `http_session` is the one on a TCP socket.
+/// headers, keep alive. `architects::http` runs it on `beast::tcp_stream`, the fuzz harness on an in-memory stream.
 
 #include <algorithm>
 #include <cctype>
@@ -12,7 +12,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 
 #include <boost/asio/dispatch.hpp>
@@ -49,13 +48,17 @@ inline constexpr std::size_t read_buffer_slack = 1024;
 inline constexpr std::chrono::seconds refused_read_deadline{2};
 
 /// Sets a deadline on a socket stream; other streams (the fuzz harness's in-memory one) have none.
-inline void set_deadline(beast::tcp_stream& s, std::chrono::steady_clock::duration d) { s.expires_after(d); }
+template <class Protocol, class Executor, class RatePolicy>
+void set_deadline(beast::basic_stream<Protocol, Executor, RatePolicy>& s, std::chrono::steady_clock::duration d) {
+    s.expires_after(d);
+}
 template <class Stream>
 void set_deadline(Stream&, std::chrono::steady_clock::duration) {}
 /// Ends the sending side (the client sees the end of the response); the socket closes with the session.
-inline void shutdown_send(beast::tcp_stream& s) {
+template <class Protocol, class Executor, class RatePolicy>
+void shutdown_send(beast::basic_stream<Protocol, Executor, RatePolicy>& s) {
     beast::error_code ec;
-    s.socket().shutdown(tcp::socket::shutdown_send, ec);
+    s.socket().shutdown(Protocol::socket::shutdown_send, ec);
 }
 template <class Stream>
 void shutdown_send(Stream& s) {
@@ -67,7 +70,9 @@ void shutdown_send(Stream& s) {
 template <class Stream>
 class basic_http_session : public std::enable_shared_from_this<basic_http_session<Stream>> {
 public:
-    basic_http_session(std::shared_ptr<http_state> st, Stream&& stream, std::uint64_t id, connection_slot slot)
+    using state_type = basic_http_state<Stream>;
+
+    basic_http_session(std::shared_ptr<state_type> st, Stream&& stream, std::uint64_t id, connection_slot slot)
         : state_(std::move(st)), stream_(std::move(stream)), id_(id), slot_(std::move(slot)),
           buffer_(std::min(state_->args.max_header_bytes + read_buffer_slack, http_args::max_header_limit)) {}
 
@@ -148,9 +153,10 @@ private:
         if (websocket::is_upgrade(req)) {
             if (req.target() != "/ws")
                 return respond(http_response::error(404, "not_found", "WebSocket endpoint is /ws"), false, req.version());
-            if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+            if constexpr (requires { stream_.release_socket(); }) {
                 // The connection and its slot now belong to the WebSocket.
-                std::make_shared<ws_session>(state_, stream_.release_socket(), id_, std::move(slot_))->start(std::move(req));
+                std::make_shared<basic_ws_session<Stream>>(state_, stream_.release_socket(), id_, std::move(slot_))
+                    ->start(std::move(req));
                 return;
             } else {
                 return respond(http_response::error(501, "not_implemented", "no WebSocket on this stream"), false,
@@ -236,7 +242,7 @@ private:
 
     void close() { shutdown_send(stream_); }
 
-    std::shared_ptr<http_state> state_;
+    std::shared_ptr<state_type> state_;
     Stream stream_;
     std::uint64_t id_;
     connection_slot slot_;
@@ -253,6 +259,5 @@ private:
     } refuse_long_extensions_;
 };
 
-using http_session = basic_http_session<beast::tcp_stream>;
 
 }  // namespace crowdline::architects::detail

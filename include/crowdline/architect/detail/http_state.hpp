@@ -1,5 +1,5 @@
 #pragma once
-/// What every session shares with the server (`http_state`): settings, routes, counters and limits, which
+/// What every session shares with the server (`basic_http_state`): settings, routes, counters and limits, which
 /// WebSocket holds which agent, and the group commit — the packets that arrive together are handled as
 /// one store transaction, and none is answered before it commits.
 
@@ -38,13 +38,19 @@ namespace crowdline::architects::detail {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 
-class ws_session;
+template <class Stream>
+class basic_ws_session;
 
 /// What every session shares with the server: settings, routes, counters, and which WebSocket holds
-/// which agent. Held by shared_ptr, so a session outliving `http::shutdown` touches nothing freed.
-class http_state : public std::enable_shared_from_this<http_state> {
+/// which agent. Held by shared_ptr, so a session outliving `http::shutdown` touches nothing freed. A
+/// template on the connections' stream (as the sessions are), so a TU that includes the server but never
+/// runs one compiles none of its Asio operations.
+template <class Stream>
+class basic_http_state : public std::enable_shared_from_this<basic_http_state<Stream>> {
 public:
-    http_state(http_args a, http_channel& ch) : args(std::move(a)), channel(ch) {}
+    using ws_session = basic_ws_session<Stream>;
+
+    basic_http_state(http_args a, http_channel& ch) : args(std::move(a)), channel(ch) {}
 
     http_args args;
     http_channel& channel;
@@ -80,7 +86,7 @@ public:
     auth_failure_table auth_failures{counters};
     /// Takes a slot for a new connection from `a`; `refusal` says why it is over a limit (empty when not).
     connection_slot open_connection(asio::ip::address const& a, std::optional<http_response>& refusal) {
-        return connection_limits::open(std::shared_ptr<connection_limits>(shared_from_this(), &connections), a,
+        return connection_limits::open(std::shared_ptr<connection_limits>(this->shared_from_this(), &connections), a,
                                        refusal);
     }
 
@@ -117,7 +123,8 @@ inline std::string reply_text(packet const& reply, nlohmann::json const* id) {
 /// Reads one packet text: true and the request in `out`, or false and the error reply that refuses it in
 /// `out` (the handler never sees bad input). `id_out` receives the request id (when the text had one) so
 /// the caller can echo it.
-inline bool read_packet_text(http_state& st, std::string_view text, nlohmann::json& id_out,
+template <class State>
+bool read_packet_text(State& st, std::string_view text, nlohmann::json& id_out,
                              std::optional<std::string_view> forced_type, packet& out) {
     try {
         auto j = parse_message_json(text, st.args.max_body_bytes, st.args.max_json_depth);
@@ -136,7 +143,8 @@ inline bool read_packet_text(http_state& st, std::string_view text, nlohmann::js
 }
 
 /// Handles one packet text on its own (no group); its reply.
-inline packet handle_packet_text(http_state& st, std::string_view text, nlohmann::json& id_out,
+template <class State>
+packet handle_packet_text(State& st, std::string_view text, nlohmann::json& id_out,
                                  std::optional<std::string_view> forced_type = std::nullopt) {
     auto const started = std::chrono::steady_clock::now();
     packet reply;
@@ -145,7 +153,8 @@ inline packet handle_packet_text(http_state& st, std::string_view text, nlohmann
     return reply;
 }
 
-inline void http_state::enqueue(queued_packet p) {
+template <class Stream>
+void basic_http_state<Stream>::enqueue(queued_packet p) {
     if (io == nullptr) {  // not serving: nothing to group with
         nlohmann::json id;
         auto reply = handle_packet_text(*this, p.text, id, p.type);
@@ -158,10 +167,11 @@ inline void http_state::enqueue(queued_packet p) {
         queue_.push_back(std::move(p));
         post = !std::exchange(flush_posted_, true);
     }
-    if (post) asio::post(*io, [self = shared_from_this()] { self->flush(); });
+    if (post) asio::post(*io, [self = this->shared_from_this()] { self->flush(); });
 }
 
-inline void http_state::flush() {
+template <class Stream>
+void basic_http_state<Stream>::flush() {
     std::vector<queued_packet> group;
     {
         std::lock_guard l{queue_mutex_};
@@ -201,10 +211,11 @@ inline void http_state::flush() {
     }
 }
 
-inline void http_state::closed(std::uint64_t session, std::vector<agent_id> agents) {
+template <class Stream>
+void basic_http_state<Stream>::closed(std::uint64_t session, std::vector<agent_id> agents) {
     if (agents.empty() || !io) return;
     auto timer = std::make_shared<asio::steady_timer>(*io, std::chrono::seconds(args.disconnect_grace_seconds));
-    timer->async_wait([self = shared_from_this(), timer, session, agents = std::move(agents)](beast::error_code ec) {
+    timer->async_wait([self = this->shared_from_this(), timer, session, agents = std::move(agents)](beast::error_code ec) {
         if (ec || self->stopping.load()) return;
         std::vector<agent_id> gone;
         {

@@ -1,5 +1,5 @@
 #pragma once
-/// `ws_session`: one WebSocket — the packets a page sends, in order through the group commit, the
+/// `basic_ws_session`: one WebSocket — the packets a page sends, in order through the group commit, the
 /// replies back, and the server's pushes to the agents the socket holds.
 
 #include <chrono>
@@ -32,19 +32,23 @@ namespace beast = boost::beast;
 namespace websocket = boost::beast::websocket;
 using tcp = boost::asio::ip::tcp;
 
-
 /// A WebSocket: reads packets, replies in order, and carries the server's pushes, all on one strand.
 /// Messages are read frame by frame against `max_body_bytes`, so one over it gets the `too_large` packet
 /// before the close. What waits to be sent is capped (`max_queued_bytes`); past a quarter of it, reading
 /// pauses until the client has read. A watchdog closes it when it stays silent past
-/// `ws_silence_timeout_seconds` or does not read for `idle_timeout_seconds` while replies wait.
-class ws_session : public std::enable_shared_from_this<ws_session> {
+/// `ws_silence_timeout_seconds` or does not read for `idle_timeout_seconds` while replies wait. `Stream`
+/// is the connection's stream (a `beast::basic_stream`), made from the socket the HTTP session hands over.
+template <class Stream>
+class basic_ws_session : public std::enable_shared_from_this<basic_ws_session<Stream>> {
 public:
-    ws_session(std::shared_ptr<http_state> st, tcp::socket&& socket, std::uint64_t id, connection_slot slot)
+    using state_type = basic_http_state<Stream>;
+
+    basic_ws_session(std::shared_ptr<state_type> st, typename Stream::socket_type&& socket, std::uint64_t id,
+                     connection_slot slot)
         : state_(std::move(st)), ws_(std::move(socket)), id_(id), slot_(std::move(slot)),
           watchdog_(ws_.get_executor()) {}
 
-    ~ws_session() {
+    ~basic_ws_session() {
         state_->counters.websockets_open.fetch_sub(1);
         if (!state_->stopping.load()) state_->closed(id_, {agents_.begin(), agents_.end()});
     }
@@ -60,12 +64,12 @@ public:
         ws_.set_option(t);
         ws_.read_message_max(0);  // no limit in Beast: read() checks the size itself, to answer too_large first
         last_heard_ = last_sent_ = std::chrono::steady_clock::now();
-        ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
+        ws_.async_accept(req, beast::bind_front_handler(&basic_ws_session::on_accept, this->shared_from_this()));
     }
 
     /// From any thread: queue a text for this socket.
     void push(std::string text) {
-        asio::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
+        asio::post(ws_.get_executor(), [self = this->shared_from_this(), text = std::move(text)]() mutable {
             self->guarded([&] { self->queue(std::move(text)); });
         });
     }
@@ -90,7 +94,7 @@ private:
     }
     void watch() {
         watchdog_.expires_after(std::chrono::seconds(1));
-        watchdog_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+        watchdog_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
             if (ec) return;
             if (auto self = weak.lock()) self->guarded([&] { self->on_watch(); });
         });
@@ -120,7 +124,7 @@ private:
     }
     void read_more() {
         auto const limit = state_->args.max_body_bytes + 1 - buffer_.size();
-        ws_.async_read_some(buffer_, limit, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+        ws_.async_read_some(buffer_, limit, beast::bind_front_handler(&basic_ws_session::on_read, this->shared_from_this()));
     }
     void on_read(beast::error_code ec, std::size_t) {
         guarded([&] { handle_read(ec); });
@@ -144,7 +148,7 @@ private:
         if (!ws_.got_text())
             return answered(packet::error(std::string(packet_errors::invalid_json), "binary messages are not packets"), {});
         state_->enqueue({beast::buffers_to_string(buffer_.data()), std::nullopt,
-                         [self = shared_from_this()](packet reply, nlohmann::json id) {
+                         [self = this->shared_from_this()](packet reply, nlohmann::json id) {
                              asio::post(self->ws_.get_executor(), [self, reply = std::move(reply), id = std::move(id)] {
                                  self->guarded([&] { self->answered(reply, id); });
                              });
@@ -156,7 +160,7 @@ private:
         auto const delay = state_->auth_failures.reply_delay(slot_.address(), is_auth_failure(status_for(reply)));
         if (delay.count() > 0) {
             auto timer = std::make_shared<asio::steady_timer>(ws_.get_executor(), delay);
-            timer->async_wait([self = shared_from_this(), timer, reply, id](beast::error_code) {
+            timer->async_wait([self = this->shared_from_this(), timer, reply, id](beast::error_code) {
                 self->guarded([&] { self->send_reply(reply, id); });
             });
             return;
@@ -177,7 +181,7 @@ private:
             state_->unbind(a);
         } else {
             agents_.insert(a);
-            state_->bind(a, id_, weak_from_this());
+            state_->bind(a, id_, this->weak_from_this());
         }
     }
     [[nodiscard]] std::size_t high_water() const noexcept { return state_->args.max_queued_bytes / 4; }
@@ -194,7 +198,7 @@ private:
     }
     void write() {
         ws_.text(true);
-        ws_.async_write(asio::buffer(outbox_.front()), beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+        ws_.async_write(asio::buffer(outbox_.front()), beast::bind_front_handler(&basic_ws_session::on_write, this->shared_from_this()));
     }
     void on_write(beast::error_code ec, std::size_t) {
         guarded([&] {
@@ -208,12 +212,12 @@ private:
                 read();
             }
             if (outbox_.empty() && closing_)
-                ws_.async_close(websocket::close_code::too_big, [self = shared_from_this()](beast::error_code) {});
+                ws_.async_close(websocket::close_code::too_big, [self = this->shared_from_this()](beast::error_code) {});
         });
     }
 
-    std::shared_ptr<http_state> state_;
-    websocket::stream<beast::tcp_stream> ws_;
+    std::shared_ptr<state_type> state_;
+    websocket::stream<Stream> ws_;
     std::uint64_t id_;
     connection_slot slot_;
     asio::steady_timer watchdog_;

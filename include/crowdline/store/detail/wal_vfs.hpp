@@ -19,7 +19,6 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -29,16 +28,6 @@
 #include <vector>
 
 namespace crowdline::stores::detail {
-
-/// Counters for tests and benchmarks: write() calls SQLite asked for on log files, and the ones made.
-struct wal_write_counters {
-    std::atomic<std::uint64_t> requested{0};
-    std::atomic<std::uint64_t> issued{0};
-};
-inline wal_write_counters& wal_writes() noexcept {
-    static wal_write_counters counters;
-    return counters;
-}
 
 class wal_vfs {
 public:
@@ -142,7 +131,6 @@ private:
             std::size_t const n = std::min(max_write, f.gathered->size() - done);
             rc = f.real->pMethods->xWrite(f.real, f.gathered->data() + done, static_cast<int>(n),
                                           f.gathered_at + static_cast<sqlite3_int64>(done));
-            wal_writes().issued.fetch_add(1, std::memory_order_relaxed);
             done += n;
         }
         f.gathered->clear();
@@ -152,7 +140,6 @@ private:
     static int write(sqlite3_file* p, void const* data, int amount, sqlite3_int64 offset) {
         file& f = self(p);
         if (f.gathered == nullptr) return f.real->pMethods->xWrite(f.real, data, amount, offset);
-        wal_writes().requested.fetch_add(1, std::memory_order_relaxed);
         if (!f.gathered->empty() && offset != f.gathered_at + static_cast<sqlite3_int64>(f.gathered->size())) {
             if (int const rc = flush(f); rc != SQLITE_OK) return rc;
         }
@@ -162,7 +149,6 @@ private:
             f.gathered->insert(f.gathered->end(), bytes, bytes + amount);
         } catch (std::bad_alloc const&) {
             if (int const rc = flush(f); rc != SQLITE_OK) return rc;
-            wal_writes().issued.fetch_add(1, std::memory_order_relaxed);
             return f.real->pMethods->xWrite(f.real, data, amount, offset);
         }
         bool complete = false;
