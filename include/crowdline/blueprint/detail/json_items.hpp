@@ -2,6 +2,10 @@
 /// `json_items`: a type-erased, single-pass view of JSON items over any input range whose elements convert
 /// to JSON (a vector, a std or range-v3 view, an infinite generator), so that a blueprint's type does not
 /// depend on where its items come from. Items are pulled one at a time, never copied up front.
+///
+/// Not `ranges::any_view`: an input `any_view` is one pass shared by every copy (a blueprint copied, or
+/// read twice, would find its items gone), and a forward one refuses generators; here each `begin()` starts
+/// a pass of its own over the source, whatever the source's category.
 
 #include <concepts>
 #include <cstddef>
