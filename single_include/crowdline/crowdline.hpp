@@ -4240,7 +4240,7 @@ struct packet {
 private:
     static std::string utf8(std::string text) {
         auto quoted = nlohmann::json(std::move(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        return nlohmann::json::parse(quoted).get<std::string>();
+        return nlohmann::json::parse(std::string_view(quoted)).get<std::string>();  // the one parser instantiation
     }
 };
 
@@ -10819,6 +10819,10 @@ template <class Architect, class Store, class First, class... Rest>
 /// `json_items`: a type-erased, single-pass view of JSON items over any input range whose elements convert
 /// to JSON (a vector, a std or range-v3 view, an infinite generator), so that a blueprint's type does not
 /// depend on where its items come from. Items are pulled one at a time, never copied up front.
+///
+/// Not `ranges::any_view`: an input `any_view` is one pass shared by every copy (a blueprint copied, or
+/// read twice, would find its items gone), and a forward one refuses generators; here each `begin()` starts
+/// a pass of its own over the source, whatever the source's category.
 
 #include <concepts>
 #include <cstddef>
@@ -11008,7 +11012,7 @@ inline std::string preview(std::string_view text, std::size_t limit = 40) {
 inline std::string sanitized(std::string_view text, std::size_t limit) {
     auto quoted = nlohmann::json(std::string(prefix_code_points(text, limit)))
                       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    return nlohmann::json::parse(quoted).get<std::string>();
+    return nlohmann::json::parse(std::string_view(quoted)).get<std::string>();  // the one parser instantiation
 }
 
 /// `true` when `text` is empty or only ASCII whitespace (an unanswered free-text field).
