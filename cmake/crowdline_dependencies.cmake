@@ -6,6 +6,8 @@
 #   http    core: Beast and Asio are Boost headers, the server's threads are Threads; nothing more
 #           (no OpenSSL: the server speaks plain HTTP)
 #   prolific  http + OpenSSL (providers::prolific calls Prolific over HTTPS); opt-in, never implied
+#   postgres  core + libpqxx (stores::postgres), found through its pkg-config file (Debian 12's libpqxx-dev
+#             ships no CMake package) as PkgConfig::crowdline_libpqxx; opt-in, never implied
 #
 # crowdline_find_dependencies(<component> [REQUIRED|OPTIONAL]) is a macro, so that a find_dependency()
 # that fails returns from the package config itself, as it must. In the build tree every package is
@@ -40,6 +42,20 @@ macro(crowdline_find_dependencies _crowdline_component)
     _crowdline_dependency(sqlite "${_crowdline_how}" SQLiteCpp CONFIG)         # libsqlitecpp-dev: target SQLiteCpp
   elseif("${_crowdline_component}" STREQUAL "prolific")
     _crowdline_dependency(prolific "${_crowdline_how}" OpenSSL)               # libssl-dev: OpenSSL::SSL, ::Crypto
+  elseif("${_crowdline_component}" STREQUAL "postgres")
+    _crowdline_dependency(postgres "${_crowdline_how}" PkgConfig)             # pkg-config
+    if(PkgConfig_FOUND AND NOT TARGET PkgConfig::crowdline_libpqxx)
+      if(CMAKE_FIND_PACKAGE_NAME STREQUAL "crowdline")
+        # In the installed config, a missing libpqxx leaves the component not found, which
+        # check_required_components() reports for a required one.
+        pkg_check_modules(crowdline_libpqxx QUIET IMPORTED_TARGET libpqxx)
+      else()
+        pkg_check_modules(crowdline_libpqxx REQUIRED IMPORTED_TARGET libpqxx)    # libpqxx-dev
+      endif()
+    endif()
+    if(NOT TARGET PkgConfig::crowdline_libpqxx)
+      set(crowdline_postgres_FOUND FALSE)
+    endif()
   elseif("${_crowdline_component}" STREQUAL "http")
     # Boost.Beast and Boost.Asio are headers of libboost-dev, and Threads: both found for core.
   else()

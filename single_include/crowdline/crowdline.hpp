@@ -188,6 +188,8 @@ namespace stores {
 class memory;                         // store/memory.hpp
 struct sqlite_options;                // store/sqlite.hpp (SQLiteCpp; CROWDLINE_WITH_SQLITE in the umbrella)
 class sqlite;
+struct postgres_options;              // store/postgres.hpp (libpqxx; opt-in, crowdline::postgres; not in the umbrella)
+class postgres;
 }  // namespace stores
 
 namespace routing {

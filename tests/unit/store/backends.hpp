@@ -1,6 +1,8 @@
 #pragma once
 // The backends every store test runs against. Each gives `open()` a fresh, empty store; the SQLite one
-// uses a real file (WAL and all) in a scratch folder, and `reopen()` opens a second connection to it.
+// uses a real file (WAL and all) in a scratch folder, and `reopen()` opens a second connection to it; the
+// PostgreSQL one (CROWDLINE_WITH_POSTGRES) a fresh schema in a throwaway cluster, and `reopen()` a second
+// connection to that schema.
 
 #include <atomic>
 #include <filesystem>
@@ -14,6 +16,11 @@
 #else
 #include <crowdline/store/memory.hpp>
 #include <crowdline/store/sqlite.hpp>
+#endif
+#ifdef CROWDLINE_WITH_POSTGRES
+#include <crowdline/store/postgres.hpp>
+
+#include "pg_cluster.hpp"
 #endif
 
 namespace test {
@@ -51,6 +58,25 @@ struct sqlite_backend {
     std::unique_ptr<store_type> reopen() { return open(); }
 };
 
+#ifdef CROWDLINE_WITH_POSTGRES
+/// A schema of its own in the process's throwaway cluster (pg_cluster.hpp); `reopen()` is a second
+/// connection to that schema.
+struct postgres_backend {
+    using store_type = crowdline::stores::postgres;
+    static constexpr bool persistent = true;
+    std::string schema = pg_cluster::fresh_schema();
+    crowdline::stores::postgres_options options() const {
+        return {.url = pg_cluster::instance().url(), .schema = schema};
+    }
+    std::unique_ptr<store_type> open() { return std::make_unique<store_type>(options()); }
+    std::unique_ptr<store_type> reopen() { return open(); }
+};
+#endif
+
 }  // namespace test
 
+#ifdef CROWDLINE_WITH_POSTGRES
+#define STORE_BACKENDS test::memory_backend, test::sqlite_backend, test::postgres_backend
+#else
 #define STORE_BACKENDS test::memory_backend, test::sqlite_backend
+#endif

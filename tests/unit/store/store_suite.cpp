@@ -369,8 +369,11 @@ TEMPLATE_TEST_CASE("the agent state machine is enforced for every pair of status
     int index = 0, allowed = 0;
     for (auto from : all_agent_statuses()) {
         for (auto to : all_agent_statuses()) {
+            // A worker per unit: the subject is the agent's machine, and a worker holds one unit per assignment
+            // (stores::postgres refuses a second in the database).
+            auto const worker = db->new_worker("machine-" + std::to_string(index), "mock");
             auto u = test::launched_unit(*db, c.assignment, index++);
-            auto ag = db->new_agent(c.worker, u);
+            auto ag = db->new_agent(worker, u);
             for (auto step : path[from]) db->update_agent(ag, step);
             INFO(to_string(from) << " -> " << to_string(to));
             if (can_transition(from, to)) {
