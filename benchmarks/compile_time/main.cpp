@@ -166,7 +166,8 @@ std::vector<std::string> umbrella_headers(fs::path const& umbrella, std::vector<
         if (line.starts_with("#if")) {
             ++depth;
             enabled = std::ranges::any_of(defines, [&](std::string const& d) {
-                return line.find(d.substr(d.find("CROWDLINE"))) != std::string::npos;
+                auto const name = d.find("CROWDLINE");  // "-DCROWDLINE_WITH_HTTP" names CROWDLINE_WITH_HTTP
+                return name != std::string::npos && line.find(d.substr(name)) != std::string::npos;
             });
             continue;
         }

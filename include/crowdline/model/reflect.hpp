@@ -5,7 +5,7 @@
 /// Hana's own macros build the table in a plain function, which every TU compiles; over the library's
 /// 35 reflected types that was ~1.4 s of every `#include <crowdline/crowdline.hpp>` (g++ 12, -O0).
 ///
-/// Written at global scope, after the type (it specialises `boost::hana::accessors_impl`, Hana's
+/// Written at global scope, after the type, with one member or more (it specialises `boost::hana::accessors_impl`, Hana's
 /// documented way to model `Struct`). Types reflected with Hana's own macros work the same everywhere.
 
 #include <boost/hana/accessors.hpp>
@@ -23,15 +23,15 @@
         return (static_cast<decltype(self)&&>(self).member);                                   \
     })
 
+/// Declared from the global scope (not inside `namespace boost::hana`), so `TYPE` is looked up where the
+/// macro is written: `detail::x` or a type named like a Hana name (`empty`) mean the caller's.
 #define CROWDLINE_REFLECT(TYPE, ...)                                                                       \
-    namespace boost::hana {                                                                                \
     template <>                                                                                            \
-    struct accessors_impl<TYPE> {                                                                          \
+    struct boost::hana::accessors_impl<TYPE> {                                                             \
         template <class Lazy = void>                                                                       \
         static constexpr auto apply() {                                                                    \
             return ::boost::hana::make_tuple(BOOST_PP_SEQ_ENUM(                                            \
                 BOOST_PP_SEQ_TRANSFORM(CROWDLINE_DETAIL_REFLECT_MEMBER, ~, BOOST_PP_VARIADIC_TO_SEQ(__VA_ARGS__)))); \
         }                                                                                                  \
     };                                                                                                     \
-    }                                                                                                      \
     static_assert(true, "CROWDLINE_REFLECT ends with a semicolon")

@@ -525,6 +525,23 @@ private:
         void commit() {
             done_ = true;
             --db_.depth_;
+            if (db_.aborted_) {
+                // A statement of this level failed and its error was caught: PostgreSQL has refused every
+                // statement since and would answer COMMIT with a silent ROLLBACK. Undo this level and say so.
+                db_.aborted_ = false;
+                if (db_.depth_ == 0) {
+                    db_.work_.reset();
+                } else {
+                    try {
+                        db_.work_->exec("ROLLBACK TO SAVEPOINT " + name());
+                        db_.work_->exec("RELEASE SAVEPOINT " + name());
+                    } catch (pqxx::failure const&) {
+                        db_.aborted_ = true;  // the outer level cannot go on either
+                    }
+                }
+                throw db_error(db_.where_ + ": a statement of this transaction failed (its error was caught), so "
+                                            "PostgreSQL kept nothing of it; nothing was committed");
+            }
             try {
                 if (db_.depth_ == 0) {
                     auto work = std::move(db_.work_);  // gone whether the commit succeeds or not
@@ -541,11 +558,13 @@ private:
             --db_.depth_;
             if (db_.depth_ == 0) {
                 db_.work_.reset();  // libpqxx rolls back a transaction it did not commit
+                db_.aborted_ = false;
                 return;
             }
             try {
                 db_.work_->exec("ROLLBACK TO SAVEPOINT " + name());
                 db_.work_->exec("RELEASE SAVEPOINT " + name());
+                db_.aborted_ = false;  // the savepoint's rollback makes the transaction usable again
             } catch (pqxx::failure const&) {
                 // The connection is gone or the transaction is over: the outer level's own call fails.
             }
@@ -578,7 +597,14 @@ private:
     /// none is open; libpqxx's exceptions pass through.
     pqxx::result exec_raw(std::string const& text, pg_params const& p) {
         auto const& name = cache_.name(*conn_, text);
-        if (work_) return work_->exec_prepared(name, p.dynamic());
+        if (work_) {
+            try {
+                return work_->exec_prepared(name, p.dynamic());
+            } catch (pqxx::failure const&) {
+                aborted_ = true;  // PostgreSQL refuses the rest of the transaction until a rollback
+                throw;
+            }
+        }
         pqxx::nontransaction alone(*conn_);
         auto r = alone.exec_prepared(name, p.dynamic());
         alone.commit();
@@ -667,6 +693,7 @@ private:
     detail::pg_statement_cache cache_;
     std::unique_ptr<pqxx::work> work_;  ///< the open transaction, if any (with mutex_ held)
     int depth_ = 0;                     ///< open transaction and savepoints (with mutex_ held)
+    bool aborted_ = false;              ///< a statement failed in the open transaction (with mutex_ held)
     std::array<std::array<std::string, 28>, 2> agent_sql_;  // [agents, onboarding][status * 2 + with_state]
     mutable std::recursive_mutex mutex_;                    ///< see guard()
 };

@@ -40,6 +40,15 @@ struct outer_by_hana {
 };
 }  // namespace reflect_test
 
+/// Named as the caller sees it, not as Hana's namespace would: `empty` is also `boost::hana::empty`.
+namespace reflect_test::names {
+struct empty {
+    int x = 0;
+};
+}  // namespace reflect_test::names
+using reflect_test::names::empty;
+CROWDLINE_REFLECT(empty, x);
+
 CROWDLINE_REFLECT(reflect_test::inner, depth, label);
 CROWDLINE_REFLECT(reflect_test::outer, name, weight, tags, nested);
 BOOST_HANA_ADAPT_STRUCT(reflect_test::inner_by_hana, depth, label);
@@ -70,6 +79,8 @@ TEST_CASE("CROWDLINE_REFLECT makes a Hana Struct whose members walk in declarati
     CHECK(member_names(o) == std::vector<std::string>{"name", "weight", "tags", "nested"});
     outer_by_hana h;
     CHECK(member_names(o) == member_names(h));
+    empty e;
+    CHECK(member_names(e) == std::vector<std::string>{"x"});
 
     // The walk hands out the members themselves: writable through a mutable object, const through a const one.
     crowdline::detail::for_each_member(o, [](std::string_view name, auto& member) {

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <stdexcept>
@@ -45,38 +46,42 @@ private:
         sqlite3_io_methods counting{};
     };
 
-    static int open(sqlite3_vfs*, sqlite3_filename path, sqlite3_file* out, int flags, int* out_flags) {
+    /// SQLite's C code calls these: they return SQLite codes and never throw.
+    static int open(sqlite3_vfs*, sqlite3_filename path, sqlite3_file* out, int flags, int* out_flags) noexcept {
         auto& self = instance();
         int const rc = self.real_->xOpen(self.real_, path, out, flags, out_flags);
         if (rc != SQLITE_OK || out->pMethods == nullptr || (flags & SQLITE_OPEN_WAL) == 0) return rc;
-        out->pMethods = &self.copy_of(out->pMethods).counting;
+        auto* copy = self.copy_of(out->pMethods);
+        if (copy == nullptr) {  // more kinds of log file than the table holds: refuse rather than miscount
+            out->pMethods->xClose(out);
+            out->pMethods = nullptr;
+            return SQLITE_CANTOPEN;
+        }
+        out->pMethods = &copy->counting;
         return rc;
     }
-    static int write(sqlite3_file* f, void const* data, int amount, sqlite3_int64 offset) {
+    static int write(sqlite3_file* f, void const* data, int amount, sqlite3_int64 offset) noexcept {
         auto& self = instance();
         self.writes_.fetch_add(1);
         self.bytes_.fetch_add(static_cast<std::uint64_t>(amount));
-        return self.real_methods(f->pMethods)->xWrite(f, data, amount, offset);
+        // The file's table is the `counting` member of a methods_copy, whose `real` is right before it.
+        auto const* copy = reinterpret_cast<methods_copy const*>(reinterpret_cast<char const*>(f->pMethods) -
+                                                                 offsetof(methods_copy, counting));
+        return copy->real->xWrite(f, data, amount, offset);
     }
 
-    methods_copy& copy_of(sqlite3_io_methods const* real) {
+    methods_copy* copy_of(sqlite3_io_methods const* real) noexcept {
         std::lock_guard l{mutex_};
         for (auto& c : copies_) {
-            if (c.real == real) return c;
+            if (c.real == real) return &c;
             if (c.real == nullptr) {
                 c.counting = *real;
                 c.counting.xWrite = &write;
                 c.real = real;
-                return c;
+                return &c;
             }
         }
-        throw std::runtime_error("counting_vfs: more kinds of log file than expected");
-    }
-    sqlite3_io_methods const* real_methods(sqlite3_io_methods const* counting) {
-        std::lock_guard l{mutex_};
-        for (auto& c : copies_)
-            if (&c.counting == counting) return c.real;
-        throw std::runtime_error("counting_vfs: a write to a file it did not open");
+        return nullptr;
     }
 
     sqlite3_vfs* real_;

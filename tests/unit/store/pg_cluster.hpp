@@ -79,8 +79,12 @@ private:
             throw std::runtime_error("pg_cluster: cannot create a folder " + pattern + ": " + std::strerror(errno));
         root_ = buffer.data();
         data_ = root_ / "data";
-        if (!as_owner_.empty() && ::chown(root_.c_str(), uid_, gid_) != 0)
-            throw std::runtime_error("pg_cluster: cannot give " + root_.string() + " to postgres: " + std::strerror(errno));
+        if (!as_owner_.empty() && ::chown(root_.c_str(), uid_, gid_) != 0) {
+            std::string const why = std::strerror(errno);
+            std::error_code ec;
+            std::filesystem::remove_all(root_, ec);
+            throw std::runtime_error("pg_cluster: cannot give " + root_.string() + " to postgres: " + why);
+        }
 
         auto const init_log = root_ / "initdb.log";
         if (!run(initdb_ + " -D " + quote(data_) + " -U crowdline -A trust -E UTF8 --no-sync", init_log)) {
@@ -89,19 +93,23 @@ private:
             std::filesystem::remove_all(root_, ec);
             throw std::runtime_error("pg_cluster: initdb failed:\n" + why);
         }
-        // The port is free when asked for, but another process may take it before the server does: try again.
+        // No TCP at all (listen_addresses=''): the server is reached only through its socket in this private
+        // folder, so its trust authentication lets in nobody else on the machine. The port names the socket.
         auto const server_log = root_ / "server.log";
         for (int attempt = 0;; ++attempt) {
             int const port = free_port();
-            std::string const server_options = "-p " + std::to_string(port) + " -k " + root_.string() +
-                                               " -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
+            std::string const server_options = "-p " + std::to_string(port) + " -k " + quote(root_) +
+                                               " -c listen_addresses='' -c fsync=off -c synchronous_commit=off"
                                                " -c full_page_writes=off -c max_connections=200";
             if (run(pg_ctl_ + " -D " + quote(data_) + " -l " + quote(server_log) + " -w -t 60 -o " + quote(server_options) +
                         " start",
                     root_ / "pg_ctl.log")) {
-                url_ = "host=127.0.0.1 port=" + std::to_string(port) + " user=crowdline dbname=postgres connect_timeout=10";
+                url_ = "host=" + root_.string() + " port=" + std::to_string(port) +
+                       " user=crowdline dbname=postgres connect_timeout=10";
                 return;
             }
+            // A start that timed out may have left a server behind: stop it before trying again or giving up.
+            run(pg_ctl_ + " -D " + quote(data_) + " -m immediate -w stop", "/dev/null");
             if (attempt == 2) {
                 auto why = tail(server_log) + tail(root_ / "pg_ctl.log");
                 std::error_code ec;

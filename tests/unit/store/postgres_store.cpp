@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <functional>
@@ -177,6 +178,51 @@ TEST_CASE("postgres: a worker's second live unit of one assignment is refused by
                                std::to_string(c.assignment.value())),
                         pqxx::unique_violation);
     }
+}
+
+TEST_CASE("postgres: a failed statement whose error is caught inside a transaction commits nothing, loudly",
+          "[store][postgres]") {
+    test::postgres_backend backend;
+    auto db = backend.open();
+    auto c = test::make_chain(*db);
+    auto const before = db->find_units({}).size();
+    // Invalid UTF-8 is refused by PostgreSQL itself (SQLite would keep it): the transaction is then aborted on
+    // the server, and a COMMIT would come back as a silent ROLLBACK.
+    CHECK_THROWS_WITH(db->transaction([&] {
+        db->new_unit(c.assignment, 100, 1.0);
+        CHECK_THROWS_AS(db->new_worker("bad \xff name", "mock"), db_error);
+    }),
+                      Contains("nothing was committed"));
+    CHECK(db->find_units({}).size() == before);
+    // The store goes on: the next transaction commits.
+    db->transaction([&] { db->new_unit(c.assignment, 101, 1.0); });
+    CHECK(db->find_units({}).size() == before + 1);
+
+    // Nested: the inner level that swallowed a failure is undone and says so; the outer level goes on.
+    db->transaction([&] {
+        db->new_unit(c.assignment, 102, 1.0);
+        CHECK_THROWS_WITH(db->transaction([&] {
+            db->new_unit(c.assignment, 103, 1.0);
+            CHECK_THROWS_AS(db->new_worker("bad \xfe name", "mock"), db_error);
+        }),
+                          Contains("nothing was committed"));
+    });
+    auto const units = db->find_units({.assignment = c.assignment});
+    auto const has = [&](int index) {
+        return std::ranges::any_of(units, [&](unit const& u) { return u.unit_index == index; });
+    };
+    CHECK(has(102));
+    CHECK_FALSE(has(103));
+}
+
+TEST_CASE("postgres: a text with a NUL byte is refused, not cut short", "[store][postgres]") {
+    test::postgres_backend backend;
+    auto db = backend.open();
+    auto c = test::make_chain(*db);
+    CHECK_THROWS_WITH(db->new_worker(std::string("nul\0byte", 8), "mock"), Contains("NUL byte"));
+    CHECK(db->find_workers({.name = std::string("nul")}).empty());
+    CHECK(db->find_workers({}).size() == 1);  // the chain's worker only
+    (void)c;
 }
 
 TEST_CASE("postgres: opening a schema again migrates nothing", "[store][postgres]") {

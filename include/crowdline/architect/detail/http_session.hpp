@@ -259,5 +259,4 @@ private:
     } refuse_long_extensions_;
 };
 
-
 }  // namespace crowdline::architects::detail

@@ -18,6 +18,7 @@
 
 #include <crowdline/detail/members.hpp>
 #include <crowdline/detail/traits.hpp>
+#include <crowdline/errors.hpp>
 #include <crowdline/model/ids.hpp>
 #include <crowdline/model/status.hpp>
 
@@ -58,7 +59,11 @@ public:
     [[nodiscard]] auto dynamic() const { return pqxx::prepare::make_dynamic_params(pointers_); }
 
 private:
+    /// PostgreSQL's text holds no NUL byte (libpq would cut the value there, silently): refused instead.
     pg_params& text(std::string v) {
+        if (v.find('\0') != std::string::npos)
+            throw invalid_argument("a text value holds a NUL byte, which PostgreSQL text cannot store: \"" +
+                                   v.substr(0, v.find('\0')) + "\\0…\"");
         values_.push_back(std::move(v));
         pointers_.push_back(values_.back().c_str());
         return *this;
