@@ -13066,10 +13066,18 @@ struct sqlite_query {
 #include <string>
 #include <string_view>
 
+// ---- crowdline/store/detail/sql_text.hpp
+/// SQL that both SQL stores run, written once: the records' column lists (in the records' member order) and
+/// the compare-and-set status updates, whose parameters each store marks its own way (`?1` in SQLite, `$1`
+/// in PostgreSQL). `detail::sqlite_sql` and `detail::postgres_sql` add what differs.
 
-namespace crowdline::stores {
+#include <array>
+#include <cstddef>
+#include <string>
+#include <string_view>
 
-namespace detail::sqlite_sql {
+
+namespace crowdline::stores::detail::sql_text {
 
 inline constexpr char project_columns[] = "project_id, project_name";
 inline constexpr char task_columns[] = "task_id, task_name, task_type, project_id, parent_task_id";
@@ -13105,16 +13113,18 @@ std::string predecessors(Status to, std::array<std::string_view, N> const& names
     return out.empty() ? "NULL" : out;
 }
 
-/// One statement that changes a unit's status only if the machine allows it (a fresh seat drops its agent).
-inline std::string const& update_unit(unit_status to) {
+/// One statement that changes a unit's status only if the machine allows it (a fresh seat drops its agent);
+/// `Mark` is the store's parameter mark.
+template <char Mark>
+std::string const& update_unit(unit_status to) {
     static auto const texts = [] {
-        std::array<std::string, 8> t;
+        std::array<std::string, crowdline::detail::status_traits<unit_status>::names.size()> t;
         for (std::size_t i = 0; i < t.size(); ++i) {
             auto s = static_cast<unit_status>(i);
             bool fresh = s == unit_status::launched || s == unit_status::created;
-            t[i] = std::string("UPDATE units SET status = ?1") + (fresh ? ", agent_id = NULL, worker_id = NULL" : "") +
-                   " WHERE unit_id = ?2 AND status IN (" +
-                   predecessors(s, crowdline::detail::status_traits<unit_status>::names) + ")";
+            t[i] = std::string("UPDATE units SET status = ") + Mark + "1" +
+                   (fresh ? ", agent_id = NULL, worker_id = NULL" : "") + " WHERE unit_id = " + Mark +
+                   "2 AND status IN (" + predecessors(s, crowdline::detail::status_traits<unit_status>::names) + ")";
         }
         return t;
     }();
@@ -13122,10 +13132,27 @@ inline std::string const& update_unit(unit_status to) {
 }
 
 /// Same for agents (and onboarding agents), optionally storing the worker's data in the same statement.
-inline std::string update_agent(std::string_view table, std::string_view id_column, agent_status to, bool with_state) {
-    return "UPDATE " + std::string(table) + " SET status = ?1" + (with_state ? ", state = ?3" : "") + " WHERE " +
-           std::string(id_column) + " = ?2 AND status IN (" +
+inline std::string update_agent(char mark, std::string_view table, std::string_view id_column, agent_status to,
+                                bool with_state) {
+    return "UPDATE " + std::string(table) + " SET status = " + mark + "1" +
+           (with_state ? std::string(", state = ") + mark + "3" : std::string()) + " WHERE " + std::string(id_column) +
+           " = " + mark + "2 AND status IN (" +
            predecessors(to, crowdline::detail::status_traits<agent_status>::names) + ")";
+}
+
+}  // namespace crowdline::stores::detail::sql_text
+
+namespace crowdline::stores {
+
+namespace detail::sqlite_sql {
+
+/// The column lists and `predecessors`, shared with the other SQL store.
+using namespace sql_text;
+
+/// The status updates with this store's parameter mark (`?1`).
+inline std::string const& update_unit(unit_status to) { return sql_text::update_unit<'?'>(to); }
+inline std::string update_agent(std::string_view table, std::string_view id_column, agent_status to, bool with_state) {
+    return sql_text::update_agent('?', table, id_column, to, with_state);
 }
 
 inline constexpr char claim_insert_agent[] =

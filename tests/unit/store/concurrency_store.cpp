@@ -8,38 +8,9 @@
 
 #include "backends.hpp"
 #include "fixtures.hpp"
+#include "race.hpp"
 
 using namespace crowdline;
-
-namespace {
-struct race_result {
-    int wins = 0;
-    int refusals = 0;
-    int other_errors = 0;
-};
-
-template <class Claim>
-race_result race(Claim&& claim_a, Claim&& claim_b) {
-    std::atomic<int> wins{0}, refusals{0}, others{0};
-    std::barrier start(2);
-    auto run = [&](auto& claim) {
-        start.arrive_and_wait();
-        try {
-            claim();
-            ++wins;
-        } catch (invalid_transition const&) {
-            ++refusals;
-        } catch (...) {
-            ++others;
-        }
-    };
-    std::thread a([&] { run(claim_a); });
-    std::thread b([&] { run(claim_b); });
-    a.join();
-    b.join();
-    return {wins.load(), refusals.load(), others.load()};
-}
-}  // namespace
 
 TEST_CASE("two SQLite connections racing new_agent: exactly one wins", "[store][sqlite][concurrency]") {
     test::sqlite_backend backend;
@@ -55,7 +26,7 @@ TEST_CASE("two SQLite connections racing new_agent: exactly one wins", "[store][
     for (auto u : units) {
         std::function<void()> a = [&] { first->new_agent(c.worker, u); };
         std::function<void()> b = [&] { second->new_agent(rival, u); };
-        auto r = race(a, b);
+        auto r = test::race(a, b);
         REQUIRE(r.wins == 1);
         REQUIRE(r.refusals == 1);
         REQUIRE(r.other_errors == 0);
@@ -76,7 +47,7 @@ TEST_CASE("two threads racing new_agent on one memory store: exactly one wins", 
         auto u = test::launched_unit(db, c.assignment, i);
         std::function<void()> a = [&] { db.new_agent(c.worker, u); };
         std::function<void()> b = [&] { db.new_agent(rival, u); };
-        auto r = race(a, b);
+        auto r = test::race(a, b);
         REQUIRE(r.wins == 1);
         REQUIRE(r.refusals == 1);
         REQUIRE(db.find_agents({.unit = u}).size() == 1);

@@ -20,47 +20,10 @@
 
 #include "backends.hpp"
 #include "fixtures.hpp"
+#include "race.hpp"
 
 using namespace crowdline;
 using Catch::Matchers::Contains;
-
-namespace {
-
-struct race_result {
-    int wins = 0;
-    int refusals = 0;
-    int other_errors = 0;
-    std::string other;
-};
-
-/// Runs both calls at once (a barrier releases them together); counts who won and who was refused.
-race_result race(std::function<void()> const& a, std::function<void()> const& b) {
-    std::atomic<int> wins{0}, refusals{0}, others{0};
-    std::string other;
-    std::mutex other_mutex;
-    std::barrier start(2);
-    auto run = [&](std::function<void()> const& claim) {
-        start.arrive_and_wait();
-        try {
-            claim();
-            ++wins;
-        } catch (invalid_transition const&) {
-            ++refusals;
-        } catch (std::exception const& e) {
-            ++others;
-            std::lock_guard lock(other_mutex);
-            other = e.what();
-        }
-    };
-    std::thread first([&] { run(a); });
-    std::thread second([&] { run(b); });
-    first.join();
-    second.join();
-    return {wins.load(), refusals.load(), others.load(), other};
-}
-
-
-}  // namespace
 
 TEST_CASE("postgres: two connections racing new_agent for one unit, 200 times: exactly one wins each time",
           "[store][postgres]") {
@@ -76,7 +39,7 @@ TEST_CASE("postgres: two connections racing new_agent for one unit, 200 times: e
     auto second = backend.reopen();
     int first_won = 0;
     for (auto u : units) {
-        auto r = race([&] { first->new_agent(c.worker, u); }, [&] { second->new_agent(rival, u); });
+        auto r = test::race([&] { first->new_agent(c.worker, u); }, [&] { second->new_agent(rival, u); });
         INFO("unit " << u.value() << ": " << r.other);
         REQUIRE(r.wins == 1);
         REQUIRE(r.refusals == 1);
@@ -104,7 +67,7 @@ TEST_CASE("postgres: one worker racing for two units of one assignment on two co
         auto a = setup->new_assignment(c.run);
         auto u0 = test::launched_unit(*setup, a, 0);
         auto u1 = test::launched_unit(*setup, a, 1);
-        auto r = race([&] { first->new_agent(c.worker, u0); }, [&] { second->new_agent(c.worker, u1); });
+        auto r = test::race([&] { first->new_agent(c.worker, u0); }, [&] { second->new_agent(c.worker, u1); });
         INFO("round " << round << ": " << r.other);
         REQUIRE(r.wins == 1);
         REQUIRE(r.refusals == 1);

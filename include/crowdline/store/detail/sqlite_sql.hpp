@@ -8,66 +8,19 @@
 #include <string_view>
 
 #include <crowdline/model/status.hpp>
+#include <crowdline/store/detail/sql_text.hpp>
 
 namespace crowdline::stores {
 
 namespace detail::sqlite_sql {
 
-inline constexpr char project_columns[] = "project_id, project_name";
-inline constexpr char task_columns[] = "task_id, task_name, task_type, project_id, parent_task_id";
-inline constexpr char requester_columns[] = "requester_id, requester_name, provider_type";
-inline constexpr char task_run_columns[] =
-    "task_run_id, task_id, requester_id, init_params, is_completed, provider_type, task_type, sandbox";
-inline constexpr char assignment_columns[] =
-    "assignment_id, task_id, task_run_id, requester_id, task_type, provider_type, sandbox";
-inline constexpr char unit_columns[] =
-    "unit_id, assignment_id, unit_index, pay_amount, provider_type, status, agent_id, worker_id, task_type, task_id, "
-    "task_run_id, sandbox, requester_id";
-inline constexpr char worker_columns[] = "worker_id, worker_name, provider_type";
-inline constexpr char agent_columns[] =
-    "agent_id, worker_id, unit_id, task_id, task_run_id, assignment_id, task_type, provider_type, status, state";
-inline constexpr char onboarding_agent_columns[] =
-    "onboarding_agent_id, worker_id, task_id, task_run_id, task_type, status, state";
-inline constexpr char qualification_columns[] = "qualification_id, qualification_name, description";
-inline constexpr char worker_review_columns[] =
-    "worker_review_id, unit_id, worker_id, task_id, status, review_note, bonus, blocked_worker, "
-    "updated_qualification_id, updated_qualification_value, revoked_qualification_id";
+/// The column lists and `predecessors`, shared with the other SQL store.
+using namespace sql_text;
 
-/// `'a','b'` — the statuses from which `to` may be reached, for a compare-and-set WHERE clause.
-template <class Status, std::size_t N>
-std::string predecessors(Status to, std::array<std::string_view, N> const& names) {
-    std::string out;
-    for (std::size_t i = 0; i < N; ++i)
-        if (can_transition(static_cast<Status>(i), to)) {
-            if (!out.empty()) out += ',';
-            out += '\'';
-            out += names[i];
-            out += '\'';
-        }
-    return out.empty() ? "NULL" : out;
-}
-
-/// One statement that changes a unit's status only if the machine allows it (a fresh seat drops its agent).
-inline std::string const& update_unit(unit_status to) {
-    static auto const texts = [] {
-        std::array<std::string, 8> t;
-        for (std::size_t i = 0; i < t.size(); ++i) {
-            auto s = static_cast<unit_status>(i);
-            bool fresh = s == unit_status::launched || s == unit_status::created;
-            t[i] = std::string("UPDATE units SET status = ?1") + (fresh ? ", agent_id = NULL, worker_id = NULL" : "") +
-                   " WHERE unit_id = ?2 AND status IN (" +
-                   predecessors(s, crowdline::detail::status_traits<unit_status>::names) + ")";
-        }
-        return t;
-    }();
-    return texts[static_cast<std::size_t>(to)];
-}
-
-/// Same for agents (and onboarding agents), optionally storing the worker's data in the same statement.
+/// The status updates with this store's parameter mark (`?1`).
+inline std::string const& update_unit(unit_status to) { return sql_text::update_unit<'?'>(to); }
 inline std::string update_agent(std::string_view table, std::string_view id_column, agent_status to, bool with_state) {
-    return "UPDATE " + std::string(table) + " SET status = ?1" + (with_state ? ", state = ?3" : "") + " WHERE " +
-           std::string(id_column) + " = ?2 AND status IN (" +
-           predecessors(to, crowdline::detail::status_traits<agent_status>::names) + ")";
+    return sql_text::update_agent('?', table, id_column, to, with_state);
 }
 
 inline constexpr char claim_insert_agent[] =
