@@ -44,8 +44,11 @@ namespace crowdline::stores {
 struct postgres_options {
     /// A libpq connection string or URI; empty takes libpq's defaults (PGHOST, PGDATABASE, …).
     std::string url;
-    /// The schema that holds crowdline's tables; created when missing.
+    /// The schema that holds crowdline's tables; created when missing (unless `create` is false).
     std::string schema = "crowdline";
+    /// false: a schema that does not exist is refused with `entry_does_not_exist` and nothing is made —
+    /// what a tool that only reads or reviews a campaign wants (a mistyped name must not become an empty one).
+    bool create = true;
     /// Apply only the first N migrations (tests build older schemas with it); nullopt = all.
     std::optional<std::size_t> schema_version{};
 };
@@ -580,7 +583,7 @@ private:
 
     void migrate() {
         try {
-            transaction([&] { detail::apply_postgres_migrations(*work_, options_.schema, options_.schema_version); });
+            transaction([&] { detail::apply_postgres_migrations(*work_, options_.schema, options_.schema_version, options_.create); });
         } catch (pqxx::failure const& e) {
             fail(e);
         }

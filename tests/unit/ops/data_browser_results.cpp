@@ -55,7 +55,7 @@ struct campaign {
         auto u1 = finish(c.assignment, 1, bob, {{"label", "dog"}, {"note", "blurry"}});
         (void)test::launched_unit(*db, a2, 0);                 // launched: not a result
         auto busy = test::launched_unit(*db, a2, 1);           // assigned: not a result
-        (void)db->new_agent(c.worker, busy);
+        (void)db->new_agent(db->new_worker("cy", "mock"), busy);  // one unit of an assignment per worker
         auto u2 = finish(a2, 2, bob, {{"label", "émeu \xF0\x9F\x90\xA6"}});
         auto u3 = finish(a2, 3, c.worker, {{"label", nullptr}});
         review::approve(*db, provider, u0, "ok");

@@ -9,7 +9,6 @@
 #include <string>
 
 #include <crowdline/store/memory.hpp>
-#include <crowdline/store/sqlite.hpp>
 
 #include "pipeline_common.hpp"
 
@@ -129,10 +128,11 @@ TEST_CASE("full_overlap{} through the pipeline: every eligible worker who joins,
     CHECK(late.register_().type != "agent_details");
 }
 
-TEST_CASE("full_overlap{}: units added for late workers survive a restart; nobody gets an item twice after it",
-          "[pipeline][routing][resume]") {
-    test::sqlite_backend backend;
-    stores::sqlite db(backend.file());
+TEMPLATE_TEST_CASE("full_overlap{}: units added for late workers survive a restart; nobody gets an item twice after it",
+                   "[pipeline][routing][resume]", PERSISTENT_BACKENDS) {
+    TestType backend;
+    auto store = backend.open();
+    auto& db = *store;
     std::set<std::int64_t> both_done;
     {
         architects::in_process arch;

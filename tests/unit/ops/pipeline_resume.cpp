@@ -1,7 +1,7 @@
 // Kill and resume: a run stopped mid-way (the process killed with SIGKILL, or the pipeline dropped without
-// a shutdown) is finished by a new pipeline on the same SQLite file — every earlier submission intact, the
-// unit held at the time of death handed out again, no unit done twice, no worker doing two units of one
-// assignment, and the blueprint's items neither skipped nor repeated.
+// a shutdown) is finished by a new pipeline on the same database (an SQLite file, a PostgreSQL schema) —
+// every earlier submission intact, the unit held at the time of death handed out again, no unit done twice,
+// no worker doing two units of one assignment, and the blueprint's items neither skipped nor repeated.
 #include <catch2/catch.hpp>
 
 #include <csignal>
@@ -33,8 +33,10 @@ crowdline::task_run_args resume_args() {
 
 /// What the first process does before it dies: three submissions, then alice takes a unit and holds it.
 /// Returns false (instead of throwing: this may run in a forked child) when anything is not as expected.
-bool first_half(std::string const& file, bool* held_out = nullptr) {
-    stores::sqlite db{file};
+template <class Backend>
+bool first_half(Backend& backend, bool* held_out = nullptr) {
+    auto store = backend.reopen();
+    auto& db = *store;
     architects::in_process arch;
     providers::mock prov;
     test::manual_clock clock;
@@ -58,15 +60,18 @@ struct agent_snapshot {
     nlohmann::json state;
 };
 
-std::map<agent_id, agent_snapshot> snapshot(stores::sqlite& db) {
+template <class Store>
+std::map<agent_id, agent_snapshot> snapshot(Store& db) {
     std::map<agent_id, agent_snapshot> out;
     for (auto const& a : db.find_agents({})) out.emplace(a.id, agent_snapshot{a.unit, a.worker, a.status, a.state});
     return out;
 }
 
-/// Resumes on the file, checks what the first half left, and finishes the run with four workers.
-void second_half(std::string const& file) {
-    stores::sqlite db{file};
+/// Resumes on the database, checks what the first half left, and finishes the run with four workers.
+template <class Backend>
+void second_half(Backend& backend) {
+    auto store = backend.reopen();
+    auto& db = *store;
     auto const before = snapshot(db);
     std::size_t completed_before = 0, held_before = 0;
     for (auto const& [id, a] : before) {
@@ -120,7 +125,7 @@ void second_half(std::string const& file) {
             REQUIRE(agents.size() == 1);
             CHECK(agents[0].worker == *u.worker);
             workers.insert(u.worker->value());
-            texts.insert(agents[0].state["inputs"]["text"].get<std::string>());
+            texts.insert(agents[0].state["inputs"]["text"].template get<std::string>());
         }
         CHECK(workers.size() == 2);  // never two units of one assignment for one worker, across the restart
     }
@@ -132,15 +137,15 @@ void second_half(std::string const& file) {
 
 }  // namespace
 
-TEST_CASE("a run killed mid-way is finished by a new process on the same file", "[pipeline][resume]") {
-    test::sqlite_backend backend;
-    auto const file = backend.file();
+TEMPLATE_TEST_CASE("a run killed mid-way is finished by a new process on the same database", "[pipeline][resume]",
+                   PERSISTENT_BACKENDS) {
+    TestType backend;
     pid_t const child = ::fork();
     REQUIRE(child >= 0);
     if (child == 0) {
         bool ok = false;
         try {
-            ok = first_half(file);
+            ok = first_half(backend);
         } catch (...) {
         }
         if (!ok) ::_exit(3);
@@ -151,21 +156,24 @@ TEST_CASE("a run killed mid-way is finished by a new process on the same file", 
     REQUIRE(::waitpid(child, &status, 0) == child);
     REQUIRE(WIFSIGNALED(status));
     REQUIRE(WTERMSIG(status) == SIGKILL);
-    second_half(file);
+    second_half(backend);
 }
 
-TEST_CASE("a run whose pipeline was dropped without shutdown is resumed in the same process", "[pipeline][resume]") {
-    test::sqlite_backend backend;
+TEMPLATE_TEST_CASE("a run whose pipeline was dropped without shutdown is resumed in the same process", "[pipeline][resume]",
+                   PERSISTENT_BACKENDS) {
+    TestType backend;
     bool held = false;
-    REQUIRE(first_half(backend.file(), &held));
+    REQUIRE(first_half(backend, &held));
     REQUIRE(held);
-    second_half(backend.file());
+    second_half(backend);
 }
 
-TEST_CASE("a resumed run refuses a blueprint with fewer items than its assignments", "[pipeline][resume]") {
-    test::sqlite_backend backend;
-    REQUIRE(first_half(backend.file()));
-    stores::sqlite db{backend.file()};
+TEMPLATE_TEST_CASE("a resumed run refuses a blueprint with fewer items than its assignments", "[pipeline][resume]",
+                   PERSISTENT_BACKENDS) {
+    TestType backend;
+    REQUIRE(first_half(backend));
+    auto store = backend.reopen();
+    auto& db = *store;
     auto const before = snapshot(db);
     architects::in_process arch;
     providers::mock prov;
@@ -180,8 +188,9 @@ TEST_CASE("a resumed run refuses a blueprint with fewer items than its assignmen
     CHECK(prov.launched().empty());
 }
 
-TEST_CASE("a run that handed out screening units resumes: they close, the work pairs with its items", "[pipeline][resume]") {
-    test::sqlite_backend backend;
+TEMPLATE_TEST_CASE("a run that handed out screening units resumes: they close, the work pairs with its items",
+                   "[pipeline][resume]", PERSISTENT_BACKENDS) {
+    TestType backend;
     auto answers_four = [](nlohmann::json const& a) { return a.at("sum").get<int>() == 4; };
     auto make = [&] { return with_mixins(blueprints::mock{3}, mixins::screening{"screened", 2, {{"q", "2+2"}}, answers_four}); };
     auto args = resume_args();
@@ -189,7 +198,8 @@ TEST_CASE("a run that handed out screening units resumes: they close, the work p
     args.max_num_concurrent_units = 0;
     std::int64_t first_text_unit = 0;
     {
-        stores::sqlite db{backend.file()};
+        auto store = backend.reopen();
+        auto& db = *store;
         architects::in_process arch;
         providers::mock prov;
         pipeline p{make(), arch, prov, test::make_test_dispatcher(), db, args};
@@ -203,7 +213,8 @@ TEST_CASE("a run that handed out screening units resumes: they close, the work p
         REQUIRE(a.submit({{"label", "x"}}).type == "submitted");
         REQUIRE(b.register_().data["kind"] == "screening");  // b holds a screening unit when the process stops
     }
-    stores::sqlite db{backend.file()};
+    auto store = backend.reopen();
+    auto& db = *store;
     architects::in_process arch;
     providers::mock prov;
     pipeline p{make(), arch, prov, test::make_test_dispatcher(), db, args};
@@ -221,16 +232,18 @@ TEST_CASE("a run that handed out screening units resumes: they close, the work p
     CHECK(p.is_complete());
     std::set<std::string> texts;
     for (auto const& ag : db.find_agents({.task_run = run, .status = agent_status::completed}))
-        if (ag.state["inputs"].contains("text")) texts.insert(ag.state["inputs"]["text"].get<std::string>());
+        if (ag.state["inputs"].contains("text")) texts.insert(ag.state["inputs"]["text"].template get<std::string>());
     CHECK(texts == std::set<std::string>{"mock item 0", "mock item 1", "mock item 2"});
 }
 
-TEST_CASE("a worker who returned a unit does not get it again after a resume", "[pipeline][resume]") {
-    test::sqlite_backend backend;
+TEMPLATE_TEST_CASE("a worker who returned a unit does not get it again after a resume", "[pipeline][resume]",
+                   PERSISTENT_BACKENDS) {
+    TestType backend;
     auto args = resume_args();
     args.max_num_concurrent_units = 0;
     {
-        stores::sqlite db{backend.file()};
+        auto store = backend.reopen();
+        auto& db = *store;
         architects::in_process arch;
         providers::mock prov;
         pipeline p{blueprints::mock{1}, arch, prov, test::make_test_dispatcher(), db, args};
@@ -240,7 +253,8 @@ TEST_CASE("a worker who returned a unit does not get it again after a resume", "
         REQUIRE(a.send("release").type == "released");
         CHECK(a.register_().type == "no_work");  // before the restart
     }
-    stores::sqlite db{backend.file()};
+    auto store = backend.reopen();
+    auto& db = *store;
     architects::in_process arch;
     providers::mock prov;
     pipeline p{blueprints::mock{1}, arch, prov, test::make_test_dispatcher(), db, args};
@@ -250,14 +264,15 @@ TEST_CASE("a worker who returned a unit does not get it again after a resume", "
     REQUIRE(b.register_().type == "agent_details");
 }
 
-TEST_CASE("in_house blocks survive a restart on the same SQLite file, and so does an unblock",
-          "[pipeline][resume][in_house]") {
-    test::sqlite_backend backend;
+TEMPLATE_TEST_CASE("in_house blocks survive a restart on the same database, and so does an unblock",
+                   "[pipeline][resume][in_house]", PERSISTENT_BACKENDS) {
+    TestType backend;
     // The links are kept across restarts (as `crowdline serve` keeps them beside the database).
     std::string const ann_token(32, 'a'), ben_token(32, 'b');
     /// One process: open the file, launch (resuming the run), let `body` act, stop.
     auto serve = [&](auto body) {
-        stores::sqlite db{backend.file()};
+        auto store = backend.reopen();
+        auto& db = *store;
         architects::in_process arch;
         providers::in_house crowd{{{"ann", nlohmann::json::object(), ann_token}, {"ben", nlohmann::json::object(), ben_token}}};
         pipeline p{blueprints::mock{items}, arch, crowd, test::make_test_dispatcher(1), db, test::run_args("blocks")};
@@ -269,16 +284,16 @@ TEST_CASE("in_house blocks survive a restart on the same SQLite file, and so doe
         return arch.channel().request({"register", std::nullopt, {{"invite", token}}});
     };
     worker_id ann{};
-    serve([&](stores::sqlite& db, architects::in_process& arch, providers::in_house& crowd) {
+    serve([&](auto& db, architects::in_process& arch, providers::in_house& crowd) {
         auto r = register_(arch, ann_token);
         REQUIRE(r.type == "agent_details");
-        ann = worker_id{r.data["worker_id"].get<std::int64_t>()};
+        ann = worker_id{r.data["worker_id"].template get<std::int64_t>()};
         review::block(db, crowd, ann, "copied answers");
         auto refused = register_(arch, ann_token);
         CHECK(refused.type == "no_work");
         CHECK(refused.data["reason"] == "blocked");
     });
-    serve([&](stores::sqlite& db, architects::in_process& arch, providers::in_house& crowd) {
+    serve([&](auto& db, architects::in_process& arch, providers::in_house& crowd) {
         CHECK(crowd.is_blocked(ann));  // restored from the store at launch
         CHECK(crowd.blocked() == std::map<worker_id, std::string>{{ann, "copied answers"}});
         auto refused = register_(arch, ann_token);
@@ -287,7 +302,7 @@ TEST_CASE("in_house blocks survive a restart on the same SQLite file, and so doe
         CHECK(register_(arch, ben_token).type == "agent_details");  // nobody else is
         review::unblock(db, crowd, ann, "appeal accepted");
     });
-    serve([&](stores::sqlite&, architects::in_process& arch, providers::in_house& crowd) {
+    serve([&](auto&, architects::in_process& arch, providers::in_house& crowd) {
         CHECK_FALSE(crowd.is_blocked(ann));
         auto served = register_(arch, ann_token);
         REQUIRE(served.type == "agent_details");

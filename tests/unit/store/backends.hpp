@@ -64,10 +64,11 @@ struct sqlite_backend {
 struct postgres_backend {
     using store_type = crowdline::stores::postgres;
     static constexpr bool persistent = true;
+    /// The cluster starts here, in the process that makes the backend: a child forked later (a test that
+    /// kills one) connects to it rather than starting its own.
+    std::string url = pg_cluster::instance().url();
     std::string schema = pg_cluster::fresh_schema();
-    crowdline::stores::postgres_options options() const {
-        return {.url = pg_cluster::instance().url(), .schema = schema};
-    }
+    crowdline::stores::postgres_options options() const { return {.url = url, .schema = schema}; }
     std::unique_ptr<store_type> open() { return std::make_unique<store_type>(options()); }
     std::unique_ptr<store_type> reopen() { return open(); }
 };
@@ -77,6 +78,9 @@ struct postgres_backend {
 
 #ifdef CROWDLINE_WITH_POSTGRES
 #define STORE_BACKENDS test::memory_backend, test::sqlite_backend, test::postgres_backend
+/// The stores a second process (or a second connection) can open again: what restart tests run on.
+#define PERSISTENT_BACKENDS test::sqlite_backend, test::postgres_backend
 #else
 #define STORE_BACKENDS test::memory_backend, test::sqlite_backend
+#define PERSISTENT_BACKENDS test::sqlite_backend
 #endif

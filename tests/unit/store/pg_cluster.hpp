@@ -39,6 +39,9 @@ public:
 
     /// A libpq connection string for the cluster's `postgres` database, as its superuser `crowdline`.
     [[nodiscard]] std::string const& url() const noexcept { return url_; }
+    /// The same as a `postgresql://` URI (the form `crowdline --db` takes); the socket folder's name is
+    /// made of characters a URI query may hold as they are.
+    [[nodiscard]] std::string const& uri() const noexcept { return uri_; }
 
     /// A schema name not used before in this process: each store a test opens starts empty.
     static std::string fresh_schema() {
@@ -106,6 +109,8 @@ private:
                     root_ / "pg_ctl.log")) {
                 url_ = "host=" + root_.string() + " port=" + std::to_string(port) +
                        " user=crowdline dbname=postgres connect_timeout=10";
+                uri_ = "postgresql://crowdline@/postgres?host=" + root_.string() + "&port=" + std::to_string(port) +
+                       "&connect_timeout=10";
                 return;
             }
             // A start that timed out may have left a server behind: stop it before trying again or giving up.
@@ -208,7 +213,7 @@ private:
     }
 
     std::filesystem::path root_, data_;
-    std::string initdb_, pg_ctl_, as_owner_, url_;
+    std::string initdb_, pg_ctl_, as_owner_, url_, uri_;
     uid_t uid_ = 0;
     gid_t gid_ = 0;
 };

@@ -233,6 +233,30 @@ TEST_CASE("postgres: a schema that is not crowdline's is refused and left as it 
     CHECK(std::string(tables[0][0].c_str()) == "theirs");
 }
 
+TEST_CASE("postgres: create = false refuses a missing or empty schema and makes nothing; opens a real one",
+          "[store][postgres]") {
+    test::postgres_backend backend;
+    auto options = backend.options();
+    options.create = false;
+    pqxx::connection raw(test::pg_cluster::instance().url());
+    auto schema_exists = [&] {
+        pqxx::work w(raw);
+        return !w.exec_params("SELECT 1 FROM information_schema.schemata WHERE schema_name = $1", backend.schema).empty();
+    };
+    CHECK_THROWS_AS(stores::postgres(options), entry_does_not_exist);
+    CHECK_THROWS_WITH(stores::postgres(options), Contains(backend.schema) && Contains("does not exist"));
+    CHECK_FALSE(schema_exists());  // a mistyped name did not become an empty campaign
+    {
+        pqxx::work w(raw);
+        w.exec("CREATE SCHEMA " + raw.quote_name(backend.schema));
+        w.commit();
+    }
+    CHECK_THROWS_WITH(stores::postgres(options), Contains("holds no crowdline campaign"));
+    backend.open()->new_project("made by serve");  // a store that may create migrates the empty schema
+    stores::postgres existing(options);
+    CHECK(existing.find_projects({.name = "made by serve"}).size() == 1);
+}
+
 TEST_CASE("postgres: a bad connection string or schema is a clear error", "[store][postgres]") {
     CHECK_THROWS_AS(stores::postgres({.url = "host=127.0.0.1 port=1 connect_timeout=2", .schema = "x"}), db_error);
     CHECK_THROWS_WITH(stores::postgres({.url = "host=127.0.0.1 port=1 connect_timeout=2", .schema = "x"}),

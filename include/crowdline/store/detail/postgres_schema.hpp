@@ -122,7 +122,7 @@ namespace detail {
 /// that holds tables but is not crowdline's, or records a step this build does not know (a newer crowdline
 /// made it). Several processes starting at once take turns on an advisory lock named after the schema.
 inline void apply_postgres_migrations(pqxx::dbtransaction& tx, std::string const& schema,
-                                      std::optional<std::size_t> schema_version) {
+                                      std::optional<std::size_t> schema_version, bool create = true) {
     auto const where = "postgresql schema \"" + schema + "\"";
     auto steps = postgres_migrations();
     std::size_t const want = schema_version ? std::min(*schema_version, steps.size()) : steps.size();
@@ -131,6 +131,11 @@ inline void apply_postgres_migrations(pqxx::dbtransaction& tx, std::string const
     for (auto const& row : tx.exec_params("SELECT table_name FROM information_schema.tables WHERE table_schema = $1", schema)) {
         any_table = true;
         if (std::string_view(row[0].c_str()) == "schema_version") has_versions = true;
+    }
+    if (!any_table && !create) {
+        bool const exists = !tx.exec_params("SELECT 1 FROM information_schema.schemata WHERE schema_name = $1", schema).empty();
+        throw entry_does_not_exist(where + (exists ? ": holds no crowdline campaign" : ": does not exist") +
+                                   " (opened with create = false: nothing was made)");
     }
     if (any_table && !has_versions)
         throw db_error(where + ": not a crowdline schema (it has tables, but no schema_version table); it was left unchanged");
