@@ -8,10 +8,13 @@
 // the compiler's CPU time (user + system, from wait4), which another process on the machine (a fuzzer, a
 // build) barely moves, unlike wall time; the wall time of each umbrella compile is printed beside it.
 // The difference is what crowdline itself adds. Then the umbrella `crowdline/crowdline.hpp` alone (core),
-// with CROWDLINE_WITH_HTTP and with CROWDLINE_WITH_SQLITE, and the `crowdline` program's main.cpp at -O2.
+// with CROWDLINE_WITH_HTTP and with CROWDLINE_WITH_SQLITE, and the `crowdline` program's TUs at -O2 (main.cpp
+// and serve_sqlite.cpp, what the default build compiles; serve_postgres.cpp, built with crowdline::postgres,
+// is measured beside them when libpqxx's headers are there, and not counted against the target).
 //
 // Targets (the issue's, this 2-core machine): umbrella (core) ≤ 4 s, umbrella with HTTP ≤ 10 s, every public
-// header ≤ 1.5 s more than its dependencies alone, the program ≤ 40 s at -O2. Printed PASS/MISS, never
+// header ≤ 1.5 s more than its dependencies alone, the program ≤ 40 s at -O2 (its TUs' CPU seconds summed:
+// what one core spends; the largest TU, what a parallel build waits for, is printed too). Printed PASS/MISS, never
 // asserted; a header over its target is measured a second time (both TUs) and the faster of each kept.
 // Compiles run one at a time (a loaded machine makes every figure slower; the differences and ratios
 // against the same-run baselines are what to compare).
@@ -19,7 +22,7 @@
 //   compile_time_benchmark [--smoke] [--only NAME] [--no-program] [--cxx PATH] [--source DIR]
 //     --smoke       three headers and the core umbrella, no program: checks the benchmark works
 //     --only NAME   only the headers whose path contains NAME (e.g. routing/, store/sqlite)
-//     --no-program  skip the program's main.cpp at -O2 (about a minute)
+//     --no-program  skip the program's TUs at -O2 (a minute or two)
 //     --cxx PATH    the compiler (default: the one that built this benchmark)
 //     --source DIR  the project's root (default: the one this benchmark was built from)
 
@@ -325,16 +328,30 @@ int main(int argc, char** argv) {
     }
 
     if (p.program) {
-        auto const main_cpp = p.source / "apps/crowdline/main.cpp";
-        auto args = common;
-        args.insert(args.begin() + 1, "-O2");
-        args.push_back(main_cpp.string());
-        auto const r = run_compiler(args, dir / "log.txt");
-        failed = failed || !r.ok;
-        std::cout << "\nprogram apps/crowdline/main.cpp at -O2: " << fixed(r.seconds) << " s (wall " << fixed(r.wall)
-                  << "), peak " << fixed(r.peak_mb, 0)
-                  << " MB" << (r.ok ? "" : "  FAILED TO COMPILE\n" + r.messages) << "\n";
-        verdicts.push_back({"program -O2 seconds", target_program_s, r.seconds, r.ok && r.seconds <= target_program_s});
+        std::cout << "\nprogram apps/crowdline at -O2, one TU at a time:\n";
+        double total = 0, largest = 0;
+        auto const program_tu = [&](std::string const& name, std::vector<std::string> extra) {
+            auto args = common;
+            args.insert(args.begin() + 1, "-O2");
+            args.insert(args.end(), extra.begin(), extra.end());
+            args.push_back((p.source / "apps/crowdline" / name).string());
+            auto const r = run_compiler(args, dir / "log.txt");
+            std::cout << "  " << pad(name, 24) << fixed(r.seconds) << " s (wall " << fixed(r.wall) << "), peak "
+                      << fixed(r.peak_mb, 0) << " MB" << (r.ok ? "" : "  FAILED TO COMPILE\n" + r.messages) << "\n";
+            return r;
+        };
+        for (auto const* name : {"main.cpp", "serve_sqlite.cpp"}) {
+            auto const r = program_tu(name, {});
+            failed = failed || !r.ok;
+            total += r.seconds;
+            largest = std::max(largest, r.seconds);
+        }
+        std::cout << "  the default program: " << fixed(total) << " s of CPU in all, its largest TU " << fixed(largest) << " s\n";
+        if (fs::exists("/usr/include/pqxx/pqxx")) {  // crowdline::postgres's TU, opt-in: shown, not counted
+            auto const r = program_tu("serve_postgres.cpp", {"-DCROWDLINE_WITH_POSTGRES", "-isystem", "/usr/include/postgresql"});
+            failed = failed || !r.ok;
+        }
+        verdicts.push_back({"program -O2 seconds", target_program_s, total, !failed && total <= target_program_s});
     }
 
     std::size_t over = 0;

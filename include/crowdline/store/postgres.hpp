@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <concepts>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -61,6 +62,10 @@ public:
     explicit postgres(postgres_options options)
         : options_(std::move(options)), where_("postgresql schema \"" + options_.schema + "\"") {
         if (options_.schema.empty()) throw invalid_argument("postgres option schema: must not be empty");
+        // PostgreSQL cuts a longer name to its first 63 bytes: two campaigns would silently share a schema.
+        if (options_.schema.size() > 63)
+            throw invalid_argument("postgres option schema: at most 63 bytes (PostgreSQL's limit for a name), got " +
+                                   std::to_string(options_.schema.size()));
         try {
             conn_ = std::make_unique<pqxx::connection>(options_.url);
             // Library code prints nothing: the server's notices ("schema exists, skipping") are dropped.
@@ -321,12 +326,12 @@ public:
     }
     void update_agent(agent_id id, agent_status status) {
         auto const lock = guard();
-        change_agent("agents", "agent_id", id, status, nullptr);
+        change_agent(id, status, nullptr);
     }
     /// Changes the status and stores what the worker sent, in one statement.
     void update_agent(agent_id id, agent_status status, nlohmann::json state) {
         auto const lock = guard();
-        change_agent("agents", "agent_id", id, status, &state);
+        change_agent(id, status, &state);
     }
 
     onboarding_agent_id new_onboarding_agent(worker_id worker, task_run_id run) {
@@ -354,11 +359,11 @@ public:
     }
     void update_onboarding_agent(onboarding_agent_id id, agent_status status) {
         auto const lock = guard();
-        change_agent("onboarding_agents", "onboarding_agent_id", id, status, nullptr);
+        change_agent(id, status, nullptr);
     }
     void update_onboarding_agent(onboarding_agent_id id, agent_status status, nlohmann::json state) {
         auto const lock = guard();
-        change_agent("onboarding_agents", "onboarding_agent_id", id, status, &state);
+        change_agent(id, status, &state);
     }
 
     // --- workers, reviews --------------------------------------------------------------------------
@@ -662,9 +667,13 @@ private:
                                  crowdline::detail::describe(worker) + ", who already holds a unit of " + assignment);
     }
 
+    /// An agent's or an onboarding agent's status change (the id's type says which table), by compare-and-set.
     template <class Id>
-    void change_agent(std::string_view table, std::string_view column, Id id, agent_status status, nlohmann::json const* state) {
-        auto& text = agent_sql_[table == "agents" ? 0 : 1][static_cast<std::size_t>(status) * 2 + (state ? 1 : 0)];
+    void change_agent(Id id, agent_status status, nlohmann::json const* state) {
+        constexpr bool onboarding = std::same_as<Id, onboarding_agent_id>;
+        constexpr std::string_view table = onboarding ? "onboarding_agents" : "agents";
+        constexpr std::string_view column = onboarding ? "onboarding_agent_id" : "agent_id";
+        auto& text = agent_sql_[onboarding ? 1 : 0][static_cast<std::size_t>(status) * 2 + (state ? 1 : 0)];
         if (text.empty()) text = detail::postgres_sql::update_agent(table, column, status, state != nullptr);
         auto r = state ? exec(text, params(status, id, state->dump())) : exec(text, params(status, id));
         if (r.affected_rows() == 1) return;
@@ -697,7 +706,8 @@ private:
     std::unique_ptr<pqxx::work> work_;  ///< the open transaction, if any (with mutex_ held)
     int depth_ = 0;                     ///< open transaction and savepoints (with mutex_ held)
     bool aborted_ = false;              ///< a statement failed in the open transaction (with mutex_ held)
-    std::array<std::array<std::string, 28>, 2> agent_sql_;  // [agents, onboarding][status * 2 + with_state]
+    /// [agents, onboarding_agents][status * 2 + with_state]: each statement's text made once.
+    std::array<std::array<std::string, crowdline::detail::status_traits<agent_status>::names.size() * 2>, 2> agent_sql_;
     mutable std::recursive_mutex mutex_;                    ///< see guard()
 };
 

@@ -11,6 +11,7 @@
 #include <barrier>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -257,11 +258,40 @@ TEST_CASE("postgres: create = false refuses a missing or empty schema and makes 
     CHECK(existing.find_projects({.name = "made by serve"}).size() == 1);
 }
 
+TEST_CASE("postgres: the one-live-unit index and the claim use the same statuses", "[store][postgres]") {
+    // The migration's text is fixed once shipped, so the list is written twice: PostgreSQL's own reading of
+    // the index predicate must hold exactly the statuses of postgres_sql::live_statuses.
+    test::postgres_backend backend;
+    auto db = backend.open();
+    pqxx::connection raw(test::pg_cluster::instance().url());
+    pqxx::work w(raw);
+    auto const def = std::string(w.exec_params1("SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = "
+                                                "'units_one_live_per_worker'",
+                                                backend.schema)[0]
+                                     .c_str());
+    std::set<std::string> in_index, in_claim;
+    for (auto const status : {unit_status::created, unit_status::launched, unit_status::assigned, unit_status::completed,
+                              unit_status::accepted, unit_status::rejected, unit_status::soft_rejected, unit_status::expired}) {
+        auto const quoted = "'" + std::string(to_string(status)) + "'";
+        if (def.find(quoted + "::text") != std::string::npos) in_index.insert(quoted);
+        if (std::string_view(stores::detail::postgres_sql::live_statuses).find(quoted) != std::string_view::npos)
+            in_claim.insert(quoted);
+    }
+    CAPTURE(def);
+    CHECK(in_index.size() == 5);
+    CHECK(in_index == in_claim);
+}
+
 TEST_CASE("postgres: a bad connection string or schema is a clear error", "[store][postgres]") {
     CHECK_THROWS_AS(stores::postgres({.url = "host=127.0.0.1 port=1 connect_timeout=2", .schema = "x"}), db_error);
     CHECK_THROWS_WITH(stores::postgres({.url = "host=127.0.0.1 port=1 connect_timeout=2", .schema = "x"}),
                       Contains("cannot connect"));
     CHECK_THROWS_AS(stores::postgres({.url = test::pg_cluster::instance().url(), .schema = ""}), crowdline::invalid_argument);
+    // 64 bytes would be cut to 63 by PostgreSQL: refused, not merged with its 63-byte twin.
+    CHECK_THROWS_WITH(stores::postgres({.url = test::pg_cluster::instance().url(), .schema = std::string(64, 'x')}),
+                      Contains("at most 63 bytes") && Contains("got 64"));
+    stores::postgres longest({.url = test::pg_cluster::instance().url(), .schema = std::string(63, 'x')});
+    CHECK(longest.options().schema.size() == 63);
 }
 
 static_assert(crowdline::assert_store<stores::postgres>());
