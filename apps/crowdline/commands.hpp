@@ -26,8 +26,7 @@ int with_existing_store(program_args const& cfg, F&& f) {
         }
         return f(*db);
 #else
-        throw config_error("--db postgresql://…: this crowdline was built without PostgreSQL (configure it with "
-                           "-DCROWDLINE_WITH_POSTGRES=ON)");
+        refuse_postgres_not_built();
 #endif
     }
     if (!std::filesystem::exists(cfg.db)) throw config_error(cfg.db + ": no such database (run `crowdline serve` first)");
@@ -37,8 +36,8 @@ int with_existing_store(program_args const& cfg, F&& f) {
 
 /// Every run in the database, oldest first, with its task's name.
 template <class Store>
-inline std::vector<std::pair<task_run, std::string>> all_runs(Store& db) {
-    std::vector<std::pair<task_run, std::string>> out;
+std::vector<named_run> all_runs(Store& db) {
+    std::vector<named_run> out;
     for (auto const& t : db.find_tasks({}))
         for (auto const& r : db.find_task_runs({.task = t.id})) out.emplace_back(r, t.name);
     std::ranges::sort(out, {}, [](auto const& p) { return p.first.id.value(); });
@@ -47,8 +46,7 @@ inline std::vector<std::pair<task_run, std::string>> all_runs(Store& db) {
 
 /// The runs `--run N` names (every run when it is empty); an unknown N is an error naming the runs there are.
 template <class Store>
-inline std::vector<std::pair<task_run, std::string>> chosen_runs(Store& db, std::string const& path,
-                                                         std::optional<std::int64_t> run) {
+std::vector<named_run> chosen_runs(Store& db, std::string const& path, std::optional<std::int64_t> run) {
     auto runs = all_runs(db);
     if (!run) return runs;
     std::string known;

@@ -55,8 +55,7 @@ int serve(program_args cfg, std::optional<campaign_spec> campaign) {
 #ifdef CROWDLINE_WITH_POSTGRES
         return serve_from_postgres(cfg, std::move(spec), flat_links, what);
 #else
-        throw config_error("--db postgresql://…: this crowdline was built without PostgreSQL (configure it with "
-                           "-DCROWDLINE_WITH_POSTGRES=ON)");
+        refuse_postgres_not_built();
 #endif
     };
     if (campaign) {

@@ -100,6 +100,12 @@ struct program_args {
 /// A PostgreSQL URL rather than an SQLite file.
 inline bool is_postgres_url(std::string_view db) { return db.starts_with("postgresql://") || db.starts_with("postgres://"); }
 
+/// A `postgresql://` --db given to a program built without crowdline::postgres.
+[[noreturn]] inline void refuse_postgres_not_built() {
+    throw config_error("--db postgresql://…: this crowdline was built without PostgreSQL (configure it with "
+                       "-DCROWDLINE_WITH_POSTGRES=ON)");
+}
+
 /// How messages name the database: the file, or the PostgreSQL schema (never the URL: it may hold a password).
 inline std::string db_name(program_args const& cfg) {
     return is_postgres_url(cfg.db) ? "postgresql schema \"" + cfg.schema + "\"" : cfg.db;
